@@ -1,0 +1,437 @@
+#include "cpu/Trap.h"
+
+#include <signal.h>
+#include <ucontext.h>
+
+#include <Zydis/Zydis.h>
+
+#include <atomic>
+#include <cstring>
+#include <mutex>
+
+#include "nt/Kernel.h"
+#include "nt/Status.h"
+#include "nt/kd/DebugPrint.h"
+#include "nt/ke/KeTypes.h"
+#include "nt/ke/Thread.h"
+#include "nt/mm/AddressSpace.h"
+
+namespace ntbox::cpu {
+namespace {
+
+using nt::BugCheck;
+using nt::ULONG;
+using nt::ULONG64;
+using nt::Reg;
+namespace bc = nt::bugcheck;
+
+constexpr int kSignals[] = {SIGSEGV, SIGILL, SIGTRAP, SIGFPE, SIGBUS};
+constexpr std::uint64_t kArithmeticFlags = 0x8D5;  // CF PF AF ZF SF OF
+
+int GregFor(ZydisRegister reg64) {
+  switch (reg64) {
+    case ZYDIS_REGISTER_RAX: return REG_RAX;
+    case ZYDIS_REGISTER_RCX: return REG_RCX;
+    case ZYDIS_REGISTER_RDX: return REG_RDX;
+    case ZYDIS_REGISTER_RBX: return REG_RBX;
+    case ZYDIS_REGISTER_RSP: return REG_RSP;
+    case ZYDIS_REGISTER_RBP: return REG_RBP;
+    case ZYDIS_REGISTER_RSI: return REG_RSI;
+    case ZYDIS_REGISTER_RDI: return REG_RDI;
+    case ZYDIS_REGISTER_R8: return REG_R8;
+    case ZYDIS_REGISTER_R9: return REG_R9;
+    case ZYDIS_REGISTER_R10: return REG_R10;
+    case ZYDIS_REGISTER_R11: return REG_R11;
+    case ZYDIS_REGISTER_R12: return REG_R12;
+    case ZYDIS_REGISTER_R13: return REG_R13;
+    case ZYDIS_REGISTER_R14: return REG_R14;
+    case ZYDIS_REGISTER_R15: return REG_R15;
+    case ZYDIS_REGISTER_RIP: return REG_RIP;
+    default: return -1;
+  }
+}
+
+bool IsHighByte(ZydisRegister r) {
+  return r == ZYDIS_REGISTER_AH || r == ZYDIS_REGISTER_CH || r == ZYDIS_REGISTER_DH ||
+         r == ZYDIS_REGISTER_BH;
+}
+
+class Cpu {
+ public:
+  explicit Cpu(ucontext_t* uc) : uc_(uc) {}
+  greg_t& greg(int index) { return uc_->uc_mcontext.gregs[index]; }
+  std::uint64_t rip() { return static_cast<std::uint64_t>(greg(REG_RIP)); }
+
+  bool Read(ZydisRegister reg, std::uint64_t& value) {
+    const ZydisRegister full = ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LONG_64, reg);
+    const int index = GregFor(full);
+    if (index < 0) return false;
+    const auto v = static_cast<std::uint64_t>(greg(index));
+    const auto width = ZydisRegisterGetWidth(ZYDIS_MACHINE_MODE_LONG_64, reg);
+    if (IsHighByte(reg)) value = (v >> 8) & 0xFF;
+    else value = width >= 64 ? v : v & ((std::uint64_t{1} << width) - 1);
+    return true;
+  }
+
+  // Writes with x86 semantics: 32-bit writes zero the upper half, 8/16-bit writes merge.
+  bool Write(ZydisRegister reg, std::uint64_t value) {
+    const ZydisRegister full = ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LONG_64, reg);
+    const int index = GregFor(full);
+    if (index < 0 || index == REG_RIP) return false;
+    auto old = static_cast<std::uint64_t>(greg(index));
+    const auto width = ZydisRegisterGetWidth(ZYDIS_MACHINE_MODE_LONG_64, reg);
+    std::uint64_t result;
+    if (IsHighByte(reg)) result = (old & ~0xFF00ull) | ((value & 0xFF) << 8);
+    else if (width == 64) result = value;
+    else if (width == 32) result = value & 0xFFFFFFFF;
+    else {
+      const std::uint64_t mask = (std::uint64_t{1} << width) - 1;
+      result = (old & ~mask) | (value & mask);
+    }
+    greg(index) = static_cast<greg_t>(result);
+    return true;
+  }
+
+  bool EffectiveAddress(const ZydisDecodedInstruction& insn, const ZydisDecodedOperand& op,
+                        std::uint64_t& address) {
+    if (op.type != ZYDIS_OPERAND_TYPE_MEMORY) return false;
+    if (op.mem.segment == ZYDIS_REGISTER_GS || op.mem.segment == ZYDIS_REGISTER_FS) return false;
+    std::uint64_t a = static_cast<std::uint64_t>(op.mem.disp.value);
+    if (op.mem.base == ZYDIS_REGISTER_RIP) {
+      a += rip() + insn.length;
+    } else if (op.mem.base != ZYDIS_REGISTER_NONE) {
+      std::uint64_t b;
+      if (!Read(op.mem.base, b)) return false;
+      a += b;
+    }
+    if (op.mem.index != ZYDIS_REGISTER_NONE) {
+      std::uint64_t i;
+      if (!Read(op.mem.index, i)) return false;
+      a += i * op.mem.scale;
+    }
+    address = a;
+    return true;
+  }
+
+  void SetArithmeticFlags(std::uint64_t flags) {
+    auto& efl = greg(REG_EFL);
+    efl = static_cast<greg_t>((static_cast<std::uint64_t>(efl) & ~kArithmeticFlags) | (flags & kArithmeticFlags));
+  }
+
+  bool WriteXmm(ZydisRegister reg, const std::uint8_t* bytes, unsigned size, bool zeroUpper) {
+    if (reg < ZYDIS_REGISTER_XMM0 || reg > ZYDIS_REGISTER_XMM15 || !uc_->uc_mcontext.fpregs) return false;
+    auto* xmm = reinterpret_cast<std::uint8_t*>(&uc_->uc_mcontext.fpregs->_xmm[reg - ZYDIS_REGISTER_XMM0]);
+    if (zeroUpper) std::memset(xmm, 0, 16);
+    std::memcpy(xmm, bytes, size);
+    return true;
+  }
+
+  void Advance(unsigned length) { greg(REG_RIP) += length; }
+
+ private:
+  ucontext_t* uc_;
+};
+
+// Flags of a - b (cmp) or a & b (test) at the operand width, read without touching the stack
+// (the interrupted code's red zone may live below rsp): lahf gives SF ZF AF PF CF, seto OF.
+template <class T>
+std::uint64_t CompareFlags(T a, T b, bool test) {
+  std::uint16_t ax = 0;
+  std::uint8_t of = 0;
+  if (test) {
+    asm("test %2, %3\n\tlahf\n\tseto %1" : "=a"(ax), "=q"(of) : "r"(b), "r"(a) : "cc");
+  } else {
+    asm("cmp %2, %3\n\tlahf\n\tseto %1" : "=a"(ax), "=q"(of) : "r"(b), "r"(a) : "cc");
+  }
+  return ((ax >> 8) & 0xD5) | (std::uint64_t{of} << 11);
+}
+
+std::uint64_t FlagsFor(std::uint64_t a, std::uint64_t b, unsigned bits, bool test) {
+  switch (bits) {
+    case 8: return CompareFlags<std::uint8_t>(static_cast<std::uint8_t>(a), static_cast<std::uint8_t>(b), test);
+    case 16: return CompareFlags<std::uint16_t>(static_cast<std::uint16_t>(a), static_cast<std::uint16_t>(b), test);
+    case 32: return CompareFlags<std::uint32_t>(static_cast<std::uint32_t>(a), static_cast<std::uint32_t>(b), test);
+    default: return CompareFlags<std::uint64_t>(a, b, test);
+  }
+}
+
+std::int64_t SignExtend(std::uint64_t v, unsigned bits) {
+  if (bits >= 64) return static_cast<std::int64_t>(v);
+  const std::uint64_t sign = std::uint64_t{1} << (bits - 1);
+  return static_cast<std::int64_t>((v ^ sign) - sign);
+}
+
+// Emulates one instruction that reads KUSER_SHARED_DATA. Writes are left to fault: the page is
+// read-only at that address on Windows too.
+bool EmulateSharedDataRead(Cpu& cpu, const ZydisDecodedInstruction& insn,
+                           const ZydisDecodedOperand* ops) {
+  int memIndex = -1;
+  std::uint64_t address = 0;
+  for (int i = 0; i < insn.operand_count_visible; ++i) {
+    if (ops[i].type == ZYDIS_OPERAND_TYPE_MEMORY && cpu.EffectiveAddress(insn, ops[i], address)) {
+      memIndex = i;
+      break;
+    }
+  }
+  if (memIndex < 0) return false;
+  const ZydisDecodedOperand& mem = ops[memIndex];
+  if (!(mem.actions & ZYDIS_OPERAND_ACTION_MASK_READ) || (mem.actions & ZYDIS_OPERAND_ACTION_MASK_WRITE)) return false;
+  const unsigned bytes = mem.size / 8;
+  const std::uint64_t offset = address - nt::shared_data::kAddress;
+  if (address < nt::shared_data::kAddress || bytes == 0 || bytes > 16 || offset + bytes > nt::shared_data::kPageSize) {
+    return false;
+  }
+  nt::Kernel* kernel = nt::Kernel::CurrentOrNull();
+  if (!kernel) return false;
+  const std::uint8_t* page = kernel->SharedUserData();
+  std::uint64_t value = 0;
+  std::memcpy(&value, page + offset, std::min(bytes, 8u));
+
+  const ZydisDecodedOperand& other = ops[memIndex == 0 ? 1 : 0];
+  switch (insn.mnemonic) {
+    case ZYDIS_MNEMONIC_MOV:
+      if (memIndex != 1 || ops[0].type != ZYDIS_OPERAND_TYPE_REGISTER) return false;
+      return cpu.Write(ops[0].reg.value, value);
+    case ZYDIS_MNEMONIC_MOVZX:
+      return memIndex == 1 && cpu.Write(ops[0].reg.value, value);
+    case ZYDIS_MNEMONIC_MOVSX:
+    case ZYDIS_MNEMONIC_MOVSXD:
+      return memIndex == 1 && cpu.Write(ops[0].reg.value, static_cast<std::uint64_t>(SignExtend(value, mem.size)));
+    case ZYDIS_MNEMONIC_CMP:
+    case ZYDIS_MNEMONIC_TEST: {
+      std::uint64_t operand = 0;
+      if (other.type == ZYDIS_OPERAND_TYPE_IMMEDIATE) operand = other.imm.value.u;
+      else if (other.type != ZYDIS_OPERAND_TYPE_REGISTER || !cpu.Read(other.reg.value, operand)) return false;
+      const bool test = insn.mnemonic == ZYDIS_MNEMONIC_TEST;
+      cpu.SetArithmeticFlags(memIndex == 0 ? FlagsFor(value, operand, mem.size, test)
+                                           : FlagsFor(operand, value, mem.size, test));
+      return true;
+    }
+    case ZYDIS_MNEMONIC_MOVQ:
+    case ZYDIS_MNEMONIC_MOVD:
+    case ZYDIS_MNEMONIC_MOVSD:
+    case ZYDIS_MNEMONIC_MOVSS:
+    case ZYDIS_MNEMONIC_MOVDQU:
+    case ZYDIS_MNEMONIC_MOVDQA:
+    case ZYDIS_MNEMONIC_MOVUPS:
+    case ZYDIS_MNEMONIC_MOVAPS:
+    case ZYDIS_MNEMONIC_MOVUPD:
+    case ZYDIS_MNEMONIC_MOVAPD:
+    case ZYDIS_MNEMONIC_LDDQU: {
+      if (memIndex != 1 || ops[0].type != ZYDIS_OPERAND_TYPE_REGISTER) return false;
+      if (ops[0].reg.value >= ZYDIS_REGISTER_XMM0 && ops[0].reg.value <= ZYDIS_REGISTER_XMM15) {
+        return cpu.WriteXmm(ops[0].reg.value, page + offset, bytes, true);
+      }
+      return bytes <= 8 && cpu.Write(ops[0].reg.value, value);
+    }
+    default:
+      return false;
+  }
+}
+
+struct Decoded {
+  bool ok = false;
+  ZydisDecodedInstruction insn{};
+  ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT]{};
+  std::uint8_t bytes[16]{};
+  unsigned available = 0;
+};
+
+// Decodes at rip, reading only bytes inside the loaded image (or host code) that holds it.
+Decoded DecodeAt(std::uint64_t rip) {
+  Decoded d;
+  std::uint64_t limit = rip + 15;
+  if (nt::Kernel* k = nt::Kernel::CurrentOrNull()) {
+    if (const nt::Module* m = k->ModuleAt(rip)) limit = std::min(limit, m->image->end());
+    else return d;  // host code: report without decoding
+  }
+  d.available = static_cast<unsigned>(limit - rip);
+  std::memcpy(d.bytes, reinterpret_cast<const void*>(rip), d.available);
+  ZydisDecoder decoder;
+  ZydisDecoderInit(&decoder, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
+  d.ok = ZYAN_SUCCESS(ZydisDecoderDecodeFull(&decoder, d.bytes, d.available, &d.insn, d.ops));
+  return d;
+}
+
+void CaptureContext(BugCheck& b, ucontext_t* uc, const Decoded& d) {
+  const auto& g = uc->uc_mcontext.gregs;
+  const int map[] = {REG_RAX, REG_RBX, REG_RCX, REG_RDX, REG_RSI, REG_RDI, REG_RIP, REG_RSP, REG_RBP,
+                     REG_R8, REG_R9, REG_R10, REG_R11, REG_R12, REG_R13, REG_R14, REG_R15, REG_EFL};
+  for (int i = 0; i < static_cast<int>(Reg::count); ++i) b.registers[i] = static_cast<ULONG64>(g[map[i]]);
+  b.hasContext = true;
+  b.address = static_cast<ULONG64>(g[REG_RIP]);
+  std::memcpy(b.code_bytes.data(), d.bytes, sizeof d.bytes);
+  b.codeLength = d.ok ? d.insn.length : static_cast<std::uint8_t>(std::min(d.available, 16u));
+}
+
+[[noreturn]] void Stop(ucontext_t* uc, const Decoded& d, nt::ke::KernelThread* t, ULONG code,
+                       ULONG64 p1, ULONG64 p2, ULONG64 p3, ULONG64 p4, const char* detail) {
+  BugCheck b;
+  b.code = code;
+  b.parameters = {p1, p2, p3, p4};
+  b.irql = t->irql;
+  b.processor = t->processor;
+  b.threadId = t->id;
+  CaptureContext(b, uc, d);
+  std::strncpy(b.detail, detail, sizeof b.detail - 1);
+  nt::RaiseBugCheck(b);
+}
+
+// Emulates what is emulatable; returns false for everything that must stop the driver.
+bool Emulate(Cpu& cpu, Decoded& d, nt::ke::KernelThread* t, ucontext_t* uc) {
+  if (!d.ok) return false;
+  const auto& insn = d.insn;
+  switch (insn.mnemonic) {
+    case ZYDIS_MNEMONIC_MOV:
+      if (d.ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER && d.ops[0].reg.value == ZYDIS_REGISTER_CR8) {
+        std::uint64_t v;
+        if (!cpu.Read(d.ops[1].reg.value, v)) return false;
+        t->SetIrql(static_cast<nt::KIRQL>(v & 0xF));
+        break;
+      }
+      if (d.ops[1].type == ZYDIS_OPERAND_TYPE_REGISTER && d.ops[1].reg.value == ZYDIS_REGISTER_CR8) {
+        if (!cpu.Write(d.ops[0].reg.value, t->irql)) return false;
+        break;
+      }
+      if (!EmulateSharedDataRead(cpu, insn, d.ops)) return false;
+      break;
+    case ZYDIS_MNEMONIC_CLI:
+      t->interruptsEnabled = false;
+      break;
+    case ZYDIS_MNEMONIC_STI:
+      t->interruptsEnabled = true;
+      break;
+    case ZYDIS_MNEMONIC_INT: {
+      const auto vector = d.ops[0].imm.value.u;
+      if (vector == 0x2C) {
+        // NT_ASSERT: STATUS_ASSERTION_FAILURE; unhandled without a debugger.
+        Stop(uc, d, t, bc::KMODE_EXCEPTION_NOT_HANDLED, static_cast<ULONG>(nt::STATUS_ASSERTION_FAILURE),
+             cpu.rip(), 0, 0, "assertion failure (int 2c, NT_ASSERT)");
+      }
+      if (vector == 0x29) {
+        // __fastfail(code): the code is in rcx.
+        Stop(uc, d, t, bc::KERNEL_SECURITY_CHECK_FAILURE, static_cast<ULONG64>(cpu.greg(REG_RCX)), 0, 0, 0,
+             "fast fail (int 29, __fastfail)");
+      }
+      return false;
+    }
+    default:
+      if (!EmulateSharedDataRead(cpu, insn, d.ops)) return false;
+      break;
+  }
+  cpu.Advance(insn.length);
+  return true;
+}
+
+bool IsPrivileged(const Decoded& d) {
+  return d.ok && (d.insn.attributes & ZYDIS_ATTRIB_IS_PRIVILEGED);
+}
+
+void OnTrap(int signal, siginfo_t* info, void* context) {
+  auto* uc = static_cast<ucontext_t*>(context);
+  nt::ke::KernelThread* t = nt::ke::CurrentThread();
+  if (!t || !t->guard) {
+    // Not driver code: an ntbox bug. Let the default action (core dump) happen on return.
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    sigaction(signal, &dfl, nullptr);
+    if (signal == SIGTRAP) raise(SIGTRAP);
+    return;
+  }
+  Cpu cpu(uc);
+  nt::Kernel* kernel = nt::Kernel::CurrentOrNull();
+  const std::uint64_t rip = cpu.rip();
+  const bool inDriver = kernel && kernel->ModuleAt(rip);
+
+  if (signal == SIGTRAP) {
+    // int3 leaves rip after the 0xCC.
+    if (inDriver && info->si_code != TRAP_TRACE && *reinterpret_cast<const std::uint8_t*>(rip - 1) == 0xCC) {
+      nt::ReportBreakpoint(rip - 1, 0);
+      return;
+    }
+    Decoded d = DecodeAt(rip);
+    Stop(uc, d, t, bc::SYSTEM_THREAD_EXCEPTION_NOT_HANDLED, 0x80000004, rip, 0, 0, "single-step trap");
+  }
+
+  Decoded d = inDriver ? DecodeAt(rip) : Decoded{};
+  if (signal == SIGSEGV && inDriver && Emulate(cpu, d, t, uc)) return;
+
+  const auto kFault = [&](ULONG status, const char* what) {
+    Stop(uc, d, t, bc::SYSTEM_THREAD_EXCEPTION_NOT_HANDLED, status, rip, 0, 0, what);
+  };
+  switch (signal) {
+    case SIGILL:
+      kFault(static_cast<ULONG>(nt::STATUS_ILLEGAL_INSTRUCTION), "illegal instruction");
+    case SIGFPE:
+      kFault(static_cast<ULONG>(nt::STATUS_INTEGER_DIVIDE_BY_ZERO), "integer divide error");
+    case SIGBUS:
+      kFault(static_cast<ULONG>(nt::STATUS_ACCESS_VIOLATION), "bus error");
+    default:
+      break;
+  }
+  if (IsPrivileged(d)) {
+    kFault(static_cast<ULONG>(nt::STATUS_PRIVILEGED_INSTRUCTION), "privileged instruction ntbox does not emulate");
+  }
+  // An access violation. Find the address and whether it was a write.
+  std::uint64_t address = reinterpret_cast<std::uint64_t>(info->si_addr);
+  bool knownAddress = info->si_code == SEGV_MAPERR || info->si_code == SEGV_ACCERR;
+  if (!knownAddress && d.ok) {
+    for (int i = 0; i < d.insn.operand_count_visible; ++i) {
+      if (cpu.EffectiveAddress(d.insn, d.ops[i], address)) {
+        knownAddress = true;
+        break;
+      }
+    }
+  }
+  const auto err = static_cast<std::uint64_t>(uc->uc_mcontext.gregs[REG_ERR]);
+  const bool write = (err & 2) != 0;
+  const bool execute = knownAddress && address == rip;
+  if (t->irql >= nt::DISPATCH_LEVEL) {
+    Stop(uc, d, t, inDriver ? bc::DRIVER_IRQL_NOT_LESS_OR_EQUAL : bc::IRQL_NOT_LESS_OR_EQUAL, address, t->irql,
+         execute ? 8 : write ? 1 : 0, rip, "invalid memory access at raised IRQL");
+  }
+  if (knownAddress && address >= nt::mm::kSystemRangeStart) {
+    Stop(uc, d, t, bc::PAGE_FAULT_IN_NONPAGED_AREA, address, execute ? 10 : write ? 2 : 0, rip, 2,
+         "invalid kernel-space address");
+  }
+  kFault(static_cast<ULONG>(nt::STATUS_ACCESS_VIOLATION),
+         knownAddress ? "access violation" : "general protection fault (non-canonical address)");
+}
+
+}  // namespace
+
+void InstallTrapHandlers() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    for (int s : kSignals) {
+      struct sigaction sa {};
+      sa.sa_sigaction = OnTrap;
+      sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+      sigemptyset(&sa.sa_mask);
+      sigaction(s, &sa, nullptr);
+    }
+  });
+}
+
+std::expected<std::uint64_t, nt::BugCheck> CallGuarded(GuardedFunction fn, void* context) {
+  nt::ke::KernelThread* t = nt::ke::CurrentThread();
+  if (!t) {
+    nt::BugCheck b;
+    b.code = bc::UNEXPECTED_KERNEL_MODE_TRAP;
+    std::strncpy(b.detail, "driver code called on a thread not attached to the kernel", sizeof b.detail - 1);
+    return std::unexpected(b);
+  }
+  InstallTrapHandlers();
+  sigjmp_buf buffer;
+  sigjmp_buf* const previous = t->guard;
+  t->guard = &buffer;
+  if (sigsetjmp(buffer, 1) == 0) {
+    const std::uint64_t value = fn(context);
+    t->guard = previous;
+    return value;
+  }
+  t->guard = previous;
+  return std::unexpected(t->pendingBugCheck);
+}
+
+}  // namespace ntbox::cpu

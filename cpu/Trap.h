@@ -1,0 +1,34 @@
+// Native execution of driver code. Drivers run directly on the host CPU; what user mode cannot
+// execute traps (SIGSEGV/SIGILL/SIGTRAP/SIGFPE/SIGBUS) into one handler that decodes the
+// instruction with Zydis and either emulates it or stops the driver with a bugcheck:
+//   mov reg, cr8 / mov cr8, reg   the thread's IRQL (KeGetCurrentIrql & co. inline)
+//   cli / sti                     the thread's interrupt flag
+//   loads from KUSER_SHARED_DATA  0xFFFFF78000000000, with live tick count and times
+//   int 2c                        assertion failure: KMODE_EXCEPTION_NOT_HANDLED (C0000420)
+//   int 29                        fast fail: KERNEL_SECURITY_CHECK_FAILURE (0x139)
+//   int3                          breakpoint: reported, execution continues (no debugger)
+// Any other fault in driver code, or in kernel code a driver called, is a bugcheck, never a
+// host crash. A fault outside any driver call is an ntbox bug and crashes loudly.
+#pragma once
+#include <cstdint>
+#include <expected>
+#include <utility>
+
+#include "nt/ke/BugCheck.h"
+
+namespace ntbox::cpu {
+
+// Installs the process-wide handlers (idempotent).
+void InstallTrapHandlers();
+
+using GuardedFunction = std::uint64_t (*)(void* context);
+// Runs fn on the calling (attached) thread; a bugcheck raised meanwhile comes back as the error.
+std::expected<std::uint64_t, nt::BugCheck> CallGuarded(GuardedFunction fn, void* context);
+
+template <class F>
+std::expected<std::uint64_t, nt::BugCheck> CallGuarded(F&& f) {
+  return CallGuarded([](void* c) -> std::uint64_t { return (*static_cast<std::remove_reference_t<F>*>(c))(); },
+                     static_cast<void*>(&f));
+}
+
+}  // namespace ntbox::cpu

@@ -1,0 +1,175 @@
+#include "nt/ExportTable.h"
+
+#include <array>
+#include <cctype>
+
+#include "nt/ex/PoolExports.h"
+#include "nt/kd/DebugPrint.h"
+#include "nt/ke/KeExports.h"
+#include "nt/mm/AddressSpace.h"
+#include "nt/mm/MmExports.h"
+#include "nt/rtl/Crt.h"
+#include "nt/rtl/RtlExports.h"
+
+namespace ntbox::nt {
+namespace {
+
+constexpr std::string_view kNt = "ntoskrnl.exe";
+constexpr std::string_view kHal = "hal.dll";
+
+// Exported variables.
+ULONG g_NtBuildNumber = 0xF0000000 | 19045;  // high nibble F: a free (retail) build
+BOOLEAN g_KdDebuggerEnabled = FALSE;
+BOOLEAN g_KdDebuggerNotPresent = TRUE;
+ULONG_PTR g_MmUserProbeAddress = mm::kUserProbeAddress;
+PVOID g_MmHighestUserAddress = reinterpret_cast<PVOID>(mm::kHighestUserAddress);
+PVOID g_MmSystemRangeStart = reinterpret_cast<PVOID>(mm::kSystemRangeStart);
+ULONG g_InitSafeBootMode = 0;
+CCHAR g_KeNumberProcessors = 2;
+
+template <class F>
+void* Fn(F* f) {
+  return reinterpret_cast<void*>(f);
+}
+
+#define NT_FN(name, irql) Export{kNt, #name, Fn(&name), irql, false}
+#define CRT_FN(name) Export{kNt, #name, Fn(&crt::name), HIGH_LEVEL, false}
+#define HAL_FN(name, irql) Export{kHal, #name, Fn(&name), irql, false}
+#define NT_DATA(name) Export{kNt, #name, &g_##name, HIGH_LEVEL, true}
+
+const auto kExports = std::to_array<Export>({
+    // Debug output and breakpoints (kd/).
+    NT_FN(DbgPrint, HIGH_LEVEL),
+    NT_FN(DbgPrintEx, HIGH_LEVEL),
+    NT_FN(vDbgPrintEx, HIGH_LEVEL),
+    NT_FN(vDbgPrintExWithPrefix, HIGH_LEVEL),
+    NT_FN(DbgBreakPoint, HIGH_LEVEL),
+    NT_FN(DbgBreakPointWithStatus, HIGH_LEVEL),
+    NT_FN(RtlAssert, HIGH_LEVEL),
+    // Kernel (ke/).
+    NT_FN(KeGetCurrentIrql, HIGH_LEVEL),
+    NT_FN(KfRaiseIrql, HIGH_LEVEL),
+    NT_FN(KeRaiseIrqlToDpcLevel, DISPATCH_LEVEL),
+    NT_FN(KeLowerIrql, HIGH_LEVEL),
+    NT_FN(KeQuerySystemTime, HIGH_LEVEL),
+    NT_FN(KeQuerySystemTimePrecise, HIGH_LEVEL),
+    NT_FN(KeQueryTickCount, HIGH_LEVEL),
+    NT_FN(KeQueryTimeIncrement, HIGH_LEVEL),
+    NT_FN(KeQueryInterruptTime, HIGH_LEVEL),
+    NT_FN(KeBugCheckEx, HIGH_LEVEL),
+    NT_FN(KeBugCheck, HIGH_LEVEL),
+    // Version (rtl/, ps/).
+    NT_FN(RtlGetVersion, PASSIVE_LEVEL),
+    NT_FN(PsGetVersion, PASSIVE_LEVEL),
+    // Counted strings (rtl/).
+    NT_FN(RtlInitUnicodeString, DISPATCH_LEVEL),
+    NT_FN(RtlInitUnicodeStringEx, DISPATCH_LEVEL),
+    NT_FN(RtlInitAnsiString, DISPATCH_LEVEL),
+    NT_FN(RtlInitString, DISPATCH_LEVEL),
+    NT_FN(RtlCopyUnicodeString, DISPATCH_LEVEL),
+    NT_FN(RtlCopyString, DISPATCH_LEVEL),
+    NT_FN(RtlAppendUnicodeStringToString, DISPATCH_LEVEL),
+    NT_FN(RtlAppendUnicodeToString, DISPATCH_LEVEL),
+    NT_FN(RtlCompareUnicodeString, PASSIVE_LEVEL),
+    NT_FN(RtlCompareString, PASSIVE_LEVEL),
+    NT_FN(RtlEqualUnicodeString, DISPATCH_LEVEL),
+    NT_FN(RtlEqualString, DISPATCH_LEVEL),
+    NT_FN(RtlPrefixUnicodeString, PASSIVE_LEVEL),
+    NT_FN(RtlFreeUnicodeString, PASSIVE_LEVEL),
+    NT_FN(RtlFreeAnsiString, PASSIVE_LEVEL),
+    NT_FN(RtlAnsiStringToUnicodeString, PASSIVE_LEVEL),
+    NT_FN(RtlUnicodeStringToAnsiString, PASSIVE_LEVEL),
+    NT_FN(RtlUpcaseUnicodeString, PASSIVE_LEVEL),
+    NT_FN(RtlUpcaseUnicodeChar, DISPATCH_LEVEL),
+    NT_FN(RtlDowncaseUnicodeChar, DISPATCH_LEVEL),
+    NT_FN(RtlUnicodeStringToInteger, PASSIVE_LEVEL),
+    NT_FN(RtlIntegerToUnicodeString, PASSIVE_LEVEL),
+    NT_FN(RtlCharToInteger, PASSIVE_LEVEL),
+    // Pool (ex/).
+    NT_FN(ExAllocatePoolWithTag, DISPATCH_LEVEL),
+    NT_FN(ExAllocatePool, DISPATCH_LEVEL),
+    NT_FN(ExAllocatePoolZero, DISPATCH_LEVEL),
+    NT_FN(ExAllocatePool2, DISPATCH_LEVEL),
+    NT_FN(ExFreePool, DISPATCH_LEVEL),
+    NT_FN(ExFreePoolWithTag, DISPATCH_LEVEL),
+    // Memory manager (mm/).
+    NT_FN(MmGetSystemRoutineAddress, PASSIVE_LEVEL),
+    // C runtime (rtl/Crt).
+    CRT_FN(memcpy), CRT_FN(memmove), CRT_FN(memset), CRT_FN(memcmp), CRT_FN(memchr),
+    CRT_FN(strlen), CRT_FN(strnlen), CRT_FN(wcslen), CRT_FN(wcsnlen),
+    CRT_FN(strcmp), CRT_FN(strncmp), CRT_FN(wcscmp), CRT_FN(wcsncmp),
+    CRT_FN(_stricmp), CRT_FN(_strnicmp), CRT_FN(_wcsicmp), CRT_FN(_wcsnicmp),
+    CRT_FN(strcpy), CRT_FN(strncpy), CRT_FN(strcat), CRT_FN(strncat),
+    CRT_FN(wcscpy), CRT_FN(wcsncpy), CRT_FN(wcscat), CRT_FN(wcsncat),
+    CRT_FN(strchr), CRT_FN(strrchr), CRT_FN(strstr), CRT_FN(wcschr), CRT_FN(wcsrchr),
+    CRT_FN(wcsstr), CRT_FN(_strupr), CRT_FN(_strlwr), CRT_FN(_wcsupr), CRT_FN(_wcslwr),
+    CRT_FN(toupper), CRT_FN(tolower), CRT_FN(towupper), CRT_FN(towlower),
+    CRT_FN(isdigit), CRT_FN(isxdigit), CRT_FN(isspace), CRT_FN(isalpha), CRT_FN(isalnum),
+    CRT_FN(isupper), CRT_FN(islower), CRT_FN(isprint), CRT_FN(iswdigit), CRT_FN(iswspace),
+    CRT_FN(atoi), CRT_FN(atol), CRT_FN(strtol), CRT_FN(strtoul), CRT_FN(wcstol), CRT_FN(wcstoul),
+    CRT_FN(_vsnprintf), CRT_FN(_snprintf), CRT_FN(vsprintf), CRT_FN(sprintf),
+    CRT_FN(_vsnwprintf), CRT_FN(_snwprintf), CRT_FN(swprintf), CRT_FN(vswprintf),
+    CRT_FN(_vscprintf),
+    // Variables.
+    NT_DATA(NtBuildNumber),
+    NT_DATA(KdDebuggerEnabled),
+    NT_DATA(KdDebuggerNotPresent),
+    NT_DATA(MmUserProbeAddress),
+    NT_DATA(MmHighestUserAddress),
+    NT_DATA(MmSystemRangeStart),
+    NT_DATA(InitSafeBootMode),
+    NT_DATA(KeNumberProcessors),
+    // HAL.
+    HAL_FN(KeQueryPerformanceCounter, HIGH_LEVEL),
+    HAL_FN(KeStallExecutionProcessor, HIGH_LEVEL),
+});
+
+bool SameDll(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+std::span<const Export> Exports() { return kExports; }
+
+const Export* FindExport(std::string_view dll, std::string_view name) {
+  for (const Export& e : kExports) {
+    if (e.name == name && SameDll(e.module, dll)) return &e;
+  }
+  return nullptr;
+}
+
+const Export* FindExportByOrdinal(std::string_view dll, std::uint16_t ordinal) {
+  std::uint16_t n = 0;
+  for (const Export& e : kExports) {
+    if (SameDll(e.module, dll) && ++n == ordinal) return &e;
+  }
+  return nullptr;
+}
+
+std::optional<std::uint16_t> OrdinalOf(const Export& target) {
+  std::uint16_t n = 0;
+  for (const Export& e : kExports) {
+    if (e.module == target.module) ++n;
+    if (&e == &target) return n;
+  }
+  return std::nullopt;
+}
+
+const Export* FindSystemRoutine(std::string_view name) {
+  for (const Export& e : kExports) {
+    if (e.name == name) return &e;
+  }
+  return nullptr;
+}
+
+void SetExportedBuildNumber(ULONG build) { g_NtBuildNumber = 0xF0000000 | build; }
+void SetExportedProcessorCount(std::uint32_t count) { g_KeNumberProcessors = static_cast<CCHAR>(count); }
+
+}  // namespace ntbox::nt

@@ -1,0 +1,205 @@
+#include "nt/Kernel.h"
+
+#include <cctype>
+#include <charconv>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+#include "nt/ExportTable.h"
+#include "nt/Status.h"
+#include "nt/ke/KeTypes.h"
+#include "nt/mm/AddressSpace.h"
+
+namespace ntbox::nt {
+namespace {
+
+std::atomic<Kernel*> g_current{nullptr};
+constexpr std::size_t kRecentDebugLines = 64;
+constexpr std::uint64_t kEpochDifference100ns = 116444736000000000ull;  // 1601 -> 1970
+
+template <class T>
+void Put(std::uint8_t* page, std::uint32_t offset, T value) {
+  std::memcpy(page + offset, &value, sizeof(T));
+}
+
+void PutSystemTime(std::uint8_t* page, std::uint32_t offset, std::uint64_t value) {
+  // Writers store High2Time, LowPart, then High1Time; readers retry until the highs agree.
+  Put<LONG>(page, offset + 8, static_cast<LONG>(value >> 32));
+  Put<ULONG>(page, offset, static_cast<ULONG>(value));
+  Put<LONG>(page, offset + 4, static_cast<LONG>(value >> 32));
+}
+
+}  // namespace
+
+std::optional<OsVersion> ParseOsVersion(std::string_view text) {
+  OsVersion v;
+  ULONG* parts[] = {&v.major, &v.minor, &v.build};
+  for (int i = 0; i < 3; ++i) {
+    const auto dot = i < 2 ? text.find('.') : std::string_view::npos;
+    const std::string_view part = text.substr(0, dot);
+    auto [end, ec] = std::from_chars(part.data(), part.data() + part.size(), *parts[i]);
+    if (ec != std::errc{} || end != part.data() + part.size() || part.empty()) return std::nullopt;
+    if (i < 2) {
+      if (dot == std::string_view::npos) return std::nullopt;
+      text.remove_prefix(dot + 1);
+    }
+  }
+  return v;
+}
+
+Kernel::Kernel(KernelConfig config) : config_(config), boot_(std::chrono::steady_clock::now()) {
+  Kernel* expected = nullptr;
+  if (!g_current.compare_exchange_strong(expected, this)) {
+    throw std::logic_error("another ntbox kernel is already live in this process");
+  }
+  using namespace shared_data;
+  std::uint8_t* page = sharedData_.data();
+  Put<ULONG>(page, kTickCountMultiplier, 0x0FA00000);  // 15.625 ms tick, as Windows' 2^24 fraction
+  Put<std::uint16_t>(page, kImageNumberLow, 0x8664);
+  Put<std::uint16_t>(page, kImageNumberHigh, 0x8664);
+  const char16_t root[] = u"C:\\Windows";
+  std::memcpy(page + kNtSystemRoot, root, sizeof root);
+  Put<ULONG>(page, kNtBuildNumber, config_.version.build);
+  Put<ULONG>(page, kNtProductType, 1);  // NtProductWinNt (workstation)
+  Put<UCHAR>(page, kProductTypeIsValid, 1);
+  Put<std::uint16_t>(page, kNativeProcessorArchitecture, 9);  // PROCESSOR_ARCHITECTURE_AMD64
+  Put<ULONG>(page, kNtMajorVersion, config_.version.major);
+  Put<ULONG>(page, kNtMinorVersion, config_.version.minor);
+  Put<ULONG>(page, kActiveProcessorCount, config_.processors);
+  Put<UCHAR>(page, kKdDebuggerEnabled, 0);
+  SharedUserData();
+  SetExportedBuildNumber(config_.version.build);
+  SetExportedProcessorCount(config_.processors);
+}
+
+Kernel::~Kernel() {
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& slot : slots_) slot.module.store(nullptr);
+    modules_.clear();
+  }
+  g_current.store(nullptr);
+}
+
+Kernel& Kernel::Current() {
+  Kernel* k = g_current.load();
+  if (!k) throw std::logic_error("no ntbox kernel is live");
+  return *k;
+}
+
+Kernel* Kernel::CurrentOrNull() { return g_current.load(); }
+
+void Kernel::SetDebugSink(DebugSink sink) {
+  std::lock_guard lock(mutex_);
+  sink_ = std::move(sink);
+}
+
+void Kernel::DebugOutput(ULONG component, ULONG level, std::string text) {
+  DebugSink sink;
+  DebugRecord record;
+  {
+    std::lock_guard lock(mutex_);
+    record = DebugRecord{++sequence_, InterruptTime() / 1e7, component, level, std::move(text)};
+    recent_.push_back(record);
+    if (recent_.size() > kRecentDebugLines) recent_.pop_front();
+    sink = sink_;
+  }
+  if (sink) sink(record);
+}
+
+std::vector<DebugRecord> Kernel::RecentDebugOutput() const {
+  std::lock_guard lock(mutex_);
+  return {recent_.begin(), recent_.end()};
+}
+
+Result<Module*> Kernel::LoadModule(const std::string& path) {
+  auto image = pe::PeImage::ParseFile(path);
+  if (!image) return std::unexpected(image.error());
+  if (image->subsystem() != pe::kSubsystemNative) {
+    return Fail(fmt::format("wrong subsystem: the image is a {} program (subsystem {}), not a "
+                            "kernel driver (native, 1)",
+                            pe::SubsystemName(image->subsystem()), image->subsystem()),
+                STATUS_INVALID_IMAGE_FORMAT, 193);
+  }
+  pe::LoadOptions options;
+  options.regionStart = mm::kSystemImageStart;
+  options.regionEnd = mm::kSystemImageEnd;
+  options.resolveImport = [](const pe::ImportRef& ref) -> std::optional<std::uint64_t> {
+    const Export* e = ref.ordinal ? FindExportByOrdinal(ref.dll, *ref.ordinal)
+                                  : FindExport(ref.dll, ref.name);
+    if (!e) return std::nullopt;
+    return reinterpret_cast<std::uint64_t>(e->address);
+  };
+  auto loaded = pe::LoadImage(std::move(*image), options);
+  if (!loaded) return std::unexpected(loaded.error());
+
+  auto module = std::make_unique<Module>();
+  const std::filesystem::path p(path);
+  module->fileName = p.filename().string();
+  module->name = p.stem().string();
+  module->path = path;
+  module->image = std::move(*loaded);
+
+  std::lock_guard lock(mutex_);
+  for (auto& slot : slots_) {
+    if (slot.module.load() == nullptr) {
+      slot.base.store(module->image->base());
+      slot.end.store(module->image->end());
+      slot.module.store(module.get());
+      modules_.push_back(std::move(module));
+      return modules_.back().get();
+    }
+  }
+  return Fail("too many loaded modules", STATUS_INSUFFICIENT_RESOURCES, 8);
+}
+
+void Kernel::UnloadModule(Module* module) {
+  std::lock_guard lock(mutex_);
+  for (auto& slot : slots_) {
+    if (slot.module.load() == module) slot.module.store(nullptr);
+  }
+  std::erase_if(modules_, [module](const auto& m) { return m.get() == module; });
+}
+
+const Module* Kernel::ModuleAt(std::uint64_t address) const {
+  for (const auto& slot : slots_) {
+    const Module* m = slot.module.load(std::memory_order_acquire);
+    if (m && address >= slot.base.load() && address < slot.end.load()) return m;
+  }
+  return nullptr;
+}
+
+std::vector<const Module*> Kernel::Modules() const {
+  std::lock_guard lock(mutex_);
+  std::vector<const Module*> out;
+  for (const auto& m : modules_) out.push_back(m.get());
+  return out;
+}
+
+std::uint64_t Kernel::InterruptTime() const {
+  const auto elapsed = std::chrono::steady_clock::now() - boot_;
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count() / 100);
+}
+
+std::uint64_t Kernel::SystemTime() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return kEpochDifference100ns + static_cast<std::uint64_t>(ts.tv_sec) * 10000000ull +
+         static_cast<std::uint64_t>(ts.tv_nsec) / 100;
+}
+
+const std::uint8_t* Kernel::SharedUserData() {
+  using namespace shared_data;
+  std::uint8_t* page = sharedData_.data();
+  const std::uint64_t interrupt = InterruptTime();
+  PutSystemTime(page, kInterruptTime, interrupt);
+  PutSystemTime(page, kSystemTime, SystemTime());
+  PutSystemTime(page, kTickCount, interrupt / kTimeIncrement);
+  return page;
+}
+
+}  // namespace ntbox::nt

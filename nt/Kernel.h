@@ -1,0 +1,108 @@
+// The in-process NT kernel personality: loaded modules, debug output, pool, time and the
+// KUSER_SHARED_DATA page. One kernel is live per process at a time; kernel exports, called by
+// drivers without context, find it through Kernel::Current().
+#pragma once
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "nt/Types.h"
+#include "nt/ex/Pool.h"
+#include "pe/PeLoader.h"
+#include "support/Result.h"
+
+namespace ntbox::nt {
+
+struct OsVersion {
+  ULONG major = 10;
+  ULONG minor = 0;
+  ULONG build = 19045;  // Windows 10 22H2
+};
+// Parses "10.0.19045"; nullopt when malformed.
+std::optional<OsVersion> ParseOsVersion(std::string_view text);
+
+struct KernelConfig {
+  OsVersion version;
+  std::uint32_t processors = 2;
+};
+
+struct DebugRecord {
+  std::uint64_t sequence = 0;
+  double seconds = 0;  // since boot
+  ULONG component = 0;
+  ULONG level = 0;
+  std::string text;  // ANSI bytes as the driver printed them
+};
+
+// A loaded kernel-mode image.
+struct Module {
+  std::string name;      // base name without extension: "FirstDriverSample"
+  std::string fileName;  // "FirstDriverSample.sys"
+  std::string path;      // where it was loaded from
+  std::unique_ptr<pe::LoadedImage> image;
+};
+
+class Kernel {
+ public:
+  explicit Kernel(KernelConfig config = {});
+  ~Kernel();
+  Kernel(const Kernel&) = delete;
+  Kernel& operator=(const Kernel&) = delete;
+
+  static Kernel& Current();
+  static Kernel* CurrentOrNull();
+
+  const KernelConfig& config() const { return config_; }
+
+  // Debug output: every record goes to the sink (if any) and to a short history kept for
+  // bugcheck reports.
+  using DebugSink = std::function<void(const DebugRecord&)>;
+  void SetDebugSink(DebugSink sink);
+  void DebugOutput(ULONG component, ULONG level, std::string text);
+  std::vector<DebugRecord> RecentDebugOutput() const;
+
+  // Loads, relocates and binds a kernel image against this kernel's exports.
+  Result<Module*> LoadModule(const std::string& path);
+  void UnloadModule(Module* module);
+  // The module containing address, or nullptr. Lock-free: the trap handler calls it.
+  const Module* ModuleAt(std::uint64_t address) const;
+  std::vector<const Module*> Modules() const;
+
+  PoolTracker& pool() { return pool_; }
+
+  // Time since boot in 100 ns units (the interrupt time), and system time (100 ns since 1601).
+  std::uint64_t InterruptTime() const;
+  static std::uint64_t SystemTime();
+  static constexpr ULONG kTimeIncrement = 156250;  // 15.625 ms, Windows' default clock tick
+
+  // The KUSER_SHARED_DATA page as drivers see it at 0xFFFFF78000000000, refreshed on demand.
+  const std::uint8_t* SharedUserData();
+
+ private:
+  struct ModuleSlot {
+    std::atomic<std::uint64_t> base{0};
+    std::atomic<std::uint64_t> end{0};
+    std::atomic<const Module*> module{nullptr};
+  };
+  static constexpr std::size_t kMaxModules = 256;
+
+  KernelConfig config_;
+  std::chrono::steady_clock::time_point boot_;
+  mutable std::mutex mutex_;
+  DebugSink sink_;
+  std::deque<DebugRecord> recent_;
+  std::uint64_t sequence_ = 0;
+  std::vector<std::unique_ptr<Module>> modules_;
+  std::array<ModuleSlot, kMaxModules> slots_;
+  PoolTracker pool_;
+  alignas(4096) std::array<std::uint8_t, 4096> sharedData_{};
+};
+
+}  // namespace ntbox::nt

@@ -1,0 +1,53 @@
+// Kernel pool: every allocation is tracked with its tag, size, type and the caller that made it,
+// so misuse is caught (double free, wrong tag, freeing what is not pool) and leaks are reported.
+#pragma once
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <unordered_map>
+#include <vector>
+
+#include "nt/Types.h"
+
+namespace ntbox::nt {
+
+struct PoolAllocation {
+  std::uint64_t address = 0;
+  SIZE_T size = 0;
+  ULONG tag = 0;
+  int type = 0;
+  std::uint64_t caller = 0;  // return address in the allocating code
+};
+
+class PoolTracker {
+ public:
+  PoolTracker() = default;
+  ~PoolTracker();
+  PoolTracker(const PoolTracker&) = delete;
+  PoolTracker& operator=(const PoolTracker&) = delete;
+
+  // Returns nullptr when memory is exhausted.
+  void* Allocate(int type, SIZE_T size, ULONG tag, std::uint64_t caller, bool zero);
+
+  enum class FreeResult { Freed, AlreadyFreed, WrongTag, NotPool };
+  struct FreeOutcome {
+    FreeResult result;
+    ULONG allocatorTag = 0;
+  };
+  // Frees address; with expectedTag, a mismatch leaves the block allocated.
+  FreeOutcome Free(void* address, std::optional<ULONG> expectedTag);
+
+  std::vector<PoolAllocation> Outstanding() const;
+  std::optional<PoolAllocation> Find(const void* address) const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::unordered_map<std::uint64_t, PoolAllocation> live_;
+  // Recently freed addresses, to tell a double free from a wild pointer.
+  std::unordered_map<std::uint64_t, ULONG> freed_;
+};
+
+// "Tag1" order as Windows prints tags: the first byte of the ULONG first.
+std::string PoolTagText(ULONG tag);
+
+}  // namespace ntbox::nt

@@ -1,0 +1,84 @@
+#include "nt/ex/PoolExports.h"
+
+#include "nt/Kernel.h"
+#include "nt/Status.h"
+#include "nt/ke/BugCheck.h"
+#include "nt/mm/AddressSpace.h"
+
+namespace ntbox::nt {
+namespace {
+
+bool MustSucceed(POOL_TYPE type) {
+  return type == NonPagedPoolMustSucceed || type == NonPagedPoolCacheAlignedMustS;
+}
+
+PVOID Allocate(POOL_TYPE type, SIZE_T bytes, ULONG tag, bool zero, std::uint64_t caller) {
+  if (tag == 0) {
+    RaiseBugCheck(bugcheck::BAD_POOL_CALLER, 0x9B, static_cast<ULONG64>(type), bytes, caller,
+                  "pool allocated with a tag of 0", caller);
+  }
+  if (MustSucceed(type)) {
+    RaiseBugCheck(bugcheck::BAD_POOL_CALLER, 0x9A, static_cast<ULONG64>(type), bytes, tag,
+                  "MUST_SUCCEED pool is no longer supported", caller);
+  }
+  return Kernel::Current().pool().Allocate(type, bytes, tag, caller, zero);
+}
+
+void Free(PVOID p, std::optional<ULONG> tag, std::uint64_t caller) {
+  const auto address = reinterpret_cast<std::uint64_t>(p);
+  if (address < mm::kSystemRangeStart) {
+    RaiseBugCheck(bugcheck::BAD_POOL_CALLER, 0x40, address, mm::kSystemRangeStart, 0,
+                  "ExFreePool of a user-mode address", caller);
+  }
+  const auto outcome = Kernel::Current().pool().Free(p, tag);
+  switch (outcome.result) {
+    case PoolTracker::FreeResult::Freed:
+      return;
+    case PoolTracker::FreeResult::AlreadyFreed:
+      RaiseBugCheck(bugcheck::BAD_POOL_CALLER, 0x07, 0, outcome.allocatorTag, address,
+                    "pool freed twice", caller);
+    case PoolTracker::FreeResult::WrongTag:
+      RaiseBugCheck(bugcheck::BAD_POOL_CALLER, 0x0A, address, outcome.allocatorTag, *tag,
+                    "pool freed with the wrong tag", caller);
+    case PoolTracker::FreeResult::NotPool:
+      RaiseBugCheck(bugcheck::BAD_POOL_CALLER, 0x46, address, 0, 0,
+                    "ExFreePool of an address that is not pool", caller);
+  }
+}
+
+#define NTBOX_CALLER reinterpret_cast<std::uint64_t>(__builtin_return_address(0))
+
+}  // namespace
+
+PVOID NTAPI ExAllocatePoolWithTag(POOL_TYPE PoolType, SIZE_T NumberOfBytes, ULONG Tag) {
+  return Allocate(PoolType, NumberOfBytes, Tag, false, NTBOX_CALLER);
+}
+
+PVOID NTAPI ExAllocatePool(POOL_TYPE PoolType, SIZE_T NumberOfBytes) {
+  return Allocate(PoolType, NumberOfBytes, kTagNone, false, NTBOX_CALLER);
+}
+
+PVOID NTAPI ExAllocatePoolZero(POOL_TYPE PoolType, SIZE_T NumberOfBytes, ULONG Tag) {
+  return Allocate(PoolType, NumberOfBytes, Tag, true, NTBOX_CALLER);
+}
+
+PVOID NTAPI ExAllocatePool2(ULONG64 Flags, SIZE_T NumberOfBytes, ULONG Tag) {
+  using namespace pool_flags;
+  const std::uint64_t kinds = Flags & (kNonPaged | kNonPagedExecute | kPaged);
+  // Exactly one kind of pool must be named; anything else fails, as documented.
+  if (kinds == 0 || (kinds & (kinds - 1)) != 0) return nullptr;
+  const POOL_TYPE type = (Flags & kPaged) ? PagedPool : (Flags & kNonPaged) ? NonPagedPoolNx : NonPagedPool;
+  PVOID p = Allocate(type, NumberOfBytes, Tag, (Flags & kUninitialized) == 0, NTBOX_CALLER);
+  if (!p && (Flags & kRaiseOnFailure)) {
+    // No SEH frame can catch it yet, so the raise ends as Windows ends an unhandled one.
+    RaiseBugCheck(bugcheck::KMODE_EXCEPTION_NOT_HANDLED, static_cast<ULONG>(STATUS_INSUFFICIENT_RESOURCES),
+                  NTBOX_CALLER, 0, 0, "ExAllocatePool2 failed with POOL_FLAG_RAISE_ON_FAILURE", NTBOX_CALLER);
+  }
+  return p;
+}
+
+void NTAPI ExFreePool(PVOID P) { Free(P, std::nullopt, NTBOX_CALLER); }
+
+void NTAPI ExFreePoolWithTag(PVOID P, ULONG Tag) { Free(P, Tag, NTBOX_CALLER); }
+
+}  // namespace ntbox::nt

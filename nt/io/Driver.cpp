@@ -1,0 +1,102 @@
+#include "nt/io/Driver.h"
+
+#include "cpu/Trap.h"
+#include "nt/Status.h"
+#include "nt/io/IoExports.h"
+#include "nt/ke/Thread.h"
+
+namespace ntbox::nt {
+namespace {
+
+std::u16string Widen(std::string_view s) { return std::u16string(s.begin(), s.end()); }
+
+UNICODE_STRING View(std::u16string& s) {
+  const auto bytes = static_cast<USHORT>(s.size() * 2);
+  return UNICODE_STRING{bytes, static_cast<USHORT>(bytes + 2), s.data()};
+}
+
+}  // namespace
+
+// Kernel memory the DRIVER_OBJECT points into; lives as long as the driver.
+struct Driver::Storage {
+  DRIVER_OBJECT object{};
+  // Windows' DRIVER_EXTENSION has private fields after the public ones; leave room.
+  alignas(16) std::uint8_t extension[0x100]{};
+  std::u16string driverName;
+  std::u16string serviceKey;
+  std::u16string registryPath;
+  std::u16string hardwareDatabase = u"\\REGISTRY\\MACHINE\\HARDWARE\\DESCRIPTION\\SYSTEM";
+  UNICODE_STRING registryPathString{};
+  UNICODE_STRING hardwareDatabaseString{};
+};
+
+Result<std::unique_ptr<Driver>> Driver::Load(Kernel& kernel, const std::string& path,
+                                             std::string serviceName) {
+  auto module = kernel.LoadModule(path);
+  if (!module) return std::unexpected(module.error());
+  if ((*module)->image->entryPoint() == 0) {
+    kernel.UnloadModule(*module);
+    return Fail("the image has no entry point (DriverEntry)", STATUS_DRIVER_ENTRYPOINT_NOT_FOUND, 193);
+  }
+  if (serviceName.empty()) serviceName = (*module)->name;
+  return std::unique_ptr<Driver>(new Driver(kernel, *module, std::move(serviceName)));
+}
+
+Driver::Driver(Kernel& kernel, Module* module, std::string serviceName)
+    : kernel_(kernel), module_(module), serviceName_(std::move(serviceName)), storage_(new Storage) {
+  Storage& s = *storage_;
+  s.driverName = u"\\Driver\\" + Widen(serviceName_);
+  s.serviceKey = Widen(serviceName_);
+  s.registryPath = u"\\REGISTRY\\MACHINE\\SYSTEM\\ControlSet001\\Services\\" + Widen(serviceName_);
+  s.registryPathString = View(s.registryPath);
+  s.hardwareDatabaseString = View(s.hardwareDatabase);
+
+  auto* extension = reinterpret_cast<DRIVER_EXTENSION*>(s.extension);
+  extension->DriverObject = &s.object;
+  extension->ServiceKeyName = View(s.serviceKey);
+
+  DRIVER_OBJECT& o = s.object;
+  o.Type = IO_TYPE_DRIVER;
+  o.Size = sizeof(DRIVER_OBJECT);
+  o.DriverStart = reinterpret_cast<PVOID>(module->image->base());
+  o.DriverSize = module->image->size();
+  o.DriverExtension = extension;
+  o.DriverName = View(s.driverName);
+  o.HardwareDatabase = &s.hardwareDatabaseString;
+  o.DriverInit = reinterpret_cast<PDRIVER_INITIALIZE>(module->image->entryPoint());
+  for (auto& slot : o.MajorFunction) slot = &IopInvalidDeviceRequest;
+}
+
+Driver::~Driver() { kernel_.UnloadModule(module_); }
+
+DRIVER_OBJECT* Driver::object() const { return &storage_->object; }
+
+std::u16string Driver::registryPath() const { return storage_->registryPath; }
+
+std::expected<NTSTATUS, BugCheck> Driver::CallEntry() {
+  ke::KernelThread* t = ke::CurrentThread();
+  t->SetIrql(PASSIVE_LEVEL);
+  DRIVER_OBJECT* object = &storage_->object;
+  UNICODE_STRING* path = &storage_->registryPathString;
+  auto result = cpu::CallGuarded([object, path]() -> std::uint64_t {
+    return static_cast<std::uint32_t>(object->DriverInit(object, path));
+  });
+  if (!result) return std::unexpected(result.error());
+  t->SetIrql(PASSIVE_LEVEL);
+  return static_cast<NTSTATUS>(*result);
+}
+
+std::expected<void, BugCheck> Driver::CallUnload() {
+  ke::KernelThread* t = ke::CurrentThread();
+  t->SetIrql(PASSIVE_LEVEL);
+  DRIVER_OBJECT* object = &storage_->object;
+  auto result = cpu::CallGuarded([object]() -> std::uint64_t {
+    object->DriverUnload(object);
+    return 0;
+  });
+  if (!result) return std::unexpected(result.error());
+  t->SetIrql(PASSIVE_LEVEL);
+  return {};
+}
+
+}  // namespace ntbox::nt

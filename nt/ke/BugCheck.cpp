@@ -1,0 +1,80 @@
+#include "nt/ke/BugCheck.h"
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <utility>
+
+#include "nt/ke/KeExports.h"
+#include "nt/ke/Thread.h"
+
+namespace ntbox::nt {
+
+std::string_view BugCheckName(ULONG code) {
+  static constexpr std::array<std::pair<ULONG, std::string_view>, 18> kNames{{
+      {0x09, "IRQL_NOT_GREATER_OR_EQUAL"},
+      {0x0A, "IRQL_NOT_LESS_OR_EQUAL"},
+      {0x1E, "KMODE_EXCEPTION_NOT_HANDLED"},
+      {0x3B, "SYSTEM_SERVICE_EXCEPTION"},
+      {0x44, "MULTIPLE_IRP_COMPLETE_REQUESTS"},
+      {0x50, "PAGE_FAULT_IN_NONPAGED_AREA"},
+      {0x7E, "SYSTEM_THREAD_EXCEPTION_NOT_HANDLED"},
+      {0x7F, "UNEXPECTED_KERNEL_MODE_TRAP"},
+      {0xC2, "BAD_POOL_CALLER"},
+      {0xC4, "DRIVER_VERIFIER_DETECTED_VIOLATION"},
+      {0xC9, "DRIVER_VERIFIER_IOMANAGER_VIOLATION"},
+      {0xCE, "DRIVER_UNLOADED_WITHOUT_CANCELLING_PENDING_OPERATIONS"},
+      {0xD1, "DRIVER_IRQL_NOT_LESS_OR_EQUAL"},
+      {0xE2, "MANUALLY_INITIATED_CRASH"},
+      {0x139, "KERNEL_SECURITY_CHECK_FAILURE"},
+      {0x133, "DPC_WATCHDOG_VIOLATION"},
+      {0x19, "BAD_POOL_HEADER"},
+      {0xEF, "CRITICAL_PROCESS_DIED"},
+  }};
+  for (const auto& [value, name] : kNames) {
+    if (value == code) return name;
+  }
+  return {};
+}
+
+void RaiseBugCheck(const BugCheck& record) {
+  ke::KernelThread* t = ke::CurrentThread();
+  if (!t || !t->guard) {
+    std::fprintf(stderr,
+                 "ntbox: internal error: bugcheck 0x%X raised outside any driver call; aborting\n",
+                 record.code);
+    std::abort();
+  }
+  t->pendingBugCheck = record;
+  siglongjmp(*t->guard, 1);
+}
+
+void RaiseBugCheck(ULONG code, ULONG64 p1, ULONG64 p2, ULONG64 p3, ULONG64 p4,
+                   std::string_view detail, ULONG64 caller) {
+  BugCheck record;
+  record.code = code;
+  record.parameters = {p1, p2, p3, p4};
+  record.address = caller;
+  if (const ke::KernelThread* t = ke::CurrentThread()) {
+    record.irql = t->irql;
+    record.processor = t->processor;
+    record.threadId = t->id;
+  }
+  const std::size_t n = std::min(detail.size(), sizeof(record.detail) - 1);
+  std::memcpy(record.detail, detail.data(), n);
+  RaiseBugCheck(record);
+}
+
+void NTAPI KeBugCheckEx(ULONG BugCheckCode, ULONG_PTR P1, ULONG_PTR P2, ULONG_PTR P3,
+                        ULONG_PTR P4) {
+  RaiseBugCheck(BugCheckCode, P1, P2, P3, P4, "the driver called KeBugCheckEx",
+                reinterpret_cast<ULONG64>(__builtin_return_address(0)));
+}
+
+void NTAPI KeBugCheck(ULONG BugCheckCode) {
+  RaiseBugCheck(BugCheckCode, 0, 0, 0, 0, "the driver called KeBugCheck",
+                reinterpret_cast<ULONG64>(__builtin_return_address(0)));
+}
+
+}  // namespace ntbox::nt

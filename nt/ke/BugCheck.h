@@ -1,0 +1,56 @@
+// Bugchecks: the record a stop leaves (code, four parameters, where and how it happened) and
+// how it is raised. The record is plain data so the trap handler can fill it in signal context;
+// everything textual is derived later, by the report.
+#pragma once
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "nt/Types.h"
+
+namespace ntbox::nt {
+
+namespace bugcheck {
+constexpr ULONG IRQL_NOT_GREATER_OR_EQUAL = 0x09;
+constexpr ULONG IRQL_NOT_LESS_OR_EQUAL = 0x0A;
+constexpr ULONG KMODE_EXCEPTION_NOT_HANDLED = 0x1E;
+constexpr ULONG PAGE_FAULT_IN_NONPAGED_AREA = 0x50;
+constexpr ULONG SYSTEM_THREAD_EXCEPTION_NOT_HANDLED = 0x7E;
+constexpr ULONG UNEXPECTED_KERNEL_MODE_TRAP = 0x7F;
+constexpr ULONG BAD_POOL_CALLER = 0xC2;
+constexpr ULONG DRIVER_IRQL_NOT_LESS_OR_EQUAL = 0xD1;
+constexpr ULONG MANUALLY_INITIATED_CRASH = 0xE2;
+constexpr ULONG KERNEL_SECURITY_CHECK_FAILURE = 0x139;
+}  // namespace bugcheck
+
+// General-purpose registers in the order WinDbg prints them.
+enum class Reg : int { rax, rbx, rcx, rdx, rsi, rdi, rip, rsp, rbp, r8, r9, r10, r11, r12, r13, r14, r15, efl, count };
+
+struct BugCheck {
+  ULONG code = 0;
+  std::array<ULONG64, 4> parameters{};
+  // Where it happened: the faulting (or calling) instruction, and whether registers are known.
+  ULONG64 address = 0;
+  bool hasContext = false;
+  std::array<ULONG64, static_cast<int>(Reg::count)> registers{};
+  std::array<std::uint8_t, 16> code_bytes{};
+  std::uint8_t codeLength = 0;
+  KIRQL irql = 0;
+  std::uint32_t processor = 0;
+  std::uint64_t threadId = 0;
+  // Set by the raiser when a driver called KeBugCheck(Ex) or the kernel detected the misuse.
+  char detail[160] = {};
+};
+
+// Stops the driver code running on this thread: the record travels to the CallGuarded that
+// started it. Without a guard (kernel code outside any driver call) the host aborts loudly,
+// because that is an ntbox bug, not a driver's.
+[[noreturn]] void RaiseBugCheck(const BugCheck& record);
+// Fills code, parameters, IRQL and thread, and the caller's address; then raises.
+[[noreturn]] void RaiseBugCheck(ULONG code, ULONG64 p1, ULONG64 p2, ULONG64 p3, ULONG64 p4,
+                                std::string_view detail = {}, ULONG64 caller = 0);
+
+std::string_view BugCheckName(ULONG code);
+
+}  // namespace ntbox::nt

@@ -1,0 +1,152 @@
+#include "nt/ke/BugCheckReport.h"
+
+#include <Zydis/Zydis.h>
+
+#include <fmt/format.h>
+
+#include "nt/Status.h"
+#include "nt/ex/Pool.h"
+#include "nt/rtl/Printf.h"
+#include "nt/support/Symbolize.h"
+
+namespace ntbox::nt {
+namespace {
+
+struct ParameterHelp {
+  const char* arg[4];
+  const char* summary;
+};
+
+ParameterHelp HelpFor(ULONG code) {
+  switch (code) {
+    case bugcheck::SYSTEM_THREAD_EXCEPTION_NOT_HANDLED:
+    case bugcheck::KMODE_EXCEPTION_NOT_HANDLED:
+      return {{"the exception code that was not handled", "the address where the exception occurred",
+               "exception record address (not recorded by ntbox)", "context record address (not recorded by ntbox)"},
+              "A kernel-mode thread raised an exception (a fault in driver code or an explicit raise) "
+              "that no handler caught."};
+    case bugcheck::IRQL_NOT_LESS_OR_EQUAL:
+    case bugcheck::DRIVER_IRQL_NOT_LESS_OR_EQUAL:
+      return {{"the memory referenced", "the IRQL at the time of the reference",
+               "0: read, 1: write, 8: execute", "the address of the instruction that referenced memory"},
+              "Code running at DISPATCH_LEVEL or above touched memory that is invalid or pageable."};
+    case bugcheck::PAGE_FAULT_IN_NONPAGED_AREA:
+      return {{"the memory referenced", "0: read, 2: write, 10: execute",
+               "the address of the instruction that referenced memory", "2: the address is not valid"},
+              "Code referenced kernel memory that is not mapped."};
+    case bugcheck::IRQL_NOT_GREATER_OR_EQUAL:
+      return {{"the current IRQL", "the IRQL requested", "reserved", "reserved"},
+              "A raise of the IRQL asked for a level below the current one."};
+    case bugcheck::BAD_POOL_CALLER:
+      return {{"the kind of violation (see the BAD_POOL_CALLER table)", "depends on parameter 1",
+               "depends on parameter 1", "depends on parameter 1"},
+              "The current thread made a bad pool request."};
+    case bugcheck::KERNEL_SECURITY_CHECK_FAILURE:
+      return {{"the fast-fail code (FAST_FAIL_*)", "trap frame (not recorded by ntbox)",
+               "exception record (not recorded by ntbox)", "reserved"},
+              "Code detected the corruption of a critical structure and called __fastfail."};
+    default:
+      return {{"", "", "", ""}, "The driver or the kernel stopped the machine."};
+  }
+}
+
+std::string Disassemble(const BugCheck& b) {
+  if (!b.hasContext || b.codeLength == 0) return {};
+  ZydisDecoder decoder;
+  ZydisDecoderInit(&decoder, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
+  ZydisDecodedInstruction insn;
+  ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+  std::string hex;
+  if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&decoder, b.code_bytes.data(), b.code_bytes.size(), &insn, ops))) {
+    for (unsigned i = 0; i < b.codeLength && i < 8; ++i) hex += fmt::format("{:02x}", b.code_bytes[i]);
+    return fmt::format("{} {:<16} ???", WinDbgAddress(b.address), hex);
+  }
+  ZydisFormatter formatter;
+  ZydisFormatterInit(&formatter, ZYDIS_FORMATTER_STYLE_INTEL);
+  ZydisFormatterSetProperty(&formatter, ZYDIS_FORMATTER_PROP_HEX_UPPERCASE, ZYAN_FALSE);
+  char text[128];
+  ZydisFormatterFormatInstruction(&formatter, &insn, ops, insn.operand_count_visible, text, sizeof text, b.address,
+                                  nullptr);
+  for (unsigned i = 0; i < insn.length; ++i) hex += fmt::format("{:02x}", b.code_bytes[i]);
+  return fmt::format("{} {:<16} {}", WinDbgAddress(b.address), hex, text);
+}
+
+std::string Registers(const BugCheck& b) {
+  auto r = [&b](Reg reg) { return b.registers[static_cast<int>(reg)]; };
+  return fmt::format(
+      "rax={:016x} rbx={:016x} rcx={:016x}\n"
+      "rdx={:016x} rsi={:016x} rdi={:016x}\n"
+      "rip={:016x} rsp={:016x} rbp={:016x}\n"
+      " r8={:016x}  r9={:016x} r10={:016x}\n"
+      "r11={:016x} r12={:016x} r13={:016x}\n"
+      "r14={:016x} r15={:016x} efl={:08x}\n",
+      r(Reg::rax), r(Reg::rbx), r(Reg::rcx), r(Reg::rdx), r(Reg::rsi), r(Reg::rdi), r(Reg::rip), r(Reg::rsp),
+      r(Reg::rbp), r(Reg::r8), r(Reg::r9), r(Reg::r10), r(Reg::r11), r(Reg::r12), r(Reg::r13), r(Reg::r14),
+      r(Reg::r15), r(Reg::efl));
+}
+
+}  // namespace
+
+std::string FormatStopLine(const BugCheck& b) {
+  const std::string_view name = BugCheckName(b.code);
+  return fmt::format("*** STOP: 0x{:08X} (0x{:016X},0x{:016X},0x{:016X},0x{:016X}){}{}", b.code, b.parameters[0],
+                     b.parameters[1], b.parameters[2], b.parameters[3], name.empty() ? "" : " ", name);
+}
+
+std::string FormatBugCheckReport(const BugCheck& b, Kernel& kernel) {
+  const ParameterHelp help = HelpFor(b.code);
+  const std::string_view name = BugCheckName(b.code);
+  std::string out;
+  out += "*******************************************************************************\n";
+  out += "*                                                                             *\n";
+  out += "*                        Bugcheck Analysis                                    *\n";
+  out += "*                                                                             *\n";
+  out += "*******************************************************************************\n\n";
+  out += fmt::format("{} ({:x})\n{}\n", name.empty() ? "UNKNOWN_BUGCHECK" : name, b.code, help.summary);
+  if (b.detail[0]) out += fmt::format("ntbox: {}\n", b.detail);
+  out += "Arguments:\n";
+  for (int i = 0; i < 4; ++i) {
+    out += fmt::format("Arg{}: {:016x}{}{}\n", i + 1, b.parameters[i], help.arg[i][0] ? ", " : "", help.arg[i]);
+  }
+  if (b.code == bugcheck::SYSTEM_THREAD_EXCEPTION_NOT_HANDLED || b.code == bugcheck::KMODE_EXCEPTION_NOT_HANDLED) {
+    const auto status = static_cast<NTSTATUS>(b.parameters[0]);
+    if (auto sname = NtStatusName(status); !sname.empty()) out += fmt::format("EXCEPTION_CODE: ({}) {:08x}\n", sname, static_cast<std::uint32_t>(status));
+  }
+  out += "\n";
+
+  const Module* module = b.address ? kernel.ModuleAt(b.address) : nullptr;
+  if (b.address) {
+    out += fmt::format("{}:\n{}\n", b.hasContext ? "FAULTING_IP" : "CALLER", Symbolize(b.address));
+    if (const std::string insn = Disassemble(b); !insn.empty()) out += insn + "\n";
+    out += "\n";
+  }
+  if (b.hasContext) out += "CONTEXT:\n" + Registers(b) + "\n";
+  out += fmt::format("CURRENT_IRQL:  {:x}\nPROCESSOR:     {}\nTHREAD_ID:     {:x}\n\n", b.irql, b.processor, b.threadId);
+  if (module) {
+    out += fmt::format("MODULE_NAME: {}\nIMAGE_NAME:  {}\nFAULTING_MODULE: {} {}\n\n", module->name, module->fileName,
+                       WinDbgAddress(module->image->base()), module->name);
+  } else if (b.address) {
+    out += "MODULE_NAME: nt (ntbox kernel code, called by a driver)\n\n";
+  }
+  const auto recent = kernel.RecentDebugOutput();
+  if (!recent.empty()) {
+    out += "LAST_DEBUG_OUTPUT:\n";
+    const std::size_t first = recent.size() > 10 ? recent.size() - 10 : 0;
+    for (std::size_t i = first; i < recent.size(); ++i) {
+      std::string line = rtl::AnsiToUtf8(recent[i].text);
+      while (!line.empty() && line.back() == '\n') line.pop_back();
+      out += fmt::format("  [{:.6f}] {}\n", recent[i].seconds, line);
+    }
+    out += "\n";
+  }
+  const auto pool = kernel.pool().Outstanding();
+  if (!pool.empty()) {
+    SIZE_T bytes = 0;
+    for (const auto& a : pool) bytes += a.size;
+    out += fmt::format("POOL: {} allocation(s) outstanding, {} bytes\n\n", pool.size(), bytes);
+  }
+  out += FormatStopLine(b) + "\n";
+  return out;
+}
+
+}  // namespace ntbox::nt

@@ -1,0 +1,27 @@
+// Ke exports: IRQL, time, processor stall, bugcheck.
+#pragma once
+#include "nt/Types.h"
+
+namespace ntbox::nt {
+
+KIRQL NTAPI KeGetCurrentIrql();
+KIRQL NTAPI KfRaiseIrql(KIRQL NewIrql);
+KIRQL NTAPI KeRaiseIrqlToDpcLevel();
+void NTAPI KeLowerIrql(KIRQL NewIrql);
+
+void NTAPI KeQuerySystemTime(LARGE_INTEGER* CurrentTime);
+void NTAPI KeQuerySystemTimePrecise(LARGE_INTEGER* CurrentTime);
+void NTAPI KeQueryTickCount(LARGE_INTEGER* TickCount);
+ULONG NTAPI KeQueryTimeIncrement();
+ULONGLONG NTAPI KeQueryInterruptTime();
+LARGE_INTEGER NTAPI KeQueryPerformanceCounter(LARGE_INTEGER* PerformanceFrequency);
+void NTAPI KeStallExecutionProcessor(ULONG MicroSeconds);
+
+[[noreturn]] void NTAPI KeBugCheckEx(ULONG BugCheckCode, ULONG_PTR P1, ULONG_PTR P2, ULONG_PTR P3,
+                                     ULONG_PTR P4);
+[[noreturn]] void NTAPI KeBugCheck(ULONG BugCheckCode);
+
+// QueryPerformanceCounter's frequency on Windows 10: 10 MHz.
+constexpr LONGLONG kPerformanceFrequency = 10000000;
+
+}  // namespace ntbox::nt

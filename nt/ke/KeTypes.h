@@ -1,0 +1,154 @@
+// Kernel (Ke) layouts shared with drivers (x64 WDK): dispatcher objects, DPCs, timers, and the
+// KUSER_SHARED_DATA fields drivers read inline.
+#pragma once
+#include "nt/Types.h"
+#include "nt/rtl/RtlTypes.h"
+
+namespace ntbox::nt {
+
+struct DISPATCHER_HEADER {
+  union {
+    struct {
+      UCHAR Type;
+      union {
+        UCHAR TimerControlFlags;
+        UCHAR Absolute;
+        UCHAR Abandoned;
+        BOOLEAN Signalling;
+      };
+      union {
+        UCHAR ThreadControlFlags;
+        UCHAR Hand;
+        UCHAR Size;
+      };
+      union {
+        UCHAR TimerMiscFlags;
+        BOOLEAN DebugActive;
+        BOOLEAN DpcActive;
+      };
+    };
+    volatile LONG Lock;
+  };
+  LONG SignalState;
+  LIST_ENTRY WaitListHead;
+};
+static_assert(sizeof(DISPATCHER_HEADER) == 0x18);
+static_assert(offsetof(DISPATCHER_HEADER, TimerControlFlags) == 0x1);
+static_assert(offsetof(DISPATCHER_HEADER, Size) == 0x2);
+static_assert(offsetof(DISPATCHER_HEADER, DpcActive) == 0x3);
+static_assert(offsetof(DISPATCHER_HEADER, SignalState) == 0x4);
+static_assert(offsetof(DISPATCHER_HEADER, WaitListHead) == 0x8);
+
+struct KEVENT {
+  DISPATCHER_HEADER Header;
+};
+static_assert(sizeof(KEVENT) == 0x18);
+
+struct KDPC;
+using PKDEFERRED_ROUTINE = void(NTAPI*)(KDPC* Dpc, PVOID DeferredContext, PVOID SystemArgument1,
+                                        PVOID SystemArgument2);
+
+struct KDPC {
+  UCHAR Type;
+  UCHAR Importance;
+  volatile USHORT Number;
+  LIST_ENTRY DpcListEntry;
+  PKDEFERRED_ROUTINE DeferredRoutine;
+  PVOID DeferredContext;
+  PVOID SystemArgument1;
+  PVOID SystemArgument2;
+  volatile PVOID DpcData;
+};
+static_assert(sizeof(KDPC) == 0x40);
+static_assert(offsetof(KDPC, Importance) == 0x1);
+static_assert(offsetof(KDPC, Number) == 0x2);
+static_assert(offsetof(KDPC, DpcListEntry) == 0x8);
+static_assert(offsetof(KDPC, DeferredRoutine) == 0x18);
+static_assert(offsetof(KDPC, DeferredContext) == 0x20);
+static_assert(offsetof(KDPC, SystemArgument1) == 0x28);
+static_assert(offsetof(KDPC, SystemArgument2) == 0x30);
+static_assert(offsetof(KDPC, DpcData) == 0x38);
+
+struct KTIMER {
+  DISPATCHER_HEADER Header;
+  LARGE_INTEGER DueTime;
+  LIST_ENTRY TimerListEntry;
+  KDPC* Dpc;
+  ULONG Processor;
+  ULONG Period;
+};
+static_assert(sizeof(KTIMER) == 0x40);
+static_assert(offsetof(KTIMER, DueTime) == 0x18);
+static_assert(offsetof(KTIMER, TimerListEntry) == 0x20);
+static_assert(offsetof(KTIMER, Dpc) == 0x30);
+static_assert(offsetof(KTIMER, Period) == 0x3C);
+
+struct KDEVICE_QUEUE {
+  CSHORT Type;
+  CSHORT Size;
+  LIST_ENTRY DeviceListHead;
+  KSPIN_LOCK Lock;
+  BOOLEAN Busy;
+};
+static_assert(sizeof(KDEVICE_QUEUE) == 0x28);
+
+struct KDEVICE_QUEUE_ENTRY {
+  LIST_ENTRY DeviceListEntry;
+  ULONG SortKey;
+  BOOLEAN Inserted;
+};
+static_assert(sizeof(KDEVICE_QUEUE_ENTRY) == 0x18);
+
+struct KAPC {
+  UCHAR Type;
+  UCHAR SpareByte0;
+  UCHAR Size;
+  UCHAR SpareByte1;
+  ULONG SpareLong0;
+  PVOID Thread;
+  LIST_ENTRY ApcListEntry;
+  PVOID KernelRoutine;
+  PVOID RundownRoutine;
+  PVOID NormalRoutine;
+  PVOID NormalContext;
+  PVOID SystemArgument1;
+  PVOID SystemArgument2;
+  CCHAR ApcStateIndex;
+  KPROCESSOR_MODE ApcMode;
+  BOOLEAN Inserted;
+};
+static_assert(sizeof(KAPC) == 0x58);
+
+// A 64-bit time the kernel updates without a lock: readers retry until High1Time == High2Time.
+struct KSYSTEM_TIME {
+  ULONG LowPart;
+  LONG High1Time;
+  LONG High2Time;
+};
+static_assert(sizeof(KSYSTEM_TIME) == 0xC);
+
+// The fields of KUSER_SHARED_DATA (mapped read-only at 0xFFFFF78000000000) that drivers and
+// the WDK's inline macros read; the rest of the page stays zero.
+namespace shared_data {
+constexpr std::uint64_t kAddress = 0xFFFFF78000000000ull;
+constexpr std::uint32_t kTickCountMultiplier = 0x004;
+constexpr std::uint32_t kInterruptTime = 0x008;
+constexpr std::uint32_t kSystemTime = 0x014;
+constexpr std::uint32_t kTimeZoneBias = 0x020;
+constexpr std::uint32_t kImageNumberLow = 0x02C;
+constexpr std::uint32_t kImageNumberHigh = 0x02E;
+constexpr std::uint32_t kNtSystemRoot = 0x030;
+constexpr std::uint32_t kNtBuildNumber = 0x260;
+constexpr std::uint32_t kNtProductType = 0x264;
+constexpr std::uint32_t kProductTypeIsValid = 0x268;
+constexpr std::uint32_t kNativeProcessorArchitecture = 0x26A;
+constexpr std::uint32_t kNtMajorVersion = 0x26C;
+constexpr std::uint32_t kNtMinorVersion = 0x270;
+constexpr std::uint32_t kProcessorFeatures = 0x274;
+constexpr std::uint32_t kKdDebuggerEnabled = 0x2D4;
+constexpr std::uint32_t kTickCount = 0x320;
+constexpr std::uint32_t kActiveProcessorCount = 0x3C0;
+constexpr std::uint32_t kPageSize = 0x1000;
+}  // namespace shared_data
+
+}  // namespace ntbox::nt

@@ -1,0 +1,89 @@
+#include "nt/ke/Thread.h"
+
+#include <asm/prctl.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstring>
+#include <new>
+
+namespace ntbox::nt::ke {
+namespace {
+
+thread_local KernelThread* t_current = nullptr;
+std::atomic<std::uint64_t> g_nextThreadId{0x100};
+constexpr std::size_t kAltStackSize = 256 * 1024;
+
+std::uint8_t* MapZeroed(std::size_t size) {
+  void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) throw std::bad_alloc();
+  return static_cast<std::uint8_t*>(p);
+}
+
+template <class T>
+void Put(std::uint8_t* block, std::uint32_t offset, T value) {
+  std::memcpy(block + offset, &value, sizeof(T));
+}
+
+void SetGsBase(std::uint64_t base) { syscall(SYS_arch_prctl, ARCH_SET_GS, base); }
+
+}  // namespace
+
+KernelThread* CurrentThread() { return t_current; }
+
+void KernelThread::SetIrql(KIRQL value) {
+  irql = value;
+  kpcr_[kpcr::kIrql] = value;
+}
+
+KernelThread::~KernelThread() {
+  if (kpcr_) munmap(kpcr_, kpcr::kBlockSize);
+  if (kthread_) munmap(kthread_, kThreadBlockSize);
+  if (altStack_) munmap(altStack_, kAltStackSize);
+}
+
+ThreadAttachment::ThreadAttachment(std::uint32_t processor)
+    : thread_(new KernelThread()), previous_(t_current) {
+  KernelThread& t = *thread_;
+  t.processor = processor;
+  t.id = g_nextThreadId.fetch_add(4);
+  t.kpcr_ = MapZeroed(kpcr::kBlockSize);
+  t.kthread_ = MapZeroed(kThreadBlockSize);
+  const auto pcr = reinterpret_cast<std::uint64_t>(t.kpcr_);
+  Put<std::uint64_t>(t.kpcr_, kpcr::kSelf, pcr);
+  Put<std::uint64_t>(t.kpcr_, kpcr::kCurrentPrcb, pcr + kpcr::kPrcb);
+  Put<std::uint16_t>(t.kpcr_, kpcr::kMajorVersion, 1);
+  Put<std::uint16_t>(t.kpcr_, kpcr::kMinorVersion, 1);
+  Put<std::uint64_t>(t.kpcr_, kpcr::kPrcbCurrentThread, reinterpret_cast<std::uint64_t>(t.kthread_));
+  Put<std::uint8_t>(t.kpcr_, kpcr::kPrcbLegacyNumber, static_cast<std::uint8_t>(processor));
+  Put<std::uint32_t>(t.kpcr_, kpcr::kPrcbNumber, processor);
+  t.kthread_[0] = kThreadObjectType;  // DISPATCHER_HEADER.Type
+
+  // The trap handler must run even when the driver overflowed its stack.
+  t.altStack_ = MapZeroed(kAltStackSize);
+  stack_t ss{};
+  ss.ss_sp = t.altStack_;
+  ss.ss_size = kAltStackSize;
+  sigaltstack(&ss, nullptr);
+
+  SetGsBase(pcr);
+  t_current = &t;
+}
+
+ThreadAttachment::~ThreadAttachment() {
+  t_current = previous_;
+  SetGsBase(previous_ ? reinterpret_cast<std::uint64_t>(previous_->kpcr()) : 0);
+  stack_t ss{};
+  if (previous_) {
+    ss.ss_sp = previous_->altStack_;
+    ss.ss_size = kAltStackSize;
+  } else {
+    ss.ss_flags = SS_DISABLE;
+  }
+  sigaltstack(&ss, nullptr);
+}
+
+}  // namespace ntbox::nt::ke

@@ -1,0 +1,73 @@
+// Per-thread kernel state. Every host thread that runs driver code is attached: its GS base
+// points at a KPCR whose Prcb.CurrentThread (gs:[0x188]) is the thread's KTHREAD, as drivers
+// read them inline, and it carries the thread's IRQL (what CR8 holds on real hardware).
+#pragma once
+#include <csetjmp>
+#include <cstdint>
+#include <memory>
+
+#include "nt/Types.h"
+#include "nt/ke/BugCheck.h"
+
+namespace ntbox::nt::ke {
+
+// KPCR offsets drivers and the WDK's inline functions use on x64.
+namespace kpcr {
+constexpr std::uint32_t kSelf = 0x18;
+constexpr std::uint32_t kCurrentPrcb = 0x20;
+constexpr std::uint32_t kIrql = 0x50;
+constexpr std::uint32_t kMajorVersion = 0x60;
+constexpr std::uint32_t kMinorVersion = 0x62;
+constexpr std::uint32_t kPrcb = 0x180;
+constexpr std::uint32_t kPrcbCurrentThread = kPrcb + 0x08;  // gs:[0x188]
+constexpr std::uint32_t kPrcbLegacyNumber = kPrcb + 0x04;   // gs:[0x184]
+constexpr std::uint32_t kPrcbNumber = kPrcb + 0x24;         // gs:[0x1a4]
+constexpr std::uint32_t kBlockSize = 0x8000;
+}  // namespace kpcr
+
+constexpr std::uint32_t kThreadBlockSize = 0x1000;
+constexpr UCHAR kThreadObjectType = 6;
+
+class KernelThread {
+ public:
+  KIRQL irql = PASSIVE_LEVEL;
+  bool interruptsEnabled = true;
+  std::uint32_t processor = 0;
+  std::uint64_t id = 0;
+  // Set while driver code runs under CallGuarded: where a bugcheck unwinds to.
+  sigjmp_buf* guard = nullptr;
+  BugCheck pendingBugCheck{};
+
+  std::uint8_t* kpcr() const { return kpcr_; }
+  std::uint8_t* kthread() const { return kthread_; }
+  void SetIrql(KIRQL value);
+
+  ~KernelThread();
+
+ private:
+  friend class ThreadAttachment;
+  KernelThread() = default;
+  std::uint8_t* kpcr_ = nullptr;
+  std::uint8_t* kthread_ = nullptr;
+  void* altStack_ = nullptr;
+};
+
+// The calling thread's kernel state, or nullptr when it is not attached.
+KernelThread* CurrentThread();
+
+// Attaches the calling host thread for as long as it lives (RAII): KPCR, KTHREAD, GS base and an
+// alternate signal stack so a driver's stack overflow still reaches the trap handler.
+class ThreadAttachment {
+ public:
+  explicit ThreadAttachment(std::uint32_t processor = 0);
+  ~ThreadAttachment();
+  ThreadAttachment(const ThreadAttachment&) = delete;
+  ThreadAttachment& operator=(const ThreadAttachment&) = delete;
+  KernelThread& thread() { return *thread_; }
+
+ private:
+  std::unique_ptr<KernelThread> thread_;
+  KernelThread* previous_;
+};
+
+}  // namespace ntbox::nt::ke

@@ -1,0 +1,49 @@
+// Rtl exports: counted strings, conversions, version, assertions.
+#pragma once
+#include "nt/Types.h"
+#include "nt/rtl/RtlTypes.h"
+
+namespace ntbox::nt {
+
+void NTAPI RtlInitUnicodeString(UNICODE_STRING* Destination, PCWSTR Source);
+NTSTATUS NTAPI RtlInitUnicodeStringEx(UNICODE_STRING* Destination, PCWSTR Source);
+void NTAPI RtlInitAnsiString(ANSI_STRING* Destination, PCSTR Source);
+void NTAPI RtlInitString(STRING* Destination, PCSTR Source);
+void NTAPI RtlCopyUnicodeString(UNICODE_STRING* Destination, const UNICODE_STRING* Source);
+void NTAPI RtlCopyString(STRING* Destination, const STRING* Source);
+NTSTATUS NTAPI RtlAppendUnicodeStringToString(UNICODE_STRING* Destination, const UNICODE_STRING* Source);
+NTSTATUS NTAPI RtlAppendUnicodeToString(UNICODE_STRING* Destination, PCWSTR Source);
+LONG NTAPI RtlCompareUnicodeString(const UNICODE_STRING* String1, const UNICODE_STRING* String2,
+                                   BOOLEAN CaseInSensitive);
+LONG NTAPI RtlCompareString(const STRING* String1, const STRING* String2, BOOLEAN CaseInSensitive);
+BOOLEAN NTAPI RtlEqualUnicodeString(const UNICODE_STRING* String1, const UNICODE_STRING* String2,
+                                    BOOLEAN CaseInSensitive);
+BOOLEAN NTAPI RtlEqualString(const STRING* String1, const STRING* String2, BOOLEAN CaseInSensitive);
+BOOLEAN NTAPI RtlPrefixUnicodeString(const UNICODE_STRING* String1, const UNICODE_STRING* String2,
+                                     BOOLEAN CaseInSensitive);
+void NTAPI RtlFreeUnicodeString(UNICODE_STRING* UnicodeString);
+void NTAPI RtlFreeAnsiString(ANSI_STRING* AnsiString);
+NTSTATUS NTAPI RtlAnsiStringToUnicodeString(UNICODE_STRING* Destination, const ANSI_STRING* Source,
+                                            BOOLEAN AllocateDestinationString);
+NTSTATUS NTAPI RtlUnicodeStringToAnsiString(ANSI_STRING* Destination, const UNICODE_STRING* Source,
+                                            BOOLEAN AllocateDestinationString);
+NTSTATUS NTAPI RtlUpcaseUnicodeString(UNICODE_STRING* Destination, const UNICODE_STRING* Source,
+                                      BOOLEAN AllocateDestinationString);
+WCHAR NTAPI RtlUpcaseUnicodeChar(WCHAR SourceCharacter);
+WCHAR NTAPI RtlDowncaseUnicodeChar(WCHAR SourceCharacter);
+NTSTATUS NTAPI RtlUnicodeStringToInteger(const UNICODE_STRING* String, ULONG Base, ULONG* Value);
+NTSTATUS NTAPI RtlIntegerToUnicodeString(ULONG Value, ULONG Base, UNICODE_STRING* String);
+NTSTATUS NTAPI RtlCharToInteger(PCSTR String, ULONG Base, ULONG* Value);
+
+NTSTATUS NTAPI RtlGetVersion(RTL_OSVERSIONINFOW* VersionInformation);
+BOOLEAN NTAPI PsGetVersion(ULONG* MajorVersion, ULONG* MinorVersion, ULONG* BuildNumber,
+                           UNICODE_STRING* CSDVersion);
+
+void NTAPI RtlAssert(PVOID FailedAssertion, PVOID FileName, ULONG LineNumber, char* Message);
+
+// Case mapping shared by the Rtl and CRT routines: ASCII, Latin-1 and the basic Greek and
+// Cyrillic blocks (what drivers compare in practice); other characters map to themselves.
+char16_t UpcaseChar(char16_t c);
+char16_t DowncaseChar(char16_t c);
+
+}  // namespace ntbox::nt

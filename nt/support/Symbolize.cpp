@@ -1,0 +1,39 @@
+#include "nt/support/Symbolize.h"
+
+#include <cxxabi.h>
+#include <dlfcn.h>
+
+#include <cstdlib>
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "nt/Kernel.h"
+
+namespace ntbox::nt {
+
+std::string WinDbgAddress(std::uint64_t address) {
+  return fmt::format("{:08x}`{:08x}", address >> 32, address & 0xFFFFFFFF);
+}
+
+std::string Symbolize(std::uint64_t address) {
+  if (Kernel* k = Kernel::CurrentOrNull()) {
+    if (const Module* m = k->ModuleAt(address)) {
+      return fmt::format("{}+{:#x}", m->name, address - m->image->base());
+    }
+  }
+  Dl_info info{};
+  if (dladdr(reinterpret_cast<void*>(address), &info) && info.dli_sname) {
+    int status = 0;
+    std::unique_ptr<char, decltype(&std::free)> demangled(
+        abi::__cxa_demangle(info.dli_sname, nullptr, nullptr, &status), &std::free);
+    std::string name = status == 0 && demangled ? demangled.get() : info.dli_sname;
+    // Kernel exports are C++ functions named as Windows names them; show them as nt!Name.
+    if (auto paren = name.find('('); paren != std::string::npos) name.resize(paren);
+    if (auto ns = name.rfind("::"); ns != std::string::npos) name = name.substr(ns + 2);
+    return fmt::format("nt!{}+{:#x}", name, address - reinterpret_cast<std::uint64_t>(info.dli_saddr));
+  }
+  return WinDbgAddress(address);
+}
+
+}  // namespace ntbox::nt

@@ -1,0 +1,57 @@
+# ntbox SDK: build Windows kernel drivers on Linux.
+#   include(<ntbox>/sdk/cmake/NtboxSdk.cmake)   (with the mingw-w64 toolchain file)
+#   ntbox_add_driver(MyDriver SOURCES driver.c other.cpp)   -> MyDriver.sys
+include_guard(GLOBAL)
+
+set(NTBOX_SDK_DIR "${CMAKE_CURRENT_LIST_DIR}/.." CACHE INTERNAL "")
+set(NTBOX_DDK_INCLUDE_DIR "/usr/share/mingw-w64/include/ddk" CACHE PATH "mingw-w64 DDK headers")
+find_program(NTBOX_DLLTOOL ${NTBOX_MINGW_PREFIX}-dlltool REQUIRED)
+
+# Import library for ntoskrnl exports newer than mingw-w64's own list (ExAllocatePool2 ...).
+set(_ntbox_ext_lib "${CMAKE_BINARY_DIR}/ntbox-sdk/libntoskrnl_ext.a" CACHE INTERNAL "")
+add_custom_command(OUTPUT "${_ntbox_ext_lib}"
+  COMMAND ${CMAKE_COMMAND} -E make_directory "${CMAKE_BINARY_DIR}/ntbox-sdk"
+  COMMAND ${NTBOX_DLLTOOL} -d "${NTBOX_SDK_DIR}/lib/ntoskrnl_ext.def" -l "${_ntbox_ext_lib}"
+  DEPENDS "${NTBOX_SDK_DIR}/lib/ntoskrnl_ext.def" VERBATIM)
+add_custom_target(ntbox_ntoskrnl_ext DEPENDS "${_ntbox_ext_lib}")
+
+option(NTBOX_DRIVER_DBG "Build drivers with DBG=1 (KdPrint and ASSERT active, as a Debug build)" ON)
+
+# ntbox_add_driver(<name> SOURCES <src>... [DBG|NO_DBG] [LIBRARIES <lib>...])
+function(ntbox_add_driver name)
+  cmake_parse_arguments(ARG "DBG;NO_DBG" "" "SOURCES;LIBRARIES" ${ARGN})
+  if(NOT ARG_SOURCES)
+    message(FATAL_ERROR "ntbox_add_driver(${name}): SOURCES is required")
+  endif()
+  if(NOT CMAKE_SYSTEM_NAME STREQUAL "Windows")
+    message(FATAL_ERROR "ntbox_add_driver(${name}): configure with the mingw-w64 toolchain file "
+                        "(${NTBOX_SDK_DIR}/cmake/mingw-w64-x86_64.cmake)")
+  endif()
+  add_library(${name} SHARED ${ARG_SOURCES} "${NTBOX_SDK_DIR}/src/reloc_anchor.c"
+              "${NTBOX_SDK_DIR}/src/intrinsics.c")
+  set_target_properties(${name} PROPERTIES PREFIX "" SUFFIX ".sys")
+  target_include_directories(${name} SYSTEM PRIVATE "${NTBOX_DDK_INCLUDE_DIR}")
+  set(dbg 1)
+  if(ARG_NO_DBG OR (NOT ARG_DBG AND NOT NTBOX_DRIVER_DBG))
+    set(dbg 0)
+  endif()
+  target_compile_definitions(${name} PRIVATE
+    # stdio.h's printf family must bind to ntoskrnl's exports, not mingw's own implementation.
+    __USE_MINGW_ANSI_STDIO=0
+    DBG=${dbg} _AMD64_ _WIN64 _KERNEL_MODE=1 NTDDI_VERSION=0x0A000000 _WIN32_WINNT=0x0A00
+    # g++ 12 rejects the DDK as C++: intrin-impl.h and wdm.h both define these two inline.
+    # The guard macros are mingw's own switch to skip the intrin copy; wdm.h's one stays.
+    __INTRINSIC_DEFINED_InterlockedBitTestAndSet
+    __INTRINSIC_DEFINED_InterlockedBitTestAndReset)
+  target_compile_options(${name} PRIVATE
+    -fno-stack-protector -Wno-multichar
+    $<$<COMPILE_LANGUAGE:CXX>:-fno-exceptions -fno-rtti -fno-threadsafe-statics>)
+  target_link_options(${name} PRIVATE
+    -nostdlib -nostartfiles
+    -Wl,--subsystem,native -Wl,--entry,DriverEntry
+    -Wl,--image-base,0x140000000 -Wl,--dynamicbase -Wl,--nxcompat
+    -Wl,--file-alignment,0x200 -Wl,--section-alignment,0x1000
+    -Wl,--exclude-all-symbols)
+  add_dependencies(${name} ntbox_ntoskrnl_ext)
+  target_link_libraries(${name} PRIVATE ${ARG_LIBRARIES} ntoskrnl "${_ntbox_ext_lib}" hal gcc)
+endfunction()

@@ -1,0 +1,90 @@
+/* One misbehaviour per service name, chosen with `ntbox load misbehave.sys --service NAME`. */
+#include <ntddk.h>
+
+static BOOLEAN Is(PCUNICODE_STRING path, PCWSTR name)
+{
+    UNICODE_STRING suffix;
+    USHORT skip;
+    RtlInitUnicodeString(&suffix, name);
+    if (path->Length < suffix.Length) return FALSE;
+    skip = (USHORT)((path->Length - suffix.Length) / sizeof(WCHAR));
+    if (skip > 0 && path->Buffer[skip - 1] != L'\\') return FALSE;
+    return wcsncmp(path->Buffer + skip, suffix.Buffer, suffix.Length / sizeof(WCHAR)) == 0;
+}
+
+/* mingw-w64 lacks the MSVC intrinsic; this is what it compiles to. */
+static __inline__ __attribute__((noreturn)) void FastFail(unsigned int code)
+{
+    __asm__ __volatile__("int $0x29" : : "c"(code) : "memory");
+    __builtin_unreachable();
+}
+
+static volatile int *volatile g_null;
+static volatile int g_zero;
+
+static void Unload(PDRIVER_OBJECT DriverObject)
+{
+    UNREFERENCED_PARAMETER(DriverObject);
+}
+
+__declspec(noinline) static void WriteNull(void)
+{
+    *g_null = 0x1234;
+}
+
+NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)
+{
+    DriverObject->DriverUnload = Unload;
+    DbgPrint("misbehave: %wZ\n", RegistryPath);
+    if (Is(RegistryPath, L"null_write")) {
+        WriteNull();
+    } else if (Is(RegistryPath, L"kernel_address")) {
+        return *(volatile int *)(ULONG_PTR)0x00001F0000000000ull;
+    } else if (Is(RegistryPath, L"noncanonical")) {
+        return *(volatile int *)(ULONG_PTR)0xDEAD00000000BEEFull;
+    } else if (Is(RegistryPath, L"null_at_dispatch")) {
+        KIRQL old;
+        KeRaiseIrql(DISPATCH_LEVEL, &old);
+        return *g_null;
+    } else if (Is(RegistryPath, L"divide")) {
+        return 10 / g_zero;
+    } else if (Is(RegistryPath, L"nt_assert")) {
+        NT_ASSERT(g_zero == 1);
+    } else if (Is(RegistryPath, L"assert")) {
+        ASSERT(g_zero == 1);
+        DbgPrint("continued after ASSERT\n");
+    } else if (Is(RegistryPath, L"fastfail")) {
+        FastFail(7);
+    } else if (Is(RegistryPath, L"breakpoint")) {
+        DbgBreakPoint();
+        __debugbreak();
+        DbgPrint("continued after breakpoints\n");
+    } else if (Is(RegistryPath, L"bugcheck")) {
+        KeBugCheckEx(0xE2, 1, 2, 3, 4);
+    } else if (Is(RegistryPath, L"privileged")) {
+        __asm__ __volatile__("hlt"); /* __halt() */
+    } else if (Is(RegistryPath, L"raise_lower")) {
+        KIRQL old;
+        KeRaiseIrql(DISPATCH_LEVEL, &old);
+        KfRaiseIrql(PASSIVE_LEVEL); /* the exported routine checks the direction */
+    } else if (Is(RegistryPath, L"double_free")) {
+        PVOID p = ExAllocatePoolWithTag(NonPagedPoolNx, 32, 'lbuD');
+        ExFreePoolWithTag(p, 'lbuD');
+        ExFreePoolWithTag(p, 'lbuD');
+    } else if (Is(RegistryPath, L"wrong_tag")) {
+        PVOID p = ExAllocatePoolWithTag(NonPagedPoolNx, 32, 'gaT1');
+        ExFreePoolWithTag(p, 'gaT2');
+    } else if (Is(RegistryPath, L"leak")) {
+        ExAllocatePoolWithTag(NonPagedPoolNx, 48, 'kaeL');
+    } else if (Is(RegistryPath, L"fail")) {
+        return STATUS_INSUFFICIENT_RESOURCES;
+    } else if (Is(RegistryPath, L"bad_string")) {
+        UNICODE_STRING s;
+        RtlInitUnicodeString(&s, (PCWSTR)(ULONG_PTR)0x10); /* the fault is inside ntoskrnl */
+    } else if (Is(RegistryPath, L"stack_overflow")) {
+        volatile char big[64];
+        big[0] = 1;
+        return DriverEntry(DriverObject, RegistryPath) + big[0];
+    }
+    return STATUS_SUCCESS;
+}

@@ -1,0 +1,19 @@
+// Subcommands of the ntbox CLI. Each registers its options on the app and runs on its own.
+#pragma once
+#include <CLI/CLI.hpp>
+
+namespace ntbox::tools {
+
+// Exit statuses shared by the commands (documented in the README and --help).
+enum ExitCode : int {
+  kExitOk = 0,
+  kExitDriverFailed = 1,  // DriverEntry returned an error NTSTATUS
+  kExitUsage = 2,         // bad arguments
+  kExitRefused = 3,       // the image was refused (malformed, wrong machine, unresolved imports)
+  kExitBugCheck = 4,      // the driver stopped the machine (bugcheck report printed)
+};
+
+// `ntbox load DRIVER.sys`: returns a callback that runs the command once parsed.
+std::function<int()> AddLoadCommand(CLI::App& app);
+
+}  // namespace ntbox::tools

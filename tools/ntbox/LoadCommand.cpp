@@ -1,0 +1,132 @@
+// ntbox load DRIVER.sys: a throwaway in-process kernel loads the driver, calls DriverEntry,
+// prints its debug output as it happens, calls DriverUnload if set and sums up in one line.
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <string>
+
+#include <fmt/format.h>
+
+#include "nt/Kernel.h"
+#include "nt/Status.h"
+#include "nt/ex/Pool.h"
+#include "nt/io/Driver.h"
+#include "nt/kd/DebugPrint.h"
+#include "nt/ke/BugCheckReport.h"
+#include "nt/ke/Thread.h"
+#include "nt/rtl/Printf.h"
+#include "nt/support/Symbolize.h"
+#include "tools/ntbox/Commands.h"
+
+namespace ntbox::tools {
+namespace {
+
+struct LoadOptions {
+  std::string path;
+  std::string service;
+  std::string osVersion = "10.0.19045";
+  bool noUnload = false;
+};
+
+std::string StatusText(nt::NTSTATUS status) {
+  const std::string_view name = nt::NtStatusName(status);
+  return name.empty() ? fmt::format("0x{:08X}", static_cast<std::uint32_t>(status))
+                      : fmt::format("0x{:08X} ({})", static_cast<std::uint32_t>(status), name);
+}
+
+void PrintDebugRecord(const nt::DebugRecord& record) {
+  if (record.component == nt::kNtboxComponent) {
+    std::fflush(stdout);
+    std::fputs(("ntbox: " + record.text).c_str(), stderr);
+    std::fflush(stderr);
+    return;
+  }
+  std::fputs(nt::rtl::AnsiToUtf8(record.text).c_str(), stdout);
+  std::fflush(stdout);
+}
+
+int BugChecked(const nt::BugCheck& record, nt::Kernel& kernel) {
+  std::fflush(stdout);
+  std::fputs(("\n" + nt::FormatBugCheckReport(record, kernel)).c_str(), stdout);
+  std::fflush(stdout);
+  return kExitBugCheck;
+}
+
+// Reports pool the driver still holds; returns how many allocations leaked.
+std::size_t ReportLeaks(nt::Kernel& kernel, const nt::Module& module) {
+  std::size_t leaks = 0;
+  for (const auto& a : kernel.pool().Outstanding()) {
+    if (!module.image->contains(a.caller)) continue;
+    ++leaks;
+    std::fprintf(stderr, "ntbox: pool leak: %llu bytes, tag '%s', allocated at %s+0x%llx\n",
+                 static_cast<unsigned long long>(a.size), nt::PoolTagText(a.tag).c_str(), module.name.c_str(),
+                 static_cast<unsigned long long>(a.caller - module.image->base()));
+  }
+  return leaks;
+}
+
+int RunLoad(const LoadOptions& options) {
+  const auto version = nt::ParseOsVersion(options.osVersion);
+  if (!version) {
+    std::fprintf(stderr, "ntbox load: --os-version must look like 10.0.19045, not '%s'\n", options.osVersion.c_str());
+    return kExitUsage;
+  }
+  nt::KernelConfig config;
+  config.version = *version;
+  nt::Kernel kernel(config);
+  nt::ke::ThreadAttachment attach;
+  kernel.SetDebugSink(PrintDebugRecord);
+
+  auto driver = nt::Driver::Load(kernel, options.path, options.service);
+  if (!driver) {
+    const auto& e = driver.error();
+    std::fprintf(stderr, "ntbox load: cannot load '%s': %s\n", options.path.c_str(), e.message.c_str());
+    if (e.win32) std::fprintf(stderr, "ntbox load: (Windows would report error %u)\n", e.win32);
+    return kExitRefused;
+  }
+  const nt::Module& module = (*driver)->module();
+
+  const auto status = (*driver)->CallEntry();
+  if (!status) return BugChecked(status.error(), kernel);
+  std::fflush(stdout);
+  if (!nt::NT_SUCCESS(*status)) {
+    // As on Windows: a failed DriverEntry is not followed by DriverUnload.
+    std::printf("DriverEntry returned %s: the driver failed to load\n", StatusText(*status).c_str());
+    return kExitDriverFailed;
+  }
+  std::string outcome;
+  if (options.noUnload) {
+    outcome = "left loaded (--no-unload)";
+  } else if (!(*driver)->HasUnload()) {
+    outcome = "no DriverUnload: the driver cannot be unloaded (sc stop would fail with 1052)";
+  } else {
+    if (auto unloaded = (*driver)->CallUnload(); !unloaded) return BugChecked(unloaded.error(), kernel);
+    outcome = "unloaded";
+    if (const std::size_t leaks = ReportLeaks(kernel, module)) {
+      outcome += fmt::format(", {} pool allocation{} leaked", leaks, leaks == 1 ? "" : "s");
+    }
+  }
+  std::fflush(stdout);
+  std::printf("DriverEntry returned %s; %s\n", StatusText(*status).c_str(), outcome.c_str());
+  return kExitOk;
+}
+
+}  // namespace
+
+std::function<int()> AddLoadCommand(CLI::App& app) {
+  auto options = std::make_shared<LoadOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "load", "Load a driver into a throwaway kernel: DriverEntry, its debug output, DriverUnload");
+  cmd->add_option("driver", options->path, "the driver image (.sys)")->required()->check(CLI::ExistingFile);
+  cmd->add_option("--service", options->service,
+                  "service name for DriverObject->DriverName and RegistryPath (default: file name)");
+  cmd->add_option("--os-version", options->osVersion, "the Windows version the kernel reports")
+      ->capture_default_str();
+  cmd->add_flag("--no-unload", options->noUnload, "do not call DriverUnload");
+  cmd->footer(
+      "Exit status: 0 loaded (and unloaded), 1 DriverEntry failed, 2 bad arguments, 3 image refused, "
+      "4 bugcheck.");
+  return [cmd, options]() -> int { return cmd->parsed() ? RunLoad(*options) : -1; };
+}
+
+}  // namespace ntbox::tools

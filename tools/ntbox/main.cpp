@@ -1,0 +1,25 @@
+// ntbox: run Windows kernel drivers on Linux. The CLI is thin: every command is a library call.
+#include <cstdio>
+#include <functional>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "tools/ntbox/Commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"ntbox: run Windows x64 kernel-mode drivers natively on Linux"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", NTBOX_VERSION);
+  std::vector<std::function<int()>> commands{ntbox::tools::AddLoadCommand(app)};
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? 0 : ntbox::tools::kExitUsage;
+  }
+  for (auto& run : commands) {
+    if (const int code = run(); code >= 0) return code;
+  }
+  return ntbox::tools::kExitUsage;
+}
