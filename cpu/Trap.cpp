@@ -51,6 +51,10 @@ int GregFor(ZydisRegister reg64) {
   }
 }
 
+ULONG64 StatusParameter(std::uint32_t status) {
+  return static_cast<ULONG64>(static_cast<std::int64_t>(static_cast<std::int32_t>(status)));
+}
+
 bool IsHighByte(ZydisRegister r) {
   return r == ZYDIS_REGISTER_AH || r == ZYDIS_REGISTER_CH || r == ZYDIS_REGISTER_DH ||
          r == ZYDIS_REGISTER_BH;
@@ -264,6 +268,19 @@ void CaptureContext(BugCheck& b, ucontext_t* uc, const Decoded& d) {
   b.codeLength = d.ok ? d.insn.length : static_cast<std::uint8_t>(std::min(d.available, 16u));
 }
 
+// When kernel code faults on a driver's behalf: the first return address on the stack that lies
+// in a loaded driver image (a scan, not an unwind; the .pdata unwinder comes with SEH).
+std::uint64_t FindDriverCaller(std::uint64_t rsp) {
+  nt::Kernel* kernel = nt::Kernel::CurrentOrNull();
+  if (!kernel) return 0;
+  // The frames above rsp are the interrupted thread's older ones, so they are mapped.
+  const auto* slot = reinterpret_cast<const std::uint64_t*>(rsp);
+  for (int i = 0; i < 256; ++i) {
+    if (kernel->ModuleAt(slot[i])) return slot[i];
+  }
+  return 0;
+}
+
 [[noreturn]] void Stop(ucontext_t* uc, const Decoded& d, nt::ke::KernelThread* t, ULONG code,
                        ULONG64 p1, ULONG64 p2, ULONG64 p3, ULONG64 p4, const char* detail) {
   BugCheck b;
@@ -273,6 +290,10 @@ void CaptureContext(BugCheck& b, ucontext_t* uc, const Decoded& d) {
   b.processor = t->processor;
   b.threadId = t->id;
   CaptureContext(b, uc, d);
+  const nt::Kernel* kernel = nt::Kernel::CurrentOrNull();
+  if (kernel && !kernel->ModuleAt(b.address)) {
+    b.driverCaller = FindDriverCaller(static_cast<std::uint64_t>(uc->uc_mcontext.gregs[REG_RSP]));
+  }
   std::strncpy(b.detail, detail, sizeof b.detail - 1);
   nt::RaiseBugCheck(b);
 }
@@ -305,7 +326,7 @@ bool Emulate(Cpu& cpu, Decoded& d, nt::ke::KernelThread* t, ucontext_t* uc) {
       const auto vector = d.ops[0].imm.value.u;
       if (vector == 0x2C) {
         // NT_ASSERT: STATUS_ASSERTION_FAILURE; unhandled without a debugger.
-        Stop(uc, d, t, bc::KMODE_EXCEPTION_NOT_HANDLED, static_cast<ULONG>(nt::STATUS_ASSERTION_FAILURE),
+        Stop(uc, d, t, bc::KMODE_EXCEPTION_NOT_HANDLED, StatusParameter(nt::STATUS_ASSERTION_FAILURE),
              cpu.rip(), 0, 0, "assertion failure (int 2c, NT_ASSERT)");
       }
       if (vector == 0x29) {
@@ -350,31 +371,32 @@ void OnTrap(int signal, siginfo_t* info, void* context) {
       return;
     }
     Decoded d = DecodeAt(rip);
-    Stop(uc, d, t, bc::SYSTEM_THREAD_EXCEPTION_NOT_HANDLED, 0x80000004, rip, 0, 0, "single-step trap");
+    Stop(uc, d, t, bc::SYSTEM_THREAD_EXCEPTION_NOT_HANDLED, StatusParameter(0x80000004), rip, 0, 0,
+         "single-step trap");
   }
 
   Decoded d = inDriver ? DecodeAt(rip) : Decoded{};
   if (signal == SIGSEGV && inDriver && Emulate(cpu, d, t, uc)) return;
 
-  const auto kFault = [&](ULONG status, const char* what) {
-    Stop(uc, d, t, bc::SYSTEM_THREAD_EXCEPTION_NOT_HANDLED, status, rip, 0, 0, what);
-  };
+  // Faults that are exceptions whatever the address: SYSTEM_THREAD_EXCEPTION_NOT_HANDLED.
+  std::uint32_t status = 0;
+  const char* what = nullptr;
   switch (signal) {
-    case SIGILL:
-      kFault(static_cast<ULONG>(nt::STATUS_ILLEGAL_INSTRUCTION), "illegal instruction");
-    case SIGFPE:
-      kFault(static_cast<ULONG>(nt::STATUS_INTEGER_DIVIDE_BY_ZERO), "integer divide error");
-    case SIGBUS:
-      kFault(static_cast<ULONG>(nt::STATUS_ACCESS_VIOLATION), "bus error");
+    case SIGILL: status = nt::STATUS_ILLEGAL_INSTRUCTION; what = "illegal instruction"; break;
+    case SIGFPE: status = nt::STATUS_INTEGER_DIVIDE_BY_ZERO; what = "integer divide error"; break;
+    case SIGBUS: status = nt::STATUS_ACCESS_VIOLATION; what = "bus error"; break;
     default:
+      if (IsPrivileged(d)) {
+        status = nt::STATUS_PRIVILEGED_INSTRUCTION;
+        what = "privileged instruction ntbox does not emulate";
+      }
       break;
   }
-  if (IsPrivileged(d)) {
-    kFault(static_cast<ULONG>(nt::STATUS_PRIVILEGED_INSTRUCTION), "privileged instruction ntbox does not emulate");
-  }
+  if (status) Stop(uc, d, t, bc::SYSTEM_THREAD_EXCEPTION_NOT_HANDLED, StatusParameter(status), rip, 0, 0, what);
   // An access violation. Find the address and whether it was a write.
   std::uint64_t address = reinterpret_cast<std::uint64_t>(info->si_addr);
-  bool knownAddress = info->si_code == SEGV_MAPERR || info->si_code == SEGV_ACCERR;
+  const bool pageFault = info->si_code == SEGV_MAPERR || info->si_code == SEGV_ACCERR;
+  bool knownAddress = pageFault;
   if (!knownAddress && d.ok) {
     for (int i = 0; i < d.insn.operand_count_visible; ++i) {
       if (cpu.EffectiveAddress(d.insn, d.ops[i], address)) {
@@ -390,12 +412,17 @@ void OnTrap(int signal, siginfo_t* info, void* context) {
     Stop(uc, d, t, inDriver ? bc::DRIVER_IRQL_NOT_LESS_OR_EQUAL : bc::IRQL_NOT_LESS_OR_EQUAL, address, t->irql,
          execute ? 8 : write ? 1 : 0, rip, "invalid memory access at raised IRQL");
   }
-  if (knownAddress && address >= nt::mm::kSystemRangeStart) {
+  const auto rsp = static_cast<std::uint64_t>(uc->uc_mcontext.gregs[REG_RSP]);
+  if (pageFault && address + 0x10000 >= rsp && address <= rsp + 0x1000) {
+    // A fault at the stack pointer: the thread ran off its stack (Windows: a double fault).
+    Stop(uc, d, t, bc::UNEXPECTED_KERNEL_MODE_TRAP, 8, 0, 0, 0, "kernel stack overflow");
+  }
+  if (pageFault && address >= nt::mm::kSystemRangeStart) {
     Stop(uc, d, t, bc::PAGE_FAULT_IN_NONPAGED_AREA, address, execute ? 10 : write ? 2 : 0, rip, 2,
          "invalid kernel-space address");
   }
-  kFault(static_cast<ULONG>(nt::STATUS_ACCESS_VIOLATION),
-         knownAddress ? "access violation" : "general protection fault (non-canonical address)");
+  Stop(uc, d, t, bc::SYSTEM_THREAD_EXCEPTION_NOT_HANDLED, StatusParameter(nt::STATUS_ACCESS_VIOLATION), rip, 0, 0,
+       pageFault ? "access violation" : "general protection fault (non-canonical address)");
 }
 
 }  // namespace

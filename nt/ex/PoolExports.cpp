@@ -71,7 +71,8 @@ PVOID NTAPI ExAllocatePool2(ULONG64 Flags, SIZE_T NumberOfBytes, ULONG Tag) {
   PVOID p = Allocate(type, NumberOfBytes, Tag, (Flags & kUninitialized) == 0, NTBOX_CALLER);
   if (!p && (Flags & kRaiseOnFailure)) {
     // No SEH frame can catch it yet, so the raise ends as Windows ends an unhandled one.
-    RaiseBugCheck(bugcheck::KMODE_EXCEPTION_NOT_HANDLED, static_cast<ULONG>(STATUS_INSUFFICIENT_RESOURCES),
+    RaiseBugCheck(bugcheck::KMODE_EXCEPTION_NOT_HANDLED,
+                  static_cast<ULONG64>(static_cast<LONG64>(STATUS_INSUFFICIENT_RESOURCES)),
                   NTBOX_CALLER, 0, 0, "ExAllocatePool2 failed with POOL_FLAG_RAISE_ON_FAILURE", NTBOX_CALLER);
   }
   return p;

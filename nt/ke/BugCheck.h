@@ -36,6 +36,8 @@ struct BugCheck {
   std::array<ULONG64, static_cast<int>(Reg::count)> registers{};
   std::array<std::uint8_t, 16> code_bytes{};
   std::uint8_t codeLength = 0;
+  // For faults inside kernel code: the driver's return address that led there, or 0.
+  ULONG64 driverCaller = 0;
   KIRQL irql = 0;
   std::uint32_t processor = 0;
   std::uint64_t threadId = 0;

@@ -41,6 +41,9 @@ ParameterHelp HelpFor(ULONG code) {
       return {{"the kind of violation (see the BAD_POOL_CALLER table)", "depends on parameter 1",
                "depends on parameter 1", "depends on parameter 1"},
               "The current thread made a bad pool request."};
+    case bugcheck::UNEXPECTED_KERNEL_MODE_TRAP:
+      return {{"the trap number (8: double fault, a kernel stack overflow)", "reserved", "reserved", "reserved"},
+              "The CPU raised a trap the kernel cannot continue from."};
     case bugcheck::KERNEL_SECURITY_CHECK_FAILURE:
       return {{"the fast-fail code (FAST_FAIL_*)", "trap frame (not recorded by ntbox)",
                "exception record (not recorded by ntbox)", "reserved"},
@@ -115,9 +118,11 @@ std::string FormatBugCheckReport(const BugCheck& b, Kernel& kernel) {
   out += "\n";
 
   const Module* module = b.address ? kernel.ModuleAt(b.address) : nullptr;
+  if (!module && b.driverCaller) module = kernel.ModuleAt(b.driverCaller);
   if (b.address) {
     out += fmt::format("{}:\n{}\n", b.hasContext ? "FAULTING_IP" : "CALLER", Symbolize(b.address));
     if (const std::string insn = Disassemble(b); !insn.empty()) out += insn + "\n";
+    if (b.driverCaller) out += fmt::format("called from {} ({})\n", Symbolize(b.driverCaller), WinDbgAddress(b.driverCaller));
     out += "\n";
   }
   if (b.hasContext) out += "CONTEXT:\n" + Registers(b) + "\n";

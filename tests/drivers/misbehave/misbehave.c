@@ -63,10 +63,6 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)
         KeBugCheckEx(0xE2, 1, 2, 3, 4);
     } else if (Is(RegistryPath, L"privileged")) {
         __asm__ __volatile__("hlt"); /* __halt() */
-    } else if (Is(RegistryPath, L"raise_lower")) {
-        KIRQL old;
-        KeRaiseIrql(DISPATCH_LEVEL, &old);
-        KfRaiseIrql(PASSIVE_LEVEL); /* the exported routine checks the direction */
     } else if (Is(RegistryPath, L"double_free")) {
         PVOID p = ExAllocatePoolWithTag(NonPagedPoolNx, 32, 'lbuD');
         ExFreePoolWithTag(p, 'lbuD');
