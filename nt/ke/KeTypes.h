@@ -151,4 +151,54 @@ constexpr std::uint32_t kActiveProcessorCount = 0x3C0;
 constexpr std::uint32_t kPageSize = 0x1000;
 }  // namespace shared_data
 
+// The start of KUSER_SHARED_DATA as x64 Windows 10 lays it out, up to the last field drivers
+// read. Its full size differs between Windows versions and is not part of the contract.
+struct KUSER_SHARED_DATA {
+  ULONG TickCountLowDeprecated;
+  ULONG TickCountMultiplier;
+  KSYSTEM_TIME InterruptTime;
+  KSYSTEM_TIME SystemTime;
+  KSYSTEM_TIME TimeZoneBias;
+  USHORT ImageNumberLow;
+  USHORT ImageNumberHigh;
+  WCHAR NtSystemRoot[260];
+  ULONG MaxStackTraceDepth;
+  ULONG CryptoExponent;
+  ULONG TimeZoneId;
+  ULONG LargePageMinimum;
+  ULONG Reserved2[6];
+  ULONG NtBuildNumber;
+  ULONG NtProductType;
+  BOOLEAN ProductTypeIsValid;
+  BOOLEAN Reserved0;
+  USHORT NativeProcessorArchitecture;
+  ULONG NtMajorVersion;
+  ULONG NtMinorVersion;
+  BOOLEAN ProcessorFeatures[64];
+  UCHAR Reserved3[0x2D4 - 0x2B4];
+  BOOLEAN KdDebuggerEnabled;
+  UCHAR Reserved4[0x320 - 0x2D5];
+  union {
+    KSYSTEM_TIME TickCount;
+    ULONG64 TickCountQuad;
+  };
+  UCHAR Reserved5[0x3C0 - 0x330];
+  ULONG ActiveProcessorCount;
+};
+static_assert(offsetof(KUSER_SHARED_DATA, TickCountMultiplier) == shared_data::kTickCountMultiplier);
+static_assert(offsetof(KUSER_SHARED_DATA, InterruptTime) == shared_data::kInterruptTime);
+static_assert(offsetof(KUSER_SHARED_DATA, SystemTime) == shared_data::kSystemTime);
+static_assert(offsetof(KUSER_SHARED_DATA, TimeZoneBias) == shared_data::kTimeZoneBias);
+static_assert(offsetof(KUSER_SHARED_DATA, ImageNumberLow) == shared_data::kImageNumberLow);
+static_assert(offsetof(KUSER_SHARED_DATA, NtSystemRoot) == shared_data::kNtSystemRoot);
+static_assert(offsetof(KUSER_SHARED_DATA, NtBuildNumber) == shared_data::kNtBuildNumber);
+static_assert(offsetof(KUSER_SHARED_DATA, NtProductType) == shared_data::kNtProductType);
+static_assert(offsetof(KUSER_SHARED_DATA, NativeProcessorArchitecture) == shared_data::kNativeProcessorArchitecture);
+static_assert(offsetof(KUSER_SHARED_DATA, NtMajorVersion) == shared_data::kNtMajorVersion);
+static_assert(offsetof(KUSER_SHARED_DATA, NtMinorVersion) == shared_data::kNtMinorVersion);
+static_assert(offsetof(KUSER_SHARED_DATA, ProcessorFeatures) == shared_data::kProcessorFeatures);
+static_assert(offsetof(KUSER_SHARED_DATA, KdDebuggerEnabled) == shared_data::kKdDebuggerEnabled);
+static_assert(offsetof(KUSER_SHARED_DATA, TickCount) == shared_data::kTickCount);
+static_assert(offsetof(KUSER_SHARED_DATA, ActiveProcessorCount) == shared_data::kActiveProcessorCount);
+
 }  // namespace ntbox::nt

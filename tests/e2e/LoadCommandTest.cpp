@@ -1,0 +1,184 @@
+// End to end: the real `ntbox load` binary on drivers built by mingw-w64.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+
+namespace {
+
+struct Outcome {
+  int exit = -1;
+  std::string out;
+  std::string err;
+};
+
+std::string Slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+std::string Driver(const std::string& name) { return std::string(NTBOX_DRIVER_DIR) + "/" + name; }
+
+Outcome Ntbox(const std::string& args) {
+  const std::string dir = testing::TempDir();
+  const std::string out = dir + "/ntbox_out_" + std::to_string(getpid());
+  const std::string err = dir + "/ntbox_err_" + std::to_string(getpid());
+  const std::string command = std::string(NTBOX_BIN) + " " + args + " >" + out + " 2>" + err + " </dev/null";
+  const int status = std::system(command.c_str());
+  Outcome r;
+  r.exit = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.out = Slurp(out);
+  r.err = Slurp(err);
+  std::remove(out.c_str());
+  std::remove(err.c_str());
+  return r;
+}
+
+TEST(Load, Seed000FirstDriver) {
+  const Outcome r = Ntbox("load " + Driver("FirstDriverSample.sys"));
+  EXPECT_EQ(r.exit, 0) << r.err;
+  EXPECT_EQ(r.out,
+            "This is my first sample driver\n"
+            "OS version is : 10.0.19045\n"
+            "This driver unloaded\n"
+            "DriverEntry returned 0x00000000 (STATUS_SUCCESS); unloaded\n");
+  EXPECT_EQ(r.err, "");
+}
+
+TEST(Load, ConfigurableOsVersion) {
+  const Outcome r = Ntbox("load --os-version 10.0.22631 " + Driver("FirstDriverSample.sys"));
+  EXPECT_EQ(r.exit, 0);
+  EXPECT_NE(r.out.find("OS version is : 10.0.22631\n"), std::string::npos);
+  EXPECT_EQ(Ntbox("load --os-version ten " + Driver("FirstDriverSample.sys")).exit, 2);
+}
+
+TEST(Load, DriverWithoutUnloadStaysLoaded) {
+  const Outcome r = Ntbox("load " + Driver("FirstDriverNoUnload.sys"));
+  EXPECT_EQ(r.exit, 0);
+  EXPECT_NE(r.out.find("no DriverUnload"), std::string::npos);
+  EXPECT_NE(r.out.find("1052"), std::string::npos);
+}
+
+TEST(Load, KernelBasicsInlineIrqlSharedDataAndFormats) {
+  const Outcome r = Ntbox("load " + Driver("kernel_basics.sys"));
+  EXPECT_EQ(r.exit, 0) << r.out;
+  EXPECT_NE(r.out.find("RESULT 0 failure(s)\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("IRQL ok: inline cr8 raise/lower, now 0\n"), std::string::npos);
+  EXPECT_NE(r.out.find("kernel_basics: \\Driver\\kernel_basics, "
+                       "\\REGISTRY\\MACHINE\\SYSTEM\\ControlSet001\\Services\\kernel_basics\n"),
+            std::string::npos);
+  for (const char* line : {
+           "FMT %wZ=[Unicode] %Z=[Ansi] %ws=[wide] %S=[wideS] %hs=[narrow] %ls=[wideL]\n",
+           "FMT %s=[str] %c=[c] %C=[W] %5s=[   ab] %-5s=[ab   ] %.2s=[ab]\n",
+           "FMT %d=[-42] %i=[42] %u=[4294967295] %x=[beef] %X=[BEEF] %o=[10]\n",
+           "FMT %ld=[-1] %lx=[ffffffff] %I64d=[-5000000000] %I64x=[123456789abcdef] %lld=[-7] "
+           "%llu=[18446744073709551615]\n",
+           "FMT %p=[000000001234ABCD] %08x=[0000001f] %-6d=[7     ] %+d=[+5] % d=[ 5] %#x=[0xff] %#o=[010]\n",
+           "FMT %*d=[   42] %-*d=[1   ] %.*d=[007] %hd=[-2] %hhx=[ff] %Iu=[123]\n",
+           "FMT %wZ(null)=[(null)] %s(null)=[(null)] %%=[%]\n",
+           "VERSION 10.0.19045 (NtBuildNumber 19045)\n",
+       }) {
+    EXPECT_NE(r.out.find(line), std::string::npos) << "missing: " << line;
+  }
+}
+
+TEST(Load, UnresolvedImportsNamedAllAtOnce) {
+  const Outcome r = Ntbox("load " + Driver("unresolved_import.sys"));
+  EXPECT_EQ(r.exit, 3);
+  EXPECT_NE(r.err.find("3 unresolved imports: ntoskrnl.exe!NtboxNoSuchRoutine, "
+                       "ntoskrnl.exe!NtboxNoSuchRoutineEither, ntbox_absent.sys!AbsentFunction"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(r.out.find("never print"), std::string::npos);
+}
+
+struct Misbehaviour {
+  const char* service;
+  int exit;
+  const char* expect;  // in stdout
+};
+
+class MisbehaveTest : public testing::TestWithParam<Misbehaviour> {};
+
+TEST_P(MisbehaveTest, EndsAsWindowsWould) {
+  const Misbehaviour& m = GetParam();
+  const Outcome r = Ntbox(std::string("load --service ") + m.service + " " + Driver("misbehave.sys"));
+  EXPECT_EQ(r.exit, m.exit) << r.out << r.err;
+  EXPECT_NE((r.out + r.err).find(m.expect), std::string::npos) << r.out << r.err;
+  if (m.exit == 4) {
+    EXPECT_NE(r.out.find("Bugcheck Analysis"), std::string::npos);
+    EXPECT_NE(r.out.find("MODULE_NAME: misbehave"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("LAST_DEBUG_OUTPUT:"), std::string::npos);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Load, MisbehaveTest,
+    testing::Values(
+        Misbehaviour{"null_write", 4, "*** STOP: 0x0000007E (0xFFFFFFFFC0000005,"},
+        Misbehaviour{"kernel_address", 4, "*** STOP: 0x00000050 (0x00001F0000000000,0x0000000000000000,"},
+        Misbehaviour{"noncanonical", 4, "*** STOP: 0x0000007E (0xFFFFFFFFC0000005,"},
+        Misbehaviour{"null_at_dispatch", 4, "*** STOP: 0x000000D1 (0x0000000000000000,0x0000000000000002,"},
+        Misbehaviour{"divide", 4, "*** STOP: 0x0000007E (0xFFFFFFFFC0000094,"},
+        Misbehaviour{"nt_assert", 4, "*** STOP: 0x0000001E (0xFFFFFFFFC0000420,"},
+        Misbehaviour{"fastfail", 4, "*** STOP: 0x00000139 (0x0000000000000007,"},
+        Misbehaviour{"bugcheck", 4,
+                     "*** STOP: 0x000000E2 (0x0000000000000001,0x0000000000000002,0x0000000000000003,"
+                     "0x0000000000000004) MANUALLY_INITIATED_CRASH"},
+        Misbehaviour{"privileged", 4, "*** STOP: 0x0000007E (0xFFFFFFFFC0000096,"},
+        Misbehaviour{"double_free", 4, "*** STOP: 0x000000C2 (0x0000000000000007,"},
+        Misbehaviour{"wrong_tag", 4, "*** STOP: 0x000000C2 (0x000000000000000A,"},
+        Misbehaviour{"bad_string", 4, "called from misbehave+0x"},
+        Misbehaviour{"stack_overflow", 4, "*** STOP: 0x0000007F (0x0000000000000008,"},
+        Misbehaviour{"assert", 0, "*** Assertion failed: g_zero == 1"},
+        Misbehaviour{"breakpoint", 0, "Break instruction exception - code 80000003 (first chance) at misbehave+0x"},
+        Misbehaviour{"leak", 0, "ntbox: pool leak: 48 bytes, tag 'Leak', allocated at misbehave+0x"},
+        Misbehaviour{"fail", 1, "DriverEntry returned 0xC000009A (STATUS_INSUFFICIENT_RESOURCES)"}),
+    [](const testing::TestParamInfo<Misbehaviour>& info) { return std::string(info.param.service); });
+
+TEST(Load, MalformedFilesAreRefusedWithoutCrashing) {
+  const std::string original = Slurp(Driver("FirstDriverSample.sys"));
+  const std::string path = testing::TempDir() + "/ntbox_malformed.sys";
+  auto write = [&path](const std::string& bytes) { std::ofstream(path, std::ios::binary) << bytes; };
+
+  write(original.substr(0, 700));
+  Outcome r = Ntbox("load " + path);
+  EXPECT_EQ(r.exit, 3);
+  EXPECT_NE(r.err.find("truncated"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("error 193"), std::string::npos);
+
+  write("just some text, not a driver");
+  r = Ntbox("load " + path);
+  EXPECT_EQ(r.exit, 3);
+  EXPECT_NE(r.err.find("not a PE image"), std::string::npos) << r.err;
+
+  std::string console = original;
+  std::int32_t lfanew;
+  std::memcpy(&lfanew, console.data() + 0x3C, 4);
+  console[static_cast<std::size_t>(lfanew) + 24 + 68] = 3;  // Subsystem = Windows console
+  write(console);
+  r = Ntbox("load " + path);
+  EXPECT_EQ(r.exit, 3);
+  EXPECT_NE(r.err.find("wrong subsystem: the image is a Windows console program"), std::string::npos) << r.err;
+  std::remove(path.c_str());
+}
+
+TEST(Cli, BadArgumentsAreUsageErrors) {
+  EXPECT_EQ(Ntbox("").exit, 2);
+  EXPECT_EQ(Ntbox("frobnicate").exit, 2);
+  EXPECT_EQ(Ntbox("load").exit, 2);
+  const Outcome missing = Ntbox("load /nonexistent/driver.sys");
+  EXPECT_EQ(missing.exit, 2);
+  EXPECT_NE(missing.err.find("/nonexistent/driver.sys"), std::string::npos);
+  const Outcome help = Ntbox("load --help");
+  EXPECT_EQ(help.exit, 0);
+  EXPECT_NE(help.out.find("Exit status"), std::string::npos);
+}
+
+}  // namespace
