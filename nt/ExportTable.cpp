@@ -10,6 +10,7 @@
 #include "nt/mm/MmExports.h"
 #include "nt/rtl/Crt.h"
 #include "nt/rtl/RtlExports.h"
+#include "nt/rtl/Win32Error.h"
 
 namespace ntbox::nt {
 namespace {
@@ -26,6 +27,14 @@ PVOID g_MmHighestUserAddress = reinterpret_cast<PVOID>(mm::kHighestUserAddress);
 PVOID g_MmSystemRangeStart = reinterpret_cast<PVOID>(mm::kSystemRangeStart);
 ULONG g_InitSafeBootMode = 0;
 CCHAR g_KeNumberProcessors = 2;
+
+}  // namespace
+
+void SetKdDebuggerEnabled(bool enabled) {
+  g_KdDebuggerEnabled = enabled ? TRUE : FALSE;
+}
+
+namespace {
 
 template <class F>
 void* Fn(F* f) {
@@ -61,6 +70,7 @@ const auto kExports = std::to_array<Export>({
     // Version (rtl/, ps/).
     NT_FN(RtlGetVersion, PASSIVE_LEVEL),
     NT_FN(PsGetVersion, PASSIVE_LEVEL),
+    NT_FN(RtlNtStatusToDosError, HIGH_LEVEL),
     // Counted strings (rtl/).
     NT_FN(RtlInitUnicodeString, DISPATCH_LEVEL),
     NT_FN(RtlInitUnicodeStringEx, DISPATCH_LEVEL),

@@ -11,6 +11,7 @@
 
 #include "nt/ExportTable.h"
 #include "nt/Status.h"
+#include "nt/kd/DebugPrint.h"
 #include "nt/ke/KeTypes.h"
 #include "nt/mm/AddressSpace.h"
 
@@ -56,6 +57,7 @@ Kernel::Kernel(KernelConfig config) : config_(config), boot_(std::chrono::steady
   if (!g_current.compare_exchange_strong(expected, this)) {
     throw std::logic_error("another ntbox kernel is already live in this process");
   }
+  SetKdDebuggerEnabled(config_.debuggerEnabled);
   using namespace shared_data;
   std::uint8_t* page = sharedData_.data();
   Put<ULONG>(page, kTickCountMultiplier, 0x0FA00000);  // 15.625 ms tick, as Windows' 2^24 fraction
@@ -103,7 +105,8 @@ void Kernel::DebugOutput(ULONG component, ULONG level, std::string text) {
   DebugRecord record;
   {
     std::lock_guard lock(mutex_);
-    record = DebugRecord{++sequence_, InterruptTime() / 1e7, component, level, std::move(text)};
+    const bool passed = component == kNtboxComponent || config_.debugFilter.Passes(component, level);
+    record = DebugRecord{++sequence_, InterruptTime() / 1e7, component, level, std::move(text), passed};
     recent_.push_back(record);
     if (recent_.size() > kRecentDebugLines) recent_.pop_front();
     sink = sink_;
@@ -162,6 +165,10 @@ void Kernel::UnloadModule(Module* module) {
   for (auto& slot : slots_) {
     if (slot.module.load() == module) slot.module.store(nullptr);
   }
+  // WinDbg's "Unloaded modules" list: the most recent first, bounded.
+  unloaded_.insert(unloaded_.begin(), UnloadedModule{module->fileName, module->image->base(),
+                                                     module->image->base() + module->image->size()});
+  if (unloaded_.size() > 32) unloaded_.pop_back();
   std::erase_if(modules_, [module](const auto& m) { return m.get() == module; });
 }
 
@@ -178,6 +185,21 @@ std::vector<const Module*> Kernel::Modules() const {
   std::vector<const Module*> out;
   for (const auto& m : modules_) out.push_back(m.get());
   return out;
+}
+
+std::vector<std::string> Kernel::PoolLeaksOf(const Module& module) const {
+  std::vector<std::string> out;
+  for (const auto& a : pool_.Outstanding()) {
+    if (!module.image->contains(a.caller)) continue;
+    out.push_back(fmt::format("pool leak: {} bytes, tag '{}', allocated at {}+{:#x}\n", a.size, PoolTagText(a.tag),
+                              module.name, a.caller - module.image->base()));
+  }
+  return out;
+}
+
+std::vector<Kernel::UnloadedModule> Kernel::UnloadedModules() const {
+  std::lock_guard lock(mutex_);
+  return unloaded_;
 }
 
 std::uint64_t Kernel::InterruptTime() const {

@@ -15,6 +15,7 @@
 
 #include "nt/Types.h"
 #include "nt/ex/Pool.h"
+#include "nt/kd/DebugFilter.h"
 #include "pe/PeLoader.h"
 #include "support/Result.h"
 
@@ -31,6 +32,8 @@ std::optional<OsVersion> ParseOsVersion(std::string_view text);
 struct KernelConfig {
   OsVersion version;
   std::uint32_t processors = 2;
+  DebugFilter debugFilter;       // what a kernel debugger would be shown
+  bool debuggerEnabled = false;  // bcdedit /debug: KdDebuggerEnabled
 };
 
 struct DebugRecord {
@@ -39,6 +42,7 @@ struct DebugRecord {
   ULONG component = 0;
   ULONG level = 0;
   std::string text;  // ANSI bytes as the driver printed them
+  bool passed = true;  // passes the Debug Print Filter
 };
 
 // A loaded kernel-mode image.
@@ -74,8 +78,15 @@ class Kernel {
   // The module containing address, or nullptr. Lock-free: the trap handler calls it.
   const Module* ModuleAt(std::uint64_t address) const;
   std::vector<const Module*> Modules() const;
+  struct UnloadedModule {
+    std::string fileName;
+    std::uint64_t base = 0, end = 0;
+  };
+  std::vector<UnloadedModule> UnloadedModules() const;
 
   PoolTracker& pool() { return pool_; }
+  // One line per pool allocation the module's code made and has not freed.
+  std::vector<std::string> PoolLeaksOf(const Module& module) const;
 
   // Time since boot in 100 ns units (the interrupt time), and system time (100 ns since 1601).
   std::uint64_t InterruptTime() const;
@@ -100,6 +111,7 @@ class Kernel {
   std::deque<DebugRecord> recent_;
   std::uint64_t sequence_ = 0;
   std::vector<std::unique_ptr<Module>> modules_;
+  std::vector<UnloadedModule> unloaded_;
   std::array<ModuleSlot, kMaxModules> slots_;
   PoolTracker pool_;
   alignas(4096) std::array<std::uint8_t, 4096> sharedData_{};

@@ -5,6 +5,7 @@ packages=(
   cmake ninja-build g++ pkg-config
   mingw-w64 clang lld
   libzydis-dev libcli11-dev libfmt-dev nlohmann-json3-dev
+  libsqlite3-dev libssl-dev openssl osslsigncode
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 missing=()

@@ -1,5 +1,8 @@
 // Subcommands of the ntbox CLI. Each registers its options on the app and runs on its own.
 #pragma once
+#include <functional>
+#include <vector>
+
 #include <CLI/CLI.hpp>
 
 namespace ntbox::tools {
@@ -15,5 +18,7 @@ enum ExitCode : int {
 
 // `ntbox load DRIVER.sys`: returns a callback that runs the command once parsed.
 std::function<int()> AddLoadCommand(CLI::App& app);
+// The machine commands (boot, shutdown, reboot, status, sc, reg, bcdedit, lm, dbgview, testsign).
+std::vector<std::function<int()>> AddMachineCommands(CLI::App& app);
 
 }  // namespace ntbox::tools

@@ -54,15 +54,9 @@ int BugChecked(const nt::BugCheck& record, nt::Kernel& kernel) {
 
 // Reports pool the driver still holds; returns how many allocations leaked.
 std::size_t ReportLeaks(nt::Kernel& kernel, const nt::Module& module) {
-  std::size_t leaks = 0;
-  for (const auto& a : kernel.pool().Outstanding()) {
-    if (!module.image->contains(a.caller)) continue;
-    ++leaks;
-    std::fprintf(stderr, "ntbox: pool leak: %llu bytes, tag '%s', allocated at %s+0x%llx\n",
-                 static_cast<unsigned long long>(a.size), nt::PoolTagText(a.tag).c_str(), module.name.c_str(),
-                 static_cast<unsigned long long>(a.caller - module.image->base()));
-  }
-  return leaks;
+  const auto leaks = kernel.PoolLeaksOf(module);
+  for (const auto& line : leaks) std::fputs(("ntbox: " + line).c_str(), stderr);
+  return leaks.size();
 }
 
 int RunLoad(const LoadOptions& options) {

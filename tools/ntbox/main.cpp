@@ -10,8 +10,10 @@
 int main(int argc, char** argv) {
   CLI::App app{"ntbox: run Windows x64 kernel-mode drivers natively on Linux"};
   app.require_subcommand(1);
+  app.fallthrough();  // global options (--machine) may follow the subcommand
   app.set_version_flag("--version", NTBOX_VERSION);
   std::vector<std::function<int()>> commands{ntbox::tools::AddLoadCommand(app)};
+  for (auto& run : ntbox::tools::AddMachineCommands(app)) commands.push_back(std::move(run));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

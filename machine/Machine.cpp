@@ -1,0 +1,442 @@
+#include "support/Text.h"
+#include "machine/Machine.h"
+
+#include <dlfcn.h>
+
+#include <algorithm>
+#include <ctime>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "machine/Signing.h"
+#include "nt/Status.h"
+#include "nt/kd/DebugPrint.h"
+#include "nt/ke/BugCheckReport.h"
+#include "nt/ke/Thread.h"
+#include "nt/rtl/Win32Error.h"
+#include "pe/PeImage.h"
+
+namespace ntbox::machine {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::uint32_t ERROR_FILE_NOT_FOUND = 2;
+constexpr std::uint32_t ERROR_PATH_NOT_FOUND = 3;
+constexpr std::uint32_t ERROR_INVALID_PARAMETER = 87;
+constexpr std::uint32_t ERROR_BAD_EXE_FORMAT = 193;
+constexpr std::uint32_t ERROR_INVALID_SERVICE_CONTROL = 1052;
+constexpr std::uint32_t ERROR_SERVICE_ALREADY_RUNNING = 1056;
+constexpr std::uint32_t ERROR_SERVICE_DISABLED = 1058;
+constexpr std::uint32_t ERROR_SERVICE_DOES_NOT_EXIST = 1060;
+constexpr std::uint32_t ERROR_SERVICE_NOT_ACTIVE = 1062;
+constexpr std::uint32_t ERROR_SERVICE_MARKED_FOR_DELETE = 1072;
+constexpr std::uint32_t ERROR_SERVICE_EXISTS = 1073;
+constexpr std::uint32_t ERROR_SERVICE_NEVER_STARTED = 1077;
+
+bool StartsWithNoCase(std::string_view s, std::string_view prefix) {
+  return s.size() >= prefix.size() && AsciiLower(s.substr(0, prefix.size())) == AsciiLower(prefix);
+}
+
+std::string ServiceKey(std::string_view name) { return std::string(kServicesKey) + "\\" + std::string(name); }
+
+Error Win32Failure(std::uint32_t code, std::string detail = {}) {
+  Error e;
+  e.win32 = code;
+  e.message = detail.empty() ? std::string(nt::Win32ErrorMessage(code)) : std::move(detail);
+  return e;
+}
+
+// Keeps the calling host thread attached to the kernel while it runs driver code.
+class Attached {
+ public:
+  Attached() {
+    if (!nt::ke::CurrentThread()) attachment_.emplace();
+  }
+
+ private:
+  std::optional<nt::ke::ThreadAttachment> attachment_;
+};
+
+// The address range of the ntbox binary itself: where nt's functions live.
+std::pair<std::uint64_t, std::uint64_t> HostImageRange() {
+  Dl_info info{};
+  if (!dladdr(reinterpret_cast<void*>(&nt::RtlNtStatusToDosError), &info) || !info.dli_fname) return {0, 0};
+  const auto base = reinterpret_cast<std::uint64_t>(info.dli_fbase);
+  std::uint64_t end = base;
+  std::ifstream maps("/proc/self/maps");
+  std::string line;
+  const std::string self = fs::weakly_canonical(info.dli_fname).string();
+  while (std::getline(maps, line)) {
+    if (line.size() < self.size() || line.compare(line.size() - self.size(), self.size(), self) != 0) continue;
+    std::uint64_t lo = 0, hi = 0;
+    if (std::sscanf(line.c_str(), "%lx-%lx", &lo, &hi) == 2 && lo >= base) end = std::max(end, hi);
+  }
+  return {base, end};
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Machine>> Machine::Boot(const fs::path& root) {
+  auto dir = MachineDir::Open(root);
+  if (!dir) return std::unexpected(dir.error());
+  auto registry = Registry::Open(dir->registry().string());
+  if (!registry) return std::unexpected(registry.error());
+  auto config = BootConfig::Load(dir->bootConfig());
+  if (!config) return std::unexpected(config.error());
+  if (nt::Kernel::CurrentOrNull()) return Fail("a machine is already running in this process");
+
+  std::unique_ptr<Machine> machine(new Machine(std::move(*dir), std::move(*registry), *config));
+  Registry& reg = *machine->registry_;
+  for (const char* key : {kServicesKey, "MACHINE\\SYSTEM\\ControlSet001\\Control\\Session Manager",
+                          "MACHINE\\HARDWARE\\DESCRIPTION\\System", "MACHINE\\SOFTWARE"}) {
+    if (auto r = reg.CreateKey(key); !r) return std::unexpected(r.error());
+  }
+  // Services deleted while they could not be stopped go away at the next boot.
+  for (const auto& name : reg.Subkeys(kServicesKey)) {
+    const auto flag = reg.GetValue(ServiceKey(name), "DeleteFlag");
+    if (flag && flag->AsDword().value_or(0) != 0) (void)reg.DeleteKey(ServiceKey(name));
+  }
+
+  nt::KernelConfig kernelConfig;
+  kernelConfig.debuggerEnabled = config->debug;
+  for (const auto& value : reg.Values(kDebugPrintFilterKey)) {
+    const auto mask = value.AsDword();
+    if (!mask) continue;
+    if (AsciiLower(value.name) == "win2000") {
+      kernelConfig.debugFilter.SetMask(nt::DebugFilter::kWin2000, *mask);
+    } else if (const auto id = nt::DebugComponentId(value.name)) {
+      kernelConfig.debugFilter.SetMask(*id, *mask);
+    }
+  }
+  machine->log_ = std::make_unique<DebugLog>(machine->dir_.debugLog());
+  try {
+    machine->kernel_ = std::make_unique<nt::Kernel>(kernelConfig);
+  } catch (const std::exception& e) {
+    return Fail(std::string("cannot boot: ") + e.what());
+  }
+  Machine* m = machine.get();
+  machine->kernel_->SetDebugSink([m](const nt::DebugRecord& record) {
+    const LoggedRecord logged = m->log_->Append(record);
+    std::lock_guard lock(m->listenersMutex_);
+    for (const auto& [id, listener] : m->listeners_) listener(logged);
+  });
+
+  // Boot-, system- then auto-start drivers, as the boot loader, the I/O manager and the SCM would.
+  for (const std::uint32_t start : {SERVICE_BOOT_START, SERVICE_SYSTEM_START, SERVICE_AUTO_START}) {
+    for (const auto& status : machine->QueryServices()) {
+      if (status.config.start != start) continue;
+      std::lock_guard lock(machine->mutex_);
+      if (auto r = machine->StartLocked(status.config); !r) {
+        if (machine->crashReport_) return Fail("the machine bugchecked while starting " + status.config.name +
+                                               " at boot; report: " + machine->crashFile_->string());
+        machine->Notice(fmt::format("the {} service failed to start at boot: error {}: {}\n", status.config.name,
+                                    r.error().win32, r.error().message));
+      }
+    }
+  }
+  return machine;
+}
+
+Machine::Machine(MachineDir dir, std::unique_ptr<Registry> registry, BootConfig active)
+    : dir_(std::move(dir)),
+      registry_(std::move(registry)),
+      active_(active),
+      bootTime_(std::chrono::steady_clock::now()) {}
+
+Machine::~Machine() {
+  std::lock_guard lock(mutex_);
+  Attached attached;
+  // Windows does not unload drivers at shutdown; their images simply go away.
+  runtime_.clear();
+  kernel_.reset();
+}
+
+void Machine::Notice(std::string text) { kernel_->DebugOutput(nt::kNtboxComponent, 0, std::move(text)); }
+
+std::string Machine::ToImagePath(std::string_view binPath, const fs::path& cwd) {
+  std::string path(binPath);
+  if (path.size() >= 2 && path.front() == '"' && path.back() == '"') path = path.substr(1, path.size() - 2);
+  if (StartsWithNoCase(path, "\\??\\") || StartsWithNoCase(path, "\\SystemRoot\\") ||
+      StartsWithNoCase(path, "System32\\")) {
+    return path;
+  }
+  if (path.size() >= 3 && std::isalpha(static_cast<unsigned char>(path[0])) && path[1] == ':' &&
+      (path[2] == '\\' || path[2] == '/')) {
+    std::string out = "\\??\\";
+    out += static_cast<char>(std::toupper(static_cast<unsigned char>(path[0])));
+    out += path.substr(1);
+    std::replace(out.begin(), out.end(), '/', '\\');
+    return out;
+  }
+  // A Linux path: the Z: drive is the host's root, as Wine maps it.
+  const fs::path absolute = fs::absolute(cwd / path).lexically_normal();
+  std::string out = "\\??\\Z:" + absolute.string();
+  std::replace(out.begin(), out.end(), '/', '\\');
+  return out;
+}
+
+Result<fs::path> Machine::HostPath(std::string_view imagePath) const {
+  std::string path(imagePath);
+  std::replace(path.begin(), path.end(), '\\', '/');
+  if (StartsWithNoCase(path, "/SystemRoot/")) return dir_.drive('C') / "Windows" / path.substr(12);
+  if (StartsWithNoCase(path, "System32/")) return dir_.drive('C') / "Windows" / path;
+  if (StartsWithNoCase(path, "/??/")) path = path.substr(4);
+  if (path.size() >= 2 && path[1] == ':') {
+    const char drive = static_cast<char>(std::toupper(static_cast<unsigned char>(path[0])));
+    const std::string rest = path.size() > 2 ? path.substr(path[2] == '/' ? 3 : 2) : std::string();
+    if (drive == 'Z') return fs::path("/") / rest;
+    if (drive == 'C') return dir_.drive('C') / rest;
+    return std::unexpected(Win32Failure(
+        ERROR_PATH_NOT_FOUND, fmt::format("the machine has no {}: drive (C: is the machine's drive, Z: the "
+                                          "Linux root)",
+                                          drive)));
+  }
+  return std::unexpected(Win32Failure(ERROR_PATH_NOT_FOUND, "ImagePath '" + std::string(imagePath) +
+                                                                "' is not a path ntbox can resolve"));
+}
+
+std::optional<ServiceConfig> Machine::ReadConfig(std::string_view name) {
+  const std::string key = ServiceKey(name);
+  const auto canonical = registry_->CanonicalPath(key);
+  if (!canonical) return std::nullopt;
+  ServiceConfig c;
+  c.name = canonical->substr(canonical->rfind('\\') + 1);
+  Registry& reg = *registry_;
+  if (auto v = reg.GetValue(key, "Type")) c.type = v->AsDword().value_or(0);
+  if (auto v = reg.GetValue(key, "Start")) c.start = v->AsDword().value_or(SERVICE_DEMAND_START);
+  if (auto v = reg.GetValue(key, "ErrorControl")) c.errorControl = v->AsDword().value_or(1);
+  if (auto v = reg.GetValue(key, "ImagePath")) c.imagePath = v->AsString().value_or("");
+  if (auto v = reg.GetValue(key, "DisplayName")) c.displayName = v->AsString().value_or("");
+  if (auto v = reg.GetValue(key, "Group")) c.group = v->AsString().value_or("");
+  return c;
+}
+
+bool Machine::MarkedForDelete(std::string_view name) {
+  const auto flag = registry_->GetValue(ServiceKey(name), "DeleteFlag");
+  return flag && flag->AsDword().value_or(0) != 0;
+}
+
+ServiceStatus Machine::StatusOf(const ServiceConfig& config) {
+  ServiceStatus s;
+  s.config = config;
+  if (const auto it = runtime_.find(AsciiLower(config.name)); it != runtime_.end()) {
+    s.state = it->second.state;
+    s.win32ExitCode = it->second.win32ExitCode;
+  }
+  s.markedForDelete = MarkedForDelete(config.name);
+  return s;
+}
+
+Result<ServiceStatus> Machine::CreateService(ServiceConfig config) {
+  std::lock_guard lock(mutex_);
+  if (config.name.empty() || config.name.find_first_of("\\/") != std::string::npos || config.name.size() > 256) {
+    return std::unexpected(Win32Failure(123, "The filename, directory name, or volume label syntax is incorrect."));
+  }
+  if (config.type != SERVICE_KERNEL_DRIVER && config.type != SERVICE_FILE_SYSTEM_DRIVER) {
+    return std::unexpected(Win32Failure(ERROR_INVALID_PARAMETER));
+  }
+  if (config.start > SERVICE_DISABLED || config.imagePath.empty()) {
+    return std::unexpected(Win32Failure(ERROR_INVALID_PARAMETER));
+  }
+  if (registry_->KeyExists(ServiceKey(config.name))) {
+    return std::unexpected(Win32Failure(MarkedForDelete(config.name) ? ERROR_SERVICE_MARKED_FOR_DELETE
+                                                                     : ERROR_SERVICE_EXISTS));
+  }
+  if (config.displayName.empty()) config.displayName = config.name;
+  const std::string key = ServiceKey(config.name);
+  auto written = registry_->Atomically([&]() -> Result<void> {
+    for (const RegValue& v : {RegValue::Dword("Type", config.type), RegValue::Dword("Start", config.start),
+                              RegValue::Dword("ErrorControl", config.errorControl),
+                              RegValue::String("ImagePath", config.imagePath, REG_EXPAND_SZ),
+                              RegValue::String("DisplayName", config.displayName)}) {
+      if (auto r = registry_->SetValue(key, v); !r) return r;
+    }
+    if (!config.group.empty()) return registry_->SetValue(key, RegValue::String("Group", config.group));
+    return {};
+  });
+  if (!written) return std::unexpected(written.error());
+  runtime_.erase(AsciiLower(config.name));
+  return StatusOf(config);
+}
+
+Result<ServiceStatus> Machine::QueryService(std::string_view name) {
+  std::lock_guard lock(mutex_);
+  const auto config = ReadConfig(name);
+  if (!config) return std::unexpected(Win32Failure(ERROR_SERVICE_DOES_NOT_EXIST));
+  return StatusOf(*config);
+}
+
+std::vector<ServiceStatus> Machine::QueryServices() {
+  std::lock_guard lock(mutex_);
+  std::vector<ServiceStatus> out;
+  for (const auto& name : registry_->Subkeys(kServicesKey)) {
+    const auto config = ReadConfig(name);
+    if (config && (config->type == SERVICE_KERNEL_DRIVER || config->type == SERVICE_FILE_SYSTEM_DRIVER)) {
+      out.push_back(StatusOf(*config));
+    }
+  }
+  return out;
+}
+
+std::size_t Machine::RunningDrivers() {
+  std::lock_guard lock(mutex_);
+  return static_cast<std::size_t>(std::count_if(runtime_.begin(), runtime_.end(), [](const auto& r) {
+    return r.second.state == ServiceState::kRunning;
+  }));
+}
+
+Result<ServiceStatus> Machine::StartService(std::string_view name) {
+  std::lock_guard lock(mutex_);
+  const auto config = ReadConfig(name);
+  if (!config) return std::unexpected(Win32Failure(ERROR_SERVICE_DOES_NOT_EXIST));
+  return StartLocked(*config);
+}
+
+Result<ServiceStatus> Machine::StartLocked(const ServiceConfig& config) {
+  if (crashReport_) return Fail("the machine has stopped with a bugcheck; boot it again", 0, 1);
+  Runtime& rt = runtime_[AsciiLower(config.name)];
+  if (rt.state == ServiceState::kRunning) return std::unexpected(Win32Failure(ERROR_SERVICE_ALREADY_RUNNING));
+  if (MarkedForDelete(config.name)) return std::unexpected(Win32Failure(ERROR_SERVICE_MARKED_FOR_DELETE));
+  if (config.start == SERVICE_DISABLED) return std::unexpected(Win32Failure(ERROR_SERVICE_DISABLED));
+  auto fail = [&rt](Error e) -> Result<ServiceStatus> {
+    rt.win32ExitCode = e.win32;
+    return std::unexpected(std::move(e));
+  };
+  auto path = HostPath(config.imagePath);
+  if (!path) return fail(path.error());
+  std::error_code ec;
+  if (!fs::is_regular_file(*path, ec)) {
+    return fail(Win32Failure(ERROR_FILE_NOT_FOUND, "the image " + config.imagePath + " (" + path->string() +
+                                                       ") does not exist"));
+  }
+  auto image = pe::PeImage::ParseFile(path->string());
+  if (!image) return fail(Win32Failure(ERROR_BAD_EXE_FORMAT, image.error().message));
+  const SignatureCheck signature = VerifyAuthenticode(*image, dir_.certs() / "trusted");
+  if (const std::uint32_t error = SignatureLoadError(signature, active_.testSigning)) {
+    std::string why = signature.state == SignatureState::kUnsigned ? "the image is not signed" : signature.detail;
+    if (error == 1275) why += "; test signing is off (bcdedit /set testsigning on, then ntbox reboot)";
+    return fail(Win32Failure(error, why));
+  }
+  Attached attached;
+  auto driver = nt::Driver::Load(*kernel_, path->string(), config.name);
+  if (!driver) {
+    Error e = driver.error();
+    if (!e.win32) e.win32 = ERROR_BAD_EXE_FORMAT;
+    return fail(std::move(e));
+  }
+  rt.state = ServiceState::kStartPending;
+  const auto status = (*driver)->CallEntry();
+  if (!status) {
+    rt.state = ServiceState::kStopped;
+    (void)driver->release();  // its memory stays as the crash left it
+    (void)BugChecked(status.error());
+    return std::unexpected(Error{*crashReport_, 0, 0});
+  }
+  if (!nt::NT_SUCCESS(*status)) {
+    // A failed DriverEntry is not followed by DriverUnload; the image goes away.
+    rt.state = ServiceState::kStopped;
+    driver->reset();
+    const std::uint32_t win32 = nt::RtlNtStatusToDosError(*status);
+    const auto name = nt::NtStatusName(*status);
+    return fail(Win32Failure(win32, fmt::format("{} (DriverEntry returned 0x{:08X}{})", nt::Win32ErrorMessage(win32),
+                                                static_cast<std::uint32_t>(*status),
+                                                name.empty() ? "" : " " + std::string(name))));
+  }
+  rt.state = ServiceState::kRunning;
+  rt.win32ExitCode = 0;
+  rt.driver = std::move(*driver);
+  return StatusOf(config);
+}
+
+Result<ServiceStatus> Machine::StopService(std::string_view name) {
+  std::lock_guard lock(mutex_);
+  const auto config = ReadConfig(name);
+  if (!config) return std::unexpected(Win32Failure(ERROR_SERVICE_DOES_NOT_EXIST));
+  if (crashReport_) return Fail("the machine has stopped with a bugcheck; boot it again", 0, 1);
+  Runtime& rt = runtime_[AsciiLower(config->name)];
+  if (rt.state != ServiceState::kRunning || !rt.driver) {
+    return std::unexpected(Win32Failure(ERROR_SERVICE_NOT_ACTIVE));
+  }
+  // Without DriverUnload the I/O manager cannot unload the driver: it keeps running.
+  if (!rt.driver->HasUnload()) return std::unexpected(Win32Failure(ERROR_INVALID_SERVICE_CONTROL));
+  Attached attached;
+  if (auto unloaded = rt.driver->CallUnload(); !unloaded) {
+    (void)rt.driver.release();
+    rt.state = ServiceState::kStopped;
+    (void)BugChecked(unloaded.error());
+    return std::unexpected(Error{*crashReport_, 0, 0});
+  }
+  for (const auto& leak : kernel_->PoolLeaksOf(rt.driver->module())) Notice(leak);
+  rt.driver.reset();
+  rt.state = ServiceState::kStopped;
+  rt.win32ExitCode = 0;
+  ServiceStatus status = StatusOf(*config);
+  if (status.markedForDelete) (void)registry_->DeleteKey(ServiceKey(config->name));
+  return status;
+}
+
+Result<ServiceStatus> Machine::DeleteService(std::string_view name) {
+  std::lock_guard lock(mutex_);
+  const auto config = ReadConfig(name);
+  if (!config) return std::unexpected(Win32Failure(ERROR_SERVICE_DOES_NOT_EXIST));
+  if (MarkedForDelete(config->name)) return std::unexpected(Win32Failure(ERROR_SERVICE_MARKED_FOR_DELETE));
+  ServiceStatus status = StatusOf(*config);
+  if (status.state == ServiceState::kRunning) {
+    // As Windows does: marked now, removed when it stops or at the next boot.
+    if (auto r = registry_->SetValue(ServiceKey(config->name), RegValue::Dword("DeleteFlag", 1)); !r) {
+      return std::unexpected(r.error());
+    }
+    status.markedForDelete = true;
+    return status;
+  }
+  if (auto r = registry_->DeleteKey(ServiceKey(config->name)); !r) return std::unexpected(r.error());
+  runtime_.erase(AsciiLower(config->name));
+  return status;
+}
+
+Result<void> Machine::BugChecked(const nt::BugCheck& record) {
+  crashReport_ = nt::FormatBugCheckReport(record, *kernel_);
+  const std::time_t now = std::time(nullptr);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::localtime(&now));
+  crashFile_ = dir_.crashes() / (std::string(stamp) + fmt::format("-{:x}.txt", record.code));
+  if (auto r = WriteFileAtomically(*crashFile_, *crashReport_); !r) return r;
+  return WriteFileAtomically(dir_.crashes() / "last.txt", *crashReport_);
+}
+
+std::optional<std::string> Machine::crashReport() const { return crashReport_; }
+std::optional<fs::path> Machine::crashFile() const { return crashFile_; }
+
+std::vector<Machine::ModuleRange> Machine::LoadedModules() {
+  std::lock_guard lock(mutex_);
+  std::vector<ModuleRange> out;
+  for (const nt::Module* m : kernel_->Modules()) {
+    out.push_back({m->image->base(), m->image->base() + m->image->size(), m->name, m->path});
+  }
+  const auto [base, end] = HostImageRange();
+  if (base) out.push_back({base, end, "nt", "ntoskrnl.exe (the ntbox kernel personality)"});
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.start < b.start; });
+  return out;
+}
+
+std::vector<nt::Kernel::UnloadedModule> Machine::UnloadedModules() {
+  std::lock_guard lock(mutex_);
+  return kernel_->UnloadedModules();
+}
+
+int Machine::AddDebugListener(DebugListener listener) {
+  std::lock_guard lock(listenersMutex_);
+  listeners_.emplace(nextListener_, std::move(listener));
+  return nextListener_++;
+}
+
+void Machine::RemoveDebugListener(int id) {
+  std::lock_guard lock(listenersMutex_);
+  listeners_.erase(id);
+}
+
+}  // namespace ntbox::machine

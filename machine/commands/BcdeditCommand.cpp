@@ -1,0 +1,102 @@
+// bcdedit: /set testsigning|debug on|off, /debug on|off, /enum. Values land in the boot
+// configuration and apply at the next boot, as on Windows; /enum marks a value still pending.
+#include <fmt/format.h>
+
+#include "support/Text.h"
+#include "machine/commands/Command.h"
+
+namespace ntbox::machine {
+namespace {
+
+constexpr std::string_view kUsage =
+    "usage: ntbox bcdedit /set [{current}] testsigning on|off\n"
+    "       ntbox bcdedit /set [{current}] debug on|off\n"
+    "       ntbox bcdedit /debug [{current}] on|off\n"
+    "       ntbox bcdedit /enum [{current}|ACTIVE]\n"
+    "Changes apply at the next boot: ntbox reboot.\n";
+
+int Invalid(CommandContext& ctx, std::string_view what) {
+  ctx.err(fmt::format("The {} command specified is not valid.\nRun \"bcdedit /?\" for command line assistance.\n"
+                      "The parameter is incorrect.\n{}",
+                      what, kUsage));
+  return kCommandUsage;
+}
+
+std::string Setting(std::string_view name, bool stored, bool active) {
+  std::string line = fmt::format("{:<24}{}", name, stored ? "Yes" : "No");
+  if (stored != active) line += fmt::format("  (pending: the machine runs with {} until ntbox reboot)", active ? "Yes" : "No");
+  return line + "\n";
+}
+
+}  // namespace
+
+int RunBcdedit(CommandContext& ctx, const std::vector<std::string>& input) {
+  std::vector<std::string> args;
+  for (const auto& a : input) {
+    const std::string l = AsciiLower(a);
+    if (l != "{current}" && l != "{default}") args.push_back(a);
+  }
+  if (args.empty() || args[0] == "/?" || args[0] == "-h" || args[0] == "--help") {
+    ctx.out(std::string(kUsage));
+    return args.empty() ? kCommandUsage : kCommandOk;
+  }
+  const std::string op = AsciiLower(args[0]);
+  auto stored = ctx.machine.storedBootConfig();
+  if (!stored) {
+    ctx.err("An error occurred while attempting to reference the specified entry.\n" + stored.error().message + "\n");
+    return kCommandFailed;
+  }
+  if (op == "/enum") {
+    if (args.size() > 2 || (args.size() == 2 && AsciiLower(args[1]) != "active" && AsciiLower(args[1]) != "all")) {
+      return Invalid(ctx, "enum");
+    }
+    const BootConfig& active = ctx.machine.activeBootConfig();
+    std::string out =
+        "\nWindows Boot Loader\n"
+        "-------------------\n"
+        "identifier              {current}\n"
+        "device                  partition=C:\n"
+        "path                    \\Windows\\system32\\winload.efi\n"
+        "description             Windows 10\n"
+        "locale                  en-US\n"
+        "osdevice                partition=C:\n"
+        "systemroot              \\Windows\n"
+        "nx                      OptIn\n";
+    if (stored->testSigning || active.testSigning) out += Setting("testsigning", stored->testSigning, active.testSigning);
+    if (stored->debug || active.debug) out += Setting("debug", stored->debug, active.debug);
+    ctx.out(out);
+    return kCommandOk;
+  }
+  std::string setting;
+  std::string value;
+  if (op == "/set" && args.size() == 3) {
+    setting = AsciiLower(args[1]);
+    value = AsciiLower(args[2]);
+  } else if (op == "/debug" && args.size() == 2) {
+    setting = "debug";
+    value = AsciiLower(args[1]);
+  } else {
+    return Invalid(ctx, op.size() > 1 ? op.substr(1) : op);
+  }
+  const bool on = value == "on" || value == "yes" || value == "true";
+  if (!on && value != "off" && value != "no" && value != "false") return Invalid(ctx, "set");
+  BootConfig next = *stored;
+  if (setting == "testsigning") {
+    next.testSigning = on;
+  } else if (setting == "debug") {
+    next.debug = on;
+  } else {
+    ctx.err("The element data type specified is not recognized, or does not apply to the specified entry.\n"
+            "Run \"bcdedit /?\" for command line assistance.\nElement not found.\n");
+    return kCommandUsage;
+  }
+  if (auto r = ctx.machine.StoreBootConfig(next); !r) {
+    ctx.err(r.error().message + "\n");
+    return kCommandFailed;
+  }
+  ctx.out("The operation completed successfully.\n");
+  if (next != ctx.machine.activeBootConfig()) ctx.err("ntbox: the change applies at the next boot (ntbox reboot)\n");
+  return kCommandOk;
+}
+
+}  // namespace ntbox::machine

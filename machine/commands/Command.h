@@ -1,0 +1,36 @@
+// The machine's commands (sc, reg, bcdedit, lm, dbgview, status), run inside the process that owns
+// the machine and writing to the client's stdout and stderr. Windows syntax and output formats
+// where Windows has them.
+#pragma once
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "machine/Machine.h"
+
+namespace ntbox::machine {
+
+// Exit statuses of the machine commands (the CLI documents them).
+enum CommandExit : int {
+  kCommandOk = 0,
+  kCommandFailed = 1,    // Windows reported an error (printed with its code)
+  kCommandUsage = 2,     // bad arguments
+  kCommandBugCheck = 4,  // a driver bugchecked the machine
+};
+
+struct CommandContext {
+  Machine& machine;
+  std::filesystem::path cwd;  // the client's working directory, for relative paths
+  std::function<void(std::string_view)> out;
+  std::function<void(std::string_view)> err;
+};
+
+int RunSc(CommandContext& ctx, const std::vector<std::string>& args);
+int RunReg(CommandContext& ctx, const std::vector<std::string>& args);
+int RunBcdedit(CommandContext& ctx, const std::vector<std::string>& args);
+int RunLm(CommandContext& ctx, const std::vector<std::string>& args);
+
+
+}  // namespace ntbox::machine

@@ -1,0 +1,284 @@
+// sc.exe for drivers: create, start, stop, delete, query, qc, with sc's `key= value` syntax, its
+// output blocks and its "[SC] <Api> FAILED <code>:" failures.
+#include <fmt/format.h>
+
+#include <optional>
+
+#include "support/Text.h"
+#include "machine/commands/Command.h"
+#include "nt/rtl/Win32Error.h"
+
+namespace ntbox::machine {
+namespace {
+
+constexpr std::string_view kUsage =
+    "usage: ntbox sc <command> [service] [key= value ...]\n"
+    "  create NAME type= kernel|filesys binPath= PATH [start= boot|system|auto|demand|disabled]\n"
+    "              [error= normal|ignore|severe|critical] [DisplayName= TEXT] [group= GROUP]\n"
+    "  start NAME | stop NAME | delete NAME | qc NAME\n"
+    "  query [NAME] | query [type= driver|all] [state= active|inactive|all]\n";
+
+int Usage(CommandContext& ctx, std::string_view problem) {
+  ctx.err(fmt::format("ntbox sc: {}\n{}", problem, kUsage));
+  return kCommandUsage;
+}
+
+// sc's options: "key= value" (two tokens, as sc.exe wants) or "key=value".
+std::optional<std::vector<std::pair<std::string, std::string>>> ParseOptions(
+    const std::vector<std::string>& args, std::size_t from, std::string& problem) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (std::size_t i = from; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    const auto eq = a.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      problem = "expected key= value, found '" + a + "'";
+      return std::nullopt;
+    }
+    std::string key = AsciiLower(a.substr(0, eq));
+    std::string value = a.substr(eq + 1);
+    if (value.empty()) {
+      if (i + 1 >= args.size()) {
+        problem = "'" + a + "' needs a value (sc wants a space after the '=')";
+        return std::nullopt;
+      }
+      value = args[++i];
+    }
+    out.emplace_back(std::move(key), std::move(value));
+  }
+  return out;
+}
+
+std::string_view TypeName(std::uint32_t type) {
+  return type == SERVICE_KERNEL_DRIVER ? "KERNEL_DRIVER" : type == SERVICE_FILE_SYSTEM_DRIVER ? "FILE_SYSTEM_DRIVER"
+                                                                                               : "UNKNOWN";
+}
+
+std::string_view StateName(ServiceState s) {
+  switch (s) {
+    case ServiceState::kStopped:
+      return "STOPPED";
+    case ServiceState::kStartPending:
+      return "START_PENDING";
+    case ServiceState::kStopPending:
+      return "STOP_PENDING";
+    case ServiceState::kRunning:
+      return "RUNNING";
+  }
+  return "UNKNOWN";
+}
+
+std::string_view StartName(std::uint32_t start) {
+  static constexpr std::string_view names[] = {"BOOT_START", "SYSTEM_START", "AUTO_START", "DEMAND_START",
+                                               "DISABLED"};
+  return start < 5 ? names[start] : "UNKNOWN";
+}
+
+std::string_view ErrorControlName(std::uint32_t e) {
+  static constexpr std::string_view names[] = {"IGNORE", "NORMAL", "SEVERE", "CRITICAL"};
+  return e < 4 ? names[e] : "UNKNOWN";
+}
+
+// The SERVICE_STATUS block; queryEx adds PID and FLAGS (sc start prints them).
+std::string StatusBlock(const ServiceStatus& s, bool enumeration, bool queryEx) {
+  std::string out = fmt::format("\nSERVICE_NAME: {}\n", s.config.name);
+  if (enumeration) out += fmt::format("DISPLAY_NAME: {}\n", s.config.displayName);
+  out += fmt::format("        TYPE               : {:<2} {}\n", s.config.type, TypeName(s.config.type));
+  out += fmt::format("        STATE              : {:<2} {}\n", static_cast<std::uint32_t>(s.state), StateName(s.state));
+  if (s.state != ServiceState::kStopped) {
+    out += "                                (STOPPABLE, NOT_PAUSABLE, IGNORES_SHUTDOWN)\n";
+  }
+  out += fmt::format("        WIN32_EXIT_CODE    : {}  ({:#x})\n", s.win32ExitCode, s.win32ExitCode);
+  out += fmt::format("        SERVICE_EXIT_CODE  : {}  ({:#x})\n", s.serviceExitCode, s.serviceExitCode);
+  out += "        CHECKPOINT         : 0x0\n";
+  out += "        WAIT_HINT          : 0x0\n";
+  if (queryEx) {
+    out += "        PID                : 0\n";
+    out += "        FLAGS              :\n";
+  }
+  return out;
+}
+
+// "[SC] StartService FAILED 1275:\n\nThis driver has been blocked from loading\n\n", and ntbox's
+// own explanation on stderr when it knows more than the code says.
+int Failed(CommandContext& ctx, std::string_view api, const Error& e) {
+  if (e.win32 == 0) {  // not a Win32 failure: a bugcheck report or an ntbox error
+    if (ctx.machine.crashReport()) {
+      ctx.out(e.message);
+      ctx.err(fmt::format("ntbox: the machine stopped with a bugcheck; report saved to {}; the next command boots "
+                          "it again\n",
+                          ctx.machine.crashFile()->string()));
+      return kCommandBugCheck;
+    }
+    ctx.err("ntbox sc: " + e.message + "\n");
+    return kCommandFailed;
+  }
+  const std::string_view text = nt::Win32ErrorMessage(e.win32);
+  ctx.out(fmt::format("[SC] {} FAILED {}:\n\n{}\n\n", api, e.win32, text));
+  if (!e.message.empty() && e.message != text) ctx.err("ntbox: " + e.message + "\n");
+  return kCommandFailed;
+}
+
+bool IsNoSuchService(const Error& e) { return e.win32 == 1060; }
+
+int Create(CommandContext& ctx, const std::vector<std::string>& args) {
+  if (args.size() < 2) return Usage(ctx, "create needs a service name");
+  std::string problem;
+  const auto options = ParseOptions(args, 2, problem);
+  if (!options) return Usage(ctx, problem);
+  ServiceConfig config;
+  config.name = args[1];
+  std::optional<std::uint32_t> type;
+  for (const auto& [key, value] : *options) {
+    const std::string v = AsciiLower(value);
+    if (key == "type") {
+      if (v == "kernel") {
+        type = SERVICE_KERNEL_DRIVER;
+      } else if (v == "filesys") {
+        type = SERVICE_FILE_SYSTEM_DRIVER;
+      } else if (v == "own" || v == "share" || v == "interact" || v == "userown" || v == "usershare") {
+        return Usage(ctx, "type= " + value + " is a Win32 service; ntbox runs drivers (type= kernel or filesys)");
+      } else {
+        return Usage(ctx, "unknown type= " + value);
+      }
+    } else if (key == "start") {
+      static const std::pair<std::string_view, std::uint32_t> starts[] = {
+          {"boot", 0}, {"system", 1}, {"auto", 2}, {"demand", 3}, {"disabled", 4}};
+      bool found = false;
+      for (const auto& [n, s] : starts) {
+        if (n == v) {
+          config.start = s;
+          found = true;
+        }
+      }
+      if (!found) return Usage(ctx, "unknown start= " + value);
+    } else if (key == "error") {
+      static const std::pair<std::string_view, std::uint32_t> errors[] = {
+          {"ignore", 0}, {"normal", 1}, {"severe", 2}, {"critical", 3}};
+      bool found = false;
+      for (const auto& [n, s] : errors) {
+        if (n == v) {
+          config.errorControl = s;
+          found = true;
+        }
+      }
+      if (!found) return Usage(ctx, "unknown error= " + value);
+    } else if (key == "binpath") {
+      config.imagePath = Machine::ToImagePath(value, ctx.cwd);
+    } else if (key == "displayname") {
+      config.displayName = value;
+    } else if (key == "group") {
+      config.group = value;
+    } else if (key == "tag" || key == "depend" || key == "obj" || key == "password") {
+      // Accepted as sc.exe does; they do not matter to a driver here.
+    } else {
+      return Usage(ctx, "unknown option " + key + "=");
+    }
+  }
+  if (!type) {
+    return Usage(ctx, "create needs type= kernel (sc.exe would create a Win32 service; ntbox runs drivers)");
+  }
+  config.type = *type;
+  if (config.imagePath.empty()) return Usage(ctx, "create needs binPath= PATH");
+  auto created = ctx.machine.CreateService(config);
+  if (!created) return Failed(ctx, "CreateService", created.error());
+  ctx.out("[SC] CreateService SUCCESS\n");
+  return kCommandOk;
+}
+
+int Query(CommandContext& ctx, const std::vector<std::string>& args) {
+  if (args.size() >= 2 && args[1].find('=') == std::string::npos) {
+    auto status = ctx.machine.QueryService(args[1]);
+    if (!status) {
+      return Failed(ctx, IsNoSuchService(status.error()) ? "EnumQueryServicesStatus:OpenService" : "QueryService",
+                    status.error());
+    }
+    ctx.out(StatusBlock(*status, false, false));
+    return kCommandOk;
+  }
+  std::string problem;
+  const auto options = ParseOptions(args, 1, problem);
+  if (!options) return Usage(ctx, problem);
+  std::string state = "active";
+  for (const auto& [key, value] : *options) {
+    const std::string v = AsciiLower(value);
+    if (key == "type") {
+      if (v != "driver" && v != "all" && v != "kernel" && v != "filesys") {
+        return Usage(ctx, "type= " + value + ": ntbox has drivers only (type= driver)");
+      }
+    } else if (key == "state") {
+      if (v != "active" && v != "inactive" && v != "all") return Usage(ctx, "unknown state= " + value);
+      state = v;
+    } else if (key != "bufsize" && key != "ri" && key != "group") {
+      return Usage(ctx, "unknown option " + key + "=");
+    }
+  }
+  for (const auto& s : ctx.machine.QueryServices()) {
+    const bool running = s.state != ServiceState::kStopped;
+    if ((state == "active" && !running) || (state == "inactive" && running)) continue;
+    ctx.out(StatusBlock(s, true, false));
+  }
+  return kCommandOk;
+}
+
+int Qc(CommandContext& ctx, const std::vector<std::string>& args) {
+  if (args.size() != 2) return Usage(ctx, "qc needs one service name");
+  auto status = ctx.machine.QueryService(args[1]);
+  if (!status) return Failed(ctx, "OpenService", status.error());
+  const ServiceConfig& c = status->config;
+  ctx.out(fmt::format(
+      "[SC] QueryServiceConfig SUCCESS\n\n"
+      "SERVICE_NAME: {}\n"
+      "        TYPE               : {:<2} {}\n"
+      "        START_TYPE         : {:<3} {}\n"
+      "        ERROR_CONTROL      : {:<3} {}\n"
+      "        BINARY_PATH_NAME   : {}\n"
+      "        LOAD_ORDER_GROUP   : {}\n"
+      "        TAG                : 0\n"
+      "        DISPLAY_NAME       : {}\n"
+      "        DEPENDENCIES       : \n"
+      "        SERVICE_START_NAME : \n",
+      c.name, c.type, TypeName(c.type), c.start, StartName(c.start), c.errorControl,
+      ErrorControlName(c.errorControl), c.imagePath, c.group, c.displayName));
+  return kCommandOk;
+}
+
+}  // namespace
+
+int RunSc(CommandContext& ctx, const std::vector<std::string>& args) {
+  if (args.empty() || args[0] == "/?" || args[0] == "-h" || args[0] == "--help") {
+    ctx.out(std::string(kUsage));
+    return args.empty() ? kCommandUsage : kCommandOk;
+  }
+  const std::string command = AsciiLower(args[0]);
+  if (command == "create") return Create(ctx, args);
+  if (command == "query" || command == "queryex") return Query(ctx, args);
+  if (command == "qc") return Qc(ctx, args);
+  if (command != "start" && command != "stop" && command != "delete") {
+    return Usage(ctx, "unknown command '" + args[0] + "'");
+  }
+  if (args.size() != 2) return Usage(ctx, command + " needs one service name");
+  const std::string& name = args[1];
+  if (command == "start") {
+    auto started = ctx.machine.StartService(name);
+    if (!started) {
+      return Failed(ctx, IsNoSuchService(started.error()) ? "StartService: OpenService" : "StartService",
+                    started.error());
+    }
+    ctx.out(StatusBlock(*started, false, true));
+    return kCommandOk;
+  }
+  if (command == "stop") {
+    auto stopped = ctx.machine.StopService(name);
+    if (!stopped) {
+      return Failed(ctx, IsNoSuchService(stopped.error()) ? "OpenService" : "ControlService", stopped.error());
+    }
+    ctx.out(StatusBlock(*stopped, false, false));
+    return kCommandOk;
+  }
+  auto deleted = ctx.machine.DeleteService(name);
+  if (!deleted) return Failed(ctx, IsNoSuchService(deleted.error()) ? "OpenService" : "DeleteService", deleted.error());
+  ctx.out("[SC] DeleteService SUCCESS\n");
+  return kCommandOk;
+}
+
+}  // namespace ntbox::machine

@@ -1,0 +1,177 @@
+#include "machine/server/Client.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "machine/MachineDir.h"
+#include "machine/server/Protocol.h"
+
+namespace ntbox::machine {
+namespace {
+
+namespace fs = std::filesystem;
+
+int Connect(const fs::path& root) {
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  const std::string path = (root / "server.sock").string();
+  if (path.size() >= sizeof(address.sun_path)) return -1;
+  std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+std::optional<int> PidFile(const fs::path& root) {
+  std::ifstream in(root / "server.pid");
+  int pid = 0;
+  if (in >> pid) return pid;
+  return std::nullopt;
+}
+
+// Serializes "is a server running? if not, start one" between clients.
+class BootLock {
+ public:
+  explicit BootLock(const fs::path& root) {
+    std::error_code ec;
+    fs::create_directories(root, ec);
+    fd_ = ::open((root / "boot.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ >= 0) ::flock(fd_, LOCK_EX);
+  }
+  ~BootLock() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+Result<int> Spawn(const fs::path& root) {
+  int ready[2];
+  if (::pipe2(ready, O_CLOEXEC) != 0) return Fail(std::string("pipe: ") + std::strerror(errno));
+  const std::string rootText = root.string();
+  const std::string log = (root / "server.log").string();
+  const pid_t pid = ::fork();
+  if (pid < 0) return Fail(std::string("fork: ") + std::strerror(errno));
+  if (pid == 0) {
+    ::setsid();
+    const int devnull = ::open("/dev/null", O_RDONLY);
+    const int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    ::dup2(devnull, 0);
+    ::dup2(out, 1);
+    ::dup2(out, 2);
+    ::dup2(ready[1], 3);  // dup2 clears close-on-exec
+    ::execl("/proc/self/exe", "ntbox", "--machine", rootText.c_str(), "boot", "--foreground", "--ready-fd", "3",
+            static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ::close(ready[1]);
+  std::string answer;
+  char buffer[512];
+  for (;;) {
+    const ssize_t n = ::read(ready[0], buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    answer.append(buffer, static_cast<std::size_t>(n));
+  }
+  ::close(ready[0]);
+  if (answer.starts_with("ok ")) return std::stoi(answer.substr(3));
+  if (answer.starts_with("error: ")) {
+    answer = answer.substr(7);
+    if (!answer.empty() && answer.back() == '\n') answer.pop_back();
+    return Fail("cannot boot the machine at " + rootText + ": " + answer);
+  }
+  return Fail("the machine server died while booting; see " + log);
+}
+
+}  // namespace
+
+std::optional<int> RunningServer(const fs::path& root) {
+  const int fd = Connect(root);
+  if (fd < 0) return std::nullopt;
+  ::close(fd);
+  return PidFile(root).value_or(0);
+}
+
+Result<int> StartServer(const fs::path& root) {
+  BootLock lock(root);
+  if (const auto pid = RunningServer(root)) return *pid;
+  return Spawn(root);
+}
+
+int Call(const fs::path& root, const ClientRequest& request, bool autostart) {
+  int fd = Connect(root);
+  if (fd < 0 && autostart) {
+    auto started = StartServer(root);
+    if (!started) {
+      std::fprintf(stderr, "ntbox: %s\n", started.error().message.c_str());
+      return kExitServerLost;
+    }
+    fd = Connect(root);
+  }
+  if (fd < 0) {
+    std::fprintf(stderr, "ntbox: the machine at %s is not running\n", root.c_str());
+    return 3;
+  }
+  const nlohmann::json json{{"command", request.command}, {"args", request.args},
+                            {"cwd", fs::current_path().string()}, {"follow", request.follow},
+                            {"filtered", request.filtered}, {"json", request.json}};
+  if (!WriteFrame(fd, FrameKind::kRequest, json.dump())) {
+    ::close(fd);
+    std::fprintf(stderr, "ntbox: the machine server at %s went away\n", root.c_str());
+    return kExitServerLost;
+  }
+  for (;;) {
+    const auto frame = ReadFrame(fd);
+    if (!frame) {
+      ::close(fd);
+      std::fflush(stdout);
+      std::fprintf(stderr, "ntbox: the machine server stopped before answering (see %s)\n",
+                   (root / "server.log").c_str());
+      return kExitServerLost;
+    }
+    switch (frame->kind) {
+      case FrameKind::kStdout:
+        std::fwrite(frame->payload.data(), 1, frame->payload.size(), stdout);
+        std::fflush(stdout);
+        break;
+      case FrameKind::kStderr:
+        std::fflush(stdout);
+        std::fwrite(frame->payload.data(), 1, frame->payload.size(), stderr);
+        break;
+      case FrameKind::kExit:
+        ::close(fd);
+        return std::atoi(frame->payload.c_str());
+      default:
+        break;
+    }
+  }
+}
+
+Result<bool> ShutdownServer(const fs::path& root) {
+  const int fd = Connect(root);
+  if (fd < 0) return false;
+  const nlohmann::json json{{"command", "shutdown"}};
+  WriteFrame(fd, FrameKind::kRequest, json.dump());
+  // The server keeps this connection until its process exits: end of stream means it is gone.
+  while (ReadFrame(fd)) {
+  }
+  ::close(fd);
+  return true;
+}
+
+}  // namespace ntbox::machine

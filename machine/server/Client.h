@@ -1,0 +1,34 @@
+// The client side: sends one command to the machine's server, starting the server first when
+// none runs (as adb does), and relays its output. A server that dies mid-request is reported,
+// never waited on forever: its socket closes with it.
+#pragma once
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "support/Result.h"
+
+namespace ntbox::machine {
+
+struct ClientRequest {
+  std::string command;  // sc, reg, bcdedit, lm, status, dbgview, shutdown
+  std::vector<std::string> args;
+  bool follow = false;
+  bool filtered = false;
+  bool json = false;
+};
+
+// Exit status when the server went away without answering.
+constexpr int kExitServerLost = 5;
+
+// The pid of the server running the machine in root, or nullopt.
+std::optional<int> RunningServer(const std::filesystem::path& root);
+// Boots a server for root in the background; returns its pid (or the running one's).
+Result<int> StartServer(const std::filesystem::path& root);
+// Sends the request, writes the answer to stdout/stderr, returns the command's exit status.
+int Call(const std::filesystem::path& root, const ClientRequest& request, bool autostart = true);
+// Asks the server to shut down and waits until its process is gone.
+Result<bool> ShutdownServer(const std::filesystem::path& root);
+
+}  // namespace ntbox::machine

@@ -1,0 +1,59 @@
+#include "machine/server/Protocol.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace ntbox::machine {
+namespace {
+
+constexpr std::uint32_t kMaxFrame = 64u << 20;
+
+bool WriteAll(int fd, const char* data, std::size_t size) {
+  while (size) {
+    const ssize_t n = ::send(fd, data, size, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    data += n;
+    size -= static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+bool ReadAll(int fd, char* data, std::size_t size) {
+  while (size) {
+    const ssize_t n = ::read(fd, data, size);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    data += n;
+    size -= static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+}  // namespace
+
+bool WriteFrame(int fd, FrameKind kind, std::string_view payload) {
+  char header[5];
+  const auto size = static_cast<std::uint32_t>(payload.size());
+  std::memcpy(header, &size, 4);
+  header[4] = static_cast<char>(kind);
+  std::string frame(header, 5);
+  frame.append(payload);
+  return WriteAll(fd, frame.data(), frame.size());
+}
+
+std::optional<Frame> ReadFrame(int fd) {
+  char header[5];
+  if (!ReadAll(fd, header, 5)) return std::nullopt;
+  std::uint32_t size;
+  std::memcpy(&size, header, 4);
+  if (size > kMaxFrame) return std::nullopt;
+  Frame frame{static_cast<FrameKind>(header[4]), std::string(size, '\0')};
+  if (!ReadAll(fd, frame.payload.data(), size)) return std::nullopt;
+  return frame;
+}
+
+}  // namespace ntbox::machine

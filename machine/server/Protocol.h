@@ -1,0 +1,23 @@
+// The client–server protocol over the machine's Unix socket: length-prefixed frames. The client
+// sends one request (JSON); the server answers with stdout/stderr text frames and one exit frame,
+// or keeps streaming stdout frames (dbgview --follow) until the client goes away.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace ntbox::machine {
+
+enum class FrameKind : char { kRequest = 'Q', kStdout = 'O', kStderr = 'E', kExit = 'X' };
+
+struct Frame {
+  FrameKind kind;
+  std::string payload;
+};
+
+// Whole-frame blocking I/O; false / nullopt when the peer is gone.
+bool WriteFrame(int fd, FrameKind kind, std::string_view payload);
+std::optional<Frame> ReadFrame(int fd);
+
+}  // namespace ntbox::machine

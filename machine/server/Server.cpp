@@ -1,0 +1,316 @@
+#include "machine/server/Server.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "machine/Machine.h"
+#include "machine/commands/Command.h"
+#include "machine/commands/DbgviewFormat.h"
+#include "machine/server/Protocol.h"
+
+namespace ntbox::machine {
+namespace {
+
+namespace fs = std::filesystem;
+
+int g_wakeWrite = -1;  // the self-pipe that stops the accept loop
+
+void OnStopSignal(int) {
+  const char c = 's';
+  (void)!::write(g_wakeWrite, &c, 1);
+}
+
+void Ready(int fd, std::string_view message) {
+  if (fd < 0) return;
+  (void)!::write(fd, message.data(), message.size());
+  ::close(fd);
+}
+
+std::string Uptime(std::chrono::steady_clock::duration d) {
+  const auto s = std::chrono::duration_cast<std::chrono::seconds>(d).count();
+  return fmt::format("{:02}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60);
+}
+
+// A dbgview --follow connection: records queue up here and its thread writes them out.
+struct Follower {
+  std::mutex mutex;
+  std::condition_variable cv;
+  std::deque<std::string> lines;
+  std::optional<std::pair<std::string, int>> closing;  // final stderr text and exit status
+};
+
+class Server {
+ public:
+  Server(const ServerOptions& options, std::unique_ptr<Machine> machine, int listenFd, int wakeRead)
+      : options_(options), machine_(std::move(machine)), listenFd_(listenFd), wakeRead_(wakeRead) {}
+
+  int Run() {
+    while (!stopping_) {
+      pollfd fds[2] = {{listenFd_, POLLIN, 0}, {wakeRead_, POLLIN, 0}};
+      if (::poll(fds, 2, -1) < 0) {
+        if (errno == EINTR) continue;
+        break;
+      }
+      if (fds[1].revents) break;
+      if (!(fds[0].revents & POLLIN)) continue;
+      const int client = ::accept4(listenFd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (client < 0) continue;
+      std::thread([this, client] { Serve(client); }).detach();
+    }
+    Stop("ntbox: the machine shut down\n", 0);
+    return 0;
+  }
+
+ private:
+  void Serve(int fd) {
+    const auto frame = ReadFrame(fd);
+    if (!frame || frame->kind != FrameKind::kRequest) {
+      ::close(fd);
+      return;
+    }
+    const auto request = nlohmann::json::parse(frame->payload, nullptr, false);
+    if (request.is_discarded() || !request.is_object()) {
+      WriteFrame(fd, FrameKind::kStderr, "ntbox: malformed request\n");
+      WriteFrame(fd, FrameKind::kExit, "2");
+      ::close(fd);
+      return;
+    }
+    const std::string command = request.value("command", "");
+    std::vector<std::string> args = request.value("args", std::vector<std::string>{});
+    if (command == "dbgview") {
+      Dbgview(fd, request.value("follow", false), request.value("filtered", false));
+      return;
+    }
+    if (command == "shutdown") {
+      WriteFrame(fd, FrameKind::kStdout, "");
+      // The connection stays open until the process exits: the client waits for that.
+      OnStopSignal(0);
+      return;
+    }
+    int status = kCommandOk;
+    {
+      std::lock_guard lock(commandMutex_);
+      CommandContext ctx{*machine_, request.value("cwd", std::string("/")),
+                         [fd](std::string_view s) { WriteFrame(fd, FrameKind::kStdout, s); },
+                         [fd](std::string_view s) { WriteFrame(fd, FrameKind::kStderr, s); }};
+      if (machine_->crashReport()) {
+        ctx.err("ntbox: the machine has stopped with a bugcheck and is shutting down; run the command again\n");
+        status = kCommandFailed;
+      } else if (command == "sc") {
+        status = RunSc(ctx, args);
+      } else if (command == "reg") {
+        status = RunReg(ctx, args);
+      } else if (command == "bcdedit") {
+        status = RunBcdedit(ctx, args);
+      } else if (command == "lm") {
+        status = RunLm(ctx, args);
+      } else if (command == "status") {
+        status = Status(ctx, request.value("json", false));
+      } else {
+        ctx.err("ntbox: the server does not know the command '" + command + "'\n");
+        status = kCommandUsage;
+      }
+    }
+    if (machine_->crashReport()) {
+      WriteFrame(fd, FrameKind::kExit, std::to_string(kCommandBugCheck));
+      Crashed();
+      return;
+    }
+    WriteFrame(fd, FrameKind::kExit, std::to_string(status));
+    ::close(fd);
+  }
+
+  int Status(CommandContext& ctx, bool json) {
+    const auto& config = machine_->activeBootConfig();
+    const std::size_t drivers = machine_->RunningDrivers();
+    if (json) {
+      nlohmann::json j{{"machine", options_.root.string()}, {"running", true},       {"pid", ::getpid()},
+                       {"uptime_seconds", std::chrono::duration_cast<std::chrono::seconds>(machine_->uptime()).count()},
+                       {"drivers", drivers}, {"testsigning", config.testSigning}, {"debug", config.debug}};
+      ctx.out(j.dump() + "\n");
+      return kCommandOk;
+    }
+    ctx.out(fmt::format("machine      {}\nstate        running\npid          {}\nuptime       {}\n"
+                        "drivers      {} running\ntestsigning  {}\ndebug        {}\n",
+                        options_.root.string(), ::getpid(), Uptime(machine_->uptime()), drivers,
+                        config.testSigning ? "on" : "off", config.debug ? "on" : "off"));
+    return kCommandOk;
+  }
+
+  void Dbgview(int fd, bool follow, bool filtered) {
+    auto follower = std::make_shared<Follower>();
+    std::uint64_t last = 0;
+    int listener = 0;
+    if (follow) {
+      // Listen first, then read the log: nothing printed in between is lost (duplicates are skipped).
+      listener = machine_->AddDebugListener([follower, filtered](const LoggedRecord& r) {
+        if (filtered && !r.passed) return;
+        std::lock_guard lock(follower->mutex);
+        follower->lines.push_back(std::to_string(r.sequence) + "\n" + FormatDebugLine(r));
+        follower->cv.notify_one();
+      });
+      std::lock_guard lock(followersMutex_);
+      followers_.insert(follower);
+    }
+    std::string history;
+    for (const auto& r : DebugLog::ReadAll(machine_->dir().debugLog())) {
+      last = r.sequence;
+      if (!filtered || r.passed) history += FormatDebugLine(r);
+    }
+    bool alive = history.empty() || WriteFrame(fd, FrameKind::kStdout, history);
+    if (!follow) {
+      WriteFrame(fd, FrameKind::kExit, "0");
+      ::close(fd);
+      return;
+    }
+    while (alive) {
+      std::unique_lock lock(follower->mutex);
+      follower->cv.wait_for(lock, std::chrono::seconds(1),
+                            [&] { return !follower->lines.empty() || follower->closing.has_value(); });
+      while (!follower->lines.empty() && alive) {
+        std::string entry = std::move(follower->lines.front());
+        follower->lines.pop_front();
+        const auto newline = entry.find('\n');
+        if (std::stoull(entry.substr(0, newline)) <= last) continue;
+        alive = WriteFrame(fd, FrameKind::kStdout, std::string_view(entry).substr(newline + 1));
+      }
+      if (follower->closing) {
+        if (!follower->closing->first.empty()) WriteFrame(fd, FrameKind::kStderr, follower->closing->first);
+        WriteFrame(fd, FrameKind::kExit, std::to_string(follower->closing->second));
+        break;
+      }
+      // A client that went away while nothing was printed: notice it here.
+      pollfd p{fd, POLLRDHUP, 0};
+      if (::poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR))) alive = false;
+    }
+    machine_->RemoveDebugListener(listener);
+    {
+      std::lock_guard lock(followersMutex_);
+      followers_.erase(follower);
+    }
+    followersGone_.notify_all();
+    ::close(fd);
+  }
+
+  void TellFollowers(const std::string& text, int status) {
+    std::lock_guard lock(followersMutex_);
+    for (const auto& f : followers_) {
+      std::lock_guard fl(f->mutex);
+      f->closing = std::pair{text, status};
+      f->cv.notify_one();
+    }
+  }
+
+  void Unpublish() {
+    ::close(listenFd_);
+    ::unlink(machine_->dir().socket().c_str());
+    ::unlink((machine_->dir().root() / "server.pid").c_str());
+  }
+
+  // A driver bugchecked the machine: no more driver code runs; tell everyone and go.
+  void Crashed() {
+    const std::string file = machine_->crashFile() ? machine_->crashFile()->string() : std::string();
+    TellFollowers("ntbox: the machine stopped with a bugcheck (report: " + file + ")\n", kCommandBugCheck);
+    Unpublish();
+    WaitForFollowers();
+    if (options_.foreground) std::fprintf(stderr, "ntbox: the machine bugchecked; report: %s\n", file.c_str());
+    std::fflush(nullptr);
+    ::_exit(kCommandBugCheck);
+  }
+
+  void Stop(const std::string& text, int status) {
+    stopping_ = true;
+    Unpublish();
+    TellFollowers(text, status);
+    WaitForFollowers();
+    std::lock_guard lock(commandMutex_);
+    machine_.reset();
+    if (options_.foreground) std::fputs(text.c_str(), stderr);
+  }
+
+  // Followers hold their own connection; let their threads say goodbye before the process ends.
+  void WaitForFollowers() {
+    std::unique_lock lock(followersMutex_);
+    followersGone_.wait_for(lock, std::chrono::seconds(2), [this] { return followers_.empty(); });
+  }
+
+  ServerOptions options_;
+  std::unique_ptr<Machine> machine_;
+  int listenFd_;
+  int wakeRead_;
+  std::atomic<bool> stopping_{false};
+  std::mutex commandMutex_;
+  std::mutex followersMutex_;
+  std::set<std::shared_ptr<Follower>> followers_;
+  std::condition_variable followersGone_;
+};
+
+}  // namespace
+
+int RunServer(const ServerOptions& options) {
+  auto dir = MachineDir::Open(options.root);
+  if (!dir) {
+    Ready(options.readyFd, "error: " + dir.error().message + "\n");
+    return 1;
+  }
+  const int lockFd = ::open(dir->lock().c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lockFd < 0 || ::flock(lockFd, LOCK_EX | LOCK_NB) != 0) {
+    Ready(options.readyFd, "error: another ntbox server already runs this machine\n");
+    return 1;
+  }
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  const std::string socketPath = dir->socket().string();
+  if (socketPath.size() >= sizeof(address.sun_path)) {
+    Ready(options.readyFd, "error: the machine directory path is too long for a Unix socket: " + socketPath + "\n");
+    return 1;
+  }
+  std::memcpy(address.sun_path, socketPath.c_str(), socketPath.size() + 1);
+
+  auto machine = Machine::Boot(options.root);
+  if (!machine) {
+    Ready(options.readyFd, "error: " + machine.error().message + "\n");
+    return 1;
+  }
+  int wake[2];
+  if (::pipe2(wake, O_CLOEXEC) != 0) return 1;
+  g_wakeWrite = wake[1];
+  struct sigaction sa {};
+  sa.sa_handler = OnStopSignal;
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  ::unlink(socketPath.c_str());  // a socket left by a server that was killed
+  const int listenFd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (listenFd < 0 || ::bind(listenFd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
+      ::listen(listenFd, 64) != 0) {
+    Ready(options.readyFd, std::string("error: cannot listen on ") + socketPath + ": " + std::strerror(errno) + "\n");
+    return 1;
+  }
+  (void)WriteFileAtomically(dir->root() / "server.pid", std::to_string(::getpid()) + "\n");
+  if (options.foreground) {
+    std::fprintf(stderr, "ntbox: machine %s booted (pid %d); Ctrl-C shuts it down\n", options.root.c_str(), ::getpid());
+  }
+  Ready(options.readyFd, fmt::format("ok {}\n", ::getpid()));
+  Server server(options, std::move(*machine), listenFd, wake[0]);
+  return server.Run();
+}
+
+}  // namespace ntbox::machine

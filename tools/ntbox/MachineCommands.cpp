@@ -1,0 +1,184 @@
+// The machine's commands on the CLI: boot, shutdown, reboot, status, sc, reg, bcdedit, lm,
+// dbgview, testsign. Everything but boot --foreground and testsign is a request to the machine's
+// server (started when none runs); sc, reg and bcdedit take Windows' own syntax verbatim.
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "machine/MachineDir.h"
+#include "machine/Signing.h"
+#include "machine/server/Client.h"
+#include "machine/server/Server.h"
+#include "tools/ntbox/Commands.h"
+
+namespace ntbox::tools {
+namespace {
+
+namespace fs = std::filesystem;
+using machine::ClientRequest;
+
+struct MachineOptions {
+  std::string dir;
+  bool foreground = false;
+  int readyFd = -1;
+  bool json = false;
+  bool follow = false;
+  bool filtered = false;
+  std::string driver;
+};
+
+fs::path Root(const MachineOptions& o) { return machine::MachineDir::Resolve(o.dir); }
+
+int Boot(const MachineOptions& o) {
+  if (o.foreground || o.readyFd >= 0) {
+    const int status = machine::RunServer({Root(o), o.readyFd, o.foreground});
+    // Connection threads may still be blocked on their sockets: leave without unwinding them.
+    std::fflush(nullptr);
+    ::_exit(status);
+  }
+  if (const auto pid = machine::RunningServer(Root(o))) {
+    std::printf("The machine at %s is already running (pid %d).\n", Root(o).c_str(), *pid);
+    return kExitOk;
+  }
+  auto pid = machine::StartServer(Root(o));
+  if (!pid) {
+    std::fprintf(stderr, "ntbox boot: %s\n", pid.error().message.c_str());
+    return kExitRefused;
+  }
+  std::printf("Booted the machine at %s (pid %d).\n", Root(o).c_str(), *pid);
+  return kExitOk;
+}
+
+int Shutdown(const MachineOptions& o, bool quietWhenStopped) {
+  auto done = machine::ShutdownServer(Root(o));
+  if (!done) {
+    std::fprintf(stderr, "ntbox shutdown: %s\n", done.error().message.c_str());
+    return kExitRefused;
+  }
+  if (*done) {
+    std::printf("The machine at %s shut down.\n", Root(o).c_str());
+  } else if (!quietWhenStopped) {
+    std::printf("The machine at %s is not running.\n", Root(o).c_str());
+  }
+  return kExitOk;
+}
+
+// osslsigncode signs with the machine's test certificate (created on first use).
+int Testsign(const MachineOptions& o) {
+  auto dir = machine::MachineDir::Open(Root(o));
+  if (!dir) {
+    std::fprintf(stderr, "ntbox testsign: %s\n", dir.error().message.c_str());
+    return kExitRefused;
+  }
+  auto cert = machine::EnsureTestCertificate(dir->certs());
+  if (!cert) {
+    std::fprintf(stderr, "ntbox testsign: %s\n", cert.error().message.c_str());
+    return kExitRefused;
+  }
+  const std::string output = o.driver + ".ntbox-signed";
+  std::fflush(nullptr);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    const int devnull = ::open("/dev/null", O_WRONLY);
+    ::dup2(devnull, 1);
+    ::execlp("osslsigncode", "osslsigncode", "sign", "-certs", cert->first.c_str(), "-key", cert->second.c_str(),
+             "-h", "sha256", "-n", fs::path(o.driver).filename().c_str(), "-in", o.driver.c_str(), "-out",
+             output.c_str(), static_cast<char*>(nullptr));
+    std::perror("ntbox testsign: cannot run osslsigncode");
+    ::_exit(127);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  std::error_code ec;
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    fs::remove(output, ec);
+    std::fprintf(stderr, "ntbox testsign: osslsigncode failed to sign %s\n", o.driver.c_str());
+    return kExitRefused;
+  }
+  fs::rename(output, o.driver, ec);
+  if (ec) {
+    std::fprintf(stderr, "ntbox testsign: cannot replace %s: %s\n", o.driver.c_str(), ec.message().c_str());
+    return kExitRefused;
+  }
+  std::printf("Signed %s with the test certificate %s\n", o.driver.c_str(), cert->first.c_str());
+  return kExitOk;
+}
+
+CLI::App* Passthrough(CLI::App& app, const char* name, const char* description) {
+  CLI::App* cmd = app.add_subcommand(name, description);
+  cmd->prefix_command();
+  cmd->fallthrough(false);  // Windows syntax: every argument is the command's
+  cmd->allow_extras();
+  return cmd;
+}
+
+}  // namespace
+
+std::vector<std::function<int()>> AddMachineCommands(CLI::App& app) {
+  auto o = std::make_shared<MachineOptions>();
+  app.add_option("--machine", o->dir,
+                 "the machine directory (default: $NTBOX_MACHINE, else $XDG_DATA_HOME/ntbox/machine)");
+  std::vector<std::function<int()>> runs;
+
+  CLI::App* boot = app.add_subcommand("boot", "Boot the machine (in the background unless --foreground)");
+  boot->add_flag("--foreground", o->foreground, "run the machine server in this process until Ctrl-C");
+  boot->add_option("--ready-fd", o->readyFd, "(internal) report readiness on this descriptor")->group("");
+  runs.push_back([boot, o] { return boot->parsed() ? Boot(*o) : -1; });
+
+  CLI::App* shutdown = app.add_subcommand("shutdown", "Shut the machine down");
+  runs.push_back([shutdown, o] { return shutdown->parsed() ? Shutdown(*o, false) : -1; });
+
+  CLI::App* reboot = app.add_subcommand("reboot", "Shut the machine down and boot it again (applies bcdedit)");
+  runs.push_back([reboot, o]() -> int {
+    if (!reboot->parsed()) return -1;
+    if (const int s = Shutdown(*o, true); s != kExitOk) return s;
+    return Boot(*o);
+  });
+
+  CLI::App* status = app.add_subcommand("status", "Is the machine running: pid, uptime, drivers");
+  status->add_flag("--json", o->json, "print one JSON object");
+  runs.push_back([status, o]() -> int {
+    if (!status->parsed()) return -1;
+    if (!machine::RunningServer(Root(*o))) {
+      if (o->json) {
+        std::printf("{\"machine\":\"%s\",\"running\":false}\n", Root(*o).c_str());
+      } else {
+        std::printf("machine      %s\nstate        stopped\n", Root(*o).c_str());
+      }
+      return kExitRefused;
+    }
+    return machine::Call(Root(*o), ClientRequest{"status", {}, false, false, o->json}, false);
+  });
+
+  for (auto [name, description] : {std::pair{"sc", "Service control, as sc.exe: create, start, stop, delete, query, qc"},
+                                   std::pair{"reg", "The registry, as reg.exe: query, add, delete, export, import"},
+                                   std::pair{"bcdedit", "Boot configuration: /set testsigning|debug on|off, /enum"}}) {
+    CLI::App* cmd = Passthrough(app, name, description);
+    runs.push_back([cmd, o, name] {
+      return cmd->parsed() ? machine::Call(Root(*o), ClientRequest{name, cmd->remaining()}) : -1;
+    });
+  }
+
+  CLI::App* lm = app.add_subcommand("lm", "Loaded modules, as WinDbg's lm");
+  runs.push_back([lm, o] { return lm->parsed() ? machine::Call(Root(*o), ClientRequest{"lm", {}}) : -1; });
+
+  CLI::App* dbgview = app.add_subcommand("dbgview", "Kernel debug output, as DebugView (Capture Kernel, verbose)");
+  dbgview->add_flag("-f,--follow", o->follow, "keep printing new output until interrupted");
+  dbgview->add_flag("--filtered", o->filtered, "only what passes the Debug Print Filter");
+  runs.push_back([dbgview, o] {
+    return dbgview->parsed() ? machine::Call(Root(*o), ClientRequest{"dbgview", {}, o->follow, o->filtered}) : -1;
+  });
+
+  CLI::App* testsign = app.add_subcommand("testsign", "Test-sign a driver with the machine's test certificate");
+  testsign->add_option("driver", o->driver, "the driver image (.sys), signed in place")
+      ->required()
+      ->check(CLI::ExistingFile);
+  runs.push_back([testsign, o] { return testsign->parsed() ? Testsign(*o) : -1; });
+  return runs;
+}
+
+}  // namespace ntbox::tools
