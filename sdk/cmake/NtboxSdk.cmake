@@ -1,6 +1,6 @@
 # ntbox SDK: build Windows kernel drivers on Linux.
 #   include(<ntbox>/sdk/cmake/NtboxSdk.cmake)   (with the mingw-w64 toolchain file)
-#   ntbox_add_driver(MyDriver SOURCES driver.c other.cpp)   -> MyDriver.sys
+#   ntbox_add_driver(MyDriver SOURCES driver.c other.cpp)   -> MyDriver.sys, test-signed
 include_guard(GLOBAL)
 
 set(NTBOX_SDK_DIR "${CMAKE_CURRENT_LIST_DIR}/.." CACHE INTERNAL "")
@@ -15,11 +15,37 @@ add_custom_command(OUTPUT "${_ntbox_ext_lib}"
   DEPENDS "${NTBOX_SDK_DIR}/lib/ntoskrnl_ext.def" VERBATIM)
 add_custom_target(ntbox_ntoskrnl_ext DEPENDS "${_ntbox_ext_lib}")
 
+# Test signing, as Visual Studio does for a driver project: one self-signed code-signing
+# certificate per build tree (openssl), applied after each link (osslsigncode). A machine with
+# `bcdedit /set testsigning on` loads such drivers; unsigned ones fail there with 577.
+find_program(NTBOX_OPENSSL openssl)
+find_program(NTBOX_OSSLSIGNCODE osslsigncode)
+set(_ntbox_cert_dir "${CMAKE_BINARY_DIR}/ntbox-sdk/testcert")
+function(_ntbox_ensure_test_certificate)
+  if(EXISTS "${_ntbox_cert_dir}/testcert.crt" AND EXISTS "${_ntbox_cert_dir}/testcert.key")
+    return()
+  endif()
+  if(NOT NTBOX_OPENSSL OR NOT NTBOX_OSSLSIGNCODE)
+    message(FATAL_ERROR "ntbox SDK: test signing needs openssl and osslsigncode (apt-get install openssl "
+                        "osslsigncode), or pass UNSIGNED to ntbox_add_driver")
+  endif()
+  file(MAKE_DIRECTORY "${_ntbox_cert_dir}")
+  execute_process(
+    COMMAND ${NTBOX_OPENSSL} req -x509 -newkey rsa:2048 -nodes -sha256 -days 3650
+            -subj "/CN=ntbox SDK Test Certificate"
+            -addext "extendedKeyUsage=codeSigning" -addext "keyUsage=digitalSignature"
+            -keyout "${_ntbox_cert_dir}/testcert.key" -out "${_ntbox_cert_dir}/testcert.crt"
+    RESULT_VARIABLE result OUTPUT_QUIET ERROR_QUIET)
+  if(NOT result EQUAL 0)
+    message(FATAL_ERROR "ntbox SDK: openssl could not create the test certificate")
+  endif()
+endfunction()
+
 option(NTBOX_DRIVER_DBG "Build drivers with DBG=1 (KdPrint and ASSERT active, as a Debug build)" ON)
 
-# ntbox_add_driver(<name> SOURCES <src>... [DBG|NO_DBG] [LIBRARIES <lib>...])
+# ntbox_add_driver(<name> SOURCES <src>... [DBG|NO_DBG] [UNSIGNED] [LIBRARIES <lib>...])
 function(ntbox_add_driver name)
-  cmake_parse_arguments(ARG "DBG;NO_DBG" "" "SOURCES;LIBRARIES" ${ARGN})
+  cmake_parse_arguments(ARG "DBG;NO_DBG;UNSIGNED" "" "SOURCES;LIBRARIES" ${ARGN})
   if(NOT ARG_SOURCES)
     message(FATAL_ERROR "ntbox_add_driver(${name}): SOURCES is required")
   endif()
@@ -54,4 +80,13 @@ function(ntbox_add_driver name)
     -Wl,--exclude-all-symbols)
   add_dependencies(${name} ntbox_ntoskrnl_ext)
   target_link_libraries(${name} PRIVATE ${ARG_LIBRARIES} ntoskrnl "${_ntbox_ext_lib}" hal gcc)
+  if(NOT ARG_UNSIGNED)
+    _ntbox_ensure_test_certificate()
+    add_custom_command(TARGET ${name} POST_BUILD
+      COMMAND ${NTBOX_OSSLSIGNCODE} sign -certs "${_ntbox_cert_dir}/testcert.crt"
+              -key "${_ntbox_cert_dir}/testcert.key" -h sha256 -n ${name}
+              -in "$<TARGET_FILE:${name}>" -out "$<TARGET_FILE:${name}>.signed"
+      COMMAND ${CMAKE_COMMAND} -E rename "$<TARGET_FILE:${name}>.signed" "$<TARGET_FILE:${name}>"
+      COMMENT "Test-signing ${name}.sys" VERBATIM)
+  endif()
 endfunction()
