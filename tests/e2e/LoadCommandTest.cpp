@@ -1,5 +1,7 @@
 // End to end: the real `ntbox load` binary on drivers built by mingw-w64.
 #include <gtest/gtest.h>
+
+#include "NtboxRun.h"
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -12,33 +14,10 @@
 
 namespace {
 
-struct Outcome {
-  int exit = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-std::string Driver(const std::string& name) { return std::string(NTBOX_DRIVER_DIR) + "/" + name; }
-
-Outcome Ntbox(const std::string& args) {
-  const std::string dir = testing::TempDir();
-  const std::string out = dir + "/ntbox_out_" + std::to_string(getpid());
-  const std::string err = dir + "/ntbox_err_" + std::to_string(getpid());
-  const std::string command = std::string(NTBOX_BIN) + " " + args + " >" + out + " 2>" + err + " </dev/null";
-  const int status = std::system(command.c_str());
-  Outcome r;
-  r.exit = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  r.out = Slurp(out);
-  r.err = Slurp(err);
-  std::remove(out.c_str());
-  std::remove(err.c_str());
-  return r;
-}
+using ntbox::test::Driver;
+using ntbox::test::Ntbox;
+using ntbox::test::Outcome;
+using ntbox::test::Slurp;
 
 TEST(Load, Seed000FirstDriver) {
   const Outcome r = Ntbox("load " + Driver("FirstDriverSample.sys"));

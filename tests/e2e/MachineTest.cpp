@@ -1,0 +1,321 @@
+// End to end: the machine through the real CLI and its server: seed 000's session command for
+// command, sc's error codes, reg and .reg files, the Debug Print Filter, kill -9 of the server,
+// several clients at once, a driver that bugchecks the machine.
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+#include <vector>
+
+#include "NtboxRun.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using ntbox::test::Driver;
+using ntbox::test::Outcome;
+using ntbox::test::Slurp;
+
+bool Contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+class MachineTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    const auto* info = testing::UnitTest::GetInstance()->current_test_info();
+    dir_ = fs::path(testing::TempDir()) / ("ntbox_m_" + std::string(info->name()) + "_" + std::to_string(getpid()));
+    fs::remove_all(dir_);
+  }
+  void TearDown() override {
+    Run("shutdown");
+    fs::remove_all(dir_);
+  }
+  Outcome Run(const std::string& args) { return ntbox::test::Ntbox("--machine " + dir_.string() + " " + args); }
+  // Creates a test-signed service and reboots with test signing on.
+  void TestSigningOn() {
+    ASSERT_EQ(Run("bcdedit /set testsigning on").exit, 0);
+    ASSERT_EQ(Run("reboot").exit, 0);
+  }
+  int ServerPid() {
+    const Outcome s = Run("status --json");
+    const auto at = s.out.find("\"pid\":");
+    return at == std::string::npos ? 0 : std::atoi(s.out.c_str() + at + 6);
+  }
+  fs::path dir_;
+};
+
+constexpr char kRunningBlock[] =
+    "\nSERVICE_NAME: 001_sample\n"
+    "        TYPE               : 1  KERNEL_DRIVER\n"
+    "        STATE              : 4  RUNNING\n"
+    "                                (STOPPABLE, NOT_PAUSABLE, IGNORES_SHUTDOWN)\n"
+    "        WIN32_EXIT_CODE    : 0  (0x0)\n"
+    "        SERVICE_EXIT_CODE  : 0  (0x0)\n"
+    "        CHECKPOINT         : 0x0\n"
+    "        WAIT_HINT          : 0x0\n"
+    "        PID                : 0\n"
+    "        FLAGS              :\n";
+
+constexpr char kStoppedBlock[] =
+    "\nSERVICE_NAME: 001_sample\n"
+    "        TYPE               : 1  KERNEL_DRIVER\n"
+    "        STATE              : 1  STOPPED\n"
+    "        WIN32_EXIT_CODE    : 0  (0x0)\n"
+    "        SERVICE_EXIT_CODE  : 0  (0x0)\n"
+    "        CHECKPOINT         : 0x0\n"
+    "        WAIT_HINT          : 0x0\n";
+
+TEST_F(MachineTest, Seed000Session) {
+  Outcome r = Run("sc create 001_sample type= kernel binPath= " + Driver("FirstDriverSample.sys"));
+  EXPECT_EQ(r.exit, 0) << r.err;
+  EXPECT_EQ(r.out, "[SC] CreateService SUCCESS\n");
+
+  // A test signature does not chain to a trusted root: blocked while test signing is off.
+  r = Run("sc start 001_sample");
+  EXPECT_EQ(r.exit, 1);
+  EXPECT_EQ(r.out, "[SC] StartService FAILED 1275:\n\nThis driver has been blocked from loading\n\n");
+
+  r = Run("bcdedit /set testsigning on");
+  EXPECT_EQ(r.exit, 0);
+  EXPECT_EQ(r.out, "The operation completed successfully.\n");
+  EXPECT_TRUE(Contains(Run("bcdedit /enum").out, "testsigning             Yes  (pending"));
+  EXPECT_EQ(Run("sc start 001_sample").exit, 1) << "bcdedit applies at the next boot only";
+
+  EXPECT_EQ(Run("reboot").exit, 0);
+  EXPECT_TRUE(Contains(Run("bcdedit /enum").out, "testsigning             Yes\n"));
+  r = Run("sc start 001_sample");
+  EXPECT_EQ(r.exit, 0) << r.err;
+  EXPECT_EQ(r.out, kRunningBlock);
+
+  r = Run("dbgview");
+  EXPECT_TRUE(Contains(r.out, "\tThis is my first sample driver\n")) << r.out;
+  EXPECT_TRUE(Contains(r.out, "\tOS version is : 10.0.19045\n")) << r.out;
+  EXPECT_TRUE(Contains(Run("lm").out, "   FirstDriverSample   (deferred)\n"));
+
+  r = Run("sc stop 001_sample");
+  EXPECT_EQ(r.exit, 0) << r.err;
+  EXPECT_EQ(r.out, kStoppedBlock);
+  EXPECT_TRUE(Contains(Run("dbgview").out, "\tThis driver unloaded\n"));
+  EXPECT_TRUE(Contains(Run("lm").out, "Unloaded modules:\n"));
+
+  // Without DriverUnload the driver cannot be stopped and keeps running.
+  ASSERT_EQ(Run("sc create nounload type= kernel binPath= " + Driver("FirstDriverNoUnload.sys")).exit, 0);
+  EXPECT_EQ(Run("sc start nounload").exit, 0);
+  r = Run("sc stop nounload");
+  EXPECT_EQ(r.exit, 1);
+  EXPECT_EQ(r.out, "[SC] ControlService FAILED 1052:\n\nThe requested control is not valid for this service.\n\n");
+  EXPECT_TRUE(Contains(Run("sc query nounload").out, "STATE              : 4  RUNNING"));
+
+  r = Run("sc delete 001_sample");
+  EXPECT_EQ(r.out, "[SC] DeleteService SUCCESS\n");
+  r = Run("sc query 001_sample");
+  EXPECT_EQ(r.exit, 1);
+  EXPECT_EQ(r.out,
+            "[SC] EnumQueryServicesStatus:OpenService FAILED 1060:\n\n"
+            "The specified service does not exist as an installed service.\n\n");
+
+  r = Run("reg query \"HKLM\\SYSTEM\\CurrentControlSet\\Services\\nounload\"");
+  EXPECT_EQ(r.exit, 0) << r.err;
+  EXPECT_TRUE(Contains(r.out, "\nHKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Services\\nounload\n"));
+  EXPECT_TRUE(Contains(r.out, "    Type    REG_DWORD    0x1\n"));
+  EXPECT_TRUE(Contains(r.out, "    Start    REG_DWORD    0x3\n"));
+  EXPECT_TRUE(Contains(r.out, "    ImagePath    REG_EXPAND_SZ    \\??\\Z:\\"));
+
+  // kill -9 of the server: the next command boots the machine again, services as they were.
+  const int pid = ServerPid();
+  ASSERT_GT(pid, 0);
+  const int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  ASSERT_GE(pidfd, 0);
+  ASSERT_EQ(kill(pid, SIGKILL), 0);
+  pollfd p{pidfd, POLLIN, 0};
+  ASSERT_EQ(poll(&p, 1, 10000), 1);  // readable once the process is gone
+  close(pidfd);
+  EXPECT_EQ(Run("status").exit, 3);
+  r = Run("sc query nounload");
+  EXPECT_EQ(r.exit, 0) << r.err;
+  EXPECT_TRUE(Contains(r.out, "STATE              : 1  STOPPED"));
+  EXPECT_TRUE(Contains(r.out, "WIN32_EXIT_CODE    : 1077  (0x435)"));
+  EXPECT_TRUE(Contains(Run("sc qc nounload").out, "BINARY_PATH_NAME   : \\??\\Z:\\"));
+  EXPECT_TRUE(Contains(Run("bcdedit /enum").out, "testsigning             Yes\n"));
+  EXPECT_NE(ServerPid(), pid);
+}
+
+TEST_F(MachineTest, ServiceErrors) {
+  TestSigningOn();
+  const std::string sample = Driver("FirstDriverSample.sys");
+  EXPECT_EQ(Run("sc start nosuch").out,
+            "[SC] StartService: OpenService FAILED 1060:\n\nThe specified service does not exist as an installed "
+            "service.\n\n");
+  ASSERT_EQ(Run("sc create a type= kernel binPath= " + sample).exit, 0);
+  EXPECT_TRUE(Contains(Run("sc create a type= kernel binPath= " + sample).out, "[SC] CreateService FAILED 1073:"));
+  EXPECT_TRUE(Contains(Run("sc stop a").out, "[SC] ControlService FAILED 1062:"));
+  EXPECT_EQ(Run("sc start a").exit, 0);
+  EXPECT_TRUE(Contains(Run("sc start a").out, "[SC] StartService FAILED 1056:"));
+
+  // Deleting a running service marks it; it goes when it stops.
+  EXPECT_EQ(Run("sc delete a").out, "[SC] DeleteService SUCCESS\n");
+  EXPECT_TRUE(Contains(Run("sc delete a").out, "[SC] DeleteService FAILED 1072:"));
+  EXPECT_TRUE(Contains(Run("sc create a type= kernel binPath= " + sample).out, "FAILED 1072:"));
+  EXPECT_EQ(Run("sc stop a").exit, 0);
+  EXPECT_TRUE(Contains(Run("sc query a").out, "FAILED 1060:"));
+
+  ASSERT_EQ(Run("sc create d type= kernel start= disabled binPath= " + sample).exit, 0);
+  EXPECT_TRUE(Contains(Run("sc start d").out, "[SC] StartService FAILED 1058:"));
+  EXPECT_TRUE(Contains(Run("sc qc d").out, "START_TYPE         : 4   DISABLED\n"));
+
+  ASSERT_EQ(Run("sc create missing type= kernel binPath= /nonexistent/x.sys").exit, 0);
+  EXPECT_EQ(Run("sc start missing").out, "[SC] StartService FAILED 2:\n\nThe system cannot find the file specified.\n\n");
+
+  const fs::path text = dir_ / "C" / "notape.sys";
+  std::ofstream(text) << "this is not a PE image";
+  ASSERT_EQ(Run("sc create bad type= kernel binPath= 'C:\\notape.sys'").exit, 0);
+  EXPECT_TRUE(Contains(Run("sc start bad").out, "[SC] StartService FAILED 193:"));
+
+  // Unsigned: 577 with test signing on. Tampered after signing: 577 always.
+  ASSERT_EQ(Run("sc create u type= kernel binPath= " + Driver("FirstDriverUnsigned.sys")).exit, 0);
+  EXPECT_TRUE(Contains(Run("sc start u").out, "[SC] StartService FAILED 577:"));
+  std::string bytes = Slurp(sample);
+  bytes[0x400] ^= 0x01;  // inside .text
+  std::ofstream(dir_ / "C" / "tampered.sys", std::ios::binary) << bytes;
+  ASSERT_EQ(Run("sc create t type= kernel binPath= 'C:\\tampered.sys'").exit, 0);
+  Outcome r = Run("sc start t");
+  EXPECT_TRUE(Contains(r.out, "[SC] StartService FAILED 577:"));
+  EXPECT_TRUE(Contains(r.err, "does not match its signature"));
+
+  r = Run("sc create f type= kernel binPath= " + Driver("failing_entry.sys"));
+  r = Run("sc start f");
+  EXPECT_EQ(r.out, "[SC] StartService FAILED 1450:\n\nInsufficient system resources exist to complete the requested "
+                   "service.\n\n");
+  EXPECT_TRUE(Contains(Run("sc query f").out, "WIN32_EXIT_CODE    : 1450  (0x5aa)"));
+
+  // Bad arguments: usage, exit 2.
+  EXPECT_EQ(Run("sc create x binPath= " + sample).exit, 2);
+  EXPECT_EQ(Run("sc create x type= own binPath= " + sample).exit, 2);
+  EXPECT_EQ(Run("sc create x type= kernel binPath=").exit, 2);
+  EXPECT_EQ(Run("sc frobnicate x").exit, 2);
+  EXPECT_EQ(Run("sc start").exit, 2);
+  EXPECT_EQ(Run("bcdedit /set testsigning maybe").exit, 2);
+  EXPECT_EQ(Run("bcdedit /set nosuchthing on").exit, 2);
+  EXPECT_EQ(Run("reg query").exit, 2);
+}
+
+TEST_F(MachineTest, AutoStartAtBoot) {
+  TestSigningOn();
+  ASSERT_EQ(Run("sc create auto1 type= kernel start= auto binPath= " + Driver("FirstDriverSample.sys")).exit, 0);
+  EXPECT_TRUE(Contains(Run("sc query auto1").out, "1  STOPPED"));
+  ASSERT_EQ(Run("reboot").exit, 0);
+  EXPECT_TRUE(Contains(Run("sc query auto1").out, "4  RUNNING"));
+  EXPECT_TRUE(Contains(Run("status").out, "drivers      1 running"));
+}
+
+TEST_F(MachineTest, RegAddQueryDeleteExportImport) {
+  const std::string key = "\"HKLM\\SOFTWARE\\ntbox test\"";
+  EXPECT_EQ(Run("reg add " + key + " /v Count /t REG_DWORD /d 0x10 /f").out, "The operation completed successfully.\n");
+  EXPECT_EQ(Run("reg add " + key + " /v Name /d \"hello world\" /f").exit, 0);
+  EXPECT_EQ(Run("reg add " + key + " /v List /t REG_MULTI_SZ /d a\\\\0b /f").exit, 0);
+  EXPECT_EQ(Run("reg add " + key + " /v Count /t REG_DWORD /d 1").exit, 1) << "no /f: no overwrite";
+  EXPECT_EQ(Run("reg add " + key + " /v Bad /t REG_DWORD /d notanumber /f").exit, 2);
+  Outcome r = Run("reg query " + key);
+  EXPECT_EQ(r.out,
+            "\nHKEY_LOCAL_MACHINE\\SOFTWARE\\ntbox test\n"
+            "    Count    REG_DWORD    0x10\n"
+            "    Name    REG_SZ    hello world\n"
+            "    List    REG_MULTI_SZ    a\\0b\n");
+  EXPECT_EQ(Run("reg query " + key + " /v count").out,
+            "\nHKEY_LOCAL_MACHINE\\SOFTWARE\\ntbox test\n    Count    REG_DWORD    0x10\n\n");
+
+  const fs::path exported = dir_ / "out.reg";
+  EXPECT_EQ(Run("reg export " + key + " " + exported.string()).exit, 0);
+  const std::string file = Slurp(exported.string());
+  ASSERT_GE(file.size(), 2u);
+  EXPECT_EQ(file.substr(0, 2), std::string("\xFF\xFE"));  // UTF-16LE, as reg.exe writes
+  EXPECT_EQ(Run("reg export " + key + " " + exported.string()).exit, 1) << "exists: needs /y";
+
+  EXPECT_EQ(Run("reg delete " + key + " /v Name /f").exit, 0);
+  EXPECT_EQ(Run("reg query " + key + " /v Name").exit, 1);
+  EXPECT_EQ(Run("reg delete " + key + " /f").exit, 0);
+  EXPECT_EQ(Run("reg query " + key).exit, 1);
+  EXPECT_EQ(Run("reg import " + exported.string()).exit, 0);
+  EXPECT_EQ(Run("reg query " + key).out, r.out) << "export then import restores the key";
+
+  // A bad line refuses the whole file, naming the line; nothing changes.
+  const fs::path bad = dir_ / "bad.reg";
+  std::ofstream(bad) << "Windows Registry Editor Version 5.00\n\n[HKEY_LOCAL_MACHINE\\SOFTWARE\\ntbox test]\n"
+                        "\"Count\"=dword:00000099\n\"Broken\"=dward:1\n";
+  r = Run("reg import " + bad.string());
+  EXPECT_EQ(r.exit, 1);
+  EXPECT_TRUE(Contains(r.err, "line 5")) << r.err;
+  EXPECT_TRUE(Contains(Run("reg query " + key + " /v Count").out, "0x10")) << "nothing imported";
+  std::ofstream(bad, std::ios::trunc) << "[HKEY_LOCAL_MACHINE\\SOFTWARE\\x]\n";
+  EXPECT_TRUE(Contains(Run("reg import " + bad.string()).err, "line 1"));
+  EXPECT_EQ(Run("reg import " + (dir_ / "nosuch.reg").string()).exit, 1);
+}
+
+TEST_F(MachineTest, DebugPrintFilter) {
+  TestSigningOn();
+  const std::string filter = "\"HKLM\\SYSTEM\\CurrentControlSet\\Control\\Session Manager\\Debug Print Filter\"";
+  ASSERT_EQ(Run("reg add " + filter + " /v IHVDRIVER /t REG_DWORD /d 0x3 /f").exit, 0);
+  ASSERT_EQ(Run("reboot").exit, 0);  // the filter is read at boot
+  ASSERT_EQ(Run("sc create lv type= kernel binPath= " + Driver("dbgprint_levels.sys")).exit, 0);
+  ASSERT_EQ(Run("sc start lv").exit, 0);
+  const std::string all = Run("dbgview").out;
+  const std::string filtered = Run("dbgview --filtered").out;
+  for (const char* line : {"IHVDRIVER error", "IHVDRIVER warning", "IHVDRIVER trace", "IHVDRIVER info",
+                           "IHVVIDEO warning", "mask 0x10", "DbgPrint (DEFAULT info)", "KdPrint 42"}) {
+    EXPECT_TRUE(Contains(all, line)) << "dbgview shows every line (verbose capture): " << line;
+  }
+  EXPECT_TRUE(Contains(filtered, "IHVDRIVER error"));
+  EXPECT_TRUE(Contains(filtered, "IHVDRIVER warning"));
+  EXPECT_FALSE(Contains(filtered, "IHVDRIVER trace"));
+  EXPECT_FALSE(Contains(filtered, "IHVDRIVER info"));
+  EXPECT_FALSE(Contains(filtered, "IHVVIDEO warning"));
+  EXPECT_FALSE(Contains(filtered, "mask 0x10"));
+  EXPECT_FALSE(Contains(filtered, "KdPrint 42"));
+
+  ASSERT_EQ(Run("reg add " + filter + " /v DEFAULT /t REG_DWORD /d 0x8 /f").exit, 0);
+  ASSERT_EQ(Run("reboot").exit, 0);
+  ASSERT_EQ(Run("sc start lv").exit, 0);
+  const std::string after = Run("dbgview --filtered").out;
+  EXPECT_TRUE(Contains(after, "KdPrint 42"));
+  EXPECT_TRUE(Contains(after, "DbgPrint (DEFAULT info)"));
+}
+
+TEST_F(MachineTest, SeveralClientsAtOnceBootOneServer) {
+  std::vector<std::thread> clients;
+  std::vector<Outcome> outcomes(6);
+  for (std::size_t i = 0; i < outcomes.size(); ++i) {
+    clients.emplace_back([this, i, &outcomes] { outcomes[i] = Run("sc query type= driver state= all"); });
+  }
+  for (auto& t : clients) t.join();
+  for (const auto& o : outcomes) EXPECT_EQ(o.exit, 0) << o.err;
+  EXPECT_GT(ServerPid(), 0);
+  EXPECT_EQ(Run("boot").out.find("already running") != std::string::npos, true);
+}
+
+TEST_F(MachineTest, BugCheckEndsTheServerOnly) {
+  TestSigningOn();
+  ASSERT_EQ(Run("sc create null_write type= kernel binPath= " + Driver("misbehave.sys")).exit, 0);
+  const Outcome r = Run("sc start null_write");
+  EXPECT_EQ(r.exit, 4);
+  EXPECT_TRUE(Contains(r.out, "Bugcheck Analysis")) << r.out;
+  EXPECT_TRUE(Contains(r.err, "report saved to")) << r.err;
+  EXPECT_TRUE(fs::exists(dir_ / "crashes" / "last.txt"));
+  const Outcome again = Run("sc query null_write");
+  EXPECT_EQ(again.exit, 0) << again.err;
+  EXPECT_TRUE(Contains(again.out, "1  STOPPED"));
+}
+
+TEST_F(MachineTest, StatusWhenStopped) {
+  const Outcome r = Run("status");
+  EXPECT_EQ(r.exit, 3);
+  EXPECT_TRUE(Contains(r.out, "state        stopped"));
+  EXPECT_EQ(Run("shutdown").exit, 0);
+}
+
+}  // namespace
