@@ -311,6 +311,25 @@ TEST_F(MachineTest, BugCheckEndsTheServerOnly) {
   EXPECT_TRUE(Contains(again.out, "1  STOPPED"));
 }
 
+TEST_F(MachineTest, DbgviewFollowsLiveAndHearsTheShutdown) {
+  TestSigningOn();
+  ASSERT_EQ(Run("sc create 001_sample type= kernel binPath= " + Driver("FirstDriverSample.sys")).exit, 0);
+  const std::string command = std::string(NTBOX_BIN) + " --machine " + dir_.string() + " dbgview --follow 2>&1";
+  FILE* follow = popen(command.c_str(), "r");
+  ASSERT_NE(follow, nullptr);
+  // The follower is connected once the server has it; a start after that reaches it live.
+  ASSERT_EQ(Run("sc start 001_sample").exit, 0);
+  std::string seen;
+  char line[512];
+  while (seen.find("OS version is") == std::string::npos && fgets(line, sizeof line, follow)) seen += line;
+  EXPECT_TRUE(Contains(seen, "\tThis is my first sample driver\n")) << seen;
+  ASSERT_EQ(Run("shutdown").exit, 0);
+  while (fgets(line, sizeof line, follow)) seen += line;
+  const int status = pclose(follow);
+  EXPECT_TRUE(Contains(seen, "ntbox: the machine shut down")) << seen;
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
 TEST_F(MachineTest, StatusWhenStopped) {
   const Outcome r = Run("status");
   EXPECT_EQ(r.exit, 3);
