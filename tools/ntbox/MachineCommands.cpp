@@ -158,8 +158,13 @@ std::vector<std::function<int()>> AddMachineCommands(CLI::App& app) {
                                    std::pair{"reg", "The registry, as reg.exe: query, add, delete, export, import"},
                                    std::pair{"bcdedit", "Boot configuration: /set testsigning|debug on|off, /enum"}}) {
     CLI::App* cmd = Passthrough(app, name, description);
-    runs.push_back([cmd, o, name] {
-      return cmd->parsed() ? machine::Call(Root(*o), ClientRequest{name, cmd->remaining()}) : -1;
+    runs.push_back([cmd, o, name]() -> int {
+      if (!cmd->parsed()) return -1;
+      if (cmd->remaining().empty()) {  // no need to boot a machine to say so
+        std::fprintf(stderr, "ntbox %s: a command is needed; `ntbox %s /?` lists them\n", name, name);
+        return kExitUsage;
+      }
+      return machine::Call(Root(*o), ClientRequest{name, cmd->remaining()});
     });
   }
 
