@@ -1,5 +1,6 @@
 #include "machine/DebugLog.h"
 
+#include <algorithm>
 #include <charconv>
 #include <fstream>
 
@@ -15,11 +16,35 @@ namespace {
 
 fs::path Rotated(const fs::path& file) { return file.string() + ".1"; }
 
+// The sequence number of the newest record: the last line of the log, or of its rotated part
+// when the log is still empty. Reads a file's tail only: boot must not scan megabytes.
+std::optional<std::uint64_t> LastSequence(const fs::path& file) {
+  for (const fs::path& p : {file, Rotated(file)}) {
+    std::ifstream in(p, std::ios::binary | std::ios::ate);
+    if (!in) continue;
+    const std::streamoff size = in.tellg();
+    const std::streamoff start = std::max<std::streamoff>(0, size - 8192);  // > two longest records
+    std::string tail(static_cast<std::size_t>(size - start), '\0');
+    in.seekg(start);
+    in.read(tail.data(), static_cast<std::streamsize>(tail.size()));
+    std::optional<std::uint64_t> last;
+    std::size_t begin = tail.find('\n') + 1;  // skip a line cut by the tail's start
+    if (start == 0) begin = 0;
+    while (begin < tail.size()) {
+      std::size_t end = tail.find('\n', begin);
+      if (end == std::string::npos) break;  // a line still being written
+      if (auto r = DebugLog::Decode(std::string_view(tail).substr(begin, end - begin))) last = r->sequence;
+      begin = end + 1;
+    }
+    if (last) return last;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 DebugLog::DebugLog(fs::path file, std::uint64_t limit) : file_(std::move(file)), limit_(limit) {
-  const auto existing = ReadAll(file_);
-  if (!existing.empty()) next_ = existing.back().sequence + 1;
+  if (const auto last = LastSequence(file_)) next_ = *last + 1;
   out_ = std::fopen(file_.c_str(), "a");
   std::error_code ec;
   size_ = fs::file_size(file_, ec);

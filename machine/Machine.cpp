@@ -1,4 +1,3 @@
-#include "support/Text.h"
 #include "machine/Machine.h"
 
 #include <dlfcn.h>
@@ -17,6 +16,7 @@
 #include "nt/ke/Thread.h"
 #include "nt/rtl/Win32Error.h"
 #include "pe/PeImage.h"
+#include "support/Text.h"
 
 namespace ntbox::machine {
 
@@ -184,7 +184,7 @@ Result<fs::path> Machine::HostPath(std::string_view imagePath) const {
   std::replace(path.begin(), path.end(), '\\', '/');
   if (StartsWithNoCase(path, "/SystemRoot/")) return dir_.drive('C') / "Windows" / path.substr(12);
   if (StartsWithNoCase(path, "System32/")) return dir_.drive('C') / "Windows" / path;
-  if (StartsWithNoCase(path, "/??/")) path = path.substr(4);
+  if (StartsWithNoCase(path, "/?" "?/")) path = path.substr(4);
   if (path.size() >= 2 && path[1] == ':') {
     const char drive = static_cast<char>(std::toupper(static_cast<unsigned char>(path[0])));
     const std::string rest = path.size() > 2 ? path.substr(path[2] == '/' ? 3 : 2) : std::string();
@@ -205,13 +205,22 @@ std::optional<ServiceConfig> Machine::ReadConfig(std::string_view name) {
   if (!canonical) return std::nullopt;
   ServiceConfig c;
   c.name = canonical->substr(canonical->rfind('\\') + 1);
-  Registry& reg = *registry_;
-  if (auto v = reg.GetValue(key, "Type")) c.type = v->AsDword().value_or(0);
-  if (auto v = reg.GetValue(key, "Start")) c.start = v->AsDword().value_or(SERVICE_DEMAND_START);
-  if (auto v = reg.GetValue(key, "ErrorControl")) c.errorControl = v->AsDword().value_or(1);
-  if (auto v = reg.GetValue(key, "ImagePath")) c.imagePath = v->AsString().value_or("");
-  if (auto v = reg.GetValue(key, "DisplayName")) c.displayName = v->AsString().value_or("");
-  if (auto v = reg.GetValue(key, "Group")) c.group = v->AsString().value_or("");
+  for (const RegValue& v : registry_->Values(*canonical)) {
+    const std::string field = AsciiLower(v.name);
+    if (field == "type") {
+      c.type = v.AsDword().value_or(0);
+    } else if (field == "start") {
+      c.start = v.AsDword().value_or(SERVICE_DEMAND_START);
+    } else if (field == "errorcontrol") {
+      c.errorControl = v.AsDword().value_or(1);
+    } else if (field == "imagepath") {
+      c.imagePath = v.AsString().value_or("");
+    } else if (field == "displayname") {
+      c.displayName = v.AsString().value_or("");
+    } else if (field == "group") {
+      c.group = v.AsString().value_or("");
+    }
+  }
   return c;
 }
 
@@ -322,7 +331,7 @@ Result<ServiceStatus> Machine::StartLocked(const ServiceConfig& config) {
     return fail(Win32Failure(error, why));
   }
   Attached attached;
-  auto driver = nt::Driver::Load(*kernel_, path->string(), config.name);
+  auto driver = nt::Driver::Load(*kernel_, std::move(*image), path->string(), config.name);
   if (!driver) {
     Error e = driver.error();
     if (!e.win32) e.win32 = ERROR_BAD_EXE_FORMAT;

@@ -1,17 +1,31 @@
-#include "support/Text.h"
 #include "machine/RegFile.h"
 
 #include <cstring>
 
 #include <fmt/format.h>
 
+#include "support/Text.h"
+
 namespace ntbox::machine {
 namespace {
 
-constexpr std::pair<std::string_view, std::string_view> kRoots[] = {
-    {"HKEY_LOCAL_MACHINE", "MACHINE"}, {"HKLM", "MACHINE"},       {"HKEY_USERS", "USER"},
-    {"HKU", "USER"},                   {"HKEY_CURRENT_USER", "USER\\.DEFAULT"}, {"HKCU", "USER\\.DEFAULT"},
+// Root names reg.exe accepts: {short, long, registry path}.
+struct Root {
+  std::string_view shortName, longName, path;
 };
+constexpr Root kRoots[] = {
+    {"HKLM", "HKEY_LOCAL_MACHINE", "MACHINE"},
+    {"HKU", "HKEY_USERS", "USER"},
+    {"HKCU", "HKEY_CURRENT_USER", "USER\\.DEFAULT"},
+};
+
+const Root* FindRoot(std::string_view keyName) {
+  const std::string root = AsciiUpper(keyName.substr(0, keyName.find('\\')));
+  for (const Root& r : kRoots) {
+    if (root == r.shortName || root == r.longName) return &r;
+  }
+  return nullptr;
+}
 
 std::string DecodeText(const std::vector<std::uint8_t>& bytes) {
   if (bytes.size() >= 2 && bytes[0] == 0xFF && bytes[1] == 0xFE) {
@@ -91,23 +105,20 @@ std::string HexList(std::string prefix, const std::vector<std::uint8_t>& data) {
 }  // namespace
 
 std::optional<std::string> RegistryPathFromKeyName(std::string_view keyName) {
+  const Root* root = FindRoot(keyName);
+  if (!root) return std::nullopt;
   const auto slash = keyName.find('\\');
-  const std::string root = AsciiUpper(keyName.substr(0, slash));
-  for (const auto& [name, path] : kRoots) {
-    if (root == name) {
-      std::string rest = slash == std::string_view::npos ? "" : std::string(keyName.substr(slash + 1));
-      return Registry::Normalize(std::string(path) + "\\" + rest);
-    }
-  }
-  return std::nullopt;
+  const std::string rest = slash == std::string_view::npos ? "" : std::string(keyName.substr(slash + 1));
+  return Registry::Normalize(std::string(root->path) + "\\" + rest);
 }
 
-std::string KeyNameFromRegistryPath(std::string_view path) {
-  if (AsciiUpper(path.substr(0, 8)) == "MACHINE\\" || AsciiUpper(path) == "MACHINE") {
-    return "HKEY_LOCAL_MACHINE" + std::string(path.substr(7));
-  }
-  if (AsciiUpper(path.substr(0, 5)) == "USER\\" || AsciiUpper(path) == "USER") return "HKEY_USERS" + std::string(path.substr(4));
-  return std::string(path);
+std::string LongKeyName(std::string_view keyName) {
+  std::string key(keyName);
+  while (!key.empty() && key.back() == '\\') key.pop_back();
+  const Root* root = FindRoot(key);
+  const auto slash = key.find('\\');
+  if (!root) return key;
+  return std::string(root->longName) + (slash == std::string::npos ? "" : key.substr(slash));
 }
 
 std::string FormatRegFileValue(const RegValue& v) {

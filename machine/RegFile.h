@@ -20,8 +20,8 @@ struct RegFileOp {
 // Root key names as reg.exe accepts them → registry paths: HKLM → MACHINE, HKU → USER,
 // HKCU → USER\.DEFAULT. Returns nullopt for an unknown root.
 std::optional<std::string> RegistryPathFromKeyName(std::string_view keyName);
-// MACHINE\SYSTEM\... → HKEY_LOCAL_MACHINE\SYSTEM\...
-std::string KeyNameFromRegistryPath(std::string_view path);
+// The key name with its root spelled out (HKLM\X → HKEY_LOCAL_MACHINE\X), as reg.exe prints it.
+std::string LongKeyName(std::string_view keyName);
 
 Result<std::vector<RegFileOp>> ParseRegFile(const std::vector<std::uint8_t>& bytes);
 Result<void> ApplyRegFile(Registry& registry, const std::vector<RegFileOp>& ops);

@@ -1,4 +1,3 @@
-#include "support/Text.h"
 #include "machine/Registry.h"
 
 #include <sqlite3.h>
@@ -6,6 +5,8 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+
+#include "support/Text.h"
 
 namespace ntbox::machine {
 namespace {

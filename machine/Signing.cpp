@@ -186,9 +186,12 @@ SignatureCheck VerifyAuthenticode(const pe::PeImage& image, const fs::path& trus
   auto indirect = ParseIndirectData(spc->body, spc->length);
   if (!indirect) return invalid("malformed or unsupported image digest in the signature");
 
+  // The signer's certificate belongs to p7; only the stack around it is ours.
+  X509* signer = nullptr;
   STACK_OF(X509)* signers = PKCS7_get0_signers(p7.get(), nullptr, 0);
-  if (signers && sk_X509_num(signers) > 0) check.signer = Subject(sk_X509_value(signers, 0));
+  if (signers && sk_X509_num(signers) > 0) signer = sk_X509_value(signers, 0);
   sk_X509_free(signers);
+  if (signer) check.signer = Subject(signer);
 
   if (ImageDigest(image, indirect->digest, security.VirtualAddress) != indirect->expected) {
     return invalid("the image digest does not match its signature (the file was modified after signing)");
@@ -199,9 +202,11 @@ SignatureCheck VerifyAuthenticode(const pe::PeImage& image, const fs::path& trus
   if (PKCS7_verify(p7.get(), nullptr, none.get(), content.get(), nullptr, PKCS7_NOVERIFY | PKCS7_BINARY) != 1) {
     return invalid("the signer's signature does not verify");
   }
+  // The signature is good; whether its signer chains to a trusted root is a separate question.
   StorePtr roots = LoadRoots(trustedRoots);
-  BioPtr again(BIO_new_mem_buf(spc->body, static_cast<int>(spc->length)));
-  if (PKCS7_verify(p7.get(), nullptr, roots.get(), again.get(), nullptr, PKCS7_BINARY) == 1) {
+  std::unique_ptr<X509_STORE_CTX, Deleter<X509_STORE_CTX_free>> chain(X509_STORE_CTX_new());
+  if (signer && X509_STORE_CTX_init(chain.get(), roots.get(), signer, p7->d.sign->cert) == 1 &&
+      X509_verify_cert(chain.get()) == 1) {
     check.state = SignatureState::kTrusted;
   } else {
     check.state = SignatureState::kUntrusted;

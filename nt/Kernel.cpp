@@ -122,6 +122,11 @@ std::vector<DebugRecord> Kernel::RecentDebugOutput() const {
 Result<Module*> Kernel::LoadModule(const std::string& path) {
   auto image = pe::PeImage::ParseFile(path);
   if (!image) return std::unexpected(image.error());
+  return LoadModule(std::move(*image), path);
+}
+
+Result<Module*> Kernel::LoadModule(pe::PeImage parsed, const std::string& path) {
+  auto* image = &parsed;
   if (image->subsystem() != pe::kSubsystemNative) {
     return Fail(fmt::format("wrong subsystem: the image is a {} program (subsystem {}), not a "
                             "kernel driver (native, 1)",
@@ -137,7 +142,7 @@ Result<Module*> Kernel::LoadModule(const std::string& path) {
     if (!e) return std::nullopt;
     return reinterpret_cast<std::uint64_t>(e->address);
   };
-  auto loaded = pe::LoadImage(std::move(*image), options);
+  auto loaded = pe::LoadImage(std::move(parsed), options);
   if (!loaded) return std::unexpected(loaded.error());
 
   auto module = std::make_unique<Module>();

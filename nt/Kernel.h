@@ -74,6 +74,8 @@ class Kernel {
 
   // Loads, relocates and binds a kernel image against this kernel's exports.
   Result<Module*> LoadModule(const std::string& path);
+  // The same for an image already parsed (and checked) from path.
+  Result<Module*> LoadModule(pe::PeImage image, const std::string& path);
   void UnloadModule(Module* module);
   // The module containing address, or nullptr. Lock-free: the trap handler calls it.
   const Module* ModuleAt(std::uint64_t address) const;

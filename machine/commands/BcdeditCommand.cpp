@@ -2,8 +2,8 @@
 // configuration and apply at the next boot, as on Windows; /enum marks a value still pending.
 #include <fmt/format.h>
 
-#include "support/Text.h"
 #include "machine/commands/Command.h"
+#include "support/Text.h"
 
 namespace ntbox::machine {
 namespace {

@@ -5,9 +5,9 @@
 #include <fstream>
 #include <iterator>
 
-#include "support/Text.h"
 #include "machine/RegFile.h"
 #include "machine/commands/Command.h"
+#include "support/Text.h"
 
 namespace ntbox::machine {
 namespace {
@@ -112,19 +112,6 @@ std::string ValueLine(const RegValue& v) {
                      type.empty() ? fmt::format("REG_{:#x}", v.type) : std::string(type), DisplayData(v));
 }
 
-// The key as the user named it, with its root spelled out (HKLM → HKEY_LOCAL_MACHINE).
-std::string DisplayName(std::string_view keyArg) {
-  std::string key(keyArg);
-  while (!key.empty() && key.back() == '\\') key.pop_back();
-  const auto slash = key.find('\\');
-  const std::string root = AsciiUpper(key.substr(0, slash));
-  const std::string rest = slash == std::string::npos ? "" : key.substr(slash);
-  if (root == "HKLM") return "HKEY_LOCAL_MACHINE" + rest;
-  if (root == "HKU") return "HKEY_USERS" + rest;
-  if (root == "HKCU") return "HKEY_CURRENT_USER" + rest;
-  return root + rest;
-}
-
 void QueryKey(CommandContext& ctx, Registry& reg, const std::string& path, const std::string& name, bool recurse) {
   std::string out = "\n" + name + "\n";
   for (const auto& v : reg.Values(path)) out += ValueLine(v);
@@ -218,7 +205,7 @@ int RunReg(CommandContext& ctx, const std::vector<std::string>& args) {
   if (args.size() < 2) return Usage(ctx, "a key name is needed");
   const auto path = RegistryPathFromKeyName(args[1]);
   if (!path) return Error(ctx, "Invalid key name. (the roots are HKLM, HKU and HKCU)");
-  const std::string name = DisplayName(args[1]);
+  const std::string name = LongKeyName(args[1]);
 
   if (op == "EXPORT") {
     if (args.size() < 3) return Usage(ctx, "export needs a file name");

@@ -4,9 +4,9 @@
 
 #include <optional>
 
-#include "support/Text.h"
 #include "machine/commands/Command.h"
 #include "nt/rtl/Win32Error.h"
+#include "support/Text.h"
 
 namespace ntbox::machine {
 namespace {
@@ -120,6 +120,18 @@ int Failed(CommandContext& ctx, std::string_view api, const Error& e) {
 
 bool IsNoSuchService(const Error& e) { return e.win32 == 1060; }
 
+// sc's keywords, at the index of the value they stand for (SERVICE_BOOT_START …, SERVICE_ERROR_IGNORE …).
+constexpr std::string_view kStartKeywords[] = {"boot", "system", "auto", "demand", "disabled"};
+constexpr std::string_view kErrorKeywords[] = {"ignore", "normal", "severe", "critical"};
+
+template <std::size_t N>
+std::optional<std::uint32_t> IndexOf(const std::string_view (&keywords)[N], std::string_view v) {
+  for (std::size_t i = 0; i < N; ++i) {
+    if (keywords[i] == v) return static_cast<std::uint32_t>(i);
+  }
+  return std::nullopt;
+}
+
 int Create(CommandContext& ctx, const std::vector<std::string>& args) {
   if (args.size() < 2) return Usage(ctx, "create needs a service name");
   std::string problem;
@@ -141,27 +153,13 @@ int Create(CommandContext& ctx, const std::vector<std::string>& args) {
         return Usage(ctx, "unknown type= " + value);
       }
     } else if (key == "start") {
-      static const std::pair<std::string_view, std::uint32_t> starts[] = {
-          {"boot", 0}, {"system", 1}, {"auto", 2}, {"demand", 3}, {"disabled", 4}};
-      bool found = false;
-      for (const auto& [n, s] : starts) {
-        if (n == v) {
-          config.start = s;
-          found = true;
-        }
-      }
-      if (!found) return Usage(ctx, "unknown start= " + value);
+      const auto start = IndexOf(kStartKeywords, v);
+      if (!start) return Usage(ctx, "unknown start= " + value);
+      config.start = *start;
     } else if (key == "error") {
-      static const std::pair<std::string_view, std::uint32_t> errors[] = {
-          {"ignore", 0}, {"normal", 1}, {"severe", 2}, {"critical", 3}};
-      bool found = false;
-      for (const auto& [n, s] : errors) {
-        if (n == v) {
-          config.errorControl = s;
-          found = true;
-        }
-      }
-      if (!found) return Usage(ctx, "unknown error= " + value);
+      const auto error = IndexOf(kErrorKeywords, v);
+      if (!error) return Usage(ctx, "unknown error= " + value);
+      config.errorControl = *error;
     } else if (key == "binpath") {
       config.imagePath = Machine::ToImagePath(value, ctx.cwd);
     } else if (key == "displayname") {

@@ -51,7 +51,7 @@ std::string Uptime(std::chrono::steady_clock::duration d) {
 struct Follower {
   std::mutex mutex;
   std::condition_variable cv;
-  std::deque<std::string> lines;
+  std::deque<LoggedRecord> records;
   std::optional<std::pair<std::string, int>> closing;  // final stderr text and exit status
 };
 
@@ -162,7 +162,7 @@ class Server {
       listener = machine_->AddDebugListener([follower, filtered](const LoggedRecord& r) {
         if (filtered && !r.passed) return;
         std::lock_guard lock(follower->mutex);
-        follower->lines.push_back(std::to_string(r.sequence) + "\n" + FormatDebugLine(r));
+        follower->records.push_back(r);
         follower->cv.notify_one();
       });
       std::lock_guard lock(followersMutex_);
@@ -182,13 +182,12 @@ class Server {
     while (alive) {
       std::unique_lock lock(follower->mutex);
       follower->cv.wait_for(lock, std::chrono::seconds(1),
-                            [&] { return !follower->lines.empty() || follower->closing.has_value(); });
-      while (!follower->lines.empty() && alive) {
-        std::string entry = std::move(follower->lines.front());
-        follower->lines.pop_front();
-        const auto newline = entry.find('\n');
-        if (std::stoull(entry.substr(0, newline)) <= last) continue;
-        alive = WriteFrame(fd, FrameKind::kStdout, std::string_view(entry).substr(newline + 1));
+                            [&] { return !follower->records.empty() || follower->closing.has_value(); });
+      while (!follower->records.empty() && alive) {
+        const LoggedRecord r = std::move(follower->records.front());
+        follower->records.pop_front();
+        if (r.sequence <= last) continue;  // already sent from the log
+        alive = WriteFrame(fd, FrameKind::kStdout, FormatDebugLine(r));
       }
       if (follower->closing) {
         if (!follower->closing->first.empty()) WriteFrame(fd, FrameKind::kStderr, follower->closing->first);

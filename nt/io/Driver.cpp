@@ -32,7 +32,14 @@ struct Driver::Storage {
 
 Result<std::unique_ptr<Driver>> Driver::Load(Kernel& kernel, const std::string& path,
                                              std::string serviceName) {
-  auto module = kernel.LoadModule(path);
+  auto image = pe::PeImage::ParseFile(path);
+  if (!image) return std::unexpected(image.error());
+  return Load(kernel, std::move(*image), path, std::move(serviceName));
+}
+
+Result<std::unique_ptr<Driver>> Driver::Load(Kernel& kernel, pe::PeImage image, const std::string& path,
+                                             std::string serviceName) {
+  auto module = kernel.LoadModule(std::move(image), path);
   if (!module) return std::unexpected(module.error());
   if ((*module)->image->entryPoint() == 0) {
     kernel.UnloadModule(*module);

@@ -18,6 +18,9 @@ class Driver {
   // Loads the image at path for the service `serviceName` (the file's stem when empty).
   static Result<std::unique_ptr<Driver>> Load(Kernel& kernel, const std::string& path,
                                               std::string serviceName = {});
+  // The same for an image the caller has already parsed (to check its signature, say).
+  static Result<std::unique_ptr<Driver>> Load(Kernel& kernel, pe::PeImage image, const std::string& path,
+                                              std::string serviceName = {});
   ~Driver();
   Driver(const Driver&) = delete;
   Driver& operator=(const Driver&) = delete;

@@ -2,6 +2,8 @@
 
 #include <array>
 
+#include "support/Text.h"
+
 namespace ntbox::nt {
 namespace {
 
@@ -33,14 +35,9 @@ std::string_view DebugComponentName(ULONG component) {
 }
 
 std::optional<ULONG> DebugComponentId(std::string_view name) {
+  const std::string upper = AsciiUpper(name);
   for (ULONG i = 0; i < kComponents.size(); ++i) {
-    if (kComponents[i].size() != name.size()) continue;
-    bool same = true;
-    for (std::size_t c = 0; c < name.size() && same; ++c) {
-      const char a = name[c];
-      same = (a >= 'a' && a <= 'z' ? static_cast<char>(a - 32) : a) == kComponents[i][c];
-    }
-    if (same) return i;
+    if (kComponents[i] == upper) return i;
   }
   return std::nullopt;
 }

@@ -205,6 +205,20 @@ TEST_F(MachineTest, ServiceErrors) {
   EXPECT_EQ(Run("reg query").exit, 2);
 }
 
+TEST_F(MachineTest, TrustedRootLoadsWithTestSigningOff) {
+  ASSERT_EQ(Run("sc create sample type= kernel binPath= " + Driver("FirstDriverSample.sys")).exit, 0);
+  EXPECT_TRUE(Contains(Run("sc start sample").out, "FAILED 1275:"));
+  // The SDK's signing certificate made a root of this machine: the signature now chains.
+  fs::create_directories(dir_ / "certs" / "trusted");
+  fs::copy_file(NTBOX_SDK_TESTCERT, dir_ / "certs" / "trusted" / "sdk.pem");
+  const Outcome r = Run("sc start sample");
+  EXPECT_EQ(r.exit, 0) << r.out << r.err;
+  EXPECT_TRUE(Contains(r.out, "4  RUNNING"));
+  EXPECT_TRUE(Contains(Run("sc start u").out, "FAILED 1060:"));
+  ASSERT_EQ(Run("sc create u type= kernel binPath= " + Driver("FirstDriverUnsigned.sys")).exit, 0);
+  EXPECT_TRUE(Contains(Run("sc start u").out, "FAILED 1275:")) << "unsigned stays blocked";
+}
+
 TEST_F(MachineTest, AutoStartAtBoot) {
   TestSigningOn();
   ASSERT_EQ(Run("sc create auto1 type= kernel start= auto binPath= " + Driver("FirstDriverSample.sys")).exit, 0);
