@@ -9,6 +9,7 @@
 #include <cstring>
 #include <mutex>
 
+#include "cpu/SafeCopy.h"
 #include "nt/Kernel.h"
 #include "nt/Status.h"
 #include "nt/kd/DebugPrint.h"
@@ -283,6 +284,12 @@ std::uint64_t FindDriverCaller(std::uint64_t rsp) {
 
 [[noreturn]] void Stop(ucontext_t* uc, const Decoded& d, nt::ke::KernelThread* t, ULONG code,
                        ULONG64 p1, ULONG64 p2, ULONG64 p3, ULONG64 p4, const char* detail) {
+  if (code == bc::SYSTEM_THREAD_EXCEPTION_NOT_HANDLED && t->process) {
+    // Not a system thread: the exception happened in a request a process made.
+    code = bc::KMODE_EXCEPTION_NOT_HANDLED;
+    p3 = 0;
+    p4 = 0;
+  }
   BugCheck b;
   b.code = code;
   b.parameters = {p1, p2, p3, p4};
@@ -350,6 +357,15 @@ bool IsPrivileged(const Decoded& d) {
 
 void OnTrap(int signal, siginfo_t* info, void* context) {
   auto* uc = static_cast<ucontext_t*>(context);
+  if (signal == SIGSEGV || signal == SIGBUS) {
+    auto rip = static_cast<std::uint64_t>(uc->uc_mcontext.gregs[REG_RIP]);
+    auto rax = static_cast<std::uint64_t>(uc->uc_mcontext.gregs[REG_RAX]);
+    if (RecoverSafeCopyFault(rip, rax)) {
+      uc->uc_mcontext.gregs[REG_RIP] = static_cast<greg_t>(rip);
+      uc->uc_mcontext.gregs[REG_RAX] = static_cast<greg_t>(rax);
+      return;
+    }
+  }
   nt::ke::KernelThread* t = nt::ke::CurrentThread();
   if (!t || !t->guard) {
     // Not driver code: an ntbox bug. Let the default action (core dump) happen on return.

@@ -9,10 +9,13 @@
 
 #include <fmt/format.h>
 
+#include "cpu/Trap.h"
 #include "machine/Signing.h"
 #include "nt/Status.h"
 #include "nt/kd/DebugPrint.h"
 #include "nt/ke/BugCheckReport.h"
+#include "nt/ob/Object.h"
+#include "nt/ps/Process.h"
 #include "nt/ke/Thread.h"
 #include "nt/rtl/Win32Error.h"
 #include "pe/PeImage.h"
@@ -29,6 +32,7 @@ constexpr std::uint32_t ERROR_PATH_NOT_FOUND = 3;
 constexpr std::uint32_t ERROR_INVALID_PARAMETER = 87;
 constexpr std::uint32_t ERROR_BAD_EXE_FORMAT = 193;
 constexpr std::uint32_t ERROR_INVALID_SERVICE_CONTROL = 1052;
+constexpr std::uint32_t ERROR_SERVICE_CANNOT_ACCEPT_CTRL = 1061;
 constexpr std::uint32_t ERROR_SERVICE_ALREADY_RUNNING = 1056;
 constexpr std::uint32_t ERROR_SERVICE_DISABLED = 1058;
 constexpr std::uint32_t ERROR_SERVICE_DOES_NOT_EXIST = 1060;
@@ -150,6 +154,18 @@ Machine::Machine(MachineDir dir, std::unique_ptr<Registry> registry, BootConfig 
 Machine::~Machine() {
   std::lock_guard lock(mutex_);
   Attached attached;
+  if (client_ && !crashReport_) {
+    // The client's handles close as a process's do when it ends: drivers see cleanup and close.
+    nt::ps::Process* client = client_.get();
+    auto closed = cpu::CallGuarded([client]() -> std::uint64_t {
+      client->CloseAllHandles();
+      return 0;
+    });
+    if (!closed) (void)client_.release();
+  } else if (client_) {
+    (void)client_.release();  // after a crash no driver code runs again
+  }
+  client_.reset();
   // Windows does not unload drivers at shutdown; their images simply go away.
   runtime_.clear();
   kernel_.reset();
@@ -372,6 +388,13 @@ Result<ServiceStatus> Machine::StopService(std::string_view name) {
   }
   // Without DriverUnload the I/O manager cannot unload the driver: it keeps running.
   if (!rt.driver->HasUnload()) return std::unexpected(Win32Failure(ERROR_INVALID_SERVICE_CONTROL));
+  if (const std::size_t open = rt.driver->OpenFiles()) {
+    return std::unexpected(Win32Failure(
+        ERROR_SERVICE_CANNOT_ACCEPT_CTRL,
+        fmt::format("The service cannot accept control messages at this time. ({} handle{} to its devices "
+                    "still open)",
+                    open, open == 1 ? " is" : "s are")));
+  }
   Attached attached;
   if (auto unloaded = rt.driver->CallUnload(); !unloaded) {
     (void)rt.driver.release();
@@ -386,6 +409,137 @@ Result<ServiceStatus> Machine::StopService(std::string_view name) {
   ServiceStatus status = StatusOf(*config);
   if (status.markedForDelete) (void)registry_->DeleteKey(ServiceKey(config->name));
   return status;
+}
+
+Result<nt::ps::Process*> Machine::Client() {
+  if (!client_) {
+    auto process = nt::ps::Process::Create("ntbox-client");
+    if (!process) return std::unexpected(process.error());
+    client_ = std::move(*process);
+  }
+  return client_.get();
+}
+
+namespace {
+
+std::u16string NtNameOf(std::string_view name) {
+  std::string s(name);
+  for (auto& c : s) {
+    if (c == '/') c = '\\';
+  }
+  if (s.starts_with("\\\\.\\") || s.starts_with("\\\\?\\")) s = "\\??\\" + s.substr(4);
+  else if (s.size() >= 2 && s[1] == ':') s = "\\??\\" + s;
+  return nt::ob::Widen(s);
+}
+
+IoResult ToIoResult(const nt::io::IoStatus& s) {
+  return IoResult{s.status, s.information, s.status >= 0 && s.status != nt::STATUS_PENDING ? 0u
+                                                                                            : nt::RtlNtStatusToDosError(s.status)};
+}
+
+}  // namespace
+
+Result<IoResult> Machine::Guarded(const std::function<nt::io::IoStatus()>& call) {
+  if (crashReport_) return Fail("the machine has stopped with a bugcheck; boot it again", 0, 1);
+  Attached attached;
+  nt::io::IoStatus status;
+  auto result = cpu::CallGuarded([&]() -> std::uint64_t {
+    status = call();
+    return 0;
+  });
+  nt::ke::CurrentThread()->SetIrql(nt::PASSIVE_LEVEL);
+  if (!result) {
+    (void)BugChecked(result.error());
+    return std::unexpected(Error{*crashReport_, 0, 0});
+  }
+  return ToIoResult(status);
+}
+
+Result<Handle> Machine::OpenDevice(std::string_view name, std::uint32_t access) {
+  std::lock_guard lock(mutex_);
+  auto client = Client();
+  if (!client) return std::unexpected(client.error());
+  const std::u16string ntName = NtNameOf(name);
+  std::uint64_t handle = 0;
+  auto r = Guarded([&]() -> nt::io::IoStatus {
+    auto opened = nt::io::OpenFile(**client, ntName, access);
+    if (!opened) return {opened.error(), 0};
+    handle = *opened;
+    return {nt::STATUS_SUCCESS, 0};
+  });
+  if (!r) return std::unexpected(r.error());
+  if (r->status < 0) {
+    return Fail(fmt::format("cannot open {}: {} (NTSTATUS 0x{:08X})", name, nt::Win32ErrorMessage(r->win32),
+                            static_cast<std::uint32_t>(r->status)),
+                r->status, r->win32);
+  }
+  return static_cast<Handle>(handle);
+}
+
+Result<void> Machine::CloseHandle(Handle handle) {
+  std::lock_guard lock(mutex_);
+  auto client = Client();
+  if (!client) return std::unexpected(client.error());
+  auto r = Guarded([&]() -> nt::io::IoStatus {
+    return {nt::io::Close(**client, static_cast<std::uint64_t>(handle)), 0};
+  });
+  if (!r) return std::unexpected(r.error());
+  if (r->status < 0) return Fail("the handle is invalid", r->status, r->win32);
+  return {};
+}
+
+Result<IoResult> Machine::DeviceIoControl(Handle handle, std::uint32_t code, void* input, std::uint32_t inputLength,
+                                          void* output, std::uint32_t outputLength) {
+  std::lock_guard lock(mutex_);
+  auto client = Client();
+  if (!client) return std::unexpected(client.error());
+  return Guarded([&] {
+    return nt::io::DeviceIoControl(**client, static_cast<std::uint64_t>(handle), code, input, inputLength, output,
+                                   outputLength);
+  });
+}
+
+Result<IoResult> Machine::DeviceIoControl(Handle handle, std::uint32_t code, std::span<const std::uint8_t> input,
+                                          std::vector<std::uint8_t>& output, std::uint32_t outputSize) {
+  std::span<std::uint8_t> in, out;
+  {
+    std::lock_guard lock(mutex_);
+    if (!input.empty()) in = AllocateUserBuffer(input.size());
+    if (outputSize) out = AllocateUserBuffer(outputSize);
+  }
+  if ((!input.empty() && in.empty()) || (outputSize && out.empty())) return Fail("out of user memory", 0, 8);
+  std::copy(input.begin(), input.end(), in.begin());
+  auto r = DeviceIoControl(handle, code, in.empty() ? nullptr : in.data(), static_cast<std::uint32_t>(input.size()),
+                           out.empty() ? nullptr : out.data(), outputSize);
+  if (r) output.assign(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(std::min<std::uint64_t>(r->information, outputSize)));
+  std::lock_guard lock(mutex_);
+  if (client_ && client_->space()) {
+    if (!in.empty()) client_->space()->Free(in.data());
+    if (!out.empty()) client_->space()->Free(out.data());
+  }
+  return r;
+}
+
+Result<IoResult> Machine::ReadFile(Handle handle, void* buffer, std::uint32_t length) {
+  std::lock_guard lock(mutex_);
+  auto client = Client();
+  if (!client) return std::unexpected(client.error());
+  return Guarded([&] { return nt::io::ReadFile(**client, static_cast<std::uint64_t>(handle), buffer, length); });
+}
+
+Result<IoResult> Machine::WriteFile(Handle handle, const void* buffer, std::uint32_t length) {
+  std::lock_guard lock(mutex_);
+  auto client = Client();
+  if (!client) return std::unexpected(client.error());
+  return Guarded([&] { return nt::io::WriteFile(**client, static_cast<std::uint64_t>(handle), buffer, length); });
+}
+
+std::span<std::uint8_t> Machine::AllocateUserBuffer(std::size_t size) {
+  std::lock_guard lock(mutex_);
+  auto client = Client();
+  if (!client || !(*client)->space()) return {};
+  void* p = (*client)->space()->Allocate(size);
+  return p ? std::span<std::uint8_t>(static_cast<std::uint8_t*>(p), size) : std::span<std::uint8_t>{};
 }
 
 Result<ServiceStatus> Machine::DeleteService(std::string_view name) {

@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,7 @@
 #include "machine/Registry.h"
 #include "nt/Kernel.h"
 #include "nt/io/Driver.h"
+#include "nt/io/IoServices.h"
 #include "support/Result.h"
 
 namespace ntbox::machine {
@@ -45,6 +47,16 @@ struct ServiceConfig {
   std::string imagePath;           // NT path: \??\Z:\home\me\x.sys
   std::string displayName;
   std::string group;
+};
+
+// A handle of the machine's native client process.
+enum class Handle : std::uint64_t {};
+
+// What a driver answered to an I/O request.
+struct IoResult {
+  nt::NTSTATUS status = 0;
+  std::uint64_t information = 0;  // IoStatus.Information: bytes transferred
+  std::uint32_t win32 = 0;        // what GetLastError would say (0 on success)
 };
 
 struct ServiceStatus {
@@ -97,6 +109,25 @@ class Machine {
   int AddDebugListener(DebugListener listener);
   void RemoveDebugListener(int id);
 
+  // The native client: a process of the machine for in-process callers (tests, fuzzers, ntbox
+  // ioctl). Its buffers are real user memory (below MmUserProbeAddress), so drivers see requests
+  // exactly as from an app. Errors are for the request itself (a bad name, a bugcheck: the
+  // message is then the report); the driver's own answer is in IoResult.
+  // name: \\.\X, \??\X, \DosDevices\X or \Device\X.
+  Result<Handle> OpenDevice(std::string_view name, std::uint32_t access = 0xC0000000 /* GENERIC_READ|WRITE */);
+  Result<void> CloseHandle(Handle handle);
+  // Raw: the buffers are passed as they are (user memory from AllocateUserBuffer, or anything at
+  // all for a fuzzer: the I/O manager probes as Windows does).
+  Result<IoResult> DeviceIoControl(Handle handle, std::uint32_t code, void* input, std::uint32_t inputLength,
+                                   void* output, std::uint32_t outputLength);
+  // Copies input into user memory and the driver's output (Information bytes) back into output.
+  Result<IoResult> DeviceIoControl(Handle handle, std::uint32_t code, std::span<const std::uint8_t> input,
+                                   std::vector<std::uint8_t>& output, std::uint32_t outputSize);
+  Result<IoResult> ReadFile(Handle handle, void* buffer, std::uint32_t length);
+  Result<IoResult> WriteFile(Handle handle, const void* buffer, std::uint32_t length);
+  // User memory of the native client, zeroed; freed with the machine.
+  std::span<std::uint8_t> AllocateUserBuffer(std::size_t size);
+
   // Set once a driver has bugchecked the machine: the report, also written under crashes/.
   // A crashed machine runs no more driver code; it must be shut down and booted again.
   std::optional<std::string> crashReport() const;
@@ -122,6 +153,9 @@ class Machine {
   Result<void> BugChecked(const nt::BugCheck& record);
   bool MarkedForDelete(std::string_view name);
   void Notice(std::string text);
+  Result<nt::ps::Process*> Client();
+  // Runs a system service for the client, guarded: a bugcheck stops the machine.
+  Result<IoResult> Guarded(const std::function<nt::io::IoStatus()>& call);
 
   MachineDir dir_;
   std::unique_ptr<Registry> registry_;
@@ -132,6 +166,7 @@ class Machine {
 
   std::recursive_mutex mutex_;  // the SCM and every call into driver code
   std::map<std::string, Runtime> runtime_;  // by lower-case service name
+  std::unique_ptr<nt::ps::Process> client_;
   std::optional<std::string> crashReport_;
   std::optional<std::filesystem::path> crashFile_;
 

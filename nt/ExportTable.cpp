@@ -7,7 +7,10 @@
 #include "nt/kd/DebugPrint.h"
 #include "nt/ke/KeExports.h"
 #include "nt/mm/AddressSpace.h"
+#include "nt/io/IoExports.h"
 #include "nt/mm/MmExports.h"
+#include "nt/ob/ObExports.h"
+#include "nt/rtl/Raise.h"
 #include "nt/rtl/Crt.h"
 #include "nt/rtl/RtlExports.h"
 #include "nt/rtl/Win32Error.h"
@@ -104,6 +107,69 @@ const auto kExports = std::to_array<Export>({
     NT_FN(ExFreePoolWithTag, DISPATCH_LEVEL),
     // Memory manager (mm/).
     NT_FN(MmGetSystemRoutineAddress, PASSIVE_LEVEL),
+    NT_FN(IoAllocateMdl, DISPATCH_LEVEL),
+    NT_FN(IoFreeMdl, DISPATCH_LEVEL),
+    NT_FN(MmProbeAndLockPages, DISPATCH_LEVEL),
+    NT_FN(MmUnlockPages, DISPATCH_LEVEL),
+    NT_FN(MmMapLockedPagesSpecifyCache, DISPATCH_LEVEL),
+    NT_FN(MmMapLockedPages, DISPATCH_LEVEL),
+    NT_FN(MmUnmapLockedPages, DISPATCH_LEVEL),
+    NT_FN(MmBuildMdlForNonPagedPool, DISPATCH_LEVEL),
+    NT_FN(MmSizeOfMdl, DISPATCH_LEVEL),
+    NT_FN(MmIsAddressValid, DISPATCH_LEVEL),
+    NT_FN(ProbeForRead, APC_LEVEL),
+    NT_FN(ProbeForWrite, APC_LEVEL),
+    // I/O manager (io/).
+    NT_FN(IoCreateDevice, PASSIVE_LEVEL),
+    NT_FN(IoDeleteDevice, PASSIVE_LEVEL),
+    NT_FN(IoCreateSymbolicLink, PASSIVE_LEVEL),
+    NT_FN(IoCreateUnprotectedSymbolicLink, PASSIVE_LEVEL),
+    NT_FN(IoDeleteSymbolicLink, PASSIVE_LEVEL),
+    NT_FN(IoGetDeviceObjectPointer, PASSIVE_LEVEL),
+    NT_FN(IoAttachDeviceToDeviceStack, DISPATCH_LEVEL),
+    NT_FN(IoDetachDevice, PASSIVE_LEVEL),
+    NT_FN(IoGetAttachedDevice, DISPATCH_LEVEL),
+    NT_FN(IoGetAttachedDeviceReference, DISPATCH_LEVEL),
+    NT_FN(IoAllocateIrp, DISPATCH_LEVEL),
+    NT_FN(IoFreeIrp, DISPATCH_LEVEL),
+    NT_FN(IoReuseIrp, DISPATCH_LEVEL),
+    NT_FN(IoInitializeIrp, DISPATCH_LEVEL),
+    NT_FN(IoBuildDeviceIoControlRequest, PASSIVE_LEVEL),
+    NT_FN(IoBuildSynchronousFsdRequest, PASSIVE_LEVEL),
+    NT_FN(IoBuildAsynchronousFsdRequest, DISPATCH_LEVEL),
+    NT_FN(IofCallDriver, DISPATCH_LEVEL),
+    NT_FN(IoCallDriver, DISPATCH_LEVEL),
+    NT_FN(IofCompleteRequest, DISPATCH_LEVEL),
+    NT_FN(IoCompleteRequest, DISPATCH_LEVEL),
+    NT_FN(IoSetCompletionRoutineEx, DISPATCH_LEVEL),
+    NT_FN(IoCancelIrp, DISPATCH_LEVEL),
+    NT_FN(IoAcquireCancelSpinLock, DISPATCH_LEVEL),
+    NT_FN(IoReleaseCancelSpinLock, DISPATCH_LEVEL),
+    NT_FN(IoGetCurrentProcess, DISPATCH_LEVEL),
+    NT_FN(IoIs32bitProcess, DISPATCH_LEVEL),
+    // Objects and processes (ob/, ps/).
+    NT_FN(ObReferenceObjectByHandle, PASSIVE_LEVEL),
+    NT_FN(ObReferenceObjectByPointer, DISPATCH_LEVEL),
+    NT_FN(ObfReferenceObject, DISPATCH_LEVEL),
+    NT_FN(ObfDereferenceObject, DISPATCH_LEVEL),
+    NT_FN(ObDereferenceObject, DISPATCH_LEVEL),
+    NT_FN(ObOpenObjectByPointer, PASSIVE_LEVEL),
+    NT_FN(ZwClose, PASSIVE_LEVEL),
+    NT_FN(NtClose, PASSIVE_LEVEL),
+    NT_FN(PsGetCurrentProcess, DISPATCH_LEVEL),
+    NT_FN(PsGetCurrentProcessId, DISPATCH_LEVEL),
+    NT_FN(PsGetProcessId, DISPATCH_LEVEL),
+    NT_FN(ExGetPreviousMode, DISPATCH_LEVEL),
+    // Events (ke/); the rest of the dispatcher comes with the scheduler.
+    NT_FN(KeInitializeEvent, DISPATCH_LEVEL),
+    NT_FN(KeSetEvent, DISPATCH_LEVEL),
+    NT_FN(KeResetEvent, DISPATCH_LEVEL),
+    NT_FN(KeClearEvent, DISPATCH_LEVEL),
+    NT_FN(KeReadStateEvent, DISPATCH_LEVEL),
+    NT_FN(KeWaitForSingleObject, DISPATCH_LEVEL),
+    // Exceptions (rtl/).
+    NT_FN(ExRaiseStatus, DISPATCH_LEVEL),
+    NT_FN(RtlRaiseStatus, DISPATCH_LEVEL),
     // C runtime (rtl/Crt).
     CRT_FN(memcpy), CRT_FN(memmove), CRT_FN(memset), CRT_FN(memcmp), CRT_FN(memchr),
     CRT_FN(strlen), CRT_FN(strnlen), CRT_FN(wcslen), CRT_FN(wcsnlen),
@@ -129,6 +195,12 @@ const auto kExports = std::to_array<Export>({
     NT_DATA(MmSystemRangeStart),
     NT_DATA(InitSafeBootMode),
     NT_DATA(KeNumberProcessors),
+    NT_DATA(IoFileObjectType),
+    NT_DATA(IoDeviceObjectType),
+    NT_DATA(IoDriverObjectType),
+    NT_DATA(ExEventObjectType),
+    NT_DATA(PsProcessType),
+    NT_DATA(PsThreadType),
     // HAL.
     HAL_FN(KeQueryPerformanceCounter, HIGH_LEVEL),
     HAL_FN(KeStallExecutionProcessor, HIGH_LEVEL),

@@ -14,6 +14,8 @@
 #include "nt/kd/DebugPrint.h"
 #include "nt/ke/KeTypes.h"
 #include "nt/mm/AddressSpace.h"
+#include "nt/ob/Object.h"
+#include "nt/ps/Process.h"
 
 namespace ntbox::nt {
 namespace {
@@ -58,6 +60,8 @@ Kernel::Kernel(KernelConfig config) : config_(config), boot_(std::chrono::steady
     throw std::logic_error("another ntbox kernel is already live in this process");
   }
   SetKdDebuggerEnabled(config_.debuggerEnabled);
+  objects_ = std::make_unique<ob::Namespace>();
+  system_ = ps::Process::CreateSystem();
   using namespace shared_data;
   std::uint8_t* page = sharedData_.data();
   Put<ULONG>(page, kTickCountMultiplier, 0x0FA00000);  // 15.625 ms tick, as Windows' 2^24 fraction
@@ -79,6 +83,7 @@ Kernel::Kernel(KernelConfig config) : config_(config), boot_(std::chrono::steady
 }
 
 Kernel::~Kernel() {
+  system_.reset();
   {
     std::lock_guard lock(mutex_);
     for (auto& slot : slots_) slot.module.store(nullptr);

@@ -20,6 +20,12 @@
 #include "support/Result.h"
 
 namespace ntbox::nt {
+namespace ob {
+class Namespace;
+}
+namespace ps {
+class Process;
+}
 
 struct OsVersion {
   ULONG major = 10;
@@ -87,6 +93,10 @@ class Kernel {
   std::vector<UnloadedModule> UnloadedModules() const;
 
   PoolTracker& pool() { return pool_; }
+  // The object namespace (\Device, \??, symbolic links).
+  ob::Namespace& objects() { return *objects_; }
+  // The System process: kernel handles, and the process of kernel threads.
+  ps::Process& systemProcess() { return *system_; }
   // One line per pool allocation the module's code made and has not freed.
   std::vector<std::string> PoolLeaksOf(const Module& module) const;
 
@@ -116,6 +126,8 @@ class Kernel {
   std::vector<UnloadedModule> unloaded_;
   std::array<ModuleSlot, kMaxModules> slots_;
   PoolTracker pool_;
+  std::unique_ptr<ob::Namespace> objects_;
+  std::unique_ptr<ps::Process> system_;
   alignas(4096) std::array<std::uint8_t, 4096> sharedData_{};
 };
 

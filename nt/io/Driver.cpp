@@ -3,7 +3,9 @@
 #include "cpu/Trap.h"
 #include "nt/Status.h"
 #include "nt/io/IoExports.h"
+#include "nt/io/IoServices.h"
 #include "nt/ke/Thread.h"
+#include "nt/ob/Object.h"
 
 namespace ntbox::nt {
 namespace {
@@ -19,7 +21,7 @@ UNICODE_STRING View(std::u16string& s) {
 
 // Kernel memory the DRIVER_OBJECT points into; lives as long as the driver.
 struct Driver::Storage {
-  DRIVER_OBJECT object{};
+  DRIVER_OBJECT* object = nullptr;  // an object of type Driver, named \Driver\<service>
   // Windows' DRIVER_EXTENSION has private fields after the public ones; leave room.
   alignas(16) std::uint8_t extension[0x100]{};
   std::u16string driverName;
@@ -59,10 +61,11 @@ Driver::Driver(Kernel& kernel, Module* module, std::string serviceName)
   s.hardwareDatabaseString = View(s.hardwareDatabase);
 
   auto* extension = reinterpret_cast<DRIVER_EXTENSION*>(s.extension);
-  extension->DriverObject = &s.object;
+
   extension->ServiceKeyName = View(s.serviceKey);
 
-  DRIVER_OBJECT& o = s.object;
+  s.object = static_cast<DRIVER_OBJECT*>(ob::CreateObject(ob::DriverType(), sizeof(DRIVER_OBJECT)));
+  DRIVER_OBJECT& o = *s.object;
   o.Type = IO_TYPE_DRIVER;
   o.Size = sizeof(DRIVER_OBJECT);
   o.DriverStart = reinterpret_cast<PVOID>(module->image->base());
@@ -72,31 +75,43 @@ Driver::Driver(Kernel& kernel, Module* module, std::string serviceName)
   o.HardwareDatabase = &s.hardwareDatabaseString;
   o.DriverInit = reinterpret_cast<PDRIVER_INITIALIZE>(module->image->entryPoint());
   for (auto& slot : o.MajorFunction) slot = &IopInvalidDeviceRequest;
+  extension->DriverObject = &o;
+  (void)kernel_.objects().Insert(s.driverName, &o);
 }
 
-Driver::~Driver() { kernel_.UnloadModule(module_); }
+Driver::~Driver() {
+  // Devices the driver did not delete must not reach its code once the image is gone.
+  io::ForgetDevicesOf(storage_->object);
+  kernel_.objects().Remove(storage_->object);
+  kernel_.UnloadModule(module_);
+  ob::DereferenceObject(storage_->object);
+}
 
-DRIVER_OBJECT* Driver::object() const { return &storage_->object; }
+DRIVER_OBJECT* Driver::object() const { return storage_->object; }
+
+std::size_t Driver::OpenFiles() const { return io::OpenFilesOn(storage_->object); }
 
 std::u16string Driver::registryPath() const { return storage_->registryPath; }
 
 std::expected<NTSTATUS, BugCheck> Driver::CallEntry() {
   ke::KernelThread* t = ke::CurrentThread();
   t->SetIrql(PASSIVE_LEVEL);
-  DRIVER_OBJECT* object = &storage_->object;
+  DRIVER_OBJECT* object = storage_->object;
   UNICODE_STRING* path = &storage_->registryPathString;
   auto result = cpu::CallGuarded([object, path]() -> std::uint64_t {
     return static_cast<std::uint32_t>(object->DriverInit(object, path));
   });
   if (!result) return std::unexpected(result.error());
   t->SetIrql(PASSIVE_LEVEL);
+  // Devices created in DriverEntry are ready once it returns (legacy drivers never clear it).
+  for (DEVICE_OBJECT* d = object->DeviceObject; d; d = d->NextDevice) d->Flags &= ~DO_DEVICE_INITIALIZING;
   return static_cast<NTSTATUS>(*result);
 }
 
 std::expected<void, BugCheck> Driver::CallUnload() {
   ke::KernelThread* t = ke::CurrentThread();
   t->SetIrql(PASSIVE_LEVEL);
-  DRIVER_OBJECT* object = &storage_->object;
+  DRIVER_OBJECT* object = storage_->object;
   auto result = cpu::CallGuarded([object]() -> std::uint64_t {
     object->DriverUnload(object);
     return 0;

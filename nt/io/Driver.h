@@ -31,6 +31,8 @@ class Driver {
   std::expected<void, BugCheck> CallUnload();
 
   DRIVER_OBJECT* object() const;
+  // Files open on the driver's devices: it cannot be unloaded while there are any.
+  std::size_t OpenFiles() const;
   const Module& module() const { return *module_; }
   const std::string& serviceName() const { return serviceName_; }
   // \REGISTRY\MACHINE\SYSTEM\ControlSet001\Services\<name>

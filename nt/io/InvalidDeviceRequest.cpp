@@ -4,9 +4,9 @@
 namespace ntbox::nt {
 
 NTSTATUS NTAPI IopInvalidDeviceRequest(DEVICE_OBJECT*, IRP* Irp) {
-  // IRP completion arrives with the I/O manager; until then no IRP is ever sent to a driver.
   Irp->IoStatus.Status = STATUS_INVALID_DEVICE_REQUEST;
   Irp->IoStatus.Information = 0;
+  IofCompleteRequest(Irp, 0);
   return STATUS_INVALID_DEVICE_REQUEST;
 }
 

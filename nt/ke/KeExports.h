@@ -17,6 +17,15 @@ ULONGLONG NTAPI KeQueryInterruptTime();
 LARGE_INTEGER NTAPI KeQueryPerformanceCounter(LARGE_INTEGER* PerformanceFrequency);
 void NTAPI KeStallExecutionProcessor(ULONG MicroSeconds);
 
+struct KEVENT;
+void NTAPI KeInitializeEvent(KEVENT* Event, int Type, BOOLEAN State);
+LONG NTAPI KeSetEvent(KEVENT* Event, LONG Increment, BOOLEAN Wait);
+LONG NTAPI KeResetEvent(KEVENT* Event);
+void NTAPI KeClearEvent(KEVENT* Event);
+LONG NTAPI KeReadStateEvent(KEVENT* Event);
+NTSTATUS NTAPI KeWaitForSingleObject(PVOID Object, int WaitReason, KPROCESSOR_MODE WaitMode, BOOLEAN Alertable,
+                                     LARGE_INTEGER* Timeout);
+
 [[noreturn]] void NTAPI KeBugCheckEx(ULONG BugCheckCode, ULONG_PTR P1, ULONG_PTR P2, ULONG_PTR P3,
                                      ULONG_PTR P4);
 [[noreturn]] void NTAPI KeBugCheck(ULONG BugCheckCode);

@@ -9,6 +9,10 @@
 #include "nt/Types.h"
 #include "nt/ke/BugCheck.h"
 
+namespace ntbox::nt::ps {
+class Process;
+}
+
 namespace ntbox::nt::ke {
 
 // KPCR offsets drivers and the WDK's inline functions use on x64.
@@ -34,6 +38,10 @@ class KernelThread {
   bool interruptsEnabled = true;
   std::uint32_t processor = 0;
   std::uint64_t id = 0;
+  // The process the thread runs for (nullptr: System) and the mode its request came from
+  // (ExGetPreviousMode: UserMode for a request from an app or the native client).
+  ps::Process* process = nullptr;
+  KPROCESSOR_MODE previousMode = 0;
   // Set while driver code runs under CallGuarded: where a bugcheck unwinds to.
   sigjmp_buf* guard = nullptr;
   BugCheck pendingBugCheck{};

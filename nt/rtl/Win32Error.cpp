@@ -6,8 +6,9 @@
 namespace ntbox::nt {
 namespace {
 
-constexpr std::array<std::pair<std::uint32_t, ULONG>, 38> kStatusToWin32{{
+constexpr std::array<std::pair<std::uint32_t, ULONG>, 44> kStatusToWin32{{
     {0x00000103, 997},   // STATUS_PENDING → ERROR_IO_PENDING
+    {0x80000002, 998},   // STATUS_DATATYPE_MISALIGNMENT → ERROR_NOACCESS
     {0x80000005, 234},   // STATUS_BUFFER_OVERFLOW → ERROR_MORE_DATA
     {0xC0000001, 31},    // STATUS_UNSUCCESSFUL → ERROR_GEN_FAILURE
     {0xC0000002, 1},     // STATUS_NOT_IMPLEMENTED → ERROR_INVALID_FUNCTION
@@ -20,7 +21,10 @@ constexpr std::array<std::pair<std::uint32_t, ULONG>, 38> kStatusToWin32{{
     {0xC000000F, 2},     // STATUS_NO_SUCH_FILE
     {0xC0000010, 1},     // STATUS_INVALID_DEVICE_REQUEST → ERROR_INVALID_FUNCTION
     {0xC0000017, 8},     // STATUS_NO_MEMORY → ERROR_NOT_ENOUGH_MEMORY
-    {0xC0000022, 5},     // STATUS_ACCESS_DENIED
+    {0xC0000016, 234},   // STATUS_MORE_PROCESSING_REQUIRED → ERROR_MORE_DATA
+    {0xC0000022, 5},
+    {0xC0000024, 6},     // STATUS_OBJECT_TYPE_MISMATCH → ERROR_INVALID_HANDLE
+    {0xC0000033, 123},   // STATUS_OBJECT_NAME_INVALID → ERROR_INVALID_NAME     // STATUS_ACCESS_DENIED
     {0xC0000023, 122},   // STATUS_BUFFER_TOO_SMALL → ERROR_INSUFFICIENT_BUFFER
     {0xC0000034, 2},     // STATUS_OBJECT_NAME_NOT_FOUND
     {0xC0000035, 183},   // STATUS_OBJECT_NAME_COLLISION → ERROR_ALREADY_EXISTS
@@ -34,7 +38,9 @@ constexpr std::array<std::pair<std::uint32_t, ULONG>, 38> kStatusToWin32{{
     {0xC00000B5, 1460},  // STATUS_IO_TIMEOUT → ERROR_TIMEOUT
     {0xC00000BA, 5},     // STATUS_FILE_IS_A_DIRECTORY
     {0xC00000BB, 50},    // STATUS_NOT_SUPPORTED
-    {0xC00000E5, 1359},  // STATUS_INTERNAL_ERROR
+    {0xC00000E5, 1359},
+    {0xC00000E8, 1784},  // STATUS_INVALID_USER_BUFFER
+    {0xC0000011, 38},    // STATUS_END_OF_FILE → ERROR_HANDLE_EOF  // STATUS_INTERNAL_ERROR
     {0xC0000103, 267},   // STATUS_NOT_A_DIRECTORY → ERROR_DIRECTORY
     {0xC0000120, 995},   // STATUS_CANCELLED → ERROR_OPERATION_ABORTED
     {0xC0000135, 126},   // STATUS_DLL_NOT_FOUND → ERROR_MOD_NOT_FOUND
@@ -47,7 +53,7 @@ constexpr std::array<std::pair<std::uint32_t, ULONG>, 38> kStatusToWin32{{
     {0xC0000102, 1392},  // STATUS_FILE_CORRUPT_ERROR
 }};
 
-constexpr std::array<std::pair<std::uint32_t, std::string_view>, 37> kMessages{{
+constexpr std::array<std::pair<std::uint32_t, std::string_view>, 41> kMessages{{
     {0, "The operation completed successfully."},
     {1, "Incorrect function."},
     {2, "The system cannot find the file specified."},
@@ -59,9 +65,11 @@ constexpr std::array<std::pair<std::uint32_t, std::string_view>, 37> kMessages{{
     {24, "The program issued a command but the command length is incorrect."},
     {31, "A device attached to the system is not functioning."},
     {32, "The process cannot access the file because it is being used by another process."},
+    {38, "Reached the end of the file."},
     {50, "The request is not supported."},
     {87, "The parameter is incorrect."},
     {122, "The data area passed to a system call is too small."},
+    {123, "The filename, directory name, or volume label syntax is incorrect."},
     {126, "The specified module could not be found."},
     {127, "The specified procedure could not be found."},
     {183, "Cannot create a file when that file already exists."},
@@ -82,6 +90,7 @@ constexpr std::array<std::pair<std::uint32_t, std::string_view>, 37> kMessages{{
      "The service cannot be started, either because it is disabled or because it has no enabled devices "
      "associated with it."},
     {1060, "The specified service does not exist as an installed service."},
+    {1061, "The service cannot accept control messages at this time."},
     {1062, "The service has not been started."},
     {1072, "The specified service has been marked for deletion."},
     {1073, "The specified service already exists."},
@@ -91,6 +100,7 @@ constexpr std::array<std::pair<std::uint32_t, std::string_view>, 37> kMessages{{
     {1359, "An internal error occurred."},
     {1450, "Insufficient system resources exist to complete the requested service."},
     {1460, "This operation returned because the timeout period expired."},
+    {1784, "The supplied user buffer is not valid for the requested operation."},
 }};
 
 }  // namespace

@@ -1,0 +1,43 @@
+#include "cpu/SafeCopy.h"
+
+// rdi = destination, rsi = source, rdx = size; returns 1 in eax when done, 0 after a fault.
+asm(R"(
+  .text
+  .globl ntbox_safe_copy_begin
+  .globl ntbox_safe_copy_end
+  .globl ntbox_safe_copy_fault
+  .type ntbox_safe_copy_begin, @function
+ntbox_safe_copy_begin:
+  mov %rdx, %rcx
+  rep movsb
+  mov $1, %eax
+  ret
+ntbox_safe_copy_fault:
+  xor %eax, %eax
+  ret
+ntbox_safe_copy_end:
+)");
+
+extern "C" {
+int ntbox_safe_copy_begin(void* destination, const void* source, std::size_t size);
+void ntbox_safe_copy_fault();
+void ntbox_safe_copy_end();
+}
+
+namespace ntbox::cpu {
+
+bool SafeCopy(void* destination, const void* source, std::size_t size) {
+  if (size == 0) return true;
+  return ntbox_safe_copy_begin(destination, source, size) != 0;
+}
+
+bool RecoverSafeCopyFault(std::uint64_t& rip, std::uint64_t& rax) {
+  const auto begin = reinterpret_cast<std::uint64_t>(&ntbox_safe_copy_begin);
+  const auto fault = reinterpret_cast<std::uint64_t>(&ntbox_safe_copy_fault);
+  if (rip < begin || rip >= fault) return false;
+  rip = fault;
+  rax = 0;
+  return true;
+}
+
+}  // namespace ntbox::cpu

@@ -1,0 +1,21 @@
+// ntbox's bookkeeping for a device object (the object header's host context).
+#pragma once
+#include <atomic>
+
+#include "nt/io/IoTypes.h"
+#include "nt/ob/Object.h"
+
+namespace ntbox::nt::io {
+
+struct DeviceState {
+  std::atomic<int> openFiles{0};
+  bool deleted = false;
+  DEVICE_OBJECT* attachedTo = nullptr;  // the device below, for IoDetachDevice
+};
+
+inline DeviceState* StateOf(const DEVICE_OBJECT* device) {
+  ob::ObjectHeader* h = ob::HeaderOf(device);
+  return h && h->type == &ob::DeviceType() ? static_cast<DeviceState*>(h->hostContext) : nullptr;
+}
+
+}  // namespace ntbox::nt::io

@@ -1,0 +1,56 @@
+// The I/O system services a process calls (what NtCreateFile, NtDeviceIoControlFile, NtReadFile,
+// NtWriteFile and NtClose do): each builds the IRP as Windows' I/O manager does for the
+// transfer method, sends it to the top of the device's stack and waits for its completion.
+// They run on an attached thread, for a process, with UserMode as the previous mode; driver code
+// runs inside, so callers guard them (cpu::CallGuarded).
+#pragma once
+#include <cstdint>
+#include <expected>
+#include <optional>
+#include <string_view>
+
+#include "nt/io/IoTypes.h"
+#include "nt/ob/Object.h"
+
+namespace ntbox::nt::ps {
+class Process;
+}
+
+namespace ntbox::nt::io {
+
+struct IoStatus {
+  NTSTATUS status = 0;
+  ULONG_PTR information = 0;
+};
+
+// Opens \Device\X, \??\X (what \\.\X becomes) or \DosDevices\X for the process.
+std::expected<ob::HandleValue, NTSTATUS> OpenFile(ps::Process& process, std::u16string_view ntName,
+                                                   ACCESS_MASK desiredAccess, ULONG shareAccess = 0);
+IoStatus DeviceIoControl(ps::Process& process, ob::HandleValue handle, ULONG code, void* input, ULONG inputLength,
+                         void* output, ULONG outputLength, bool internal = false);
+IoStatus ReadFile(ps::Process& process, ob::HandleValue handle, void* buffer, ULONG length,
+                  std::optional<std::int64_t> offset = std::nullopt);
+IoStatus WriteFile(ps::Process& process, ob::HandleValue handle, const void* buffer, ULONG length,
+                   std::optional<std::int64_t> offset = std::nullopt);
+IoStatus FlushBuffers(ps::Process& process, ob::HandleValue handle);
+NTSTATUS Close(ps::Process& process, ob::HandleValue handle);
+
+// Files open on any device of the driver (it cannot unload while there are any).
+std::size_t OpenFilesOn(const DRIVER_OBJECT* driver);
+// Called before a driver's image goes away: its devices leave the namespace.
+void ForgetDevicesOf(DRIVER_OBJECT* driver);
+
+// Sets the thread's process and previous mode for a system service, and restores them.
+class ServiceContext {
+ public:
+  explicit ServiceContext(ps::Process& process);
+  ~ServiceContext();
+  ServiceContext(const ServiceContext&) = delete;
+  ServiceContext& operator=(const ServiceContext&) = delete;
+
+ private:
+  ps::Process* previousProcess_;
+  KPROCESSOR_MODE previousMode_;
+};
+
+}  // namespace ntbox::nt::io

@@ -1,0 +1,348 @@
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+
+#include "cpu/SafeCopy.h"
+#include "nt/Status.h"
+#include "nt/io/IoExports.h"
+#include "nt/io/IrpBlock.h"
+#include "nt/ke/BugCheck.h"
+#include "nt/ke/KeExports.h"
+#include "nt/ke/Thread.h"
+
+namespace ntbox::nt {
+namespace {
+
+constexpr ULONG NO_MORE_IRP_STACK_LOCATIONS = 0x35;
+constexpr ULONG MULTIPLE_IRP_COMPLETE_REQUESTS = 0x44;
+constexpr ULONG IRP_ALLOCATED_MUST_SUCCEED = 0x1;
+
+std::size_t StackBytes(CCHAR stackSize) { return static_cast<std::size_t>(stackSize) * sizeof(IO_STACK_LOCATION); }
+
+void InitializeIrp(IRP* irp, CCHAR stackSize) {
+  std::memset(irp, 0, sizeof(IRP) + StackBytes(stackSize));
+  irp->Type = IO_TYPE_IRP;
+  irp->Size = static_cast<USHORT>(sizeof(IRP) + StackBytes(stackSize));
+  irp->StackCount = stackSize;
+  irp->CurrentLocation = static_cast<CHAR>(stackSize + 1);
+  irp->Tail.Overlay.CurrentStackLocation = reinterpret_cast<IO_STACK_LOCATION*>(irp + 1) + stackSize;
+  irp->ThreadListEntry.Flink = irp->ThreadListEntry.Blink = &irp->ThreadListEntry;
+}
+
+void FreeMdlChain(IRP* irp) {
+  for (MDL* mdl = irp->MdlAddress; mdl;) {
+    MDL* next = mdl->Next;
+    if (mdl->MdlFlags & MDL_PAGES_LOCKED) MmUnlockPages(mdl);
+    IoFreeMdl(mdl);
+    mdl = next;
+  }
+  irp->MdlAddress = nullptr;
+}
+
+// What the I/O manager does once every driver has finished with the IRP.
+void FinishCompletion(IRP* irp) {
+  io::IrpBlock* block = io::BlockOf(irp);
+  if (!block) return;
+  const bool copyBack = (irp->Flags & IRP_BUFFERED_IO) && (irp->Flags & IRP_INPUT_OPERATION) &&
+                        irp->IoStatus.Status >= 0 && irp->AssociatedIrp.SystemBuffer;
+  switch (block->origin) {
+    case io::IrpOrigin::kSystemService: {
+      if (copyBack && irp->UserBuffer) {
+        const auto n = std::min<ULONG_PTR>(irp->IoStatus.Information, block->userOutputLength);
+        if (!cpu::SafeCopy(irp->UserBuffer, irp->AssociatedIrp.SystemBuffer, n)) {
+          irp->IoStatus.Status = STATUS_ACCESS_VIOLATION;
+        }
+      }
+      FreeMdlChain(irp);
+      block->done.store(1, std::memory_order_release);
+      block->done.notify_all();
+      return;
+    }
+    case io::IrpOrigin::kSynchronous: {
+      if (copyBack && block->kernelOutput) {
+        const auto n = std::min<ULONG_PTR>(irp->IoStatus.Information, block->userOutputLength);
+        std::memcpy(block->kernelOutput, irp->AssociatedIrp.SystemBuffer, n);
+      }
+      if (irp->UserIosb) *irp->UserIosb = irp->IoStatus;
+      FreeMdlChain(irp);
+      KEVENT* event = irp->UserEvent;
+      io::FreeIrpBlock(block);
+      if (event) KeSetEvent(event, 0, FALSE);
+      return;
+    }
+    case io::IrpOrigin::kAsynchronous:
+    case io::IrpOrigin::kDriver:
+      // The owner frees it; an IRP the I/O manager cannot finish is left as it is.
+      if (irp->UserIosb) *irp->UserIosb = irp->IoStatus;
+      return;
+  }
+}
+
+// The cancel spin lock: one lock for the whole system, as on Windows.
+std::atomic_flag g_cancelLock = ATOMIC_FLAG_INIT;
+
+}  // namespace
+
+namespace io {
+
+IrpBlock* AllocateIrpBlock(CCHAR stackSize, IrpOrigin origin, ULONG bufferSize) {
+  if (stackSize < 1) stackSize = 1;
+  const std::size_t irpBytes = (sizeof(IRP) + StackBytes(stackSize) + 15) & ~std::size_t{15};
+  const std::size_t total = offsetof(IrpBlock, irp) + irpBytes + ((bufferSize + 15) & ~15u);
+  void* memory = std::aligned_alloc(16, (total + 15) & ~std::size_t{15});
+  if (!memory) return nullptr;
+  auto* block = static_cast<IrpBlock*>(memory);
+  block->magic = kIrpMagic;
+  block->origin = origin;
+  new (&block->done) std::atomic<std::uint32_t>(0);
+  block->userOutputLength = 0;
+  block->kernelOutput = nullptr;
+  InitializeIrp(&block->irp, stackSize);
+  if (bufferSize) block->irp.AssociatedIrp.SystemBuffer = SystemBufferOf(block);
+  return block;
+}
+
+void* SystemBufferOf(IrpBlock* block) {
+  const std::size_t irpBytes = (sizeof(IRP) + StackBytes(block->irp.StackCount) + 15) & ~std::size_t{15};
+  return reinterpret_cast<std::uint8_t*>(&block->irp) + irpBytes;
+}
+
+IrpBlock* BlockOf(IRP* irp) {
+  if (!irp) return nullptr;
+  auto* block = reinterpret_cast<IrpBlock*>(reinterpret_cast<std::uint8_t*>(irp) - offsetof(IrpBlock, irp));
+  return block->magic == kIrpMagic ? block : nullptr;
+}
+
+void FreeIrpBlock(IrpBlock* block) {
+  block->magic = 0;
+  block->irp.Type = 0;
+  std::free(block);
+}
+
+void WaitForCompletion(IrpBlock* block) {
+  while (block->done.load(std::memory_order_acquire) == 0) block->done.wait(0, std::memory_order_acquire);
+}
+
+}  // namespace io
+
+IRP* NTAPI IoAllocateIrp(CCHAR StackSize, BOOLEAN) {
+  io::IrpBlock* block = io::AllocateIrpBlock(StackSize, io::IrpOrigin::kDriver);
+  return block ? &block->irp : nullptr;
+}
+
+void NTAPI IoFreeIrp(IRP* Irp) {
+  io::IrpBlock* block = io::BlockOf(Irp);
+  if (!block || Irp->Type != IO_TYPE_IRP) {
+    RaiseBugCheck(MULTIPLE_IRP_COMPLETE_REQUESTS, reinterpret_cast<ULONG64>(Irp), 0, 0, 0,
+                  "IoFreeIrp of something that is not a live IRP (freed twice?)", 0);
+  }
+  FreeMdlChain(Irp);
+  io::FreeIrpBlock(block);
+}
+
+void NTAPI IoInitializeIrp(IRP* Irp, USHORT, CCHAR StackSize) { InitializeIrp(Irp, StackSize); }
+
+void NTAPI IoReuseIrp(IRP* Irp, NTSTATUS Status) {
+  const UCHAR flags = Irp->AllocationFlags;
+  InitializeIrp(Irp, Irp->StackCount);
+  Irp->AllocationFlags = flags;
+  Irp->IoStatus.Status = Status;
+}
+
+NTSTATUS NTAPI IofCallDriver(DEVICE_OBJECT* DeviceObject, IRP* Irp) {
+  --Irp->CurrentLocation;
+  if (Irp->CurrentLocation <= 0) {
+    RaiseBugCheck(NO_MORE_IRP_STACK_LOCATIONS, reinterpret_cast<ULONG64>(Irp), 0, 0, 0,
+                  "IoCallDriver with no stack location left for the next driver");
+  }
+  IO_STACK_LOCATION* sl = --Irp->Tail.Overlay.CurrentStackLocation;
+  sl->DeviceObject = DeviceObject;
+  const PDRIVER_DISPATCH dispatch = DeviceObject->DriverObject->MajorFunction[sl->MajorFunction];
+  return dispatch(DeviceObject, Irp);
+}
+
+NTSTATUS NTAPI IoCallDriver(DEVICE_OBJECT* DeviceObject, IRP* Irp) { return IofCallDriver(DeviceObject, Irp); }
+
+void NTAPI IofCompleteRequest(IRP* Irp, CCHAR) {
+  if (Irp->Type != IO_TYPE_IRP || Irp->CurrentLocation > Irp->StackCount + 1) {
+    RaiseBugCheck(MULTIPLE_IRP_COMPLETE_REQUESTS, reinterpret_cast<ULONG64>(Irp), 0, 0, 0,
+                  "IoCompleteRequest on an IRP that was already completed");
+  }
+  if (Irp->IoStatus.Status == STATUS_PENDING) {
+    RaiseBugCheck(MULTIPLE_IRP_COMPLETE_REQUESTS, reinterpret_cast<ULONG64>(Irp), 0, 0, 0,
+                  "IoCompleteRequest with IoStatus.Status == STATUS_PENDING");
+  }
+  IO_STACK_LOCATION* sl = Irp->Tail.Overlay.CurrentStackLocation;
+  ++Irp->CurrentLocation;
+  ++Irp->Tail.Overlay.CurrentStackLocation;
+  for (; Irp->CurrentLocation <= Irp->StackCount + 1;
+       ++sl, ++Irp->CurrentLocation, ++Irp->Tail.Overlay.CurrentStackLocation) {
+    Irp->PendingReturned = (sl->Control & SL_PENDING_RETURNED) != 0;
+    const NTSTATUS status = Irp->IoStatus.Status;
+    const UCHAR control = sl->Control;
+    const PIO_COMPLETION_ROUTINE routine = sl->CompletionRoutine;
+    PVOID context = sl->Context;
+    const bool invoke = routine && ((status >= 0 && (control & SL_INVOKE_ON_SUCCESS)) ||
+                                    (status < 0 && (control & SL_INVOKE_ON_ERROR)) ||
+                                    (Irp->Cancel && (control & SL_INVOKE_ON_CANCEL)));
+    sl->Control = 0;
+    sl->CompletionRoutine = nullptr;
+    sl->Context = nullptr;
+    if (invoke) {
+      DEVICE_OBJECT* device = Irp->CurrentLocation == Irp->StackCount + 1
+                                  ? nullptr
+                                  : Irp->Tail.Overlay.CurrentStackLocation->DeviceObject;
+      if (routine(device, Irp, context) == STATUS_MORE_PROCESSING_REQUIRED) return;
+    } else if (Irp->PendingReturned && Irp->CurrentLocation <= Irp->StackCount) {
+      Irp->Tail.Overlay.CurrentStackLocation->Control |= SL_PENDING_RETURNED;
+    }
+  }
+  FinishCompletion(Irp);
+}
+
+void NTAPI IoCompleteRequest(IRP* Irp, CCHAR PriorityBoost) { IofCompleteRequest(Irp, PriorityBoost); }
+
+NTSTATUS NTAPI IoSetCompletionRoutineEx(DEVICE_OBJECT*, IRP* Irp, PIO_COMPLETION_ROUTINE CompletionRoutine,
+                                        PVOID Context, BOOLEAN InvokeOnSuccess, BOOLEAN InvokeOnError,
+                                        BOOLEAN InvokeOnCancel) {
+  // The driver stays loaded while its IRPs are out (no unload races here), so this is the plain form.
+  IO_STACK_LOCATION* next = Irp->Tail.Overlay.CurrentStackLocation - 1;
+  next->CompletionRoutine = CompletionRoutine;
+  next->Context = Context;
+  next->Control = static_cast<UCHAR>((InvokeOnSuccess ? SL_INVOKE_ON_SUCCESS : 0) |
+                                     (InvokeOnError ? SL_INVOKE_ON_ERROR : 0) |
+                                     (InvokeOnCancel ? SL_INVOKE_ON_CANCEL : 0));
+  return STATUS_SUCCESS;
+}
+
+void NTAPI IoAcquireCancelSpinLock(KIRQL* Irql) {
+  *Irql = KfRaiseIrql(DISPATCH_LEVEL);
+  while (g_cancelLock.test_and_set(std::memory_order_acquire)) {
+  }
+}
+
+void NTAPI IoReleaseCancelSpinLock(KIRQL Irql) {
+  g_cancelLock.clear(std::memory_order_release);
+  KeLowerIrql(Irql);
+}
+
+BOOLEAN NTAPI IoCancelIrp(IRP* Irp) {
+  KIRQL irql;
+  IoAcquireCancelSpinLock(&irql);
+  Irp->Cancel = TRUE;
+  auto routine = reinterpret_cast<PDRIVER_CANCEL>(
+      __atomic_exchange_n(reinterpret_cast<void**>(const_cast<PVOID*>(&Irp->CancelRoutine)), nullptr,
+                          __ATOMIC_SEQ_CST));
+  if (!routine) {
+    IoReleaseCancelSpinLock(irql);
+    return FALSE;
+  }
+  Irp->CancelIrql = irql;
+  // The routine releases the cancel spin lock.
+  DEVICE_OBJECT* device = Irp->CurrentLocation <= Irp->StackCount
+                              ? Irp->Tail.Overlay.CurrentStackLocation->DeviceObject
+                              : nullptr;
+  routine(device, Irp);
+  return TRUE;
+}
+
+namespace {
+
+// The buffers of a request the kernel builds for a driver, by transfer method.
+IRP* BuildRequest(io::IrpOrigin origin, UCHAR major, DEVICE_OBJECT* device, ULONG method, PVOID input,
+                  ULONG inputLength, PVOID output, ULONG outputLength) {
+  const bool buffered = method == METHOD_BUFFERED;
+  const ULONG systemBytes = buffered ? std::max(inputLength, outputLength)
+                                     : (method != METHOD_NEITHER && major == IRP_MJ_DEVICE_CONTROL) ? inputLength : 0;
+  io::IrpBlock* block = io::AllocateIrpBlock(device->StackSize, origin, systemBytes);
+  if (!block) return nullptr;
+  IRP* irp = &block->irp;
+  irp->RequestorMode = KernelMode;
+  IO_STACK_LOCATION* sl = irp->Tail.Overlay.CurrentStackLocation - 1;
+  sl->MajorFunction = major;
+  if (systemBytes) {
+    if (input && inputLength) std::memcpy(irp->AssociatedIrp.SystemBuffer, input, inputLength);
+    irp->Flags |= IRP_BUFFERED_IO;
+  }
+  if (buffered) {
+    irp->UserBuffer = output;
+    if (output && outputLength) irp->Flags |= IRP_INPUT_OPERATION;
+    block->kernelOutput = output;
+    block->userOutputLength = outputLength;
+  } else if (method == METHOD_NEITHER) {
+    irp->UserBuffer = output;
+  } else if (output && outputLength) {
+    irp->MdlAddress = IoAllocateMdl(output, outputLength, FALSE, FALSE, nullptr);
+    if (irp->MdlAddress) MmBuildMdlForNonPagedPool(irp->MdlAddress);
+    irp->UserBuffer = output;
+  }
+  return irp;
+}
+
+}  // namespace
+
+IRP* NTAPI IoBuildDeviceIoControlRequest(ULONG IoControlCode, DEVICE_OBJECT* DeviceObject, PVOID InputBuffer,
+                                         ULONG InputBufferLength, PVOID OutputBuffer, ULONG OutputBufferLength,
+                                         BOOLEAN InternalDeviceIoControl, KEVENT* Event,
+                                         IO_STATUS_BLOCK* IoStatusBlock) {
+  const UCHAR major = InternalDeviceIoControl ? IRP_MJ_INTERNAL_DEVICE_CONTROL : IRP_MJ_DEVICE_CONTROL;
+  IRP* irp = BuildRequest(io::IrpOrigin::kSynchronous, IRP_MJ_DEVICE_CONTROL, DeviceObject, IoControlCode & 3,
+                          InputBuffer, InputBufferLength, OutputBuffer, OutputBufferLength);
+  if (!irp) return nullptr;
+  IO_STACK_LOCATION* sl = irp->Tail.Overlay.CurrentStackLocation - 1;
+  sl->MajorFunction = major;
+  sl->Parameters.DeviceIoControl.IoControlCode = IoControlCode;
+  sl->Parameters.DeviceIoControl.InputBufferLength = InputBufferLength;
+  sl->Parameters.DeviceIoControl.OutputBufferLength = OutputBufferLength;
+  if ((IoControlCode & 3) == METHOD_NEITHER) sl->Parameters.DeviceIoControl.Type3InputBuffer = InputBuffer;
+  irp->UserEvent = Event;
+  irp->UserIosb = IoStatusBlock;
+  return irp;
+}
+
+namespace {
+
+IRP* BuildFsdRequest(io::IrpOrigin origin, ULONG MajorFunction, DEVICE_OBJECT* DeviceObject, PVOID Buffer,
+                     ULONG Length, LARGE_INTEGER* StartingOffset) {
+  const bool transfer = MajorFunction == IRP_MJ_READ || MajorFunction == IRP_MJ_WRITE;
+  const ULONG method = !transfer                                 ? METHOD_NEITHER
+                       : (DeviceObject->Flags & DO_BUFFERED_IO) ? METHOD_BUFFERED
+                       : (DeviceObject->Flags & DO_DIRECT_IO)   ? METHOD_OUT_DIRECT
+                                                                : METHOD_NEITHER;
+  const bool read = MajorFunction == IRP_MJ_READ;
+  IRP* irp = BuildRequest(origin, static_cast<UCHAR>(MajorFunction), DeviceObject, method,
+                          read ? nullptr : Buffer, read ? 0 : Length, read ? Buffer : nullptr, read ? Length : 0);
+  if (!irp) return nullptr;
+  if (!read) irp->Flags &= ~IRP_INPUT_OPERATION;
+  if (method == METHOD_NEITHER) irp->UserBuffer = Buffer;
+  if (method == METHOD_OUT_DIRECT && !read && Buffer && Length) {
+    irp->MdlAddress = IoAllocateMdl(Buffer, Length, FALSE, FALSE, nullptr);
+    if (irp->MdlAddress) MmBuildMdlForNonPagedPool(irp->MdlAddress);
+  }
+  IO_STACK_LOCATION* sl = irp->Tail.Overlay.CurrentStackLocation - 1;
+  if (transfer) {
+    sl->Parameters.Read.Length = Length;
+    if (StartingOffset) sl->Parameters.Read.ByteOffset = *StartingOffset;
+  }
+  return irp;
+}
+
+}  // namespace
+
+IRP* NTAPI IoBuildSynchronousFsdRequest(ULONG MajorFunction, DEVICE_OBJECT* DeviceObject, PVOID Buffer, ULONG Length,
+                                        LARGE_INTEGER* StartingOffset, KEVENT* Event, IO_STATUS_BLOCK* IoStatusBlock) {
+  IRP* irp = BuildFsdRequest(io::IrpOrigin::kSynchronous, MajorFunction, DeviceObject, Buffer, Length, StartingOffset);
+  if (!irp) return nullptr;
+  irp->UserEvent = Event;
+  irp->UserIosb = IoStatusBlock;
+  return irp;
+}
+
+IRP* NTAPI IoBuildAsynchronousFsdRequest(ULONG MajorFunction, DEVICE_OBJECT* DeviceObject, PVOID Buffer, ULONG Length,
+                                         LARGE_INTEGER* StartingOffset, IO_STATUS_BLOCK* IoStatusBlock) {
+  IRP* irp = BuildFsdRequest(io::IrpOrigin::kAsynchronous, MajorFunction, DeviceObject, Buffer, Length, StartingOffset);
+  if (irp) irp->UserIosb = IoStatusBlock;
+  return irp;
+}
+
+}  // namespace ntbox::nt

@@ -1,0 +1,127 @@
+#include "nt/ob/ObExports.h"
+
+#include "nt/Kernel.h"
+#include "nt/Status.h"
+#include "nt/io/IoExports.h"
+#include "nt/ke/Thread.h"
+#include "nt/ob/Object.h"
+#include "nt/ps/Process.h"
+
+namespace ntbox::nt {
+
+PVOID g_IoFileObjectType = &ob::FileType();
+PVOID g_IoDeviceObjectType = &ob::DeviceType();
+PVOID g_IoDriverObjectType = &ob::DriverType();
+PVOID g_ExEventObjectType = &ob::EventType();
+PVOID g_PsProcessType = &ob::ProcessType();
+PVOID g_PsThreadType = &ob::ThreadType();
+
+namespace {
+
+constexpr ULONG OBJ_KERNEL_HANDLE = 0x200;
+
+ps::Process& CurrentProcess() {
+  ke::KernelThread* t = ke::CurrentThread();
+  return t && t->process ? *t->process : Kernel::Current().systemProcess();
+}
+
+// Which table a handle lives in: kernel handles (high bit) in the System process's, only for
+// kernel-mode callers.
+ob::HandleTable* TableFor(HANDLE handle, KPROCESSOR_MODE mode, ob::HandleValue& index) {
+  auto value = reinterpret_cast<ob::HandleValue>(handle);
+  if ((value & ob::kKernelHandleBit) == ob::kKernelHandleBit) {
+    if (mode != KernelMode) return nullptr;
+    index = value & ~ob::kKernelHandleBit;
+    return &Kernel::Current().systemProcess().handles();
+  }
+  index = value;
+  return &CurrentProcess().handles();
+}
+
+}  // namespace
+
+NTSTATUS NTAPI ObReferenceObjectByHandle(HANDLE Handle, ACCESS_MASK DesiredAccess, PVOID ObjectType,
+                                         KPROCESSOR_MODE AccessMode, PVOID* Object,
+                                         OBJECT_HANDLE_INFORMATION* HandleInformation) {
+  *Object = nullptr;
+  ob::HandleValue index = 0;
+  ob::HandleTable* table = TableFor(Handle, AccessMode, index);
+  if (!table) return STATUS_INVALID_HANDLE;
+  auto entry = table->Reference(index);
+  if (!entry) return STATUS_INVALID_HANDLE;
+  ob::ObjectHeader* h = ob::HeaderOf(entry->body);
+  if (ObjectType && h->type != ObjectType) {
+    ob::DereferenceObject(entry->body);
+    return STATUS_OBJECT_TYPE_MISMATCH;
+  }
+  if (AccessMode == UserMode && (DesiredAccess & ~entry->access) != 0) {
+    ob::DereferenceObject(entry->body);
+    return STATUS_ACCESS_DENIED;
+  }
+  if (HandleInformation) *HandleInformation = OBJECT_HANDLE_INFORMATION{0, entry->access};
+  *Object = entry->body;
+  return STATUS_SUCCESS;
+}
+
+NTSTATUS NTAPI ObReferenceObjectByPointer(PVOID Object, ACCESS_MASK, PVOID ObjectType, KPROCESSOR_MODE) {
+  ob::ObjectHeader* h = ob::HeaderOf(Object);
+  if (ObjectType && h && h->type != ObjectType) return STATUS_OBJECT_TYPE_MISMATCH;
+  ob::ReferenceObject(Object);
+  return STATUS_SUCCESS;
+}
+
+LONG_PTR NTAPI ObfReferenceObject(PVOID Object) {
+  ob::ReferenceObject(Object);
+  return ob::HeaderOf(Object)->pointerCount.load();
+}
+
+LONG_PTR NTAPI ObfDereferenceObject(PVOID Object) {
+  ob::ObjectHeader* h = ob::HeaderOf(Object);
+  const LONG_PTR left = h ? h->pointerCount.load() - 1 : 0;
+  ob::DereferenceObject(Object);
+  return left;
+}
+
+void NTAPI ObDereferenceObject(PVOID Object) { ob::DereferenceObject(Object); }
+
+NTSTATUS NTAPI ObOpenObjectByPointer(PVOID Object, ULONG HandleAttributes, PVOID, ACCESS_MASK DesiredAccess,
+                                     PVOID ObjectType, KPROCESSOR_MODE, HANDLE* Handle) {
+  ob::ObjectHeader* h = ob::HeaderOf(Object);
+  if (!h) return STATUS_INVALID_PARAMETER;
+  if (ObjectType && h->type != ObjectType) return STATUS_OBJECT_TYPE_MISMATCH;
+  const bool kernel = (HandleAttributes & OBJ_KERNEL_HANDLE) != 0;
+  ps::Process& process = kernel ? Kernel::Current().systemProcess() : CurrentProcess();
+  ob::HandleValue value = process.handles().Insert(Object, DesiredAccess ? DesiredAccess : FILE_ALL_ACCESS);
+  if (kernel) value |= ob::kKernelHandleBit;
+  *Handle = reinterpret_cast<HANDLE>(value);
+  return STATUS_SUCCESS;
+}
+
+NTSTATUS NTAPI ZwClose(HANDLE Handle) {
+  ob::HandleValue index = 0;
+  ob::HandleTable* table = TableFor(Handle, KernelMode, index);
+  auto entry = table ? table->Remove(index) : std::nullopt;
+  if (!entry) return STATUS_INVALID_HANDLE;
+  ob::CloseHandleEntry(*entry);
+  return STATUS_SUCCESS;
+}
+
+NTSTATUS NTAPI NtClose(HANDLE Handle) { return ZwClose(Handle); }
+
+PVOID NTAPI PsGetCurrentProcess() { return CurrentProcess().object(); }
+PVOID NTAPI IoGetCurrentProcess() { return CurrentProcess().object(); }
+HANDLE NTAPI PsGetCurrentProcessId() { return reinterpret_cast<HANDLE>(static_cast<ULONG_PTR>(CurrentProcess().id())); }
+
+HANDLE NTAPI PsGetProcessId(PVOID Process) {
+  ps::Process* p = ps::Process::FromObject(Process);
+  return reinterpret_cast<HANDLE>(static_cast<ULONG_PTR>(p ? p->id() : 0));
+}
+
+BOOLEAN NTAPI IoIs32bitProcess(PVOID) { return FALSE; }  // every process of the machine is x64
+
+KPROCESSOR_MODE NTAPI ExGetPreviousMode() {
+  ke::KernelThread* t = ke::CurrentThread();
+  return t ? t->previousMode : KernelMode;
+}
+
+}  // namespace ntbox::nt

@@ -1,0 +1,133 @@
+// The object manager: typed, reference-counted kernel objects with an ntbox header in front of
+// the body drivers see (as Windows' OBJECT_HEADER precedes the body), the namespace
+// (\Device, \Driver, \??, symbolic links) and per-process handle tables.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "nt/Types.h"
+#include "support/Result.h"
+
+namespace ntbox::nt::ob {
+
+// What OBJECT_TYPE pointers (IoFileObjectType, PsProcessType ...) point at. Opaque to drivers.
+struct ObjectType {
+  const char16_t* name;
+  // Called when the last reference goes, before the memory is freed.
+  void (*onDelete)(void* body) = nullptr;
+  // Called when the last handle to the object closes (IRP_MJ_CLEANUP for files).
+  void (*onLastHandleClosed)(void* body) = nullptr;
+  std::atomic<std::uint64_t> liveObjects{0};
+};
+
+// The object types the kernel exports (data exports point at these).
+ObjectType& FileType();
+ObjectType& DeviceType();
+ObjectType& DriverType();
+ObjectType& EventType();
+ObjectType& ProcessType();
+ObjectType& ThreadType();
+ObjectType& SymbolicLinkType();
+ObjectType& DirectoryType();
+
+constexpr std::uint64_t kHeaderMagic = 0x6A624F786F62746Eull;  // "ntboxObj"
+
+struct ObjectHeader {
+  std::uint64_t magic;
+  ObjectType* type;
+  std::atomic<std::int64_t> pointerCount;
+  std::atomic<std::int64_t> handleCount;
+  void* hostContext;  // the host object a body belongs to (a Process for an EPROCESS)
+  std::uint64_t bodySize;
+};
+constexpr std::size_t kHeaderSize = 0x30;
+static_assert(sizeof(ObjectHeader) <= kHeaderSize);
+
+// A new object with one reference, its body zeroed and 16-byte aligned.
+void* CreateObject(ObjectType& type, std::size_t bodySize, void* hostContext = nullptr);
+// nullptr when body is not an object ntbox created (a wild pointer from a driver).
+ObjectHeader* HeaderOf(const void* body);
+void ReferenceObject(void* body);
+// Drops one reference; the object is deleted with the last one.
+void DereferenceObject(void* body);
+
+using HandleValue = std::uint64_t;
+
+// A process's handles: index-based, values multiple of 4 as on Windows.
+class HandleTable {
+ public:
+  HandleTable() = default;
+  ~HandleTable();
+  HandleTable(const HandleTable&) = delete;
+  HandleTable& operator=(const HandleTable&) = delete;
+
+  // Takes a new reference on body.
+  HandleValue Insert(void* body, ACCESS_MASK access);
+  struct Entry {
+    void* body = nullptr;
+    ACCESS_MASK access = 0;
+  };
+  // The entry, with a reference taken for the caller; nullopt for an invalid handle.
+  std::optional<Entry> Reference(HandleValue handle);
+  // Removes the entry and returns it; the caller closes it with CloseHandleEntry.
+  std::optional<Entry> Remove(HandleValue handle);
+  // Every entry, removed (for process exit), newest first.
+  std::vector<Entry> RemoveAll();
+  std::size_t size() const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<Entry> entries_;
+  std::vector<std::size_t> free_;
+  std::size_t used_ = 0;
+};
+
+// Ends a handle removed from its table: the type's last-handle hook (may call driver code), then
+// the handle's reference.
+void CloseHandleEntry(const HandleTable::Entry& entry);
+
+// Kernel handles carry the high bit (OBJ_KERNEL_HANDLE handles are "negative" on x64).
+constexpr HandleValue kKernelHandleBit = 0xFFFFFFFF80000000ull;
+
+// The namespace. Names compare without case. \DosDevices and \GLOBAL?? are links to \??.
+class Namespace {
+ public:
+  Namespace();
+  // Inserts an object under its full name; STATUS_OBJECT_NAME_COLLISION when taken.
+  NTSTATUS Insert(std::u16string_view name, void* body);
+  void Remove(void* body);
+  NTSTATUS CreateSymbolicLink(std::u16string_view link, std::u16string_view target);
+  NTSTATUS DeleteSymbolicLink(std::u16string_view link);
+
+  struct Lookup {
+    void* body = nullptr;          // referenced for the caller
+    std::u16string remainder;      // what follows the object's name ("\\file" on a device)
+  };
+  // Follows symbolic links (at most 32) and returns the object with the longest matching name.
+  Result<Lookup> Find(std::u16string_view name) const;
+  // Every name under a directory ("\\Device"), for listing.
+  std::vector<std::u16string> List(std::u16string_view directory) const;
+  std::optional<std::u16string> NameOf(const void* body) const;
+
+ private:
+  struct Entry {
+    std::u16string name;  // as inserted
+    void* body = nullptr;
+    std::optional<std::u16string> linkTarget;
+  };
+  std::optional<std::u16string> Resolve(std::u16string_view name, int depth) const;
+  mutable std::mutex mutex_;
+  std::map<std::u16string, Entry> entries_;  // by upper-case name
+};
+
+std::u16string UpcaseName(std::u16string_view s);
+std::string Narrow(std::u16string_view s);
+std::u16string Widen(std::string_view s);
+
+}  // namespace ntbox::nt::ob

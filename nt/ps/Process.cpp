@@ -1,0 +1,40 @@
+#include "nt/ps/Process.h"
+
+#include <atomic>
+
+namespace ntbox::nt::ps {
+namespace {
+
+std::atomic<ULONG> g_nextId{0x100};
+
+}  // namespace
+
+Process::Process(std::string imageName, ULONG id, std::unique_ptr<mm::UserSpace> space)
+    : imageName_(std::move(imageName)), id_(id), space_(std::move(space)) {
+  object_ = ob::CreateObject(ob::ProcessType(), kProcessObjectSize, this);
+}
+
+Result<std::unique_ptr<Process>> Process::Create(std::string imageName) {
+  auto space = mm::UserSpace::Create();
+  if (!space) return std::unexpected(space.error());
+  return std::unique_ptr<Process>(new Process(std::move(imageName), g_nextId.fetch_add(4), std::move(*space)));
+}
+
+std::unique_ptr<Process> Process::CreateSystem() { return std::unique_ptr<Process>(new Process("System", 4, nullptr)); }
+
+Process* Process::FromObject(const void* body) {
+  ob::ObjectHeader* h = ob::HeaderOf(body);
+  return h && h->type == &ob::ProcessType() ? static_cast<Process*>(h->hostContext) : nullptr;
+}
+
+void Process::CloseAllHandles() {
+  for (const auto& entry : handles_.RemoveAll()) ob::CloseHandleEntry(entry);
+}
+
+Process::~Process() {
+  CloseAllHandles();
+  if (ob::ObjectHeader* h = ob::HeaderOf(object_)) h->hostContext = nullptr;
+  ob::DereferenceObject(object_);
+}
+
+}  // namespace ntbox::nt::ps

@@ -1,0 +1,46 @@
+// A process of the machine: its id, handle table, user address space and the EPROCESS object
+// drivers receive from PsGetCurrentProcess/IoGetCurrentProcess. The System process has no user
+// space and holds the kernel handles.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "nt/Types.h"
+#include "nt/mm/UserSpace.h"
+#include "nt/ob/Object.h"
+#include "support/Result.h"
+
+namespace ntbox::nt::ps {
+
+class Process {
+ public:
+  static Result<std::unique_ptr<Process>> Create(std::string imageName);
+  static std::unique_ptr<Process> CreateSystem();
+  // Closes what is still open (drivers get IRP_MJ_CLEANUP and IRP_MJ_CLOSE: run it attached and
+  // guarded) and frees the user space.
+  ~Process();
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+
+  ULONG id() const { return id_; }
+  const std::string& imageName() const { return imageName_; }
+  ob::HandleTable& handles() { return handles_; }
+  mm::UserSpace* space() { return space_.get(); }
+  void* object() const { return object_; }  // the EPROCESS body
+  static Process* FromObject(const void* body);
+  // Closes every handle now (process exit), newest first.
+  void CloseAllHandles();
+
+ private:
+  Process(std::string imageName, ULONG id, std::unique_ptr<mm::UserSpace> space);
+  std::string imageName_;
+  ULONG id_;
+  std::unique_ptr<mm::UserSpace> space_;
+  void* object_ = nullptr;
+  ob::HandleTable handles_;
+};
+
+constexpr std::size_t kProcessObjectSize = 0xA40;  // EPROCESS on Windows 10 x64; opaque to drivers
+
+}  // namespace ntbox::nt::ps
