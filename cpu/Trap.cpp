@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstring>
 #include <mutex>
+#include <optional>
 
 #include "cpu/SafeCopy.h"
 #include "nt/Kernel.h"
@@ -283,12 +284,17 @@ std::uint64_t FindDriverCaller(std::uint64_t rsp) {
 }
 
 [[noreturn]] void Stop(ucontext_t* uc, const Decoded& d, nt::ke::KernelThread* t, ULONG code,
-                       ULONG64 p1, ULONG64 p2, ULONG64 p3, ULONG64 p4, const char* detail) {
+                       ULONG64 p1, ULONG64 p2, ULONG64 p3, ULONG64 p4, const char* detail,
+                       std::optional<std::uint64_t> faultAddress = std::nullopt, bool faultWrite = false) {
   if (code == bc::SYSTEM_THREAD_EXCEPTION_NOT_HANDLED && t->process) {
     // Not a system thread: the exception happened in a request a process made.
     code = bc::KMODE_EXCEPTION_NOT_HANDLED;
     p3 = 0;
     p4 = 0;
+    if (static_cast<std::uint32_t>(p1) == static_cast<std::uint32_t>(nt::STATUS_ACCESS_VIOLATION) && faultAddress) {
+      p3 = faultWrite ? 1 : 0;
+      p4 = *faultAddress;
+    }
   }
   BugCheck b;
   b.code = code;
@@ -438,7 +444,8 @@ void OnTrap(int signal, siginfo_t* info, void* context) {
          "invalid kernel-space address");
   }
   Stop(uc, d, t, bc::SYSTEM_THREAD_EXCEPTION_NOT_HANDLED, StatusParameter(nt::STATUS_ACCESS_VIOLATION), rip, 0, 0,
-       pageFault ? "access violation" : "general protection fault (non-canonical address)");
+       pageFault ? "access violation" : "general protection fault (non-canonical address)",
+       knownAddress ? std::optional<std::uint64_t>(address) : std::nullopt, write);
 }
 
 }  // namespace

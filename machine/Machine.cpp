@@ -54,15 +54,14 @@ Error Win32Failure(std::uint32_t code, std::string detail = {}) {
   return e;
 }
 
-// Keeps the calling host thread attached to the kernel while it runs driver code.
+// Attaches the calling host thread to the kernel for driver code. The attachment (KPCR, KTHREAD,
+// signal stack) stays for the thread's life: making one per call would cost more than the call.
 class Attached {
  public:
   Attached() {
-    if (!nt::ke::CurrentThread()) attachment_.emplace();
+    thread_local std::optional<nt::ke::ThreadAttachment> attachment;
+    if (!nt::ke::CurrentThread()) attachment.emplace();
   }
-
- private:
-  std::optional<nt::ke::ThreadAttachment> attachment_;
 };
 
 // The address range of the ntbox binary itself: where nt's functions live.

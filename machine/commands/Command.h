@@ -31,6 +31,7 @@ int RunSc(CommandContext& ctx, const std::vector<std::string>& args);
 int RunReg(CommandContext& ctx, const std::vector<std::string>& args);
 int RunBcdedit(CommandContext& ctx, const std::vector<std::string>& args);
 int RunLm(CommandContext& ctx, const std::vector<std::string>& args);
+int RunIoctl(CommandContext& ctx, const std::vector<std::string>& args);
 
 
 }  // namespace ntbox::machine

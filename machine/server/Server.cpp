@@ -118,6 +118,8 @@ class Server {
         status = RunReg(ctx, args);
       } else if (command == "bcdedit") {
         status = RunBcdedit(ctx, args);
+      } else if (command == "ioctl") {
+        status = RunIoctl(ctx, args);
       } else if (command == "lm") {
         status = RunLm(ctx, args);
       } else if (command == "status") {

@@ -19,8 +19,13 @@ struct ParameterHelp {
 
 ParameterHelp HelpFor(ULONG code) {
   switch (code) {
-    case bugcheck::SYSTEM_THREAD_EXCEPTION_NOT_HANDLED:
     case bugcheck::KMODE_EXCEPTION_NOT_HANDLED:
+      return {{"the exception code that was not handled", "the address where the exception occurred",
+               "parameter 0 of the exception (access violation: 0 read, 1 write, 8 execute)",
+               "parameter 1 of the exception (access violation: the address accessed)"},
+              "A kernel-mode request raised an exception (a fault in driver code or an explicit raise) "
+              "that no handler caught."};
+    case bugcheck::SYSTEM_THREAD_EXCEPTION_NOT_HANDLED:
       return {{"the exception code that was not handled", "the address where the exception occurred",
                "exception record address (not recorded by ntbox)", "context record address (not recorded by ntbox)"},
               "A kernel-mode thread raised an exception (a fault in driver code or an explicit raise) "

@@ -325,6 +325,39 @@ TEST_F(MachineTest, BugCheckEndsTheServerOnly) {
   EXPECT_TRUE(Contains(again.out, "1  STOPPED"));
 }
 
+// Seed 002 from the shell: the IOCTL driver as a service, ntbox ioctl for each reply, a fault in
+// its dispatch routine stops the machine, and the next command boots it with the service there.
+TEST_F(MachineTest, IoctlFromTheShell) {
+  TestSigningOn();
+  ASSERT_EQ(Run("sc create SIoctl type= kernel start= auto binPath= " + Driver("ioctl_sample.sys")).exit, 0);
+  ASSERT_EQ(Run("sc start SIoctl").exit, 0);
+  Outcome r = Run("ioctl '\\\\.\\IoctlTest' 0x9C40240C --in 48656c6c6f00 --out-size 64");
+  EXPECT_EQ(r.exit, 0) << r.err;
+  EXPECT_TRUE(Contains(r.out, "IoStatus.Status       0x00000000 (STATUS_SUCCESS)\nIoStatus.Information  38\n")) << r.out;
+  EXPECT_TRUE(Contains(r.out, "0020  72 20 21 21 21 00                                r !!!.\n")) << r.out;
+  r = Run("ioctl '\\\\.\\IoctlTest' 0x9C40240C --out-size 64");
+  EXPECT_EQ(r.exit, 1);
+  EXPECT_TRUE(Contains(r.err, "DeviceIoControl FAILED 87:")) << r.err;
+  r = Run("ioctl '\\\\.\\IoctlTest' 0x9C40240C --in 4g");
+  EXPECT_EQ(r.exit, 2);
+  r = Run("ioctl '\\\\.\\Missing' 1");
+  EXPECT_EQ(r.exit, 1);
+  EXPECT_TRUE(Contains(r.err, "CreateFile \\\\.\\Missing FAILED 2:")) << r.err;
+
+  r = Run("ioctl '\\\\.\\IoctlTest' 0x9C4027C0 --in 00 --out-size 4");
+  EXPECT_EQ(r.exit, 4);
+  const std::string all = r.out + r.err;
+  EXPECT_TRUE(Contains(all, "KMODE_EXCEPTION_NOT_HANDLED (1e)")) << all;
+  EXPECT_TRUE(Contains(all, "FAULTING_IP:\nioctl_sample+0x")) << all;
+  EXPECT_TRUE(Contains(all, "Arg3: 0000000000000001")) << "a write";
+  // The machine boots again; the auto-start service is running, the device answers.
+  r = Run("sc query SIoctl");
+  EXPECT_TRUE(Contains(r.out, "4  RUNNING")) << r.out;
+  r = Run("ioctl '\\\\.\\IoctlTest' 0x9C40240C --in 00 --out-size 8");
+  EXPECT_EQ(r.exit, 0) << r.err;
+  EXPECT_EQ(Run("sc stop SIoctl").exit, 0);
+}
+
 TEST_F(MachineTest, DbgviewFollowsLiveAndHearsTheShutdown) {
   TestSigningOn();
   ASSERT_EQ(Run("sc create 001_sample type= kernel binPath= " + Driver("FirstDriverSample.sys")).exit, 0);

@@ -1,4 +1,4 @@
-// The machine's commands on the CLI: boot, shutdown, reboot, status, sc, reg, bcdedit, lm,
+// The machine's commands on the CLI: boot, shutdown, reboot, status, sc, reg, bcdedit, ioctl, lm,
 // dbgview, testsign. Everything but boot --foreground and testsign is a request to the machine's
 // server (started when none runs); sc, reg and bcdedit take Windows' own syntax verbatim.
 #include <fcntl.h>
@@ -6,8 +6,11 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <fstream>
 #include <memory>
 #include <string>
+
+#include <fmt/format.h>
 
 #include "machine/MachineDir.h"
 #include "machine/Signing.h"
@@ -29,6 +32,8 @@ struct MachineOptions {
   bool follow = false;
   bool filtered = false;
   std::string driver;
+  std::string device, code, input;
+  std::uint32_t outSize = 0;
 };
 
 fs::path Root(const MachineOptions& o) { return machine::MachineDir::Resolve(o.dir); }
@@ -167,6 +172,26 @@ std::vector<std::function<int()>> AddMachineCommands(CLI::App& app) {
       return machine::Call(Root(*o), ClientRequest{name, cmd->remaining()});
     });
   }
+
+  CLI::App* ioctl = app.add_subcommand("ioctl", "Send one IOCTL to a device: DeviceIoControl from the shell");
+  ioctl->add_option("device", o->device, "\\\\.\\NAME, \\??\\NAME or \\Device\\NAME")->required();
+  ioctl->add_option("code", o->code, "the IOCTL code (0x9C40240C)")->required();
+  ioctl->add_option("--in", o->input, "input bytes in hex (48656c6c6f00), or @FILE");
+  ioctl->add_option("--out-size", o->outSize, "output buffer size in bytes (default 0)");
+  runs.push_back([ioctl, o]() -> int {
+    if (!ioctl->parsed()) return -1;
+    std::string hex = o->input;
+    if (hex.starts_with("@")) {
+      std::ifstream in(hex.substr(1), std::ios::binary);
+      if (!in) {
+        std::fprintf(stderr, "ntbox ioctl: cannot read %s\n", hex.c_str() + 1);
+        return kExitUsage;
+      }
+      hex.clear();
+      for (char c; in.get(c);) hex += fmt::format("{:02x}", static_cast<unsigned char>(c));
+    }
+    return machine::Call(Root(*o), ClientRequest{"ioctl", {o->device, o->code, hex, std::to_string(o->outSize)}});
+  });
 
   CLI::App* lm = app.add_subcommand("lm", "Loaded modules, as WinDbg's lm");
   runs.push_back([lm, o] { return lm->parsed() ? machine::Call(Root(*o), ClientRequest{"lm", {}}) : -1; });

@@ -1,5 +1,8 @@
-/* Loops the benchmarks call through the driver's own exports. */
+/* What the benchmarks call: loops through the driver's own exports, and \Device\NtboxBench
+   (\DosDevices\NtboxBench) whose METHOD_BUFFERED IOCTL echoes its input, for round trips. */
 #include <ntddk.h>
+
+#define IOCTL_BENCH_ECHO CTL_CODE(FILE_DEVICE_UNKNOWN, 0x800, METHOD_BUFFERED, FILE_ANY_ACCESS)
 
 __declspec(dllexport) ULONG64 ReadIrqlLoop(ULONG64 count)
 {
@@ -15,9 +18,59 @@ __declspec(dllexport) ULONG64 EmptyLoop(ULONG64 count)
     return sum;
 }
 
+static NTSTATUS Complete(PIRP Irp, NTSTATUS status, ULONG_PTR information)
+{
+    Irp->IoStatus.Status = status;
+    Irp->IoStatus.Information = information;
+    IoCompleteRequest(Irp, IO_NO_INCREMENT);
+    return status;
+}
+
+static NTSTATUS BenchCreateClose(PDEVICE_OBJECT DeviceObject, PIRP Irp)
+{
+    UNREFERENCED_PARAMETER(DeviceObject);
+    return Complete(Irp, STATUS_SUCCESS, 0);
+}
+
+static NTSTATUS BenchDeviceControl(PDEVICE_OBJECT DeviceObject, PIRP Irp)
+{
+    PIO_STACK_LOCATION sl = IoGetCurrentIrpStackLocation(Irp);
+    ULONG in = sl->Parameters.DeviceIoControl.InputBufferLength;
+    ULONG out = sl->Parameters.DeviceIoControl.OutputBufferLength;
+    UNREFERENCED_PARAMETER(DeviceObject);
+    if (sl->Parameters.DeviceIoControl.IoControlCode != IOCTL_BENCH_ECHO) {
+        return Complete(Irp, STATUS_INVALID_DEVICE_REQUEST, 0);
+    }
+    /* The system buffer holds the input; it is also the output. */
+    return Complete(Irp, STATUS_SUCCESS, in < out ? in : out);
+}
+
+static VOID BenchUnload(PDRIVER_OBJECT DriverObject)
+{
+    UNICODE_STRING link;
+    RtlInitUnicodeString(&link, L"\\DosDevices\\NtboxBench");
+    IoDeleteSymbolicLink(&link);
+    if (DriverObject->DeviceObject) IoDeleteDevice(DriverObject->DeviceObject);
+}
+
 NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)
 {
-    UNREFERENCED_PARAMETER(DriverObject);
+    UNICODE_STRING name, link;
+    PDEVICE_OBJECT device;
+    NTSTATUS status;
     UNREFERENCED_PARAMETER(RegistryPath);
+    RtlInitUnicodeString(&name, L"\\Device\\NtboxBench");
+    RtlInitUnicodeString(&link, L"\\DosDevices\\NtboxBench");
+    status = IoCreateDevice(DriverObject, 0, &name, FILE_DEVICE_UNKNOWN, 0, FALSE, &device);
+    if (!NT_SUCCESS(status)) return status;
+    status = IoCreateSymbolicLink(&link, &name);
+    if (!NT_SUCCESS(status)) {
+        IoDeleteDevice(device);
+        return status;
+    }
+    DriverObject->MajorFunction[IRP_MJ_CREATE] = BenchCreateClose;
+    DriverObject->MajorFunction[IRP_MJ_CLOSE] = BenchCreateClose;
+    DriverObject->MajorFunction[IRP_MJ_DEVICE_CONTROL] = BenchDeviceControl;
+    DriverObject->DriverUnload = BenchUnload;
     return STATUS_SUCCESS;
 }
