@@ -148,6 +148,45 @@ TEST_F(IoTest, BadBuffersFailAsOnWindows) {
   EXPECT_TRUE(machine_->StopService("SIoctl"));
 }
 
+// A filter driver attached above the sample's device: requests reach the top of the stack, its
+// completion routines run as the IRP unwinds, and it detaches when it unloads.
+TEST_F(IoTest, FilterAboveTheDevice) {
+  ntbox::machine::ServiceConfig config;
+  config.name = "Filter";
+  config.imagePath = Machine::ToImagePath(NTBOX_DRIVER_DIR "/filter_sample.sys", "/");
+  ASSERT_TRUE(machine_->CreateService(config));
+  auto started = machine_->StartService("Filter");
+  ASSERT_TRUE(started) << started.error().message << output_;
+  EXPECT_TRUE(Logged("filter_sample: attached above \\Device\\SIOCTL (stack size 2)\n")) << output_;
+
+  const Handle h = Open();
+  const std::string input = "hello";
+  const std::span<const std::uint8_t> in(reinterpret_cast<const std::uint8_t*>(input.c_str()), input.size() + 1);
+  std::vector<std::uint8_t> out;
+  // Forward and wait: the filter upper-cases what the driver below wrote.
+  auto r = machine_->DeviceIoControl(h, kBuffered, in, out, 100);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->status, 0);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(out.data())), "THIS STRING IS FROM DEVICE DRIVER !!!");
+  EXPECT_TRUE(Logged("filter_sample: upper-cased 38 bytes of the reply\n"));
+  // A completion routine on the way up, called with the filter's device.
+  r = machine_->DeviceIoControl(h, kOutDirect, in, out, 100);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(out.data())), kReply);
+  EXPECT_TRUE(Logged("filter_sample: completion on the filter device: status 00000000, 38 bytes\n")) << output_;
+  // Passed through untouched.
+  r = machine_->DeviceIoControl(h, kNeither, in, out, 100);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(out.data())), kReply);
+  ASSERT_TRUE(machine_->CloseHandle(h));
+
+  // The filter holds a reference on the device below: that driver cannot go first.
+  EXPECT_FALSE(machine_->StopService("SIoctl"));
+  ASSERT_TRUE(machine_->StopService("Filter"));
+  EXPECT_TRUE(Logged("filter_sample: detached and unloaded\n"));
+  ASSERT_TRUE(machine_->StopService("SIoctl"));
+}
+
 TEST_F(IoTest, FaultInDispatchStopsTheMachineWithAReport) {
   const Handle h = Open();
   auto user = machine_->AllocateUserBuffer(64);
