@@ -12,13 +12,13 @@
 #include "nt/ke/KeExports.h"
 #include "nt/ke/Thread.h"
 #include "nt/mm/AddressSpace.h"
+#include "nt/mm/Probe.h"
 #include "nt/ps/Process.h"
 
 namespace ntbox::nt::io {
 namespace {
 
 constexpr ULONG FO_SYNCHRONOUS_IO = 0x2;
-constexpr std::uint64_t kPage = 0x1000;
 
 // What follows FILE_OBJECT in its object body.
 struct FileTail {
@@ -37,8 +37,7 @@ struct IoSecurityContext {
 };
 
 bool UserRange(const void* p, std::uint64_t length) {
-  const auto va = reinterpret_cast<std::uint64_t>(p);
-  return va + length >= va && va + length <= mm::kUserProbeAddress;
+  return mm::IsUserRange(reinterpret_cast<std::uint64_t>(p), length);
 }
 
 // The driver code behind a dispatch slot is still there (false after the image went away at
@@ -197,16 +196,8 @@ NTSTATUS ReferenceFile(ps::Process& process, ob::HandleValue handle, FileRef& ou
 bool LockUserBuffer(IRP& irp, void* buffer, ULONG length, bool write) {
   if (!UserRange(buffer, length)) return false;
   MDL* mdl = IoAllocateMdl(buffer, length, FALSE, FALSE, &irp);
-  if (!mdl) return false;
-  const auto va = reinterpret_cast<std::uint64_t>(buffer);
-  for (std::uint64_t p = va; p < va + length; p = (p & ~(kPage - 1)) + kPage) {
-    std::uint8_t byte;
-    if (!cpu::SafeCopy(&byte, reinterpret_cast<void*>(p), 1)) return false;
-    if (write && !cpu::SafeCopy(reinterpret_cast<void*>(p), &byte, 1)) return false;
-  }
-  auto* pfns = reinterpret_cast<std::uint64_t*>(mdl + 1);
-  const std::uint64_t pages = ((va & (kPage - 1)) + length + kPage - 1) / kPage;
-  for (std::uint64_t i = 0; i < pages; ++i) pfns[i] = (va >> 12) + i;
+  if (!mdl || !mm::TouchPages(reinterpret_cast<std::uint64_t>(buffer), length, write)) return false;
+  mm::FillPfns(mdl);
   mdl->MdlFlags |= MDL_PAGES_LOCKED | (write ? MDL_WRITE_OPERATION : 0);
   mdl->Process = ke::CurrentThread() && ke::CurrentThread()->process ? ke::CurrentThread()->process->object()
                                                                       : nullptr;
@@ -215,16 +206,8 @@ bool LockUserBuffer(IRP& irp, void* buffer, ULONG length, bool write) {
 
 // Probes a user output buffer for writing, as the I/O manager does before buffered I/O.
 bool ProbeUserWrite(void* buffer, ULONG length) {
-  if (length == 0) return true;
-  if (!UserRange(buffer, length)) return false;
-  const auto va = reinterpret_cast<std::uint64_t>(buffer);
-  for (std::uint64_t p = va; p < va + length; p = (p & ~(kPage - 1)) + kPage) {
-    std::uint8_t byte;
-    if (!cpu::SafeCopy(&byte, reinterpret_cast<void*>(p), 1) || !cpu::SafeCopy(reinterpret_cast<void*>(p), &byte, 1)) {
-      return false;
-    }
-  }
-  return true;
+  return length == 0 ||
+         (UserRange(buffer, length) && mm::TouchPages(reinterpret_cast<std::uint64_t>(buffer), length, true));
 }
 
 IoStatus Transfer(ps::Process& process, ob::HandleValue handle, UCHAR major, void* buffer, ULONG length,

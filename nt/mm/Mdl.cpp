@@ -9,6 +9,7 @@
 #include "nt/io/IoExports.h"
 #include "nt/ke/Thread.h"
 #include "nt/mm/AddressSpace.h"
+#include "nt/mm/Probe.h"
 #include "nt/ob/Object.h"
 #include "nt/ps/Process.h"
 #include "nt/rtl/Raise.h"
@@ -25,33 +26,8 @@ std::uint64_t PagesSpanned(std::uint64_t va, std::uint64_t length) {
   return ((va & (kPage - 1)) + length + kPage - 1) / kPage;
 }
 
-std::uint64_t* PfnArray(MDL* mdl) { return reinterpret_cast<std::uint64_t*>(mdl + 1); }
-
-void FillPfns(MDL* mdl) {
-  const auto start = reinterpret_cast<std::uint64_t>(mdl->StartVa);
-  const std::uint64_t pages = PagesSpanned(start + mdl->ByteOffset, mdl->ByteCount);
-  for (std::uint64_t i = 0; i < pages; ++i) PfnArray(mdl)[i] = (start >> 12) + i;
-}
-
-bool UserRange(std::uint64_t va, std::uint64_t length) {
-  return va + length >= va && va + length <= mm::kUserProbeAddress;
-}
-
-// Touches every page of [va, va+length): reading, and for writes writing the byte back.
-bool TouchPages(std::uint64_t va, std::uint64_t length, bool write) {
-  if (length == 0) return true;
-  for (std::uint64_t p = va; p < va + length; p = (p & ~(kPage - 1)) + kPage) {
-    std::uint8_t byte;
-    if (!cpu::SafeCopy(&byte, reinterpret_cast<const void*>(p), 1)) return false;
-    if (write && !cpu::SafeCopy(reinterpret_cast<void*>(p), &byte, 1)) return false;
-  }
-  const std::uint64_t last = va + length - 1;
-  std::uint8_t byte;
-  if (!cpu::SafeCopy(&byte, reinterpret_cast<const void*>(last), 1)) return false;
-  return !write || cpu::SafeCopy(reinterpret_cast<void*>(last), &byte, 1);
-}
-
 }  // namespace
+
 
 SIZE_T NTAPI MmSizeOfMdl(PVOID Base, SIZE_T Length) {
   return sizeof(MDL) + PagesSpanned(reinterpret_cast<std::uint64_t>(Base), Length) * sizeof(std::uint64_t);
@@ -84,9 +60,9 @@ void NTAPI IoFreeMdl(MDL* Mdl) { std::free(Mdl); }
 void NTAPI MmProbeAndLockPages(MDL* Mdl, KPROCESSOR_MODE AccessMode, int Operation) {
   const auto va = reinterpret_cast<std::uint64_t>(Mdl->StartVa) + Mdl->ByteOffset;
   const bool write = Operation != IoReadAccess;
-  if (AccessMode == UserMode && !UserRange(va, Mdl->ByteCount)) RtlRaiseStatus(STATUS_ACCESS_VIOLATION);
-  if (!TouchPages(va, Mdl->ByteCount, write)) RtlRaiseStatus(STATUS_ACCESS_VIOLATION);
-  FillPfns(Mdl);
+  if (AccessMode == UserMode && !mm::IsUserRange(va, Mdl->ByteCount)) RtlRaiseStatus(STATUS_ACCESS_VIOLATION);
+  if (!mm::TouchPages(va, Mdl->ByteCount, write)) RtlRaiseStatus(STATUS_ACCESS_VIOLATION);
+  mm::FillPfns(Mdl);
   Mdl->MdlFlags |= MDL_PAGES_LOCKED | (write ? MDL_WRITE_OPERATION : 0);
   ke::KernelThread* t = ke::CurrentThread();
   ps::Process* process = t && t->process ? t->process : &Kernel::Current().systemProcess();
@@ -116,7 +92,7 @@ void NTAPI MmUnmapLockedPages(PVOID, MDL* Mdl) {
 }
 
 void NTAPI MmBuildMdlForNonPagedPool(MDL* Mdl) {
-  FillPfns(Mdl);
+  mm::FillPfns(Mdl);
   Mdl->MappedSystemVa = static_cast<std::uint8_t*>(Mdl->StartVa) + Mdl->ByteOffset;
   Mdl->MdlFlags |= MDL_SOURCE_IS_NONPAGED_POOL;
 }
@@ -130,15 +106,49 @@ void NTAPI ProbeForRead(const volatile void* Address, SIZE_T Length, ULONG Align
   if (Length == 0) return;
   const auto va = reinterpret_cast<std::uint64_t>(Address);
   if (Alignment && (va & (Alignment - 1))) RtlRaiseStatus(STATUS_DATATYPE_MISALIGNMENT);
-  if (!UserRange(va, Length)) RtlRaiseStatus(STATUS_ACCESS_VIOLATION);
+  if (!mm::IsUserRange(va, Length)) RtlRaiseStatus(STATUS_ACCESS_VIOLATION);
 }
 
 void NTAPI ProbeForWrite(volatile void* Address, SIZE_T Length, ULONG Alignment) {
   if (Length == 0) return;
   const auto va = reinterpret_cast<std::uint64_t>(Address);
   if (Alignment && (va & (Alignment - 1))) RtlRaiseStatus(STATUS_DATATYPE_MISALIGNMENT);
-  if (!UserRange(va, Length)) RtlRaiseStatus(STATUS_ACCESS_VIOLATION);
-  if (!TouchPages(va, Length, true)) RtlRaiseStatus(STATUS_ACCESS_VIOLATION);
+  if (!mm::IsUserRange(va, Length)) RtlRaiseStatus(STATUS_ACCESS_VIOLATION);
+  if (!mm::TouchPages(va, Length, true)) RtlRaiseStatus(STATUS_ACCESS_VIOLATION);
 }
 
 }  // namespace ntbox::nt
+
+namespace ntbox::nt::mm {
+
+namespace {
+
+std::uint64_t* PfnArray(MDL* mdl) { return reinterpret_cast<std::uint64_t*>(mdl + 1); }
+
+}  // namespace
+
+void FillPfns(MDL* mdl) {
+  const auto start = reinterpret_cast<std::uint64_t>(mdl->StartVa);
+  const std::uint64_t pages = PagesSpanned(start + mdl->ByteOffset, mdl->ByteCount);
+  for (std::uint64_t i = 0; i < pages; ++i) PfnArray(mdl)[i] = (start >> 12) + i;
+}
+
+bool IsUserRange(std::uint64_t va, std::uint64_t length) {
+  return va + length >= va && va + length <= mm::kUserProbeAddress;
+}
+
+// Touches every page of [va, va+length): reading, and for writes writing the byte back.
+bool TouchPages(std::uint64_t va, std::uint64_t length, bool write) {
+  if (length == 0) return true;
+  for (std::uint64_t p = va; p < va + length; p = (p & ~(kPage - 1)) + kPage) {
+    std::uint8_t byte;
+    if (!cpu::SafeCopy(&byte, reinterpret_cast<const void*>(p), 1)) return false;
+    if (write && !cpu::SafeCopy(reinterpret_cast<void*>(p), &byte, 1)) return false;
+  }
+  const std::uint64_t last = va + length - 1;
+  std::uint8_t byte;
+  if (!cpu::SafeCopy(&byte, reinterpret_cast<const void*>(last), 1)) return false;
+  return !write || cpu::SafeCopy(reinterpret_cast<void*>(last), &byte, 1);
+}
+
+}  // namespace ntbox::nt::mm
