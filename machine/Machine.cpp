@@ -438,12 +438,16 @@ IoResult ToIoResult(const nt::io::IoStatus& s) {
 
 }  // namespace
 
-Result<IoResult> Machine::Guarded(const std::function<nt::io::IoStatus()>& call) {
+template <class F>
+Result<IoResult> Machine::ClientCall(F&& call) {
+  std::lock_guard lock(mutex_);
   if (crashReport_) return Fail("the machine has stopped with a bugcheck; boot it again", 0, 1);
+  auto client = Client();
+  if (!client) return std::unexpected(client.error());
   Attached attached;
   nt::io::IoStatus status;
   auto result = cpu::CallGuarded([&]() -> std::uint64_t {
-    status = call();
+    status = call(**client);
     return 0;
   });
   nt::ke::CurrentThread()->SetIrql(nt::PASSIVE_LEVEL);
@@ -455,13 +459,10 @@ Result<IoResult> Machine::Guarded(const std::function<nt::io::IoStatus()>& call)
 }
 
 Result<Handle> Machine::OpenDevice(std::string_view name, std::uint32_t access) {
-  std::lock_guard lock(mutex_);
-  auto client = Client();
-  if (!client) return std::unexpected(client.error());
   const std::u16string ntName = NtNameOf(name);
   std::uint64_t handle = 0;
-  auto r = Guarded([&]() -> nt::io::IoStatus {
-    auto opened = nt::io::OpenFile(**client, ntName, access);
+  auto r = ClientCall([&](nt::ps::Process& client) -> nt::io::IoStatus {
+    auto opened = nt::io::OpenFile(client, ntName, access);
     if (!opened) return {opened.error(), 0};
     handle = *opened;
     return {nt::STATUS_SUCCESS, 0};
@@ -476,11 +477,8 @@ Result<Handle> Machine::OpenDevice(std::string_view name, std::uint32_t access) 
 }
 
 Result<void> Machine::CloseHandle(Handle handle) {
-  std::lock_guard lock(mutex_);
-  auto client = Client();
-  if (!client) return std::unexpected(client.error());
-  auto r = Guarded([&]() -> nt::io::IoStatus {
-    return {nt::io::Close(**client, static_cast<std::uint64_t>(handle)), 0};
+  auto r = ClientCall([&](nt::ps::Process& client) -> nt::io::IoStatus {
+    return {nt::io::Close(client, static_cast<std::uint64_t>(handle)), 0};
   });
   if (!r) return std::unexpected(r.error());
   if (r->status < 0) return Fail("the handle is invalid", r->status, r->win32);
@@ -489,23 +487,16 @@ Result<void> Machine::CloseHandle(Handle handle) {
 
 Result<IoResult> Machine::DeviceIoControl(Handle handle, std::uint32_t code, void* input, std::uint32_t inputLength,
                                           void* output, std::uint32_t outputLength) {
-  std::lock_guard lock(mutex_);
-  auto client = Client();
-  if (!client) return std::unexpected(client.error());
-  return Guarded([&] {
-    return nt::io::DeviceIoControl(**client, static_cast<std::uint64_t>(handle), code, input, inputLength, output,
+  return ClientCall([&](nt::ps::Process& client) {
+    return nt::io::DeviceIoControl(client, static_cast<std::uint64_t>(handle), code, input, inputLength, output,
                                    outputLength);
   });
 }
 
 Result<IoResult> Machine::DeviceIoControl(Handle handle, std::uint32_t code, std::span<const std::uint8_t> input,
                                           std::vector<std::uint8_t>& output, std::uint32_t outputSize) {
-  std::span<std::uint8_t> in, out;
-  {
-    std::lock_guard lock(mutex_);
-    if (!input.empty()) in = AllocateUserBuffer(input.size());
-    if (outputSize) out = AllocateUserBuffer(outputSize);
-  }
+  std::span<std::uint8_t> in = input.empty() ? std::span<std::uint8_t>{} : AllocateUserBuffer(input.size());
+  std::span<std::uint8_t> out = outputSize ? AllocateUserBuffer(outputSize) : std::span<std::uint8_t>{};
   if ((!input.empty() && in.empty()) || (outputSize && out.empty())) return Fail("out of user memory", 0, 8);
   std::copy(input.begin(), input.end(), in.begin());
   auto r = DeviceIoControl(handle, code, in.empty() ? nullptr : in.data(), static_cast<std::uint32_t>(input.size()),
@@ -520,17 +511,15 @@ Result<IoResult> Machine::DeviceIoControl(Handle handle, std::uint32_t code, std
 }
 
 Result<IoResult> Machine::ReadFile(Handle handle, void* buffer, std::uint32_t length) {
-  std::lock_guard lock(mutex_);
-  auto client = Client();
-  if (!client) return std::unexpected(client.error());
-  return Guarded([&] { return nt::io::ReadFile(**client, static_cast<std::uint64_t>(handle), buffer, length); });
+  return ClientCall([&](nt::ps::Process& client) {
+    return nt::io::ReadFile(client, static_cast<std::uint64_t>(handle), buffer, length);
+  });
 }
 
 Result<IoResult> Machine::WriteFile(Handle handle, const void* buffer, std::uint32_t length) {
-  std::lock_guard lock(mutex_);
-  auto client = Client();
-  if (!client) return std::unexpected(client.error());
-  return Guarded([&] { return nt::io::WriteFile(**client, static_cast<std::uint64_t>(handle), buffer, length); });
+  return ClientCall([&](nt::ps::Process& client) {
+    return nt::io::WriteFile(client, static_cast<std::uint64_t>(handle), buffer, length);
+  });
 }
 
 std::span<std::uint8_t> Machine::AllocateUserBuffer(std::size_t size) {

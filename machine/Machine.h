@@ -154,8 +154,10 @@ class Machine {
   bool MarkedForDelete(std::string_view name);
   void Notice(std::string text);
   Result<nt::ps::Process*> Client();
-  // Runs a system service for the client, guarded: a bugcheck stops the machine.
-  Result<IoResult> Guarded(const std::function<nt::io::IoStatus()>& call);
+  // Runs a system service for the client process under the machine lock, guarded: a bugcheck
+  // stops the machine. call(nt::ps::Process&) returns an nt::io::IoStatus.
+  template <class F>
+  Result<IoResult> ClientCall(F&& call);
 
   MachineDir dir_;
   std::unique_ptr<Registry> registry_;

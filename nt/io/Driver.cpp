@@ -10,8 +10,6 @@
 namespace ntbox::nt {
 namespace {
 
-std::u16string Widen(std::string_view s) { return std::u16string(s.begin(), s.end()); }
-
 UNICODE_STRING View(std::u16string& s) {
   const auto bytes = static_cast<USHORT>(s.size() * 2);
   return UNICODE_STRING{bytes, static_cast<USHORT>(bytes + 2), s.data()};
@@ -54,9 +52,9 @@ Result<std::unique_ptr<Driver>> Driver::Load(Kernel& kernel, pe::PeImage image, 
 Driver::Driver(Kernel& kernel, Module* module, std::string serviceName)
     : kernel_(kernel), module_(module), serviceName_(std::move(serviceName)), storage_(new Storage) {
   Storage& s = *storage_;
-  s.driverName = u"\\Driver\\" + Widen(serviceName_);
-  s.serviceKey = Widen(serviceName_);
-  s.registryPath = u"\\REGISTRY\\MACHINE\\SYSTEM\\ControlSet001\\Services\\" + Widen(serviceName_);
+  s.driverName = u"\\Driver\\" + ob::Widen(serviceName_);
+  s.serviceKey = ob::Widen(serviceName_);
+  s.registryPath = u"\\REGISTRY\\MACHINE\\SYSTEM\\ControlSet001\\Services\\" + ob::Widen(serviceName_);
   s.registryPathString = View(s.registryPath);
   s.hardwareDatabaseString = View(s.hardwareDatabase);
 

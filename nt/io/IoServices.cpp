@@ -196,12 +196,7 @@ NTSTATUS ReferenceFile(ps::Process& process, ob::HandleValue handle, FileRef& ou
 bool LockUserBuffer(IRP& irp, void* buffer, ULONG length, bool write) {
   if (!UserRange(buffer, length)) return false;
   MDL* mdl = IoAllocateMdl(buffer, length, FALSE, FALSE, &irp);
-  if (!mdl || !mm::TouchPages(reinterpret_cast<std::uint64_t>(buffer), length, write)) return false;
-  mm::FillPfns(mdl);
-  mdl->MdlFlags |= MDL_PAGES_LOCKED | (write ? MDL_WRITE_OPERATION : 0);
-  mdl->Process = ke::CurrentThread() && ke::CurrentThread()->process ? ke::CurrentThread()->process->object()
-                                                                      : nullptr;
-  return true;
+  return mdl && mm::LockPages(mdl, write);
 }
 
 // Probes a user output buffer for writing, as the I/O manager does before buffered I/O.

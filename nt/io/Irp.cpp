@@ -15,7 +15,6 @@ namespace {
 
 constexpr ULONG NO_MORE_IRP_STACK_LOCATIONS = 0x35;
 constexpr ULONG MULTIPLE_IRP_COMPLETE_REQUESTS = 0x44;
-constexpr ULONG IRP_ALLOCATED_MUST_SUCCEED = 0x1;
 
 std::size_t StackBytes(CCHAR stackSize) { return static_cast<std::size_t>(stackSize) * sizeof(IO_STACK_LOCATION); }
 

@@ -24,7 +24,7 @@ std::atomic_ref<LONG> State(KEVENT* e) { return std::atomic_ref<LONG>(e->Header.
 
 void FutexWake(LONG* word) { syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, INT_MAX, nullptr, nullptr, 0); }
 
-// Sleeps while *word is 0, at most until deadline (CLOCK_MONOTONIC) when given.
+// Sleeps while *word is 0, for at most relative when given.
 void FutexWait(LONG* word, const timespec* relative) {
   syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, 0, relative, nullptr, 0);
 }

@@ -7,13 +7,10 @@
 #include "cpu/SafeCopy.h"
 #include "nt/Status.h"
 #include "nt/io/IoExports.h"
-#include "nt/ke/Thread.h"
 #include "nt/mm/AddressSpace.h"
 #include "nt/mm/Probe.h"
-#include "nt/ob/Object.h"
 #include "nt/ps/Process.h"
 #include "nt/rtl/Raise.h"
-#include "nt/Kernel.h"
 
 namespace ntbox::nt {
 namespace {
@@ -61,12 +58,7 @@ void NTAPI MmProbeAndLockPages(MDL* Mdl, KPROCESSOR_MODE AccessMode, int Operati
   const auto va = reinterpret_cast<std::uint64_t>(Mdl->StartVa) + Mdl->ByteOffset;
   const bool write = Operation != IoReadAccess;
   if (AccessMode == UserMode && !mm::IsUserRange(va, Mdl->ByteCount)) RtlRaiseStatus(STATUS_ACCESS_VIOLATION);
-  if (!mm::TouchPages(va, Mdl->ByteCount, write)) RtlRaiseStatus(STATUS_ACCESS_VIOLATION);
-  mm::FillPfns(Mdl);
-  Mdl->MdlFlags |= MDL_PAGES_LOCKED | (write ? MDL_WRITE_OPERATION : 0);
-  ke::KernelThread* t = ke::CurrentThread();
-  ps::Process* process = t && t->process ? t->process : &Kernel::Current().systemProcess();
-  Mdl->Process = process->object();
+  if (!mm::LockPages(Mdl, write)) RtlRaiseStatus(STATUS_ACCESS_VIOLATION);
 }
 
 void NTAPI MmUnlockPages(MDL* Mdl) {
@@ -149,6 +141,15 @@ bool TouchPages(std::uint64_t va, std::uint64_t length, bool write) {
   std::uint8_t byte;
   if (!cpu::SafeCopy(&byte, reinterpret_cast<const void*>(last), 1)) return false;
   return !write || cpu::SafeCopy(reinterpret_cast<void*>(last), &byte, 1);
+}
+
+bool LockPages(MDL* mdl, bool write) {
+  const auto va = reinterpret_cast<std::uint64_t>(mdl->StartVa) + mdl->ByteOffset;
+  if (!TouchPages(va, mdl->ByteCount, write)) return false;
+  FillPfns(mdl);
+  mdl->MdlFlags |= MDL_PAGES_LOCKED | (write ? MDL_WRITE_OPERATION : 0);
+  mdl->Process = ps::CurrentProcess().object();
+  return true;
 }
 
 }  // namespace ntbox::nt::mm

@@ -13,5 +13,8 @@ bool IsUserRange(std::uint64_t va, std::uint64_t length);
 bool TouchPages(std::uint64_t va, std::uint64_t length, bool write);
 // The PFN array after the MDL, for the pages it spans.
 void FillPfns(MDL* mdl);
+// Probes the MDL's pages for the access and marks it locked for the current process; false
+// (and nothing changed) when a page is not accessible.
+bool LockPages(MDL* mdl, bool write);
 
 }  // namespace ntbox::nt::mm

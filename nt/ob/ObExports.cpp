@@ -20,10 +20,7 @@ namespace {
 
 constexpr ULONG OBJ_KERNEL_HANDLE = 0x200;
 
-ps::Process& CurrentProcess() {
-  ke::KernelThread* t = ke::CurrentThread();
-  return t && t->process ? *t->process : Kernel::Current().systemProcess();
-}
+using ps::CurrentProcess;
 
 // Which table a handle lives in: kernel handles (high bit) in the System process's, only for
 // kernel-mode callers.

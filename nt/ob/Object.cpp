@@ -40,13 +40,6 @@ std::u16string UpcaseName(std::u16string_view s) {
   return out;
 }
 
-std::string Narrow(std::u16string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char16_t c : s) out.push_back(c < 0x100 ? static_cast<char>(c) : '?');
-  return out;
-}
-
 std::u16string Widen(std::string_view s) {
   std::u16string out;
   out.reserve(s.size());

@@ -127,7 +127,6 @@ class Namespace {
 };
 
 std::u16string UpcaseName(std::u16string_view s);
-std::string Narrow(std::u16string_view s);
 std::u16string Widen(std::string_view s);
 
 }  // namespace ntbox::nt::ob

@@ -2,6 +2,9 @@
 
 #include <atomic>
 
+#include "nt/Kernel.h"
+#include "nt/ke/Thread.h"
+
 namespace ntbox::nt::ps {
 namespace {
 
@@ -29,6 +32,11 @@ Process* Process::FromObject(const void* body) {
 
 void Process::CloseAllHandles() {
   for (const auto& entry : handles_.RemoveAll()) ob::CloseHandleEntry(entry);
+}
+
+Process& CurrentProcess() {
+  ke::KernelThread* t = ke::CurrentThread();
+  return t && t->process ? *t->process : Kernel::Current().systemProcess();
 }
 
 Process::~Process() {

@@ -41,6 +41,9 @@ class Process {
   ob::HandleTable handles_;
 };
 
+// The process the calling thread runs for: its request's process, or System.
+Process& CurrentProcess();
+
 constexpr std::size_t kProcessObjectSize = 0xA40;  // EPROCESS on Windows 10 x64; opaque to drivers
 
 }  // namespace ntbox::nt::ps
