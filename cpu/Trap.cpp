@@ -357,6 +357,47 @@ bool Emulate(Cpu& cpu, Decoded& d, nt::ke::KernelThread* t, ucontext_t* uc) {
   return true;
 }
 
+// A fault in a user-mode program: the program's unhandled exception. It ends the program with
+// the exception's code (as Windows ends a process no handler took the exception in).
+[[noreturn]] void EndProgram(int signal, siginfo_t* info, ucontext_t* uc, nt::ke::KernelThread* t) {
+  const auto rip = static_cast<std::uint64_t>(uc->uc_mcontext.gregs[REG_RIP]);
+  auto& exit = t->userExit;
+  exit = {};
+  exit.kind = 2;  // UserExitKind::kException
+  exit.address = rip;
+  std::uint32_t code = nt::STATUS_ACCESS_VIOLATION;
+  switch (signal) {
+    case SIGILL: code = nt::STATUS_ILLEGAL_INSTRUCTION; break;
+    case SIGFPE: code = info->si_code == FPE_INTOVF ? 0xC0000095u : nt::STATUS_INTEGER_DIVIDE_BY_ZERO; break;
+    case SIGTRAP: code = 0x80000003u; exit.address = rip - 1; break;  // STATUS_BREAKPOINT at the int3
+    case SIGBUS: break;
+    default:
+      if (info->si_code == SEGV_MAPERR || info->si_code == SEGV_ACCERR) {
+        exit.faultAddress = reinterpret_cast<std::uint64_t>(info->si_addr);
+        exit.faultWrite = (uc->uc_mcontext.gregs[REG_ERR] & 2) != 0;
+        exit.faultAddressKnown = true;
+        break;
+      }
+      // A general protection fault: the instruction was fetched, so its bytes can be read.
+      Decoded d;
+      d.available = static_cast<unsigned>(std::min<std::uint64_t>(15, 0x1000 - (rip & 0xFFF)));
+      std::memcpy(d.bytes, reinterpret_cast<const void*>(rip), d.available);
+      ZydisDecoder decoder;
+      ZydisDecoderInit(&decoder, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
+      d.ok = ZYAN_SUCCESS(ZydisDecoderDecodeFull(&decoder, d.bytes, d.available, &d.insn, d.ops));
+      if (d.ok && d.insn.mnemonic == ZYDIS_MNEMONIC_INT && d.ops[0].imm.value.u == 0x29) {
+        code = 0xC0000409u;  // __fastfail: STATUS_STACK_BUFFER_OVERRUN
+      } else if (d.ok && d.insn.mnemonic == ZYDIS_MNEMONIC_INT && d.ops[0].imm.value.u == 0x2C) {
+        code = nt::STATUS_ASSERTION_FAILURE;
+      } else if (d.ok && (d.insn.attributes & ZYDIS_ATTRIB_IS_PRIVILEGED)) {
+        code = nt::STATUS_PRIVILEGED_INSTRUCTION;
+      }
+      break;
+  }
+  exit.code = code;
+  siglongjmp(*t->userGuard, 1);
+}
+
 bool IsPrivileged(const Decoded& d) {
   return d.ok && (d.insn.attributes & ZYDIS_ATTRIB_IS_PRIVILEGED);
 }
@@ -381,6 +422,7 @@ void OnTrap(int signal, siginfo_t* info, void* context) {
     if (signal == SIGTRAP) raise(SIGTRAP);
     return;
   }
+  if (t->userGuard && t->guard == t->userGuard) EndProgram(signal, info, uc, t);
   Cpu cpu(uc);
   nt::Kernel* kernel = nt::Kernel::CurrentOrNull();
   const std::uint64_t rip = cpu.rip();

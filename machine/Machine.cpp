@@ -446,16 +446,42 @@ Result<IoResult> Machine::ClientCall(F&& call) {
   if (!client) return std::unexpected(client.error());
   Attached attached;
   nt::io::IoStatus status;
+  if (!Guarded([&] { status = call(**client); })) return std::unexpected(Error{*crashReport_, 0, 0});
+  return ToIoResult(status);
+}
+
+bool Machine::Guarded(FunctionRef<void()> call) {
+  if (crashReport_) return false;
   auto result = cpu::CallGuarded([&]() -> std::uint64_t {
-    status = call(**client);
+    call();
     return 0;
   });
   nt::ke::CurrentThread()->SetIrql(nt::PASSIVE_LEVEL);
   if (!result) {
     (void)BugChecked(result.error());
-    return std::unexpected(Error{*crashReport_, 0, 0});
+    return false;
   }
-  return ToIoResult(status);
+  return true;
+}
+
+bool Machine::Call(nt::ps::Process&, FunctionRef<void()> call) {
+  std::lock_guard lock(mutex_);
+  return Guarded(call);
+}
+
+Result<std::unique_ptr<user::Program>> Machine::LoadProgram(const user::ProgramOptions& options) {
+  std::lock_guard lock(mutex_);
+  if (crashReport_) return Fail("the machine has stopped with a bugcheck; boot it again", 0, 1);
+  return user::Program::Load(options, *this);
+}
+
+std::string Machine::Win32PathOf(const fs::path& path) {
+  std::string out = "Z:" + path.string();
+  for (auto& c : out) {
+    if (c == '/') c = '\\';
+  }
+  if (out == "Z:") out = "Z:\\";
+  return out;
 }
 
 Result<Handle> Machine::OpenDevice(std::string_view name, std::uint32_t access) {

@@ -21,6 +21,7 @@
 #include "nt/io/Driver.h"
 #include "nt/io/IoServices.h"
 #include "support/Result.h"
+#include "user/Program.h"
 
 namespace ntbox::machine {
 
@@ -67,13 +68,13 @@ struct ServiceStatus {
   bool markedForDelete = false;
 };
 
-class Machine {
+class Machine : private user::SystemGate {
  public:
   // Boots the machine in root (created when missing): applies the stored boot configuration,
   // reads the Debug Print Filter, deletes services marked for delete, starts boot, system and
   // auto-start drivers.
   static Result<std::unique_ptr<Machine>> Boot(const std::filesystem::path& root);
-  ~Machine();  // shutdown
+  ~Machine() override;  // shutdown
   Machine(const Machine&) = delete;
   Machine& operator=(const Machine&) = delete;
 
@@ -128,6 +129,14 @@ class Machine {
   // User memory of the native client, zeroed; freed with the machine.
   std::span<std::uint8_t> AllocateUserBuffer(std::size_t size);
 
+  // Win32 programs (ntbox run): loads the program as a new process of the machine, refusing it
+  // (with every missing DLL!function) before any of its code runs. Run it with Program::Run on
+  // any thread and end it early with Program::Terminate; the machine must outlive it. Its
+  // calls into drivers are guarded as the native client's are.
+  Result<std::unique_ptr<user::Program>> LoadProgram(const user::ProgramOptions& options);
+  // C:\... for a Linux path: Z: is the Linux root, as the machine's ImagePath uses.
+  static std::string Win32PathOf(const std::filesystem::path& path);
+
   // Set once a driver has bugchecked the machine: the report, also written under crashes/.
   // A crashed machine runs no more driver code; it must be shut down and booted again.
   std::optional<std::string> crashReport() const;
@@ -158,6 +167,10 @@ class Machine {
   // stops the machine. call(nt::ps::Process&) returns an nt::io::IoStatus.
   template <class F>
   Result<IoResult> ClientCall(F&& call);
+  // Runs driver-reaching code guarded, with the lock held and the thread attached; false when
+  // the machine has stopped (now or before).
+  bool Guarded(FunctionRef<void()> call);
+  bool Call(nt::ps::Process& process, FunctionRef<void()> call) override;
 
   MachineDir dir_;
   std::unique_ptr<Registry> registry_;

@@ -7,7 +7,7 @@ namespace ntbox::nt {
 
 std::string_view NtStatusName(NTSTATUS status) {
   // Short enough that a linear scan is the clearest lookup.
-  static constexpr std::array<std::pair<NTSTATUS, std::string_view>, 28> kNames{{
+  static constexpr std::array<std::pair<NTSTATUS, std::string_view>, 32> kNames{{
       {STATUS_SUCCESS, "STATUS_SUCCESS"},
       {STATUS_PENDING, "STATUS_PENDING"},
       {STATUS_BREAKPOINT, "STATUS_BREAKPOINT"},
@@ -36,6 +36,10 @@ std::string_view NtStatusName(NTSTATUS status) {
       {STATUS_NAME_TOO_LONG, "STATUS_NAME_TOO_LONG"},
       {STATUS_STACK_BUFFER_OVERRUN, "STATUS_STACK_BUFFER_OVERRUN"},
       {STATUS_ASSERTION_FAILURE, "STATUS_ASSERTION_FAILURE"},
+      {STATUS_STACK_OVERFLOW, "STATUS_STACK_OVERFLOW"},
+      {STATUS_INTEGER_OVERFLOW, "STATUS_INTEGER_OVERFLOW"},
+      {STATUS_CONTROL_C_EXIT, "STATUS_CONTROL_C_EXIT"},
+      {STATUS_FATAL_APP_EXIT, "STATUS_FATAL_APP_EXIT"},
   }};
   for (const auto& [value, name] : kNames) {
     if (value == status) return name;

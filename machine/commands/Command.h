@@ -20,6 +20,11 @@ enum CommandExit : int {
   kCommandBugCheck = 4,  // a driver bugchecked the machine
 };
 
+// ntbox run exits with the program's exit code when it fits in a byte; otherwise:
+inline constexpr int kExitProgramCrashed = 255;  // an exception or a code > 255 (printed in full)
+inline constexpr int kExitCannotRun = 126;       // refused: not a Win32 console program, missing imports
+inline constexpr int kExitNotFound = 127;
+
 struct CommandContext {
   Machine& machine;
   std::filesystem::path cwd;  // the client's working directory, for relative paths

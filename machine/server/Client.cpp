@@ -130,7 +130,9 @@ int Call(const fs::path& root, const ClientRequest& request, bool autostart) {
   const nlohmann::json json{{"command", request.command}, {"args", request.args},
                             {"cwd", fs::current_path().string()}, {"follow", request.follow},
                             {"filtered", request.filtered}, {"json", request.json}};
-  if (!WriteFrame(fd, FrameKind::kRequest, json.dump())) {
+  std::fflush(stdout);
+  constexpr int kStdio[3] = {0, 1, 2};
+  if (!WriteFrame(fd, FrameKind::kRequest, json.dump()) || (request.passStdio && !SendDescriptors(fd, kStdio))) {
     ::close(fd);
     std::fprintf(stderr, "ntbox: the machine server at %s went away\n", root.c_str());
     return kExitServerLost;

@@ -12,11 +12,12 @@
 namespace ntbox::machine {
 
 struct ClientRequest {
-  std::string command;  // sc, reg, bcdedit, lm, status, dbgview, shutdown
+  std::string command;  // sc, reg, bcdedit, ioctl, run, lm, status, dbgview, shutdown
   std::vector<std::string> args;
   bool follow = false;
   bool filtered = false;
   bool json = false;
+  bool passStdio = false;  // ntbox run: the server gets this process's stdin/stdout/stderr
 };
 
 // Exit status when the server went away without answering.

@@ -56,4 +56,49 @@ std::optional<Frame> ReadFrame(int fd) {
   return frame;
 }
 
+namespace {
+
+// One byte of data carrying three descriptors as SCM_RIGHTS.
+struct DescriptorMessage {
+  char byte = 'D';
+  iovec iov{&byte, 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(3 * sizeof(int))] = {};
+  msghdr msg{};
+  DescriptorMessage() {
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+  }
+};
+
+}  // namespace
+
+bool SendDescriptors(int socket, const int (&fds)[3]) {
+  DescriptorMessage m;
+  cmsghdr* c = CMSG_FIRSTHDR(&m.msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof fds);
+  std::memcpy(CMSG_DATA(c), fds, sizeof fds);
+  for (;;) {
+    const ssize_t n = ::sendmsg(socket, &m.msg, MSG_NOSIGNAL);
+    if (n == 1) return true;
+    if (n < 0 && errno == EINTR) continue;
+    return false;
+  }
+}
+
+bool ReceiveDescriptors(int socket, int (&fds)[3]) {
+  DescriptorMessage m;
+  ssize_t n;
+  do {
+    n = ::recvmsg(socket, &m.msg, MSG_CMSG_CLOEXEC);
+  } while (n < 0 && errno == EINTR);
+  cmsghdr* c = n == 1 ? CMSG_FIRSTHDR(&m.msg) : nullptr;
+  if (!c || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof fds)) return false;
+  std::memcpy(fds, CMSG_DATA(c), sizeof fds);
+  return true;
+}
+
 }  // namespace ntbox::machine

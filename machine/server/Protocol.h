@@ -19,5 +19,9 @@ struct Frame {
 // Whole-frame blocking I/O; false / nullopt when the peer is gone.
 bool WriteFrame(int fd, FrameKind kind, std::string_view payload);
 std::optional<Frame> ReadFrame(int fd);
+// ntbox run: the client hands its stdin, stdout and stderr to the server (SCM_RIGHTS), so the
+// program reads and writes the caller's terminal or pipes directly.
+bool SendDescriptors(int socket, const int (&fds)[3]);
+bool ReceiveDescriptors(int socket, int (&fds)[3]);
 
 }  // namespace ntbox::machine

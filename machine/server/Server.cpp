@@ -23,6 +23,7 @@
 #include "machine/commands/Command.h"
 #include "machine/commands/DbgviewFormat.h"
 #include "machine/server/Protocol.h"
+#include "nt/Status.h"
 
 namespace ntbox::machine {
 namespace {
@@ -97,6 +98,10 @@ class Server {
       Dbgview(fd, request.value("follow", false), request.value("filtered", false));
       return;
     }
+    if (command == "run") {
+      Run(fd, args, request.value("cwd", std::string("/")));
+      return;
+    }
     if (command == "shutdown") {
       WriteFrame(fd, FrameKind::kStdout, "");
       // The connection stays open until the process exits: the client waits for that.
@@ -129,13 +134,119 @@ class Server {
         status = kCommandUsage;
       }
     }
+    Answer(fd, status);
+  }
+
+  // The command's exit frame. After a bugcheck the server goes (Crashed does not return).
+  void Answer(int fd, int status) {
     if (machine_->crashReport()) {
       WriteFrame(fd, FrameKind::kExit, std::to_string(kCommandBugCheck));
       Crashed();
-      return;
     }
     WriteFrame(fd, FrameKind::kExit, std::to_string(status));
     ::close(fd);
+  }
+
+  // ntbox run: the program runs on a thread of its own while this one watches the client; a
+  // client that goes away (Ctrl-C) ends the program as Ctrl-C ends a console program.
+  void Run(int fd, const std::vector<std::string>& args, const std::string& cwd) {
+    int stdio[3] = {-1, -1, -1};
+    if (!ReceiveDescriptors(fd, stdio)) {
+      WriteFrame(fd, FrameKind::kStderr, "ntbox run: the client did not pass its standard streams\n");
+      WriteFrame(fd, FrameKind::kExit, std::to_string(kCommandUsage));
+      ::close(fd);
+      return;
+    }
+    {
+      std::lock_guard lock(programsMutex_);
+      ++activeRuns_;
+    }
+    const int status = RunProgram(fd, args, cwd, stdio);
+    for (int d : stdio) ::close(d);
+    Answer(fd, status);
+    // Only now may a shutdown end the server: the client has its answer.
+    std::lock_guard lock(programsMutex_);
+    --activeRuns_;
+    programsGone_.notify_all();
+  }
+
+  int RunProgram(int fd, const std::vector<std::string>& args, const std::string& cwd, const int (&stdio)[3]) {
+    auto err = [fd](const std::string& text) { WriteFrame(fd, FrameKind::kStderr, text); };
+    if (args.empty()) {
+      err("usage: ntbox run PROGRAM.exe [ARGS...]\n");
+      return kCommandUsage;
+    }
+    if (machine_->crashReport()) {
+      err("ntbox: the machine has stopped with a bugcheck and is shutting down; run the command again\n");
+      return kCommandFailed;
+    }
+    fs::path path = args[0];
+    if (path.is_relative()) path = fs::path(cwd) / path;
+    std::error_code ec;
+    if (!fs::is_regular_file(path, ec)) {
+      err(fmt::format("ntbox run: {}: no such program\n", args[0]));
+      return kExitNotFound;
+    }
+    user::ProgramOptions options;
+    options.hostPath = path;
+    options.name = path.filename().string();
+    options.args.assign(args.begin() + 1, args.end());
+    options.currentDirectory = Machine::Win32PathOf(cwd);
+    options.stdio = {stdio[0], stdio[1], stdio[2]};
+    auto program = machine_->LoadProgram(options);
+    if (!program) {
+      err(fmt::format("ntbox run: {}\n", program.error().message));
+      return kExitCannotRun;
+    }
+    int done[2];
+    if (::pipe2(done, O_CLOEXEC) != 0) return kCommandFailed;
+    {
+      std::lock_guard lock(programsMutex_);
+      programs_.insert(program->get());
+    }
+    user::ProgramExit result;
+    std::thread runner([&] {
+      result = (*program)->Run();
+      const char c = 'x';
+      (void)!::write(done[1], &c, 1);
+    });
+    // Wait for the end; a client that hangs up asks for it (again and again, since a program
+    // inside one of ntbox's DLL functions ends when that function returns).
+    bool hungUp = false;
+    for (;;) {
+      pollfd p[2] = {{done[0], POLLIN, 0}, {fd, POLLRDHUP, 0}};
+      const int n = ::poll(p, hungUp ? 1 : 2, hungUp ? 20 : -1);
+      if (n > 0 && (p[0].revents & POLLIN)) break;
+      if (!hungUp && n > 0 && (p[1].revents & (POLLRDHUP | POLLHUP | POLLERR))) hungUp = true;
+      if (hungUp) (*program)->Terminate(static_cast<std::uint32_t>(nt::STATUS_CONTROL_C_EXIT));
+    }
+    runner.join();
+    ::close(done[0]);
+    ::close(done[1]);
+    {
+      std::lock_guard lock(programsMutex_);
+      programs_.erase(program->get());
+    }
+    programsGone_.notify_all();
+    program->reset();
+    const std::string name = path.filename().string();
+    switch (result.exit.kind) {
+      case cpu::UserExitKind::kMachineStopped:
+        err(fmt::format("ntbox run: {} ended: the machine stopped with a bugcheck during its request (report: {})\n",
+                        name, machine_->crashFile() ? machine_->crashFile()->string() : std::string()));
+        return kCommandBugCheck;
+      case cpu::UserExitKind::kException:
+        err(fmt::format("ntbox run: {}: {}; the program ended with exit code {:#010x}\n", name, result.description,
+                        result.exitCode));
+        return kExitProgramCrashed;
+      default:
+        break;
+    }
+    if (result.exitCode > 255) {
+      err(fmt::format("ntbox run: {} exited with code {:#010x} ({})\n", name, result.exitCode, result.exitCode));
+      return kExitProgramCrashed;
+    }
+    return static_cast<int>(result.exitCode);
   }
 
   int Status(CommandContext& ctx, bool json) {
@@ -225,7 +336,7 @@ class Server {
   }
 
   // A driver bugchecked the machine: no more driver code runs; tell everyone and go.
-  void Crashed() {
+  [[noreturn]] void Crashed() {
     const std::string file = machine_->crashFile() ? machine_->crashFile()->string() : std::string();
     TellFollowers("ntbox: the machine stopped with a bugcheck (report: " + file + ")\n", kCommandBugCheck);
     Unpublish();
@@ -240,9 +351,19 @@ class Server {
     Unpublish();
     TellFollowers(text, status);
     WaitForFollowers();
+    EndPrograms();
     std::lock_guard lock(commandMutex_);
     machine_.reset();
     if (options_.foreground) std::fputs(text.c_str(), stderr);
+  }
+
+  // Shutdown ends every running program first (their handles close while drivers still run).
+  void EndPrograms() {
+    std::unique_lock lock(programsMutex_);
+    while (activeRuns_ > 0) {
+      for (user::Program* p : programs_) p->Terminate(static_cast<std::uint32_t>(nt::STATUS_CONTROL_C_EXIT));
+      programsGone_.wait_for(lock, std::chrono::milliseconds(20));
+    }
   }
 
   // Followers hold their own connection; let their threads say goodbye before the process ends.
@@ -260,6 +381,10 @@ class Server {
   std::mutex followersMutex_;
   std::set<std::shared_ptr<Follower>> followers_;
   std::condition_variable followersGone_;
+  std::mutex programsMutex_;
+  std::set<user::Program*> programs_;
+  int activeRuns_ = 0;  // run connections that have not answered yet
+  std::condition_variable programsGone_;
 };
 
 }  // namespace

@@ -3,6 +3,7 @@
 // read them inline, and it carries the thread's IRQL (what CR8 holds on real hardware).
 #pragma once
 #include <csetjmp>
+#include <csignal>
 #include <cstdint>
 #include <memory>
 
@@ -45,6 +46,20 @@ class KernelThread {
   // Set while driver code runs under CallGuarded: where a bugcheck unwinds to.
   sigjmp_buf* guard = nullptr;
   BugCheck pendingBugCheck{};
+  // Set while the thread runs a user-mode program (cpu/UserMode.h): user mode is when guard is
+  // this one, not a kernel call's. How the program ended is left in userExit.
+  sigjmp_buf* userGuard = nullptr;
+  struct UserExit {
+    int kind = 0;              // cpu::UserExitKind
+    std::uint32_t code = 0;    // exit code, or the exception's NTSTATUS
+    std::uint64_t address = 0; // where the exception happened
+    std::uint64_t faultAddress = 0;
+    bool faultWrite = false;
+  bool faultAddressKnown = false;
+  } userExit;
+  // Another thread asked the program to end (Ctrl-C on ntbox run); honoured in user mode.
+  volatile sig_atomic_t terminateRequested = 0;
+  std::uint32_t terminateCode = 0;
 
   std::uint8_t* kpcr() const { return kpcr_; }
   std::uint8_t* kthread() const { return kthread_; }

@@ -90,3 +90,18 @@ function(ntbox_add_driver name)
       COMMENT "Test-signing ${name}.sys" VERBATIM)
   endif()
 endfunction()
+
+# ntbox_add_app(<name> SOURCES <src>... [LIBRARIES <lib>...])  -> <name>.exe, a Win32 console
+# program for `ntbox run` (kernel32 and msvcrt, as mingw-w64 links by default).
+function(ntbox_add_app name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;LIBRARIES" ${ARGN})
+  if(NOT ARG_SOURCES)
+    message(FATAL_ERROR "ntbox_add_app(${name}): SOURCES is required")
+  endif()
+  add_executable(${name} ${ARG_SOURCES})
+  set_target_properties(${name} PROPERTIES SUFFIX ".exe")
+  # ntbox's msvcrt does Microsoft's printf itself; mingw's own copy would only add imports.
+  target_compile_definitions(${name} PRIVATE __USE_MINGW_ANSI_STDIO=0 _WIN32_WINNT=0x0A00)
+  target_link_options(${name} PRIVATE -Wl,--subsystem,console -Wl,--dynamicbase -Wl,--nxcompat)
+  target_link_libraries(${name} PRIVATE ${ARG_LIBRARIES})
+endfunction()

@@ -21,34 +21,8 @@ using ntbox::test::Driver;
 using ntbox::test::Outcome;
 using ntbox::test::Slurp;
 
-bool Contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
-
-class MachineTest : public testing::Test {
- protected:
-  void SetUp() override {
-    const auto* info = testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::path(testing::TempDir()) / ("ntbox_m_" + std::string(info->name()) + "_" + std::to_string(getpid()));
-    fs::remove_all(dir_);
-  }
-  void TearDown() override {
-    Run("shutdown");
-    fs::remove_all(dir_);
-  }
-  Outcome Run(const std::string& args) { return ntbox::test::Ntbox("--machine " + dir_.string() + " " + args); }
-  // Creates a test-signed service and reboots with test signing on.
-  void TestSigningOn() {
-    ASSERT_EQ(Run("bcdedit /set testsigning on").exit, 0);
-    ASSERT_EQ(Run("reboot").exit, 0);
-  }
-  int ServerPid() {
-    const Outcome s = Run("status --json");
-    const auto at = s.out.find("\"pid\":");
-    return at == std::string::npos ? 0 : std::atoi(s.out.c_str() + at + 6);
-  }
-  fs::path dir_;
-};
+using ntbox::test::Contains;
+using MachineTest = ntbox::test::MachineFixture;
 
 constexpr char kRunningBlock[] =
     "\nSERVICE_NAME: 001_sample\n"

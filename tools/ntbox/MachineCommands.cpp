@@ -1,4 +1,4 @@
-// The machine's commands on the CLI: boot, shutdown, reboot, status, sc, reg, bcdedit, ioctl, lm,
+// The machine's commands on the CLI: boot, shutdown, reboot, status, sc, reg, bcdedit, ioctl, run, lm,
 // dbgview, testsign. Everything but boot --foreground and testsign is a request to the machine's
 // server (started when none runs); sc, reg and bcdedit take Windows' own syntax verbatim.
 #include <fcntl.h>
@@ -34,6 +34,7 @@ struct MachineOptions {
   std::string driver;
   std::string device, code, input;
   std::uint32_t outSize = 0;
+  std::string program;
 };
 
 fs::path Root(const MachineOptions& o) { return machine::MachineDir::Resolve(o.dir); }
@@ -191,6 +192,25 @@ std::vector<std::function<int()>> AddMachineCommands(CLI::App& app) {
       for (char c; in.get(c);) hex += fmt::format("{:02x}", static_cast<unsigned char>(c));
     }
     return machine::Call(Root(*o), ClientRequest{"ioctl", {o->device, o->code, hex, std::to_string(o->outSize)}});
+  });
+
+  CLI::App* run = app.add_subcommand("run", "Run a Win32 console program (.exe) as a process of the machine");
+  // PROGRAM.exe and everything after it are the program's command line, options included.
+  run->prefix_command();
+  run->allow_extras();
+  run->fallthrough(false);
+  run->footer("The program's stdin, stdout and stderr are this terminal's; its exit code is ntbox's "
+              "(255 with a message when it crashed or its code does not fit).");
+  runs.push_back([run, o]() -> int {
+    if (!run->parsed()) return -1;
+    const std::vector<std::string> args = run->remaining();
+    if (args.empty()) {
+      std::fprintf(stderr, "usage: ntbox run PROGRAM.exe [ARGS...]\n");
+      return kExitUsage;
+    }
+    ClientRequest request{"run", args};
+    request.passStdio = true;
+    return machine::Call(Root(*o), request);
   });
 
   CLI::App* lm = app.add_subcommand("lm", "Loaded modules, as WinDbg's lm");

@@ -22,9 +22,9 @@ static DRIVER_DISPATCH SampleCreateClose;
 static DRIVER_DISPATCH SampleDeviceControl;
 
 static void PrintChars(const char* label, const char* buffer, size_t length) {
-  DbgPrint("ioctl_sample: %s (%u bytes): \"", label, (unsigned)length);
-  for (size_t i = 0; i < length && buffer[i]; ++i) DbgPrint("%c", buffer[i]);
-  DbgPrint("\"\n");
+  size_t shown = 0;
+  while (shown < length && buffer[shown]) ++shown;  /* up to the first NUL */
+  DbgPrint("ioctl_sample: %s (%u bytes): \"%.*s\"\n", label, (unsigned)length, (int)shown, buffer);
 }
 
 NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath) {

@@ -1,0 +1,137 @@
+#include "cpu/UserMode.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <ucontext.h>
+
+#include <atomic>
+#include <csetjmp>
+#include <mutex>
+
+#include "cpu/Trap.h"
+#include "nt/ke/Thread.h"
+#include "nt/mm/AddressSpace.h"
+
+// Switches to the program's stack and calls fn with the Windows x64 convention: arguments in
+// rcx, rdx, r8; 16-byte aligned before the call, 32 bytes of home space above the return address.
+//   uint64_t ntbox_CallOnStack(fn /* rdi */, stackTop /* rsi */, a1 /* rdx */, a2 /* rcx */, a3 /* r8 */)
+asm(R"(
+  .text
+  .globl ntbox_CallOnStack
+  .type ntbox_CallOnStack, @function
+ntbox_CallOnStack:
+  push %rbp
+  mov %rsp, %rbp
+  and $-16, %rsi
+  mov %rsi, %rsp
+  sub $32, %rsp
+  mov %rdx, %rax
+  mov %rcx, %rdx
+  mov %rax, %rcx
+  call *%rdi
+  mov %rbp, %rsp
+  pop %rbp
+  ret
+  .size ntbox_CallOnStack, .-ntbox_CallOnStack
+)");
+extern "C" std::uint64_t ntbox_CallOnStack(std::uint64_t fn, std::uint64_t stackTop, std::uint64_t a1,
+                                           std::uint64_t a2, std::uint64_t a3);
+
+namespace ntbox::cpu {
+namespace {
+
+constexpr int kTerminateSignal = SIGUSR2;
+
+void OnTerminateSignal(int, siginfo_t*, void* context) {
+  nt::ke::KernelThread* t = nt::ke::CurrentThread();
+  if (!t || !t->userGuard || !t->terminateRequested) return;
+  const auto rip = static_cast<std::uint64_t>(static_cast<ucontext_t*>(context)->uc_mcontext.gregs[REG_RIP]);
+  // Only the program's own code may be abandoned mid-instruction: ntbox code (a DLL function
+  // holding a lock) finishes and then checks the request.
+  if (t->guard == t->userGuard && rip < nt::mm::kUserProbeAddress) {
+    t->userExit.kind = static_cast<int>(UserExitKind::kTerminated);
+    t->userExit.code = t->terminateCode;
+    siglongjmp(*t->userGuard, 1);
+  }
+}
+
+void InstallTerminateHandler() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    struct sigaction sa {};
+    sa.sa_sigaction = OnTerminateSignal;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;  // no SA_RESTART: blocking reads return EINTR
+    sigemptyset(&sa.sa_mask);
+    sigaction(kTerminateSignal, &sa, nullptr);
+  });
+}
+
+}  // namespace
+
+std::uint64_t CallUser(std::uint64_t fn, std::uint64_t stackTop, std::uint64_t a1, std::uint64_t a2,
+                       std::uint64_t a3) {
+  return ntbox_CallOnStack(fn, stackTop, a1, a2, a3);
+}
+
+UserExit RunUserMode(FunctionRef<std::uint32_t()> body) {
+  nt::ke::KernelThread* t = nt::ke::CurrentThread();
+  InstallTrapHandlers();
+  InstallTerminateHandler();
+  sigjmp_buf buffer;
+  sigjmp_buf* const previousGuard = t->guard;
+  sigjmp_buf* const previousUser = t->userGuard;
+  t->userExit = {};
+  t->guard = &buffer;
+  t->userGuard = &buffer;
+  UserExit exit;
+  if (sigsetjmp(buffer, 1) == 0) {
+    if (t->terminateRequested) {
+      exit.kind = UserExitKind::kTerminated;
+      exit.code = t->terminateCode;
+    } else {
+      exit.code = body();
+    }
+  } else {
+    exit.kind = static_cast<UserExitKind>(t->userExit.kind);
+    exit.code = t->userExit.code;
+    exit.address = t->userExit.address;
+    exit.faultAddress = t->userExit.faultAddress;
+    exit.faultWrite = t->userExit.faultWrite;
+    exit.faultAddressKnown = t->userExit.faultAddressKnown;
+  }
+  t->guard = previousGuard;
+  t->userGuard = previousUser;
+  t->SetIrql(nt::PASSIVE_LEVEL);
+  return exit;
+}
+
+void ExitUserMode(UserExitKind kind, std::uint32_t code) {
+  nt::ke::KernelThread* t = nt::ke::CurrentThread();
+  t->userExit = {};
+  t->userExit.kind = static_cast<int>(kind);
+  t->userExit.code = code;
+  t->guard = t->userGuard;
+  siglongjmp(*t->userGuard, 1);
+}
+
+bool InUserMode() {
+  nt::ke::KernelThread* t = nt::ke::CurrentThread();
+  return t && t->userGuard && t->guard == t->userGuard;
+}
+
+void RequestTermination(nt::ke::KernelThread& thread, unsigned long pthread, std::uint32_t code) {
+  InstallTerminateHandler();
+  if (!thread.terminateRequested) {
+    thread.terminateCode = code;
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    thread.terminateRequested = 1;
+  }
+  pthread_kill(static_cast<pthread_t>(pthread), kTerminateSignal);
+}
+
+void CheckTermination() {
+  nt::ke::KernelThread* t = nt::ke::CurrentThread();
+  if (t && t->userGuard && t->terminateRequested) ExitUserMode(UserExitKind::kTerminated, t->terminateCode);
+}
+
+}  // namespace ntbox::cpu

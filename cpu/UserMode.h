@@ -1,0 +1,53 @@
+// User mode for the machine's Win32 programs. A program's code runs on its own stack in its
+// process's user range, on a thread attached to the kernel; it calls the user-mode DLLs ntbox
+// implements (kernel32, msvcrt) directly, and they enter the kernel through guarded calls. While
+// the thread is in user mode, a fault is the program's exception: the program ends with the
+// exception's code (0xC0000005 ...) as Windows ends a process nobody handles it in, and the
+// machine runs on. Ending a program (ExitProcess, a fault, a termination request) unwinds to
+// where RunUserMode was called.
+#pragma once
+#include <cstdint>
+
+#include "support/FunctionRef.h"
+
+namespace ntbox::nt::ke {
+class KernelThread;
+}
+
+namespace ntbox::cpu {
+
+enum class UserExitKind : int {
+  kReturned = 0,     // the entry point returned
+  kExited,           // ExitProcess / exit
+  kException,        // an unhandled exception (code = its NTSTATUS)
+  kTerminated,       // TerminateProcess / Ctrl-C on the caller's side
+  kMachineStopped,   // a driver bugchecked the machine during one of its calls
+};
+
+struct UserExit {
+  UserExitKind kind = UserExitKind::kReturned;
+  std::uint32_t code = 0;
+  std::uint64_t address = 0;       // where an exception happened
+  std::uint64_t faultAddress = 0;  // the inaccessible address of an access violation
+  bool faultWrite = false;
+  bool faultAddressKnown = false;
+};
+
+// Runs body in user mode on the calling attached thread; body calls the program's code with
+// CallUser. Returns how the program ended (kReturned with body's value when it returns).
+UserExit RunUserMode(FunctionRef<std::uint32_t()> body);
+// Calls fn (ms_abi, up to three integer arguments) on the stack whose top is stackTop.
+std::uint64_t CallUser(std::uint64_t fn, std::uint64_t stackTop, std::uint64_t a1 = 0, std::uint64_t a2 = 0,
+                       std::uint64_t a3 = 0);
+// Ends the program the calling thread runs (from user-mode code, or a DLL function it called).
+[[noreturn]] void ExitUserMode(UserExitKind kind, std::uint32_t code);
+// True when the calling thread runs a program and is not inside a kernel call.
+bool InUserMode();
+// Asks thread (running a program on the host thread pthread) to end it with code; safe from
+// any thread. It ends at once in user-mode code, or when the DLL function it is in reaches
+// CheckTermination; callers repeat the request until the program has ended.
+void RequestTermination(nt::ke::KernelThread& thread, unsigned long pthread, std::uint32_t code);
+// Called by DLL functions after blocking or kernel calls: ends the program if asked to.
+void CheckTermination();
+
+}  // namespace ntbox::cpu

@@ -1,0 +1,220 @@
+// End to end: Win32 programs under `ntbox run` (issue 4's user mode): seed 002's flow with
+// ioctl_app.exe against ioctl_sample.sys, the console streams, exit codes and crashes of a
+// program, refusals before main, Ctrl-C and shutdown while a program runs.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include "NtboxRun.h"
+
+namespace {
+
+using ntbox::test::Contains;
+using ntbox::test::Driver;
+using ntbox::test::Outcome;
+using ntbox::test::Slurp;
+
+class RunTest : public ntbox::test::MachineFixture {
+ protected:
+  void StartIoctlSample() {
+    TestSigningOn();
+    ASSERT_EQ(Run("sc create SIoctl type= kernel binPath= " + Driver("ioctl_sample.sys")).exit, 0);
+    ASSERT_EQ(Run("sc start SIoctl").exit, 0);
+  }
+  Outcome App(const std::string& args) { return Run("run " + Driver(args)); }
+
+  // `ntbox run` in the background, its stdout on a pipe; returns once it printed `line`.
+  pid_t Start(const std::string& program, const std::vector<std::string>& args, const std::string& line, int& out) {
+    int p[2];
+    if (pipe(p) != 0) return -1;
+    const pid_t pid = fork();
+    if (pid == 0) {
+      dup2(p[1], 1);
+      close(p[0]);
+      close(p[1]);
+      std::vector<std::string> argv{NTBOX_BIN, "--machine", dir_.string(), "run", Driver(program)};
+      argv.insert(argv.end(), args.begin(), args.end());
+      std::vector<char*> raw;
+      for (auto& a : argv) raw.push_back(a.data());
+      raw.push_back(nullptr);
+      execv(raw[0], raw.data());
+      _exit(127);
+    }
+    close(p[1]);
+    out = p[0];
+    std::string seen;
+    char c;
+    while (!Contains(seen, line) && read(out, &c, 1) == 1) seen += c;
+    EXPECT_TRUE(Contains(seen, line)) << seen;
+    return pid;
+  }
+  static int Wait(pid_t pid) {
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+};
+
+constexpr char kSeed002Output[] =
+    "Calling DeviceIoControl METHOD_IN_DIRECT:\n"
+    "    InBuffer (48) read by the driver: Second input, read by the driver through an MDL\n"
+    "Calling DeviceIoControl METHOD_OUT_DIRECT:\n"
+    "    OutBuffer (38): This String is from Device Driver !!!\n"
+    "Calling DeviceIoControl METHOD_NEITHER:\n"
+    "    OutBuffer (38): This String is from Device Driver !!!\n"
+    "Calling DeviceIoControl METHOD_BUFFERED:\n"
+    "    OutBuffer (38): This String is from Device Driver !!!\n";
+
+TEST_F(RunTest, Seed002FlowWithNtboxRun) {
+  StartIoctlSample();
+  Outcome r = App("ioctl_app.exe");
+  EXPECT_EQ(r.exit, 0) << r.err;
+  EXPECT_EQ(r.out, kSeed002Output);
+  // The driver saw the app's requests: create, each method, close.
+  const std::string log = Run("dbgview").out;
+  EXPECT_TRUE(Contains(log, "METHOD_NEITHER")) << log;
+  EXPECT_TRUE(Contains(log, "This String is from User Application; using METHOD_BUFFERED")) << log;
+  // The app's handle closed when it exited: the driver unloads.
+  r = Run("sc stop SIoctl");
+  EXPECT_EQ(r.exit, 0) << r.out << r.err;
+  EXPECT_TRUE(Contains(r.out, "1  STOPPED")) << r.out;
+  r = App("ioctl_app.exe");
+  EXPECT_EQ(r.exit, 1);
+  EXPECT_EQ(r.out, "Error: CreateFile \\\\.\\IoctlTest failed: 2\n");
+}
+
+TEST_F(RunTest, BadBuffersGetWindowsErrors) {
+  StartIoctlSample();
+  const Outcome r = App("ioctl_app.exe badbuffers");
+  EXPECT_EQ(r.exit, 0) << r.err;
+  EXPECT_TRUE(Contains(r.out,
+                       "Bad buffers:\n"
+                       "  BUFFERED, NULL output              error 998\n"
+                       "  IN_DIRECT, NULL output             error 998\n"
+                       "  OUT_DIRECT, kernel output          error 998\n"
+                       "  BUFFERED, kernel input             error 998\n"
+                       "  BUFFERED, no buffers               error 87\n"
+                       "  unknown IOCTL                      error 1\n"))
+      << r.out;
+}
+
+TEST_F(RunTest, DriverFaultDuringTheAppsRequest) {
+  StartIoctlSample();
+  Outcome r = App("ioctl_app.exe fault");
+  EXPECT_EQ(r.exit, 4);
+  EXPECT_TRUE(Contains(r.out, "Asking the driver to fault\n")) << r.out;
+  EXPECT_FALSE(Contains(r.out, "DeviceIoControl returned")) << "the program does not run on";
+  EXPECT_TRUE(Contains(r.err, "ioctl_app.exe ended: the machine stopped with a bugcheck")) << r.err;
+  const std::string report = Slurp((dir_ / "crashes" / "last.txt").string());
+  EXPECT_TRUE(Contains(report, "KMODE_EXCEPTION_NOT_HANDLED (1e)")) << report;
+  EXPECT_TRUE(Contains(report, "ioctl_sample+0x")) << report;
+  // The next command boots a fresh machine with the service configured.
+  r = Run("sc start SIoctl");
+  EXPECT_EQ(r.exit, 0) << r.err;
+  r = App("ioctl_app.exe");
+  EXPECT_EQ(r.exit, 0) << r.err;
+  EXPECT_EQ(r.out, kSeed002Output);
+}
+
+TEST_F(RunTest, ArgumentsAndCommandLine) {
+  const Outcome r = Run("run " + Driver("user_basics.exe") + " args -x 'two words' 'q\"uote'");
+  EXPECT_EQ(r.exit, 0) << r.err;
+  EXPECT_EQ(r.out,
+            "argc=5\nargv[0]=user_basics.exe\nargv[1]=args\nargv[2]=-x\nargv[3]=two words\nargv[4]=q\"uote\n"
+            "cmdline=user_basics.exe args -x \"two words\" \"q\\\"uote\"\n");
+}
+
+TEST_F(RunTest, ConsoleStreamsAndExitCode) {
+  Outcome r = App("user_basics.exe streams");
+  EXPECT_EQ(r.exit, 3);
+  EXPECT_EQ(r.out, "to stdout 42 text  3.14 123456789abc\nWriteFile\nWriteConsoleA\nputs\n!\n");
+  EXPECT_EQ(r.err, "to stderr -7\n");
+  r = RunWithInput("run " + Driver("user_basics.exe") + " echo", "first line\nsecond\nno newline");
+  EXPECT_EQ(r.exit, 0) << r.err;
+  EXPECT_EQ(r.out, "1: first line\n2: second\n3: no newlinelines=3\n");
+  r = App("user_basics.exe exit 7");
+  EXPECT_EQ(r.exit, 7);
+  EXPECT_EQ(r.out, "exiting with 7\n");
+  r = App("user_basics.exe exitprocess");
+  EXPECT_EQ(r.exit, 255);
+  EXPECT_EQ(r.err, "ntbox run: user_basics.exe exited with code 0x0000c0de (49374)\n");
+}
+
+TEST_F(RunTest, MemoryTimeEventsAndErrors) {
+  Outcome r = App("user_basics.exe memory");
+  EXPECT_EQ(r.exit, 0) << r.err;
+  EXPECT_EQ(r.out, "user addresses: yes\nmemory ok\n");
+  r = App("user_basics.exe time");
+  EXPECT_EQ(r.exit, 0) << r.err;
+  EXPECT_EQ(r.out, "frequency 10000000, counter advanced yes, ticks sane\n");
+  r = App("user_basics.exe events");
+  EXPECT_EQ(r.out, "wait unsignaled: 258\nwait signaled: 0\nwait reset: 258\n");
+  r = App("user_basics.exe errors");
+  EXPECT_EQ(r.out, "open missing device: failed, error 2\nSetLastError: 1234\nCloseHandle(bogus): 0, error 6\n");
+}
+
+TEST_F(RunTest, CrashingProgramsEndAsOnWindows) {
+  Outcome r = App("user_basics.exe crash");
+  EXPECT_EQ(r.exit, 255);
+  EXPECT_EQ(r.out, "about to write through NULL\n");
+  EXPECT_TRUE(Contains(r.err, "unhandled exception 0xc0000005 (STATUS_ACCESS_VIOLATION) at user_basics.exe+0x")) << r.err;
+  EXPECT_TRUE(Contains(r.err, ", writing 0x0000000000000000; the program ended with exit code 0xc0000005")) << r.err;
+  r = App("user_basics.exe kernelwrite");
+  EXPECT_TRUE(Contains(r.err, "writing 0xfffff80000001000")) << r.err;
+  r = App("user_basics.exe abort");
+  EXPECT_EQ(r.exit, 3);
+  EXPECT_EQ(r.err, "abnormal program termination\n");
+  // The machine ran on: no bugcheck, the server is the same.
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "crashes" / "last.txt"));
+  EXPECT_EQ(Run("status").exit, 0);
+}
+
+TEST_F(RunTest, RefusedBeforeMain) {
+  Outcome r = App("unsupported_app.exe");
+  EXPECT_EQ(r.exit, 126);
+  EXPECT_EQ(r.out, "") << "main must not run";
+  EXPECT_TRUE(Contains(r.err, "unresolved imports: ")) << r.err;
+  EXPECT_TRUE(Contains(r.err, "KERNEL32.dll!GetSystemPowerStatus")) << r.err;
+  EXPECT_TRUE(Contains(r.err, "KERNEL32.dll!Beep")) << r.err;
+  r = App("ioctl_sample.sys");
+  EXPECT_EQ(r.exit, 126);
+  EXPECT_TRUE(Contains(r.err, "is not a console program")) << r.err;
+  r = Run("run /nonexistent/app.exe");
+  EXPECT_EQ(r.exit, 127);
+  r = Run("run");
+  EXPECT_EQ(r.exit, 2);
+}
+
+TEST_F(RunTest, CtrlCEndsTheProgramAndClosesItsHandles) {
+  StartIoctlSample();
+  int out = -1;
+  const pid_t pid = Start("user_basics.exe", {"hold"}, "spinning\n", out);
+  ASSERT_GT(pid, 0);
+  // The program holds the device open: the driver cannot stop.
+  Outcome r = Run("sc stop SIoctl");
+  EXPECT_EQ(r.exit, 1);
+  EXPECT_TRUE(Contains(r.out + r.err, "1061")) << r.out << r.err;
+  kill(pid, SIGINT);
+  Wait(pid);
+  close(out);
+  // The server notices the client is gone and ends the program; its handle closes. Each try
+  // is a full request to the server, so this ends as soon as the program has.
+  bool stopped = false;
+  for (int i = 0; i < 2000 && !stopped; ++i) stopped = Run("sc stop SIoctl").exit == 0;
+  EXPECT_TRUE(stopped);
+}
+
+TEST_F(RunTest, ShutdownEndsRunningPrograms) {
+  int out = -1;
+  const pid_t pid = Start("user_basics.exe", {"spin"}, "spinning\n", out);
+  ASSERT_GT(pid, 0);
+  EXPECT_EQ(Run("shutdown").exit, 0);
+  EXPECT_EQ(Wait(pid), 255);
+  close(out);
+}
+
+}  // namespace

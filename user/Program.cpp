@@ -1,0 +1,360 @@
+#include "user/Program.h"
+
+#include <pthread.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "nt/Status.h"
+#include "nt/mm/AddressSpace.h"
+#include "nt/ke/Thread.h"
+#include "nt/rtl/Win32Error.h"
+#include "user/UserExports.h"
+
+namespace ntbox::user {
+namespace {
+
+thread_local Program* t_program = nullptr;
+
+constexpr std::uint64_t kPage = 0x1000;
+// TEB fields (x64) programs and mingw's start-up code read through gs:[0x30].
+constexpr std::uint32_t kTebStackBase = 0x08;
+constexpr std::uint32_t kTebStackLimit = 0x10;
+constexpr std::uint32_t kTebSelf = 0x30;
+constexpr std::uint32_t kTebProcessId = 0x40;
+constexpr std::uint32_t kTebThreadId = 0x48;
+constexpr std::uint32_t kTebTlsPointer = 0x58;
+constexpr std::uint32_t kTebPeb = 0x60;
+constexpr std::uint32_t kPebImageBase = 0x10;
+constexpr std::uint32_t kPebProcessHeap = 0x30;
+// The KPCR words user-mode code reaches through gs: NtCurrentTeb (gs:[0x30], Used_Self on a
+// KPCR) and the TLS array (gs:[0x58], unused in a KPCR).
+constexpr std::uint32_t kPcrUsedSelf = 0x30;
+constexpr std::uint32_t kPcrTlsPointer = 0x58;
+constexpr std::uint32_t kTlsSlots = 64;
+
+struct TlsDirectory {
+  std::uint64_t StartAddressOfRawData, EndAddressOfRawData, AddressOfIndex, AddressOfCallBacks;
+  std::uint32_t SizeOfZeroFill, Characteristics;
+};
+
+template <class T>
+void Put(std::uint64_t address, T value) {
+  std::memcpy(reinterpret_cast<void*>(address), &value, sizeof(T));
+}
+
+// A Win32 command line from argv, quoted so CommandLineToArgvW and the CRT split it back.
+std::string QuoteArgument(const std::string& arg) {
+  if (!arg.empty() && arg.find_first_of(" \t\"") == std::string::npos) return arg;
+  std::string out = "\"";
+  std::size_t backslashes = 0;
+  for (char c : arg) {
+    if (c == '\\') {
+      ++backslashes;
+      continue;
+    }
+    if (c == '"') out.append(backslashes * 2 + 1, '\\');
+    else out.append(backslashes, '\\');
+    backslashes = 0;
+    out += c;
+  }
+  out.append(backslashes * 2, '\\');
+  return out + "\"";
+}
+
+std::string StatusText(std::uint32_t code) {
+  const std::string_view name = nt::NtStatusName(static_cast<nt::NTSTATUS>(code));
+  return name.empty() ? std::string("an exception") : std::string(name);
+}
+
+}  // namespace
+
+Program& Program::Current() { return *t_program; }
+
+Result<std::unique_ptr<Program>> Program::Load(const ProgramOptions& options, SystemGate& gate) {
+  auto image = pe::PeImage::ParseFile(options.hostPath.string());
+  if (!image) return std::unexpected(image.error());
+  if (image->subsystem() != 3 /* IMAGE_SUBSYSTEM_WINDOWS_CUI */) {
+    return Fail(fmt::format("{} is not a console program (subsystem {}); ntbox runs Win32 console programs",
+                            options.hostPath.string(), pe::SubsystemName(image->subsystem())),
+                nt::STATUS_INVALID_IMAGE_FORMAT, 193);
+  }
+  if (image->fileHeader().Characteristics & 0x2000 /* IMAGE_FILE_DLL */) {
+    return Fail(options.hostPath.string() + " is a DLL, not a program", nt::STATUS_INVALID_IMAGE_FORMAT, 193);
+  }
+  std::unique_ptr<Program> program(new Program(options, gate));
+  auto process = nt::ps::Process::Create(options.name);
+  if (!process) return std::unexpected(process.error());
+  program->process_ = std::move(*process);
+  program->heap_ = std::make_unique<Heap>(*program->process_->space());
+  // The CRT's variables first: data imports bind to them.
+  auto* space = program->process_->space();
+  void* crt = space->Allocate(sizeof(CrtData));
+  if (!crt) return Fail("out of user memory", nt::STATUS_NO_MEMORY, 8);
+  program->crt_ = new (crt) CrtData{};
+
+  pe::LoadOptions load;
+  load.regionStart = space->base() + 0x10000;
+  load.regionEnd = space->imageRegionEnd();
+  Program* p = program.get();
+  load.resolveImport = [p](const pe::ImportRef& ref) -> std::optional<std::uint64_t> {
+    if (ref.name.empty()) return std::nullopt;  // ntbox's DLLs export by name only
+    if (auto data = CrtDataImport(ref.dll, ref.name, *p->crt_)) return data;
+    if (const UserExport* e = FindUserExport(ref.dll, ref.name)) return reinterpret_cast<std::uint64_t>(e->address);
+    return std::nullopt;
+  };
+  auto loaded = pe::LoadImage(std::move(*image), load);
+  if (!loaded) {
+    Error e = loaded.error();
+    e.message = fmt::format("cannot run {}: {}", options.hostPath.filename().string(), e.message);
+    return std::unexpected(e);
+  }
+  program->image_ = std::move(*loaded);
+  if (auto r = program->Prepare(); !r) return std::unexpected(r.error());
+  return program;
+}
+
+Result<void> Program::Prepare() {
+  auto* space = process_->space();
+  auto fail = [] { return Fail("out of user memory", nt::STATUS_NO_MEMORY, 8); };
+  // The stack: the image's reserve (mingw: 2 MiB), a no-access guard page below it.
+  const std::uint64_t reserve =
+      std::clamp<std::uint64_t>(image_->pe().optionalHeader().SizeOfStackReserve, 256 * 1024, 64ull << 20);
+  void* stack = space->Allocate(reserve + kPage);
+  if (!stack) return fail();
+  guardPage_ = reinterpret_cast<std::uint64_t>(stack);
+  space->Protect(stack, kPage, nt::mm::UserSpace::kNoAccess);
+  stackBottom_ = guardPage_ + kPage;
+  stackTop_ = stackBottom_ + reserve;
+
+  // TEB (two pages) and PEB.
+  void* teb = space->Allocate(2 * kPage);
+  void* peb = space->Allocate(kPage);
+  void* tls = space->Allocate(kTlsSlots * 8);
+  if (!teb || !peb || !tls) return fail();
+  teb_ = reinterpret_cast<std::uint64_t>(teb);
+  peb_ = reinterpret_cast<std::uint64_t>(peb);
+  tlsArray_ = reinterpret_cast<std::uint64_t>(tls);
+  Put<std::uint64_t>(teb_ + kTebStackBase, stackTop_);
+  Put<std::uint64_t>(teb_ + kTebStackLimit, stackBottom_);
+  Put<std::uint64_t>(teb_ + kTebSelf, teb_);
+  Put<std::uint64_t>(teb_ + kTebProcessId, process_->id());
+  Put<std::uint64_t>(teb_ + kTebTlsPointer, tlsArray_);
+  Put<std::uint64_t>(teb_ + kTebPeb, peb_);
+  Put<std::uint64_t>(peb_ + kPebImageBase, image_->base());
+  Put<std::uint64_t>(peb_ + kPebProcessHeap, kProcessHeapHandle);
+
+  // Static TLS (__declspec(thread), mingw's TLS support): the main thread's block, index 0.
+  const auto tlsDir = image_->pe().directory(pe::kDirTls);
+  if (tlsDir.Size >= sizeof(TlsDirectory) && tlsDir.VirtualAddress + sizeof(TlsDirectory) <= image_->size()) {
+    TlsDirectory d;
+    std::memcpy(&d, reinterpret_cast<const void*>(image_->base() + tlsDir.VirtualAddress), sizeof d);
+    const bool sane = d.EndAddressOfRawData >= d.StartAddressOfRawData &&
+                      image_->contains(d.StartAddressOfRawData) && d.EndAddressOfRawData <= image_->end() &&
+                      d.SizeOfZeroFill < (64u << 20);
+    if (!sane) return Fail("the image's TLS directory points outside it", nt::STATUS_INVALID_IMAGE_FORMAT, 193);
+    const std::uint64_t raw = d.EndAddressOfRawData - d.StartAddressOfRawData;
+    void* block = space->Allocate(raw + d.SizeOfZeroFill + 16);
+    if (!block) return fail();
+    std::memcpy(block, reinterpret_cast<const void*>(d.StartAddressOfRawData), raw);
+    Put<std::uint64_t>(tlsArray_, reinterpret_cast<std::uint64_t>(block));
+    if (image_->contains(d.AddressOfIndex)) Put<std::uint32_t>(d.AddressOfIndex, 0);
+    for (std::uint64_t at = d.AddressOfCallBacks; at && image_->contains(at) && at + 8 <= image_->end(); at += 8) {
+      std::uint64_t callback;
+      std::memcpy(&callback, reinterpret_cast<const void*>(at), 8);
+      if (!callback) break;
+      tlsCallbacks_.push_back(callback);
+    }
+  }
+
+  // The command line and argv/environment as msvcrt hands them out.
+  std::string commandLine = QuoteArgument(options_.name);
+  for (const auto& a : options_.args) commandLine += " " + QuoteArgument(a);
+  CrtData& c = *crt_;
+  auto copyA = [this](const std::string& s) {
+    auto* p = static_cast<char*>(heap_->Allocate(s.size() + 1, true));
+    if (p) std::memcpy(p, s.data(), s.size());
+    return p;
+  };
+  auto copyW = [this](const std::string& s) {
+    const std::u16string w = nt::ob::Widen(s);
+    auto* p = static_cast<char16_t*>(heap_->Allocate((w.size() + 1) * 2, true));
+    if (p) std::memcpy(p, w.data(), w.size() * 2);
+    return p;
+  };
+  c.acmdln = copyA(commandLine);
+  c.wcmdln = copyW(commandLine);
+  std::vector<std::string> argv{options_.name};
+  argv.insert(argv.end(), options_.args.begin(), options_.args.end());
+  c.argc = static_cast<int>(argv.size());
+  c.argv = static_cast<char**>(heap_->Allocate((argv.size() + 1) * 8, true));
+  c.wargv = static_cast<char16_t**>(heap_->Allocate((argv.size() + 1) * 8, true));
+  if (!c.acmdln || !c.wcmdln || !c.argv || !c.wargv) return fail();
+  for (std::size_t i = 0; i < argv.size(); ++i) {
+    c.argv[i] = copyA(argv[i]);
+    c.wargv[i] = copyW(argv[i]);
+  }
+  c.decimalPoint[0] = '.';
+  for (auto& field : c.lconv) field = c.emptyString;
+  c.lconv[0] = c.decimalPoint;
+  std::memset(c.lconvChars, 0x7F, sizeof c.lconvChars);  // CHAR_MAX: "not available"
+  c.environ = c.emptyEnvironment;
+  c.wenviron = c.emptyWEnvironment;
+  c.mbCurMax = 1;
+  c.codepage = 1252;
+  c.randState = 1;
+  for (int i = 0; i < 3; ++i) {
+    c.iob[i].file = i;
+    c.iob[i].flag = i == 0 ? 0x1 /* _IOREAD */ : 0x2 /* _IOWRITE */;
+  }
+  return {};
+}
+
+Program::~Program() {
+  image_.reset();
+  heap_.reset();
+  if (process_ && process_->handles().size()) {
+    // Handles are only left when the machine stopped before they could close: no driver code
+    // may run again, so they are abandoned with the machine.
+    (void)process_.release();
+  }
+}
+
+void Program::Syscall(FunctionRef<void()> call) {
+  if (!gate_.Call(*process_, call)) cpu::ExitUserMode(cpu::UserExitKind::kMachineStopped, 0);
+  cpu::CheckTermination();
+}
+
+void Program::Exit(std::uint32_t code) { cpu::ExitUserMode(cpu::UserExitKind::kExited, code); }
+
+ProgramExit Program::Run() {
+  nt::ke::ThreadAttachment attachment;
+  nt::ke::KernelThread& thread = attachment.thread();
+  thread.process = process_.get();
+  thread.previousMode = 1;  // UserMode
+  std::memcpy(thread.kpcr() + kPcrUsedSelf, &teb_, 8);
+  std::memcpy(thread.kpcr() + kPcrTlsPointer, &tlsArray_, 8);
+  Put<std::uint64_t>(teb_ + kTebThreadId, thread.id);
+  Program* const previous = t_program;
+  t_program = this;
+  {
+    std::lock_guard lock(runMutex_);
+    ran_ = true;
+    runThread_ = &thread;
+    runPthread_ = static_cast<unsigned long>(pthread_self());
+    if (terminateBeforeRun_) {
+      thread.terminateCode = terminateCode_;
+      thread.terminateRequested = 1;
+    }
+  }
+  const std::uint64_t stackTop = stackTop_;
+  const std::uint64_t imageBase = image_->base();
+  const std::uint64_t entry = image_->entryPoint();
+  const std::vector<std::uint64_t> callbacks = tlsCallbacks_;
+  ProgramExit result;
+  result.exit = cpu::RunUserMode([&]() -> std::uint32_t {
+    for (std::uint64_t cb : callbacks) cpu::CallUser(cb, stackTop, imageBase, 1 /* DLL_PROCESS_ATTACH */, 0);
+    return static_cast<std::uint32_t>(cpu::CallUser(entry, stackTop));
+  });
+  {
+    std::lock_guard lock(runMutex_);
+    runThread_ = nullptr;
+  }
+  if (result.exit.kind == cpu::UserExitKind::kException && result.exit.faultAddress >= guardPage_ &&
+      result.exit.faultAddress < stackBottom_) {
+    result.exit.code = static_cast<std::uint32_t>(nt::STATUS_STACK_OVERFLOW);  // the guard page below the stack
+  }
+  result.exitCode = result.exit.kind == cpu::UserExitKind::kMachineStopped ? 0xC000040A /* lost */ : result.exit.code;
+  if (result.exit.kind == cpu::UserExitKind::kException) result.description = Describe(result.exit);
+  // Process exit: its handles close (drivers see IRP_MJ_CLEANUP and IRP_MJ_CLOSE).
+  if (result.exit.kind != cpu::UserExitKind::kMachineStopped) {
+    nt::ps::Process* process = process_.get();
+    (void)gate_.Call(*process, [process] { process->CloseAllHandles(); });
+  }
+  thread.process = nullptr;
+  t_program = previous;
+  return result;
+}
+
+void Program::Terminate(std::uint32_t code) {
+  std::lock_guard lock(runMutex_);
+  if (!runThread_) {
+    if (!ran_) {
+      terminateBeforeRun_ = true;
+      terminateCode_ = code;
+    }
+    return;
+  }
+  cpu::RequestTermination(*runThread_, runPthread_, code);
+}
+
+std::string Program::Describe(const cpu::UserExit& exit) const {
+  std::string where;
+  const std::string module = options_.hostPath.filename().string();
+  if (image_->contains(exit.address)) {
+    where = fmt::format("{}+{:#x}", module, exit.address - image_->base());
+  } else if (exit.address < nt::mm::kUserProbeAddress) {
+    where = fmt::format("{:#018x}", exit.address);
+  } else {
+    where = fmt::format("{:#018x} (in a function of ntbox's kernel32/msvcrt the program called)", exit.address);
+  }
+  std::string text = fmt::format("unhandled exception {:#010x} ({}) at {}", exit.code, StatusText(exit.code), where);
+  if (exit.code == 0xC0000005u && exit.faultAddressKnown) {
+    text += fmt::format(", {} {:#018x}", exit.faultWrite ? "writing" : "reading", exit.faultAddress);
+  }
+  return text;
+}
+
+int Program::ReadStdin(void* buffer, std::size_t size) {
+  std::size_t done = 0;
+  auto* out = static_cast<char*>(buffer);
+  while (done < size && stdinPos_ < stdinBuffer_.size()) out[done++] = stdinBuffer_[stdinPos_++];
+  if (done > 0 || size == 0) return static_cast<int>(done);
+  for (;;) {
+    const ssize_t n = ::read(options_.stdio.in, out, size);
+    if (n >= 0) return static_cast<int>(n);
+    if (errno != EINTR) return -1;
+    cpu::CheckTermination();
+  }
+}
+
+int Program::GetStdinChar() {
+  if (stdinPos_ >= stdinBuffer_.size()) {
+    if (stdinEof_) return -1;
+    char block[4096];
+    const int n = ReadStdin(block, sizeof block);
+    if (n <= 0) {
+      stdinEof_ = n == 0;
+      return -1;
+    }
+    stdinBuffer_.assign(block, static_cast<std::size_t>(n));
+    stdinPos_ = 0;
+  }
+  return static_cast<unsigned char>(stdinBuffer_[stdinPos_++]);
+}
+
+void Program::UngetStdinChar(int c) {
+  if (c < 0) return;
+  if (stdinPos_ > 0) stdinBuffer_[--stdinPos_] = static_cast<char>(c);
+  else stdinBuffer_.insert(stdinBuffer_.begin(), static_cast<char>(c));
+}
+
+bool Program::WriteStd(int which, const void* data, std::size_t size) {
+  const int fd = which == 2 ? options_.stdio.err : options_.stdio.out;
+  const auto* p = static_cast<const char*>(data);
+  while (size > 0) {
+    const ssize_t n = ::write(fd, p, size);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    p += n;
+    size -= static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+}  // namespace ntbox::user

@@ -1,0 +1,124 @@
+// A Win32 console program running as a process of the machine (ntbox run): its image in the
+// process's user range, its stack, TEB and PEB there too, its heap, its console (three host file
+// descriptors), and the per-process state of the DLLs ntbox implements. Its calls into the kernel
+// go through the machine's SystemGate, so a driver fault during one bugchecks the machine while
+// a fault in the program only ends the program.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "cpu/UserMode.h"
+#include "nt/io/IoServices.h"
+#include "nt/ps/Process.h"
+#include "pe/PeLoader.h"
+#include "support/FunctionRef.h"
+#include "support/Result.h"
+#include "user/CrtData.h"
+#include "user/Heap.h"
+
+namespace ntbox::user {
+
+// How programs enter the kernel: the machine runs call for the process under its lock, guarded.
+class SystemGate {
+ public:
+  virtual ~SystemGate() = default;
+  // False when the machine has stopped with a bugcheck (during this call or before).
+  virtual bool Call(nt::ps::Process& process, FunctionRef<void()> call) = 0;
+};
+
+// The host file descriptors that are the program's console (not owned).
+struct StdIo {
+  int in = 0, out = 1, err = 2;
+};
+
+struct ProgramOptions {
+  std::filesystem::path hostPath;  // the .exe on the host
+  std::string name;                // argv[0] as the program sees it
+  std::vector<std::string> args;   // argv[1..]
+  std::string currentDirectory;    // a Win32 path (Z:\home\me, C:\...)
+  StdIo stdio;
+};
+
+// What the end of a program looks like to its caller.
+struct ProgramExit {
+  cpu::UserExit exit;
+  std::uint32_t exitCode = 0;  // what GetExitCodeProcess says
+  // For an exception: a line that says what happened and where (module+offset).
+  std::string description;
+};
+
+class Program {
+ public:
+  // Maps the image and prepares the process; refuses (with every missing DLL!function) a program
+  // whose imports ntbox cannot satisfy, before any of its code runs.
+  static Result<std::unique_ptr<Program>> Load(const ProgramOptions& options, SystemGate& gate);
+  ~Program();
+  Program(const Program&) = delete;
+  Program& operator=(const Program&) = delete;
+
+  // Runs the program on the calling thread until it ends; then closes its handles (drivers get
+  // IRP_MJ_CLEANUP and IRP_MJ_CLOSE). Call once.
+  ProgramExit Run();
+  // From any thread: ends the program with code (STATUS_CONTROL_C_EXIT for Ctrl-C). Call again
+  // until Run returns: a program inside a DLL function ends when that function returns.
+  void Terminate(std::uint32_t code);
+
+  // The program the calling thread runs, for the DLL functions.
+  static Program& Current();
+
+  nt::ps::Process& process() { return *process_; }
+  SystemGate& gate() { return gate_; }
+  Heap& heap() { return *heap_; }
+  const StdIo& stdio() const { return options_.stdio; }
+  const ProgramOptions& options() const { return options_; }
+  const pe::LoadedImage& image() const { return *image_; }
+  std::uint64_t teb() const { return teb_; }
+
+  // Per-process CRT state in user memory (the DLL functions hand out pointers to it).
+  CrtData& crt() { return *crt_; }
+
+  // Runs call as a system service; ends the program when the machine has stopped.
+  void Syscall(FunctionRef<void()> call);
+  // Ends the program (ExitProcess).
+  [[noreturn]] void Exit(std::uint32_t code);
+
+  // Exit handlers registered with atexit/_onexit, run by exit in reverse order.
+  std::vector<std::uint64_t>& exitHandlers() { return exitHandlers_; }
+  // Buffered console input (stdin is read in blocks).
+  int ReadStdin(void* buffer, std::size_t size);
+  int GetStdinChar();       // EOF (-1) at the end
+  void UngetStdinChar(int c);
+  bool WriteStd(int fd, const void* data, std::size_t size);
+
+ private:
+  Program(const ProgramOptions& options, SystemGate& gate) : options_(options), gate_(gate) {}
+  Result<void> Prepare();
+  std::string Describe(const cpu::UserExit& exit) const;
+
+  ProgramOptions options_;
+  SystemGate& gate_;
+  std::unique_ptr<nt::ps::Process> process_;
+  std::unique_ptr<pe::LoadedImage> image_;
+  std::unique_ptr<Heap> heap_;
+  std::uint64_t stackBottom_ = 0, stackTop_ = 0, guardPage_ = 0;
+  std::uint64_t teb_ = 0, peb_ = 0, tlsArray_ = 0;
+  CrtData* crt_ = nullptr;
+  std::vector<std::uint64_t> tlsCallbacks_;
+  std::vector<std::uint64_t> exitHandlers_;
+  std::string stdinBuffer_;
+  std::size_t stdinPos_ = 0;
+  bool stdinEof_ = false;
+
+  std::mutex runMutex_;
+  nt::ke::KernelThread* runThread_ = nullptr;
+  unsigned long runPthread_ = 0;
+  bool terminateBeforeRun_ = false;
+  std::uint32_t terminateCode_ = 0;
+  bool ran_ = false;
+};
+
+}  // namespace ntbox::user
