@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs dependencies, builds, and runs the main job: seed 000's session on the default
 # machine. Boot it, install the bundled first driver (test-signed by the SDK) as a service, see
-# it blocked, turn test signing on, reboot, start it, read its debug output, stop it.
-# (The sample's user-mode app arrives with `ntbox run`, issue 4.)
+# it blocked, turn test signing on, reboot, start it, read its debug output, stop it. Then seed
+# 002's IOCTL sample: the driver as a service, its Win32 app under `ntbox run`, the driver's
+# debug output, and the driver unloaded again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -23,4 +24,12 @@ step sc start 001_sample
 step lm
 step sc stop 001_sample
 step dbgview
+# Seed 002: ioctl_sample.sys (as sioctl.sys) and ioctl_app.exe (as ioctlapp.exe).
+"$ntbox" sc stop SIoctl >/dev/null 2>&1 || true
+"$ntbox" sc delete SIoctl >/dev/null 2>&1 || true
+step sc create SIoctl type= kernel binPath= "$PWD/build/drivers/ioctl_sample.sys"
+step sc start SIoctl
+step run build/drivers/ioctl_app.exe
+step dbgview
+step sc stop SIoctl
 step status
