@@ -1,10 +1,14 @@
-// IOCTL round trips: METHOD_BUFFERED, 64 bytes in and out, one thread, through ntbox::Machine's
-// native client (the I/O manager's whole path: handle, IRP, copy-in, dispatch, completion,
-// copy-back). Prints calls per second.
+// IOCTL round trips: METHOD_BUFFERED, 64 bytes in and out, one thread, (a) from a Win32 program
+// run in the machine (bench_app.exe: kernel32's DeviceIoControl, as ntbox run runs it) and (b)
+// through ntbox::Machine's native client. Both take the I/O manager's whole path: handle, IRP,
+// copy-in, dispatch, completion, copy-back. Prints calls per second.
 #include <benchmark/benchmark.h>
 #include <unistd.h>
 
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
+#include <string>
 
 #include "machine/Machine.h"
 
@@ -15,12 +19,12 @@ using namespace ntbox::machine;
 
 constexpr std::uint32_t kEcho = (0x22u << 16) | (0x800u << 2);  // CTL_CODE(FILE_DEVICE_UNKNOWN, 0x800, BUFFERED, ANY)
 
-void BM_IoctlRoundTripNative(benchmark::State& state) {
-  const fs::path dir = fs::temp_directory_path() / ("ntbox_bench_ioctl_" + std::to_string(getpid()));
+// A machine with bench_driver.sys running as the service "bench".
+std::unique_ptr<Machine> BenchMachine(const fs::path& dir, benchmark::State& state) {
   fs::remove_all(dir);
   {
     auto m = Machine::Boot(dir);
-    if (!m) return state.SkipWithError(m.error().message.c_str());
+    if (!m) return state.SkipWithError(m.error().message.c_str()), nullptr;
     (void)(*m)->StoreBootConfig(BootConfig{true, false});
     ServiceConfig config;
     config.name = "bench";
@@ -28,9 +32,51 @@ void BM_IoctlRoundTripNative(benchmark::State& state) {
     (void)(*m)->CreateService(config);
   }
   auto m = Machine::Boot(dir);
-  if (!m) return state.SkipWithError(m.error().message.c_str());
-  Machine& machine = **m;
-  if (auto s = machine.StartService("bench"); !s) return state.SkipWithError(s.error().message.c_str());
+  if (!m) return state.SkipWithError(m.error().message.c_str()), nullptr;
+  if (auto s = (*m)->StartService("bench"); !s) return state.SkipWithError(s.error().message.c_str()), nullptr;
+  return std::move(*m);
+}
+
+void BM_IoctlRoundTripWin32App(benchmark::State& state) {
+  const fs::path dir = fs::temp_directory_path() / ("ntbox_bench_app_" + std::to_string(getpid()));
+  auto machine = BenchMachine(dir, state);
+  if (!machine) return;
+  constexpr long kCalls = 2'000'000;
+  double rate = 0;
+  for (auto _ : state) {
+    int pipeFds[2];
+    if (pipe(pipeFds) != 0) return state.SkipWithError("pipe");
+    ntbox::user::ProgramOptions options;
+    options.hostPath = NTBOX_DRIVER_DIR "/bench_app.exe";
+    options.name = "bench_app.exe";
+    options.args = {std::to_string(kCalls)};
+    options.currentDirectory = "Z:\\";
+    options.stdio = {0, pipeFds[1], 2};
+    auto program = machine->LoadProgram(options);
+    if (!program) return state.SkipWithError(program.error().message.c_str());
+    const auto exit = (*program)->Run();
+    close(pipeFds[1]);
+    char text[256] = {};
+    const auto n = read(pipeFds[0], text, sizeof text - 1);
+    close(pipeFds[0]);
+    if (exit.exitCode != 0 || n <= 0) return state.SkipWithError("bench_app.exe failed");
+    std::fputs(text, stdout);
+    const char* at = std::strstr(text, "calls_per_second ");
+    if (at) rate = std::atof(at + 17);
+    state.SetIterationTime(std::atof(std::strstr(text, "seconds ") + 8));
+  }
+  state.counters["calls/s"] = rate;
+  state.counters["ns/call"] = rate > 0 ? 1e9 / rate : 0;
+  machine.reset();
+  fs::remove_all(dir);
+}
+BENCHMARK(BM_IoctlRoundTripWin32App)->Iterations(1)->UseManualTime()->Unit(benchmark::kMillisecond);
+
+void BM_IoctlRoundTripNative(benchmark::State& state) {
+  const fs::path dir = fs::temp_directory_path() / ("ntbox_bench_ioctl_" + std::to_string(getpid()));
+  auto m = BenchMachine(dir, state);
+  if (!m) return;
+  Machine& machine = *m;
   auto handle = machine.OpenDevice("\\\\.\\NtboxBench");
   if (!handle) return state.SkipWithError(handle.error().message.c_str());
   auto in = machine.AllocateUserBuffer(64);
@@ -41,7 +87,7 @@ void BM_IoctlRoundTripNative(benchmark::State& state) {
   }
   state.counters["calls/s"] = benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
   (void)machine.CloseHandle(*handle);
-  m->reset();
+  m.reset();
   fs::remove_all(dir);
 }
 BENCHMARK(BM_IoctlRoundTripNative)->Unit(benchmark::kNanosecond);
