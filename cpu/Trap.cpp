@@ -17,6 +17,7 @@
 #include "nt/ke/KeTypes.h"
 #include "nt/ke/Thread.h"
 #include "nt/mm/AddressSpace.h"
+#include "nt/rtl/Exception.h"
 
 namespace ntbox::cpu {
 namespace {
@@ -357,6 +358,62 @@ bool Emulate(Cpu& cpu, Decoded& d, nt::ke::KernelThread* t, ucontext_t* uc) {
   return true;
 }
 
+// A fault in driver code that a __try/__except of the driver may take: the exception is
+// dispatched on the faulting thread's own stack (filters are driver code and must not run on the
+// signal stack), by returning from the signal handler into DispatchFromTrap.
+struct DispatchFrame {
+  nt::EXCEPTION_RECORD record;
+  nt::CONTEXT context;
+};
+
+[[noreturn]] void DispatchFromTrap(DispatchFrame* frame) {
+  nt::DispatchException(frame->record, frame->context, true);
+}
+
+bool DispatchToDriver(ucontext_t* uc, std::uint32_t status, std::optional<std::uint64_t> address, bool write,
+                      bool execute) {
+  const auto& g = uc->uc_mcontext.gregs;
+  nt::CONTEXT c{};
+  c.ContextFlags = 0x10000B;
+  c.Rax = static_cast<ULONG64>(g[REG_RAX]);
+  c.Rcx = static_cast<ULONG64>(g[REG_RCX]);
+  c.Rdx = static_cast<ULONG64>(g[REG_RDX]);
+  c.Rbx = static_cast<ULONG64>(g[REG_RBX]);
+  c.Rsp = static_cast<ULONG64>(g[REG_RSP]);
+  c.Rbp = static_cast<ULONG64>(g[REG_RBP]);
+  c.Rsi = static_cast<ULONG64>(g[REG_RSI]);
+  c.Rdi = static_cast<ULONG64>(g[REG_RDI]);
+  c.R8 = static_cast<ULONG64>(g[REG_R8]);
+  c.R9 = static_cast<ULONG64>(g[REG_R9]);
+  c.R10 = static_cast<ULONG64>(g[REG_R10]);
+  c.R11 = static_cast<ULONG64>(g[REG_R11]);
+  c.R12 = static_cast<ULONG64>(g[REG_R12]);
+  c.R13 = static_cast<ULONG64>(g[REG_R13]);
+  c.R14 = static_cast<ULONG64>(g[REG_R14]);
+  c.R15 = static_cast<ULONG64>(g[REG_R15]);
+  c.Rip = static_cast<ULONG64>(g[REG_RIP]);
+  c.EFlags = static_cast<ULONG>(g[REG_EFL]);
+  if (uc->uc_mcontext.fpregs) {
+    for (int i = 0; i < 16; ++i) std::memcpy(&c.Xmm[i], &uc->uc_mcontext.fpregs->_xmm[i], 16);
+  }
+  if (!nt::HasExceptionHandler(c)) return false;
+  const std::uint64_t at = (c.Rsp - 0x800 - sizeof(DispatchFrame)) & ~std::uint64_t{15};
+  auto* frame = reinterpret_cast<DispatchFrame*>(at);
+  *frame = {};
+  frame->context = c;
+  frame->record.ExceptionCode = static_cast<nt::NTSTATUS>(status);
+  frame->record.ExceptionAddress = reinterpret_cast<void*>(c.Rip);
+  if (status == static_cast<std::uint32_t>(nt::STATUS_ACCESS_VIOLATION)) {
+    frame->record.NumberParameters = 2;
+    frame->record.ExceptionInformation[0] = execute ? 8 : write ? 1 : 0;
+    frame->record.ExceptionInformation[1] = address.value_or(~0ull);
+  }
+  uc->uc_mcontext.gregs[REG_RSP] = static_cast<greg_t>(at - 8);
+  uc->uc_mcontext.gregs[REG_RDI] = static_cast<greg_t>(at);
+  uc->uc_mcontext.gregs[REG_RIP] = static_cast<greg_t>(reinterpret_cast<std::uint64_t>(&DispatchFromTrap));
+  return true;
+}
+
 // A fault in a user-mode program: the program's unhandled exception. It ends the program with
 // the exception's code (as Windows ends a process no handler took the exception in).
 [[noreturn]] void EndProgram(int signal, siginfo_t* info, ucontext_t* uc, nt::ke::KernelThread* t) {
@@ -456,6 +513,7 @@ void OnTrap(int signal, siginfo_t* info, void* context) {
       }
       break;
   }
+  if (status && inDriver && DispatchToDriver(uc, status, std::nullopt, false, false)) return;
   if (status) Stop(uc, d, t, bc::SYSTEM_THREAD_EXCEPTION_NOT_HANDLED, StatusParameter(status), rip, 0, 0, what);
   // An access violation. Find the address and whether it was a write.
   std::uint64_t address = reinterpret_cast<std::uint64_t>(info->si_addr);
@@ -484,6 +542,10 @@ void OnTrap(int signal, siginfo_t* info, void* context) {
   if (pageFault && address >= nt::mm::kSystemRangeStart) {
     Stop(uc, d, t, bc::PAGE_FAULT_IN_NONPAGED_AREA, address, execute ? 10 : write ? 2 : 0, rip, 2,
          "invalid kernel-space address");
+  }
+  if (inDriver && DispatchToDriver(uc, static_cast<std::uint32_t>(nt::STATUS_ACCESS_VIOLATION),
+                                   knownAddress ? std::optional<std::uint64_t>(address) : std::nullopt, write, execute)) {
+    return;
   }
   Stop(uc, d, t, bc::SYSTEM_THREAD_EXCEPTION_NOT_HANDLED, StatusParameter(nt::STATUS_ACCESS_VIOLATION), rip, 0, 0,
        pageFault ? "access violation" : "general protection fault (non-canonical address)",

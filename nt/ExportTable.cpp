@@ -10,6 +10,7 @@
 #include "nt/io/IoExports.h"
 #include "nt/mm/MmExports.h"
 #include "nt/ob/ObExports.h"
+#include "nt/rtl/Exception.h"
 #include "nt/rtl/Raise.h"
 #include "nt/rtl/Crt.h"
 #include "nt/rtl/RtlExports.h"
@@ -47,6 +48,8 @@ void* Fn(F* f) {
 #define NT_FN(name, irql) Export{kNt, #name, Fn(&name), irql, false}
 #define CRT_FN(name) Export{kNt, #name, Fn(&crt::name), HIGH_LEVEL, false}
 #define HAL_FN(name, irql) Export{kHal, #name, Fn(&name), irql, false}
+// Exports that may raise on the driver's behalf enter through a stub capturing its context.
+#define NT_CAPTURING(name, irql) Export{kNt, #name, reinterpret_cast<void*>(&ntbox_capture_##name), irql, false}
 #define NT_DATA(name) Export{kNt, #name, &g_##name, HIGH_LEVEL, true}
 
 const auto kExports = std::to_array<Export>({
@@ -109,7 +112,7 @@ const auto kExports = std::to_array<Export>({
     NT_FN(MmGetSystemRoutineAddress, PASSIVE_LEVEL),
     NT_FN(IoAllocateMdl, DISPATCH_LEVEL),
     NT_FN(IoFreeMdl, DISPATCH_LEVEL),
-    NT_FN(MmProbeAndLockPages, DISPATCH_LEVEL),
+    NT_CAPTURING(MmProbeAndLockPages, DISPATCH_LEVEL),
     NT_FN(MmUnlockPages, DISPATCH_LEVEL),
     NT_FN(MmMapLockedPagesSpecifyCache, DISPATCH_LEVEL),
     NT_FN(MmMapLockedPages, DISPATCH_LEVEL),
@@ -117,8 +120,8 @@ const auto kExports = std::to_array<Export>({
     NT_FN(MmBuildMdlForNonPagedPool, DISPATCH_LEVEL),
     NT_FN(MmSizeOfMdl, DISPATCH_LEVEL),
     NT_FN(MmIsAddressValid, DISPATCH_LEVEL),
-    NT_FN(ProbeForRead, APC_LEVEL),
-    NT_FN(ProbeForWrite, APC_LEVEL),
+    NT_CAPTURING(ProbeForRead, APC_LEVEL),
+    NT_CAPTURING(ProbeForWrite, APC_LEVEL),
     // I/O manager (io/).
     NT_FN(IoCreateDevice, PASSIVE_LEVEL),
     NT_FN(IoDeleteDevice, PASSIVE_LEVEL),
@@ -168,8 +171,14 @@ const auto kExports = std::to_array<Export>({
     NT_FN(KeReadStateEvent, DISPATCH_LEVEL),
     NT_FN(KeWaitForSingleObject, DISPATCH_LEVEL),
     // Exceptions (rtl/).
-    NT_FN(ExRaiseStatus, DISPATCH_LEVEL),
-    NT_FN(RtlRaiseStatus, DISPATCH_LEVEL),
+    NT_CAPTURING(ExRaiseStatus, DISPATCH_LEVEL),
+    NT_CAPTURING(RtlRaiseStatus, DISPATCH_LEVEL),
+    NT_CAPTURING(RtlUnwindEx, PASSIVE_LEVEL),
+    Export{kNt, "RtlRaiseException", reinterpret_cast<void*>(&ntbox_RtlRaiseException), HIGH_LEVEL, false},
+    Export{kNt, "RtlCaptureContext", reinterpret_cast<void*>(&ntbox_RtlCaptureContext), HIGH_LEVEL, false},
+    NT_FN(RtlLookupFunctionEntry, HIGH_LEVEL),
+    NT_FN(RtlVirtualUnwind, HIGH_LEVEL),
+    Export{kNt, "__C_specific_handler", reinterpret_cast<void*>(&C_specific_handler), HIGH_LEVEL, false},
     // C runtime (rtl/Crt).
     CRT_FN(memcpy), CRT_FN(memmove), CRT_FN(memset), CRT_FN(memcmp), CRT_FN(memchr),
     CRT_FN(strlen), CRT_FN(strnlen), CRT_FN(wcslen), CRT_FN(wcsnlen),

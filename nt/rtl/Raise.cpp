@@ -2,15 +2,13 @@
 
 #include "nt/Status.h"
 #include "nt/ke/BugCheck.h"
+#include "nt/rtl/Exception.h"
 
 namespace ntbox::nt {
 
-// Until a driver's __except handlers are searched, a raised status is an unhandled exception.
-void NTAPI ExRaiseStatus(NTSTATUS Status) {
-  RaiseBugCheck(bugcheck::KMODE_EXCEPTION_NOT_HANDLED,
-                static_cast<ULONG64>(static_cast<std::int64_t>(Status)),
-                reinterpret_cast<ULONG64>(__builtin_return_address(0)), 0, 0, "exception raised with no handler");
-}
+// Drivers reach these through capturing entry points (rtl/Exception.cpp): the exception happens
+// at the driver's call and goes to its __except handlers.
+void NTAPI ExRaiseStatus(NTSTATUS Status) { RaiseAtDriverCall(Status); }
 
 void NTAPI RtlRaiseStatus(NTSTATUS Status) { ExRaiseStatus(Status); }
 

@@ -43,11 +43,17 @@ endfunction()
 
 option(NTBOX_DRIVER_DBG "Build drivers with DBG=1 (KdPrint and ASSERT active, as a Debug build)" ON)
 
-# ntbox_add_driver(<name> SOURCES <src>... [DBG|NO_DBG] [UNSIGNED] [LIBRARIES <lib>...])
+# ntbox_add_driver(<name> SOURCES <src>... [DBG|NO_DBG] [UNSIGNED] [CLANG] [LIBRARIES <lib>...])
+# CLANG builds with clang (--target=x86_64-w64-mingw32 -fms-extensions) and lld instead of gcc:
+# the way to __try/__except and __finally in a driver, which gcc does not compile.
 function(ntbox_add_driver name)
-  cmake_parse_arguments(ARG "DBG;NO_DBG;UNSIGNED" "" "SOURCES;LIBRARIES" ${ARGN})
+  cmake_parse_arguments(ARG "DBG;NO_DBG;UNSIGNED;CLANG" "" "SOURCES;LIBRARIES" ${ARGN})
   if(NOT ARG_SOURCES)
     message(FATAL_ERROR "ntbox_add_driver(${name}): SOURCES is required")
+  endif()
+  if(ARG_CLANG)
+    _ntbox_add_clang_driver(${name} "${ARG_SOURCES}" "${ARG_LIBRARIES}" ${ARG_DBG} ${ARG_NO_DBG} ${ARG_UNSIGNED})
+    return()
   endif()
   if(NOT CMAKE_SYSTEM_NAME STREQUAL "Windows")
     message(FATAL_ERROR "ntbox_add_driver(${name}): configure with the mingw-w64 toolchain file "
@@ -81,14 +87,60 @@ function(ntbox_add_driver name)
   add_dependencies(${name} ntbox_ntoskrnl_ext)
   target_link_libraries(${name} PRIVATE ${ARG_LIBRARIES} ntoskrnl "${_ntbox_ext_lib}" hal gcc)
   if(NOT ARG_UNSIGNED)
-    _ntbox_ensure_test_certificate()
-    add_custom_command(TARGET ${name} POST_BUILD
-      COMMAND ${NTBOX_OSSLSIGNCODE} sign -certs "${_ntbox_cert_dir}/testcert.crt"
-              -key "${_ntbox_cert_dir}/testcert.key" -h sha256 -n ${name}
-              -in "$<TARGET_FILE:${name}>" -out "$<TARGET_FILE:${name}>.signed"
-      COMMAND ${CMAKE_COMMAND} -E rename "$<TARGET_FILE:${name}>.signed" "$<TARGET_FILE:${name}>"
-      COMMENT "Test-signing ${name}.sys" VERBATIM)
+    _ntbox_sign_command(${name} "$<TARGET_FILE:${name}>" sign)
+    add_custom_command(TARGET ${name} POST_BUILD ${sign} COMMENT "Test-signing ${name}.sys" VERBATIM)
   endif()
+endfunction()
+
+# The COMMAND lines that test-sign file in place, into out_var.
+function(_ntbox_sign_command name file out_var)
+  _ntbox_ensure_test_certificate()
+  set(${out_var}
+    COMMAND ${NTBOX_OSSLSIGNCODE} sign -certs "${_ntbox_cert_dir}/testcert.crt"
+            -key "${_ntbox_cert_dir}/testcert.key" -h sha256 -n ${name} -in "${file}" -out "${file}.signed"
+    COMMAND ${CMAKE_COMMAND} -E rename "${file}.signed" "${file}" PARENT_SCOPE)
+endfunction()
+
+find_program(NTBOX_CLANG NAMES clang clang-14)
+function(_ntbox_add_clang_driver name sources libraries)
+  if(NOT NTBOX_CLANG)
+    message(FATAL_ERROR "ntbox_add_driver(${name} CLANG): clang is missing (apt-get install clang lld)")
+  endif()
+  set(dbg 1)
+  if("NO_DBG" IN_LIST ARGN OR (NOT "DBG" IN_LIST ARGN AND NOT NTBOX_DRIVER_DBG))
+    set(dbg 0)
+  endif()
+  set(flags --target=x86_64-w64-mingw32 -fms-extensions -O1 -g0 -fno-stack-protector -Wno-pragma-pack
+      -Wno-microsoft-anon-tag -Wno-ignored-pragma-intrinsic -isystem ${NTBOX_DDK_INCLUDE_DIR}
+      -D__USE_MINGW_ANSI_STDIO=0 -DDBG=${dbg} -D_AMD64_ -D_WIN64 -D_KERNEL_MODE=1
+      -DNTDDI_VERSION=0x0A000000 -D_WIN32_WINNT=0x0A00)
+  set(objects)
+  foreach(src IN LISTS sources ITEMS "${NTBOX_SDK_DIR}/src/reloc_anchor.c")
+    get_filename_component(abs "${src}" ABSOLUTE)
+    get_filename_component(stem "${src}" NAME_WE)
+    set(obj "${CMAKE_CURRENT_BINARY_DIR}/${name}.clang/${stem}.obj")
+    add_custom_command(OUTPUT "${obj}"
+      COMMAND ${CMAKE_COMMAND} -E make_directory "${CMAKE_CURRENT_BINARY_DIR}/${name}.clang"
+      COMMAND ${NTBOX_CLANG} ${flags} -c "${abs}" -o "${obj}"
+      DEPENDS "${abs}" IMPLICIT_DEPENDS C "${abs}" VERBATIM)
+    list(APPEND objects "${obj}")
+  endforeach()
+  set(out_dir "${CMAKE_CURRENT_BINARY_DIR}")
+  if(CMAKE_RUNTIME_OUTPUT_DIRECTORY)
+    set(out_dir "${CMAKE_RUNTIME_OUTPUT_DIRECTORY}")
+  endif()
+  set(output "${out_dir}/${name}.sys")
+  set(sign)
+  if(NOT "UNSIGNED" IN_LIST ARGN)
+    _ntbox_sign_command(${name} "${output}" sign)
+  endif()
+  add_custom_command(OUTPUT "${output}"
+    COMMAND ${NTBOX_CLANG} --target=x86_64-w64-mingw32 -fuse-ld=lld -nostdlib -shared
+            -Wl,--subsystem,native -Wl,--entry,DriverEntry -Wl,--dynamicbase -Wl,--image-base,0x140000000
+            -o "${output}" ${objects} ${libraries} -L${CMAKE_FIND_ROOT_PATH}/lib -lntoskrnl "${_ntbox_ext_lib}" -lhal
+    ${sign}
+    DEPENDS ${objects} ntbox_ntoskrnl_ext COMMENT "Building ${name}.sys with clang" VERBATIM)
+  add_custom_target(${name} ALL DEPENDS "${output}")
 endfunction()
 
 # ntbox_add_app(<name> SOURCES <src>... [LIBRARIES <lib>...])  -> <name>.exe, a Win32 console

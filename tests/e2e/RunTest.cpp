@@ -120,6 +120,37 @@ TEST_F(RunTest, DriverFaultDuringTheAppsRequest) {
   EXPECT_EQ(r.out, kSeed002Output);
 }
 
+TEST_F(RunTest, SehInTheClangBuiltDriver) {
+  TestSigningOn();
+  ASSERT_EQ(Run("sc create SIoctl type= kernel binPath= " + Driver("ioctl_sample_seh.sys")).exit, 0);
+  ASSERT_EQ(Run("sc start SIoctl").exit, 0);
+  // Kernel addresses fail ProbeForRead/ProbeForWrite (raised exceptions); unmapped user ones fault
+  // in the driver's own code (hardware exceptions). Its __except takes both.
+  Outcome r = App("ioctl_app.exe neither");
+  EXPECT_EQ(r.exit, 0) << r.err;
+  EXPECT_TRUE(Contains(r.out,
+                       "Bad METHOD_NEITHER buffers:\n"
+                       "  NEITHER, kernel input              error 998\n"
+                       "  NEITHER, kernel output             error 998\n"
+                       "  NEITHER, unmapped input            error 998\n"
+                       "  NEITHER, unmapped output           error 998\n"
+                       "  NEITHER, good buffers again        ok, 38 bytes\n"))
+      << r.out;
+  EXPECT_TRUE(Contains(Run("dbgview").out, "loaded (clang/SEH build)"));
+  EXPECT_TRUE(Contains(Run("dbgview").out, "METHOD_NEITHER buffers rejected: C0000005"));
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "crashes" / "last.txt"));
+  EXPECT_EQ(Run("sc stop SIoctl").exit, 0);
+}
+
+TEST_F(RunTest, WithoutSehTheRaiseStopsTheMachine) {
+  StartIoctlSample();  // the gcc build: no __try around its probes
+  const Outcome r = App("ioctl_app.exe neither");
+  EXPECT_EQ(r.exit, 4);
+  const std::string report = Slurp((dir_ / "crashes" / "last.txt").string());
+  EXPECT_TRUE(Contains(report, "KMODE_EXCEPTION_NOT_HANDLED (1e)")) << report;
+  EXPECT_TRUE(Contains(report, "Arg1: ffffffffc0000005")) << report;
+}
+
 TEST_F(RunTest, ArgumentsAndCommandLine) {
   const Outcome r = Run("run " + Driver("user_basics.exe") + " args -x 'two words' 'q\"uote'");
   EXPECT_EQ(r.exit, 0) << r.err;

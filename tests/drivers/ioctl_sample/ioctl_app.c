@@ -67,6 +67,19 @@ int main(int argc, char** argv) {
     Call(device, "unknown IOCTL", CTL_CODE(SIOCTL_TYPE, 0x950, METHOD_BUFFERED, FILE_ANY_ACCESS), input, sizeof input,
          output, sizeof output);
   }
+  if (argc > 1 && strcmp(argv[1], "neither") == 0) {
+    /* METHOD_NEITHER hands the driver raw addresses: only a driver that probes inside
+       __try/__except (the clang build) survives these. */
+    void* kernel = (void*)(ULONG_PTR)0xFFFFF80000001000ull;
+    void* unmapped = (void*)(ULONG_PTR)0x10000;
+    printf("Bad METHOD_NEITHER buffers:\n");
+    Call(device, "NEITHER, kernel input", IOCTL_SIOCTL_METHOD_NEITHER, kernel, 16, output, sizeof output);
+    Call(device, "NEITHER, kernel output", IOCTL_SIOCTL_METHOD_NEITHER, input, sizeof input, kernel, 100);
+    Call(device, "NEITHER, unmapped input", IOCTL_SIOCTL_METHOD_NEITHER, unmapped, 16, output, sizeof output);
+    Call(device, "NEITHER, unmapped output", IOCTL_SIOCTL_METHOD_NEITHER, input, sizeof input, unmapped, 100);
+    Call(device, "NEITHER, good buffers again", IOCTL_SIOCTL_METHOD_NEITHER, input, sizeof input, output,
+         sizeof output);
+  }
   if (argc > 1 && strcmp(argv[1], "fault") == 0) {
     DWORD returned = 0;
     printf("Asking the driver to fault\n");

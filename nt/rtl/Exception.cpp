@@ -1,0 +1,472 @@
+#include "nt/rtl/Exception.h"
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "nt/Kernel.h"
+#include "nt/Status.h"
+#include "nt/io/IoExports.h"
+#include "nt/ke/BugCheck.h"
+#include "nt/ke/Thread.h"
+#include "nt/rtl/Raise.h"
+
+// The caller's context, as an export entered from a driver sees it: non-volatile registers
+// (they still hold the driver's values), rsp after the return and rip = the return address.
+// Stored in the KPCR's spare tail (gs:[0x18] is the KPCR), where RaiseAtDriverCall finds it.
+#define NTBOX_CAPTURE_TO(base)                                                              \
+  "mov %rbx, 0x90(" base ")\n mov %rbp, 0xA0(" base ")\n mov %rsi, 0xA8(" base ")\n"        \
+  "mov %rdi, 0xB0(" base ")\n mov %r12, 0xD8(" base ")\n mov %r13, 0xE0(" base ")\n"        \
+  "mov %r14, 0xE8(" base ")\n mov %r15, 0xF0(" base ")\n"                                   \
+  "lea 8(%rsp), %r10\n mov %r10, 0x98(" base ")\n mov (%rsp), %r10\n mov %r10, 0xF8(" base ")\n" \
+  "movdqu %xmm6, 0x200(" base ")\n movdqu %xmm7, 0x210(" base ")\n"                          \
+  "movdqu %xmm8, 0x220(" base ")\n movdqu %xmm9, 0x230(" base ")\n"                          \
+  "movdqu %xmm10, 0x240(" base ")\n movdqu %xmm11, 0x250(" base ")\n"                        \
+  "movdqu %xmm12, 0x260(" base ")\n movdqu %xmm13, 0x270(" base ")\n"                        \
+  "movdqu %xmm14, 0x280(" base ")\n movdqu %xmm15, 0x290(" base ")\n"
+
+#define NTBOX_CAPTURE_THUNK(name)                                                  \
+  asm(".text\n .globl ntbox_capture_" #name "\n ntbox_capture_" #name ":\n"         \
+      "mov %gs:0x18, %rax\n add $0x7300, %rax\n" NTBOX_CAPTURE_TO("%rax")             \
+      "movq $1, (%rax)\n"                                                             \
+      "jmp *ntbox_impl_" #name "(%rip)\n");
+
+NTBOX_CAPTURE_THUNK(ExRaiseStatus)
+NTBOX_CAPTURE_THUNK(RtlRaiseStatus)
+NTBOX_CAPTURE_THUNK(ProbeForRead)
+NTBOX_CAPTURE_THUNK(ProbeForWrite)
+NTBOX_CAPTURE_THUNK(MmProbeAndLockPages)
+NTBOX_CAPTURE_THUNK(RtlUnwindEx)
+
+// RtlCaptureContext(CONTEXT* rcx): the caller's registers after the call returns.
+asm(R"(
+  .text
+  .globl ntbox_RtlCaptureContext
+ntbox_RtlCaptureContext:
+  pushfq
+  pop %r10
+  mov %r10d, 0x44(%rcx)
+  mov %rax, 0x78(%rcx)
+  mov %rcx, 0x80(%rcx)
+  mov %rdx, 0x88(%rcx)
+  mov %r8, 0xB8(%rcx)
+  mov %r9, 0xC0(%rcx)
+  mov %r11, 0xD0(%rcx)
+  movdqu %xmm0, 0x1A0(%rcx)
+  movdqu %xmm1, 0x1B0(%rcx)
+  movdqu %xmm2, 0x1C0(%rcx)
+  movdqu %xmm3, 0x1D0(%rcx)
+  movdqu %xmm4, 0x1E0(%rcx)
+  movdqu %xmm5, 0x1F0(%rcx)
+  movl $0x10000B, 0x30(%rcx)
+)" NTBOX_CAPTURE_TO("%rcx") R"(
+  ret
+)");
+
+// RtlRaiseException(EXCEPTION_RECORD* rcx): capture the caller, then dispatch from there.
+asm(".text\n .globl ntbox_RtlRaiseException\n ntbox_RtlRaiseException:\n"
+    "mov %gs:0x18, %rax\n add $0x7300, %rax\n" NTBOX_CAPTURE_TO("%rax")
+    "movq $1, (%rax)\n"
+    "jmp *ntbox_impl_RaiseException(%rip)\n");
+
+// Loads a CONTEXT and continues there (rdi: the CONTEXT). The target's rip and rcx go on its
+// stack just below its rsp (unused there: Windows code keeps no red zone), then a ret.
+asm(R"(
+  .text
+  .globl ntbox_RestoreContext
+ntbox_RestoreContext:
+  movdqu 0x1A0(%rdi), %xmm0
+  movdqu 0x1B0(%rdi), %xmm1
+  movdqu 0x1C0(%rdi), %xmm2
+  movdqu 0x1D0(%rdi), %xmm3
+  movdqu 0x1E0(%rdi), %xmm4
+  movdqu 0x1F0(%rdi), %xmm5
+  movdqu 0x200(%rdi), %xmm6
+  movdqu 0x210(%rdi), %xmm7
+  movdqu 0x220(%rdi), %xmm8
+  movdqu 0x230(%rdi), %xmm9
+  movdqu 0x240(%rdi), %xmm10
+  movdqu 0x250(%rdi), %xmm11
+  movdqu 0x260(%rdi), %xmm12
+  movdqu 0x270(%rdi), %xmm13
+  movdqu 0x280(%rdi), %xmm14
+  movdqu 0x290(%rdi), %xmm15
+  mov 0x98(%rdi), %rax
+  sub $16, %rax
+  mov 0xF8(%rdi), %rcx
+  mov %rcx, 8(%rax)
+  mov 0x80(%rdi), %rcx
+  mov %rcx, (%rax)
+  mov 0x90(%rdi), %rbx
+  mov 0xA0(%rdi), %rbp
+  mov 0xA8(%rdi), %rsi
+  mov 0x88(%rdi), %rdx
+  mov 0xB8(%rdi), %r8
+  mov 0xC0(%rdi), %r9
+  mov 0xC8(%rdi), %r10
+  mov 0xD0(%rdi), %r11
+  mov 0xD8(%rdi), %r12
+  mov 0xE0(%rdi), %r13
+  mov 0xE8(%rdi), %r14
+  mov 0xF0(%rdi), %r15
+  cld
+  mov %rax, %rcx
+  mov 0x78(%rdi), %rax
+  mov 0xB0(%rdi), %rdi
+  mov %rcx, %rsp
+  pop %rcx
+  ret
+)");
+extern "C" [[noreturn]] void ntbox_RestoreContext(const ntbox::nt::CONTEXT* context);
+
+namespace ntbox::nt {
+namespace {
+
+constexpr std::uint32_t kCapturedContextOffset = 0x7300;  // in the KPCR block (0x8000 bytes)
+static_assert(kCapturedContextOffset + sizeof(CONTEXT) <= ke::kpcr::kBlockSize);
+
+// UNWIND_INFO flags and operations (the documented x64 unwind format).
+constexpr std::uint8_t UNW_FLAG_EHANDLER = 1, UNW_FLAG_UHANDLER = 2, UNW_FLAG_CHAININFO = 4;
+enum UnwindOp : std::uint8_t {
+  UWOP_PUSH_NONVOL = 0, UWOP_ALLOC_LARGE = 1, UWOP_ALLOC_SMALL = 2, UWOP_SET_FPREG = 3, UWOP_SAVE_NONVOL = 4,
+  UWOP_SAVE_NONVOL_FAR = 5, UWOP_EPILOG = 6, UWOP_SPARE = 7, UWOP_SAVE_XMM128 = 8, UWOP_SAVE_XMM128_FAR = 9,
+  UWOP_PUSH_MACHFRAME = 10,
+};
+
+ULONG64& Gpr(CONTEXT& c, int index) {
+  // Unwind register numbers: rax rcx rdx rbx rsp rbp rsi rdi r8..r15, as CONTEXT stores them.
+  return (&c.Rax)[index];
+}
+
+template <class T>
+T Load(ULONG64 address) {
+  T v;
+  std::memcpy(&v, reinterpret_cast<const void*>(address), sizeof(T));
+  return v;
+}
+
+const Module* DriverAt(ULONG64 pc) {
+  const Kernel* k = Kernel::CurrentOrNull();
+  return k ? k->ModuleAt(pc) : nullptr;
+}
+
+RUNTIME_FUNCTION* Lookup(const Module& m, ULONG64 pc) {
+  const auto dir = m.image->pe().directory(pe::kDirException);
+  if (dir.Size < sizeof(RUNTIME_FUNCTION) || dir.VirtualAddress + dir.Size > m.image->size()) return nullptr;
+  auto* table = reinterpret_cast<RUNTIME_FUNCTION*>(m.image->base() + dir.VirtualAddress);
+  const std::size_t count = dir.Size / sizeof(RUNTIME_FUNCTION);
+  const auto rva = static_cast<ULONG>(pc - m.image->base());
+  auto* end = table + count;
+  auto* it = std::upper_bound(table, end, rva, [](ULONG v, const RUNTIME_FUNCTION& f) { return v < f.BeginAddress; });
+  if (it == table) return nullptr;
+  --it;
+  return rva < it->EndAddress ? it : nullptr;
+}
+
+struct UnwindResult {
+  ULONG64 handler = 0;       // the language handler's address, when the flags asked for one
+  ULONG64 handlerData = 0;
+  ULONG64 establisher = 0;   // the function's frame (rsp in its body, or its frame register)
+};
+
+// Unwinds one frame: context becomes the caller's, at the return address.
+bool Unwind(ULONG64 base, ULONG64 pc, const RUNTIME_FUNCTION* fn, CONTEXT& c, std::uint8_t handlerFlags,
+            UnwindResult& out) {
+  const ULONG64 startRsp = c.Rsp;
+  const RUNTIME_FUNCTION* primary = fn;
+  bool machineFrame = false;
+  for (int chain = 0; fn && chain < 32; ++chain) {
+    const ULONG64 info = base + fn->UnwindData;
+    const auto flags = static_cast<std::uint8_t>(Load<std::uint8_t>(info) >> 3);
+    const auto prolog = Load<std::uint8_t>(info + 1);
+    const auto count = Load<std::uint8_t>(info + 2);
+    const auto frame = Load<std::uint8_t>(info + 3);
+    const int frameReg = frame & 0xF;
+    const ULONG64 frameOffset = static_cast<ULONG64>(frame >> 4) * 16;
+    const ULONG64 offset = fn == primary ? pc - (base + fn->BeginAddress) : ~0ull;  // chained: prolog done
+    const bool inProlog = offset < prolog;
+    // The frame base of the body: the frame register once it is set, otherwise rsp.
+    ULONG64 frameBase = c.Rsp;
+    if (frameReg) {
+      bool fpSet = !inProlog;
+      for (int i = 0; i < count && !fpSet; ++i) {
+        const auto slot = Load<std::uint16_t>(info + 4 + 2 * i);
+        if ((slot >> 8 & 0xF) == UWOP_SET_FPREG && (slot & 0xFF) <= offset) fpSet = true;
+      }
+      if (fpSet) frameBase = Gpr(c, frameReg) - frameOffset;
+    }
+    if (fn == primary) out.establisher = frameBase;
+    for (int i = 0; i < count;) {
+      const auto slot = Load<std::uint16_t>(info + 4 + 2 * i);
+      const std::uint8_t codeOffset = slot & 0xFF;
+      const std::uint8_t op = slot >> 8 & 0xF;
+      const std::uint8_t opInfo = slot >> 12;
+      int slots = 1;
+      switch (op) {
+        case UWOP_ALLOC_LARGE: slots = opInfo == 0 ? 2 : 3; break;
+        case UWOP_SAVE_NONVOL: case UWOP_SAVE_XMM128: case UWOP_EPILOG: slots = 2; break;
+        case UWOP_SAVE_NONVOL_FAR: case UWOP_SAVE_XMM128_FAR: case UWOP_SPARE: slots = 3; break;
+        default: break;
+      }
+      const bool applies = !inProlog || codeOffset <= offset;
+      const auto arg16 = [&] { return Load<std::uint16_t>(info + 4 + 2 * (i + 1)); };
+      const auto arg32 = [&] { return Load<std::uint32_t>(info + 4 + 2 * (i + 1)); };
+      if (applies) {
+        switch (op) {
+          case UWOP_PUSH_NONVOL:
+            Gpr(c, opInfo) = Load<ULONG64>(c.Rsp);
+            c.Rsp += 8;
+            break;
+          case UWOP_ALLOC_LARGE: c.Rsp += opInfo == 0 ? ULONG64{arg16()} * 8 : ULONG64{arg32()}; break;
+          case UWOP_ALLOC_SMALL: c.Rsp += ULONG64{opInfo} * 8 + 8; break;
+          case UWOP_SET_FPREG: c.Rsp = Gpr(c, frameReg) - frameOffset; break;
+          case UWOP_SAVE_NONVOL: Gpr(c, opInfo) = Load<ULONG64>(frameBase + ULONG64{arg16()} * 8); break;
+          case UWOP_SAVE_NONVOL_FAR: Gpr(c, opInfo) = Load<ULONG64>(frameBase + arg32()); break;
+          case UWOP_SAVE_XMM128: c.Xmm[opInfo] = Load<M128>(frameBase + ULONG64{arg16()} * 16); break;
+          case UWOP_SAVE_XMM128_FAR: c.Xmm[opInfo] = Load<M128>(frameBase + arg32()); break;
+          case UWOP_PUSH_MACHFRAME:
+            if (opInfo) c.Rsp += 8;
+            c.Rip = Load<ULONG64>(c.Rsp);
+            c.Rsp = Load<ULONG64>(c.Rsp + 24);
+            machineFrame = true;
+            break;
+          default: break;
+        }
+      }
+      i += slots;
+    }
+    const ULONG64 after = info + 4 + 2 * ((count + 1) & ~1);
+    if (flags & UNW_FLAG_CHAININFO) {
+      fn = reinterpret_cast<const RUNTIME_FUNCTION*>(after);
+      continue;
+    }
+    if (fn == primary && (flags & handlerFlags)) {
+      out.handler = base + Load<std::uint32_t>(after);
+      out.handlerData = after + 4;
+    }
+    fn = nullptr;
+  }
+  if (!machineFrame) {
+    c.Rip = Load<ULONG64>(c.Rsp);
+    c.Rsp += 8;
+  }
+  return c.Rsp > startRsp || machineFrame;
+}
+
+// A driver's language handler is an import stub (jmp [IAT]) or the IAT target itself: true
+// when it ends at ntbox's __C_specific_handler.
+bool IsCSpecificHandler(ULONG64 handler) {
+  const auto ours = reinterpret_cast<ULONG64>(&C_specific_handler);
+  if (handler == ours) return true;
+  if (!DriverAt(handler)) return false;
+  if (Load<std::uint8_t>(handler) == 0xFF && Load<std::uint8_t>(handler + 1) == 0x25) {
+    const auto disp = Load<std::int32_t>(handler + 2);
+    const ULONG64 slot = handler + 6 + static_cast<ULONG64>(static_cast<std::int64_t>(disp));
+    return DriverAt(slot) && Load<ULONG64>(slot) == ours;
+  }
+  return false;
+}
+
+struct ScopeEntry {
+  ULONG BeginAddress, EndAddress, HandlerAddress, JumpTarget;
+};
+
+// One driver frame on the way up: its context (inside the function), image base, and scopes.
+struct Frame {
+  CONTEXT context;
+  ULONG64 base;
+  ULONG64 establisher;
+  const ScopeEntry* scopes = nullptr;
+  ULONG scopeCount = 0;
+};
+
+// Walks the driver frames from context up, as far as driver code goes (the kernel's own
+// frames above a driver's dispatch routine have no driver scopes).
+std::vector<Frame> DriverFrames(const CONTEXT& start) {
+  std::vector<Frame> frames;
+  CONTEXT c = start;
+  for (int depth = 0; depth < 256; ++depth) {
+    const Module* m = DriverAt(c.Rip);
+    if (!m) break;
+    const ULONG64 base = m->image->base();
+    RUNTIME_FUNCTION* fn = Lookup(*m, c.Rip);
+    if (!fn) {  // a leaf: the return address is at rsp
+      c.Rip = Load<ULONG64>(c.Rsp);
+      c.Rsp += 8;
+      continue;
+    }
+    Frame f{c, base, 0};
+    UnwindResult r;
+    if (!Unwind(base, c.Rip, fn, c, UNW_FLAG_EHANDLER | UNW_FLAG_UHANDLER, r)) break;
+    f.establisher = r.establisher;
+    if (r.handler && IsCSpecificHandler(r.handler)) {
+      f.scopeCount = Load<ULONG>(r.handlerData);
+      f.scopes = reinterpret_cast<const ScopeEntry*>(r.handlerData + 4);
+    }
+    frames.push_back(f);
+  }
+  return frames;
+}
+
+bool Covers(const Frame& f, const ScopeEntry& s, bool atFault) {
+  // Except at a hardware fault, rip is a return address: the call itself lies just before it.
+  const ULONG64 pc = f.context.Rip - f.base - (atFault ? 0 : 1);
+  return pc >= s.BeginAddress && pc < s.EndAddress;
+}
+
+using Filter = LONG(NTAPI*)(EXCEPTION_POINTERS*, ULONG64);
+using TerminationHandler = void(NTAPI*)(BOOLEAN, ULONG64);
+
+// Runs the __finally blocks from the innermost frame up to (not including) scope `limit` of
+// frame `last`, then continues at target.
+[[noreturn]] void UnwindAndContinue(std::vector<Frame>& frames, std::size_t last, ULONG limit, CONTEXT target,
+                                    bool fault) {
+  for (std::size_t fi = 0; fi <= last; ++fi) {
+    Frame& f = frames[fi];
+    const ULONG end = fi == last ? limit : f.scopeCount;
+    for (ULONG i = 0; i < end; ++i) {
+      const ScopeEntry& s = f.scopes[i];
+      if (s.JumpTarget == 0 && Covers(f, s, fault && fi == 0)) {
+        reinterpret_cast<TerminationHandler>(f.base + s.HandlerAddress)(TRUE, f.establisher);
+      }
+    }
+  }
+  ntbox_RestoreContext(&target);
+}
+
+[[noreturn]] void Unhandled(EXCEPTION_RECORD& record, const CONTEXT& c) {
+  ke::KernelThread* t = ke::CurrentThread();
+  BugCheck b;
+  b.code = bugcheck::KMODE_EXCEPTION_NOT_HANDLED;
+  b.parameters = {static_cast<ULONG64>(static_cast<std::int64_t>(record.ExceptionCode)),
+                  reinterpret_cast<ULONG64>(record.ExceptionAddress), record.ExceptionInformation[0],
+                  record.ExceptionInformation[1]};
+  b.address = reinterpret_cast<ULONG64>(record.ExceptionAddress);
+  const ULONG64 regs[] = {c.Rax, c.Rbx, c.Rcx, c.Rdx, c.Rsi, c.Rdi, c.Rip, c.Rsp, c.Rbp,
+                          c.R8,  c.R9,  c.R10, c.R11, c.R12, c.R13, c.R14, c.R15, c.EFlags};
+  std::copy(std::begin(regs), std::end(regs), b.registers.begin());
+  b.hasContext = true;
+  if (t) {
+    b.irql = t->irql;
+    b.processor = t->processor;
+    b.threadId = t->id;
+  }
+  if (!DriverAt(b.address)) b.driverCaller = c.Rip;
+  std::strncpy(b.detail, "exception not handled by any __except in the driver", sizeof b.detail - 1);
+  RaiseBugCheck(b);
+}
+
+}  // namespace
+
+bool HasExceptionHandler(const CONTEXT& context) {
+  const auto frames = DriverFrames(context);
+  for (std::size_t fi = 0; fi < frames.size(); ++fi) {
+    for (ULONG i = 0; i < frames[fi].scopeCount; ++i) {
+      const ScopeEntry& s = frames[fi].scopes[i];
+      if (s.JumpTarget != 0 && Covers(frames[fi], s, fi == 0)) return true;  // a hardware fault
+    }
+  }
+  return false;
+}
+
+void DispatchException(EXCEPTION_RECORD& record, CONTEXT& context, bool fault) {
+  auto frames = DriverFrames(context);
+  EXCEPTION_POINTERS pointers{&record, &context};
+  for (std::size_t fi = 0; fi < frames.size(); ++fi) {
+    Frame& f = frames[fi];
+    for (ULONG i = 0; i < f.scopeCount; ++i) {
+      const ScopeEntry& s = f.scopes[i];
+      if (s.JumpTarget == 0 || !Covers(f, s, fault && fi == 0)) continue;
+      const LONG verdict = s.HandlerAddress == 1 ? 1 /* EXCEPTION_EXECUTE_HANDLER */
+                                                  : reinterpret_cast<Filter>(f.base + s.HandlerAddress)(&pointers, f.establisher);
+      if (verdict < 0) {
+        if (record.ExceptionFlags & EXCEPTION_NONCONTINUABLE) continue;
+        ntbox_RestoreContext(&context);  // EXCEPTION_CONTINUE_EXECUTION
+      }
+      if (verdict > 0) {
+        CONTEXT target = f.context;
+        target.Rip = f.base + s.JumpTarget;
+        target.Rax = static_cast<ULONG64>(static_cast<std::uint32_t>(record.ExceptionCode));
+        UnwindAndContinue(frames, fi, i, target, fault);
+      }
+    }
+  }
+  Unhandled(record, context);
+}
+
+void RaiseAtDriverCall(NTSTATUS status) {
+  ke::KernelThread* t = ke::CurrentThread();
+  auto* captured = t ? reinterpret_cast<CONTEXT*>(t->kpcr() + kCapturedContextOffset) : nullptr;
+  if (!captured || captured->P1Home != 1 || !DriverAt(captured->Rip)) {
+    // Not raised on behalf of a driver's call: nothing to unwind to.
+    RaiseBugCheck(bugcheck::KMODE_EXCEPTION_NOT_HANDLED, static_cast<ULONG64>(static_cast<std::int64_t>(status)),
+                  reinterpret_cast<ULONG64>(__builtin_return_address(0)), 0, 0, "exception raised with no handler");
+  }
+  captured->P1Home = 0;
+  CONTEXT context = *captured;
+  context.ContextFlags = 0x10000B;
+  EXCEPTION_RECORD record{};
+  record.ExceptionCode = status;
+  record.ExceptionFlags = EXCEPTION_NONCONTINUABLE;
+  record.ExceptionAddress = reinterpret_cast<PVOID>(context.Rip);
+  DispatchException(record, context, false);
+}
+
+RUNTIME_FUNCTION* NTAPI RtlLookupFunctionEntry(ULONG64 ControlPc, ULONG64* ImageBase, void*) {
+  const Module* m = DriverAt(ControlPc);
+  if (!m) return nullptr;
+  if (ImageBase) *ImageBase = m->image->base();
+  return Lookup(*m, ControlPc);
+}
+
+void* NTAPI RtlVirtualUnwind(ULONG HandlerType, ULONG64 ImageBase, ULONG64 ControlPc, RUNTIME_FUNCTION* FunctionEntry,
+                             CONTEXT* ContextRecord, void** HandlerData, ULONG64* EstablisherFrame, void*) {
+  UnwindResult r;
+  Unwind(ImageBase, ControlPc, FunctionEntry, *ContextRecord, static_cast<std::uint8_t>(HandlerType), r);
+  if (HandlerData) *HandlerData = reinterpret_cast<void*>(r.handlerData);
+  if (EstablisherFrame) *EstablisherFrame = r.establisher;
+  return reinterpret_cast<void*>(r.handler);
+}
+
+// ntbox evaluates __C_specific_handler's scope tables itself while dispatching (it knows the
+// layout); called directly, the handler declines.
+int NTAPI C_specific_handler(EXCEPTION_RECORD*, void*, CONTEXT*, void*) { return 1; /* ExceptionContinueSearch */ }
+
+void NTAPI RtlUnwindEx(PVOID TargetFrame, PVOID TargetIp, EXCEPTION_RECORD*, PVOID ReturnValue, CONTEXT*, void*) {
+  ke::KernelThread* t = ke::CurrentThread();
+  CONTEXT start = *reinterpret_cast<CONTEXT*>(t->kpcr() + kCapturedContextOffset);
+  auto frames = DriverFrames(start);
+  for (std::size_t fi = 0; fi < frames.size(); ++fi) {
+    if (frames[fi].establisher != reinterpret_cast<ULONG64>(TargetFrame)) continue;
+    CONTEXT target = frames[fi].context;
+    target.Rip = reinterpret_cast<ULONG64>(TargetIp);
+    target.Rax = reinterpret_cast<ULONG64>(ReturnValue);
+    // The target frame's own __finally blocks are its business (it is resuming inside them).
+    UnwindAndContinue(frames, fi, 0, target, false);
+  }
+  RaiseBugCheck(bugcheck::KMODE_EXCEPTION_NOT_HANDLED, static_cast<ULONG64>(static_cast<std::int64_t>(STATUS_INVALID_PARAMETER)),
+                reinterpret_cast<ULONG64>(TargetIp), 0, 0, "RtlUnwindEx: the target frame is not on the stack");
+}
+
+namespace {
+void NTAPI RaiseException(EXCEPTION_RECORD* record) {
+  ke::KernelThread* t = ke::CurrentThread();
+  CONTEXT context = *reinterpret_cast<CONTEXT*>(t->kpcr() + kCapturedContextOffset);
+  EXCEPTION_RECORD copy = *record;
+  copy.ExceptionAddress = reinterpret_cast<PVOID>(context.Rip);
+  DispatchException(copy, context, false);
+}
+}  // namespace
+
+}  // namespace ntbox::nt
+
+// What the capturing entry points continue into.
+extern "C" {
+void* ntbox_impl_ExRaiseStatus = reinterpret_cast<void*>(&ntbox::nt::ExRaiseStatus);
+void* ntbox_impl_RtlRaiseStatus = reinterpret_cast<void*>(&ntbox::nt::RtlRaiseStatus);
+void* ntbox_impl_ProbeForRead = reinterpret_cast<void*>(&ntbox::nt::ProbeForRead);
+void* ntbox_impl_ProbeForWrite = reinterpret_cast<void*>(&ntbox::nt::ProbeForWrite);
+void* ntbox_impl_MmProbeAndLockPages = reinterpret_cast<void*>(&ntbox::nt::MmProbeAndLockPages);
+void* ntbox_impl_RtlUnwindEx = reinterpret_cast<void*>(&ntbox::nt::RtlUnwindEx);
+void* ntbox_impl_RaiseException = reinterpret_cast<void*>(&ntbox::nt::RaiseException);
+}
