@@ -245,19 +245,24 @@ struct Decoded {
 };
 
 // Decodes at rip, reading only bytes inside the loaded image (or host code) that holds it.
-Decoded DecodeAt(std::uint64_t rip) {
+// Decodes the instruction at rip from the `available` readable bytes there.
+Decoded DecodeBytes(std::uint64_t rip, unsigned available) {
   Decoded d;
-  std::uint64_t limit = rip + 15;
-  if (nt::Kernel* k = nt::Kernel::CurrentOrNull()) {
-    if (const nt::Module* m = k->ModuleAt(rip)) limit = std::min(limit, m->image->end());
-    else return d;  // host code: report without decoding
-  }
-  d.available = static_cast<unsigned>(limit - rip);
+  d.available = available;
   std::memcpy(d.bytes, reinterpret_cast<const void*>(rip), d.available);
   ZydisDecoder decoder;
   ZydisDecoderInit(&decoder, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
   d.ok = ZYAN_SUCCESS(ZydisDecoderDecodeFull(&decoder, d.bytes, d.available, &d.insn, d.ops));
   return d;
+}
+
+Decoded DecodeAt(std::uint64_t rip) {
+  std::uint64_t limit = rip + 15;
+  if (nt::Kernel* k = nt::Kernel::CurrentOrNull()) {
+    if (const nt::Module* m = k->ModuleAt(rip)) limit = std::min(limit, m->image->end());
+    else return {};  // host code: report without decoding
+  }
+  return DecodeBytes(rip, static_cast<unsigned>(limit - rip));
 }
 
 void CaptureContext(BugCheck& b, ucontext_t* uc, const Decoded& d) {
@@ -435,13 +440,8 @@ bool DispatchToDriver(ucontext_t* uc, std::uint32_t status, std::optional<std::u
         exit.faultAddressKnown = true;
         break;
       }
-      // A general protection fault: the instruction was fetched, so its bytes can be read.
-      Decoded d;
-      d.available = static_cast<unsigned>(std::min<std::uint64_t>(15, 0x1000 - (rip & 0xFFF)));
-      std::memcpy(d.bytes, reinterpret_cast<const void*>(rip), d.available);
-      ZydisDecoder decoder;
-      ZydisDecoderInit(&decoder, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
-      d.ok = ZYAN_SUCCESS(ZydisDecoderDecodeFull(&decoder, d.bytes, d.available, &d.insn, d.ops));
+      // A general protection fault: the instruction was fetched, so its page can be read.
+      const Decoded d = DecodeBytes(rip, static_cast<unsigned>(std::min<std::uint64_t>(15, 0x1000 - (rip & 0xFFF))));
       if (d.ok && d.insn.mnemonic == ZYDIS_MNEMONIC_INT && d.ops[0].imm.value.u == 0x29) {
         code = 0xC0000409u;  // __fastfail: STATUS_STACK_BUFFER_OVERRUN
       } else if (d.ok && d.insn.mnemonic == ZYDIS_MNEMONIC_INT && d.ops[0].imm.value.u == 0x2C) {

@@ -42,7 +42,7 @@ constexpr std::uint32_t ERROR_SERVICE_EXISTS = 1073;
 constexpr std::uint32_t ERROR_SERVICE_NEVER_STARTED = 1077;
 
 bool StartsWithNoCase(std::string_view s, std::string_view prefix) {
-  return s.size() >= prefix.size() && AsciiLower(s.substr(0, prefix.size())) == AsciiLower(prefix);
+  return s.size() >= prefix.size() && EqualsNoCase(s.substr(0, prefix.size()), prefix);
 }
 
 std::string ServiceKey(std::string_view name) { return std::string(kServicesKey) + "\\" + std::string(name); }

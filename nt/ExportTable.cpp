@@ -1,7 +1,6 @@
 #include "nt/ExportTable.h"
 
 #include <array>
-#include <cctype>
 
 #include "nt/ex/PoolExports.h"
 #include "nt/kd/DebugPrint.h"
@@ -15,6 +14,7 @@
 #include "nt/rtl/Crt.h"
 #include "nt/rtl/RtlExports.h"
 #include "nt/rtl/Win32Error.h"
+#include "support/Text.h"
 
 namespace ntbox::nt {
 namespace {
@@ -215,23 +215,13 @@ const auto kExports = std::to_array<Export>({
     HAL_FN(KeStallExecutionProcessor, HIGH_LEVEL),
 });
 
-bool SameDll(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
-
 }  // namespace
 
 std::span<const Export> Exports() { return kExports; }
 
 const Export* FindExport(std::string_view dll, std::string_view name) {
   for (const Export& e : kExports) {
-    if (e.name == name && SameDll(e.module, dll)) return &e;
+    if (e.name == name && EqualsNoCase(e.module, dll)) return &e;
   }
   return nullptr;
 }
@@ -239,7 +229,7 @@ const Export* FindExport(std::string_view dll, std::string_view name) {
 const Export* FindExportByOrdinal(std::string_view dll, std::uint16_t ordinal) {
   std::uint16_t n = 0;
   for (const Export& e : kExports) {
-    if (SameDll(e.module, dll) && ++n == ordinal) return &e;
+    if (EqualsNoCase(e.module, dll) && ++n == ordinal) return &e;
   }
   return nullptr;
 }

@@ -24,6 +24,8 @@
 #include "user/Program.h"
 #include "user/UserExports.h"
 #include "user/Win32Types.h"
+#include "support/Text.h"
+#include "user/CodePage.h"
 
 namespace ntbox::user::k32 {
 namespace {
@@ -59,12 +61,6 @@ int ConsoleFd(HANDLE h) {
   }
 }
 
-std::string Narrow(const char16_t* s) {
-  std::string out;
-  if (!s) return out;
-  for (; *s; ++s) out += *s < 0x100 ? static_cast<char>(*s) : '?';
-  return out;
-}
 
 // \\.\X → \??\X; other Win32 names are paths, which the machine's devices do not have yet.
 std::u16string DeviceNtName(const std::string& win32) {
@@ -80,20 +76,32 @@ std::uint64_t NowNs(clockid_t clock) {
   return static_cast<std::uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<std::uint64_t>(ts.tv_nsec);
 }
 
+// A Win32 timeout in milliseconds (INFINITE: none) as a deadline on the monotonic clock.
+class Timeout {
+ public:
+  explicit Timeout(DWORD ms) : infinite_(ms == INFINITE), deadline_(NowNs(CLOCK_MONOTONIC) + std::uint64_t{ms} * 1000000ull) {}
+  bool infinite() const { return infinite_; }
+  // The time left, or false once it has passed.
+  bool Left(timespec& left) const {
+    const std::uint64_t now = NowNs(CLOCK_MONOTONIC);
+    if (now >= deadline_) return false;
+    left.tv_sec = static_cast<time_t>((deadline_ - now) / 1000000000ull);
+    left.tv_nsec = static_cast<long>((deadline_ - now) % 1000000000ull);
+    return true;
+  }
+
+ private:
+  bool infinite_;
+  std::uint64_t deadline_;
+};
+
 // Sleeps for ms (INFINITE: forever) unless the program is asked to end.
 void SleepMs(DWORD ms) {
-  const std::uint64_t deadline = NowNs(CLOCK_MONOTONIC) + std::uint64_t{ms} * 1000000ull;
+  const Timeout timeout(ms);
   for (;;) {
     cpu::CheckTermination();
-    timespec rel{};
-    if (ms == INFINITE) {
-      rel.tv_sec = 3600;
-    } else {
-      const std::uint64_t now = NowNs(CLOCK_MONOTONIC);
-      if (now >= deadline) return;
-      rel.tv_sec = static_cast<time_t>((deadline - now) / 1000000000ull);
-      rel.tv_nsec = static_cast<long>((deadline - now) % 1000000000ull);
-    }
+    timespec rel{3600, 0};
+    if (!timeout.infinite() && !timeout.Left(rel)) return;
     nanosleep(&rel, nullptr);
   }
 }
@@ -113,7 +121,7 @@ nt::KEVENT* EventOf(HANDLE h, void** body) {
 // program is asked to end.
 DWORD WaitEvent(nt::KEVENT* e, DWORD ms) {
   std::atomic_ref<nt::LONG> state(e->Header.SignalState);
-  const std::uint64_t deadline = NowNs(CLOCK_MONOTONIC) + std::uint64_t{ms} * 1000000ull;
+  const Timeout timeout(ms);
   for (;;) {
     nt::LONG s = state.load();
     if (s != 0) {
@@ -122,11 +130,8 @@ DWORD WaitEvent(nt::KEVENT* e, DWORD ms) {
     }
     timespec rel{};
     const timespec* relative = nullptr;
-    if (ms != INFINITE) {
-      const std::uint64_t now = NowNs(CLOCK_MONOTONIC);
-      if (now >= deadline) return WAIT_TIMEOUT;
-      rel.tv_sec = static_cast<time_t>((deadline - now) / 1000000000ull);
-      rel.tv_nsec = static_cast<long>((deadline - now) % 1000000000ull);
+    if (!timeout.infinite()) {
+      if (!timeout.Left(rel)) return WAIT_TIMEOUT;
       relative = &rel;
     }
     syscall(SYS_futex, &e->Header.SignalState, FUTEX_WAIT_PRIVATE, 0, relative, nullptr, 0);
@@ -207,15 +212,11 @@ UINT WINAPI SetErrorMode(UINT) { return 0; }
 // Modules.
 HMODULE WINAPI GetModuleHandleA(LPCSTR name) {
   if (!name) return reinterpret_cast<HMODULE>(P().image().base());
-  std::string n(name);
-  for (auto& c : n) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  std::string n = AsciiLower(name);
   if (n.find('.') == std::string::npos) n += ".dll";
   if (n == "kernel32.dll" || n == "ntdll.dll" || n == "kernelbase.dll") return reinterpret_cast<HMODULE>(kKernel32Module);
   if (n == "msvcrt.dll") return reinterpret_cast<HMODULE>(kMsvcrtModule);
-  const std::string self = P().options().name;
-  std::string lowerSelf;
-  for (char c : self) lowerSelf += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (n == lowerSelf) return reinterpret_cast<HMODULE>(P().image().base());
+  if (n == AsciiLower(P().options().name)) return reinterpret_cast<HMODULE>(P().image().base());
   SetError(ERROR_MOD_NOT_FOUND);
   return nullptr;
 }
@@ -442,52 +443,7 @@ LPVOID WINAPI HeapReAlloc(HANDLE, DWORD flags, LPVOID block, SIZE_T size) {
 }
 SIZE_T WINAPI HeapSize(HANDLE, DWORD, LPCVOID block) { return P().heap().SizeOf(block); }
 
-// Strings: the ANSI code page is Latin-1 (as the kernel's); CP_UTF8 is UTF-8.
-namespace {
-constexpr UINT CP_UTF8 = 65001;
-std::u16string Decode(UINT codePage, const char* s, int length) {
-  std::u16string out;
-  const std::size_t n = length < 0 ? std::strlen(s) + 1 : static_cast<std::size_t>(length);
-  for (std::size_t i = 0; i < n;) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (codePage != CP_UTF8 || c < 0x80) {
-      out += static_cast<char16_t>(c);
-      ++i;
-      continue;
-    }
-    const int extra = c >= 0xF0 ? 3 : c >= 0xE0 ? 2 : c >= 0xC0 ? 1 : 0;
-    std::uint32_t cp = c & (0x3F >> extra);
-    std::size_t j = 1;
-    for (; j <= static_cast<std::size_t>(extra) && i + j < n; ++j) cp = (cp << 6) | (static_cast<unsigned char>(s[i + j]) & 0x3F);
-    i += j;
-    if (cp >= 0x10000) {
-      cp -= 0x10000;
-      out += static_cast<char16_t>(0xD800 + (cp >> 10));
-      out += static_cast<char16_t>(0xDC00 + (cp & 0x3FF));
-    } else {
-      out += extra ? static_cast<char16_t>(cp) : u'\xFFFD';
-    }
-  }
-  return out;
-}
-std::string Encode(UINT codePage, const char16_t* s, int length) {
-  std::string out;
-  const std::size_t n = length < 0 ? std::char_traits<char16_t>::length(s) + 1 : static_cast<std::size_t>(length);
-  for (std::size_t i = 0; i < n; ++i) {
-    std::uint32_t cp = s[i];
-    if (codePage != CP_UTF8) {
-      out += cp < 0x100 ? static_cast<char>(cp) : '?';
-      continue;
-    }
-    if (cp >= 0xD800 && cp < 0xDC00 && i + 1 < n) cp = 0x10000 + ((cp - 0xD800) << 10) + (s[++i] - 0xDC00);
-    if (cp < 0x80) out += static_cast<char>(cp);
-    else if (cp < 0x800) out += {static_cast<char>(0xC0 | (cp >> 6)), static_cast<char>(0x80 | (cp & 0x3F))};
-    else if (cp < 0x10000) out += {static_cast<char>(0xE0 | (cp >> 12)), static_cast<char>(0x80 | ((cp >> 6) & 0x3F)), static_cast<char>(0x80 | (cp & 0x3F))};
-    else out += {static_cast<char>(0xF0 | (cp >> 18)), static_cast<char>(0x80 | ((cp >> 12) & 0x3F)), static_cast<char>(0x80 | ((cp >> 6) & 0x3F)), static_cast<char>(0x80 | (cp & 0x3F))};
-  }
-  return out;
-}
-}  // namespace
+// Strings (user/CodePage).
 
 int WINAPI MultiByteToWideChar(UINT codePage, DWORD, LPCSTR s, int length, LPWSTR out, int outLength) {
   if (!s || length == 0 || outLength < 0) return FailWith(ERROR_INVALID_PARAMETER);

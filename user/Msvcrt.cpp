@@ -14,6 +14,7 @@
 #include "nt/Status.h"
 #include "nt/rtl/Crt.h"
 #include "nt/rtl/Printf.h"
+#include "user/CodePage.h"
 #include "user/Program.h"
 #include "user/UserExports.h"
 #include "user/Win32Types.h"
@@ -184,9 +185,7 @@ int WINAPI printf(const char* format, ...) {
 int WINAPI vwprintf(const char16_t* format, char* args) {
   nt::rtl::MsVaList list(args);
   const std::u16string text = nt::rtl::FormatW(format, list);
-  std::string narrow;
-  for (char16_t c : text) narrow += c < 0x100 ? static_cast<char>(c) : '?';
-  const std::string utf8 = nt::rtl::AnsiToUtf8(narrow);
+  const std::string utf8 = nt::rtl::AnsiToUtf8(Encode(0, text.data(), static_cast<int>(text.size())));
   return Put(&P().crt().iob[1], utf8.data(), utf8.size()) == 0 ? static_cast<int>(text.size()) : -1;
 }
 int WINAPI wprintf(const char16_t* format, ...) {

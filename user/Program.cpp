@@ -253,10 +253,9 @@ ProgramExit Program::Run() {
   const std::uint64_t stackTop = stackTop_;
   const std::uint64_t imageBase = image_->base();
   const std::uint64_t entry = image_->entryPoint();
-  const std::vector<std::uint64_t> callbacks = tlsCallbacks_;
   ProgramExit result;
   result.exit = cpu::RunUserMode([&]() -> std::uint32_t {
-    for (std::uint64_t cb : callbacks) cpu::CallUser(cb, stackTop, imageBase, 1 /* DLL_PROCESS_ATTACH */, 0);
+    for (std::uint64_t cb : tlsCallbacks_) cpu::CallUser(cb, stackTop, imageBase, 1 /* DLL_PROCESS_ATTACH */, 0);
     return static_cast<std::uint32_t>(cpu::CallUser(entry, stackTop));
   });
   {

@@ -1,18 +1,9 @@
 #include "user/UserExports.h"
 
-#include <cctype>
-#include <cstddef>
+#include "support/Text.h"
 
 namespace ntbox::user {
 namespace {
-
-bool SameNoCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
-  }
-  return true;
-}
 
 const UserExport* Find(std::span<const UserExport> table, std::string_view name) {
   for (const UserExport& e : table) {
@@ -26,15 +17,15 @@ const UserExport* Find(std::span<const UserExport> table, std::string_view name)
 const UserExport* FindUserExport(std::string_view dll, std::string_view name) {
   // kernel32 forwards some functions to ntdll (RtlCaptureContext, __C_specific_handler ...):
   // a program may import them from either.
-  if (SameNoCase(dll, "kernel32.dll") || SameNoCase(dll, "ntdll.dll") || SameNoCase(dll, "kernelbase.dll")) {
+  if (EqualsNoCase(dll, "kernel32.dll") || EqualsNoCase(dll, "ntdll.dll") || EqualsNoCase(dll, "kernelbase.dll")) {
     return Find(Kernel32Exports(), name);
   }
-  if (SameNoCase(dll, "msvcrt.dll")) return Find(MsvcrtExports(), name);
+  if (EqualsNoCase(dll, "msvcrt.dll")) return Find(MsvcrtExports(), name);
   return nullptr;
 }
 
 std::optional<std::uint64_t> CrtDataImport(std::string_view dll, std::string_view name, CrtData& crt) {
-  if (!SameNoCase(dll, "msvcrt.dll")) return std::nullopt;
+  if (!EqualsNoCase(dll, "msvcrt.dll")) return std::nullopt;
   auto at = [](auto& field) { return reinterpret_cast<std::uint64_t>(&field); };
   if (name == "_acmdln") return at(crt.acmdln);
   if (name == "_wcmdln") return at(crt.wcmdln);

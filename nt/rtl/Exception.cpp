@@ -125,6 +125,12 @@ namespace {
 constexpr std::uint32_t kCapturedContextOffset = 0x7300;  // in the KPCR block (0x8000 bytes)
 static_assert(kCapturedContextOffset + sizeof(CONTEXT) <= ke::kpcr::kBlockSize);
 
+// What the last capturing entry point stored for this thread (nullptr when not attached).
+CONTEXT* CapturedContext() {
+  ke::KernelThread* t = ke::CurrentThread();
+  return t ? reinterpret_cast<CONTEXT*>(t->kpcr() + kCapturedContextOffset) : nullptr;
+}
+
 // UNWIND_INFO flags and operations (the documented x64 unwind format).
 constexpr std::uint8_t UNW_FLAG_EHANDLER = 1, UNW_FLAG_UHANDLER = 2, UNW_FLAG_CHAININFO = 4;
 enum UnwindOp : std::uint8_t {
@@ -395,8 +401,7 @@ void DispatchException(EXCEPTION_RECORD& record, CONTEXT& context, bool fault) {
 }
 
 void RaiseAtDriverCall(NTSTATUS status) {
-  ke::KernelThread* t = ke::CurrentThread();
-  auto* captured = t ? reinterpret_cast<CONTEXT*>(t->kpcr() + kCapturedContextOffset) : nullptr;
+  CONTEXT* captured = CapturedContext();
   if (!captured || captured->P1Home != 1 || !DriverAt(captured->Rip)) {
     // Not raised on behalf of a driver's call: nothing to unwind to.
     RaiseBugCheck(bugcheck::KMODE_EXCEPTION_NOT_HANDLED, static_cast<ULONG64>(static_cast<std::int64_t>(status)),
@@ -433,8 +438,7 @@ void* NTAPI RtlVirtualUnwind(ULONG HandlerType, ULONG64 ImageBase, ULONG64 Contr
 int NTAPI C_specific_handler(EXCEPTION_RECORD*, void*, CONTEXT*, void*) { return 1; /* ExceptionContinueSearch */ }
 
 void NTAPI RtlUnwindEx(PVOID TargetFrame, PVOID TargetIp, EXCEPTION_RECORD*, PVOID ReturnValue, CONTEXT*, void*) {
-  ke::KernelThread* t = ke::CurrentThread();
-  CONTEXT start = *reinterpret_cast<CONTEXT*>(t->kpcr() + kCapturedContextOffset);
+  CONTEXT start = *CapturedContext();
   auto frames = DriverFrames(start);
   for (std::size_t fi = 0; fi < frames.size(); ++fi) {
     if (frames[fi].establisher != reinterpret_cast<ULONG64>(TargetFrame)) continue;
@@ -450,8 +454,7 @@ void NTAPI RtlUnwindEx(PVOID TargetFrame, PVOID TargetIp, EXCEPTION_RECORD*, PVO
 
 namespace {
 void NTAPI RaiseException(EXCEPTION_RECORD* record) {
-  ke::KernelThread* t = ke::CurrentThread();
-  CONTEXT context = *reinterpret_cast<CONTEXT*>(t->kpcr() + kCapturedContextOffset);
+  CONTEXT context = *CapturedContext();
   EXCEPTION_RECORD copy = *record;
   copy.ExceptionAddress = reinterpret_cast<PVOID>(context.Rip);
   DispatchException(copy, context, false);
