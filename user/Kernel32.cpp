@@ -511,7 +511,11 @@ BOOL WINAPI SetConsoleMode(HANDLE h, DWORD) { return ConsoleFd(h) < 0 ? FailWith
 BOOL WINAPI SetConsoleCtrlHandler(void*, BOOL) { return 1; }
 DWORD WINAPI GetFileType(HANDLE h) {
   if (ConsoleFd(h) >= 0) return 2;  // FILE_TYPE_CHAR
-  return P().process().handles().size() ? 0 /* FILE_TYPE_UNKNOWN: a device */ : FailWith(ERROR_INVALID_HANDLE);
+  auto entry = P().process().handles().Reference(reinterpret_cast<std::uint64_t>(h));
+  if (!entry) return FailWith(ERROR_INVALID_HANDLE);  // FILE_TYPE_UNKNOWN with an error
+  nt::ob::DereferenceObject(entry->body);
+  SetError(0);
+  return 0;  // FILE_TYPE_UNKNOWN: a device of a driver
 }
 
 // Files and devices.

@@ -6,6 +6,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -214,6 +216,18 @@ TEST_F(RunTest, RefusedBeforeMain) {
   r = App("ioctl_sample.sys");
   EXPECT_EQ(r.exit, 126);
   EXPECT_TRUE(Contains(r.err, "is not a console program")) << r.err;
+  // Not a PE at all, and a program cut short: refused with the loader's reason.
+  const std::string garbage = testing::TempDir() + "/ntbox_garbage_" + std::to_string(getpid()) + ".exe";
+  std::ofstream(garbage, std::ios::binary) << "this is not a program";
+  r = Run("run " + garbage);
+  EXPECT_EQ(r.exit, 126);
+  EXPECT_TRUE(Contains(r.err, "not a PE image")) << r.err;
+  const std::string program = Slurp(Driver("user_basics.exe"));
+  std::ofstream(garbage, std::ios::binary) << program.substr(0, 1000);
+  r = Run("run " + garbage);
+  EXPECT_EQ(r.exit, 126);
+  EXPECT_TRUE(Contains(r.err, "truncated or corrupt")) << r.err;
+  std::remove(garbage.c_str());
   r = Run("run /nonexistent/app.exe");
   EXPECT_EQ(r.exit, 127);
   r = Run("run");
