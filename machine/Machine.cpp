@@ -127,6 +127,7 @@ Result<std::unique_ptr<Machine>> Machine::Boot(const fs::path& root) {
     std::lock_guard lock(m->listenersMutex_);
     for (const auto& [id, listener] : m->listeners_) listener(logged);
   });
+  machine->kernel_->SetBugCheckHandler([m](const nt::BugCheck& record) { (void)m->BugChecked(record); });
 
   // Boot-, system- then auto-start drivers, as the boot loader, the I/O manager and the SCM would.
   for (const std::uint32_t start : {SERVICE_BOOT_START, SERVICE_SYSTEM_START, SERVICE_AUTO_START}) {
@@ -134,8 +135,8 @@ Result<std::unique_ptr<Machine>> Machine::Boot(const fs::path& root) {
       if (status.config.start != start) continue;
       std::lock_guard lock(machine->mutex_);
       if (auto r = machine->StartLocked(status.config); !r) {
-        if (machine->crashReport_) return Fail("the machine bugchecked while starting " + status.config.name +
-                                               " at boot; report: " + machine->crashFile_->string());
+        if (machine->crashReport()) return Fail("the machine bugchecked while starting " + status.config.name +
+                                                " at boot; report: " + machine->crashFile()->string());
         machine->Notice(fmt::format("the {} service failed to start at boot: error {}: {}\n", status.config.name,
                                     r.error().win32, r.error().message));
       }
@@ -148,23 +149,25 @@ Machine::Machine(MachineDir dir, std::unique_ptr<Registry> registry, BootConfig 
     : dir_(std::move(dir)),
       registry_(std::move(registry)),
       active_(active),
-      bootTime_(std::chrono::steady_clock::now()) {}
+      bootTime_(std::chrono::steady_clock::now()),
+      mutex_(nt::ke::TheKernelLock()) {}
 
 Machine::~Machine() {
-  std::lock_guard lock(mutex_);
   Attached attached;
-  if (client_ && !crashReport_) {
-    // The client's handles close as a process's do when it ends: drivers see cleanup and close.
-    nt::ps::Process* client = client_.get();
-    auto closed = cpu::CallGuarded([client]() -> std::uint64_t {
-      client->CloseAllHandles();
-      return 0;
-    });
-    if (!closed) (void)client_.release();
-  } else if (client_) {
-    (void)client_.release();  // after a crash no driver code runs again
+  {
+    std::lock_guard lock(mutex_);
+    if (client_ && !kernel_->stopped()) {
+      // The client's handles close as a process's do when it ends: drivers see cleanup and close.
+      nt::ps::Process* client = client_.get();
+      if (!kernel_->RunGuarded([client] { client->CloseAllHandles(); })) (void)client_.release();
+    } else if (client_) {
+      (void)client_.release();  // after a crash no driver code runs again
+    }
+    client_.reset();
   }
-  client_.reset();
+  // No DPC, work item or system thread runs once the images go.
+  kernel_->StopThreads();
+  std::lock_guard lock(mutex_);
   // Windows does not unload drivers at shutdown; their images simply go away.
   runtime_.clear();
   kernel_.reset();
@@ -321,7 +324,7 @@ Result<ServiceStatus> Machine::StartService(std::string_view name) {
 }
 
 Result<ServiceStatus> Machine::StartLocked(const ServiceConfig& config) {
-  if (crashReport_) return Fail("the machine has stopped with a bugcheck; boot it again", 0, 1);
+  if (kernel_->stopped()) return Fail("the machine has stopped with a bugcheck; boot it again", 0, 1);
   Runtime& rt = runtime_[AsciiLower(config.name)];
   if (rt.state == ServiceState::kRunning) return std::unexpected(Win32Failure(ERROR_SERVICE_ALREADY_RUNNING));
   if (MarkedForDelete(config.name)) return std::unexpected(Win32Failure(ERROR_SERVICE_MARKED_FOR_DELETE));
@@ -357,8 +360,8 @@ Result<ServiceStatus> Machine::StartLocked(const ServiceConfig& config) {
   if (!status) {
     rt.state = ServiceState::kStopped;
     (void)driver->release();  // its memory stays as the crash left it
-    (void)BugChecked(status.error());
-    return std::unexpected(Error{*crashReport_, 0, 0});
+    kernel_->BugChecked(status.error());
+    return std::unexpected(Error{StopReport(), 0, 0});
   }
   if (!nt::NT_SUCCESS(*status)) {
     // A failed DriverEntry is not followed by DriverUnload; the image goes away.
@@ -380,7 +383,7 @@ Result<ServiceStatus> Machine::StopService(std::string_view name) {
   std::lock_guard lock(mutex_);
   const auto config = ReadConfig(name);
   if (!config) return std::unexpected(Win32Failure(ERROR_SERVICE_DOES_NOT_EXIST));
-  if (crashReport_) return Fail("the machine has stopped with a bugcheck; boot it again", 0, 1);
+  if (kernel_->stopped()) return Fail("the machine has stopped with a bugcheck; boot it again", 0, 1);
   Runtime& rt = runtime_[AsciiLower(config->name)];
   if (rt.state != ServiceState::kRunning || !rt.driver) {
     return std::unexpected(Win32Failure(ERROR_SERVICE_NOT_ACTIVE));
@@ -398,8 +401,8 @@ Result<ServiceStatus> Machine::StopService(std::string_view name) {
   if (auto unloaded = rt.driver->CallUnload(); !unloaded) {
     (void)rt.driver.release();
     rt.state = ServiceState::kStopped;
-    (void)BugChecked(unloaded.error());
-    return std::unexpected(Error{*crashReport_, 0, 0});
+    kernel_->BugChecked(unloaded.error());
+    return std::unexpected(Error{StopReport(), 0, 0});
   }
   for (const auto& leak : kernel_->PoolLeaksOf(rt.driver->module())) Notice(leak);
   rt.driver.reset();
@@ -441,27 +444,19 @@ IoResult ToIoResult(const nt::io::IoStatus& s) {
 template <class F>
 Result<IoResult> Machine::ClientCall(F&& call) {
   std::lock_guard lock(mutex_);
-  if (crashReport_) return Fail("the machine has stopped with a bugcheck; boot it again", 0, 1);
+  if (kernel_->stopped()) return Fail("the machine has stopped with a bugcheck; boot it again", 0, 1);
   auto client = Client();
   if (!client) return std::unexpected(client.error());
   Attached attached;
   nt::io::IoStatus status;
-  if (!Guarded([&] { status = call(**client); })) return std::unexpected(Error{*crashReport_, 0, 0});
+  if (!Guarded([&] { status = call(**client); })) return std::unexpected(Error{StopReport(), 0, 0});
   return ToIoResult(status);
 }
 
 bool Machine::Guarded(FunctionRef<void()> call) {
-  if (crashReport_) return false;
-  auto result = cpu::CallGuarded([&]() -> std::uint64_t {
-    call();
-    return 0;
-  });
+  const bool ran = kernel_->RunGuarded(call);
   nt::ke::CurrentThread()->SetIrql(nt::PASSIVE_LEVEL);
-  if (!result) {
-    (void)BugChecked(result.error());
-    return false;
-  }
-  return true;
+  return ran;
 }
 
 bool Machine::Call(nt::ps::Process&, FunctionRef<void()> call) {
@@ -471,7 +466,7 @@ bool Machine::Call(nt::ps::Process&, FunctionRef<void()> call) {
 
 Result<std::unique_ptr<user::Program>> Machine::LoadProgram(const user::ProgramOptions& options) {
   std::lock_guard lock(mutex_);
-  if (crashReport_) return Fail("the machine has stopped with a bugcheck; boot it again", 0, 1);
+  if (kernel_->stopped()) return Fail("the machine has stopped with a bugcheck; boot it again", 0, 1);
   return user::Program::Load(options, *this);
 }
 
@@ -576,17 +571,42 @@ Result<ServiceStatus> Machine::DeleteService(std::string_view name) {
 }
 
 Result<void> Machine::BugChecked(const nt::BugCheck& record) {
-  crashReport_ = nt::FormatBugCheckReport(record, *kernel_);
+  const std::string report = nt::FormatBugCheckReport(record, *kernel_);
   const std::time_t now = std::time(nullptr);
   char stamp[32];
   std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::localtime(&now));
-  crashFile_ = dir_.crashes() / (std::string(stamp) + fmt::format("-{:x}.txt", record.code));
-  if (auto r = WriteFileAtomically(*crashFile_, *crashReport_); !r) return r;
-  return WriteFileAtomically(dir_.crashes() / "last.txt", *crashReport_);
+  const fs::path file = dir_.crashes() / (std::string(stamp) + fmt::format("-{:x}.txt", record.code));
+  auto written = WriteFileAtomically(file, report);
+  if (written) written = WriteFileAtomically(dir_.crashes() / "last.txt", report);
+  std::function<void()> listener;
+  {
+    std::lock_guard lock(crashMutex_);
+    crashReport_ = report;
+    crashFile_ = file;
+    listener = crashListener_;
+  }
+  if (listener) listener();
+  return written;
 }
 
-std::optional<std::string> Machine::crashReport() const { return crashReport_; }
-std::optional<fs::path> Machine::crashFile() const { return crashFile_; }
+std::string Machine::StopReport() const {
+  return crashReport().value_or("the machine has stopped");
+}
+
+std::optional<std::string> Machine::crashReport() const {
+  std::lock_guard lock(crashMutex_);
+  return crashReport_;
+}
+
+std::optional<fs::path> Machine::crashFile() const {
+  std::lock_guard lock(crashMutex_);
+  return crashFile_;
+}
+
+void Machine::SetCrashListener(std::function<void()> listener) {
+  std::lock_guard lock(crashMutex_);
+  crashListener_ = std::move(listener);
+}
 
 std::vector<Machine::ModuleRange> Machine::LoadedModules() {
   std::lock_guard lock(mutex_);

@@ -20,6 +20,7 @@
 #include "nt/Kernel.h"
 #include "nt/io/Driver.h"
 #include "nt/io/IoServices.h"
+#include "nt/ke/Dispatcher.h"
 #include "support/Result.h"
 #include "user/Program.h"
 
@@ -141,6 +142,9 @@ class Machine : private user::SystemGate {
   // A crashed machine runs no more driver code; it must be shut down and booted again.
   std::optional<std::string> crashReport() const;
   std::optional<std::filesystem::path> crashFile() const;
+  // Called once the report is written, on the thread that bugchecked (which may be a DPC, a worker
+  // or a system thread: nobody's request). The server uses it to go.
+  void SetCrashListener(std::function<void()> listener);
 
   // binPath as sc create takes it (a Linux path, relative to cwd, or C:\..., \??\..., \SystemRoot\...)
   // → the NT path stored in ImagePath.
@@ -159,7 +163,9 @@ class Machine : private user::SystemGate {
   std::optional<ServiceConfig> ReadConfig(std::string_view name);
   ServiceStatus StatusOf(const ServiceConfig& config);
   Result<ServiceStatus> StartLocked(const ServiceConfig& config);
+  // The kernel's bugcheck handler: writes the report, then tells the listener.
   Result<void> BugChecked(const nt::BugCheck& record);
+  std::string StopReport() const;
   bool MarkedForDelete(std::string_view name);
   void Notice(std::string text);
   Result<nt::ps::Process*> Client();
@@ -179,11 +185,14 @@ class Machine : private user::SystemGate {
   std::unique_ptr<DebugLog> log_;
   std::unique_ptr<nt::Kernel> kernel_;
 
-  std::recursive_mutex mutex_;  // the SCM and every call into driver code
+  // The kernel lock (nt/ke/Dispatcher.h): the SCM and every call into driver code.
+  nt::ke::KernelLock& mutex_;
   std::map<std::string, Runtime> runtime_;  // by lower-case service name
   std::unique_ptr<nt::ps::Process> client_;
+  mutable std::mutex crashMutex_;  // the report is read by any thread, written by the one that stopped
   std::optional<std::string> crashReport_;
   std::optional<std::filesystem::path> crashFile_;
+  std::function<void()> crashListener_;
 
   std::mutex listenersMutex_;
   std::map<int, DebugListener> listeners_;

@@ -3,6 +3,8 @@
 #include <array>
 
 #include "nt/ex/PoolExports.h"
+#include "nt/ex/WorkQueue.h"
+#include "nt/ps/PsExports.h"
 #include "nt/kd/DebugPrint.h"
 #include "nt/ke/KeExports.h"
 #include "nt/mm/AddressSpace.h"
@@ -163,13 +165,62 @@ const auto kExports = std::to_array<Export>({
     NT_FN(PsGetCurrentProcessId, DISPATCH_LEVEL),
     NT_FN(PsGetProcessId, DISPATCH_LEVEL),
     NT_FN(ExGetPreviousMode, DISPATCH_LEVEL),
-    // Events (ke/); the rest of the dispatcher comes with the scheduler.
+    // Dispatcher objects and waits (ke/).
     NT_FN(KeInitializeEvent, DISPATCH_LEVEL),
     NT_FN(KeSetEvent, DISPATCH_LEVEL),
     NT_FN(KeResetEvent, DISPATCH_LEVEL),
     NT_FN(KeClearEvent, DISPATCH_LEVEL),
     NT_FN(KeReadStateEvent, DISPATCH_LEVEL),
     NT_FN(KeWaitForSingleObject, DISPATCH_LEVEL),
+    NT_FN(KeWaitForMultipleObjects, DISPATCH_LEVEL),
+    NT_FN(ZwWaitForSingleObject, PASSIVE_LEVEL),
+    NT_FN(KeDelayExecutionThread, APC_LEVEL),
+    NT_FN(KeInitializeSemaphore, PASSIVE_LEVEL),
+    NT_FN(KeReadStateSemaphore, DISPATCH_LEVEL),
+    NT_CAPTURING(KeReleaseSemaphore, DISPATCH_LEVEL),
+    NT_FN(KeInitializeMutex, PASSIVE_LEVEL),
+    NT_FN(KeReadStateMutex, DISPATCH_LEVEL),
+    NT_FN(KeReleaseMutex, DISPATCH_LEVEL),
+    // DPCs and timers (ke/).
+    NT_FN(KeInitializeDpc, HIGH_LEVEL),
+    NT_FN(KeInitializeThreadedDpc, HIGH_LEVEL),
+    NT_FN(KeInsertQueueDpc, HIGH_LEVEL),
+    NT_FN(KeRemoveQueueDpc, HIGH_LEVEL),
+    NT_FN(KeSetTargetProcessorDpc, HIGH_LEVEL),
+    NT_FN(KeSetImportanceDpc, HIGH_LEVEL),
+    NT_FN(KeFlushQueuedDpcs, PASSIVE_LEVEL),
+    NT_FN(KeInitializeTimer, DISPATCH_LEVEL),
+    NT_FN(KeInitializeTimerEx, DISPATCH_LEVEL),
+    NT_FN(KeSetTimer, DISPATCH_LEVEL),
+    NT_FN(KeSetTimerEx, DISPATCH_LEVEL),
+    NT_FN(KeCancelTimer, DISPATCH_LEVEL),
+    NT_FN(KeReadStateTimer, DISPATCH_LEVEL),
+    // Threads and processors (ps/, ke/).
+    NT_FN(PsCreateSystemThread, PASSIVE_LEVEL),
+    NT_FN(PsTerminateSystemThread, PASSIVE_LEVEL),
+    NT_FN(PsGetCurrentThread, DISPATCH_LEVEL),
+    NT_FN(KeGetCurrentThread, DISPATCH_LEVEL),
+    NT_FN(PsGetCurrentThreadId, DISPATCH_LEVEL),
+    NT_FN(PsGetThreadId, DISPATCH_LEVEL),
+    NT_FN(PsIsSystemThread, DISPATCH_LEVEL),
+    NT_FN(KeSetPriorityThread, DISPATCH_LEVEL),
+    NT_FN(KeQueryPriorityThread, DISPATCH_LEVEL),
+    NT_FN(KeSetBasePriorityThread, PASSIVE_LEVEL),
+    NT_FN(KeGetCurrentProcessorNumber, HIGH_LEVEL),
+    NT_FN(KeGetCurrentProcessorNumberEx, HIGH_LEVEL),
+    NT_FN(KeQueryActiveProcessorCount, HIGH_LEVEL),
+    NT_FN(KeQueryActiveProcessorCountEx, HIGH_LEVEL),
+    NT_FN(KeQueryMaximumProcessorCount, HIGH_LEVEL),
+    NT_FN(ZwYieldExecution, PASSIVE_LEVEL),
+    // Work items (ex/, io/).
+    NT_FN(ExQueueWorkItem, DISPATCH_LEVEL),
+    NT_FN(IoAllocateWorkItem, DISPATCH_LEVEL),
+    NT_FN(IoFreeWorkItem, DISPATCH_LEVEL),
+    NT_FN(IoQueueWorkItem, DISPATCH_LEVEL),
+    NT_FN(IoQueueWorkItemEx, DISPATCH_LEVEL),
+    NT_FN(IoSizeofWorkItem, HIGH_LEVEL),
+    NT_FN(IoInitializeWorkItem, DISPATCH_LEVEL),
+    NT_FN(IoUninitializeWorkItem, DISPATCH_LEVEL),
     // Exceptions (rtl/).
     NT_CAPTURING(ExRaiseStatus, DISPATCH_LEVEL),
     NT_CAPTURING(RtlRaiseStatus, DISPATCH_LEVEL),

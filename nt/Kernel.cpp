@@ -9,7 +9,13 @@
 
 #include <fmt/format.h>
 
+#include "cpu/Trap.h"
 #include "nt/ExportTable.h"
+#include "nt/ex/WorkQueue.h"
+#include "nt/ke/Dispatcher.h"
+#include "nt/ke/Processors.h"
+#include "nt/ke/Thread.h"
+#include "nt/ps/SystemThread.h"
 #include "nt/Status.h"
 #include "nt/kd/DebugPrint.h"
 #include "nt/ke/KeTypes.h"
@@ -80,9 +86,14 @@ Kernel::Kernel(KernelConfig config) : config_(config), boot_(std::chrono::steady
   SharedUserData();
   SetExportedBuildNumber(config_.version.build);
   SetExportedProcessorCount(config_.processors);
+  ke::SetStopping(false);
+  processors_ = std::make_unique<ke::Processors>(config_.processors);
+  workQueues_ = std::make_unique<ex::WorkQueues>();
+  systemThreads_ = std::make_unique<ps::SystemThreads>();
 }
 
 Kernel::~Kernel() {
+  StopThreads();
   system_.reset();
   {
     std::lock_guard lock(mutex_);
@@ -91,6 +102,40 @@ Kernel::~Kernel() {
   }
   g_current.store(nullptr);
 }
+
+void Kernel::StopThreads() {
+  {
+    std::lock_guard lock(ke::TheKernelLock());
+    ke::SetStopping(true);
+  }
+  systemThreads_.reset();
+  workQueues_.reset();
+  processors_.reset();
+}
+
+bool Kernel::RunGuarded(FunctionRef<void()> call) {
+  if (ke::Stopping()) return false;
+  ke::KernelThread* t = ke::CurrentThread();
+  const KIRQL irql = t ? t->irql : PASSIVE_LEVEL;
+  auto result = cpu::CallGuarded([&]() -> std::uint64_t {
+    call();
+    return 0;
+  });
+  if (result) return true;
+  if (t) t->SetIrql(irql);
+  BugChecked(result.error());
+  return false;
+}
+
+void Kernel::BugChecked(const BugCheck& record) {
+  if (record.code == ke::kStopUnwindCode || ke::Stopping()) return;
+  ke::SetStopping(true);
+  if (bugCheckHandler_) bugCheckHandler_(record);
+}
+
+void Kernel::SetBugCheckHandler(BugCheckHandler handler) { bugCheckHandler_ = std::move(handler); }
+
+bool Kernel::stopped() const { return ke::Stopping(); }
 
 Kernel& Kernel::Current() {
   Kernel* k = g_current.load();

@@ -17,6 +17,7 @@
 #include "nt/ex/Pool.h"
 #include "nt/kd/DebugFilter.h"
 #include "pe/PeLoader.h"
+#include "support/FunctionRef.h"
 #include "support/Result.h"
 
 namespace ntbox::nt {
@@ -25,7 +26,15 @@ class Namespace;
 }
 namespace ps {
 class Process;
+class SystemThreads;
 }
+namespace ke {
+class Processors;
+}
+namespace ex {
+class WorkQueues;
+}
+struct BugCheck;
 
 struct OsVersion {
   ULONG major = 10;
@@ -108,6 +117,27 @@ class Kernel {
   // The KUSER_SHARED_DATA page as drivers see it at 0xFFFFF78000000000, refreshed on demand.
   const std::uint8_t* SharedUserData();
 
+  // Execution: the virtual processors (DPCs, timers), the system worker threads and the drivers'
+  // system threads. They run driver code under the kernel lock (ke/Dispatcher.h).
+  ke::Processors& processors() { return *processors_; }
+  ex::WorkQueues& workQueues() { return *workQueues_; }
+  ps::SystemThreads& systemThreads() { return *systemThreads_; }
+
+  // Runs driver code on the calling thread, which is attached and holds the kernel lock. A
+  // bugcheck meanwhile stops the kernel: no driver code starts again, every wait ends, and the
+  // handler (the machine's report) runs once, on this thread. False when the kernel has stopped,
+  // now or before. The thread's IRQL is restored after a stop.
+  bool RunGuarded(FunctionRef<void()> call);
+  // The same stop for a bugcheck that came back from cpu::CallGuarded elsewhere (DriverEntry,
+  // DriverUnload); a stop's own unwinding (a wait the stop ended) is no new bugcheck.
+  void BugChecked(const BugCheck& record);
+  using BugCheckHandler = std::function<void(const BugCheck&)>;
+  void SetBugCheckHandler(BugCheckHandler handler);
+  bool stopped() const;
+  // Ends the kernel's own threads (each ends at its next wait); call without the kernel lock.
+  // Safe to call more than once; the destructor calls it too.
+  void StopThreads();
+
  private:
   struct ModuleSlot {
     std::atomic<std::uint64_t> base{0};
@@ -128,6 +158,10 @@ class Kernel {
   PoolTracker pool_;
   std::unique_ptr<ob::Namespace> objects_;
   std::unique_ptr<ps::Process> system_;
+  BugCheckHandler bugCheckHandler_;
+  std::unique_ptr<ke::Processors> processors_;
+  std::unique_ptr<ex::WorkQueues> workQueues_;
+  std::unique_ptr<ps::SystemThreads> systemThreads_;
   alignas(4096) std::array<std::uint8_t, 4096> sharedData_{};
 };
 

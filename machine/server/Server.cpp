@@ -30,10 +30,16 @@ namespace {
 
 namespace fs = std::filesystem;
 
-int g_wakeWrite = -1;  // the self-pipe that stops the accept loop
+int g_wakeWrite = -1;  // the self-pipe that wakes the accept loop: 's' to stop, 'c' after a bugcheck
+thread_local bool t_servingRun = false;  // this thread answers an ntbox run
 
 void OnStopSignal(int) {
   const char c = 's';
+  (void)!::write(g_wakeWrite, &c, 1);
+}
+
+void OnCrash() {
+  const char c = 'c';
   (void)!::write(g_wakeWrite, &c, 1);
 }
 
@@ -68,7 +74,13 @@ class Server {
         if (errno == EINTR) continue;
         break;
       }
-      if (fds[1].revents) break;
+      if (fds[1].revents) {
+        char why = 's';
+        (void)!::read(wakeRead_, &why, 1);
+        // A DPC, a work item or a system thread bugchecked: nobody's request did.
+        if (why == 'c') Crashed();
+        break;
+      }
       if (!(fds[0].revents & POLLIN)) continue;
       const int client = ::accept4(listenFd_, nullptr, nullptr, SOCK_CLOEXEC);
       if (client < 0) continue;
@@ -161,6 +173,7 @@ class Server {
       std::lock_guard lock(programsMutex_);
       ++activeRuns_;
     }
+    t_servingRun = true;
     const int status = RunProgram(fd, args, cwd, stdio);
     for (int d : stdio) ::close(d);
     Answer(fd, status);
@@ -339,8 +352,18 @@ class Server {
   [[noreturn]] void Crashed() {
     const std::string file = machine_->crashFile() ? machine_->crashFile()->string() : std::string();
     TellFollowers("ntbox: the machine stopped with a bugcheck (report: " + file + ")\n", kCommandBugCheck);
-    Unpublish();
+    {
+      std::lock_guard lock(crashedMutex_);
+      if (!unpublished_) Unpublish();
+      unpublished_ = true;
+    }
     WaitForFollowers();
+    {
+      // Programs whose requests the stop ended tell their callers so before the server goes.
+      std::unique_lock lock(programsMutex_);
+      const int self = t_servingRun ? 1 : 0;
+      programsGone_.wait_for(lock, std::chrono::seconds(2), [&] { return activeRuns_ <= self; });
+    }
     if (options_.foreground) std::fprintf(stderr, "ntbox: the machine bugchecked; report: %s\n", file.c_str());
     std::fflush(nullptr);
     ::_exit(kCommandBugCheck);
@@ -381,6 +404,8 @@ class Server {
   std::mutex followersMutex_;
   std::set<std::shared_ptr<Follower>> followers_;
   std::condition_variable followersGone_;
+  std::mutex crashedMutex_;
+  bool unpublished_ = false;
   std::mutex programsMutex_;
   std::set<user::Program*> programs_;
   int activeRuns_ = 0;  // run connections that have not answered yet
@@ -435,6 +460,7 @@ int RunServer(const ServerOptions& options) {
     std::fprintf(stderr, "ntbox: machine %s booted (pid %d); Ctrl-C shuts it down\n", options.root.c_str(), ::getpid());
   }
   Ready(options.readyFd, fmt::format("ok {}\n", ::getpid()));
+  (*machine)->SetCrashListener(OnCrash);
   Server server(options, std::move(*machine), listenFd, wake[0]);
   return server.Run();
 }

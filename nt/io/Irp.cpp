@@ -5,6 +5,7 @@
 #include "cpu/SafeCopy.h"
 #include "nt/Status.h"
 #include "nt/io/IoExports.h"
+#include "nt/ke/Dispatcher.h"
 #include "nt/io/IrpBlock.h"
 #include "nt/ke/BugCheck.h"
 #include "nt/ke/KeExports.h"
@@ -54,7 +55,7 @@ void FinishCompletion(IRP* irp) {
       }
       FreeMdlChain(irp);
       block->done.store(1, std::memory_order_release);
-      block->done.notify_all();
+      ke::WakeWaiters();
       return;
     }
     case io::IrpOrigin::kSynchronous: {
@@ -119,7 +120,9 @@ void FreeIrpBlock(IrpBlock* block) {
 }
 
 void WaitForCompletion(IrpBlock* block) {
-  while (block->done.load(std::memory_order_acquire) == 0) block->done.wait(0, std::memory_order_acquire);
+  // The kernel lock is let go meanwhile: a DPC, a work item or a system thread completes the IRP.
+  const auto outcome = ke::WaitUntil([block] { return block->done.load(std::memory_order_acquire) != 0; });
+  if (outcome == ke::WaitOutcome::kStopped) ke::UnwindStopped();
 }
 
 }  // namespace io

@@ -25,6 +25,38 @@ void NTAPI KeClearEvent(KEVENT* Event);
 LONG NTAPI KeReadStateEvent(KEVENT* Event);
 NTSTATUS NTAPI KeWaitForSingleObject(PVOID Object, int WaitReason, KPROCESSOR_MODE WaitMode, BOOLEAN Alertable,
                                      LARGE_INTEGER* Timeout);
+struct KWAIT_BLOCK;
+NTSTATUS NTAPI KeWaitForMultipleObjects(ULONG Count, PVOID Object[], int WaitType, int WaitReason,
+                                        KPROCESSOR_MODE WaitMode, BOOLEAN Alertable, LARGE_INTEGER* Timeout,
+                                        KWAIT_BLOCK* WaitBlockArray);
+NTSTATUS NTAPI ZwWaitForSingleObject(HANDLE Handle, BOOLEAN Alertable, LARGE_INTEGER* Timeout);
+NTSTATUS NTAPI KeDelayExecutionThread(KPROCESSOR_MODE WaitMode, BOOLEAN Alertable, LARGE_INTEGER* Interval);
+
+struct KSEMAPHORE;
+void NTAPI KeInitializeSemaphore(KSEMAPHORE* Semaphore, LONG Count, LONG Limit);
+LONG NTAPI KeReadStateSemaphore(KSEMAPHORE* Semaphore);
+LONG NTAPI KeReleaseSemaphore(void* Semaphore, LONG Increment, LONG Adjustment, BOOLEAN Wait);
+struct KMUTANT;
+void NTAPI KeInitializeMutex(KMUTANT* Mutex, ULONG Level);
+LONG NTAPI KeReadStateMutex(KMUTANT* Mutex);
+LONG NTAPI KeReleaseMutex(void* Mutex, BOOLEAN Wait);
+
+struct KDPC;
+struct KTIMER;
+using PKDEFERRED_ROUTINE_FN = void(NTAPI*)(KDPC*, PVOID, PVOID, PVOID);
+void NTAPI KeInitializeDpc(KDPC* Dpc, PKDEFERRED_ROUTINE_FN DeferredRoutine, PVOID DeferredContext);
+void NTAPI KeInitializeThreadedDpc(KDPC* Dpc, PKDEFERRED_ROUTINE_FN DeferredRoutine, PVOID DeferredContext);
+BOOLEAN NTAPI KeInsertQueueDpc(KDPC* Dpc, PVOID SystemArgument1, PVOID SystemArgument2);
+BOOLEAN NTAPI KeRemoveQueueDpc(KDPC* Dpc);
+void NTAPI KeSetTargetProcessorDpc(KDPC* Dpc, CCHAR Number);
+void NTAPI KeSetImportanceDpc(KDPC* Dpc, int Importance);
+void NTAPI KeFlushQueuedDpcs();
+void NTAPI KeInitializeTimer(KTIMER* Timer);
+void NTAPI KeInitializeTimerEx(KTIMER* Timer, int Type);
+BOOLEAN NTAPI KeSetTimer(KTIMER* Timer, LARGE_INTEGER DueTime, KDPC* Dpc);
+BOOLEAN NTAPI KeSetTimerEx(KTIMER* Timer, LARGE_INTEGER DueTime, LONG Period, KDPC* Dpc);
+BOOLEAN NTAPI KeCancelTimer(KTIMER* Timer);
+BOOLEAN NTAPI KeReadStateTimer(KTIMER* Timer);
 
 [[noreturn]] void NTAPI KeBugCheckEx(ULONG BugCheckCode, ULONG_PTR P1, ULONG_PTR P2, ULONG_PTR P3,
                                      ULONG_PTR P4);

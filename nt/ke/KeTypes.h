@@ -44,6 +44,42 @@ struct KEVENT {
 };
 static_assert(sizeof(KEVENT) == 0x18);
 
+// DISPATCHER_HEADER.Type of each dispatcher object.
+namespace dispatcher_type {
+constexpr UCHAR kNotificationEvent = 0;
+constexpr UCHAR kSynchronizationEvent = 1;
+constexpr UCHAR kMutant = 2;
+constexpr UCHAR kProcess = 3;
+constexpr UCHAR kQueue = 4;
+constexpr UCHAR kSemaphore = 5;
+constexpr UCHAR kThread = 6;
+constexpr UCHAR kNotificationTimer = 8;
+constexpr UCHAR kSynchronizationTimer = 9;
+}  // namespace dispatcher_type
+
+struct KSEMAPHORE {
+  DISPATCHER_HEADER Header;
+  LONG Limit;
+};
+static_assert(sizeof(KSEMAPHORE) == 0x20);
+static_assert(offsetof(KSEMAPHORE, Limit) == 0x18);
+
+// KMUTEX is a KMUTANT.
+struct KMUTANT {
+  DISPATCHER_HEADER Header;
+  LIST_ENTRY MutantListEntry;
+  PVOID OwnerThread;
+  UCHAR Abandoned;
+  UCHAR ApcDisable;
+};
+static_assert(sizeof(KMUTANT) == 0x38);
+static_assert(offsetof(KMUTANT, OwnerThread) == 0x28);
+static_assert(offsetof(KMUTANT, Abandoned) == 0x30);
+
+struct KWAIT_BLOCK {
+  std::uint8_t opaque[0x30];
+};
+
 struct KDPC;
 using PKDEFERRED_ROUTINE = void(NTAPI*)(KDPC* Dpc, PVOID DeferredContext, PVOID SystemArgument1,
                                         PVOID SystemArgument2);

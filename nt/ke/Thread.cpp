@@ -1,5 +1,7 @@
 #include "nt/ke/Thread.h"
 
+#include "nt/ob/Object.h"
+
 #include <asm/prctl.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -34,6 +36,15 @@ void SetGsBase(std::uint64_t base) { syscall(SYS_arch_prctl, ARCH_SET_GS, base);
 
 KernelThread* CurrentThread() { return t_current; }
 
+std::uint64_t NewThreadId() { return g_nextThreadId.fetch_add(4); }
+
+void* CreateThreadObject() {
+  void* body = ob::CreateObject(ob::ThreadType(), kThreadBlockSize);
+  if (!body) throw std::bad_alloc();
+  static_cast<std::uint8_t*>(body)[0] = kThreadObjectType;  // DISPATCHER_HEADER.Type
+  return body;
+}
+
 void KernelThread::SetIrql(KIRQL value) {
   irql = value;
   kpcr_[kpcr::kIrql] = value;
@@ -41,17 +52,18 @@ void KernelThread::SetIrql(KIRQL value) {
 
 KernelThread::~KernelThread() {
   if (kpcr_) munmap(kpcr_, kpcr::kBlockSize);
-  if (kthread_) munmap(kthread_, kThreadBlockSize);
+  if (kthread_) ob::DereferenceObject(kthread_);
   if (altStack_) munmap(altStack_, kAltStackSize);
 }
 
-ThreadAttachment::ThreadAttachment(std::uint32_t processor)
+ThreadAttachment::ThreadAttachment(std::uint32_t processor, void* threadObject, std::uint64_t id)
     : thread_(new KernelThread()), previous_(t_current) {
   KernelThread& t = *thread_;
   t.processor = processor;
-  t.id = g_nextThreadId.fetch_add(4);
+  t.id = id ? id : NewThreadId();
   t.kpcr_ = MapZeroed(kpcr::kBlockSize);
-  t.kthread_ = MapZeroed(kThreadBlockSize);
+  if (threadObject) ob::ReferenceObject(threadObject);
+  t.kthread_ = static_cast<std::uint8_t*>(threadObject ? threadObject : CreateThreadObject());
   const auto pcr = reinterpret_cast<std::uint64_t>(t.kpcr_);
   Put<std::uint64_t>(t.kpcr_, kpcr::kSelf, pcr);
   Put<std::uint64_t>(t.kpcr_, kpcr::kCurrentPrcb, pcr + kpcr::kPrcb);
@@ -60,7 +72,6 @@ ThreadAttachment::ThreadAttachment(std::uint32_t processor)
   Put<std::uint64_t>(t.kpcr_, kpcr::kPrcbCurrentThread, reinterpret_cast<std::uint64_t>(t.kthread_));
   Put<std::uint8_t>(t.kpcr_, kpcr::kPrcbLegacyNumber, static_cast<std::uint8_t>(processor));
   Put<std::uint32_t>(t.kpcr_, kpcr::kPrcbNumber, processor);
-  t.kthread_[0] = kThreadObjectType;  // DISPATCHER_HEADER.Type
 
   // The trap handler must run even when the driver overflowed its stack.
   t.altStack_ = MapZeroed(kAltStackSize);

@@ -30,7 +30,7 @@ constexpr std::uint32_t kPrcbNumber = kPrcb + 0x24;         // gs:[0x1a4]
 constexpr std::uint32_t kBlockSize = 0x8000;
 }  // namespace kpcr
 
-constexpr std::uint32_t kThreadBlockSize = 0x1000;
+constexpr std::uint32_t kThreadBlockSize = 0x800;  // ETHREAD-sized; opaque to drivers
 constexpr UCHAR kThreadObjectType = 6;
 
 class KernelThread {
@@ -60,6 +60,9 @@ class KernelThread {
   // Another thread asked the program to end (Ctrl-C on ntbox run); honoured in user mode.
   volatile sig_atomic_t terminateRequested = 0;
   std::uint32_t terminateCode = 0;
+  // System threads (PsCreateSystemThread): where PsTerminateSystemThread leaves to.
+  sigjmp_buf* exitJump = nullptr;
+  NTSTATUS exitStatus = 0;
 
   std::uint8_t* kpcr() const { return kpcr_; }
   std::uint8_t* kthread() const { return kthread_; }
@@ -77,12 +80,18 @@ class KernelThread {
 
 // The calling thread's kernel state, or nullptr when it is not attached.
 KernelThread* CurrentThread();
+// A fresh thread id (multiples of 4, as Windows' client ids).
+std::uint64_t NewThreadId();
+// A new thread object (DISPATCHER_HEADER type Thread, not signaled) with one reference.
+void* CreateThreadObject();
 
 // Attaches the calling host thread for as long as it lives (RAII): KPCR, KTHREAD, GS base and an
-// alternate signal stack so a driver's stack overflow still reaches the trap handler.
+// alternate signal stack so a driver's stack overflow still reaches the trap handler. The KTHREAD is
+// a thread object (ob/) drivers can reference and wait on; pass one to use it (a system thread's,
+// created before the thread starts), else the attachment makes its own.
 class ThreadAttachment {
  public:
-  explicit ThreadAttachment(std::uint32_t processor = 0);
+  explicit ThreadAttachment(std::uint32_t processor = 0, void* threadObject = nullptr, std::uint64_t id = 0);
   ~ThreadAttachment();
   ThreadAttachment(const ThreadAttachment&) = delete;
   ThreadAttachment& operator=(const ThreadAttachment&) = delete;

@@ -5,6 +5,7 @@
 #include "nt/io/IoExports.h"
 #include "nt/ke/Thread.h"
 #include "nt/ob/Object.h"
+#include "nt/ob/ObTypes.h"
 #include "nt/ps/Process.h"
 
 namespace ntbox::nt {
@@ -17,8 +18,6 @@ PVOID g_PsProcessType = &ob::ProcessType();
 PVOID g_PsThreadType = &ob::ThreadType();
 
 namespace {
-
-constexpr ULONG OBJ_KERNEL_HANDLE = 0x200;
 
 using ps::CurrentProcess;
 

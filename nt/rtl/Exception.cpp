@@ -1,5 +1,7 @@
 #include "nt/rtl/Exception.h"
 
+#include "nt/ke/KeExports.h"
+
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -37,6 +39,7 @@ NTBOX_CAPTURE_THUNK(ProbeForRead)
 NTBOX_CAPTURE_THUNK(ProbeForWrite)
 NTBOX_CAPTURE_THUNK(MmProbeAndLockPages)
 NTBOX_CAPTURE_THUNK(RtlUnwindEx)
+NTBOX_CAPTURE_THUNK(KeReleaseSemaphore)
 
 // RtlCaptureContext(CONTEXT* rcx): the caller's registers after the call returns.
 asm(R"(
@@ -471,5 +474,6 @@ void* ntbox_impl_ProbeForRead = reinterpret_cast<void*>(&ntbox::nt::ProbeForRead
 void* ntbox_impl_ProbeForWrite = reinterpret_cast<void*>(&ntbox::nt::ProbeForWrite);
 void* ntbox_impl_MmProbeAndLockPages = reinterpret_cast<void*>(&ntbox::nt::MmProbeAndLockPages);
 void* ntbox_impl_RtlUnwindEx = reinterpret_cast<void*>(&ntbox::nt::RtlUnwindEx);
+void* ntbox_impl_KeReleaseSemaphore = reinterpret_cast<void*>(&ntbox::nt::KeReleaseSemaphore);
 void* ntbox_impl_RaiseException = reinterpret_cast<void*>(&ntbox::nt::RaiseException);
 }

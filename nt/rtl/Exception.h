@@ -88,4 +88,5 @@ extern "C" void NTAPI ntbox_capture_ProbeForRead(PVOID, SIZE_T, ULONG);
 extern "C" void NTAPI ntbox_capture_ProbeForWrite(PVOID, SIZE_T, ULONG);
 extern "C" void NTAPI ntbox_capture_MmProbeAndLockPages(void*, KPROCESSOR_MODE, int);
 extern "C" void NTAPI ntbox_capture_RtlUnwindEx(PVOID, PVOID, EXCEPTION_RECORD*, PVOID, CONTEXT*, void*);
+extern "C" LONG NTAPI ntbox_capture_KeReleaseSemaphore(void*, LONG, LONG, BOOLEAN);
 }  // namespace ntbox::nt

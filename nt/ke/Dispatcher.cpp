@@ -1,0 +1,111 @@
+#include "nt/ke/Dispatcher.h"
+
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <climits>
+#include <ctime>
+
+#include "nt/Kernel.h"
+#include "nt/ke/BugCheck.h"
+#include "nt/ke/Thread.h"
+
+namespace ntbox::nt::ke {
+namespace {
+
+const void* Me() {
+  static thread_local char tag;
+  return &tag;
+}
+
+// Bumped by every change; a waiter sleeps on the value it saw while it held the lock, so a change
+// made after its look is never missed.
+std::atomic<std::uint32_t> g_generation{0};
+std::atomic<bool> g_stopping{false};
+
+}  // namespace
+
+void KernelLock::lock() {
+  if (owner_.load(std::memory_order_relaxed) == Me()) {
+    ++depth_;
+    return;
+  }
+  mutex_.lock();
+  owner_.store(Me(), std::memory_order_relaxed);
+  depth_ = 1;
+}
+
+void KernelLock::unlock() {
+  if (--depth_ == 0) {
+    owner_.store(nullptr, std::memory_order_relaxed);
+    mutex_.unlock();
+  }
+}
+
+bool KernelLock::HeldByCaller() const { return owner_.load(std::memory_order_relaxed) == Me(); }
+
+unsigned KernelLock::ReleaseAll() {
+  if (!HeldByCaller()) return 0;
+  const unsigned depth = depth_;
+  depth_ = 0;
+  owner_.store(nullptr, std::memory_order_relaxed);
+  mutex_.unlock();
+  return depth;
+}
+
+void KernelLock::Reacquire(unsigned depth) {
+  if (depth == 0) return;
+  mutex_.lock();
+  owner_.store(Me(), std::memory_order_relaxed);
+  depth_ = depth;
+}
+
+KernelLock& TheKernelLock() {
+  static KernelLock lock;
+  return lock;
+}
+
+void WakeWaiters() {
+  g_generation.fetch_add(1, std::memory_order_release);
+  syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&g_generation), FUTEX_WAKE_PRIVATE, INT_MAX, nullptr,
+          nullptr, 0);
+}
+
+WaitOutcome WaitUntil(FunctionRef<bool()> ready, std::int64_t deadline) {
+  KernelLock& lock = TheKernelLock();
+  for (;;) {
+    const std::uint32_t seen = g_generation.load(std::memory_order_acquire);
+    if (g_stopping.load()) return WaitOutcome::kStopped;
+    if (ready()) return WaitOutcome::kReady;
+    timespec relative{};
+    const timespec* timeout = nullptr;
+    if (deadline >= 0) {
+      const auto now = static_cast<std::int64_t>(Kernel::Current().InterruptTime());
+      if (now >= deadline) return WaitOutcome::kTimeout;
+      const std::int64_t left = deadline - now;
+      relative.tv_sec = left / 10000000;
+      relative.tv_nsec = (left % 10000000) * 100;
+      timeout = &relative;
+    }
+    const unsigned depth = lock.ReleaseAll();
+    syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&g_generation), FUTEX_WAIT_PRIVATE, seen, timeout, nullptr,
+            0);
+    lock.Reacquire(depth);
+  }
+}
+
+bool Stopping() { return g_stopping.load(); }
+
+void SetStopping(bool value) {
+  g_stopping.store(value);
+  WakeWaiters();
+}
+
+void UnwindStopped() {
+  BugCheck record;
+  record.code = kStopUnwindCode;
+  RaiseBugCheck(record);
+}
+
+}  // namespace ntbox::nt::ke

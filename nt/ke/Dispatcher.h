@@ -1,0 +1,53 @@
+// The dispatcher: the kernel lock every thread holds while it runs driver code, and waits that
+// let it go while they sleep.
+//
+// ntbox runs driver code one thread at a time (requests, DPCs, work items, system threads): the
+// kernel lock is a big lock, released only while a thread waits. Every schedule this allows is one
+// a multiprocessor Windows allows too, so correct drivers run correctly; the virtual processors
+// are identities (numbers, DPC queues), not parallelism. All dispatcher state (signal states,
+// queues, timers) changes under the lock, and every change wakes the waiters to look again.
+#pragma once
+#include <cstdint>
+#include <atomic>
+#include <mutex>
+
+#include "support/FunctionRef.h"
+
+namespace ntbox::nt::ke {
+
+class KernelLock {
+ public:
+  void lock();
+  void unlock();
+  bool HeldByCaller() const;
+  // Lets go of every level the caller holds (for a wait); returns how many to take back.
+  unsigned ReleaseAll();
+  void Reacquire(unsigned depth);
+
+ private:
+  std::mutex mutex_;
+  std::atomic<const void*> owner_{nullptr};
+  unsigned depth_ = 0;
+};
+
+KernelLock& TheKernelLock();
+
+// After any change waiters may care about (made under the lock): every waiter looks again.
+void WakeWaiters();
+
+enum class WaitOutcome { kReady, kTimeout, kStopped };
+// Waits until ready() holds; ready() runs under the kernel lock, which is let go while the thread
+// sleeps. deadline is on the interrupt-time clock (100 ns units since boot), or -1 for none.
+// kStopped: the kernel is stopping (shutdown or a bugcheck elsewhere).
+WaitOutcome WaitUntil(FunctionRef<bool()> ready, std::int64_t deadline = -1);
+
+// Set once: a bugcheck or shutdown. Waits end with kStopped and no more driver code starts.
+bool Stopping();
+void SetStopping(bool value);
+
+// A wait inside driver code that the kernel's stop ended: unwinds the driver call quietly (the
+// machine is already going; no second report).
+[[noreturn]] void UnwindStopped();
+constexpr std::uint32_t kStopUnwindCode = 0xDEAD0000;  // BugCheck::code of that unwinding
+
+}  // namespace ntbox::nt::ke

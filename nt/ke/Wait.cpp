@@ -1,0 +1,233 @@
+// Waits on dispatcher objects (events, semaphores, mutexes, timers, threads, processes), delays,
+// and the semaphore and mutex objects themselves. Signal states change under the kernel lock;
+// a waiter sleeps with the lock let go (ke/Dispatcher.h).
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <span>
+
+#include "nt/Kernel.h"
+#include "nt/Status.h"
+#include "nt/ke/BugCheck.h"
+#include "nt/ke/Dispatcher.h"
+#include "nt/ke/KeExports.h"
+#include "nt/ke/KeTypes.h"
+#include "nt/ke/Thread.h"
+#include "nt/io/IoExports.h"
+#include "nt/ob/ObExports.h"
+#include "nt/ob/Object.h"
+#include "nt/rtl/Exception.h"
+
+namespace ntbox::nt {
+namespace {
+
+namespace type = dispatcher_type;
+constexpr ULONG MAXIMUM_WAIT_OBJECTS_EXCEEDED = 0x0C;
+constexpr ULONG THREAD_NOT_MUTEX_OWNER = 0x11;
+constexpr ULONG kThreadWaitObjects = 3;    // THREAD_WAIT_OBJECTS: more need a wait block array
+constexpr ULONG kMaximumWaitObjects = 64;  // MAXIMUM_WAIT_OBJECTS
+constexpr int WaitAll = 0;
+
+bool Waitable(const DISPATCHER_HEADER* h) {
+  switch (h->Type) {
+    case type::kNotificationEvent:
+    case type::kSynchronizationEvent:
+    case type::kMutant:
+    case type::kProcess:
+    case type::kSemaphore:
+    case type::kThread:
+    case type::kNotificationTimer:
+    case type::kSynchronizationTimer:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool Signaled(DISPATCHER_HEADER* h, const void* self) {
+  if (h->Type == type::kMutant) {
+    const auto* m = reinterpret_cast<const KMUTANT*>(h);
+    return h->SignalState > 0 || m->OwnerThread == self;  // a mutex is recursive for its owner
+  }
+  return std::atomic_ref<LONG>(h->SignalState).load() > 0;
+}
+
+// What satisfying a wait does to the object; returns true for an abandoned mutex.
+bool Consume(DISPATCHER_HEADER* h, void* self) {
+  switch (h->Type) {
+    case type::kSynchronizationEvent:
+      // Programs consume events without the kernel lock (user/Kernel32): atomically.
+      std::atomic_ref<LONG>(h->SignalState).store(0);
+      return false;
+    case type::kSynchronizationTimer:
+      h->SignalState = 0;
+      return false;
+    case type::kSemaphore:
+      --h->SignalState;
+      return false;
+    case type::kMutant: {
+      auto* m = reinterpret_cast<KMUTANT*>(h);
+      --h->SignalState;
+      m->OwnerThread = self;
+      const bool abandoned = m->Abandoned != 0;
+      m->Abandoned = 0;
+      return abandoned;
+    }
+    default:
+      return false;
+  }
+}
+
+// Windows' deadline rule: negative is relative, positive absolute system time; on the interrupt clock.
+std::int64_t DeadlineOf(const LARGE_INTEGER* timeout) {
+  if (!timeout) return -1;
+  const LONGLONG t = timeout->QuadPart;
+  const auto now = static_cast<std::int64_t>(Kernel::Current().InterruptTime());
+  if (t <= 0) return now - t;
+  return now + std::max<std::int64_t>(0, t - static_cast<std::int64_t>(Kernel::SystemTime()));
+}
+
+void CheckWaitIrql(const void* object, const LARGE_INTEGER* timeout, ULONG64 caller) {
+  const ke::KernelThread* t = ke::CurrentThread();
+  const bool blocking = !timeout || timeout->QuadPart != 0;
+  if (t->irql > DISPATCH_LEVEL || (blocking && t->irql >= DISPATCH_LEVEL)) {
+    // A thread at DISPATCH_LEVEL cannot be switched out: only a zero-timeout poll is allowed.
+    RaiseBugCheck(bugcheck::IRQL_NOT_LESS_OR_EQUAL, reinterpret_cast<ULONG64>(object), t->irql, 0, caller,
+                  blocking ? "a wait that can block, at DISPATCH_LEVEL or above" : "a wait above DISPATCH_LEVEL",
+                  caller);
+  }
+}
+
+NTSTATUS Wait(std::span<DISPATCHER_HEADER* const> objects, bool all, const LARGE_INTEGER* timeout, ULONG64 caller) {
+  ke::KernelThread* t = ke::CurrentThread();
+  void* self = t->kthread();
+  for (DISPATCHER_HEADER* h : objects) {
+    if (!Waitable(h)) {
+      RaiseBugCheck(bugcheck::KMODE_EXCEPTION_NOT_HANDLED, static_cast<ULONG64>(static_cast<std::int64_t>(STATUS_ACCESS_VIOLATION)),
+                    caller, 0, reinterpret_cast<ULONG64>(h), "a wait on something that is not a dispatcher object",
+                    caller);
+    }
+  }
+  NTSTATUS result = STATUS_TIMEOUT;
+  const auto outcome = ke::WaitUntil(
+      [&] {
+        if (all) {
+          for (DISPATCHER_HEADER* h : objects) {
+            if (!Signaled(h, self)) return false;
+          }
+          bool abandoned = false;
+          for (DISPATCHER_HEADER* h : objects) abandoned |= Consume(h, self);
+          result = abandoned ? STATUS_ABANDONED_WAIT_0 : STATUS_WAIT_0;
+          ke::WakeWaiters();
+          return true;
+        }
+        for (std::size_t i = 0; i < objects.size(); ++i) {
+          if (!Signaled(objects[i], self)) continue;
+          const bool abandoned = Consume(objects[i], self);
+          result = static_cast<NTSTATUS>((abandoned ? STATUS_ABANDONED_WAIT_0 : STATUS_WAIT_0) + i);
+          return true;
+        }
+        return false;
+      },
+      DeadlineOf(timeout));
+  if (outcome == ke::WaitOutcome::kStopped) ke::UnwindStopped();
+  return outcome == ke::WaitOutcome::kTimeout ? STATUS_TIMEOUT : result;
+}
+
+}  // namespace
+
+NTSTATUS NTAPI KeWaitForSingleObject(PVOID Object, int, KPROCESSOR_MODE, BOOLEAN, LARGE_INTEGER* Timeout) {
+  const auto caller = reinterpret_cast<ULONG64>(__builtin_return_address(0));
+  CheckWaitIrql(Object, Timeout, caller);
+  DISPATCHER_HEADER* const objects[] = {static_cast<DISPATCHER_HEADER*>(Object)};
+  return Wait(objects, false, Timeout, caller);
+}
+
+NTSTATUS NTAPI KeWaitForMultipleObjects(ULONG Count, PVOID Object[], int WaitType, int, KPROCESSOR_MODE, BOOLEAN,
+                                        LARGE_INTEGER* Timeout, KWAIT_BLOCK* WaitBlockArray) {
+  const auto caller = reinterpret_cast<ULONG64>(__builtin_return_address(0));
+  if (Count > kMaximumWaitObjects || (Count > kThreadWaitObjects && !WaitBlockArray)) {
+    RaiseBugCheck(MAXIMUM_WAIT_OBJECTS_EXCEEDED, 0, 0, 0, 0,
+                  Count > kMaximumWaitObjects ? "more than MAXIMUM_WAIT_OBJECTS (64) objects in one wait"
+                                              : "more than THREAD_WAIT_OBJECTS (3) objects without a wait block array",
+                  caller);
+  }
+  CheckWaitIrql(Count ? Object[0] : nullptr, Timeout, caller);
+  std::array<DISPATCHER_HEADER*, kMaximumWaitObjects> objects{};
+  for (ULONG i = 0; i < Count; ++i) objects[i] = static_cast<DISPATCHER_HEADER*>(Object[i]);
+  return Wait(std::span(objects.data(), Count), WaitType == WaitAll, Timeout, caller);
+}
+
+NTSTATUS NTAPI ZwWaitForSingleObject(HANDLE Handle, BOOLEAN Alertable, LARGE_INTEGER* Timeout) {
+  PVOID object = nullptr;
+  const NTSTATUS status = ObReferenceObjectByHandle(Handle, 0x100000 /* SYNCHRONIZE */, nullptr, KernelMode, &object,
+                                                    nullptr);
+  if (!NT_SUCCESS(status)) return status;
+  const auto caller = reinterpret_cast<ULONG64>(__builtin_return_address(0));
+  CheckWaitIrql(object, Timeout, caller);
+  DISPATCHER_HEADER* const objects[] = {static_cast<DISPATCHER_HEADER*>(object)};
+  NTSTATUS result = STATUS_INVALID_HANDLE;
+  if (Waitable(objects[0])) result = Wait(objects, false, Timeout, caller);
+  (void)Alertable;
+  ob::DereferenceObject(object);
+  return result;
+}
+
+NTSTATUS NTAPI KeDelayExecutionThread(KPROCESSOR_MODE, BOOLEAN, LARGE_INTEGER* Interval) {
+  const auto caller = reinterpret_cast<ULONG64>(__builtin_return_address(0));
+  if (ke::CurrentThread()->irql > APC_LEVEL) {
+    RaiseBugCheck(bugcheck::IRQL_NOT_LESS_OR_EQUAL, 0, ke::CurrentThread()->irql, 0, caller,
+                  "KeDelayExecutionThread above APC_LEVEL", caller);
+  }
+  const std::int64_t deadline = DeadlineOf(Interval);
+  if (ke::WaitUntil([] { return false; }, deadline) == ke::WaitOutcome::kStopped) ke::UnwindStopped();
+  return STATUS_SUCCESS;
+}
+
+// Semaphores.
+void NTAPI KeInitializeSemaphore(KSEMAPHORE* Semaphore, LONG Count, LONG Limit) {
+  Semaphore->Header.Type = type::kSemaphore;
+  Semaphore->Header.Size = sizeof(KSEMAPHORE) / sizeof(LONG);
+  Semaphore->Header.SignalState = Count;
+  Semaphore->Header.WaitListHead.Flink = Semaphore->Header.WaitListHead.Blink = &Semaphore->Header.WaitListHead;
+  Semaphore->Limit = Limit;
+}
+
+LONG NTAPI KeReadStateSemaphore(KSEMAPHORE* Semaphore) { return Semaphore->Header.SignalState; }
+
+LONG NTAPI KeReleaseSemaphore(void* object, LONG, LONG Adjustment, BOOLEAN) {
+  auto* s = static_cast<KSEMAPHORE*>(object);
+  const LONG old = s->Header.SignalState;
+  if (Adjustment <= 0 || old > s->Limit - Adjustment) RaiseAtDriverCall(STATUS_SEMAPHORE_LIMIT_EXCEEDED);
+  s->Header.SignalState = old + Adjustment;
+  ke::WakeWaiters();
+  return old;
+}
+
+// Mutexes.
+void NTAPI KeInitializeMutex(KMUTANT* Mutex, ULONG) {
+  *Mutex = KMUTANT{};
+  Mutex->Header.Type = type::kMutant;
+  Mutex->Header.Size = sizeof(KMUTANT) / sizeof(LONG);
+  Mutex->Header.SignalState = 1;
+  Mutex->Header.WaitListHead.Flink = Mutex->Header.WaitListHead.Blink = &Mutex->Header.WaitListHead;
+  Mutex->ApcDisable = 1;
+}
+
+LONG NTAPI KeReadStateMutex(KMUTANT* Mutex) { return Mutex->Header.SignalState; }
+
+LONG NTAPI KeReleaseMutex(void* object, BOOLEAN) {
+  auto* m = static_cast<KMUTANT*>(object);
+  const LONG old = m->Header.SignalState;
+  if (m->OwnerThread != ke::CurrentThread()->kthread() || old > 0) {
+    // Releasing a mutex the thread does not own: Windows stops with THREAD_NOT_MUTEX_OWNER.
+    RaiseBugCheck(THREAD_NOT_MUTEX_OWNER, reinterpret_cast<ULONG64>(m->OwnerThread),
+                  reinterpret_cast<ULONG64>(m), reinterpret_cast<ULONG64>(ke::CurrentThread()->kthread()), 0,
+                  "KeReleaseMutex by a thread that does not own the mutex");
+  }
+  if (++m->Header.SignalState == 1) m->OwnerThread = nullptr;
+  ke::WakeWaiters();
+  return old;
+}
+
+}  // namespace ntbox::nt

@@ -1,0 +1,40 @@
+// Process-structure exports: system threads, the current thread and process, processor numbers.
+#pragma once
+#include "nt/Types.h"
+
+namespace ntbox::nt {
+
+struct OBJECT_ATTRIBUTES;
+struct CLIENT_ID {
+  HANDLE UniqueProcess;
+  HANDLE UniqueThread;
+};
+static_assert(sizeof(CLIENT_ID) == 0x10);
+
+struct PROCESSOR_NUMBER {
+  USHORT Group;
+  UCHAR Number;
+  UCHAR Reserved;
+};
+
+NTSTATUS NTAPI PsCreateSystemThread(HANDLE* ThreadHandle, ULONG DesiredAccess, OBJECT_ATTRIBUTES* ObjectAttributes,
+                                    HANDLE ProcessHandle, CLIENT_ID* ClientId, void(NTAPI* StartRoutine)(PVOID),
+                                    PVOID StartContext);
+NTSTATUS NTAPI PsTerminateSystemThread(NTSTATUS ExitStatus);
+PVOID NTAPI PsGetCurrentThread();
+PVOID NTAPI KeGetCurrentThread();
+HANDLE NTAPI PsGetCurrentThreadId();
+HANDLE NTAPI PsGetThreadId(PVOID Thread);
+BOOLEAN NTAPI PsIsSystemThread(PVOID Thread);
+LONG NTAPI KeSetPriorityThread(PVOID Thread, LONG Priority);
+LONG NTAPI KeQueryPriorityThread(PVOID Thread);
+LONG NTAPI KeSetBasePriorityThread(PVOID Thread, LONG Increment);
+ULONG NTAPI KeGetCurrentProcessorNumber();
+ULONG NTAPI KeGetCurrentProcessorNumberEx(PROCESSOR_NUMBER* ProcNumber);
+ULONG NTAPI KeQueryActiveProcessorCount(ULONG64* ActiveProcessors);
+ULONG NTAPI KeQueryActiveProcessorCountEx(USHORT GroupNumber);
+ULONG NTAPI KeQueryMaximumProcessorCount();
+NTSTATUS NTAPI ZwYieldExecution();
+NTSTATUS NTAPI KeDelayExecutionThread(KPROCESSOR_MODE WaitMode, BOOLEAN Alertable, LARGE_INTEGER* Interval);
+
+}  // namespace ntbox::nt
