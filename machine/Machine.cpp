@@ -106,6 +106,7 @@ Result<std::unique_ptr<Machine>> Machine::Boot(const fs::path& root) {
 
   nt::KernelConfig kernelConfig;
   kernelConfig.debuggerEnabled = config->debug;
+  kernelConfig.systemDrive = machine->dir_.drive('C').string();
   for (const auto& value : reg.Values(kDebugPrintFilterKey)) {
     const auto mask = value.AsDword();
     if (!mask) continue;

@@ -8,6 +8,7 @@
 #include "nt/kd/DebugPrint.h"
 #include "nt/ke/KeExports.h"
 #include "nt/mm/AddressSpace.h"
+#include "nt/io/DriveFile.h"
 #include "nt/io/IoExports.h"
 #include "nt/mm/MmExports.h"
 #include "nt/ob/ObExports.h"
@@ -212,6 +213,15 @@ const auto kExports = std::to_array<Export>({
     NT_FN(KeQueryActiveProcessorCountEx, HIGH_LEVEL),
     NT_FN(KeQueryMaximumProcessorCount, HIGH_LEVEL),
     NT_FN(ZwYieldExecution, PASSIVE_LEVEL),
+    // Kernel file I/O on the machine's drive (io/).
+    NT_FN(ZwCreateFile, PASSIVE_LEVEL),
+    NT_FN(ZwOpenFile, PASSIVE_LEVEL),
+    NT_FN(ZwReadFile, PASSIVE_LEVEL),
+    NT_FN(ZwWriteFile, PASSIVE_LEVEL),
+    NT_FN(ZwFlushBuffersFile, PASSIVE_LEVEL),
+    NT_FN(ZwQueryInformationFile, PASSIVE_LEVEL),
+    NT_FN(ZwSetInformationFile, PASSIVE_LEVEL),
+    NT_FN(ZwDeleteFile, PASSIVE_LEVEL),
     // Work items (ex/, io/).
     NT_FN(ExQueueWorkItem, DISPATCH_LEVEL),
     NT_FN(IoAllocateWorkItem, DISPATCH_LEVEL),

@@ -16,6 +16,7 @@
 #include "nt/ke/Processors.h"
 #include "nt/ke/Thread.h"
 #include "nt/ps/SystemThread.h"
+#include "nt/vf/IrqlThunks.h"
 #include "nt/Status.h"
 #include "nt/kd/DebugPrint.h"
 #include "nt/ke/KeTypes.h"
@@ -186,11 +187,13 @@ Result<Module*> Kernel::LoadModule(pe::PeImage parsed, const std::string& path) 
   pe::LoadOptions options;
   options.regionStart = mm::kSystemImageStart;
   options.regionEnd = mm::kSystemImageEnd;
-  options.resolveImport = [](const pe::ImportRef& ref) -> std::optional<std::uint64_t> {
+  const std::string fileName = std::filesystem::path(path).filename().string();
+  const bool checkIrql = config_.verifier.On(fileName, vf::flags::kIrqlChecking);
+  options.resolveImport = [checkIrql](const pe::ImportRef& ref) -> std::optional<std::uint64_t> {
     const Export* e = ref.ordinal ? FindExportByOrdinal(ref.dll, *ref.ordinal)
                                   : FindExport(ref.dll, ref.name);
     if (!e) return std::nullopt;
-    return reinterpret_cast<std::uint64_t>(e->address);
+    return reinterpret_cast<std::uint64_t>(checkIrql ? vf::IrqlCheckedAddress(*e) : e->address);
   };
   auto loaded = pe::LoadImage(std::move(parsed), options);
   if (!loaded) return std::unexpected(loaded.error());
@@ -201,6 +204,7 @@ Result<Module*> Kernel::LoadModule(pe::PeImage parsed, const std::string& path) 
   module->name = p.stem().string();
   module->path = path;
   module->image = std::move(*loaded);
+  module->verified = config_.verifier.Verifies(module->fileName);
 
   std::lock_guard lock(mutex_);
   for (auto& slot : slots_) {

@@ -16,6 +16,7 @@
 #include "nt/Types.h"
 #include "nt/ex/Pool.h"
 #include "nt/kd/DebugFilter.h"
+#include "nt/vf/Verifier.h"
 #include "pe/PeLoader.h"
 #include "support/FunctionRef.h"
 #include "support/Result.h"
@@ -49,6 +50,9 @@ struct KernelConfig {
   std::uint32_t processors = 2;
   DebugFilter debugFilter;       // what a kernel debugger would be shown
   bool debuggerEnabled = false;  // bcdedit /debug: KdDebuggerEnabled
+  // The folder that is the machine's C: drive (kernel file I/O stays inside it); empty: none.
+  std::string systemDrive;
+  vf::VerifierConfig verifier;
 };
 
 struct DebugRecord {
@@ -66,6 +70,7 @@ struct Module {
   std::string fileName;  // "FirstDriverSample.sys"
   std::string path;      // where it was loaded from
   std::unique_ptr<pe::LoadedImage> image;
+  bool verified = false;  // Driver Verifier watches it
 };
 
 class Kernel {

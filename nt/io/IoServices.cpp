@@ -7,6 +7,7 @@
 #include "nt/Kernel.h"
 #include "nt/Status.h"
 #include "nt/io/DeviceState.h"
+#include "nt/io/FileObject.h"
 #include "nt/io/IoExports.h"
 #include "nt/io/IrpBlock.h"
 #include "nt/ke/KeExports.h"
@@ -19,15 +20,6 @@ namespace ntbox::nt::io {
 namespace {
 
 constexpr ULONG FO_SYNCHRONOUS_IO = 0x2;
-
-// What follows FILE_OBJECT in its object body.
-struct FileTail {
-  bool created = false;  // IRP_MJ_CREATE succeeded: cleanup and close are due
-};
-
-FileTail* TailOf(FILE_OBJECT* file) {
-  return reinterpret_cast<FileTail*>(reinterpret_cast<std::uint8_t*>(file) + sizeof(FILE_OBJECT));
-}
 
 struct IoSecurityContext {
   PVOID SecurityQos;
@@ -94,12 +86,18 @@ void OnLastHandleClosed(void* body) {
 
 void OnFileDeleted(void* body) {
   auto* file = static_cast<FILE_OBJECT*>(body);
+  if (TailOf(file)->hostFd >= 0) {
+    CloseDriveFile(file);
+    return;
+  }
   if (TailOf(file)->created) SendFileIrp(file, IRP_MJ_CLOSE);
   if (DEVICE_OBJECT* device = file->DeviceObject) {
     if (DeviceState* state = StateOf(device)) state->openFiles.fetch_sub(1);
     ob::DereferenceObject(device);
   }
 }
+
+}  // namespace
 
 void HookFileType() {
   static const bool hooked = [] {
@@ -109,6 +107,8 @@ void HookFileType() {
   }();
   (void)hooked;
 }
+
+namespace {
 
 ACCESS_MASK MapGeneric(ACCESS_MASK access) {
   ACCESS_MASK out = access & ~(GENERIC_READ | GENERIC_WRITE | GENERIC_EXECUTE | GENERIC_ALL);

@@ -40,6 +40,9 @@ std::size_t OpenFilesOn(const DRIVER_OBJECT* driver);
 // Called before a driver's image goes away: its devices leave the namespace.
 void ForgetDevicesOf(DRIVER_OBJECT* driver);
 
+// Installs the file type's close hooks (idempotent).
+void HookFileType();
+
 // Sets the thread's process and previous mode for a system service, and restores them.
 class ServiceContext {
  public:

@@ -1,6 +1,8 @@
 #include <string>
 
 #include "nt/ExportTable.h"
+#include "nt/Kernel.h"
+#include "nt/vf/IrqlThunks.h"
 #include "nt/mm/MmExports.h"
 
 namespace ntbox::nt {
@@ -13,7 +15,15 @@ PVOID NTAPI MmGetSystemRoutineAddress(UNICODE_STRING* SystemRoutineName) {
     name.push_back(static_cast<char>(c));
   }
   const Export* e = FindSystemRoutine(name);
-  return e ? e->address : nullptr;
+  if (!e) return nullptr;
+  // A verified driver gets the routine as its imports are bound: through the IRQL check.
+  const auto caller = reinterpret_cast<std::uint64_t>(__builtin_return_address(0));
+  Kernel& kernel = Kernel::Current();
+  const Module* module = kernel.ModuleAt(caller);
+  if (module && kernel.config().verifier.On(module->fileName, vf::flags::kIrqlChecking)) {
+    return vf::IrqlCheckedAddress(*e);
+  }
+  return e->address;
 }
 
 }  // namespace ntbox::nt

@@ -1,0 +1,29 @@
+// Kernel file I/O on the machine's drive (see DriveFile.cpp).
+#pragma once
+#include "nt/Types.h"
+#include "nt/io/IoTypes.h"
+
+namespace ntbox::nt {
+
+struct OBJECT_ATTRIBUTES;
+
+NTSTATUS NTAPI ZwCreateFile(HANDLE* FileHandle, ACCESS_MASK DesiredAccess, OBJECT_ATTRIBUTES* ObjectAttributes,
+                            IO_STATUS_BLOCK* IoStatusBlock, LARGE_INTEGER* AllocationSize, ULONG FileAttributes,
+                            ULONG ShareAccess, ULONG CreateDisposition, ULONG CreateOptions, PVOID EaBuffer,
+                            ULONG EaLength);
+NTSTATUS NTAPI ZwOpenFile(HANDLE* FileHandle, ACCESS_MASK DesiredAccess, OBJECT_ATTRIBUTES* ObjectAttributes,
+                          IO_STATUS_BLOCK* IoStatusBlock, ULONG ShareAccess, ULONG OpenOptions);
+NTSTATUS NTAPI ZwReadFile(HANDLE FileHandle, HANDLE Event, PVOID ApcRoutine, PVOID ApcContext,
+                          IO_STATUS_BLOCK* IoStatusBlock, PVOID Buffer, ULONG Length, LARGE_INTEGER* ByteOffset,
+                          ULONG* Key);
+NTSTATUS NTAPI ZwWriteFile(HANDLE FileHandle, HANDLE Event, PVOID ApcRoutine, PVOID ApcContext,
+                           IO_STATUS_BLOCK* IoStatusBlock, PVOID Buffer, ULONG Length, LARGE_INTEGER* ByteOffset,
+                           ULONG* Key);
+NTSTATUS NTAPI ZwFlushBuffersFile(HANDLE FileHandle, IO_STATUS_BLOCK* IoStatusBlock);
+NTSTATUS NTAPI ZwQueryInformationFile(HANDLE FileHandle, IO_STATUS_BLOCK* IoStatusBlock, PVOID FileInformation,
+                                      ULONG Length, int FileInformationClass);
+NTSTATUS NTAPI ZwSetInformationFile(HANDLE FileHandle, IO_STATUS_BLOCK* IoStatusBlock, PVOID FileInformation,
+                                    ULONG Length, int FileInformationClass);
+NTSTATUS NTAPI ZwDeleteFile(OBJECT_ATTRIBUTES* ObjectAttributes);
+
+}  // namespace ntbox::nt

@@ -1,0 +1,26 @@
+// What follows FILE_OBJECT in its object body: ntbox's own bookkeeping, never seen by drivers.
+#pragma once
+#include <cstdint>
+
+#include "nt/io/IoTypes.h"
+
+namespace ntbox::nt::io {
+
+struct FileTail {
+  bool created = false;  // IRP_MJ_CREATE succeeded: cleanup and close are due
+  // A file on the machine's drive (ZwCreateFile): the host descriptor, and what closing does.
+  int hostFd = -1;
+  int parentFd = -1;         // the directory it lives in, for delete on close
+  bool directory = false;
+  bool deleteOnClose = false;
+  char name[256] = {};       // its last path component, for delete on close
+};
+
+inline FileTail* TailOf(FILE_OBJECT* file) {
+  return reinterpret_cast<FileTail*>(reinterpret_cast<std::uint8_t*>(file) + sizeof(FILE_OBJECT));
+}
+
+// Closes the host side of a drive file (called when the file object goes).
+void CloseDriveFile(FILE_OBJECT* file);
+
+}  // namespace ntbox::nt::io
