@@ -1,6 +1,7 @@
 #include "cpu/Trap.h"
 
 #include <signal.h>
+#include <sys/uio.h>
 #include <ucontext.h>
 
 #include <Zydis/Zydis.h>
@@ -281,10 +282,26 @@ void CaptureContext(BugCheck& b, ucontext_t* uc, const Decoded& d) {
 std::uint64_t FindDriverCaller(std::uint64_t rsp) {
   nt::Kernel* kernel = nt::Kernel::CurrentOrNull();
   if (!kernel) return 0;
-  // The frames above rsp are the interrupted thread's older ones, so they are mapped.
-  const auto* slot = reinterpret_cast<const std::uint64_t*>(rsp);
-  for (int i = 0; i < 256; ++i) {
-    if (kernel->ModuleAt(slot[i])) return slot[i];
+  // Read through the kernel, not directly: after a stack overflow rsp may sit at the edge of what
+  // is mapped (a function's "sub rsp, N" moved it into the guard gap), and a fault here would be
+  // one inside the trap handler. Page by page, skipping what is not mapped, up to 64 KiB (printf's
+  // frames in the kernel can be deep).
+  std::uint64_t address = rsp;
+  const std::uint64_t end = rsp + 65536;
+  while (address < end) {
+    std::uint64_t chunk[512];
+    const std::uint64_t pageEnd = (address | 4095) + 1;
+    const std::size_t bytes = std::min<std::uint64_t>(pageEnd, end) - address;
+    iovec local{chunk, bytes};
+    iovec remote{reinterpret_cast<void*>(address), bytes};
+    if (process_vm_readv(getpid(), &local, 1, &remote, 1, 0) != static_cast<ssize_t>(bytes)) {
+      address += bytes;
+      continue;
+    }
+    for (std::size_t i = 0; i < bytes / 8; ++i) {
+      if (kernel->ModuleAt(chunk[i])) return chunk[i];
+    }
+    address += bytes;
   }
   return 0;
 }

@@ -195,6 +195,7 @@ Result<Module*> Kernel::LoadModule(pe::PeImage parsed, const std::string& path) 
     if (!e) return std::nullopt;
     return reinterpret_cast<std::uint64_t>(checkIrql ? vf::IrqlCheckedAddress(*e) : e->address);
   };
+  std::vector<pe::FunctionSymbol> symbols = pe::FunctionSymbols(parsed);
   auto loaded = pe::LoadImage(std::move(parsed), options);
   if (!loaded) return std::unexpected(loaded.error());
 
@@ -205,6 +206,7 @@ Result<Module*> Kernel::LoadModule(pe::PeImage parsed, const std::string& path) 
   module->path = path;
   module->image = std::move(*loaded);
   module->verified = config_.verifier.Verifies(module->fileName);
+  module->symbols = std::move(symbols);
 
   std::lock_guard lock(mutex_);
   for (auto& slot : slots_) {

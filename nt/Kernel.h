@@ -17,6 +17,7 @@
 #include "nt/ex/Pool.h"
 #include "nt/kd/DebugFilter.h"
 #include "nt/vf/Verifier.h"
+#include "pe/CoffSymbols.h"
 #include "pe/PeLoader.h"
 #include "support/FunctionRef.h"
 #include "support/Result.h"
@@ -71,6 +72,7 @@ struct Module {
   std::string path;      // where it was loaded from
   std::unique_ptr<pe::LoadedImage> image;
   bool verified = false;  // Driver Verifier watches it
+  std::vector<pe::FunctionSymbol> symbols;  // from its COFF symbol table, for reports
 };
 
 class Kernel {

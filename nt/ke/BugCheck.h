@@ -38,6 +38,10 @@ struct BugCheck {
   std::uint8_t codeLength = 0;
   // For faults inside kernel code: the driver's return address that led there, or 0.
   ULONG64 driverCaller = 0;
+  // The call stack (innermost first) when it was walked at the stop: driver frames, then the
+  // kernel frame that called the driver.
+  std::array<ULONG64, 16> stack{};
+  std::uint8_t stackDepth = 0;
   KIRQL irql = 0;
   std::uint32_t processor = 0;
   std::uint64_t threadId = 0;

@@ -131,6 +131,11 @@ std::string FormatBugCheckReport(const BugCheck& b, Kernel& kernel) {
     out += "\n";
   }
   if (b.hasContext) out += "CONTEXT:\n" + Registers(b) + "\n";
+  if (b.stackDepth) {
+    out += "STACK_TEXT:\n";
+    for (std::uint8_t i = 0; i < b.stackDepth; ++i) out += fmt::format("{} {}\n", WinDbgAddress(b.stack[i]), Symbolize(b.stack[i]));
+    out += "\n";
+  }
   out += fmt::format("CURRENT_IRQL:  {:x}\nPROCESSOR:     {}\nTHREAD_ID:     {:x}\n\n", b.irql, b.processor, b.threadId);
   if (module) {
     out += fmt::format("MODULE_NAME: {}\nIMAGE_NAME:  {}\nFAULTING_MODULE: {} {}\n\n", module->name, module->fileName,

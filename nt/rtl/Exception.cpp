@@ -317,6 +317,29 @@ std::vector<Frame> DriverFrames(const CONTEXT& start) {
   return frames;
 }
 
+}  // namespace
+
+std::size_t DriverStack(const CONTEXT& start, std::span<ULONG64> out) {
+  std::size_t n = 0;
+  const auto frames = DriverFrames(start);
+  for (const Frame& f : frames) {
+    if (n == out.size()) return n;
+    out[n++] = f.context.Rip;
+  }
+  // The kernel frame that called into the driver: where its outermost frame returns.
+  if (!frames.empty() && n < out.size()) {
+    CONTEXT last = frames.back().context;
+    UnwindResult r;
+    if (RUNTIME_FUNCTION* fn = Lookup(*DriverAt(last.Rip), last.Rip);
+        fn && Unwind(frames.back().base, last.Rip, fn, last, 0, r) && !DriverAt(last.Rip)) {
+      out[n++] = last.Rip;
+    }
+  }
+  return n;
+}
+
+namespace {
+
 bool Covers(const Frame& f, const ScopeEntry& s, bool atFault) {
   // Except at a hardware fault, rip is a return address: the call itself lies just before it.
   const ULONG64 pc = f.context.Rip - f.base - (atFault ? 0 : 1);

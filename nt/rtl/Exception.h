@@ -3,6 +3,7 @@
 // Windows), __finally blocks run while unwinding, and the jump to the handler. What no handler
 // takes stops the machine (KMODE_EXCEPTION_NOT_HANDLED) with the faulting context in the report.
 #pragma once
+#include <span>
 #include <cstddef>
 #include <cstdint>
 
@@ -71,6 +72,10 @@ bool HasExceptionHandler(const CONTEXT& context);
 // Raises status from kernel code a driver called through a capturing export (ExRaiseStatus,
 // ProbeForRead, ProbeForWrite, MmProbeAndLockPages): the exception happens at the driver's call.
 [[noreturn]] void RaiseAtDriverCall(NTSTATUS status);
+// The driver's call stack from start (Rip, Rsp and the non-volatile registers): each driver
+// frame's pc, then the kernel frame that called into the driver. For reports, taken before the
+// stack is reused.
+std::size_t DriverStack(const CONTEXT& start, std::span<ULONG64> out);
 
 // Exports.
 RUNTIME_FUNCTION* NTAPI RtlLookupFunctionEntry(ULONG64 ControlPc, ULONG64* ImageBase, void* HistoryTable);

@@ -19,7 +19,11 @@ std::string WinDbgAddress(std::uint64_t address) {
 std::string Symbolize(std::uint64_t address) {
   if (Kernel* k = Kernel::CurrentOrNull()) {
     if (const Module* m = k->ModuleAt(address)) {
-      return fmt::format("{}+{:#x}", m->name, address - m->image->base());
+      const auto rva = static_cast<std::uint32_t>(address - m->image->base());
+      if (const pe::FunctionSymbol* f = pe::FunctionAt(m->symbols, rva)) {
+        return fmt::format("{}!{}+{:#x}", m->name, f->name, rva - f->rva);
+      }
+      return fmt::format("{}+{:#x}", m->name, rva);
     }
   }
   Dl_info info{};

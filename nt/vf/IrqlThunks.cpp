@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cstring>
 #include <mutex>
 #include <new>
@@ -11,6 +12,7 @@
 
 #include "nt/ke/BugCheck.h"
 #include "nt/ke/Thread.h"
+#include "nt/rtl/Exception.h"
 
 extern "C" void ntbox_irql_violation();
 
@@ -88,7 +90,13 @@ void* IrqlCheckedAddress(const Export& e) {
 }  // namespace ntbox::nt::vf
 
 // Reached from a thunk: r10 = the export's row, [rsp] = the driver's return address.
-extern "C" [[noreturn]] void NTAPI ntbox_IrqlViolation(std::uint64_t index, std::uint64_t caller) {
+// The caller's non-volatile registers, as ntbox_irql_violation pushes them.
+struct CallerRegisters {
+  std::uint64_t rbx, rbp, rsi, rdi, r12, r13, r14, r15;
+};
+
+extern "C" [[noreturn]] void NTAPI ntbox_IrqlViolation(std::uint64_t index, std::uint64_t caller,
+                                                      std::uint64_t callerRsp, const CallerRegisters* regs) {
   using namespace ntbox::nt;
   const Export& e = Exports()[index];
   const ke::KernelThread* t = ke::CurrentThread();
@@ -98,7 +106,27 @@ extern "C" [[noreturn]] void NTAPI ntbox_IrqlViolation(std::uint64_t index, std:
   char detail[160];
   const auto n = fmt::format_to_n(detail, sizeof detail - 1, "{} called at {}; it may be called at {} at most", e.name,
                                   vf::IrqlName(irql), vf::IrqlName(e.maxIrql)).size;
-  RaiseBugCheck(bugcheck::IRQL_NOT_LESS_OR_EQUAL, routine, irql, 8, routine, std::string_view(detail, n), caller);
+  BugCheck record;
+  record.code = bugcheck::IRQL_NOT_LESS_OR_EQUAL;
+  record.parameters = {routine, irql, 8, routine};
+  record.address = caller;
+  record.irql = irql;
+  record.processor = t ? t->processor : 0;
+  record.threadId = t ? t->id : 0;
+  std::memcpy(record.detail, detail, std::min(n, sizeof record.detail - 1));
+  CONTEXT context{};
+  context.Rip = caller;
+  context.Rsp = callerRsp;
+  context.Rbx = regs->rbx;
+  context.Rbp = regs->rbp;
+  context.Rsi = regs->rsi;
+  context.Rdi = regs->rdi;
+  context.R12 = regs->r12;
+  context.R13 = regs->r13;
+  context.R14 = regs->r14;
+  context.R15 = regs->r15;
+  record.stackDepth = static_cast<std::uint8_t>(DriverStack(context, record.stack));
+  RaiseBugCheck(record);
 }
 
 asm(R"(
@@ -107,6 +135,16 @@ asm(R"(
 ntbox_irql_violation:
   mov %r10, %rcx
   mov (%rsp), %rdx
+  lea 8(%rsp), %r8
+  push %r15
+  push %r14
+  push %r13
+  push %r12
+  push %rdi
+  push %rsi
+  push %rbp
+  push %rbx
+  mov %rsp, %r9
   sub $0x28, %rsp
   call ntbox_IrqlViolation
   ud2

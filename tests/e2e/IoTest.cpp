@@ -194,7 +194,7 @@ TEST_F(IoTest, FaultInDispatchStopsTheMachineWithAReport) {
   ASSERT_FALSE(r);
   const std::string& report = r.error().message;
   EXPECT_NE(report.find("KMODE_EXCEPTION_NOT_HANDLED (1e)"), std::string::npos) << report;
-  EXPECT_NE(report.find("ioctl_sample+"), std::string::npos) << report;
+  EXPECT_NE(report.find("ioctl_sample!SampleDeviceControl+0x"), std::string::npos) << report;
   ASSERT_TRUE(machine_->crashReport());
   EXPECT_FALSE(machine_->OpenDevice("\\\\.\\IoctlTest")) << "a stopped machine runs no driver code";
 }

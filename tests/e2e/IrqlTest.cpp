@@ -108,7 +108,11 @@ TEST_F(IrqlTest, Seed003FileIoInTheDpcBugchecksAndTheMachineBootsAgain) {
   EXPECT_NE(report.find("ZwCreateFile called at DISPATCH_LEVEL; it may be called at PASSIVE_LEVEL at most"),
             std::string::npos)
       << report;
-  EXPECT_NE(report.find("timer_log_in_dpc+0x"), std::string::npos) << report;
+  // The driver's frames by name, from its COFF symbols: the call site and the DPC routine.
+  EXPECT_NE(report.find("CALLER:\ntimer_log_in_dpc!AppendLine+0x"), std::string::npos) << report;
+  EXPECT_NE(report.find("STACK_TEXT:\n"), std::string::npos) << report;
+  EXPECT_NE(report.find(" timer_log_in_dpc!TimerLogDpc+0x"), std::string::npos) << report;
+  EXPECT_NE(report.find("CURRENT_IRQL:  2"), std::string::npos) << report;
   EXPECT_FALSE(fs::exists(dir_ / "C" / "timer_log.txt"));
   EXPECT_FALSE(machine_->OpenDevice("\\\\.\\TimerLog"));  // a stopped machine runs no driver code
   machine_.reset();

@@ -113,10 +113,10 @@ INSTANTIATE_TEST_SUITE_P(
         Misbehaviour{"privileged", 4, "*** STOP: 0x0000007E (0xFFFFFFFFC0000096,"},
         Misbehaviour{"double_free", 4, "*** STOP: 0x000000C2 (0x0000000000000007,"},
         Misbehaviour{"wrong_tag", 4, "*** STOP: 0x000000C2 (0x000000000000000A,"},
-        Misbehaviour{"bad_string", 4, "called from misbehave+0x"},
+        Misbehaviour{"bad_string", 4, "called from misbehave!DriverEntry+0x"},
         Misbehaviour{"stack_overflow", 4, "*** STOP: 0x0000007F (0x0000000000000008,"},
         Misbehaviour{"assert", 0, "*** Assertion failed: g_zero == 1"},
-        Misbehaviour{"breakpoint", 0, "Break instruction exception - code 80000003 (first chance) at misbehave+0x"},
+        Misbehaviour{"breakpoint", 0, "Break instruction exception - code 80000003 (first chance) at misbehave!DriverEntry+0x"},
         Misbehaviour{"leak", 0, "ntbox: pool leak: 48 bytes, tag 'Leak', allocated at misbehave+0x"},
         Misbehaviour{"fail", 1, "DriverEntry returned 0xC000009A (STATUS_INSUFFICIENT_RESOURCES)"}),
     [](const testing::TestParamInfo<Misbehaviour>& info) { return std::string(info.param.service); });

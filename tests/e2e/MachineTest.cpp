@@ -322,7 +322,7 @@ TEST_F(MachineTest, IoctlFromTheShell) {
   EXPECT_EQ(r.exit, 4);
   const std::string all = r.out + r.err;
   EXPECT_TRUE(Contains(all, "KMODE_EXCEPTION_NOT_HANDLED (1e)")) << all;
-  EXPECT_TRUE(Contains(all, "FAULTING_IP:\nioctl_sample+0x")) << all;
+  EXPECT_TRUE(Contains(all, "FAULTING_IP:\nioctl_sample!SampleDeviceControl+0x")) << all;
   EXPECT_TRUE(Contains(all, "Arg3: 0000000000000001")) << "a write";
   // The machine boots again; the auto-start service is running, the device answers.
   r = Run("sc query SIoctl");

@@ -113,7 +113,7 @@ TEST_F(RunTest, DriverFaultDuringTheAppsRequest) {
   EXPECT_TRUE(Contains(r.err, "ioctl_app.exe ended: the machine stopped with a bugcheck")) << r.err;
   const std::string report = Slurp((dir_ / "crashes" / "last.txt").string());
   EXPECT_TRUE(Contains(report, "KMODE_EXCEPTION_NOT_HANDLED (1e)")) << report;
-  EXPECT_TRUE(Contains(report, "ioctl_sample+0x")) << report;
+  EXPECT_TRUE(Contains(report, "ioctl_sample!SampleDeviceControl+0x")) << report;
   // The next command boots a fresh machine with the service configured.
   r = Run("sc start SIoctl");
   EXPECT_EQ(r.exit, 0) << r.err;
