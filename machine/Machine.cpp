@@ -576,7 +576,9 @@ Result<void> Machine::BugChecked(const nt::BugCheck& record) {
   const std::time_t now = std::time(nullptr);
   char stamp[32];
   std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::localtime(&now));
-  const fs::path file = dir_.crashes() / (std::string(stamp) + fmt::format("-{:x}.txt", record.code));
+  // Two stops in one second (two machines, one folder) keep both reports.
+  fs::path file = dir_.crashes() / (std::string(stamp) + fmt::format("-{:x}.txt", record.code));
+  for (int n = 2; fs::exists(file); ++n) file = dir_.crashes() / (std::string(stamp) + fmt::format("-{:x}-{}.txt", record.code, n));
   auto written = WriteFileAtomically(file, report);
   if (written) written = WriteFileAtomically(dir_.crashes() / "last.txt", report);
   std::function<void()> listener;

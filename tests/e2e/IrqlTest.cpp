@@ -14,6 +14,7 @@
 #include <string>
 
 #include "machine/Machine.h"
+#include "tests/e2e/NtboxRun.h"
 
 namespace {
 
@@ -122,6 +123,41 @@ TEST_F(IrqlTest, Seed003FileIoInTheDpcBugchecksAndTheMachineBootsAgain) {
   ASSERT_TRUE(service);
   EXPECT_EQ(service->state, ntbox::machine::ServiceState::kStopped);
   EXPECT_TRUE(fs::exists(dir_ / "crashes" / "last.txt"));
+}
+
+}  // namespace
+
+namespace {
+
+using ntbox::test::Contains;
+using ntbox::test::Driver;
+
+class IrqlCliTest : public ntbox::test::MachineFixture {};
+
+// From the shell: the stop happens on a processor's thread, not in any command; a follower hears
+// of it, `ntbox crash` shows the report, and the next command finds the machine booted again.
+TEST_F(IrqlCliTest, BackgroundBugcheckIsReportedAndTheMachineBootsAgain) {
+  TestSigningOn();
+  ASSERT_EQ(Run("sc create TimerLogBad type= kernel binPath= " + Driver("timer_log_in_dpc.sys")).exit, 0);
+  ASSERT_EQ(Run("sc start TimerLogBad").exit, 0);
+  const auto followed = Run("dbgview --follow");  // ends when the machine stops
+  EXPECT_EQ(followed.exit, 4) << followed.err;
+  EXPECT_TRUE(Contains(followed.err, "the machine stopped with a bugcheck (report: ")) << followed.err;
+
+  const auto crash = Run("crash");
+  EXPECT_EQ(crash.exit, 0);
+  EXPECT_TRUE(Contains(crash.out, "IRQL_NOT_LESS_OR_EQUAL (a)")) << crash.out;
+  EXPECT_TRUE(Contains(crash.out, "timer_log_in_dpc!TimerLogDpc+0x")) << crash.out;
+  const auto list = Run("crash --list");
+  EXPECT_TRUE(Contains(list.out, "  1  ")) << list.out;
+  EXPECT_TRUE(Contains(list.out, "0x0000000A  IRQL_NOT_LESS_OR_EQUAL")) << list.out;
+  EXPECT_TRUE(Contains(list.out, "timer_log_in_dpc")) << list.out;
+  EXPECT_EQ(Run("crash --show 2").exit, 2);
+
+  // Registry and services are intact on the machine the next command boots.
+  const auto query = Run("sc query TimerLogBad");
+  EXPECT_EQ(query.exit, 0) << query.err;
+  EXPECT_TRUE(Contains(query.out, "STATE              : 1  STOPPED")) << query.out;
 }
 
 }  // namespace

@@ -5,13 +5,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <memory>
 #include <string>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
+#include "machine/CrashReports.h"
 #include "machine/MachineDir.h"
 #include "machine/Signing.h"
 #include "machine/server/Client.h"
@@ -38,6 +41,44 @@ struct MachineOptions {
 };
 
 fs::path Root(const MachineOptions& o) { return machine::MachineDir::Resolve(o.dir); }
+
+// Reads the machine directory directly: no server is needed (nor booted) to read its reports.
+int Crash(const MachineOptions& o, bool show) {
+  const fs::path crashes = Root(o) / "crashes";
+  auto list = machine::ListCrashes(crashes);
+  std::reverse(list.begin(), list.end());  // newest first
+  if (o.follow) {  // --list
+    if (list.empty() && !o.json) std::printf("No bugcheck on record for the machine at %s.\n", Root(o).c_str());
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      const auto& c = list[i];
+      if (o.json) {
+        std::printf("%s\n", nlohmann::json{{"index", i + 1}, {"time", c.time}, {"code", c.code}, {"name", c.name},
+                                           {"module", c.module}, {"file", c.file.string()}}
+                                .dump()
+                                .c_str());
+      } else {
+        std::printf("%3zu  %s  0x%08X  %-40s %s\n", i + 1, c.time.c_str(), c.code, c.name.c_str(), c.module.c_str());
+      }
+    }
+    return kExitOk;
+  }
+  fs::path file = crashes / "last.txt";
+  if (show) {
+    if (o.outSize < 1 || o.outSize > list.size()) {
+      std::fprintf(stderr, "ntbox crash: there is no report %u (%zu on record; see ntbox crash --list)\n", o.outSize,
+                   list.size());
+      return kExitUsage;
+    }
+    file = list[o.outSize - 1].file;
+  }
+  const auto text = machine::ReadCrash(file);
+  if (!text) {
+    std::printf("No bugcheck on record for the machine at %s.\n", Root(o).c_str());
+    return kExitOk;
+  }
+  std::fputs(text->c_str(), stdout);
+  return kExitOk;
+}
 
 int Boot(const MachineOptions& o) {
   if (o.foreground || o.readyFd >= 0) {
@@ -222,6 +263,12 @@ std::vector<std::function<int()>> AddMachineCommands(CLI::App& app) {
   runs.push_back([dbgview, o] {
     return dbgview->parsed() ? machine::Call(Root(*o), ClientRequest{"dbgview", {}, o->follow, o->filtered}) : -1;
   });
+
+  CLI::App* crash = app.add_subcommand("crash", "The last bugcheck report (!analyze -v style); --list, --show N");
+  crash->add_flag("--list", o->follow, "every report on record, newest first");
+  crash->add_option("--show", o->outSize, "report N of --list (1: the newest)");
+  crash->add_flag("--json", o->json, "with --list: one JSON object per report");
+  runs.push_back([crash, o] { return crash->parsed() ? Crash(*o, crash->count("--show") > 0) : -1; });
 
   CLI::App* testsign = app.add_subcommand("testsign", "Test-sign a driver with the machine's test certificate");
   testsign->add_option("driver", o->driver, "the driver image (.sys), signed in place")

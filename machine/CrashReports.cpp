@@ -1,0 +1,45 @@
+#include "machine/CrashReports.h"
+
+#include <algorithm>
+#include <fstream>
+#include <iterator>
+#include <regex>
+
+namespace ntbox::machine {
+
+namespace fs = std::filesystem;
+
+std::optional<std::string> ReadCrash(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return std::nullopt;
+  return std::string{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+std::vector<CrashEntry> ListCrashes(const fs::path& crashes) {
+  static const std::regex kName(R"((\d{4})(\d{2})(\d{2})-(\d{2})(\d{2})(\d{2})-([0-9a-f]+)(-\d+)?\.txt)");
+  std::vector<CrashEntry> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(crashes, ec)) {
+    std::smatch m;
+    const std::string name = e.path().filename().string();
+    if (!std::regex_match(name, m, kName)) continue;
+    CrashEntry c;
+    c.file = e.path();
+    c.time = m[1].str() + "-" + m[2].str() + "-" + m[3].str() + " " + m[4].str() + ":" + m[5].str() + ":" + m[6].str();
+    c.code = static_cast<std::uint32_t>(std::stoul(m[7].str(), nullptr, 16));
+    if (const auto text = ReadCrash(e.path())) {
+      static const std::regex kStop(R"(\*\*\* STOP: 0x[0-9A-F]+ \([^)]*\) ?([A-Z0-9_]*))");
+      static const std::regex kModule(R"(\nMODULE_NAME: (\S+))");
+      std::smatch s;
+      if (std::regex_search(*text, s, kStop)) c.name = s[1].str();
+      if (std::regex_search(*text, s, kModule)) c.module = s[1].str();
+    }
+    out.push_back(std::move(c));
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+    return a.file.filename().string() < b.file.filename().string();
+  });
+  return out;
+}
+
+}  // namespace ntbox::machine

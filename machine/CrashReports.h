@@ -1,0 +1,24 @@
+// The machine's bugcheck reports as `ntbox crash` lists them: crashes/ holds one text report per
+// stop (named by time and code) and last.txt, a copy of the newest.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ntbox::machine {
+
+struct CrashEntry {
+  std::filesystem::path file;
+  std::string time;      // "2026-11-21 14:57:12"
+  std::uint32_t code = 0;
+  std::string name;      // IRQL_NOT_LESS_OR_EQUAL
+  std::string module;    // the driver the report blames, if any
+};
+
+// Oldest first.
+std::vector<CrashEntry> ListCrashes(const std::filesystem::path& crashes);
+std::optional<std::string> ReadCrash(const std::filesystem::path& file);
+
+}  // namespace ntbox::machine
