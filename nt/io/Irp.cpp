@@ -55,7 +55,8 @@ void FinishCompletion(IRP* irp) {
       }
       FreeMdlChain(irp);
       block->done.store(1, std::memory_order_release);
-      ke::WakeWaiters();
+      // Most requests complete before their sender would wait: no one to wake then.
+      if (block->waiting) ke::WakeWaiters();
       return;
     }
     case io::IrpOrigin::kSynchronous: {
@@ -97,6 +98,7 @@ IrpBlock* AllocateIrpBlock(CCHAR stackSize, IrpOrigin origin, ULONG bufferSize) 
   new (&block->done) std::atomic<std::uint32_t>(0);
   block->userOutputLength = 0;
   block->kernelOutput = nullptr;
+  block->waiting = 0;
   InitializeIrp(&block->irp, stackSize);
   if (bufferSize) block->irp.AssociatedIrp.SystemBuffer = SystemBufferOf(block);
   return block;
@@ -121,6 +123,7 @@ void FreeIrpBlock(IrpBlock* block) {
 
 void WaitForCompletion(IrpBlock* block) {
   // The kernel lock is let go meanwhile: a DPC, a work item or a system thread completes the IRP.
+  block->waiting = 1;
   const auto outcome = ke::WaitUntil([block] { return block->done.load(std::memory_order_acquire) != 0; });
   if (outcome == ke::WaitOutcome::kStopped) ke::UnwindStopped();
 }

@@ -21,7 +21,7 @@ struct IrpBlock {
   std::atomic<std::uint32_t> done;  // completion finished (a waiter may read IoStatus and free)
   ULONG userOutputLength;           // the caller's output size for a buffered copy-back
   PVOID kernelOutput;               // IoBuild* buffered requests: where the output goes
-  std::uint64_t reserved;
+  std::uint64_t waiting;            // a thread sleeps until done (set and read under the kernel lock)
   alignas(16) IRP irp;
   // IO_STACK_LOCATION stack[StackSize] follows, then the system buffer.
 
