@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "support/Result.h"
+#include "support/Utf16.h"
 
 struct sqlite3;
 
@@ -48,7 +49,7 @@ struct RegValue {
   std::vector<std::string> AsMultiString() const;
 };
 
-std::string Utf16ToUtf8(std::u16string_view s);
+using ntbox::Utf16ToUtf8;
 std::u16string Utf8ToUtf16(std::string_view s);
 
 class Registry {

@@ -25,8 +25,8 @@
 #include "nt/ob/ObExports.h"
 #include "nt/ob/ObTypes.h"
 #include "nt/ob/Object.h"
-#include "nt/ps/Process.h"
 #include "nt/rtl/RtlTypes.h"
+#include "support/Utf16.h"
 
 namespace ntbox::nt {
 namespace {
@@ -51,23 +51,6 @@ void Refused(std::string_view service, std::string_view name, NTSTATUS status, s
                                             static_cast<std::uint32_t>(status)));
 }
 
-std::string Narrow(std::u16string_view s) {
-  std::string out;
-  for (char16_t c : s) {
-    if (c < 0x80) {
-      out.push_back(static_cast<char>(c));
-    } else if (c < 0x800) {
-      out.push_back(static_cast<char>(0xC0 | (c >> 6)));
-      out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
-    } else {
-      out.push_back(static_cast<char>(0xE0 | (c >> 12)));
-      out.push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
-      out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
-    }
-  }
-  return out;
-}
-
 bool StartsWithNoCase(std::u16string_view s, std::u16string_view prefix) {
   if (s.size() < prefix.size()) return false;
   return ob::UpcaseName(s.substr(0, prefix.size())) == ob::UpcaseName(prefix);
@@ -83,7 +66,7 @@ std::expected<DrivePath, NTSTATUS> Resolve(std::string_view service, const OBJEC
   if (!attributes || !attributes->ObjectName || !attributes->ObjectName->Buffer) return std::unexpected(STATUS_INVALID_PARAMETER);
   const UNICODE_STRING& u = *attributes->ObjectName;
   const std::u16string_view full(u.Buffer, u.Length / 2);
-  const std::string shown = Narrow(full);
+  const std::string shown = Utf16ToUtf8(full);
   if (attributes->RootDirectory) {
     Refused(service, shown, STATUS_NOT_IMPLEMENTED, "names relative to a RootDirectory handle are not supported");
     return std::unexpected(STATUS_NOT_IMPLEMENTED);
@@ -126,7 +109,7 @@ std::expected<DrivePath, NTSTATUS> Resolve(std::string_view service, const OBJEC
       Refused(service, shown, STATUS_OBJECT_NAME_INVALID, "a character Windows does not allow in a file name");
       return std::unexpected(STATUS_OBJECT_NAME_INVALID);
     }
-    if (!part.empty()) parts.push_back(Narrow(part));
+    if (!part.empty()) parts.push_back(Utf16ToUtf8(part));
     start = end + 1;
   }
   DrivePath out{".", ""};
@@ -193,7 +176,7 @@ int OpenParent(std::string_view service, const OBJECT_ATTRIBUTES* attributes, co
     status = errno == ENOENT ? STATUS_OBJECT_PATH_NOT_FOUND : FromErrno(errno);
     if (errno == EXDEV || errno == ELOOP) {
       const UNICODE_STRING& u = *attributes->ObjectName;
-      Refused(service, Narrow({u.Buffer, u.Length / 2u}), status, "a host link leads outside the machine's drive");
+      Refused(service, Utf16ToUtf8({u.Buffer, u.Length / 2u}), status, "a host link leads outside the machine's drive");
     }
   }
   return fd;
@@ -297,46 +280,30 @@ NTSTATUS NTAPI ZwCreateFile(HANDLE* FileHandle, ACCESS_MASK DesiredAccess, OBJEC
   if (fd < 0) {
     status = FromErrno(errno);
     if (errno == EXDEV || errno == ELOOP) {
-      Refused("ZwCreateFile", Narrow({ObjectAttributes->ObjectName->Buffer, ObjectAttributes->ObjectName->Length / 2u}),
+      Refused("ZwCreateFile", Utf16ToUtf8({ObjectAttributes->ObjectName->Buffer, ObjectAttributes->ObjectName->Length / 2u}),
               status, "a host link leads outside the machine's drive");
     }
     ::close(parent);
     return Finish(IoStatusBlock, status);
   }
 
-  io::HookFileType();
-  const std::u16string_view name(ObjectAttributes->ObjectName->Buffer, ObjectAttributes->ObjectName->Length / 2);
-  const std::size_t nameBytes = name.size() * 2;
-  auto* file = static_cast<FILE_OBJECT*>(
-      ob::CreateObject(ob::FileType(), sizeof(FILE_OBJECT) + sizeof(io::FileTail) + nameBytes + 2));
+  FILE_OBJECT* file =
+      io::NewFileObject({ObjectAttributes->ObjectName->Buffer, ObjectAttributes->ObjectName->Length / 2u});
   if (!file) {
     ::close(fd);
     ::close(parent);
     return Finish(IoStatusBlock, STATUS_INSUFFICIENT_RESOURCES);
   }
-  io::FileTail* tail = new (io::TailOf(file)) io::FileTail();
+  io::FileTail* tail = io::TailOf(file);
   tail->hostFd = fd;
   tail->parentFd = parent;
   tail->directory = (flags & O_DIRECTORY) != 0;
   tail->deleteOnClose = (CreateOptions & FILE_DELETE_ON_CLOSE) != 0;
   std::strncpy(tail->name, leaf.c_str(), sizeof tail->name - 1);
-  auto* copy = reinterpret_cast<char16_t*>(reinterpret_cast<std::uint8_t*>(tail) + sizeof(io::FileTail));
-  std::memcpy(copy, name.data(), nameBytes);
-  file->Type = IO_TYPE_FILE;
-  file->Size = sizeof(FILE_OBJECT);
-  file->FileName = UNICODE_STRING{static_cast<USHORT>(nameBytes), static_cast<USHORT>(nameBytes + 2), copy};
-  file->Flags = 0x2;  // FO_SYNCHRONOUS_IO
   file->ReadAccess = file->WriteAccess = TRUE;
-  KeInitializeEvent(&file->Lock, 1, FALSE);
-  KeInitializeEvent(&file->Event, 0, FALSE);
-  file->IrpList.Flink = file->IrpList.Blink = &file->IrpList;
-
-  const bool kernel = (ObjectAttributes->Attributes & OBJ_KERNEL_HANDLE) != 0;
-  ps::Process& process = kernel ? Kernel::Current().systemProcess() : ps::CurrentProcess();
-  ob::HandleValue value = process.handles().Insert(file, DesiredAccess ? DesiredAccess : FILE_ALL_ACCESS);
-  if (kernel) value |= ob::kKernelHandleBit;
+  *FileHandle = ob::InsertHandle(file, DesiredAccess ? DesiredAccess : FILE_ALL_ACCESS,
+                                 (ObjectAttributes->Attributes & OBJ_KERNEL_HANDLE) != 0);
   ob::DereferenceObject(file);
-  *FileHandle = reinterpret_cast<HANDLE>(value);
   return Finish(IoStatusBlock, STATUS_SUCCESS, information);
 }
 

@@ -1,6 +1,7 @@
 // What follows FILE_OBJECT in its object body: ntbox's own bookkeeping, never seen by drivers.
 #pragma once
 #include <cstdint>
+#include <string_view>
 
 #include "nt/io/IoTypes.h"
 
@@ -19,6 +20,10 @@ struct FileTail {
 inline FileTail* TailOf(FILE_OBJECT* file) {
   return reinterpret_cast<FileTail*>(reinterpret_cast<std::uint8_t*>(file) + sizeof(FILE_OBJECT));
 }
+
+// A new file object (one reference) named name, its tail constructed, synchronous, with its
+// events and IRP list initialized; nullptr when out of memory.
+FILE_OBJECT* NewFileObject(std::u16string_view name);
 
 // Closes the host side of a drive file (called when the file object goes).
 void CloseDriveFile(FILE_OBJECT* file);

@@ -99,6 +99,25 @@ void OnFileDeleted(void* body) {
 
 }  // namespace
 
+FILE_OBJECT* NewFileObject(std::u16string_view name) {
+  HookFileType();
+  const std::size_t nameBytes = name.size() * 2;
+  auto* file = static_cast<FILE_OBJECT*>(
+      ob::CreateObject(ob::FileType(), sizeof(FILE_OBJECT) + sizeof(FileTail) + nameBytes + 2));
+  if (!file) return nullptr;
+  new (TailOf(file)) FileTail();
+  file->Type = IO_TYPE_FILE;
+  file->Size = sizeof(FILE_OBJECT);
+  auto* copy = reinterpret_cast<char16_t*>(reinterpret_cast<std::uint8_t*>(TailOf(file)) + sizeof(FileTail));
+  std::memcpy(copy, name.data(), nameBytes);
+  file->FileName = UNICODE_STRING{static_cast<USHORT>(nameBytes), static_cast<USHORT>(nameBytes + 2), copy};
+  file->Flags = FO_SYNCHRONOUS_IO;
+  KeInitializeEvent(&file->Lock, 1, FALSE);
+  KeInitializeEvent(&file->Event, 0, FALSE);
+  file->IrpList.Flink = file->IrpList.Blink = &file->IrpList;
+  return file;
+}
+
 void HookFileType() {
   static const bool hooked = [] {
     ob::FileType().onLastHandleClosed = &OnLastHandleClosed;
@@ -127,27 +146,15 @@ std::expected<FILE_OBJECT*, NTSTATUS> CreateFileObject(DEVICE_OBJECT* device, st
   if (!state || state->deleted) return std::unexpected(STATUS_NO_SUCH_DEVICE);
   if (device->Flags & DO_DEVICE_INITIALIZING) return std::unexpected(STATUS_NO_SUCH_DEVICE);
   if ((device->Flags & DO_EXCLUSIVE) && state->openFiles.load() > 0) return std::unexpected(STATUS_ACCESS_DENIED);
-  const std::size_t nameBytes = remainder.size() * 2;
-  auto* file = static_cast<FILE_OBJECT*>(
-      ob::CreateObject(ob::FileType(), sizeof(FILE_OBJECT) + sizeof(FileTail) + nameBytes + 2));
+  FILE_OBJECT* file = NewFileObject(remainder);
   if (!file) return std::unexpected(STATUS_INSUFFICIENT_RESOURCES);
-  new (TailOf(file)) FileTail();
-  file->Type = IO_TYPE_FILE;
-  file->Size = sizeof(FILE_OBJECT);
   file->DeviceObject = device;
   ob::ReferenceObject(device);
   state->openFiles.fetch_add(1);
-  auto* name = reinterpret_cast<char16_t*>(reinterpret_cast<std::uint8_t*>(TailOf(file)) + sizeof(FileTail));
-  std::memcpy(name, remainder.data(), nameBytes);
-  file->FileName = UNICODE_STRING{static_cast<USHORT>(nameBytes), static_cast<USHORT>(nameBytes + 2), name};
-  file->Flags = FO_SYNCHRONOUS_IO;
   file->ReadAccess = (granted & FILE_READ_DATA) ? TRUE : FALSE;
   file->WriteAccess = (granted & FILE_WRITE_DATA) ? TRUE : FALSE;
   file->SharedRead = (shareAccess & 1) ? TRUE : FALSE;
   file->SharedWrite = (shareAccess & 2) ? TRUE : FALSE;
-  KeInitializeEvent(&file->Lock, 1, FALSE);
-  KeInitializeEvent(&file->Event, 0, FALSE);
-  file->IrpList.Flink = file->IrpList.Blink = &file->IrpList;
 
   DEVICE_OBJECT* top = IoGetAttachedDevice(device);
   IrpBlock* block = NewIrp(top, file, IRP_MJ_CREATE);

@@ -4,6 +4,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <climits>
 #include <ctime>
 
@@ -93,6 +94,12 @@ WaitOutcome WaitUntil(FunctionRef<bool()> ready, std::int64_t deadline) {
             0);
     lock.Reacquire(depth);
   }
+}
+
+std::int64_t DueInterruptTime(std::int64_t windowsTime) {
+  const auto now = static_cast<std::int64_t>(Kernel::Current().InterruptTime());
+  if (windowsTime <= 0) return now - windowsTime;
+  return now + std::max<std::int64_t>(0, windowsTime - static_cast<std::int64_t>(Kernel::SystemTime()));
 }
 
 bool Stopping() { return g_stopping.load(); }

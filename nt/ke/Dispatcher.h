@@ -41,6 +41,10 @@ enum class WaitOutcome { kReady, kTimeout, kStopped };
 // kStopped: the kernel is stopping (shutdown or a bugcheck elsewhere).
 WaitOutcome WaitUntil(FunctionRef<bool()> ready, std::int64_t deadline = -1);
 
+// A due time as Windows' timers and waits take it (negative: relative, in 100 ns units;
+// positive: absolute system time) as a point on the interrupt-time clock.
+std::int64_t DueInterruptTime(std::int64_t windowsTime);
+
 // Set once: a bugcheck or shutdown. Waits end with kStopped and no more driver code starts.
 bool Stopping();
 void SetStopping(bool value);

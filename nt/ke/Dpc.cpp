@@ -24,9 +24,7 @@ void InitializeDpc(KDPC* Dpc, PKDEFERRED_ROUTINE DeferredRoutine, PVOID Deferred
 
 void InitializeTimer(KTIMER* Timer, UCHAR type) {
   *Timer = KTIMER{};
-  Timer->Header.Type = type;
-  Timer->Header.Size = sizeof(KTIMER) / sizeof(LONG);
-  Timer->Header.WaitListHead.Flink = Timer->Header.WaitListHead.Blink = &Timer->Header.WaitListHead;
+  InitializeDispatcherHeader(Timer->Header, type, sizeof(KTIMER), 0);
 }
 
 }  // namespace

@@ -15,10 +15,9 @@
 namespace ntbox::nt {
 
 void NTAPI KeInitializeEvent(KEVENT* Event, int Type, BOOLEAN State) {
-  Event->Header.Type = Type == 1 ? dispatcher_type::kSynchronizationEvent : dispatcher_type::kNotificationEvent;
-  Event->Header.Size = sizeof(KEVENT) / sizeof(LONG);
-  Event->Header.SignalState = State ? 1 : 0;
-  Event->Header.WaitListHead.Flink = Event->Header.WaitListHead.Blink = &Event->Header.WaitListHead;
+  InitializeDispatcherHeader(Event->Header,
+                             Type == 1 ? dispatcher_type::kSynchronizationEvent : dispatcher_type::kNotificationEvent,
+                             sizeof(KEVENT), State ? 1 : 0);
 }
 
 namespace {

@@ -57,6 +57,14 @@ constexpr UCHAR kNotificationTimer = 8;
 constexpr UCHAR kSynchronizationTimer = 9;
 }  // namespace dispatcher_type
 
+// What every KeInitializeXxx of a dispatcher object does to its header.
+inline void InitializeDispatcherHeader(DISPATCHER_HEADER& h, UCHAR type, std::size_t objectBytes, LONG signalState) {
+  h.Type = type;
+  h.Size = static_cast<UCHAR>(objectBytes / sizeof(LONG));
+  h.SignalState = signalState;
+  h.WaitListHead.Flink = h.WaitListHead.Blink = &h.WaitListHead;
+}
+
 struct KSEMAPHORE {
   DISPATCHER_HEADER Header;
   LONG Limit;

@@ -73,14 +73,7 @@ void Processors::FlushDpcs() {
 
 bool Processors::SetTimer(KTIMER* timer, LONGLONG dueTime, LONG period, KDPC* dpc) {
   const bool wasSet = CancelTimer(timer);
-  const auto now = static_cast<std::int64_t>(Kernel::Current().InterruptTime());
-  std::int64_t due = now;
-  if (dueTime < 0) {
-    due = now - dueTime;
-  } else {
-    // Absolute system time: how far that is from now, on the interrupt clock.
-    due = now + std::max<std::int64_t>(0, dueTime - static_cast<std::int64_t>(Kernel::SystemTime()));
-  }
+  const std::int64_t due = DueInterruptTime(dueTime);
   timer->Header.SignalState = 0;
   timer->Header.Absolute = dueTime >= 0 ? 1 : 0;
   timer->Dpc = dpc;

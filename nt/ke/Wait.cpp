@@ -78,14 +78,7 @@ bool Consume(DISPATCHER_HEADER* h, void* self) {
   }
 }
 
-// Windows' deadline rule: negative is relative, positive absolute system time; on the interrupt clock.
-std::int64_t DeadlineOf(const LARGE_INTEGER* timeout) {
-  if (!timeout) return -1;
-  const LONGLONG t = timeout->QuadPart;
-  const auto now = static_cast<std::int64_t>(Kernel::Current().InterruptTime());
-  if (t <= 0) return now - t;
-  return now + std::max<std::int64_t>(0, t - static_cast<std::int64_t>(Kernel::SystemTime()));
-}
+std::int64_t DeadlineOf(const LARGE_INTEGER* timeout) { return timeout ? ke::DueInterruptTime(timeout->QuadPart) : -1; }
 
 void CheckWaitIrql(const void* object, const LARGE_INTEGER* timeout, ULONG64 caller) {
   const ke::KernelThread* t = ke::CurrentThread();
@@ -186,10 +179,7 @@ NTSTATUS NTAPI KeDelayExecutionThread(KPROCESSOR_MODE, BOOLEAN, LARGE_INTEGER* I
 
 // Semaphores.
 void NTAPI KeInitializeSemaphore(KSEMAPHORE* Semaphore, LONG Count, LONG Limit) {
-  Semaphore->Header.Type = type::kSemaphore;
-  Semaphore->Header.Size = sizeof(KSEMAPHORE) / sizeof(LONG);
-  Semaphore->Header.SignalState = Count;
-  Semaphore->Header.WaitListHead.Flink = Semaphore->Header.WaitListHead.Blink = &Semaphore->Header.WaitListHead;
+  InitializeDispatcherHeader(Semaphore->Header, type::kSemaphore, sizeof(KSEMAPHORE), Count);
   Semaphore->Limit = Limit;
 }
 
@@ -207,10 +197,7 @@ LONG NTAPI KeReleaseSemaphore(void* object, LONG, LONG Adjustment, BOOLEAN) {
 // Mutexes.
 void NTAPI KeInitializeMutex(KMUTANT* Mutex, ULONG) {
   *Mutex = KMUTANT{};
-  Mutex->Header.Type = type::kMutant;
-  Mutex->Header.Size = sizeof(KMUTANT) / sizeof(LONG);
-  Mutex->Header.SignalState = 1;
-  Mutex->Header.WaitListHead.Flink = Mutex->Header.WaitListHead.Blink = &Mutex->Header.WaitListHead;
+  InitializeDispatcherHeader(Mutex->Header, type::kMutant, sizeof(KMUTANT), 1);
   Mutex->ApcDisable = 1;
 }
 

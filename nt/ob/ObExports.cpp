@@ -36,6 +36,13 @@ ob::HandleTable* TableFor(HANDLE handle, KPROCESSOR_MODE mode, ob::HandleValue& 
 
 }  // namespace
 
+HANDLE ob::InsertHandle(void* body, ACCESS_MASK access, bool kernelHandle) {
+  ps::Process& process = kernelHandle ? Kernel::Current().systemProcess() : CurrentProcess();
+  HandleValue value = process.handles().Insert(body, access);
+  if (kernelHandle) value |= kKernelHandleBit;
+  return reinterpret_cast<HANDLE>(value);
+}
+
 NTSTATUS NTAPI ObReferenceObjectByHandle(HANDLE Handle, ACCESS_MASK DesiredAccess, PVOID ObjectType,
                                          KPROCESSOR_MODE AccessMode, PVOID* Object,
                                          OBJECT_HANDLE_INFORMATION* HandleInformation) {
@@ -85,11 +92,8 @@ NTSTATUS NTAPI ObOpenObjectByPointer(PVOID Object, ULONG HandleAttributes, PVOID
   ob::ObjectHeader* h = ob::HeaderOf(Object);
   if (!h) return STATUS_INVALID_PARAMETER;
   if (ObjectType && h->type != ObjectType) return STATUS_OBJECT_TYPE_MISMATCH;
-  const bool kernel = (HandleAttributes & OBJ_KERNEL_HANDLE) != 0;
-  ps::Process& process = kernel ? Kernel::Current().systemProcess() : CurrentProcess();
-  ob::HandleValue value = process.handles().Insert(Object, DesiredAccess ? DesiredAccess : FILE_ALL_ACCESS);
-  if (kernel) value |= ob::kKernelHandleBit;
-  *Handle = reinterpret_cast<HANDLE>(value);
+  *Handle = ob::InsertHandle(Object, DesiredAccess ? DesiredAccess : FILE_ALL_ACCESS,
+                             (HandleAttributes & OBJ_KERNEL_HANDLE) != 0);
   return STATUS_SUCCESS;
 }
 

@@ -95,6 +95,10 @@ void CloseHandleEntry(const HandleTable::Entry& entry);
 // Kernel handles carry the high bit (OBJ_KERNEL_HANDLE handles are "negative" on x64).
 constexpr HandleValue kKernelHandleBit = 0xFFFFFFFF80000000ull;
 
+// A new handle to body (referenced by the handle): a kernel handle in the System process's
+// table, or else one of the calling thread's process, as OBJ_KERNEL_HANDLE decides on Windows.
+HANDLE InsertHandle(void* body, ACCESS_MASK access, bool kernelHandle);
+
 // The namespace. Names compare without case. \DosDevices and \GLOBAL?? are links to \??.
 class Namespace {
  public:

@@ -92,13 +92,9 @@ NTSTATUS NTAPI PsCreateSystemThread(HANDLE* ThreadHandle, ULONG DesiredAccess, O
   if (!ThreadHandle || !StartRoutine) return STATUS_INVALID_PARAMETER;
   std::uint64_t id = 0;
   void* object = Kernel::Current().systemThreads().Create(StartRoutine, StartContext, id);
-  // Kernel handles for OBJ_KERNEL_HANDLE, else a handle of the calling process, as on Windows.
-  const bool kernel = ObjectAttributes && (ObjectAttributes->Attributes & OBJ_KERNEL_HANDLE) != 0;
-  ps::Process& process = kernel ? Kernel::Current().systemProcess() : ps::CurrentProcess();
-  ob::HandleValue value = process.handles().Insert(object, DesiredAccess ? DesiredAccess : 0x1FFFFF);
-  if (kernel) value |= ob::kKernelHandleBit;
+  *ThreadHandle = ob::InsertHandle(object, DesiredAccess ? DesiredAccess : 0x1FFFFF /* THREAD_ALL_ACCESS */,
+                                   ObjectAttributes && (ObjectAttributes->Attributes & OBJ_KERNEL_HANDLE) != 0);
   ob::DereferenceObject(object);
-  *ThreadHandle = reinterpret_cast<HANDLE>(value);
   if (ClientId) {
     ClientId->UniqueProcess = reinterpret_cast<HANDLE>(static_cast<ULONG_PTR>(Kernel::Current().systemProcess().id()));
     ClientId->UniqueThread = reinterpret_cast<HANDLE>(id);
