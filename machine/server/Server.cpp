@@ -31,7 +31,8 @@ namespace {
 namespace fs = std::filesystem;
 
 int g_wakeWrite = -1;  // the self-pipe that wakes the accept loop: 's' to stop, 'c' after a bugcheck
-thread_local bool t_servingRun = false;  // this thread answers an ntbox run
+thread_local bool t_servingRun = false;      // this thread answers an ntbox run
+thread_local bool t_servingCommand = false;  // this thread answers another command
 
 void OnStopSignal(int) {
   const char c = 's';
@@ -122,6 +123,11 @@ class Server {
     }
     int status = kCommandOk;
     {
+      std::lock_guard lock(programsMutex_);
+      ++activeCommands_;
+    }
+    t_servingCommand = true;
+    {
       std::lock_guard lock(commandMutex_);
       CommandContext ctx{*machine_, request.value("cwd", std::string("/")),
                          [fd](std::string_view s) { WriteFrame(fd, FrameKind::kStdout, s); },
@@ -147,6 +153,9 @@ class Server {
       }
     }
     Answer(fd, status);
+    std::lock_guard lock(programsMutex_);
+    --activeCommands_;
+    programsGone_.notify_all();
   }
 
   // The command's exit frame. After a bugcheck the server goes (Crashed does not return).
@@ -359,10 +368,13 @@ class Server {
     }
     WaitForFollowers();
     {
-      // Programs whose requests the stop ended tell their callers so before the server goes.
+      // Programs and commands whose requests the stop ended tell their callers so before the server goes.
       std::unique_lock lock(programsMutex_);
-      const int self = t_servingRun ? 1 : 0;
-      programsGone_.wait_for(lock, std::chrono::seconds(2), [&] { return activeRuns_ <= self; });
+      const int selfRun = t_servingRun ? 1 : 0;
+      const int selfCommand = t_servingCommand ? 1 : 0;
+      programsGone_.wait_for(lock, std::chrono::seconds(2), [&] {
+        return activeRuns_ <= selfRun && activeCommands_ <= selfCommand;
+      });
     }
     if (options_.foreground) std::fprintf(stderr, "ntbox: the machine bugchecked; report: %s\n", file.c_str());
     std::fflush(nullptr);
@@ -408,7 +420,8 @@ class Server {
   bool unpublished_ = false;
   std::mutex programsMutex_;
   std::set<user::Program*> programs_;
-  int activeRuns_ = 0;  // run connections that have not answered yet
+  int activeRuns_ = 0;      // run connections that have not answered yet
+  int activeCommands_ = 0;  // other commands that have not answered yet (a stop lets them answer)
   std::condition_variable programsGone_;
 };
 

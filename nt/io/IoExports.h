@@ -115,4 +115,26 @@ BOOLEAN NTAPI MmIsAddressValid(PVOID VirtualAddress);
 void NTAPI ProbeForRead(const volatile void* Address, SIZE_T Length, ULONG Alignment);
 void NTAPI ProbeForWrite(volatile void* Address, SIZE_T Length, ULONG Alignment);
 
+// Remove locks (io/RemoveLock.cpp).
+void NTAPI IoInitializeRemoveLockEx(IO_REMOVE_LOCK* Lock, ULONG AllocateTag, ULONG MaxLockedMinutes,
+                                    ULONG HighWatermark, ULONG RemlockSize);
+NTSTATUS NTAPI IoAcquireRemoveLockEx(IO_REMOVE_LOCK* RemoveLock, PVOID Tag, const char* File, ULONG Line,
+                                     ULONG RemlockSize);
+void NTAPI IoReleaseRemoveLockEx(IO_REMOVE_LOCK* RemoveLock, PVOID Tag, ULONG RemlockSize);
+void NTAPI IoReleaseRemoveLockAndWaitEx(IO_REMOVE_LOCK* RemoveLock, PVOID Tag, ULONG RemlockSize);
+
+// Cancel-safe queues (io/Csq.cpp).
+NTSTATUS NTAPI IoCsqInitialize(IO_CSQ* Csq, PIO_CSQ_INSERT_IRP CsqInsertIrp, PIO_CSQ_REMOVE_IRP CsqRemoveIrp,
+                               PIO_CSQ_PEEK_NEXT_IRP CsqPeekNextIrp, PIO_CSQ_ACQUIRE_LOCK CsqAcquireLock,
+                               PIO_CSQ_RELEASE_LOCK CsqReleaseLock,
+                               PIO_CSQ_COMPLETE_CANCELED_IRP CsqCompleteCanceledIrp);
+NTSTATUS NTAPI IoCsqInitializeEx(IO_CSQ* Csq, PIO_CSQ_INSERT_IRP_EX CsqInsertIrp, PIO_CSQ_REMOVE_IRP CsqRemoveIrp,
+                                 PIO_CSQ_PEEK_NEXT_IRP CsqPeekNextIrp, PIO_CSQ_ACQUIRE_LOCK CsqAcquireLock,
+                                 PIO_CSQ_RELEASE_LOCK CsqReleaseLock,
+                                 PIO_CSQ_COMPLETE_CANCELED_IRP CsqCompleteCanceledIrp);
+NTSTATUS NTAPI IoCsqInsertIrpEx(IO_CSQ* Csq, IRP* Irp, IO_CSQ_IRP_CONTEXT* Context, PVOID InsertContext);
+void NTAPI IoCsqInsertIrp(IO_CSQ* Csq, IRP* Irp, IO_CSQ_IRP_CONTEXT* Context);
+IRP* NTAPI IoCsqRemoveIrp(IO_CSQ* Csq, IO_CSQ_IRP_CONTEXT* Context);
+IRP* NTAPI IoCsqRemoveNextIrp(IO_CSQ* Csq, PVOID PeekContext);
+
 }  // namespace ntbox::nt

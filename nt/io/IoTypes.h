@@ -388,4 +388,53 @@ static_assert(offsetof(IO_STACK_LOCATION, FileObject) == 0x30);
 static_assert(offsetof(IO_STACK_LOCATION, CompletionRoutine) == 0x38);
 static_assert(offsetof(IO_STACK_LOCATION, Context) == 0x40);
 
+// IO_REMOVE_LOCK as free builds lay it out (checked builds append a debug block).
+struct IO_REMOVE_LOCK_COMMON_BLOCK {
+  BOOLEAN Removed;
+  BOOLEAN Reserved[3];
+  volatile LONG IoCount;
+  KEVENT RemoveEvent;
+};
+struct IO_REMOVE_LOCK {
+  IO_REMOVE_LOCK_COMMON_BLOCK Common;
+};
+static_assert(sizeof(IO_REMOVE_LOCK) == 0x20);
+static_assert(offsetof(IO_REMOVE_LOCK, Common.IoCount) == 0x4);
+static_assert(offsetof(IO_REMOVE_LOCK, Common.RemoveEvent) == 0x8);
+
+// Cancel-safe queues: the driver's queue routines, called under its own lock.
+struct IO_CSQ;
+using PIO_CSQ_INSERT_IRP = void(NTAPI*)(IO_CSQ* Csq, IRP* Irp);
+using PIO_CSQ_INSERT_IRP_EX = NTSTATUS(NTAPI*)(IO_CSQ* Csq, IRP* Irp, PVOID InsertContext);
+using PIO_CSQ_REMOVE_IRP = void(NTAPI*)(IO_CSQ* Csq, IRP* Irp);
+using PIO_CSQ_PEEK_NEXT_IRP = IRP*(NTAPI*)(IO_CSQ* Csq, IRP* Irp, PVOID PeekContext);
+using PIO_CSQ_ACQUIRE_LOCK = void(NTAPI*)(IO_CSQ* Csq, KIRQL* Irql);
+using PIO_CSQ_RELEASE_LOCK = void(NTAPI*)(IO_CSQ* Csq, KIRQL Irql);
+using PIO_CSQ_COMPLETE_CANCELED_IRP = void(NTAPI*)(IO_CSQ* Csq, IRP* Irp);
+
+constexpr ULONG IO_TYPE_CSQ_IRP_CONTEXT = 1;
+constexpr ULONG IO_TYPE_CSQ = 2;
+constexpr ULONG IO_TYPE_CSQ_EX = 3;
+
+struct IO_CSQ {
+  ULONG Type;
+  PVOID CsqInsertIrp;  // PIO_CSQ_INSERT_IRP, or PIO_CSQ_INSERT_IRP_EX for IO_TYPE_CSQ_EX
+  PIO_CSQ_REMOVE_IRP CsqRemoveIrp;
+  PIO_CSQ_PEEK_NEXT_IRP CsqPeekNextIrp;
+  PIO_CSQ_ACQUIRE_LOCK CsqAcquireLock;
+  PIO_CSQ_RELEASE_LOCK CsqReleaseLock;
+  PIO_CSQ_COMPLETE_CANCELED_IRP CsqCompleteCanceledIrp;
+  PVOID ReservePointer;
+};
+static_assert(sizeof(IO_CSQ) == 0x40);
+static_assert(offsetof(IO_CSQ, CsqInsertIrp) == 0x8);
+static_assert(offsetof(IO_CSQ, CsqCompleteCanceledIrp) == 0x30);
+
+struct IO_CSQ_IRP_CONTEXT {
+  ULONG Type;
+  IRP* Irp;
+  IO_CSQ* Csq;
+};
+static_assert(sizeof(IO_CSQ_IRP_CONTEXT) == 0x18);
+
 }  // namespace ntbox::nt

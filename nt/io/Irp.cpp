@@ -2,6 +2,8 @@
 #include <cstring>
 #include <mutex>
 
+#include <fmt/format.h>
+
 #include "cpu/SafeCopy.h"
 #include "nt/Status.h"
 #include "nt/io/IoExports.h"
@@ -9,7 +11,10 @@
 #include "nt/io/IrpBlock.h"
 #include "nt/ke/BugCheck.h"
 #include "nt/ke/KeExports.h"
+#include "nt/ke/SpinLock.h"
 #include "nt/ke/Thread.h"
+#include "nt/support/Symbolize.h"
+#include "nt/vf/Verifier.h"
 
 namespace ntbox::nt {
 namespace {
@@ -80,7 +85,21 @@ void FinishCompletion(IRP* irp) {
 }
 
 // The cancel spin lock: one lock for the whole system, as on Windows.
-std::atomic_flag g_cancelLock = ATOMIC_FLAG_INIT;
+KSPIN_LOCK g_cancelSpinLock = 0;  // IoAcquireCancelSpinLock
+
+// The verifier's I/O rules at a dispatch routine's return: the IRQL it was called at (0xC9/0x05)
+// and no spin lock acquired in it still held.
+void CheckDispatchReturn(DEVICE_OBJECT* device, PDRIVER_DISPATCH dispatch, KIRQL before, std::uint32_t held) {
+  const auto routine = reinterpret_cast<ULONG64>(dispatch);
+  const KIRQL after = ke::CurrentThread()->irql;
+  if (after != before && vf::Watches(routine, vf::flags::kIoVerification)) {
+    RaiseBugCheck(bugcheck::DRIVER_VERIFIER_IOMANAGER_VIOLATION, 0x05, reinterpret_cast<ULONG64>(device), before, after,
+                  fmt::format("the dispatch routine {} returned at IRQL {}; it was called at IRQL {}", Symbolize(routine),
+                              after, before),
+                  routine);
+  }
+  ke::CheckReturnWithoutSpinLock(held, routine, "the dispatch routine");
+}
 
 }  // namespace
 
@@ -163,7 +182,12 @@ NTSTATUS NTAPI IofCallDriver(DEVICE_OBJECT* DeviceObject, IRP* Irp) {
   IO_STACK_LOCATION* sl = --Irp->Tail.Overlay.CurrentStackLocation;
   sl->DeviceObject = DeviceObject;
   const PDRIVER_DISPATCH dispatch = DeviceObject->DriverObject->MajorFunction[sl->MajorFunction];
-  return dispatch(DeviceObject, Irp);
+  ke::KernelThread* t = ke::CurrentThread();
+  const KIRQL irql = t->irql;
+  const std::uint32_t held = t->spinLocksHeld;
+  const NTSTATUS status = dispatch(DeviceObject, Irp);
+  if (t->irql != irql || t->spinLocksHeld != held) CheckDispatchReturn(DeviceObject, dispatch, irql, held);
+  return status;
 }
 
 NTSTATUS NTAPI IoCallDriver(DEVICE_OBJECT* DeviceObject, IRP* Irp) { return IofCallDriver(DeviceObject, Irp); }
@@ -221,15 +245,10 @@ NTSTATUS NTAPI IoSetCompletionRoutineEx(DEVICE_OBJECT*, IRP* Irp, PIO_COMPLETION
 }
 
 void NTAPI IoAcquireCancelSpinLock(KIRQL* Irql) {
-  *Irql = KfRaiseIrql(DISPATCH_LEVEL);
-  while (g_cancelLock.test_and_set(std::memory_order_acquire)) {
-  }
+  *Irql = KeAcquireSpinLockRaiseToDpc(&g_cancelSpinLock);
 }
 
-void NTAPI IoReleaseCancelSpinLock(KIRQL Irql) {
-  g_cancelLock.clear(std::memory_order_release);
-  KeLowerIrql(Irql);
-}
+void NTAPI IoReleaseCancelSpinLock(KIRQL Irql) { KeReleaseSpinLock(&g_cancelSpinLock, Irql); }
 
 BOOLEAN NTAPI IoCancelIrp(IRP* Irp) {
   KIRQL irql;

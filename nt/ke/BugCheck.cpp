@@ -12,7 +12,7 @@
 namespace ntbox::nt {
 
 std::string_view BugCheckName(ULONG code) {
-  static constexpr std::array<std::pair<ULONG, std::string_view>, 18> kNames{{
+  static constexpr std::array<std::pair<ULONG, std::string_view>, 19> kNames{{
       {0x09, "IRQL_NOT_GREATER_OR_EQUAL"},
       {0x0A, "IRQL_NOT_LESS_OR_EQUAL"},
       {0x1E, "KMODE_EXCEPTION_NOT_HANDLED"},
@@ -31,6 +31,7 @@ std::string_view BugCheckName(ULONG code) {
       {0x133, "DPC_WATCHDOG_VIOLATION"},
       {0x19, "BAD_POOL_HEADER"},
       {0xEF, "CRITICAL_PROCESS_DIED"},
+      {0xE3, "RESOURCE_NOT_OWNED"},
   }};
   for (const auto& [value, name] : kNames) {
     if (value == code) return name;

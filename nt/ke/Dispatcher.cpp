@@ -109,6 +109,10 @@ void SetStopping(bool value) {
   WakeWaiters();
 }
 
+void WaitInDriver(FunctionRef<bool()> ready) {
+  if (WaitUntil(ready) == WaitOutcome::kStopped) UnwindStopped();
+}
+
 void UnwindStopped() {
   BugCheck record;
   record.code = kStopUnwindCode;

@@ -52,6 +52,9 @@ void SetStopping(bool value);
 // A wait inside driver code that the kernel's stop ended: unwinds the driver call quietly (the
 // machine is already going; no second report).
 [[noreturn]] void UnwindStopped();
+// A lock wait inside driver code: until ready() holds, or unwinds the call when the kernel stops.
+void WaitInDriver(FunctionRef<bool()> ready);
+
 constexpr std::uint32_t kStopUnwindCode = 0xDEAD0000;  // BugCheck::code of that unwinding
 
 }  // namespace ntbox::nt::ke

@@ -58,6 +58,41 @@ BOOLEAN NTAPI KeSetTimerEx(KTIMER* Timer, LARGE_INTEGER DueTime, LONG Period, KD
 BOOLEAN NTAPI KeCancelTimer(KTIMER* Timer);
 BOOLEAN NTAPI KeReadStateTimer(KTIMER* Timer);
 
+// Spin locks (ke/SpinLock.cpp).
+struct KLOCK_QUEUE_HANDLE;
+void NTAPI KeInitializeSpinLock(KSPIN_LOCK* SpinLock);
+KIRQL NTAPI KeAcquireSpinLockRaiseToDpc(KSPIN_LOCK* SpinLock);
+void NTAPI KeReleaseSpinLock(KSPIN_LOCK* SpinLock, KIRQL NewIrql);
+void NTAPI KeAcquireSpinLockAtDpcLevel(KSPIN_LOCK* SpinLock);
+void NTAPI KeReleaseSpinLockFromDpcLevel(KSPIN_LOCK* SpinLock);
+BOOLEAN NTAPI KeTryToAcquireSpinLockAtDpcLevel(KSPIN_LOCK* SpinLock);
+BOOLEAN NTAPI KeTestSpinLock(KSPIN_LOCK* SpinLock);
+KIRQL NTAPI KeAcquireSpinLockForDpc(KSPIN_LOCK* SpinLock);
+void NTAPI KeReleaseSpinLockForDpc(KSPIN_LOCK* SpinLock, KIRQL OldIrql);
+void NTAPI KeAcquireInStackQueuedSpinLock(KSPIN_LOCK* SpinLock, KLOCK_QUEUE_HANDLE* LockHandle);
+void NTAPI KeReleaseInStackQueuedSpinLock(KLOCK_QUEUE_HANDLE* LockHandle);
+void NTAPI KeAcquireInStackQueuedSpinLockAtDpcLevel(KSPIN_LOCK* SpinLock, KLOCK_QUEUE_HANDLE* LockHandle);
+void NTAPI KeReleaseInStackQueuedSpinLockFromDpcLevel(KLOCK_QUEUE_HANDLE* LockHandle);
+void NTAPI KeAcquireInStackQueuedSpinLockForDpc(KSPIN_LOCK* SpinLock, KLOCK_QUEUE_HANDLE* LockHandle);
+void NTAPI KeReleaseInStackQueuedSpinLockForDpc(KLOCK_QUEUE_HANDLE* LockHandle);
+
+// Critical and guarded regions (ke/Region.cpp).
+void NTAPI KeEnterCriticalRegion();
+void NTAPI KeLeaveCriticalRegion();
+void NTAPI KeEnterGuardedRegion();
+void NTAPI KeLeaveGuardedRegion();
+BOOLEAN NTAPI KeAreApcsDisabled();
+BOOLEAN NTAPI KeAreAllApcsDisabled();
+
+// Guarded mutexes (ex/FastMutex.cpp, the fast mutex's twin).
+struct KGUARDED_MUTEX;
+void NTAPI KeInitializeGuardedMutex(KGUARDED_MUTEX* Mutex);
+void NTAPI KeAcquireGuardedMutex(KGUARDED_MUTEX* Mutex);
+BOOLEAN NTAPI KeTryToAcquireGuardedMutex(KGUARDED_MUTEX* Mutex);
+void NTAPI KeReleaseGuardedMutex(KGUARDED_MUTEX* Mutex);
+void NTAPI KeAcquireGuardedMutexUnsafe(KGUARDED_MUTEX* Mutex);
+void NTAPI KeReleaseGuardedMutexUnsafe(KGUARDED_MUTEX* Mutex);
+
 [[noreturn]] void NTAPI KeBugCheckEx(ULONG BugCheckCode, ULONG_PTR P1, ULONG_PTR P2, ULONG_PTR P3,
                                      ULONG_PTR P4);
 [[noreturn]] void NTAPI KeBugCheck(ULONG BugCheckCode);

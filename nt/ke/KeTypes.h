@@ -127,6 +127,44 @@ static_assert(offsetof(KTIMER, TimerListEntry) == 0x20);
 static_assert(offsetof(KTIMER, Dpc) == 0x30);
 static_assert(offsetof(KTIMER, Period) == 0x3C);
 
+struct KSPIN_LOCK_QUEUE {
+  KSPIN_LOCK_QUEUE* volatile Next;
+  KSPIN_LOCK* volatile Lock;
+};
+struct KLOCK_QUEUE_HANDLE {
+  KSPIN_LOCK_QUEUE LockQueue;
+  KIRQL OldIrql;
+};
+static_assert(sizeof(KLOCK_QUEUE_HANDLE) == 0x18);
+static_assert(offsetof(KLOCK_QUEUE_HANDLE, OldIrql) == 0x10);
+
+// FAST_MUTEX and KGUARDED_MUTEX share a layout: Count bit 0 set means free (FM_LOCK_BIT).
+struct FAST_MUTEX {
+  volatile LONG Count;
+  PVOID Owner;
+  ULONG Contention;
+  KEVENT Event;
+  ULONG OldIrql;
+};
+static_assert(sizeof(FAST_MUTEX) == 0x38);
+static_assert(offsetof(FAST_MUTEX, Owner) == 0x8);
+static_assert(offsetof(FAST_MUTEX, Contention) == 0x10);
+static_assert(offsetof(FAST_MUTEX, Event) == 0x18);
+static_assert(offsetof(FAST_MUTEX, OldIrql) == 0x30);
+constexpr LONG FM_LOCK_BIT = 0x1;
+
+struct KGUARDED_MUTEX {
+  volatile LONG Count;
+  PVOID Owner;
+  ULONG Contention;
+  DISPATCHER_HEADER Gate;
+  SHORT KernelApcDisable;
+  SHORT SpecialApcDisable;
+};
+static_assert(sizeof(KGUARDED_MUTEX) == 0x38);
+static_assert(offsetof(KGUARDED_MUTEX, Gate) == 0x18);
+static_assert(offsetof(KGUARDED_MUTEX, KernelApcDisable) == 0x30);
+
 struct KDEVICE_QUEUE {
   CSHORT Type;
   CSHORT Size;

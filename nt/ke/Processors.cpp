@@ -1,4 +1,5 @@
 #include "nt/ke/Processors.h"
+#include "nt/ke/SpinLock.h"
 
 #include <mutex>
 
@@ -156,8 +157,10 @@ void Processors::RunDpc(KDPC* dpc) {
   t.SetIrql(DISPATCH_LEVEL);
   ++running_;
   ++dpcsRun_;
+  const std::uint32_t held = t.spinLocksHeld;
   (void)Kernel::Current().RunGuarded([&] {
     routine(dpc, context, a1, a2);
+    CheckReturnWithoutSpinLock(held, reinterpret_cast<ULONG64>(routine), "the DPC routine");
     if (t.irql != DISPATCH_LEVEL) {
       RaiseBugCheck(bugcheck::IRQL_NOT_GREATER_OR_EQUAL, reinterpret_cast<ULONG64>(routine), t.irql,
                     reinterpret_cast<ULONG64>(routine), reinterpret_cast<ULONG64>(dpc),

@@ -63,6 +63,11 @@ class KernelThread {
   // System threads (PsCreateSystemThread): where PsTerminateSystemThread leaves to.
   sigjmp_buf* exitJump = nullptr;
   NTSTATUS exitStatus = 0;
+  // Spin locks held (the verifier checks routines return without one) and the critical and
+  // guarded region depths (KTHREAD's KernelApcDisable/SpecialApcDisable: 0, or negative inside).
+  std::uint32_t spinLocksHeld = 0;
+  std::int16_t kernelApcDisable = 0;
+  std::int16_t specialApcDisable = 0;
 
   std::uint8_t* kpcr() const { return kpcr_; }
   std::uint8_t* kthread() const { return kthread_; }

@@ -18,6 +18,13 @@ namespace ntbox::nt::ob {
 
 // What OBJECT_TYPE pointers (IoFileObjectType, PsProcessType ...) point at. Opaque to drivers.
 struct ObjectType {
+  explicit ObjectType(const char16_t* typeName) : name(typeName) {}
+  ObjectType(const ObjectType&) = delete;
+  ObjectType& operator=(const ObjectType&) = delete;
+  // First, and pointing at the type itself: drivers read the exported *PsThreadType & co. two ways.
+  // MSVC-built drivers bind the name to the import slot (one load yields the type); mingw-w64's
+  // headers declare it dllimport, so its drivers load once more, through the type's first field.
+  ObjectType* self = this;
   const char16_t* name;
   // Called when the last reference goes, before the memory is freed.
   void (*onDelete)(void* body) = nullptr;

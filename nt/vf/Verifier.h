@@ -31,4 +31,8 @@ struct VerifierConfig {
   bool On(std::string_view fileName, std::uint32_t flag) const { return (flags & flag) && Verifies(fileName); }
 };
 
+// Whether the verifier watches the driver whose code is at address with flag on (the return
+// address of an export's caller: the checks that Windows makes only under the verifier).
+bool Watches(std::uint64_t address, std::uint32_t flag);
+
 }  // namespace ntbox::nt::vf

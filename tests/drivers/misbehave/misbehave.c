@@ -77,6 +77,34 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)
     } else if (Is(RegistryPath, L"bad_string")) {
         UNICODE_STRING s;
         RtlInitUnicodeString(&s, (PCWSTR)(ULONG_PTR)0x10); /* the fault is inside ntoskrnl */
+    } else if (Is(RegistryPath, L"spinlock_twice")) {
+        static KSPIN_LOCK lock;
+        KIRQL a, b;
+        KeAcquireSpinLock(&lock, &a);
+        KeAcquireSpinLock(&lock, &b); /* spins forever on Windows */
+    } else if (Is(RegistryPath, L"spinlock_unheld")) {
+        static KSPIN_LOCK lock;
+        KIRQL old;
+        KeRaiseIrql(DISPATCH_LEVEL, &old);
+        KeReleaseSpinLock(&lock, old);
+    } else if (Is(RegistryPath, L"spinlock_release_passive")) {
+        static KSPIN_LOCK lock;
+        KeReleaseSpinLock(&lock, PASSIVE_LEVEL);
+    } else if (Is(RegistryPath, L"spinlock_at_passive")) {
+        static KSPIN_LOCK lock;
+        KeAcquireSpinLockAtDpcLevel(&lock);
+    } else if (Is(RegistryPath, L"fast_mutex_twice")) {
+        static FAST_MUTEX mutex;
+        ExInitializeFastMutex(&mutex);
+        ExAcquireFastMutex(&mutex);
+        ExAcquireFastMutex(&mutex);
+    } else if (Is(RegistryPath, L"leave_region")) {
+        KeLeaveCriticalRegion();
+    } else if (Is(RegistryPath, L"resource_not_owned")) {
+        static ERESOURCE resource;
+        ExInitializeResourceLite(&resource);
+        KeEnterCriticalRegion();
+        ExReleaseResourceLite(&resource);
     } else if (Is(RegistryPath, L"stack_overflow")) {
         volatile char big[64];
         big[0] = 1;
