@@ -16,6 +16,7 @@
 
 #include "nt/Status.h"
 #include "nt/io/IoServices.h"
+#include "nt/io/Overlapped.h"
 #include "nt/ke/KeExports.h"
 #include "nt/ke/KeTypes.h"
 #include "nt/ke/Thread.h"
@@ -519,7 +520,8 @@ DWORD WINAPI GetFileType(HANDLE h) {
 }
 
 // Files and devices.
-HANDLE WINAPI CreateFileA(LPCSTR name, DWORD access, DWORD share, void*, DWORD disposition, DWORD, HANDLE) {
+constexpr DWORD FILE_FLAG_OVERLAPPED = 0x40000000;
+HANDLE WINAPI CreateFileA(LPCSTR name, DWORD access, DWORD share, void*, DWORD disposition, DWORD flags, HANDLE) {
   if (!name) {
     SetError(ERROR_INVALID_PARAMETER);
     return INVALID_HANDLE_VALUE;
@@ -536,7 +538,9 @@ HANDLE WINAPI CreateFileA(LPCSTR name, DWORD access, DWORD share, void*, DWORD d
   }
   std::expected<nt::ob::HandleValue, nt::NTSTATUS> opened = std::unexpected(nt::STATUS_UNSUCCESSFUL);
   Program& p = P();
-  p.Syscall([&] { opened = nt::io::OpenFile(p.process(), ntName, access, share); });
+  p.Syscall([&] {
+    opened = nt::io::OpenFile(p.process(), ntName, access, share, (flags & FILE_FLAG_OVERLAPPED) != 0);
+  });
   if (!opened) {
     FailStatus(opened.error());
     return INVALID_HANDLE_VALUE;
@@ -556,8 +560,11 @@ BOOL WINAPI DeviceIoControl(HANDLE h, DWORD code, LPVOID in, DWORD inLength, LPV
   Program& p = P();
   nt::io::IoStatus s;
   p.Syscall([&] {
-    s = nt::io::DeviceIoControl(p.process(), reinterpret_cast<std::uint64_t>(h), code, in, inLength, out, outLength);
+    const nt::io::AsyncRequest async{overlapped, overlapped ? reinterpret_cast<std::uint64_t>(overlapped->hEvent) : 0};
+    s = nt::io::DeviceIoControl(p.process(), reinterpret_cast<std::uint64_t>(h), code, in, inLength, out, outLength,
+                                false, overlapped ? &async : nullptr);
   });
+  if (s.status == nt::STATUS_PENDING) return FailWith(997 /* ERROR_IO_PENDING */);
   CompleteOverlapped(overlapped, s);
   return IoResultToBool(s, returned);
 }
@@ -590,13 +597,30 @@ BOOL WINAPI FlushFileBuffers(HANDLE h) {
   p.Syscall([&] { s = nt::io::FlushBuffers(p.process(), reinterpret_cast<std::uint64_t>(h)); });
   return IoResultToBool(s, nullptr);
 }
-BOOL WINAPI GetOverlappedResult(HANDLE, OVERLAPPED* o, DWORD* transferred, BOOL) {
-  // Requests on ntbox's handles complete before DeviceIoControl/ReadFile/WriteFile return.
+BOOL WINAPI GetOverlappedResult(HANDLE, OVERLAPPED* o, DWORD* transferred, BOOL wait) {
+  if (static_cast<nt::NTSTATUS>(o->Internal) == nt::STATUS_PENDING) {
+    if (!wait) return FailWith(996 /* ERROR_IO_INCOMPLETE */);
+    Program& p = P();
+    p.Syscall([&] { (void)nt::io::WaitForOverlapped(p.process(), o); });
+  }
   nt::io::IoStatus s{static_cast<nt::NTSTATUS>(o->Internal), o->InternalHigh};
   return IoResultToBool(s, transferred);
 }
-BOOL WINAPI CancelIo(HANDLE) { return 1; }
-BOOL WINAPI CancelIoEx(HANDLE, OVERLAPPED*) { return FailWith(1168 /* ERROR_NOT_FOUND: nothing pending */); }
+// Cancels the handle's outstanding overlapped requests (all of them, or the one given).
+std::size_t CancelRequests(HANDLE h, OVERLAPPED* o) {
+  Program& p = P();
+  std::size_t n = 0;
+  p.Syscall([&] { n = nt::io::CancelIo(p.process(), reinterpret_cast<std::uint64_t>(h), o); });
+  return n;
+}
+BOOL WINAPI CancelIo(HANDLE h) {
+  (void)CancelRequests(h, nullptr);
+  return 1;
+}
+BOOL WINAPI CancelIoEx(HANDLE h, OVERLAPPED* o) {
+  if (CancelRequests(h, o) == 0) return FailWith(1168 /* ERROR_NOT_FOUND: nothing pending */);
+  return 1;
+}
 BOOL WINAPI CloseHandle(HANDLE h) {
   if (ConsoleFd(h) >= 0) return 1;
   Program& p = P();

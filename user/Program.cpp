@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "nt/Status.h"
+#include "nt/io/IoServices.h"
 #include "nt/mm/AddressSpace.h"
 #include "nt/ke/Thread.h"
 #include "nt/rtl/Win32Error.h"
@@ -268,10 +269,14 @@ ProgramExit Program::Run() {
   }
   result.exitCode = result.exit.kind == cpu::UserExitKind::kMachineStopped ? 0xC000040A /* lost */ : result.exit.code;
   if (result.exit.kind == cpu::UserExitKind::kException) result.description = Describe(result.exit);
-  // Process exit: its handles close (drivers see IRP_MJ_CLEANUP and IRP_MJ_CLOSE).
+  // Process exit: its outstanding requests are cancelled, then its handles close (drivers see
+  // IRP_MJ_CLEANUP and IRP_MJ_CLOSE).
   if (result.exit.kind != cpu::UserExitKind::kMachineStopped) {
     nt::ps::Process* process = process_.get();
-    (void)gate_.Call(*process, [process] { process->CloseAllHandles(); });
+    (void)gate_.Call(*process, [process] {
+      nt::io::EndProcessIo(*process);
+      process->CloseAllHandles();
+    });
   }
   thread.process = nullptr;
   t_program = previous;

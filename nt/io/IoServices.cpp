@@ -10,6 +10,7 @@
 #include "nt/io/FileObject.h"
 #include "nt/io/IoExports.h"
 #include "nt/io/IrpBlock.h"
+#include "nt/io/Overlapped.h"
 #include "nt/ke/KeExports.h"
 #include "nt/ke/Thread.h"
 #include "nt/mm/AddressSpace.h"
@@ -282,7 +283,7 @@ ServiceContext::~ServiceContext() {
 }
 
 std::expected<ob::HandleValue, NTSTATUS> OpenFile(ps::Process& process, std::u16string_view ntName,
-                                                   ACCESS_MASK desiredAccess, ULONG shareAccess) {
+                                                   ACCESS_MASK desiredAccess, ULONG shareAccess, bool overlapped) {
   ServiceContext context(process);
   auto found = Kernel::Current().objects().Find(ntName);
   if (!found) return std::unexpected(static_cast<NTSTATUS>(found.error().ntstatus));
@@ -296,13 +297,14 @@ std::expected<ob::HandleValue, NTSTATUS> OpenFile(ps::Process& process, std::u16
   auto file = CreateFileObject(static_cast<DEVICE_OBJECT*>(object), found->remainder, granted, shareAccess);
   ob::DereferenceObject(object);
   if (!file) return std::unexpected(file.error());
+  if (overlapped) (*file)->Flags &= ~FO_SYNCHRONOUS_IO;
   const ob::HandleValue handle = process.handles().Insert(*file, granted);
   ob::DereferenceObject(*file);  // the handle holds it now
   return handle;
 }
 
 IoStatus DeviceIoControl(ps::Process& process, ob::HandleValue handle, ULONG code, void* input, ULONG inputLength,
-                         void* output, ULONG outputLength, bool internal) {
+                         void* output, ULONG outputLength, bool internal, const AsyncRequest* async) {
   ServiceContext context(process);
   FileRef ref;
   if (NTSTATUS s = ReferenceFile(process, handle, ref); !NT_SUCCESS(s)) return {s, 0};
@@ -364,7 +366,30 @@ IoStatus DeviceIoControl(ps::Process& process, ob::HandleValue handle, ULONG cod
   sl->Parameters.DeviceIoControl.InputBufferLength = inputLength;
   sl->Parameters.DeviceIoControl.OutputBufferLength = outputLength;
   if (method == METHOD_NEITHER) sl->Parameters.DeviceIoControl.Type3InputBuffer = input;
+  if (async && !(ref.file->Flags & FO_SYNCHRONOUS_IO)) {
+    irp.Flags &= ~IRP_SYNCHRONOUS_API;
+    ULONG_PTR information = 0;
+    const NTSTATUS status = SendOverlapped(process, ref.file, top, block, *async, information);
+    return {status, information};
+  }
   return SendAndWait(top, block);
+}
+
+std::size_t CancelIo(ps::Process& process, ob::HandleValue handle, const void* overlapped) {
+  ServiceContext context(process);
+  FileRef ref;
+  if (!NT_SUCCESS(ReferenceFile(process, handle, ref))) return 0;
+  return CancelOverlapped(process, ref.file, overlapped);
+}
+
+bool WaitForOverlapped(ps::Process& process, const void* overlapped) {
+  ServiceContext context(process);
+  return WaitOverlapped(process, overlapped);
+}
+
+void EndProcessIo(ps::Process& process) {
+  ServiceContext context(process);
+  EndOverlapped(process);
 }
 
 IoStatus ReadFile(ps::Process& process, ob::HandleValue handle, void* buffer, ULONG length,

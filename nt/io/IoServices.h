@@ -24,10 +24,21 @@ struct IoStatus {
 };
 
 // Opens \Device\X, \??\X (what \\.\X becomes) or \DosDevices\X for the process.
+// overlapped: the handle is for overlapped I/O (FILE_FLAG_OVERLAPPED; no FO_SYNCHRONOUS_IO).
 std::expected<ob::HandleValue, NTSTATUS> OpenFile(ps::Process& process, std::u16string_view ntName,
-                                                   ACCESS_MASK desiredAccess, ULONG shareAccess = 0);
+                                                   ACCESS_MASK desiredAccess, ULONG shareAccess = 0,
+                                                   bool overlapped = false);
+// async: an overlapped request on an overlapped handle (STATUS_PENDING while the driver holds it);
+// on a synchronous handle it is ignored and the call waits, as Windows does.
 IoStatus DeviceIoControl(ps::Process& process, ob::HandleValue handle, ULONG code, void* input, ULONG inputLength,
-                         void* output, ULONG outputLength, bool internal = false);
+                         void* output, ULONG outputLength, bool internal = false,
+                         const struct AsyncRequest* async = nullptr);
+// CancelIoEx (overlapped: one request, nullptr: all on the handle); how many were pending.
+std::size_t CancelIo(ps::Process& process, ob::HandleValue handle, const void* overlapped);
+// GetOverlappedResult's wait; false when no such request is outstanding.
+bool WaitForOverlapped(ps::Process& process, const void* overlapped);
+// The process ends: its outstanding requests are cancelled.
+void EndProcessIo(ps::Process& process);
 IoStatus ReadFile(ps::Process& process, ob::HandleValue handle, void* buffer, ULONG length,
                   std::optional<std::int64_t> offset = std::nullopt);
 IoStatus WriteFile(ps::Process& process, ob::HandleValue handle, const void* buffer, ULONG length,

@@ -9,6 +9,7 @@
 #include "nt/io/IoExports.h"
 #include "nt/ke/Dispatcher.h"
 #include "nt/io/IrpBlock.h"
+#include "nt/io/Overlapped.h"
 #include "nt/ke/BugCheck.h"
 #include "nt/ke/KeExports.h"
 #include "nt/ke/SpinLock.h"
@@ -59,6 +60,7 @@ void FinishCompletion(IRP* irp) {
         }
       }
       FreeMdlChain(irp);
+      if (io::CompleteOverlapped(block)) return;
       block->done.store(1, std::memory_order_release);
       // Most requests complete before their sender would wait: no one to wake then.
       if (block->waiting) ke::WakeWaiters();
@@ -118,6 +120,7 @@ IrpBlock* AllocateIrpBlock(CCHAR stackSize, IrpOrigin origin, ULONG bufferSize) 
   block->userOutputLength = 0;
   block->kernelOutput = nullptr;
   block->waiting = 0;
+  block->async = nullptr;
   InitializeIrp(&block->irp, stackSize);
   if (bufferSize) block->irp.AssociatedIrp.SystemBuffer = SystemBufferOf(block);
   return block;

@@ -22,6 +22,7 @@ struct IrpBlock {
   ULONG userOutputLength;           // the caller's output size for a buffered copy-back
   PVOID kernelOutput;               // IoBuild* buffered requests: where the output goes
   std::uint64_t waiting;            // a thread sleeps until done (set and read under the kernel lock)
+  void* async;                      // a program's overlapped request (io/Overlapped.h), or nullptr
   alignas(16) IRP irp;
   // IO_STACK_LOCATION stack[StackSize] follows, then the system buffer.
 

@@ -1,0 +1,41 @@
+// Overlapped I/O of a machine's programs: a request on a handle opened for it (FILE_FLAG_OVERLAPPED)
+// returns STATUS_PENDING while the driver holds the IRP; its completion, on whatever thread the
+// driver completes it, writes the status into the program's OVERLAPPED and signals its event.
+// Cancellation (CancelIo/CancelIoEx, and a process that ends) goes through IoCancelIrp, so the
+// driver's cancel routine (or cancel-safe queue) completes the IRP with STATUS_CANCELLED.
+#pragma once
+#include <cstddef>
+
+#include "nt/io/IrpBlock.h"
+#include "nt/ob/Object.h"
+
+namespace ntbox::nt::ps {
+class Process;
+}
+
+namespace ntbox::nt::io {
+
+struct OverlappedRequest;
+
+// What a program passed: its OVERLAPPED (user memory) and the event handle from it, or 0.
+struct AsyncRequest {
+  void* overlapped = nullptr;
+  ob::HandleValue event = 0;
+};
+
+// Sends block as the program's overlapped request on file. Returns the final status when it
+// completed at once, STATUS_PENDING when the driver holds it. Under the kernel lock.
+NTSTATUS SendOverlapped(ps::Process& process, FILE_OBJECT* file, DEVICE_OBJECT* top, IrpBlock* block,
+                        const AsyncRequest& async, ULONG_PTR& information);
+// FinishCompletion's part for an overlapped request (false: block is not one).
+bool CompleteOverlapped(IrpBlock* block);
+// Cancels the process's pending requests on file (all files: nullptr), only the one with
+// overlapped when given; returns how many were still pending.
+std::size_t CancelOverlapped(ps::Process& process, const FILE_OBJECT* file, const void* overlapped);
+// Waits until the request with overlapped is no longer pending (false: no such request).
+bool WaitOverlapped(ps::Process& process, const void* overlapped);
+// A process that ends: cancels its requests, waits a little for their completion, and lets the
+// rest complete into nothing.
+void EndOverlapped(ps::Process& process);
+
+}  // namespace ntbox::nt::io

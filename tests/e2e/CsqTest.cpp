@@ -1,0 +1,45 @@
+// Pending IRPs under load, end to end: csq_app.exe queues overlapped requests in csq_queue.sys's
+// cancel-safe queue, cancels half with CancelIoEx and has the driver's system thread complete the
+// rest; a program that exits with requests still pending has them cancelled; the driver unloads
+// with its queue empty.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "tests/e2e/NtboxRun.h"
+
+namespace {
+
+using ntbox::test::Outcome;
+
+class CsqTest : public ntbox::test::MachineFixture {
+ protected:
+  void SetUp() override {
+    MachineFixture::SetUp();
+    TestSigningOn();
+    ASSERT_EQ(Run("sc create csq type= kernel binPath= " + ntbox::test::Driver("csq_queue.sys")).exit, 0);
+    ASSERT_EQ(Run("sc start csq").exit, 0);
+  }
+  Outcome App(const std::string& args) { return Run("run " + ntbox::test::Driver("csq_app.exe") + " " + args); }
+};
+
+TEST_F(CsqTest, AppCancelsAndTheDriverCompletesUnderLoad) {
+  Outcome r = App("run 50");
+  EXPECT_EQ(r.exit, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("csq_app: rounds 50 completed 800 cancelled 800 pending 0 failures 0"), std::string::npos)
+      << r.out;
+
+  // Requests left pending when the program ends are cancelled by its end.
+  r = App("leave 8");
+  EXPECT_EQ(r.exit, 0) << r.out << r.err;
+  r = App("stats");
+  EXPECT_NE(r.out.find("csq_app: inserted 1608 completed 800 cancelled 808 pending 0"), std::string::npos) << r.out;
+
+  EXPECT_EQ(Run("sc stop csq").exit, 0);
+  r = Run("dbgview");
+  EXPECT_NE(r.out.find("csq_queue: unloaded; inserted 1608 completed 800 cancelled 808 pending 0"), std::string::npos)
+      << r.out;
+  EXPECT_EQ(Run("crash --list").out.find("0x"), std::string::npos) << "no bugcheck";
+}
+
+}  // namespace
