@@ -1,5 +1,6 @@
 // Cost of one trapped CR8 read (KeGetCurrentIrql inline in a mingw-built driver) against the
-// same loop without the read, and of a call into the driver through the guard.
+// same loop without the read, of inline against exported IRQL raise/lower, of spin lock
+// acquire/release, and of a call into the driver through the guard.
 #include <benchmark/benchmark.h>
 
 #include <cstdio>
@@ -20,6 +21,10 @@ struct Fixture {
   std::unique_ptr<ntbox::nt::Driver> driver;
   Loop readIrql = nullptr;
   Loop empty = nullptr;
+  Loop inlineRaiseLower = nullptr;
+  Loop exportedRaiseLower = nullptr;
+  Loop spinLock = nullptr;
+  Loop queuedSpinLock = nullptr;
 
   Fixture() {
     auto d = ntbox::nt::Driver::Load(kernel, std::string(NTBOX_DRIVER_DIR) + "/bench_driver.sys");
@@ -30,6 +35,10 @@ struct Fixture {
     driver = std::move(*d);
     readIrql = reinterpret_cast<Loop>(*driver->module().image->FindExport("ReadIrqlLoop"));
     empty = reinterpret_cast<Loop>(*driver->module().image->FindExport("EmptyLoop"));
+    inlineRaiseLower = reinterpret_cast<Loop>(*driver->module().image->FindExport("InlineRaiseLowerLoop"));
+    exportedRaiseLower = reinterpret_cast<Loop>(*driver->module().image->FindExport("ExportedRaiseLowerLoop"));
+    spinLock = reinterpret_cast<Loop>(*driver->module().image->FindExport("SpinLockLoop"));
+    queuedSpinLock = reinterpret_cast<Loop>(*driver->module().image->FindExport("QueuedSpinLockLoop"));
   }
 };
 
@@ -56,6 +65,21 @@ BENCHMARK(BM_TrappedCr8Read)->Unit(benchmark::kMicrosecond);
 
 void BM_LoopWithoutTrap(benchmark::State& state) { RunLoop(state, Get().empty); }
 BENCHMARK(BM_LoopWithoutTrap)->Unit(benchmark::kMicrosecond);
+
+// KeRaiseIrql(DISPATCH_LEVEL) + KeLowerIrql per iteration: inline (two trapped cr8 writes) against
+// the exported KfRaiseIrql/KeLowerIrql.
+void BM_InlineRaiseLower(benchmark::State& state) { RunLoop(state, Get().inlineRaiseLower); }
+BENCHMARK(BM_InlineRaiseLower)->Unit(benchmark::kMicrosecond);
+
+void BM_ExportedRaiseLower(benchmark::State& state) { RunLoop(state, Get().exportedRaiseLower); }
+BENCHMARK(BM_ExportedRaiseLower)->Unit(benchmark::kMicrosecond);
+
+// KeAcquireSpinLock + KeReleaseSpinLock, and the in-stack queued pair, uncontended.
+void BM_SpinLockAcquireRelease(benchmark::State& state) { RunLoop(state, Get().spinLock); }
+BENCHMARK(BM_SpinLockAcquireRelease)->Unit(benchmark::kMicrosecond);
+
+void BM_QueuedSpinLockAcquireRelease(benchmark::State& state) { RunLoop(state, Get().queuedSpinLock); }
+BENCHMARK(BM_QueuedSpinLockAcquireRelease)->Unit(benchmark::kMicrosecond);
 
 void BM_GuardedCallIntoDriver(benchmark::State& state) {
   Fixture& f = Get();

@@ -18,6 +18,62 @@ __declspec(dllexport) ULONG64 EmptyLoop(ULONG64 count)
     return sum;
 }
 
+/* KeRaiseIrql/KeLowerIrql as x64 drivers compile them: inline writes of cr8 (trapped). */
+__declspec(dllexport) ULONG64 InlineRaiseLowerLoop(ULONG64 count)
+{
+    ULONG64 sum = 0;
+    for (ULONG64 i = 0; i < count; ++i) {
+        KIRQL old;
+        KeRaiseIrql(DISPATCH_LEVEL, &old);
+        KeLowerIrql(old);
+        sum += old;
+    }
+    return sum;
+}
+
+/* The exported routines ntoskrnl also offers (what a driver gets through MmGetSystemRoutineAddress). */
+typedef KIRQL (NTAPI *RAISE)(KIRQL);
+typedef VOID (NTAPI *LOWER)(KIRQL);
+static RAISE g_raise;
+static LOWER g_lower;
+
+__declspec(dllexport) ULONG64 ExportedRaiseLowerLoop(ULONG64 count)
+{
+    ULONG64 sum = 0;
+    for (ULONG64 i = 0; i < count; ++i) {
+        KIRQL old = g_raise(DISPATCH_LEVEL);
+        g_lower(old);
+        sum += old;
+    }
+    return sum;
+}
+
+static KSPIN_LOCK g_lock;
+
+__declspec(dllexport) ULONG64 SpinLockLoop(ULONG64 count)
+{
+    ULONG64 sum = 0;
+    for (ULONG64 i = 0; i < count; ++i) {
+        KIRQL old;
+        KeAcquireSpinLock(&g_lock, &old);
+        sum += old;
+        KeReleaseSpinLock(&g_lock, old);
+    }
+    return sum;
+}
+
+__declspec(dllexport) ULONG64 QueuedSpinLockLoop(ULONG64 count)
+{
+    ULONG64 sum = 0;
+    for (ULONG64 i = 0; i < count; ++i) {
+        KLOCK_QUEUE_HANDLE handle;
+        KeAcquireInStackQueuedSpinLock(&g_lock, &handle);
+        sum += handle.OldIrql;
+        KeReleaseInStackQueuedSpinLock(&handle);
+    }
+    return sum;
+}
+
 static NTSTATUS Complete(PIRP Irp, NTSTATUS status, ULONG_PTR information)
 {
     Irp->IoStatus.Status = status;
@@ -59,6 +115,12 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)
     PDEVICE_OBJECT device;
     NTSTATUS status;
     UNREFERENCED_PARAMETER(RegistryPath);
+    RtlInitUnicodeString(&name, L"KfRaiseIrql");
+    g_raise = (RAISE)MmGetSystemRoutineAddress(&name);
+    RtlInitUnicodeString(&name, L"KeLowerIrql");
+    g_lower = (LOWER)MmGetSystemRoutineAddress(&name);
+    if (!g_raise || !g_lower) return STATUS_PROCEDURE_NOT_FOUND;
+    KeInitializeSpinLock(&g_lock);
     RtlInitUnicodeString(&name, L"\\Device\\NtboxBench");
     RtlInitUnicodeString(&link, L"\\DosDevices\\NtboxBench");
     status = IoCreateDevice(DriverObject, 0, &name, FILE_DEVICE_UNKNOWN, 0, FALSE, &device);
