@@ -24,12 +24,6 @@ void ForgetIrp(IRP* irp) {
   ContextSlot(irp) = nullptr;
 }
 
-PDRIVER_CANCEL ExchangeCancelRoutine(IRP* irp, PDRIVER_CANCEL routine) {
-  return reinterpret_cast<PDRIVER_CANCEL>(__atomic_exchange_n(
-      reinterpret_cast<void**>(const_cast<PVOID*>(&irp->CancelRoutine)), reinterpret_cast<void*>(routine),
-      __ATOMIC_SEQ_CST));
-}
-
 // IoCancelIrp calls it with the cancel spin lock held.
 void NTAPI CsqCancelRoutine(DEVICE_OBJECT*, IRP* irp) {
   IoReleaseCancelSpinLock(irp->CancelIrql);
@@ -95,9 +89,9 @@ NTSTATUS NTAPI IoCsqInsertIrpEx(IO_CSQ* Csq, IRP* Irp, IO_CSQ_IRP_CONTEXT* Conte
     ContextSlot(Irp) = Csq;
   }
   Irp->Tail.Overlay.CurrentStackLocation->Control |= SL_PENDING_RETURNED;  // IoMarkIrpPending
-  ExchangeCancelRoutine(Irp, &CsqCancelRoutine);
+  io::ExchangeCancelRoutine(Irp, &CsqCancelRoutine);
   // Cancelled before the routine was set: IoCancelIrp found none to call, so cancel it here.
-  if (Irp->Cancel && ExchangeCancelRoutine(Irp, nullptr)) {
+  if (Irp->Cancel && io::ExchangeCancelRoutine(Irp, nullptr)) {
     Csq->CsqRemoveIrp(Csq, Irp);
     ForgetIrp(Irp);
     Csq->CsqReleaseLock(Csq, irql);
@@ -117,7 +111,7 @@ IRP* NTAPI IoCsqRemoveIrp(IO_CSQ* Csq, IO_CSQ_IRP_CONTEXT* Context) {
   Csq->CsqAcquireLock(Csq, &irql);
   IRP* irp = Context->Irp;
   if (irp) {
-    if (ExchangeCancelRoutine(irp, nullptr)) {
+    if (io::ExchangeCancelRoutine(irp, nullptr)) {
       Csq->CsqRemoveIrp(Csq, irp);
       ForgetIrp(irp);
     } else {
@@ -133,7 +127,7 @@ IRP* NTAPI IoCsqRemoveNextIrp(IO_CSQ* Csq, PVOID PeekContext) {
   Csq->CsqAcquireLock(Csq, &irql);
   IRP* irp = Csq->CsqPeekNextIrp(Csq, nullptr, PeekContext);
   while (irp) {
-    if (ExchangeCancelRoutine(irp, nullptr)) {
+    if (io::ExchangeCancelRoutine(irp, nullptr)) {
       Csq->CsqRemoveIrp(Csq, irp);
       ForgetIrp(irp);
       break;

@@ -61,6 +61,15 @@ constexpr KPROCESSOR_MODE UserMode = 1;
 
 using PDRIVER_CANCEL = void(NTAPI*)(DEVICE_OBJECT* DeviceObject, IRP* Irp);
 
+namespace io {
+// IoSetCancelRoutine: whoever swaps the routine out first (a canceller or a remover) owns the IRP.
+inline PDRIVER_CANCEL ExchangeCancelRoutine(IRP* irp, PDRIVER_CANCEL routine) {
+  return reinterpret_cast<PDRIVER_CANCEL>(__atomic_exchange_n(
+      reinterpret_cast<void**>(const_cast<PVOID*>(&irp->CancelRoutine)), reinterpret_cast<void*>(routine),
+      __ATOMIC_SEQ_CST));
+}
+}  // namespace io
+
 // What every MajorFunction slot a driver leaves unset points at.
 NTSTATUS NTAPI IopInvalidDeviceRequest(DEVICE_OBJECT* DeviceObject, IRP* Irp);
 

@@ -257,9 +257,7 @@ BOOLEAN NTAPI IoCancelIrp(IRP* Irp) {
   KIRQL irql;
   IoAcquireCancelSpinLock(&irql);
   Irp->Cancel = TRUE;
-  auto routine = reinterpret_cast<PDRIVER_CANCEL>(
-      __atomic_exchange_n(reinterpret_cast<void**>(const_cast<PVOID*>(&Irp->CancelRoutine)), nullptr,
-                          __ATOMIC_SEQ_CST));
+  const PDRIVER_CANCEL routine = io::ExchangeCancelRoutine(Irp, nullptr);
   if (!routine) {
     IoReleaseCancelSpinLock(irql);
     return FALSE;

@@ -29,6 +29,9 @@ std::list<OverlappedRequest*>& Requests() {
   return *requests;
 }
 
+// Completed requests not reaped yet: a send looks for them only when there are some.
+std::size_t g_unreaped = 0;
+
 // OVERLAPPED.Internal and InternalHigh.
 void WriteStatus(void* overlapped, NTSTATUS status, ULONG_PTR information) {
   const std::uint64_t fields[2] = {static_cast<std::uint32_t>(status), information};
@@ -38,6 +41,7 @@ void WriteStatus(void* overlapped, NTSTATUS status, ULONG_PTR information) {
 // Frees a finished request (at PASSIVE_LEVEL, on a program's thread: the last reference to the
 // file may send IRP_MJ_CLOSE).
 void Reap(OverlappedRequest* r) {
+  if (r->done) --g_unreaped;
   FreeIrpBlock(r->block);
   if (r->event) ob::DereferenceObject(r->event);
   ob::DereferenceObject(r->file);
@@ -45,6 +49,7 @@ void Reap(OverlappedRequest* r) {
 }
 
 void ReapDone() {
+  if (g_unreaped == 0) return;
   auto& requests = Requests();
   for (auto it = requests.begin(); it != requests.end();) {
     if ((*it)->done) {
@@ -109,6 +114,7 @@ bool CompleteOverlapped(IrpBlock* block) {
   if (r->process) WriteStatus(r->overlapped, block->irp.IoStatus.Status, block->irp.IoStatus.Information);
   if (r->event) KeSetEvent(static_cast<KEVENT*>(r->event), 0, FALSE);
   r->done = true;
+  ++g_unreaped;
   block->done.store(1, std::memory_order_release);
   ke::WakeWaiters();
   return true;

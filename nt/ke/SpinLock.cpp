@@ -4,10 +4,11 @@
 #include "nt/ke/SpinLock.h"
 
 #include <atomic>
-#include <unordered_map>
+#include <algorithm>
 
 #include <fmt/format.h>
 
+#include "cpu/SafeCopy.h"
 #include "nt/ke/BugCheck.h"
 #include "nt/ke/KeExports.h"
 #include "nt/ke/KeTypes.h"
@@ -19,19 +20,22 @@ namespace ntbox::nt {
 namespace ke {
 namespace {
 
-struct Holder {
+// The spin locks a thread holds and where it took them, kept in its KTHREAD block: the lock word
+// names the owner's KTHREAD, so a thread that finds a lock taken reads the holder's record there.
+struct SpinLockRecord {
+  static constexpr std::uint32_t kEntries = 7;  // deeper nesting is counted, not recorded
+  struct Entry {
+    const KSPIN_LOCK* lock;
+    ULONG64 caller;
+  };
   std::uint64_t threadId;
-  ULONG64 caller;
+  Entry entries[kEntries];
 };
+static_assert(kSpinLockRecordOffset + sizeof(SpinLockRecord) <= kThreadBlockSize);
 
-// Who holds each held lock, for the report when somebody else wants it. Changed under the kernel
-// lock, as every spin lock call is made from driver code.
-std::unordered_map<const KSPIN_LOCK*, Holder>& Holders() {
-  static auto* holders = new std::unordered_map<const KSPIN_LOCK*, Holder>();
-  return *holders;
+SpinLockRecord& RecordOf(const KernelThread* t) {
+  return *reinterpret_cast<SpinLockRecord*>(t->kthread() + kSpinLockRecordOffset);
 }
-
-thread_local const KSPIN_LOCK* t_lastHeld = nullptr;
 
 KSPIN_LOCK Self(const KernelThread* t) { return reinterpret_cast<KSPIN_LOCK>(t->kthread()); }
 
@@ -41,15 +45,22 @@ KSPIN_LOCK Self(const KernelThread* t) { return reinterpret_cast<KSPIN_LOCK>(t->
     RaiseBugCheck(bugcheck::DRIVER_VERIFIER_DETECTED_VIOLATION, 0x1000, lockValue, 0, 0,
                   "a thread acquired a spin lock it already holds: a self-deadlock", caller);
   }
-  const auto it = Holders().find(lock);
+  // The lock word may be garbage (an uninitialized lock): read the would-be holder's record safely
+  // and believe it only if it lists this lock.
+  SpinLockRecord holder{};
+  const SpinLockRecord::Entry* taken = nullptr;
+  if (cpu::SafeCopy(&holder, reinterpret_cast<const std::uint8_t*>(value) + kSpinLockRecordOffset, sizeof holder)) {
+    for (const auto& e : holder.entries) {
+      if (e.lock == lock) taken = &e;
+    }
+  }
   const std::string detail =
-      it == Holders().end()
-          ? fmt::format("spin lock {:#x} is not free (value {:#x}) and no thread acquired it: uninitialized or "
-                        "corrupted; this processor would spin forever",
-                        lockValue, value)
-          : fmt::format("spin lock {:#x} is held by thread {:#x} (acquired at {}), which cannot release it while "
-                        "this one spins: a deadlock",
-                        lockValue, it->second.threadId, Symbolize(it->second.caller));
+      !taken ? fmt::format("spin lock {:#x} is not free (value {:#x}) and no thread acquired it: uninitialized or "
+                           "corrupted; this processor would spin forever",
+                           lockValue, value)
+             : fmt::format("spin lock {:#x} is held by thread {:#x} (acquired at {}), which cannot release it while "
+                           "this one spins: a deadlock",
+                           lockValue, holder.threadId, Symbolize(taken->caller));
   // What Windows shows for a processor stuck at DISPATCH_LEVEL: the DPC watchdog.
   RaiseBugCheck(bugcheck::DPC_WATCHDOG_VIOLATION, 1, 0x1E00, 0, 0, detail, caller);
 }
@@ -62,9 +73,12 @@ bool TryAcquireSpinLock(KSPIN_LOCK* lock, ULONG64 caller) {
   if (!std::atomic_ref<KSPIN_LOCK>(*lock).compare_exchange_strong(expected, Self(t), std::memory_order_acquire)) {
     return false;
   }
-  Holders()[lock] = Holder{t->id, caller};
+  if (t->spinLocksHeld < SpinLockRecord::kEntries) {
+    SpinLockRecord& record = RecordOf(t);
+    record.threadId = t->id;
+    record.entries[t->spinLocksHeld] = {lock, caller};
+  }
   ++t->spinLocksHeld;
-  t_lastHeld = lock;
   return true;
 }
 
@@ -85,23 +99,27 @@ void ReleaseSpinLock(KSPIN_LOCK* lock, ULONG64 caller) {
     RaiseBugCheck(bugcheck::DRIVER_VERIFIER_DETECTED_VIOLATION, 0x1004, lockValue, expected, Self(t),
                   "a spin lock was released by a thread that does not hold it", caller);
   }
-  Holders().erase(lock);
+  // Locks are usually released innermost first, but need not be: close the gap this one leaves.
+  SpinLockRecord& record = RecordOf(t);
+  const std::uint32_t recorded = std::min(t->spinLocksHeld, SpinLockRecord::kEntries);
+  for (std::uint32_t i = recorded; i-- > 0;) {
+    if (record.entries[i].lock != lock) continue;
+    std::copy(record.entries + i + 1, record.entries + recorded, record.entries + i);
+    record.entries[recorded - 1] = {};
+    break;
+  }
   if (t->spinLocksHeld) --t->spinLocksHeld;
-  if (t_lastHeld == lock) t_lastHeld = nullptr;
 }
-
-const KSPIN_LOCK* LastHeldSpinLock() { return t_lastHeld; }
 
 void CheckReturnWithoutSpinLock(std::uint32_t heldBefore, ULONG64 routine, std::string_view kind) {
   const KernelThread* t = CurrentThread();
   if (t->spinLocksHeld <= heldBefore || !vf::Watches(routine, vf::flags::kDeadlockDetection)) return;
-  const KSPIN_LOCK* lock = t_lastHeld;
-  const auto it = Holders().find(lock);
+  const SpinLockRecord& record = RecordOf(t);
+  const auto& last = record.entries[std::min(t->spinLocksHeld, SpinLockRecord::kEntries) - 1];
   RaiseBugCheck(bugcheck::DRIVER_VERIFIER_DETECTED_VIOLATION, 0x100A, reinterpret_cast<ULONG64>(t->kthread()),
-                reinterpret_cast<ULONG64>(lock), routine,
+                reinterpret_cast<ULONG64>(last.lock), routine,
                 fmt::format("{} {} returned holding spin lock {:#x} (acquired at {})", kind, Symbolize(routine),
-                            reinterpret_cast<ULONG64>(lock),
-                            it == Holders().end() ? std::string("?") : Symbolize(it->second.caller)),
+                            reinterpret_cast<ULONG64>(last.lock), Symbolize(last.caller)),
                 routine);
 }
 

@@ -16,8 +16,6 @@ namespace ntbox::nt::ke {
 void AcquireSpinLock(KSPIN_LOCK* lock, ULONG64 caller);
 bool TryAcquireSpinLock(KSPIN_LOCK* lock, ULONG64 caller);
 void ReleaseSpinLock(KSPIN_LOCK* lock, ULONG64 caller);
-// The most recent spin lock the calling thread holds, or nullptr (for reports).
-const KSPIN_LOCK* LastHeldSpinLock();
 
 // The verifier's rule at a DPC or dispatch routine's return: no spin lock acquired in it may still
 // be held (0xC4/0x100A naming the lock and where it was taken). heldBefore: the count at entry.

@@ -31,6 +31,9 @@ constexpr std::uint32_t kBlockSize = 0x8000;
 }  // namespace kpcr
 
 constexpr std::uint32_t kThreadBlockSize = 0x800;  // ETHREAD-sized; opaque to drivers
+// Where in that block ntbox records the spin locks the thread holds (ke/SpinLock.cpp): past every
+// field drivers read, so another thread finds a lock's holder from the lock word alone.
+constexpr std::uint32_t kSpinLockRecordOffset = 0x780;
 constexpr UCHAR kThreadObjectType = 6;
 
 class KernelThread {

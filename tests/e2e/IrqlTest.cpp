@@ -14,6 +14,7 @@
 #include <string>
 
 #include "machine/Machine.h"
+#include "tests/e2e/InProcess.h"
 #include "tests/e2e/NtboxRun.h"
 
 namespace {
@@ -27,46 +28,9 @@ struct TimerLogResult {
   std::uint32_t ticks, dpcIrql, workerIrql, writeStatus;
 };
 
-class IrqlTest : public testing::Test {
+class IrqlTest : public ntbox::test::InProcessMachine {
  protected:
-  void SetUp() override {
-    const auto* info = testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::path(testing::TempDir()) / ("ntbox_irql_" + std::string(info->name()) + "_" + std::to_string(getpid()));
-    fs::remove_all(dir_);
-    auto m = Machine::Boot(dir_);
-    ASSERT_TRUE(m) << m.error().message;
-    ASSERT_TRUE((*m)->StoreBootConfig(ntbox::machine::BootConfig{true, false}));
-    for (const char* name : {"timer_log", "timer_log_in_dpc"}) {
-      ntbox::machine::ServiceConfig config;
-      config.name = name;
-      config.imagePath = Machine::ToImagePath(std::string(NTBOX_DRIVER_DIR) + "/" + name + ".sys", "/");
-      ASSERT_TRUE((*m)->CreateService(config));
-    }
-  }
-  void Boot() {
-    auto m = Machine::Boot(dir_);
-    ASSERT_TRUE(m) << m.error().message;
-    machine_ = std::move(*m);
-    log_ = machine_->AddDebugListener([this](const ntbox::machine::LoggedRecord& r) {
-      std::lock_guard lock(outputMutex_);
-      output_ += r.text;
-    });
-  }
-  void TearDown() override {
-    if (machine_) machine_->RemoveDebugListener(log_);
-    machine_.reset();
-    fs::remove_all(dir_);
-  }
-  std::string Output() {
-    std::lock_guard lock(outputMutex_);
-    return output_;
-  }
-
-  fs::path dir_;
-  std::unique_ptr<Machine> machine_;
-  int log_ = 0;
-  std::mutex outputMutex_;
-  std::string output_;
+  void SetUp() override { Install({"timer_log", "timer_log_in_dpc"}); }
 };
 
 TEST_F(IrqlTest, Seed003WorkItemWritesTheFileAtPassiveLevel) {

@@ -116,6 +116,7 @@ INSTANTIATE_TEST_SUITE_P(
         Misbehaviour{"bad_string", 4, "called from misbehave!DriverEntry+0x"},
         Misbehaviour{"stack_overflow", 4, "*** STOP: 0x0000007F (0x0000000000000008,"},
         Misbehaviour{"spinlock_twice", 4, "*** STOP: 0x000000C4 (0x0000000000001000,"},
+        Misbehaviour{"spinlock_garbage", 4, "*** STOP: 0x00000133 (0x0000000000000001,"},
         Misbehaviour{"spinlock_unheld", 4, "*** STOP: 0x000000C4 (0x0000000000001007,"},
         Misbehaviour{"spinlock_release_passive", 4, "*** STOP: 0x000000C4 (0x0000000000000032,0x0000000000000000,"},
         Misbehaviour{"spinlock_at_passive", 4, "*** STOP: 0x000000C4 (0x0000000000000040,0x0000000000000000,"},

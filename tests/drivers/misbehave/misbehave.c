@@ -82,6 +82,10 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)
         KIRQL a, b;
         KeAcquireSpinLock(&lock, &a);
         KeAcquireSpinLock(&lock, &b); /* spins forever on Windows */
+    } else if (Is(RegistryPath, L"spinlock_garbage")) {
+        static KSPIN_LOCK lock = 0x1234; /* never initialized: Windows spins forever */
+        KIRQL old;
+        KeAcquireSpinLock(&lock, &old);
     } else if (Is(RegistryPath, L"spinlock_unheld")) {
         static KSPIN_LOCK lock;
         KIRQL old;
