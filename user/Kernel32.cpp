@@ -559,8 +559,9 @@ BOOL WINAPI DeviceIoControl(HANDLE h, DWORD code, LPVOID in, DWORD inLength, LPV
   if (ConsoleFd(h) >= 0) return FailWith(1 /* ERROR_INVALID_FUNCTION */);
   Program& p = P();
   nt::io::IoStatus s;
+  // Read in user mode, as kernel32 does on Windows: a bad OVERLAPPED faults the program, not the kernel.
+  const nt::io::AsyncRequest async{overlapped, overlapped ? reinterpret_cast<std::uint64_t>(overlapped->hEvent) : 0};
   p.Syscall([&] {
-    const nt::io::AsyncRequest async{overlapped, overlapped ? reinterpret_cast<std::uint64_t>(overlapped->hEvent) : 0};
     s = nt::io::DeviceIoControl(p.process(), reinterpret_cast<std::uint64_t>(h), code, in, inLength, out, outLength,
                                 false, overlapped ? &async : nullptr);
   });
