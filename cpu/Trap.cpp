@@ -547,6 +547,20 @@ void OnTrap(int signal, siginfo_t* info, void* context) {
   const auto err = static_cast<std::uint64_t>(uc->uc_mcontext.gregs[REG_ERR]);
   const bool write = (err & 2) != 0;
   const bool execute = knownAddress && address == rip;
+  if (pageFault && kernel) {
+    // Special pool's guard and freed pages: the verifier's own codes, at any IRQL, and no
+    // exception handler may catch them.
+    const auto kind = kernel->pool().ClassifyFault(address);
+    if (kind == nt::vf::SpecialPool::Fault::kFreed) {
+      Stop(uc, d, t, inDriver ? bc::DRIVER_PAGE_FAULT_IN_FREED_SPECIAL_POOL : bc::PAGE_FAULT_IN_FREED_SPECIAL_POOL,
+           address, write ? 1 : 0, rip, 0, "special pool: a reference to pool already freed");
+    }
+    if (kind == nt::vf::SpecialPool::Fault::kBeyondEnd) {
+      Stop(uc, d, t,
+           inDriver ? bc::DRIVER_PAGE_FAULT_BEYOND_END_OF_ALLOCATION : bc::PAGE_FAULT_BEYOND_END_OF_ALLOCATION,
+           address, write ? 1 : 0, rip, 0, "special pool: a reference past the end of a pool allocation");
+    }
+  }
   if (t->irql >= nt::DISPATCH_LEVEL) {
     Stop(uc, d, t, inDriver ? bc::DRIVER_IRQL_NOT_LESS_OR_EQUAL : bc::IRQL_NOT_LESS_OR_EQUAL, address, t->irql,
          execute ? 8 : write ? 1 : 0, rip, "invalid memory access at raised IRQL");

@@ -23,6 +23,7 @@
 #include "nt/mm/AddressSpace.h"
 #include "nt/ob/Object.h"
 #include "nt/ps/Process.h"
+#include "nt/support/Symbolize.h"
 
 namespace ntbox::nt {
 namespace {
@@ -207,6 +208,9 @@ Result<Module*> Kernel::LoadModule(pe::PeImage parsed, const std::string& path) 
   module->image = std::move(*loaded);
   module->verified = config_.verifier.Verifies(module->fileName);
   module->symbols = std::move(symbols);
+  module->wideFileName = ob::Widen(module->fileName);
+  const auto nameBytes = static_cast<USHORT>(module->wideFileName.size() * 2);
+  module->fileNameString = UNICODE_STRING{nameBytes, nameBytes, module->wideFileName.data()};
 
   std::lock_guard lock(mutex_);
   for (auto& slot : slots_) {
@@ -252,8 +256,8 @@ std::vector<std::string> Kernel::PoolLeaksOf(const Module& module) const {
   std::vector<std::string> out;
   for (const auto& a : pool_.Outstanding()) {
     if (!module.image->contains(a.caller)) continue;
-    out.push_back(fmt::format("pool leak: {} bytes, tag '{}', allocated at {}+{:#x}\n", a.size, PoolTagText(a.tag),
-                              module.name, a.caller - module.image->base()));
+    out.push_back(fmt::format("pool leak: {} bytes, tag '{}', allocated at {}\n", a.size, PoolTagText(a.tag),
+                              Symbolize(a.caller)));
   }
   return out;
 }

@@ -16,6 +16,7 @@
 #include "nt/Types.h"
 #include "nt/ex/Pool.h"
 #include "nt/kd/DebugFilter.h"
+#include "nt/rtl/RtlTypes.h"
 #include "nt/vf/Verifier.h"
 #include "pe/CoffSymbols.h"
 #include "pe/PeLoader.h"
@@ -73,6 +74,9 @@ struct Module {
   std::unique_ptr<pe::LoadedImage> image;
   bool verified = false;  // Driver Verifier watches it
   std::vector<pe::FunctionSymbol> symbols;  // from its COFF symbol table, for reports
+  // The file name as a kernel string (bugcheck parameters name drivers by one).
+  std::u16string wideFileName;
+  UNICODE_STRING fileNameString{};
 };
 
 class Kernel {

@@ -1,30 +1,30 @@
 #include "nt/ex/Pool.h"
 
-#include <cstdlib>
 #include <cstring>
 #include <string>
 
 namespace ntbox::nt {
 namespace {
-constexpr std::size_t kPoolAlignment = 16;  // MEMORY_ALLOCATION_ALIGNMENT on x64
 constexpr std::size_t kMaxRememberedFrees = 4096;
 }  // namespace
 
-PoolTracker::~PoolTracker() {
-  for (auto& [address, allocation] : live_) std::free(reinterpret_cast<void*>(address));
-}
+// The arena and special pool unmap themselves: whatever drivers leaked goes with them.
+PoolTracker::~PoolTracker() = default;
 
-void* PoolTracker::Allocate(int type, SIZE_T size, ULONG tag, std::uint64_t caller, bool zero) {
-  // Windows hands out a real block even for zero bytes.
-  const std::size_t bytes = size ? (size + kPoolAlignment - 1) & ~(kPoolAlignment - 1) : kPoolAlignment;
-  if (size > (std::uint64_t{1} << 40)) return nullptr;
-  void* p = std::aligned_alloc(kPoolAlignment, bytes);
-  if (!p) return nullptr;
-  if (zero) std::memset(p, 0, bytes);
-  const auto address = reinterpret_cast<std::uint64_t>(p);
+void* PoolTracker::Allocate(int type, SIZE_T size, ULONG tag, std::uint64_t caller, bool zero, bool special) {
+  if (size > PoolArena::kReserve) return nullptr;
   std::lock_guard lock(mutex_);
+  void* p = special ? special_.Allocate(size) : nullptr;
+  const bool inSpecial = p != nullptr;
+  if (!p) {
+    p = arena_.Allocate(PoolArena::BlockSize(size));
+    if (!p) return nullptr;
+    if (zero) std::memset(p, 0, PoolArena::BlockSize(size));
+  }
+  // Special pool pages are fresh, hence zero, whatever was asked.
+  const auto address = reinterpret_cast<std::uint64_t>(p);
   freed_.erase(address);
-  live_[address] = PoolAllocation{address, size, tag, type, caller};
+  live_[address] = PoolAllocation{address, size, tag, type, caller, inSpecial};
   return p;
 }
 
@@ -37,13 +37,21 @@ PoolTracker::FreeOutcome PoolTracker::Free(void* p, std::optional<ULONG> expecte
     if (f != freed_.end()) return {FreeResult::AlreadyFreed, f->second};
     return {FreeResult::NotPool, 0};
   }
-  const ULONG tag = it->second.tag;
+  const PoolAllocation allocation = it->second;
+  const ULONG tag = allocation.tag;
   // Windows compares tags without the PROTECTED_POOL bit.
   if (expectedTag && ((*expectedTag ^ tag) & 0x7FFFFFFF) != 0) return {FreeResult::WrongTag, tag};
+  if (allocation.special) {
+    if (const auto damage = special_.Check(p, allocation.size); damage.address) {
+      return {FreeResult::Corrupted, tag, allocation, damage};
+    }
+    special_.Free(p, allocation.size);
+  } else {
+    arena_.Free(p, PoolArena::BlockSize(allocation.size));
+  }
   live_.erase(it);
   if (freed_.size() >= kMaxRememberedFrees) freed_.clear();
   freed_[address] = tag;
-  std::free(p);
   return {FreeResult::Freed, tag};
 }
 

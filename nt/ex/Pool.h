@@ -1,5 +1,6 @@
 // Kernel pool: every allocation is tracked with its tag, size, type and the caller that made it,
 // so misuse is caught (double free, wrong tag, freeing what is not pool) and leaks are reported.
+// Memory comes from the pool arena, or from the verifier's special pool when asked.
 #pragma once
 #include <cstdint>
 #include <mutex>
@@ -8,6 +9,8 @@
 #include <vector>
 
 #include "nt/Types.h"
+#include "nt/ex/PoolArena.h"
+#include "nt/vf/SpecialPool.h"
 
 namespace ntbox::nt {
 
@@ -17,6 +20,7 @@ struct PoolAllocation {
   ULONG tag = 0;
   int type = 0;
   std::uint64_t caller = 0;  // return address in the allocating code
+  bool special = false;      // in special pool
 };
 
 class PoolTracker {
@@ -26,22 +30,28 @@ class PoolTracker {
   PoolTracker(const PoolTracker&) = delete;
   PoolTracker& operator=(const PoolTracker&) = delete;
 
-  // Returns nullptr when memory is exhausted.
-  void* Allocate(int type, SIZE_T size, ULONG tag, std::uint64_t caller, bool zero);
+  // Returns nullptr when memory is exhausted. special: from special pool while it has room.
+  void* Allocate(int type, SIZE_T size, ULONG tag, std::uint64_t caller, bool zero, bool special = false);
 
-  enum class FreeResult { Freed, AlreadyFreed, WrongTag, NotPool };
+  enum class FreeResult { Freed, AlreadyFreed, WrongTag, NotPool, Corrupted };
   struct FreeOutcome {
     FreeResult result;
     ULONG allocatorTag = 0;
+    PoolAllocation allocation{};  // the block, for Corrupted
+    vf::SpecialPool::Damage damage{};
   };
   // Frees address; with expectedTag, a mismatch leaves the block allocated.
   FreeOutcome Free(void* address, std::optional<ULONG> expectedTag);
 
   std::vector<PoolAllocation> Outstanding() const;
   std::optional<PoolAllocation> Find(const void* address) const;
+  // A fault at address in special pool (lock-free: the trap handler asks).
+  vf::SpecialPool::Fault ClassifyFault(std::uint64_t address) const { return special_.Classify(address); }
 
  private:
   mutable std::mutex mutex_;
+  PoolArena arena_;
+  vf::SpecialPool special_;
   std::unordered_map<std::uint64_t, PoolAllocation> live_;
   // Recently freed addresses, to tell a double free from a wild pointer.
   std::unordered_map<std::uint64_t, ULONG> freed_;

@@ -4,6 +4,9 @@
 #include "nt/Status.h"
 #include "nt/ke/BugCheck.h"
 #include "nt/mm/AddressSpace.h"
+#include "nt/vf/Verifier.h"
+
+#include <fmt/format.h>
 
 namespace ntbox::nt {
 namespace {
@@ -21,7 +24,8 @@ PVOID Allocate(POOL_TYPE type, SIZE_T bytes, ULONG tag, bool zero, std::uint64_t
     RaiseBugCheck(bugcheck::BAD_POOL_CALLER, 0x9A, static_cast<ULONG64>(type), bytes, tag,
                   "MUST_SUCCEED pool is no longer supported", caller);
   }
-  return Kernel::Current().pool().Allocate(type, bytes, tag, caller, zero);
+  return Kernel::Current().pool().Allocate(type, bytes, tag, caller, zero,
+                                          vf::Watches(caller, vf::flags::kSpecialPool));
 }
 
 void Free(PVOID p, std::optional<ULONG> tag, std::uint64_t caller) {
@@ -40,6 +44,18 @@ void Free(PVOID p, std::optional<ULONG> tag, std::uint64_t caller) {
     case PoolTracker::FreeResult::WrongTag:
       RaiseBugCheck(bugcheck::BAD_POOL_CALLER, 0x0A, address, outcome.allocatorTag, *tag,
                     "pool freed with the wrong tag", caller);
+    case PoolTracker::FreeResult::Corrupted:
+      RaiseBugCheck(bugcheck::SPECIAL_POOL_DETECTED_MEMORY_CORRUPTION, address, outcome.damage.address, 0,
+                    outcome.damage.afterEnd ? 0x24 : 0x23,
+                    outcome.damage.afterEnd ? fmt::format("special pool: a write past the end of the {}-byte block "
+                                                          "'{}' (at +{:#x}), found when it was freed",
+                                                          outcome.allocation.size, PoolTagText(outcome.allocatorTag),
+                                                          outcome.damage.address - address)
+                                            : fmt::format("special pool: a write before the start of the {}-byte "
+                                                          "block '{}' (at -{:#x}), found when it was freed",
+                                                          outcome.allocation.size, PoolTagText(outcome.allocatorTag),
+                                                          address - outcome.damage.address),
+                    caller);
     case PoolTracker::FreeResult::NotPool:
       RaiseBugCheck(bugcheck::BAD_POOL_CALLER, 0x46, address, 0, 0,
                     "ExFreePool of an address that is not pool", caller);

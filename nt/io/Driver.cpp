@@ -6,6 +6,7 @@
 #include "nt/io/IoServices.h"
 #include "nt/ke/Thread.h"
 #include "nt/ob/Object.h"
+#include "nt/vf/UnloadChecks.h"
 
 namespace ntbox::nt {
 namespace {
@@ -110,8 +111,10 @@ std::expected<void, BugCheck> Driver::CallUnload() {
   ke::KernelThread* t = ke::CurrentThread();
   t->SetIrql(PASSIVE_LEVEL);
   DRIVER_OBJECT* object = storage_->object;
-  auto result = cpu::CallGuarded([object]() -> std::uint64_t {
+  const Module* module = module_;
+  auto result = cpu::CallGuarded([object, module]() -> std::uint64_t {
     object->DriverUnload(object);
+    vf::CheckUnload(*module, reinterpret_cast<std::uint64_t>(object->DriverUnload));
     return 0;
   });
   if (!result) return std::unexpected(result.error());

@@ -12,7 +12,7 @@
 namespace ntbox::nt {
 
 std::string_view BugCheckName(ULONG code) {
-  static constexpr std::array<std::pair<ULONG, std::string_view>, 19> kNames{{
+  static constexpr std::array<std::pair<ULONG, std::string_view>, 25> kNames{{
       {0x09, "IRQL_NOT_GREATER_OR_EQUAL"},
       {0x0A, "IRQL_NOT_LESS_OR_EQUAL"},
       {0x1E, "KMODE_EXCEPTION_NOT_HANDLED"},
@@ -32,6 +32,12 @@ std::string_view BugCheckName(ULONG code) {
       {0x19, "BAD_POOL_HEADER"},
       {0xEF, "CRITICAL_PROCESS_DIED"},
       {0xE3, "RESOURCE_NOT_OWNED"},
+      {0xC1, "SPECIAL_POOL_DETECTED_MEMORY_CORRUPTION"},
+      {0xC7, "TIMER_OR_DPC_INVALID"},
+      {0xCC, "PAGE_FAULT_IN_FREED_SPECIAL_POOL"},
+      {0xCD, "PAGE_FAULT_BEYOND_END_OF_ALLOCATION"},
+      {0xD5, "DRIVER_PAGE_FAULT_IN_FREED_SPECIAL_POOL"},
+      {0xD6, "DRIVER_PAGE_FAULT_BEYOND_END_OF_ALLOCATION"},
   }};
   for (const auto& [value, name] : kNames) {
     if (value == code) return name;

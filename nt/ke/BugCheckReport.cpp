@@ -53,8 +53,85 @@ ParameterHelp HelpFor(ULONG code) {
       return {{"the fast-fail code (FAST_FAIL_*)", "trap frame (not recorded by ntbox)",
                "exception record (not recorded by ntbox)", "reserved"},
               "Code detected the corruption of a critical structure and called __fastfail."};
+    case bugcheck::SPECIAL_POOL_DETECTED_MEMORY_CORRUPTION:
+      return {{"the address the driver freed", "the address where the bytes were overwritten", "reserved",
+               "0x23: bytes before the block, 0x24: bytes after its end"},
+              "Special pool found the bytes around a block changed when the block was freed."};
+    case bugcheck::TIMER_OR_DPC_INVALID:
+      return {{"0: a timer, 1: a DPC object, 2: a DPC routine", "its address",
+               "the start of the memory being unloaded", "the end of the memory being unloaded"},
+              "A timer or DPC was still live in memory that went away (a driver unloaded without cancelling it)."};
+    case bugcheck::PAGE_FAULT_IN_FREED_SPECIAL_POOL:
+    case bugcheck::DRIVER_PAGE_FAULT_IN_FREED_SPECIAL_POOL:
+      return {{"the memory referenced", "0: read, 1: write", "the address of the instruction that referenced memory",
+               "reserved"},
+              "Code referenced special pool after it was freed."};
+    case bugcheck::PAGE_FAULT_BEYOND_END_OF_ALLOCATION:
+    case bugcheck::DRIVER_PAGE_FAULT_BEYOND_END_OF_ALLOCATION:
+      return {{"the memory referenced", "0: read, 1: write", "the address of the instruction that referenced memory",
+               "reserved"},
+              "Code referenced memory past the end of a special pool allocation."};
+    case bugcheck::DRIVER_UNLOADED_WITHOUT_CANCELLING_PENDING_OPERATIONS:
+      return {{"the driver code still referenced", "8: execute", "the pending object (work item), if known",
+               "reserved"},
+              "A driver unloaded while work of its own (a work item, a system thread) was still pending."};
+    case bugcheck::MULTIPLE_IRP_COMPLETE_REQUESTS:
+      return {{"the IRP", "reserved", "reserved", "reserved"},
+              "A driver completed an IRP that was already complete."};
+    case bugcheck::DRIVER_VERIFIER_IOMANAGER_VIOLATION:
+      return {{"the kind of violation", "depends on parameter 1 (the device object, the IRP or the routine)",
+               "depends on parameter 1", "depends on parameter 1"},
+              "Driver Verifier's I/O checks found the driver breaking an I/O manager rule."};
+    case bugcheck::RESOURCE_NOT_OWNED:
+      return {{"the resource", "the thread", "the owner table (not recorded by ntbox)", "reserved"},
+              "A thread released an ERESOURCE it does not own."};
+    case bugcheck::DPC_WATCHDOG_VIOLATION:
+      return {{"0: one DPC ran too long, 1: the processor stayed at DISPATCH_LEVEL too long", "reserved",
+               "reserved", "reserved"},
+              "A processor was stuck at DISPATCH_LEVEL or above (here: spinning on a spin lock that can never "
+              "be released)."};
     default:
       return {{"", "", "", ""}, "The driver or the kernel stopped the machine."};
+  }
+}
+
+// Driver Verifier's general code: the meaning of the other parameters depends on the first.
+ParameterHelp VerifierHelp(ULONG64 subcode) {
+  const char* summary = "Driver Verifier caught the driver breaking a rule.";
+  switch (subcode) {
+    case 0x32:
+    case 0x40:
+    case 0x41:
+    case 0x42:
+      return {{"the rule broken (a spin lock called at the wrong IRQL)", "the current IRQL", "the spin lock",
+               "reserved"},
+              summary};
+    case 0x33:
+    case 0x34:
+      return {{"the rule broken (a fast mutex at the wrong IRQL)", "the current IRQL", "the fast mutex", "reserved"},
+              summary};
+    case 0x37:
+    case 0x38:
+    case 0x39:
+    case 0x3A:
+      return {{"the rule broken (APCs not disabled)", "the current IRQL", "the thread's APC disable count",
+               "the resource or mutex"},
+              summary};
+    case 0x62:
+      return {{"0x62: the driver unloaded without freeing its pool", "the driver's name (UNICODE_STRING)",
+               "reserved", "the number of allocations not freed"},
+              summary};
+    case 0x1000:
+      return {{"0x1000: a lock acquired again by the thread that holds it", "the lock", "reserved", "reserved"},
+              summary};
+    case 0x100A:
+      return {{"0x100A: a routine returned holding a spin lock it acquired", "the thread", "the spin lock",
+               "the routine that returned"},
+              summary};
+    default:
+      return {{"the rule broken (see the DRIVER_VERIFIER_DETECTED_VIOLATION table)", "depends on parameter 1",
+               "depends on parameter 1", "depends on parameter 1"},
+              summary};
   }
 }
 
@@ -102,7 +179,8 @@ std::string FormatStopLine(const BugCheck& b) {
 }
 
 std::string FormatBugCheckReport(const BugCheck& b, Kernel& kernel) {
-  const ParameterHelp help = HelpFor(b.code);
+  const ParameterHelp help =
+      b.code == bugcheck::DRIVER_VERIFIER_DETECTED_VIOLATION ? VerifierHelp(b.parameters[0]) : HelpFor(b.code);
   const std::string_view name = BugCheckName(b.code);
   std::string out;
   out += "*******************************************************************************\n";

@@ -78,10 +78,12 @@ void* SystemThreads::Create(PKSTART_ROUTINE routine, PVOID context, std::uint64_
   return object;
 }
 
-std::size_t SystemThreads::LiveIn(std::uint64_t begin, std::uint64_t end) const {
-  std::size_t n = 0;
-  for (const auto& e : threads_) n += e.running && e.routine >= begin && e.routine < end;
-  return n;
+std::vector<std::uint64_t> SystemThreads::LiveIn(std::uint64_t begin, std::uint64_t end) const {
+  std::vector<std::uint64_t> out;
+  for (const auto& e : threads_) {
+    if (e.running && e.routine >= begin && e.routine < end) out.push_back(e.routine);
+  }
+  return out;
 }
 
 }  // namespace ps

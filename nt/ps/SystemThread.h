@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <list>
+#include <vector>
 #include <thread>
 
 #include "nt/Types.h"
@@ -24,7 +25,7 @@ class SystemThreads {
   // Under the kernel lock. Returns the thread object (referenced for the caller) and its id.
   void* Create(PKSTART_ROUTINE routine, PVOID context, std::uint64_t& id);
   // Threads whose start routine lies in [begin, end) and that still run (the unload check).
-  std::size_t LiveIn(std::uint64_t begin, std::uint64_t end) const;
+  std::vector<std::uint64_t> LiveIn(std::uint64_t begin, std::uint64_t end) const;  // start routines
 
  private:
   struct Entry {

@@ -125,9 +125,68 @@ INSTANTIATE_TEST_SUITE_P(
         Misbehaviour{"resource_not_owned", 4, "*** STOP: 0x000000E3 ("},
         Misbehaviour{"assert", 0, "*** Assertion failed: g_zero == 1"},
         Misbehaviour{"breakpoint", 0, "Break instruction exception - code 80000003 (first chance) at misbehave!DriverEntry+0x"},
-        Misbehaviour{"leak", 0, "ntbox: pool leak: 48 bytes, tag 'Leak', allocated at misbehave+0x"},
+        Misbehaviour{"leak", 4, "*** STOP: 0x000000C4 (0x0000000000000062,"},
+        Misbehaviour{"pool_overrun", 4, "*** STOP: 0x000000D6 ("},
+        Misbehaviour{"pool_slack_overrun", 4, "*** STOP: 0x000000C1 ("},
+        Misbehaviour{"pool_use_after_free", 4, "*** STOP: 0x000000D5 ("},
+        Misbehaviour{"timer_at_unload", 4, "*** STOP: 0x000000C7 (0x0000000000000000,"},
+        Misbehaviour{"thread_at_unload", 4, "*** STOP: 0x000000CE ("},
         Misbehaviour{"fail", 1, "DriverEntry returned 0xC000009A (STATUS_INSUFFICIENT_RESOURCES)"}),
     [](const testing::TestParamInfo<Misbehaviour>& info) { return std::string(info.param.service); });
+
+TEST(Load, VerifierNamesWhatADriverLeftBehind) {
+  Outcome r = Ntbox("load --service leak " + Driver("misbehave.sys"));
+  EXPECT_EQ(r.exit, 4);
+  EXPECT_NE(r.out.find("pool leak: 48 bytes, tag 'Leak', allocated at misbehave!DriverEntry+0x"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("misbehave.sys unloaded without freeing 1 pool allocation"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("0x0000000000000000,0x0000000000000001) DRIVER_VERIFIER_DETECTED_VIOLATION"), std::string::npos);
+
+  // Without the verifier the leak is a notice and the unload succeeds, as on Windows.
+  r = Ntbox("load --no-verifier --service leak " + Driver("misbehave.sys"));
+  EXPECT_EQ(r.exit, 0) << r.out << r.err;
+  EXPECT_NE(r.err.find("ntbox: pool leak: 48 bytes, tag 'Leak', allocated at misbehave!DriverEntry+0x"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.out.find("unloaded, 1 pool allocation leaked"), std::string::npos) << r.out;
+
+  r = Ntbox("load --service timer_at_unload " + Driver("misbehave.sys"));
+  EXPECT_NE(r.out.find("misbehave.sys unloaded with a timer still set (its DPC routine misbehave!TimerDpc"),
+            std::string::npos)
+      << r.out;
+  r = Ntbox("load --service thread_at_unload " + Driver("misbehave.sys"));
+  EXPECT_NE(r.out.find("misbehave.sys unloaded with 1 system thread still running (started at "
+                       "misbehave!WaitForever"),
+            std::string::npos)
+      << r.out;
+}
+
+TEST(Load, SpecialPoolCatchesOverrunsAndUseAfterFree) {
+  // A write one past the block's end lands on its guard page: the write (1) is stopped where it
+  // happens.
+  Outcome r = Ntbox("load --service pool_overrun " + Driver("misbehave.sys"));
+  EXPECT_EQ(r.exit, 4);
+  EXPECT_NE(r.out.find("DRIVER_PAGE_FAULT_BEYOND_END_OF_ALLOCATION (d6)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(",0x0000000000000001,"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("misbehave!DriverEntry+0x"), std::string::npos) << r.out;
+
+  r = Ntbox("load --service pool_use_after_free " + Driver("misbehave.sys"));
+  EXPECT_EQ(r.exit, 4);
+  EXPECT_NE(r.out.find("DRIVER_PAGE_FAULT_IN_FREED_SPECIAL_POOL (d5)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("special pool: a reference to pool already freed"), std::string::npos) << r.out;
+
+  // A write into the alignment slack cannot fault; the pattern check at free finds it (0x24).
+  r = Ntbox("load --service pool_slack_overrun " + Driver("misbehave.sys"));
+  EXPECT_EQ(r.exit, 4);
+  EXPECT_NE(r.out.find("0x0000000000000000,0x0000000000000024) SPECIAL_POOL_DETECTED_MEMORY_CORRUPTION"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("a write past the end of the 20-byte block 'Slak' (at +0x14)"), std::string::npos) << r.out;
+
+  // Without the verifier the overrun goes unnoticed in normal pool, and the host survives it.
+  r = Ntbox("load --no-verifier --service pool_overrun " + Driver("misbehave.sys"));
+  EXPECT_EQ(r.exit, 0) << r.out << r.err;
+}
 
 TEST(Load, MalformedFilesAreRefusedWithoutCrashing) {
   const std::string original = Slurp(Driver("FirstDriverSample.sys"));

@@ -26,6 +26,7 @@ struct LoadOptions {
   std::string service;
   std::string osVersion = "10.0.19045";
   bool noUnload = false;
+  bool noVerifier = false;
 };
 
 std::string StatusText(nt::NTSTATUS status) {
@@ -67,6 +68,7 @@ int RunLoad(const LoadOptions& options) {
   }
   nt::KernelConfig config;
   config.version = *version;
+  if (options.noVerifier) config.verifier.flags = 0;
   nt::Kernel kernel(config);
   nt::ke::ThreadAttachment attach;
   kernel.SetDebugSink(PrintDebugRecord);
@@ -117,6 +119,8 @@ std::function<int()> AddLoadCommand(CLI::App& app) {
   cmd->add_option("--os-version", options->osVersion, "the Windows version the kernel reports")
       ->capture_default_str();
   cmd->add_flag("--no-unload", options->noUnload, "do not call DriverUnload");
+  cmd->add_flag("--no-verifier", options->noVerifier,
+                "load without Driver Verifier (on by default: verifier /standard)");
   cmd->footer(
       "Exit status: 0 loaded (and unloaded), 1 DriverEntry failed, 2 bad arguments, 3 image refused, "
       "4 bugcheck.");

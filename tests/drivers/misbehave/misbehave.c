@@ -27,6 +27,22 @@ static void Unload(PDRIVER_OBJECT DriverObject)
     UNREFERENCED_PARAMETER(DriverObject);
 }
 
+static KEVENT g_never;
+
+static VOID NTAPI WaitForever(PVOID context)
+{
+    UNREFERENCED_PARAMETER(context);
+    KeWaitForSingleObject(&g_never, Executive, KernelMode, FALSE, NULL);
+}
+
+static VOID NTAPI TimerDpc(PKDPC dpc, PVOID context, PVOID a1, PVOID a2)
+{
+    UNREFERENCED_PARAMETER(dpc);
+    UNREFERENCED_PARAMETER(context);
+    UNREFERENCED_PARAMETER(a1);
+    UNREFERENCED_PARAMETER(a2);
+}
+
 __declspec(noinline) static void WriteNull(void)
 {
     *g_null = 0x1234;
@@ -109,6 +125,31 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)
         ExInitializeResourceLite(&resource);
         KeEnterCriticalRegion();
         ExReleaseResourceLite(&resource);
+    } else if (Is(RegistryPath, L"pool_overrun")) {
+        UCHAR *p = ExAllocatePoolWithTag(NonPagedPoolNx, 20, 'nurO');
+        p[32] = 1; /* the block ends at p + 32 (rounded), where its guard page starts */
+    } else if (Is(RegistryPath, L"pool_slack_overrun")) {
+        UCHAR *p = ExAllocatePoolWithTag(NonPagedPoolNx, 20, 'kalS');
+        p[20] = 1; /* inside the alignment slack: seen when the block is freed */
+        ExFreePoolWithTag(p, 'kalS');
+    } else if (Is(RegistryPath, L"pool_use_after_free")) {
+        volatile ULONG *p = ExAllocatePoolWithTag(NonPagedPoolNx, 64, 'eerF');
+        p[0] = 7;
+        ExFreePoolWithTag((PVOID)p, 'eerF');
+        return (NTSTATUS)p[0];
+    } else if (Is(RegistryPath, L"timer_at_unload")) {
+        static KTIMER timer;
+        static KDPC dpc;
+        LARGE_INTEGER due;
+        due.QuadPart = -10LL * 1000 * 1000 * 60; /* a minute: still set when the driver unloads */
+        KeInitializeDpc(&dpc, TimerDpc, NULL);
+        KeInitializeTimer(&timer);
+        KeSetTimer(&timer, due, &dpc);
+    } else if (Is(RegistryPath, L"thread_at_unload")) {
+        HANDLE thread;
+        KeInitializeEvent(&g_never, NotificationEvent, FALSE);
+        if (NT_SUCCESS(PsCreateSystemThread(&thread, THREAD_ALL_ACCESS, NULL, NULL, NULL, WaitForever, NULL)))
+            ZwClose(thread);
     } else if (Is(RegistryPath, L"stack_overflow")) {
         volatile char big[64];
         big[0] = 1;

@@ -1,0 +1,63 @@
+#include "nt/ex/PoolArena.h"
+
+#include <sys/mman.h>
+
+#include <stdexcept>
+
+namespace ntbox::nt {
+namespace {
+constexpr std::size_t kPage = 4096;
+constexpr std::size_t kReleaseAbove = 64 * 1024;  // freed runs this big give their memory back
+}  // namespace
+
+Reservation::Reservation(std::uint64_t hint, std::size_t bytes, bool accessible) : size_(bytes) {
+  const int prot = accessible ? PROT_READ | PROT_WRITE : PROT_NONE;
+  const int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+  void* p = mmap(reinterpret_cast<void*>(hint), bytes, prot, flags | MAP_FIXED_NOREPLACE, -1, 0);
+  // Taken (another region, an old kernel's leftovers): anywhere the host puts it is still above
+  // the user range.
+  if (p == MAP_FAILED) p = mmap(nullptr, bytes, prot, flags, -1, 0);
+  if (p == MAP_FAILED) throw std::runtime_error("cannot reserve pool address space");
+  base_ = reinterpret_cast<std::uint64_t>(p);
+}
+
+Reservation::~Reservation() { munmap(reinterpret_cast<void*>(base_), size_); }
+
+PoolArena::PoolArena() : region_(kHint, kReserve, true) {}
+
+std::size_t PoolArena::BlockSize(std::size_t bytes) {
+  if (bytes == 0) return kGranule;  // Windows hands out a real block even for zero bytes
+  if (bytes <= kSmallLimit) return (bytes + kGranule - 1) & ~(kGranule - 1);
+  return (bytes + kPage - 1) & ~(kPage - 1);
+}
+
+void* PoolArena::Allocate(std::size_t blockSize) {
+  if (blockSize <= kSmallLimit) {
+    auto& list = small_[blockSize / kGranule];
+    if (!list.empty()) {
+      void* p = list.back();
+      list.pop_back();
+      return p;
+    }
+  } else if (auto it = large_.find(blockSize); it != large_.end() && !it->second.empty()) {
+    void* p = it->second.back();
+    it->second.pop_back();
+    return p;
+  }
+  std::size_t start = used_;
+  if (blockSize > kSmallLimit) start = (start + kPage - 1) & ~(kPage - 1);
+  if (blockSize > region_.size() || start > region_.size() - blockSize) return nullptr;
+  used_ = start + blockSize;
+  return reinterpret_cast<void*>(region_.base() + start);
+}
+
+void PoolArena::Free(void* block, std::size_t blockSize) {
+  if (blockSize <= kSmallLimit) {
+    small_[blockSize / kGranule].push_back(block);
+    return;
+  }
+  if (blockSize >= kReleaseAbove) madvise(block, blockSize, MADV_DONTNEED);
+  large_[blockSize].push_back(block);
+}
+
+}  // namespace ntbox::nt

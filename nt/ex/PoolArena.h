@@ -1,0 +1,54 @@
+// Where pool memory lives: one reserved region of the address space, apart from the host's heap,
+// so a driver that overruns or reuses a block corrupts other pool, never ntbox's own allocator.
+// Blocks are 16-byte aligned (MEMORY_ALLOCATION_ALIGNMENT); small sizes come from per-size free
+// lists, larger ones are whole pages. Not thread-safe: the pool tracker serializes.
+#pragma once
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <vector>
+
+namespace ntbox::nt {
+
+// A reserved, lazily committed mapping, placed at hint when that is free. Unmapped on destruction.
+class Reservation {
+ public:
+  Reservation(std::uint64_t hint, std::size_t bytes, bool accessible);
+  ~Reservation();
+  Reservation(const Reservation&) = delete;
+  Reservation& operator=(const Reservation&) = delete;
+
+  std::uint64_t base() const { return base_; }
+  std::size_t size() const { return size_; }
+  bool Contains(std::uint64_t address) const { return address - base_ < size_; }
+
+ private:
+  std::uint64_t base_ = 0;
+  std::size_t size_ = 0;
+};
+
+class PoolArena {
+ public:
+  static constexpr std::uint64_t kHint = 0x0000220000000000ull;
+  static constexpr std::size_t kReserve = std::size_t{64} << 30;
+
+  PoolArena();
+
+  // The size the block really gets (what Allocate and Free are given).
+  static std::size_t BlockSize(std::size_t bytes);
+  // nullptr when the region is exhausted. Fresh memory is zero; reused memory is not.
+  void* Allocate(std::size_t blockSize);
+  void Free(void* block, std::size_t blockSize);
+  bool Contains(std::uint64_t address) const { return region_.Contains(address); }
+
+ private:
+  static constexpr std::size_t kGranule = 16;
+  static constexpr std::size_t kSmallLimit = 4096;
+  Reservation region_;
+  std::size_t used_ = 0;
+  std::array<std::vector<void*>, kSmallLimit / kGranule + 1> small_;
+  std::map<std::size_t, std::vector<void*>> large_;  // by size in bytes
+};
+
+}  // namespace ntbox::nt
