@@ -11,6 +11,7 @@
 
 #include "cpu/Trap.h"
 #include "machine/Signing.h"
+#include "machine/VerifierSettings.h"
 #include "nt/Status.h"
 #include "nt/kd/DebugPrint.h"
 #include "nt/ke/BugCheckReport.h"
@@ -104,7 +105,9 @@ Result<std::unique_ptr<Machine>> Machine::Boot(const fs::path& root) {
     if (flag && flag->AsDword().value_or(0) != 0) (void)reg.DeleteKey(ServiceKey(name));
   }
 
+  if (auto r = SeedVerifierSettings(reg); !r) return std::unexpected(r.error());
   nt::KernelConfig kernelConfig;
+  kernelConfig.verifier = ReadVerifierSettings(reg);
   kernelConfig.debuggerEnabled = config->debug;
   kernelConfig.systemDrive = machine->dir_.drive('C').string();
   for (const auto& value : reg.Values(kDebugPrintFilterKey)) {
@@ -621,6 +624,24 @@ std::vector<Machine::ModuleRange> Machine::LoadedModules() {
   if (base) out.push_back({base, end, "nt", "ntoskrnl.exe (the ntbox kernel personality)"});
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.start < b.start; });
   return out;
+}
+
+Machine::VerifierStatus Machine::QueryVerifier() {
+  std::lock_guard lock(mutex_);
+  VerifierStatus status{kernel_->config().verifier, kernel_->pool().statistics(), {}};
+  const auto outstanding = kernel_->pool().Outstanding();
+  for (const nt::Module* m : kernel_->Modules()) {
+    if (!m->verified) continue;
+    VerifiedDriver d{m->fileName};
+    for (const auto& a : outstanding) {
+      if (!m->image->contains(a.caller)) continue;
+      const bool paged = (a.type & 1) != 0;  // PagedPool and its variants are odd
+      (paged ? d.pagedAllocations : d.nonPagedAllocations) += 1;
+      (paged ? d.pagedBytes : d.nonPagedBytes) += a.size;
+    }
+    status.drivers.push_back(std::move(d));
+  }
+  return status;
 }
 
 std::vector<nt::Kernel::UnloadedModule> Machine::UnloadedModules() {

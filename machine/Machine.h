@@ -106,6 +106,20 @@ class Machine : private user::SystemGate {
   std::vector<ModuleRange> LoadedModules();
   std::vector<nt::Kernel::UnloadedModule> UnloadedModules();
 
+  // Driver Verifier as the machine runs it (verifier /query): the settings it booted with, pool
+  // requests since boot and what each verified driver holds now.
+  struct VerifiedDriver {
+    std::string fileName;
+    std::size_t pagedAllocations = 0, nonPagedAllocations = 0;
+    std::uint64_t pagedBytes = 0, nonPagedBytes = 0;
+  };
+  struct VerifierStatus {
+    nt::vf::VerifierConfig config;
+    nt::PoolStatistics pool;
+    std::vector<VerifiedDriver> drivers;
+  };
+  VerifierStatus QueryVerifier();
+
   // Debug output as it is logged; the listener runs on the printing thread.
   using DebugListener = std::function<void(const LoggedRecord&)>;
   int AddDebugListener(DebugListener listener);

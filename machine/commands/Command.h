@@ -1,4 +1,4 @@
-// The machine's commands (sc, reg, bcdedit, lm, dbgview, status), run inside the process that owns
+// The machine's commands (sc, reg, bcdedit, verifier, lm, dbgview, status), run inside the process that owns
 // the machine and writing to the client's stdout and stderr. Windows syntax and output formats
 // where Windows has them.
 #pragma once
@@ -37,6 +37,7 @@ int RunReg(CommandContext& ctx, const std::vector<std::string>& args);
 int RunBcdedit(CommandContext& ctx, const std::vector<std::string>& args);
 int RunLm(CommandContext& ctx, const std::vector<std::string>& args);
 int RunIoctl(CommandContext& ctx, const std::vector<std::string>& args);
+int RunVerifier(CommandContext& ctx, const std::vector<std::string>& args);
 
 
 }  // namespace ntbox::machine

@@ -12,7 +12,7 @@
 namespace ntbox::machine {
 
 struct ClientRequest {
-  std::string command;  // sc, reg, bcdedit, ioctl, run, lm, status, dbgview, shutdown
+  std::string command;  // sc, reg, bcdedit, verifier, ioctl, run, lm, status, dbgview, shutdown
   std::vector<std::string> args;
   bool follow = false;
   bool filtered = false;

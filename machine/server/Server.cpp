@@ -141,6 +141,8 @@ class Server {
         status = RunReg(ctx, args);
       } else if (command == "bcdedit") {
         status = RunBcdedit(ctx, args);
+      } else if (command == "verifier") {
+        status = RunVerifier(ctx, args);
       } else if (command == "ioctl") {
         status = RunIoctl(ctx, args);
       } else if (command == "lm") {

@@ -12,15 +12,21 @@ constexpr std::size_t kMaxRememberedFrees = 4096;
 PoolTracker::~PoolTracker() = default;
 
 void* PoolTracker::Allocate(int type, SIZE_T size, ULONG tag, std::uint64_t caller, bool zero, bool special) {
-  if (size > PoolArena::kReserve) return nullptr;
   std::lock_guard lock(mutex_);
-  void* p = special ? special_.Allocate(size) : nullptr;
+  ++statistics_.attempted;
+  statistics_.withNoTag += tag == 0 || tag == 0x656E6F4E;  // "None": ExAllocatePool's
+  void* p = special && size <= PoolArena::kReserve ? special_.Allocate(size) : nullptr;
   const bool inSpecial = p != nullptr;
   if (!p) {
-    p = arena_.Allocate(PoolArena::BlockSize(size));
-    if (!p) return nullptr;
+    p = size <= PoolArena::kReserve ? arena_.Allocate(PoolArena::BlockSize(size)) : nullptr;
+    if (!p) {
+      ++statistics_.failed;
+      return nullptr;
+    }
     if (zero) std::memset(p, 0, PoolArena::BlockSize(size));
   }
+  ++statistics_.succeeded;
+  statistics_.succeededSpecialPool += inSpecial;
   // Special pool pages are fresh, hence zero, whatever was asked.
   const auto address = reinterpret_cast<std::uint64_t>(p);
   freed_.erase(address);

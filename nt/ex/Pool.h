@@ -23,6 +23,15 @@ struct PoolAllocation {
   bool special = false;      // in special pool
 };
 
+// What verifier /query prints: allocation requests since boot.
+struct PoolStatistics {
+  std::uint64_t attempted = 0;
+  std::uint64_t succeeded = 0;
+  std::uint64_t succeededSpecialPool = 0;
+  std::uint64_t withNoTag = 0;
+  std::uint64_t failed = 0;
+};
+
 class PoolTracker {
  public:
   PoolTracker() = default;
@@ -44,12 +53,17 @@ class PoolTracker {
   FreeOutcome Free(void* address, std::optional<ULONG> expectedTag);
 
   std::vector<PoolAllocation> Outstanding() const;
+  PoolStatistics statistics() const {
+    std::lock_guard lock(mutex_);
+    return statistics_;
+  }
   std::optional<PoolAllocation> Find(const void* address) const;
   // A fault at address in special pool (lock-free: the trap handler asks).
   vf::SpecialPool::Fault ClassifyFault(std::uint64_t address) const { return special_.Classify(address); }
 
  private:
   mutable std::mutex mutex_;
+  PoolStatistics statistics_;
   PoolArena arena_;
   vf::SpecialPool special_;
   std::unordered_map<std::uint64_t, PoolAllocation> live_;

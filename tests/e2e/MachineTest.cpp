@@ -299,6 +299,55 @@ TEST_F(MachineTest, BugCheckEndsTheServerOnly) {
   EXPECT_TRUE(Contains(again.out, "1  STOPPED"));
 }
 
+// verifier.exe's workflow: settings in the registry, applied at the next boot; a driver that
+// leaks pool unloads with a notice when unverified and bugchecks (0xC4/0x62) when verified.
+TEST_F(MachineTest, VerifierSettingsApplyAtBoot) {
+  TestSigningOn();
+  Outcome r = Run("verifier /querysettings");
+  EXPECT_EQ(r.exit, 0) << r.err;
+  EXPECT_TRUE(Contains(r.out, "Special pool: Enabled\n")) << r.out;
+  EXPECT_TRUE(Contains(r.out, "Verified drivers:\n\nAll Drivers\n")) << r.out;
+  r = Run("reg query \"HKLM\\SYSTEM\\CurrentControlSet\\Control\\Session Manager\\Memory Management\"");
+  EXPECT_TRUE(Contains(r.out, "VerifyDriverLevel    REG_DWORD    0x209bb")) << r.out;
+
+  EXPECT_EQ(Run("verifier /standard").exit, 2);
+  EXPECT_EQ(Run("verifier /flags nine /all").exit, 2);
+  EXPECT_EQ(Run("verifier /frobnicate").exit, 2);
+  r = Run("verifier /standard /driver other.sys");
+  EXPECT_EQ(r.exit, 0) << r.err;
+  EXPECT_TRUE(Contains(r.out, "Verified drivers:\n\nother.sys\n")) << r.out;
+  EXPECT_TRUE(Contains(r.out, "The system reboot is required for the changes to take effect.")) << r.out;
+  ASSERT_EQ(Run("reboot").exit, 0);
+
+  ASSERT_EQ(Run("sc create leak type= kernel binPath= " + Driver("misbehave.sys")).exit, 0);
+  ASSERT_EQ(Run("sc start leak").exit, 0);
+  r = Run("verifier /query");
+  EXPECT_TRUE(Contains(r.out, "Level: 000209BB\n")) << r.out;
+  EXPECT_TRUE(Contains(r.out, "None loaded")) << "misbehave.sys is not verified: " << r.out;
+  r = Run("sc stop leak");
+  EXPECT_EQ(r.exit, 0) << r.out << r.err;
+
+  ASSERT_EQ(Run("verifier /flags 0x8 /driver misbehave.sys").exit, 0);
+  ASSERT_EQ(Run("reboot").exit, 0);
+  ASSERT_EQ(Run("sc start leak").exit, 0);
+  r = Run("verifier /query");
+  EXPECT_TRUE(Contains(r.out, "Level: 00000008\n")) << r.out;
+  EXPECT_TRUE(Contains(r.out, "Name: misbehave.sys\nCurrentPagedPoolAllocations: 0\nCurrentNonPagedPoolAllocations: 1\n"
+                              "PagedPoolUsageInBytes: 0\nNonPagedPoolUsageInBytes: 48\n"))
+      << r.out;
+  EXPECT_TRUE(Contains(r.out, "AllocationsSucceededSpecialPool: 0\n")) << "special pool is off: " << r.out;
+  r = Run("sc stop leak");
+  EXPECT_EQ(r.exit, 4);
+  EXPECT_TRUE(Contains(r.out, "*** STOP: 0x000000C4 (0x0000000000000062,")) << r.out;
+
+  ASSERT_EQ(Run("verifier /reset").exit, 0);
+  ASSERT_EQ(Run("reboot").exit, 0);
+  r = Run("verifier /querysettings");
+  EXPECT_TRUE(Contains(r.out, "Verified drivers:\n\nNone\n")) << r.out;
+  ASSERT_EQ(Run("sc start leak").exit, 0);
+  EXPECT_EQ(Run("sc stop leak").exit, 0);
+}
+
 // Seed 002 from the shell: the IOCTL driver as a service, ntbox ioctl for each reply, a fault in
 // its dispatch routine stops the machine, and the next command boots it with the service there.
 TEST_F(MachineTest, IoctlFromTheShell) {

@@ -1,6 +1,6 @@
-// The machine's commands on the CLI: boot, shutdown, reboot, status, sc, reg, bcdedit, ioctl, run, lm,
+// The machine's commands on the CLI: boot, shutdown, reboot, status, sc, reg, bcdedit, verifier, ioctl, run, lm,
 // dbgview, testsign. Everything but boot --foreground and testsign is a request to the machine's
-// server (started when none runs); sc, reg and bcdedit take Windows' own syntax verbatim.
+// server (started when none runs); sc, reg, bcdedit and verifier take Windows' own syntax verbatim.
 #include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -203,7 +203,9 @@ std::vector<std::function<int()>> AddMachineCommands(CLI::App& app) {
 
   for (auto [name, description] : {std::pair{"sc", "Service control, as sc.exe: create, start, stop, delete, query, qc"},
                                    std::pair{"reg", "The registry, as reg.exe: query, add, delete, export, import"},
-                                   std::pair{"bcdedit", "Boot configuration: /set testsigning|debug on|off, /enum"}}) {
+                                   std::pair{"bcdedit", "Boot configuration: /set testsigning|debug on|off, /enum"},
+                                   std::pair{"verifier", "Driver Verifier, as verifier.exe: /standard, /flags, "
+                                                         "/driver, /all, /query, /querysettings, /reset"}}) {
     CLI::App* cmd = Passthrough(app, name, description);
     runs.push_back([cmd, o, name]() -> int {
       if (!cmd->parsed()) return -1;
