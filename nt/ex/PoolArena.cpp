@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <cstring>
 #include <stdexcept>
 
 namespace ntbox::nt {
@@ -23,7 +24,7 @@ Reservation::Reservation(std::uint64_t hint, std::size_t bytes, bool accessible)
 
 Reservation::~Reservation() { munmap(reinterpret_cast<void*>(base_), size_); }
 
-PoolArena::PoolArena() : region_(kHint, kReserve, true) {}
+PoolArena::PoolArena(std::uint64_t hint, std::size_t reserve) : region_(hint, reserve, true) {}
 
 std::size_t PoolArena::BlockSize(std::size_t bytes) {
   if (bytes == 0) return kGranule;  // Windows hands out a real block even for zero bytes
@@ -58,6 +59,39 @@ void PoolArena::Free(void* block, std::size_t blockSize) {
   }
   if (blockSize >= kReleaseAbove) madvise(block, blockSize, MADV_DONTNEED);
   large_[blockSize].push_back(block);
+}
+
+namespace {
+
+struct SystemArena {
+  static constexpr std::uint64_t kHint = 0x0000240000000000ull;
+  std::mutex mutex;
+  PoolArena arena{kHint, std::size_t{16} << 30};
+};
+
+SystemArena& TheSystemArena() {
+  static auto* arena = new SystemArena;  // never destroyed: objects may outlive any kernel
+  return *arena;
+}
+
+}  // namespace
+
+void* AllocateSystemBlock(std::size_t bytes) {
+  SystemArena& s = TheSystemArena();
+  const std::size_t size = PoolArena::BlockSize(bytes);
+  void* p;
+  {
+    std::lock_guard lock(s.mutex);
+    p = s.arena.Allocate(size);
+  }
+  if (p) std::memset(p, 0, size);
+  return p;
+}
+
+void FreeSystemBlock(void* block, std::size_t bytes) {
+  SystemArena& s = TheSystemArena();
+  std::lock_guard lock(s.mutex);
+  s.arena.Free(block, PoolArena::BlockSize(bytes));
 }
 
 }  // namespace ntbox::nt

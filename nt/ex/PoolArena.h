@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <mutex>
 #include <vector>
 
 namespace ntbox::nt {
@@ -33,7 +34,7 @@ class PoolArena {
   static constexpr std::uint64_t kHint = 0x0000220000000000ull;
   static constexpr std::size_t kReserve = std::size_t{64} << 30;
 
-  PoolArena();
+  explicit PoolArena(std::uint64_t hint = kHint, std::size_t reserve = kReserve);
 
   // The size the block really gets (what Allocate and Free are given).
   static std::size_t BlockSize(std::size_t bytes);
@@ -50,5 +51,11 @@ class PoolArena {
   std::array<std::vector<void*>, kSmallLimit / kGranule + 1> small_;
   std::map<std::size_t, std::vector<void*>> large_;  // by size in bytes
 };
+
+// The kernel's own blocks that drivers write into (objects with their device extensions, IRPs with
+// their system buffers, MDLs): one process-wide arena, thread-safe, that outlives every kernel, so
+// an overrun damages kernel memory, never the host heap. Blocks are zero-filled.
+void* AllocateSystemBlock(std::size_t bytes);
+void FreeSystemBlock(void* block, std::size_t bytes);
 
 }  // namespace ntbox::nt

@@ -1,3 +1,4 @@
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -6,6 +7,7 @@
 
 #include "cpu/SafeCopy.h"
 #include "nt/Status.h"
+#include "nt/ex/PoolArena.h"
 #include "nt/io/IoExports.h"
 #include "nt/ke/Dispatcher.h"
 #include "nt/io/IrpBlock.h"
@@ -22,6 +24,10 @@ namespace {
 
 constexpr ULONG NO_MORE_IRP_STACK_LOCATIONS = 0x35;
 constexpr ULONG MULTIPLE_IRP_COMPLETE_REQUESTS = 0x44;
+
+// IRPs completed since boot: a dispatch routine's IRP is surely still live (and unfreed) when no
+// completion happened while the routine ran.
+std::atomic<std::uint64_t> g_completions{0};
 
 std::size_t StackBytes(CCHAR stackSize) { return static_cast<std::size_t>(stackSize) * sizeof(IO_STACK_LOCATION); }
 
@@ -103,6 +109,17 @@ void CheckDispatchReturn(DEVICE_OBJECT* device, PDRIVER_DISPATCH dispatch, KIRQL
   ke::CheckReturnWithoutSpinLock(held, routine, "the dispatch routine");
 }
 
+// WDM driver error 0x23D, reported as 0xC9: the code, the routine, the IRP and the device.
+void CheckPendingMarked(DEVICE_OBJECT* device, PDRIVER_DISPATCH dispatch, IRP* irp) {
+  const auto routine = reinterpret_cast<ULONG64>(dispatch);
+  if (!vf::Watches(routine, vf::flags::kIoVerification)) return;
+  RaiseBugCheck(bugcheck::DRIVER_VERIFIER_IOMANAGER_VIOLATION, 0x23D, routine, reinterpret_cast<ULONG64>(irp),
+                reinterpret_cast<ULONG64>(device),
+                fmt::format("the dispatch routine {} returned STATUS_PENDING without IoMarkIrpPending",
+                            Symbolize(routine)),
+                routine);
+}
+
 }  // namespace
 
 namespace io {
@@ -111,10 +128,13 @@ IrpBlock* AllocateIrpBlock(CCHAR stackSize, IrpOrigin origin, ULONG bufferSize) 
   if (stackSize < 1) stackSize = 1;
   const std::size_t irpBytes = (sizeof(IRP) + StackBytes(stackSize) + 15) & ~std::size_t{15};
   const std::size_t total = offsetof(IrpBlock, irp) + irpBytes + ((bufferSize + 15) & ~15u);
-  void* memory = std::aligned_alloc(16, (total + 15) & ~std::size_t{15});
+  // In pool, not the host heap: a driver writing past its system buffer damages pool only.
+  const std::size_t bytes = (total + 15) & ~std::size_t{15};
+  void* memory = AllocateSystemBlock(bytes);
   if (!memory) return nullptr;
   auto* block = static_cast<IrpBlock*>(memory);
   block->magic = kIrpMagic;
+  block->bytes = bytes;
   block->origin = origin;
   new (&block->done) std::atomic<std::uint32_t>(0);
   block->userOutputLength = 0;
@@ -140,7 +160,7 @@ IrpBlock* BlockOf(IRP* irp) {
 void FreeIrpBlock(IrpBlock* block) {
   block->magic = 0;
   block->irp.Type = 0;
-  std::free(block);
+  FreeSystemBlock(block, block->bytes);
 }
 
 void WaitForCompletion(IrpBlock* block) {
@@ -188,22 +208,44 @@ NTSTATUS NTAPI IofCallDriver(DEVICE_OBJECT* DeviceObject, IRP* Irp) {
   ke::KernelThread* t = ke::CurrentThread();
   const KIRQL irql = t->irql;
   const std::uint32_t held = t->spinLocksHeld;
+  const std::uint64_t completions = g_completions.load(std::memory_order_relaxed);
   const NTSTATUS status = dispatch(DeviceObject, Irp);
   if (t->irql != irql || t->spinLocksHeld != held) CheckDispatchReturn(DeviceObject, dispatch, irql, held);
+  // STATUS_PENDING for an IRP the routine still holds (not passed down, not completed) must come
+  // with IoMarkIrpPending on its stack location.
+  if (status == STATUS_PENDING && g_completions.load(std::memory_order_relaxed) == completions &&
+      Irp->Tail.Overlay.CurrentStackLocation == sl && !(sl->Control & SL_PENDING_RETURNED)) {
+    CheckPendingMarked(DeviceObject, dispatch, Irp);
+  }
   return status;
 }
 
 NTSTATUS NTAPI IoCallDriver(DEVICE_OBJECT* DeviceObject, IRP* Irp) { return IofCallDriver(DeviceObject, Irp); }
 
 void NTAPI IofCompleteRequest(IRP* Irp, CCHAR) {
+  const auto caller = reinterpret_cast<ULONG64>(__builtin_return_address(0));
   if (Irp->Type != IO_TYPE_IRP || Irp->CurrentLocation > Irp->StackCount + 1) {
     RaiseBugCheck(MULTIPLE_IRP_COMPLETE_REQUESTS, reinterpret_cast<ULONG64>(Irp), 0, 0, 0,
-                  "IoCompleteRequest on an IRP that was already completed");
+                  "IoCompleteRequest on an IRP that was already completed", caller);
   }
-  if (Irp->IoStatus.Status == STATUS_PENDING) {
+  const bool verified = vf::Watches(caller, vf::flags::kIoVerification);
+  if (Irp->IoStatus.Status == STATUS_PENDING || static_cast<ULONG>(Irp->IoStatus.Status) == 0xFFFFFFFF) {
+    if (verified) {
+      RaiseBugCheck(bugcheck::DRIVER_VERIFIER_IOMANAGER_VIOLATION, 0x06, static_cast<ULONG>(Irp->IoStatus.Status),
+                    reinterpret_cast<ULONG64>(Irp), 0,
+                    fmt::format("IoCompleteRequest with IoStatus.Status {:#010x}, a status that says the IRP is not done",
+                                static_cast<ULONG>(Irp->IoStatus.Status)),
+                    caller);
+    }
     RaiseBugCheck(MULTIPLE_IRP_COMPLETE_REQUESTS, reinterpret_cast<ULONG64>(Irp), 0, 0, 0,
-                  "IoCompleteRequest with IoStatus.Status == STATUS_PENDING");
+                  "IoCompleteRequest with IoStatus.Status == STATUS_PENDING", caller);
   }
+  if (Irp->CancelRoutine && verified) {
+    const auto routine = reinterpret_cast<ULONG64>(Irp->CancelRoutine);
+    RaiseBugCheck(bugcheck::DRIVER_VERIFIER_IOMANAGER_VIOLATION, 0x07, routine, reinterpret_cast<ULONG64>(Irp), 0,
+                  fmt::format("IoCompleteRequest while the cancel routine {} is still set", Symbolize(routine)), caller);
+  }
+  g_completions.fetch_add(1, std::memory_order_relaxed);
   IO_STACK_LOCATION* sl = Irp->Tail.Overlay.CurrentStackLocation;
   ++Irp->CurrentLocation;
   ++Irp->Tail.Overlay.CurrentStackLocation;

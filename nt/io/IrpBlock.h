@@ -23,6 +23,7 @@ struct IrpBlock {
   PVOID kernelOutput;               // IoBuild* buffered requests: where the output goes
   std::uint64_t waiting;            // a thread sleeps until done (set and read under the kernel lock)
   void* async;                      // a program's overlapped request (io/Overlapped.h), or nullptr
+  std::size_t bytes;                // the whole block, for freeing
   alignas(16) IRP irp;
   // IO_STACK_LOCATION stack[StackSize] follows, then the system buffer.
 

@@ -6,6 +6,7 @@
 
 #include "cpu/SafeCopy.h"
 #include "nt/Status.h"
+#include "nt/ex/PoolArena.h"
 #include "nt/io/IoExports.h"
 #include "nt/mm/AddressSpace.h"
 #include "nt/mm/Probe.h"
@@ -30,12 +31,19 @@ SIZE_T NTAPI MmSizeOfMdl(PVOID Base, SIZE_T Length) {
   return sizeof(MDL) + PagesSpanned(reinterpret_cast<std::uint64_t>(Base), Length) * sizeof(std::uint64_t);
 }
 
+namespace {
+constexpr std::size_t kMdlPrefix = 16;  // keeps the MDL 16-byte aligned
+}  // namespace
+
 MDL* NTAPI IoAllocateMdl(PVOID VirtualAddress, ULONG Length, BOOLEAN SecondaryBuffer, BOOLEAN, IRP* Irp) {
   const auto va = reinterpret_cast<std::uint64_t>(VirtualAddress);
   if (Length >= 0x80000000u) return nullptr;  // Windows' limit: under 2 GiB (4 GiB - page on newer)
   const SIZE_T size = MmSizeOfMdl(VirtualAddress, Length);
-  auto* mdl = static_cast<MDL*>(std::calloc(1, size));
-  if (!mdl) return nullptr;
+  // The block's size goes in front: drivers may rewrite the MDL's own fields.
+  auto* block = static_cast<std::uint8_t*>(AllocateSystemBlock(kMdlPrefix + size));
+  if (!block) return nullptr;
+  *reinterpret_cast<std::uint64_t*>(block) = kMdlPrefix + size;
+  auto* mdl = reinterpret_cast<MDL*>(block + kMdlPrefix);
   mdl->Size = static_cast<CSHORT>(size);
   mdl->StartVa = reinterpret_cast<PVOID>(va & ~(kPage - 1));
   mdl->ByteOffset = static_cast<ULONG>(va & (kPage - 1));
@@ -52,7 +60,11 @@ MDL* NTAPI IoAllocateMdl(PVOID VirtualAddress, ULONG Length, BOOLEAN SecondaryBu
   return mdl;
 }
 
-void NTAPI IoFreeMdl(MDL* Mdl) { std::free(Mdl); }
+void NTAPI IoFreeMdl(MDL* Mdl) {
+  if (!Mdl) return;
+  auto* block = reinterpret_cast<std::uint8_t*>(Mdl) - kMdlPrefix;
+  FreeSystemBlock(block, *reinterpret_cast<std::uint64_t*>(block));
+}
 
 void NTAPI MmProbeAndLockPages(MDL* Mdl, KPROCESSOR_MODE AccessMode, int Operation) {
   const auto va = reinterpret_cast<std::uint64_t>(Mdl->StartVa) + Mdl->ByteOffset;

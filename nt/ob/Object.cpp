@@ -5,6 +5,7 @@
 #include <new>
 
 #include "nt/Status.h"
+#include "nt/ex/PoolArena.h"
 #include "nt/ke/BugCheck.h"
 
 namespace ntbox::nt::ob {
@@ -48,9 +49,9 @@ std::u16string Widen(std::string_view s) {
 }
 
 void* CreateObject(ObjectType& type, std::size_t bodySize, void* hostContext) {
-  void* block = std::aligned_alloc(16, kHeaderSize + ((bodySize + 15) & ~std::size_t{15}));
+  // Beside pool, not on the host heap: a driver writing past its device extension hits kernel memory.
+  void* block = AllocateSystemBlock(kHeaderSize + bodySize);
   if (!block) return nullptr;
-  std::memset(block, 0, kHeaderSize + bodySize);
   auto* header = new (block) ObjectHeader{kHeaderMagic, &type, {1}, {0}, hostContext, bodySize};
   (void)header;
   type.liveObjects.fetch_add(1, std::memory_order_relaxed);
@@ -89,8 +90,9 @@ void DereferenceObject(void* body) {
   if (type->onDelete) type->onDelete(body);
   type->liveObjects.fetch_sub(1, std::memory_order_relaxed);
   h->magic = 0;
+  const std::size_t bodySize = h->bodySize;
   h->~ObjectHeader();
-  std::free(h);
+  FreeSystemBlock(h, kHeaderSize + bodySize);
 }
 
 HandleTable::~HandleTable() {

@@ -21,6 +21,8 @@ std::string Symbolize(std::uint64_t address) {
     if (const Module* m = k->ModuleAt(address)) {
       const auto rva = static_cast<std::uint32_t>(address - m->image->base());
       if (const pe::FunctionSymbol* f = pe::FunctionAt(m->symbols, rva)) {
+        // As WinDbg: no offset at the routine's first byte.
+        if (rva == f->rva) return fmt::format("{}!{}", m->name, f->name);
         return fmt::format("{}!{}+{:#x}", m->name, f->name, rva - f->rva);
       }
       return fmt::format("{}+{:#x}", m->name, rva);

@@ -348,6 +348,40 @@ TEST_F(MachineTest, VerifierSettingsApplyAtBoot) {
   EXPECT_EQ(Run("sc stop leak").exit, 0);
 }
 
+// Driver Verifier's IRP rules, each broken by one misbehave.sys service answering an IOCTL.
+struct IrpMistake {
+  const char* service;
+  const char* stop;
+  const char* detail;
+};
+class IrpRuleTest : public ntbox::test::MachineFixture, public testing::WithParamInterface<IrpMistake> {};
+
+TEST_P(IrpRuleTest, StopsTheMachineWithTheVerifiersCode) {
+  const IrpMistake& m = GetParam();
+  TestSigningOn();
+  ASSERT_EQ(Run(std::string("sc create ") + m.service + " type= kernel binPath= " + Driver("misbehave.sys")).exit, 0);
+  ASSERT_EQ(Run(std::string("sc start ") + m.service).exit, 0);
+  const Outcome r = Run("ioctl '\\\\.\\Misbehave' 0x222000 --out-size 8");
+  const std::string all = r.out + r.err;
+  EXPECT_EQ(r.exit, 4) << all;
+  EXPECT_TRUE(Contains(all, m.stop)) << all;
+  EXPECT_TRUE(Contains(all, m.detail)) << all;
+  EXPECT_TRUE(Contains(all, "MODULE_NAME: misbehave")) << all;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Verifier, IrpRuleTest,
+    testing::Values(
+        IrpMistake{"irp_pending_unmarked", "*** STOP: 0x000000C9 (0x000000000000023D,",
+                   "the dispatch routine misbehave!DeviceControl returned STATUS_PENDING without IoMarkIrpPending"},
+        IrpMistake{"irp_complete_pending", "*** STOP: 0x000000C9 (0x0000000000000006,0x0000000000000103,",
+                   "IoCompleteRequest with IoStatus.Status 0x00000103"},
+        IrpMistake{"irp_cancel_routine_set", "*** STOP: 0x000000C9 (0x0000000000000007,",
+                   "IoCompleteRequest while the cancel routine misbehave!CancelHeld"},
+        IrpMistake{"irp_complete_twice", "*** STOP: 0x00000044 (",
+                   "IoCompleteRequest on an IRP that was already completed"}),
+    [](const testing::TestParamInfo<IrpMistake>& info) { return std::string(info.param.service); });
+
 // Seed 002 from the shell: the IOCTL driver as a service, ntbox ioctl for each reply, a fault in
 // its dispatch routine stops the machine, and the next command boots it with the service there.
 TEST_F(MachineTest, IoctlFromTheShell) {

@@ -22,9 +22,84 @@ static __inline__ __attribute__((noreturn)) void FastFail(unsigned int code)
 static volatile int *volatile g_null;
 static volatile int g_zero;
 
+/* The IRP rules: one broken DeviceControl per service name (irp_*), reached through \\.\Misbehave. */
+enum IrpMistake { kNone, kPendingUnmarked, kCompletePending, kCancelRoutineSet, kCompleteTwice };
+static enum IrpMistake g_mistake;
+static PIRP g_held;
+
 static void Unload(PDRIVER_OBJECT DriverObject)
 {
-    UNREFERENCED_PARAMETER(DriverObject);
+    UNICODE_STRING link;
+    RtlInitUnicodeString(&link, L"\\DosDevices\\Misbehave");
+    if (DriverObject->DeviceObject) {
+        IoDeleteSymbolicLink(&link);
+        IoDeleteDevice(DriverObject->DeviceObject);
+    }
+}
+
+static NTSTATUS NTAPI CreateClose(PDEVICE_OBJECT device, PIRP irp)
+{
+    UNREFERENCED_PARAMETER(device);
+    irp->IoStatus.Status = STATUS_SUCCESS;
+    irp->IoStatus.Information = 0;
+    IoCompleteRequest(irp, IO_NO_INCREMENT);
+    return STATUS_SUCCESS;
+}
+
+static VOID NTAPI CancelHeld(PDEVICE_OBJECT device, PIRP irp)
+{
+    UNREFERENCED_PARAMETER(device);
+    IoReleaseCancelSpinLock(irp->CancelIrql);
+}
+
+static NTSTATUS NTAPI DeviceControl(PDEVICE_OBJECT device, PIRP irp)
+{
+    UNREFERENCED_PARAMETER(device);
+    irp->IoStatus.Information = 0;
+    switch (g_mistake) {
+    case kPendingUnmarked:
+        g_held = irp; /* queued for later, but IoMarkIrpPending forgotten */
+        return STATUS_PENDING;
+    case kCompletePending:
+        irp->IoStatus.Status = STATUS_PENDING;
+        IoCompleteRequest(irp, IO_NO_INCREMENT);
+        return STATUS_PENDING;
+    case kCancelRoutineSet:
+        IoSetCancelRoutine(irp, CancelHeld);
+        irp->IoStatus.Status = STATUS_SUCCESS;
+        IoCompleteRequest(irp, IO_NO_INCREMENT);
+        return STATUS_SUCCESS;
+    case kCompleteTwice:
+        irp->IoStatus.Status = STATUS_SUCCESS;
+        IoCompleteRequest(irp, IO_NO_INCREMENT);
+        IoCompleteRequest(irp, IO_NO_INCREMENT);
+        return STATUS_SUCCESS;
+    default:
+        irp->IoStatus.Status = STATUS_SUCCESS;
+        IoCompleteRequest(irp, IO_NO_INCREMENT);
+        return STATUS_SUCCESS;
+    }
+}
+
+static NTSTATUS CreateDevice(PDRIVER_OBJECT DriverObject, enum IrpMistake mistake)
+{
+    UNICODE_STRING name, link;
+    PDEVICE_OBJECT device;
+    NTSTATUS status;
+    RtlInitUnicodeString(&name, L"\\Device\\Misbehave");
+    RtlInitUnicodeString(&link, L"\\DosDevices\\Misbehave");
+    status = IoCreateDevice(DriverObject, 0, &name, FILE_DEVICE_UNKNOWN, 0, FALSE, &device);
+    if (!NT_SUCCESS(status)) return status;
+    status = IoCreateSymbolicLink(&link, &name);
+    if (!NT_SUCCESS(status)) {
+        IoDeleteDevice(device);
+        return status;
+    }
+    DriverObject->MajorFunction[IRP_MJ_CREATE] = CreateClose;
+    DriverObject->MajorFunction[IRP_MJ_CLOSE] = CreateClose;
+    DriverObject->MajorFunction[IRP_MJ_DEVICE_CONTROL] = DeviceControl;
+    g_mistake = mistake;
+    return STATUS_SUCCESS;
 }
 
 static KEVENT g_never;
@@ -150,6 +225,14 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)
         KeInitializeEvent(&g_never, NotificationEvent, FALSE);
         if (NT_SUCCESS(PsCreateSystemThread(&thread, THREAD_ALL_ACCESS, NULL, NULL, NULL, WaitForever, NULL)))
             ZwClose(thread);
+    } else if (Is(RegistryPath, L"irp_pending_unmarked")) {
+        return CreateDevice(DriverObject, kPendingUnmarked);
+    } else if (Is(RegistryPath, L"irp_complete_pending")) {
+        return CreateDevice(DriverObject, kCompletePending);
+    } else if (Is(RegistryPath, L"irp_cancel_routine_set")) {
+        return CreateDevice(DriverObject, kCancelRoutineSet);
+    } else if (Is(RegistryPath, L"irp_complete_twice")) {
+        return CreateDevice(DriverObject, kCompleteTwice);
     } else if (Is(RegistryPath, L"stack_overflow")) {
         volatile char big[64];
         big[0] = 1;
