@@ -22,6 +22,7 @@ enum class UserExitKind : int {
   kException,        // an unhandled exception (code = its NTSTATUS)
   kTerminated,       // TerminateProcess / Ctrl-C on the caller's side
   kMachineStopped,   // a driver bugchecked the machine during one of its calls
+  kRefused,          // never started: a driver's process notify routine refused the process
 };
 
 struct UserExit {

@@ -5,6 +5,7 @@
 #include "nt/ex/ExExports.h"
 #include "nt/ex/PoolExports.h"
 #include "nt/ex/WorkQueue.h"
+#include "nt/ps/Notify.h"
 #include "nt/ps/PsExports.h"
 #include "nt/kd/DebugPrint.h"
 #include "nt/ke/KeExports.h"
@@ -199,6 +200,12 @@ const auto kExports = std::to_array<Export>({
     NT_FN(KeReadStateTimer, DISPATCH_LEVEL),
     // Threads and processors (ps/, ke/).
     NT_FN(PsCreateSystemThread, PASSIVE_LEVEL),
+    NT_FN(PsSetCreateProcessNotifyRoutine, PASSIVE_LEVEL),
+    NT_FN(PsSetCreateProcessNotifyRoutineEx, PASSIVE_LEVEL),
+    NT_FN(PsSetCreateThreadNotifyRoutine, PASSIVE_LEVEL),
+    NT_FN(PsRemoveCreateThreadNotifyRoutine, PASSIVE_LEVEL),
+    NT_FN(PsSetLoadImageNotifyRoutine, PASSIVE_LEVEL),
+    NT_FN(PsRemoveLoadImageNotifyRoutine, PASSIVE_LEVEL),
     NT_FN(PsTerminateSystemThread, PASSIVE_LEVEL),
     NT_FN(PsGetCurrentThread, DISPATCH_LEVEL),
     NT_FN(KeGetCurrentThread, DISPATCH_LEVEL),

@@ -15,6 +15,7 @@
 #include "nt/ke/Dispatcher.h"
 #include "nt/ke/Processors.h"
 #include "nt/ke/Thread.h"
+#include "nt/ps/Notify.h"
 #include "nt/ps/SystemThread.h"
 #include "nt/vf/IrqlThunks.h"
 #include "nt/Status.h"
@@ -92,6 +93,7 @@ Kernel::Kernel(KernelConfig config) : config_(config), boot_(std::chrono::steady
   processors_ = std::make_unique<ke::Processors>(config_.processors);
   workQueues_ = std::make_unique<ex::WorkQueues>();
   systemThreads_ = std::make_unique<ps::SystemThreads>();
+  notifyRoutines_ = std::make_unique<ps::NotifyRoutines>();
 }
 
 Kernel::~Kernel() {
@@ -197,6 +199,7 @@ Result<Module*> Kernel::LoadModule(pe::PeImage parsed, const std::string& path) 
     return reinterpret_cast<std::uint64_t>(checkIrql ? vf::IrqlCheckedAddress(*e) : e->address);
   };
   std::vector<pe::FunctionSymbol> symbols = pe::FunctionSymbols(parsed);
+  const std::uint16_t dllCharacteristics = parsed.dllCharacteristics();
   auto loaded = pe::LoadImage(std::move(parsed), options);
   if (!loaded) return std::unexpected(loaded.error());
 
@@ -208,6 +211,7 @@ Result<Module*> Kernel::LoadModule(pe::PeImage parsed, const std::string& path) 
   module->image = std::move(*loaded);
   module->verified = config_.verifier.Verifies(module->fileName);
   module->symbols = std::move(symbols);
+  module->dllCharacteristics = dllCharacteristics;
   module->wideFileName = ob::Widen(module->fileName);
   const auto nameBytes = static_cast<USHORT>(module->wideFileName.size() * 2);
   module->fileNameString = UNICODE_STRING{nameBytes, nameBytes, module->wideFileName.data()};

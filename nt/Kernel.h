@@ -30,6 +30,7 @@ class Namespace;
 namespace ps {
 class Process;
 class SystemThreads;
+class NotifyRoutines;
 }
 namespace ke {
 class Processors;
@@ -73,6 +74,7 @@ struct Module {
   std::string path;      // where it was loaded from
   std::unique_ptr<pe::LoadedImage> image;
   bool verified = false;  // Driver Verifier watches it
+  std::uint16_t dllCharacteristics = 0;  // the image's (FORCE_INTEGRITY matters to the kernel)
   std::vector<pe::FunctionSymbol> symbols;  // from its COFF symbol table, for reports
   // The file name as a kernel string (bugcheck parameters name drivers by one).
   std::u16string wideFileName;
@@ -133,6 +135,7 @@ class Kernel {
   ke::Processors& processors() { return *processors_; }
   ex::WorkQueues& workQueues() { return *workQueues_; }
   ps::SystemThreads& systemThreads() { return *systemThreads_; }
+  ps::NotifyRoutines& notifyRoutines() { return *notifyRoutines_; }
 
   // Runs driver code on the calling thread, which is attached and holds the kernel lock. A
   // bugcheck meanwhile stops the kernel: no driver code starts again, every wait ends, and the
@@ -173,6 +176,7 @@ class Kernel {
   std::unique_ptr<ke::Processors> processors_;
   std::unique_ptr<ex::WorkQueues> workQueues_;
   std::unique_ptr<ps::SystemThreads> systemThreads_;
+  std::unique_ptr<ps::NotifyRoutines> notifyRoutines_;
   alignas(4096) std::array<std::uint8_t, 4096> sharedData_{};
 };
 

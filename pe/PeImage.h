@@ -46,6 +46,7 @@ class PeImage {
   bool hasRelocations() const { return directory(kDirBaseReloc).Size != 0; }
   bool relocsStripped() const { return (fileHeader_.Characteristics & kFileRelocsStripped) != 0; }
   bool dynamicBase() const { return (optional_.DllCharacteristics & kDllDynamicBase) != 0; }
+  std::uint16_t dllCharacteristics() const { return optional_.DllCharacteristics; }
 
  private:
   std::vector<std::uint8_t> file_;

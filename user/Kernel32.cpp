@@ -247,8 +247,7 @@ void* WINAPI GetProcAddress(HMODULE module, LPCSTR name) {
 }
 DWORD WINAPI GetModuleFileNameA(HMODULE module, LPSTR buffer, DWORD size) {
   if (module && reinterpret_cast<std::uint64_t>(module) != P().image().base()) return FailWith(ERROR_MOD_NOT_FOUND);
-  std::string path = "Z:" + P().options().hostPath.string();
-  for (auto& c : path) if (c == '/') c = '\\';
+  const std::string path = P().Win32Path();
   if (size == 0) return FailWith(ERROR_INSUFFICIENT_BUFFER);
   const DWORD n = static_cast<DWORD>(std::min<std::size_t>(path.size(), size - 1));
   std::memcpy(buffer, path.data(), n);

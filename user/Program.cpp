@@ -10,7 +10,10 @@
 
 #include "nt/Status.h"
 #include "nt/io/IoServices.h"
+#include "nt/Kernel.h"
 #include "nt/mm/AddressSpace.h"
+#include "nt/ob/Object.h"
+#include "nt/ps/Notify.h"
 #include "nt/ke/Thread.h"
 #include "nt/rtl/Win32Error.h"
 #include "user/UserExports.h"
@@ -186,6 +189,7 @@ Result<void> Program::Prepare() {
     if (p) std::memcpy(p, w.data(), w.size() * 2);
     return p;
   };
+  commandLine_ = commandLine;
   c.acmdln = copyA(commandLine);
   c.wcmdln = copyW(commandLine);
   std::vector<std::string> argv{options_.name};
@@ -255,10 +259,32 @@ ProgramExit Program::Run() {
   const std::uint64_t imageBase = image_->base();
   const std::uint64_t entry = image_->entryPoint();
   ProgramExit result;
-  result.exit = cpu::RunUserMode([&]() -> std::uint32_t {
-    for (std::uint64_t cb : tlsCallbacks_) cpu::CallUser(cb, stackTop, imageBase, 1 /* DLL_PROCESS_ATTACH */, 0);
-    return static_cast<std::uint32_t>(cpu::CallUser(entry, stackTop));
+  nt::ps::Process* process = process_.get();
+  const std::uint64_t threadId = thread.id;
+  // Drivers hear of the image, the process and its thread first; a process notify routine may
+  // refuse the process (CreationStatus), which then never runs.
+  const std::u16string imageName = nt::ob::Widen("\\??\\" + Win32Path());
+  nt::NTSTATUS creation = nt::STATUS_SUCCESS;
+  const bool started = gate_.Call(*process, [&] {
+    nt::ps::NotifyImageLoad(imageName, process->id(), imageBase, image_->size(), false);
+    creation = nt::ps::NotifyProcessCreate(*process, nt::Kernel::Current().systemProcess().id(), imageName,
+                                           nt::ob::Widen(commandLine_));
+    if (creation >= 0) nt::ps::NotifyThread(process->id(), threadId, true);
   });
+  if (!started) {
+    result.exit.kind = cpu::UserExitKind::kMachineStopped;
+  } else if (creation < 0) {
+    result.exit.kind = cpu::UserExitKind::kRefused;
+    result.exit.code = static_cast<std::uint32_t>(creation);
+    result.description = "CreateProcess failed " + std::to_string(nt::RtlNtStatusToDosError(creation)) +
+                         fmt::format(": a driver's process notify routine refused the process (0x{:08X} {})",
+                                     static_cast<std::uint32_t>(creation), nt::NtStatusName(creation));
+  } else {
+    result.exit = cpu::RunUserMode([&]() -> std::uint32_t {
+      for (std::uint64_t cb : tlsCallbacks_) cpu::CallUser(cb, stackTop, imageBase, 1 /* DLL_PROCESS_ATTACH */, 0);
+      return static_cast<std::uint32_t>(cpu::CallUser(entry, stackTop));
+    });
+  }
   {
     std::lock_guard lock(runMutex_);
     runThread_ = nullptr;
@@ -272,8 +298,12 @@ ProgramExit Program::Run() {
   // Process exit: its outstanding requests are cancelled, then its handles close (drivers see
   // IRP_MJ_CLEANUP and IRP_MJ_CLOSE).
   if (result.exit.kind != cpu::UserExitKind::kMachineStopped) {
-    nt::ps::Process* process = process_.get();
-    (void)gate_.Call(*process, [process] {
+    const bool created = creation >= 0;
+    (void)gate_.Call(*process, [process, threadId, created] {
+      if (created) {
+        nt::ps::NotifyThread(process->id(), threadId, false);
+        nt::ps::NotifyProcessExit(*process);
+      }
       nt::io::EndProcessIo(*process);
       process->CloseAllHandles();
     });
@@ -281,6 +311,14 @@ ProgramExit Program::Run() {
   thread.process = nullptr;
   t_program = previous;
   return result;
+}
+
+std::string Program::Win32Path() const {
+  std::string path = "Z:" + options_.hostPath.string();
+  for (auto& c : path) {
+    if (c == '/') c = '\\';
+  }
+  return path;
 }
 
 void Program::Terminate(std::uint32_t code) {

@@ -76,6 +76,7 @@ class Program {
   const StdIo& stdio() const { return options_.stdio; }
   const ProgramOptions& options() const { return options_; }
   const pe::LoadedImage& image() const { return *image_; }
+  std::string Win32Path() const;  // the image's path as the program sees it: Z:\home\...
   std::uint64_t teb() const { return teb_; }
 
   // Per-process CRT state in user memory (the DLL functions hand out pointers to it).
@@ -109,6 +110,7 @@ class Program {
   CrtData* crt_ = nullptr;
   std::vector<std::uint64_t> tlsCallbacks_;
   std::vector<std::uint64_t> exitHandlers_;
+  std::string commandLine_;
   std::string stdinBuffer_;
   std::size_t stdinPos_ = 0;
   bool stdinEof_ = false;

@@ -259,6 +259,9 @@ class Server {
         err(fmt::format("ntbox run: {} ended: the machine stopped with a bugcheck during its request (report: {})\n",
                         name, machine_->crashFile() ? machine_->crashFile()->string() : std::string()));
         return kCommandBugCheck;
+      case cpu::UserExitKind::kRefused:
+        err(fmt::format("ntbox run: {}: {}\n", name, result.description));
+        return kExitCannotRun;
       case cpu::UserExitKind::kException:
         err(fmt::format("ntbox run: {}: {}; the program ended with exit code {:#010x}\n", name, result.description,
                         result.exitCode));

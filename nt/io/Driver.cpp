@@ -6,6 +6,7 @@
 #include "nt/io/IoServices.h"
 #include "nt/ke/Thread.h"
 #include "nt/ob/Object.h"
+#include "nt/ps/Notify.h"
 #include "nt/vf/UnloadChecks.h"
 
 namespace ntbox::nt {
@@ -14,6 +15,19 @@ namespace {
 UNICODE_STRING View(std::u16string& s) {
   const auto bytes = static_cast<USHORT>(s.size() * 2);
   return UNICODE_STRING{bytes, static_cast<USHORT>(bytes + 2), s.data()};
+}
+
+// The name load-image routines get: the file as an NT path, the machine's drive as C: and the
+// rest of the host as Z: (as the services' ImagePath names them).
+std::u16string ImageNameOf(const Module& module) {
+  std::string path = module.path;
+  const std::string& drive = Kernel::Current().config().systemDrive;
+  if (!drive.empty() && path.starts_with(drive + "/")) path = "C:" + path.substr(drive.size());
+  else path = "Z:" + path;
+  for (auto& c : path) {
+    if (c == '/') c = '\\';
+  }
+  return ob::Widen("\\??\\" + path);
 }
 
 }  // namespace
@@ -97,7 +111,11 @@ std::expected<NTSTATUS, BugCheck> Driver::CallEntry() {
   t->SetIrql(PASSIVE_LEVEL);
   DRIVER_OBJECT* object = storage_->object;
   UNICODE_STRING* path = &storage_->registryPathString;
-  auto result = cpu::CallGuarded([object, path]() -> std::uint64_t {
+  const Module* module = module_;
+  const std::u16string imageName = ImageNameOf(*module);
+  auto result = cpu::CallGuarded([object, path, module, &imageName]() -> std::uint64_t {
+    // Load-image notify routines hear of a driver before its DriverEntry runs.
+    ps::NotifyImageLoad(imageName, 0, module->image->base(), module->image->size(), true);
     return static_cast<std::uint32_t>(object->DriverInit(object, path));
   });
   if (!result) return std::unexpected(result.error());

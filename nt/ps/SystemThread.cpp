@@ -13,6 +13,7 @@
 #include "nt/ke/Thread.h"
 #include "nt/ob/ObTypes.h"
 #include "nt/ob/Object.h"
+#include "nt/ps/Notify.h"
 #include "nt/ps/Process.h"
 #include "nt/ps/PsExports.h"
 
@@ -51,6 +52,8 @@ void* SystemThreads::Create(PKSTART_ROUTINE routine, PVOID context, std::uint64_
   threads_.push_back(Entry{{}, reinterpret_cast<std::uint64_t>(routine), true});
   Entry* entry = &threads_.back();
   const std::uint64_t threadId = id;
+  // Thread notify routines hear of the new thread on the creating thread, as on Windows.
+  NotifyThread(Kernel::Current().systemProcess().id(), threadId, true);
   entry->thread = std::thread([entry, object, routine, context, processor, threadId] {
     ke::ThreadAttachment attachment(processor, object, threadId);
     ke::KernelThread& t = attachment.thread();
@@ -71,6 +74,8 @@ void* SystemThreads::Create(PKSTART_ROUTINE routine, PVOID context, std::uint64_
     t.guard = nullptr;
     t.exitJump = nullptr;
     t.SetIrql(PASSIVE_LEVEL);
+    const ULONG systemId = Kernel::Current().systemProcess().id();
+    (void)Kernel::Current().RunGuarded([&] { NotifyThread(systemId, threadId, false); });
     entry->running = false;
     Signal(object);
     ob::DereferenceObject(object);

@@ -14,6 +14,7 @@
 #include "nt/ke/KeTypes.h"
 #include "nt/ke/Processors.h"
 #include "nt/kd/DebugPrint.h"
+#include "nt/ps/Notify.h"
 #include "nt/ps/SystemThread.h"
 #include "nt/support/Symbolize.h"
 
@@ -59,6 +60,11 @@ std::optional<Violation> LiveWork(const Module& module) {
                      fmt::format("{} unloaded with {} system thread{} still running (started at {})",
                                  module.fileName, threads.size(), threads.size() == 1 ? "" : "s",
                                  Symbolize(threads.front()))};
+  }
+  if (const auto routines = kernel.notifyRoutines().In(begin, end); !routines.empty()) {
+    return Violation{bugcheck::DRIVER_UNLOADED_WITHOUT_CANCELLING_PENDING_OPERATIONS, {routines.front(), 8, 0, 0},
+                     fmt::format("{} unloaded with its notify routine {} still registered", module.fileName,
+                                 Symbolize(routines.front()))};
   }
   return std::nullopt;
 }

@@ -1,7 +1,7 @@
 // What Driver Verifier checks once a driver's DriverUnload has returned: nothing of the driver may
-// still be live. A timer or DPC in its image is TIMER_OR_DPC_INVALID (0xC7), a queued work item or
-// a running system thread in its code is 0xCE, and (with pool tracking) pool it never freed is
-// 0xC4/0x62. Unverified drivers are left to the caller's leak notices.
+// still be live. A timer or DPC in its image is TIMER_OR_DPC_INVALID (0xC7), a queued work item,
+// a running system thread or a registered notify routine in its code is 0xCE, and (with pool
+// tracking) pool it never freed is 0xC4/0x62. Unverified drivers are left to the caller's leak notices.
 #pragma once
 #include <cstdint>
 

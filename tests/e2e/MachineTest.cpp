@@ -348,6 +348,67 @@ TEST_F(MachineTest, VerifierSettingsApplyAtBoot) {
   EXPECT_EQ(Run("sc stop leak").exit, 0);
 }
 
+// Item 4 of seed 003's issue: notify routines hear processes (ntbox run), their threads, system
+// threads and images; the Ex routine can refuse a process; forgetting to remove them is 0xCE.
+TEST_F(MachineTest, NotifyRoutinesHearProcessesThreadsAndImages) {
+  TestSigningOn();
+  ASSERT_EQ(Run("sc create nw type= kernel binPath= " + Driver("notify_watch.sys")).exit, 0);
+  ASSERT_EQ(Run("sc start nw").exit, 0);
+  ASSERT_EQ(Run("sc create first type= kernel binPath= " + Driver("FirstDriverSample.sys")).exit, 0);
+  ASSERT_EQ(Run("sc start first").exit, 0);
+  Outcome r = Run("run " + Driver("user_basics.exe") + " args hello");
+  EXPECT_EQ(r.exit, 0) << r.err;
+  r = Run("run " + Driver("user_basics.exe") + " args deny-me");
+  EXPECT_EQ(r.exit, 126);
+  EXPECT_TRUE(Contains(r.err, "CreateProcess failed 5: a driver's process notify routine refused the process "
+                              "(0xC0000022 STATUS_ACCESS_DENIED)"))
+      << r.err;
+  EXPECT_FALSE(Contains(r.out, "argc=")) << "the refused program never ran";
+  ASSERT_EQ(Run("sc stop nw").exit, 0);
+  const std::string log = Run("dbgview").out;
+
+  EXPECT_TRUE(Contains(log, "notify: Ex registration 0x00000000")) << log;
+  // The driver's own system thread, created and ended in DriverEntry.
+  EXPECT_TRUE(Contains(log, "notify: thread create pid=4 tid=")) << log;
+  EXPECT_TRUE(Contains(log, "notify: thread exit pid=4 tid=")) << log;
+  // Another driver's image (before its DriverEntry), then the program's life in order.
+  const std::string exe = "\\??\\Z:" + Driver("user_basics.exe");
+  std::string exeNt = exe;
+  for (auto& c : exeNt) {
+    if (c == '/') c = '\\';
+  }
+  EXPECT_TRUE(Contains(log, "FirstDriverSample.sys pid=0 system=1 size_ok=1")) << log;
+  const std::vector<std::string> order = {
+      "notify: image " + exeNt + " pid=",
+      "notify: process create pid=",
+      "notify: process-ex create pid=",
+      "cmd=user_basics.exe args hello",
+      "notify: thread create pid=",
+      "notify: thread exit pid=",
+      "notify: process-ex exit pid=",
+      "notify: process exit pid=",
+  };
+  std::size_t at = 0;
+  for (const auto& line : order) {
+    const std::size_t next = log.find(line, at);
+    EXPECT_NE(next, std::string::npos) << "missing, or out of order: " << line << "\n" << log;
+    if (next != std::string::npos) at = next;
+  }
+  EXPECT_TRUE(Contains(log, "cmd=user_basics.exe args deny-me")) << log;
+  EXPECT_TRUE(Contains(log, "irql=0")) << log;
+  EXPECT_FALSE(Contains(log, "irql=1") || Contains(log, "irql=2")) << log;
+  EXPECT_TRUE(Contains(log, "notify: removed; again=0xC000007A")) << log;
+
+  // Unloading with the routines still registered: the verifier stops the machine.
+  ASSERT_EQ(Run("sc create notify_forget type= kernel binPath= " + Driver("notify_watch.sys")).exit, 0);
+  ASSERT_EQ(Run("sc start notify_forget").exit, 0);
+  r = Run("sc stop notify_forget");
+  EXPECT_EQ(r.exit, 4);
+  const std::string all = r.out + r.err;
+  EXPECT_TRUE(Contains(all, "*** STOP: 0x000000CE (")) << all;
+  EXPECT_TRUE(Contains(all, "notify_watch.sys unloaded with its notify routine notify_watch!")) << all;
+}
+
 // Driver Verifier's IRP rules, each broken by one misbehave.sys service answering an IOCTL.
 struct IrpMistake {
   const char* service;

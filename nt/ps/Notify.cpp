@@ -1,0 +1,139 @@
+#include "nt/ps/Notify.h"
+
+#include <algorithm>
+#include <mutex>
+
+#include "nt/Kernel.h"
+#include "nt/Status.h"
+#include "nt/ke/Dispatcher.h"
+#include "nt/ps/Process.h"
+
+namespace ntbox::nt {
+namespace {
+
+template <class R>
+NTSTATUS Add(std::vector<R>& list, R routine) {
+  if (!routine) return STATUS_INVALID_PARAMETER;
+  std::lock_guard lock(ke::TheKernelLock());
+  if (list.size() >= ps::NotifyRoutines::kMax) return STATUS_INVALID_PARAMETER;
+  list.push_back(routine);
+  return STATUS_SUCCESS;
+}
+
+template <class R>
+NTSTATUS Remove(std::vector<R>& list, R routine) {
+  std::lock_guard lock(ke::TheKernelLock());
+  const auto it = std::find(list.begin(), list.end(), routine);
+  if (it == list.end()) return STATUS_PROCEDURE_NOT_FOUND;
+  list.erase(it);
+  return STATUS_SUCCESS;
+}
+
+ps::NotifyRoutines& Routines() { return Kernel::Current().notifyRoutines(); }
+
+HANDLE AsHandle(std::uint64_t id) { return reinterpret_cast<HANDLE>(static_cast<ULONG_PTR>(id)); }
+
+UNICODE_STRING View(const std::u16string& s) {
+  const auto bytes = static_cast<USHORT>(std::min<std::size_t>(s.size() * 2, 0xFFFE));
+  return UNICODE_STRING{bytes, bytes, const_cast<WCHAR*>(reinterpret_cast<const WCHAR*>(s.data()))};
+}
+
+}  // namespace
+
+NTSTATUS NTAPI PsSetCreateProcessNotifyRoutine(PCREATE_PROCESS_NOTIFY_ROUTINE NotifyRoutine, BOOLEAN Remove) {
+  return Remove ? nt::Remove(Routines().process, NotifyRoutine) : Add(Routines().process, NotifyRoutine);
+}
+
+NTSTATUS NTAPI PsSetCreateProcessNotifyRoutineEx(PCREATE_PROCESS_NOTIFY_ROUTINE_EX NotifyRoutine, BOOLEAN Remove) {
+  if (Remove) return nt::Remove(Routines().processEx, NotifyRoutine);
+  // Windows lets only images linked with /INTEGRITYCHECK register: the rest get ACCESS_DENIED.
+  const Module* module = Kernel::Current().ModuleAt(reinterpret_cast<std::uint64_t>(NotifyRoutine));
+  constexpr std::uint16_t kForceIntegrity = 0x80;  // IMAGE_DLLCHARACTERISTICS_FORCE_INTEGRITY
+  if (module && !(module->dllCharacteristics & kForceIntegrity)) return STATUS_ACCESS_DENIED;
+  return Add(Routines().processEx, NotifyRoutine);
+}
+
+NTSTATUS NTAPI PsSetCreateThreadNotifyRoutine(PCREATE_THREAD_NOTIFY_ROUTINE NotifyRoutine) {
+  return Add(Routines().thread, NotifyRoutine);
+}
+
+NTSTATUS NTAPI PsRemoveCreateThreadNotifyRoutine(PCREATE_THREAD_NOTIFY_ROUTINE NotifyRoutine) {
+  return nt::Remove(Routines().thread, NotifyRoutine);
+}
+
+NTSTATUS NTAPI PsSetLoadImageNotifyRoutine(PLOAD_IMAGE_NOTIFY_ROUTINE NotifyRoutine) {
+  return Add(Routines().image, NotifyRoutine);
+}
+
+NTSTATUS NTAPI PsRemoveLoadImageNotifyRoutine(PLOAD_IMAGE_NOTIFY_ROUTINE NotifyRoutine) {
+  return nt::Remove(Routines().image, NotifyRoutine);
+}
+
+namespace ps {
+
+std::vector<std::uint64_t> NotifyRoutines::In(std::uint64_t begin, std::uint64_t end) const {
+  std::vector<std::uint64_t> out;
+  auto scan = [&](const auto& list) {
+    for (auto r : list) {
+      const auto a = reinterpret_cast<std::uint64_t>(r);
+      if (a >= begin && a < end) out.push_back(a);
+    }
+  };
+  scan(process);
+  scan(processEx);
+  scan(thread);
+  scan(image);
+  return out;
+}
+
+NTSTATUS NotifyProcessCreate(Process& process, ULONG parentId, const std::u16string& imageName,
+                             const std::u16string& commandLine) {
+  // Copies: a routine may remove itself (or others) while the list is walked.
+  const auto plain = Routines().process;
+  const auto extended = Routines().processEx;
+  for (auto r : plain) r(AsHandle(parentId), AsHandle(process.id()), TRUE);
+  const UNICODE_STRING image = View(imageName);
+  const UNICODE_STRING command = View(commandLine);
+  for (auto r : extended) {
+    PS_CREATE_NOTIFY_INFO info{};
+    info.Size = sizeof info;
+    info.ParentProcessId = AsHandle(parentId);
+    info.CreatingThreadIdProcess = AsHandle(parentId);
+    info.ImageFileName = &image;
+    info.CommandLine = &command;
+    info.CreationStatus = STATUS_SUCCESS;
+    r(process.object(), AsHandle(process.id()), &info);
+    if (info.CreationStatus < 0) return info.CreationStatus;
+  }
+  return STATUS_SUCCESS;
+}
+
+void NotifyProcessExit(Process& process) {
+  const auto plain = Routines().process;
+  const auto extended = Routines().processEx;
+  for (auto r : extended) r(process.object(), AsHandle(process.id()), nullptr);
+  for (auto r : plain) r(nullptr, AsHandle(process.id()), FALSE);
+}
+
+void NotifyThread(ULONG processId, std::uint64_t threadId, bool create) {
+  const auto routines = Routines().thread;
+  for (auto r : routines) r(AsHandle(processId), AsHandle(threadId), create ? TRUE : FALSE);
+}
+
+void NotifyImageLoad(const std::u16string& fullName, ULONG processId, std::uint64_t base, std::uint64_t size,
+                     bool systemImage) {
+  const auto routines = Routines().image;
+  if (routines.empty()) return;
+  std::u16string name = fullName;  // routines get a writable UNICODE_STRING of their own
+  UNICODE_STRING view = View(name);
+  for (auto r : routines) {
+    IMAGE_INFO info{};
+    info.Properties = systemImage ? (1u << 8) | (1u << 9) : 0;  // SystemModeImage, ImageMappedToAllPids
+    info.ImageBase = reinterpret_cast<PVOID>(base);
+    info.ImageSize = size;
+    r(&view, AsHandle(processId), &info);
+  }
+}
+
+}  // namespace ps
+}  // namespace ntbox::nt
