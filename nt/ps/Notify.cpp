@@ -98,7 +98,7 @@ NTSTATUS NotifyProcessCreate(Process& process, ULONG parentId, const std::u16str
     PS_CREATE_NOTIFY_INFO info{};
     info.Size = sizeof info;
     info.ParentProcessId = AsHandle(parentId);
-    info.CreatingThreadIdProcess = AsHandle(parentId);
+    info.CreatingThreadId.UniqueProcess = AsHandle(parentId);
     info.ImageFileName = &image;
     info.CommandLine = &command;
     info.CreationStatus = STATUS_SUCCESS;

@@ -8,19 +8,18 @@
 #include <vector>
 
 #include "nt/Types.h"
+#include "nt/ps/PsExports.h"
 #include "nt/rtl/RtlTypes.h"
 
 namespace ntbox::nt {
 
 struct FILE_OBJECT;
-struct CLIENT_ID;
 
 struct PS_CREATE_NOTIFY_INFO {
   SIZE_T Size;
   ULONG Flags;  // FileOpenNameAvailable:1, IsSubsystemProcess:1
   HANDLE ParentProcessId;
-  HANDLE CreatingThreadIdProcess;  // CLIENT_ID CreatingThreadId
-  HANDLE CreatingThreadIdThread;
+  CLIENT_ID CreatingThreadId;
   FILE_OBJECT* FileObject;
   const UNICODE_STRING* ImageFileName;
   const UNICODE_STRING* CommandLine;

@@ -14,6 +14,7 @@
 #include "nt/io/IoTypes.h"
 #include "nt/ke/KeTypes.h"
 #include "nt/ke/Thread.h"
+#include "nt/ps/Notify.h"
 
 namespace {
 
