@@ -21,11 +21,14 @@ Result<BootConfig> BootConfig::Load(const std::filesystem::path& file) {
   }
   config.testSigning = json.value("testsigning", false);
   config.debug = json.value("debug", false);
+  config.numproc = json.value("numproc", 0u);
+  if (config.numproc > kMaxProcessors) return Fail("the boot configuration '" + file.string() + "' is corrupt");
   return config;
 }
 
 Result<void> BootConfig::Save(const std::filesystem::path& file) const {
-  const nlohmann::json json{{"testsigning", testSigning}, {"debug", debug}};
+  nlohmann::json json{{"testsigning", testSigning}, {"debug", debug}};
+  if (numproc) json["numproc"] = numproc;
   return WriteFileAtomically(file, json.dump(2) + "\n");
 }
 

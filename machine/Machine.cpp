@@ -109,6 +109,7 @@ Result<std::unique_ptr<Machine>> Machine::Boot(const fs::path& root) {
   nt::KernelConfig kernelConfig;
   kernelConfig.verifier = ReadVerifierSettings(reg);
   kernelConfig.debuggerEnabled = config->debug;
+  kernelConfig.processors = config->processors();
   kernelConfig.systemDrive = machine->dir_.drive('C').string();
   for (const auto& value : reg.Values(kDebugPrintFilterKey)) {
     const auto mask = value.AsDword();

@@ -1,4 +1,4 @@
-// bcdedit: /set testsigning|debug on|off, /debug on|off, /enum. Values land in the boot
+// bcdedit: /set testsigning|debug on|off, /set numproc N, /deletevalue numproc, /debug on|off, /enum. Values land in the boot
 // configuration and apply at the next boot, as on Windows; /enum marks a value still pending.
 #include <fmt/format.h>
 
@@ -11,6 +11,8 @@ namespace {
 constexpr std::string_view kUsage =
     "usage: ntbox bcdedit /set [{current}] testsigning on|off\n"
     "       ntbox bcdedit /set [{current}] debug on|off\n"
+    "       ntbox bcdedit /set [{current}] numproc N        (1-64 virtual processors; default 2)\n"
+    "       ntbox bcdedit /deletevalue [{current}] numproc\n"
     "       ntbox bcdedit /debug [{current}] on|off\n"
     "       ntbox bcdedit /enum [{current}|ACTIVE]\n"
     "Changes apply at the next boot: ntbox reboot.\n";
@@ -26,6 +28,16 @@ std::string Setting(std::string_view name, bool stored, bool active) {
   std::string line = fmt::format("{:<24}{}", name, stored ? "Yes" : "No");
   if (stored != active) line += fmt::format("  (pending: the machine runs with {} until ntbox reboot)", active ? "Yes" : "No");
   return line + "\n";
+}
+
+int Store(CommandContext& ctx, const BootConfig& next) {
+  if (auto r = ctx.machine.StoreBootConfig(next); !r) {
+    ctx.err(r.error().message + "\n");
+    return kCommandFailed;
+  }
+  ctx.out("The operation completed successfully.\n");
+  if (next != ctx.machine.activeBootConfig()) ctx.err("ntbox: the change applies at the next boot (ntbox reboot)\n");
+  return kCommandOk;
 }
 
 }  // namespace
@@ -64,11 +76,36 @@ int RunBcdedit(CommandContext& ctx, const std::vector<std::string>& input) {
         "nx                      OptIn\n";
     if (stored->testSigning || active.testSigning) out += Setting("testsigning", stored->testSigning, active.testSigning);
     if (stored->debug || active.debug) out += Setting("debug", stored->debug, active.debug);
+    if (stored->numproc || active.numproc) {
+      out += fmt::format("{:<24}{}", "numproc", stored->processors());
+      if (stored->processors() != active.processors()) {
+        out += fmt::format("  (pending: the machine runs with {} until ntbox reboot)", active.processors());
+      }
+      out += "\n";
+    }
     ctx.out(out);
     return kCommandOk;
   }
   std::string setting;
   std::string value;
+  BootConfig next = *stored;
+  if (op == "/deletevalue" && args.size() == 2 && AsciiLower(args[1]) == "numproc") {
+    next.numproc = 0;
+    return Store(ctx, next);
+  }
+  if (op == "/set" && args.size() == 3 && AsciiLower(args[1]) == "numproc") {
+    const std::string& n = args[2];
+    unsigned count = 0;
+    const bool digits = !n.empty() && n.size() <= 3 && n.find_first_not_of("0123456789") == std::string::npos;
+    if (digits) count = static_cast<unsigned>(std::stoul(n));
+    if (!digits || count < 1 || count > BootConfig::kMaxProcessors) {
+      ctx.err("The integer data is not valid as specified.\nRun \"bcdedit /?\" for command line assistance.\n"
+              "ntbox: numproc takes 1 to 64\n");
+      return kCommandUsage;
+    }
+    next.numproc = count;
+    return Store(ctx, next);
+  }
   if (op == "/set" && args.size() == 3) {
     setting = AsciiLower(args[1]);
     value = AsciiLower(args[2]);
@@ -80,7 +117,6 @@ int RunBcdedit(CommandContext& ctx, const std::vector<std::string>& input) {
   }
   const bool on = value == "on" || value == "yes" || value == "true";
   if (!on && value != "off" && value != "no" && value != "false") return Invalid(ctx, "set");
-  BootConfig next = *stored;
   if (setting == "testsigning") {
     next.testSigning = on;
   } else if (setting == "debug") {
@@ -90,13 +126,7 @@ int RunBcdedit(CommandContext& ctx, const std::vector<std::string>& input) {
             "Run \"bcdedit /?\" for command line assistance.\nElement not found.\n");
     return kCommandUsage;
   }
-  if (auto r = ctx.machine.StoreBootConfig(next); !r) {
-    ctx.err(r.error().message + "\n");
-    return kCommandFailed;
-  }
-  ctx.out("The operation completed successfully.\n");
-  if (next != ctx.machine.activeBootConfig()) ctx.err("ntbox: the change applies at the next boot (ntbox reboot)\n");
-  return kCommandOk;
+  return Store(ctx, next);
 }
 
 }  // namespace ntbox::machine

@@ -282,14 +282,15 @@ class Server {
     if (json) {
       nlohmann::json j{{"machine", options_.root.string()}, {"running", true},       {"pid", ::getpid()},
                        {"uptime_seconds", std::chrono::duration_cast<std::chrono::seconds>(machine_->uptime()).count()},
-                       {"drivers", drivers}, {"testsigning", config.testSigning}, {"debug", config.debug}};
+                       {"drivers", drivers}, {"testsigning", config.testSigning}, {"debug", config.debug},
+                       {"processors", config.processors()}};
       ctx.out(j.dump() + "\n");
       return kCommandOk;
     }
     ctx.out(fmt::format("machine      {}\nstate        running\npid          {}\nuptime       {}\n"
-                        "drivers      {} running\ntestsigning  {}\ndebug        {}\n",
+                        "drivers      {} running\ntestsigning  {}\ndebug        {}\nprocessors   {}\n",
                         options_.root.string(), ::getpid(), Uptime(machine_->uptime()), drivers,
-                        config.testSigning ? "on" : "off", config.debug ? "on" : "off"));
+                        config.testSigning ? "on" : "off", config.debug ? "on" : "off", config.processors()));
     return kCommandOk;
   }
 

@@ -368,6 +368,7 @@ TEST_F(MachineTest, NotifyRoutinesHearProcessesThreadsAndImages) {
   const std::string log = Run("dbgview").out;
 
   EXPECT_TRUE(Contains(log, "notify: Ex registration 0x00000000")) << log;
+  EXPECT_TRUE(Contains(log, "notify: watching on 2 processors")) << log;
   // The driver's own system thread, created and ended in DriverEntry.
   EXPECT_TRUE(Contains(log, "notify: thread create pid=4 tid=")) << log;
   EXPECT_TRUE(Contains(log, "notify: thread exit pid=4 tid=")) << log;
@@ -407,6 +408,27 @@ TEST_F(MachineTest, NotifyRoutinesHearProcessesThreadsAndImages) {
   const std::string all = r.out + r.err;
   EXPECT_TRUE(Contains(all, "*** STOP: 0x000000CE (")) << all;
   EXPECT_TRUE(Contains(all, "notify_watch.sys unloaded with its notify routine notify_watch!")) << all;
+}
+
+// bcdedit /set numproc: the processors drivers see after the next boot.
+TEST_F(MachineTest, NumprocSetsTheProcessorCountAtBoot) {
+  TestSigningOn();
+  EXPECT_TRUE(Contains(Run("status").out, "processors   2\n"));
+  EXPECT_EQ(Run("bcdedit /set numproc 0").exit, 2);
+  EXPECT_EQ(Run("bcdedit /set numproc 65").exit, 2);
+  EXPECT_EQ(Run("bcdedit /set numproc four").exit, 2);
+  ASSERT_EQ(Run("bcdedit /set numproc 4").exit, 0);
+  EXPECT_TRUE(Contains(Run("bcdedit /enum").out, "numproc                 4  (pending: the machine runs with 2")) << "";
+  ASSERT_EQ(Run("reboot").exit, 0);
+  EXPECT_TRUE(Contains(Run("status").out, "processors   4\n"));
+  EXPECT_TRUE(Contains(Run("bcdedit /enum").out, "numproc                 4\n"));
+  ASSERT_EQ(Run("sc create nw type= kernel binPath= " + Driver("notify_watch.sys")).exit, 0);
+  ASSERT_EQ(Run("sc start nw").exit, 0);
+  EXPECT_TRUE(Contains(Run("dbgview").out, "notify: watching on 4 processors")) << "KeQueryActiveProcessorCount";
+  ASSERT_EQ(Run("sc stop nw").exit, 0);
+  ASSERT_EQ(Run("bcdedit /deletevalue numproc").exit, 0);
+  ASSERT_EQ(Run("reboot").exit, 0);
+  EXPECT_TRUE(Contains(Run("status").out, "processors   2\n"));
 }
 
 // Driver Verifier's IRP rules, each broken by one misbehave.sys service answering an IOCTL.

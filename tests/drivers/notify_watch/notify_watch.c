@@ -85,6 +85,7 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registryPath)
     status = PsSetCreateProcessNotifyRoutineEx(OnProcessEx, FALSE);
     g_extended = NT_SUCCESS(status);
     DbgPrint("notify: Ex registration 0x%08X\n", status);
+    DbgPrint("notify: watching on %u processors\n", KeQueryActiveProcessorCount(NULL));
     PsSetCreateThreadNotifyRoutine(OnThread);
     /* A system thread of our own: its create and exit reach OnThread too. */
     if (NT_SUCCESS(PsCreateSystemThread(&thread, THREAD_ALL_ACCESS, NULL, NULL, NULL, ShortThread, NULL))) {
