@@ -583,8 +583,11 @@ Result<void> Machine::BugChecked(const nt::BugCheck& record) {
   // Two stops in one second (two machines, one folder) keep both reports.
   fs::path file = dir_.crashes() / (std::string(stamp) + fmt::format("-{:x}.txt", record.code));
   for (int n = 2; fs::exists(file); ++n) file = dir_.crashes() / (std::string(stamp) + fmt::format("-{:x}-{}.txt", record.code, n));
+  const std::string json = nt::FormatBugCheckJson(record, *kernel_);
   auto written = WriteFileAtomically(file, report);
+  if (written) written = WriteFileAtomically(fs::path(file).replace_extension(".json"), json);
   if (written) written = WriteFileAtomically(dir_.crashes() / "last.txt", report);
+  if (written) written = WriteFileAtomically(dir_.crashes() / "last.json", json);
   std::function<void()> listener;
   {
     std::lock_guard lock(crashMutex_);

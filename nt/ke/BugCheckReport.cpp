@@ -3,6 +3,7 @@
 #include <Zydis/Zydis.h>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "nt/Status.h"
 #include "nt/ex/Pool.h"
@@ -240,6 +241,67 @@ std::string FormatBugCheckReport(const BugCheck& b, Kernel& kernel) {
   }
   out += FormatStopLine(b) + "\n";
   return out;
+}
+
+std::string FormatBugCheckJson(const BugCheck& b, Kernel& kernel) {
+  using nlohmann::json;
+  const ParameterHelp help =
+      b.code == bugcheck::DRIVER_VERIFIER_DETECTED_VIOLATION ? VerifierHelp(b.parameters[0]) : HelpFor(b.code);
+  auto hex = [](std::uint64_t v) { return fmt::format("0x{:016X}", v); };
+  json j;
+  j["code"] = b.code;
+  j["code_hex"] = fmt::format("0x{:08X}", b.code);
+  j["name"] = std::string(BugCheckName(b.code));
+  j["summary"] = help.summary;
+  j["detail"] = std::string(b.detail);
+  j["stop"] = FormatStopLine(b);
+  json parameters = json::array();
+  for (int i = 0; i < 4; ++i) parameters.push_back({{"value", hex(b.parameters[i])}, {"meaning", help.arg[i]}});
+  j["parameters"] = parameters;
+  j["irql"] = b.irql;
+  j["processor"] = b.processor;
+  j["thread_id"] = b.threadId;
+  const Module* module = b.address ? kernel.ModuleAt(b.address) : nullptr;
+  if (!module && b.driverCaller) module = kernel.ModuleAt(b.driverCaller);
+  if (b.address) {
+    j["faulting_address"] = hex(b.address);
+    j["faulting_symbol"] = Symbolize(b.address);
+    j["faulting_instruction"] = Disassemble(b);
+  }
+  if (b.driverCaller) j["called_from"] = Symbolize(b.driverCaller);
+  j["module"] = module ? json{{"name", module->name}, {"image", module->fileName}, {"base", hex(module->image->base())}}
+                       : json(nullptr);
+  json stack = json::array();
+  for (std::uint8_t i = 0; i < b.stackDepth; ++i) stack.push_back({{"address", hex(b.stack[i])}, {"symbol", Symbolize(b.stack[i])}});
+  j["stack"] = stack;
+  if (b.hasContext) {
+    static constexpr const char* kNames[] = {"rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rip", "rsp", "rbp",
+                                             "r8",  "r9",  "r10", "r11", "r12", "r13", "r14", "r15", "efl"};
+    json registers;
+    for (int i = 0; i < static_cast<int>(Reg::count); ++i) registers[kNames[i]] = hex(b.registers[i]);
+    j["registers"] = registers;
+  }
+  json debug = json::array();
+  const auto recent = kernel.RecentDebugOutput();
+  for (std::size_t i = recent.size() > 10 ? recent.size() - 10 : 0; i < recent.size(); ++i) {
+    std::string line = rtl::AnsiToUtf8(recent[i].text);
+    while (!line.empty() && line.back() == '\n') line.pop_back();
+    debug.push_back({{"seconds", recent[i].seconds}, {"text", line}});
+  }
+  j["last_debug_output"] = debug;
+  const auto pool = kernel.pool().Outstanding();
+  SIZE_T bytes = 0;
+  json allocations = json::array();
+  for (const auto& a : pool) {
+    bytes += a.size;
+    // The drivers' own allocations, which are what a report is read for (bounded).
+    if (allocations.size() < 32 && kernel.ModuleAt(a.caller)) {
+      allocations.push_back({{"address", hex(a.address)}, {"bytes", a.size}, {"tag", PoolTagText(a.tag)},
+                             {"allocated_at", Symbolize(a.caller)}, {"special_pool", a.special}});
+    }
+  }
+  j["pool"] = {{"allocations", pool.size()}, {"bytes", bytes}, {"driver_allocations", allocations}};
+  return j.dump(2) + "\n";
 }
 
 }  // namespace ntbox::nt

@@ -10,6 +10,9 @@
 namespace ntbox::nt {
 
 std::string FormatBugCheckReport(const BugCheck& record, Kernel& kernel);
+// The same report as one JSON object, for tools: parameters with their meaning, the faulting
+// symbol, the stack, registers, the last debug output and the pool still allocated.
+std::string FormatBugCheckJson(const BugCheck& record, Kernel& kernel);
 // One line: "*** STOP: 0x0000007E (0xFFFFFFFFC0000005,...) SYSTEM_THREAD_EXCEPTION_NOT_HANDLED"
 std::string FormatStopLine(const BugCheck& record);
 

@@ -12,6 +12,8 @@
 #include <thread>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "NtboxRun.h"
 
 namespace {
@@ -297,6 +299,23 @@ TEST_F(MachineTest, BugCheckEndsTheServerOnly) {
   const Outcome again = Run("sc query null_write");
   EXPECT_EQ(again.exit, 0) << again.err;
   EXPECT_TRUE(Contains(again.out, "1  STOPPED"));
+
+  // The JSON twin of the report, for tools.
+  EXPECT_TRUE(fs::exists(dir_ / "crashes" / "last.json"));
+  const Outcome json = Run("crash --json");
+  EXPECT_EQ(json.exit, 0);
+  const auto j = nlohmann::json::parse(json.out, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << json.out;
+  EXPECT_EQ(j.value("code", 0u), 0x7Eu);
+  EXPECT_EQ(j.value("name", ""), "SYSTEM_THREAD_EXCEPTION_NOT_HANDLED");
+  ASSERT_EQ(j["parameters"].size(), 4u);
+  EXPECT_EQ(j["parameters"][0].value("value", ""), "0xFFFFFFFFC0000005");
+  EXPECT_EQ(j["parameters"][0].value("meaning", ""), "the exception code that was not handled");
+  EXPECT_TRUE(j.value("faulting_symbol", "").starts_with("misbehave!WriteNull")) << j.dump(2);
+  EXPECT_EQ(j["module"].value("image", ""), "misbehave.sys");
+  EXPECT_TRUE(j["registers"].contains("rip"));
+  EXPECT_FALSE(j["last_debug_output"].empty());
+  EXPECT_TRUE(Run("crash --show 1 --json").out == json.out);
 }
 
 // verifier.exe's workflow: settings in the registry, applied at the next boot; a driver that

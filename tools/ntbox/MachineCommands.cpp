@@ -71,6 +71,8 @@ int Crash(const MachineOptions& o, bool show) {
     }
     file = list[o.outSize - 1].file;
   }
+  // --json: the report's JSON twin (written beside every text report).
+  if (o.json) file.replace_extension(".json");
   const auto text = machine::ReadCrash(file);
   if (!text) {
     std::printf("No bugcheck on record for the machine at %s.\n", Root(o).c_str());
@@ -269,7 +271,7 @@ std::vector<std::function<int()>> AddMachineCommands(CLI::App& app) {
   CLI::App* crash = app.add_subcommand("crash", "The last bugcheck report (!analyze -v style); --list, --show N");
   crash->add_flag("--list", o->follow, "every report on record, newest first");
   crash->add_option("--show", o->outSize, "report N of --list (1: the newest)");
-  crash->add_flag("--json", o->json, "with --list: one JSON object per report");
+  crash->add_flag("--json", o->json, "the report as JSON; with --list: one JSON object per report");
   runs.push_back([crash, o] { return crash->parsed() ? Crash(*o, crash->count("--show") > 0) : -1; });
 
   CLI::App* testsign = app.add_subcommand("testsign", "Test-sign a driver with the machine's test certificate");
