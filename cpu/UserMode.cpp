@@ -9,6 +9,7 @@
 #include <mutex>
 
 #include "cpu/Trap.h"
+#include "nt/ke/Dispatcher.h"
 #include "nt/ke/Thread.h"
 #include "nt/mm/AddressSpace.h"
 
@@ -126,6 +127,9 @@ void RequestTermination(nt::ke::KernelThread& thread, unsigned long pthread, std
     std::atomic_thread_fence(std::memory_order_seq_cst);
     thread.terminateRequested = 1;
   }
+  // A thread asleep in the kernel (a wait for its request) looks again; one in its own code is
+  // interrupted by the signal.
+  nt::ke::WakeWaiters();
   pthread_kill(static_cast<pthread_t>(pthread), kTerminateSignal);
 }
 

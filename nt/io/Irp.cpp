@@ -6,8 +6,10 @@
 #include <fmt/format.h>
 
 #include "cpu/SafeCopy.h"
+#include "nt/Kernel.h"
 #include "nt/Status.h"
 #include "nt/ex/PoolArena.h"
+#include "nt/kd/DebugPrint.h"
 #include "nt/io/IoExports.h"
 #include "nt/ke/Dispatcher.h"
 #include "nt/io/IrpBlock.h"
@@ -166,8 +168,23 @@ void FreeIrpBlock(IrpBlock* block) {
 void WaitForCompletion(IrpBlock* block) {
   // The kernel lock is let go meanwhile: a DPC, a work item or a system thread completes the IRP.
   block->waiting = 1;
-  const auto outcome = ke::WaitUntil([block] { return block->done.load(std::memory_order_acquire) != 0; });
-  if (outcome == ke::WaitOutcome::kStopped) ke::UnwindStopped();
+  ke::KernelThread* t = ke::CurrentThread();
+  bool cancelled = false;
+  for (;;) {
+    const auto outcome = ke::WaitUntil([block, t, &cancelled] {
+      return block->done.load(std::memory_order_acquire) != 0 || (!cancelled && t && t->terminateRequested);
+    });
+    if (outcome == ke::WaitOutcome::kStopped) ke::UnwindStopped();
+    if (block->done.load(std::memory_order_acquire) != 0) return;
+    // The program is being ended (Ctrl-C, TerminateProcess): as Windows does for a dying thread,
+    // its request is cancelled, and the thread waits for the driver to complete it.
+    cancelled = true;
+    if (!IoCancelIrp(&block->irp)) {
+      Kernel::Current().DebugOutput(kNtboxComponent, 0,
+                                    "the ending program's request has no cancel routine; waiting for the "
+                                    "driver to complete it\n");
+    }
+  }
 }
 
 }  // namespace io

@@ -253,6 +253,33 @@ TEST_F(RunTest, CtrlCEndsTheProgramAndClosesItsHandles) {
   EXPECT_TRUE(stopped);
 }
 
+// Ctrl-C while the program waits in a synchronous DeviceIoControl the driver holds: the request
+// is cancelled (the driver's cancel-safe queue completes it as cancelled) and the program ends.
+TEST_F(RunTest, CtrlCCancelsTheRequestTheProgramWaitsFor) {
+  TestSigningOn();
+  ASSERT_EQ(Run("sc create csq type= kernel binPath= " + Driver("csq_queue.sys")).exit, 0);
+  ASSERT_EQ(Run("sc start csq").exit, 0);
+  int out = -1;
+  const pid_t pid = Start("csq_app.exe", {"block"}, "csq_app: blocking\n", out);
+  ASSERT_GT(pid, 0);
+  // Each try is a full request to the server: this ends once the driver holds the IRP.
+  bool held = false;
+  for (int i = 0; i < 2000 && !held; ++i) held = Contains(App("csq_app.exe stats").out, "pending 1\n");
+  ASSERT_TRUE(held);
+  kill(pid, SIGINT);
+  Wait(pid);
+  close(out);
+  bool cancelled = false;
+  for (int i = 0; i < 2000 && !cancelled; ++i) {
+    cancelled = Contains(App("csq_app.exe stats").out, "inserted 1 completed 0 cancelled 1 pending 0\n");
+  }
+  EXPECT_TRUE(cancelled) << App("csq_app.exe stats").out;
+  // The program is gone with its handles: the driver stops.
+  bool stopped = false;
+  for (int i = 0; i < 2000 && !stopped; ++i) stopped = Run("sc stop csq").exit == 0;
+  EXPECT_TRUE(stopped);
+}
+
 TEST_F(RunTest, ShutdownEndsRunningPrograms) {
   int out = -1;
   const pid_t pid = Start("user_basics.exe", {"spin"}, "spinning\n", out);

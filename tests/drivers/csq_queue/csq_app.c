@@ -60,6 +60,16 @@ int main(int argc, char **argv) {
            stats.Cancelled, stats.Pending);
     return 0;
   }
+  if (argc > 1 && strcmp(argv[1], "block") == 0) {
+    /* A synchronous request the driver holds: only Ctrl-C (which cancels it) ends the program. */
+    ULONG answer;
+    DWORD bytes;
+    printf("csq_app: blocking\n");
+    fflush(stdout);
+    DeviceIoControl(control, CSQ_IOCTL_HOLD, NULL, 0, &answer, sizeof answer, &bytes, NULL);
+    printf("csq_app: unblocked %lu\n", GetLastError());
+    return 3;
+  }
   if (argc > 1 && strcmp(argv[1], "leave") == 0) {
     int n = argc > 2 ? atoi(argv[2]) : 4;
     if (!Hold(h, ov, answers, n)) return 1;
