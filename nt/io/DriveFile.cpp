@@ -47,7 +47,7 @@ constexpr std::uint64_t kEpochDifference100ns = 116444736000000000ull;
 
 void Refused(std::string_view service, std::string_view name, NTSTATUS status, std::string_view why) {
   Kernel::Current().DebugOutput(kNtboxComponent, 0,
-                                fmt::format("ntbox: {}: '{}' refused: {} (status 0x{:08X})\n", service, name, why,
+                                fmt::format("{}: '{}' refused: {} (status 0x{:08X})\n", service, name, why,
                                             static_cast<std::uint32_t>(status)));
 }
 

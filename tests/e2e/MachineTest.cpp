@@ -429,6 +429,50 @@ TEST_F(MachineTest, NotifyRoutinesHearProcessesThreadsAndImages) {
   EXPECT_TRUE(Contains(all, "notify_watch.sys unloaded with its notify routine notify_watch!")) << all;
 }
 
+// Kernel file I/O on C: from a real driver: every call's status and data, and every name that
+// tries to leave the drive refused (a host symlink out included) with a logged line.
+TEST_F(MachineTest, DriveFileIoStaysOnTheDrive) {
+  TestSigningOn();
+  ASSERT_EQ(Run("status").exit, 0);  // the machine (and its C: folder) exists
+  const fs::path outside = dir_ / "outside";
+  fs::create_directories(outside);
+  std::ofstream(outside / "secret.txt") << "secret\n";
+  fs::create_directory_symlink(outside, dir_ / "C" / "escape");
+  ASSERT_EQ(Run("sc create df type= kernel binPath= " + Driver("drive_file.sys")).exit, 0);
+  ASSERT_EQ(Run("sc start df").exit, 0);
+  const std::string log = Run("dbgview").out;
+  for (const char* line : {
+           "drive: mkdir 0x00000000\n",
+           "drive: write 0x00000000 12\n",
+           "drive: standard 0x00000000 size=12 dir=0 links=1\n",
+           "drive: read@6 0x00000000 5 'drive'\n",
+           "drive: position 0x00000000 11\n",
+           "drive: read@0 0x00000000 5 'hello'\n",
+           "drive: read@100 0xC0000011\n",  // STATUS_END_OF_FILE
+           "drive: truncate 0x00000000 size=5\n",
+           "drive: basic 0x00000000 written=1\n",
+           "drive: systemroot 0x00000000\n",
+           "drive: escape \\??\\C:\\..\\outside.txt 0xC0000033\n",
+           "drive: escape \\??\\C:\\drive_test\\..\\..\\outside.txt 0xC0000033\n",
+           "drive: escape \\??\\D:\\outside.txt 0xC000003A\n",
+           "drive: escape \\??\\C:\\escape\\secret.txt 0xC0000022\n",
+           "drive: escape \\Device\\HarddiskVolume1\\outside.txt 0xC000003B\n",
+           "ntbox: ZwCreateFile: '\\??\\C:\\escape\\secret.txt' refused: a host link leads outside the machine's drive",
+           "drive: delete 0x00000000\n",
+           "drive: open deleted 0xC0000034\n",
+           "drive: dispose 0x00000000\n",
+           "drive: open disposed 0xC0000034\n",
+       }) {
+    EXPECT_TRUE(Contains(log, line)) << "missing: " << line << "\n" << log;
+  }
+  EXPECT_FALSE(Contains(log, "ntbox: ntbox:")) << log;
+  EXPECT_TRUE(fs::is_directory(dir_ / "C" / "drive_test"));
+  EXPECT_FALSE(fs::exists(dir_ / "C" / "drive_test" / "data.txt"));
+  EXPECT_FALSE(fs::exists(dir_ / "outside.txt"));
+  EXPECT_EQ(Slurp((outside / "secret.txt").string()), "secret\n");
+  EXPECT_EQ(Run("sc stop df").exit, 0);
+}
+
 // bcdedit /set numproc: the processors drivers see after the next boot.
 TEST_F(MachineTest, NumprocSetsTheProcessorCountAtBoot) {
   TestSigningOn();
