@@ -13,6 +13,7 @@
 #include "machine/Signing.h"
 #include "machine/VerifierSettings.h"
 #include "nt/Status.h"
+#include "nt/io/DriveFile.h"
 #include "nt/kd/DebugPrint.h"
 #include "nt/ke/BugCheckReport.h"
 #include "nt/ob/Object.h"
@@ -475,14 +476,7 @@ Result<std::unique_ptr<user::Program>> Machine::LoadProgram(const user::ProgramO
   return user::Program::Load(options, *this);
 }
 
-std::string Machine::Win32PathOf(const fs::path& path) {
-  std::string out = "Z:" + path.string();
-  for (auto& c : out) {
-    if (c == '/') c = '\\';
-  }
-  if (out == "Z:") out = "Z:\\";
-  return out;
-}
+std::string Machine::Win32PathOf(const fs::path& path) { return nt::Win32PathOfHost(path); }
 
 Result<Handle> Machine::OpenDevice(std::string_view name, std::uint32_t access) {
   const std::u16string ntName = NtNameOf(name);

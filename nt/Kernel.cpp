@@ -213,8 +213,7 @@ Result<Module*> Kernel::LoadModule(pe::PeImage parsed, const std::string& path) 
   module->symbols = std::move(symbols);
   module->dllCharacteristics = dllCharacteristics;
   module->wideFileName = ob::Widen(module->fileName);
-  const auto nameBytes = static_cast<USHORT>(module->wideFileName.size() * 2);
-  module->fileNameString = UNICODE_STRING{nameBytes, nameBytes, module->wideFileName.data()};
+  module->fileNameString = ViewOf(module->wideFileName);
 
   std::lock_guard lock(mutex_);
   for (auto& slot : slots_) {

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "nt/Status.h"
+#include "nt/io/DriveFile.h"
 #include "nt/io/IoServices.h"
 #include "nt/Kernel.h"
 #include "nt/mm/AddressSpace.h"
@@ -313,13 +314,7 @@ ProgramExit Program::Run() {
   return result;
 }
 
-std::string Program::Win32Path() const {
-  std::string path = "Z:" + options_.hostPath.string();
-  for (auto& c : path) {
-    if (c == '/') c = '\\';
-  }
-  return path;
-}
+std::string Program::Win32Path() const { return nt::Win32PathOfHost(options_.hostPath); }
 
 void Program::Terminate(std::uint32_t code) {
   std::lock_guard lock(runMutex_);

@@ -2,6 +2,8 @@
 // \GLOBAL??\C:\... and \SystemRoot\... (C:\Windows). The drive is a host folder; every open is
 // resolved beneath it by the host kernel (openat2 RESOLVE_BENEATH), so no name reaches outside it:
 // not "..", not a host symlink, not another drive. Refusals fail with an NTSTATUS and are logged.
+#include "nt/io/DriveFile.h"
+
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <sys/stat.h>
@@ -457,6 +459,21 @@ NTSTATUS NTAPI ZwDeleteFile(OBJECT_ATTRIBUTES* ObjectAttributes) {
   }
   ::close(parent);
   return status;
+}
+
+std::string Win32PathOfHost(const std::filesystem::path& host, std::string_view systemDrive) {
+  const std::string path = host.string();
+  std::string out;
+  if (!systemDrive.empty() && path.starts_with(std::string(systemDrive) + "/")) {
+    out = "C:" + path.substr(systemDrive.size());
+  } else {
+    out = "Z:" + path;
+  }
+  for (auto& c : out) {
+    if (c == '/') c = '\\';
+  }
+  if (out.size() == 2) out += '\\';
+  return out;
 }
 
 }  // namespace ntbox::nt

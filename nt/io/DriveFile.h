@@ -1,5 +1,9 @@
 // Kernel file I/O on the machine's drive (see DriveFile.cpp).
 #pragma once
+#include <filesystem>
+#include <string>
+#include <string_view>
+
 #include "nt/Types.h"
 #include "nt/io/IoTypes.h"
 
@@ -25,5 +29,9 @@ NTSTATUS NTAPI ZwQueryInformationFile(HANDLE FileHandle, IO_STATUS_BLOCK* IoStat
 NTSTATUS NTAPI ZwSetInformationFile(HANDLE FileHandle, IO_STATUS_BLOCK* IoStatusBlock, PVOID FileInformation,
                                     ULONG Length, int FileInformationClass);
 NTSTATUS NTAPI ZwDeleteFile(OBJECT_ATTRIBUTES* ObjectAttributes);
+
+// A host path as the machine names it: inside systemDrive (the C: folder, when given) C:\...,
+// anywhere else Z:\... (Z: is the host's root).
+std::string Win32PathOfHost(const std::filesystem::path& host, std::string_view systemDrive = {});
 
 }  // namespace ntbox::nt

@@ -2,6 +2,7 @@
 
 #include "cpu/Trap.h"
 #include "nt/Status.h"
+#include "nt/io/DriveFile.h"
 #include "nt/io/IoExports.h"
 #include "nt/io/IoServices.h"
 #include "nt/ke/Thread.h"
@@ -12,22 +13,10 @@
 namespace ntbox::nt {
 namespace {
 
-UNICODE_STRING View(std::u16string& s) {
-  const auto bytes = static_cast<USHORT>(s.size() * 2);
-  return UNICODE_STRING{bytes, static_cast<USHORT>(bytes + 2), s.data()};
-}
-
 // The name load-image routines get: the file as an NT path, the machine's drive as C: and the
 // rest of the host as Z: (as the services' ImagePath names them).
 std::u16string ImageNameOf(const Module& module) {
-  std::string path = module.path;
-  const std::string& drive = Kernel::Current().config().systemDrive;
-  if (!drive.empty() && path.starts_with(drive + "/")) path = "C:" + path.substr(drive.size());
-  else path = "Z:" + path;
-  for (auto& c : path) {
-    if (c == '/') c = '\\';
-  }
-  return ob::Widen("\\??\\" + path);
+  return ob::Widen("\\??\\" + Win32PathOfHost(module.path, Kernel::Current().config().systemDrive));
 }
 
 }  // namespace
@@ -70,12 +59,12 @@ Driver::Driver(Kernel& kernel, Module* module, std::string serviceName)
   s.driverName = u"\\Driver\\" + ob::Widen(serviceName_);
   s.serviceKey = ob::Widen(serviceName_);
   s.registryPath = u"\\REGISTRY\\MACHINE\\SYSTEM\\ControlSet001\\Services\\" + ob::Widen(serviceName_);
-  s.registryPathString = View(s.registryPath);
-  s.hardwareDatabaseString = View(s.hardwareDatabase);
+  s.registryPathString = ViewOf(s.registryPath);
+  s.hardwareDatabaseString = ViewOf(s.hardwareDatabase);
 
   auto* extension = reinterpret_cast<DRIVER_EXTENSION*>(s.extension);
 
-  extension->ServiceKeyName = View(s.serviceKey);
+  extension->ServiceKeyName = ViewOf(s.serviceKey);
 
   s.object = static_cast<DRIVER_OBJECT*>(ob::CreateObject(ob::DriverType(), sizeof(DRIVER_OBJECT)));
   DRIVER_OBJECT& o = *s.object;
@@ -84,7 +73,7 @@ Driver::Driver(Kernel& kernel, Module* module, std::string serviceName)
   o.DriverStart = reinterpret_cast<PVOID>(module->image->base());
   o.DriverSize = module->image->size();
   o.DriverExtension = extension;
-  o.DriverName = View(s.driverName);
+  o.DriverName = ViewOf(s.driverName);
   o.HardwareDatabase = &s.hardwareDatabaseString;
   o.DriverInit = reinterpret_cast<PDRIVER_INITIALIZE>(module->image->entryPoint());
   for (auto& slot : o.MajorFunction) slot = &IopInvalidDeviceRequest;

@@ -245,9 +245,10 @@ void NTAPI IofCompleteRequest(IRP* Irp, CCHAR) {
     RaiseBugCheck(MULTIPLE_IRP_COMPLETE_REQUESTS, reinterpret_cast<ULONG64>(Irp), 0, 0, 0,
                   "IoCompleteRequest on an IRP that was already completed", caller);
   }
-  const bool verified = vf::Watches(caller, vf::flags::kIoVerification);
+  // The verifier is asked only when a rule is broken: completion is the I/O hot path.
+  auto verified = [caller] { return vf::Watches(caller, vf::flags::kIoVerification); };
   if (Irp->IoStatus.Status == STATUS_PENDING || static_cast<ULONG>(Irp->IoStatus.Status) == 0xFFFFFFFF) {
-    if (verified) {
+    if (verified()) {
       RaiseBugCheck(bugcheck::DRIVER_VERIFIER_IOMANAGER_VIOLATION, 0x06, static_cast<ULONG>(Irp->IoStatus.Status),
                     reinterpret_cast<ULONG64>(Irp), 0,
                     fmt::format("IoCompleteRequest with IoStatus.Status {:#010x}, a status that says the IRP is not done",
@@ -257,7 +258,7 @@ void NTAPI IofCompleteRequest(IRP* Irp, CCHAR) {
     RaiseBugCheck(MULTIPLE_IRP_COMPLETE_REQUESTS, reinterpret_cast<ULONG64>(Irp), 0, 0, 0,
                   "IoCompleteRequest with IoStatus.Status == STATUS_PENDING", caller);
   }
-  if (Irp->CancelRoutine && verified) {
+  if (Irp->CancelRoutine && verified()) {
     const auto routine = reinterpret_cast<ULONG64>(Irp->CancelRoutine);
     RaiseBugCheck(bugcheck::DRIVER_VERIFIER_IOMANAGER_VIOLATION, 0x07, routine, reinterpret_cast<ULONG64>(Irp), 0,
                   fmt::format("IoCompleteRequest while the cancel routine {} is still set", Symbolize(routine)), caller);

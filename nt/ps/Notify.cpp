@@ -33,11 +33,6 @@ ps::NotifyRoutines& Routines() { return Kernel::Current().notifyRoutines(); }
 
 HANDLE AsHandle(std::uint64_t id) { return reinterpret_cast<HANDLE>(static_cast<ULONG_PTR>(id)); }
 
-UNICODE_STRING View(const std::u16string& s) {
-  const auto bytes = static_cast<USHORT>(std::min<std::size_t>(s.size() * 2, 0xFFFE));
-  return UNICODE_STRING{bytes, bytes, const_cast<WCHAR*>(reinterpret_cast<const WCHAR*>(s.data()))};
-}
-
 }  // namespace
 
 NTSTATUS NTAPI PsSetCreateProcessNotifyRoutine(PCREATE_PROCESS_NOTIFY_ROUTINE NotifyRoutine, BOOLEAN Remove) {
@@ -92,8 +87,9 @@ NTSTATUS NotifyProcessCreate(Process& process, ULONG parentId, const std::u16str
   const auto plain = Routines().process;
   const auto extended = Routines().processEx;
   for (auto r : plain) r(AsHandle(parentId), AsHandle(process.id()), TRUE);
-  const UNICODE_STRING image = View(imageName);
-  const UNICODE_STRING command = View(commandLine);
+  std::u16string imageCopy = imageName, commandCopy = commandLine;
+  const UNICODE_STRING image = ViewOf(imageCopy);
+  const UNICODE_STRING command = ViewOf(commandCopy);
   for (auto r : extended) {
     PS_CREATE_NOTIFY_INFO info{};
     info.Size = sizeof info;
@@ -125,7 +121,7 @@ void NotifyImageLoad(const std::u16string& fullName, ULONG processId, std::uint6
   const auto routines = Routines().image;
   if (routines.empty()) return;
   std::u16string name = fullName;  // routines get a writable UNICODE_STRING of their own
-  UNICODE_STRING view = View(name);
+  UNICODE_STRING view = ViewOf(name);
   for (auto r : routines) {
     IMAGE_INFO info{};
     info.Properties = systemImage ? (1u << 8) | (1u << 9) : 0;  // SystemModeImage, ImageMappedToAllPids

@@ -1,5 +1,7 @@
 // Run-time library layouts shared with drivers (x64 WDK).
 #pragma once
+#include <string>
+
 #include "nt/Types.h"
 
 namespace ntbox::nt {
@@ -12,6 +14,12 @@ struct UNICODE_STRING {
 static_assert(sizeof(UNICODE_STRING) == 0x10);
 static_assert(offsetof(UNICODE_STRING, MaximumLength) == 0x2);
 static_assert(offsetof(UNICODE_STRING, Buffer) == 0x8);
+
+// A kernel string over s (which keeps its terminator, hence MaximumLength); s must outlive it.
+inline UNICODE_STRING ViewOf(std::u16string& s) {
+  const auto bytes = static_cast<USHORT>(s.size() < 0x7FFF ? s.size() * 2 : 0xFFFC);
+  return UNICODE_STRING{bytes, static_cast<USHORT>(bytes + 2), reinterpret_cast<WCHAR*>(s.data())};
+}
 
 struct ANSI_STRING {
   USHORT Length;
