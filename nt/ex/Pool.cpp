@@ -18,12 +18,13 @@ void* PoolTracker::Allocate(int type, SIZE_T size, ULONG tag, std::uint64_t call
   void* p = special && size <= PoolArena::kReserve ? special_.Allocate(size) : nullptr;
   const bool inSpecial = p != nullptr;
   if (!p) {
-    p = size <= PoolArena::kReserve ? arena_.Allocate(PoolArena::BlockSize(size)) : nullptr;
+    bool fresh = false;
+    p = size <= PoolArena::kReserve ? arena_.Allocate(PoolArena::BlockSize(size), &fresh) : nullptr;
     if (!p) {
       ++statistics_.failed;
       return nullptr;
     }
-    if (zero) std::memset(p, 0, PoolArena::BlockSize(size));
+    if (zero && !fresh) std::memset(p, 0, PoolArena::BlockSize(size));
   }
   ++statistics_.succeeded;
   statistics_.succeededSpecialPool += inSpecial;

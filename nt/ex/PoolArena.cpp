@@ -32,7 +32,8 @@ std::size_t PoolArena::BlockSize(std::size_t bytes) {
   return (bytes + kPage - 1) & ~(kPage - 1);
 }
 
-void* PoolArena::Allocate(std::size_t blockSize) {
+void* PoolArena::Allocate(std::size_t blockSize, bool* fresh) {
+  if (fresh) *fresh = false;
   if (blockSize <= kSmallLimit) {
     auto& list = small_[blockSize / kGranule];
     if (!list.empty()) {
@@ -49,6 +50,7 @@ void* PoolArena::Allocate(std::size_t blockSize) {
   if (blockSize > kSmallLimit) start = (start + kPage - 1) & ~(kPage - 1);
   if (blockSize > region_.size() || start > region_.size() - blockSize) return nullptr;
   used_ = start + blockSize;
+  if (fresh) *fresh = true;
   return reinterpret_cast<void*>(region_.base() + start);
 }
 
@@ -80,11 +82,13 @@ void* AllocateSystemBlock(std::size_t bytes) {
   SystemArena& s = TheSystemArena();
   const std::size_t size = PoolArena::BlockSize(bytes);
   void* p;
+  bool fresh = false;
   {
     std::lock_guard lock(s.mutex);
-    p = s.arena.Allocate(size);
+    p = s.arena.Allocate(size, &fresh);
   }
-  if (p) std::memset(p, 0, size);
+  // Untouched memory is zero already: no need to commit pages by writing them.
+  if (p && !fresh) std::memset(p, 0, size);
   return p;
 }
 

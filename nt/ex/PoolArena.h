@@ -38,8 +38,9 @@ class PoolArena {
 
   // The size the block really gets (what Allocate and Free are given).
   static std::size_t BlockSize(std::size_t bytes);
-  // nullptr when the region is exhausted. Fresh memory is zero; reused memory is not.
-  void* Allocate(std::size_t blockSize);
+  // nullptr when the region is exhausted. Fresh memory is zero (then *fresh is set); reused
+  // memory is not.
+  void* Allocate(std::size_t blockSize, bool* fresh = nullptr);
   void Free(void* block, std::size_t blockSize);
   bool Contains(std::uint64_t address) const { return region_.Contains(address); }
 
