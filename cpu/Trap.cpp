@@ -15,10 +15,12 @@
 #include "nt/Kernel.h"
 #include "nt/Status.h"
 #include "nt/kd/DebugPrint.h"
+#include "nt/ke/Irql.h"
 #include "nt/ke/KeTypes.h"
 #include "nt/ke/Thread.h"
 #include "nt/mm/AddressSpace.h"
 #include "nt/rtl/Exception.h"
+#include "nt/vf/Verifier.h"
 
 namespace ntbox::cpu {
 namespace {
@@ -334,6 +336,46 @@ std::uint64_t FindDriverCaller(std::uint64_t rsp) {
   nt::RaiseBugCheck(b);
 }
 
+// Whether the cr8 write at rip follows the thread's last cr8 read in straight-line code (a few
+// instructions, no branch or call between): the inline KfRaiseIrql idiom, which reads the old IRQL
+// and writes the new one. A write reached otherwise is a KeLowerIrql. Optimized code puts the two
+// side by side; unoptimized code spills the old value in between.
+bool FollowsCr8Read(const nt::ke::KernelThread* t, std::uint64_t rip) {
+  std::uint64_t at = t->lastCr8ReadEnd;
+  if (at == 0 || at > rip || rip - at > 64) return false;
+  for (int i = 0; i < 8 && at < rip; ++i) {
+    const Decoded step = DecodeAt(at);
+    if (!step.ok) return false;
+    switch (step.insn.meta.category) {
+      case ZYDIS_CATEGORY_COND_BR:
+      case ZYDIS_CATEGORY_UNCOND_BR:
+      case ZYDIS_CATEGORY_CALL:
+      case ZYDIS_CATEGORY_RET:
+        return false;
+      default:
+        break;
+    }
+    at += step.insn.length;
+  }
+  return at == rip;
+}
+
+// The IRQL rules for an inline raise or lower (mov cr8, reg). Unverified drivers get what the
+// hardware does; verified ones the verifier's 0xC4 subcodes 0x30 and 0x31.
+void CheckCr8Write(ucontext_t* uc, const Decoded& d, nt::ke::KernelThread* t, std::uint64_t rip,
+                   std::uint64_t value) {
+  const bool raise = FollowsCr8Read(t, rip);
+  t->lastCr8ReadEnd = 0;
+  const nt::KIRQL current = t->irql;
+  const bool suspicious = value > nt::HIGH_LEVEL || (raise ? value < current : value > current) ||
+                          (t->inDpcRoutine && value < nt::DISPATCH_LEVEL);
+  if (!suspicious) return;
+  const auto v = nt::ke::CheckIrqlChange(raise ? nt::ke::IrqlChange::kRaise : nt::ke::IrqlChange::kLower, current,
+                                         value, t->inDpcRoutine,
+                                         nt::vf::Watches(rip, nt::vf::flags::kIrqlChecking), false);
+  if (v) Stop(uc, d, t, v->code, v->parameters[0], v->parameters[1], v->parameters[2], v->parameters[3], v->detail);
+}
+
 // Emulates what is emulatable; returns false for everything that must stop the driver.
 bool Emulate(Cpu& cpu, Decoded& d, nt::ke::KernelThread* t, ucontext_t* uc) {
   if (!d.ok) return false;
@@ -343,11 +385,13 @@ bool Emulate(Cpu& cpu, Decoded& d, nt::ke::KernelThread* t, ucontext_t* uc) {
       if (d.ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER && d.ops[0].reg.value == ZYDIS_REGISTER_CR8) {
         std::uint64_t v;
         if (!cpu.Read(d.ops[1].reg.value, v)) return false;
+        CheckCr8Write(uc, d, t, cpu.rip(), v);
         t->SetIrql(static_cast<nt::KIRQL>(v & 0xF));
         break;
       }
       if (d.ops[1].type == ZYDIS_OPERAND_TYPE_REGISTER && d.ops[1].reg.value == ZYDIS_REGISTER_CR8) {
         if (!cpu.Write(d.ops[0].reg.value, t->irql)) return false;
+        t->lastCr8ReadEnd = cpu.rip() + insn.length;
         break;
       }
       if (!EmulateSharedDataRead(cpu, insn, d.ops)) return false;

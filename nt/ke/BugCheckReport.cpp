@@ -100,6 +100,14 @@ ParameterHelp HelpFor(ULONG code) {
 ParameterHelp VerifierHelp(ULONG64 subcode) {
   const char* summary = "Driver Verifier caught the driver breaking a rule.";
   switch (subcode) {
+    case 0x30:
+      return {{"0x30: KeRaiseIrql to an IRQL below the current one (or above HIGH_LEVEL)", "the current IRQL",
+               "the requested IRQL", "reserved"},
+              summary};
+    case 0x31:
+      return {{"0x31: KeLowerIrql to an IRQL above the current one", "the current IRQL", "the requested IRQL",
+               "0: the new IRQL is bad, 1: the new IRQL is invalid inside a DPC routine"},
+              summary};
     case 0x32:
     case 0x40:
     case 0x41:

@@ -1,10 +1,55 @@
 // The exported IRQL routines. Real x64 drivers mostly use the inline CR8 forms, which the trap
 // handler (cpu/) emulates on the same per-thread state.
+#include "nt/ke/Irql.h"
+
 #include "nt/ke/BugCheck.h"
 #include "nt/ke/KeExports.h"
 #include "nt/ke/Thread.h"
+#include "nt/vf/Verifier.h"
 
 namespace ntbox::nt {
+
+namespace ke {
+
+std::optional<IrqlViolation> CheckIrqlChange(IrqlChange change, KIRQL current, ULONG64 requested, bool inDpcRoutine,
+                                             bool verified, bool exported) {
+  constexpr ULONG64 kHighLevel = 15;
+  if (change == IrqlChange::kRaise) {
+    if (requested >= current && requested <= kHighLevel) return std::nullopt;
+    if (verified) {
+      return IrqlViolation{bugcheck::DRIVER_VERIFIER_DETECTED_VIOLATION, {0x30, current, requested, 0},
+                           "KeRaiseIrql to an IRQL below the current one (or above HIGH_LEVEL)"};
+    }
+    if (!exported) return std::nullopt;
+    return IrqlViolation{bugcheck::IRQL_NOT_GREATER_OR_EQUAL, {current, requested, 0, 0},
+                         "KeRaiseIrql to an IRQL below the current one"};
+  }
+  if (requested > current || requested > kHighLevel) {
+    if (verified) {
+      return IrqlViolation{bugcheck::DRIVER_VERIFIER_DETECTED_VIOLATION, {0x31, current, requested, 0},
+                           "KeLowerIrql to an IRQL above the current one"};
+    }
+    if (!exported) return std::nullopt;
+    return IrqlViolation{bugcheck::IRQL_NOT_LESS_OR_EQUAL, {0, current, requested, 0},
+                         "KeLowerIrql to an IRQL above the current one"};
+  }
+  if (verified && inDpcRoutine && requested < DISPATCH_LEVEL) {
+    // A DPC routine runs at DISPATCH_LEVEL on an arbitrary thread; it may never drop below.
+    return IrqlViolation{bugcheck::DRIVER_VERIFIER_DETECTED_VIOLATION, {0x31, current, requested, 1},
+                         "KeLowerIrql below DISPATCH_LEVEL inside a DPC routine"};
+  }
+  return std::nullopt;
+}
+
+}  // namespace ke
+
+namespace {
+
+[[noreturn]] void Raise(const ke::IrqlViolation& v, ULONG64 caller) {
+  RaiseBugCheck(v.code, v.parameters[0], v.parameters[1], v.parameters[2], v.parameters[3], v.detail, caller);
+}
+
+}  // namespace
 
 KIRQL NTAPI KeGetCurrentIrql() {
   const ke::KernelThread* t = ke::CurrentThread();
@@ -14,11 +59,12 @@ KIRQL NTAPI KeGetCurrentIrql() {
 KIRQL NTAPI KfRaiseIrql(KIRQL NewIrql) {
   ke::KernelThread* t = ke::CurrentThread();
   const KIRQL old = t->irql;
-  if (NewIrql < old) {
-    // Raising to a lower level is a caller bug Windows stops on.
-    RaiseBugCheck(bugcheck::IRQL_NOT_GREATER_OR_EQUAL, old, NewIrql, 0, 0,
-                  "KeRaiseIrql to an IRQL below the current one",
-                  reinterpret_cast<ULONG64>(__builtin_return_address(0)));
+  const auto caller = reinterpret_cast<ULONG64>(__builtin_return_address(0));
+  if (NewIrql < old || NewIrql > HIGH_LEVEL) {
+    if (auto v = ke::CheckIrqlChange(ke::IrqlChange::kRaise, old, NewIrql, t->inDpcRoutine,
+                                     vf::Watches(caller, vf::flags::kIrqlChecking), true)) {
+      Raise(*v, caller);
+    }
   }
   t->SetIrql(NewIrql);
   return old;
@@ -38,10 +84,12 @@ KIRQL NTAPI KeRaiseIrqlToDpcLevel() {
 
 void NTAPI KeLowerIrql(KIRQL NewIrql) {
   ke::KernelThread* t = ke::CurrentThread();
-  if (NewIrql > t->irql) {
-    RaiseBugCheck(bugcheck::IRQL_NOT_LESS_OR_EQUAL, 0, t->irql, NewIrql, 0,
-                  "KeLowerIrql to an IRQL above the current one",
-                  reinterpret_cast<ULONG64>(__builtin_return_address(0)));
+  const auto caller = reinterpret_cast<ULONG64>(__builtin_return_address(0));
+  if (NewIrql > t->irql || (t->inDpcRoutine && NewIrql < DISPATCH_LEVEL)) {
+    if (auto v = ke::CheckIrqlChange(ke::IrqlChange::kLower, t->irql, NewIrql, t->inDpcRoutine,
+                                     vf::Watches(caller, vf::flags::kIrqlChecking), true)) {
+      Raise(*v, caller);
+    }
   }
   t->SetIrql(NewIrql);
 }

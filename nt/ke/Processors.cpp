@@ -158,6 +158,7 @@ void Processors::RunDpc(KDPC* dpc) {
   ++running_;
   ++dpcsRun_;
   const std::uint32_t held = t.spinLocksHeld;
+  t.inDpcRoutine = true;
   (void)Kernel::Current().RunGuarded([&] {
     routine(dpc, context, a1, a2);
     CheckReturnWithoutSpinLock(held, reinterpret_cast<ULONG64>(routine), "the DPC routine");
@@ -167,6 +168,7 @@ void Processors::RunDpc(KDPC* dpc) {
                     "a DPC routine returned at an IRQL other than DISPATCH_LEVEL", reinterpret_cast<ULONG64>(routine));
     }
   });
+  t.inDpcRoutine = false;
   --running_;
   t.SetIrql(DISPATCH_LEVEL);
   WakeWaiters();

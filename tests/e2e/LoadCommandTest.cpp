@@ -131,6 +131,17 @@ INSTANTIATE_TEST_SUITE_P(
         Misbehaviour{"pool_use_after_free", 4, "*** STOP: 0x000000D5 ("},
         Misbehaviour{"timer_at_unload", 4, "*** STOP: 0x000000C7 (0x0000000000000000,"},
         Misbehaviour{"thread_at_unload", 4, "*** STOP: 0x000000CE ("},
+        Misbehaviour{"raise_to_lower", 4,
+                     "*** STOP: 0x000000C4 (0x0000000000000030,0x0000000000000002,0x0000000000000001,"},
+        Misbehaviour{"raise_to_lower_optimized", 4,
+                     "*** STOP: 0x000000C4 (0x0000000000000030,0x0000000000000002,0x0000000000000000,"},
+        Misbehaviour{"lower_to_higher", 4,
+                     "*** STOP: 0x000000C4 (0x0000000000000031,0x0000000000000000,0x0000000000000002,"
+                     "0x0000000000000000)"},
+        Misbehaviour{"lower_in_dpc", 4,
+                     "*** STOP: 0x000000C4 (0x0000000000000031,0x0000000000000002,0x0000000000000000,"
+                     "0x0000000000000001)"},
+        Misbehaviour{"irql_changes_ok", 0, "irql changes ok, now 0"},
         Misbehaviour{"fail", 1, "DriverEntry returned 0xC000009A (STATUS_INSUFFICIENT_RESOURCES)"}),
     [](const testing::TestParamInfo<Misbehaviour>& info) { return std::string(info.param.service); });
 

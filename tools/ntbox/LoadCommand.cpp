@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <map>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 
 #include <fmt/format.h>
@@ -72,6 +74,18 @@ int RunLoad(const LoadOptions& options) {
   nt::Kernel kernel(config);
   nt::ke::ThreadAttachment attach;
   kernel.SetDebugSink(PrintDebugRecord);
+  // A stop on another thread (a DPC's processor, a system thread, a work item) while DriverEntry
+  // or DriverUnload waits: reported once that call returns.
+  std::mutex stopMutex;
+  std::optional<nt::BugCheck> elsewhere;
+  kernel.SetBugCheckHandler([&](const nt::BugCheck& record) {
+    std::lock_guard lock(stopMutex);
+    if (!elsewhere) elsewhere = record;
+  });
+  auto stoppedElsewhere = [&]() -> std::optional<nt::BugCheck> {
+    std::lock_guard lock(stopMutex);
+    return elsewhere;
+  };
 
   auto driver = nt::Driver::Load(kernel, options.path, options.service);
   if (!driver) {
@@ -84,6 +98,7 @@ int RunLoad(const LoadOptions& options) {
 
   const auto status = (*driver)->CallEntry();
   if (!status) return BugChecked(status.error(), kernel);
+  if (auto stop = stoppedElsewhere()) return BugChecked(*stop, kernel);
   std::fflush(stdout);
   if (!nt::NT_SUCCESS(*status)) {
     // As on Windows: a failed DriverEntry is not followed by DriverUnload.
@@ -97,6 +112,7 @@ int RunLoad(const LoadOptions& options) {
     outcome = "no DriverUnload: the driver cannot be unloaded (sc stop would fail with 1052)";
   } else {
     if (auto unloaded = (*driver)->CallUnload(); !unloaded) return BugChecked(unloaded.error(), kernel);
+    if (auto stop = stoppedElsewhere()) return BugChecked(*stop, kernel);
     outcome = "unloaded";
     if (const std::size_t leaks = ReportLeaks(kernel, module)) {
       outcome += fmt::format(", {} pool allocation{} leaked", leaks, leaks == 1 ? "" : "s");

@@ -118,6 +118,24 @@ static VOID NTAPI TimerDpc(PKDPC dpc, PVOID context, PVOID a1, PVOID a2)
     UNREFERENCED_PARAMETER(a2);
 }
 
+/* A DPC that drops to PASSIVE_LEVEL, as a driver trying to do file I/O from its timer might. */
+static VOID NTAPI LowerInDpc(PKDPC dpc, PVOID context, PVOID a1, PVOID a2)
+{
+    UNREFERENCED_PARAMETER(dpc);
+    UNREFERENCED_PARAMETER(context);
+    UNREFERENCED_PARAMETER(a1);
+    UNREFERENCED_PARAMETER(a2);
+    KeLowerIrql(PASSIVE_LEVEL);
+}
+
+/* The inline raise as an optimizing build emits it: the cr8 read and write side by side. */
+__attribute__((optimize("O2"), noinline)) static KIRQL RaiseOptimized(KIRQL to)
+{
+    KIRQL old;
+    KeRaiseIrql(to, &old);
+    return old;
+}
+
 __declspec(noinline) static void WriteNull(void)
 {
     *g_null = 0x1234;
@@ -233,6 +251,30 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)
         return CreateDevice(DriverObject, kCancelRoutineSet);
     } else if (Is(RegistryPath, L"irp_complete_twice")) {
         return CreateDevice(DriverObject, kCompleteTwice);
+    } else if (Is(RegistryPath, L"raise_to_lower")) {
+        KIRQL a, b;
+        KeRaiseIrql(DISPATCH_LEVEL, &a);
+        KeRaiseIrql(APC_LEVEL, &b); /* below the current IRQL: a lower in disguise */
+    } else if (Is(RegistryPath, L"raise_to_lower_optimized")) {
+        KIRQL a;
+        KeRaiseIrql(DISPATCH_LEVEL, &a);
+        RaiseOptimized(PASSIVE_LEVEL);
+    } else if (Is(RegistryPath, L"lower_to_higher")) {
+        KeLowerIrql(DISPATCH_LEVEL); /* at PASSIVE_LEVEL: a raise in disguise */
+    } else if (Is(RegistryPath, L"lower_in_dpc")) {
+        static KDPC dpc;
+        KeInitializeDpc(&dpc, LowerInDpc, NULL);
+        KeInsertQueueDpc(&dpc, NULL, NULL);
+        KeFlushQueuedDpcs();
+    } else if (Is(RegistryPath, L"irql_changes_ok")) {
+        /* Legal changes every way the rules must not mistake for broken ones. */
+        KIRQL a, b;
+        KeRaiseIrql(APC_LEVEL, &a);
+        b = RaiseOptimized(DISPATCH_LEVEL);
+        KeRaiseIrql(DISPATCH_LEVEL, &b); /* to the same level */
+        if (KeGetCurrentIrql() > APC_LEVEL) KeLowerIrql(APC_LEVEL);
+        KeLowerIrql(a);
+        DbgPrint("irql changes ok, now %u\n", (unsigned)KeGetCurrentIrql());
     } else if (Is(RegistryPath, L"stack_overflow")) {
         volatile char big[64];
         big[0] = 1;
