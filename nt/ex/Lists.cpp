@@ -5,6 +5,7 @@
 
 #include "nt/Status.h"
 #include "nt/ex/ExTypes.h"
+#include "nt/ex/LiveObjects.h"
 #include "nt/ex/PoolExports.h"
 #include "nt/ke/BugCheck.h"
 #include "nt/ke/SpinLock.h"
@@ -146,6 +147,25 @@ std::unordered_set<const void*>& LiveLists() {
   static auto* lists = new std::unordered_set<const void*>();
   return *lists;
 }
+
+}  // namespace
+
+const void* ex::LiveLookasideIn(std::uint64_t begin, std::uint64_t end, bool forget) {
+  const void* first = nullptr;
+  for (auto it = LiveLists().begin(); it != LiveLists().end();) {
+    const auto at = reinterpret_cast<std::uint64_t>(*it);
+    if (at < begin || at >= end) {
+      ++it;
+      continue;
+    }
+    if (!first) first = *it;
+    if (!forget) return first;
+    it = LiveLists().erase(it);
+  }
+  return first;
+}
+
+namespace {
 
 PVOID NTAPI DefaultAllocateEx(POOL_TYPE type, SIZE_T bytes, ULONG tag, LOOKASIDE_LIST_EX*) {
   return ExAllocatePoolWithTag(type, bytes, tag);

@@ -2,6 +2,9 @@
 
 #include "nt/Kernel.h"
 #include "nt/Status.h"
+#include "nt/ex/LiveObjects.h"
+#include "nt/ke/KeTypes.h"
+#include "nt/ke/Processors.h"
 #include "nt/ke/BugCheck.h"
 #include "nt/mm/AddressSpace.h"
 #include "nt/vf/Verifier.h"
@@ -28,12 +31,52 @@ PVOID Allocate(POOL_TYPE type, SIZE_T bytes, ULONG tag, bool zero, std::uint64_t
                                           vf::Watches(caller, vf::flags::kSpecialPool));
 }
 
+// Objects the kernel still uses inside a block being freed. A timer or a queued DPC would fire
+// into reused memory, so it stops every driver (0xC7); a live ERESOURCE or lookaside list is the
+// verifier's 0xC4 (0xD2, 0xCC), and is otherwise forgotten so the address can be initialized again.
+void CheckLiveObjects(const PoolAllocation& block, std::uint64_t caller) {
+  const std::uint64_t begin = block.address;
+  const std::uint64_t end = block.address + block.size;
+  const auto live = Kernel::Current().processors().LiveIn(begin, end);
+  if (!live.timers.empty()) {
+    const KTIMER* timer = live.timers.front();
+    RaiseBugCheck(bugcheck::TIMER_OR_DPC_INVALID, 0, reinterpret_cast<ULONG64>(timer), begin, end,
+                  fmt::format("pool freed with a timer still set in it (at +{:#x})",
+                              reinterpret_cast<std::uint64_t>(timer) - begin),
+                  caller);
+  }
+  if (!live.dpcs.empty()) {
+    const KDPC* dpc = live.dpcs.front();
+    RaiseBugCheck(bugcheck::TIMER_OR_DPC_INVALID, 1, reinterpret_cast<ULONG64>(dpc), begin, end,
+                  fmt::format("pool freed with a DPC still queued in it (at +{:#x})",
+                              reinterpret_cast<std::uint64_t>(dpc) - begin),
+                  caller);
+  }
+  const bool verified = vf::Watches(caller, vf::flags::kMiscellaneousChecks);
+  if (const void* resource = ex::LiveResourceIn(begin, end, !verified); resource && verified) {
+    RaiseBugCheck(bugcheck::DRIVER_VERIFIER_DETECTED_VIOLATION, 0xD2, reinterpret_cast<ULONG64>(resource), begin,
+                  block.size,
+                  fmt::format("pool freed with an ERESOURCE in it (at +{:#x}) that ExDeleteResourceLite did not "
+                              "delete",
+                              reinterpret_cast<std::uint64_t>(resource) - begin),
+                  caller);
+  }
+  if (const void* list = ex::LiveLookasideIn(begin, end, !verified); list && verified) {
+    RaiseBugCheck(bugcheck::DRIVER_VERIFIER_DETECTED_VIOLATION, 0xCC, reinterpret_cast<ULONG64>(list), begin,
+                  block.size,
+                  fmt::format("pool freed with a lookaside list in it (at +{:#x}) that was not deleted",
+                              reinterpret_cast<std::uint64_t>(list) - begin),
+                  caller);
+  }
+}
+
 void Free(PVOID p, std::optional<ULONG> tag, std::uint64_t caller) {
   const auto address = reinterpret_cast<std::uint64_t>(p);
   if (address < mm::kSystemRangeStart) {
     RaiseBugCheck(bugcheck::BAD_POOL_CALLER, 0x40, address, mm::kSystemRangeStart, 0,
                   "ExFreePool of a user-mode address", caller);
   }
+  if (const auto block = Kernel::Current().pool().Find(p)) CheckLiveObjects(*block, caller);
   const auto outcome = Kernel::Current().pool().Free(p, tag);
   switch (outcome.result) {
     case PoolTracker::FreeResult::Freed:

@@ -10,6 +10,7 @@
 
 #include "nt/Status.h"
 #include "nt/ex/ExTypes.h"
+#include "nt/ex/LiveObjects.h"
 #include "nt/ke/BugCheck.h"
 #include "nt/ke/Dispatcher.h"
 #include "nt/ke/KeExports.h"
@@ -33,6 +34,25 @@ std::unordered_map<const ERESOURCE*, ResourceState>& Resources() {
   static auto* resources = new std::unordered_map<const ERESOURCE*, ResourceState>();
   return *resources;
 }
+
+}  // namespace
+
+const void* ex::LiveResourceIn(std::uint64_t begin, std::uint64_t end, bool forget) {
+  const void* first = nullptr;
+  for (auto it = Resources().begin(); it != Resources().end();) {
+    const auto at = reinterpret_cast<std::uint64_t>(it->first);
+    if (at < begin || at >= end) {
+      ++it;
+      continue;
+    }
+    if (!first) first = it->first;
+    if (!forget) return first;
+    it = Resources().erase(it);
+  }
+  return first;
+}
+
+namespace {
 
 ULONG64 Caller(void* returnAddress) { return reinterpret_cast<ULONG64>(returnAddress); }
 ULONG64 Address(const void* p) { return reinterpret_cast<ULONG64>(p); }

@@ -126,6 +126,14 @@ ParameterHelp VerifierHelp(ULONG64 subcode) {
       return {{"the rule broken (APCs not disabled)", "the current IRQL", "the thread's APC disable count",
                "the resource or mutex"},
               summary};
+    case 0xCC:
+      return {{"0xCC: pool freed with an active lookaside list in it", "the lookaside list",
+               "the start of the pool block", "the size of the pool block"},
+              summary};
+    case 0xD2:
+      return {{"0xD2: pool freed with an active ERESOURCE in it", "the ERESOURCE", "the start of the pool block",
+               "the size of the pool block"},
+              summary};
     case 0x62:
       return {{"0x62: the driver unloaded without freeing its pool", "the driver's name (UNICODE_STRING)",
                "reserved", "the number of allocations not freed"},

@@ -275,6 +275,22 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)
         if (KeGetCurrentIrql() > APC_LEVEL) KeLowerIrql(APC_LEVEL);
         KeLowerIrql(a);
         DbgPrint("irql changes ok, now %u\n", (unsigned)KeGetCurrentIrql());
+    } else if (Is(RegistryPath, L"free_live_resource")) {
+        struct { ULONG header; ERESOURCE lock; } *p = ExAllocatePoolWithTag(NonPagedPoolNx, sizeof *p, 'seRF');
+        ExInitializeResourceLite(&p->lock);
+        ExFreePoolWithTag(p, 'seRF'); /* ExDeleteResourceLite forgotten */
+    } else if (Is(RegistryPath, L"free_live_lookaside")) {
+        struct { ULONG header; NPAGED_LOOKASIDE_LIST list; } *p = ExAllocatePoolWithTag(NonPagedPoolNx, sizeof *p, 'kLFF');
+        ExInitializeNPagedLookasideList(&p->list, NULL, NULL, 0, 64, 'mItI', 0);
+        ExFreePoolWithTag(p, 'kLFF'); /* ExDeleteNPagedLookasideList forgotten */
+    } else if (Is(RegistryPath, L"free_live_timer")) {
+        struct { ULONG header; KTIMER timer; KDPC dpc; } *p = ExAllocatePoolWithTag(NonPagedPoolNx, sizeof *p, 'miTF');
+        LARGE_INTEGER due;
+        due.QuadPart = -10LL * 1000 * 1000 * 60;
+        KeInitializeDpc(&p->dpc, TimerDpc, NULL);
+        KeInitializeTimer(&p->timer);
+        KeSetTimer(&p->timer, due, &p->dpc);
+        ExFreePoolWithTag(p, 'miTF'); /* KeCancelTimer forgotten: it would fire into freed memory */
     } else if (Is(RegistryPath, L"stack_overflow")) {
         volatile char big[64];
         big[0] = 1;
