@@ -1,6 +1,7 @@
 // Cost of one trapped CR8 read (KeGetCurrentIrql inline in a mingw-built driver) against the
 // same loop without the read, of inline against exported IRQL raise/lower, of spin lock
-// acquire/release, and of a call into the driver through the guard.
+// acquire/release, of pageable code between spin locks (trim and page-in), and of a call into the
+// driver through the guard.
 #include <benchmark/benchmark.h>
 
 #include <cstdio>
@@ -25,6 +26,7 @@ struct Fixture {
   Loop exportedRaiseLower = nullptr;
   Loop spinLock = nullptr;
   Loop queuedSpinLock = nullptr;
+  Loop pagedCodeSpinLock = nullptr;
 
   Fixture() {
     auto d = ntbox::nt::Driver::Load(kernel, std::string(NTBOX_DRIVER_DIR) + "/bench_driver.sys");
@@ -39,6 +41,7 @@ struct Fixture {
     exportedRaiseLower = reinterpret_cast<Loop>(*driver->module().image->FindExport("ExportedRaiseLowerLoop"));
     spinLock = reinterpret_cast<Loop>(*driver->module().image->FindExport("SpinLockLoop"));
     queuedSpinLock = reinterpret_cast<Loop>(*driver->module().image->FindExport("QueuedSpinLockLoop"));
+    pagedCodeSpinLock = reinterpret_cast<Loop>(*driver->module().image->FindExport("PagedCodeSpinLockLoop"));
   }
 };
 
@@ -80,6 +83,15 @@ BENCHMARK(BM_SpinLockAcquireRelease)->Unit(benchmark::kMicrosecond);
 
 void BM_QueuedSpinLockAcquireRelease(benchmark::State& state) { RunLoop(state, Get().queuedSpinLock); }
 BENCHMARK(BM_QueuedSpinLockAcquireRelease)->Unit(benchmark::kMicrosecond);
+
+// A call into pageable code, then a spin lock: one page-in and one trim per iteration (the
+// verifier's IRQL checking, on by default), against the plain spin lock loop above.
+void BM_PagedCodeThenSpinLock(benchmark::State& state) {
+  RunLoop(state, Get().pagedCodeSpinLock);
+  state.counters["trims"] = static_cast<double>(Get().kernel.pageable().trims());
+  state.counters["page_ins"] = static_cast<double>(Get().kernel.pageable().pageIns());
+}
+BENCHMARK(BM_PagedCodeThenSpinLock)->Unit(benchmark::kMicrosecond);
 
 void BM_GuardedCallIntoDriver(benchmark::State& state) {
   Fixture& f = Get();

@@ -251,8 +251,13 @@ struct Decoded {
 // Decodes the instruction at rip from the `available` readable bytes there.
 Decoded DecodeBytes(std::uint64_t rip, unsigned available) {
   Decoded d;
-  d.available = available;
-  std::memcpy(d.bytes, reinterpret_cast<const void*>(rip), d.available);
+  // Read through the kernel: the code may be unreadable (trimmed pageable code, a wild jump), and
+  // a fault here would be one inside the trap handler.
+  iovec local{d.bytes, available};
+  iovec remote{reinterpret_cast<void*>(rip), available};
+  const ssize_t got = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+  d.available = got > 0 ? static_cast<unsigned>(got) : 0;
+  if (d.available == 0) return d;
   ZydisDecoder decoder;
   ZydisDecoderInit(&decoder, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
   d.ok = ZYAN_SUCCESS(ZydisDecoderDecodeFull(&decoder, d.bytes, d.available, &d.insn, d.ops));
@@ -520,8 +525,19 @@ bool IsPrivileged(const Decoded& d) {
   return d.ok && (d.insn.attributes & ZYDIS_ATTRIB_IS_PRIVILEGED);
 }
 
+// A touch of trimmed pageable memory below DISPATCH_LEVEL pages it in, whoever touches it (driver,
+// kernel or ntbox's own host code); user-mode programs never reach kernel memory this way.
+bool PageInPageable(int signal, const siginfo_t* info) {
+  if (signal != SIGSEGV || info->si_code != SEGV_ACCERR) return false;
+  const nt::ke::KernelThread* t = nt::ke::CurrentThread();
+  if (t && (t->irql >= nt::DISPATCH_LEVEL || (t->userGuard && t->guard == t->userGuard))) return false;
+  nt::Kernel* kernel = nt::Kernel::CurrentOrNull();
+  return kernel && kernel->pageable().PageIn(reinterpret_cast<std::uint64_t>(info->si_addr));
+}
+
 void OnTrap(int signal, siginfo_t* info, void* context) {
   auto* uc = static_cast<ucontext_t*>(context);
+  if (PageInPageable(signal, info)) return;
   if (signal == SIGSEGV || signal == SIGBUS) {
     auto rip = static_cast<std::uint64_t>(uc->uc_mcontext.gregs[REG_RIP]);
     auto rax = static_cast<std::uint64_t>(uc->uc_mcontext.gregs[REG_RAX]);
@@ -558,6 +574,9 @@ void OnTrap(int signal, siginfo_t* info, void* context) {
   }
 
   Decoded d = inDriver ? DecodeAt(rip) : Decoded{};
+  if (inDriver && d.available == 0 && t->irql < nt::DISPATCH_LEVEL && kernel->pageable().PageIn(rip)) {
+    return;  // the code was paged out between the fault and the decode: run it again
+  }
   if (signal == SIGSEGV && inDriver && Emulate(cpu, d, t, uc)) return;
 
   // Faults that are exceptions whatever the address: SYSTEM_THREAD_EXCEPTION_NOT_HANDLED.
@@ -606,8 +625,16 @@ void OnTrap(int signal, siginfo_t* info, void* context) {
     }
   }
   if (t->irql >= nt::DISPATCH_LEVEL) {
+    const auto pageable = kernel && pageFault ? kernel->pageable().KindAt(address) : nt::mm::PageableMemory::Kind::kNone;
+    const char* what = pageable == nt::mm::PageableMemory::Kind::kCode
+                           ? "pageable code (a PAGE section) ran at DISPATCH_LEVEL or above; the verifier's IRQL "
+                             "checking had paged it out, as Windows may"
+                       : pageable == nt::mm::PageableMemory::Kind::kPool
+                           ? "paged pool touched at DISPATCH_LEVEL or above; the verifier's IRQL checking had paged "
+                             "it out, as Windows may"
+                           : "invalid memory access at raised IRQL";
     Stop(uc, d, t, inDriver ? bc::DRIVER_IRQL_NOT_LESS_OR_EQUAL : bc::IRQL_NOT_LESS_OR_EQUAL, address, t->irql,
-         execute ? 8 : write ? 1 : 0, rip, "invalid memory access at raised IRQL");
+         execute ? 8 : write ? 1 : 0, rip, what);
   }
   const auto rsp = static_cast<std::uint64_t>(uc->uc_mcontext.gregs[REG_RSP]);
   if (pageFault && address + 0x10000 >= rsp && address <= rsp + 0x1000) {

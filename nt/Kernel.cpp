@@ -1,5 +1,7 @@
 #include "nt/Kernel.h"
 
+#include <sys/mman.h>
+
 #include <cctype>
 #include <charconv>
 #include <cstring>
@@ -63,7 +65,10 @@ std::optional<OsVersion> ParseOsVersion(std::string_view text) {
   return v;
 }
 
-Kernel::Kernel(KernelConfig config) : config_(config), boot_(std::chrono::steady_clock::now()) {
+Kernel::Kernel(KernelConfig config)
+    : config_(config),
+      boot_(std::chrono::steady_clock::now()),
+      pageable_((config.verifier.flags & vf::flags::kIrqlChecking) != 0) {
   Kernel* expected = nullptr;
   if (!g_current.compare_exchange_strong(expected, this)) {
     throw std::logic_error("another ntbox kernel is already live in this process");
@@ -94,6 +99,16 @@ Kernel::Kernel(KernelConfig config) : config_(config), boot_(std::chrono::steady
   workQueues_ = std::make_unique<ex::WorkQueues>();
   systemThreads_ = std::make_unique<ps::SystemThreads>();
   notifyRoutines_ = std::make_unique<ps::NotifyRoutines>();
+  // Paged pool is pageable memory for every driver: the verifier trims it for all when on.
+  const PoolArena& paged = pool_.pagedArena();
+  pageable_.Add({paged.base(), paged.base() + paged.size(), PROT_READ | PROT_WRITE, nullptr});
+  const vf::SpecialPool& pagedSpecial = pool_.pagedSpecialPool();
+  pageable_.Add({pagedSpecial.base(), pagedSpecial.base() + pagedSpecial.size(), PROT_READ | PROT_WRITE,
+                 &pagedSpecial});
+}
+
+void mm::TrimPageableMemory() {
+  if (Kernel* k = Kernel::CurrentOrNull()) k->pageable().Trim();
 }
 
 Kernel::~Kernel() {
@@ -102,6 +117,9 @@ Kernel::~Kernel() {
   {
     std::lock_guard lock(mutex_);
     for (auto& slot : slots_) slot.module.store(nullptr);
+    for (const auto& m : modules_) {
+      for (const std::uint64_t begin : m->pageableSections) pageable_.Remove(begin);
+    }
     modules_.clear();
   }
   g_current.store(nullptr);
@@ -214,6 +232,7 @@ Result<Module*> Kernel::LoadModule(pe::PeImage parsed, const std::string& path) 
   module->dllCharacteristics = dllCharacteristics;
   module->wideFileName = ob::Widen(module->fileName);
   module->fileNameString = ViewOf(module->wideFileName);
+  if (module->verified && pageable_.enabled()) RegisterPageableSections(*module);
 
   std::lock_guard lock(mutex_);
   for (auto& slot : slots_) {
@@ -228,7 +247,22 @@ Result<Module*> Kernel::LoadModule(pe::PeImage parsed, const std::string& path) 
   return Fail("too many loaded modules", STATUS_INSUFFICIENT_RESOURCES, 8);
 }
 
+// PAGE, PAGEDATA, PAGEabc: what #pragma alloc_text(PAGE, ...) or a section attribute puts there.
+void Kernel::RegisterPageableSections(Module& module) {
+  const pe::LoadedImage& image = *module.image;
+  if (image.pe().optionalHeader().SectionAlignment < 4096) return;  // sections share pages
+  for (const pe::Section& s : image.pe().sections()) {
+    if (!s.name.starts_with("PAGE") || s.virtualSize == 0) continue;
+    const std::uint64_t begin = image.base() + s.virtualAddress;
+    const std::uint64_t end = begin + ((s.virtualSize + 4095ull) & ~4095ull);
+    if (pageable_.Add({begin, end, pe::SectionProtection(s.characteristics), nullptr})) {
+      module.pageableSections.push_back(begin);
+    }
+  }
+}
+
 void Kernel::UnloadModule(Module* module) {
+  for (const std::uint64_t begin : module->pageableSections) pageable_.Remove(begin);
   std::lock_guard lock(mutex_);
   for (auto& slot : slots_) {
     if (slot.module.load() == module) slot.module.store(nullptr);

@@ -16,6 +16,7 @@
 #include "nt/Types.h"
 #include "nt/ex/Pool.h"
 #include "nt/kd/DebugFilter.h"
+#include "nt/mm/Pageable.h"
 #include "nt/rtl/RtlTypes.h"
 #include "nt/vf/Verifier.h"
 #include "pe/CoffSymbols.h"
@@ -79,6 +80,8 @@ struct Module {
   // The file name as a kernel string (bugcheck parameters name drivers by one).
   std::u16string wideFileName;
   UNICODE_STRING fileNameString{};
+  // Its PAGE sections registered as pageable memory (verified drivers under IRQL checking).
+  std::vector<std::uint64_t> pageableSections;
 };
 
 class Kernel {
@@ -115,6 +118,7 @@ class Kernel {
   std::vector<UnloadedModule> UnloadedModules() const;
 
   PoolTracker& pool() { return pool_; }
+  mm::PageableMemory& pageable() { return pageable_; }
   // The object namespace (\Device, \??, symbolic links).
   ob::Namespace& objects() { return *objects_; }
   // The System process: kernel handles, and the process of kernel threads.
@@ -153,6 +157,7 @@ class Kernel {
   void StopThreads();
 
  private:
+  void RegisterPageableSections(Module& module);
   struct ModuleSlot {
     std::atomic<std::uint64_t> base{0};
     std::atomic<std::uint64_t> end{0};
@@ -170,6 +175,7 @@ class Kernel {
   std::vector<UnloadedModule> unloaded_;
   std::array<ModuleSlot, kMaxModules> slots_;
   PoolTracker pool_;
+  mm::PageableMemory pageable_;
   std::unique_ptr<ob::Namespace> objects_;
   std::unique_ptr<ps::Process> system_;
   BugCheckHandler bugCheckHandler_;

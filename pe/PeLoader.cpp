@@ -169,6 +169,9 @@ Result<void> BindImports(std::uint8_t* image, const PeImage& pe, const ImportRes
   return {};
 }
 
+
+}  // namespace
+
 int SectionProtection(std::uint32_t characteristics) {
   int prot = 0;
   if (characteristics & kSectionRead) prot |= PROT_READ;
@@ -176,8 +179,6 @@ int SectionProtection(std::uint32_t characteristics) {
   if (characteristics & kSectionExecute) prot |= PROT_EXEC | PROT_READ;
   return prot;
 }
-
-}  // namespace
 
 LoadedImage::~LoadedImage() { munmap(reinterpret_cast<void*>(base_), size_); }
 

@@ -47,6 +47,9 @@ class LoadedImage {
 
  private:
   friend Result<std::unique_ptr<LoadedImage>> LoadImage(PeImage image, const LoadOptions& options);
+
+// The host protection (PROT_*) a section with these characteristics is mapped with.
+int SectionProtection(std::uint32_t characteristics);
   LoadedImage(PeImage pe, std::uint64_t base, std::uint32_t size)
       : pe_(std::move(pe)), base_(base), size_(size) {}
 
@@ -56,5 +59,8 @@ class LoadedImage {
 };
 
 Result<std::unique_ptr<LoadedImage>> LoadImage(PeImage image, const LoadOptions& options);
+
+// The host protection (PROT_*) a section with these characteristics is mapped with.
+int SectionProtection(std::uint32_t characteristics);
 
 }  // namespace ntbox::pe

@@ -15,11 +15,14 @@ void* PoolTracker::Allocate(int type, SIZE_T size, ULONG tag, std::uint64_t call
   std::lock_guard lock(mutex_);
   ++statistics_.attempted;
   statistics_.withNoTag += tag == 0 || tag == 0x656E6F4E;  // "None": ExAllocatePool's
-  void* p = special && size <= PoolArena::kReserve ? special_.Allocate(size) : nullptr;
+  const bool paged = IsPaged(type);
+  vf::SpecialPool& specialPool = paged ? pagedSpecial_ : special_;
+  PoolArena& arena = paged ? pagedArena_ : arena_;
+  void* p = special && size <= PoolArena::kReserve ? specialPool.Allocate(size) : nullptr;
   const bool inSpecial = p != nullptr;
   if (!p) {
     bool fresh = false;
-    p = size <= PoolArena::kReserve ? arena_.Allocate(PoolArena::BlockSize(size), &fresh) : nullptr;
+    p = size <= PoolArena::kReserve ? arena.Allocate(PoolArena::BlockSize(size), &fresh) : nullptr;
     if (!p) {
       ++statistics_.failed;
       return nullptr;
@@ -48,13 +51,15 @@ PoolTracker::FreeOutcome PoolTracker::Free(void* p, std::optional<ULONG> expecte
   const ULONG tag = allocation.tag;
   // Windows compares tags without the PROTECTED_POOL bit.
   if (expectedTag && ((*expectedTag ^ tag) & 0x7FFFFFFF) != 0) return {FreeResult::WrongTag, tag};
+  const bool paged = IsPaged(allocation.type);
   if (allocation.special) {
-    if (const auto damage = special_.Check(p, allocation.size); damage.address) {
+    vf::SpecialPool& specialPool = paged ? pagedSpecial_ : special_;
+    if (const auto damage = specialPool.Check(p, allocation.size); damage.address) {
       return {FreeResult::Corrupted, tag, allocation, damage};
     }
-    special_.Free(p, allocation.size);
+    specialPool.Free(p, allocation.size);
   } else {
-    arena_.Free(p, PoolArena::BlockSize(allocation.size));
+    (paged ? pagedArena_ : arena_).Free(p, PoolArena::BlockSize(allocation.size));
   }
   live_.erase(it);
   if (freed_.size() >= kMaxRememberedFrees) freed_.clear();

@@ -59,13 +59,24 @@ class PoolTracker {
   }
   std::optional<PoolAllocation> Find(const void* address) const;
   // A fault at address in special pool (lock-free: the trap handler asks).
-  vf::SpecialPool::Fault ClassifyFault(std::uint64_t address) const { return special_.Classify(address); }
+  vf::SpecialPool::Fault ClassifyFault(std::uint64_t address) const {
+    const auto kind = special_.Classify(address);
+    return kind != vf::SpecialPool::Fault::kNone ? kind : pagedSpecial_.Classify(address);
+  }
+  // Paged pool's regions (pageable memory): normal and special.
+  const PoolArena& pagedArena() const { return pagedArena_; }
+  const vf::SpecialPool& pagedSpecialPool() const { return pagedSpecial_; }
+
+  static bool IsPaged(int type) { return (type & 1) != 0; }  // PagedPool, its cache-aligned and session kinds
 
  private:
   mutable std::mutex mutex_;
   PoolStatistics statistics_;
+  // Paged pool lives apart from nonpaged pool so it can be made inaccessible at DISPATCH_LEVEL.
   PoolArena arena_;
+  PoolArena pagedArena_{PoolArena::kPagedHint};
   vf::SpecialPool special_;
+  vf::SpecialPool pagedSpecial_{vf::SpecialPool::kPagedHint};
   std::unordered_map<std::uint64_t, PoolAllocation> live_;
   // Recently freed addresses, to tell a double free from a wild pointer.
   std::unordered_map<std::uint64_t, ULONG> freed_;

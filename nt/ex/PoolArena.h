@@ -32,6 +32,7 @@ class Reservation {
 class PoolArena {
  public:
   static constexpr std::uint64_t kHint = 0x0000220000000000ull;
+  static constexpr std::uint64_t kPagedHint = 0x0000224000000000ull;  // paged pool's own region
   static constexpr std::size_t kReserve = std::size_t{64} << 30;
 
   explicit PoolArena(std::uint64_t hint = kHint, std::size_t reserve = kReserve);
@@ -43,6 +44,8 @@ class PoolArena {
   void* Allocate(std::size_t blockSize, bool* fresh = nullptr);
   void Free(void* block, std::size_t blockSize);
   bool Contains(std::uint64_t address) const { return region_.Contains(address); }
+  std::uint64_t base() const { return region_.base(); }
+  std::size_t size() const { return region_.size(); }
 
  private:
   static constexpr std::size_t kGranule = 16;

@@ -1,5 +1,6 @@
 #include "nt/ke/Processors.h"
 #include "nt/ke/SpinLock.h"
+#include "nt/mm/Pageable.h"
 
 #include <mutex>
 
@@ -159,6 +160,7 @@ void Processors::RunDpc(KDPC* dpc) {
   ++dpcsRun_;
   const std::uint32_t held = t.spinLocksHeld;
   t.inDpcRoutine = true;
+  mm::TrimPageableMemory();  // the processor may have stayed at DISPATCH_LEVEL while others paged memory in
   (void)Kernel::Current().RunGuarded([&] {
     routine(dpc, context, a1, a2);
     CheckReturnWithoutSpinLock(held, reinterpret_cast<ULONG64>(routine), "the DPC routine");
@@ -177,9 +179,9 @@ void Processors::RunDpc(KDPC* dpc) {
 void Processors::Run(std::uint32_t number) {
   ThreadAttachment attachment(number);
   KernelThread& t = attachment.thread();
-  t.SetIrql(DISPATCH_LEVEL);
   Cpu& cpu = *cpus_[number];
   std::lock_guard lock(TheKernelLock());
+  t.SetIrql(DISPATCH_LEVEL);  // under the lock: raising trims pageable memory other code may be running
   for (;;) {
     const std::int64_t deadline = number == 0 && !timers_.empty() ? timers_.begin()->first : -1;
     const WaitOutcome outcome = WaitUntil(

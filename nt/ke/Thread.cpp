@@ -1,5 +1,6 @@
 #include "nt/ke/Thread.h"
 
+#include "nt/mm/Pageable.h"
 #include "nt/ob/Object.h"
 
 #include <asm/prctl.h>
@@ -46,6 +47,7 @@ void* CreateThreadObject() {
 }
 
 void KernelThread::SetIrql(KIRQL value) {
+  if (value >= DISPATCH_LEVEL && irql < DISPATCH_LEVEL) mm::TrimPageableMemory();
   irql = value;
   kpcr_[kpcr::kIrql] = value;
 }

@@ -14,8 +14,8 @@ std::size_t Rounded(std::size_t bytes) { return bytes ? (bytes + kAlign - 1) & ~
 std::size_t PagesFor(std::size_t bytes) { return (Rounded(bytes) + kPage - 1) / kPage; }
 }  // namespace
 
-SpecialPool::SpecialPool()
-    : region_(kHint, kPages * kPage, false), pages_(new std::atomic<std::uint8_t>[kPages]) {
+SpecialPool::SpecialPool(std::uint64_t hint)
+    : region_(hint, kPages * kPage, false), pages_(new std::atomic<std::uint8_t>[kPages]) {
   for (std::size_t i = 0; i < kPages; ++i) pages_[i].store(kUnused, std::memory_order_relaxed);
 }
 
@@ -74,6 +74,11 @@ void SpecialPool::Free(void* p, std::size_t bytes) {
   mprotect(reinterpret_cast<void*>(first), n * kPage, PROT_NONE);
   madvise(reinterpret_cast<void*>(first), n * kPage, MADV_DONTNEED);
   --live_;
+}
+
+bool SpecialPool::IsLive(std::uint64_t address) const {
+  return Contains(address) &&
+         pages_[(address - region_.base()) / kPage].load(std::memory_order_acquire) == kLive;
 }
 
 SpecialPool::Fault SpecialPool::Classify(std::uint64_t address) const {

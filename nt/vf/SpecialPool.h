@@ -19,7 +19,9 @@ class SpecialPool {
   static constexpr std::size_t kPages = std::size_t{1} << 21;  // 8 GiB of addresses
   static constexpr std::size_t kMaxLive = 16384;  // keeps the host's mapping count in bounds
 
-  SpecialPool();
+  static constexpr std::uint64_t kPagedHint = 0x0000231000000000ull;  // paged pool's own region
+
+  explicit SpecialPool(std::uint64_t hint = kHint);
 
   // nullptr when full (the caller falls back to normal pool, as Windows does).
   void* Allocate(std::size_t bytes);
@@ -31,6 +33,10 @@ class SpecialPool {
   Damage Check(const void* p, std::size_t bytes) const;
   void Free(void* p, std::size_t bytes);
   bool Contains(std::uint64_t address) const { return region_.Contains(address); }
+  std::uint64_t base() const { return region_.base(); }
+  std::size_t size() const { return region_.size(); }
+  // Whether address lies in a live block's pages (lock-free).
+  bool IsLive(std::uint64_t address) const;
 
   // What a faulting address is, for the trap handler (lock-free).
   enum class Fault { kNone, kFreed, kBeyondEnd };

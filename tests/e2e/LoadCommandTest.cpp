@@ -144,6 +144,10 @@ INSTANTIATE_TEST_SUITE_P(
         Misbehaviour{"free_live_resource", 4, "*** STOP: 0x000000C4 (0x00000000000000D2,"},
         Misbehaviour{"free_live_lookaside", 4, "*** STOP: 0x000000C4 (0x00000000000000CC,"},
         Misbehaviour{"free_live_timer", 4, "*** STOP: 0x000000C7 (0x0000000000000000,"},
+        Misbehaviour{"paged_code_at_dispatch", 4, "pageable code (a PAGE section) ran at DISPATCH_LEVEL"},
+        Misbehaviour{"paged_code_in_dpc", 4, "misbehave!PagedRoutine"},
+        Misbehaviour{"paged_pool_at_dispatch", 4, "paged pool touched at DISPATCH_LEVEL or above"},
+        Misbehaviour{"pageable_ok", 0, "pageable ok: 1 4 7"},
         Misbehaviour{"irql_changes_ok", 0, "irql changes ok, now 0"},
         Misbehaviour{"fail", 1, "DriverEntry returned 0xC000009A (STATUS_INSUFFICIENT_RESOURCES)"}),
     [](const testing::TestParamInfo<Misbehaviour>& info) { return std::string(info.param.service); });

@@ -62,6 +62,25 @@ __declspec(dllexport) ULONG64 SpinLockLoop(ULONG64 count)
     return sum;
 }
 
+__attribute__((section("PAGE"), noinline)) static ULONG64 PagedAdd(ULONG64 a, ULONG64 b)
+{
+    return a + b;
+}
+
+/* Pageable code between spin-locked stretches: under the verifier's IRQL checking each acquire
+   trims pageable memory and the next call pages the PAGE section back in. */
+__declspec(dllexport) ULONG64 PagedCodeSpinLockLoop(ULONG64 count)
+{
+    ULONG64 sum = 0;
+    for (ULONG64 i = 0; i < count; ++i) {
+        KIRQL old;
+        sum = PagedAdd(sum, i);
+        KeAcquireSpinLock(&g_lock, &old);
+        KeReleaseSpinLock(&g_lock, old);
+    }
+    return sum;
+}
+
 __declspec(dllexport) ULONG64 QueuedSpinLockLoop(ULONG64 count)
 {
     ULONG64 sum = 0;

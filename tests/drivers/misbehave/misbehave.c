@@ -128,6 +128,21 @@ static VOID NTAPI LowerInDpc(PKDPC dpc, PVOID context, PVOID a1, PVOID a2)
     KeLowerIrql(PASSIVE_LEVEL);
 }
 
+/* Pageable code: what #pragma alloc_text(PAGE, PagedRoutine) does with MSVC. */
+__attribute__((section("PAGE"), noinline)) static ULONG PagedRoutine(ULONG x)
+{
+    PAGED_CODE();
+    return x * 3 + 1;
+}
+
+static VOID NTAPI PagedFromDpc(PKDPC dpc, PVOID context, PVOID a1, PVOID a2)
+{
+    UNREFERENCED_PARAMETER(dpc);
+    UNREFERENCED_PARAMETER(a1);
+    UNREFERENCED_PARAMETER(a2);
+    *(ULONG *)context = PagedRoutine(7);
+}
+
 /* The inline raise as an optimizing build emits it: the cr8 read and write side by side. */
 __attribute__((optimize("O2"), noinline)) static KIRQL RaiseOptimized(KIRQL to)
 {
@@ -291,6 +306,42 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)
         KeInitializeTimer(&p->timer);
         KeSetTimer(&p->timer, due, &p->dpc);
         ExFreePoolWithTag(p, 'miTF'); /* KeCancelTimer forgotten: it would fire into freed memory */
+    } else if (Is(RegistryPath, L"paged_code_at_dispatch")) {
+        static KSPIN_LOCK lock;
+        KIRQL old;
+        ULONG v = PagedRoutine(1); /* fine at PASSIVE_LEVEL */
+        KeAcquireSpinLock(&lock, &old);
+        v += PagedRoutine(2);      /* pageable code under a spin lock */
+        KeReleaseSpinLock(&lock, old);
+        DbgPrint("paged code returned %lu\n", v);
+    } else if (Is(RegistryPath, L"paged_code_in_dpc")) {
+        static KDPC dpc;
+        static ULONG result;
+        KeInitializeDpc(&dpc, PagedFromDpc, &result);
+        KeInsertQueueDpc(&dpc, NULL, NULL);
+        KeFlushQueuedDpcs();
+    } else if (Is(RegistryPath, L"paged_pool_at_dispatch")) {
+        volatile ULONG *p = ExAllocatePoolWithTag(PagedPool, 64, 'gaPP');
+        KIRQL old;
+        p[0] = 1;
+        KeRaiseIrql(DISPATCH_LEVEL, &old);
+        p[1] = p[0]; /* paged pool at DISPATCH_LEVEL */
+        KeLowerIrql(old);
+        ExFreePoolWithTag((PVOID)p, 'gaPP');
+    } else if (Is(RegistryPath, L"pageable_ok")) {
+        /* Pageable code and paged pool used at PASSIVE_LEVEL between spin-locked stretches. */
+        static KSPIN_LOCK lock;
+        ULONG *p = ExAllocatePoolWithTag(PagedPool, 8192, 'gaPP');
+        ULONG round;
+        KIRQL old;
+        for (round = 0; round < 3; ++round) {
+            p[round] = PagedRoutine(round);
+            KeAcquireSpinLock(&lock, &old);
+            KeReleaseSpinLock(&lock, old);
+            p[1024 + round] = p[round]; /* the block's second page */
+        }
+        DbgPrint("pageable ok: %lu %lu %lu\n", p[1024], p[1025], p[1026]);
+        ExFreePoolWithTag(p, 'gaPP');
     } else if (Is(RegistryPath, L"stack_overflow")) {
         volatile char big[64];
         big[0] = 1;
