@@ -121,7 +121,7 @@ std::expected<void, BugCheck> Driver::CallUnload() {
   const Module* module = module_;
   auto result = cpu::CallGuarded([object, module]() -> std::uint64_t {
     object->DriverUnload(object);
-    vf::CheckUnload(*module, reinterpret_cast<std::uint64_t>(object->DriverUnload));
+    vf::CheckUnload(*module, object, reinterpret_cast<std::uint64_t>(object->DriverUnload));
     return 0;
   });
   if (!result) return std::unexpected(result.error());

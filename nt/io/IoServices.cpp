@@ -3,6 +3,8 @@
 #include <cstring>
 #include <string>
 
+#include <fmt/format.h>
+
 #include "cpu/SafeCopy.h"
 #include "nt/Kernel.h"
 #include "nt/Status.h"
@@ -16,6 +18,7 @@
 #include "nt/mm/AddressSpace.h"
 #include "nt/mm/Probe.h"
 #include "nt/ps/Process.h"
+#include "support/Utf16.h"
 
 namespace ntbox::nt::io {
 namespace {
@@ -426,6 +429,27 @@ std::size_t OpenFilesOn(const DRIVER_OBJECT* driver) {
     if (DeviceState* state = StateOf(d)) n += static_cast<std::size_t>(state->openFiles.load());
   }
   return n;
+}
+
+std::vector<std::string> LeftoversOf(const DRIVER_OBJECT* driver, std::string_view fileName) {
+  Kernel& kernel = Kernel::Current();
+  std::vector<std::string> lines;
+  for (const DEVICE_OBJECT* d = driver->DeviceObject; d; d = d->NextDevice) {
+    const auto name = kernel.objects().NameOf(d);
+    const std::string shown =
+        name ? Utf16ToUtf8(*name) : fmt::format("(unnamed, at {:#x})", reinterpret_cast<std::uint64_t>(d));
+    lines.push_back(fmt::format("{} returned from DriverUnload with device {} not deleted (IoDeleteDevice); Windows "
+                                "keeps such a driver in memory",
+                                fileName, shown));
+    if (!name) continue;
+    for (const auto& link : kernel.objects().LinksTo(*name)) {
+      lines.push_back(fmt::format("{} returned from DriverUnload with symbolic link {} -> {} not deleted "
+                                  "(IoDeleteSymbolicLink); creating it again fails with "
+                                  "STATUS_OBJECT_NAME_COLLISION",
+                                  fileName, Utf16ToUtf8(link), shown));
+    }
+  }
+  return lines;
 }
 
 void ForgetDevicesOf(DRIVER_OBJECT* driver) {

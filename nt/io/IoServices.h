@@ -50,6 +50,10 @@ NTSTATUS Close(ps::Process& process, ob::HandleValue handle);
 std::size_t OpenFilesOn(const DRIVER_OBJECT* driver);
 // Called before a driver's image goes away: its devices leave the namespace.
 void ForgetDevicesOf(DRIVER_OBJECT* driver);
+// What DriverUnload left behind, a line each: device objects not deleted and the symbolic links
+// still naming them. Windows keeps such a driver in memory; a link left over makes the next start's
+// IoCreateSymbolicLink fail with STATUS_OBJECT_NAME_COLLISION.
+std::vector<std::string> LeftoversOf(const DRIVER_OBJECT* driver, std::string_view fileName);
 
 // Installs the file type's close hooks (idempotent).
 void HookFileType();

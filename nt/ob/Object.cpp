@@ -246,6 +246,16 @@ NTSTATUS Namespace::CreateSymbolicLink(std::u16string_view link, std::u16string_
   return STATUS_SUCCESS;
 }
 
+std::vector<std::u16string> Namespace::LinksTo(std::u16string_view target) const {
+  const std::u16string key = UpcaseName(target);
+  std::lock_guard lock(mutex_);
+  std::vector<std::u16string> links;
+  for (const auto& [name, entry] : entries_) {
+    if (entry.linkTarget && UpcaseName(*entry.linkTarget) == key) links.push_back(entry.name);
+  }
+  return links;
+}
+
 NTSTATUS Namespace::DeleteSymbolicLink(std::u16string_view link) {
   if (!ValidName(link)) return STATUS_OBJECT_NAME_INVALID;
   std::lock_guard lock(mutex_);

@@ -125,6 +125,8 @@ class Namespace {
   // Every name under a directory ("\\Device"), for listing.
   std::vector<std::u16string> List(std::u16string_view directory) const;
   std::optional<std::u16string> NameOf(const void* body) const;
+  // The symbolic links whose target is exactly target (case-insensitive), by full name.
+  std::vector<std::u16string> LinksTo(std::u16string_view target) const;
 
  private:
   struct Entry {

@@ -9,6 +9,7 @@
 
 #include "nt/Kernel.h"
 #include "nt/ex/WorkQueue.h"
+#include "nt/io/IoServices.h"
 #include "nt/ke/BugCheck.h"
 #include "nt/ke/Dispatcher.h"
 #include "nt/ke/KeTypes.h"
@@ -71,8 +72,11 @@ std::optional<Violation> LiveWork(const Module& module) {
 
 }  // namespace
 
-void CheckUnload(const Module& module, std::uint64_t unloadRoutine) {
+void CheckUnload(const Module& module, const DRIVER_OBJECT* driver, std::uint64_t unloadRoutine) {
   if (!module.verified) return;
+  for (const auto& line : io::LeftoversOf(driver, module.fileName)) {
+    Kernel::Current().DebugOutput(kNtboxComponent, 0, "Driver Verifier: " + line + "\n");
+  }
   if (const auto v = LiveWork(module)) {
     RaiseBugCheck(v->code, v->parameters[0], v->parameters[1], v->parameters[2], v->parameters[3], v->detail,
                   unloadRoutine);

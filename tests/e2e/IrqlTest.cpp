@@ -3,6 +3,7 @@
 // C:\timer_log.txt at PASSIVE_LEVEL; the broken one opens the file in its DPC and the machine stops
 // with IRQL_NOT_LESS_OR_EQUAL, reported from the processor's thread, and boots again intact.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -103,10 +104,39 @@ class IrqlCliTest : public ntbox::test::MachineFixture {};
 TEST_F(IrqlCliTest, BackgroundBugcheckIsReportedAndTheMachineBootsAgain) {
   TestSigningOn();
   ASSERT_EQ(Run("sc create TimerLogBad type= kernel binPath= " + Driver("timer_log_in_dpc.sys")).exit, 0);
+  // The follower must be connected before the timer (20 ms) fires: it is once it has printed a line
+  // already in the log, since it listens before it reads the log.
+  ASSERT_EQ(Run("sc create first type= kernel binPath= " + Driver("FirstDriverSample.sys")).exit, 0);
+  ASSERT_EQ(Run("sc start first").exit, 0);
+  const std::string errFile = dir_.string() + ".follow.err";
+  int p[2];
+  ASSERT_EQ(pipe(p), 0);
+  const pid_t follower = fork();
+  if (follower == 0) {
+    dup2(p[1], 1);
+    close(p[0]);
+    close(p[1]);
+    const std::string cmd = std::string(NTBOX_BIN) + " --machine " + dir_.string() + " dbgview --follow 2>" + errFile;
+    execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  close(p[1]);
+  std::string seen;
+  char c;
+  while (!Contains(seen, "This is my first sample driver\n") && read(p[0], &c, 1) == 1) seen += c;
+  ASSERT_TRUE(Contains(seen, "This is my first sample driver\n")) << seen;
+
   ASSERT_EQ(Run("sc start TimerLogBad").exit, 0);
-  const auto followed = Run("dbgview --follow");  // ends when the machine stops
-  EXPECT_EQ(followed.exit, 4) << followed.err;
-  EXPECT_TRUE(Contains(followed.err, "the machine stopped with a bugcheck (report: ")) << followed.err;
+  while (read(p[0], &c, 1) == 1) seen += c;  // ends when the machine stops
+  close(p[0]);
+  int status = 0;
+  waitpid(follower, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 4) << status;
+  std::ifstream errStream(errFile);
+  const std::string followErr{std::istreambuf_iterator<char>(errStream), std::istreambuf_iterator<char>()};
+  fs::remove(errFile);
+  EXPECT_TRUE(Contains(followErr, "the machine stopped with a bugcheck (report: ")) << followErr;
+  EXPECT_TRUE(Contains(seen, "timer_log: timer set")) << seen;
 
   const auto crash = Run("crash");
   EXPECT_EQ(crash.exit, 0);

@@ -588,3 +588,24 @@ TEST_F(MachineTest, StatusWhenStopped) {
 }
 
 }  // namespace
+
+// A DriverUnload that forgets IoDeleteDevice and IoDeleteSymbolicLink: the verifier says so in the
+// debug output, and the leftover link makes the next start fail as it does on Windows (183).
+TEST_F(MachineTest, DeviceAndLinkLeftAfterUnload) {
+  TestSigningOn();
+  ASSERT_EQ(Run("sc create device_left type= kernel binPath= " + Driver("misbehave.sys")).exit, 0);
+  ASSERT_EQ(Run("sc start device_left").exit, 0);
+  Outcome r = Run("sc stop device_left");
+  EXPECT_EQ(r.exit, 0) << r.out << r.err;
+  r = Run("dbgview");
+  EXPECT_TRUE(Contains(r.out, "Driver Verifier: misbehave.sys returned from DriverUnload with device \\Device\\Misbehave "
+                              "not deleted (IoDeleteDevice)"))
+      << r.out;
+  EXPECT_TRUE(Contains(r.out, "Driver Verifier: misbehave.sys returned from DriverUnload with symbolic link "
+                              "\\??\\Misbehave -> \\Device\\Misbehave not deleted (IoDeleteSymbolicLink)"))
+      << r.out;
+  r = Run("sc start device_left");
+  EXPECT_EQ(r.exit, 1);
+  EXPECT_TRUE(Contains(r.out, "[SC] StartService FAILED 183:")) << r.out;
+  EXPECT_TRUE(Contains(r.err, "STATUS_OBJECT_NAME_COLLISION")) << r.err;
+}

@@ -26,12 +26,13 @@ static volatile int g_zero;
 enum IrpMistake { kNone, kPendingUnmarked, kCompletePending, kCancelRoutineSet, kCompleteTwice };
 static enum IrpMistake g_mistake;
 static PIRP g_held;
+static BOOLEAN g_keepDevice; /* device_left: DriverUnload forgets its device and link */
 
 static void Unload(PDRIVER_OBJECT DriverObject)
 {
     UNICODE_STRING link;
     RtlInitUnicodeString(&link, L"\\DosDevices\\Misbehave");
-    if (DriverObject->DeviceObject) {
+    if (DriverObject->DeviceObject && !g_keepDevice) {
         IoDeleteSymbolicLink(&link);
         IoDeleteDevice(DriverObject->DeviceObject);
     }
@@ -342,6 +343,9 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)
         }
         DbgPrint("pageable ok: %lu %lu %lu\n", p[1024], p[1025], p[1026]);
         ExFreePoolWithTag(p, 'gaPP');
+    } else if (Is(RegistryPath, L"device_left")) {
+        g_keepDevice = TRUE;
+        return CreateDevice(DriverObject, kNone);
     } else if (Is(RegistryPath, L"stack_overflow")) {
         volatile char big[64];
         big[0] = 1;
