@@ -24,6 +24,55 @@
 namespace ntbox::nt {
 namespace {
 
+// The IRP's state as the report shows it, read without trusting the pointer.
+void CaptureIrp(IrpSnapshot& out, const IRP* irp) {
+  out.address = reinterpret_cast<ULONG64>(irp);
+  IRP copy;
+  if (!irp || !cpu::SafeCopy(&copy, irp, sizeof copy) || copy.Type != IO_TYPE_IRP) return;
+  out.flags = copy.Flags;
+  out.status = static_cast<ULONG>(copy.IoStatus.Status);
+  out.information = copy.IoStatus.Information;
+  out.systemBuffer = reinterpret_cast<ULONG64>(copy.AssociatedIrp.SystemBuffer);
+  out.userBuffer = reinterpret_cast<ULONG64>(copy.UserBuffer);
+  out.mdl = reinterpret_cast<ULONG64>(copy.MdlAddress);
+  out.thread = reinterpret_cast<ULONG64>(copy.Tail.Overlay.Thread);
+  out.cancelRoutine = reinterpret_cast<ULONG64>(copy.CancelRoutine);
+  out.stackCount = copy.StackCount;
+  out.currentLocation = copy.CurrentLocation;
+  out.cancel = copy.Cancel != 0;
+  out.pendingReturned = copy.PendingReturned != 0;
+  out.requestorMode = static_cast<std::uint8_t>(copy.RequestorMode);
+  const int n = std::clamp<int>(copy.StackCount, 0, static_cast<int>(out.stack.size()));
+  IO_STACK_LOCATION locations[8];
+  if (n == 0 || !cpu::SafeCopy(locations, irp + 1, n * sizeof(IO_STACK_LOCATION))) return;
+  for (int i = 0; i < n; ++i) {
+    const IO_STACK_LOCATION& l = locations[i];
+    auto& o = out.stack[i];
+    o.major = l.MajorFunction;
+    o.minor = l.MinorFunction;
+    o.flags = l.Flags;
+    o.control = l.Control;
+    o.device = reinterpret_cast<ULONG64>(l.DeviceObject);
+    o.file = reinterpret_cast<ULONG64>(l.FileObject);
+    o.completionRoutine = reinterpret_cast<ULONG64>(l.CompletionRoutine);
+    o.context = reinterpret_cast<ULONG64>(l.Context);
+    o.arguments = {reinterpret_cast<ULONG64>(l.Parameters.Others.Argument1),
+                   reinterpret_cast<ULONG64>(l.Parameters.Others.Argument2),
+                   reinterpret_cast<ULONG64>(l.Parameters.Others.Argument3),
+                   reinterpret_cast<ULONG64>(l.Parameters.Others.Argument4)};
+  }
+  out.locations = static_cast<std::uint8_t>(n);
+}
+
+// A stop about irp: the report carries the IRP's state as it was at the stop.
+[[noreturn]] void RaiseIrpBugCheck(const IRP* irp, ULONG code, ULONG64 p1, ULONG64 p2, ULONG64 p3, ULONG64 p4,
+                                   std::string_view detail, ULONG64 caller = 0) {
+  BugCheck record = MakeBugCheck(code, p1, p2, p3, p4, detail, caller);
+  CaptureIrp(record.irp, irp);
+  RaiseBugCheck(record);
+}
+
+
 constexpr ULONG NO_MORE_IRP_STACK_LOCATIONS = 0x35;
 constexpr ULONG MULTIPLE_IRP_COMPLETE_REQUESTS = 0x44;
 
@@ -115,7 +164,7 @@ void CheckDispatchReturn(DEVICE_OBJECT* device, PDRIVER_DISPATCH dispatch, KIRQL
 void CheckPendingMarked(DEVICE_OBJECT* device, PDRIVER_DISPATCH dispatch, IRP* irp) {
   const auto routine = reinterpret_cast<ULONG64>(dispatch);
   if (!vf::Watches(routine, vf::flags::kIoVerification)) return;
-  RaiseBugCheck(bugcheck::DRIVER_VERIFIER_IOMANAGER_VIOLATION, 0x23D, routine, reinterpret_cast<ULONG64>(irp),
+  RaiseIrpBugCheck(irp, bugcheck::DRIVER_VERIFIER_IOMANAGER_VIOLATION, 0x23D, routine, reinterpret_cast<ULONG64>(irp),
                 reinterpret_cast<ULONG64>(device),
                 fmt::format("the dispatch routine {} returned STATUS_PENDING without IoMarkIrpPending",
                             Symbolize(routine)),
@@ -197,7 +246,7 @@ IRP* NTAPI IoAllocateIrp(CCHAR StackSize, BOOLEAN) {
 void NTAPI IoFreeIrp(IRP* Irp) {
   io::IrpBlock* block = io::BlockOf(Irp);
   if (!block || Irp->Type != IO_TYPE_IRP) {
-    RaiseBugCheck(MULTIPLE_IRP_COMPLETE_REQUESTS, reinterpret_cast<ULONG64>(Irp), 0, 0, 0,
+    RaiseIrpBugCheck(Irp, MULTIPLE_IRP_COMPLETE_REQUESTS, reinterpret_cast<ULONG64>(Irp), 0, 0, 0,
                   "IoFreeIrp of something that is not a live IRP (freed twice?)", 0);
   }
   FreeMdlChain(Irp);
@@ -216,7 +265,7 @@ void NTAPI IoReuseIrp(IRP* Irp, NTSTATUS Status) {
 NTSTATUS NTAPI IofCallDriver(DEVICE_OBJECT* DeviceObject, IRP* Irp) {
   --Irp->CurrentLocation;
   if (Irp->CurrentLocation <= 0) {
-    RaiseBugCheck(NO_MORE_IRP_STACK_LOCATIONS, reinterpret_cast<ULONG64>(Irp), 0, 0, 0,
+    RaiseIrpBugCheck(Irp, NO_MORE_IRP_STACK_LOCATIONS, reinterpret_cast<ULONG64>(Irp), 0, 0, 0,
                   "IoCallDriver with no stack location left for the next driver");
   }
   IO_STACK_LOCATION* sl = --Irp->Tail.Overlay.CurrentStackLocation;
@@ -242,25 +291,25 @@ NTSTATUS NTAPI IoCallDriver(DEVICE_OBJECT* DeviceObject, IRP* Irp) { return IofC
 void NTAPI IofCompleteRequest(IRP* Irp, CCHAR) {
   const auto caller = reinterpret_cast<ULONG64>(__builtin_return_address(0));
   if (Irp->Type != IO_TYPE_IRP || Irp->CurrentLocation > Irp->StackCount + 1) {
-    RaiseBugCheck(MULTIPLE_IRP_COMPLETE_REQUESTS, reinterpret_cast<ULONG64>(Irp), 0, 0, 0,
+    RaiseIrpBugCheck(Irp, MULTIPLE_IRP_COMPLETE_REQUESTS, reinterpret_cast<ULONG64>(Irp), 0, 0, 0,
                   "IoCompleteRequest on an IRP that was already completed", caller);
   }
   // The verifier is asked only when a rule is broken: completion is the I/O hot path.
   auto verified = [caller] { return vf::Watches(caller, vf::flags::kIoVerification); };
   if (Irp->IoStatus.Status == STATUS_PENDING || static_cast<ULONG>(Irp->IoStatus.Status) == 0xFFFFFFFF) {
     if (verified()) {
-      RaiseBugCheck(bugcheck::DRIVER_VERIFIER_IOMANAGER_VIOLATION, 0x06, static_cast<ULONG>(Irp->IoStatus.Status),
+      RaiseIrpBugCheck(Irp, bugcheck::DRIVER_VERIFIER_IOMANAGER_VIOLATION, 0x06, static_cast<ULONG>(Irp->IoStatus.Status),
                     reinterpret_cast<ULONG64>(Irp), 0,
                     fmt::format("IoCompleteRequest with IoStatus.Status {:#010x}, a status that says the IRP is not done",
                                 static_cast<ULONG>(Irp->IoStatus.Status)),
                     caller);
     }
-    RaiseBugCheck(MULTIPLE_IRP_COMPLETE_REQUESTS, reinterpret_cast<ULONG64>(Irp), 0, 0, 0,
+    RaiseIrpBugCheck(Irp, MULTIPLE_IRP_COMPLETE_REQUESTS, reinterpret_cast<ULONG64>(Irp), 0, 0, 0,
                   "IoCompleteRequest with IoStatus.Status == STATUS_PENDING", caller);
   }
   if (Irp->CancelRoutine && verified()) {
     const auto routine = reinterpret_cast<ULONG64>(Irp->CancelRoutine);
-    RaiseBugCheck(bugcheck::DRIVER_VERIFIER_IOMANAGER_VIOLATION, 0x07, routine, reinterpret_cast<ULONG64>(Irp), 0,
+    RaiseIrpBugCheck(Irp, bugcheck::DRIVER_VERIFIER_IOMANAGER_VIOLATION, 0x07, routine, reinterpret_cast<ULONG64>(Irp), 0,
                   fmt::format("IoCompleteRequest while the cancel routine {} is still set", Symbolize(routine)), caller);
   }
   g_completions.fetch_add(1, std::memory_order_relaxed);

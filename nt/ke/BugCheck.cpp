@@ -59,6 +59,11 @@ void RaiseBugCheck(const BugCheck& record) {
 
 void RaiseBugCheck(ULONG code, ULONG64 p1, ULONG64 p2, ULONG64 p3, ULONG64 p4,
                    std::string_view detail, ULONG64 caller) {
+  RaiseBugCheck(MakeBugCheck(code, p1, p2, p3, p4, detail, caller));
+}
+
+BugCheck MakeBugCheck(ULONG code, ULONG64 p1, ULONG64 p2, ULONG64 p3, ULONG64 p4, std::string_view detail,
+                      ULONG64 caller) {
   BugCheck record;
   record.code = code;
   record.parameters = {p1, p2, p3, p4};
@@ -70,7 +75,7 @@ void RaiseBugCheck(ULONG code, ULONG64 p1, ULONG64 p2, ULONG64 p3, ULONG64 p4,
   }
   const std::size_t n = std::min(detail.size(), sizeof(record.detail) - 1);
   std::memcpy(record.detail, detail.data(), n);
-  RaiseBugCheck(record);
+  return record;
 }
 
 void NTAPI KeBugCheckEx(ULONG BugCheckCode, ULONG_PTR P1, ULONG_PTR P2, ULONG_PTR P3,

@@ -39,6 +39,32 @@ constexpr ULONG KERNEL_SECURITY_CHECK_FAILURE = 0x139;
 // General-purpose registers in the order WinDbg prints them.
 enum class Reg : int { rax, rbx, rcx, rdx, rsi, rdi, rip, rsp, rbp, r8, r9, r10, r11, r12, r13, r14, r15, efl, count };
 
+// The IRP a stop is about, copied when the stop was raised (the report is written later, when the
+// IRP may be completed and freed): what WinDbg's !irp shows.
+struct IrpSnapshot {
+  ULONG64 address = 0;  // 0: the stop names no IRP
+  ULONG flags = 0;
+  ULONG status = 0;
+  ULONG64 information = 0;
+  ULONG64 systemBuffer = 0;
+  ULONG64 userBuffer = 0;
+  ULONG64 mdl = 0;
+  ULONG64 thread = 0;
+  ULONG64 cancelRoutine = 0;
+  std::int8_t stackCount = 0;
+  std::int8_t currentLocation = 0;
+  bool cancel = false;
+  bool pendingReturned = false;
+  std::uint8_t requestorMode = 0;
+  struct Location {
+    std::uint8_t major = 0, minor = 0, flags = 0, control = 0;
+    ULONG64 device = 0, file = 0, completionRoutine = 0, context = 0;
+    std::array<ULONG64, 4> arguments{};
+  };
+  std::uint8_t locations = 0;  // how many of stack are filled (the IRP's first ones)
+  std::array<Location, 8> stack{};
+};
+
 struct BugCheck {
   ULONG code = 0;
   std::array<ULONG64, 4> parameters{};
@@ -59,6 +85,7 @@ struct BugCheck {
   std::uint64_t threadId = 0;
   // Set by the raiser when a driver called KeBugCheck(Ex) or the kernel detected the misuse.
   char detail[160] = {};
+  IrpSnapshot irp;
 };
 
 // Stops the driver code running on this thread: the record travels to the CallGuarded that
@@ -68,6 +95,9 @@ struct BugCheck {
 // Fills code, parameters, IRQL and thread, and the caller's address; then raises.
 [[noreturn]] void RaiseBugCheck(ULONG code, ULONG64 p1, ULONG64 p2, ULONG64 p3, ULONG64 p4,
                                 std::string_view detail = {}, ULONG64 caller = 0);
+// The record the call above raises, for a raiser that adds to it (an IRP's state) first.
+BugCheck MakeBugCheck(ULONG code, ULONG64 p1, ULONG64 p2, ULONG64 p3, ULONG64 p4, std::string_view detail,
+                      ULONG64 caller);
 
 std::string_view BugCheckName(ULONG code);
 

@@ -7,8 +7,10 @@
 
 #include "nt/Status.h"
 #include "nt/ex/Pool.h"
+#include "nt/ob/Object.h"
 #include "nt/rtl/Printf.h"
 #include "nt/support/Symbolize.h"
+#include "support/Utf16.h"
 
 namespace ntbox::nt {
 namespace {
@@ -187,6 +189,65 @@ std::string Registers(const BugCheck& b) {
       r(Reg::r15), r(Reg::efl));
 }
 
+constexpr const char* kMajorFunctionNames[] = {
+    "IRP_MJ_CREATE", "IRP_MJ_CREATE_NAMED_PIPE", "IRP_MJ_CLOSE", "IRP_MJ_READ", "IRP_MJ_WRITE",
+    "IRP_MJ_QUERY_INFORMATION", "IRP_MJ_SET_INFORMATION", "IRP_MJ_QUERY_EA", "IRP_MJ_SET_EA",
+    "IRP_MJ_FLUSH_BUFFERS", "IRP_MJ_QUERY_VOLUME_INFORMATION", "IRP_MJ_SET_VOLUME_INFORMATION",
+    "IRP_MJ_DIRECTORY_CONTROL", "IRP_MJ_FILE_SYSTEM_CONTROL", "IRP_MJ_DEVICE_CONTROL",
+    "IRP_MJ_INTERNAL_DEVICE_CONTROL", "IRP_MJ_SHUTDOWN", "IRP_MJ_LOCK_CONTROL", "IRP_MJ_CLEANUP",
+    "IRP_MJ_CREATE_MAILSLOT", "IRP_MJ_QUERY_SECURITY", "IRP_MJ_SET_SECURITY", "IRP_MJ_POWER",
+    "IRP_MJ_SYSTEM_CONTROL", "IRP_MJ_DEVICE_CHANGE", "IRP_MJ_QUERY_QUOTA", "IRP_MJ_SET_QUOTA", "IRP_MJ_PNP"};
+
+std::string MajorFunctionName(std::uint8_t major) {
+  return major < std::size(kMajorFunctionNames) ? kMajorFunctionNames[major] : fmt::format("IRP_MJ_{:#x}", major);
+}
+
+std::string StatusText(ULONG status) {
+  const std::string_view name = NtStatusName(static_cast<NTSTATUS>(status));
+  return name.empty() ? fmt::format("{:#010x}", status) : fmt::format("{:#010x} {}", status, name);
+}
+
+// The IRP the stop is about, as WinDbg's !irp prints it: its stack locations with the current one
+// marked, then the fields a driver writer checks (status, cancel state, buffers).
+std::string FormatIrp(const IrpSnapshot& irp, Kernel& kernel) {
+  std::string out = fmt::format("IRP_ADDRESS: {}\n", WinDbgAddress(irp.address));
+  if (irp.stackCount == 0) return out + "  (not readable as an IRP)\n\n";
+  const bool completed = irp.currentLocation > irp.stackCount;
+  if (completed) {
+    out += fmt::format("Irp is completed ({} stacks).\n", irp.stackCount);
+  } else {
+    out += fmt::format("Irp is active with {} stacks {} is current\n", irp.stackCount, irp.currentLocation);
+  }
+  out += fmt::format(" Mdl={} System buffer={} User buffer={} Thread={}\n", WinDbgAddress(irp.mdl),
+                     WinDbgAddress(irp.systemBuffer), WinDbgAddress(irp.userBuffer), WinDbgAddress(irp.thread));
+  out += fmt::format(" IoStatus: Status={} Information={:#x}\n", StatusText(irp.status), irp.information);
+  out += fmt::format(" Cancel={} CancelRoutine={} PendingReturned={} RequestorMode={} Flags={:08x}\n",
+                     irp.cancel ? 1 : 0, irp.cancelRoutine ? Symbolize(irp.cancelRoutine) : std::string("0"),
+                     irp.pendingReturned ? 1 : 0, irp.requestorMode ? "UserMode" : "KernelMode", irp.flags);
+  out += "     cmd  flg cl Device            File              Completion-Context\n";
+  for (std::uint8_t i = 0; i < irp.locations; ++i) {
+    const auto& l = irp.stack[i];
+    const bool current = !completed && i + 1 == irp.currentLocation;
+    if (l.device == 0 && l.major == 0 && !current) {
+      out += fmt::format(" [N/A(0), N/A(0)]\n");
+      continue;
+    }
+    out += fmt::format("{}[{}({:x}), {:x}]\n", current ? ">" : " ", MajorFunctionName(l.major), l.major, l.minor);
+    out += fmt::format("           {:2x} {:2x} {} {} {}{}\n", l.flags, l.control, WinDbgAddress(l.device),
+                       WinDbgAddress(l.file),
+                       l.completionRoutine ? Symbolize(l.completionRoutine) : std::string("00000000"),
+                       l.completionRoutine ? "-" + WinDbgAddress(l.context) : std::string("-00000000"));
+    if (l.device) {
+      if (const auto name = kernel.objects().NameOf(reinterpret_cast<const void*>(l.device))) {
+        out += "           " + Utf16ToUtf8(*name) + "\n";
+      }
+    }
+    out += fmt::format("           Args: {:016x} {:016x} {:016x} {:016x}{}\n", l.arguments[0], l.arguments[1],
+                       l.arguments[2], l.arguments[3], (l.control & 0x01) ? "  (pending)" : "");
+  }
+  return out + "\n";
+}
+
 }  // namespace
 
 std::string FormatStopLine(const BugCheck& b) {
@@ -232,6 +293,7 @@ std::string FormatBugCheckReport(const BugCheck& b, Kernel& kernel) {
     out += "\n";
   }
   out += fmt::format("CURRENT_IRQL:  {:x}\nPROCESSOR:     {}\nTHREAD_ID:     {:x}\n\n", b.irql, b.processor, b.threadId);
+  if (b.irp.address) out += FormatIrp(b.irp, kernel);
   if (module) {
     out += fmt::format("MODULE_NAME: {}\nIMAGE_NAME:  {}\nFAULTING_MODULE: {} {}\n\n", module->name, module->fileName,
                        WinDbgAddress(module->image->base()), module->name);
@@ -305,6 +367,26 @@ std::string FormatBugCheckJson(const BugCheck& b, Kernel& kernel) {
     debug.push_back({{"seconds", recent[i].seconds}, {"text", line}});
   }
   j["last_debug_output"] = debug;
+  if (b.irp.address) {
+    json irp = {{"address", hex(b.irp.address)}};
+    if (b.irp.stackCount) {
+      json stack = json::array();
+      for (std::uint8_t i = 0; i < b.irp.locations; ++i) {
+        const auto& l = b.irp.stack[i];
+        stack.push_back({{"major_function", MajorFunctionName(l.major)}, {"minor_function", l.minor},
+                         {"control", l.control}, {"device", hex(l.device)}, {"file", hex(l.file)},
+                         {"completion_routine", l.completionRoutine ? Symbolize(l.completionRoutine) : ""},
+                         {"arguments", {hex(l.arguments[0]), hex(l.arguments[1]), hex(l.arguments[2]),
+                                        hex(l.arguments[3])}}});
+      }
+      irp.update({{"stack_count", b.irp.stackCount}, {"current_location", b.irp.currentLocation},
+                  {"status", StatusText(b.irp.status)}, {"information", b.irp.information},
+                  {"cancel", b.irp.cancel}, {"cancel_routine", b.irp.cancelRoutine ? Symbolize(b.irp.cancelRoutine) : ""},
+                  {"pending_returned", b.irp.pendingReturned}, {"system_buffer", hex(b.irp.systemBuffer)},
+                  {"user_buffer", hex(b.irp.userBuffer)}, {"mdl", hex(b.irp.mdl)}, {"stack", stack}});
+    }
+    j["irp"] = irp;
+  }
   const auto pool = kernel.pool().Outstanding();
   SIZE_T bytes = 0;
   json allocations = json::array();

@@ -499,6 +499,7 @@ struct IrpMistake {
   const char* service;
   const char* stop;
   const char* detail;
+  const char* irpState;  // a line of the report's !irp-style IRP section
 };
 class IrpRuleTest : public ntbox::test::MachineFixture, public testing::WithParamInterface<IrpMistake> {};
 
@@ -513,19 +514,29 @@ TEST_P(IrpRuleTest, StopsTheMachineWithTheVerifiersCode) {
   EXPECT_TRUE(Contains(all, m.stop)) << all;
   EXPECT_TRUE(Contains(all, m.detail)) << all;
   EXPECT_TRUE(Contains(all, "MODULE_NAME: misbehave")) << all;
+  // The IRP as it was at the stop: its device-control stack location (the IOCTL code in the third
+  // argument) and the field the rule is about.
+  EXPECT_TRUE(Contains(all, "IRP_ADDRESS: ")) << all;
+  EXPECT_TRUE(Contains(all, "[IRP_MJ_DEVICE_CONTROL(e), 0]\n")) << all;
+  EXPECT_TRUE(Contains(all, "\\Device\\Misbehave\n           Args: 0000000000000008 0000000000000000 "
+                            "0000000000222000")) << all;
+  EXPECT_TRUE(Contains(all, m.irpState)) << all;
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Verifier, IrpRuleTest,
     testing::Values(
         IrpMistake{"irp_pending_unmarked", "*** STOP: 0x000000C9 (0x000000000000023D,",
-                   "the dispatch routine misbehave!DeviceControl returned STATUS_PENDING without IoMarkIrpPending"},
+                   "the dispatch routine misbehave!DeviceControl returned STATUS_PENDING without IoMarkIrpPending",
+                   "Irp is active with 1 stacks 1 is current\n"},
         IrpMistake{"irp_complete_pending", "*** STOP: 0x000000C9 (0x0000000000000006,0x0000000000000103,",
-                   "IoCompleteRequest with IoStatus.Status 0x00000103"},
+                   "IoCompleteRequest with IoStatus.Status 0x00000103",
+                   " IoStatus: Status=0x00000103 STATUS_PENDING Information=0x0\n"},
         IrpMistake{"irp_cancel_routine_set", "*** STOP: 0x000000C9 (0x0000000000000007,",
-                   "IoCompleteRequest while the cancel routine misbehave!CancelHeld"},
+                   "IoCompleteRequest while the cancel routine misbehave!CancelHeld",
+                   " Cancel=0 CancelRoutine=misbehave!CancelHeld PendingReturned=0"},
         IrpMistake{"irp_complete_twice", "*** STOP: 0x00000044 (",
-                   "IoCompleteRequest on an IRP that was already completed"}),
+                   "IoCompleteRequest on an IRP that was already completed", "Irp is completed (1 stacks).\n"}),
     [](const testing::TestParamInfo<IrpMistake>& info) { return std::string(info.param.service); });
 
 // Seed 002 from the shell: the IOCTL driver as a service, ntbox ioctl for each reply, a fault in
