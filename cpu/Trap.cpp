@@ -249,15 +249,20 @@ struct Decoded {
 
 // Decodes at rip, reading only bytes inside the loaded image (or host code) that holds it.
 // Decodes the instruction at rip from the `available` readable bytes there.
-Decoded DecodeBytes(std::uint64_t rip, unsigned available) {
+Decoded DecodeBytes(std::uint64_t rip, unsigned available, bool mayBeUnreadable = true) {
   Decoded d;
-  // Read through the kernel: the code may be unreadable (trimmed pageable code, a wild jump), and
-  // a fault here would be one inside the trap handler.
-  iovec local{d.bytes, available};
-  iovec remote{reinterpret_cast<void*>(rip), available};
-  const ssize_t got = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
-  d.available = got > 0 ? static_cast<unsigned>(got) : 0;
-  if (d.available == 0) return d;
+  if (mayBeUnreadable) {
+    // Read through the kernel: the code may be unreadable (trimmed pageable code), and a fault
+    // here would be one inside the trap handler.
+    iovec local{d.bytes, available};
+    iovec remote{reinterpret_cast<void*>(rip), available};
+    const ssize_t got = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+    d.available = got > 0 ? static_cast<unsigned>(got) : 0;
+    if (d.available == 0) return d;
+  } else {
+    d.available = available;
+    std::memcpy(d.bytes, reinterpret_cast<const void*>(rip), available);
+  }
   ZydisDecoder decoder;
   ZydisDecoderInit(&decoder, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
   d.ok = ZYAN_SUCCESS(ZydisDecoderDecodeFull(&decoder, d.bytes, d.available, &d.insn, d.ops));
@@ -266,11 +271,16 @@ Decoded DecodeBytes(std::uint64_t rip, unsigned available) {
 
 Decoded DecodeAt(std::uint64_t rip) {
   std::uint64_t limit = rip + 15;
+  bool pageable = false;
   if (nt::Kernel* k = nt::Kernel::CurrentOrNull()) {
     if (const nt::Module* m = k->ModuleAt(rip)) limit = std::min(limit, m->image->end());
     else return {};  // host code: report without decoding
+    // An image is mapped whole and readable, but for its pageable sections (a syscall per
+    // decode would double the cost of every emulated cr8 access).
+    pageable = k->pageable().KindAt(rip) != nt::mm::PageableMemory::Kind::kNone ||
+               k->pageable().KindAt(limit - 1) != nt::mm::PageableMemory::Kind::kNone;
   }
-  return DecodeBytes(rip, static_cast<unsigned>(limit - rip));
+  return DecodeBytes(rip, static_cast<unsigned>(limit - rip), pageable);
 }
 
 void CaptureContext(BugCheck& b, ucontext_t* uc, const Decoded& d) {
