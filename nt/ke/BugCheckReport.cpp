@@ -9,6 +9,7 @@
 #include "nt/ex/Pool.h"
 #include "nt/ob/Object.h"
 #include "nt/rtl/Printf.h"
+#include "nt/support/SourceLines.h"
 #include "nt/support/Symbolize.h"
 #include "support/Utf16.h"
 
@@ -189,6 +190,30 @@ std::string Registers(const BugCheck& b) {
       r(Reg::r15), r(Reg::efl));
 }
 
+// A driver address as WinDbg shows it with symbols: `driver!Function+0x1c`, named from the image's
+// DWARF where it has some (that also names static functions the COFF table lacks), and the source.
+struct SourcedSymbol {
+  std::string symbol;
+  std::optional<SourceLine> source;
+  std::string Text() const {
+    return source ? fmt::format("{} [{} @ {}]", symbol, source->file, source->line) : symbol;
+  }
+};
+
+SourcedSymbol Describe(std::uint64_t address, Kernel& kernel) {
+  SourcedSymbol out{Symbolize(address), std::nullopt};
+  const Module* module = kernel.ModuleAt(address);
+  if (!module) return out;
+  out.source = SourceLineAt(*module, address);
+  if (out.source && !out.source->function.empty() && out.source->functionStart &&
+      out.source->functionStart <= address) {
+    const std::uint64_t offset = address - out.source->functionStart;
+    out.symbol = offset ? fmt::format("{}!{}+{:#x}", module->name, out.source->function, offset)
+                        : fmt::format("{}!{}", module->name, out.source->function);
+  }
+  return out;
+}
+
 constexpr const char* kMajorFunctionNames[] = {
     "IRP_MJ_CREATE", "IRP_MJ_CREATE_NAMED_PIPE", "IRP_MJ_CLOSE", "IRP_MJ_READ", "IRP_MJ_WRITE",
     "IRP_MJ_QUERY_INFORMATION", "IRP_MJ_SET_INFORMATION", "IRP_MJ_QUERY_EA", "IRP_MJ_SET_EA",
@@ -281,15 +306,19 @@ std::string FormatBugCheckReport(const BugCheck& b, Kernel& kernel) {
   const Module* module = b.address ? kernel.ModuleAt(b.address) : nullptr;
   if (!module && b.driverCaller) module = kernel.ModuleAt(b.driverCaller);
   if (b.address) {
-    out += fmt::format("{}:\n{}\n", b.hasContext ? "FAULTING_IP" : "CALLER", Symbolize(b.address));
+    out += fmt::format("{}:\n{}\n", b.hasContext ? "FAULTING_IP" : "CALLER", Describe(b.address, kernel).Text());
     if (const std::string insn = Disassemble(b); !insn.empty()) out += insn + "\n";
-    if (b.driverCaller) out += fmt::format("called from {} ({})\n", Symbolize(b.driverCaller), WinDbgAddress(b.driverCaller));
+    if (b.driverCaller) {
+      out += fmt::format("called from {} ({})\n", Describe(b.driverCaller, kernel).Text(), WinDbgAddress(b.driverCaller));
+    }
     out += "\n";
   }
   if (b.hasContext) out += "CONTEXT:\n" + Registers(b) + "\n";
   if (b.stackDepth) {
     out += "STACK_TEXT:\n";
-    for (std::uint8_t i = 0; i < b.stackDepth; ++i) out += fmt::format("{} {}\n", WinDbgAddress(b.stack[i]), Symbolize(b.stack[i]));
+    for (std::uint8_t i = 0; i < b.stackDepth; ++i) {
+      out += fmt::format("{} {}\n", WinDbgAddress(b.stack[i]), Describe(b.stack[i], kernel).Text());
+    }
     out += "\n";
   }
   out += fmt::format("CURRENT_IRQL:  {:x}\nPROCESSOR:     {}\nTHREAD_ID:     {:x}\n\n", b.irql, b.processor, b.threadId);
@@ -343,14 +372,21 @@ std::string FormatBugCheckJson(const BugCheck& b, Kernel& kernel) {
   if (!module && b.driverCaller) module = kernel.ModuleAt(b.driverCaller);
   if (b.address) {
     j["faulting_address"] = hex(b.address);
-    j["faulting_symbol"] = Symbolize(b.address);
+    const SourcedSymbol where = Describe(b.address, kernel);
+    j["faulting_symbol"] = where.symbol;
+    if (where.source) j["faulting_source"] = {{"file", where.source->file}, {"line", where.source->line}};
     j["faulting_instruction"] = Disassemble(b);
   }
   if (b.driverCaller) j["called_from"] = Symbolize(b.driverCaller);
   j["module"] = module ? json{{"name", module->name}, {"image", module->fileName}, {"base", hex(module->image->base())}}
                        : json(nullptr);
   json stack = json::array();
-  for (std::uint8_t i = 0; i < b.stackDepth; ++i) stack.push_back({{"address", hex(b.stack[i])}, {"symbol", Symbolize(b.stack[i])}});
+  for (std::uint8_t i = 0; i < b.stackDepth; ++i) {
+    const SourcedSymbol frame = Describe(b.stack[i], kernel);
+    json entry = {{"address", hex(b.stack[i])}, {"symbol", frame.symbol}};
+    if (frame.source) entry["source"] = {{"file", frame.source->file}, {"line", frame.source->line}};
+    stack.push_back(entry);
+  }
   j["stack"] = stack;
   if (b.hasContext) {
     static constexpr const char* kNames[] = {"rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rip", "rsp", "rbp",

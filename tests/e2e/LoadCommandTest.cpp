@@ -12,6 +12,8 @@
 #include <iterator>
 #include <string>
 
+#include <fmt/format.h>
+
 namespace {
 
 using ntbox::test::Driver;
@@ -175,6 +177,38 @@ TEST(Load, VerifierNamesWhatADriverLeftBehind) {
   r = Ntbox("load --service thread_at_unload " + Driver("misbehave.sys"));
   EXPECT_NE(r.out.find("misbehave.sys unloaded with 1 system thread still running (started at "
                        "misbehave!WaitForever"),
+            std::string::npos)
+      << r.out;
+}
+
+// The line of the driver's source that holds text (1-based), for asserting source lines.
+int LineOf(const std::string& file, const std::string& text) {
+  std::ifstream in(file);
+  std::string line;
+  for (int n = 1; std::getline(in, line); ++n) {
+    if (line.find(text) != std::string::npos) return n;
+  }
+  return 0;
+}
+
+// Reports name the function and source line from the image's DWARF (the SDK builds with -g),
+// including a static function the COFF symbol table lacks, and the outer function's line where
+// the compiler expanded a header's inline routine (KeLowerIrql's mov cr8) into it.
+TEST(Load, ReportsNameFunctionAndSourceLine) {
+  const std::string source = std::string(NTBOX_SOURCE_DIR) + "/tests/drivers/misbehave/misbehave.c";
+  Outcome r = Ntbox("load --service null_write " + Driver("misbehave.sys"));
+  EXPECT_NE(r.out.find(fmt::format("FAULTING_IP:\nmisbehave!WriteNull+0x{:x} [{} @ {}]", 0xb, source,
+                                   LineOf(source, "*g_null = 0x1234;"))),
+            std::string::npos)
+      << r.out;
+  r = Ntbox("load --service lower_in_dpc " + Driver("misbehave.sys"));
+  EXPECT_NE(r.out.find("FAULTING_IP:\nmisbehave!LowerInDpc+0x"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(fmt::format("[{} @ {}]", source, LineOf(source, "KeLowerIrql(PASSIVE_LEVEL);"))),
+            std::string::npos)
+      << r.out;
+  r = Ntbox("load --service bad_string " + Driver("misbehave.sys"));
+  EXPECT_NE(r.out.find("called from misbehave!DriverEntry+0x"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(fmt::format("[{} @ {}] (", source, LineOf(source, "RtlInitUnicodeString(&s, (PCWSTR)"))),
             std::string::npos)
       << r.out;
 }
