@@ -247,17 +247,23 @@ struct Decoded {
   unsigned available = 0;
 };
 
+// Copies up to bytes from address through the kernel, which stops at the first unmapped or
+// inaccessible page instead of faulting: a fault inside the trap handler would end the host.
+// Returns how many bytes were copied.
+std::size_t ReadWithoutFaulting(void* to, std::uint64_t address, std::size_t bytes) {
+  iovec local{to, bytes};
+  iovec remote{reinterpret_cast<void*>(address), bytes};
+  const ssize_t got = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+  return got > 0 ? static_cast<std::size_t>(got) : 0;
+}
+
 // Decodes at rip, reading only bytes inside the loaded image (or host code) that holds it.
 // Decodes the instruction at rip from the `available` readable bytes there.
 Decoded DecodeBytes(std::uint64_t rip, unsigned available, bool mayBeUnreadable = true) {
   Decoded d;
   if (mayBeUnreadable) {
-    // Read through the kernel: the code may be unreadable (trimmed pageable code), and a fault
-    // here would be one inside the trap handler.
-    iovec local{d.bytes, available};
-    iovec remote{reinterpret_cast<void*>(rip), available};
-    const ssize_t got = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
-    d.available = got > 0 ? static_cast<unsigned>(got) : 0;
+    // The code may be unreadable (trimmed pageable code).
+    d.available = static_cast<unsigned>(ReadWithoutFaulting(d.bytes, rip, available));
     if (d.available == 0) return d;
   } else {
     d.available = available;
@@ -277,8 +283,7 @@ Decoded DecodeAt(std::uint64_t rip) {
     else return {};  // host code: report without decoding
     // An image is mapped whole and readable, but for its pageable sections (a syscall per
     // decode would double the cost of every emulated cr8 access).
-    pageable = k->pageable().KindAt(rip) != nt::mm::PageableMemory::Kind::kNone ||
-               k->pageable().KindAt(limit - 1) != nt::mm::PageableMemory::Kind::kNone;
+    pageable = k->pageable().Overlaps(rip, limit);
   }
   return DecodeBytes(rip, static_cast<unsigned>(limit - rip), pageable);
 }
@@ -309,9 +314,7 @@ std::uint64_t FindDriverCaller(std::uint64_t rsp) {
     std::uint64_t chunk[512];
     const std::uint64_t pageEnd = (address | 4095) + 1;
     const std::size_t bytes = std::min<std::uint64_t>(pageEnd, end) - address;
-    iovec local{chunk, bytes};
-    iovec remote{reinterpret_cast<void*>(address), bytes};
-    if (process_vm_readv(getpid(), &local, 1, &remote, 1, 0) != static_cast<ssize_t>(bytes)) {
+    if (ReadWithoutFaulting(chunk, address, bytes) != bytes) {
       address += bytes;
       continue;
     }
@@ -381,13 +384,9 @@ void CheckCr8Write(ucontext_t* uc, const Decoded& d, nt::ke::KernelThread* t, st
                    std::uint64_t value) {
   const bool raise = FollowsCr8Read(t, rip);
   t->lastCr8ReadEnd = 0;
-  const nt::KIRQL current = t->irql;
-  const bool suspicious = value > nt::HIGH_LEVEL || (raise ? value < current : value > current) ||
-                          (t->inDpcRoutine && value < nt::DISPATCH_LEVEL);
-  if (!suspicious) return;
-  const auto v = nt::ke::CheckIrqlChange(raise ? nt::ke::IrqlChange::kRaise : nt::ke::IrqlChange::kLower, current,
+  const auto v = nt::ke::CheckIrqlChange(raise ? nt::ke::IrqlChange::kRaise : nt::ke::IrqlChange::kLower, t->irql,
                                          value, t->inDpcRoutine,
-                                         nt::vf::Watches(rip, nt::vf::flags::kIrqlChecking), false);
+                                         [rip] { return nt::vf::Watches(rip, nt::vf::flags::kIrqlChecking); }, false);
   if (v) Stop(uc, d, t, v->code, v->parameters[0], v->parameters[1], v->parameters[2], v->parameters[3], v->detail);
 }
 

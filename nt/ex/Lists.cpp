@@ -1,7 +1,7 @@
 // Interlocked lists (a LIST_ENTRY or SINGLE_LIST_ENTRY guarded by the caller's spin lock),
 // S-lists (the x64 header: depth and sequence, then the first entry) and lookaside lists, whose
 // allocate and free paths drivers run inline over the S-list exports.
-#include <unordered_set>
+#include <set>
 
 #include "nt/Status.h"
 #include "nt/ex/ExTypes.h"
@@ -143,26 +143,15 @@ constexpr USHORT kMaximumDepth = 256;
 constexpr SIZE_T kMinimumBlockSize = sizeof(SLIST_ENTRY*);  // LOOKASIDE_MINIMUM_BLOCK_SIZE
 
 // Initialized lists, for the verifier's re-initialize and delete rules (0xC4/0xCA, 0xCB).
-std::unordered_set<const void*>& LiveLists() {
-  static auto* lists = new std::unordered_set<const void*>();
+std::set<const void*>& LiveLists() {
+  static auto* lists = new std::set<const void*>();
   return *lists;
 }
 
 }  // namespace
 
 const void* ex::LiveLookasideIn(std::uint64_t begin, std::uint64_t end, bool forget) {
-  const void* first = nullptr;
-  for (auto it = LiveLists().begin(); it != LiveLists().end();) {
-    const auto at = reinterpret_cast<std::uint64_t>(*it);
-    if (at < begin || at >= end) {
-      ++it;
-      continue;
-    }
-    if (!first) first = *it;
-    if (!forget) return first;
-    it = LiveLists().erase(it);
-  }
-  return first;
+  return FirstIn(LiveLists(), begin, end, forget);
 }
 
 namespace {

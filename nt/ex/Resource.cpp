@@ -4,6 +4,7 @@
 // exclusive owner kept aside to catch a self-deadlock. Contended acquires wait with the kernel
 // lock let go; every release wakes the waiters to look again.
 #include <algorithm>
+#include <map>
 #include <unordered_map>
 
 #include <fmt/format.h>
@@ -29,27 +30,17 @@ struct ResourceState {
   ULONG contention = 0;
 };
 
-// Under the kernel lock, as every caller is driver code.
-std::unordered_map<const ERESOURCE*, ResourceState>& Resources() {
-  static auto* resources = new std::unordered_map<const ERESOURCE*, ResourceState>();
+// Under the kernel lock, as every caller is driver code. Ordered by address: pool frees ask
+// which resources lie in a block.
+std::map<const ERESOURCE*, ResourceState>& Resources() {
+  static auto* resources = new std::map<const ERESOURCE*, ResourceState>();
   return *resources;
 }
 
 }  // namespace
 
 const void* ex::LiveResourceIn(std::uint64_t begin, std::uint64_t end, bool forget) {
-  const void* first = nullptr;
-  for (auto it = Resources().begin(); it != Resources().end();) {
-    const auto at = reinterpret_cast<std::uint64_t>(it->first);
-    if (at < begin || at >= end) {
-      ++it;
-      continue;
-    }
-    if (!first) first = it->first;
-    if (!forget) return first;
-    it = Resources().erase(it);
-  }
-  return first;
+  return FirstIn(Resources(), begin, end, forget);
 }
 
 namespace {

@@ -207,9 +207,7 @@ SourcedSymbol Describe(std::uint64_t address, Kernel& kernel) {
   out.source = SourceLineAt(*module, address);
   if (out.source && !out.source->function.empty() && out.source->functionStart &&
       out.source->functionStart <= address) {
-    const std::uint64_t offset = address - out.source->functionStart;
-    out.symbol = offset ? fmt::format("{}!{}+{:#x}", module->name, out.source->function, offset)
-                        : fmt::format("{}!{}", module->name, out.source->function);
+    out.symbol = SymbolText(module->name, out.source->function, address - out.source->functionStart);
   }
   return out;
 }

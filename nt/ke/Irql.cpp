@@ -12,11 +12,11 @@ namespace ntbox::nt {
 namespace ke {
 
 std::optional<IrqlViolation> CheckIrqlChange(IrqlChange change, KIRQL current, ULONG64 requested, bool inDpcRoutine,
-                                             bool verified, bool exported) {
+                                             FunctionRef<bool()> verified, bool exported) {
   constexpr ULONG64 kHighLevel = 15;
   if (change == IrqlChange::kRaise) {
     if (requested >= current && requested <= kHighLevel) return std::nullopt;
-    if (verified) {
+    if (verified()) {
       return IrqlViolation{bugcheck::DRIVER_VERIFIER_DETECTED_VIOLATION, {0x30, current, requested, 0},
                            "KeRaiseIrql to an IRQL below the current one (or above HIGH_LEVEL)"};
     }
@@ -25,7 +25,7 @@ std::optional<IrqlViolation> CheckIrqlChange(IrqlChange change, KIRQL current, U
                          "KeRaiseIrql to an IRQL below the current one"};
   }
   if (requested > current || requested > kHighLevel) {
-    if (verified) {
+    if (verified()) {
       return IrqlViolation{bugcheck::DRIVER_VERIFIER_DETECTED_VIOLATION, {0x31, current, requested, 0},
                            "KeLowerIrql to an IRQL above the current one"};
     }
@@ -33,7 +33,7 @@ std::optional<IrqlViolation> CheckIrqlChange(IrqlChange change, KIRQL current, U
     return IrqlViolation{bugcheck::IRQL_NOT_LESS_OR_EQUAL, {0, current, requested, 0},
                          "KeLowerIrql to an IRQL above the current one"};
   }
-  if (verified && inDpcRoutine && requested < DISPATCH_LEVEL) {
+  if (inDpcRoutine && requested < DISPATCH_LEVEL && verified()) {
     // A DPC routine runs at DISPATCH_LEVEL on an arbitrary thread; it may never drop below.
     return IrqlViolation{bugcheck::DRIVER_VERIFIER_DETECTED_VIOLATION, {0x31, current, requested, 1},
                          "KeLowerIrql below DISPATCH_LEVEL inside a DPC routine"};
@@ -60,11 +60,9 @@ KIRQL NTAPI KfRaiseIrql(KIRQL NewIrql) {
   ke::KernelThread* t = ke::CurrentThread();
   const KIRQL old = t->irql;
   const auto caller = reinterpret_cast<ULONG64>(__builtin_return_address(0));
-  if (NewIrql < old || NewIrql > HIGH_LEVEL) {
-    if (auto v = ke::CheckIrqlChange(ke::IrqlChange::kRaise, old, NewIrql, t->inDpcRoutine,
-                                     vf::Watches(caller, vf::flags::kIrqlChecking), true)) {
-      Raise(*v, caller);
-    }
+  if (auto v = ke::CheckIrqlChange(ke::IrqlChange::kRaise, old, NewIrql, t->inDpcRoutine,
+                                   [caller] { return vf::Watches(caller, vf::flags::kIrqlChecking); }, true)) {
+    Raise(*v, caller);
   }
   t->SetIrql(NewIrql);
   return old;
@@ -85,11 +83,9 @@ KIRQL NTAPI KeRaiseIrqlToDpcLevel() {
 void NTAPI KeLowerIrql(KIRQL NewIrql) {
   ke::KernelThread* t = ke::CurrentThread();
   const auto caller = reinterpret_cast<ULONG64>(__builtin_return_address(0));
-  if (NewIrql > t->irql || (t->inDpcRoutine && NewIrql < DISPATCH_LEVEL)) {
-    if (auto v = ke::CheckIrqlChange(ke::IrqlChange::kLower, t->irql, NewIrql, t->inDpcRoutine,
-                                     vf::Watches(caller, vf::flags::kIrqlChecking), true)) {
-      Raise(*v, caller);
-    }
+  if (auto v = ke::CheckIrqlChange(ke::IrqlChange::kLower, t->irql, NewIrql, t->inDpcRoutine,
+                                   [caller] { return vf::Watches(caller, vf::flags::kIrqlChecking); }, true)) {
+    Raise(*v, caller);
   }
   t->SetIrql(NewIrql);
 }

@@ -16,14 +16,16 @@ std::string WinDbgAddress(std::uint64_t address) {
   return fmt::format("{:08x}`{:08x}", address >> 32, address & 0xFFFFFFFF);
 }
 
+std::string SymbolText(std::string_view module, std::string_view function, std::uint64_t offset) {
+  return offset ? fmt::format("{}!{}+{:#x}", module, function, offset) : fmt::format("{}!{}", module, function);
+}
+
 std::string Symbolize(std::uint64_t address) {
   if (Kernel* k = Kernel::CurrentOrNull()) {
     if (const Module* m = k->ModuleAt(address)) {
       const auto rva = static_cast<std::uint32_t>(address - m->image->base());
       if (const pe::FunctionSymbol* f = pe::FunctionAt(m->symbols, rva)) {
-        // As WinDbg: no offset at the routine's first byte.
-        if (rva == f->rva) return fmt::format("{}!{}", m->name, f->name);
-        return fmt::format("{}!{}+{:#x}", m->name, f->name, rva - f->rva);
+        return SymbolText(m->name, f->name, rva - f->rva);
       }
       return fmt::format("{}+{:#x}", m->name, rva);
     }
