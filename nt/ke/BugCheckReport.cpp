@@ -2,6 +2,9 @@
 
 #include <Zydis/Zydis.h>
 
+#include <map>
+#include <vector>
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -200,6 +203,18 @@ struct SourcedSymbol {
   }
 };
 
+// Every driver address the report names, looked up in one helper run per image.
+void LoadReportSourceLines(const BugCheck& b, Kernel& kernel) {
+  std::map<const Module*, std::vector<std::uint64_t>> byModule;
+  auto add = [&](std::uint64_t address) {
+    if (const Module* m = address ? kernel.ModuleAt(address) : nullptr) byModule[m].push_back(address);
+  };
+  add(b.address);
+  add(b.driverCaller);
+  for (std::uint8_t i = 0; i < b.stackDepth; ++i) add(b.stack[i]);
+  for (const auto& [module, addresses] : byModule) LoadSourceLines(*module, addresses);
+}
+
 SourcedSymbol Describe(std::uint64_t address, Kernel& kernel) {
   SourcedSymbol out{Symbolize(address), std::nullopt};
   const Module* module = kernel.ModuleAt(address);
@@ -280,6 +295,7 @@ std::string FormatStopLine(const BugCheck& b) {
 }
 
 std::string FormatBugCheckReport(const BugCheck& b, Kernel& kernel) {
+  LoadReportSourceLines(b, kernel);
   const ParameterHelp help =
       b.code == bugcheck::DRIVER_VERIFIER_DETECTED_VIOLATION ? VerifierHelp(b.parameters[0]) : HelpFor(b.code);
   const std::string_view name = BugCheckName(b.code);
@@ -349,6 +365,7 @@ std::string FormatBugCheckReport(const BugCheck& b, Kernel& kernel) {
 }
 
 std::string FormatBugCheckJson(const BugCheck& b, Kernel& kernel) {
+  LoadReportSourceLines(b, kernel);
   using nlohmann::json;
   const ParameterHelp help =
       b.code == bugcheck::DRIVER_VERIFIER_DETECTED_VIOLATION ? VerifierHelp(b.parameters[0]) : HelpFor(b.code);

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "NtboxRun.h"
+#include "pe/PeImage.h"
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -11,6 +12,8 @@
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -211,6 +214,41 @@ TEST(Load, ReportsNameFunctionAndSourceLine) {
   EXPECT_NE(r.out.find(fmt::format("[{} @ {}] (", source, LineOf(source, "RtlInitUnicodeString(&s, (PCWSTR)"))),
             std::string::npos)
       << r.out;
+}
+
+// Debug information is driver input: damaged DWARF loses the source lines, never the report (the
+// reader runs in a helper process). Each variant overwrites bytes of the debug sections (their long
+// names are "/N" in the PE section table) of a copy of misbehave.sys.
+TEST(Load, DamagedDebugInformationStillGivesTheReport) {
+  auto image = ntbox::pe::PeImage::ParseFile(Driver("misbehave.sys"));
+  ASSERT_TRUE(image);
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> debug;  // file offset, size
+  for (const auto& section : image->sections()) {
+    if (section.name.starts_with("/") && section.rawSize) debug.emplace_back(section.rawOffset, section.rawSize);
+  }
+  ASSERT_FALSE(debug.empty());
+  const std::string copy = testing::TempDir() + "damaged_misbehave.sys";
+  std::uint64_t state = 0x9E3779B97F4A7C15ull;
+  auto next = [&state] {
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    return state;
+  };
+  for (int variant = 0; variant < 16; ++variant) {
+    std::vector<std::uint8_t> bytes = image->file();
+    for (int n = 0; n < 8 << (variant % 4); ++n) {
+      const auto& [offset, size] = debug[next() % debug.size()];
+      bytes[offset + next() % size] = static_cast<std::uint8_t>(next());
+    }
+    std::ofstream(copy, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()),
+                                                 static_cast<std::streamsize>(bytes.size()));
+    const Outcome r = Ntbox("load --service null_write " + copy);
+    EXPECT_EQ(r.exit, 4) << "variant " << variant << r.err;
+    EXPECT_NE(r.out.find("FAULTING_IP:\ndamaged_misbehave!WriteNull"), std::string::npos) << "variant " << variant << r.out;
+    EXPECT_NE(r.out.find("*** STOP: 0x0000007E"), std::string::npos) << "variant " << variant << r.out;
+  }
+  std::filesystem::remove(copy);
 }
 
 // Pool freed while the kernel still uses an object inside it.
