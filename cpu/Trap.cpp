@@ -354,38 +354,14 @@ std::uint64_t FindDriverCaller(std::uint64_t rsp) {
   nt::RaiseBugCheck(b);
 }
 
-// Whether the cr8 write at rip follows the thread's last cr8 read in straight-line code (a few
-// instructions, no branch or call between): the inline KfRaiseIrql idiom, which reads the old IRQL
-// and writes the new one. A write reached otherwise is a KeLowerIrql. Optimized code puts the two
-// side by side; unoptimized code spills the old value in between.
-bool FollowsCr8Read(const nt::ke::KernelThread* t, std::uint64_t rip) {
-  std::uint64_t at = t->lastCr8ReadEnd;
-  if (at == 0 || at > rip || rip - at > 64) return false;
-  for (int i = 0; i < 8 && at < rip; ++i) {
-    const Decoded step = DecodeAt(at);
-    if (!step.ok) return false;
-    switch (step.insn.meta.category) {
-      case ZYDIS_CATEGORY_COND_BR:
-      case ZYDIS_CATEGORY_UNCOND_BR:
-      case ZYDIS_CATEGORY_CALL:
-      case ZYDIS_CATEGORY_RET:
-        return false;
-      default:
-        break;
-    }
-    at += step.insn.length;
-  }
-  return at == rip;
-}
-
-// The IRQL rules for an inline raise or lower (mov cr8, reg). Unverified drivers get what the
-// hardware does; verified ones the verifier's 0xC4 subcodes 0x30 and 0x31.
+// The IRQL rules for an inline mov cr8: a write to a higher IRQL is a raise and to a lower one a
+// lower, as the hardware sees it. Inline code cannot break "raise to a lower IRQL" or "lower to a
+// higher one" (only the exported routines can: KfRaiseIrql, KeLowerIrql); what it can break is
+// dropping below DISPATCH_LEVEL inside a DPC routine (the verifier's 0xC4/0x31 with P4 = 1).
 void CheckCr8Write(ucontext_t* uc, const Decoded& d, nt::ke::KernelThread* t, std::uint64_t rip,
                    std::uint64_t value) {
-  const bool raise = FollowsCr8Read(t, rip);
-  t->lastCr8ReadEnd = 0;
-  const auto v = nt::ke::CheckIrqlChange(raise ? nt::ke::IrqlChange::kRaise : nt::ke::IrqlChange::kLower, t->irql,
-                                         value, t->inDpcRoutine,
+  const auto change = value > t->irql ? nt::ke::IrqlChange::kRaise : nt::ke::IrqlChange::kLower;
+  const auto v = nt::ke::CheckIrqlChange(change, t->irql, value, t->inDpcRoutine,
                                          [rip] { return nt::vf::Watches(rip, nt::vf::flags::kIrqlChecking); }, false);
   if (v) Stop(uc, d, t, v->code, v->parameters[0], v->parameters[1], v->parameters[2], v->parameters[3], v->detail);
 }
@@ -399,13 +375,13 @@ bool Emulate(Cpu& cpu, Decoded& d, nt::ke::KernelThread* t, ucontext_t* uc) {
       if (d.ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER && d.ops[0].reg.value == ZYDIS_REGISTER_CR8) {
         std::uint64_t v;
         if (!cpu.Read(d.ops[1].reg.value, v)) return false;
+        if (v > nt::HIGH_LEVEL) return false;  // reserved bits set: a #GP on the hardware
         CheckCr8Write(uc, d, t, cpu.rip(), v);
         t->SetIrql(static_cast<nt::KIRQL>(v & 0xF));
         break;
       }
       if (d.ops[1].type == ZYDIS_OPERAND_TYPE_REGISTER && d.ops[1].reg.value == ZYDIS_REGISTER_CR8) {
         if (!cpu.Write(d.ops[0].reg.value, t->irql)) return false;
-        t->lastCr8ReadEnd = cpu.rip() + insn.length;
         break;
       }
       if (!EmulateSharedDataRead(cpu, insn, d.ops)) return false;

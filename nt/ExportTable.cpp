@@ -169,7 +169,7 @@ const auto kExports = std::to_array<Export>({
     NT_FN(PsGetProcessId, DISPATCH_LEVEL),
     NT_FN(ExGetPreviousMode, DISPATCH_LEVEL),
     // Dispatcher objects and waits (ke/).
-    NT_FN(KeInitializeEvent, DISPATCH_LEVEL),
+    NT_FN(KeInitializeEvent, HIGH_LEVEL),  // documented: any IRQL
     NT_FN(KeSetEvent, DISPATCH_LEVEL),
     NT_FN(KeResetEvent, DISPATCH_LEVEL),
     NT_FN(KeClearEvent, DISPATCH_LEVEL),

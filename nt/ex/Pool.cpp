@@ -15,9 +15,8 @@ void* PoolTracker::Allocate(int type, SIZE_T size, ULONG tag, std::uint64_t call
   std::lock_guard lock(mutex_);
   ++statistics_.attempted;
   statistics_.withNoTag += tag == 0 || tag == 0x656E6F4E;  // "None": ExAllocatePool's
-  const bool paged = IsPaged(type);
-  vf::SpecialPool& specialPool = paged ? pagedSpecial_ : special_;
-  PoolArena& arena = paged ? pagedArena_ : arena_;
+  vf::SpecialPool& specialPool = special_[KindOf(type)];
+  PoolArena& arena = arena_[KindOf(type)];
   void* p = special && size <= PoolArena::kReserve ? specialPool.Allocate(size) : nullptr;
   const bool inSpecial = p != nullptr;
   if (!p) {
@@ -51,15 +50,14 @@ PoolTracker::FreeOutcome PoolTracker::Free(void* p, std::optional<ULONG> expecte
   const ULONG tag = allocation.tag;
   // Windows compares tags without the PROTECTED_POOL bit.
   if (expectedTag && ((*expectedTag ^ tag) & 0x7FFFFFFF) != 0) return {FreeResult::WrongTag, tag};
-  const bool paged = IsPaged(allocation.type);
   if (allocation.special) {
-    vf::SpecialPool& specialPool = paged ? pagedSpecial_ : special_;
+    vf::SpecialPool& specialPool = special_[KindOf(allocation.type)];
     if (const auto damage = specialPool.Check(p, allocation.size); damage.address) {
       return {FreeResult::Corrupted, tag, allocation, damage};
     }
     specialPool.Free(p, allocation.size);
   } else {
-    (paged ? pagedArena_ : arena_).Free(p, PoolArena::BlockSize(allocation.size));
+    arena_[KindOf(allocation.type)].Free(p, PoolArena::BlockSize(allocation.size));
   }
   live_.erase(it);
   if (freed_.size() >= kMaxRememberedFrees) freed_.clear();

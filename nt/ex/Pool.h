@@ -2,6 +2,7 @@
 // so misuse is caught (double free, wrong tag, freeing what is not pool) and leaks are reported.
 // Memory comes from the pool arena, or from the verifier's special pool when asked.
 #pragma once
+#include <array>
 #include <cstdint>
 #include <mutex>
 #include <optional>
@@ -60,23 +61,32 @@ class PoolTracker {
   std::optional<PoolAllocation> Find(const void* address) const;
   // A fault at address in special pool (lock-free: the trap handler asks).
   vf::SpecialPool::Fault ClassifyFault(std::uint64_t address) const {
-    const auto kind = special_.Classify(address);
-    return kind != vf::SpecialPool::Fault::kNone ? kind : pagedSpecial_.Classify(address);
+    for (const auto& special : special_) {
+      if (const auto kind = special.Classify(address); kind != vf::SpecialPool::Fault::kNone) return kind;
+    }
+    return vf::SpecialPool::Fault::kNone;
   }
   // Paged pool's regions (pageable memory): normal and special.
-  const PoolArena& pagedArena() const { return pagedArena_; }
-  const vf::SpecialPool& pagedSpecialPool() const { return pagedSpecial_; }
+  const PoolArena& pagedArena() const { return arena_[kPaged]; }
+  const vf::SpecialPool& pagedSpecialPool() const { return special_[kPaged]; }
 
   static bool IsPaged(int type) { return (type & 1) != 0; }  // PagedPool, its cache-aligned and session kinds
+  // NonPagedPool (NonPagedPoolExecute) and its cache-aligned kinds; not the Nx ones (0x200).
+  static bool IsExecutable(int type) { return !IsPaged(type) && (type & 0x200) == 0; }
 
  private:
+  // Each kind of pool lives in regions of its own: paged pool can then be made inaccessible at
+  // DISPATCH_LEVEL, and only NonPagedPoolExecute is executable.
+  enum Kind { kNonPaged, kPaged, kExecutable, kKinds };
+  static Kind KindOf(int type) { return IsPaged(type) ? kPaged : IsExecutable(type) ? kExecutable : kNonPaged; }
+
   mutable std::mutex mutex_;
   PoolStatistics statistics_;
-  // Paged pool lives apart from nonpaged pool so it can be made inaccessible at DISPATCH_LEVEL.
-  PoolArena arena_;
-  PoolArena pagedArena_{PoolArena::kPagedHint};
-  vf::SpecialPool special_;
-  vf::SpecialPool pagedSpecial_{vf::SpecialPool::kPagedHint};
+  std::array<PoolArena, kKinds> arena_{PoolArena{PoolArena::kHint}, PoolArena{PoolArena::kPagedHint},
+                                       PoolArena{PoolArena::kExecutableHint, PoolArena::kReserve, true}};
+  std::array<vf::SpecialPool, kKinds> special_{vf::SpecialPool{vf::SpecialPool::kHint},
+                                               vf::SpecialPool{vf::SpecialPool::kPagedHint},
+                                               vf::SpecialPool{vf::SpecialPool::kExecutableHint, true}};
   std::unordered_map<std::uint64_t, PoolAllocation> live_;
   // Recently freed addresses, to tell a double free from a wild pointer.
   std::unordered_map<std::uint64_t, ULONG> freed_;

@@ -11,8 +11,7 @@ constexpr std::size_t kPage = 4096;
 constexpr std::size_t kReleaseAbove = 64 * 1024;  // freed runs this big give their memory back
 }  // namespace
 
-Reservation::Reservation(std::uint64_t hint, std::size_t bytes, bool accessible) : size_(bytes) {
-  const int prot = accessible ? PROT_READ | PROT_WRITE : PROT_NONE;
+Reservation::Reservation(std::uint64_t hint, std::size_t bytes, int prot) : size_(bytes) {
   const int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
   void* p = mmap(reinterpret_cast<void*>(hint), bytes, prot, flags | MAP_FIXED_NOREPLACE, -1, 0);
   // Taken (another region, an old kernel's leftovers): anywhere the host puts it is still above
@@ -24,7 +23,8 @@ Reservation::Reservation(std::uint64_t hint, std::size_t bytes, bool accessible)
 
 Reservation::~Reservation() { munmap(reinterpret_cast<void*>(base_), size_); }
 
-PoolArena::PoolArena(std::uint64_t hint, std::size_t reserve) : region_(hint, reserve, true) {}
+PoolArena::PoolArena(std::uint64_t hint, std::size_t reserve, bool executable)
+    : region_(hint, reserve, PROT_READ | PROT_WRITE | (executable ? PROT_EXEC : 0)) {}
 
 std::size_t PoolArena::BlockSize(std::size_t bytes) {
   if (bytes == 0) return kGranule;  // Windows hands out a real block even for zero bytes

@@ -15,7 +15,8 @@ namespace ntbox::nt {
 // A reserved, lazily committed mapping, placed at hint when that is free. Unmapped on destruction.
 class Reservation {
  public:
-  Reservation(std::uint64_t hint, std::size_t bytes, bool accessible);
+  // prot: PROT_NONE (committed page by page later) or the arena's data protection.
+  Reservation(std::uint64_t hint, std::size_t bytes, int prot);
   ~Reservation();
   Reservation(const Reservation&) = delete;
   Reservation& operator=(const Reservation&) = delete;
@@ -33,9 +34,11 @@ class PoolArena {
  public:
   static constexpr std::uint64_t kHint = 0x0000220000000000ull;
   static constexpr std::uint64_t kPagedHint = 0x0000224000000000ull;  // paged pool's own region
+  // NonPagedPool(Execute): executable, as on Windows; NonPagedPoolNx and paged pool are not.
+  static constexpr std::uint64_t kExecutableHint = 0x0000228000000000ull;
   static constexpr std::size_t kReserve = std::size_t{64} << 30;
 
-  explicit PoolArena(std::uint64_t hint = kHint, std::size_t reserve = kReserve);
+  explicit PoolArena(std::uint64_t hint = kHint, std::size_t reserve = kReserve, bool executable = false);
 
   // The size the block really gets (what Allocate and Free are given).
   static std::size_t BlockSize(std::size_t bytes);

@@ -6,6 +6,7 @@
 #include "nt/ke/KeTypes.h"
 #include "nt/ke/Processors.h"
 #include "nt/ke/BugCheck.h"
+#include "nt/ke/Thread.h"
 #include "nt/mm/AddressSpace.h"
 #include "nt/vf/Verifier.h"
 
@@ -18,7 +19,26 @@ bool MustSucceed(POOL_TYPE type) {
   return type == NonPagedPoolMustSucceed || type == NonPagedPoolCacheAlignedMustS;
 }
 
+KIRQL CurrentIrql() {
+  const ke::KernelThread* t = ke::CurrentThread();
+  return t ? t->irql : PASSIVE_LEVEL;
+}
+
 PVOID Allocate(POOL_TYPE type, SIZE_T bytes, ULONG tag, bool zero, std::uint64_t caller) {
+  const KIRQL irql = CurrentIrql();
+  if (PoolTracker::IsPaged(type) && irql > APC_LEVEL) {
+    // Paged pool may be paged out: it is no memory for code that cannot take a page fault.
+    if (vf::Watches(caller, vf::flags::kIrqlChecking)) {
+      RaiseBugCheck(bugcheck::DRIVER_VERIFIER_DETECTED_VIOLATION, 0x01, irql, static_cast<ULONG64>(type), bytes,
+                    "paged pool allocated at an IRQL above APC_LEVEL", caller);
+    }
+    RaiseBugCheck(bugcheck::BAD_POOL_CALLER, 0x08, irql, static_cast<ULONG64>(type), bytes,
+                  "paged pool allocated at an IRQL above APC_LEVEL", caller);
+  }
+  if (bytes == 0 && vf::Watches(caller, vf::flags::kPoolTracking)) {
+    RaiseBugCheck(bugcheck::DRIVER_VERIFIER_DETECTED_VIOLATION, 0x00, irql, static_cast<ULONG64>(type), 0,
+                  "a zero-byte pool allocation", caller);
+  }
   if (tag == 0) {
     RaiseBugCheck(bugcheck::BAD_POOL_CALLER, 0x9B, static_cast<ULONG64>(type), bytes, caller,
                   "pool allocated with a tag of 0", caller);
@@ -76,7 +96,16 @@ void Free(PVOID p, std::optional<ULONG> tag, std::uint64_t caller) {
     RaiseBugCheck(bugcheck::BAD_POOL_CALLER, 0x40, address, mm::kSystemRangeStart, 0,
                   "ExFreePool of a user-mode address", caller);
   }
-  if (const auto block = Kernel::Current().pool().Find(p)) CheckLiveObjects(*block, caller);
+  const auto block = Kernel::Current().pool().Find(p);
+  if (const KIRQL irql = CurrentIrql(); block && PoolTracker::IsPaged(block->type) && irql > APC_LEVEL) {
+    if (vf::Watches(caller, vf::flags::kIrqlChecking)) {
+      RaiseBugCheck(bugcheck::DRIVER_VERIFIER_DETECTED_VIOLATION, 0x11, irql, static_cast<ULONG64>(block->type),
+                    address, "paged pool freed at an IRQL above APC_LEVEL", caller);
+    }
+    RaiseBugCheck(bugcheck::BAD_POOL_CALLER, 0x09, irql, static_cast<ULONG64>(block->type), address,
+                  "paged pool freed at an IRQL above APC_LEVEL", caller);
+  }
+  if (block) CheckLiveObjects(*block, caller);
   const auto outcome = Kernel::Current().pool().Free(p, tag);
   switch (outcome.result) {
     case PoolTracker::FreeResult::Freed:

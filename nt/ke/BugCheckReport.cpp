@@ -106,6 +106,17 @@ ParameterHelp HelpFor(ULONG code) {
 ParameterHelp VerifierHelp(ULONG64 subcode) {
   const char* summary = "Driver Verifier caught the driver breaking a rule.";
   switch (subcode) {
+    case 0x00:
+      return {{"0x00: a zero-byte pool allocation", "the current IRQL", "the pool type", "the number of bytes"},
+              summary};
+    case 0x01:
+      return {{"0x01: paged pool allocated at an IRQL above APC_LEVEL", "the current IRQL", "the pool type",
+               "the size of the allocation"},
+              summary};
+    case 0x11:
+      return {{"0x11: paged pool freed at an IRQL above APC_LEVEL", "the current IRQL", "the pool type",
+               "the address of the pool"},
+              summary};
     case 0x30:
       return {{"0x30: KeRaiseIrql to an IRQL below the current one (or above HIGH_LEVEL)", "the current IRQL",
                "the requested IRQL", "reserved"},

@@ -72,10 +72,8 @@ class KernelThread {
   std::int16_t kernelApcDisable = 0;
   std::int16_t specialApcDisable = 0;
   // Set while a DPC routine runs on this thread (the verifier refuses lowering below DISPATCH_LEVEL
-  // there), and where the last trapped cr8 read ended: a cr8 write reached from it in straight-line
-  // code is the inline KeRaiseIrql idiom (read the old IRQL, write the new one).
+  // there).
   bool inDpcRoutine = false;
-  std::uint64_t lastCr8ReadEnd = 0;
 
   std::uint8_t* kpcr() const { return kpcr_; }
   std::uint8_t* kthread() const { return kthread_; }

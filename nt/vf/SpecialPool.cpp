@@ -14,8 +14,10 @@ std::size_t Rounded(std::size_t bytes) { return bytes ? (bytes + kAlign - 1) & ~
 std::size_t PagesFor(std::size_t bytes) { return (Rounded(bytes) + kPage - 1) / kPage; }
 }  // namespace
 
-SpecialPool::SpecialPool(std::uint64_t hint)
-    : region_(hint, kPages * kPage, false), pages_(new std::atomic<std::uint8_t>[kPages]) {
+SpecialPool::SpecialPool(std::uint64_t hint, bool executable)
+    : region_(hint, kPages * kPage, PROT_NONE),
+      dataProtection_(PROT_READ | PROT_WRITE | (executable ? PROT_EXEC : 0)),
+      pages_(new std::atomic<std::uint8_t>[kPages]) {
   for (std::size_t i = 0; i < kPages; ++i) pages_[i].store(kUnused, std::memory_order_relaxed);
 }
 
@@ -41,7 +43,7 @@ void* SpecialPool::Allocate(std::size_t bytes) {
     }
   }
   const std::uint64_t first = region_.base() + start * kPage;
-  if (mprotect(reinterpret_cast<void*>(first), n * kPage, PROT_READ | PROT_WRITE) != 0) return nullptr;
+  if (mprotect(reinterpret_cast<void*>(first), n * kPage, dataProtection_) != 0) return nullptr;
   for (std::size_t i = 0; i < n; ++i) pages_[start + i].store(kLive, std::memory_order_release);
   pages_[start + n].store(kGuard, std::memory_order_release);
   cursor_ = start + n + 1;

@@ -20,8 +20,9 @@ class SpecialPool {
   static constexpr std::size_t kMaxLive = 16384;  // keeps the host's mapping count in bounds
 
   static constexpr std::uint64_t kPagedHint = 0x0000231000000000ull;  // paged pool's own region
+  static constexpr std::uint64_t kExecutableHint = 0x0000232000000000ull;  // NonPagedPoolExecute's
 
-  explicit SpecialPool(std::uint64_t hint = kHint);
+  explicit SpecialPool(std::uint64_t hint = kHint, bool executable = false);
 
   // nullptr when full (the caller falls back to normal pool, as Windows does).
   void* Allocate(std::size_t bytes);
@@ -45,6 +46,7 @@ class SpecialPool {
  private:
   enum PageState : std::uint8_t { kUnused, kLive, kGuard, kFreed };
   Reservation region_;
+  int dataProtection_;
   std::unique_ptr<std::atomic<std::uint8_t>[]> pages_;
   std::size_t cursor_ = 0;
   std::size_t live_ = 0;

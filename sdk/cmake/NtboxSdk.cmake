@@ -43,16 +43,18 @@ endfunction()
 
 option(NTBOX_DRIVER_DBG "Build drivers with DBG=1 (KdPrint and ASSERT active, as a Debug build)" ON)
 
-# ntbox_add_driver(<name> SOURCES <src>... [DBG|NO_DBG] [UNSIGNED] [CLANG] [LIBRARIES <lib>...])
+# ntbox_add_driver(<name> SOURCES <src>... [DBG|NO_DBG] [UNSIGNED] [CLANG] [LIBRARIES <lib>...]
+#                  [COMPILE_OPTIONS <option>...])
 # CLANG builds with clang (--target=x86_64-w64-mingw32 -fms-extensions) and lld instead of gcc:
 # the way to __try/__except and __finally in a driver, which gcc does not compile.
 function(ntbox_add_driver name)
-  cmake_parse_arguments(ARG "DBG;NO_DBG;UNSIGNED;CLANG" "" "SOURCES;LIBRARIES" ${ARGN})
+  cmake_parse_arguments(ARG "DBG;NO_DBG;UNSIGNED;CLANG" "" "SOURCES;LIBRARIES;COMPILE_OPTIONS" ${ARGN})
   if(NOT ARG_SOURCES)
     message(FATAL_ERROR "ntbox_add_driver(${name}): SOURCES is required")
   endif()
   if(ARG_CLANG)
-    _ntbox_add_clang_driver(${name} "${ARG_SOURCES}" "${ARG_LIBRARIES}" ${ARG_DBG} ${ARG_NO_DBG} ${ARG_UNSIGNED})
+    _ntbox_add_clang_driver(${name} "${ARG_SOURCES}" "${ARG_LIBRARIES}" "${ARG_COMPILE_OPTIONS}" ${ARG_DBG}
+                            ${ARG_NO_DBG} ${ARG_UNSIGNED})
     return()
   endif()
   if(NOT CMAKE_SYSTEM_NAME STREQUAL "Windows")
@@ -77,7 +79,8 @@ function(ntbox_add_driver name)
     __INTRINSIC_DEFINED_InterlockedBitTestAndReset)
   target_compile_options(${name} PRIVATE
     -fno-stack-protector -Wno-multichar
-    $<$<COMPILE_LANGUAGE:CXX>:-fno-exceptions -fno-rtti -fno-threadsafe-statics>)
+    $<$<COMPILE_LANGUAGE:CXX>:-fno-exceptions -fno-rtti -fno-threadsafe-statics>
+    ${ARG_COMPILE_OPTIONS})
   target_link_options(${name} PRIVATE
     -nostdlib -nostartfiles
     -Wl,--subsystem,native -Wl,--entry,DriverEntry
@@ -102,7 +105,7 @@ function(_ntbox_sign_command name file out_var)
 endfunction()
 
 find_program(NTBOX_CLANG NAMES clang clang-14)
-function(_ntbox_add_clang_driver name sources libraries)
+function(_ntbox_add_clang_driver name sources libraries options)
   if(NOT NTBOX_CLANG)
     message(FATAL_ERROR "ntbox_add_driver(${name} CLANG): clang is missing (apt-get install clang lld)")
   endif()
@@ -113,7 +116,7 @@ function(_ntbox_add_clang_driver name sources libraries)
   set(flags --target=x86_64-w64-mingw32 -fms-extensions -O1 -g0 -fno-stack-protector -Wno-pragma-pack
       -Wno-microsoft-anon-tag -Wno-ignored-pragma-intrinsic -isystem ${NTBOX_DDK_INCLUDE_DIR}
       -D__USE_MINGW_ANSI_STDIO=0 -DDBG=${dbg} -D_AMD64_ -D_WIN64 -D_KERNEL_MODE=1
-      -DNTDDI_VERSION=0x0A000000 -D_WIN32_WINNT=0x0A00)
+      -DNTDDI_VERSION=0x0A000000 -D_WIN32_WINNT=0x0A00 ${options})
   set(objects)
   foreach(src IN LISTS sources ITEMS "${NTBOX_SDK_DIR}/src/reloc_anchor.c")
     get_filename_component(abs "${src}" ABSOLUTE)

@@ -35,6 +35,20 @@ TEST(Load, Seed000FirstDriver) {
   EXPECT_EQ(r.err, "");
 }
 
+// The verifier is never wrong about legal code: the documented IRQL, spin-lock, pool, wait and IRP
+// idioms, built four ways, run under the standard checks with no stop.
+class LegalIdiomsTest : public testing::TestWithParam<const char*> {};
+
+TEST_P(LegalIdiomsTest, RunWithNoStop) {
+  const Outcome r = Ntbox(std::string("load ") + Driver(std::string("legal_idioms_") + GetParam() + ".sys"));
+  EXPECT_EQ(r.exit, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("legal idioms: 30 checks, 0 failed\n"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("STOP"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("DriverEntry returned 0x00000000 (STATUS_SUCCESS); unloaded"), std::string::npos) << r.out;
+}
+
+INSTANTIATE_TEST_SUITE_P(Verifier, LegalIdiomsTest, testing::Values("O0", "O2", "Os", "clang"));
+
 TEST(Load, ConfigurableOsVersion) {
   const Outcome r = Ntbox("load --os-version 10.0.22631 " + Driver("FirstDriverSample.sys"));
   EXPECT_EQ(r.exit, 0);
@@ -152,6 +166,14 @@ INSTANTIATE_TEST_SUITE_P(
         Misbehaviour{"paged_code_at_dispatch", 4, "pageable code (a PAGE section) ran at DISPATCH_LEVEL"},
         Misbehaviour{"paged_code_in_dpc", 4, "misbehave!PagedRoutine"},
         Misbehaviour{"paged_pool_at_dispatch", 4, "paged pool touched at DISPATCH_LEVEL or above"},
+        Misbehaviour{"paged_alloc_at_dispatch", 4,
+                     "*** STOP: 0x000000C4 (0x0000000000000001,0x0000000000000002,0x0000000000000001,"
+                     "0x0000000000000040)"},
+        Misbehaviour{"paged_free_at_dispatch", 4,
+                     "*** STOP: 0x000000C4 (0x0000000000000011,0x0000000000000002,0x0000000000000001,"},
+        Misbehaviour{"zero_alloc", 4,
+                     "*** STOP: 0x000000C4 (0x0000000000000000,0x0000000000000000,0x0000000000000200,"
+                     "0x0000000000000000)"},
         Misbehaviour{"pageable_ok", 0, "pageable ok: 1 4 7"},
         Misbehaviour{"irql_changes_ok", 0, "irql changes ok, now 0"},
         Misbehaviour{"fail", 1, "DriverEntry returned 0xC000009A (STATUS_INSUFFICIENT_RESOURCES)"}),
@@ -274,6 +296,25 @@ TEST(Load, FreeingPoolWithLiveObjectsInIt) {
     r = Ntbox(std::string("load --no-verifier --service ") + service + " " + Driver("misbehave.sys"));
     EXPECT_EQ(r.exit, 0) << service << r.out << r.err;
   }
+}
+
+// Paged pool at DISPATCH_LEVEL is BAD_POOL_CALLER for every driver (0x08 to allocate, 0x09 to
+// free, as Windows' pool checks); the verifier makes them its own 0xC4 subcodes (above). A zero-byte
+// allocation is legal without the verifier.
+TEST(Load, PagedPoolAtDispatchStopsEveryDriver) {
+  Outcome r = Ntbox("load --no-verifier --service paged_alloc_at_dispatch " + Driver("misbehave.sys"));
+  EXPECT_EQ(r.exit, 4);
+  EXPECT_NE(r.out.find("*** STOP: 0x000000C2 (0x0000000000000008,0x0000000000000002,0x0000000000000001,"
+                       "0x0000000000000040) BAD_POOL_CALLER"),
+            std::string::npos)
+      << r.out;
+  r = Ntbox("load --no-verifier --service paged_free_at_dispatch " + Driver("misbehave.sys"));
+  EXPECT_EQ(r.exit, 4);
+  EXPECT_NE(r.out.find("*** STOP: 0x000000C2 (0x0000000000000009,0x0000000000000002,0x0000000000000001,"),
+            std::string::npos)
+      << r.out;
+  r = Ntbox("load --no-verifier --service zero_alloc " + Driver("misbehave.sys"));
+  EXPECT_EQ(r.exit, 0) << r.out << r.err;
 }
 
 TEST(Load, SpecialPoolCatchesOverrunsAndUseAfterFree) {

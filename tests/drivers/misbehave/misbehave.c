@@ -144,8 +144,34 @@ static VOID NTAPI PagedFromDpc(PKDPC dpc, PVOID context, PVOID a1, PVOID a2)
     *(ULONG *)context = PagedRoutine(7);
 }
 
+/* The raise and lower routines as exported (mingw's headers inline them as mov cr8, which cannot
+   tell a raise to a lower IRQL from a lower, nor can the hardware; Windows' verifier checks the
+   routines). */
+typedef KIRQL (NTAPI *RaiseRoutine)(KIRQL);
+typedef VOID (NTAPI *LowerRoutine)(KIRQL);
+
+static RaiseRoutine ExportedRaise(void)
+{
+    UNICODE_STRING name;
+    RtlInitUnicodeString(&name, L"KfRaiseIrql");
+    return (RaiseRoutine)MmGetSystemRoutineAddress(&name);
+}
+
+static LowerRoutine ExportedLower(void)
+{
+    UNICODE_STRING name;
+    RtlInitUnicodeString(&name, L"KeLowerIrql");
+    return (LowerRoutine)MmGetSystemRoutineAddress(&name);
+}
+
+/* The exported raise as an optimizing build calls it. */
+__attribute__((optimize("O2"), noinline)) static KIRQL RaiseOptimized(RaiseRoutine raise, KIRQL to)
+{
+    return raise(to);
+}
+
 /* The inline raise as an optimizing build emits it: the cr8 read and write side by side. */
-__attribute__((optimize("O2"), noinline)) static KIRQL RaiseOptimized(KIRQL to)
+__attribute__((optimize("O2"), noinline)) static KIRQL RaiseInline(KIRQL to)
 {
     KIRQL old;
     KeRaiseIrql(to, &old);
@@ -268,15 +294,17 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)
     } else if (Is(RegistryPath, L"irp_complete_twice")) {
         return CreateDevice(DriverObject, kCompleteTwice);
     } else if (Is(RegistryPath, L"raise_to_lower")) {
-        KIRQL a, b;
-        KeRaiseIrql(DISPATCH_LEVEL, &a);
-        KeRaiseIrql(APC_LEVEL, &b); /* below the current IRQL: a lower in disguise */
-    } else if (Is(RegistryPath, L"raise_to_lower_optimized")) {
+        RaiseRoutine raise = ExportedRaise();
         KIRQL a;
         KeRaiseIrql(DISPATCH_LEVEL, &a);
-        RaiseOptimized(PASSIVE_LEVEL);
+        raise(APC_LEVEL); /* below the current IRQL: a lower in disguise */
+    } else if (Is(RegistryPath, L"raise_to_lower_optimized")) {
+        RaiseRoutine raise = ExportedRaise();
+        KIRQL a;
+        KeRaiseIrql(DISPATCH_LEVEL, &a);
+        RaiseOptimized(raise, PASSIVE_LEVEL);
     } else if (Is(RegistryPath, L"lower_to_higher")) {
-        KeLowerIrql(DISPATCH_LEVEL); /* at PASSIVE_LEVEL: a raise in disguise */
+        ExportedLower()(DISPATCH_LEVEL); /* at PASSIVE_LEVEL: a raise in disguise */
     } else if (Is(RegistryPath, L"lower_in_dpc")) {
         static KDPC dpc;
         KeInitializeDpc(&dpc, LowerInDpc, NULL);
@@ -286,7 +314,7 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)
         /* Legal changes every way the rules must not mistake for broken ones. */
         KIRQL a, b;
         KeRaiseIrql(APC_LEVEL, &a);
-        b = RaiseOptimized(DISPATCH_LEVEL);
+        b = RaiseInline(DISPATCH_LEVEL);
         KeRaiseIrql(DISPATCH_LEVEL, &b); /* to the same level */
         if (KeGetCurrentIrql() > APC_LEVEL) KeLowerIrql(APC_LEVEL);
         KeLowerIrql(a);
@@ -329,6 +357,22 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)
         p[1] = p[0]; /* paged pool at DISPATCH_LEVEL */
         KeLowerIrql(old);
         ExFreePoolWithTag((PVOID)p, 'gaPP');
+    } else if (Is(RegistryPath, L"paged_alloc_at_dispatch")) {
+        KIRQL old;
+        PVOID p;
+        KeRaiseIrql(DISPATCH_LEVEL, &old);
+        p = ExAllocatePoolWithTag(PagedPool, 64, 'gaPA'); /* paged pool where no page fault may happen */
+        KeLowerIrql(old);
+        if (p) ExFreePoolWithTag(p, 'gaPA');
+    } else if (Is(RegistryPath, L"paged_free_at_dispatch")) {
+        PVOID p = ExAllocatePoolWithTag(PagedPool, 64, 'gaPF');
+        KIRQL old;
+        KeRaiseIrql(DISPATCH_LEVEL, &old);
+        ExFreePoolWithTag(p, 'gaPF');
+        KeLowerIrql(old);
+    } else if (Is(RegistryPath, L"zero_alloc")) {
+        PVOID p = ExAllocatePoolWithTag(NonPagedPoolNx, 0, 'oreZ');
+        if (p) ExFreePoolWithTag(p, 'oreZ');
     } else if (Is(RegistryPath, L"pageable_ok")) {
         /* Pageable code and paged pool used at PASSIVE_LEVEL between spin-locked stretches. */
         static KSPIN_LOCK lock;
