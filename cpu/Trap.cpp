@@ -11,6 +11,7 @@
 #include <mutex>
 #include <optional>
 
+#include "cpu/HostState.h"
 #include "cpu/SafeCopy.h"
 #include "nt/Kernel.h"
 #include "nt/Status.h"
@@ -506,6 +507,22 @@ bool DispatchToDriver(ucontext_t* uc, std::uint32_t status, std::optional<std::u
   siglongjmp(*t->userGuard, 1);
 }
 
+// Whether some page within 64 KiB above address is mapped: a stack the thread ran off the end of.
+bool MappedAbove(std::uint64_t address) {
+  for (std::uint64_t page = (address | 0xFFF) + 1; page < address + 0x10000; page += 0x1000) {
+    std::uint8_t byte;
+    if (ReadWithoutFaulting(&byte, page, 1) == 1) return true;
+  }
+  return false;
+}
+
+// 0xFC's second parameter is the page's PTE on Windows; ntbox has none to show: 1 when the page
+// is readable, 0 when not.
+std::uint64_t ProtectionOf(std::uint64_t address) {
+  std::uint8_t byte;
+  return ReadWithoutFaulting(&byte, address, 1) == 1 ? 1 /* PROT_READ */ : 0;
+}
+
 bool IsPrivileged(const Decoded& d) {
   return d.ok && (d.insn.attributes & ZYDIS_ATTRIB_IS_PRIVILEGED);
 }
@@ -520,18 +537,65 @@ bool PageInPageable(int signal, const siginfo_t* info) {
   return kernel && kernel->pageable().PageIn(reinterpret_cast<std::uint64_t>(info->si_addr));
 }
 
-void OnTrap(int signal, siginfo_t* info, void* context) {
-  auto* uc = static_cast<ucontext_t*>(context);
-  if (PageInPageable(signal, info)) return;
-  if (signal == SIGSEGV || signal == SIGBUS) {
-    auto rip = static_cast<std::uint64_t>(uc->uc_mcontext.gregs[REG_RIP]);
-    auto rax = static_cast<std::uint64_t>(uc->uc_mcontext.gregs[REG_RAX]);
-    if (RecoverSafeCopyFault(rip, rax)) {
-      uc->uc_mcontext.gregs[REG_RIP] = static_cast<greg_t>(rip);
-      uc->uc_mcontext.gregs[REG_RAX] = static_cast<greg_t>(rax);
-      return;
+// A fault inside one of ntbox's non-faulting reads: recover moves rip to the read's exit (and sets
+// rax) when the fault is one.
+bool Recovered(ucontext_t* uc, bool (*recover)(std::uint64_t& rip, std::uint64_t& rax)) {
+  auto rip = static_cast<std::uint64_t>(uc->uc_mcontext.gregs[REG_RIP]);
+  auto rax = static_cast<std::uint64_t>(uc->uc_mcontext.gregs[REG_RAX]);
+  if (!recover(rip, rax)) return false;
+  uc->uc_mcontext.gregs[REG_RIP] = static_cast<greg_t>(rip);
+  uc->uc_mcontext.gregs[REG_RAX] = static_cast<greg_t>(rax);
+  return true;
+}
+
+// Host code that faulted because driver or program code left the CPU state disturbed (AC set: an
+// unaligned access is a SIGBUS; TF: a single step; FS or GS loaded: thread-local storage or the KPCR
+// unreachable; MXCSR or the x87 control word unmasking an exception) runs again with the state put
+// back. disturbed: what RestoreHostState already repaired for the handler itself.
+bool RepairHostCodeFault(int signal, ucontext_t* uc, unsigned disturbed) {
+  const auto rip = static_cast<std::uint64_t>(uc->uc_mcontext.gregs[REG_RIP]);
+  const nt::Kernel* kernel = nt::Kernel::CurrentOrNull();
+  if (rip < nt::mm::kUserProbeAddress || (kernel && kernel->ModuleAt(rip))) return false;  // not host code
+  bool repaired = (disturbed & (disturbed::kFs | disturbed::kGs)) != 0;
+  auto& flags = uc->uc_mcontext.gregs[REG_EFL];
+  constexpr greg_t kFlags = 0x40500;  // AC, DF, TF
+  if (flags & kFlags) {
+    flags &= ~kFlags;
+    repaired = true;
+  }
+  if (signal == SIGFPE && uc->uc_mcontext.fpregs) {
+    auto& fp = *uc->uc_mcontext.fpregs;
+    constexpr std::uint32_t kMxcsrMasks = 0x1F80;
+    constexpr std::uint16_t kX87Masks = 0x3F;
+    if ((fp.mxcsr & kMxcsrMasks) != kMxcsrMasks || (fp.cwd & kX87Masks) != kX87Masks) {
+      fp.mxcsr = (fp.mxcsr | kMxcsrMasks) & ~0x3Fu;
+      fp.cwd |= kX87Masks;
+      fp.swd &= static_cast<std::uint16_t>(~0x80FFu);
+      repaired = true;
     }
   }
+  return repaired;
+}
+
+void OnTrap(int signal, siginfo_t* info, void* context) {
+  // Alignment checking first: any host code below may make an unaligned access. Linux clears DF and
+  // TF for a handler, but not AC.
+  asm volatile("pushfq\n\tandq $~0x40000, (%%rsp)\n\tpopfq" ::: "cc", "memory");
+  auto* uc = static_cast<ucontext_t*>(context);
+  // A fault in this handler's own check of FS and GS (below; the handler runs with SA_NODEFER so
+  // the check may fault): resume the check.
+  if (Recovered(uc, RecoverBaseProbeFault)) return;
+  // Then FS (thread-local storage) and GS, before anything reads them.
+  const unsigned disturbed = RestoreHostStateInTrap();
+  if (RepairHostCodeFault(signal, uc, disturbed)) return;
+  if (signal == SIGBUS && (uc->uc_mcontext.gregs[REG_EFL] & 0x40000)) {
+    // An unaligned access with AC set: alignment checking applies at CPL 3 only, so in a kernel the
+    // access succeeds. Run it again without AC.
+    uc->uc_mcontext.gregs[REG_EFL] &= ~greg_t{0x40000};
+    return;
+  }
+  if (PageInPageable(signal, info)) return;
+  if ((signal == SIGSEGV || signal == SIGBUS) && Recovered(uc, RecoverSafeCopyFault)) return;
   nt::ke::KernelThread* t = nt::ke::CurrentThread();
   if (!t || !t->guard) {
     // Not driver code: an ntbox bug. Let the default action (core dump) happen on return.
@@ -609,6 +673,12 @@ void OnTrap(int signal, siginfo_t* info, void* context) {
            address, write ? 1 : 0, rip, 0, "special pool: a reference past the end of a pool allocation");
     }
   }
+  if (execute && info->si_code == SEGV_ACCERR && kernel &&
+      kernel->pageable().KindAt(address) == nt::mm::PageableMemory::Kind::kNone) {
+    // A page that is there but not executable: NX protection, not a missing page.
+    Stop(uc, d, t, bc::ATTEMPTED_EXECUTE_OF_NOEXECUTE_MEMORY, address, ProtectionOf(address), 0, 0,
+         "execution of memory that is not executable (data, the stack, NX pool)");
+  }
   if (t->irql >= nt::DISPATCH_LEVEL) {
     const auto pageable = kernel && pageFault ? kernel->pageable().KindAt(address) : nt::mm::PageableMemory::Kind::kNone;
     const char* what = pageable == nt::mm::PageableMemory::Kind::kCode
@@ -622,9 +692,13 @@ void OnTrap(int signal, siginfo_t* info, void* context) {
          execute ? 8 : write ? 1 : 0, rip, what);
   }
   const auto rsp = static_cast<std::uint64_t>(uc->uc_mcontext.gregs[REG_RSP]);
-  if (pageFault && address + 0x10000 >= rsp && address <= rsp + 0x1000) {
-    // A fault at the stack pointer: the thread ran off its stack (Windows: a double fault).
-    Stop(uc, d, t, bc::UNEXPECTED_KERNEL_MODE_TRAP, 8, 0, 0, 0, "kernel stack overflow");
+  if (pageFault && !execute && address + 0x10000 >= rsp && address <= rsp + 0x1000) {
+    // A fault at the stack pointer: the CPU cannot push the fault's frame (Windows: a double fault).
+    // The thread ran off its stack when the memory just above is stack; else rsp is garbage.
+    Stop(uc, d, t, bc::UNEXPECTED_KERNEL_MODE_TRAP, 8, 0, 0, 0,
+         MappedAbove(address) ? "kernel stack overflow"
+                              : "the stack pointer points at no memory (a double fault: the CPU could not push the "
+                                "fault's frame)");
   }
   if (pageFault && address >= nt::mm::kSystemRangeStart) {
     Stop(uc, d, t, bc::PAGE_FAULT_IN_NONPAGED_AREA, address, execute ? 10 : write ? 2 : 0, rip, 2,
@@ -647,7 +721,8 @@ void InstallTrapHandlers() {
     for (int s : kSignals) {
       struct sigaction sa {};
       sa.sa_sigaction = OnTrap;
-      sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+      // SA_NODEFER: the handler's FS/GS check may fault (see OnTrap).
+      sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
       sigemptyset(&sa.sa_mask);
       sigaction(s, &sa, nullptr);
     }
@@ -668,6 +743,7 @@ std::expected<std::uint64_t, nt::BugCheck> CallGuarded(GuardedFunction fn, void*
   t->guard = &buffer;
   if (sigsetjmp(buffer, 1) == 0) {
     const std::uint64_t value = fn(context);
+    ReturnFromDriver();
     t->guard = previous;
     return value;
   }

@@ -1,5 +1,7 @@
 #include "cpu/UserMode.h"
 
+#include "cpu/HostState.h"
+
 #include <pthread.h>
 #include <signal.h>
 #include <ucontext.h>
@@ -44,6 +46,8 @@ namespace {
 constexpr int kTerminateSignal = SIGUSR2;
 
 void OnTerminateSignal(int, siginfo_t*, void* context) {
+  asm volatile("pushfq\n\tandq $~0x40000, (%%rsp)\n\tpopfq" ::: "cc", "memory");  // see OnTrap
+  RestoreHostStateInTrap();
   nt::ke::KernelThread* t = nt::ke::CurrentThread();
   if (!t || !t->userGuard || !t->terminateRequested) return;
   const auto rip = static_cast<std::uint64_t>(static_cast<ucontext_t*>(context)->uc_mcontext.gregs[REG_RIP]);

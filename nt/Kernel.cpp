@@ -19,7 +19,7 @@
 #include "nt/ke/Thread.h"
 #include "nt/ps/Notify.h"
 #include "nt/ps/SystemThread.h"
-#include "nt/vf/IrqlThunks.h"
+#include "nt/ExportThunks.h"
 #include "nt/Status.h"
 #include "nt/kd/DebugPrint.h"
 #include "nt/ke/KeTypes.h"
@@ -151,6 +151,11 @@ bool Kernel::RunGuarded(FunctionRef<void()> call) {
 
 void Kernel::BugChecked(const BugCheck& record) {
   if (record.code == ke::kStopUnwindCode || ke::Stopping()) return;
+  {
+    std::lock_guard lock(mutex_);
+    if (stopRecord_) return;  // another thread's stop came first
+    stopRecord_ = std::make_unique<BugCheck>(record);
+  }
   ke::SetStopping(true);
   if (bugCheckHandler_) bugCheckHandler_(record);
 }
@@ -158,6 +163,12 @@ void Kernel::BugChecked(const BugCheck& record) {
 void Kernel::SetBugCheckHandler(BugCheckHandler handler) { bugCheckHandler_ = std::move(handler); }
 
 bool Kernel::stopped() const { return ke::Stopping(); }
+
+std::optional<BugCheck> Kernel::stopRecord() const {
+  std::lock_guard lock(mutex_);
+  if (!stopRecord_) return std::nullopt;
+  return *stopRecord_;
+}
 
 Kernel& Kernel::Current() {
   Kernel* k = g_current.load();
@@ -214,7 +225,7 @@ Result<Module*> Kernel::LoadModule(pe::PeImage parsed, const std::string& path) 
     const Export* e = ref.ordinal ? FindExportByOrdinal(ref.dll, *ref.ordinal)
                                   : FindExport(ref.dll, ref.name);
     if (!e) return std::nullopt;
-    return reinterpret_cast<std::uint64_t>(checkIrql ? vf::IrqlCheckedAddress(*e) : e->address);
+    return reinterpret_cast<std::uint64_t>(ExportEntry(*e, checkIrql));
   };
   std::vector<pe::FunctionSymbol> symbols = pe::FunctionSymbols(parsed);
   const std::uint16_t dllCharacteristics = parsed.dllCharacteristics();

@@ -10,11 +10,13 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "nt/Types.h"
 #include "nt/ex/Pool.h"
+#include "nt/ke/BugCheck.h"
 #include "nt/kd/DebugFilter.h"
 #include "nt/mm/Pageable.h"
 #include "nt/rtl/RtlTypes.h"
@@ -152,6 +154,9 @@ class Kernel {
   using BugCheckHandler = std::function<void(const BugCheck&)>;
   void SetBugCheckHandler(BugCheckHandler handler);
   bool stopped() const;
+  // The bugcheck that stopped the kernel, recorded before any wait ends: a call that came back
+  // with the stop's own unwinding (its wait ended by the stop) reports this one.
+  std::optional<BugCheck> stopRecord() const;
   // Ends the kernel's own threads (each ends at its next wait); call without the kernel lock.
   // Safe to call more than once; the destructor calls it too.
   void StopThreads();
@@ -179,6 +184,7 @@ class Kernel {
   std::unique_ptr<ob::Namespace> objects_;
   std::unique_ptr<ps::Process> system_;
   BugCheckHandler bugCheckHandler_;
+  std::unique_ptr<BugCheck> stopRecord_;  // guarded by mutex_
   std::unique_ptr<ke::Processors> processors_;
   std::unique_ptr<ex::WorkQueues> workQueues_;
   std::unique_ptr<ps::SystemThreads> systemThreads_;

@@ -3,6 +3,8 @@
 // allocate and free paths drivers run inline over the S-list exports.
 #include <set>
 
+#include "cpu/HostState.h"
+
 #include "nt/Status.h"
 #include "nt/ex/ExTypes.h"
 #include "nt/ex/LiveObjects.h"
@@ -194,9 +196,9 @@ void Delete(GENERAL_LOOKASIDE_POOL& l, const void* list, bool ex, ULONG64 caller
   }
   while (SLIST_ENTRY* e = ExpInterlockedPopEntrySList(&l.ListHead)) {
     if (ex) {
-      l.FreeEx(e, reinterpret_cast<LOOKASIDE_LIST_EX*>(const_cast<void*>(list)));
+      cpu::CallDriver(l.FreeEx, e, reinterpret_cast<LOOKASIDE_LIST_EX*>(const_cast<void*>(list)));
     } else {
-      l.Free(e);
+      cpu::CallDriver(l.Free, e);
     }
   }
 }
@@ -239,7 +241,7 @@ void NTAPI ExDeleteLookasideListEx(LOOKASIDE_LIST_EX* Lookaside) {
 }
 
 void NTAPI ExFlushLookasideListEx(LOOKASIDE_LIST_EX* Lookaside) {
-  while (SLIST_ENTRY* e = ExpInterlockedPopEntrySList(&Lookaside->L.ListHead)) Lookaside->L.FreeEx(e, Lookaside);
+  while (SLIST_ENTRY* e = ExpInterlockedPopEntrySList(&Lookaside->L.ListHead)) cpu::CallDriver(Lookaside->L.FreeEx, e, Lookaside);
 }
 
 }  // namespace ntbox::nt

@@ -1,5 +1,7 @@
 #include "nt/ex/WorkQueue.h"
 
+#include "cpu/HostState.h"
+
 #include <mutex>
 
 #include "nt/Kernel.h"
@@ -82,7 +84,7 @@ void WorkQueues::Run(int type, std::uint32_t processor) {
     PVOID parameter = item->Parameter;
     ++itemsRun_;
     (void)Kernel::Current().RunGuarded([&] {
-      routine(parameter);
+      cpu::CallDriver(routine, parameter);
       CheckReturnIrql(reinterpret_cast<const void*>(routine), item);
     });
     attachment.thread().SetIrql(PASSIVE_LEVEL);

@@ -4,6 +4,8 @@
 // cancelled. The IRP's DriverContext[3] points at the caller's IO_CSQ_IRP_CONTEXT, or the queue.
 #include <atomic>
 
+#include "cpu/HostState.h"
+
 #include "nt/Status.h"
 #include "nt/io/IoExports.h"
 #include "nt/io/IoTypes.h"
@@ -29,11 +31,11 @@ void NTAPI CsqCancelRoutine(DEVICE_OBJECT*, IRP* irp) {
   IoReleaseCancelSpinLock(irp->CancelIrql);
   IO_CSQ* csq = QueueOf(ContextSlot(irp));
   KIRQL irql;
-  csq->CsqAcquireLock(csq, &irql);
-  csq->CsqRemoveIrp(csq, irp);
+  cpu::CallDriver(csq->CsqAcquireLock, csq, &irql);
+  cpu::CallDriver(csq->CsqRemoveIrp, csq, irp);
   ForgetIrp(irp);
-  csq->CsqReleaseLock(csq, irql);
-  csq->CsqCompleteCanceledIrp(csq, irp);
+  cpu::CallDriver(csq->CsqReleaseLock, csq, irql);
+  cpu::CallDriver(csq->CsqCompleteCanceledIrp, csq, irp);
 }
 
 NTSTATUS Initialize(IO_CSQ* csq, ULONG type, PVOID insert, PIO_CSQ_REMOVE_IRP remove, PIO_CSQ_PEEK_NEXT_IRP peek,
@@ -70,15 +72,15 @@ NTSTATUS NTAPI IoCsqInitializeEx(IO_CSQ* Csq, PIO_CSQ_INSERT_IRP_EX CsqInsertIrp
 
 NTSTATUS NTAPI IoCsqInsertIrpEx(IO_CSQ* Csq, IRP* Irp, IO_CSQ_IRP_CONTEXT* Context, PVOID InsertContext) {
   KIRQL irql;
-  Csq->CsqAcquireLock(Csq, &irql);
+  cpu::CallDriver(Csq->CsqAcquireLock, Csq, &irql);
   if (Csq->Type == IO_TYPE_CSQ_EX) {
-    const NTSTATUS status = reinterpret_cast<PIO_CSQ_INSERT_IRP_EX>(Csq->CsqInsertIrp)(Csq, Irp, InsertContext);
+    const NTSTATUS status = cpu::CallDriver(reinterpret_cast<PIO_CSQ_INSERT_IRP_EX>(Csq->CsqInsertIrp), Csq, Irp, InsertContext);
     if (!NT_SUCCESS(status)) {
-      Csq->CsqReleaseLock(Csq, irql);
+      cpu::CallDriver(Csq->CsqReleaseLock, Csq, irql);
       return status;
     }
   } else {
-    reinterpret_cast<PIO_CSQ_INSERT_IRP>(Csq->CsqInsertIrp)(Csq, Irp);
+    cpu::CallDriver(reinterpret_cast<PIO_CSQ_INSERT_IRP>(Csq->CsqInsertIrp), Csq, Irp);
   }
   if (Context) {
     Context->Type = IO_TYPE_CSQ_IRP_CONTEXT;
@@ -92,13 +94,13 @@ NTSTATUS NTAPI IoCsqInsertIrpEx(IO_CSQ* Csq, IRP* Irp, IO_CSQ_IRP_CONTEXT* Conte
   io::ExchangeCancelRoutine(Irp, &CsqCancelRoutine);
   // Cancelled before the routine was set: IoCancelIrp found none to call, so cancel it here.
   if (Irp->Cancel && io::ExchangeCancelRoutine(Irp, nullptr)) {
-    Csq->CsqRemoveIrp(Csq, Irp);
+    cpu::CallDriver(Csq->CsqRemoveIrp, Csq, Irp);
     ForgetIrp(Irp);
-    Csq->CsqReleaseLock(Csq, irql);
-    Csq->CsqCompleteCanceledIrp(Csq, Irp);
+    cpu::CallDriver(Csq->CsqReleaseLock, Csq, irql);
+    cpu::CallDriver(Csq->CsqCompleteCanceledIrp, Csq, Irp);
     return STATUS_SUCCESS;
   }
-  Csq->CsqReleaseLock(Csq, irql);
+  cpu::CallDriver(Csq->CsqReleaseLock, Csq, irql);
   return STATUS_SUCCESS;
 }
 
@@ -108,33 +110,33 @@ void NTAPI IoCsqInsertIrp(IO_CSQ* Csq, IRP* Irp, IO_CSQ_IRP_CONTEXT* Context) {
 
 IRP* NTAPI IoCsqRemoveIrp(IO_CSQ* Csq, IO_CSQ_IRP_CONTEXT* Context) {
   KIRQL irql;
-  Csq->CsqAcquireLock(Csq, &irql);
+  cpu::CallDriver(Csq->CsqAcquireLock, Csq, &irql);
   IRP* irp = Context->Irp;
   if (irp) {
     if (io::ExchangeCancelRoutine(irp, nullptr)) {
-      Csq->CsqRemoveIrp(Csq, irp);
+      cpu::CallDriver(Csq->CsqRemoveIrp, Csq, irp);
       ForgetIrp(irp);
     } else {
       irp = nullptr;  // being cancelled: the cancel routine completes it
     }
   }
-  Csq->CsqReleaseLock(Csq, irql);
+  cpu::CallDriver(Csq->CsqReleaseLock, Csq, irql);
   return irp;
 }
 
 IRP* NTAPI IoCsqRemoveNextIrp(IO_CSQ* Csq, PVOID PeekContext) {
   KIRQL irql;
-  Csq->CsqAcquireLock(Csq, &irql);
-  IRP* irp = Csq->CsqPeekNextIrp(Csq, nullptr, PeekContext);
+  cpu::CallDriver(Csq->CsqAcquireLock, Csq, &irql);
+  IRP* irp = cpu::CallDriver(Csq->CsqPeekNextIrp, Csq, nullptr, PeekContext);
   while (irp) {
     if (io::ExchangeCancelRoutine(irp, nullptr)) {
-      Csq->CsqRemoveIrp(Csq, irp);
+      cpu::CallDriver(Csq->CsqRemoveIrp, Csq, irp);
       ForgetIrp(irp);
       break;
     }
-    irp = Csq->CsqPeekNextIrp(Csq, irp, PeekContext);  // being cancelled: skip it
+    irp = cpu::CallDriver(Csq->CsqPeekNextIrp, Csq, irp, PeekContext);  // being cancelled: skip it
   }
-  Csq->CsqReleaseLock(Csq, irql);
+  cpu::CallDriver(Csq->CsqReleaseLock, Csq, irql);
   return irp;
 }
 

@@ -1,4 +1,6 @@
 #include <atomic>
+
+#include "cpu/HostState.h"
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -275,7 +277,7 @@ NTSTATUS NTAPI IofCallDriver(DEVICE_OBJECT* DeviceObject, IRP* Irp) {
   const KIRQL irql = t->irql;
   const std::uint32_t held = t->spinLocksHeld;
   const std::uint64_t completions = g_completions.load(std::memory_order_relaxed);
-  const NTSTATUS status = dispatch(DeviceObject, Irp);
+  const NTSTATUS status = cpu::CallDriver(dispatch, DeviceObject, Irp);
   if (t->irql != irql || t->spinLocksHeld != held) CheckDispatchReturn(DeviceObject, dispatch, irql, held);
   // STATUS_PENDING for an IRP the routine still holds (not passed down, not completed) must come
   // with IoMarkIrpPending on its stack location.
@@ -333,7 +335,7 @@ void NTAPI IofCompleteRequest(IRP* Irp, CCHAR) {
       DEVICE_OBJECT* device = Irp->CurrentLocation == Irp->StackCount + 1
                                   ? nullptr
                                   : Irp->Tail.Overlay.CurrentStackLocation->DeviceObject;
-      if (routine(device, Irp, context) == STATUS_MORE_PROCESSING_REQUIRED) return;
+      if (cpu::CallDriver(routine, device, Irp, context) == STATUS_MORE_PROCESSING_REQUIRED) return;
     } else if (Irp->PendingReturned && Irp->CurrentLocation <= Irp->StackCount) {
       Irp->Tail.Overlay.CurrentStackLocation->Control |= SL_PENDING_RETURNED;
     }
@@ -376,7 +378,7 @@ BOOLEAN NTAPI IoCancelIrp(IRP* Irp) {
   DEVICE_OBJECT* device = Irp->CurrentLocation <= Irp->StackCount
                               ? Irp->Tail.Overlay.CurrentStackLocation->DeviceObject
                               : nullptr;
-  routine(device, Irp);
+  cpu::CallDriver(routine, device, Irp);
   return TRUE;
 }
 

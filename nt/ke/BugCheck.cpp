@@ -12,7 +12,7 @@
 namespace ntbox::nt {
 
 std::string_view BugCheckName(ULONG code) {
-  static constexpr std::array<std::pair<ULONG, std::string_view>, 25> kNames{{
+  static constexpr std::array<std::pair<ULONG, std::string_view>, 26> kNames{{
       {0x09, "IRQL_NOT_GREATER_OR_EQUAL"},
       {0x0A, "IRQL_NOT_LESS_OR_EQUAL"},
       {0x1E, "KMODE_EXCEPTION_NOT_HANDLED"},
@@ -38,6 +38,7 @@ std::string_view BugCheckName(ULONG code) {
       {0xCD, "PAGE_FAULT_BEYOND_END_OF_ALLOCATION"},
       {0xD5, "DRIVER_PAGE_FAULT_IN_FREED_SPECIAL_POOL"},
       {0xD6, "DRIVER_PAGE_FAULT_BEYOND_END_OF_ALLOCATION"},
+      {0xFC, "ATTEMPTED_EXECUTE_OF_NOEXECUTE_MEMORY"},
   }};
   for (const auto& [value, name] : kNames) {
     if (value == code) return name;

@@ -34,6 +34,7 @@ constexpr ULONG DPC_WATCHDOG_VIOLATION = 0x133;
 constexpr ULONG DRIVER_IRQL_NOT_LESS_OR_EQUAL = 0xD1;
 constexpr ULONG MANUALLY_INITIATED_CRASH = 0xE2;
 constexpr ULONG KERNEL_SECURITY_CHECK_FAILURE = 0x139;
+constexpr ULONG ATTEMPTED_EXECUTE_OF_NOEXECUTE_MEMORY = 0xFC;
 }  // namespace bugcheck
 
 // General-purpose registers in the order WinDbg prints them.

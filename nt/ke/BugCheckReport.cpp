@@ -54,8 +54,14 @@ ParameterHelp HelpFor(ULONG code) {
                "depends on parameter 1", "depends on parameter 1"},
               "The current thread made a bad pool request."};
     case bugcheck::UNEXPECTED_KERNEL_MODE_TRAP:
-      return {{"the trap number (8: double fault, a kernel stack overflow)", "reserved", "reserved", "reserved"},
+      return {{"the trap number (8: double fault: a kernel stack overflow, or a stack pointer the CPU could not "
+               "push the fault onto)",
+               "reserved", "reserved", "reserved"},
               "The CPU raised a trap the kernel cannot continue from."};
+    case bugcheck::ATTEMPTED_EXECUTE_OF_NOEXECUTE_MEMORY:
+      return {{"the address executed", "the page's PTE (ntbox: 1 when the page is readable)", "reserved",
+               "reserved"},
+              "Code jumped to memory that is not executable (data, the stack, NX pool)."};
     case bugcheck::KERNEL_SECURITY_CHECK_FAILURE:
       return {{"the fast-fail code (FAST_FAIL_*)", "trap frame (not recorded by ntbox)",
                "exception record (not recorded by ntbox)", "reserved"},

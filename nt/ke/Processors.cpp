@@ -1,4 +1,6 @@
 #include "nt/ke/Processors.h"
+
+#include "cpu/HostState.h"
 #include "nt/ke/SpinLock.h"
 #include "nt/mm/Pageable.h"
 
@@ -162,7 +164,7 @@ void Processors::RunDpc(KDPC* dpc) {
   t.inDpcRoutine = true;
   mm::TrimPageableMemory();  // the processor may have stayed at DISPATCH_LEVEL while others paged memory in
   (void)Kernel::Current().RunGuarded([&] {
-    routine(dpc, context, a1, a2);
+    cpu::CallDriver(routine, dpc, context, a1, a2);
     CheckReturnWithoutSpinLock(held, reinterpret_cast<ULONG64>(routine), "the DPC routine");
     if (t.irql != DISPATCH_LEVEL) {
       RaiseBugCheck(bugcheck::IRQL_NOT_GREATER_OR_EQUAL, reinterpret_cast<ULONG64>(routine), t.irql,

@@ -1,5 +1,7 @@
 #include "nt/ke/Thread.h"
 
+#include "cpu/HostState.h"
+
 #include "nt/mm/Pageable.h"
 #include "nt/ob/Object.h"
 
@@ -83,12 +85,19 @@ ThreadAttachment::ThreadAttachment(std::uint32_t processor, void* threadObject, 
   sigaltstack(&ss, nullptr);
 
   SetGsBase(pcr);
+  cpu::RegisterHostThread(pcr, reinterpret_cast<std::uint64_t>(t.altStack_), kAltStackSize);
   t_current = &t;
 }
 
 ThreadAttachment::~ThreadAttachment() {
   t_current = previous_;
   SetGsBase(previous_ ? reinterpret_cast<std::uint64_t>(previous_->kpcr()) : 0);
+  if (previous_) {
+    cpu::RegisterHostThread(reinterpret_cast<std::uint64_t>(previous_->kpcr()),
+                            reinterpret_cast<std::uint64_t>(previous_->altStack_), kAltStackSize);
+  } else {
+    cpu::UnregisterHostThread();
+  }
   stack_t ss{};
   if (previous_) {
     ss.ss_sp = previous_->altStack_;

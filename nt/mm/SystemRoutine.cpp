@@ -2,7 +2,7 @@
 
 #include "nt/ExportTable.h"
 #include "nt/Kernel.h"
-#include "nt/vf/IrqlThunks.h"
+#include "nt/ExportThunks.h"
 #include "nt/mm/MmExports.h"
 
 namespace ntbox::nt {
@@ -16,14 +16,12 @@ PVOID NTAPI MmGetSystemRoutineAddress(UNICODE_STRING* SystemRoutineName) {
   }
   const Export* e = FindSystemRoutine(name);
   if (!e) return nullptr;
-  // A verified driver gets the routine as its imports are bound: through the IRQL check.
+  // The routine as the caller's imports are bound: through its entry thunk, with the IRQL check
+  // for a verified driver.
   const auto caller = reinterpret_cast<std::uint64_t>(__builtin_return_address(0));
   Kernel& kernel = Kernel::Current();
   const Module* module = kernel.ModuleAt(caller);
-  if (module && kernel.config().verifier.On(module->fileName, vf::flags::kIrqlChecking)) {
-    return vf::IrqlCheckedAddress(*e);
-  }
-  return e->address;
+  return ExportEntry(*e, module && kernel.config().verifier.On(module->fileName, vf::flags::kIrqlChecking));
 }
 
 }  // namespace ntbox::nt

@@ -1,5 +1,7 @@
 #include "nt/ps/Notify.h"
 
+#include "cpu/HostState.h"
+
 #include <algorithm>
 #include <mutex>
 
@@ -86,7 +88,7 @@ NTSTATUS NotifyProcessCreate(Process& process, ULONG parentId, const std::u16str
   // Copies: a routine may remove itself (or others) while the list is walked.
   const auto plain = Routines().process;
   const auto extended = Routines().processEx;
-  for (auto r : plain) r(AsHandle(parentId), AsHandle(process.id()), TRUE);
+  for (auto r : plain) cpu::CallDriver(r, AsHandle(parentId), AsHandle(process.id()), TRUE);
   std::u16string imageCopy = imageName, commandCopy = commandLine;
   const UNICODE_STRING image = ViewOf(imageCopy);
   const UNICODE_STRING command = ViewOf(commandCopy);
@@ -98,7 +100,7 @@ NTSTATUS NotifyProcessCreate(Process& process, ULONG parentId, const std::u16str
     info.ImageFileName = &image;
     info.CommandLine = &command;
     info.CreationStatus = STATUS_SUCCESS;
-    r(process.object(), AsHandle(process.id()), &info);
+    cpu::CallDriver(r, process.object(), AsHandle(process.id()), &info);
     if (info.CreationStatus < 0) return info.CreationStatus;
   }
   return STATUS_SUCCESS;
@@ -107,13 +109,13 @@ NTSTATUS NotifyProcessCreate(Process& process, ULONG parentId, const std::u16str
 void NotifyProcessExit(Process& process) {
   const auto plain = Routines().process;
   const auto extended = Routines().processEx;
-  for (auto r : extended) r(process.object(), AsHandle(process.id()), nullptr);
-  for (auto r : plain) r(nullptr, AsHandle(process.id()), FALSE);
+  for (auto r : extended) cpu::CallDriver(r, process.object(), AsHandle(process.id()), nullptr);
+  for (auto r : plain) cpu::CallDriver(r, nullptr, AsHandle(process.id()), FALSE);
 }
 
 void NotifyThread(ULONG processId, std::uint64_t threadId, bool create) {
   const auto routines = Routines().thread;
-  for (auto r : routines) r(AsHandle(processId), AsHandle(threadId), create ? TRUE : FALSE);
+  for (auto r : routines) cpu::CallDriver(r, AsHandle(processId), AsHandle(threadId), create ? TRUE : FALSE);
 }
 
 void NotifyImageLoad(const std::u16string& fullName, ULONG processId, std::uint64_t base, std::uint64_t size,
@@ -127,7 +129,7 @@ void NotifyImageLoad(const std::u16string& fullName, ULONG processId, std::uint6
     info.Properties = systemImage ? (1u << 8) | (1u << 9) : 0;  // SystemModeImage, ImageMappedToAllPids
     info.ImageBase = reinterpret_cast<PVOID>(base);
     info.ImageSize = size;
-    r(&view, AsHandle(processId), &info);
+    cpu::CallDriver(r, &view, AsHandle(processId), &info);
   }
 }
 

@@ -1,5 +1,7 @@
 #include "nt/ps/SystemThread.h"
 
+#include "cpu/HostState.h"
+
 #include <sched.h>
 
 #include <csetjmp>
@@ -62,7 +64,7 @@ void* SystemThreads::Create(PKSTART_ROUTINE routine, PVOID context, std::uint64_
     t.exitJump = &exit;
     if (sigsetjmp(exit, 0) == 0) {
       (void)Kernel::Current().RunGuarded([&] {
-        routine(context);
+        cpu::CallDriver(routine, context);
         if (t.irql != PASSIVE_LEVEL) {
           RaiseBugCheck(bugcheck::IRQL_NOT_LESS_OR_EQUAL, reinterpret_cast<ULONG64>(routine), t.irql, 0,
                         reinterpret_cast<ULONG64>(routine), "a system thread's routine returned above PASSIVE_LEVEL",

@@ -1,5 +1,8 @@
 #include "nt/rtl/Exception.h"
 
+#include "cpu/HostState.h"
+#include "nt/ExportThunks.h"
+
 #include "nt/ke/KeExports.h"
 
 #include <algorithm>
@@ -271,7 +274,7 @@ bool IsCSpecificHandler(ULONG64 handler) {
   if (Load<std::uint8_t>(handler) == 0xFF && Load<std::uint8_t>(handler + 1) == 0x25) {
     const auto disp = Load<std::int32_t>(handler + 2);
     const ULONG64 slot = handler + 6 + static_cast<ULONG64>(static_cast<std::int64_t>(disp));
-    return DriverAt(slot) && Load<ULONG64>(slot) == ours;
+    return DriverAt(slot) && ThroughEntryThunk(Load<ULONG64>(slot)) == ours;
   }
   return false;
 }
@@ -359,7 +362,7 @@ using TerminationHandler = void(NTAPI*)(BOOLEAN, ULONG64);
     for (ULONG i = 0; i < end; ++i) {
       const ScopeEntry& s = f.scopes[i];
       if (s.JumpTarget == 0 && Covers(f, s, fault && fi == 0)) {
-        reinterpret_cast<TerminationHandler>(f.base + s.HandlerAddress)(TRUE, f.establisher);
+        cpu::CallDriver(reinterpret_cast<TerminationHandler>(f.base + s.HandlerAddress), BOOLEAN{TRUE}, f.establisher);
       }
     }
   }
@@ -410,7 +413,7 @@ void DispatchException(EXCEPTION_RECORD& record, CONTEXT& context, bool fault) {
       const ScopeEntry& s = f.scopes[i];
       if (s.JumpTarget == 0 || !Covers(f, s, fault && fi == 0)) continue;
       const LONG verdict = s.HandlerAddress == 1 ? 1 /* EXCEPTION_EXECUTE_HANDLER */
-                                                  : reinterpret_cast<Filter>(f.base + s.HandlerAddress)(&pointers, f.establisher);
+                                                  : cpu::CallDriver(reinterpret_cast<Filter>(f.base + s.HandlerAddress), &pointers, f.establisher);
       if (verdict < 0) {
         if (record.ExceptionFlags & EXCEPTION_NONCONTINUABLE) continue;
         ntbox_RestoreContext(&context);  // EXCEPTION_CONTINUE_EXECUTION

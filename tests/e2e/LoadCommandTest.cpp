@@ -176,6 +176,21 @@ INSTANTIATE_TEST_SUITE_P(
                      "0x0000000000000000)"},
         Misbehaviour{"pageable_ok", 0, "pageable ok: 1 4 7"},
         Misbehaviour{"irql_changes_ok", 0, "irql changes ok, now 0"},
+        // CPU state a driver leaves behind; each of the first five crashed or hung the host.
+        Misbehaviour{"leave_ac", 0, "cpu state: AC set, 42"},
+        Misbehaviour{"leave_df", 0, "cpu state: copied forwards"},
+        Misbehaviour{"load_fs", 0, "cpu state: FS loaded"},
+        Misbehaviour{"null_fs", 0, "cpu state: FS nulled"},
+        Misbehaviour{"load_gs", 0, "cpu state: GS loaded, IRQL 0"},
+        Misbehaviour{"unmask_fp", 0, "cpu state: FP exceptions unmasked"},
+        Misbehaviour{"single_step", 4, "*** STOP: 0x0000007E (0xFFFFFFFF80000004,"},
+        // Wrong reports once: 0x7F "stack overflow" for code run from the stack and for a bad rsp,
+        // UNKNOWN_BUGCHECK 0xDEAD0000 for a DPC's stop while DriverEntry waited.
+        Misbehaviour{"execute_stack", 4, ") ATTEMPTED_EXECUTE_OF_NOEXECUTE_MEMORY"},
+        Misbehaviour{"garbage_rsp", 4, "the stack pointer points at no memory"},
+        Misbehaviour{"ret_into_kernel", 4, "*** STOP: 0x0000007E (0xFFFFFFFFC0000005,"},
+        Misbehaviour{"dpc_fault_while_waiting", 4,
+                     "*** STOP: 0x000000D1 (0x0000000000000000,0x0000000000000002,0x0000000000000001,"},
         Misbehaviour{"fail", 1, "DriverEntry returned 0xC000009A (STATUS_INSUFFICIENT_RESOURCES)"}),
     [](const testing::TestParamInfo<Misbehaviour>& info) { return std::string(info.param.service); });
 

@@ -15,6 +15,7 @@
 #include "nt/io/Driver.h"
 #include "nt/kd/DebugPrint.h"
 #include "nt/ke/BugCheckReport.h"
+#include "nt/ke/Dispatcher.h"
 #include "nt/ke/Thread.h"
 #include "nt/rtl/Printf.h"
 #include "nt/support/Symbolize.h"
@@ -75,16 +76,15 @@ int RunLoad(const LoadOptions& options) {
   nt::ke::ThreadAttachment attach;
   kernel.SetDebugSink(PrintDebugRecord);
   // A stop on another thread (a DPC's processor, a system thread, a work item) while DriverEntry
-  // or DriverUnload waits: reported once that call returns.
-  std::mutex stopMutex;
-  std::optional<nt::BugCheck> elsewhere;
-  kernel.SetBugCheckHandler([&](const nt::BugCheck& record) {
-    std::lock_guard lock(stopMutex);
-    if (!elsewhere) elsewhere = record;
-  });
-  auto stoppedElsewhere = [&]() -> std::optional<nt::BugCheck> {
-    std::lock_guard lock(stopMutex);
-    return elsewhere;
+  // or DriverUnload runs or waits: reported once that call returns. A wait the stop ended comes
+  // back as the stop's own unwinding; the report is the stop's.
+  kernel.SetBugCheckHandler([](const nt::BugCheck&) {});
+  auto stoppedElsewhere = [&]() { return kernel.stopRecord(); };
+  auto reportOf = [&](const nt::BugCheck& b) {
+    if (b.code == nt::ke::kStopUnwindCode) {
+      if (auto stop = kernel.stopRecord()) return *stop;
+    }
+    return b;
   };
 
   auto driver = nt::Driver::Load(kernel, options.path, options.service);
@@ -97,7 +97,7 @@ int RunLoad(const LoadOptions& options) {
   const nt::Module& module = (*driver)->module();
 
   const auto status = (*driver)->CallEntry();
-  if (!status) return BugChecked(status.error(), kernel);
+  if (!status) return BugChecked(reportOf(status.error()), kernel);
   if (auto stop = stoppedElsewhere()) return BugChecked(*stop, kernel);
   std::fflush(stdout);
   if (!nt::NT_SUCCESS(*status)) {
@@ -111,7 +111,7 @@ int RunLoad(const LoadOptions& options) {
   } else if (!(*driver)->HasUnload()) {
     outcome = "no DriverUnload: the driver cannot be unloaded (sc stop would fail with 1052)";
   } else {
-    if (auto unloaded = (*driver)->CallUnload(); !unloaded) return BugChecked(unloaded.error(), kernel);
+    if (auto unloaded = (*driver)->CallUnload(); !unloaded) return BugChecked(reportOf(unloaded.error()), kernel);
     if (auto stop = stoppedElsewhere()) return BugChecked(*stop, kernel);
     outcome = "unloaded";
     if (const std::size_t leaks = ReportLeaks(kernel, module)) {

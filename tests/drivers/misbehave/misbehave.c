@@ -119,6 +119,15 @@ static VOID NTAPI TimerDpc(PKDPC dpc, PVOID context, PVOID a1, PVOID a2)
     UNREFERENCED_PARAMETER(a2);
 }
 
+static VOID NTAPI FaultingDpc(PKDPC dpc, PVOID context, PVOID a1, PVOID a2)
+{
+    UNREFERENCED_PARAMETER(dpc);
+    UNREFERENCED_PARAMETER(context);
+    UNREFERENCED_PARAMETER(a1);
+    UNREFERENCED_PARAMETER(a2);
+    *g_null = 1;
+}
+
 /* A DPC that drops to PASSIVE_LEVEL, as a driver trying to do file I/O from its timer might. */
 static VOID NTAPI LowerInDpc(PKDPC dpc, PVOID context, PVOID a1, PVOID a2)
 {
@@ -176,6 +185,12 @@ __attribute__((optimize("O2"), noinline)) static KIRQL RaiseInline(KIRQL to)
     KIRQL old;
     KeRaiseIrql(to, &old);
     return old;
+}
+
+__declspec(noinline) static void Misaligned(void)
+{
+    static volatile UCHAR bytes[16];
+    *(volatile ULONG *)(bytes + 1) = 0x12345678;
 }
 
 __declspec(noinline) static void WriteNull(void)
@@ -373,6 +388,61 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)
     } else if (Is(RegistryPath, L"zero_alloc")) {
         PVOID p = ExAllocatePoolWithTag(NonPagedPoolNx, 0, 'oreZ');
         if (p) ExFreePoolWithTag(p, 'oreZ');
+    } else if (Is(RegistryPath, L"dpc_fault_while_waiting")) {
+        static KDPC dpc;
+        KeInitializeEvent(&g_never, NotificationEvent, FALSE);
+        KeInitializeDpc(&dpc, FaultingDpc, NULL);
+        KeInsertQueueDpc(&dpc, NULL, NULL);
+        KeWaitForSingleObject(&g_never, Executive, KernelMode, FALSE, NULL); /* ended by the stop */
+    } else if (Is(RegistryPath, L"execute_stack")) {
+        volatile UCHAR code[8] = {0xC3};
+        ((void (*)(void))(ULONG_PTR)code)();
+    } else if (Is(RegistryPath, L"garbage_rsp")) {
+        __asm__ __volatile__("mov $0x7b00000000, %%rsp\n\tret" ::: "memory");
+    } else if (Is(RegistryPath, L"ret_into_kernel")) {
+        /* rsp moved up into the frames of whoever called DriverEntry: the ret lands in the kernel's
+           code with the driver's registers */
+        __asm__ __volatile__("add $0x200, %%rsp\n\tret" ::: "memory");
+    } else if (Is(RegistryPath, L"ret_to_data")) {
+        /* rsp on the KPCR, whose first field the ret takes as the return address */
+        __asm__ __volatile__("mov %%gs:0x18, %%rsp\n\tret" ::: "memory");
+    } else if (Is(RegistryPath, L"leave_ac")) {
+        /* Alignment checking on: harmless in kernel mode on Windows; ntbox's host code must cope. */
+        __asm__ __volatile__("pushfq\n\torq $0x40000, (%%rsp)\n\tpopfq" ::: "cc");
+        Misaligned(); /* the driver's own unaligned access: no #AC at CPL 0 */
+        DbgPrint("cpu state: AC set, %d\n", 42);
+        __asm__ __volatile__("pushfq\n\torq $0x40000, (%%rsp)\n\tpopfq" ::: "cc");
+        return STATUS_SUCCESS; /* returns into host code with AC set */
+    } else if (Is(RegistryPath, L"leave_df")) {
+        char from[32] = "copied forwards", to[32];
+        __asm__ __volatile__("std" ::: "cc");
+        RtlCopyMemory(to, from, sizeof from); /* memcpy, an export: the kernel clears DF first */
+        DbgPrint("cpu state: %s\n", to);
+        __asm__ __volatile__("std" ::: "cc");
+        return STATUS_SUCCESS;
+    } else if (Is(RegistryPath, L"load_fs")) {
+        /* FS loaded with the user data selector: glibc's thread pointer is gone until repaired. */
+        __asm__ __volatile__("mov %0, %%fs" : : "r"(0x2b) : "memory");
+        DbgPrint("cpu state: FS loaded\n");
+        __asm__ __volatile__("mov %0, %%fs" : : "r"(0x2b) : "memory");
+        return STATUS_SUCCESS;
+    } else if (Is(RegistryPath, L"null_fs")) {
+        __asm__ __volatile__("mov %0, %%fs" : : "r"(0) : "memory"); /* Intel: the base becomes 0 */
+        DbgPrint("cpu state: FS nulled\n");
+        __asm__ __volatile__("mov %0, %%fs" : : "r"(0) : "memory");
+        return STATUS_SUCCESS;
+    } else if (Is(RegistryPath, L"load_gs")) {
+        __asm__ __volatile__("mov %0, %%gs" : : "r"(0x2b) : "memory"); /* the KPCR is gone */
+        DbgPrint("cpu state: GS loaded, IRQL %u\n", (unsigned)KeGetCurrentIrql());
+        return STATUS_SUCCESS;
+    } else if (Is(RegistryPath, L"unmask_fp")) {
+        unsigned int mxcsr = 0x0080, cw = 0x0300; /* every SSE exception but invalid, and every x87 one, unmasked */
+        __asm__ __volatile__("ldmxcsr %0\n\tfldcw %1" : : "m"(mxcsr), "m"(cw));
+        DbgPrint("cpu state: FP exceptions unmasked\n"); /* the kernel's time stamp divides */
+        __asm__ __volatile__("ldmxcsr %0\n\tfldcw %1" : : "m"(mxcsr), "m"(cw));
+        return STATUS_SUCCESS;
+    } else if (Is(RegistryPath, L"single_step")) {
+        __asm__ __volatile__("pushfq\n\torq $0x100, (%%rsp)\n\tpopfq\n\tnop" ::: "cc");
     } else if (Is(RegistryPath, L"pageable_ok")) {
         /* Pageable code and paged pool used at PASSIVE_LEVEL between spin-locked stretches. */
         static KSPIN_LOCK lock;

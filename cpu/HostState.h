@@ -1,0 +1,71 @@
+// The host CPU state driver and program code can leave behind, and its repair at every entry into
+// host code. ntbox's own code (compiled by gcc for Linux) relies on state a Windows driver may
+// legally or wrongly change: the direction flag clear, alignment checking (EFLAGS.AC) and
+// single-stepping (TF) off, FS and GS with null selectors and the bases Linux gave the thread (FS:
+// glibc's thread pointer; GS: the thread's KPCR). A driver that sets AC makes the next unaligned
+// access in host code a SIGBUS, one that loads FS breaks every thread-local variable. As a real
+// kernel saves and restores state around a trap, ntbox puts its state back where driver code enters
+// host code: the export entry thunks, the trap handler, and the return of every driver routine
+// ntbox calls (CallDriver). MXCSR and the x87 control word are left to the driver (Windows' ABI
+// keeps them across calls); the trap handler masks an exception they unmask in host code.
+#pragma once
+#include <cstdint>
+#include <type_traits>
+
+namespace ntbox::cpu {
+
+// What RestoreHostState found wrong (for reports and tests).
+namespace disturbed {
+constexpr unsigned kFlags = 0x1;  // AC, TF or DF set
+constexpr unsigned kFs = 0x2;     // FS selector or base changed
+constexpr unsigned kGs = 0x4;     // GS selector or base changed
+}  // namespace disturbed
+
+// Records the calling thread's host FS base and its GS base (the KPCR) so they can be put back
+// without thread-local storage, which a broken FS makes unreadable. Threads that run driver code
+// register (ThreadAttachment); the altstack range lets the trap handler find the record by stack.
+void RegisterHostThread(std::uint64_t gsBase, std::uint64_t altStack, std::uint64_t altStackSize);
+void UnregisterHostThread();
+
+// Puts flags, FS and GS back for the calling thread (uses no thread-local storage); returns the
+// disturbed:: bits of what was wrong. Costs system calls: for the slow paths.
+unsigned RestoreHostState();
+// The same in the trap handler, without a system call unless something is wrong: FS and GS are
+// checked by reading the words their bases point at (glibc's thread pointer at fs:[0], the KPCR's
+// Self at gs:[0x18]), a read that may fault when a base is gone; the handler recovers such a fault
+// through RecoverBaseProbeFault first thing, before it touches anything else.
+unsigned RestoreHostStateInTrap();
+// True (and rip moved past the read, rax = 0) when rip faulted in RestoreHostStateInTrap's read.
+bool RecoverBaseProbeFault(std::uint64_t& rip, std::uint64_t& rax);
+
+// The cheap check: AC or TF set, or a segment selector loaded into FS or GS.
+inline bool HostStateDisturbed() {
+  std::uint64_t flags;
+  std::uint32_t fs, gs;
+  asm volatile("pushfq\n\tpop %0\n\tmov %%fs, %1\n\tmov %%gs, %2" : "=r"(flags), "=r"(fs), "=r"(gs));
+  return (flags & 0x40500) != 0 || (fs | gs) != 0;
+}
+
+// After driver code returned into host code.
+inline void ReturnFromDriver() {
+  asm volatile("cld" ::: "memory");
+  if (HostStateDisturbed()) RestoreHostState();
+}
+
+// Calls a driver routine and puts the host state back when it returns.
+template <class Fn, class... Args>
+decltype(auto) CallDriver(Fn fn, Args... args) {
+  if constexpr (std::is_void_v<decltype(fn(args...))>) {
+    fn(args...);
+    ReturnFromDriver();
+  } else {
+    auto result = fn(args...);
+    ReturnFromDriver();
+    return result;
+  }
+}
+
+}  // namespace ntbox::cpu
+
+// The export thunks' slow path: RestoreHostState, preserving every argument register.
+extern "C" void ntbox_restore_host_state();
