@@ -1,7 +1,6 @@
 #include "cpu/Trap.h"
 
 #include <signal.h>
-#include <sys/uio.h>
 #include <ucontext.h>
 
 #include <Zydis/Zydis.h>
@@ -248,28 +247,26 @@ struct Decoded {
   unsigned available = 0;
 };
 
-// Copies up to bytes from address through the kernel, which stops at the first unmapped or
-// inaccessible page instead of faulting: a fault inside the trap handler would end the host.
-// Returns how many bytes were copied.
+// Copies up to bytes from address, page by page, stopping at the first page that cannot be read
+// (SafeCopy: the fault is recovered, in this handler too, which runs with SA_NODEFER). Driver
+// memory is never read otherwise here. Returns how many bytes were copied.
 std::size_t ReadWithoutFaulting(void* to, std::uint64_t address, std::size_t bytes) {
-  iovec local{to, bytes};
-  iovec remote{reinterpret_cast<void*>(address), bytes};
-  const ssize_t got = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
-  return got > 0 ? static_cast<std::size_t>(got) : 0;
+  std::size_t done = 0;
+  while (done < bytes) {
+    const std::uint64_t at = address + done;
+    const std::size_t chunk = std::min<std::uint64_t>(bytes - done, ((at | 0xFFF) + 1) - at);
+    if (!SafeCopy(static_cast<std::uint8_t*>(to) + done, reinterpret_cast<const void*>(at), chunk)) break;
+    done += chunk;
+  }
+  return done;
 }
 
-// Decodes at rip, reading only bytes inside the loaded image (or host code) that holds it.
-// Decodes the instruction at rip from the `available` readable bytes there.
-Decoded DecodeBytes(std::uint64_t rip, unsigned available, bool mayBeUnreadable = true) {
+// Decodes the instruction at rip from the (up to) `available` bytes there that can be read: the
+// code may be unreadable (trimmed pageable code, a section without read access).
+Decoded DecodeBytes(std::uint64_t rip, unsigned available) {
   Decoded d;
-  if (mayBeUnreadable) {
-    // The code may be unreadable (trimmed pageable code).
-    d.available = static_cast<unsigned>(ReadWithoutFaulting(d.bytes, rip, available));
-    if (d.available == 0) return d;
-  } else {
-    d.available = available;
-    std::memcpy(d.bytes, reinterpret_cast<const void*>(rip), available);
-  }
+  d.available = static_cast<unsigned>(ReadWithoutFaulting(d.bytes, rip, available));
+  if (d.available == 0) return d;
   ZydisDecoder decoder;
   ZydisDecoderInit(&decoder, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
   d.ok = ZYAN_SUCCESS(ZydisDecoderDecodeFull(&decoder, d.bytes, d.available, &d.insn, d.ops));
@@ -278,15 +275,11 @@ Decoded DecodeBytes(std::uint64_t rip, unsigned available, bool mayBeUnreadable 
 
 Decoded DecodeAt(std::uint64_t rip) {
   std::uint64_t limit = rip + 15;
-  bool pageable = false;
   if (nt::Kernel* k = nt::Kernel::CurrentOrNull()) {
     if (const nt::Module* m = k->ModuleAt(rip)) limit = std::min(limit, m->image->end());
     else return {};  // host code: report without decoding
-    // An image is mapped whole and readable, but for its pageable sections (a syscall per
-    // decode would double the cost of every emulated cr8 access).
-    pageable = k->pageable().Overlaps(rip, limit);
   }
-  return DecodeBytes(rip, static_cast<unsigned>(limit - rip), pageable);
+  return DecodeBytes(rip, static_cast<unsigned>(limit - rip));
 }
 
 void CaptureContext(BugCheck& b, ucontext_t* uc, const Decoded& d) {
@@ -305,10 +298,9 @@ void CaptureContext(BugCheck& b, ucontext_t* uc, const Decoded& d) {
 std::uint64_t FindDriverCaller(std::uint64_t rsp) {
   nt::Kernel* kernel = nt::Kernel::CurrentOrNull();
   if (!kernel) return 0;
-  // Read through the kernel, not directly: after a stack overflow rsp may sit at the edge of what
-  // is mapped (a function's "sub rsp, N" moved it into the guard gap), and a fault here would be
-  // one inside the trap handler. Page by page, skipping what is not mapped, up to 64 KiB (printf's
-  // frames in the kernel can be deep).
+  // Read without faulting: after a stack overflow rsp may sit at the edge of what is mapped (a
+  // function's "sub rsp, N" moved it into the guard gap), and a garbage rsp anywhere. Page by page,
+  // skipping what is not mapped, up to 64 KiB (printf's frames in the kernel can be deep).
   std::uint64_t address = rsp;
   const std::uint64_t end = rsp + 65536;
   while (address < end) {

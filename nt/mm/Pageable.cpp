@@ -42,14 +42,6 @@ PageableMemory::Kind PageableMemory::KindAt(std::uint64_t address) const {
   return Kind::kNone;
 }
 
-bool PageableMemory::Overlaps(std::uint64_t begin, std::uint64_t end) const {
-  for (const auto& slot : slots_) {
-    const std::uint64_t slotEnd = slot.end.load();
-    if (slotEnd && begin < slotEnd && slot.begin.load() < end) return true;
-  }
-  return false;
-}
-
 void PageableMemory::Remove(std::uint64_t begin) {
   Lock();
   for (auto& slot : slots_) {

@@ -41,8 +41,6 @@ class PageableMemory {
   // Whether address lies in pageable memory, and whether that is paged pool (lock-free).
   enum class Kind { kNone, kCode, kPool };
   Kind KindAt(std::uint64_t address) const;
-  // Whether any pageable range meets [begin, end) (lock-free).
-  bool Overlaps(std::uint64_t begin, std::uint64_t end) const;
   // How often pageable memory was trimmed and paged in (figures for the benchmark).
   std::uint64_t trims() const { return trims_.load(std::memory_order_relaxed); }
   std::uint64_t pageIns() const { return pageIns_.load(std::memory_order_relaxed); }

@@ -1,6 +1,7 @@
 #include "nt/rtl/Exception.h"
 
 #include "cpu/HostState.h"
+#include "cpu/SafeCopy.h"
 #include "nt/ExportThunks.h"
 
 #include "nt/ke/KeExports.h"
@@ -150,10 +151,12 @@ ULONG64& Gpr(CONTEXT& c, int index) {
   return (&c.Rax)[index];
 }
 
+// Frames and unwind data are driver memory (a corrupted rsp or rbp points anywhere): read without
+// faulting; what cannot be read is 0, which ends a walk.
 template <class T>
 T Load(ULONG64 address) {
-  T v;
-  std::memcpy(&v, reinterpret_cast<const void*>(address), sizeof(T));
+  T v{};
+  if (!cpu::SafeCopy(&v, reinterpret_cast<const void*>(address), sizeof(T))) return T{};
   return v;
 }
 
