@@ -88,6 +88,7 @@ std::pair<std::uint64_t, std::uint64_t> HostImageRange() {
 Result<std::unique_ptr<Machine>> Machine::Boot(const fs::path& root) {
   auto dir = MachineDir::Open(root);
   if (!dir) return std::unexpected(dir.error());
+  dir->ReserveCrashSpace();
   auto registry = Registry::Open(dir->registry().string());
   if (!registry) return std::unexpected(registry.error());
   auto config = BootConfig::Load(dir->bootConfig());
@@ -142,7 +143,7 @@ Result<std::unique_ptr<Machine>> Machine::Boot(const fs::path& root) {
       std::lock_guard lock(machine->mutex_);
       if (auto r = machine->StartLocked(status.config); !r) {
         if (machine->crashReport()) return Fail("the machine bugchecked while starting " + status.config.name +
-                                                " at boot; report: " + machine->crashFile()->string());
+                                                " at boot; report " + machine->CrashReportWhere());
         machine->Notice(fmt::format("the {} service failed to start at boot: error {}: {}\n", status.config.name,
                                     r.error().win32, r.error().message));
       }
@@ -578,15 +579,29 @@ Result<void> Machine::BugChecked(const nt::BugCheck& record) {
   fs::path file = dir_.crashes() / (std::string(stamp) + fmt::format("-{:x}.txt", record.code));
   for (int n = 2; fs::exists(file); ++n) file = dir_.crashes() / (std::string(stamp) + fmt::format("-{:x}-{}.txt", record.code, n));
   const std::string json = nt::FormatBugCheckJson(record, *kernel_);
-  auto written = WriteFileAtomically(file, report);
-  if (written) written = WriteFileAtomically(fs::path(file).replace_extension(".json"), json);
-  if (written) written = WriteFileAtomically(dir_.crashes() / "last.txt", report);
-  if (written) written = WriteFileAtomically(dir_.crashes() / "last.json", json);
+  auto writeAll = [&]() -> Result<void> {
+    auto written = WriteFileAtomically(file, report);
+    if (written) written = WriteFileAtomically(fs::path(file).replace_extension(".json"), json);
+    if (written) written = WriteFileAtomically(dir_.crashes() / "last.txt", report);
+    if (written) written = WriteFileAtomically(dir_.crashes() / "last.json", json);
+    return written;
+  };
+  auto written = writeAll();
+  // A full disk: the space held back at boot is the report's.
+  if (!written && dir_.ReleaseCrashSpace()) written = writeAll();
+  if (!written) {
+    std::error_code ec;
+    for (const fs::path& p : {file, fs::path(file).replace_extension(".json")}) {
+      fs::remove(p.string() + ".tmp", ec);
+      fs::remove(p, ec);
+    }
+  }
   std::function<void()> listener;
   {
     std::lock_guard lock(crashMutex_);
     crashReport_ = report;
-    crashFile_ = file;
+    if (written) crashFile_ = file;
+    else crashSaveError_ = written.error().message;
     listener = crashListener_;
   }
   if (listener) listener();
@@ -600,6 +615,12 @@ std::string Machine::StopReport() const {
 std::optional<std::string> Machine::crashReport() const {
   std::lock_guard lock(crashMutex_);
   return crashReport_;
+}
+
+std::string Machine::CrashReportWhere() const {
+  std::lock_guard lock(crashMutex_);
+  if (crashFile_) return "saved to " + crashFile_->string();
+  return "not saved (" + crashSaveError_ + "); the whole report reached this command";
 }
 
 std::optional<fs::path> Machine::crashFile() const {

@@ -155,7 +155,9 @@ class Machine : private user::SystemGate {
   // Set once a driver has bugchecked the machine: the report, also written under crashes/.
   // A crashed machine runs no more driver code; it must be shut down and booted again.
   std::optional<std::string> crashReport() const;
-  std::optional<std::filesystem::path> crashFile() const;
+  std::optional<std::filesystem::path> crashFile() const;  // nullopt when it could not be saved
+  // "saved to <file>", or why it was not.
+  std::string CrashReportWhere() const;
   // Called once the report is written, on the thread that bugchecked (which may be a DPC, a worker
   // or a system thread: nobody's request). The server uses it to go.
   void SetCrashListener(std::function<void()> listener);
@@ -206,6 +208,7 @@ class Machine : private user::SystemGate {
   mutable std::mutex crashMutex_;  // the report is read by any thread, written by the one that stopped
   std::optional<std::string> crashReport_;
   std::optional<std::filesystem::path> crashFile_;
+  std::string crashSaveError_;
   std::function<void()> crashListener_;
 
   std::mutex listenersMutex_;

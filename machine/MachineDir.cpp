@@ -1,6 +1,7 @@
 #include "machine/MachineDir.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -28,6 +29,22 @@ Result<MachineDir> MachineDir::Open(const fs::path& root) {
     if (ec) return Fail("cannot create the machine directory '" + p.string() + "': " + ec.message());
   }
   return dir;
+}
+
+void MachineDir::ReserveCrashSpace() const {
+  constexpr off_t kReserve = 1 << 20;  // a report with its JSON twin and last.* copies
+  const int fd = ::open(crashReserve().c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return;
+  struct stat st {};
+  if (::fstat(fd, &st) == 0 && st.st_blocks * 512 < kReserve && ::posix_fallocate(fd, 0, kReserve) != 0) {
+    (void)::ftruncate(fd, 0);  // no room for it now; the next boot tries again
+  }
+  ::close(fd);
+}
+
+bool MachineDir::ReleaseCrashSpace() const {
+  std::error_code ec;
+  return fs::remove(crashReserve(), ec);
 }
 
 Result<void> WriteFileAtomically(const fs::path& path, std::string_view contents) {

@@ -26,6 +26,10 @@ class MachineDir {
   std::filesystem::path drive(char letter) const { return root_ / std::string(1, letter); }
   std::filesystem::path debugLog() const { return root_ / "debug.log"; }
   std::filesystem::path crashes() const { return root_ / "crashes"; }
+  // Disk space held back for the next bugcheck report: a full disk frees it for the report.
+  std::filesystem::path crashReserve() const { return crashes() / ".reserve"; }
+  void ReserveCrashSpace() const;
+  bool ReleaseCrashSpace() const;
   std::filesystem::path certs() const { return root_ / "certs"; }
   std::filesystem::path socket() const { return root_ / "server.sock"; }
   std::filesystem::path lock() const { return root_ / "server.lock"; }

@@ -2,6 +2,8 @@
 
 #include <sqlite3.h>
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <array>
 #include <cstring>
@@ -242,6 +244,15 @@ std::string Registry::Normalize(std::string_view path) {
   return out;
 }
 
+// HKLM and HKU themselves, the hives' roots below them (SYSTEM, SOFTWARE, .DEFAULT ...) and the
+// current control set: Windows refuses to delete them (they are hives, or in use).
+bool Registry::IsPermanentKey(std::string_view path) {
+  const auto parts = Split(Normalize(path));
+  if (parts.size() <= 2) return true;
+  return parts.size() == 3 && AsciiLower(parts[0]) == "machine" && AsciiLower(parts[1]) == "system" &&
+         AsciiLower(parts[2]) == "controlset001";
+}
+
 std::optional<std::int64_t> Registry::FindKey(std::string_view path) {
   std::int64_t id = kRootKey;
   for (const auto& part : Split(Normalize(path))) {
@@ -254,7 +265,12 @@ std::optional<std::int64_t> Registry::FindKey(std::string_view path) {
 
 Result<std::int64_t> Registry::EnsureKey(std::string_view path) {
   std::int64_t id = kRootKey;
-  for (const auto& part : Split(Normalize(path))) {
+  const auto parts = Split(Normalize(path));
+  // MACHINE or USER is \REGISTRY's own level: a key's depth counts from the hive's root key.
+  if (parts.size() > kMaxDepth + 1) {
+    return Fail(fmt::format("keys nest at most {} levels deep", kMaxDepth), 0, 87);
+  }
+  for (const auto& part : parts) {
     Statement find(db_, "SELECT id FROM keys WHERE parent = ?1 AND lname = ?2");
     if (find.Bind(1, id).Bind(2, AsciiLower(part)).Step()) {
       id = find.Int(0);
@@ -303,6 +319,7 @@ Result<void> Registry::DeleteKey(std::string_view path) {
     const auto id = FindKey(path);
     if (!id) return Fail("the key does not exist", 0, 2);
     if (*id == kRootKey) return Fail("the registry root cannot be deleted", 0, 5);
+    if (IsPermanentKey(path)) return Fail("a root key, a hive's root or the control set cannot be deleted", 0, 5);
     Statement s(db_, "DELETE FROM keys WHERE id = ?1");
     if (s.Bind(1, *id).Run() != SQLITE_DONE) return Fail(std::string("registry write failed: ") + sqlite3_errmsg(db_));
     return {};

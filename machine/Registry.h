@@ -63,9 +63,13 @@ class Registry {
   // separators and empty components cleaned. Keys keep the case they were created with.
   static std::string Normalize(std::string_view path);
 
+  // Windows' limit on how deep keys nest.
+  static constexpr std::size_t kMaxDepth = 512;
+
   bool KeyExists(std::string_view path);
   Result<void> CreateKey(std::string_view path);  // with missing parents
-  // Deletes a key and everything below it; error when it does not exist.
+  // Deletes a key and everything below it; error when it does not exist, and (access denied) for
+  // the root keys, the hives' roots and the control set, which Windows never lets go.
   Result<void> DeleteKey(std::string_view path);
   Result<void> SetValue(std::string_view path, const RegValue& value);  // creates the key
   Result<void> DeleteValue(std::string_view path, std::string_view name);
@@ -82,6 +86,7 @@ class Registry {
   explicit Registry(sqlite3* db) : db_(db) {}
   Result<void> Exec(const char* sql);
   std::optional<std::int64_t> FindKey(std::string_view path);
+  static bool IsPermanentKey(std::string_view path);
   Result<std::int64_t> EnsureKey(std::string_view path);
   Result<void> Change(const std::function<Result<void>()>& fn);
 

@@ -272,7 +272,11 @@ int RunReg(CommandContext& ctx, const std::vector<std::string>& args) {
   } else {
     r = reg.DeleteKey(*path);
   }
-  if (!r) return Error(ctx, r.error().win32 == 2 ? std::string(kNotFound) : r.error().message);
+  if (!r) {
+    if (r.error().win32 == 2) return Error(ctx, kNotFound);
+    if (r.error().win32 == 5) return Error(ctx, "Access is denied. (" + r.error().message + ")");
+    return Error(ctx, r.error().message);
+  }
   ctx.out("The operation completed successfully.\n");
   return kCommandOk;
 }

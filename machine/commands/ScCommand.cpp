@@ -104,9 +104,9 @@ int Failed(CommandContext& ctx, std::string_view api, const Error& e) {
   if (e.win32 == 0) {  // not a Win32 failure: a bugcheck report or an ntbox error
     if (ctx.machine.crashReport()) {
       ctx.out(e.message);
-      ctx.err(fmt::format("ntbox: the machine stopped with a bugcheck; report saved to {}; the next command boots "
-                          "it again\n",
-                          ctx.machine.crashFile()->string()));
+      ctx.err(fmt::format("ntbox: the machine stopped with a bugcheck; report {}; the next command boots it "
+                          "again\n",
+                          ctx.machine.CrashReportWhere()));
       return kCommandBugCheck;
     }
     ctx.err("ntbox sc: " + e.message + "\n");

@@ -256,8 +256,8 @@ class Server {
     const std::string name = path.filename().string();
     switch (result.exit.kind) {
       case cpu::UserExitKind::kMachineStopped:
-        err(fmt::format("ntbox run: {} ended: the machine stopped with a bugcheck during its request (report: {})\n",
-                        name, machine_->crashFile() ? machine_->crashFile()->string() : std::string()));
+        err(fmt::format("ntbox run: {} ended: the machine stopped with a bugcheck during its request (report {})\n",
+                        name, machine_->CrashReportWhere()));
         return kCommandBugCheck;
       case cpu::UserExitKind::kRefused:
         err(fmt::format("ntbox run: {}: {}\n", name, result.description));
@@ -365,8 +365,8 @@ class Server {
 
   // A driver bugchecked the machine: no more driver code runs; tell everyone and go.
   [[noreturn]] void Crashed() {
-    const std::string file = machine_->crashFile() ? machine_->crashFile()->string() : std::string();
-    TellFollowers("ntbox: the machine stopped with a bugcheck (report: " + file + ")\n", kCommandBugCheck);
+    TellFollowers("ntbox: the machine stopped with a bugcheck (report " + machine_->CrashReportWhere() + ")\n",
+                  kCommandBugCheck);
     {
       std::lock_guard lock(crashedMutex_);
       if (!unpublished_) Unpublish();
@@ -382,7 +382,9 @@ class Server {
         return activeRuns_ <= selfRun && activeCommands_ <= selfCommand;
       });
     }
-    if (options_.foreground) std::fprintf(stderr, "ntbox: the machine bugchecked; report: %s\n", file.c_str());
+    if (options_.foreground) {
+      std::fprintf(stderr, "ntbox: the machine bugchecked; report %s\n", machine_->CrashReportWhere().c_str());
+    }
     std::fflush(nullptr);
     ::_exit(kCommandBugCheck);
   }

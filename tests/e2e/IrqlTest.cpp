@@ -135,7 +135,7 @@ TEST_F(IrqlCliTest, BackgroundBugcheckIsReportedAndTheMachineBootsAgain) {
   std::ifstream errStream(errFile);
   const std::string followErr{std::istreambuf_iterator<char>(errStream), std::istreambuf_iterator<char>()};
   fs::remove(errFile);
-  EXPECT_TRUE(Contains(followErr, "the machine stopped with a bugcheck (report: ")) << followErr;
+  EXPECT_TRUE(Contains(followErr, "the machine stopped with a bugcheck (report saved to ")) << followErr;
   EXPECT_TRUE(Contains(seen, "timer_log: timer set")) << seen;
 
   const auto crash = Run("crash");

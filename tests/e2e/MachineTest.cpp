@@ -16,6 +16,8 @@
 
 #include "NtboxRun.h"
 
+#include <sys/mount.h>
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -234,6 +236,19 @@ TEST_F(MachineTest, RegAddQueryDeleteExportImport) {
   EXPECT_EQ(Run("reg import " + exported.string()).exit, 0);
   EXPECT_EQ(Run("reg query " + key).out, r.out) << "export then import restores the key";
 
+  // Deleting a root key or a hive's root is refused, from the command line and from a .reg file,
+  // as reg.exe refuses; every service stays.
+  r = Run("reg delete HKLM /f");
+  EXPECT_EQ(r.exit, 1);
+  EXPECT_TRUE(Contains(r.err, "Access is denied.")) << r.err;
+  r = Run("reg delete 'HKLM\\SYSTEM' /f");
+  EXPECT_EQ(r.exit, 1);
+  EXPECT_TRUE(Contains(r.err, "Access is denied.")) << r.err;
+  const fs::path wipe = dir_ / "wipe.reg";
+  std::ofstream(wipe) << "Windows Registry Editor Version 5.00\n\n[-HKEY_LOCAL_MACHINE\\SYSTEM]\n";
+  EXPECT_EQ(Run("reg import " + wipe.string()).exit, 1);
+  EXPECT_EQ(Run("reg query 'HKLM\\SYSTEM\\CurrentControlSet\\Services'").exit, 0);
+
   // A bad line refuses the whole file, naming the line; nothing changes.
   const fs::path bad = dir_ / "bad.reg";
   std::ofstream(bad) << "Windows Registry Editor Version 5.00\n\n[HKEY_LOCAL_MACHINE\\SOFTWARE\\ntbox test]\n"
@@ -286,6 +301,38 @@ TEST_F(MachineTest, SeveralClientsAtOnceBootOneServer) {
   for (const auto& o : outcomes) EXPECT_EQ(o.exit, 0) << o.err;
   EXPECT_GT(ServerPid(), 0);
   EXPECT_EQ(Run("boot").out.find("already running") != std::string::npos, true);
+}
+
+// A full disk: the space held back at boot takes the report; it reaches the command too. Needs a
+// small file system of its own (a tmpfs, mounted as root); skipped where none can be mounted.
+TEST_F(MachineTest, BugCheckReportSurvivesAFullDisk) {
+  const fs::path mount = dir_.string() + "_tmpfs";
+  fs::create_directories(mount);
+  if (::mount("tmpfs", mount.c_str(), "tmpfs", 0, "size=4m") != 0) {
+    fs::remove(mount);
+    GTEST_SKIP() << "cannot mount a tmpfs here (not root)";
+  }
+  const fs::path saved = dir_;
+  dir_ = mount / "m";
+  TestSigningOn();
+  ASSERT_EQ(Run("sc create null_write type= kernel binPath= " + Driver("misbehave.sys")).exit, 0);
+  ASSERT_EQ(Run("boot").exit, 0);
+  {
+    std::ofstream fill(mount / "fill", std::ios::binary);
+    const std::string block(4096, '\0');
+    while (fill.write(block.data(), static_cast<std::streamsize>(block.size()))) {
+    }
+  }
+  const Outcome r = Run("sc start null_write");
+  EXPECT_EQ(r.exit, 4);
+  EXPECT_TRUE(Contains(r.out, "SYSTEM_THREAD_EXCEPTION_NOT_HANDLED (7e)")) << r.out;
+  EXPECT_TRUE(Contains(r.err, "report saved to")) << r.err;
+  const std::string report = Slurp((dir_ / "crashes" / "last.txt").string());
+  EXPECT_TRUE(Contains(report, "misbehave!WriteNull")) << report;
+  Run("shutdown");
+  ::umount2(mount.c_str(), MNT_DETACH);
+  fs::remove_all(mount);
+  dir_ = saved;
 }
 
 TEST_F(MachineTest, BugCheckEndsTheServerOnly) {

@@ -44,8 +44,35 @@ TEST_F(RegistryTest, KeysAndValuesIgnoreCase) {
   ASSERT_TRUE(reg_->SetValue("MACHINE\\SYSTEM\\ControlSet001\\Services\\Beep", RegValue::Dword("start", 3)));
   EXPECT_EQ(reg_->Values("MACHINE\\SYSTEM\\ControlSet001\\Services\\Beep").size(), 1u);
   EXPECT_FALSE(reg_->DeleteKey("MACHINE\\NoSuchKey"));
-  ASSERT_TRUE(reg_->DeleteKey("MACHINE\\SYSTEM"));
+  ASSERT_TRUE(reg_->DeleteKey("MACHINE\\SYSTEM\\ControlSet001\\Services"));
   EXPECT_FALSE(reg_->KeyExists("MACHINE\\SYSTEM\\ControlSet001\\Services\\Beep"));
+}
+
+// As on Windows: the root keys, the hives' roots and the control set stay, whatever asks.
+TEST_F(RegistryTest, RootsAndHivesCannotBeDeleted) {
+  ASSERT_TRUE(reg_->SetValue("MACHINE\\SYSTEM\\CurrentControlSet\\Services\\Beep", RegValue::Dword("Start", 1)));
+  ASSERT_TRUE(reg_->CreateKey("USER\\.DEFAULT\\Software"));
+  for (const char* key : {"MACHINE", "machine\\system", "MACHINE\\SYSTEM\\CurrentControlSet",
+                          "MACHINE\\SYSTEM\\ControlSet001", "USER", "USER\\.DEFAULT"}) {
+    const auto r = reg_->DeleteKey(key);
+    ASSERT_FALSE(r) << key;
+    EXPECT_EQ(r.error().win32, 5u) << key;
+  }
+  EXPECT_TRUE(reg_->KeyExists("MACHINE\\SYSTEM\\ControlSet001\\Services\\Beep"));
+  EXPECT_TRUE(reg_->DeleteKey("USER\\.DEFAULT\\Software"));
+}
+
+// Keys nest at most 512 levels below their hive's root, so whatever is created can be deleted.
+TEST_F(RegistryTest, KeysNestAtMost512Deep) {
+  std::string deepest = "MACHINE\\SOFTWARE";
+  for (std::size_t i = 1; i < Registry::kMaxDepth; ++i) deepest += "\\k";
+  ASSERT_TRUE(reg_->CreateKey(deepest));
+  const auto tooDeep = reg_->CreateKey(deepest + "\\k");
+  ASSERT_FALSE(tooDeep);
+  EXPECT_EQ(tooDeep.error().win32, 87u);
+  EXPECT_FALSE(reg_->SetValue(deepest + "\\k", RegValue::Dword("v", 1)));
+  ASSERT_TRUE(reg_->DeleteKey("MACHINE\\SOFTWARE\\k"));
+  EXPECT_FALSE(reg_->KeyExists("MACHINE\\SOFTWARE\\k"));
 }
 
 TEST_F(RegistryTest, ValueEncodings) {
