@@ -73,6 +73,8 @@ Kernel::Kernel(KernelConfig config)
   if (!g_current.compare_exchange_strong(expected, this)) {
     throw std::logic_error("another ntbox kernel is already live in this process");
   }
+  // Before any driver or program memory is touched: SafeCopy's faults are recovered there.
+  cpu::InstallTrapHandlers();
   SetKdDebuggerEnabled(config_.debuggerEnabled);
   objects_ = std::make_unique<ob::Namespace>();
   system_ = ps::Process::CreateSystem();

@@ -1,5 +1,7 @@
 #include "pe/PeImage.h"
 
+#include "support/InputFile.h"
+
 #include <bit>
 #include <cstring>
 #include <fstream>
@@ -66,24 +68,14 @@ DataDirectory PeImage::directory(DirectoryIndex index) const {
 }
 
 Result<PeImage> PeImage::ParseFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return Fail(fmt::format("cannot open '{}': {}", path, std::strerror(errno)),
-                nt::STATUS_OBJECT_NAME_NOT_FOUND, 2);
+  auto bytes = ReadInputFile(path, kMaxImageSize + (64u << 20), "an image");
+  if (!bytes) {
+    Error e = bytes.error();
+    if (e.win32 == 2) e.ntstatus = nt::STATUS_OBJECT_NAME_NOT_FOUND;
+    if (e.win32 == 87) e = Error{e.message, nt::STATUS_INVALID_IMAGE_FORMAT, 193};
+    return std::unexpected(e);
   }
-  // One read of the whole file: a byte-wise iterator copy dominated driver start times.
-  in.seekg(0, std::ios::end);
-  const std::streamoff size = in.tellg();
-  in.seekg(0, std::ios::beg);
-  if (size < 0) return Fail(fmt::format("cannot read '{}'", path));
-  if (static_cast<std::uint64_t>(size) > kMaxImageSize + (64u << 20)) {
-    return Fail(fmt::format("'{}' is {} bytes: far larger than any driver image", path, size),
-                nt::STATUS_INVALID_IMAGE_FORMAT, 193);
-  }
-  std::vector<std::uint8_t> bytes(static_cast<std::size_t>(size));
-  in.read(reinterpret_cast<char*>(bytes.data()), size);
-  if (in.gcount() != size) return Fail(fmt::format("cannot read '{}'", path));
-  return Parse(std::move(bytes));
+  return Parse(std::move(*bytes));
 }
 
 Result<PeImage> PeImage::Parse(std::vector<std::uint8_t> file) {

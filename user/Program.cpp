@@ -1,5 +1,7 @@
 #include "user/Program.h"
 
+#include "cpu/SafeCopy.h"
+
 #include <pthread.h>
 #include <unistd.h>
 
@@ -155,8 +157,15 @@ Result<void> Program::Prepare() {
   // Static TLS (__declspec(thread), mingw's TLS support): the main thread's block, index 0.
   const auto tlsDir = image_->pe().directory(pe::kDirTls);
   if (tlsDir.Size >= sizeof(TlsDirectory) && tlsDir.VirtualAddress + sizeof(TlsDirectory) <= image_->size()) {
+    // The image is the program's: its sections have the protections it declares, so every read
+    // and write here may fault (SafeCopy) and refuses the program rather than the host.
+    const auto unreadable = [] {
+      return Fail("the image's TLS data lies in a section that cannot be read", nt::STATUS_ACCESS_VIOLATION, 998);
+    };
     TlsDirectory d;
-    std::memcpy(&d, reinterpret_cast<const void*>(image_->base() + tlsDir.VirtualAddress), sizeof d);
+    if (!cpu::SafeCopy(&d, reinterpret_cast<const void*>(image_->base() + tlsDir.VirtualAddress), sizeof d)) {
+      return unreadable();
+    }
     const bool sane = d.EndAddressOfRawData >= d.StartAddressOfRawData &&
                       image_->contains(d.StartAddressOfRawData) && d.EndAddressOfRawData <= image_->end() &&
                       d.SizeOfZeroFill < (64u << 20);
@@ -164,13 +173,19 @@ Result<void> Program::Prepare() {
     const std::uint64_t raw = d.EndAddressOfRawData - d.StartAddressOfRawData;
     void* block = space->Allocate(raw + d.SizeOfZeroFill + 16);
     if (!block) return fail();
-    std::memcpy(block, reinterpret_cast<const void*>(d.StartAddressOfRawData), raw);
+    if (!cpu::SafeCopy(block, reinterpret_cast<const void*>(d.StartAddressOfRawData), raw)) return unreadable();
     Put<std::uint64_t>(tlsArray_, reinterpret_cast<std::uint64_t>(block));
-    if (image_->contains(d.AddressOfIndex)) Put<std::uint32_t>(d.AddressOfIndex, 0);
+    const std::uint32_t index = 0;
+    if (image_->contains(d.AddressOfIndex) &&
+        !cpu::SafeCopy(reinterpret_cast<void*>(d.AddressOfIndex), &index, sizeof index)) {
+      // Windows' loader faults writing it: the process cannot start.
+      return Fail(fmt::format("the image's TLS index slot (at +{:#x}) lies in a section it declares read-only",
+                              d.AddressOfIndex - image_->base()),
+                  nt::STATUS_ACCESS_VIOLATION, 998);
+    }
     for (std::uint64_t at = d.AddressOfCallBacks; at && image_->contains(at) && at + 8 <= image_->end(); at += 8) {
-      std::uint64_t callback;
-      std::memcpy(&callback, reinterpret_cast<const void*>(at), 8);
-      if (!callback) break;
+      std::uint64_t callback = 0;
+      if (!cpu::SafeCopy(&callback, reinterpret_cast<const void*>(at), 8) || !callback) break;
       tlsCallbacks_.push_back(callback);
     }
   }

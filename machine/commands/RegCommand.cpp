@@ -7,6 +7,7 @@
 
 #include "machine/RegFile.h"
 #include "machine/commands/Command.h"
+#include "support/InputFile.h"
 #include "support/Text.h"
 
 namespace ntbox::machine {
@@ -192,10 +193,13 @@ int RunReg(CommandContext& ctx, const std::vector<std::string>& args) {
   if (op == "IMPORT") {
     if (args.size() != 2) return Usage(ctx, "import needs one file");
     const auto file = ClientPath(ctx, args[1]);
-    std::ifstream in(file, std::ios::binary);
-    if (!in) return Error(ctx, "Error opening the file. There may be a disk or file system error. (" + file.string() + ")");
-    const std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    auto ops = ParseRegFile(bytes);
+    constexpr std::uint64_t kMaxRegFile = 256u << 20;  // far beyond any exported hive
+    const auto bytes = ReadInputFile(file.string(), kMaxRegFile, "a .reg file");
+    if (!bytes) {
+      return Error(ctx, "Error opening the file. There may be a disk or file system error. (" +
+                            bytes.error().message + ")");
+    }
+    auto ops = ParseRegFile(*bytes);
     if (!ops) return Error(ctx, fmt::format("{}: {}; nothing was imported", args[1], ops.error().message));
     if (auto r = ApplyRegFile(reg, *ops); !r) return Error(ctx, r.error().message + "; nothing was imported");
     ctx.out("The operation completed successfully.\n");

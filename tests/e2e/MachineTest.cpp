@@ -17,6 +17,7 @@
 #include "NtboxRun.h"
 
 #include <sys/mount.h>
+#include <sys/stat.h>
 
 namespace {
 
@@ -301,6 +302,25 @@ TEST_F(MachineTest, SeveralClientsAtOnceBootOneServer) {
   for (const auto& o : outcomes) EXPECT_EQ(o.exit, 0) << o.err;
   EXPECT_GT(ServerPid(), 0);
   EXPECT_EQ(Run("boot").out.find("already running") != std::string::npos, true);
+}
+
+// Inputs without end or that never come are refused at once, naming what they are: each of these
+// grew the server to 16 GB, grew the client without limit, or blocked forever.
+TEST_F(MachineTest, UnboundedInputsAreRefused) {
+  Outcome r = Run("reg import /dev/zero");
+  EXPECT_EQ(r.exit, 1);
+  EXPECT_TRUE(Contains(r.err, "'/dev/zero' is a character device, not a file")) << r.err;
+  r = Run("ioctl '\\\\.\\Nothing' 0x222000 --in @/dev/zero");
+  EXPECT_EQ(r.exit, 2);
+  EXPECT_TRUE(Contains(r.err, "'/dev/zero' is a character device")) << r.err;
+  const fs::path fifo = dir_.string() + "_fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  r = ntbox::test::Ntbox("load " + fifo.string());
+  EXPECT_EQ(r.exit, 3);
+  EXPECT_TRUE(Contains(r.err, "is a FIFO, not a file")) << r.err;
+  r = Run("reg import " + fifo.string());
+  EXPECT_EQ(r.exit, 1);
+  fs::remove(fifo);
 }
 
 // A full disk: the space held back at boot takes the report; it reaches the command too. Needs a

@@ -7,11 +7,13 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <string>
 #include <vector>
 
 #include "NtboxRun.h"
+#include "pe/PeImage.h"
 
 namespace {
 
@@ -204,6 +206,36 @@ TEST_F(RunTest, CrashingProgramsEndAsOnWindows) {
   // The machine ran on: no bugcheck, the server is the same.
   EXPECT_FALSE(std::filesystem::exists(dir_ / "crashes" / "last.txt"));
   EXPECT_EQ(Run("status").exit, 0);
+}
+
+// A program whose TLS index slot lies in a read-only section: Windows' loader faults writing it
+// and the process cannot start; the loader here wrote it and crashed the server.
+TEST_F(RunTest, ReadOnlyTlsIndexSlotRefusesTheProgram) {
+  const std::string program = Slurp(Driver("user_basics.exe"));
+  auto image = ntbox::pe::PeImage::Parse(std::vector<std::uint8_t>(program.begin(), program.end()));
+  ASSERT_TRUE(image) << image.error().message;
+  const auto tls = image->directory(ntbox::pe::kDirTls);
+  ASSERT_NE(tls.Size, 0u) << "mingw's start-up gives every program a TLS directory";
+  const ntbox::pe::Section* rdata = nullptr;
+  const ntbox::pe::Section* holder = nullptr;
+  for (const auto& s : image->sections()) {
+    if (s.name == ".rdata") rdata = &s;
+    if (tls.VirtualAddress - s.virtualAddress < s.rawSize) holder = &s;
+  }
+  ASSERT_TRUE(rdata && holder);
+  // AddressOfIndex (third field of IMAGE_TLS_DIRECTORY64) moved to the start of .rdata.
+  const std::size_t field = holder->rawOffset + (tls.VirtualAddress - holder->virtualAddress) + 16;
+  const std::uint64_t slot = image->preferredBase() + rdata->virtualAddress;
+  std::string patched = program;
+  std::memcpy(patched.data() + field, &slot, 8);
+  const std::string file = testing::TempDir() + "/ntbox_tls_" + std::to_string(getpid()) + ".exe";
+  std::ofstream(file, std::ios::binary) << patched;
+  const Outcome r = Run("run " + file + " exit 3");
+  EXPECT_NE(r.exit, 3) << "main must not run";
+  EXPECT_TRUE(Contains(r.err, "TLS index slot (at +0x")) << r.err;
+  EXPECT_TRUE(Contains(r.err, "read-only")) << r.err;
+  EXPECT_EQ(Run("status").exit, 0) << "the machine runs on";
+  std::remove(file.c_str());
 }
 
 TEST_F(RunTest, RefusedBeforeMain) {

@@ -21,6 +21,8 @@
 #include "machine/server/Server.h"
 #include "tools/ntbox/Commands.h"
 
+#include "support/InputFile.h"
+
 namespace ntbox::tools {
 namespace {
 
@@ -228,13 +230,15 @@ std::vector<std::function<int()>> AddMachineCommands(CLI::App& app) {
     if (!ioctl->parsed()) return -1;
     std::string hex = o->input;
     if (hex.starts_with("@")) {
-      std::ifstream in(hex.substr(1), std::ios::binary);
-      if (!in) {
-        std::fprintf(stderr, "ntbox ioctl: cannot read %s\n", hex.c_str() + 1);
+      constexpr std::uint64_t kMaxInput = 16u << 20;  // an IOCTL's input is one kernel buffer
+      const auto bytes = ReadInputFile(hex.substr(1), kMaxInput, "an IOCTL's input");
+      if (!bytes) {
+        std::fprintf(stderr, "ntbox ioctl: %s\n", bytes.error().message.c_str());
         return kExitUsage;
       }
       hex.clear();
-      for (char c; in.get(c);) hex += fmt::format("{:02x}", static_cast<unsigned char>(c));
+      hex.reserve(bytes->size() * 2);
+      for (const std::uint8_t c : *bytes) hex += fmt::format("{:02x}", c);
     }
     return machine::Call(Root(*o), ClientRequest{"ioctl", {o->device, o->code, hex, std::to_string(o->outSize)}});
   });
