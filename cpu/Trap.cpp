@@ -1,5 +1,6 @@
 #include "cpu/Trap.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <ucontext.h>
 
@@ -15,6 +16,7 @@
 #include "nt/Kernel.h"
 #include "nt/Status.h"
 #include "nt/kd/DebugPrint.h"
+#include "nt/ke/Dispatcher.h"
 #include "nt/ke/Irql.h"
 #include "nt/ke/KeTypes.h"
 #include "nt/ke/Thread.h"
@@ -705,7 +707,52 @@ void OnTrap(int signal, siginfo_t* info, void* context) {
        knownAddress ? std::optional<std::uint64_t>(address) : std::nullopt, write);
 }
 
+int PreemptSignal() { return SIGRTMIN + 4; }
+int WatchdogSignal() { return SIGRTMIN + 5; }
+std::atomic<std::uint64_t> g_watchdogP1{0}, g_watchdogTicks{0}, g_watchdogLimit{0};
+
+// Where the interrupted thread runs driver code below DISPATCH_LEVEL with the kernel lock: let the
+// threads waiting for the lock have it, as a clock interrupt's quantum end would. Elsewhere (host
+// code may hold host locks; code at DISPATCH_LEVEL is never preempted) the request is dropped; the
+// watchdog asks again next quantum.
+void OnPreempt(int, siginfo_t*, void* context) {
+  asm volatile("pushfq\n\tandq $~0x40000, (%%rsp)\n\tpopfq" ::: "cc", "memory");  // see OnTrap
+  (void)RestoreHostStateInTrap();
+  auto* uc = static_cast<ucontext_t*>(context);
+  nt::ke::KernelThread* t = nt::ke::CurrentThread();
+  const nt::Kernel* kernel = nt::Kernel::CurrentOrNull();
+  if (!t || !kernel || !t->guard || t->guard == t->userGuard || t->irql >= nt::DISPATCH_LEVEL) return;
+  if (!kernel->ModuleAt(static_cast<std::uint64_t>(uc->uc_mcontext.gregs[REG_RIP]))) return;
+  nt::ke::KernelLock& lock = nt::ke::TheKernelLock();
+  if (lock.HeldByCaller()) lock.Yield();
+}
+
+// The DPC watchdog's stop, on the thread that stayed at DISPATCH_LEVEL: 0x133 where it spins.
+void OnWatchdog(int, siginfo_t*, void* context) {
+  asm volatile("pushfq\n\tandq $~0x40000, (%%rsp)\n\tpopfq" ::: "cc", "memory");  // see OnTrap
+  (void)RestoreHostStateInTrap();
+  auto* uc = static_cast<ucontext_t*>(context);
+  nt::ke::KernelThread* t = nt::ke::CurrentThread();
+  if (!t || !t->guard || t->irql < nt::DISPATCH_LEVEL) return;
+  const auto rip = static_cast<std::uint64_t>(uc->uc_mcontext.gregs[REG_RIP]);
+  const Decoded d = DecodeAt(rip);
+  const std::uint64_t p1 = g_watchdogP1.load();
+  Stop(uc, d, t, bc::DPC_WATCHDOG_VIOLATION, p1, g_watchdogTicks.load(), p1 == 0 ? g_watchdogLimit.load() : 0, 0,
+       p1 == 0 ? "a DPC routine ran longer than the DPC watchdog allows (DpcTimeout)"
+               : "the processor stayed at DISPATCH_LEVEL or above longer than the DPC watchdog allows "
+                 "(DpcWatchdogPeriod)");
+}
+
 }  // namespace
+
+void RequestPreemption(unsigned long pthread) { pthread_kill(static_cast<pthread_t>(pthread), PreemptSignal()); }
+
+void RequestWatchdogStop(unsigned long pthread, std::uint64_t p1, std::uint64_t ticks, std::uint64_t limit) {
+  g_watchdogP1.store(p1);
+  g_watchdogTicks.store(ticks);
+  g_watchdogLimit.store(limit);
+  pthread_kill(static_cast<pthread_t>(pthread), WatchdogSignal());
+}
 
 void InstallTrapHandlers() {
   static std::once_flag once;
@@ -718,6 +765,15 @@ void InstallTrapHandlers() {
       sigemptyset(&sa.sa_mask);
       sigaction(s, &sa, nullptr);
     }
+    // SA_RESTART: a holder blocked in a system call goes on with it.
+    struct sigaction preempt {};
+    preempt.sa_sigaction = OnPreempt;
+    preempt.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
+    sigemptyset(&preempt.sa_mask);
+    sigaction(PreemptSignal(), &preempt, nullptr);
+    struct sigaction watchdog = preempt;
+    watchdog.sa_sigaction = OnWatchdog;
+    sigaction(WatchdogSignal(), &watchdog, nullptr);
   });
 }
 

@@ -21,6 +21,13 @@ namespace ntbox::cpu {
 // Installs the process-wide handlers (idempotent).
 void InstallTrapHandlers();
 
+// The watchdog's requests (nt/ke/Watchdog.h), delivered to the kernel lock's holder by a signal of
+// their own: a preemption lets other threads take the kernel lock where the holder runs driver
+// code below DISPATCH_LEVEL; a watchdog stop is 0x133 on that thread (p1: 0 one DPC, 1 the time at
+// DISPATCH_LEVEL; the time and its limit in clock ticks).
+void RequestPreemption(unsigned long pthread);
+void RequestWatchdogStop(unsigned long pthread, std::uint64_t p1, std::uint64_t ticks, std::uint64_t limit);
+
 using GuardedFunction = std::uint64_t (*)(void* context);
 // Runs fn on the calling (attached) thread; a bugcheck raised meanwhile comes back as the error.
 std::expected<std::uint64_t, nt::BugCheck> CallGuarded(GuardedFunction fn, void* context);

@@ -113,6 +113,14 @@ Result<std::unique_ptr<Machine>> Machine::Boot(const fs::path& root) {
   kernelConfig.debuggerEnabled = config->debug;
   kernelConfig.processors = config->processors();
   kernelConfig.systemDrive = machine->dir_.drive('C').string();
+  // The DPC watchdog's limits in milliseconds, where Windows keeps them.
+  constexpr const char* kKernelKey = "MACHINE\\SYSTEM\\ControlSet001\\Control\\Session Manager\\Kernel";
+  if (const auto v = reg.GetValue(kKernelKey, "DpcTimeout"); v && v->AsDword() && *v->AsDword()) {
+    kernelConfig.watchdog.dpcTimeout = std::chrono::milliseconds(*v->AsDword());
+  }
+  if (const auto v = reg.GetValue(kKernelKey, "DpcWatchdogPeriod"); v && v->AsDword() && *v->AsDword()) {
+    kernelConfig.watchdog.dpcWatchdogPeriod = std::chrono::milliseconds(*v->AsDword());
+  }
   for (const auto& value : reg.Values(kDebugPrintFilterKey)) {
     const auto mask = value.AsDword();
     if (!mask) continue;
@@ -380,6 +388,12 @@ Result<ServiceStatus> Machine::StartLocked(const ServiceConfig& config) {
                                                 static_cast<std::uint32_t>(*status),
                                                 name.empty() ? "" : " " + std::string(name))));
   }
+  if (kernel_->stopped()) {
+    // DriverEntry returned, but the machine stopped meanwhile (its DPC, timer or thread bugchecked).
+    rt.state = ServiceState::kStopped;
+    (void)driver->release();
+    return std::unexpected(Error{StopReport(), 0, 0});
+  }
   rt.state = ServiceState::kRunning;
   rt.win32ExitCode = 0;
   rt.driver = std::move(*driver);
@@ -604,12 +618,16 @@ Result<void> Machine::BugChecked(const nt::BugCheck& record) {
     else crashSaveError_ = written.error().message;
     listener = crashListener_;
   }
+  crashWritten_.notify_all();
   if (listener) listener();
   return written;
 }
 
 std::string Machine::StopReport() const {
-  return crashReport().value_or("the machine has stopped");
+  // The stop may have come from another thread (a DPC's), whose report is being written.
+  std::unique_lock lock(crashMutex_);
+  crashWritten_.wait_for(lock, std::chrono::seconds(10), [this] { return crashReport_.has_value(); });
+  return crashReport_.value_or("the machine has stopped");
 }
 
 std::optional<std::string> Machine::crashReport() const {

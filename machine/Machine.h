@@ -209,6 +209,7 @@ class Machine : private user::SystemGate {
   std::optional<std::string> crashReport_;
   std::optional<std::filesystem::path> crashFile_;
   std::string crashSaveError_;
+  mutable std::condition_variable crashWritten_;
   std::function<void()> crashListener_;
 
   std::mutex listenersMutex_;

@@ -98,6 +98,7 @@ Kernel::Kernel(KernelConfig config)
   SetExportedProcessorCount(config_.processors);
   ke::SetStopping(false);
   processors_ = std::make_unique<ke::Processors>(config_.processors);
+  watchdog_ = std::make_unique<ke::Watchdog>(config_.watchdog);
   workQueues_ = std::make_unique<ex::WorkQueues>();
   systemThreads_ = std::make_unique<ps::SystemThreads>();
   notifyRoutines_ = std::make_unique<ps::NotifyRoutines>();
@@ -132,6 +133,7 @@ void Kernel::StopThreads() {
     std::lock_guard lock(ke::TheKernelLock());
     ke::SetStopping(true);
   }
+  watchdog_.reset();
   systemThreads_.reset();
   workQueues_.reset();
   processors_.reset();

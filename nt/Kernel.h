@@ -18,6 +18,7 @@
 #include "nt/ex/Pool.h"
 #include "nt/ke/BugCheck.h"
 #include "nt/kd/DebugFilter.h"
+#include "nt/ke/Watchdog.h"
 #include "nt/mm/Pageable.h"
 #include "nt/rtl/RtlTypes.h"
 #include "nt/vf/Verifier.h"
@@ -59,6 +60,7 @@ struct KernelConfig {
   // The folder that is the machine's C: drive (kernel file I/O stays inside it); empty: none.
   std::string systemDrive;
   vf::VerifierConfig verifier;
+  ke::WatchdogConfig watchdog;  // preemption quantum and DPC watchdog limits
 };
 
 struct DebugRecord {
@@ -142,6 +144,8 @@ class Kernel {
   ex::WorkQueues& workQueues() { return *workQueues_; }
   ps::SystemThreads& systemThreads() { return *systemThreads_; }
   ps::NotifyRoutines& notifyRoutines() { return *notifyRoutines_; }
+  // How often the watchdog preempted driver code so far (benchmarks, tests).
+  std::uint64_t preemptions() const { return watchdog_ ? watchdog_->preemptions() : 0; }
 
   // Runs driver code on the calling thread, which is attached and holds the kernel lock. A
   // bugcheck meanwhile stops the kernel: no driver code starts again, every wait ends, and the
@@ -189,6 +193,7 @@ class Kernel {
   std::unique_ptr<ex::WorkQueues> workQueues_;
   std::unique_ptr<ps::SystemThreads> systemThreads_;
   std::unique_ptr<ps::NotifyRoutines> notifyRoutines_;
+  std::unique_ptr<ke::Watchdog> watchdog_;
   alignas(4096) std::array<std::uint8_t, 4096> sharedData_{};
 };
 

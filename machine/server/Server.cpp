@@ -1,5 +1,7 @@
 #include "machine/server/Server.h"
 
+#include "support/Text.h"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -66,7 +68,12 @@ struct Follower {
 class Server {
  public:
   Server(const ServerOptions& options, std::unique_ptr<Machine> machine, int listenFd, int wakeRead)
-      : options_(options), machine_(std::move(machine)), listenFd_(listenFd), wakeRead_(wakeRead) {}
+      : options_(options),
+        machine_(std::move(machine)),
+        listenFd_(listenFd),
+        wakeRead_(wakeRead),
+        socketPath_(machine_->dir().socket().string()),
+        pidPath_((machine_->dir().root() / "server.pid").string()) {}
 
   int Run() {
     while (!stopping_) {
@@ -128,7 +135,10 @@ class Server {
     }
     t_servingCommand = true;
     {
-      std::lock_guard lock(commandMutex_);
+      // Commands that only read the machine never queue behind one that runs driver code (an
+      // sc start whose DriverEntry loops): they need the kernel lock only, which preemption frees.
+      std::unique_lock lock(commandMutex_, std::defer_lock);
+      if (!IsQuery(command, args)) lock.lock();
       CommandContext ctx{*machine_, request.value("cwd", std::string("/")),
                          [fd](std::string_view s) { WriteFrame(fd, FrameKind::kStdout, s); },
                          [fd](std::string_view s) { WriteFrame(fd, FrameKind::kStderr, s); }};
@@ -357,21 +367,21 @@ class Server {
     }
   }
 
+  // Once only, whichever of a stop, a crash or the shutdown deadline comes first.
   void Unpublish() {
+    std::lock_guard lock(crashedMutex_);
+    if (unpublished_) return;
+    unpublished_ = true;
     ::close(listenFd_);
-    ::unlink(machine_->dir().socket().c_str());
-    ::unlink((machine_->dir().root() / "server.pid").c_str());
+    ::unlink(socketPath_.c_str());
+    ::unlink(pidPath_.c_str());
   }
 
   // A driver bugchecked the machine: no more driver code runs; tell everyone and go.
   [[noreturn]] void Crashed() {
     TellFollowers("ntbox: the machine stopped with a bugcheck (report " + machine_->CrashReportWhere() + ")\n",
                   kCommandBugCheck);
-    {
-      std::lock_guard lock(crashedMutex_);
-      if (!unpublished_) Unpublish();
-      unpublished_ = true;
-    }
+    Unpublish();
     WaitForFollowers();
     {
       // Programs and commands whose requests the stop ended tell their callers so before the server goes.
@@ -389,13 +399,40 @@ class Server {
     ::_exit(kCommandBugCheck);
   }
 
+  // Read-only commands: the control plane (status, sc query, reg query, lm ...).
+  static bool IsQuery(const std::string& command, const std::vector<std::string>& args) {
+    const std::string op = args.empty() ? std::string() : AsciiLower(args[0]);
+    if (command == "status" || command == "lm") return true;
+    if (command == "sc") return op == "query" || op == "queryex" || op == "qc" || op == "getdisplayname";
+    if (command == "reg") return op == "query" || op == "export";
+    if (command == "bcdedit") return op.empty() || op == "/enum" || op == "/v";
+    if (command == "verifier") return op == "/query" || op == "/querysettings";
+    return false;
+  }
+
   void Stop(const std::string& text, int status) {
+    // A shutdown always completes: driver code that never returns (a DriverEntry that loops at
+    // DISPATCH_LEVEL, a request stuck in a driver) keeps the orderly path below from finishing, so
+    // after a grace period the server ends anyway, its pid file and socket already gone.
+    std::thread([this] {
+      std::this_thread::sleep_for(kShutdownGrace);
+      Unpublish();
+      std::fprintf(stderr, "ntbox: driver code did not let the machine stop within %lld s; the server ends now\n",
+                   static_cast<long long>(kShutdownGrace.count()));
+      std::fflush(nullptr);
+      ::_exit(0);
+    }).detach();
     stopping_ = true;
     Unpublish();
     TellFollowers(text, status);
     WaitForFollowers();
     EndPrograms();
     std::lock_guard lock(commandMutex_);
+    {
+      // Queries run without the command lock: let those under way answer first.
+      std::unique_lock programs(programsMutex_);
+      programsGone_.wait_for(programs, std::chrono::seconds(2), [this] { return activeCommands_ == 0; });
+    }
     machine_.reset();
     if (options_.foreground) std::fputs(text.c_str(), stderr);
   }
@@ -415,10 +452,12 @@ class Server {
     followersGone_.wait_for(lock, std::chrono::seconds(2), [this] { return followers_.empty(); });
   }
 
+  static constexpr std::chrono::seconds kShutdownGrace{5};
   ServerOptions options_;
   std::unique_ptr<Machine> machine_;
   int listenFd_;
   int wakeRead_;
+  std::string socketPath_, pidPath_;
   std::atomic<bool> stopping_{false};
   std::mutex commandMutex_;
   std::mutex followersMutex_;

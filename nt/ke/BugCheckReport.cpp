@@ -99,8 +99,8 @@ ParameterHelp HelpFor(ULONG code) {
       return {{"the resource", "the thread", "the owner table (not recorded by ntbox)", "reserved"},
               "A thread released an ERESOURCE it does not own."};
     case bugcheck::DPC_WATCHDOG_VIOLATION:
-      return {{"0: one DPC ran too long, 1: the processor stayed at DISPATCH_LEVEL too long", "reserved",
-               "reserved", "reserved"},
+      return {{"0: one DPC ran too long, 1: the processor stayed at DISPATCH_LEVEL too long",
+               "the time it ran, in clock ticks (15.625 ms)", "0: the limit for one DPC, in clock ticks", "reserved"},
               "A processor was stuck at DISPATCH_LEVEL or above (here: spinning on a spin lock that can never "
               "be released)."};
     default:

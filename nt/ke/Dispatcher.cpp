@@ -1,6 +1,8 @@
 #include "nt/ke/Dispatcher.h"
 
 #include <linux/futex.h>
+#include <pthread.h>
+#include <sched.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -27,21 +29,46 @@ std::atomic<bool> g_stopping{false};
 
 }  // namespace
 
+void KernelLock::Took(unsigned depth) {
+  owner_.store(Me(), std::memory_order_relaxed);
+  depth_ = depth;
+  holderPthread_.store(pthread_self(), std::memory_order_relaxed);
+  holder_.store(CurrentThreadSlot(), std::memory_order_relaxed);
+  acquisitions_.store(acquisitions_.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+}
+
+void KernelLock::Letting() {
+  holder_.store(nullptr, std::memory_order_relaxed);
+  owner_.store(nullptr, std::memory_order_relaxed);
+}
+
 void KernelLock::lock() {
   if (owner_.load(std::memory_order_relaxed) == Me()) {
     ++depth_;
     return;
   }
-  mutex_.lock();
-  owner_.store(Me(), std::memory_order_relaxed);
-  depth_ = 1;
+  if (!mutex_.try_lock()) {
+    waiters_.fetch_add(1, std::memory_order_relaxed);
+    mutex_.lock();
+    waiters_.fetch_sub(1, std::memory_order_relaxed);
+  }
+  Took(1);
 }
 
 void KernelLock::unlock() {
   if (--depth_ == 0) {
-    owner_.store(nullptr, std::memory_order_relaxed);
+    Letting();
     mutex_.unlock();
   }
+}
+
+void KernelLock::Yield() {
+  const unsigned depth = ReleaseAll();
+  if (depth == 0) return;
+  // std::mutex is not fair: give a waiter the time to take it before taking it back.
+  const std::uint64_t before = acquisitions();
+  for (int i = 0; i < 1000 && contended() && acquisitions() == before; ++i) sched_yield();
+  Reacquire(depth);
 }
 
 bool KernelLock::HeldByCaller() const { return owner_.load(std::memory_order_relaxed) == Me(); }
@@ -50,16 +77,19 @@ unsigned KernelLock::ReleaseAll() {
   if (!HeldByCaller()) return 0;
   const unsigned depth = depth_;
   depth_ = 0;
-  owner_.store(nullptr, std::memory_order_relaxed);
+  Letting();
   mutex_.unlock();
   return depth;
 }
 
 void KernelLock::Reacquire(unsigned depth) {
   if (depth == 0) return;
-  mutex_.lock();
-  owner_.store(Me(), std::memory_order_relaxed);
-  depth_ = depth;
+  if (!mutex_.try_lock()) {
+    waiters_.fetch_add(1, std::memory_order_relaxed);
+    mutex_.lock();
+    waiters_.fetch_sub(1, std::memory_order_relaxed);
+  }
+  Took(depth);
 }
 
 KernelLock& TheKernelLock() {

@@ -15,6 +15,8 @@
 
 namespace ntbox::nt::ke {
 
+class KernelThread;
+
 class KernelLock {
  public:
   void lock();
@@ -23,11 +25,34 @@ class KernelLock {
   // Lets go of every level the caller holds (for a wait); returns how many to take back.
   unsigned ReleaseAll();
   void Reacquire(unsigned depth);
+  // Preemption: lets a thread waiting for the lock take it, then takes it back.
+  void Yield();
+
+  // What the watchdog (ke/Watchdog.h) samples, without the lock: who holds it, how often it has
+  // been taken, and whether anyone waits for it.
+  // The holder's current-thread slot (its thread-local CurrentThread(): a thread may attach after
+  // it took the lock) and its pthread, for the watchdog's signals.
+  struct Holder {
+    KernelThread* const* slot = nullptr;
+    unsigned long pthread = 0;
+  };
+  Holder holder() const {
+    return {holder_.load(std::memory_order_acquire), holderPthread_.load(std::memory_order_relaxed)};
+  }
+  std::uint64_t acquisitions() const { return acquisitions_.load(std::memory_order_acquire); }
+  bool contended() const { return waiters_.load(std::memory_order_relaxed) > 0; }
 
  private:
+  void Took(unsigned depth);
+  void Letting();
+
   std::mutex mutex_;
   std::atomic<const void*> owner_{nullptr};
   unsigned depth_ = 0;
+  std::atomic<KernelThread* const*> holder_{nullptr};
+  std::atomic<unsigned long> holderPthread_{0};
+  std::atomic<std::uint64_t> acquisitions_{0};  // written by the holder only
+  std::atomic<int> waiters_{0};
 };
 
 KernelLock& TheKernelLock();

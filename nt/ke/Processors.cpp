@@ -66,7 +66,8 @@ bool Processors::RemoveDpc(KDPC* dpc) {
 }
 
 void Processors::FlushDpcs() {
-  (void)WaitUntil([this] {
+  // A wait in driver code: a stop meanwhile (the DPC it waits for bugchecked) unwinds the call.
+  WaitInDriver([this] {
     if (running_ > 0) return false;
     for (const auto& cpu : cpus_) {
       if (!cpu->dpcs.empty()) return false;
@@ -162,6 +163,7 @@ void Processors::RunDpc(KDPC* dpc) {
   ++dpcsRun_;
   const std::uint32_t held = t.spinLocksHeld;
   t.inDpcRoutine = true;
+  t.dpcsStarted.store(t.dpcsStarted.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   mm::TrimPageableMemory();  // the processor may have stayed at DISPATCH_LEVEL while others paged memory in
   (void)Kernel::Current().RunGuarded([&] {
     cpu::CallDriver(routine, dpc, context, a1, a2);

@@ -39,6 +39,8 @@ void SetGsBase(std::uint64_t base) { syscall(SYS_arch_prctl, ARCH_SET_GS, base);
 
 KernelThread* CurrentThread() { return t_current; }
 
+KernelThread* const* CurrentThreadSlot() { return &t_current; }
+
 std::uint64_t NewThreadId() { return g_nextThreadId.fetch_add(4); }
 
 void* CreateThreadObject() {

@@ -2,6 +2,7 @@
 // points at a KPCR whose Prcb.CurrentThread (gs:[0x188]) is the thread's KTHREAD, as drivers
 // read them inline, and it carries the thread's IRQL (what CR8 holds on real hardware).
 #pragma once
+#include <atomic>
 #include <csetjmp>
 #include <csignal>
 #include <cstdint>
@@ -74,6 +75,8 @@ class KernelThread {
   // Set while a DPC routine runs on this thread (the verifier refuses lowering below DISPATCH_LEVEL
   // there).
   bool inDpcRoutine = false;
+  // DPC routines this thread has started: the DPC watchdog times each one (ke/Watchdog.h).
+  std::atomic<std::uint32_t> dpcsStarted{0};
 
   std::uint8_t* kpcr() const { return kpcr_; }
   std::uint8_t* kthread() const { return kthread_; }
@@ -91,6 +94,8 @@ class KernelThread {
 
 // The calling thread's kernel state, or nullptr when it is not attached.
 KernelThread* CurrentThread();
+// Where the calling thread keeps it: another thread may read it (the watchdog) while this one lives.
+KernelThread* const* CurrentThreadSlot();
 // A fresh thread id (multiples of 4, as Windows' client ids).
 std::uint64_t NewThreadId();
 // A new thread object (DISPATCHER_HEADER type Thread, not signaled) with one reference.

@@ -304,6 +304,58 @@ TEST_F(MachineTest, SeveralClientsAtOnceBootOneServer) {
   EXPECT_EQ(Run("boot").out.find("already running") != std::string::npos, true);
 }
 
+// The DPC watchdog (limits from the registry, where Windows keeps them): a DPC routine that never
+// ends is 0x133 with parameter 1 = 0, a thread that stays at DISPATCH_LEVEL 0x133 with 1; both name
+// where the driver spins.
+TEST_F(MachineTest, DpcWatchdogStopsCodeThatNeverLeavesDispatchLevel) {
+  const std::string key = "'HKLM\\SYSTEM\\CurrentControlSet\\Control\\Session Manager\\Kernel'";
+  ASSERT_EQ(Run("reg add " + key + " /v DpcTimeout /t REG_DWORD /d 200 /f").exit, 0);
+  ASSERT_EQ(Run("reg add " + key + " /v DpcWatchdogPeriod /t REG_DWORD /d 300 /f").exit, 0);
+  TestSigningOn();
+  for (const char* s : {"spin_in_dpc", "spin_dispatch"}) {
+    ASSERT_EQ(Run(std::string("sc create ") + s + " type= kernel binPath= " + Driver("misbehave.sys")).exit, 0);
+  }
+  Outcome r = Run("sc start spin_in_dpc");
+  EXPECT_EQ(r.exit, 4) << r.out << r.err;
+  EXPECT_TRUE(Contains(r.out, "*** STOP: 0x00000133 (0x0000000000000000,")) << r.out;
+  EXPECT_TRUE(Contains(r.out, "a DPC routine ran longer than the DPC watchdog allows")) << r.out;
+  EXPECT_TRUE(Contains(r.out, "misbehave!SpinningDpc+0x")) << r.out;
+  r = Run("sc start spin_dispatch");
+  EXPECT_EQ(r.exit, 4) << r.out << r.err;
+  EXPECT_TRUE(Contains(r.out, "*** STOP: 0x00000133 (0x0000000000000001,")) << r.out;
+  EXPECT_TRUE(Contains(r.out, "misbehave!DriverEntry+0x")) << r.out;
+}
+
+// A DriverEntry that loops at PASSIVE_LEVEL is preempted: the control plane answers, a program's
+// requests to another driver go on, and shutdown completes (after its grace period) with no server
+// left behind.
+TEST_F(MachineTest, AMachineStaysUsableWhileADriverLoops) {
+  TestSigningOn();
+  ASSERT_EQ(Run("sc create spin_passive type= kernel binPath= " + Driver("misbehave.sys")).exit, 0);
+  ASSERT_EQ(Run("sc create SIoctl type= kernel binPath= " + Driver("ioctl_sample.sys")).exit, 0);
+  ASSERT_EQ(Run("sc start SIoctl").exit, 0);
+  const int pid = ServerPid();
+  ASSERT_GT(pid, 0);
+  Outcome spinning;
+  std::thread starter([&] { spinning = Run("sc start spin_passive"); });
+  // Until the service is START_PENDING, DriverEntry has not begun; queries answer throughout.
+  for (int i = 0; i < 1000 && !Contains(Run("sc query spin_passive").out, "START_PENDING"); ++i) {
+  }
+  EXPECT_TRUE(Contains(Run("sc query spin_passive").out, "START_PENDING"));
+  EXPECT_EQ(Run("status").exit, 0);
+  EXPECT_TRUE(Contains(Run("lm").out, "misbehave")) << "the looping driver is loaded";
+  const Outcome app = ntbox::test::Ntbox("--machine " + dir_.string() + " run " + Driver("ioctl_app.exe"));
+  EXPECT_EQ(app.exit, 0) << app.err;
+  EXPECT_TRUE(Contains(app.out, "This String is from Device Driver !!!")) << app.out;
+  EXPECT_EQ(Run("shutdown").exit, 0);
+  starter.join();
+  EXPECT_NE(spinning.exit, 0);
+  EXPECT_FALSE(fs::exists(dir_ / "server.pid"));
+  // Gone, or a zombie its parent has yet to reap: no server left spinning.
+  const std::string state = Slurp("/proc/" + std::to_string(pid) + "/stat");
+  EXPECT_TRUE(state.empty() || Contains(state, ") Z ")) << state;
+}
+
 // Inputs without end or that never come are refused at once, naming what they are: each of these
 // grew the server to 16 GB, grew the client without limit, or blocked forever.
 TEST_F(MachineTest, UnboundedInputsAreRefused) {

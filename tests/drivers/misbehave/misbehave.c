@@ -119,6 +119,17 @@ static VOID NTAPI TimerDpc(PKDPC dpc, PVOID context, PVOID a1, PVOID a2)
     UNREFERENCED_PARAMETER(a2);
 }
 
+static volatile ULONG g_spins;
+
+static VOID NTAPI SpinningDpc(PKDPC dpc, PVOID context, PVOID a1, PVOID a2)
+{
+    UNREFERENCED_PARAMETER(dpc);
+    UNREFERENCED_PARAMETER(context);
+    UNREFERENCED_PARAMETER(a1);
+    UNREFERENCED_PARAMETER(a2);
+    for (;;) g_spins = g_spins + 1;
+}
+
 static VOID NTAPI FaultingDpc(PKDPC dpc, PVOID context, PVOID a1, PVOID a2)
 {
     UNREFERENCED_PARAMETER(dpc);
@@ -443,6 +454,17 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)
         return STATUS_SUCCESS;
     } else if (Is(RegistryPath, L"single_step")) {
         __asm__ __volatile__("pushfq\n\torq $0x100, (%%rsp)\n\tpopfq\n\tnop" ::: "cc");
+    } else if (Is(RegistryPath, L"spin_passive")) {
+        for (;;) g_spins = g_spins + 1; /* a DriverEntry that never returns, at PASSIVE_LEVEL */
+    } else if (Is(RegistryPath, L"spin_dispatch")) {
+        KIRQL old;
+        KeRaiseIrql(DISPATCH_LEVEL, &old);
+        for (;;) g_spins = g_spins + 1; /* never returns, at DISPATCH_LEVEL: the DPC watchdog's */
+    } else if (Is(RegistryPath, L"spin_in_dpc")) {
+        static KDPC dpc;
+        KeInitializeDpc(&dpc, SpinningDpc, NULL);
+        KeInsertQueueDpc(&dpc, NULL, NULL);
+        KeFlushQueuedDpcs(); /* waits for a DPC that never ends */
     } else if (Is(RegistryPath, L"pageable_ok")) {
         /* Pageable code and paged pool used at PASSIVE_LEVEL between spin-locked stretches. */
         static KSPIN_LOCK lock;
