@@ -80,7 +80,9 @@ void NTAPI IoDeleteDevice(DEVICE_OBJECT* DeviceObject) {
   state->deleted = true;
   Kernel::Current().objects().Remove(DeviceObject);
   DRIVER_OBJECT* driver = DeviceObject->DriverObject;
-  for (DEVICE_OBJECT** link = &driver->DeviceObject; *link; link = &(*link)->NextDevice) {
+  // The list is the driver's memory: bounded, so a NextDevice that loops cannot hang the unlink.
+  std::size_t steps = 0;
+  for (DEVICE_OBJECT** link = &driver->DeviceObject; *link && steps < 4096; link = &(*link)->NextDevice, ++steps) {
     if (*link == DeviceObject) {
       *link = DeviceObject->NextDevice;
       break;

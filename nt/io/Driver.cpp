@@ -110,7 +110,7 @@ std::expected<NTSTATUS, BugCheck> Driver::CallEntry() {
   if (!result) return std::unexpected(result.error());
   t->SetIrql(PASSIVE_LEVEL);
   // Devices created in DriverEntry are ready once it returns (legacy drivers never clear it).
-  for (DEVICE_OBJECT* d = object->DeviceObject; d; d = d->NextDevice) d->Flags &= ~DO_DEVICE_INITIALIZING;
+  for (DEVICE_OBJECT* d : io::DevicesOf(object)) d->Flags &= ~DO_DEVICE_INITIALIZING;
   return static_cast<NTSTATUS>(*result);
 }
 

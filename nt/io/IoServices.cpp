@@ -1,6 +1,9 @@
 #include "nt/io/IoServices.h"
 
+#include <algorithm>
 #include <cstring>
+#include <mutex>
+#include <set>
 #include <string>
 
 #include <fmt/format.h>
@@ -9,6 +12,7 @@
 #include "nt/Kernel.h"
 #include "nt/Status.h"
 #include "nt/io/DeviceState.h"
+#include "nt/kd/DebugPrint.h"
 #include "nt/io/FileObject.h"
 #include "nt/io/IoExports.h"
 #include "nt/io/IrpBlock.h"
@@ -423,9 +427,38 @@ NTSTATUS Close(ps::Process& process, ob::HandleValue handle) {
   return STATUS_SUCCESS;
 }
 
+std::vector<DEVICE_OBJECT*> DevicesOf(const DRIVER_OBJECT* driver) {
+  constexpr std::size_t kMaxDevices = 4096;
+  std::vector<DEVICE_OBJECT*> devices;
+  DEVICE_OBJECT* d = nullptr;
+  if (!cpu::SafeCopy(&d, &driver->DeviceObject, sizeof d)) return devices;
+  while (d) {
+    DRIVER_OBJECT* owner = nullptr;
+    const DeviceState* state = StateOf(d);
+    const bool valid = state && !state->deleted && cpu::SafeCopy(&owner, &d->DriverObject, sizeof owner) &&
+                       owner == driver && devices.size() < kMaxDevices &&
+                       std::find(devices.begin(), devices.end(), d) == devices.end();
+    if (!valid) {
+      static std::mutex reportedMutex;
+      static std::set<const DRIVER_OBJECT*> reported;  // once per driver: every walk meets the break
+      std::lock_guard lock(reportedMutex);
+      if (reported.size() > 1024) reported.clear();
+      if (!reported.insert(driver).second) break;
+      Kernel::Current().DebugOutput(kNtboxComponent, 0,
+                                    fmt::format("the driver's device list is corrupt: NextDevice leads to {:#x}, "
+                                                "which is not one of its live devices (or loops); the rest is ignored\n",
+                                                reinterpret_cast<std::uint64_t>(d)));
+      break;
+    }
+    devices.push_back(d);
+    if (!cpu::SafeCopy(&d, &d->NextDevice, sizeof d)) break;
+  }
+  return devices;
+}
+
 std::size_t OpenFilesOn(const DRIVER_OBJECT* driver) {
   std::size_t n = 0;
-  for (DEVICE_OBJECT* d = driver->DeviceObject; d; d = d->NextDevice) {
+  for (DEVICE_OBJECT* d : DevicesOf(driver)) {
     if (DeviceState* state = StateOf(d)) n += static_cast<std::size_t>(state->openFiles.load());
   }
   return n;
@@ -434,7 +467,7 @@ std::size_t OpenFilesOn(const DRIVER_OBJECT* driver) {
 std::vector<std::string> LeftoversOf(const DRIVER_OBJECT* driver, std::string_view fileName) {
   Kernel& kernel = Kernel::Current();
   std::vector<std::string> lines;
-  for (const DEVICE_OBJECT* d = driver->DeviceObject; d; d = d->NextDevice) {
+  for (const DEVICE_OBJECT* d : DevicesOf(driver)) {
     const auto name = kernel.objects().NameOf(d);
     const std::string shown =
         name ? Utf16ToUtf8(*name) : fmt::format("(unnamed, at {:#x})", reinterpret_cast<std::uint64_t>(d));
@@ -454,7 +487,7 @@ std::vector<std::string> LeftoversOf(const DRIVER_OBJECT* driver, std::string_vi
 
 void ForgetDevicesOf(DRIVER_OBJECT* driver) {
   Kernel& kernel = Kernel::Current();
-  for (DEVICE_OBJECT* d = driver->DeviceObject; d; d = d->NextDevice) kernel.objects().Remove(d);
+  for (DEVICE_OBJECT* d : DevicesOf(driver)) kernel.objects().Remove(d);
 }
 
 }  // namespace ntbox::nt::io

@@ -47,6 +47,10 @@ IoStatus FlushBuffers(ps::Process& process, ob::HandleValue handle);
 NTSTATUS Close(ps::Process& process, ob::HandleValue handle);
 
 // Files open on any device of the driver (it cannot unload while there are any).
+// A driver's devices as its DRIVER_OBJECT lists them (DeviceObject, NextDevice): memory the driver
+// writes, so read without faulting, each entry checked to be a live device of this driver, and the
+// walk bounded (a corrupted NextDevice may loop). A broken list ends the walk, logged once.
+std::vector<DEVICE_OBJECT*> DevicesOf(const DRIVER_OBJECT* driver);
 std::size_t OpenFilesOn(const DRIVER_OBJECT* driver);
 // Called before a driver's image goes away: its devices leave the namespace.
 void ForgetDevicesOf(DRIVER_OBJECT* driver);

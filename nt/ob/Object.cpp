@@ -1,5 +1,7 @@
 #include "nt/ob/Object.h"
 
+#include "cpu/SafeCopy.h"
+
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -62,8 +64,10 @@ ObjectHeader* HeaderOf(const void* body) {
   const auto address = reinterpret_cast<std::uintptr_t>(body);
   if (!body || address % 16 != 0 || address < kHeaderSize) return nullptr;
   auto* header = reinterpret_cast<ObjectHeader*>(address - kHeaderSize);
-  // Reading the magic of a wild pointer may fault; the caller runs guarded, so that is a bugcheck.
-  return header->magic == kHeaderMagic ? header : nullptr;
+  // A driver hands in wild pointers: the magic is read without faulting.
+  std::uint64_t magic = 0;
+  if (!cpu::SafeCopy(&magic, &header->magic, sizeof magic)) return nullptr;
+  return magic == kHeaderMagic ? header : nullptr;
 }
 
 void ReferenceObject(void* body) {
@@ -89,7 +93,9 @@ void DereferenceObject(void* body) {
   ObjectType* type = h->type;
   if (type->onDelete) type->onDelete(body);
   type->liveObjects.fetch_sub(1, std::memory_order_relaxed);
-  h->magic = 0;
+  // An atomic store: a plain one before the destructor is a dead store gcc removes (lifetime DSE),
+  // and a stale magic would let a dangling pointer pass for a live object.
+  std::atomic_ref<std::uint64_t>(h->magic).store(0, std::memory_order_release);
   const std::size_t bodySize = h->bodySize;
   h->~ObjectHeader();
   FreeSystemBlock(h, kHeaderSize + bodySize);

@@ -184,6 +184,10 @@ INSTANTIATE_TEST_SUITE_P(
         Misbehaviour{"load_gs", 0, "cpu state: GS loaded, IRQL 0"},
         Misbehaviour{"unmask_fp", 0, "cpu state: FP exceptions unmasked"},
         Misbehaviour{"single_step", 4, "*** STOP: 0x0000007E (0xFFFFFFFF80000004,"},
+        // A device list the driver corrupted: walked without faulting and bounded (a loop hung the
+        // machine; a wild pointer crashed it).
+        Misbehaviour{"device_list_loop", 0, "the driver's device list is corrupt"},
+        Misbehaviour{"device_list_wild", 0, "NextDevice leads to 0x7fff12345670"},
         // Wrong reports once: 0x7F "stack overflow" for code run from the stack and for a bad rsp,
         // UNKNOWN_BUGCHECK 0xDEAD0000 for a DPC's stop while DriverEntry waited.
         Misbehaviour{"execute_stack", 4, ") ATTEMPTED_EXECUTE_OF_NOEXECUTE_MEMORY"},

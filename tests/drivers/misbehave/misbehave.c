@@ -465,6 +465,15 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)
         KeInitializeDpc(&dpc, SpinningDpc, NULL);
         KeInsertQueueDpc(&dpc, NULL, NULL);
         KeFlushQueuedDpcs(); /* waits for a DPC that never ends */
+    } else if (Is(RegistryPath, L"device_list_loop") || Is(RegistryPath, L"device_list_wild")) {
+        /* The driver scribbles over its device list: the kernel walks it after DriverEntry and at
+           unload. */
+        NTSTATUS status = CreateDevice(DriverObject, kNone);
+        if (!NT_SUCCESS(status)) return status;
+        DriverObject->DeviceObject->NextDevice = Is(RegistryPath, L"device_list_loop")
+                                                     ? DriverObject->DeviceObject
+                                                     : (PDEVICE_OBJECT)(ULONG_PTR)0x00007FFF12345670ull;
+        DbgPrint("device list corrupted\n");
     } else if (Is(RegistryPath, L"pageable_ok")) {
         /* Pageable code and paged pool used at PASSIVE_LEVEL between spin-locked stretches. */
         static KSPIN_LOCK lock;
