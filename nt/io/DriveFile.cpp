@@ -58,9 +58,26 @@ bool StartsWithNoCase(std::u16string_view s, std::u16string_view prefix) {
   return ob::UpcaseName(s.substr(0, prefix.size())) == ob::UpcaseName(prefix);
 }
 
+// Names Windows reserves for devices in every directory: CON, PRN, AUX, NUL, COM1-9, LPT1-9, with
+// or without an extension ("NUL.txt" is NUL too). They are never files on the drive.
+enum class DosDevice { kNone, kNull, kOther };
+
+DosDevice DosDeviceNamed(std::u16string_view name) {
+  std::u16string base = ob::UpcaseName(name.substr(0, std::min(name.find(u'.'), name.size())));
+  while (!base.empty() && base.back() == u' ') base.pop_back();
+  if (base == u"NUL") return DosDevice::kNull;
+  if (base == u"CON" || base == u"PRN" || base == u"AUX") return DosDevice::kOther;
+  if (base.size() == 4 && (base.starts_with(u"COM") || base.starts_with(u"LPT")) && base[3] >= u'1' &&
+      base[3] <= u'9') {
+    return DosDevice::kOther;
+  }
+  return DosDevice::kNone;
+}
+
 struct DrivePath {
   std::string parent;  // relative to the drive, "." for its root
   std::string leaf;    // the last component ("" for the root itself)
+  DosDevice device = DosDevice::kNone;
 };
 
 // The NT name as a path inside the C: drive, or the status that refuses it.
@@ -89,6 +106,9 @@ std::expected<DrivePath, NTSTATUS> Resolve(std::string_view service, const OBJEC
       Refused(service, shown, STATUS_OBJECT_PATH_SYNTAX_BAD, "not a name on a drive (\\??\\C:\\..., \\SystemRoot\\...)");
       return std::unexpected(STATUS_OBJECT_PATH_SYNTAX_BAD);
     }
+    if (const DosDevice device = DosDeviceNamed(rest); device != DosDevice::kNone && rest.find(u'\\') == rest.npos) {
+      return DrivePath{".", Utf16ToUtf8(rest), device};  // \??\NUL
+    }
     if (rest.size() < 2 || rest[1] != u':' || (rest[0] != u'C' && rest[0] != u'c')) {
       Refused(service, shown, STATUS_OBJECT_PATH_NOT_FOUND, "the machine has one drive for kernel file I/O, C:");
       return std::unexpected(STATUS_OBJECT_PATH_NOT_FOUND);
@@ -99,6 +119,7 @@ std::expected<DrivePath, NTSTATUS> Resolve(std::string_view service, const OBJEC
   std::u16string path = prefix + std::u16string(rest);
   // Split into components; "." and ".." are not names on Windows' file systems.
   std::vector<std::string> parts;
+  DosDevice device = DosDevice::kNone;  // of the last component
   std::size_t start = 0;
   while (start <= path.size()) {
     const std::size_t end = std::min(path.find(u'\\', start), path.size());
@@ -111,12 +132,16 @@ std::expected<DrivePath, NTSTATUS> Resolve(std::string_view service, const OBJEC
       Refused(service, shown, STATUS_OBJECT_NAME_INVALID, "a character Windows does not allow in a file name");
       return std::unexpected(STATUS_OBJECT_NAME_INVALID);
     }
-    if (!part.empty()) parts.push_back(Utf16ToUtf8(part));
+    if (!part.empty()) {
+      parts.push_back(Utf16ToUtf8(part));
+      device = DosDeviceNamed(part);
+    }
     start = end + 1;
   }
   DrivePath out{".", ""};
   if (parts.empty()) return out;
   out.leaf = parts.back();
+  out.device = device;
   parts.pop_back();
   if (!parts.empty()) {
     out.parent.clear();
@@ -215,6 +240,36 @@ NTSTATUS Finish(IO_STATUS_BLOCK* iosb, NTSTATUS status, ULONG_PTR information = 
   return status;
 }
 
+// An opened host file as a file object and handle (parent: its directory, for delete-on-close; -1
+// for a device).
+struct OpenedFile {
+  int fd;
+  int parent;
+  bool directory;
+  bool deleteOnClose;
+  std::string leaf;
+};
+
+NTSTATUS InsertFile(const OpenedFile& opened, HANDLE* handle, ACCESS_MASK access, const OBJECT_ATTRIBUTES* attributes,
+                    IO_STATUS_BLOCK* iosb, ULONG_PTR information) {
+  FILE_OBJECT* file = io::NewFileObject({attributes->ObjectName->Buffer, attributes->ObjectName->Length / 2u});
+  if (!file) {
+    ::close(opened.fd);
+    if (opened.parent >= 0) ::close(opened.parent);
+    return Finish(iosb, STATUS_INSUFFICIENT_RESOURCES);
+  }
+  io::FileTail* tail = io::TailOf(file);
+  tail->hostFd = opened.fd;
+  tail->parentFd = opened.parent;
+  tail->directory = opened.directory;
+  tail->deleteOnClose = opened.deleteOnClose;
+  std::strncpy(tail->name, opened.leaf.c_str(), sizeof tail->name - 1);
+  file->ReadAccess = file->WriteAccess = TRUE;
+  *handle = ob::InsertHandle(file, access ? access : FILE_ALL_ACCESS, (attributes->Attributes & OBJ_KERNEL_HANDLE) != 0);
+  ob::DereferenceObject(file);
+  return Finish(iosb, STATUS_SUCCESS, information);
+}
+
 }  // namespace
 
 namespace io {
@@ -240,14 +295,28 @@ NTSTATUS NTAPI ZwCreateFile(HANDLE* FileHandle, ACCESS_MASK DesiredAccess, OBJEC
   auto path = Resolve("ZwCreateFile", ObjectAttributes);
   if (!path) return Finish(IoStatusBlock, path.error());
   NTSTATUS status = STATUS_SUCCESS;
-  const int parent = OpenParent("ZwCreateFile", ObjectAttributes, *path, status);
+  int parent = -1;
+  int fd = -1;
+  ULONG_PTR information = FILE_OPENED;
+  if (path->device == DosDevice::kOther) {
+    Refused("ZwCreateFile", path->leaf, STATUS_OBJECT_NAME_NOT_FOUND,
+            "a device name on Windows, not a file, and the machine has no such device");
+    return Finish(IoStatusBlock, STATUS_OBJECT_NAME_NOT_FOUND);
+  }
+  if (path->device == DosDevice::kNull) {
+    // \Device\Null: writes vanish, reads find the end. The host's own null device is that.
+    fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (fd < 0) return Finish(IoStatusBlock, FromErrno(errno));
+    return InsertFile(OpenedFile{fd, -1, false, false, path->leaf}, FileHandle, DesiredAccess, ObjectAttributes,
+                      IoStatusBlock, information);
+  }
+  parent = OpenParent("ZwCreateFile", ObjectAttributes, *path, status);
   if (parent < 0) return Finish(IoStatusBlock, status);
   const std::string leaf = path->leaf.empty() ? "." : path->leaf;
   const bool wantDirectory = (CreateOptions & FILE_DIRECTORY_FILE) != 0;
 
   struct stat st {};
   const bool exists = ::fstatat(parent, leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
-  ULONG_PTR information = FILE_OPENED;
   if (exists && CreateDisposition == FILE_CREATE) status = STATUS_OBJECT_NAME_COLLISION;
   if (!exists && (CreateDisposition == FILE_OPEN || CreateDisposition == FILE_OVERWRITE)) {
     status = STATUS_OBJECT_NAME_NOT_FOUND;
@@ -278,7 +347,7 @@ NTSTATUS NTAPI ZwCreateFile(HANDLE* FileHandle, ACCESS_MASK DesiredAccess, OBJEC
     }
   }
   // Beneath the parent, so a symlink as the last component cannot lead out either.
-  const int fd = OpenBeneath(parent, leaf, flags, 0644);
+  fd = OpenBeneath(parent, leaf, flags, 0644);
   if (fd < 0) {
     status = FromErrno(errno);
     if (errno == EXDEV || errno == ELOOP) {
@@ -289,24 +358,8 @@ NTSTATUS NTAPI ZwCreateFile(HANDLE* FileHandle, ACCESS_MASK DesiredAccess, OBJEC
     return Finish(IoStatusBlock, status);
   }
 
-  FILE_OBJECT* file =
-      io::NewFileObject({ObjectAttributes->ObjectName->Buffer, ObjectAttributes->ObjectName->Length / 2u});
-  if (!file) {
-    ::close(fd);
-    ::close(parent);
-    return Finish(IoStatusBlock, STATUS_INSUFFICIENT_RESOURCES);
-  }
-  io::FileTail* tail = io::TailOf(file);
-  tail->hostFd = fd;
-  tail->parentFd = parent;
-  tail->directory = (flags & O_DIRECTORY) != 0;
-  tail->deleteOnClose = (CreateOptions & FILE_DELETE_ON_CLOSE) != 0;
-  std::strncpy(tail->name, leaf.c_str(), sizeof tail->name - 1);
-  file->ReadAccess = file->WriteAccess = TRUE;
-  *FileHandle = ob::InsertHandle(file, DesiredAccess ? DesiredAccess : FILE_ALL_ACCESS,
-                                 (ObjectAttributes->Attributes & OBJ_KERNEL_HANDLE) != 0);
-  ob::DereferenceObject(file);
-  return Finish(IoStatusBlock, STATUS_SUCCESS, information);
+  return InsertFile(OpenedFile{fd, parent, (flags & O_DIRECTORY) != 0, (CreateOptions & FILE_DELETE_ON_CLOSE) != 0, leaf},
+                    FileHandle, DesiredAccess, ObjectAttributes, IoStatusBlock, information);
 }
 
 NTSTATUS NTAPI ZwOpenFile(HANDLE* FileHandle, ACCESS_MASK DesiredAccess, OBJECT_ATTRIBUTES* ObjectAttributes,
@@ -448,6 +501,10 @@ NTSTATUS NTAPI ZwDeleteFile(OBJECT_ATTRIBUTES* ObjectAttributes) {
   auto path = Resolve("ZwDeleteFile", ObjectAttributes);
   if (!path) return path.error();
   if (path->leaf.empty()) return STATUS_CANNOT_DELETE;
+  if (path->device != DosDevice::kNone) {
+    Refused("ZwDeleteFile", path->leaf, STATUS_ACCESS_DENIED, "a device name on Windows, not a file");
+    return STATUS_ACCESS_DENIED;
+  }
   NTSTATUS status = STATUS_SUCCESS;
   const int parent = OpenParent("ZwDeleteFile", ObjectAttributes, *path, status);
   if (parent < 0) return status;

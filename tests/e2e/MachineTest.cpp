@@ -581,12 +581,18 @@ TEST_F(MachineTest, DriveFileIoStaysOnTheDrive) {
            "drive: open deleted 0xC0000034\n",
            "drive: dispose 0x00000000\n",
            "drive: open disposed 0xC0000034\n",
+           "drive: nul write 0x00000000 12\n",
+           "drive: nul read 0xC0000011\n",
+           "drive: escape \\??\\C:\\drive_test\\con.txt 0xC0000034\n",
+           "drive: escape \\??\\COM1 0xC0000034\n",
        }) {
     EXPECT_TRUE(Contains(log, line)) << "missing: " << line << "\n" << log;
   }
   EXPECT_FALSE(Contains(log, "ntbox: ntbox:")) << log;
   EXPECT_TRUE(fs::is_directory(dir_ / "C" / "drive_test"));
   EXPECT_FALSE(fs::exists(dir_ / "C" / "drive_test" / "data.txt"));
+  EXPECT_FALSE(fs::exists(dir_ / "C" / "drive_test" / "NUL")) << "a device, not a file";
+  EXPECT_FALSE(fs::exists(dir_ / "C" / "drive_test" / "con.txt"));
   EXPECT_FALSE(fs::exists(dir_ / "outside.txt"));
   EXPECT_EQ(Slurp((outside / "secret.txt").string()), "secret\n");
   EXPECT_EQ(Run("sc stop df").exit, 0);

@@ -117,5 +117,20 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registryPath)
     DbgPrint("drive: dispose 0x%08X\n", status);
     status = Open(L"\\??\\C:\\drive_test\\gone.txt", GENERIC_READ, FILE_OPEN, FILE_NON_DIRECTORY_FILE, &h);
     DbgPrint("drive: open disposed 0x%08X\n", status);
+
+    /* DOS device names are devices, never files on the drive: NUL takes writes and has no data,
+       the others do not exist on the machine. */
+    status = Open(L"\\??\\C:\\drive_test\\NUL", GENERIC_READ | GENERIC_WRITE, FILE_OVERWRITE_IF,
+                  FILE_NON_DIRECTORY_FILE, &h);
+    if (NT_SUCCESS(status)) {
+        status = ZwWriteFile(h, NULL, NULL, NULL, &iosb, (PVOID)kText, sizeof kText - 1, NULL, NULL);
+        DbgPrint("drive: nul write 0x%08X %Iu\n", status, iosb.Information);
+        offset.QuadPart = 0;
+        status = ZwReadFile(h, NULL, NULL, NULL, &iosb, buffer, sizeof buffer, &offset, NULL);
+        ZwClose(h);
+    }
+    DbgPrint("drive: nul read 0x%08X\n", status);
+    TryEscape(L"\\??\\C:\\drive_test\\con.txt");
+    TryEscape(L"\\??\\COM1");
     return STATUS_SUCCESS;
 }
