@@ -201,6 +201,12 @@ void Kernel::DebugOutput(ULONG component, ULONG level, std::string text) {
   if (sink) sink(record);
 }
 
+std::vector<DebugRecord> Kernel::RecentDebugOutputWithin(std::chrono::milliseconds wait) const {
+  std::unique_lock lock(mutex_, std::defer_lock);
+  if (!lock.try_lock_for(wait)) return {};
+  return {recent_.begin(), recent_.end()};
+}
+
 std::vector<DebugRecord> Kernel::RecentDebugOutput() const {
   std::lock_guard lock(mutex_);
   return {recent_.begin(), recent_.end()};

@@ -106,6 +106,8 @@ class Kernel {
   void SetDebugSink(DebugSink sink);
   void DebugOutput(ULONG component, ULONG level, std::string text);
   std::vector<DebugRecord> RecentDebugOutput() const;
+  // For bugcheck reports: empty when the kernel's own lock stays taken (by the thread that stopped).
+  std::vector<DebugRecord> RecentDebugOutputWithin(std::chrono::milliseconds wait) const;
 
   // Loads, relocates and binds a kernel image against this kernel's exports.
   Result<Module*> LoadModule(const std::string& path);
@@ -176,7 +178,7 @@ class Kernel {
 
   KernelConfig config_;
   std::chrono::steady_clock::time_point boot_;
-  mutable std::mutex mutex_;
+  mutable std::timed_mutex mutex_;
   DebugSink sink_;
   std::deque<DebugRecord> recent_;
   std::uint64_t sequence_ = 0;

@@ -73,6 +73,15 @@ std::vector<PoolAllocation> PoolTracker::Outstanding() const {
   return out;
 }
 
+std::optional<std::vector<PoolAllocation>> PoolTracker::OutstandingWithin(std::chrono::milliseconds wait) const {
+  std::unique_lock lock(mutex_, std::defer_lock);
+  if (!lock.try_lock_for(wait)) return std::nullopt;
+  std::vector<PoolAllocation> out;
+  out.reserve(live_.size());
+  for (const auto& [address, allocation] : live_) out.push_back(allocation);
+  return out;
+}
+
 std::optional<PoolAllocation> PoolTracker::Find(const void* p) const {
   std::lock_guard lock(mutex_);
   auto it = live_.find(reinterpret_cast<std::uint64_t>(p));

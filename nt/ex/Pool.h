@@ -3,6 +3,7 @@
 // Memory comes from the pool arena, or from the verifier's special pool when asked.
 #pragma once
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <mutex>
 #include <optional>
@@ -54,6 +55,9 @@ class PoolTracker {
   FreeOutcome Free(void* address, std::optional<ULONG> expectedTag);
 
   std::vector<PoolAllocation> Outstanding() const;
+  // The same for a bugcheck report, which must not wait for ever: the thread that stopped may hold
+  // the pool's lock. nullopt when the lock stays taken for the whole wait.
+  std::optional<std::vector<PoolAllocation>> OutstandingWithin(std::chrono::milliseconds wait) const;
   PoolStatistics statistics() const {
     std::lock_guard lock(mutex_);
     return statistics_;
@@ -80,7 +84,7 @@ class PoolTracker {
   enum Kind { kNonPaged, kPaged, kExecutable, kKinds };
   static Kind KindOf(int type) { return IsPaged(type) ? kPaged : IsExecutable(type) ? kExecutable : kNonPaged; }
 
-  mutable std::mutex mutex_;
+  mutable std::timed_mutex mutex_;
   PoolStatistics statistics_;
   std::array<PoolArena, kKinds> arena_{PoolArena{PoolArena::kHint}, PoolArena{PoolArena::kPagedHint},
                                        PoolArena{PoolArena::kExecutableHint, PoolArena::kReserve, true}};

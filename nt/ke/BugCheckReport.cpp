@@ -19,6 +19,10 @@
 namespace ntbox::nt {
 namespace {
 
+// A report never waits for ever on a lock the stopped thread may hold (the pool's, the kernel's): what
+// it cannot have in this time it leaves out.
+constexpr std::chrono::milliseconds kReportLockWait{500};
+
 struct ParameterHelp {
   const char* arg[4];
   const char* summary;
@@ -360,7 +364,7 @@ std::string FormatBugCheckReport(const BugCheck& b, Kernel& kernel) {
   } else if (b.address) {
     out += "MODULE_NAME: nt (ntbox kernel code, called by a driver)\n\n";
   }
-  const auto recent = kernel.RecentDebugOutput();
+  const auto recent = kernel.RecentDebugOutputWithin(kReportLockWait);
   if (!recent.empty()) {
     out += "LAST_DEBUG_OUTPUT:\n";
     const std::size_t first = recent.size() > 10 ? recent.size() - 10 : 0;
@@ -371,7 +375,7 @@ std::string FormatBugCheckReport(const BugCheck& b, Kernel& kernel) {
     }
     out += "\n";
   }
-  const auto pool = kernel.pool().Outstanding();
+  const auto pool = kernel.pool().OutstandingWithin(kReportLockWait).value_or(std::vector<PoolAllocation>{});
   if (!pool.empty()) {
     SIZE_T bytes = 0;
     for (const auto& a : pool) bytes += a.size;
@@ -428,7 +432,7 @@ std::string FormatBugCheckJson(const BugCheck& b, Kernel& kernel) {
     j["registers"] = registers;
   }
   json debug = json::array();
-  const auto recent = kernel.RecentDebugOutput();
+  const auto recent = kernel.RecentDebugOutputWithin(kReportLockWait);
   for (std::size_t i = recent.size() > 10 ? recent.size() - 10 : 0; i < recent.size(); ++i) {
     std::string line = rtl::AnsiToUtf8(recent[i].text);
     while (!line.empty() && line.back() == '\n') line.pop_back();
@@ -455,7 +459,7 @@ std::string FormatBugCheckJson(const BugCheck& b, Kernel& kernel) {
     }
     j["irp"] = irp;
   }
-  const auto pool = kernel.pool().Outstanding();
+  const auto pool = kernel.pool().OutstandingWithin(kReportLockWait).value_or(std::vector<PoolAllocation>{});
   SIZE_T bytes = 0;
   json allocations = json::array();
   for (const auto& a : pool) {
