@@ -111,6 +111,7 @@ Result<std::unique_ptr<Machine>> Machine::Boot(const fs::path& root) {
   nt::KernelConfig kernelConfig;
   kernelConfig.verifier = ReadVerifierSettings(reg);
   kernelConfig.debuggerEnabled = config->debug;
+  kernelConfig.safeBootMode = config->safeboot == "minimal" ? 1 : config->safeboot == "network" ? 2 : 0;
   kernelConfig.processors = config->processors();
   kernelConfig.systemDrive = machine->dir_.drive('C').string();
   // The DPC watchdog's limits in milliseconds, where Windows keeps them.
@@ -144,19 +145,49 @@ Result<std::unique_ptr<Machine>> Machine::Boot(const fs::path& root) {
   });
   machine->kernel_->SetBugCheckHandler([m](const nt::BugCheck& record) { (void)m->BugChecked(record); });
 
+  // Automatic recovery: a driver the last boot was starting when it never completed (a bugcheck, a
+  // hang, a crash) is skipped from now on, and said so, until its service is changed or deleted.
+  const fs::path stateFile = machine->dir_.bootState();
+  BootState state = BootState::Load(stateFile);
+  if (!state.starting.empty()) {
+    if (!state.Skips(state.starting)) state.skipped.push_back(state.starting);
+    state.starting.clear();
+  }
+  auto notice = [m](std::string text) {
+    m->bootNotices_.push_back(text);
+    m->Notice(text + "\n");
+  };
+  if (!config->safeboot.empty()) {
+    notice(fmt::format("safe mode (bcdedit safeboot {}): boot-, system- and auto-start drivers are not started; "
+                       "bcdedit /deletevalue safeboot, then ntbox reboot, boots normally",
+                       config->safeboot));
+  }
   // Boot-, system- then auto-start drivers, as the boot loader, the I/O manager and the SCM would.
   for (const std::uint32_t start : {SERVICE_BOOT_START, SERVICE_SYSTEM_START, SERVICE_AUTO_START}) {
+    if (!config->safeboot.empty()) break;
     for (const auto& status : machine->QueryServices()) {
       if (status.config.start != start) continue;
+      if (state.Skips(status.config.name)) {
+        notice(fmt::format("automatic recovery: the {} driver is not started at boot, since a boot that started it "
+                           "never completed; sc config {} start= demand (or sc delete {}) ends this",
+                           status.config.name, status.config.name, status.config.name));
+        continue;
+      }
+      state.starting = status.config.name;
+      (void)state.Save(stateFile);
       std::lock_guard lock(machine->mutex_);
       if (auto r = machine->StartLocked(status.config); !r) {
-        if (machine->crashReport()) return Fail("the machine bugchecked while starting " + status.config.name +
-                                                " at boot; report " + machine->CrashReportWhere());
+        if (machine->crashReport()) {
+          return Fail("the machine bugchecked while starting " + status.config.name + " at boot; report " +
+                      machine->CrashReportWhere() + "; the next boot skips it (automatic recovery)");
+        }
         machine->Notice(fmt::format("the {} service failed to start at boot: error {}: {}\n", status.config.name,
                                     r.error().win32, r.error().message));
       }
     }
   }
+  state.starting.clear();
+  (void)state.Save(stateFile);
   return machine;
 }
 
@@ -289,18 +320,7 @@ Result<ServiceStatus> Machine::CreateService(ServiceConfig config) {
                                                                      : ERROR_SERVICE_EXISTS));
   }
   if (config.displayName.empty()) config.displayName = config.name;
-  const std::string key = ServiceKey(config.name);
-  auto written = registry_->Atomically([&]() -> Result<void> {
-    for (const RegValue& v : {RegValue::Dword("Type", config.type), RegValue::Dword("Start", config.start),
-                              RegValue::Dword("ErrorControl", config.errorControl),
-                              RegValue::String("ImagePath", config.imagePath, REG_EXPAND_SZ),
-                              RegValue::String("DisplayName", config.displayName)}) {
-      if (auto r = registry_->SetValue(key, v); !r) return r;
-    }
-    if (!config.group.empty()) return registry_->SetValue(key, RegValue::String("Group", config.group));
-    return {};
-  });
-  if (!written) return std::unexpected(written.error());
+  if (auto written = WriteConfig(config); !written) return std::unexpected(written.error());
   runtime_.erase(AsciiLower(config.name));
   return StatusOf(config);
 }
@@ -565,10 +585,47 @@ std::span<std::uint8_t> Machine::AllocateUserBuffer(std::size_t size) {
   return p ? std::span<std::uint8_t>(static_cast<std::uint8_t*>(p), size) : std::span<std::uint8_t>{};
 }
 
+// A service's key as sc create and sc config leave it: one transaction.
+Result<void> Machine::WriteConfig(const ServiceConfig& config) {
+  const std::string key = ServiceKey(config.name);
+  return registry_->Atomically([&]() -> Result<void> {
+    for (const RegValue& v : {RegValue::Dword("Type", config.type), RegValue::Dword("Start", config.start),
+                              RegValue::Dword("ErrorControl", config.errorControl),
+                              RegValue::String("ImagePath", config.imagePath, REG_EXPAND_SZ),
+                              RegValue::String("DisplayName", config.displayName)}) {
+      if (auto r = registry_->SetValue(key, v); !r) return r;
+    }
+    if (config.group.empty()) return {};
+    return registry_->SetValue(key, RegValue::String("Group", config.group));
+  });
+}
+
+Result<ServiceStatus> Machine::ConfigureService(std::string_view name,
+                                               const std::function<void(ServiceConfig&)>& change) {
+  std::lock_guard lock(mutex_);
+  auto config = ReadConfig(name);
+  if (!config) return std::unexpected(Win32Failure(ERROR_SERVICE_DOES_NOT_EXIST));
+  if (MarkedForDelete(config->name)) return std::unexpected(Win32Failure(ERROR_SERVICE_MARKED_FOR_DELETE));
+  change(*config);
+  if ((config->type != SERVICE_KERNEL_DRIVER && config->type != SERVICE_FILE_SYSTEM_DRIVER) ||
+      config->start > SERVICE_DISABLED || config->imagePath.empty()) {
+    return std::unexpected(Win32Failure(ERROR_INVALID_PARAMETER));
+  }
+  if (auto written = WriteConfig(*config); !written) return std::unexpected(written.error());
+  ForgetBootFailure(config->name);
+  return StatusOf(*config);
+}
+
+void Machine::ForgetBootFailure(std::string_view service) {
+  BootState state = BootState::Load(dir_.bootState());
+  if (state.Forget(service)) (void)state.Save(dir_.bootState());
+}
+
 Result<ServiceStatus> Machine::DeleteService(std::string_view name) {
   std::lock_guard lock(mutex_);
   const auto config = ReadConfig(name);
   if (!config) return std::unexpected(Win32Failure(ERROR_SERVICE_DOES_NOT_EXIST));
+  ForgetBootFailure(config->name);
   if (MarkedForDelete(config->name)) return std::unexpected(Win32Failure(ERROR_SERVICE_MARKED_FOR_DELETE));
   ServiceStatus status = StatusOf(*config);
   if (status.state == ServiceState::kRunning) {

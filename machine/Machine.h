@@ -93,6 +93,8 @@ class Machine : private user::SystemGate {
   Result<ServiceStatus> StartService(std::string_view name);
   Result<ServiceStatus> StopService(std::string_view name);
   Result<ServiceStatus> DeleteService(std::string_view name);
+  // sc config: change applies the caller's edits to the stored configuration (ChangeServiceConfig).
+  Result<ServiceStatus> ConfigureService(std::string_view name, const std::function<void(ServiceConfig&)>& change);
   Result<ServiceStatus> QueryService(std::string_view name);
   std::vector<ServiceStatus> QueryServices();  // every driver service, by name
   std::size_t RunningDrivers();
@@ -168,6 +170,10 @@ class Machine : private user::SystemGate {
   // ImagePath → the host file: Z: is the Linux root, C: the machine's drive.
   Result<std::filesystem::path> HostPath(std::string_view imagePath) const;
 
+  // What the boot had to say (safe mode, drivers automatic recovery skipped), for the command that
+  // booted the machine.
+  const std::vector<std::string>& bootNotices() const { return bootNotices_; }
+
  private:
   struct Runtime {
     ServiceState state = ServiceState::kStopped;
@@ -177,6 +183,9 @@ class Machine : private user::SystemGate {
 
   Machine(MachineDir dir, std::unique_ptr<Registry> registry, BootConfig active);
   std::optional<ServiceConfig> ReadConfig(std::string_view name);
+  // Automatic recovery stops skipping a service its owner reconfigured or deleted.
+  void ForgetBootFailure(std::string_view service);
+  Result<void> WriteConfig(const ServiceConfig& config);
   ServiceStatus StatusOf(const ServiceConfig& config);
   Result<ServiceStatus> StartLocked(const ServiceConfig& config);
   // The kernel's bugcheck handler: writes the report, then tells the listener.
@@ -209,6 +218,7 @@ class Machine : private user::SystemGate {
   std::optional<std::string> crashReport_;
   std::optional<std::filesystem::path> crashFile_;
   std::string crashSaveError_;
+  std::vector<std::string> bootNotices_;
   mutable std::condition_variable crashWritten_;
   std::function<void()> crashListener_;
 

@@ -25,6 +25,8 @@ class MachineDir {
   std::filesystem::path bootConfig() const { return root_ / "bcd.json"; }
   std::filesystem::path drive(char letter) const { return root_ / std::string(1, letter); }
   std::filesystem::path debugLog() const { return root_ / "debug.log"; }
+  // Which boot-time driver a boot was starting, and those automatic recovery skips (BootState).
+  std::filesystem::path bootState() const { return root_ / "boot.state"; }
   std::filesystem::path crashes() const { return root_ / "crashes"; }
   // Disk space held back for the next bugcheck report: a full disk frees it for the report.
   std::filesystem::path crashReserve() const { return crashes() / ".reserve"; }

@@ -39,6 +39,8 @@ CCHAR g_KeNumberProcessors = 2;
 
 }  // namespace
 
+void SetInitSafeBootMode(ULONG mode) { g_InitSafeBootMode = mode; }
+
 void SetKdDebuggerEnabled(bool enabled) {
   g_KdDebuggerEnabled = enabled ? TRUE : FALSE;
 }

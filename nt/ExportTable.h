@@ -22,6 +22,8 @@ struct Export {
 std::span<const Export> Exports();
 // bcdedit /debug: what the KdDebuggerEnabled export reads.
 void SetKdDebuggerEnabled(bool enabled);
+// bcdedit /set safeboot: what the InitSafeBootMode export reads.
+void SetInitSafeBootMode(ULONG mode);
 // Case-insensitive on the DLL name, as the Windows loader is.
 const Export* FindExport(std::string_view dll, std::string_view name);
 // Ordinals are 1 + the row's position among its module's rows (ntbox's own numbering).

@@ -76,6 +76,7 @@ Kernel::Kernel(KernelConfig config)
   // Before any driver or program memory is touched: SafeCopy's faults are recovered there.
   cpu::InstallTrapHandlers();
   SetKdDebuggerEnabled(config_.debuggerEnabled);
+  SetInitSafeBootMode(config_.safeBootMode);
   objects_ = std::make_unique<ob::Namespace>();
   system_ = ps::Process::CreateSystem();
   using namespace shared_data;

@@ -57,6 +57,7 @@ struct KernelConfig {
   std::uint32_t processors = 2;
   DebugFilter debugFilter;       // what a kernel debugger would be shown
   bool debuggerEnabled = false;  // bcdedit /debug: KdDebuggerEnabled
+  ULONG safeBootMode = 0;        // bcdedit /set safeboot: InitSafeBootMode (1 minimal, 2 network)
   // The folder that is the machine's C: drive (kernel file I/O stays inside it); empty: none.
   std::string systemDrive;
   vf::VerifierConfig verifier;

@@ -13,6 +13,8 @@ constexpr std::string_view kUsage =
     "       ntbox bcdedit /set [{current}] debug on|off\n"
     "       ntbox bcdedit /set [{current}] numproc N        (1-64 virtual processors; default 2)\n"
     "       ntbox bcdedit /deletevalue [{current}] numproc\n"
+    "       ntbox bcdedit /set [{current}] safeboot minimal|network   (boot without boot/system/auto-start drivers)\n"
+    "       ntbox bcdedit /deletevalue [{current}] safeboot\n"
     "       ntbox bcdedit /debug [{current}] on|off\n"
     "       ntbox bcdedit /enum [{current}|ACTIVE]\n"
     "Changes apply at the next boot: ntbox reboot.\n";
@@ -76,6 +78,11 @@ int RunBcdedit(CommandContext& ctx, const std::vector<std::string>& input) {
         "nx                      OptIn\n";
     if (stored->testSigning || active.testSigning) out += Setting("testsigning", stored->testSigning, active.testSigning);
     if (stored->debug || active.debug) out += Setting("debug", stored->debug, active.debug);
+    if (!stored->safeboot.empty() || !active.safeboot.empty()) {
+      out += fmt::format("{:<24}{}", "safeboot", stored->safeboot.empty() ? "(none)" : stored->safeboot == "minimal" ? "Minimal" : "Network");
+      if (stored->safeboot != active.safeboot) out += "  (pending: applies at ntbox reboot)";
+      out += "\n";
+    }
     if (stored->numproc || active.numproc) {
       out += fmt::format("{:<24}{}", "numproc", stored->processors());
       if (stored->processors() != active.processors()) {
@@ -91,6 +98,20 @@ int RunBcdedit(CommandContext& ctx, const std::vector<std::string>& input) {
   BootConfig next = *stored;
   if (op == "/deletevalue" && args.size() == 2 && AsciiLower(args[1]) == "numproc") {
     next.numproc = 0;
+    return Store(ctx, next);
+  }
+  if (op == "/deletevalue" && args.size() == 2 && AsciiLower(args[1]) == "safeboot") {
+    next.safeboot.clear();
+    return Store(ctx, next);
+  }
+  if (op == "/set" && args.size() == 3 && AsciiLower(args[1]) == "safeboot") {
+    const std::string mode = AsciiLower(args[2]);
+    if (mode != "minimal" && mode != "network") {
+      ctx.err("The element data type specified is not recognized, or does not apply to the specified entry.\n"
+              "Run \"bcdedit /?\" for command line assistance.\nntbox: safeboot takes minimal or network\n");
+      return kCommandUsage;
+    }
+    next.safeboot = mode;
     return Store(ctx, next);
   }
   if (op == "/set" && args.size() == 3 && AsciiLower(args[1]) == "numproc") {

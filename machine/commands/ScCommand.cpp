@@ -1,4 +1,4 @@
-// sc.exe for drivers: create, start, stop, delete, query, qc, with sc's `key= value` syntax, its
+// sc.exe for drivers: create, config, start, stop, delete, query, qc, with sc's `key= value` syntax, its
 // output blocks and its "[SC] <Api> FAILED <code>:" failures.
 #include <fmt/format.h>
 
@@ -15,6 +15,7 @@ constexpr std::string_view kUsage =
     "usage: ntbox sc <command> [service] [key= value ...]\n"
     "  create NAME type= kernel|filesys binPath= PATH [start= boot|system|auto|demand|disabled]\n"
     "              [error= normal|ignore|severe|critical] [DisplayName= TEXT] [group= GROUP]\n"
+    "  config NAME [start= ...] [error= ...] [binPath= PATH] [DisplayName= TEXT] [group= GROUP]\n"
     "  start NAME | stop NAME | delete NAME | qc NAME\n"
     "  query [NAME] | query [type= driver|all] [state= active|inactive|all]\n";
 
@@ -132,15 +133,10 @@ std::optional<std::uint32_t> IndexOf(const std::string_view (&keywords)[N], std:
   return std::nullopt;
 }
 
-int Create(CommandContext& ctx, const std::vector<std::string>& args) {
-  if (args.size() < 2) return Usage(ctx, "create needs a service name");
-  std::string problem;
-  const auto options = ParseOptions(args, 2, problem);
-  if (!options) return Usage(ctx, problem);
-  ServiceConfig config;
-  config.name = args[1];
-  std::optional<std::uint32_t> type;
-  for (const auto& [key, value] : *options) {
+// The key= value options create and config share, applied to config; the problem when one is bad.
+std::optional<std::string> ApplyOptions(CommandContext& ctx, const std::vector<std::pair<std::string, std::string>>& options,
+                                        ServiceConfig& config, std::optional<std::uint32_t>& type) {
+  for (const auto& [key, value] : options) {
     const std::string v = AsciiLower(value);
     if (key == "type") {
       if (v == "kernel") {
@@ -148,17 +144,17 @@ int Create(CommandContext& ctx, const std::vector<std::string>& args) {
       } else if (v == "filesys") {
         type = SERVICE_FILE_SYSTEM_DRIVER;
       } else if (v == "own" || v == "share" || v == "interact" || v == "userown" || v == "usershare") {
-        return Usage(ctx, "type= " + value + " is a Win32 service; ntbox runs drivers (type= kernel or filesys)");
+        return "type= " + value + " is a Win32 service; ntbox runs drivers (type= kernel or filesys)";
       } else {
-        return Usage(ctx, "unknown type= " + value);
+        return "unknown type= " + value;
       }
     } else if (key == "start") {
       const auto start = IndexOf(kStartKeywords, v);
-      if (!start) return Usage(ctx, "unknown start= " + value);
+      if (!start) return "unknown start= " + value;
       config.start = *start;
     } else if (key == "error") {
       const auto error = IndexOf(kErrorKeywords, v);
-      if (!error) return Usage(ctx, "unknown error= " + value);
+      if (!error) return "unknown error= " + value;
       config.errorControl = *error;
     } else if (key == "binpath") {
       config.imagePath = Machine::ToImagePath(value, ctx.cwd);
@@ -169,9 +165,21 @@ int Create(CommandContext& ctx, const std::vector<std::string>& args) {
     } else if (key == "tag" || key == "depend" || key == "obj" || key == "password") {
       // Accepted as sc.exe does; they do not matter to a driver here.
     } else {
-      return Usage(ctx, "unknown option " + key + "=");
+      return "unknown option " + key + "=";
     }
   }
+  return std::nullopt;
+}
+
+int Create(CommandContext& ctx, const std::vector<std::string>& args) {
+  if (args.size() < 2) return Usage(ctx, "create needs a service name");
+  std::string problem;
+  const auto options = ParseOptions(args, 2, problem);
+  if (!options) return Usage(ctx, problem);
+  ServiceConfig config;
+  config.name = args[1];
+  std::optional<std::uint32_t> type;
+  if (auto bad = ApplyOptions(ctx, *options, config, type)) return Usage(ctx, *bad);
   if (!type) {
     return Usage(ctx, "create needs type= kernel (sc.exe would create a Win32 service; ntbox runs drivers)");
   }
@@ -180,6 +188,27 @@ int Create(CommandContext& ctx, const std::vector<std::string>& args) {
   auto created = ctx.machine.CreateService(config);
   if (!created) return Failed(ctx, "CreateService", created.error());
   ctx.out("[SC] CreateService SUCCESS\n");
+  return kCommandOk;
+}
+
+// sc config NAME key= value ...: what create takes, on an existing service.
+int Config(CommandContext& ctx, const std::vector<std::string>& args) {
+  if (args.size() < 3) return Usage(ctx, "config needs a service name and at least one key= value");
+  std::string problem;
+  const auto options = ParseOptions(args, 2, problem);
+  if (!options) return Usage(ctx, problem);
+  ServiceConfig edits;
+  std::optional<std::uint32_t> type;
+  // Checked once before the machine is asked: an unknown keyword changes nothing.
+  if (auto bad = ApplyOptions(ctx, *options, edits, type)) return Usage(ctx, *bad);
+  auto changed = ctx.machine.ConfigureService(args[1], [&](ServiceConfig& c) {
+    std::optional<std::uint32_t> ignored;
+    (void)ApplyOptions(ctx, *options, c, ignored);
+    if (type) c.type = *type;
+  });
+  if (!changed) return Failed(ctx, IsNoSuchService(changed.error()) ? "OpenService" : "ChangeServiceConfig",
+                              changed.error());
+  ctx.out("[SC] ChangeServiceConfig SUCCESS\n");
   return kCommandOk;
 }
 
@@ -251,6 +280,7 @@ int RunSc(CommandContext& ctx, const std::vector<std::string>& args) {
   if (command == "create") return Create(ctx, args);
   if (command == "query" || command == "queryex") return Query(ctx, args);
   if (command == "qc") return Qc(ctx, args);
+  if (command == "config") return Config(ctx, args);
   if (command != "start" && command != "stop" && command != "delete") {
     return Usage(ctx, "unknown command '" + args[0] + "'");
   }

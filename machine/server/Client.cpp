@@ -89,7 +89,14 @@ Result<int> Spawn(const fs::path& root) {
     answer.append(buffer, static_cast<std::size_t>(n));
   }
   ::close(ready[0]);
-  if (answer.starts_with("ok ")) return std::stoi(answer.substr(3));
+  if (answer.starts_with("ok ")) {
+    // What the boot had to say (safe mode, automatic recovery), one "notice: " line each.
+    for (std::size_t at = answer.find("\nnotice: "); at != std::string::npos; at = answer.find("\nnotice: ", at + 1)) {
+      const std::size_t end = answer.find('\n', at + 1);
+      std::fprintf(stderr, "ntbox: %s\n", answer.substr(at + 9, end - at - 9).c_str());
+    }
+    return std::stoi(answer.substr(3));
+  }
   if (answer.starts_with("error: ")) {
     answer = answer.substr(7);
     if (!answer.empty() && answer.back() == '\n') answer.pop_back();

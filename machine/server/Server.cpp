@@ -474,6 +474,15 @@ class Server {
 
 }  // namespace
 
+// How long a boot may take: NTBOX_BOOT_TIMEOUT_MS, else 60 s.
+std::chrono::milliseconds BootDeadline() {
+  if (const char* v = std::getenv("NTBOX_BOOT_TIMEOUT_MS"); v && *v) {
+    const long ms = std::strtol(v, nullptr, 10);
+    if (ms > 0) return std::chrono::milliseconds(ms);
+  }
+  return std::chrono::seconds(60);
+}
+
 int RunServer(const ServerOptions& options) {
   auto dir = MachineDir::Open(options.root);
   if (!dir) {
@@ -494,7 +503,25 @@ int RunServer(const ServerOptions& options) {
   }
   std::memcpy(address.sun_path, socketPath.c_str(), socketPath.size() + 1);
 
+  // A boot-time driver whose DriverEntry never returns would keep every command waiting for the boot:
+  // past the deadline the server ends, and automatic recovery skips that driver next time.
+  auto booted = std::make_shared<std::atomic<bool>>(false);
+  std::thread([booted, readyFd = options.readyFd, stateFile = dir->bootState()] {
+    const auto deadline = BootDeadline();
+    const auto until = std::chrono::steady_clock::now() + deadline;
+    while (!booted->load() && std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    if (booted->load()) return;
+    const std::string starting = BootState::Load(stateFile).starting;
+    Ready(readyFd, fmt::format("error: the machine did not finish booting within {} s{}; the next boot skips it "
+                               "(automatic recovery)\n",
+                               std::chrono::duration_cast<std::chrono::seconds>(deadline).count(),
+                               starting.empty() ? std::string() : ": the " + starting + " driver never returned from DriverEntry"));
+    ::_exit(1);
+  }).detach();
   auto machine = Machine::Boot(options.root);
+  booted->store(true);
   if (!machine) {
     Ready(options.readyFd, "error: " + machine.error().message + "\n");
     return 1;
@@ -519,7 +546,9 @@ int RunServer(const ServerOptions& options) {
   if (options.foreground) {
     std::fprintf(stderr, "ntbox: machine %s booted (pid %d); Ctrl-C shuts it down\n", options.root.c_str(), ::getpid());
   }
-  Ready(options.readyFd, fmt::format("ok {}\n", ::getpid()));
+  std::string ready = fmt::format("ok {}\n", ::getpid());
+  for (const auto& notice : (*machine)->bootNotices()) ready += "notice: " + notice + "\n";
+  Ready(options.readyFd, ready);
   (*machine)->SetCrashListener(OnCrash);
   Server server(options, std::move(*machine), listenFd, wake[0]);
   return server.Run();

@@ -356,6 +356,62 @@ TEST_F(MachineTest, AMachineStaysUsableWhileADriverLoops) {
   EXPECT_TRUE(state.empty() || Contains(state, ") Z ")) << state;
 }
 
+// A machine cannot be bricked: an auto-start driver that bugchecks at every boot fails one boot;
+// the next skips it and says so, and sc config ends the skipping. Safe mode boots without any
+// boot-time driver.
+TEST_F(MachineTest, ABootTimeDriverThatBugchecksCannotBrickTheMachine) {
+  TestSigningOn();
+  ASSERT_EQ(Run("sc create null_write type= kernel start= auto binPath= " + Driver("misbehave.sys")).exit, 0);
+  Outcome r = Run("reboot");
+  EXPECT_NE(r.exit, 0);
+  EXPECT_TRUE(Contains(r.err, "bugchecked while starting null_write at boot")) << r.err;
+  EXPECT_TRUE(Contains(r.err, "the next boot skips it (automatic recovery)")) << r.err;
+  r = Run("sc qc null_write");
+  EXPECT_EQ(r.exit, 0) << r.err;
+  EXPECT_TRUE(Contains(r.err, "automatic recovery: the null_write driver is not started at boot")) << r.err;
+  EXPECT_TRUE(Contains(Run("sc query null_write").out, "STOPPED"));
+  r = Run("sc config null_write start= demand");
+  EXPECT_EQ(r.exit, 0) << r.err;
+  EXPECT_EQ(r.out, "[SC] ChangeServiceConfig SUCCESS\n");
+  EXPECT_TRUE(Contains(Run("sc qc null_write").out, "START_TYPE         : 3   DEMAND_START"));
+  EXPECT_EQ(Run("sc config null_write start= sometimes").exit, 2);
+  EXPECT_EQ(Run("sc config nosuch start= demand").exit, 1);
+  r = Run("reboot");
+  EXPECT_EQ(r.exit, 0) << r.err;
+  EXPECT_FALSE(Contains(r.err, "automatic recovery")) << r.err;
+
+  // Safe mode: the boot-time driver stays stopped, and says why.
+  ASSERT_EQ(Run("sc create first type= kernel start= auto binPath= " + Driver("FirstDriverSample.sys")).exit, 0);
+  ASSERT_EQ(Run("bcdedit /set {current} safeboot minimal").exit, 0);
+  EXPECT_TRUE(Contains(Run("bcdedit /enum").out, "safeboot                Minimal  (pending")) << Run("bcdedit /enum").out;
+  r = Run("reboot");
+  EXPECT_EQ(r.exit, 0) << r.err;
+  EXPECT_TRUE(Contains(r.err, "safe mode (bcdedit safeboot minimal)")) << r.err;
+  EXPECT_TRUE(Contains(Run("sc query first").out, "STOPPED"));
+  ASSERT_EQ(Run("bcdedit /deletevalue safeboot").exit, 0);
+  ASSERT_EQ(Run("reboot").exit, 0);
+  EXPECT_TRUE(Contains(Run("sc query first").out, "RUNNING"));
+}
+
+// A boot-time driver whose DriverEntry never returns: the boot ends at its deadline (here 1.5 s),
+// naming the driver, and the next boot skips it.
+TEST_F(MachineTest, ABootTimeDriverThatHangsCannotBrickTheMachine) {
+  TestSigningOn();
+  ASSERT_EQ(Run("sc create spin_passive type= kernel start= system binPath= " + Driver("misbehave.sys")).exit, 0);
+  ::setenv("NTBOX_BOOT_TIMEOUT_MS", "1500", 1);
+  Outcome r = Run("reboot");
+  ::unsetenv("NTBOX_BOOT_TIMEOUT_MS");
+  EXPECT_NE(r.exit, 0);
+  EXPECT_TRUE(Contains(r.err, "did not finish booting within 1 s: the spin_passive driver never returned from "
+                              "DriverEntry")) << r.err;
+  r = Run("sc delete spin_passive");
+  EXPECT_EQ(r.exit, 0) << r.err;
+  EXPECT_TRUE(Contains(r.err, "automatic recovery: the spin_passive driver is not started at boot")) << r.err;
+  r = Run("reboot");
+  EXPECT_EQ(r.exit, 0) << r.err;
+  EXPECT_FALSE(Contains(r.err, "automatic recovery")) << r.err;
+}
+
 // Inputs without end or that never come are refused at once, naming what they are: each of these
 // grew the server to 16 GB, grew the client without limit, or blocked forever.
 TEST_F(MachineTest, UnboundedInputsAreRefused) {
