@@ -7,7 +7,7 @@ packages=(
   libzydis-dev libcli11-dev libfmt-dev nlohmann-json3-dev
   libsqlite3-dev libssl-dev openssl osslsigncode
   libgtest-dev libgmock-dev libbenchmark-dev
-  llvm-14-dev
+  llvm-14-dev libclang-rt-14-dev
 )
 missing=()
 for p in "${packages[@]}"; do
