@@ -1,5 +1,7 @@
 #include "machine/CrashReports.h"
 
+#include <charconv>
+
 #include <algorithm>
 #include <fstream>
 #include <iterator>
@@ -26,7 +28,9 @@ std::vector<CrashEntry> ListCrashes(const fs::path& crashes) {
     CrashEntry c;
     c.file = e.path();
     c.time = m[1].str() + "-" + m[2].str() + "-" + m[3].str() + " " + m[4].str() + ":" + m[5].str() + ":" + m[6].str();
-    c.code = static_cast<std::uint32_t>(std::stoul(m[7].str(), nullptr, 16));
+    // The name is the folder's, not necessarily ntbox's: a code too long for 32 bits is no report.
+    const std::string code = m[7].str();
+    if (std::from_chars(code.data(), code.data() + code.size(), c.code, 16).ptr != code.data() + code.size()) continue;
     if (const auto text = ReadCrash(e.path())) {
       static const std::regex kStop(R"(\*\*\* STOP: 0x[0-9A-F]+ \([^)]*\) ?([A-Z0-9_]*))");
       static const std::regex kModule(R"(\nMODULE_NAME: (\S+))");

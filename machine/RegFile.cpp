@@ -1,5 +1,7 @@
 #include "machine/RegFile.h"
 
+#include <charconv>
+
 #include <cstring>
 
 #include <fmt/format.h>
@@ -220,11 +222,11 @@ Result<std::vector<RegFileOp>> ParseRegFile(const std::vector<std::uint8_t>& byt
       if (!rest.empty() && rest.front() == '(') {
         const auto close = rest.find(')');
         if (close == std::string_view::npos || close == 1) return bad(firstLine, "hex(type) is malformed");
-        const std::string t(rest.substr(1, close - 1));
-        if (t.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos) {
+        const std::string_view t = rest.substr(1, close - 1);
+        // A value type is a DWORD: at most 8 hex digits (more overflowed the parse once).
+        if (t.size() > 8 || std::from_chars(t.data(), t.data() + t.size(), type, 16).ptr != t.data() + t.size()) {
           return bad(firstLine, "hex(type) is malformed");
         }
-        type = static_cast<std::uint32_t>(std::stoul(t, nullptr, 16));
         rest.remove_prefix(close + 1);
       }
       if (rest.empty() || rest.front() != ':') return bad(firstLine, "expected ':' after hex");

@@ -153,6 +153,17 @@ TEST_F(RegistryTest, RegFileRoundTrip) {
   EXPECT_TRUE(reg_->KeyExists(key + "\\Sub"));
 }
 
+// Found by the .reg fuzzer: a value type too long for 32 bits threw out of the parser (and took the
+// server with it); it is a malformed line like any other.
+TEST_F(RegistryTest, RegFileValueTypeOverflowIsRefused) {
+  auto ops = ParseRegFile(Bytes("Windows Registry Editor Version 5.00\r\n\r\n[HKEY_LOCAL_MACHINE\\SOFTWARE\\x]\r\n"
+                                "\"a\"=hex(99999999999999999991):25,00\r\n"));
+  ASSERT_FALSE(ops);
+  EXPECT_NE(ops.error().message.find("hex(type) is malformed"), std::string::npos) << ops.error().message;
+  ops = ParseRegFile(Bytes("REGEDIT4\r\n[HKEY_LOCAL_MACHINE\\SOFTWARE\\x]\r\n\"a\"=hex(ffffffff):01\r\n"));
+  EXPECT_TRUE(ops) << "the largest type there is";
+}
+
 TEST_F(RegistryTest, RegFileDeletesAndRefusals) {
   ASSERT_TRUE(reg_->SetValue("MACHINE\\SOFTWARE\\Gone", RegValue::Dword("x", 1)));
   ASSERT_TRUE(reg_->SetValue("MACHINE\\SOFTWARE\\Keep", RegValue::Dword("y", 1)));
