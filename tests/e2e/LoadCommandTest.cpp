@@ -198,6 +198,29 @@ INSTANTIATE_TEST_SUITE_P(
         Misbehaviour{"fail", 1, "DriverEntry returned 0xC000009A (STATUS_INSUFFICIENT_RESOURCES)"}),
     [](const testing::TestParamInfo<Misbehaviour>& info) { return std::string(info.param.service); });
 
+// The zoo of privileged instructions: each ends in a report, as a user-mode #GP or #UD of driver
+// code is a bugcheck on Windows; cli/sti run on (ntbox emulates them). None takes the host down.
+class PrivilegedTest : public testing::TestWithParam<const char*> {};
+
+TEST_P(PrivilegedTest, EndsInAReport) {
+  const Outcome r = Ntbox(std::string("load --service priv_") + GetParam() + " " + Driver("misbehave.sys"));
+  EXPECT_EQ(r.exit, 4) << r.out << r.err;
+  EXPECT_NE(r.out.find("*** STOP: 0x0000007E (0xFFFFFFFFC0000"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("MODULE_NAME: misbehave"), std::string::npos) << r.out;
+}
+
+INSTANTIATE_TEST_SUITE_P(Load, PrivilegedTest,
+                         testing::Values("hlt", "rdmsr", "wrmsr", "read_cr0", "write_cr0", "read_cr3", "write_cr4",
+                                         "read_dr7", "write_dr7", "invlpg", "wbinvd", "invd", "lidt", "lgdt", "ltr",
+                                         "swapgs", "clts", "in", "out", "xsetbv", "rdpmc", "sysret",
+                                         "iretq_garbage", "ud2"));
+
+TEST(Load, EmulatedPrivilegedInstructionsRunOn) {
+  const Outcome r = Ntbox("load --service priv_cli_sti " + Driver("misbehave.sys"));
+  EXPECT_EQ(r.exit, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("continued after a privileged instruction"), std::string::npos) << r.out;
+}
+
 TEST(Load, VerifierNamesWhatADriverLeftBehind) {
   Outcome r = Ntbox("load --service leak " + Driver("misbehave.sys"));
   EXPECT_EQ(r.exit, 4);

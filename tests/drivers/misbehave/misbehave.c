@@ -198,6 +198,40 @@ __attribute__((optimize("O2"), noinline)) static KIRQL RaiseInline(KIRQL to)
     return old;
 }
 
+/* One privileged instruction per service name (priv_NAME): each must end in a report or, where
+   ntbox emulates it (cli, sti), run on; none may take the host down. */
+static BOOLEAN PrivilegedInstruction(PCUNICODE_STRING path)
+{
+    ULONG64 v = 0;
+    if (Is(path, L"priv_hlt")) __asm__ __volatile__("hlt");
+    else if (Is(path, L"priv_cli_sti")) __asm__ __volatile__("cli\n\tsti");
+    else if (Is(path, L"priv_rdmsr")) __asm__ __volatile__("rdmsr" : "=a"(v) : "c"(0x10) : "rdx");
+    else if (Is(path, L"priv_wrmsr")) __asm__ __volatile__("wrmsr" : : "c"(0x10), "a"(0), "d"(0));
+    else if (Is(path, L"priv_read_cr0")) __asm__ __volatile__("mov %%cr0, %0" : "=r"(v));
+    else if (Is(path, L"priv_write_cr0")) __asm__ __volatile__("mov %0, %%cr0" : : "r"(v));
+    else if (Is(path, L"priv_read_cr3")) __asm__ __volatile__("mov %%cr3, %0" : "=r"(v));
+    else if (Is(path, L"priv_write_cr4")) __asm__ __volatile__("mov %0, %%cr4" : : "r"(v));
+    else if (Is(path, L"priv_read_dr7")) __asm__ __volatile__("mov %%dr7, %0" : "=r"(v));
+    else if (Is(path, L"priv_write_dr7")) __asm__ __volatile__("mov %0, %%dr7" : : "r"(v));
+    else if (Is(path, L"priv_invlpg")) __asm__ __volatile__("invlpg (%0)" : : "r"(&v) : "memory");
+    else if (Is(path, L"priv_wbinvd")) __asm__ __volatile__("wbinvd");
+    else if (Is(path, L"priv_invd")) __asm__ __volatile__("invd");
+    else if (Is(path, L"priv_lidt")) __asm__ __volatile__("lidt (%0)" : : "r"(&v));
+    else if (Is(path, L"priv_lgdt")) __asm__ __volatile__("lgdt (%0)" : : "r"(&v));
+    else if (Is(path, L"priv_ltr")) __asm__ __volatile__("ltr %w0" : : "r"(0));
+    else if (Is(path, L"priv_swapgs")) __asm__ __volatile__("swapgs");
+    else if (Is(path, L"priv_clts")) __asm__ __volatile__("clts");
+    else if (Is(path, L"priv_in")) __asm__ __volatile__("inb $0x60, %%al" : "=a"(v));
+    else if (Is(path, L"priv_out")) __asm__ __volatile__("outb %%al, $0x80" : : "a"(0));
+    else if (Is(path, L"priv_xsetbv")) __asm__ __volatile__("xsetbv" : : "c"(0), "a"(3), "d"(0));
+    else if (Is(path, L"priv_rdpmc")) __asm__ __volatile__("rdpmc" : "=a"(v) : "c"(0) : "rdx");
+    else if (Is(path, L"priv_sysret")) __asm__ __volatile__("sysretq");
+    else if (Is(path, L"priv_iretq_garbage")) __asm__ __volatile__("push $0\n\tpush $0\n\tpush $0\n\tpush $0\n\tpush $0\n\tiretq");
+    else if (Is(path, L"priv_ud2")) __asm__ __volatile__("ud2");
+    else return FALSE;
+    return TRUE;
+}
+
 __declspec(noinline) static void Misaligned(void)
 {
     static volatile UCHAR bytes[16];
@@ -474,6 +508,8 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)
                                                      ? DriverObject->DeviceObject
                                                      : (PDEVICE_OBJECT)(ULONG_PTR)0x00007FFF12345670ull;
         DbgPrint("device list corrupted\n");
+    } else if (PrivilegedInstruction(RegistryPath)) {
+        DbgPrint("continued after a privileged instruction\n");
     } else if (Is(RegistryPath, L"pageable_ok")) {
         /* Pageable code and paged pool used at PASSIVE_LEVEL between spin-locked stretches. */
         static KSPIN_LOCK lock;
