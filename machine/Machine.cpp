@@ -344,6 +344,14 @@ std::vector<ServiceStatus> Machine::QueryServices() {
   return out;
 }
 
+std::optional<std::size_t> Machine::RunningDriversWithin(std::chrono::milliseconds wait) {
+  if (!mutex_.TryLockFor(wait)) return std::nullopt;
+  std::lock_guard lock(mutex_, std::adopt_lock);
+  return static_cast<std::size_t>(std::count_if(runtime_.begin(), runtime_.end(), [](const auto& r) {
+    return r.second.state == ServiceState::kRunning;
+  }));
+}
+
 std::size_t Machine::RunningDrivers() {
   std::lock_guard lock(mutex_);
   return static_cast<std::size_t>(std::count_if(runtime_.begin(), runtime_.end(), [](const auto& r) {

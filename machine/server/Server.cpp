@@ -288,19 +288,25 @@ class Server {
 
   int Status(CommandContext& ctx, bool json) {
     const auto& config = machine_->activeBootConfig();
-    const std::size_t drivers = machine_->RunningDrivers();
+    // Status never waits for driver code: what needs the kernel is left out while code at
+    // DISPATCH_LEVEL keeps it (the DPC watchdog ends that).
+    const auto drivers = machine_->RunningDriversWithin(std::chrono::milliseconds(200));
     if (json) {
       nlohmann::json j{{"machine", options_.root.string()}, {"running", true},       {"pid", ::getpid()},
                        {"uptime_seconds", std::chrono::duration_cast<std::chrono::seconds>(machine_->uptime()).count()},
-                       {"drivers", drivers}, {"testsigning", config.testSigning}, {"debug", config.debug},
-                       {"processors", config.processors()}};
+                       {"testsigning", config.testSigning}, {"debug", config.debug},
+                       {"processors", config.processors()}, {"busy", !drivers}};
+      j["drivers"] = drivers ? nlohmann::json(*drivers) : nlohmann::json(nullptr);
       ctx.out(j.dump() + "\n");
       return kCommandOk;
     }
-    ctx.out(fmt::format("machine      {}\nstate        running\npid          {}\nuptime       {}\n"
-                        "drivers      {} running\ntestsigning  {}\ndebug        {}\nprocessors   {}\n",
-                        options_.root.string(), ::getpid(), Uptime(machine_->uptime()), drivers,
-                        config.testSigning ? "on" : "off", config.debug ? "on" : "off", config.processors()));
+    const std::string driverLine =
+        drivers ? fmt::format("{} running", *drivers) : "? (driver code keeps the kernel at DISPATCH_LEVEL)";
+    ctx.out(fmt::format("machine      {}\nstate        {}\npid          {}\nuptime       {}\n"
+                        "drivers      {}\ntestsigning  {}\ndebug        {}\nprocessors   {}\n",
+                        options_.root.string(), drivers ? "running" : "running, busy", ::getpid(),
+                        Uptime(machine_->uptime()), driverLine, config.testSigning ? "on" : "off",
+                        config.debug ? "on" : "off", config.processors()));
     return kCommandOk;
   }
 

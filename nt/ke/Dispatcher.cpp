@@ -55,6 +55,18 @@ void KernelLock::lock() {
   Took(1);
 }
 
+bool KernelLock::TryLockFor(std::chrono::milliseconds wait) {
+  if (owner_.load(std::memory_order_relaxed) == Me()) {
+    ++depth_;
+    return true;
+  }
+  waiters_.fetch_add(1, std::memory_order_relaxed);
+  const bool got = mutex_.try_lock_for(wait);
+  waiters_.fetch_sub(1, std::memory_order_relaxed);
+  if (got) Took(1);
+  return got;
+}
+
 void KernelLock::unlock() {
   if (--depth_ == 0) {
     Letting();

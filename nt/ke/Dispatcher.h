@@ -7,6 +7,7 @@
 // are identities (numbers, DPC queues), not parallelism. All dispatcher state (signal states,
 // queues, timers) changes under the lock, and every change wakes the waiters to look again.
 #pragma once
+#include <chrono>
 #include <cstdint>
 #include <atomic>
 #include <mutex>
@@ -21,6 +22,8 @@ class KernelLock {
  public:
   void lock();
   void unlock();
+  // For the control plane, which never waits long for driver code: false when the lock stays taken.
+  bool TryLockFor(std::chrono::milliseconds wait);
   bool HeldByCaller() const;
   // Lets go of every level the caller holds (for a wait); returns how many to take back.
   unsigned ReleaseAll();
@@ -46,7 +49,7 @@ class KernelLock {
   void Took(unsigned depth);
   void Letting();
 
-  std::mutex mutex_;
+  std::timed_mutex mutex_;
   std::atomic<const void*> owner_{nullptr};
   unsigned depth_ = 0;
   std::atomic<KernelThread* const*> holder_{nullptr};

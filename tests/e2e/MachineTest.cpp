@@ -326,6 +326,24 @@ TEST_F(MachineTest, DpcWatchdogStopsCodeThatNeverLeavesDispatchLevel) {
   EXPECT_TRUE(Contains(r.out, "misbehave!DriverEntry+0x")) << r.out;
 }
 
+// Code at DISPATCH_LEVEL is never preempted: status still answers, marked busy, without waiting for
+// it; the watchdog (3 s here) then stops the machine.
+TEST_F(MachineTest, StatusAnswersWhileDriverCodeSpinsAtDispatchLevel) {
+  const std::string key = "'HKLM\\SYSTEM\\CurrentControlSet\\Control\\Session Manager\\Kernel'";
+  ASSERT_EQ(Run("reg add " + key + " /v DpcWatchdogPeriod /t REG_DWORD /d 3000 /f").exit, 0);
+  TestSigningOn();
+  ASSERT_EQ(Run("sc create spin_dispatch type= kernel binPath= " + Driver("misbehave.sys")).exit, 0);
+  Outcome spinning;
+  std::thread starter([&] { spinning = Run("sc start spin_dispatch"); });
+  Outcome status;
+  for (int i = 0; i < 200 && !Contains(status.out, "running, busy"); ++i) status = Run("status");
+  EXPECT_EQ(status.exit, 0);
+  EXPECT_TRUE(Contains(status.out, "drivers      ? (driver code keeps the kernel at DISPATCH_LEVEL)")) << status.out;
+  starter.join();
+  EXPECT_EQ(spinning.exit, 4);
+  EXPECT_TRUE(Contains(spinning.out, "*** STOP: 0x00000133 (0x0000000000000001,")) << spinning.out;
+}
+
 // A DriverEntry that loops at PASSIVE_LEVEL is preempted: the control plane answers, a program's
 // requests to another driver go on, and shutdown completes (after its grace period) with no server
 // left behind.
