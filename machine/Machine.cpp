@@ -717,11 +717,9 @@ void Machine::SetCrashListener(std::function<void()> listener) {
 }
 
 std::vector<Machine::ModuleRange> Machine::LoadedModules() {
-  std::lock_guard lock(mutex_);
+  // Without the kernel lock: lm answers while driver code keeps it.
   std::vector<ModuleRange> out;
-  for (const nt::Module* m : kernel_->Modules()) {
-    out.push_back({m->image->base(), m->image->base() + m->image->size(), m->name, m->path});
-  }
+  for (const auto& m : kernel_->ModuleInfos()) out.push_back({m.base, m.end, m.name, m.path});
   const auto [base, end] = HostImageRange();
   if (base) out.push_back({base, end, "nt", "ntoskrnl.exe (the ntbox kernel personality)"});
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.start < b.start; });
@@ -747,8 +745,7 @@ Machine::VerifierStatus Machine::QueryVerifier() {
 }
 
 std::vector<nt::Kernel::UnloadedModule> Machine::UnloadedModules() {
-  std::lock_guard lock(mutex_);
-  return kernel_->UnloadedModules();
+  return kernel_->UnloadedModules();  // under the kernel's own lock, as LoadedModules
 }
 
 int Machine::AddDebugListener(DebugListener listener) {

@@ -304,6 +304,13 @@ const Module* Kernel::ModuleAt(std::uint64_t address) const {
   return nullptr;
 }
 
+std::vector<Kernel::ModuleInfo> Kernel::ModuleInfos() const {
+  std::lock_guard lock(mutex_);
+  std::vector<ModuleInfo> out;
+  for (const auto& m : modules_) out.push_back({m->image->base(), m->image->end(), m->name, m->path});
+  return out;
+}
+
 std::vector<const Module*> Kernel::Modules() const {
   std::lock_guard lock(mutex_);
   std::vector<const Module*> out;

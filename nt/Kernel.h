@@ -118,6 +118,13 @@ class Kernel {
   // The module containing address, or nullptr. Lock-free: the trap handler calls it.
   const Module* ModuleAt(std::uint64_t address) const;
   std::vector<const Module*> Modules() const;
+  // Copies, taken under the kernel's own lock only (not the kernel lock driver code holds): what
+  // lm shows, answered even while driver code runs at DISPATCH_LEVEL.
+  struct ModuleInfo {
+    std::uint64_t base = 0, end = 0;
+    std::string name, path;
+  };
+  std::vector<ModuleInfo> ModuleInfos() const;
   struct UnloadedModule {
     std::string fileName;
     std::uint64_t base = 0, end = 0;

@@ -326,8 +326,8 @@ TEST_F(MachineTest, DpcWatchdogStopsCodeThatNeverLeavesDispatchLevel) {
   EXPECT_TRUE(Contains(r.out, "misbehave!DriverEntry+0x")) << r.out;
 }
 
-// Code at DISPATCH_LEVEL is never preempted: status still answers, marked busy, without waiting for
-// it; the watchdog (3 s here) then stops the machine.
+// Code at DISPATCH_LEVEL is never preempted: status (marked busy), lm and reg query still answer
+// without waiting for it; the watchdog (3 s here) then stops the machine.
 TEST_F(MachineTest, StatusAnswersWhileDriverCodeSpinsAtDispatchLevel) {
   const std::string key = "'HKLM\\SYSTEM\\CurrentControlSet\\Control\\Session Manager\\Kernel'";
   ASSERT_EQ(Run("reg add " + key + " /v DpcWatchdogPeriod /t REG_DWORD /d 3000 /f").exit, 0);
@@ -339,6 +339,11 @@ TEST_F(MachineTest, StatusAnswersWhileDriverCodeSpinsAtDispatchLevel) {
   for (int i = 0; i < 200 && !Contains(status.out, "running, busy"); ++i) status = Run("status");
   EXPECT_EQ(status.exit, 0);
   EXPECT_TRUE(Contains(status.out, "drivers      ? (driver code keeps the kernel at DISPATCH_LEVEL)")) << status.out;
+  // lm and reg query need no kernel lock either.
+  const Outcome lm = Run("lm");
+  EXPECT_EQ(lm.exit, 0) << lm.err;
+  EXPECT_TRUE(Contains(lm.out, "misbehave")) << lm.out;
+  EXPECT_EQ(Run("reg query 'HKLM\\SOFTWARE'").exit, 0);
   starter.join();
   EXPECT_EQ(spinning.exit, 4);
   EXPECT_TRUE(Contains(spinning.out, "*** STOP: 0x00000133 (0x0000000000000001,")) << spinning.out;
