@@ -10,7 +10,6 @@
 namespace ntbox::cpu {
 namespace {
 
-constexpr std::uint64_t kFlagsToClear = 0x40500;  // AC, DF, TF
 constexpr unsigned long kHwcap2FsGsBase = 2;       // HWCAP2_FSGSBASE: rd/wr{fs,gs}base in user mode
 
 // One record per registered thread, found by thread id or by the altstack the trap handler runs on:
@@ -68,8 +67,8 @@ unsigned Restore(const Slot* slot) {
   unsigned what = 0;
   std::uint64_t flags;
   asm volatile("pushfq\n\tpop %0" : "=r"(flags));
-  if (flags & kFlagsToClear) {
-    asm volatile("pushfq\n\tandq %0, (%%rsp)\n\tpopfq" : : "i"(~kFlagsToClear) : "cc", "memory");
+  if (flags & eflags::kHostClears) {
+    asm volatile("pushfq\n\tandq %0, (%%rsp)\n\tpopfq" : : "i"(~eflags::kHostClears) : "cc", "memory");
     what |= disturbed::kFlags;
   }
   if (!slot) return what;

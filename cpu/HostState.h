@@ -14,6 +14,12 @@
 
 namespace ntbox::cpu {
 
+// The flags host code needs clear.
+namespace eflags {
+constexpr std::uint64_t kTf = 0x100, kDf = 0x400, kAc = 0x40000;
+constexpr std::uint64_t kHostClears = kAc | kDf | kTf;
+}  // namespace eflags
+
 // What RestoreHostState found wrong (for reports and tests).
 namespace disturbed {
 constexpr unsigned kFlags = 0x1;  // AC, TF or DF set
@@ -43,7 +49,20 @@ inline bool HostStateDisturbed() {
   std::uint64_t flags;
   std::uint32_t fs, gs;
   asm volatile("pushfq\n\tpop %0\n\tmov %%fs, %1\n\tmov %%gs, %2" : "=r"(flags), "=r"(fs), "=r"(gs));
-  return (flags & 0x40500) != 0 || (fs | gs) != 0;
+  return (flags & eflags::kHostClears) != 0 || (fs | gs) != 0;
+}
+
+// First in every signal handler: Linux clears DF and TF for a handler but not AC, and any host code
+// may make an unaligned access.
+[[gnu::always_inline]] inline void ClearAlignmentCheck() {
+  asm volatile("pushfq\n\tandq %0, (%%rsp)\n\tpopfq" : : "i"(~eflags::kAc) : "cc", "memory");
+}
+
+// The start of a signal handler other than the trap handler (which first recovers its own FS/GS
+// check): AC, then FS and GS, before thread-local storage is touched.
+[[gnu::always_inline]] inline unsigned EnterSignalHandler() {
+  ClearAlignmentCheck();
+  return RestoreHostStateInTrap();
 }
 
 // After driver code returned into host code.

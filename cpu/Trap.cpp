@@ -501,20 +501,17 @@ bool DispatchToDriver(ucontext_t* uc, std::uint32_t status, std::optional<std::u
   siglongjmp(*t->userGuard, 1);
 }
 
+bool Readable(std::uint64_t address) {
+  std::uint8_t byte;
+  return ReadWithoutFaulting(&byte, address, 1) == 1;
+}
+
 // Whether some page within 64 KiB above address is mapped: a stack the thread ran off the end of.
 bool MappedAbove(std::uint64_t address) {
   for (std::uint64_t page = (address | 0xFFF) + 1; page < address + 0x10000; page += 0x1000) {
-    std::uint8_t byte;
-    if (ReadWithoutFaulting(&byte, page, 1) == 1) return true;
+    if (Readable(page)) return true;
   }
   return false;
-}
-
-// 0xFC's second parameter is the page's PTE on Windows; ntbox has none to show: 1 when the page
-// is readable, 0 when not.
-std::uint64_t ProtectionOf(std::uint64_t address) {
-  std::uint8_t byte;
-  return ReadWithoutFaulting(&byte, address, 1) == 1 ? 1 /* PROT_READ */ : 0;
 }
 
 bool IsPrivileged(const Decoded& d) {
@@ -552,7 +549,7 @@ bool RepairHostCodeFault(int signal, ucontext_t* uc, unsigned disturbed) {
   if (rip < nt::mm::kUserProbeAddress || (kernel && kernel->ModuleAt(rip))) return false;  // not host code
   bool repaired = (disturbed & (disturbed::kFs | disturbed::kGs)) != 0;
   auto& flags = uc->uc_mcontext.gregs[REG_EFL];
-  constexpr greg_t kFlags = 0x40500;  // AC, DF, TF
+  constexpr auto kFlags = static_cast<greg_t>(eflags::kHostClears);
   if (flags & kFlags) {
     flags &= ~kFlags;
     repaired = true;
@@ -572,9 +569,7 @@ bool RepairHostCodeFault(int signal, ucontext_t* uc, unsigned disturbed) {
 }
 
 void OnTrap(int signal, siginfo_t* info, void* context) {
-  // Alignment checking first: any host code below may make an unaligned access. Linux clears DF and
-  // TF for a handler, but not AC.
-  asm volatile("pushfq\n\tandq $~0x40000, (%%rsp)\n\tpopfq" ::: "cc", "memory");
+  ClearAlignmentCheck();
   auto* uc = static_cast<ucontext_t*>(context);
   // A fault in this handler's own check of FS and GS (below; the handler runs with SA_NODEFER so
   // the check may fault): resume the check.
@@ -582,10 +577,10 @@ void OnTrap(int signal, siginfo_t* info, void* context) {
   // Then FS (thread-local storage) and GS, before anything reads them.
   const unsigned disturbed = RestoreHostStateInTrap();
   if (RepairHostCodeFault(signal, uc, disturbed)) return;
-  if (signal == SIGBUS && (uc->uc_mcontext.gregs[REG_EFL] & 0x40000)) {
+  if (signal == SIGBUS && (uc->uc_mcontext.gregs[REG_EFL] & eflags::kAc)) {
     // An unaligned access with AC set: alignment checking applies at CPL 3 only, so in a kernel the
     // access succeeds. Run it again without AC.
-    uc->uc_mcontext.gregs[REG_EFL] &= ~greg_t{0x40000};
+    uc->uc_mcontext.gregs[REG_EFL] &= ~static_cast<greg_t>(eflags::kAc);
     return;
   }
   if (PageInPageable(signal, info)) return;
@@ -670,7 +665,8 @@ void OnTrap(int signal, siginfo_t* info, void* context) {
   if (execute && info->si_code == SEGV_ACCERR && kernel &&
       kernel->pageable().KindAt(address) == nt::mm::PageableMemory::Kind::kNone) {
     // A page that is there but not executable: NX protection, not a missing page.
-    Stop(uc, d, t, bc::ATTEMPTED_EXECUTE_OF_NOEXECUTE_MEMORY, address, ProtectionOf(address), 0, 0,
+    // Parameter 2 is the page's PTE on Windows; ntbox has none: 1 when the page is readable.
+    Stop(uc, d, t, bc::ATTEMPTED_EXECUTE_OF_NOEXECUTE_MEMORY, address, Readable(address) ? 1 : 0, 0, 0,
          "execution of memory that is not executable (data, the stack, NX pool)");
   }
   if (t->irql >= nt::DISPATCH_LEVEL) {
@@ -716,8 +712,7 @@ std::atomic<std::uint64_t> g_watchdogP1{0}, g_watchdogTicks{0}, g_watchdogLimit{
 // code may hold host locks; code at DISPATCH_LEVEL is never preempted) the request is dropped; the
 // watchdog asks again next quantum.
 void OnPreempt(int, siginfo_t*, void* context) {
-  asm volatile("pushfq\n\tandq $~0x40000, (%%rsp)\n\tpopfq" ::: "cc", "memory");  // see OnTrap
-  (void)RestoreHostStateInTrap();
+  (void)EnterSignalHandler();
   auto* uc = static_cast<ucontext_t*>(context);
   nt::ke::KernelThread* t = nt::ke::CurrentThread();
   const nt::Kernel* kernel = nt::Kernel::CurrentOrNull();
@@ -729,8 +724,7 @@ void OnPreempt(int, siginfo_t*, void* context) {
 
 // The DPC watchdog's stop, on the thread that stayed at DISPATCH_LEVEL: 0x133 where it spins.
 void OnWatchdog(int, siginfo_t*, void* context) {
-  asm volatile("pushfq\n\tandq $~0x40000, (%%rsp)\n\tpopfq" ::: "cc", "memory");  // see OnTrap
-  (void)RestoreHostStateInTrap();
+  (void)EnterSignalHandler();
   auto* uc = static_cast<ucontext_t*>(context);
   nt::ke::KernelThread* t = nt::ke::CurrentThread();
   if (!t || !t->guard || t->irql < nt::DISPATCH_LEVEL) return;

@@ -46,8 +46,7 @@ namespace {
 constexpr int kTerminateSignal = SIGUSR2;
 
 void OnTerminateSignal(int, siginfo_t*, void* context) {
-  asm volatile("pushfq\n\tandq $~0x40000, (%%rsp)\n\tpopfq" ::: "cc", "memory");  // see OnTrap
-  RestoreHostStateInTrap();
+  (void)EnterSignalHandler();
   nt::ke::KernelThread* t = nt::ke::CurrentThread();
   if (!t || !t->userGuard || !t->terminateRequested) return;
   const auto rip = static_cast<std::uint64_t>(static_cast<ucontext_t*>(context)->uc_mcontext.gregs[REG_RIP]);

@@ -352,12 +352,6 @@ std::optional<std::size_t> Machine::RunningDriversWithin(std::chrono::millisecon
   }));
 }
 
-std::size_t Machine::RunningDrivers() {
-  std::lock_guard lock(mutex_);
-  return static_cast<std::size_t>(std::count_if(runtime_.begin(), runtime_.end(), [](const auto& r) {
-    return r.second.state == ServiceState::kRunning;
-  }));
-}
 
 Result<ServiceStatus> Machine::StartService(std::string_view name) {
   std::lock_guard lock(mutex_);

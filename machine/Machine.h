@@ -97,8 +97,7 @@ class Machine : private user::SystemGate {
   Result<ServiceStatus> ConfigureService(std::string_view name, const std::function<void(ServiceConfig&)>& change);
   Result<ServiceStatus> QueryService(std::string_view name);
   std::vector<ServiceStatus> QueryServices();  // every driver service, by name
-  std::size_t RunningDrivers();
-  // The same without waiting long: nullopt while driver code keeps the kernel (spinning at
+  // Drivers running, without waiting long: nullopt while driver code keeps the kernel (spinning at
   // DISPATCH_LEVEL, where it is not preempted).
   std::optional<std::size_t> RunningDriversWithin(std::chrono::milliseconds wait);
 

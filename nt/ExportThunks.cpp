@@ -24,7 +24,7 @@ constexpr std::size_t kThunkSize = 80;
 
 // Builds one thunk at code; slots: the export's address, the IRQL violation handler, the host-state
 // repair. Layout:
-//   cld; pushfq; pop rax; and eax, AC|TF|DF; mov r11d, fs; or eax, r11d; mov r11d, gs; or eax, r11d
+//   cld; pushfq; pop rax; and eax, AC|DF|TF; mov r11d, fs; or eax, r11d; mov r11d, gs; or eax, r11d
 //   jnz repair
 // back:
 //   [checked: movzx eax, byte gs:[0x50]; cmp al, maxIrql; ja violation]
@@ -38,6 +38,10 @@ class Emitter {
   explicit Emitter(std::uint8_t* at) : at_(at), p_(at) {}
   void Bytes(std::initializer_list<std::uint8_t> bytes) {
     for (auto b : bytes) *p_++ = b;
+  }
+  void Imm32(std::uint32_t v) {
+    std::memcpy(p_, &v, 4);
+    p_ += 4;
   }
   void Imm64(std::uint64_t v) {
     std::memcpy(p_, &v, 8);
@@ -69,7 +73,8 @@ struct Slots {
 
 void EmitThunk(std::uint8_t* code, std::size_t index, const Export& e, bool checked, const Slots& slots) {
   Emitter x(code);
-  x.Bytes({0xFC, 0x9C, 0x58, 0x25, 0x00, 0x05, 0x04, 0x00});  // cld; pushfq; pop rax; and eax, 0x40500
+  x.Bytes({0xFC, 0x9C, 0x58, 0x25});  // cld; pushfq; pop rax; and eax, AC|DF|TF
+  x.Imm32(static_cast<std::uint32_t>(cpu::eflags::kHostClears));
   x.Bytes({0x41, 0x8C, 0xE3, 0x44, 0x09, 0xD8});              // mov r11d, fs; or eax, r11d
   x.Bytes({0x41, 0x8C, 0xEB, 0x44, 0x09, 0xD8});              // mov r11d, gs; or eax, r11d
   x.Bytes({0x75, 0x00});                                      // jnz repair

@@ -208,11 +208,6 @@ std::vector<DebugRecord> Kernel::RecentDebugOutputWithin(std::chrono::millisecon
   return {recent_.begin(), recent_.end()};
 }
 
-std::vector<DebugRecord> Kernel::RecentDebugOutput() const {
-  std::lock_guard lock(mutex_);
-  return {recent_.begin(), recent_.end()};
-}
-
 Result<Module*> Kernel::LoadModule(const std::string& path) {
   auto image = pe::PeImage::ParseFile(path);
   if (!image) return std::unexpected(image.error());

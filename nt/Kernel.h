@@ -106,7 +106,6 @@ class Kernel {
   using DebugSink = std::function<void(const DebugRecord&)>;
   void SetDebugSink(DebugSink sink);
   void DebugOutput(ULONG component, ULONG level, std::string text);
-  std::vector<DebugRecord> RecentDebugOutput() const;
   // For bugcheck reports: empty when the kernel's own lock stays taken (by the thread that stopped).
   std::vector<DebugRecord> RecentDebugOutputWithin(std::chrono::milliseconds wait) const;
 

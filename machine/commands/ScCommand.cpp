@@ -135,14 +135,16 @@ std::optional<std::uint32_t> IndexOf(const std::string_view (&keywords)[N], std:
 
 // The key= value options create and config share, applied to config; the problem when one is bad.
 std::optional<std::string> ApplyOptions(CommandContext& ctx, const std::vector<std::pair<std::string, std::string>>& options,
-                                        ServiceConfig& config, std::optional<std::uint32_t>& type) {
+                                        ServiceConfig& config, bool& typeGiven) {
   for (const auto& [key, value] : options) {
     const std::string v = AsciiLower(value);
     if (key == "type") {
       if (v == "kernel") {
-        type = SERVICE_KERNEL_DRIVER;
+        config.type = SERVICE_KERNEL_DRIVER;
+        typeGiven = true;
       } else if (v == "filesys") {
-        type = SERVICE_FILE_SYSTEM_DRIVER;
+        config.type = SERVICE_FILE_SYSTEM_DRIVER;
+        typeGiven = true;
       } else if (v == "own" || v == "share" || v == "interact" || v == "userown" || v == "usershare") {
         return "type= " + value + " is a Win32 service; ntbox runs drivers (type= kernel or filesys)";
       } else {
@@ -178,12 +180,11 @@ int Create(CommandContext& ctx, const std::vector<std::string>& args) {
   if (!options) return Usage(ctx, problem);
   ServiceConfig config;
   config.name = args[1];
-  std::optional<std::uint32_t> type;
-  if (auto bad = ApplyOptions(ctx, *options, config, type)) return Usage(ctx, *bad);
-  if (!type) {
+  bool typeGiven = false;
+  if (auto bad = ApplyOptions(ctx, *options, config, typeGiven)) return Usage(ctx, *bad);
+  if (!typeGiven) {
     return Usage(ctx, "create needs type= kernel (sc.exe would create a Win32 service; ntbox runs drivers)");
   }
-  config.type = *type;
   if (config.imagePath.empty()) return Usage(ctx, "create needs binPath= PATH");
   auto created = ctx.machine.CreateService(config);
   if (!created) return Failed(ctx, "CreateService", created.error());
@@ -197,14 +198,12 @@ int Config(CommandContext& ctx, const std::vector<std::string>& args) {
   std::string problem;
   const auto options = ParseOptions(args, 2, problem);
   if (!options) return Usage(ctx, problem);
-  ServiceConfig edits;
-  std::optional<std::uint32_t> type;
-  // Checked once before the machine is asked: an unknown keyword changes nothing.
-  if (auto bad = ApplyOptions(ctx, *options, edits, type)) return Usage(ctx, *bad);
+  // Checked on a scratch copy before the machine is asked: an unknown keyword changes nothing.
+  ServiceConfig scratch;
+  bool typeGiven = false;
+  if (auto bad = ApplyOptions(ctx, *options, scratch, typeGiven)) return Usage(ctx, *bad);
   auto changed = ctx.machine.ConfigureService(args[1], [&](ServiceConfig& c) {
-    std::optional<std::uint32_t> ignored;
-    (void)ApplyOptions(ctx, *options, c, ignored);
-    if (type) c.type = *type;
+    (void)ApplyOptions(ctx, *options, c, typeGiven);
   });
   if (!changed) return Failed(ctx, IsNoSuchService(changed.error()) ? "OpenService" : "ChangeServiceConfig",
                               changed.error());

@@ -16,6 +16,7 @@
 #include <deque>
 #include <mutex>
 #include <set>
+#include <future>
 #include <thread>
 
 #include <fmt/format.h>
@@ -511,14 +512,10 @@ int RunServer(const ServerOptions& options) {
 
   // A boot-time driver whose DriverEntry never returns would keep every command waiting for the boot:
   // past the deadline the server ends, and automatic recovery skips that driver next time.
-  auto booted = std::make_shared<std::atomic<bool>>(false);
-  std::thread([booted, readyFd = options.readyFd, stateFile = dir->bootState()] {
+  auto booted = std::make_shared<std::promise<void>>();
+  std::thread([done = booted->get_future(), readyFd = options.readyFd, stateFile = dir->bootState()] {
     const auto deadline = BootDeadline();
-    const auto until = std::chrono::steady_clock::now() + deadline;
-    while (!booted->load() && std::chrono::steady_clock::now() < until) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    if (booted->load()) return;
+    if (done.wait_for(deadline) == std::future_status::ready) return;
     const std::string starting = BootState::Load(stateFile).starting;
     Ready(readyFd, fmt::format("error: the machine did not finish booting within {} s{}; the next boot skips it "
                                "(automatic recovery)\n",
@@ -527,7 +524,7 @@ int RunServer(const ServerOptions& options) {
     ::_exit(1);
   }).detach();
   auto machine = Machine::Boot(options.root);
-  booted->store(true);
+  booted->set_value();
   if (!machine) {
     Ready(options.readyFd, "error: " + machine.error().message + "\n");
     return 1;

@@ -65,21 +65,22 @@ PoolTracker::FreeOutcome PoolTracker::Free(void* p, std::optional<ULONG> expecte
   return {FreeResult::Freed, tag};
 }
 
-std::vector<PoolAllocation> PoolTracker::Outstanding() const {
-  std::lock_guard lock(mutex_);
+std::vector<PoolAllocation> PoolTracker::LiveLocked() const {
   std::vector<PoolAllocation> out;
   out.reserve(live_.size());
   for (const auto& [address, allocation] : live_) out.push_back(allocation);
   return out;
 }
 
+std::vector<PoolAllocation> PoolTracker::Outstanding() const {
+  std::lock_guard lock(mutex_);
+  return LiveLocked();
+}
+
 std::optional<std::vector<PoolAllocation>> PoolTracker::OutstandingWithin(std::chrono::milliseconds wait) const {
   std::unique_lock lock(mutex_, std::defer_lock);
   if (!lock.try_lock_for(wait)) return std::nullopt;
-  std::vector<PoolAllocation> out;
-  out.reserve(live_.size());
-  for (const auto& [address, allocation] : live_) out.push_back(allocation);
-  return out;
+  return LiveLocked();
 }
 
 std::optional<PoolAllocation> PoolTracker::Find(const void* p) const {

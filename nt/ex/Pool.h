@@ -79,6 +79,7 @@ class PoolTracker {
   static bool IsExecutable(int type) { return !IsPaged(type) && (type & 0x200) == 0; }
 
  private:
+  std::vector<PoolAllocation> LiveLocked() const;  // with mutex_ held
   // Each kind of pool lives in regions of its own: paged pool can then be made inaccessible at
   // DISPATCH_LEVEL, and only NonPagedPoolExecute is executable.
   enum Kind { kNonPaged, kPaged, kExecutable, kKinds };

@@ -6,7 +6,7 @@
 #include "nt/ke/KeTypes.h"
 #include "nt/ke/Processors.h"
 #include "nt/ke/BugCheck.h"
-#include "nt/ke/Thread.h"
+#include "nt/ke/KeExports.h"
 #include "nt/mm/AddressSpace.h"
 #include "nt/vf/Verifier.h"
 
@@ -19,13 +19,8 @@ bool MustSucceed(POOL_TYPE type) {
   return type == NonPagedPoolMustSucceed || type == NonPagedPoolCacheAlignedMustS;
 }
 
-KIRQL CurrentIrql() {
-  const ke::KernelThread* t = ke::CurrentThread();
-  return t ? t->irql : PASSIVE_LEVEL;
-}
-
 PVOID Allocate(POOL_TYPE type, SIZE_T bytes, ULONG tag, bool zero, std::uint64_t caller) {
-  const KIRQL irql = CurrentIrql();
+  const KIRQL irql = KeGetCurrentIrql();
   if (PoolTracker::IsPaged(type) && irql > APC_LEVEL) {
     // Paged pool may be paged out: it is no memory for code that cannot take a page fault.
     if (vf::Watches(caller, vf::flags::kIrqlChecking)) {
@@ -97,7 +92,7 @@ void Free(PVOID p, std::optional<ULONG> tag, std::uint64_t caller) {
                   "ExFreePool of a user-mode address", caller);
   }
   const auto block = Kernel::Current().pool().Find(p);
-  if (const KIRQL irql = CurrentIrql(); block && PoolTracker::IsPaged(block->type) && irql > APC_LEVEL) {
+  if (const KIRQL irql = KeGetCurrentIrql(); block && PoolTracker::IsPaged(block->type) && irql > APC_LEVEL) {
     if (vf::Watches(caller, vf::flags::kIrqlChecking)) {
       RaiseBugCheck(bugcheck::DRIVER_VERIFIER_DETECTED_VIOLATION, 0x11, irql, static_cast<ULONG64>(block->type),
                     address, "paged pool freed at an IRQL above APC_LEVEL", caller);

@@ -42,16 +42,20 @@ void KernelLock::Letting() {
   owner_.store(nullptr, std::memory_order_relaxed);
 }
 
+// Counted as a waiter only when it has to wait: the uncontended path stays one try_lock.
+void KernelLock::Acquire() {
+  if (mutex_.try_lock()) return;
+  waiters_.fetch_add(1, std::memory_order_relaxed);
+  mutex_.lock();
+  waiters_.fetch_sub(1, std::memory_order_relaxed);
+}
+
 void KernelLock::lock() {
   if (owner_.load(std::memory_order_relaxed) == Me()) {
     ++depth_;
     return;
   }
-  if (!mutex_.try_lock()) {
-    waiters_.fetch_add(1, std::memory_order_relaxed);
-    mutex_.lock();
-    waiters_.fetch_sub(1, std::memory_order_relaxed);
-  }
+  Acquire();
   Took(1);
 }
 
@@ -96,11 +100,7 @@ unsigned KernelLock::ReleaseAll() {
 
 void KernelLock::Reacquire(unsigned depth) {
   if (depth == 0) return;
-  if (!mutex_.try_lock()) {
-    waiters_.fetch_add(1, std::memory_order_relaxed);
-    mutex_.lock();
-    waiters_.fetch_sub(1, std::memory_order_relaxed);
-  }
+  Acquire();
   Took(depth);
 }
 

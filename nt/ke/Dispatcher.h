@@ -46,6 +46,7 @@ class KernelLock {
   bool contended() const { return waiters_.load(std::memory_order_relaxed) > 0; }
 
  private:
+  void Acquire();
   void Took(unsigned depth);
   void Letting();
 
