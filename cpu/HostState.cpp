@@ -249,3 +249,57 @@ ntbox_restore_host_state:
   pop %rbp
   ret
 )");
+
+// ntbox_call_driver(fn, a, b, c, d): calls the Windows-ABI routine fn(a, b, c, d) and returns its
+// rax. The registers the host's code keeps across calls (rbx, rbp, r12-r15) are saved here and put
+// back whatever the routine did to them: a driver that breaks the calling convention (hand-written
+// assembly forgetting to restore rbx) corrupts nothing of the host's.
+asm(R"(
+  .text
+  .globl ntbox_call_driver
+  .type ntbox_call_driver, @function
+ntbox_call_driver:
+  .cfi_startproc
+  push %rbx
+  .cfi_adjust_cfa_offset 8
+  .cfi_rel_offset %rbx, 0
+  push %rbp
+  .cfi_adjust_cfa_offset 8
+  .cfi_rel_offset %rbp, 0
+  push %r12
+  .cfi_adjust_cfa_offset 8
+  .cfi_rel_offset %r12, 0
+  push %r13
+  .cfi_adjust_cfa_offset 8
+  .cfi_rel_offset %r13, 0
+  push %r14
+  .cfi_adjust_cfa_offset 8
+  .cfi_rel_offset %r14, 0
+  push %r15
+  .cfi_adjust_cfa_offset 8
+  .cfi_rel_offset %r15, 0
+  sub $0x28, %rsp
+  .cfi_adjust_cfa_offset 0x28
+  mov %r8, %r9
+  mov %rcx, %r8
+  mov %rsi, %rcx
+  mov %rdi, %rax
+  call *%rax
+  add $0x28, %rsp
+  .cfi_adjust_cfa_offset -0x28
+  pop %r15
+  .cfi_adjust_cfa_offset -8
+  pop %r14
+  .cfi_adjust_cfa_offset -8
+  pop %r13
+  .cfi_adjust_cfa_offset -8
+  pop %r12
+  .cfi_adjust_cfa_offset -8
+  pop %rbp
+  .cfi_adjust_cfa_offset -8
+  pop %rbx
+  .cfi_adjust_cfa_offset -8
+  ret
+  .cfi_endproc
+  .size ntbox_call_driver, .-ntbox_call_driver
+)");

@@ -12,6 +12,10 @@
 #include <cstdint>
 #include <type_traits>
 
+// The Windows-ABI call under CallDriver (cpu/HostState.cpp).
+extern "C" std::uint64_t ntbox_call_driver(const void* fn, std::uint64_t a, std::uint64_t b, std::uint64_t c,
+                                           std::uint64_t d);
+
 namespace ntbox::cpu {
 
 // The flags host code needs clear.
@@ -71,16 +75,28 @@ inline void ReturnFromDriver() {
   if (HostStateDisturbed()) RestoreHostState();
 }
 
-// Calls a driver routine and puts the host state back when it returns.
+// Calls a driver routine (Windows' ABI, up to four integer or pointer arguments) and puts the host
+// state back when it returns, the registers the host keeps across calls included.
 template <class Fn, class... Args>
 decltype(auto) CallDriver(Fn fn, Args... args) {
-  if constexpr (std::is_void_v<decltype(fn(args...))>) {
-    fn(args...);
-    ReturnFromDriver();
+  static_assert(std::is_pointer_v<Fn> && sizeof...(Args) <= 4, "a driver routine with at most four arguments");
+  using R = decltype(fn(args...));
+  auto word = []<class T>(T v) -> std::uint64_t {
+    if constexpr (std::is_pointer_v<T> || std::is_null_pointer_v<T>) {
+      return reinterpret_cast<std::uint64_t>(v);
+    } else {
+      return static_cast<std::uint64_t>(v);
+    }
+  };
+  std::uint64_t a[4] = {word(args)...};
+  const std::uint64_t rax = ntbox_call_driver(reinterpret_cast<const void*>(fn), a[0], a[1], a[2], a[3]);
+  ReturnFromDriver();
+  if constexpr (std::is_void_v<R>) {
+    (void)rax;
+  } else if constexpr (std::is_pointer_v<R>) {
+    return reinterpret_cast<R>(rax);
   } else {
-    auto result = fn(args...);
-    ReturnFromDriver();
-    return result;
+    return static_cast<R>(rax);
   }
 }
 

@@ -85,6 +85,16 @@ std::pair<std::uint64_t, std::uint64_t> HostImageRange() {
 
 }  // namespace
 
+Result<std::unique_ptr<Machine>> Machine::OpenOffline(const fs::path& root) {
+  auto dir = MachineDir::Open(root);
+  if (!dir) return std::unexpected(dir.error());
+  auto registry = Registry::Open(dir->registry().string());
+  if (!registry) return std::unexpected(registry.error());
+  auto config = BootConfig::Load(dir->bootConfig());
+  if (!config) return std::unexpected(config.error());
+  return std::unique_ptr<Machine>(new Machine(std::move(*dir), std::move(*registry), *config));
+}
+
 Result<std::unique_ptr<Machine>> Machine::Boot(const fs::path& root) {
   auto dir = MachineDir::Open(root);
   if (!dir) return std::unexpected(dir.error());
@@ -199,6 +209,7 @@ Machine::Machine(MachineDir dir, std::unique_ptr<Registry> registry, BootConfig 
       mutex_(nt::ke::TheKernelLock()) {}
 
 Machine::~Machine() {
+  if (offline()) return;
   Attached attached;
   {
     std::lock_guard lock(mutex_);
@@ -215,11 +226,14 @@ Machine::~Machine() {
   kernel_->StopThreads();
   std::lock_guard lock(mutex_);
   // Windows does not unload drivers at shutdown; their images simply go away.
+  std::lock_guard state(stateMutex_);
   runtime_.clear();
   kernel_.reset();
 }
 
-void Machine::Notice(std::string text) { kernel_->DebugOutput(nt::kNtboxComponent, 0, std::move(text)); }
+void Machine::Notice(std::string text) {
+  if (!offline()) kernel_->DebugOutput(nt::kNtboxComponent, 0, std::move(text));
+}
 
 std::string Machine::ToImagePath(std::string_view binPath, const fs::path& cwd) {
   std::string path(binPath);
@@ -296,9 +310,12 @@ bool Machine::MarkedForDelete(std::string_view name) {
 ServiceStatus Machine::StatusOf(const ServiceConfig& config) {
   ServiceStatus s;
   s.config = config;
-  if (const auto it = runtime_.find(AsciiLower(config.name)); it != runtime_.end()) {
-    s.state = it->second.state;
-    s.win32ExitCode = it->second.win32ExitCode;
+  {
+    std::lock_guard lock(stateMutex_);
+    if (const auto it = runtime_.find(AsciiLower(config.name)); it != runtime_.end()) {
+      s.state = it->second.state;
+      s.win32ExitCode = it->second.win32ExitCode;
+    }
   }
   s.markedForDelete = MarkedForDelete(config.name);
   return s;
@@ -321,19 +338,22 @@ Result<ServiceStatus> Machine::CreateService(ServiceConfig config) {
   }
   if (config.displayName.empty()) config.displayName = config.name;
   if (auto written = WriteConfig(config); !written) return std::unexpected(written.error());
-  runtime_.erase(AsciiLower(config.name));
+  {
+    std::lock_guard state(stateMutex_);
+    runtime_.erase(AsciiLower(config.name));
+  }
   return StatusOf(config);
 }
 
+// Queries take no kernel lock: they answer while driver code runs (the registry and the state
+// table keep their own locks).
 Result<ServiceStatus> Machine::QueryService(std::string_view name) {
-  std::lock_guard lock(mutex_);
   const auto config = ReadConfig(name);
   if (!config) return std::unexpected(Win32Failure(ERROR_SERVICE_DOES_NOT_EXIST));
   return StatusOf(*config);
 }
 
 std::vector<ServiceStatus> Machine::QueryServices() {
-  std::lock_guard lock(mutex_);
   std::vector<ServiceStatus> out;
   for (const auto& name : registry_->Subkeys(kServicesKey)) {
     const auto config = ReadConfig(name);
@@ -344,12 +364,28 @@ std::vector<ServiceStatus> Machine::QueryServices() {
   return out;
 }
 
-std::optional<std::size_t> Machine::RunningDriversWithin(std::chrono::milliseconds wait) {
-  if (!mutex_.TryLockFor(wait)) return std::nullopt;
-  std::lock_guard lock(mutex_, std::adopt_lock);
+std::size_t Machine::RunningDrivers() const {
+  std::lock_guard lock(stateMutex_);
   return static_cast<std::size_t>(std::count_if(runtime_.begin(), runtime_.end(), [](const auto& r) {
     return r.second.state == ServiceState::kRunning;
   }));
+}
+
+bool Machine::BusyFor(std::chrono::milliseconds wait) {
+  if (!mutex_.TryLockFor(wait)) return true;
+  mutex_.unlock();
+  return false;
+}
+
+Machine::Runtime& Machine::RuntimeOf(std::string_view name) {
+  std::lock_guard lock(stateMutex_);
+  return runtime_[AsciiLower(name)];  // map nodes stay put: the reference outlives the lock
+}
+
+void Machine::SetState(Runtime& rt, ServiceState state, std::optional<std::uint32_t> win32ExitCode) {
+  std::lock_guard lock(stateMutex_);
+  rt.state = state;
+  if (win32ExitCode) rt.win32ExitCode = *win32ExitCode;
 }
 
 
@@ -361,15 +397,21 @@ Result<ServiceStatus> Machine::StartService(std::string_view name) {
 }
 
 Result<ServiceStatus> Machine::StartLocked(const ServiceConfig& config) {
+  if (offline()) return Fail("the machine is not running (its configuration is open offline)", 0, 1062);
   if (kernel_->stopped()) return Fail("the machine has stopped with a bugcheck; boot it again", 0, 1);
-  Runtime& rt = runtime_[AsciiLower(config.name)];
-  if (rt.state == ServiceState::kRunning) return std::unexpected(Win32Failure(ERROR_SERVICE_ALREADY_RUNNING));
+  Runtime& rt = RuntimeOf(config.name);
+  // Another command's DriverEntry or DriverUnload may be under way (preempted, so this one runs).
+  if (rt.state != ServiceState::kStopped) return std::unexpected(Win32Failure(ERROR_SERVICE_ALREADY_RUNNING));
   if (MarkedForDelete(config.name)) return std::unexpected(Win32Failure(ERROR_SERVICE_MARKED_FOR_DELETE));
   if (config.start == SERVICE_DISABLED) return std::unexpected(Win32Failure(ERROR_SERVICE_DISABLED));
-  auto fail = [&rt](Error e) -> Result<ServiceStatus> {
-    rt.win32ExitCode = e.win32;
+  auto fail = [this, &rt, &config](Error e) -> Result<ServiceStatus> {
+    SetState(rt, ServiceState::kStopped, e.win32);
+    // sc delete while DriverEntry ran marked it: it goes now that it has stopped.
+    if (MarkedForDelete(config.name)) (void)registry_->DeleteKey(ServiceKey(config.name));
     return std::unexpected(std::move(e));
   };
+  // Pending before any code of the image runs: a second start finds it so.
+  SetState(rt, ServiceState::kStartPending);
   auto path = HostPath(config.imagePath);
   if (!path) return fail(path.error());
   std::error_code ec;
@@ -392,17 +434,15 @@ Result<ServiceStatus> Machine::StartLocked(const ServiceConfig& config) {
     if (!e.win32) e.win32 = ERROR_BAD_EXE_FORMAT;
     return fail(std::move(e));
   }
-  rt.state = ServiceState::kStartPending;
   const auto status = (*driver)->CallEntry();
   if (!status) {
-    rt.state = ServiceState::kStopped;
+    SetState(rt, ServiceState::kStopped);
     (void)driver->release();  // its memory stays as the crash left it
     kernel_->BugChecked(status.error());
     return std::unexpected(Error{StopReport(), 0, 0});
   }
   if (!nt::NT_SUCCESS(*status)) {
     // A failed DriverEntry is not followed by DriverUnload; the image goes away.
-    rt.state = ServiceState::kStopped;
     driver->reset();
     const std::uint32_t win32 = nt::RtlNtStatusToDosError(*status);
     const auto name = nt::NtStatusName(*status);
@@ -412,13 +452,12 @@ Result<ServiceStatus> Machine::StartLocked(const ServiceConfig& config) {
   }
   if (kernel_->stopped()) {
     // DriverEntry returned, but the machine stopped meanwhile (its DPC, timer or thread bugchecked).
-    rt.state = ServiceState::kStopped;
+    SetState(rt, ServiceState::kStopped);
     (void)driver->release();
     return std::unexpected(Error{StopReport(), 0, 0});
   }
-  rt.state = ServiceState::kRunning;
-  rt.win32ExitCode = 0;
   rt.driver = std::move(*driver);
+  SetState(rt, ServiceState::kRunning, 0);
   return StatusOf(config);
 }
 
@@ -426,8 +465,12 @@ Result<ServiceStatus> Machine::StopService(std::string_view name) {
   std::lock_guard lock(mutex_);
   const auto config = ReadConfig(name);
   if (!config) return std::unexpected(Win32Failure(ERROR_SERVICE_DOES_NOT_EXIST));
+  if (offline()) return Fail("the machine is not running (its configuration is open offline)", 0, 1062);
   if (kernel_->stopped()) return Fail("the machine has stopped with a bugcheck; boot it again", 0, 1);
-  Runtime& rt = runtime_[AsciiLower(config->name)];
+  Runtime& rt = RuntimeOf(config->name);
+  if (rt.state == ServiceState::kStartPending || rt.state == ServiceState::kStopPending) {
+    return std::unexpected(Win32Failure(ERROR_SERVICE_CANNOT_ACCEPT_CTRL));
+  }
   if (rt.state != ServiceState::kRunning || !rt.driver) {
     return std::unexpected(Win32Failure(ERROR_SERVICE_NOT_ACTIVE));
   }
@@ -441,16 +484,16 @@ Result<ServiceStatus> Machine::StopService(std::string_view name) {
                     open, open == 1 ? " is" : "s are")));
   }
   Attached attached;
+  SetState(rt, ServiceState::kStopPending);
   if (auto unloaded = rt.driver->CallUnload(); !unloaded) {
     (void)rt.driver.release();
-    rt.state = ServiceState::kStopped;
+    SetState(rt, ServiceState::kStopped);
     kernel_->BugChecked(unloaded.error());
     return std::unexpected(Error{StopReport(), 0, 0});
   }
   for (const auto& leak : kernel_->PoolLeaksOf(rt.driver->module())) Notice(leak);
   rt.driver.reset();
-  rt.state = ServiceState::kStopped;
-  rt.win32ExitCode = 0;
+  SetState(rt, ServiceState::kStopped, 0);
   ServiceStatus status = StatusOf(*config);
   if (status.markedForDelete) (void)registry_->DeleteKey(ServiceKey(config->name));
   return status;
@@ -487,6 +530,7 @@ IoResult ToIoResult(const nt::io::IoStatus& s) {
 template <class F>
 Result<IoResult> Machine::ClientCall(F&& call) {
   std::lock_guard lock(mutex_);
+  if (offline()) return Fail("the machine is not running (its configuration is open offline)", 0, 1062);
   if (kernel_->stopped()) return Fail("the machine has stopped with a bugcheck; boot it again", 0, 1);
   auto client = Client();
   if (!client) return std::unexpected(client.error());
@@ -509,6 +553,7 @@ bool Machine::Call(nt::ps::Process&, FunctionRef<void()> call) {
 
 Result<std::unique_ptr<user::Program>> Machine::LoadProgram(const user::ProgramOptions& options) {
   std::lock_guard lock(mutex_);
+  if (offline()) return Fail("the machine is not running (its configuration is open offline)", 0, 1062);
   if (kernel_->stopped()) return Fail("the machine has stopped with a bugcheck; boot it again", 0, 1);
   return user::Program::Load(options, *this);
 }
@@ -630,7 +675,7 @@ Result<ServiceStatus> Machine::DeleteService(std::string_view name) {
   ForgetBootFailure(config->name);
   if (MarkedForDelete(config->name)) return std::unexpected(Win32Failure(ERROR_SERVICE_MARKED_FOR_DELETE));
   ServiceStatus status = StatusOf(*config);
-  if (status.state == ServiceState::kRunning) {
+  if (status.state != ServiceState::kStopped) {
     // As Windows does: marked now, removed when it stops or at the next boot.
     if (auto r = registry_->SetValue(ServiceKey(config->name), RegValue::Dword("DeleteFlag", 1)); !r) {
       return std::unexpected(r.error());
@@ -639,6 +684,7 @@ Result<ServiceStatus> Machine::DeleteService(std::string_view name) {
     return status;
   }
   if (auto r = registry_->DeleteKey(ServiceKey(config->name)); !r) return std::unexpected(r.error());
+  std::lock_guard state(stateMutex_);
   runtime_.erase(AsciiLower(config->name));
   return status;
 }
@@ -713,6 +759,7 @@ void Machine::SetCrashListener(std::function<void()> listener) {
 std::vector<Machine::ModuleRange> Machine::LoadedModules() {
   // Without the kernel lock: lm answers while driver code keeps it.
   std::vector<ModuleRange> out;
+  if (offline()) return out;
   for (const auto& m : kernel_->ModuleInfos()) out.push_back({m.base, m.end, m.name, m.path});
   const auto [base, end] = HostImageRange();
   if (base) out.push_back({base, end, "nt", "ntoskrnl.exe (the ntbox kernel personality)"});
@@ -722,6 +769,7 @@ std::vector<Machine::ModuleRange> Machine::LoadedModules() {
 
 Machine::VerifierStatus Machine::QueryVerifier() {
   std::lock_guard lock(mutex_);
+  if (offline()) return {};
   VerifierStatus status{kernel_->config().verifier, kernel_->pool().statistics(), {}};
   const auto outstanding = kernel_->pool().Outstanding();
   for (const nt::Module* m : kernel_->Modules()) {
@@ -739,6 +787,7 @@ Machine::VerifierStatus Machine::QueryVerifier() {
 }
 
 std::vector<nt::Kernel::UnloadedModule> Machine::UnloadedModules() {
+  if (offline()) return {};
   return kernel_->UnloadedModules();  // under the kernel's own lock, as LoadedModules
 }
 

@@ -75,6 +75,10 @@ class Machine : private user::SystemGate {
   // reads the Debug Print Filter, deletes services marked for delete, starts boot, system and
   // auto-start drivers.
   static Result<std::unique_ptr<Machine>> Boot(const std::filesystem::path& root);
+  // The machine's stored configuration without booting it (no kernel, no driver runs): for the
+  // configuration commands on a machine that cannot boot. Starting, stopping and I/O fail.
+  static Result<std::unique_ptr<Machine>> OpenOffline(const std::filesystem::path& root);
+  bool offline() const { return !kernel_; }
   ~Machine() override;  // shutdown
   Machine(const Machine&) = delete;
   Machine& operator=(const Machine&) = delete;
@@ -97,9 +101,11 @@ class Machine : private user::SystemGate {
   Result<ServiceStatus> ConfigureService(std::string_view name, const std::function<void(ServiceConfig&)>& change);
   Result<ServiceStatus> QueryService(std::string_view name);
   std::vector<ServiceStatus> QueryServices();  // every driver service, by name
-  // Drivers running, without waiting long: nullopt while driver code keeps the kernel (spinning at
-  // DISPATCH_LEVEL, where it is not preempted).
-  std::optional<std::size_t> RunningDriversWithin(std::chrono::milliseconds wait);
+  // Drivers running; never waits for driver code.
+  std::size_t RunningDrivers() const;
+  // Whether driver code keeps the kernel lock longer than wait (spinning at DISPATCH_LEVEL, where
+  // it is not preempted).
+  bool BusyFor(std::chrono::milliseconds wait);
 
   // Loaded modules as the debugger lists them.
   struct ModuleRange {
@@ -215,6 +221,11 @@ class Machine : private user::SystemGate {
   // The kernel lock (nt/ke/Dispatcher.h): the SCM and every call into driver code.
   nt::ke::KernelLock& mutex_;
   std::map<std::string, Runtime> runtime_;  // by lower-case service name
+  // Service states are read by queries that never wait for driver code: states, exit codes and
+  // the map's shape change under this too (drivers only under the kernel lock).
+  mutable std::mutex stateMutex_;
+  Runtime& RuntimeOf(std::string_view name);
+  void SetState(Runtime& rt, ServiceState state, std::optional<std::uint32_t> win32ExitCode = std::nullopt);
   std::unique_ptr<nt::ps::Process> client_;
   mutable std::mutex crashMutex_;  // the report is read by any thread, written by the one that stopped
   std::optional<std::string> crashReport_;

@@ -286,6 +286,7 @@ Result<std::int64_t> Registry::EnsureKey(std::string_view path) {
 }
 
 Result<void> Registry::Change(const std::function<Result<void>()>& fn) {
+  std::lock_guard lock(mutex_);
   if (depth_ > 0) return fn();
   if (auto r = Exec("BEGIN IMMEDIATE"); !r) return r;
   ++depth_;
@@ -304,7 +305,10 @@ Result<void> Registry::Change(const std::function<Result<void>()>& fn) {
 
 Result<void> Registry::Atomically(const std::function<Result<void>()>& fn) { return Change(fn); }
 
-bool Registry::KeyExists(std::string_view path) { return FindKey(path).has_value(); }
+bool Registry::KeyExists(std::string_view path) {
+  std::lock_guard lock(mutex_);
+  return FindKey(path).has_value();
+}
 
 Result<void> Registry::CreateKey(std::string_view path) {
   return Change([&]() -> Result<void> {
@@ -353,6 +357,7 @@ Result<void> Registry::DeleteValue(std::string_view path, std::string_view name)
 }
 
 std::optional<RegValue> Registry::GetValue(std::string_view path, std::string_view name) {
+  std::lock_guard lock(mutex_);
   const auto id = FindKey(path);
   if (!id) return std::nullopt;
   Statement s(db_, "SELECT name, type, data FROM vals WHERE key = ?1 AND lname = ?2");
@@ -361,6 +366,7 @@ std::optional<RegValue> Registry::GetValue(std::string_view path, std::string_vi
 }
 
 std::vector<RegValue> Registry::Values(std::string_view path) {
+  std::lock_guard lock(mutex_);
   std::vector<RegValue> out;
   const auto id = FindKey(path);
   if (!id) return out;
@@ -371,6 +377,7 @@ std::vector<RegValue> Registry::Values(std::string_view path) {
 }
 
 std::vector<std::string> Registry::Subkeys(std::string_view path) {
+  std::lock_guard lock(mutex_);
   std::vector<std::string> out;
   const auto id = FindKey(path);
   if (!id) return out;
@@ -381,6 +388,7 @@ std::vector<std::string> Registry::Subkeys(std::string_view path) {
 }
 
 std::optional<std::string> Registry::CanonicalPath(std::string_view path) {
+  std::lock_guard lock(mutex_);
   std::int64_t id = kRootKey;
   std::string out;
   for (const auto& part : Split(Normalize(path))) {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -91,6 +92,10 @@ class Registry {
   Result<void> Change(const std::function<Result<void>()>& fn);
 
   sqlite3* db_;
+  // Drivers (under the kernel lock), reg and sc (under the command lock) and the control plane
+  // (under neither) share one connection: a change's transaction and its nested calls must not
+  // interleave with another thread's, so every public call holds this.
+  std::recursive_mutex mutex_;
   int depth_ = 0;  // nesting of Atomically/Change
 };
 

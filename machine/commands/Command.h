@@ -38,6 +38,15 @@ int RunBcdedit(CommandContext& ctx, const std::vector<std::string>& args);
 int RunLm(CommandContext& ctx, const std::vector<std::string>& args);
 int RunIoctl(CommandContext& ctx, const std::vector<std::string>& args);
 int RunVerifier(CommandContext& ctx, const std::vector<std::string>& args);
+// One of the above by name (kCommandUsage with a message for an unknown one).
+int RunMachineCommand(CommandContext& ctx, std::string_view command, const std::vector<std::string>& args);
+
+// Whether a command only reads or changes the stored configuration (sc config/delete/qc, reg,
+// bcdedit, verifier's settings), so that it can run on a machine that cannot boot.
+bool RunsOffline(std::string_view command, const std::vector<std::string>& args);
+// Runs such a command in this process on the machine's stored configuration, printing to
+// stdout and stderr; returns its exit status.
+int RunOffline(const std::filesystem::path& root, std::string_view command, const std::vector<std::string>& args);
 
 
 }  // namespace ntbox::machine

@@ -132,37 +132,32 @@ class Server {
     int status = kCommandOk;
     {
       std::lock_guard lock(programsMutex_);
+      // A stop waits for the commands it counts; one that comes later does not start.
+      if (stopping_) {
+        WriteFrame(fd, FrameKind::kStderr, "ntbox: the machine is shutting down; run the command again\n");
+        WriteFrame(fd, FrameKind::kExit, std::to_string(kCommandFailed));
+        ::close(fd);
+        return;
+      }
       ++activeCommands_;
     }
     t_servingCommand = true;
     {
-      // Commands that only read the machine never queue behind one that runs driver code (an
-      // sc start whose DriverEntry loops): they need the kernel lock only, which preemption frees.
-      std::unique_lock lock(commandMutex_, std::defer_lock);
-      if (!IsQuery(command, args)) lock.lock();
+      // No command queues behind another that runs driver code (an sc start whose DriverEntry
+      // loops): driver code holds the kernel lock, which preemption frees. Queries take no lock;
+      // configuration commands (bcdedit, verifier and reg read-modify-write) one of their own.
+      std::unique_lock lock(configMutex_, std::defer_lock);
+      if (!IsQuery(command, args) && RunsOffline(command, args)) lock.lock();
       CommandContext ctx{*machine_, request.value("cwd", std::string("/")),
                          [fd](std::string_view s) { WriteFrame(fd, FrameKind::kStdout, s); },
                          [fd](std::string_view s) { WriteFrame(fd, FrameKind::kStderr, s); }};
       if (machine_->crashReport()) {
         ctx.err("ntbox: the machine has stopped with a bugcheck and is shutting down; run the command again\n");
         status = kCommandFailed;
-      } else if (command == "sc") {
-        status = RunSc(ctx, args);
-      } else if (command == "reg") {
-        status = RunReg(ctx, args);
-      } else if (command == "bcdedit") {
-        status = RunBcdedit(ctx, args);
-      } else if (command == "verifier") {
-        status = RunVerifier(ctx, args);
-      } else if (command == "ioctl") {
-        status = RunIoctl(ctx, args);
-      } else if (command == "lm") {
-        status = RunLm(ctx, args);
       } else if (command == "status") {
         status = Status(ctx, request.value("json", false));
       } else {
-        ctx.err("ntbox: the server does not know the command '" + command + "'\n");
-        status = kCommandUsage;
+        status = RunMachineCommand(ctx, command, args);
       }
     }
     Answer(fd, status);
@@ -289,24 +284,23 @@ class Server {
 
   int Status(CommandContext& ctx, bool json) {
     const auto& config = machine_->activeBootConfig();
-    // Status never waits for driver code: what needs the kernel is left out while code at
-    // DISPATCH_LEVEL keeps it (the DPC watchdog ends that).
-    const auto drivers = machine_->RunningDriversWithin(std::chrono::milliseconds(200));
+    // Status never waits for driver code: it says "busy" while code at DISPATCH_LEVEL keeps the
+    // kernel (the DPC watchdog ends that).
+    const bool busy = machine_->BusyFor(std::chrono::milliseconds(200));
+    const std::size_t drivers = machine_->RunningDrivers();
     if (json) {
       nlohmann::json j{{"machine", options_.root.string()}, {"running", true},       {"pid", ::getpid()},
                        {"uptime_seconds", std::chrono::duration_cast<std::chrono::seconds>(machine_->uptime()).count()},
                        {"testsigning", config.testSigning}, {"debug", config.debug},
-                       {"processors", config.processors()}, {"busy", !drivers}};
-      j["drivers"] = drivers ? nlohmann::json(*drivers) : nlohmann::json(nullptr);
+                       {"processors", config.processors()}, {"busy", busy},     {"drivers", drivers}};
       ctx.out(j.dump() + "\n");
       return kCommandOk;
     }
-    const std::string driverLine =
-        drivers ? fmt::format("{} running", *drivers) : "? (driver code keeps the kernel at DISPATCH_LEVEL)";
     ctx.out(fmt::format("machine      {}\nstate        {}\npid          {}\nuptime       {}\n"
-                        "drivers      {}\ntestsigning  {}\ndebug        {}\nprocessors   {}\n",
-                        options_.root.string(), drivers ? "running" : "running, busy", ::getpid(),
-                        Uptime(machine_->uptime()), driverLine, config.testSigning ? "on" : "off",
+                        "drivers      {} running\ntestsigning  {}\ndebug        {}\nprocessors   {}\n",
+                        options_.root.string(),
+                        busy ? "running, busy (driver code keeps the kernel at DISPATCH_LEVEL)" : "running",
+                        ::getpid(), Uptime(machine_->uptime()), drivers, config.testSigning ? "on" : "off",
                         config.debug ? "on" : "off", config.processors()));
     return kCommandOk;
   }
@@ -434,11 +428,10 @@ class Server {
     TellFollowers(text, status);
     WaitForFollowers();
     EndPrograms();
-    std::lock_guard lock(commandMutex_);
     {
-      // Queries run without the command lock: let those under way answer first.
+      // Commands under way answer first (one stuck in driver code leaves it to the grace period).
       std::unique_lock programs(programsMutex_);
-      programsGone_.wait_for(programs, std::chrono::seconds(2), [this] { return activeCommands_ == 0; });
+      programsGone_.wait(programs, [this] { return activeCommands_ == 0; });
     }
     machine_.reset();
     if (options_.foreground) std::fputs(text.c_str(), stderr);
@@ -466,7 +459,7 @@ class Server {
   int wakeRead_;
   std::string socketPath_, pidPath_;
   std::atomic<bool> stopping_{false};
-  std::mutex commandMutex_;
+  std::mutex configMutex_;
   std::mutex followersMutex_;
   std::set<std::shared_ptr<Follower>> followers_;
   std::condition_variable followersGone_;

@@ -1,5 +1,6 @@
 #include "nt/io/Driver.h"
 
+#include "cpu/HostState.h"
 #include "cpu/Trap.h"
 #include "nt/Status.h"
 #include "nt/io/DriveFile.h"
@@ -105,7 +106,7 @@ std::expected<NTSTATUS, BugCheck> Driver::CallEntry() {
   auto result = cpu::CallGuarded([object, path, module, &imageName]() -> std::uint64_t {
     // Load-image notify routines hear of a driver before its DriverEntry runs.
     ps::NotifyImageLoad(imageName, 0, module->image->base(), module->image->size(), true);
-    return static_cast<std::uint32_t>(object->DriverInit(object, path));
+    return static_cast<std::uint32_t>(cpu::CallDriver(object->DriverInit, object, path));
   });
   if (!result) return std::unexpected(result.error());
   t->SetIrql(PASSIVE_LEVEL);
@@ -120,7 +121,7 @@ std::expected<void, BugCheck> Driver::CallUnload() {
   DRIVER_OBJECT* object = storage_->object;
   const Module* module = module_;
   auto result = cpu::CallGuarded([object, module]() -> std::uint64_t {
-    object->DriverUnload(object);
+    cpu::CallDriver(object->DriverUnload, object);
     vf::CheckUnload(*module, object, reinterpret_cast<std::uint64_t>(object->DriverUnload));
     return 0;
   });

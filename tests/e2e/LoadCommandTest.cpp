@@ -183,6 +183,7 @@ INSTANTIATE_TEST_SUITE_P(
         Misbehaviour{"null_fs", 0, "cpu state: FS nulled"},
         Misbehaviour{"load_gs", 0, "cpu state: GS loaded, IRQL 0"},
         Misbehaviour{"unmask_fp", 0, "cpu state: FP exceptions unmasked"},
+        Misbehaviour{"clobber_nonvolatile", 0, "cpu state: registers clobbered by a DPC"},
         Misbehaviour{"single_step", 4, "*** STOP: 0x0000007E (0xFFFFFFFF80000004,"},
         // A device list the driver corrupted: walked without faulting and bounded (a loop hung the
         // machine; a wild pointer crashed it).

@@ -338,8 +338,13 @@ TEST_F(MachineTest, StatusAnswersWhileDriverCodeSpinsAtDispatchLevel) {
   Outcome status;
   for (int i = 0; i < 200 && !Contains(status.out, "running, busy"); ++i) status = Run("status");
   EXPECT_EQ(status.exit, 0);
-  EXPECT_TRUE(Contains(status.out, "drivers      ? (driver code keeps the kernel at DISPATCH_LEVEL)")) << status.out;
-  // lm and reg query need no kernel lock either.
+  EXPECT_TRUE(Contains(status.out, "running, busy (driver code keeps the kernel at DISPATCH_LEVEL)")) << status.out;
+  EXPECT_TRUE(Contains(status.out, "drivers      0 running")) << status.out;
+  // Neither do sc query, lm and reg query.
+  const Outcome query = Run("sc query spin_dispatch");
+  EXPECT_EQ(query.exit, 0) << query.err;
+  EXPECT_TRUE(Contains(query.out, "START_PENDING")) << query.out;
+  EXPECT_TRUE(Contains(Run("sc qc spin_dispatch").out, "misbehave.sys"));
   const Outcome lm = Run("lm");
   EXPECT_EQ(lm.exit, 0) << lm.err;
   EXPECT_TRUE(Contains(lm.out, "misbehave")) << lm.out;
@@ -349,14 +354,13 @@ TEST_F(MachineTest, StatusAnswersWhileDriverCodeSpinsAtDispatchLevel) {
   EXPECT_TRUE(Contains(spinning.out, "*** STOP: 0x00000133 (0x0000000000000001,")) << spinning.out;
 }
 
-// A DriverEntry that loops at PASSIVE_LEVEL is preempted: the control plane answers, a program's
-// requests to another driver go on, and shutdown completes (after its grace period) with no server
-// left behind.
+// A DriverEntry that loops at PASSIVE_LEVEL is preempted: the control plane answers, commands
+// that run driver code (sc start of another driver, ntbox ioctl) and a program's requests go on,
+// and shutdown completes (after its grace period) with no server left behind.
 TEST_F(MachineTest, AMachineStaysUsableWhileADriverLoops) {
   TestSigningOn();
   ASSERT_EQ(Run("sc create spin_passive type= kernel binPath= " + Driver("misbehave.sys")).exit, 0);
   ASSERT_EQ(Run("sc create SIoctl type= kernel binPath= " + Driver("ioctl_sample.sys")).exit, 0);
-  ASSERT_EQ(Run("sc start SIoctl").exit, 0);
   const int pid = ServerPid();
   ASSERT_GT(pid, 0);
   Outcome spinning;
@@ -366,6 +370,18 @@ TEST_F(MachineTest, AMachineStaysUsableWhileADriverLoops) {
   }
   EXPECT_TRUE(Contains(Run("sc query spin_passive").out, "START_PENDING"));
   EXPECT_EQ(Run("status").exit, 0);
+  // A pending service takes no second start or a stop; sc delete marks it.
+  EXPECT_TRUE(Contains(Run("sc start spin_passive").out, "[SC] StartService FAILED 1056:"));
+  EXPECT_TRUE(Contains(Run("sc stop spin_passive").out, "[SC] ControlService FAILED 1061:"));
+  Outcome r = Run("sc start SIoctl");
+  EXPECT_EQ(r.exit, 0) << r.out << r.err;
+  r = Run("ioctl '\\\\.\\IoctlTest' 0x9C40240C --in 48656c6c6f00 --out-size 64");
+  EXPECT_EQ(r.exit, 0) << r.err;
+  EXPECT_TRUE(Contains(r.out, "IoStatus.Information  38\n")) << r.out;
+  ASSERT_EQ(Run("reg add 'HKLM\\SOFTWARE\\Busy' /v A /t REG_DWORD /d 1 /f").exit, 0);
+  r = Run("sc delete spin_passive");
+  EXPECT_EQ(r.exit, 0) << r.out << r.err;
+  EXPECT_TRUE(Contains(Run("sc qc spin_passive").out, "SERVICE_NAME: spin_passive"));
   EXPECT_TRUE(Contains(Run("lm").out, "misbehave")) << "the looping driver is loaded";
   const Outcome app = ntbox::test::Ntbox("--machine " + dir_.string() + " run " + Driver("ioctl_app.exe"));
   EXPECT_EQ(app.exit, 0) << app.err;
@@ -414,6 +430,46 @@ TEST_F(MachineTest, ABootTimeDriverThatBugchecksCannotBrickTheMachine) {
   ASSERT_EQ(Run("bcdedit /deletevalue safeboot").exit, 0);
   ASSERT_EQ(Run("reboot").exit, 0);
   EXPECT_TRUE(Contains(Run("sc query first").out, "RUNNING"));
+}
+
+// A machine that cannot boot (each boot here meets another auto-start driver that bugchecks):
+// the configuration commands run offline on its stored configuration, say so, and lose nothing;
+// a command that needs the machine running fails with the boot's error.
+TEST_F(MachineTest, ConfigurationCommandsWorkOnAMachineThatCannotBoot) {
+  TestSigningOn();
+  const char* const drivers[] = {"execute_stack", "garbage_rsp", "null_write"};  // started in this order
+  for (const char* s : drivers) {
+    ASSERT_EQ(Run(std::string("sc create ") + s + " type= kernel start= auto binPath= " + Driver("misbehave.sys")).exit,
+              0);
+  }
+  ASSERT_NE(Run("reboot").exit, 0);  // stops in execute_stack
+  Outcome r = Run("sc start null_write");  // stops in garbage_rsp
+  EXPECT_NE(r.exit, 0);
+  EXPECT_TRUE(Contains(r.err, "cannot boot the machine")) << r.err;
+  EXPECT_FALSE(Contains(r.err, "offline")) << r.err;
+  r = Run("reg add 'HKLM\\SOFTWARE\\Offline' /v Kept /t REG_DWORD /d 7 /f");  // stops in null_write
+  EXPECT_EQ(r.exit, 0) << r.err;
+  EXPECT_EQ(r.out, "The operation completed successfully.\n");
+  EXPECT_TRUE(Contains(r.err, "the command runs offline, on the machine's stored configuration")) << r.err;
+  EXPECT_EQ(ServerPid(), 0);
+  // Every driver is skipped now: the machine boots; sc config ends the skipping.
+  for (const char* s : drivers) ASSERT_EQ(Run(std::string("sc config ") + s + " start= auto").exit, 0);
+  ASSERT_EQ(Run("shutdown").exit, 0);
+
+  r = Run("sc config null_write start= demand");  // stops in execute_stack
+  EXPECT_EQ(r.exit, 0) << r.err;
+  EXPECT_EQ(r.out, "[SC] ChangeServiceConfig SUCCESS\n");
+  EXPECT_TRUE(Contains(r.err, "runs offline")) << r.err;
+  r = Run("bcdedit /set {current} safeboot minimal");  // stops in garbage_rsp
+  EXPECT_EQ(r.exit, 0) << r.err;
+  EXPECT_TRUE(Contains(r.err, "runs offline")) << r.err;
+  // Safe mode boots; what was set offline is there.
+  r = Run("reg query 'HKLM\\SOFTWARE\\Offline' /v Kept");
+  EXPECT_EQ(r.exit, 0) << r.err;
+  EXPECT_TRUE(Contains(r.err, "safe mode")) << r.err;
+  EXPECT_FALSE(Contains(r.err, "offline")) << r.err;
+  EXPECT_TRUE(Contains(r.out, "0x7")) << r.out;
+  EXPECT_TRUE(Contains(Run("sc qc null_write").out, "START_TYPE         : 3   DEMAND_START"));
 }
 
 // A boot-time driver whose DriverEntry never returns: the boot ends at its deadline (here 1.5 s),

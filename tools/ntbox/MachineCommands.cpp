@@ -17,6 +17,7 @@
 #include "machine/CrashReports.h"
 #include "machine/MachineDir.h"
 #include "machine/Signing.h"
+#include "machine/commands/Command.h"
 #include "machine/server/Client.h"
 #include "machine/server/Server.h"
 #include "tools/ntbox/Commands.h"
@@ -217,7 +218,16 @@ std::vector<std::function<int()>> AddMachineCommands(CLI::App& app) {
         std::fprintf(stderr, "ntbox %s: a command is needed; `ntbox %s /?` lists them\n", name, name);
         return kExitUsage;
       }
-      return machine::Call(Root(*o), ClientRequest{name, cmd->remaining()});
+      const std::vector<std::string> args = cmd->remaining();
+      if (machine::RunsOffline(name, args) && !machine::RunningServer(Root(*o))) {
+        // A machine that cannot boot (a driver stops or hangs every boot) is still configurable.
+        if (auto started = machine::StartServer(Root(*o)); !started) {
+          std::fprintf(stderr, "ntbox: %s\nntbox: the command runs offline, on the machine's stored configuration\n",
+                       started.error().message.c_str());
+          return machine::RunOffline(Root(*o), name, args);
+        }
+      }
+      return machine::Call(Root(*o), ClientRequest{name, args});
     });
   }
 

@@ -111,6 +111,26 @@ static VOID NTAPI WaitForever(PVOID context)
     KeWaitForSingleObject(&g_never, Executive, KernelMode, FALSE, NULL);
 }
 
+/* Routines that break the x64 calling convention: they return with every register the caller
+   expects kept (rbx, rbp, rsi, rdi, r12-r15) overwritten, as hand-written assembly that forgets to
+   restore them does. */
+VOID NTAPI ClobberingUnload(PDRIVER_OBJECT DriverObject);
+VOID NTAPI ClobberingDpc(PKDPC dpc, PVOID context, PVOID a1, PVOID a2);
+__asm__(".text\n"
+        ".globl ClobberingUnload\n"
+        ".globl ClobberingDpc\n"
+        "ClobberingUnload:\n"
+        "ClobberingDpc:\n"
+        "  movabs $0x5151515151515151, %rbx\n"
+        "  mov %rbx, %rbp\n"
+        "  mov %rbx, %rsi\n"
+        "  mov %rbx, %rdi\n"
+        "  mov %rbx, %r12\n"
+        "  mov %rbx, %r13\n"
+        "  mov %rbx, %r14\n"
+        "  mov %rbx, %r15\n"
+        "  ret\n");
+
 static VOID NTAPI TimerDpc(PKDPC dpc, PVOID context, PVOID a1, PVOID a2)
 {
     UNREFERENCED_PARAMETER(dpc);
@@ -458,6 +478,14 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)
         DbgPrint("cpu state: AC set, %d\n", 42);
         __asm__ __volatile__("pushfq\n\torq $0x40000, (%%rsp)\n\tpopfq" ::: "cc");
         return STATUS_SUCCESS; /* returns into host code with AC set */
+    } else if (Is(RegistryPath, L"clobber_nonvolatile")) {
+        static KDPC dpc;
+        KeInitializeDpc(&dpc, ClobberingDpc, NULL);
+        KeInsertQueueDpc(&dpc, NULL, NULL);
+        KeFlushQueuedDpcs();
+        DriverObject->DriverUnload = ClobberingUnload;
+        DbgPrint("cpu state: registers clobbered by a DPC\n");
+        return STATUS_SUCCESS;
     } else if (Is(RegistryPath, L"leave_df")) {
         char from[32] = "copied forwards", to[32];
         __asm__ __volatile__("std" ::: "cc");
