@@ -19,3 +19,5 @@ if ((${#missing[@]})); then
   $sudo apt-get update
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends "${missing[@]}"
 fi
+# The user-mode DLLs programs run on (Wine's PE builds, unmodified) into the build tree.
+"$(dirname "$0")/fetch-wine.sh"

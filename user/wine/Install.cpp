@@ -1,0 +1,28 @@
+#include "user/wine/Install.h"
+
+#include <cstdlib>
+#include <system_error>
+
+namespace ntbox::user::wine {
+
+namespace fs = std::filesystem;
+
+Result<fs::path> InstallDirectory() {
+  fs::path dir;
+  if (const char* env = std::getenv("NTBOX_WINE_DIR"); env && *env) {
+    dir = env;
+  } else {
+    std::error_code ec;
+    const fs::path self = fs::read_symlink("/proc/self/exe", ec);
+    if (ec) return Fail("cannot find the ntbox binary to locate the Wine DLLs: " + ec.message());
+    dir = self.parent_path().parent_path() / "lib" / "ntbox" / "wine";
+  }
+  std::error_code ec;
+  if (!fs::is_regular_file(dir / "x86_64-windows" / "ntdll.dll", ec)) {
+    return Fail("the Wine DLLs programs run on are not installed in " + dir.string() +
+                " (scripts/fetch-wine.sh installs them; NTBOX_WINE_DIR names another place)");
+  }
+  return dir;
+}
+
+}  // namespace ntbox::user::wine
