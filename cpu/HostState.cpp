@@ -17,6 +17,7 @@ constexpr unsigned long kHwcap2FsGsBase = 2;       // HWCAP2_FSGSBASE: rd/wr{fs,
 struct Slot {
   std::atomic<std::int32_t> tid{0};
   std::atomic<std::uint64_t> fsBase{0}, gsBase{0}, altStack{0}, altStackEnd{0};
+  std::atomic<std::uint32_t> gsSelfOffset{0x18};
 };
 constexpr std::size_t kSlots = 1024;
 Slot g_slots[kSlots];
@@ -98,7 +99,7 @@ unsigned Restore(const Slot* slot) {
 }  // namespace
 }  // namespace ntbox::cpu
 
-// Reads the word at fs:[0] (rdi = 0) or gs:[0x18] (rdi = 1); 0 when the read faults (the trap
+// Reads the word at fs:[0] (rdi = 0) or gs:[rsi] (rdi = 1); 0 when the read faults (the trap
 // handler moves rip to the end, see RecoverBaseProbeFault).
 asm(R"(
   .text
@@ -114,12 +115,12 @@ ntbox_probe_fs:
 1:
   .globl ntbox_probe_gs
 ntbox_probe_gs:
-  mov %gs:0x18, %rax
+  mov %gs:(%rsi), %rax
   .globl ntbox_probe_end
 ntbox_probe_end:
   ret
 )");
-extern "C" std::uint64_t ntbox_probe_base(int gs);
+extern "C" std::uint64_t ntbox_probe_base(int gs, std::uint64_t offset);
 extern "C" char ntbox_probe_fs[], ntbox_probe_gs[], ntbox_probe_end[];
 
 namespace ntbox::cpu {
@@ -143,18 +144,19 @@ unsigned RestoreHostStateInTrap() {
   const std::uint64_t wantFs = slot->fsBase.load(std::memory_order_relaxed);
   const std::uint64_t wantGs = slot->gsBase.load(std::memory_order_relaxed);
   unsigned what = 0;
-  if (fs != 0 || ntbox_probe_base(0) != wantFs) {
+  if (fs != 0 || ntbox_probe_base(0, 0) != wantFs) {
     RawSyscall2(SYS_arch_prctl, ARCH_SET_FS, static_cast<long>(wantFs));
     what |= disturbed::kFs;
   }
-  if (gs != 0 || ntbox_probe_base(1) != wantGs) {
+  if (gs != 0 || ntbox_probe_base(1, slot->gsSelfOffset.load(std::memory_order_relaxed)) != wantGs) {
     RawSyscall2(SYS_arch_prctl, ARCH_SET_GS, static_cast<long>(wantGs));
     what |= disturbed::kGs;
   }
   return what;
 }
 
-void RegisterHostThread(std::uint64_t gsBase, std::uint64_t altStack, std::uint64_t altStackSize) {
+void RegisterHostThread(std::uint64_t gsBase, std::uint64_t altStack, std::uint64_t altStackSize,
+                        std::uint32_t gsSelfOffset) {
   HaveFsGsBaseInstructions();  // decided now, not first in a trap handler
   const std::int32_t tid = RawGettid();
   Slot* slot = FindByTid(tid);
@@ -170,6 +172,7 @@ void RegisterHostThread(std::uint64_t gsBase, std::uint64_t altStack, std::uint6
   if (!slot) return;  // more threads than slots: they go without repair
   slot->fsBase.store(ReadBase(ARCH_GET_FS), std::memory_order_relaxed);
   slot->gsBase.store(gsBase, std::memory_order_relaxed);
+  slot->gsSelfOffset.store(gsSelfOffset, std::memory_order_relaxed);
   slot->altStack.store(altStack, std::memory_order_relaxed);
   slot->altStackEnd.store(altStack + altStackSize, std::memory_order_relaxed);
   slot->tid.store(tid, std::memory_order_release);

@@ -34,15 +34,18 @@ constexpr unsigned kGs = 0x4;     // GS selector or base changed
 // Records the calling thread's host FS base and its GS base (the KPCR) so they can be put back
 // without thread-local storage, which a broken FS makes unreadable. Threads that run driver code
 // register (ThreadAttachment); the altstack range lets the trap handler find the record by stack.
-void RegisterHostThread(std::uint64_t gsBase, std::uint64_t altStack, std::uint64_t altStackSize);
+// gsSelfOffset: where the GS block holds its own address (0x18 in a KPCR, 0x30 in a program
+// thread's TEB, which is also its KPCR; see user/README.md).
+void RegisterHostThread(std::uint64_t gsBase, std::uint64_t altStack, std::uint64_t altStackSize,
+                        std::uint32_t gsSelfOffset = 0x18);
 void UnregisterHostThread();
 
 // Puts flags, FS and GS back for the calling thread (uses no thread-local storage); returns the
 // disturbed:: bits of what was wrong. Costs system calls: for the slow paths.
 unsigned RestoreHostState();
 // The same in the trap handler, without a system call unless something is wrong: FS and GS are
-// checked by reading the words their bases point at (glibc's thread pointer at fs:[0], the KPCR's
-// Self at gs:[0x18]), a read that may fault when a base is gone; the handler recovers such a fault
+// checked by reading the words their bases point at (glibc's thread pointer at fs:[0], the GS
+// block's own address at gs:[0x18] or gs:[0x30]), a read that may fault when a base is gone; the handler recovers such a fault
 // through RecoverBaseProbeFault first thing, before it touches anything else.
 unsigned RestoreHostStateInTrap();
 // True (and rip moved past the read, rax = 0) when rip faulted in RestoreHostStateInTrap's read.

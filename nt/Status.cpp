@@ -7,7 +7,7 @@ namespace ntbox::nt {
 
 std::string_view NtStatusName(NTSTATUS status) {
   // Short enough that a linear scan is the clearest lookup.
-  static constexpr std::array<std::pair<NTSTATUS, std::string_view>, 65> kNames{{
+  static constexpr std::array<std::pair<NTSTATUS, std::string_view>, 67> kNames{{
       {STATUS_SUCCESS, "STATUS_SUCCESS"},
       {STATUS_WAIT_0, "STATUS_WAIT_0"},
       {STATUS_ABANDONED_WAIT_0, "STATUS_ABANDONED_WAIT_0"},
@@ -18,6 +18,8 @@ std::string_view NtStatusName(NTSTATUS status) {
       {STATUS_BUFFER_OVERFLOW, "STATUS_BUFFER_OVERFLOW"},
       {STATUS_UNSUCCESSFUL, "STATUS_UNSUCCESSFUL"},
       {STATUS_NOT_IMPLEMENTED, "STATUS_NOT_IMPLEMENTED"},
+      {STATUS_INVALID_SYSTEM_SERVICE, "STATUS_INVALID_SYSTEM_SERVICE"},
+      {STATUS_INTERNAL_ERROR, "STATUS_INTERNAL_ERROR"},
       {STATUS_ACCESS_VIOLATION, "STATUS_ACCESS_VIOLATION"},
       {STATUS_INVALID_PARAMETER, "STATUS_INVALID_PARAMETER"},
       {STATUS_NO_MEMORY, "STATUS_NO_MEMORY"},

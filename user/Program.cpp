@@ -20,6 +20,10 @@
 #include "nt/ke/Thread.h"
 #include "nt/rtl/Win32Error.h"
 #include "user/UserExports.h"
+#include "user/wine/Install.h"
+#include "user/wine/SystemCalls.h"
+#include "pe/PeTables.h"
+#include "support/Text.h"
 
 namespace ntbox::user {
 namespace {
@@ -77,6 +81,29 @@ std::string StatusText(std::uint32_t code) {
   return name.empty() ? std::string("an exception") : std::string(name);
 }
 
+// The machine's ntdll and its numbering bound to the kernel's services: read once per host process.
+struct NtdllFiles {
+  pe::PeImage image;
+  std::shared_ptr<const ServiceBinding> binding;
+};
+
+Result<const NtdllFiles*> MachineNtdll() {
+  static std::mutex mutex;
+  static std::unique_ptr<NtdllFiles> files;
+  std::lock_guard lock(mutex);
+  if (files) return files.get();
+  auto dir = wine::InstallDirectory();
+  if (!dir) return std::unexpected(dir.error());
+  auto image = pe::PeImage::ParseFile((*dir / "x86_64-windows" / "ntdll.dll").string());
+  if (!image) return Fail("the machine's ntdll.dll: " + image.error().message);
+  auto numbering = wine::SystemCallNumbering::Read(*image);
+  if (!numbering) return Fail("the machine's ntdll.dll: " + numbering.error().message);
+  auto binding = ServiceBinding::Bind(*numbering);
+  if (!binding) return Fail("the machine's ntdll.dll: " + binding.error().message);
+  files = std::make_unique<NtdllFiles>(NtdllFiles{std::move(*image), std::make_shared<ServiceBinding>(std::move(*binding))});
+  return files.get();
+}
+
 }  // namespace
 
 Program& Program::Current() { return *t_program; }
@@ -92,6 +119,11 @@ Result<std::unique_ptr<Program>> Program::Load(const ProgramOptions& options, Sy
   if (image->fileHeader().Characteristics & 0x2000 /* IMAGE_FILE_DLL */) {
     return Fail(options.hostPath.string() + " is a DLL, not a program", nt::STATUS_INVALID_IMAGE_FORMAT, 193);
   }
+  auto dlls = pe::ImportedDlls(*image);
+  if (!dlls) return Fail(options.hostPath.string() + ": " + dlls.error().message, nt::STATUS_INVALID_IMAGE_FORMAT, 193);
+  const bool ntLayer = !dlls->empty() && std::all_of(dlls->begin(), dlls->end(), [](const std::string& d) {
+    return AsciiLower(d) == "ntdll.dll";
+  });
   std::unique_ptr<Program> program(new Program(options, gate));
   auto process = nt::ps::Process::Create(options.name);
   if (!process) return std::unexpected(process.error());
@@ -107,7 +139,22 @@ Result<std::unique_ptr<Program>> Program::Load(const ProgramOptions& options, Sy
   load.regionStart = space->base() + 0x10000;
   load.regionEnd = space->imageRegionEnd();
   Program* p = program.get();
-  load.resolveImport = [p](const pe::ImportRef& ref) -> std::optional<std::uint64_t> {
+  if (ntLayer) {
+    auto ntdll = MachineNtdll();
+    if (!ntdll) return std::unexpected(ntdll.error());
+    if (auto mapped = MapUserSharedData(); !mapped) return std::unexpected(mapped.error());
+    pe::LoadOptions ntdllLoad = load;
+    ntdllLoad.resolveImport = [](const pe::ImportRef&) -> std::optional<std::uint64_t> { return std::nullopt; };
+    auto loadedNtdll = pe::LoadImage((*ntdll)->image, ntdllLoad);
+    if (!loadedNtdll) return Fail("cannot map the machine's ntdll.dll: " + loadedNtdll.error().message);
+    program->ntLayer_ = true;
+    program->ntdll_ = std::move(*loadedNtdll);
+    program->binding_ = (*ntdll)->binding;
+    load.resolveImport = [p](const pe::ImportRef& ref) -> std::optional<std::uint64_t> {
+      if (ref.name.empty()) return std::nullopt;
+      return p->ntdll_->FindExport(ref.name);
+    };
+  } else load.resolveImport = [p](const pe::ImportRef& ref) -> std::optional<std::uint64_t> {
     if (ref.name.empty()) return std::nullopt;  // ntbox's DLLs export by name only
     if (auto data = CrtDataImport(ref.dll, ref.name, *p->crt_)) return data;
     if (const UserExport* e = FindUserExport(ref.dll, ref.name)) return reinterpret_cast<std::uint64_t>(e->address);
@@ -137,8 +184,8 @@ Result<void> Program::Prepare() {
   stackBottom_ = guardPage_ + kPage;
   stackTop_ = stackBottom_ + reserve;
 
-  // TEB (two pages) and PEB.
-  void* teb = space->Allocate(2 * kPage);
+  // TEB (two pages; Wine's ntdll uses a 0x3800-byte block) and PEB.
+  void* teb = space->Allocate((ntLayer_ ? 4 : 2) * kPage);
   void* peb = space->Allocate(kPage);
   void* tls = space->Allocate(kTlsSlots * 8);
   if (!teb || !peb || !tls) return fail();
@@ -259,6 +306,13 @@ ProgramExit Program::Run() {
   std::memcpy(thread.kpcr() + kPcrUsedSelf, &teb_, 8);
   std::memcpy(thread.kpcr() + kPcrTlsPointer, &tlsArray_, 8);
   Put<std::uint64_t>(teb_ + kTebThreadId, thread.id);
+  if (ntLayer_) {
+    attachment.UseProgramGsBlock(teb_);
+    frame_.program = this;
+    frame_.binding = binding_.get();
+    frame_.teb = teb_;
+    SetSystemCallFrame(&frame_);
+  }
   Program* const previous = t_program;
   t_program = this;
   {
@@ -297,10 +351,19 @@ ProgramExit Program::Run() {
                                      static_cast<std::uint32_t>(creation), nt::NtStatusName(creation));
   } else {
     result.exit = cpu::RunUserMode([&]() -> std::uint32_t {
+      if (ntLayer_) {
+        // System calls run on this thread's own stack, below the frames that entered user mode.
+        frame_.kernelRsp = (reinterpret_cast<std::uint64_t>(__builtin_frame_address(0)) - 0x4000) & ~0xFull;
+        return static_cast<std::uint32_t>(cpu::CallUser(entry, stackTop, peb_));
+      }
       for (std::uint64_t cb : tlsCallbacks_) cpu::CallUser(cb, stackTop, imageBase, 1 /* DLL_PROCESS_ATTACH */, 0);
       return static_cast<std::uint32_t>(cpu::CallUser(entry, stackTop));
     });
+    // A program that ended inside a system call left its TEB as the kernel's GS block.
+    thread.gsIrql = nullptr;
+    thread.exitRequested = false;
   }
+  SetSystemCallFrame(nullptr);
   {
     std::lock_guard lock(runMutex_);
     runThread_ = nullptr;

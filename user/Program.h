@@ -19,6 +19,7 @@
 #include "support/Result.h"
 #include "user/CrtData.h"
 #include "user/Heap.h"
+#include "user/SystemCall.h"
 
 namespace ntbox::user {
 
@@ -104,6 +105,13 @@ class Program {
   SystemGate& gate_;
   std::unique_ptr<nt::ps::Process> process_;
   std::unique_ptr<pe::LoadedImage> image_;
+  // A program that imports only ntdll.dll runs on the NT system-call layer: Wine's ntdll mapped
+  // beside it, its system calls through the entry in user/SystemCall (the path every program takes
+  // once issue 16 lands; until then the others run on the hand-written kernel32 and msvcrt).
+  bool ntLayer_ = false;
+  std::unique_ptr<pe::LoadedImage> ntdll_;
+  std::shared_ptr<const ServiceBinding> binding_;
+  SystemCallFrame frame_;
   std::unique_ptr<Heap> heap_;
   std::uint64_t stackBottom_ = 0, stackTop_ = 0, guardPage_ = 0;
   std::uint64_t teb_ = 0, peb_ = 0, tlsArray_ = 0;

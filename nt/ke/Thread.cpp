@@ -54,6 +54,7 @@ void KernelThread::SetIrql(KIRQL value) {
   if (value >= DISPATCH_LEVEL && irql < DISPATCH_LEVEL) mm::TrimPageableMemory();
   irql = value;
   kpcr_[kpcr::kIrql] = value;
+  if (gsIrql) *gsIrql = value;
 }
 
 KernelThread::~KernelThread() {
@@ -89,6 +90,12 @@ ThreadAttachment::ThreadAttachment(std::uint32_t processor, void* threadObject, 
   SetGsBase(pcr);
   cpu::RegisterHostThread(pcr, reinterpret_cast<std::uint64_t>(t.altStack_), kAltStackSize);
   t_current = &t;
+}
+
+void ThreadAttachment::UseProgramGsBlock(std::uint64_t teb) {
+  constexpr std::uint32_t kTebSelf = 0x30;  // NT_TIB.Self: the TEB's own address, in both modes
+  SetGsBase(teb);
+  cpu::RegisterHostThread(teb, reinterpret_cast<std::uint64_t>(thread_->altStack_), kAltStackSize, kTebSelf);
 }
 
 ThreadAttachment::~ThreadAttachment() {

@@ -61,6 +61,9 @@ class KernelThread {
     bool faultWrite = false;
   bool faultAddressKnown = false;
   } userExit;
+  // The program asked to end (NtTerminateProcess on itself, code in userExit): the system-call
+  // entry ends it once the service has returned and the kernel is left.
+  bool exitRequested = false;
   // Another thread asked the program to end (Ctrl-C on ntbox run); honoured in user mode.
   volatile sig_atomic_t terminateRequested = 0;
   std::uint32_t terminateCode = 0;
@@ -77,6 +80,10 @@ class KernelThread {
   bool inDpcRoutine = false;
   // DPC routines this thread has started: the DPC watchdog times each one (ke/Watchdog.h).
   std::atomic<std::uint32_t> dpcsStarted{0};
+
+  // A program thread's GS block (its TEB, which is its KPCR while it is in the kernel: see
+  // user/README.md), or nullptr; SetIrql keeps that block's IRQL byte current while it is.
+  std::uint8_t* gsIrql = nullptr;
 
   std::uint8_t* kpcr() const { return kpcr_; }
   std::uint8_t* kthread() const { return kthread_; }
@@ -112,6 +119,10 @@ class ThreadAttachment {
   ThreadAttachment(const ThreadAttachment&) = delete;
   ThreadAttachment& operator=(const ThreadAttachment&) = delete;
   KernelThread& thread() { return *thread_; }
+  // Makes a program's TEB the thread's GS block for good (one arch_prctl: moving GS's base per
+  // system call would cost 35 µs here); the KPCR fields kernel code reads through GS are swapped
+  // into it on each system call.
+  void UseProgramGsBlock(std::uint64_t teb);
 
  private:
   std::unique_ptr<KernelThread> thread_;

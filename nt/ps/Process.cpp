@@ -4,6 +4,8 @@
 
 #include "nt/Kernel.h"
 #include "nt/ke/Thread.h"
+#include "nt/ps/PsExports.h"
+#include "nt/Status.h"
 
 namespace ntbox::nt::ps {
 namespace {
@@ -46,3 +48,20 @@ Process::~Process() {
 }
 
 }  // namespace ntbox::nt::ps
+
+namespace ntbox::nt {
+
+NTSTATUS NTAPI NtTerminateProcess(HANDLE ProcessHandle, NTSTATUS ExitStatus) {
+  const auto handle = reinterpret_cast<std::intptr_t>(ProcessHandle);
+  ke::KernelThread* t = ke::CurrentThread();
+  if (!t || !t->userGuard || !t->process) return STATUS_ACCESS_DENIED;  // the System process does not end
+  if (handle == 0) return STATUS_SUCCESS;
+  if (handle != -1) return STATUS_NOT_IMPLEMENTED;
+  t->userExit = {};
+  t->userExit.kind = 1;  // cpu::UserExitKind::kExited
+  t->userExit.code = static_cast<std::uint32_t>(ExitStatus);
+  t->exitRequested = true;
+  return STATUS_SUCCESS;
+}
+
+}  // namespace ntbox::nt

@@ -21,6 +21,10 @@ NTSTATUS NTAPI PsCreateSystemThread(HANDLE* ThreadHandle, ULONG DesiredAccess, O
                                     HANDLE ProcessHandle, CLIENT_ID* ClientId, void(NTAPI* StartRoutine)(PVOID),
                                     PVOID StartContext);
 NTSTATUS NTAPI PsTerminateSystemThread(NTSTATUS ExitStatus);
+// The calling program's own process (NtCurrentProcess(), handle -1) ends with ExitStatus once the
+// call returns to its system-call entry; handle 0 (every other thread of the process) has nothing to
+// end while ntbox's programs run one thread. Other processes cannot be ended yet.
+NTSTATUS NTAPI NtTerminateProcess(HANDLE ProcessHandle, NTSTATUS ExitStatus);
 PVOID NTAPI PsGetCurrentThread();
 PVOID NTAPI KeGetCurrentThread();
 HANDLE NTAPI PsGetCurrentThreadId();

@@ -208,6 +208,25 @@ TEST_F(RunTest, CrashingProgramsEndAsOnWindows) {
   EXPECT_EQ(Run("status").exit, 0);
 }
 
+// A native program (only ntdll.dll imported) runs on the NT system-call layer: Wine's ntdll
+// thunks enter the kernel through KUSER_SHARED_DATA's dispatcher; the TEB fields the kernel borrows
+// come back as the program left them; a service ntbox lacks fails as not implemented and is named
+// in the debug output once; NtTerminateProcess sets the exit code. A fault in its code ends it.
+TEST_F(RunTest, NativeProgramsRunOnTheSystemCallLayer) {
+  Outcome r = App("nt_native.exe");
+  EXPECT_EQ(r.exit, 42) << r.out << r.err;
+  EXPECT_TRUE(Contains(Run("dbgview").out, "ntbox: the system service NtSetLdtEntries is not implemented yet"));
+  r = App("nt_native.exe");
+  EXPECT_EQ(r.exit, 42) << r.out << r.err;
+  r = App("nt_native_fault.exe");
+  EXPECT_EQ(r.exit, 255);
+  EXPECT_TRUE(Contains(r.err, "unhandled exception 0xc0000005 (STATUS_ACCESS_VIOLATION) at nt_native_fault.exe+0x"))
+      << r.err;
+  EXPECT_TRUE(Contains(r.err, "writing 0x0000000000000010")) << r.err;
+  EXPECT_EQ(Run("status").exit, 0);
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "crashes" / "last.txt"));
+}
+
 // A program whose TLS index slot lies in a read-only section: Windows' loader faults writing it
 // and the process cannot start; the loader here wrote it and crashed the server.
 TEST_F(RunTest, ReadOnlyTlsIndexSlotRefusesTheProgram) {

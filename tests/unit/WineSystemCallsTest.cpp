@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "pe/PeExports.h"
+#include "pe/PeTables.h"
 #include "pe/PeImage.h"
 #include "user/wine/SystemCalls.h"
 

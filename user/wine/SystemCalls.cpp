@@ -6,7 +6,7 @@
 
 #include <fmt/format.h>
 
-#include "pe/PeExports.h"
+#include "pe/PeTables.h"
 
 namespace ntbox::user::wine {
 namespace {

@@ -1,4 +1,4 @@
-#include "pe/PeExports.h"
+#include "pe/PeTables.h"
 
 #include <cstring>
 
@@ -63,6 +63,22 @@ Result<std::vector<ExportEntry>> ReadExports(const PeImage& image) {
     out.push_back({std::move(*name), static_cast<std::uint16_t>(ed->Base + *index), *rva, forwarder});
   }
   return out;
+}
+
+Result<std::vector<std::string>> ImportedDlls(const PeImage& image) {
+  std::vector<std::string> out;
+  const DataDirectory dir = image.directory(kDirImport);
+  if (dir.Size == 0) return out;
+  constexpr std::size_t kMaxDlls = 4096;
+  for (std::uint32_t rva = dir.VirtualAddress; out.size() < kMaxDlls; rva += sizeof(ImportDescriptor)) {
+    const auto d = Read<ImportDescriptor>(image, rva);
+    if (!d) return Fail("the import directory is outside the image's data");
+    if (d->Name == 0 && d->FirstThunk == 0) return out;
+    auto name = StringAtRva(image, d->Name);
+    if (!name) return Fail("an imported DLL's name is outside the image's data");
+    out.push_back(std::move(*name));
+  }
+  return Fail("the import directory does not end");
 }
 
 }  // namespace ntbox::pe

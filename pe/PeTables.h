@@ -1,4 +1,4 @@
-// An image's export table read from the file, without mapping it: names, RVAs and forwarders.
+// An image's export and import tables read from the file, without mapping it.
 #pragma once
 #include <cstdint>
 #include <optional>
@@ -20,6 +20,8 @@ struct ExportEntry {
 
 // Every named export, in the table's (sorted) order; an error for a malformed table.
 Result<std::vector<ExportEntry>> ReadExports(const PeImage& image);
+// The DLLs the image imports from, in the table's order; an error for a malformed table.
+Result<std::vector<std::string>> ImportedDlls(const PeImage& image);
 
 // The file bytes that back [rva, rva + size) in the mapped image; nullopt when the range is not
 // wholly in one section's file data (uninitialized data is not in the file).

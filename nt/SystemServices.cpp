@@ -1,0 +1,89 @@
+#include "nt/SystemServices.h"
+
+#include <array>
+
+#include "nt/ob/ObExports.h"
+#include "nt/ps/PsExports.h"
+
+// uint64_t ntbox_call_service(fn /* rdi */, const uint64_t* args /* rsi */, uint64_t count /* rdx */):
+// arguments 1-4 in rcx, rdx, r8, r9, the rest above 32 bytes of home space, the stack 16-byte
+// aligned at the call.
+asm(R"(
+  .text
+  .globl ntbox_call_service
+  .type ntbox_call_service, @function
+ntbox_call_service:
+  push %rbp
+  mov %rsp, %rbp
+  push %rbx
+  push %r12
+  mov %rdi, %rax
+  mov %rsi, %rbx
+  mov %rdx, %r12
+  mov %rdx, %rcx
+  cmp $4, %rcx
+  jae 1f
+  mov $4, %rcx
+1:
+  shl $3, %rcx
+  sub %rcx, %rsp
+  and $-16, %rsp
+  mov $4, %rcx
+2:
+  cmp %r12, %rcx
+  jae 3f
+  mov (%rbx,%rcx,8), %r10
+  mov %r10, (%rsp,%rcx,8)
+  inc %rcx
+  jmp 2b
+3:
+  mov (%rbx), %rcx
+  mov 8(%rbx), %rdx
+  mov 16(%rbx), %r8
+  mov 24(%rbx), %r9
+  call *%rax
+  lea -16(%rbp), %rsp
+  pop %r12
+  pop %rbx
+  pop %rbp
+  ret
+  .size ntbox_call_service, .-ntbox_call_service
+)");
+extern "C" std::uint64_t ntbox_call_service(void* fn, const std::uint64_t* args, std::uint64_t count);
+
+namespace ntbox::nt {
+namespace {
+
+template <class R, class... A>
+constexpr std::uint8_t Arity(R(NTAPI*)(A...)) {
+  static_assert(sizeof...(A) <= kMaxServiceArguments);
+  return static_cast<std::uint8_t>(sizeof...(A));
+}
+
+#define NT_SERVICE(fn) SystemService{#fn, reinterpret_cast<void*>(&fn), Arity(&fn)}
+// A service whose implementation carries the Zw name drivers import it by.
+#define NT_SERVICE_AS(name, fn) SystemService{name, reinterpret_cast<void*>(&fn), Arity(&fn)}
+
+// Sorted by name, as ntdll numbers them.
+const auto kServices = std::to_array<SystemService>({
+    NT_SERVICE(NtClose),
+    NT_SERVICE(NtTerminateProcess),
+    NT_SERVICE_AS("NtYieldExecution", ZwYieldExecution),
+});
+
+}  // namespace
+
+std::span<const SystemService> SystemServices() { return kServices; }
+
+const SystemService* FindSystemService(std::string_view name) {
+  for (const SystemService& s : kServices) {
+    if (s.name == name) return &s;
+  }
+  return nullptr;
+}
+
+std::uint64_t CallSystemService(const SystemService& service, const std::uint64_t* args) {
+  return ntbox_call_service(service.function, args, service.arguments);
+}
+
+}  // namespace ntbox::nt

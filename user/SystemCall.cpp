@@ -1,0 +1,230 @@
+#include "user/SystemCall.h"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <mutex>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "cpu/HostState.h"
+#include "cpu/SafeCopy.h"
+#include "cpu/UserMode.h"
+#include "nt/Kernel.h"
+#include "nt/Status.h"
+#include "nt/kd/DebugPrint.h"
+#include "nt/ke/KeTypes.h"
+#include "nt/ke/Thread.h"
+#include "user/Program.h"
+#include "user/wine/SystemCalls.h"
+
+extern "C" {
+// The calling thread's frame, for the entry's assembly (initial-exec TLS through %fs).
+thread_local ntbox::user::SystemCallFrame* ntbox_syscall_frame = nullptr;
+std::uint64_t ntbox_system_service(ntbox::user::SystemCallFrame* frame);
+void ntbox_system_call();
+}
+
+// The entry. From an ntdll thunk's `call [0x7ffe1000]`: eax = number, r10, rdx, r8, r9 = the first
+// four arguments, [rsp] = the return into the thunk, [rsp+0x30] = the fifth argument. Like an
+// export thunk it first puts the host's flags and segment state back if the program disturbed them
+// (rcx is free: Windows' syscall convention clobbers it, and the thunk copied it to r10).
+asm(R"(
+  .text
+  .globl ntbox_system_call
+  .type ntbox_system_call, @function
+ntbox_system_call:
+  cld
+  pushfq
+  pop %r11
+  test $0x40100, %r11d
+  jnz 2f
+  mov %fs, %r11d
+  test %r11d, %r11d
+  jnz 2f
+  mov %gs, %r11d
+  test %r11d, %r11d
+  jnz 2f
+1:
+  mov ntbox_syscall_frame@gottpoff(%rip), %r11
+  mov %fs:(%r11), %r11
+  mov %rsp, 0x08(%r11)
+  mov %eax, %eax
+  mov %rax, 0x10(%r11)
+  mov %r10, 0x18(%r11)
+  mov %rdx, 0x20(%r11)
+  mov %r8, 0x28(%r11)
+  mov %r9, 0x30(%r11)
+  mov %rsi, 0x38(%r11)
+  mov %rdi, 0x40(%r11)
+  movdqu %xmm6, 0x50(%r11)
+  movdqu %xmm7, 0x60(%r11)
+  movdqu %xmm8, 0x70(%r11)
+  movdqu %xmm9, 0x80(%r11)
+  movdqu %xmm10, 0x90(%r11)
+  movdqu %xmm11, 0xa0(%r11)
+  movdqu %xmm12, 0xb0(%r11)
+  movdqu %xmm13, 0xc0(%r11)
+  movdqu %xmm14, 0xd0(%r11)
+  movdqu %xmm15, 0xe0(%r11)
+  mov 0x00(%r11), %rsp
+  mov %r11, %rdi
+  call ntbox_system_service
+  mov ntbox_syscall_frame@gottpoff(%rip), %r11
+  mov %fs:(%r11), %r11
+  mov 0x38(%r11), %rsi
+  mov 0x40(%r11), %rdi
+  movdqu 0x50(%r11), %xmm6
+  movdqu 0x60(%r11), %xmm7
+  movdqu 0x70(%r11), %xmm8
+  movdqu 0x80(%r11), %xmm9
+  movdqu 0x90(%r11), %xmm10
+  movdqu 0xa0(%r11), %xmm11
+  movdqu 0xb0(%r11), %xmm12
+  movdqu 0xc0(%r11), %xmm13
+  movdqu 0xd0(%r11), %xmm14
+  movdqu 0xe0(%r11), %xmm15
+  mov 0x08(%r11), %rsp
+  ret
+2:
+  mov %r10, %rcx
+  call ntbox_restore_host_state
+  mov %rcx, %r10
+  jmp 1b
+  .size ntbox_system_call, .-ntbox_system_call
+)");
+
+namespace ntbox::user {
+namespace {
+
+constexpr std::uint32_t kSystemCallFlag = 0x308;  // bit 0: call [0x7ffe1000] instead of syscall
+// The KPCR fields kernel code reads through GS (ntbox's export thunks: 0x50; drivers: 0x18, 0x20,
+// 0x60, 0x184, 0x188, 0x1a4), swapped into the program's TEB while its thread is in the kernel.
+constexpr std::uint32_t kSwappedFields[7] = {0x18, 0x20, 0x50, 0x60, 0x180, 0x188, 0x1a0};
+constexpr std::uint32_t kTebIrql = 0x50;
+
+std::uint8_t* g_sharedData = nullptr;  // the host's writable view of the two pages
+
+// The kernel's time fields, current at every entry (ntdll reads the tick count and times directly).
+void RefreshSharedTimes() {
+  if (!g_sharedData) return;
+  const std::uint8_t* kernel = nt::Kernel::Current().SharedUserData();
+  using namespace nt::shared_data;
+  std::memcpy(g_sharedData + kInterruptTime, kernel + kInterruptTime, 12);
+  std::memcpy(g_sharedData + kSystemTime, kernel + kSystemTime, 12);
+  std::memcpy(g_sharedData + kTickCount, kernel + kTickCount, 12);
+}
+
+bool EnterKernel(SystemCallFrame& f, nt::ke::KernelThread& t) {
+  const std::uint8_t* pcr = t.kpcr();
+  for (int i = 0; i < 7; ++i) {
+    const auto field = reinterpret_cast<void*>(f.teb + kSwappedFields[i]);
+    if (!cpu::SafeCopy(&f.savedTeb[i], field, 8) || !cpu::SafeCopy(field, pcr + kSwappedFields[i], 8)) return false;
+  }
+  t.gsIrql = reinterpret_cast<std::uint8_t*>(f.teb + kTebIrql);
+  return true;
+}
+
+void LeaveKernel(SystemCallFrame& f, nt::ke::KernelThread& t) {
+  t.gsIrql = nullptr;
+  for (int i = 0; i < 7; ++i) {
+    (void)cpu::SafeCopy(reinterpret_cast<void*>(f.teb + kSwappedFields[i]), &f.savedTeb[i], 8);
+  }
+}
+
+void NoteUnimplemented(const std::string& name) {
+  static std::mutex mutex;
+  static std::set<std::string> said;
+  {
+    std::lock_guard lock(mutex);
+    if (!said.insert(name).second) return;
+  }
+  nt::Kernel::Current().DebugOutput(nt::kNtboxComponent, 0,
+                                    fmt::format("the system service {} is not implemented yet\n", name));
+}
+
+}  // namespace
+
+Result<void> MapUserSharedData() {
+  static std::once_flag once;
+  static Result<void> result;
+  std::call_once(once, [] {
+    constexpr std::size_t kSize = 0x2000;
+    const int fd = memfd_create("ntbox-user-shared-data", MFD_CLOEXEC);
+    if (fd < 0 || ftruncate(fd, kSize) != 0) {
+      if (fd >= 0) close(fd);
+      result = Fail("cannot create the user KUSER_SHARED_DATA pages");
+      return;
+    }
+    void* host = mmap(nullptr, kSize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    void* user = mmap(reinterpret_cast<void*>(kUserSharedData), kSize, PROT_READ, MAP_SHARED | MAP_FIXED_NOREPLACE,
+                      fd, 0);
+    close(fd);
+    if (host == MAP_FAILED || user != reinterpret_cast<void*>(kUserSharedData)) {
+      if (user != MAP_FAILED && user != reinterpret_cast<void*>(kUserSharedData)) munmap(user, kSize);
+      result = Fail("the address 0x7ffe0000, where programs find KUSER_SHARED_DATA, is taken in this process");
+      return;
+    }
+    g_sharedData = static_cast<std::uint8_t*>(host);
+    std::memcpy(g_sharedData, nt::Kernel::Current().SharedUserData(), nt::shared_data::kPageSize);
+    g_sharedData[kSystemCallFlag] = 1;
+    const auto entry = reinterpret_cast<std::uint64_t>(&ntbox_system_call);
+    std::memcpy(g_sharedData + 0x1000, &entry, 8);
+  });
+  return result;
+}
+
+Result<ServiceBinding> ServiceBinding::Bind(const wine::SystemCallNumbering& numbering) {
+  ServiceBinding b;
+  b.rows_.resize(numbering.count());
+  b.names_.resize(numbering.count());
+  for (std::uint32_t n = 0; n < numbering.count(); ++n) {
+    b.names_[n] = numbering.NameOf(n);
+    const nt::SystemService* s = nt::FindSystemService(b.names_[n]);
+    if (!s) continue;
+    if (s->arguments * 8u != numbering.ArgumentBytes(n)) {
+      return Fail(fmt::format("ntbox's {} takes {} arguments, the machine's ntdll passes {}", s->name, s->arguments,
+                              numbering.ArgumentBytes(n) / 8));
+    }
+    b.rows_[n] = s;
+  }
+  return b;
+}
+
+void SetSystemCallFrame(SystemCallFrame* frame) { ntbox_syscall_frame = frame; }
+
+}  // namespace ntbox::user
+
+std::uint64_t ntbox_system_service(ntbox::user::SystemCallFrame* frame) {
+  using namespace ntbox;
+  user::SystemCallFrame& f = *frame;
+  nt::ke::KernelThread& t = *nt::ke::CurrentThread();
+  const auto number = static_cast<std::uint32_t>(f.number);
+  const nt::SystemService* service = f.binding->Find(number);
+  if (!service) {
+    if (number < f.binding->size()) user::NoteUnimplemented(f.binding->NameOf(number));
+    return static_cast<std::uint32_t>(number < f.binding->size() ? nt::STATUS_NOT_IMPLEMENTED
+                                                                  : nt::STATUS_INVALID_SYSTEM_SERVICE);
+  }
+  std::uint64_t args[nt::kMaxServiceArguments] = {};
+  std::memcpy(args, f.args, sizeof f.args);
+  if (service->arguments > 4 &&
+      !cpu::SafeCopy(&args[4], reinterpret_cast<const void*>(f.userRsp + 0x30), 8u * (service->arguments - 4))) {
+    return static_cast<std::uint32_t>(nt::STATUS_ACCESS_VIOLATION);
+  }
+  if (!user::EnterKernel(f, t)) {
+    user::LeaveKernel(f, t);
+    cpu::ExitUserMode(cpu::UserExitKind::kException, static_cast<std::uint32_t>(nt::STATUS_ACCESS_VIOLATION));
+  }
+  user::RefreshSharedTimes();
+  std::uint64_t status = static_cast<std::uint32_t>(nt::STATUS_INTERNAL_ERROR);
+  f.program->Syscall([&] { status = nt::CallSystemService(*service, args); });
+  user::LeaveKernel(f, t);
+  if (t.exitRequested) {
+    t.exitRequested = false;
+    cpu::ExitUserMode(static_cast<cpu::UserExitKind>(t.userExit.kind), t.userExit.code);
+  }
+  return static_cast<std::uint32_t>(status);
+}
