@@ -2,6 +2,7 @@
 
 #include <array>
 
+#include "nt/mm/MmExports.h"
 #include "nt/ob/ObExports.h"
 #include "nt/ps/PsExports.h"
 
@@ -66,7 +67,11 @@ constexpr std::uint8_t Arity(R(NTAPI*)(A...)) {
 
 // Sorted by name, as ntdll numbers them.
 const auto kServices = std::to_array<SystemService>({
+    NT_SERVICE(NtAllocateVirtualMemory),
     NT_SERVICE(NtClose),
+    NT_SERVICE(NtFreeVirtualMemory),
+    NT_SERVICE(NtProtectVirtualMemory),
+    NT_SERVICE(NtQueryVirtualMemory),
     NT_SERVICE(NtTerminateProcess),
     NT_SERVICE_AS("NtYieldExecution", ZwYieldExecution),
 });

@@ -167,6 +167,10 @@ Result<std::unique_ptr<Program>> Program::Load(const ProgramOptions& options, Sy
     return std::unexpected(e);
   }
   program->image_ = std::move(*loaded);
+  // NtQueryVirtualMemory shows the images as Windows maps them (ntdll finds its own base so).
+  for (const pe::LoadedImage* mapped : {program->image_.get(), program->ntdll_.get()}) {
+    if (mapped) space->RecordMapping(mapped->base(), mapped->size(), nt::mm::mem::kImage, nt::mm::page::kExecuteWriteCopy);
+  }
   if (auto r = program->Prepare(); !r) return std::unexpected(r.error());
   return program;
 }

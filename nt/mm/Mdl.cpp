@@ -9,6 +9,7 @@
 #include "nt/ex/PoolArena.h"
 #include "nt/io/IoExports.h"
 #include "nt/mm/AddressSpace.h"
+#include "nt/ke/Thread.h"
 #include "nt/mm/Probe.h"
 #include "nt/ps/Process.h"
 #include "nt/rtl/Raise.h"
@@ -139,6 +140,24 @@ void FillPfns(MDL* mdl) {
 
 bool IsUserRange(std::uint64_t va, std::uint64_t length) {
   return va + length >= va && va + length <= mm::kUserProbeAddress;
+}
+
+namespace {
+
+bool CallerRange(const void* address, std::size_t size) {
+  const ke::KernelThread* t = ke::CurrentThread();
+  if (t && t->previousMode == UserMode) return IsUserRange(reinterpret_cast<std::uint64_t>(address), size);
+  return true;
+}
+
+}  // namespace
+
+bool ReadCaller(void* to, const void* from, std::size_t size) {
+  return size == 0 || (CallerRange(from, size) && cpu::SafeCopy(to, from, size));
+}
+
+bool WriteCaller(void* to, const void* from, std::size_t size) {
+  return size == 0 || (CallerRange(to, size) && cpu::SafeCopy(to, from, size));
 }
 
 // Touches every page of [va, va+length): reading, and for writes writing the byte back.

@@ -97,16 +97,23 @@ NTSTATUS NTAPI ObOpenObjectByPointer(PVOID Object, ULONG HandleAttributes, PVOID
   return STATUS_SUCCESS;
 }
 
-NTSTATUS NTAPI ZwClose(HANDLE Handle) {
+namespace {
+
+NTSTATUS CloseHandle(HANDLE handle, KPROCESSOR_MODE mode) {
   ob::HandleValue index = 0;
-  ob::HandleTable* table = TableFor(Handle, KernelMode, index);
+  ob::HandleTable* table = TableFor(handle, mode, index);
   auto entry = table ? table->Remove(index) : std::nullopt;
   if (!entry) return STATUS_INVALID_HANDLE;
   ob::CloseHandleEntry(*entry);
   return STATUS_SUCCESS;
 }
 
-NTSTATUS NTAPI NtClose(HANDLE Handle) { return ZwClose(Handle); }
+}  // namespace
+
+NTSTATUS NTAPI ZwClose(HANDLE Handle) { return CloseHandle(Handle, KernelMode); }
+
+// A program cannot close the kernel's handles.
+NTSTATUS NTAPI NtClose(HANDLE Handle) { return CloseHandle(Handle, ExGetPreviousMode()); }
 
 PVOID NTAPI PsGetCurrentProcess() { return CurrentProcess().object(); }
 PVOID NTAPI IoGetCurrentProcess() { return CurrentProcess().object(); }

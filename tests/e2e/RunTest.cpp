@@ -218,6 +218,9 @@ TEST_F(RunTest, NativeProgramsRunOnTheSystemCallLayer) {
   EXPECT_TRUE(Contains(Run("dbgview").out, "ntbox: the system service NtSetLdtEntries is not implemented yet"));
   r = App("nt_native.exe");
   EXPECT_EQ(r.exit, 42) << r.out << r.err;
+  // Virtual memory as Windows manages it, bad pointers refused (the exit code names a failed check).
+  r = App("nt_memory.exe");
+  EXPECT_EQ(r.exit, 42) << r.out << r.err;
   r = App("nt_native_fault.exe");
   EXPECT_EQ(r.exit, 255);
   EXPECT_TRUE(Contains(r.err, "unhandled exception 0xc0000005 (STATUS_ACCESS_VIOLATION) at nt_native_fault.exe+0x"))
