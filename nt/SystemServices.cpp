@@ -2,6 +2,8 @@
 
 #include <array>
 
+#include "nt/kd/DebugPrint.h"
+#include "nt/ke/KeExports.h"
 #include "nt/mm/MmExports.h"
 #include "nt/ob/ObExports.h"
 #include "nt/ps/PsExports.h"
@@ -69,11 +71,13 @@ constexpr std::uint8_t Arity(R(NTAPI*)(A...)) {
 const auto kServices = std::to_array<SystemService>({
     NT_SERVICE(NtAllocateVirtualMemory),
     NT_SERVICE(NtClose),
+    NT_SERVICE(NtContinue),
     NT_SERVICE(NtFreeVirtualMemory),
     NT_SERVICE(NtProtectVirtualMemory),
     NT_SERVICE(NtQueryVirtualMemory),
     NT_SERVICE(NtTerminateProcess),
     NT_SERVICE_AS("NtYieldExecution", ZwYieldExecution),
+    NT_SERVICE_AS("__wine_dbg_write", WineDbgWrite),
 });
 
 }  // namespace

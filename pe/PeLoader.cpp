@@ -249,9 +249,13 @@ Result<std::unique_ptr<LoadedImage>> LoadImage(PeImage pe, const LoadOptions& op
   }
   if (const std::int64_t delta = static_cast<std::int64_t>(base - image.preferredBase()); delta) {
     if (auto r = ApplyRelocations(bytes, image, delta); !r) return std::unexpected(r.error());
+    // As Windows' memory manager does: the mapped header names where the image is.
+    std::int32_t lfanew;
+    std::memcpy(&lfanew, bytes + 0x3C, 4);
+    std::memcpy(bytes + lfanew + 4 + sizeof(FileHeader) + offsetof(OptionalHeader64, ImageBase), &base, 8);
   }
-  if (auto r = BindImports(bytes, image, options.resolveImport); !r) {
-    return std::unexpected(r.error());
+  if (options.bindImports) {
+    if (auto r = BindImports(bytes, image, options.resolveImport); !r) return std::unexpected(r.error());
   }
 
   const std::uint32_t alignment = image.optionalHeader().SectionAlignment;

@@ -24,6 +24,8 @@ using ImportResolver = std::function<std::optional<std::uint64_t>(const ImportRe
 
 struct LoadOptions {
   ImportResolver resolveImport;
+  // False: imports are left for the image's own loader (a program's ntdll binds them).
+  bool bindImports = true;
   // Relocatable images are placed at the first free range in [regionStart, regionEnd).
   std::uint64_t regionStart = 0;
   std::uint64_t regionEnd = 0;

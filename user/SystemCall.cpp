@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "cpu/ContextAsm.h"
 #include "cpu/HostState.h"
 #include "cpu/SafeCopy.h"
 #include "cpu/UserMode.h"
@@ -17,6 +18,8 @@
 #include "nt/kd/DebugPrint.h"
 #include "nt/ke/KeTypes.h"
 #include "nt/ke/Thread.h"
+#include "nt/mm/AddressSpace.h"
+#include "nt/mm/Probe.h"
 #include "user/Program.h"
 #include "user/wine/SystemCalls.h"
 
@@ -96,8 +99,62 @@ ntbox_system_call:
   .size ntbox_system_call, .-ntbox_system_call
 )");
 
+// Resumes user mode with a CONTEXT (x64 layout) in host memory: MXCSR and xmm0-15, then the
+// general registers, with EFlags and Rip already stored below the context's Rsp (at -16 and -8).
+asm(R"(
+  .text
+  .globl ntbox_resume_user
+  .type ntbox_resume_user, @function
+ntbox_resume_user:
+  ldmxcsr 0x34(%rdi)
+)" NTBOX_ASM_LOAD_XMM_FROM("%rdi") R"(
+  mov 0x98(%rdi), %rsp
+  sub $16, %rsp
+  mov 0x78(%rdi), %rax
+  mov 0x80(%rdi), %rcx
+  mov 0x88(%rdi), %rdx
+  mov 0x90(%rdi), %rbx
+  mov 0xa0(%rdi), %rbp
+  mov 0xa8(%rdi), %rsi
+  mov 0xb8(%rdi), %r8
+  mov 0xc0(%rdi), %r9
+  mov 0xc8(%rdi), %r10
+  mov 0xd0(%rdi), %r11
+  mov 0xd8(%rdi), %r12
+  mov 0xe0(%rdi), %r13
+  mov 0xe8(%rdi), %r14
+  mov 0xf0(%rdi), %r15
+  mov 0xb0(%rdi), %rdi
+  popfq
+  ret
+  .size ntbox_resume_user, .-ntbox_resume_user
+)");
+extern "C" [[noreturn]] void ntbox_resume_user(const void* context);
+
 namespace ntbox::user {
 namespace {
+
+// CONTEXT fields the resume reads (winnt.h's x64 layout).
+constexpr std::uint32_t kContextMxCsr = 0x34, kContextEFlags = 0x44, kContextRsp = 0x98, kContextRip = 0xF8;
+// Flags a program may set: CF, PF, AF, ZF, SF, DF, OF (and IF stays on).
+constexpr std::uint64_t kUserFlags = 0x0CD5;
+
+[[noreturn]] void ResumeWith(std::uint8_t* context) {
+  std::uint64_t rsp, rip, eflags = 0;
+  std::uint32_t mxcsr;
+  std::memcpy(&rsp, context + kContextRsp, 8);
+  std::memcpy(&rip, context + kContextRip, 8);
+  std::memcpy(&eflags, context + kContextEFlags, 4);
+  std::memcpy(&mxcsr, context + kContextMxCsr, 4);
+  mxcsr &= 0xFFBF;  // reserved bits would fault the load (DAZ left out)
+  std::memcpy(context + kContextMxCsr, &mxcsr, 4);
+  const std::uint64_t frame[2] = {(eflags & kUserFlags) | 0x200, rip};
+  if (rsp >= nt::mm::kUserProbeAddress || rsp < 16 ||
+      !nt::mm::WriteCaller(reinterpret_cast<void*>(rsp - 16), frame, sizeof frame)) {
+    cpu::ExitUserMode(cpu::UserExitKind::kException, static_cast<std::uint32_t>(nt::STATUS_ACCESS_VIOLATION));
+  }
+  ntbox_resume_user(context);
+}
 
 constexpr std::uint32_t kSystemCallFlag = 0x308;  // bit 0: call [0x7ffe1000] instead of syscall
 // The KPCR fields kernel code reads through GS (ntbox's export thunks: 0x50; drivers: 0x18, 0x20,
@@ -225,6 +282,10 @@ std::uint64_t ntbox_system_service(ntbox::user::SystemCallFrame* frame) {
   if (t.exitRequested) {
     t.exitRequested = false;
     cpu::ExitUserMode(static_cast<cpu::UserExitKind>(t.userExit.kind), t.userExit.code);
+  }
+  if (t.continuePending) {
+    t.continuePending = false;
+    user::ResumeWith(t.continueContext);
   }
   return static_cast<std::uint32_t>(status);
 }

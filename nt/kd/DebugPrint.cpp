@@ -1,9 +1,12 @@
 #include "nt/kd/DebugPrint.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "nt/Kernel.h"
 #include "nt/Status.h"
+#include "nt/mm/Probe.h"
 #include "nt/rtl/Printf.h"
 #include "nt/support/Symbolize.h"
 
@@ -20,6 +23,14 @@ ULONG Emit(PCSTR prefix, ULONG component, ULONG level, PCSTR format, char* argum
 }
 
 }  // namespace
+
+int NTAPI WineDbgWrite(PCSTR String, ULONG Length) {
+  constexpr ULONG kMaxLine = 4096;
+  std::string text(std::min(Length, kMaxLine), '\0');
+  if (!mm::ReadCaller(text.data(), String, text.size())) return 0;
+  Kernel::Current().DebugOutput(kNtboxComponent, 0, "wine: " + text);
+  return static_cast<int>(Length);
+}
 
 ULONG NTAPI DbgPrint(PCSTR Format, ...) {
   __builtin_ms_va_list args;

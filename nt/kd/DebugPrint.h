@@ -13,6 +13,9 @@ constexpr ULONG kNtboxComponent = 0xFFFFFFFF;
 constexpr std::size_t kDbgPrintMaxLength = 511;
 
 ULONG NTAPI DbgPrint(PCSTR Format, ...);
+// Wine's ntdll writes its debug channels' lines (err, fixme) through this system call: they join
+// the machine's debug output, as DbgPrint's do.
+int NTAPI WineDbgWrite(PCSTR String, ULONG Length);
 ULONG NTAPI DbgPrintEx(ULONG ComponentId, ULONG Level, PCSTR Format, ...);
 ULONG NTAPI vDbgPrintEx(ULONG ComponentId, ULONG Level, PCSTR Format, char* Arguments);
 ULONG NTAPI vDbgPrintExWithPrefix(PCSTR Prefix, ULONG ComponentId, ULONG Level, PCSTR Format,

@@ -100,4 +100,8 @@ void NTAPI KeReleaseGuardedMutexUnsafe(KGUARDED_MUTEX* Mutex);
 // QueryPerformanceCounter's frequency on Windows 10: 10 MHz.
 constexpr LONGLONG kPerformanceFrequency = 10000000;
 
+// NtContinue: the caller's thread resumes user mode with Context once the service returns to
+// the system-call entry (ntdll ends every thread's start and every exception so).
+NTSTATUS NTAPI NtContinue(PVOID Context, BOOLEAN TestAlert);
+
 }  // namespace ntbox::nt

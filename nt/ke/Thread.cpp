@@ -2,7 +2,10 @@
 
 #include "cpu/HostState.h"
 
+#include "nt/ke/KeExports.h"
 #include "nt/mm/Pageable.h"
+#include "nt/mm/Probe.h"
+#include "nt/Status.h"
 #include "nt/ob/Object.h"
 
 #include <asm/prctl.h>
@@ -118,3 +121,16 @@ ThreadAttachment::~ThreadAttachment() {
 }
 
 }  // namespace ntbox::nt::ke
+
+namespace ntbox::nt {
+
+NTSTATUS NTAPI NtContinue(PVOID Context, BOOLEAN TestAlert) {
+  (void)TestAlert;  // no user APCs are queued yet
+  ke::KernelThread* t = ke::CurrentThread();
+  if (!t || !t->userGuard) return STATUS_NOT_IMPLEMENTED;  // drivers have no user mode to continue
+  if (!mm::ReadCaller(t->continueContext, Context, sizeof t->continueContext)) return STATUS_ACCESS_VIOLATION;
+  t->continuePending = true;
+  return STATUS_SUCCESS;
+}
+
+}  // namespace ntbox::nt

@@ -64,6 +64,9 @@ class KernelThread {
   // The program asked to end (NtTerminateProcess on itself, code in userExit): the system-call
   // entry ends it once the service has returned and the kernel is left.
   bool exitRequested = false;
+  // NtContinue: the context (CONTEXT, x64) the system-call entry resumes user mode with.
+  bool continuePending = false;
+  alignas(16) std::uint8_t continueContext[0x4D0] = {};
   // Another thread asked the program to end (Ctrl-C on ntbox run); honoured in user mode.
   volatile sig_atomic_t terminateRequested = 0;
   std::uint32_t terminateCode = 0;

@@ -1,5 +1,6 @@
 #include "nt/rtl/Exception.h"
 
+#include "cpu/ContextAsm.h"
 #include "cpu/HostState.h"
 #include "cpu/SafeCopy.h"
 #include "nt/ExportThunks.h"
@@ -82,22 +83,7 @@ asm(R"(
   .text
   .globl ntbox_RestoreContext
 ntbox_RestoreContext:
-  movdqu 0x1A0(%rdi), %xmm0
-  movdqu 0x1B0(%rdi), %xmm1
-  movdqu 0x1C0(%rdi), %xmm2
-  movdqu 0x1D0(%rdi), %xmm3
-  movdqu 0x1E0(%rdi), %xmm4
-  movdqu 0x1F0(%rdi), %xmm5
-  movdqu 0x200(%rdi), %xmm6
-  movdqu 0x210(%rdi), %xmm7
-  movdqu 0x220(%rdi), %xmm8
-  movdqu 0x230(%rdi), %xmm9
-  movdqu 0x240(%rdi), %xmm10
-  movdqu 0x250(%rdi), %xmm11
-  movdqu 0x260(%rdi), %xmm12
-  movdqu 0x270(%rdi), %xmm13
-  movdqu 0x280(%rdi), %xmm14
-  movdqu 0x290(%rdi), %xmm15
+)" NTBOX_ASM_LOAD_XMM_FROM("%rdi") R"(
   mov 0x98(%rdi), %rax
   sub $16, %rax
   mov 0xF8(%rdi), %rcx

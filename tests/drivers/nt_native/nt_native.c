@@ -10,6 +10,17 @@ NTSTATUS NTAPI NtClose(HANDLE Handle);
 NTSTATUS NTAPI NtTerminateProcess(HANDLE ProcessHandle, NTSTATUS ExitStatus);
 NTSTATUS NTAPI NtYieldExecution(void);
 NTSTATUS NTAPI NtSetLdtEntries(ULONG Selector1, ULONG Entry1Low, ULONG Entry1High, ULONG Selector2);
+NTSTATUS NTAPI NtContinue(CONTEXT *Context, BOOLEAN TestAlert);
+
+static ULONG_PTR finishStack[512] __attribute__((aligned(16)));
+
+/* Reached through NtContinue with the context's rcx and rsp. */
+static void Finish(ULONG_PTR code)
+{
+    ULONG_PTR sp = (ULONG_PTR)__builtin_frame_address(0);
+    if (sp < (ULONG_PTR)finishStack || sp > (ULONG_PTR)(finishStack + 512)) code = 8;
+    NtTerminateProcess((HANDLE)(LONG_PTR)-1, (NTSTATUS)code);
+}
 
 
 static ULONG_PTR TebWord(ULONG offset) { return __readgsqword(offset); }
@@ -28,6 +39,17 @@ void __stdcall NtProcessStartup(void *peb)
     if (NtSetLdtEntries(0, 0, 0, 0) != STATUS_NOT_IMPLEMENTED) result = 6;
     __writegsqword(0x18, 0);
     NtTerminateProcess((HANDLE)0, 0); /* the process's other threads: none */
+    {
+        /* NtContinue resumes with a whole context: here a call of Finish(result) on another stack. */
+        static CONTEXT context;
+        if (NtContinue((CONTEXT *)(ULONG_PTR)0xfffff80000001000ull, FALSE) != STATUS_ACCESS_VIOLATION) result = 10;
+        RtlCaptureContext(&context);
+        context.Rip = (ULONG_PTR)Finish;
+        context.Rcx = result;
+        context.Rsp = (ULONG_PTR)(finishStack + 500) - 8;
+        NtContinue(&context, FALSE);
+        result = 9;
+    }
     NtTerminateProcess((HANDLE)(LONG_PTR)-1, result);
     result = 7; /* never here */
 }
