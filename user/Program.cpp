@@ -121,9 +121,9 @@ Result<std::unique_ptr<Program>> Program::Load(const ProgramOptions& options, Sy
   }
   auto dlls = pe::ImportedDlls(*image);
   if (!dlls) return Fail(options.hostPath.string() + ": " + dlls.error().message, nt::STATUS_INVALID_IMAGE_FORMAT, 193);
-  const bool ntLayer = !dlls->empty() && std::all_of(dlls->begin(), dlls->end(), [](const std::string& d) {
+  const bool ntLayer = options.wineDlls || (!dlls->empty() && std::all_of(dlls->begin(), dlls->end(), [](const std::string& d) {
     return AsciiLower(d) == "ntdll.dll";
-  });
+  }));
   std::unique_ptr<Program> program(new Program(options, gate));
   auto process = nt::ps::Process::Create(options.name);
   if (!process) return std::unexpected(process.error());
@@ -148,8 +148,11 @@ Result<std::unique_ptr<Program>> Program::Load(const ProgramOptions& options, Sy
     auto loadedNtdll = pe::LoadImage((*ntdll)->image, ntdllLoad);
     if (!loadedNtdll) return Fail("cannot map the machine's ntdll.dll: " + loadedNtdll.error().message);
     program->ntLayer_ = true;
+    program->wine_ = options.wineDlls;
     program->ntdll_ = std::move(*loadedNtdll);
     program->binding_ = (*ntdll)->binding;
+    // With Wine's DLLs ntdll's loader binds the program's imports; a native program's bind here.
+    load.bindImports = !options.wineDlls;
     load.resolveImport = [p](const pe::ImportRef& ref) -> std::optional<std::uint64_t> {
       if (ref.name.empty()) return std::nullopt;
       return p->ntdll_->FindExport(ref.name);
@@ -172,6 +175,9 @@ Result<std::unique_ptr<Program>> Program::Load(const ProgramOptions& options, Sy
     if (mapped) space->RecordMapping(mapped->base(), mapped->size(), nt::mm::mem::kImage, nt::mm::page::kExecuteWriteCopy);
   }
   if (auto r = program->Prepare(); !r) return std::unexpected(r.error());
+  if (program->wine_) {
+    if (auto r = program->PrepareWineProcess(); !r) return std::unexpected(r.error());
+  }
   return program;
 }
 
@@ -285,6 +291,122 @@ Result<void> Program::Prepare() {
   return {};
 }
 
+namespace {
+
+// RTL_USER_PROCESS_PARAMETERS (x64) fields.
+constexpr std::uint32_t kParamsAllocationSize = 0x00, kParamsSize = 0x04, kParamsFlags = 0x08;
+constexpr std::uint32_t kParamsStdInput = 0x20;
+constexpr std::uint32_t kParamsCurrentDirectory = 0x38, kParamsDllPath = 0x50, kParamsImagePathName = 0x60;
+constexpr std::uint32_t kParamsCommandLine = 0x70, kParamsEnvironment = 0x80, kParamsWindowTitle = 0xB0;
+constexpr std::uint32_t kParamsDesktop = 0xC0, kParamsShellInfo = 0xD0, kParamsRuntimeInfo = 0xE0;
+constexpr std::uint32_t kParamsEnvironmentSize = 0x3F0, kParamsEnd = 0x410;
+constexpr std::uint32_t kProcessParamsNormalized = 1;
+using ULONG = std::uint32_t;
+// PEB (x64) fields Windows' kernel fills in.
+constexpr std::uint32_t kPebProcessParameters = 0x20, kPebNumberOfProcessors = 0xB8;
+constexpr std::uint32_t kPebCriticalSectionTimeout = 0xC0, kPebHeapSegmentReserve = 0xC8;
+constexpr std::uint32_t kPebHeapSegmentCommit = 0xD0, kPebOsMajorVersion = 0x118, kPebOsMinorVersion = 0x11C;
+constexpr std::uint32_t kPebOsBuildNumber = 0x120, kPebOsPlatformId = 0x124, kPebImageSubsystem = 0x128;
+constexpr std::uint32_t kPebImageSubsystemMajor = 0x12C, kPebImageSubsystemMinor = 0x130;
+// Wine's ntdll reads its debug channels' settings from a table two pages past the PEB: entries of
+// { flags, name[15] }, ended by an empty name whose flags are the default (err and fixme).
+constexpr std::uint32_t kPebWineDebugOptions = 0x2000;
+constexpr std::uint8_t kWineDebugDefault = 0x3;
+// The initial CONTEXT.
+constexpr std::uint32_t kContextSize = 0x4D0, kContextFlags = 0x30, kContextMxCsr = 0x34, kContextSegCs = 0x38;
+constexpr std::uint32_t kContextEFlags = 0x44, kContextRcx = 0x80, kContextRdx = 0x88, kContextRsp = 0x98;
+constexpr std::uint32_t kContextRip = 0xF8, kContextFltControlWord = 0x100, kContextFltMxCsr = 0x118;
+constexpr std::uint32_t kContextFull = 0x10000B;
+
+}  // namespace
+
+Result<void> Program::PrepareWineProcess() {
+  auto* space = process_->space();
+  auto fail = [] { return Fail("out of user memory", nt::STATUS_NO_MEMORY, 8); };
+  // The PEB grows to three pages: Wine's debug options after it.
+  if (!space->Free(reinterpret_cast<void*>(peb_))) return fail();
+  void* peb = space->Allocate(3 * kPage);
+  if (!peb) return fail();
+  peb_ = reinterpret_cast<std::uint64_t>(peb);
+  Put<std::uint64_t>(teb_ + kTebPeb, peb_);
+  Put<std::uint64_t>(teb_ + kTebTlsPointer, 0);  // ntdll allocates the TLS array itself
+  Put<std::uint64_t>(peb_ + kPebImageBase, image_->base());
+  const auto& config = nt::Kernel::Current().config();
+  Put<std::uint32_t>(peb_ + kPebNumberOfProcessors, config.processors);
+  Put<std::int64_t>(peb_ + kPebCriticalSectionTimeout, -2592000000000ll);  // 30 days, as Windows
+  Put<std::uint64_t>(peb_ + kPebHeapSegmentReserve, 0x100000);
+  Put<std::uint64_t>(peb_ + kPebHeapSegmentCommit, 0x2000);
+  Put<std::uint32_t>(peb_ + kPebOsMajorVersion, config.version.major);
+  Put<std::uint32_t>(peb_ + kPebOsMinorVersion, config.version.minor);
+  Put<std::uint16_t>(peb_ + kPebOsBuildNumber, static_cast<std::uint16_t>(config.version.build));
+  Put<std::uint32_t>(peb_ + kPebOsPlatformId, 2);  // VER_PLATFORM_WIN32_NT
+  const auto& optional = image_->pe().optionalHeader();
+  Put<std::uint32_t>(peb_ + kPebImageSubsystem, optional.Subsystem);
+  Put<std::uint32_t>(peb_ + kPebImageSubsystemMajor, optional.MajorSubsystemVersion);
+  Put<std::uint32_t>(peb_ + kPebImageSubsystemMinor, optional.MinorSubsystemVersion);
+  Put<std::uint8_t>(peb_ + kPebWineDebugOptions, kWineDebugDefault);
+
+  // The process parameters, normalized (absolute pointers), in one block ntdll later frees.
+  std::vector<std::pair<std::uint32_t, std::u16string>> strings;
+  std::string directory = options_.currentDirectory;
+  if (directory.empty() || directory.back() != '\\') directory += '\\';
+  strings.emplace_back(kParamsCurrentDirectory, nt::ob::Widen(directory));
+  strings.emplace_back(kParamsDllPath, u"");
+  strings.emplace_back(kParamsImagePathName, nt::ob::Widen(Win32Path()));
+  strings.emplace_back(kParamsCommandLine, nt::ob::Widen(commandLine_));
+  strings.emplace_back(kParamsWindowTitle, nt::ob::Widen(Win32Path()));
+  strings.emplace_back(kParamsDesktop, u"");
+  strings.emplace_back(kParamsShellInfo, u"");
+  strings.emplace_back(kParamsRuntimeInfo, u"");
+  const std::u16string environment = std::u16string(u"PATH=C:\\windows\\system32;C:\\windows") + u'\0' +
+                                     u"SystemRoot=C:\\windows" + u'\0' + u"windir=C:\\windows" + u'\0' + u'\0';
+  std::uint64_t size = kParamsEnd;
+  for (const auto& [field, text] : strings) size += (text.size() + 1) * 2;
+  size = (size + 15) & ~15ull;
+  const std::uint64_t environmentAt = size;
+  size += environment.size() * 2;
+  void* block = space->Allocate(size);
+  if (!block) return fail();
+  const auto params = reinterpret_cast<std::uint64_t>(block);
+  Put<std::uint32_t>(params + kParamsAllocationSize, static_cast<std::uint32_t>(size));
+  Put<std::uint32_t>(params + kParamsSize, static_cast<std::uint32_t>(size));
+  Put<std::uint32_t>(params + kParamsFlags, kProcessParamsNormalized);
+  std::uint64_t at = params + kParamsEnd;
+  for (const auto& [field, text] : strings) {
+    const auto bytes = static_cast<std::uint16_t>(text.size() * 2);
+    Put<std::uint16_t>(params + field, bytes);                        // Length
+    Put<std::uint16_t>(params + field + 2, bytes + 2);                // MaximumLength
+    Put<std::uint64_t>(params + field + 8, at);                       // Buffer
+    std::memcpy(reinterpret_cast<void*>(at), text.data(), bytes);
+    at += bytes + 2;
+  }
+  std::memcpy(reinterpret_cast<void*>(params + environmentAt), environment.data(), environment.size() * 2);
+  Put<std::uint64_t>(params + kParamsEnvironment, params + environmentAt);
+  Put<std::uint64_t>(params + kParamsEnvironmentSize, environment.size() * 2);
+  (void)kParamsStdInput;  // the console's handles arrive with \\Device\\ConDrv
+  Put<std::uint64_t>(peb_ + kPebProcessParameters, params);
+
+  // The start context, just below the stack's top: RtlUserThreadStart(entry, PEB).
+  const auto threadStart = ntdll_->FindExport("RtlUserThreadStart");
+  const auto init = ntdll_->FindExport("LdrInitializeThunk");
+  if (!threadStart || !init) return Fail("the machine's ntdll.dll lacks RtlUserThreadStart or LdrInitializeThunk");
+  const std::uint64_t rsp = stackTop_ - 0x28;
+  startContext_ = ((rsp & ~0xFull) - kContextSize) & ~0xFull;
+  const std::uint64_t c = startContext_;
+  Put<std::uint32_t>(c + kContextFlags, kContextFull);
+  Put<std::uint32_t>(c + kContextMxCsr, 0x1F80);
+  Put<std::uint16_t>(c + kContextSegCs, 0x33);
+  for (std::uint32_t seg = kContextSegCs + 2; seg < kContextEFlags; seg += 2) Put<std::uint16_t>(c + seg, 0x2B);
+  Put<std::uint32_t>(c + kContextEFlags, 0x200);
+  Put<std::uint64_t>(c + kContextRcx, image_->entryPoint());
+  Put<std::uint64_t>(c + kContextRdx, peb_);
+  Put<std::uint64_t>(c + kContextRsp, rsp);
+  Put<std::uint64_t>(c + kContextRip, *threadStart);
+  Put<std::uint16_t>(c + kContextFltControlWord, 0x27F);
+  Put<std::uint32_t>(c + kContextFltMxCsr, 0x1F80);
+  return {};
+}
+
 Program::~Program() {
   image_.reset();
   heap_.reset();
@@ -358,6 +480,12 @@ ProgramExit Program::Run() {
       if (ntLayer_) {
         // System calls run on this thread's own stack, below the frames that entered user mode.
         frame_.kernelRsp = (reinterpret_cast<std::uint64_t>(__builtin_frame_address(0)) - 0x4000) & ~0xFull;
+        if (wine_) {
+          // As Windows starts a thread: LdrInitializeThunk(context) called just below the context,
+          // which ntdll ends with NtContinue into RtlUserThreadStart(entry, PEB).
+          const auto init = ntdll_->FindExport("LdrInitializeThunk");
+          return static_cast<std::uint32_t>(cpu::CallUser(*init, startContext_ + 0x20, startContext_));
+        }
         return static_cast<std::uint32_t>(cpu::CallUser(entry, stackTop, peb_));
       }
       for (std::uint64_t cb : tlsCallbacks_) cpu::CallUser(cb, stackTop, imageBase, 1 /* DLL_PROCESS_ATTACH */, 0);

@@ -42,6 +42,9 @@ struct ProgramOptions {
   std::vector<std::string> args;   // argv[1..]
   std::string currentDirectory;    // a Win32 path (Z:\home\me, C:\...)
   StdIo stdio;
+  // Run on Wine's DLLs through ntdll's own loader (ntbox run --nt-layer): the path every program
+  // takes once issue 16 is done; until then a development switch.
+  bool wineDlls = false;
 };
 
 // What the end of a program looks like to its caller.
@@ -109,6 +112,9 @@ class Program {
   // beside it, its system calls through the entry in user/SystemCall (the path every program takes
   // once issue 16 lands; until then the others run on the hand-written kernel32 and msvcrt).
   bool ntLayer_ = false;
+  bool wine_ = false;  // started by ntdll's LdrInitializeThunk (ProgramOptions::wineDlls)
+  Result<void> PrepareWineProcess();
+  std::uint64_t startContext_ = 0;  // the CONTEXT LdrInitializeThunk starts from
   std::unique_ptr<pe::LoadedImage> ntdll_;
   std::shared_ptr<const ServiceBinding> binding_;
   SystemCallFrame frame_;
