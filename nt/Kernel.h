@@ -60,6 +60,9 @@ struct KernelConfig {
   ULONG safeBootMode = 0;        // bcdedit /set safeboot: InitSafeBootMode (1 minimal, 2 network)
   // The folder that is the machine's C: drive (kernel file I/O stays inside it); empty: none.
   std::string systemDrive;
+  // Where the system DLLs programs load live on the host (Wine's PE builds): they appear as
+  // C:\windows\system32\*.dll. Empty: none.
+  std::string systemDlls;
   vf::VerifierConfig verifier;
   ke::WatchdogConfig watchdog;  // preemption quantum and DPC watchdog limits
 };

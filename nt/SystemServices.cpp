@@ -2,6 +2,7 @@
 
 #include <array>
 
+#include "nt/io/DriveFile.h"
 #include "nt/kd/DebugPrint.h"
 #include "nt/ke/KeExports.h"
 #include "nt/mm/MmExports.h"
@@ -72,7 +73,9 @@ const auto kServices = std::to_array<SystemService>({
     NT_SERVICE(NtAllocateVirtualMemory),
     NT_SERVICE(NtClose),
     NT_SERVICE(NtContinue),
+    NT_SERVICE(NtCreateFile),
     NT_SERVICE(NtFreeVirtualMemory),
+    NT_SERVICE(NtOpenFile),
     NT_SERVICE(NtProtectVirtualMemory),
     NT_SERVICE(NtQueryVirtualMemory),
     NT_SERVICE(NtTerminateProcess),

@@ -351,7 +351,6 @@ Result<void> Program::PrepareWineProcess() {
   std::string directory = options_.currentDirectory;
   if (directory.empty() || directory.back() != '\\') directory += '\\';
   strings.emplace_back(kParamsCurrentDirectory, nt::ob::Widen(directory));
-  strings.emplace_back(kParamsDllPath, u"");
   strings.emplace_back(kParamsImagePathName, nt::ob::Widen(Win32Path()));
   strings.emplace_back(kParamsCommandLine, nt::ob::Widen(commandLine_));
   strings.emplace_back(kParamsWindowTitle, nt::ob::Widen(Win32Path()));
@@ -383,7 +382,8 @@ Result<void> Program::PrepareWineProcess() {
   std::memcpy(reinterpret_cast<void*>(params + environmentAt), environment.data(), environment.size() * 2);
   Put<std::uint64_t>(params + kParamsEnvironment, params + environmentAt);
   Put<std::uint64_t>(params + kParamsEnvironmentSize, environment.size() * 2);
-  (void)kParamsStdInput;  // the console's handles arrive with \\Device\\ConDrv
+  (void)kParamsStdInput;
+  (void)kParamsDllPath;  // left empty (no buffer): ntdll computes the search path  // the console's handles arrive with \\Device\\ConDrv
   Put<std::uint64_t>(peb_ + kPebProcessParameters, params);
 
   // The start context, just below the stack's top: RtlUserThreadStart(entry, PEB).

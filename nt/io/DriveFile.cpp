@@ -274,6 +274,13 @@ NTSTATUS InsertFile(const OpenedFile& opened, HANDLE* handle, ACCESS_MASK access
 
 namespace io {
 
+NTSTATUS InsertHostFile(int fd, bool directory, std::u16string_view ntName, ACCESS_MASK access, HANDLE* handle) {
+  UNICODE_STRING name{static_cast<USHORT>(ntName.size() * 2), static_cast<USHORT>(ntName.size() * 2),
+                      const_cast<char16_t*>(ntName.data())};
+  OBJECT_ATTRIBUTES attributes{sizeof(OBJECT_ATTRIBUTES), nullptr, &name, 0, nullptr, nullptr};
+  return InsertFile(OpenedFile{fd, -1, directory, false, ""}, handle, access, &attributes, nullptr, FILE_OPENED);
+}
+
 void CloseDriveFile(FILE_OBJECT* file) {
   FileTail* tail = TailOf(file);
   if (tail->deleteOnClose && tail->parentFd >= 0) {

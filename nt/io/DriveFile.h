@@ -30,6 +30,15 @@ NTSTATUS NTAPI ZwSetInformationFile(HANDLE FileHandle, IO_STATUS_BLOCK* IoStatus
                                     ULONG Length, int FileInformationClass);
 NTSTATUS NTAPI ZwDeleteFile(OBJECT_ATTRIBUTES* ObjectAttributes);
 
+// The services programs call (io/ProgramFiles.cpp): names captured from the caller and resolved on
+// the machine's volumes; a KernelMode caller's are ZwCreateFile's.
+NTSTATUS NTAPI NtCreateFile(HANDLE* FileHandle, ACCESS_MASK DesiredAccess, OBJECT_ATTRIBUTES* ObjectAttributes,
+                            IO_STATUS_BLOCK* IoStatusBlock, LARGE_INTEGER* AllocationSize, ULONG FileAttributes,
+                            ULONG ShareAccess, ULONG CreateDisposition, ULONG CreateOptions, PVOID EaBuffer,
+                            ULONG EaLength);
+NTSTATUS NTAPI NtOpenFile(HANDLE* FileHandle, ACCESS_MASK DesiredAccess, OBJECT_ATTRIBUTES* ObjectAttributes,
+                          IO_STATUS_BLOCK* IoStatusBlock, ULONG ShareAccess, ULONG OpenOptions);
+
 // A host path as the machine names it: inside systemDrive (the C: folder, when given) C:\...,
 // anywhere else Z:\... (Z: is the host's root).
 std::string Win32PathOfHost(const std::filesystem::path& host, std::string_view systemDrive = {});

@@ -27,5 +27,8 @@ FILE_OBJECT* NewFileObject(std::u16string_view name);
 
 // Closes the host side of a drive file (called when the file object goes).
 void CloseDriveFile(FILE_OBJECT* file);
+// A host descriptor as a file object named ntName and a handle in the current process (fd is the
+// object's from now on, even on failure).
+NTSTATUS InsertHostFile(int fd, bool directory, std::u16string_view ntName, ACCESS_MASK access, HANDLE* handle);
 
 }  // namespace ntbox::nt::io

@@ -221,6 +221,9 @@ TEST_F(RunTest, NativeProgramsRunOnTheSystemCallLayer) {
   // Virtual memory as Windows manages it, bad pointers refused (the exit code names a failed check).
   r = App("nt_memory.exe");
   EXPECT_EQ(r.exit, 42) << r.out << r.err;
+  // Files: the system DLLs as C:\windows\system32, the host's root as Z:, refusals as Windows'.
+  r = App("nt_files.exe");
+  EXPECT_EQ(r.exit, 42) << r.out << r.err;
   r = App("nt_native_fault.exe");
   EXPECT_EQ(r.exit, 255);
   EXPECT_TRUE(Contains(r.err, "unhandled exception 0xc0000005 (STATUS_ACCESS_VIOLATION) at nt_native_fault.exe+0x"))

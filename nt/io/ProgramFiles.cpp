@@ -1,0 +1,233 @@
+// NtCreateFile and NtOpenFile for programs: names captured from the caller, then resolved on the
+// machine's volumes as Windows' object manager and file systems would, without regard to case:
+// C: is the machine's drive (C:\windows\system32 also shows the system DLLs, Wine's PE builds,
+// read-only), Z: the host's root (read-only until the sandbox hands files through the client), and
+// any other name a device (\??\IoctlTest, \Device\Null). Drivers' calls (KernelMode) are ZwCreateFile's.
+#include <dirent.h>
+#include <fcntl.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include "nt/Kernel.h"
+#include "nt/Status.h"
+#include "nt/io/DriveFile.h"
+#include "nt/io/FileObject.h"
+#include "nt/io/IoExports.h"
+#include "nt/io/IoServices.h"
+#include "nt/ke/Thread.h"
+#include "nt/mm/Probe.h"
+#include "nt/ob/ObExports.h"
+#include "nt/ob/ObTypes.h"
+#include "nt/ob/Object.h"
+#include "nt/ps/Process.h"
+#include "support/Utf16.h"
+
+namespace ntbox::nt {
+namespace {
+
+constexpr ULONG FILE_OPEN = 1, FILE_OPEN_IF = 3;
+constexpr ULONG FILE_DIRECTORY_FILE = 0x1, FILE_NON_DIRECTORY_FILE = 0x40;
+constexpr ACCESS_MASK kWriteAccess = 0x40000000 /* GENERIC_WRITE */ | 0x10000000 /* GENERIC_ALL */ | 0x2 |
+                                     0x4 | 0x10 | 0x100 | 0x10000 /* DELETE */ | 0x40000 | 0x80000;
+
+// A name from the caller's OBJECT_ATTRIBUTES, copied into the kernel.
+NTSTATUS CaptureName(const OBJECT_ATTRIBUTES* attributes, std::u16string& name, ULONG& attributeFlags) {
+  const auto a = mm::ReadCaller(attributes);
+  if (!a) return STATUS_ACCESS_VIOLATION;
+  if (a->Length != sizeof(OBJECT_ATTRIBUTES)) return STATUS_INVALID_PARAMETER;
+  if (a->RootDirectory) return STATUS_NOT_IMPLEMENTED;  // relative opens come with directory handles
+  const auto u = mm::ReadCaller(a->ObjectName);
+  if (!u) return STATUS_ACCESS_VIOLATION;
+  if (u->Length % 2 || u->Length > u->MaximumLength) return STATUS_OBJECT_NAME_INVALID;
+  name.assign(u->Length / 2, u'\0');
+  if (!mm::ReadCaller(name.data(), u->Buffer, u->Length)) return STATUS_ACCESS_VIOLATION;
+  attributeFlags = a->Attributes;
+  return STATUS_SUCCESS;
+}
+
+bool EqualNoCase(std::u16string_view a, std::u16string_view b) { return ob::UpcaseName(a) == ob::UpcaseName(b); }
+
+// Opens name in directory dir, matching its case or, failing that, any entry equal without case.
+int OpenComponent(int dir, const std::string& name, int flags) {
+  int fd = ::openat(dir, name.c_str(), flags | O_CLOEXEC | O_NOFOLLOW);
+  if (fd >= 0 || errno != ENOENT) return fd;
+  const int scan = ::openat(dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (scan < 0) return -1;
+  DIR* d = ::fdopendir(scan);
+  if (!d) {
+    ::close(scan);
+    return -1;
+  }
+  std::string match;
+  while (const dirent* e = ::readdir(d)) {
+    if (::strcasecmp(e->d_name, name.c_str()) == 0) {
+      match = e->d_name;
+      break;
+    }
+  }
+  ::closedir(d);
+  if (match.empty()) {
+    errno = ENOENT;
+    return -1;
+  }
+  return ::openat(dir, match.c_str(), flags | O_CLOEXEC | O_NOFOLLOW);
+}
+
+NTSTATUS FromErrno(int e, bool last) {
+  switch (e) {
+    case ENOENT: return last ? STATUS_OBJECT_NAME_NOT_FOUND : STATUS_OBJECT_PATH_NOT_FOUND;
+    case ENOTDIR: return STATUS_OBJECT_PATH_NOT_FOUND;
+    case EACCES:
+    case EPERM: return STATUS_ACCESS_DENIED;
+    case ELOOP: return STATUS_ACCESS_DENIED;  // a host link: not followed
+    default: return STATUS_UNSUCCESSFUL;
+  }
+}
+
+// Walks components from root (an open directory, consumed), each without regard to case.
+NTSTATUS Walk(int root, const std::vector<std::string>& parts, ULONG options, int& out, bool& directory) {
+  int dir = root;
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    const bool last = i + 1 == parts.size();
+    int fd = OpenComponent(dir, parts[i], last ? O_RDONLY : O_RDONLY | O_DIRECTORY);
+    const int error = errno;
+    ::close(dir);
+    if (fd < 0) return FromErrno(error, last);
+    dir = fd;
+  }
+  struct stat st {};
+  ::fstat(dir, &st);
+  directory = S_ISDIR(st.st_mode);
+  if (directory && (options & FILE_NON_DIRECTORY_FILE)) {
+    ::close(dir);
+    return STATUS_FILE_IS_A_DIRECTORY;
+  }
+  if (!directory && (options & FILE_DIRECTORY_FILE)) {
+    ::close(dir);
+    return STATUS_NOT_A_DIRECTORY;
+  }
+  if (!directory && !S_ISREG(st.st_mode)) {
+    ::close(dir);
+    return STATUS_ACCESS_DENIED;  // host devices, FIFOs and sockets are not the program's
+  }
+  out = dir;
+  return STATUS_SUCCESS;
+}
+
+std::vector<std::string> Components(std::u16string_view path) {
+  std::vector<std::string> parts;
+  std::size_t start = 0;
+  while (start <= path.size()) {
+    const std::size_t end = std::min(path.find(u'\\', start), path.size());
+    if (end > start) parts.push_back(Utf16ToUtf8(path.substr(start, end - start)));
+    start = end + 1;
+  }
+  return parts;
+}
+
+NTSTATUS OpenOnVolume(const std::u16string& ntName, std::u16string_view rest, ACCESS_MASK access, ULONG disposition,
+                      ULONG options, HANDLE* handle) {
+  const char16_t drive = static_cast<char16_t>(rest[0] & ~0x20);
+  const std::vector<std::string> parts = Components(rest.substr(2));
+  for (const auto& p : parts) {
+    if (p == "." || p == ".." || p.find_first_of("/:*?\"<>|") != std::string::npos) return STATUS_OBJECT_NAME_INVALID;
+  }
+  const bool wantsWrite = (access & kWriteAccess) || (disposition != FILE_OPEN && disposition != FILE_OPEN_IF);
+  const auto& config = Kernel::Current().config();
+  int root = -1;
+  std::vector<std::string> walk = parts;
+  if (drive == u'C' && parts.size() == 3 && !config.systemDlls.empty() &&
+      EqualNoCase(ob::Widen(parts[0]), u"windows") && EqualNoCase(ob::Widen(parts[1]), u"system32")) {
+    // C:\windows\system32\X.dll: the system DLLs, when there is one by that name.
+    const int dlls = ::open(config.systemDlls.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int probe = dlls >= 0 ? OpenComponent(dlls, parts[2], O_RDONLY) : -1;
+    if (probe >= 0) {
+      ::close(probe);
+      if (wantsWrite) {
+        ::close(dlls);
+        return STATUS_ACCESS_DENIED;
+      }
+      root = dlls;
+      walk = {parts[2]};
+    } else if (dlls >= 0) {
+      ::close(dlls);
+    }
+  }
+  if (root < 0) {
+    if (drive == u'C') {
+      if (wantsWrite) {
+        // Creating and writing: the kernel's own drive I/O (case as given), the handle the program's.
+        UNICODE_STRING u{static_cast<USHORT>(ntName.size() * 2), static_cast<USHORT>(ntName.size() * 2),
+                         const_cast<char16_t*>(ntName.data())};
+        OBJECT_ATTRIBUTES a{sizeof(OBJECT_ATTRIBUTES), nullptr, &u, OBJ_CASE_INSENSITIVE, nullptr, nullptr};
+        IO_STATUS_BLOCK iosb{};
+        return ZwCreateFile(handle, access, &a, &iosb, nullptr, 0, 0, disposition, options, nullptr, 0);
+      }
+      root = ::open(config.systemDrive.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    } else if (drive == u'Z') {
+      if (wantsWrite) return STATUS_ACCESS_DENIED;
+      root = ::open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    } else {
+      return STATUS_OBJECT_PATH_NOT_FOUND;
+    }
+  }
+  if (root < 0) return STATUS_OBJECT_PATH_NOT_FOUND;
+  int fd = -1;
+  bool directory = false;
+  if (const NTSTATUS s = Walk(root, walk, options, fd, directory); s != STATUS_SUCCESS) return s;
+  return io::InsertHostFile(fd, directory, ntName, access, handle);
+}
+
+}  // namespace
+
+NTSTATUS NTAPI NtCreateFile(HANDLE* FileHandle, ACCESS_MASK DesiredAccess, OBJECT_ATTRIBUTES* ObjectAttributes,
+                            IO_STATUS_BLOCK* IoStatusBlock, LARGE_INTEGER* AllocationSize, ULONG FileAttributes,
+                            ULONG ShareAccess, ULONG CreateDisposition, ULONG CreateOptions, PVOID EaBuffer,
+                            ULONG EaLength) {
+  if (ExGetPreviousMode() == KernelMode) {
+    return ZwCreateFile(FileHandle, DesiredAccess, ObjectAttributes, IoStatusBlock, AllocationSize, FileAttributes,
+                        ShareAccess, CreateDisposition, CreateOptions, EaBuffer, EaLength);
+  }
+  if (!mm::WriteCaller(FileHandle, HANDLE{}) || !mm::ReadCaller(IoStatusBlock)) return STATUS_ACCESS_VIOLATION;
+  std::u16string name;
+  ULONG attributes = 0;
+  if (const NTSTATUS s = CaptureName(ObjectAttributes, name, attributes); s != STATUS_SUCCESS) return s;
+  std::u16string_view rest = name;
+  for (std::u16string_view prefix : {u"\\??\\", u"\\DosDevices\\", u"\\GLOBAL??\\"}) {
+    if (rest.size() >= prefix.size() && EqualNoCase(rest.substr(0, prefix.size()), prefix)) {
+      rest = rest.substr(prefix.size());
+      break;
+    }
+  }
+  HANDLE handle = nullptr;
+  NTSTATUS status;
+  if (rest.size() >= 2 && rest[1] == u':' && rest != std::u16string_view(name)) {
+    status = OpenOnVolume(name, rest, DesiredAccess, CreateDisposition, CreateOptions, &handle);
+  } else {
+    auto opened = io::OpenFile(ps::CurrentProcess(), name, DesiredAccess, ShareAccess,
+                               !(CreateOptions & 0x30) /* neither FILE_SYNCHRONOUS_IO_(NON)ALERT */);
+    status = opened ? STATUS_SUCCESS : opened.error();
+    if (opened) handle = reinterpret_cast<HANDLE>(*opened);
+  }
+  IO_STATUS_BLOCK iosb{};
+  iosb.Status = status;
+  iosb.Information = NT_SUCCESS(status) ? 1 /* FILE_OPENED */ : 0;
+  if (!mm::WriteCaller(IoStatusBlock, iosb)) status = STATUS_ACCESS_VIOLATION;
+  if (NT_SUCCESS(status) && !mm::WriteCaller(FileHandle, handle)) {
+    (void)NtClose(handle);
+    return STATUS_ACCESS_VIOLATION;
+  }
+  return status;
+}
+
+NTSTATUS NTAPI NtOpenFile(HANDLE* FileHandle, ACCESS_MASK DesiredAccess, OBJECT_ATTRIBUTES* ObjectAttributes,
+                          IO_STATUS_BLOCK* IoStatusBlock, ULONG ShareAccess, ULONG OpenOptions) {
+  return NtCreateFile(FileHandle, DesiredAccess, ObjectAttributes, IoStatusBlock, nullptr, 0, ShareAccess, FILE_OPEN,
+                      OpenOptions, nullptr, 0);
+}
+
+}  // namespace ntbox::nt
