@@ -15,4 +15,15 @@ NTSTATUS NTAPI NtProtectVirtualMemory(HANDLE ProcessHandle, PVOID* BaseAddress, 
 NTSTATUS NTAPI NtQueryVirtualMemory(HANDLE ProcessHandle, PVOID BaseAddress, ULONG MemoryInformationClass,
                                     PVOID MemoryInformation, SIZE_T MemoryInformationLength, SIZE_T* ReturnLength);
 
+// Sections (mm/Section.cpp).
+NTSTATUS NTAPI NtCreateSection(HANDLE* SectionHandle, ACCESS_MASK DesiredAccess, PVOID ObjectAttributes,
+                               LARGE_INTEGER* MaximumSize, ULONG SectionPageProtection, ULONG AllocationAttributes,
+                               HANDLE FileHandle);
+NTSTATUS NTAPI NtQuerySection(HANDLE SectionHandle, ULONG SectionInformationClass, PVOID SectionInformation,
+                              SIZE_T Length, SIZE_T* ResultLength);
+NTSTATUS NTAPI NtMapViewOfSection(HANDLE SectionHandle, HANDLE ProcessHandle, PVOID* BaseAddress, ULONG_PTR ZeroBits,
+                                  SIZE_T CommitSize, LARGE_INTEGER* SectionOffset, SIZE_T* ViewSize,
+                                  ULONG InheritDisposition, ULONG AllocationType, ULONG Win32Protect);
+NTSTATUS NTAPI NtUnmapViewOfSection(HANDLE ProcessHandle, PVOID BaseAddress);
+
 }  // namespace ntbox::nt

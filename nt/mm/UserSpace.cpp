@@ -281,6 +281,26 @@ void UserSpace::RecordMapping(std::uint64_t address, std::uint64_t size, ULONG t
   regions_[address] = std::move(r);
 }
 
+NTSTATUS UserSpace::AllocateView(std::uint64_t& address, std::uint64_t size, ULONG protect) {
+  address = 0;
+  std::uint64_t length = size;
+  if (const NTSTATUS s = AllocateVirtual(address, length, mem::kReserve | mem::kCommit, protect); s != STATUS_SUCCESS) {
+    return s;
+  }
+  std::lock_guard lock(mutex_);
+  regions_[address].type = mem::kMapped;
+  return STATUS_SUCCESS;
+}
+
+bool UserSpace::ReleaseView(std::uint64_t address) {
+  std::lock_guard lock(mutex_);
+  auto it = regions_.find(address);
+  if (it == regions_.end() || it->second.type != mem::kMapped || !it->second.ownMapping) return false;
+  munmap(reinterpret_cast<void*>(it->first), it->second.size);
+  regions_.erase(it);
+  return true;
+}
+
 void UserSpace::ForgetMapping(std::uint64_t address) {
   std::lock_guard lock(mutex_);
   regions_.erase(address);

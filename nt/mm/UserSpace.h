@@ -82,6 +82,10 @@ class UserSpace {
   // region of committed pages with the given protection, released with the space's others.
   void RecordMapping(std::uint64_t address, std::uint64_t size, ULONG type, ULONG protect);
   void ForgetMapping(std::uint64_t address);
+  // A data view (NtMapViewOfSection of a file's data): committed pages the space owns, of type
+  // MEM_MAPPED, released by ReleaseView rather than NtFreeVirtualMemory.
+  NTSTATUS AllocateView(std::uint64_t& address, std::uint64_t size, ULONG protect);
+  bool ReleaseView(std::uint64_t address);
 
  private:
   struct Region {

@@ -23,6 +23,7 @@ ObjectType g_process{u"Process"};
 ObjectType g_thread{u"Thread"};
 ObjectType g_link{u"SymbolicLink"};
 ObjectType g_directory{u"Directory"};
+ObjectType g_section{u"Section"};
 
 }  // namespace
 
@@ -34,6 +35,7 @@ ObjectType& ProcessType() { return g_process; }
 ObjectType& ThreadType() { return g_thread; }
 ObjectType& SymbolicLinkType() { return g_link; }
 ObjectType& DirectoryType() { return g_directory; }
+ObjectType& SectionType() { return g_section; }
 
 std::u16string UpcaseName(std::u16string_view s) {
   std::u16string out(s);

@@ -42,6 +42,7 @@ ObjectType& ProcessType();
 ObjectType& ThreadType();
 ObjectType& SymbolicLinkType();
 ObjectType& DirectoryType();
+ObjectType& SectionType();
 
 constexpr std::uint64_t kHeaderMagic = 0x6A624F786F62746Eull;  // "ntboxObj"
 

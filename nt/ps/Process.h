@@ -3,12 +3,14 @@
 // space and holds the kernel handles.
 #pragma once
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 
 #include "nt/Types.h"
 #include "nt/mm/UserSpace.h"
 #include "nt/ob/Object.h"
+#include "pe/PeLoader.h"
 #include "support/Result.h"
 
 namespace ntbox::nt::ps {
@@ -31,6 +33,8 @@ class Process {
   static Process* FromObject(const void* body);
   // Closes every handle now (process exit), newest first.
   void CloseAllHandles();
+  // Images mapped into the process by NtMapViewOfSection, by base.
+  std::map<std::uint64_t, std::unique_ptr<pe::LoadedImage>>& imageViews() { return imageViews_; }
 
  private:
   Process(std::string imageName, ULONG id, std::unique_ptr<mm::UserSpace> space);
@@ -39,6 +43,7 @@ class Process {
   std::unique_ptr<mm::UserSpace> space_;
   void* object_ = nullptr;
   ob::HandleTable handles_;
+  std::map<std::uint64_t, std::unique_ptr<pe::LoadedImage>> imageViews_;
 };
 
 // The process the calling thread runs for: its request's process, or System.

@@ -224,6 +224,9 @@ TEST_F(RunTest, NativeProgramsRunOnTheSystemCallLayer) {
   // Files: the system DLLs as C:\windows\system32, the host's root as Z:, refusals as Windows'.
   r = App("nt_files.exe");
   EXPECT_EQ(r.exit, 42) << r.out << r.err;
+  // Sections: a DLL's image mapped as Windows maps it, a file's data as a view.
+  r = App("nt_sections.exe");
+  EXPECT_EQ(r.exit, 42) << r.out << r.err;
   r = App("nt_native_fault.exe");
   EXPECT_EQ(r.exit, 255);
   EXPECT_TRUE(Contains(r.err, "unhandled exception 0xc0000005 (STATUS_ACCESS_VIOLATION) at nt_native_fault.exe+0x"))

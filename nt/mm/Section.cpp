@@ -1,0 +1,253 @@
+// Sections: NtCreateSection of an image (SEC_IMAGE: the file parsed and validated by ntbox's PE
+// loader) or of a file's data, NtQuerySection, and views mapped into the caller's process. An image
+// view is mapped as Windows' memory manager maps it, relocated when it cannot sit at its preferred
+// base (STATUS_IMAGE_NOT_AT_BASE) with the mapped header saying where it is; its imports are the
+// process's ntdll's business. A data view is a private copy of the file's bytes (shared sections
+// are for later).
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "nt/Status.h"
+#include "nt/io/FileObject.h"
+#include "nt/io/IoExports.h"
+#include "nt/mm/MmExports.h"
+#include "nt/mm/Probe.h"
+#include "nt/mm/UserSpace.h"
+#include "nt/ob/ObExports.h"
+#include "nt/ob/ObTypes.h"
+#include "nt/ob/Object.h"
+#include "nt/ps/Process.h"
+#include "pe/PeImage.h"
+#include "pe/PeLoader.h"
+
+namespace ntbox::nt {
+namespace {
+
+constexpr ULONG SEC_IMAGE = 0x1000000;
+constexpr NTSTATUS STATUS_IMAGE_NOT_AT_BASE = 0x40000003;
+constexpr NTSTATUS STATUS_SECTION_TOO_BIG = static_cast<NTSTATUS>(0xC0000040);
+constexpr NTSTATUS STATUS_INVALID_FILE_FOR_SECTION = static_cast<NTSTATUS>(0xC0000020);
+constexpr std::intptr_t kCurrentProcess = -1;
+constexpr std::uint64_t kMaxFileSection = 512ull << 20;
+
+struct SectionData {
+  std::shared_ptr<const pe::PeImage> image;  // SEC_IMAGE
+  std::vector<std::uint8_t> data;            // a file's bytes otherwise
+  ULONG attributes = 0;
+  ULONG protect = 0;
+};
+
+void DeleteSection(void* body) { delete static_cast<SectionData*>(ob::HeaderOf(body)->hostContext); }
+
+ob::ObjectType& Sections() {
+  static const bool once = [] {
+    ob::SectionType().onDelete = DeleteSection;
+    return true;
+  }();
+  (void)once;
+  return ob::SectionType();
+}
+
+// The whole file behind a handle, from its start; bounded.
+NTSTATUS ReadWholeFile(HANDLE file, std::vector<std::uint8_t>& out) {
+  PVOID object = nullptr;
+  const NTSTATUS status = ObReferenceObjectByHandle(file, 0, g_IoFileObjectType, ExGetPreviousMode(), &object, nullptr);
+  if (!NT_SUCCESS(status)) return status;
+  const int fd = io::TailOf(static_cast<FILE_OBJECT*>(object))->hostFd;
+  struct stat st {};
+  NTSTATUS result = STATUS_SUCCESS;
+  if (fd < 0 || ::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    result = STATUS_INVALID_FILE_FOR_SECTION;
+  } else if (static_cast<std::uint64_t>(st.st_size) > kMaxFileSection) {
+    result = STATUS_SECTION_TOO_BIG;
+  } else {
+    out.resize(static_cast<std::size_t>(st.st_size));
+    std::size_t done = 0;
+    while (done < out.size()) {
+      const ssize_t n = ::pread(fd, out.data() + done, out.size() - done, static_cast<off_t>(done));
+      if (n <= 0) {
+        if (n < 0 && errno == EINTR) continue;
+        result = STATUS_UNSUCCESSFUL;
+        break;
+      }
+      done += static_cast<std::size_t>(n);
+    }
+  }
+  ob::DereferenceObject(object);
+  return result;
+}
+
+NTSTATUS ReferenceSection(HANDLE handle, void*& body, SectionData*& data) {
+  const NTSTATUS status = ObReferenceObjectByHandle(handle, 0, &Sections(), ExGetPreviousMode(), &body, nullptr);
+  if (!NT_SUCCESS(status)) return status;
+  data = static_cast<SectionData*>(ob::HeaderOf(body)->hostContext);
+  return STATUS_SUCCESS;
+}
+
+mm::UserSpace* CallerSpace(HANDLE process) {
+  if (reinterpret_cast<std::intptr_t>(process) != kCurrentProcess) return nullptr;
+  return ps::CurrentProcess().space();
+}
+
+}  // namespace
+
+NTSTATUS NTAPI NtCreateSection(HANDLE* SectionHandle, ACCESS_MASK DesiredAccess, PVOID ObjectAttributes,
+                               LARGE_INTEGER* MaximumSize, ULONG SectionPageProtection, ULONG AllocationAttributes,
+                               HANDLE FileHandle) {
+  (void)MaximumSize;
+  if (!mm::WriteCaller(SectionHandle, HANDLE{})) return STATUS_ACCESS_VIOLATION;
+  if (ObjectAttributes) {
+    const auto a = mm::ReadCaller(static_cast<const OBJECT_ATTRIBUTES*>(ObjectAttributes));
+    if (!a) return STATUS_ACCESS_VIOLATION;
+    if (a->ObjectName) return STATUS_NOT_IMPLEMENTED;  // named sections come with the object namespace's
+  }
+  if (!FileHandle) return STATUS_NOT_IMPLEMENTED;  // paging-file-backed sections: later
+  auto data = std::make_unique<SectionData>();
+  data->attributes = AllocationAttributes;
+  data->protect = SectionPageProtection;
+  std::vector<std::uint8_t> bytes;
+  if (const NTSTATUS s = ReadWholeFile(FileHandle, bytes); !NT_SUCCESS(s)) return s;
+  if (AllocationAttributes & SEC_IMAGE) {
+    auto image = pe::PeImage::Parse(std::move(bytes));
+    if (!image) return STATUS_INVALID_IMAGE_FORMAT;
+    data->image = std::make_shared<const pe::PeImage>(std::move(*image));
+  } else {
+    data->data = std::move(bytes);
+  }
+  void* body = ob::CreateObject(Sections(), 0x30, data.get());
+  if (!body) return STATUS_INSUFFICIENT_RESOURCES;
+  (void)data.release();
+  HANDLE handle = ob::InsertHandle(body, DesiredAccess ? DesiredAccess : 0xF001F /* SECTION_ALL_ACCESS */, false);
+  ob::DereferenceObject(body);
+  if (!mm::WriteCaller(SectionHandle, handle)) {
+    (void)NtClose(handle);
+    return STATUS_ACCESS_VIOLATION;
+  }
+  return STATUS_SUCCESS;
+}
+
+NTSTATUS NTAPI NtQuerySection(HANDLE SectionHandle, ULONG SectionInformationClass, PVOID SectionInformation,
+                              SIZE_T Length, SIZE_T* ResultLength) {
+  constexpr ULONG SectionBasicInformation = 0, SectionImageInformation = 1;
+  void* body = nullptr;
+  SectionData* s = nullptr;
+  if (const NTSTATUS status = ReferenceSection(SectionHandle, body, s); !NT_SUCCESS(status)) return status;
+  std::uint8_t info[0x40] = {};
+  std::size_t size = 0;
+  NTSTATUS status = STATUS_SUCCESS;
+  auto put = [&info](std::size_t at, auto value) { std::memcpy(info + at, &value, sizeof value); };
+  if (SectionInformationClass == SectionBasicInformation) {
+    size = 0x18;
+    put(0x08, static_cast<ULONG>(s->attributes));
+    put(0x10, static_cast<std::uint64_t>(s->image ? s->image->sizeOfImage() : s->data.size()));
+  } else if (SectionInformationClass == SectionImageInformation && s->image) {
+    const pe::PeImage& img = *s->image;
+    const auto& o = img.optionalHeader();
+    size = 0x40;
+    put(0x00, img.preferredBase() + img.entryPointRva());
+    put(0x10, static_cast<std::uint64_t>(o.SizeOfStackReserve));
+    put(0x18, static_cast<std::uint64_t>(o.SizeOfStackCommit));
+    put(0x20, static_cast<ULONG>(o.Subsystem));
+    put(0x24, static_cast<USHORT>(o.MinorSubsystemVersion));
+    put(0x26, static_cast<USHORT>(o.MajorSubsystemVersion));
+    put(0x28, static_cast<USHORT>(o.MajorOperatingSystemVersion));
+    put(0x2A, static_cast<USHORT>(o.MinorOperatingSystemVersion));
+    put(0x2C, static_cast<USHORT>(img.fileHeader().Characteristics));
+    put(0x2E, static_cast<USHORT>(o.DllCharacteristics));
+    put(0x30, static_cast<USHORT>(img.machine()));
+    put(0x32, static_cast<std::uint8_t>(o.SizeOfCode != 0));
+    put(0x34, static_cast<ULONG>(o.LoaderFlags));
+    put(0x38, static_cast<ULONG>(img.file().size()));
+    put(0x3C, static_cast<ULONG>(o.CheckSum));
+  } else {
+    status = SectionInformationClass == SectionImageInformation ? STATUS_SECTION_NOT_IMAGE : STATUS_INVALID_INFO_CLASS;
+  }
+  ob::DereferenceObject(body);
+  if (!NT_SUCCESS(status)) return status;
+  if (Length < size) return STATUS_INFO_LENGTH_MISMATCH;
+  if (!mm::WriteCaller(SectionInformation, info, size)) return STATUS_ACCESS_VIOLATION;
+  if (ResultLength && !mm::WriteCaller(ResultLength, static_cast<SIZE_T>(size))) return STATUS_ACCESS_VIOLATION;
+  return STATUS_SUCCESS;
+}
+
+NTSTATUS NTAPI NtMapViewOfSection(HANDLE SectionHandle, HANDLE ProcessHandle, PVOID* BaseAddress, ULONG_PTR ZeroBits,
+                                  SIZE_T CommitSize, LARGE_INTEGER* SectionOffset, SIZE_T* ViewSize,
+                                  ULONG InheritDisposition, ULONG AllocationType, ULONG Win32Protect) {
+  (void)ZeroBits, (void)CommitSize, (void)InheritDisposition, (void)AllocationType;
+  mm::UserSpace* space = CallerSpace(ProcessHandle);
+  if (!space) return STATUS_INVALID_HANDLE;
+  const auto requested = mm::ReadCaller(BaseAddress);
+  const auto size = mm::ReadCaller(ViewSize);
+  if (!requested || !size) return STATUS_ACCESS_VIOLATION;
+  if (*requested) return STATUS_NOT_IMPLEMENTED;  // views at a chosen address: later
+  std::int64_t offset = 0;
+  if (SectionOffset) {
+    const auto o = mm::ReadCaller(SectionOffset);
+    if (!o) return STATUS_ACCESS_VIOLATION;
+    offset = o->QuadPart;
+  }
+  void* body = nullptr;
+  SectionData* s = nullptr;
+  if (const NTSTATUS status = ReferenceSection(SectionHandle, body, s); !NT_SUCCESS(status)) return status;
+  std::uint64_t base = 0, length = 0;
+  NTSTATUS status = STATUS_SUCCESS;
+  if (s->image) {
+    pe::LoadOptions load;
+    load.bindImports = false;
+    load.regionStart = space->base() + 0x10000;
+    load.regionEnd = space->imageRegionEnd();
+    auto mapped = pe::LoadImage(*s->image, load);
+    if (!mapped) {
+      status = STATUS_INVALID_IMAGE_FORMAT;
+    } else {
+      base = (*mapped)->base();
+      length = (*mapped)->size();
+      space->RecordMapping(base, length, mm::mem::kImage, mm::page::kExecuteWriteCopy);
+      if ((*mapped)->relocated()) status = STATUS_IMAGE_NOT_AT_BASE;
+      ps::CurrentProcess().imageViews()[base] = std::move(*mapped);
+    }
+  } else {
+    const std::uint64_t total = s->data.size();
+    if (offset < 0 || static_cast<std::uint64_t>(offset) > total) {
+      status = STATUS_INVALID_VIEW_SIZE;
+    } else {
+      length = *size ? *size : total - static_cast<std::uint64_t>(offset);
+      if (length == 0 || length > total - static_cast<std::uint64_t>(offset)) {
+        status = STATUS_INVALID_VIEW_SIZE;
+      } else if (NT_SUCCESS(status = space->AllocateView(base, length, mm::page::kReadWrite))) {
+        std::memcpy(reinterpret_cast<void*>(base), s->data.data() + offset, length);
+        std::uint64_t at = base, protectLength = length;
+        ULONG old = 0;
+        const ULONG protect = Win32Protect ? Win32Protect : mm::page::kReadOnly;
+        if (space->ProtectVirtual(at, protectLength, protect, old) != STATUS_SUCCESS) {
+          (void)space->ProtectVirtual(at, protectLength, mm::page::kReadOnly, old);
+        }
+      }
+    }
+  }
+  ob::DereferenceObject(body);
+  if (!NT_SUCCESS(status)) return status;
+  if (!mm::WriteCaller(BaseAddress, reinterpret_cast<PVOID>(base)) || !mm::WriteCaller(ViewSize, static_cast<SIZE_T>(length))) {
+    return STATUS_ACCESS_VIOLATION;
+  }
+  return status;
+}
+
+NTSTATUS NTAPI NtUnmapViewOfSection(HANDLE ProcessHandle, PVOID BaseAddress) {
+  mm::UserSpace* space = CallerSpace(ProcessHandle);
+  if (!space) return STATUS_INVALID_HANDLE;
+  const auto base = reinterpret_cast<std::uint64_t>(BaseAddress);
+  auto& views = ps::CurrentProcess().imageViews();
+  if (auto it = views.find(base); it != views.end()) {
+    space->ForgetMapping(base);
+    views.erase(it);
+    return STATUS_SUCCESS;
+  }
+  return space->ReleaseView(base) ? STATUS_SUCCESS : STATUS_NOT_MAPPED_VIEW;
+}
+
+}  // namespace ntbox::nt
