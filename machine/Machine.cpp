@@ -125,7 +125,10 @@ Result<std::unique_ptr<Machine>> Machine::Boot(const fs::path& root) {
   kernelConfig.safeBootMode = config->safeboot == "minimal" ? 1 : config->safeboot == "network" ? 2 : 0;
   kernelConfig.processors = config->processors();
   kernelConfig.systemDrive = machine->dir_.drive('C').string();
-  if (auto wine = user::wine::InstallDirectory()) kernelConfig.systemDlls = (*wine / "x86_64-windows").string();
+  if (auto wine = user::wine::InstallDirectory()) {
+    kernelConfig.systemDlls = (*wine / "x86_64-windows").string();
+    kernelConfig.nlsDirectory = (*wine / "nls").string();
+  }
   // The DPC watchdog's limits in milliseconds, where Windows keeps them.
   constexpr const char* kKernelKey = "MACHINE\\SYSTEM\\ControlSet001\\Control\\Session Manager\\Kernel";
   if (const auto v = reg.GetValue(kKernelKey, "DpcTimeout"); v && v->AsDword() && *v->AsDword()) {

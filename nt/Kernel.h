@@ -63,6 +63,8 @@ struct KernelConfig {
   // Where the system DLLs programs load live on the host (Wine's PE builds): they appear as
   // C:\windows\system32\*.dll. Empty: none.
   std::string systemDlls;
+  // The NLS tables (locale.nls, c_1252.nls ...) ntdll maps through NtInitializeNlsFiles & co.
+  std::string nlsDirectory;
   vf::VerifierConfig verifier;
   ke::WatchdogConfig watchdog;  // preemption quantum and DPC watchdog limits
 };

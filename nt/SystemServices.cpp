@@ -2,6 +2,7 @@
 
 #include <array>
 
+#include "nt/ex/ExExports.h"
 #include "nt/io/DriveFile.h"
 #include "nt/kd/DebugPrint.h"
 #include "nt/ke/KeExports.h"
@@ -76,9 +77,14 @@ const auto kServices = std::to_array<SystemService>({
     NT_SERVICE(NtCreateFile),
     NT_SERVICE(NtCreateSection),
     NT_SERVICE(NtFreeVirtualMemory),
+    NT_SERVICE(NtGetNlsSectionPtr),
+    NT_SERVICE(NtInitializeNlsFiles),
     NT_SERVICE(NtMapViewOfSection),
     NT_SERVICE(NtOpenFile),
     NT_SERVICE(NtProtectVirtualMemory),
+    NT_SERVICE(NtQueryDefaultLocale),
+    NT_SERVICE(NtQueryDefaultUILanguage),
+    NT_SERVICE(NtQueryInstallUILanguage),
     NT_SERVICE(NtQuerySection),
     NT_SERVICE(NtQueryVirtualMemory),
     NT_SERVICE(NtTerminateProcess),

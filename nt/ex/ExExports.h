@@ -64,4 +64,12 @@ NTSTATUS NTAPI ExInitializeLookasideListEx(LOOKASIDE_LIST_EX* Lookaside, PALLOCA
 void NTAPI ExDeleteLookasideListEx(LOOKASIDE_LIST_EX* Lookaside);
 void NTAPI ExFlushLookasideListEx(LOOKASIDE_LIST_EX* Lookaside);
 
+// NLS tables for programs (ex/Nls.cpp).
+NTSTATUS NTAPI NtInitializeNlsFiles(PVOID* BaseAddress, ULONG* DefaultLocaleId, LARGE_INTEGER* DefaultCasingTableSize);
+NTSTATUS NTAPI NtGetNlsSectionPtr(ULONG SectionType, ULONG SectionData, PVOID ContextData, PVOID* SectionPointer,
+                                  SIZE_T* SectionSize);
+NTSTATUS NTAPI NtQueryDefaultLocale(BOOLEAN UserProfile, ULONG* DefaultLocaleId);
+NTSTATUS NTAPI NtQueryDefaultUILanguage(USHORT* DefaultUILanguageId);
+NTSTATUS NTAPI NtQueryInstallUILanguage(USHORT* InstallUILanguageId);
+
 }  // namespace ntbox::nt

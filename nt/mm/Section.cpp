@@ -4,6 +4,7 @@
 // base (STATUS_IMAGE_NOT_AT_BASE) with the mapped header saying where it is; its imports are the
 // process's ntdll's business. A data view is a private copy of the file's bytes (shared sections
 // are for later).
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -94,6 +95,40 @@ mm::UserSpace* CallerSpace(HANDLE process) {
 }
 
 }  // namespace
+
+namespace mm {
+
+NTSTATUS MapHostFileView(const std::string& path, std::uint64_t& base, std::uint64_t& size) {
+  mm::UserSpace* space = ps::CurrentProcess().space();
+  if (!space) return STATUS_INVALID_PARAMETER;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return STATUS_OBJECT_NAME_NOT_FOUND;
+  struct stat st {};
+  NTSTATUS status = STATUS_SUCCESS;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size <= 0 ||
+      static_cast<std::uint64_t>(st.st_size) > kMaxFileSection) {
+    status = STATUS_INVALID_FILE_FOR_SECTION;
+  } else if (NT_SUCCESS(status = space->AllocateView(base, static_cast<std::uint64_t>(st.st_size), page::kReadWrite))) {
+    size = static_cast<std::uint64_t>(st.st_size);
+    std::size_t done = 0;
+    while (done < size) {
+      const ssize_t n = ::pread(fd, reinterpret_cast<std::uint8_t*>(base) + done, size - done, static_cast<off_t>(done));
+      if (n <= 0 && !(n < 0 && errno == EINTR)) break;
+      if (n > 0) done += static_cast<std::size_t>(n);
+    }
+    std::uint64_t at = base, length = size;
+    ULONG old = 0;
+    (void)space->ProtectVirtual(at, length, page::kReadOnly, old);
+    if (done < size) {
+      space->ReleaseView(base);
+      status = STATUS_UNSUCCESSFUL;
+    }
+  }
+  ::close(fd);
+  return status;
+}
+
+}  // namespace mm
 
 NTSTATUS NTAPI NtCreateSection(HANDLE* SectionHandle, ACCESS_MASK DesiredAccess, PVOID ObjectAttributes,
                                LARGE_INTEGER* MaximumSize, ULONG SectionPageProtection, ULONG AllocationAttributes,

@@ -10,6 +10,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "nt/Types.h"
@@ -111,5 +112,9 @@ class UserSpace {
 
 // The host protection (PROT_*) of a PAGE_* value; -1 for an invalid one.
 int HostProtection(ULONG protect);
+
+// A host file's bytes as a read-only data view in the current process (mm/Section.cpp): what the
+// kernel maps for programs on its own (NLS tables).
+NTSTATUS MapHostFileView(const std::string& path, std::uint64_t& base, std::uint64_t& size);
 
 }  // namespace ntbox::nt::mm
