@@ -7,7 +7,7 @@ namespace ntbox::nt {
 
 std::string_view NtStatusName(NTSTATUS status) {
   // Short enough that a linear scan is the clearest lookup.
-  static constexpr std::array<std::pair<NTSTATUS, std::string_view>, 75> kNames{{
+  static constexpr std::array<std::pair<NTSTATUS, std::string_view>, 76> kNames{{
       {STATUS_SUCCESS, "STATUS_SUCCESS"},
       {STATUS_WAIT_0, "STATUS_WAIT_0"},
       {STATUS_ABANDONED_WAIT_0, "STATUS_ABANDONED_WAIT_0"},
@@ -25,6 +25,7 @@ std::string_view NtStatusName(NTSTATUS status) {
       {STATUS_FREE_VM_NOT_AT_BASE, "STATUS_FREE_VM_NOT_AT_BASE"},
       {STATUS_MEMORY_NOT_ALLOCATED, "STATUS_MEMORY_NOT_ALLOCATED"},
       {STATUS_NOT_MAPPED_VIEW, "STATUS_NOT_MAPPED_VIEW"},
+      {STATUS_PIPE_BROKEN, "STATUS_PIPE_BROKEN"},
       {STATUS_INVALID_VIEW_SIZE, "STATUS_INVALID_VIEW_SIZE"},
       {STATUS_SECTION_NOT_IMAGE, "STATUS_SECTION_NOT_IMAGE"},
       {STATUS_INTERNAL_ERROR, "STATUS_INTERNAL_ERROR"},

@@ -2,6 +2,7 @@
 
 #include "cpu/SafeCopy.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <unistd.h>
 
@@ -12,6 +13,7 @@
 
 #include "nt/Status.h"
 #include "nt/io/DriveFile.h"
+#include "nt/io/FileObject.h"
 #include "nt/io/IoServices.h"
 #include "nt/Kernel.h"
 #include "nt/mm/AddressSpace.h"
@@ -320,6 +322,18 @@ constexpr std::uint32_t kContextFull = 0x10000B;
 
 }  // namespace
 
+void Program::OpenStandardHandles() {
+  constexpr nt::ACCESS_MASK kAccess[3] = {0x80100000 /* GENERIC_READ | SYNCHRONIZE */,
+                                      0x40100000 /* GENERIC_WRITE | SYNCHRONIZE */, 0x40100000};
+  const int fds[3] = {options_.stdio.in, options_.stdio.out, options_.stdio.err};
+  for (int i = 0; i < 3; ++i) {
+    const int fd = ::fcntl(fds[i], F_DUPFD_CLOEXEC, 3);
+    nt::HANDLE handle = nullptr;
+    if (fd < 0 || nt::io::InsertHostFile(fd, false, u"\\Device\\ConDrv\\Console", kAccess[i], &handle) < 0) continue;
+    Put<std::uint64_t>(params_ + kParamsStdInput + 8u * i, reinterpret_cast<std::uint64_t>(handle));
+  }
+}
+
 Result<void> Program::PrepareWineProcess() {
   auto* space = process_->space();
   auto fail = [] { return Fail("out of user memory", nt::STATUS_NO_MEMORY, 8); };
@@ -382,9 +396,9 @@ Result<void> Program::PrepareWineProcess() {
   std::memcpy(reinterpret_cast<void*>(params + environmentAt), environment.data(), environment.size() * 2);
   Put<std::uint64_t>(params + kParamsEnvironment, params + environmentAt);
   Put<std::uint64_t>(params + kParamsEnvironmentSize, environment.size() * 2);
-  (void)kParamsStdInput;
   (void)kParamsDllPath;  // left empty (no buffer): ntdll computes the search path  // the console's handles arrive with \\Device\\ConDrv
   Put<std::uint64_t>(peb_ + kPebProcessParameters, params);
+  params_ = params;
 
   // The start context, just below the stack's top: RtlUserThreadStart(entry, PEB).
   const auto threadStart = ntdll_->FindExport("RtlUserThreadStart");
@@ -463,6 +477,7 @@ ProgramExit Program::Run() {
   nt::NTSTATUS creation = nt::STATUS_SUCCESS;
   const bool started = gate_.Call(*process, [&] {
     nt::ps::NotifyImageLoad(imageName, process->id(), imageBase, image_->size(), false);
+    if (wine_) OpenStandardHandles();
     creation = nt::ps::NotifyProcessCreate(*process, nt::Kernel::Current().systemProcess().id(), imageName,
                                            nt::ob::Widen(commandLine_));
     if (creation >= 0) nt::ps::NotifyThread(process->id(), threadId, true);

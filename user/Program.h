@@ -115,6 +115,9 @@ class Program {
   bool wine_ = false;  // started by ntdll's LdrInitializeThunk (ProgramOptions::wineDlls)
   Result<void> PrepareWineProcess();
   std::uint64_t startContext_ = 0;  // the CONTEXT LdrInitializeThunk starts from
+  std::uint64_t params_ = 0;        // RTL_USER_PROCESS_PARAMETERS
+  // The standard handles: file objects over the client's descriptors, in the process's table.
+  void OpenStandardHandles();
   std::unique_ptr<pe::LoadedImage> ntdll_;
   std::shared_ptr<const ServiceBinding> binding_;
   SystemCallFrame frame_;

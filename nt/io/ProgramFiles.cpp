@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -222,6 +224,121 @@ NTSTATUS NTAPI NtCreateFile(HANDLE* FileHandle, ACCESS_MASK DesiredAccess, OBJEC
     return STATUS_ACCESS_VIOLATION;
   }
   return status;
+}
+
+namespace {
+
+// A transfer on a file the kernel holds a host descriptor for (the machine's drives, the console
+// the client lent): the caller's buffer copied in chunks, never touched directly.
+NTSTATUS HostTransfer(int fd, bool write, PVOID buffer, ULONG length, const LARGE_INTEGER* offset, ULONG_PTR& done) {
+  constexpr std::size_t kChunk = 64 * 1024;
+  std::vector<std::uint8_t> chunk(std::min<std::size_t>(length, kChunk));
+  std::optional<std::int64_t> at;
+  if (offset && offset->QuadPart >= 0) at = offset->QuadPart;
+  done = 0;
+  while (done < length) {
+    const std::size_t n = std::min<std::size_t>(length - done, kChunk);
+    auto* user = static_cast<std::uint8_t*>(buffer) + done;
+    if (write && !mm::ReadCaller(chunk.data(), user, n)) return STATUS_ACCESS_VIOLATION;
+    ssize_t r;
+    do {
+      if (write) {
+        r = at ? ::pwrite(fd, chunk.data(), n, static_cast<off_t>(*at + done)) : ::write(fd, chunk.data(), n);
+      } else {
+        r = at ? ::pread(fd, chunk.data(), n, static_cast<off_t>(*at + done)) : ::read(fd, chunk.data(), n);
+      }
+    } while (r < 0 && errno == EINTR);
+    if (r < 0) return errno == EPIPE ? STATUS_PIPE_BROKEN : STATUS_UNSUCCESSFUL;
+    if (!write && r > 0 && !mm::WriteCaller(user, chunk.data(), static_cast<std::size_t>(r))) {
+      return STATUS_ACCESS_VIOLATION;
+    }
+    done += static_cast<ULONG_PTR>(r);
+    if (r == 0 || (!write && static_cast<std::size_t>(r) < n)) break;  // the end, or what a pipe had
+  }
+  return !write && done == 0 && length > 0 ? STATUS_END_OF_FILE : STATUS_SUCCESS;
+}
+
+NTSTATUS Transfer(bool write, HANDLE FileHandle, IO_STATUS_BLOCK* IoStatusBlock, PVOID Buffer, ULONG Length,
+                  LARGE_INTEGER* ByteOffset) {
+  if (!mm::ReadCaller(IoStatusBlock)) return STATUS_ACCESS_VIOLATION;
+  std::optional<LARGE_INTEGER> offset;
+  if (ByteOffset) {
+    offset = mm::ReadCaller(ByteOffset);
+    if (!offset) return STATUS_ACCESS_VIOLATION;
+  }
+  PVOID object = nullptr;
+  NTSTATUS status = ObReferenceObjectByHandle(FileHandle, 0, g_IoFileObjectType, UserMode, &object, nullptr);
+  if (!NT_SUCCESS(status)) return status;
+  const int fd = io::TailOf(static_cast<FILE_OBJECT*>(object))->hostFd;
+  ULONG_PTR information = 0;
+  if (fd >= 0) {
+    status = HostTransfer(fd, write, Buffer, Length, offset ? &*offset : nullptr, information);
+  } else {
+    // A device's file: an IRP to its driver, the buffer passed as the transfer method wants.
+    const auto handle = reinterpret_cast<ob::HandleValue>(FileHandle);
+    const std::optional<std::int64_t> at = offset ? std::optional<std::int64_t>(offset->QuadPart) : std::nullopt;
+    const io::IoStatus r = write ? io::WriteFile(ps::CurrentProcess(), handle, Buffer, Length, at)
+                                 : io::ReadFile(ps::CurrentProcess(), handle, Buffer, Length, at);
+    status = r.status;
+    information = r.information;
+  }
+  ob::DereferenceObject(object);
+  IO_STATUS_BLOCK iosb{};
+  iosb.Status = status;
+  iosb.Information = information;
+  if (!mm::WriteCaller(IoStatusBlock, iosb)) return STATUS_ACCESS_VIOLATION;
+  return status;
+}
+
+}  // namespace
+
+NTSTATUS NTAPI NtWriteFile(HANDLE FileHandle, HANDLE Event, PVOID ApcRoutine, PVOID ApcContext,
+                           IO_STATUS_BLOCK* IoStatusBlock, PVOID Buffer, ULONG Length, LARGE_INTEGER* ByteOffset,
+                           ULONG* Key) {
+  (void)Event, (void)ApcRoutine, (void)ApcContext, (void)Key;  // synchronous so far
+  if (ExGetPreviousMode() == KernelMode) {
+    return ZwWriteFile(FileHandle, Event, ApcRoutine, ApcContext, IoStatusBlock, Buffer, Length, ByteOffset, Key);
+  }
+  return Transfer(true, FileHandle, IoStatusBlock, Buffer, Length, ByteOffset);
+}
+
+NTSTATUS NTAPI NtReadFile(HANDLE FileHandle, HANDLE Event, PVOID ApcRoutine, PVOID ApcContext,
+                          IO_STATUS_BLOCK* IoStatusBlock, PVOID Buffer, ULONG Length, LARGE_INTEGER* ByteOffset,
+                          ULONG* Key) {
+  (void)Event, (void)ApcRoutine, (void)ApcContext, (void)Key;
+  if (ExGetPreviousMode() == KernelMode) {
+    return ZwReadFile(FileHandle, Event, ApcRoutine, ApcContext, IoStatusBlock, Buffer, Length, ByteOffset, Key);
+  }
+  return Transfer(false, FileHandle, IoStatusBlock, Buffer, Length, ByteOffset);
+}
+
+NTSTATUS NTAPI NtQueryVolumeInformationFile(HANDLE FileHandle, IO_STATUS_BLOCK* IoStatusBlock, PVOID FsInformation,
+                                            ULONG Length, ULONG FsInformationClass) {
+  constexpr ULONG FileFsDeviceInformation = 4;
+  constexpr ULONG FILE_DEVICE_DISK = 0x7, FILE_DEVICE_NAMED_PIPE = 0x11, FILE_DEVICE_CONSOLE = 0x50;
+  if (!mm::ReadCaller(IoStatusBlock)) return STATUS_ACCESS_VIOLATION;
+  if (FsInformationClass != FileFsDeviceInformation) return STATUS_INVALID_INFO_CLASS;  // the others: later
+  if (Length < 8) return STATUS_INFO_LENGTH_MISMATCH;
+  PVOID object = nullptr;
+  const NTSTATUS status = ObReferenceObjectByHandle(FileHandle, 0, g_IoFileObjectType, ExGetPreviousMode(), &object, nullptr);
+  if (!NT_SUCCESS(status)) return status;
+  auto* file = static_cast<FILE_OBJECT*>(object);
+  const int fd = io::TailOf(file)->hostFd;
+  ULONG info[2] = {0, 0};  // DeviceType, Characteristics
+  if (fd >= 0) {
+    struct stat st {};
+    ::fstat(fd, &st);
+    info[0] = S_ISCHR(st.st_mode) ? FILE_DEVICE_CONSOLE : S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) ? FILE_DEVICE_NAMED_PIPE
+                                                                                                      : FILE_DEVICE_DISK;
+  } else if (file->DeviceObject) {
+    info[0] = file->DeviceObject->DeviceType;
+    info[1] = file->DeviceObject->Characteristics;
+  }
+  ob::DereferenceObject(object);
+  if (!mm::WriteCaller(FsInformation, info, sizeof info)) return STATUS_ACCESS_VIOLATION;
+  IO_STATUS_BLOCK iosb{};
+  iosb.Information = sizeof info;
+  return mm::WriteCaller(IoStatusBlock, iosb) ? STATUS_SUCCESS : STATUS_ACCESS_VIOLATION;
 }
 
 NTSTATUS NTAPI NtOpenFile(HANDLE* FileHandle, ACCESS_MASK DesiredAccess, OBJECT_ATTRIBUTES* ObjectAttributes,

@@ -104,4 +104,8 @@ constexpr LONGLONG kPerformanceFrequency = 10000000;
 // the system-call entry (ntdll ends every thread's start and every exception so).
 NTSTATUS NTAPI NtContinue(PVOID Context, BOOLEAN TestAlert);
 
+// Time services for programs (ke/Time.cpp).
+NTSTATUS NTAPI NtQuerySystemTime(LARGE_INTEGER* SystemTime);
+NTSTATUS NTAPI NtQueryPerformanceCounter(LARGE_INTEGER* PerformanceCounter, LARGE_INTEGER* PerformanceFrequency);
+
 }  // namespace ntbox::nt

@@ -2,6 +2,8 @@
 
 #include "nt/Kernel.h"
 #include "nt/ke/KeExports.h"
+#include "nt/Status.h"
+#include "nt/mm/Probe.h"
 
 namespace ntbox::nt {
 
@@ -39,6 +41,20 @@ void NTAPI KeStallExecutionProcessor(ULONG MicroSeconds) {
     if (now.tv_sec * 1000000000ll + now.tv_nsec >= deadline) break;
     __builtin_ia32_pause();
   }
+}
+
+NTSTATUS NTAPI NtQuerySystemTime(LARGE_INTEGER* SystemTime) {
+  LARGE_INTEGER now{};
+  KeQuerySystemTimePrecise(&now);
+  return mm::WriteCaller(SystemTime, now) ? STATUS_SUCCESS : STATUS_ACCESS_VIOLATION;
+}
+
+NTSTATUS NTAPI NtQueryPerformanceCounter(LARGE_INTEGER* PerformanceCounter, LARGE_INTEGER* PerformanceFrequency) {
+  LARGE_INTEGER frequency{};
+  const LARGE_INTEGER counter = KeQueryPerformanceCounter(&frequency);
+  if (!mm::WriteCaller(PerformanceCounter, counter)) return STATUS_ACCESS_VIOLATION;
+  if (PerformanceFrequency && !mm::WriteCaller(PerformanceFrequency, frequency)) return STATUS_ACCESS_VIOLATION;
+  return STATUS_SUCCESS;
 }
 
 }  // namespace ntbox::nt

@@ -236,6 +236,19 @@ TEST_F(RunTest, NativeProgramsRunOnTheSystemCallLayer) {
   EXPECT_FALSE(std::filesystem::exists(dir_ / "crashes" / "last.txt"));
 }
 
+// A mingw-built console program on Wine's own DLLs (ntbox run --nt-layer, issue 16's path): ntdll's
+// loader maps kernel32, kernelbase and msvcrt through NtOpenFile, NtCreateSection and
+// NtMapViewOfSection, reads the NLS tables, and printf reaches the terminal through NtWriteFile on
+// the standard handles (msvcrt's text mode writes CRLF, as on Windows); main's return value is the
+// exit code.
+TEST_F(RunTest, AConsoleProgramRunsOnWinesDlls) {
+  Outcome r = Run("run --nt-layer " + Driver("hello.exe"));
+  EXPECT_EQ(r.exit, 3) << r.out << r.err;
+  EXPECT_EQ(r.out, "hello from a Win32 program\r\n");  // text mode on a file or pipe, as on Windows
+  EXPECT_EQ(r.err, "");
+  EXPECT_EQ(Run("status").exit, 0);
+}
+
 // A program whose TLS index slot lies in a read-only section: Windows' loader faults writing it
 // and the process cannot start; the loader here wrote it and crashed the server.
 TEST_F(RunTest, ReadOnlyTlsIndexSlotRefusesTheProgram) {
