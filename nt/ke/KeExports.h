@@ -108,4 +108,15 @@ NTSTATUS NTAPI NtContinue(PVOID Context, BOOLEAN TestAlert);
 NTSTATUS NTAPI NtQuerySystemTime(LARGE_INTEGER* SystemTime);
 NTSTATUS NTAPI NtQueryPerformanceCounter(LARGE_INTEGER* PerformanceCounter, LARGE_INTEGER* PerformanceFrequency);
 
+// Events and waits for programs (ke/Wait.cpp); named objects and alertable waits are to come.
+NTSTATUS NTAPI NtWaitForSingleObject(HANDLE Handle, BOOLEAN Alertable, LARGE_INTEGER* Timeout);
+NTSTATUS NTAPI NtWaitForMultipleObjects(ULONG Count, HANDLE* Handles, int WaitType, BOOLEAN Alertable,
+                                        LARGE_INTEGER* Timeout);
+NTSTATUS NTAPI NtDelayExecution(BOOLEAN Alertable, LARGE_INTEGER* DelayInterval);
+NTSTATUS NTAPI NtCreateEvent(HANDLE* EventHandle, ACCESS_MASK DesiredAccess, PVOID ObjectAttributes, int EventType,
+                             BOOLEAN InitialState);
+NTSTATUS NTAPI NtSetEvent(HANDLE EventHandle, LONG* PreviousState);
+NTSTATUS NTAPI NtResetEvent(HANDLE EventHandle, LONG* PreviousState);
+NTSTATUS NTAPI NtClearEvent(HANDLE EventHandle);
+
 }  // namespace ntbox::nt

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <optional>
 #include <span>
 
 #include "nt/Kernel.h"
@@ -16,6 +17,8 @@
 #include "nt/io/IoExports.h"
 #include "nt/ob/ObExports.h"
 #include "nt/ob/Object.h"
+#include "nt/mm/Probe.h"
+#include "nt/ob/ObTypes.h"
 #include "nt/rtl/Exception.h"
 
 namespace ntbox::nt {
@@ -216,5 +219,111 @@ LONG NTAPI KeReleaseMutex(void* object, BOOLEAN) {
   ke::WakeWaiters();
   return old;
 }
+
+// The services programs wait with: handles referenced for the caller (a program's own only),
+// the timeout and the handle array captured from its memory.
+namespace {
+
+NTSTATUS WaitOnHandles(std::span<const HANDLE> handles, bool all, const LARGE_INTEGER* Timeout) {
+  std::optional<LARGE_INTEGER> timeout;
+  if (Timeout) {
+    timeout = mm::ReadCaller(Timeout);
+    if (!timeout) return STATUS_ACCESS_VIOLATION;
+  }
+  std::array<PVOID, kMaximumWaitObjects> bodies{};
+  std::array<DISPATCHER_HEADER*, kMaximumWaitObjects> objects{};
+  NTSTATUS status = STATUS_SUCCESS;
+  std::size_t referenced = 0;
+  for (; referenced < handles.size(); ++referenced) {
+    status = ObReferenceObjectByHandle(handles[referenced], 0x100000 /* SYNCHRONIZE */, nullptr, ExGetPreviousMode(),
+                                       &bodies[referenced], nullptr);
+    if (!NT_SUCCESS(status)) break;
+    objects[referenced] = static_cast<DISPATCHER_HEADER*>(bodies[referenced]);
+    if (!Waitable(objects[referenced])) {
+      status = STATUS_OBJECT_TYPE_MISMATCH;
+      ++referenced;
+      break;
+    }
+  }
+  if (NT_SUCCESS(status)) {
+    const auto caller = reinterpret_cast<ULONG64>(__builtin_return_address(0));
+    status = Wait(std::span(objects.data(), handles.size()), all, timeout ? &*timeout : nullptr, caller);
+  }
+  for (std::size_t i = 0; i < referenced; ++i) {
+    if (bodies[i]) ob::DereferenceObject(bodies[i]);
+  }
+  return status;
+}
+
+NTSTATUS ReferenceEvent(HANDLE handle, PVOID& body) {
+  return ObReferenceObjectByHandle(handle, 0, &ob::EventType(), ExGetPreviousMode(), &body, nullptr);
+}
+
+}  // namespace
+
+NTSTATUS NTAPI NtWaitForSingleObject(HANDLE Handle, BOOLEAN Alertable, LARGE_INTEGER* Timeout) {
+  (void)Alertable;  // no user APCs are queued yet
+  const HANDLE handles[] = {Handle};
+  return WaitOnHandles(handles, false, Timeout);
+}
+
+NTSTATUS NTAPI NtWaitForMultipleObjects(ULONG Count, HANDLE* Handles, int WaitType, BOOLEAN Alertable,
+                                        LARGE_INTEGER* Timeout) {
+  (void)Alertable;
+  if (Count == 0 || Count > kMaximumWaitObjects) return STATUS_INVALID_PARAMETER_1;
+  if (WaitType != WaitAll && WaitType != 1 /* WaitAny */) return STATUS_INVALID_PARAMETER_3;
+  std::array<HANDLE, kMaximumWaitObjects> handles{};
+  if (!mm::ReadCaller(handles.data(), Handles, Count * sizeof(HANDLE))) return STATUS_ACCESS_VIOLATION;
+  return WaitOnHandles(std::span(handles.data(), Count), WaitType == WaitAll, Timeout);
+}
+
+NTSTATUS NTAPI NtDelayExecution(BOOLEAN Alertable, LARGE_INTEGER* DelayInterval) {
+  (void)Alertable;
+  const auto interval = mm::ReadCaller(DelayInterval);
+  if (!interval) return STATUS_ACCESS_VIOLATION;
+  if (ke::WaitUntil([] { return false; }, DeadlineOf(&*interval)) == ke::WaitOutcome::kStopped) ke::UnwindStopped();
+  return STATUS_SUCCESS;
+}
+
+NTSTATUS NTAPI NtCreateEvent(HANDLE* EventHandle, ACCESS_MASK DesiredAccess, PVOID ObjectAttributes, int EventType,
+                             BOOLEAN InitialState) {
+  if (!mm::WriteCaller(EventHandle, HANDLE{})) return STATUS_ACCESS_VIOLATION;
+  if (ObjectAttributes) {
+    const auto a = mm::ReadCaller(static_cast<const OBJECT_ATTRIBUTES*>(ObjectAttributes));
+    if (!a) return STATUS_ACCESS_VIOLATION;
+    if (a->ObjectName) return STATUS_NOT_IMPLEMENTED;  // named events: \BaseNamedObjects is to come
+  }
+  if (EventType != 0 && EventType != 1) return STATUS_INVALID_PARAMETER_4;
+  void* body = ob::CreateObject(ob::EventType(), sizeof(KEVENT));
+  if (!body) return STATUS_INSUFFICIENT_RESOURCES;
+  KeInitializeEvent(static_cast<KEVENT*>(body), EventType, InitialState ? TRUE : FALSE);
+  HANDLE handle = ob::InsertHandle(body, DesiredAccess ? DesiredAccess : 0x1F0003 /* EVENT_ALL_ACCESS */, false);
+  ob::DereferenceObject(body);
+  if (!mm::WriteCaller(EventHandle, handle)) {
+    (void)NtClose(handle);
+    return STATUS_ACCESS_VIOLATION;
+  }
+  return STATUS_SUCCESS;
+}
+
+NTSTATUS NTAPI NtSetEvent(HANDLE EventHandle, LONG* PreviousState) {
+  PVOID body = nullptr;
+  if (const NTSTATUS s = ReferenceEvent(EventHandle, body); !NT_SUCCESS(s)) return s;
+  const LONG previous = KeSetEvent(static_cast<KEVENT*>(body), 0, FALSE);
+  ob::DereferenceObject(body);
+  if (PreviousState && !mm::WriteCaller(PreviousState, previous)) return STATUS_ACCESS_VIOLATION;
+  return STATUS_SUCCESS;
+}
+
+NTSTATUS NTAPI NtResetEvent(HANDLE EventHandle, LONG* PreviousState) {
+  PVOID body = nullptr;
+  if (const NTSTATUS s = ReferenceEvent(EventHandle, body); !NT_SUCCESS(s)) return s;
+  const LONG previous = KeResetEvent(static_cast<KEVENT*>(body));
+  ob::DereferenceObject(body);
+  if (PreviousState && !mm::WriteCaller(PreviousState, previous)) return STATUS_ACCESS_VIOLATION;
+  return STATUS_SUCCESS;
+}
+
+NTSTATUS NTAPI NtClearEvent(HANDLE EventHandle) { return NtResetEvent(EventHandle, nullptr); }
 
 }  // namespace ntbox::nt

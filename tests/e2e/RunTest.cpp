@@ -227,6 +227,9 @@ TEST_F(RunTest, NativeProgramsRunOnTheSystemCallLayer) {
   // Sections: a DLL's image mapped as Windows maps it, a file's data as a view.
   r = App("nt_sections.exe");
   EXPECT_EQ(r.exit, 42) << r.out << r.err;
+  // Events and waits on the kernel's dispatcher objects.
+  r = App("nt_sync.exe");
+  EXPECT_EQ(r.exit, 42) << r.out << r.err;
   r = App("nt_native_fault.exe");
   EXPECT_EQ(r.exit, 255);
   EXPECT_TRUE(Contains(r.err, "unhandled exception 0xc0000005 (STATUS_ACCESS_VIOLATION) at nt_native_fault.exe+0x"))
