@@ -344,6 +344,16 @@ Result<void> Program::PrepareWineProcess() {
   peb_ = reinterpret_cast<std::uint64_t>(peb);
   Put<std::uint64_t>(teb_ + kTebPeb, peb_);
   Put<std::uint64_t>(teb_ + kTebTlsPointer, 0);  // ntdll allocates the TLS array itself
+  // The TEB fields Windows' kernel sets up (Wine's layout names the same offsets): the activation
+  // context stack, and the static string buffer kernelbase converts ANSI file names into.
+  constexpr std::uint32_t kTebActivationContextStack = 0x290, kTebActivationContextStackPointer = 0x2C8;
+  constexpr std::uint32_t kTebStaticUnicodeString = 0x1258, kTebStaticUnicodeBuffer = 0x1268;
+  Put<std::uint64_t>(teb_ + 0x0, ~0ull);  // NT_TIB.ExceptionList: none (x64 has no frame chain)
+  Put<std::uint64_t>(teb_ + kTebActivationContextStackPointer, teb_ + kTebActivationContextStack);
+  Put<std::uint64_t>(teb_ + kTebActivationContextStack + 0x08, teb_ + kTebActivationContextStack + 0x08);
+  Put<std::uint64_t>(teb_ + kTebActivationContextStack + 0x10, teb_ + kTebActivationContextStack + 0x08);
+  Put<std::uint16_t>(teb_ + kTebStaticUnicodeString + 2, 261 * 2);
+  Put<std::uint64_t>(teb_ + kTebStaticUnicodeString + 8, teb_ + kTebStaticUnicodeBuffer);
   Put<std::uint64_t>(peb_ + kPebImageBase, image_->base());
   const auto& config = nt::Kernel::Current().config();
   Put<std::uint32_t>(peb_ + kPebNumberOfProcessors, config.processors);

@@ -38,6 +38,15 @@ NTSTATUS NTAPI NtCreateFile(HANDLE* FileHandle, ACCESS_MASK DesiredAccess, OBJEC
                             ULONG EaLength);
 NTSTATUS NTAPI NtOpenFile(HANDLE* FileHandle, ACCESS_MASK DesiredAccess, OBJECT_ATTRIBUTES* ObjectAttributes,
                           IO_STATUS_BLOCK* IoStatusBlock, ULONG ShareAccess, ULONG OpenOptions);
+// Synchronous device I/O (Event and ApcRoutine are not honoured yet): the IRP as the I/O manager
+// builds it for the code's transfer method.
+NTSTATUS NTAPI NtDeviceIoControlFile(HANDLE FileHandle, HANDLE Event, PVOID ApcRoutine, PVOID ApcContext,
+                                     IO_STATUS_BLOCK* IoStatusBlock, ULONG IoControlCode, PVOID InputBuffer,
+                                     ULONG InputBufferLength, PVOID OutputBuffer, ULONG OutputBufferLength);
+// No file system control code is served yet: STATUS_INVALID_DEVICE_REQUEST for a valid handle.
+NTSTATUS NTAPI NtFsControlFile(HANDLE FileHandle, HANDLE Event, PVOID ApcRoutine, PVOID ApcContext,
+                               IO_STATUS_BLOCK* IoStatusBlock, ULONG FsControlCode, PVOID InputBuffer,
+                               ULONG InputBufferLength, PVOID OutputBuffer, ULONG OutputBufferLength);
 // FileFsDeviceInformation only, so far.
 NTSTATUS NTAPI NtQueryVolumeInformationFile(HANDLE FileHandle, IO_STATUS_BLOCK* IoStatusBlock, PVOID FsInformation,
                                             ULONG Length, ULONG FsInformationClass);

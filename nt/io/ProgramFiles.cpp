@@ -312,6 +312,35 @@ NTSTATUS NTAPI NtReadFile(HANDLE FileHandle, HANDLE Event, PVOID ApcRoutine, PVO
   return Transfer(false, FileHandle, IoStatusBlock, Buffer, Length, ByteOffset);
 }
 
+NTSTATUS NTAPI NtDeviceIoControlFile(HANDLE FileHandle, HANDLE Event, PVOID ApcRoutine, PVOID ApcContext,
+                                     IO_STATUS_BLOCK* IoStatusBlock, ULONG IoControlCode, PVOID InputBuffer,
+                                     ULONG InputBufferLength, PVOID OutputBuffer, ULONG OutputBufferLength) {
+  (void)Event, (void)ApcRoutine, (void)ApcContext;  // synchronous so far
+  if (!mm::ReadCaller(IoStatusBlock)) return STATUS_ACCESS_VIOLATION;
+  // The I/O manager builds the IRP for the code's transfer method and probes the buffers there.
+  const io::IoStatus r = io::DeviceIoControl(ps::CurrentProcess(), reinterpret_cast<ob::HandleValue>(FileHandle),
+                                             IoControlCode, InputBuffer, InputBufferLength, OutputBuffer,
+                                             OutputBufferLength);
+  if (r.status == STATUS_INVALID_HANDLE) return r.status;
+  IO_STATUS_BLOCK iosb{};
+  iosb.Status = r.status;
+  iosb.Information = r.information;
+  if (!mm::WriteCaller(IoStatusBlock, iosb)) return STATUS_ACCESS_VIOLATION;
+  return r.status;
+}
+
+NTSTATUS NTAPI NtFsControlFile(HANDLE FileHandle, HANDLE Event, PVOID ApcRoutine, PVOID ApcContext,
+                               IO_STATUS_BLOCK* IoStatusBlock, ULONG FsControlCode, PVOID InputBuffer,
+                               ULONG InputBufferLength, PVOID OutputBuffer, ULONG OutputBufferLength) {
+  (void)Event, (void)ApcRoutine, (void)ApcContext, (void)IoStatusBlock, (void)FsControlCode, (void)InputBuffer;
+  (void)InputBufferLength, (void)OutputBuffer, (void)OutputBufferLength;
+  PVOID object = nullptr;
+  const NTSTATUS status = ObReferenceObjectByHandle(FileHandle, 0, g_IoFileObjectType, ExGetPreviousMode(), &object, nullptr);
+  if (!NT_SUCCESS(status)) return status;
+  ob::DereferenceObject(object);
+  return STATUS_INVALID_DEVICE_REQUEST;  // no file system control codes are served yet
+}
+
 NTSTATUS NTAPI NtQueryVolumeInformationFile(HANDLE FileHandle, IO_STATUS_BLOCK* IoStatusBlock, PVOID FsInformation,
                                             ULONG Length, ULONG FsInformationClass) {
   constexpr ULONG FileFsDeviceInformation = 4;

@@ -91,6 +91,25 @@ TEST_F(RunTest, Seed002FlowWithNtboxRun) {
   EXPECT_EQ(r.out, "Error: CreateFile \\\\.\\IoctlTest failed: 2\n");
 }
 
+// The same program on Wine's own DLLs (--nt-layer): kernel32's CreateFile and DeviceIoControl
+// reach the driver through NtCreateFile and NtDeviceIoControlFile; msvcrt writes CRLF.
+TEST_F(RunTest, Seed002FlowOnWinesDlls) {
+  StartIoctlSample();
+  Outcome r = Run("run --nt-layer " + Driver("ioctl_app.exe"));
+  EXPECT_EQ(r.exit, 0) << r.err;
+  std::string expected = kSeed002Output;
+  for (std::size_t at = expected.find('\n'); at != std::string::npos; at = expected.find('\n', at + 2)) {
+    expected.insert(at, "\r");
+  }
+  EXPECT_EQ(r.out, expected);
+  EXPECT_TRUE(Contains(Run("dbgview").out, "This String is from User Application; using METHOD_NEITHER"));
+  r = Run("sc stop SIoctl");
+  EXPECT_EQ(r.exit, 0) << r.out << r.err;  // the program's handle closed when it ended
+  r = Run("run --nt-layer " + Driver("ioctl_app.exe"));
+  EXPECT_EQ(r.exit, 1);
+  EXPECT_EQ(r.out, "Error: CreateFile \\\\.\\IoctlTest failed: 2\r\n");
+}
+
 TEST_F(RunTest, BadBuffersGetWindowsErrors) {
   StartIoctlSample();
   const Outcome r = App("ioctl_app.exe badbuffers");
