@@ -9,6 +9,9 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <map>
+#include <mutex>
+#include <tuple>
 #include <memory>
 #include <vector>
 
@@ -82,6 +85,48 @@ NTSTATUS ReadWholeFile(HANDLE file, std::vector<std::uint8_t>& out) {
   return result;
 }
 
+// Parsed images by file identity (device, inode, size, modification time): every program maps the
+// same system DLLs, and reading and validating them (debug sections included) is most of a start.
+class ImageCache {
+ public:
+  std::shared_ptr<const pe::PeImage> Find(const struct stat& st) {
+    std::lock_guard lock(mutex_);
+    const auto it = images_.find(KeyOf(st));
+    return it == images_.end() ? nullptr : it->second;
+  }
+  void Add(const struct stat& st, std::shared_ptr<const pe::PeImage> image) {
+    std::lock_guard lock(mutex_);
+    if (images_.size() >= kMaxImages) images_.clear();
+    images_[KeyOf(st)] = std::move(image);
+  }
+
+ private:
+  using Key = std::tuple<dev_t, ino_t, off_t, std::int64_t, long>;
+  static Key KeyOf(const struct stat& st) {
+    return {st.st_dev, st.st_ino, st.st_size, static_cast<std::int64_t>(st.st_mtim.tv_sec), st.st_mtim.tv_nsec};
+  }
+  static constexpr std::size_t kMaxImages = 256;
+  std::mutex mutex_;
+  std::map<Key, std::shared_ptr<const pe::PeImage>> images_;
+};
+
+ImageCache& Images() {
+  static ImageCache cache;
+  return cache;
+}
+
+// The host file behind a file handle, for its identity.
+bool StatOfHandle(HANDLE file, struct stat& st) {
+  PVOID object = nullptr;
+  if (!NT_SUCCESS(ObReferenceObjectByHandle(file, 0, g_IoFileObjectType, ExGetPreviousMode(), &object, nullptr))) {
+    return false;
+  }
+  const int fd = io::TailOf(static_cast<FILE_OBJECT*>(object))->hostFd;
+  const bool ok = fd >= 0 && ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+  ob::DereferenceObject(object);
+  return ok;
+}
+
 NTSTATUS ReferenceSection(HANDLE handle, void*& body, SectionData*& data) {
   const NTSTATUS status = ObReferenceObjectByHandle(handle, 0, &Sections(), ExGetPreviousMode(), &body, nullptr);
   if (!NT_SUCCESS(status)) return status;
@@ -144,14 +189,20 @@ NTSTATUS NTAPI NtCreateSection(HANDLE* SectionHandle, ACCESS_MASK DesiredAccess,
   auto data = std::make_unique<SectionData>();
   data->attributes = AllocationAttributes;
   data->protect = SectionPageProtection;
-  std::vector<std::uint8_t> bytes;
-  if (const NTSTATUS s = ReadWholeFile(FileHandle, bytes); !NT_SUCCESS(s)) return s;
-  if (AllocationAttributes & SEC_IMAGE) {
-    auto image = pe::PeImage::Parse(std::move(bytes));
-    if (!image) return STATUS_INVALID_IMAGE_FORMAT;
-    data->image = std::make_shared<const pe::PeImage>(std::move(*image));
-  } else {
-    data->data = std::move(bytes);
+  struct stat st {};
+  const bool identified = (AllocationAttributes & SEC_IMAGE) && StatOfHandle(FileHandle, st);
+  if (identified) data->image = Images().Find(st);
+  if (!data->image) {
+    std::vector<std::uint8_t> bytes;
+    if (const NTSTATUS s = ReadWholeFile(FileHandle, bytes); !NT_SUCCESS(s)) return s;
+    if (AllocationAttributes & SEC_IMAGE) {
+      auto image = pe::PeImage::Parse(std::move(bytes));
+      if (!image) return STATUS_INVALID_IMAGE_FORMAT;
+      data->image = std::make_shared<const pe::PeImage>(std::move(*image));
+      if (identified) Images().Add(st, data->image);
+    } else {
+      data->data = std::move(bytes);
+    }
   }
   void* body = ob::CreateObject(Sections(), 0x30, data.get());
   if (!body) return STATUS_INSUFFICIENT_RESOURCES;
