@@ -17,6 +17,7 @@
 #include "nt/io/IoServices.h"
 #include "nt/Kernel.h"
 #include "nt/mm/AddressSpace.h"
+#include "nt/mm/UserSpace.h"
 #include "nt/ob/Object.h"
 #include "nt/ps/Notify.h"
 #include "nt/ke/Thread.h"
@@ -180,6 +181,8 @@ Result<std::unique_ptr<Program>> Program::Load(const ProgramOptions& options, Sy
   if (program->wine_) {
     if (auto r = program->PrepareWineProcess(); !r) return std::unexpected(r.error());
   }
+  program->process_->peb = program->peb_;
+  program->process_->imageInformation = nt::mm::ImageInformation(program->image_->pe(), program->image_->base());
   return program;
 }
 

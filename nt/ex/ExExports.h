@@ -72,4 +72,7 @@ NTSTATUS NTAPI NtQueryDefaultLocale(BOOLEAN UserProfile, ULONG* DefaultLocaleId)
 NTSTATUS NTAPI NtQueryDefaultUILanguage(USHORT* DefaultUILanguageId);
 NTSTATUS NTAPI NtQueryInstallUILanguage(USHORT* InstallUILanguageId);
 
+NTSTATUS NTAPI NtQuerySystemInformation(ULONG SystemInformationClass, PVOID SystemInformation, ULONG Length,
+                                        ULONG* ReturnLength);
+
 }  // namespace ntbox::nt

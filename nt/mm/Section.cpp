@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <array>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -143,6 +144,28 @@ mm::UserSpace* CallerSpace(HANDLE process) {
 
 namespace mm {
 
+std::array<std::uint8_t, 0x40> ImageInformation(const pe::PeImage& img, std::uint64_t base) {
+  std::array<std::uint8_t, 0x40> info{};
+  auto put = [&info](std::size_t at, auto value) { std::memcpy(info.data() + at, &value, sizeof value); };
+  const auto& o = img.optionalHeader();
+  put(0x00, base + img.entryPointRva());
+  put(0x10, static_cast<std::uint64_t>(o.SizeOfStackReserve));
+  put(0x18, static_cast<std::uint64_t>(o.SizeOfStackCommit));
+  put(0x20, static_cast<ULONG>(o.Subsystem));
+  put(0x24, static_cast<USHORT>(o.MinorSubsystemVersion));
+  put(0x26, static_cast<USHORT>(o.MajorSubsystemVersion));
+  put(0x28, static_cast<USHORT>(o.MajorOperatingSystemVersion));
+  put(0x2A, static_cast<USHORT>(o.MinorOperatingSystemVersion));
+  put(0x2C, static_cast<USHORT>(img.fileHeader().Characteristics));
+  put(0x2E, static_cast<USHORT>(o.DllCharacteristics));
+  put(0x30, static_cast<USHORT>(img.machine()));
+  put(0x32, static_cast<std::uint8_t>(o.SizeOfCode != 0));
+  put(0x34, static_cast<ULONG>(o.LoaderFlags));
+  put(0x38, static_cast<ULONG>(img.file().size()));
+  put(0x3C, static_cast<ULONG>(o.CheckSum));
+  return info;
+}
+
 NTSTATUS MapHostFileView(const std::string& path, std::uint64_t& base, std::uint64_t& size) {
   mm::UserSpace* space = ps::CurrentProcess().space();
   if (!space) return STATUS_INVALID_PARAMETER;
@@ -231,24 +254,9 @@ NTSTATUS NTAPI NtQuerySection(HANDLE SectionHandle, ULONG SectionInformationClas
     put(0x08, static_cast<ULONG>(s->attributes));
     put(0x10, static_cast<std::uint64_t>(s->image ? s->image->sizeOfImage() : s->data.size()));
   } else if (SectionInformationClass == SectionImageInformation && s->image) {
-    const pe::PeImage& img = *s->image;
-    const auto& o = img.optionalHeader();
     size = 0x40;
-    put(0x00, img.preferredBase() + img.entryPointRva());
-    put(0x10, static_cast<std::uint64_t>(o.SizeOfStackReserve));
-    put(0x18, static_cast<std::uint64_t>(o.SizeOfStackCommit));
-    put(0x20, static_cast<ULONG>(o.Subsystem));
-    put(0x24, static_cast<USHORT>(o.MinorSubsystemVersion));
-    put(0x26, static_cast<USHORT>(o.MajorSubsystemVersion));
-    put(0x28, static_cast<USHORT>(o.MajorOperatingSystemVersion));
-    put(0x2A, static_cast<USHORT>(o.MinorOperatingSystemVersion));
-    put(0x2C, static_cast<USHORT>(img.fileHeader().Characteristics));
-    put(0x2E, static_cast<USHORT>(o.DllCharacteristics));
-    put(0x30, static_cast<USHORT>(img.machine()));
-    put(0x32, static_cast<std::uint8_t>(o.SizeOfCode != 0));
-    put(0x34, static_cast<ULONG>(o.LoaderFlags));
-    put(0x38, static_cast<ULONG>(img.file().size()));
-    put(0x3C, static_cast<ULONG>(o.CheckSum));
+    const auto image = mm::ImageInformation(*s->image, s->image->preferredBase());
+    std::memcpy(info, image.data(), size);
   } else {
     status = SectionInformationClass == SectionImageInformation ? STATUS_SECTION_NOT_IMAGE : STATUS_INVALID_INFO_CLASS;
   }

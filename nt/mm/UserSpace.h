@@ -5,6 +5,7 @@
 // base, its first protection and its type (private, image, mapped) for NtQueryVirtualMemory.
 // Committed pages are zeroed; all of it goes when the space does.
 #pragma once
+#include <array>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "nt/Types.h"
+#include "pe/PeImage.h"
 #include "support/Result.h"
 
 namespace ntbox::nt::mm {
@@ -112,6 +114,10 @@ class UserSpace {
 
 // The host protection (PROT_*) of a PAGE_* value; -1 for an invalid one.
 int HostProtection(ULONG protect);
+
+// SECTION_IMAGE_INFORMATION (x64, 0x40 bytes) of an image mapped at base (mm/Section.cpp):
+// NtQuerySection's and NtQueryInformationProcess's ProcessImageInformation.
+std::array<std::uint8_t, 0x40> ImageInformation(const pe::PeImage& image, std::uint64_t base);
 
 // A host file's bytes as a read-only data view in the current process (mm/Section.cpp): what the
 // kernel maps for programs on its own (NLS tables).

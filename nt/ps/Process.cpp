@@ -6,6 +6,9 @@
 #include "nt/ke/Thread.h"
 #include "nt/ps/PsExports.h"
 #include "nt/Status.h"
+#include "nt/mm/Probe.h"
+
+#include <cstring>
 
 namespace ntbox::nt::ps {
 namespace {
@@ -61,6 +64,60 @@ NTSTATUS NTAPI NtTerminateProcess(HANDLE ProcessHandle, NTSTATUS ExitStatus) {
   t->userExit.kind = 1;  // cpu::UserExitKind::kExited
   t->userExit.code = static_cast<std::uint32_t>(ExitStatus);
   t->exitRequested = true;
+  return STATUS_SUCCESS;
+}
+
+NTSTATUS NTAPI NtQueryInformationProcess(HANDLE ProcessHandle, ULONG ProcessInformationClass,
+                                         PVOID ProcessInformation, ULONG Length, ULONG* ReturnLength) {
+  constexpr ULONG ProcessBasicInformation = 0, ProcessDebugPort = 7, ProcessDefaultHardErrorMode = 12;
+  constexpr ULONG ProcessSessionInformation = 24, ProcessWow64Information = 26, ProcessCookie = 36;
+  constexpr ULONG ProcessImageInformation = 46, ProcessDebugObjectHandle = 30, ProcessDebugFlags = 31;
+  if (reinterpret_cast<std::intptr_t>(ProcessHandle) != -1) return STATUS_INVALID_HANDLE;  // others: later
+  ps::Process& p = ps::CurrentProcess();
+  std::uint8_t info[0x40] = {};
+  std::size_t size = 0;
+  auto put = [&info](std::size_t at, auto value) { std::memcpy(info + at, &value, sizeof value); };
+  switch (ProcessInformationClass) {
+    case ProcessBasicInformation:
+      size = 0x30;
+      put(0x00, STATUS_PENDING);  // ExitStatus: still running
+      put(0x08, p.peb);
+      put(0x10, std::uint64_t{1});
+      put(0x18, LONG{8});  // BasePriority: normal
+      put(0x20, static_cast<std::uint64_t>(p.id()));
+      put(0x28, static_cast<std::uint64_t>(Kernel::Current().systemProcess().id()));
+      break;
+    case ProcessDebugPort:
+    case ProcessWow64Information:
+      size = 8;  // no debugger, not WoW64
+      break;
+    case ProcessDebugObjectHandle: return STATUS_PORT_NOT_SET;
+    case ProcessDebugFlags:
+      size = 4;
+      put(0x0, ULONG{1});  // NoDebugInherit: no debugger
+      break;
+    case ProcessDefaultHardErrorMode:
+      size = 4;
+      break;
+    case ProcessSessionInformation:
+      size = 4;
+      put(0x0, ULONG{1});
+      break;
+    case ProcessCookie:
+      size = 4;
+      put(0x0, static_cast<ULONG>(p.id() * 0x9E3779B1u));
+      break;
+    case ProcessImageInformation:
+      size = 0x40;
+      std::memcpy(info, p.imageInformation.data(), size);
+      break;
+    default: return STATUS_INVALID_INFO_CLASS;
+  }
+  if (Length != size && !(ProcessInformationClass == ProcessBasicInformation && Length >= size)) {
+    return STATUS_INFO_LENGTH_MISMATCH;
+  }
+  if (!mm::WriteCaller(ProcessInformation, info, size)) return STATUS_ACCESS_VIOLATION;
+  if (ReturnLength && !mm::WriteCaller(ReturnLength, static_cast<ULONG>(size))) return STATUS_ACCESS_VIOLATION;
   return STATUS_SUCCESS;
 }
 

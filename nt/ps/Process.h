@@ -2,6 +2,7 @@
 // drivers receive from PsGetCurrentProcess/IoGetCurrentProcess. The System process has no user
 // space and holds the kernel handles.
 #pragma once
+#include <array>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -33,6 +34,10 @@ class Process {
   static Process* FromObject(const void* body);
   // Closes every handle now (process exit), newest first.
   void CloseAllHandles();
+  // What the process's creator recorded for NtQueryInformationProcess: its PEB and its image's
+  // SECTION_IMAGE_INFORMATION.
+  std::uint64_t peb = 0;
+  std::array<std::uint8_t, 0x40> imageInformation{};
   // Images mapped into the process by NtMapViewOfSection, by base.
   std::map<std::uint64_t, std::unique_ptr<pe::LoadedImage>>& imageViews() { return imageViews_; }
 

@@ -25,6 +25,10 @@ NTSTATUS NTAPI PsTerminateSystemThread(NTSTATUS ExitStatus);
 // call returns to its system-call entry; handle 0 (every other thread of the process) has nothing to
 // end while ntbox's programs run one thread. Other processes cannot be ended yet.
 NTSTATUS NTAPI NtTerminateProcess(HANDLE ProcessHandle, NTSTATUS ExitStatus);
+// The caller's own process (NtCurrentProcess()) only, so far: basic, image, session, cookie, the
+// debugger and WoW64 classes.
+NTSTATUS NTAPI NtQueryInformationProcess(HANDLE ProcessHandle, ULONG ProcessInformationClass,
+                                         PVOID ProcessInformation, ULONG Length, ULONG* ReturnLength);
 PVOID NTAPI PsGetCurrentThread();
 PVOID NTAPI KeGetCurrentThread();
 HANDLE NTAPI PsGetCurrentThreadId();

@@ -249,6 +249,9 @@ TEST_F(RunTest, NativeProgramsRunOnTheSystemCallLayer) {
   // Events and waits on the kernel's dispatcher objects.
   r = App("nt_sync.exe");
   EXPECT_EQ(r.exit, 42) << r.out << r.err;
+  // System and process information.
+  r = App("nt_info.exe");
+  EXPECT_EQ(r.exit, 42) << r.out << r.err;
   r = App("nt_native_fault.exe");
   EXPECT_EQ(r.exit, 255);
   EXPECT_TRUE(Contains(r.err, "unhandled exception 0xc0000005 (STATUS_ACCESS_VIOLATION) at nt_native_fault.exe+0x"))
