@@ -13,6 +13,7 @@
 
 #include "cpu/HostState.h"
 #include "cpu/SafeCopy.h"
+#include "cpu/UserMode.h"
 #include "nt/Kernel.h"
 #include "nt/Status.h"
 #include "nt/kd/DebugPrint.h"
@@ -467,10 +468,45 @@ bool DispatchToDriver(ucontext_t* uc, std::uint32_t status, std::optional<std::u
 
 // A fault in a user-mode program: the program's unhandled exception. It ends the program with
 // the exception's code (as Windows ends a process no handler took the exception in).
-[[noreturn]] void EndProgram(int signal, siginfo_t* info, ucontext_t* uc, nt::ke::KernelThread* t) {
+// Delivers a program's exception as Windows' kernel does: its context and record in a frame below
+// the faulting rsp, the thread resumed in the program's KiUserExceptionDispatcher; false when the
+// stack cannot take the frame.
+bool DeliverUserException(ucontext_t* uc, nt::ke::KernelThread* t, const nt::ke::KernelThread::UserExit& e) {
+  std::uint8_t context[0x4D0] = {};
+  std::uint8_t record[0x98] = {};
+  auto put = [](std::uint8_t* to, std::size_t at, auto value) { std::memcpy(to + at, &value, sizeof value); };
+  const greg_t* g = uc->uc_mcontext.gregs;
+  put(context, 0x30, std::uint32_t{0x10000F});  // CONTEXT_CONTROL | INTEGER | SEGMENTS | FLOATING_POINT
+  if (uc->uc_mcontext.fpregs) {
+    std::memcpy(context + 0x100, uc->uc_mcontext.fpregs, 512);  // FltSave: the fxsave image
+    put(context, 0x34, uc->uc_mcontext.fpregs->mxcsr);
+  }
+  put(context, 0x38, std::uint16_t{0x33});
+  for (std::size_t seg = 0x3A; seg < 0x44; seg += 2) put(context, seg, std::uint16_t{0x2B});
+  put(context, 0x44, static_cast<std::uint32_t>(g[REG_EFL]));
+  const int order[16] = {REG_RAX, REG_RCX, REG_RDX, REG_RBX, REG_RSP, REG_RBP, REG_RSI, REG_RDI,
+                         REG_R8,  REG_R9,  REG_R10, REG_R11, REG_R12, REG_R13, REG_R14, REG_R15};
+  for (int i = 0; i < 16; ++i) put(context, 0x78 + 8u * i, static_cast<std::uint64_t>(g[order[i]]));
+  put(context, 0xF8, e.address);  // Rip: the faulting instruction (the int3 itself for a breakpoint)
+  put(record, 0x00, e.code);
+  put(record, 0x10, e.address);
+  if (e.faultAddressKnown) {
+    put(record, 0x18, std::uint32_t{2});
+    put(record, 0x20, std::uint64_t{e.faultAddress == e.address ? 8u : e.faultWrite ? 1u : 0u});
+    put(record, 0x28, e.faultAddress);
+  }
+  const std::uint64_t base = WriteExceptionFrame(context, record, static_cast<std::uint64_t>(g[REG_RSP]));
+  if (!base) return false;
+  t->lastException = e;
+  uc->uc_mcontext.gregs[REG_RSP] = static_cast<greg_t>(base);
+  uc->uc_mcontext.gregs[REG_RIP] = static_cast<greg_t>(t->userExceptionDispatcher);
+  return true;
+}
+
+// What a fault in a program's own code is, as Windows reports it.
+nt::ke::KernelThread::UserExit ClassifyUserFault(int signal, siginfo_t* info, ucontext_t* uc) {
   const auto rip = static_cast<std::uint64_t>(uc->uc_mcontext.gregs[REG_RIP]);
-  auto& exit = t->userExit;
-  exit = {};
+  nt::ke::KernelThread::UserExit exit{};
   exit.kind = 2;  // UserExitKind::kException
   exit.address = rip;
   std::uint32_t code = nt::STATUS_ACCESS_VIOLATION;
@@ -498,6 +534,15 @@ bool DispatchToDriver(ucontext_t* uc, std::uint32_t status, std::optional<std::u
       break;
   }
   exit.code = code;
+  return exit;
+}
+
+// A program's exception: delivered to its dispatcher when it has one (Wine's ntdll), else (or when
+// its stack cannot take the frame) the program ends with it.
+void UserException(int signal, siginfo_t* info, ucontext_t* uc, nt::ke::KernelThread* t) {
+  const nt::ke::KernelThread::UserExit e = ClassifyUserFault(signal, info, uc);
+  if (t->userExceptionDispatcher && DeliverUserException(uc, t, e)) return;
+  t->userExit = e;
   siglongjmp(*t->userGuard, 1);
 }
 
@@ -594,7 +639,7 @@ void OnTrap(int signal, siginfo_t* info, void* context) {
     if (signal == SIGTRAP) raise(SIGTRAP);
     return;
   }
-  if (t->userGuard && t->guard == t->userGuard) EndProgram(signal, info, uc, t);
+  if (t->userGuard && t->guard == t->userGuard) return UserException(signal, info, uc, t);
   Cpu cpu(uc);
   nt::Kernel* kernel = nt::Kernel::CurrentOrNull();
   const std::uint64_t rip = cpu.rip();

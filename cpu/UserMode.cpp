@@ -8,8 +8,10 @@
 
 #include <atomic>
 #include <csetjmp>
+#include <cstring>
 #include <mutex>
 
+#include "cpu/SafeCopy.h"
 #include "cpu/Trap.h"
 #include "nt/ke/Dispatcher.h"
 #include "nt/ke/Thread.h"
@@ -114,6 +116,29 @@ void ExitUserMode(UserExitKind kind, std::uint32_t code) {
   t->userExit = {};
   t->userExit.kind = static_cast<int>(kind);
   t->userExit.code = code;
+  t->guard = t->userGuard;
+  siglongjmp(*t->userGuard, 1);
+}
+
+std::uint64_t WriteExceptionFrame(const void* context, const void* record, std::uint64_t rsp) {
+  constexpr std::size_t kContext = 0x4D0, kRecordAt = 0x4F0, kRecord = 0x98, kFrame = 0x590, kRedZone = 128;
+  const std::uint64_t base = (rsp - kRedZone - kFrame) & ~0xFull;
+  if (rsp >= nt::mm::kUserProbeAddress || base >= rsp) return 0;
+  std::uint8_t frame[kFrame] = {};
+  std::memcpy(frame, context, kContext);
+  // CONTEXT_EX: the legacy and whole-context chunks (relative to it), no extended state.
+  const std::int32_t offsets[3] = {-static_cast<std::int32_t>(kContext), -static_cast<std::int32_t>(kContext), 0x18};
+  const std::uint32_t lengths[3] = {kContext, kContext + 0x18, 0};
+  for (int i = 0; i < 3; ++i) {
+    std::memcpy(frame + kContext + 8 * i, &offsets[i], 4);
+    std::memcpy(frame + kContext + 8 * i + 4, &lengths[i], 4);
+  }
+  std::memcpy(frame + kRecordAt, record, kRecord);
+  return SafeCopy(reinterpret_cast<void*>(base), frame, kFrame) ? base : 0;
+}
+
+void ExitUserModeAsRecorded() {
+  nt::ke::KernelThread* t = nt::ke::CurrentThread();
   t->guard = t->userGuard;
   siglongjmp(*t->userGuard, 1);
 }

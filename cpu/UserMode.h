@@ -42,6 +42,13 @@ std::uint64_t CallUser(std::uint64_t fn, std::uint64_t stackTop, std::uint64_t a
                        std::uint64_t a3 = 0);
 // Ends the program the calling thread runs (from user-mode code, or a DLL function it called).
 [[noreturn]] void ExitUserMode(UserExitKind kind, std::uint32_t code);
+// The same, with how it ended already recorded in the thread's userExit (an exception's details).
+[[noreturn]] void ExitUserModeAsRecorded();
+// Writes the frame Windows' kernel builds for a user-mode exception below rsp: the CONTEXT (0x4D0
+// bytes), a CONTEXT_EX, the EXCEPTION_RECORD (0x98 bytes) at +0x4F0, 128 bytes left above it, with
+// non-faulting writes into the user range. Returns the frame's address (what rsp must be when
+// KiUserExceptionDispatcher starts), or 0 when the stack cannot take it.
+std::uint64_t WriteExceptionFrame(const void* context, const void* record, std::uint64_t rsp);
 // True when the calling thread runs a program and is not inside a kernel call.
 bool InUserMode();
 // Asks thread (running a program on the host thread pthread) to end it with code; safe from

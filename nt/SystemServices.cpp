@@ -95,6 +95,7 @@ const auto kServices = std::to_array<SystemService>({
     NT_SERVICE(NtQuerySection),
     NT_SERVICE(NtQuerySystemInformation),
     NT_SERVICE(NtQuerySystemTime),
+    NT_SERVICE(NtRaiseException),
     NT_SERVICE(NtReadFile),
     NT_SERVICE(NtResetEvent),
     NT_SERVICE(NtSetEvent),

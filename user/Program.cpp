@@ -465,6 +465,7 @@ ProgramExit Program::Run() {
     frame_.binding = binding_.get();
     frame_.teb = teb_;
     SetSystemCallFrame(&frame_);
+    if (wine_) thread.userExceptionDispatcher = ntdll_->FindExport("KiUserExceptionDispatcher").value_or(0);
   }
   Program* const previous = t_program;
   t_program = this;
@@ -522,6 +523,8 @@ ProgramExit Program::Run() {
     // A program that ended inside a system call left its TEB as the kernel's GS block.
     thread.gsIrql = nullptr;
     thread.exitRequested = false;
+    thread.userExceptionDispatcher = 0;
+    thread.lastException = {};
   }
   SetSystemCallFrame(nullptr);
   {

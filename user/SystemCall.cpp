@@ -281,7 +281,7 @@ std::uint64_t ntbox_system_service(ntbox::user::SystemCallFrame* frame) {
   user::LeaveKernel(f, t);
   if (t.exitRequested) {
     t.exitRequested = false;
-    cpu::ExitUserMode(static_cast<cpu::UserExitKind>(t.userExit.kind), t.userExit.code);
+    cpu::ExitUserModeAsRecorded();
   }
   if (t.continuePending) {
     t.continuePending = false;

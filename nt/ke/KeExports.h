@@ -103,6 +103,9 @@ constexpr LONGLONG kPerformanceFrequency = 10000000;
 // NtContinue: the caller's thread resumes user mode with Context once the service returns to
 // the system-call entry (ntdll ends every thread's start and every exception so).
 NTSTATUS NTAPI NtContinue(PVOID Context, BOOLEAN TestAlert);
+// A program raises an exception (RtlRaiseException): first chance, it is dispatched from the
+// program's KiUserExceptionDispatcher; second chance (nobody handled it), the program ends with it.
+NTSTATUS NTAPI NtRaiseException(PVOID ExceptionRecord, PVOID Context, BOOLEAN FirstChance);
 
 // Time services for programs (ke/Time.cpp).
 NTSTATUS NTAPI NtQuerySystemTime(LARGE_INTEGER* SystemTime);

@@ -1,8 +1,10 @@
 #include "nt/ke/Thread.h"
 
 #include "cpu/HostState.h"
+#include "cpu/UserMode.h"
 
 #include "nt/ke/KeExports.h"
+#include "nt/mm/AddressSpace.h"
 #include "nt/mm/Pageable.h"
 #include "nt/mm/Probe.h"
 #include "nt/Status.h"
@@ -123,6 +125,46 @@ ThreadAttachment::~ThreadAttachment() {
 }  // namespace ntbox::nt::ke
 
 namespace ntbox::nt {
+
+NTSTATUS NTAPI NtRaiseException(PVOID ExceptionRecord, PVOID Context, BOOLEAN FirstChance) {
+  ke::KernelThread* t = ke::CurrentThread();
+  if (!t || !t->userGuard || !t->userExceptionDispatcher) return STATUS_NOT_IMPLEMENTED;
+  std::uint8_t record[0x98];
+  std::uint8_t context[0x4D0];
+  if (!mm::ReadCaller(record, ExceptionRecord, sizeof record) || !mm::ReadCaller(context, Context, sizeof context)) {
+    return STATUS_ACCESS_VIOLATION;
+  }
+  auto get = [](const std::uint8_t* from, std::size_t at, auto& value) { std::memcpy(&value, from + at, sizeof value); };
+  ke::KernelThread::UserExit e{};
+  e.kind = 2;  // cpu::UserExitKind::kException
+  get(record, 0x00, e.code);
+  get(record, 0x10, e.address);
+  std::uint32_t parameters = 0;
+  get(record, 0x18, parameters);
+  if (e.code == static_cast<std::uint32_t>(STATUS_ACCESS_VIOLATION) && parameters >= 2) {
+    std::uint64_t kind = 0;
+    get(record, 0x20, kind);
+    get(record, 0x28, e.faultAddress);
+    e.faultWrite = kind == 1;
+    e.faultAddressKnown = true;
+  }
+  if (!FirstChance) {
+    // Nobody handled it: the program ends with it, as Windows ends the process.
+    t->userExit = e;
+    t->exitRequested = true;
+    return STATUS_SUCCESS;
+  }
+  // Dispatched again from the program's KiUserExceptionDispatcher, its frame below the context's rsp.
+  std::uint64_t rsp = 0;
+  get(context, 0x98, rsp);
+  const std::uint64_t base = cpu::WriteExceptionFrame(context, record, rsp);
+  if (!base) return STATUS_ACCESS_VIOLATION;
+  std::memcpy(t->continueContext, context, sizeof context);
+  std::memcpy(t->continueContext + 0x98, &base, 8);
+  std::memcpy(t->continueContext + 0xF8, &t->userExceptionDispatcher, 8);
+  t->continuePending = true;
+  return STATUS_SUCCESS;
+}
 
 NTSTATUS NTAPI NtContinue(PVOID Context, BOOLEAN TestAlert) {
   (void)TestAlert;  // no user APCs are queued yet

@@ -64,6 +64,11 @@ class KernelThread {
   // The program asked to end (NtTerminateProcess on itself, code in userExit): the system-call
   // entry ends it once the service has returned and the kernel is left.
   bool exitRequested = false;
+  // A program on Wine's DLLs: ntdll's KiUserExceptionDispatcher, where its exceptions are delivered
+  // (0: a program ends at its first exception), and the last one delivered (its code, where, and
+  // for an access violation what was touched), for the report when the program ends with it.
+  std::uint64_t userExceptionDispatcher = 0;
+  UserExit lastException;
   // NtContinue: the context (CONTEXT, x64) the system-call entry resumes user mode with.
   bool continuePending = false;
   alignas(16) std::uint8_t continueContext[0x4D0] = {};

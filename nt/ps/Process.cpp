@@ -63,6 +63,11 @@ NTSTATUS NTAPI NtTerminateProcess(HANDLE ProcessHandle, NTSTATUS ExitStatus) {
   t->userExit = {};
   t->userExit.kind = 1;  // cpu::UserExitKind::kExited
   t->userExit.code = static_cast<std::uint32_t>(ExitStatus);
+  // Ending with the code of the exception it was just given (kernelbase's unhandled-exception
+  // filter does that): the report says which exception and where, as for a program that faulted.
+  if (t->lastException.kind == 2 && t->lastException.code == static_cast<std::uint32_t>(ExitStatus)) {
+    t->userExit = t->lastException;
+  }
   t->exitRequested = true;
   return STATUS_SUCCESS;
 }

@@ -274,6 +274,23 @@ TEST_F(RunTest, AConsoleProgramRunsOnWinesDlls) {
   EXPECT_EQ(Run("status").exit, 0);
 }
 
+// Exceptions in a program on Wine's DLLs are delivered as Windows' kernel delivers them (a frame on
+// the program's stack, KiUserExceptionDispatcher): a vectored handler continues a hardware fault
+// and a RaiseException; an unhandled fault goes through kernelbase's filter (Wine's debugger, which
+// is not there, noted in the debug output) and ends the program with today's report line.
+TEST_F(RunTest, ExceptionsReachAProgramOnWinesDlls) {
+  Outcome r = Run("run --nt-layer " + Driver("seh_app.exe"));
+  EXPECT_EQ(r.exit, 0) << r.out << r.err;
+  EXPECT_EQ(r.out,
+            "recovered from the fault, handler calls 1\r\ncontinued after RaiseException, handler calls 2\r\n");
+  r = Run("run --nt-layer " + Driver("seh_app.exe") + " unhandled");
+  EXPECT_EQ(r.exit, 255);
+  EXPECT_EQ(r.out, "about to fault\r\n");
+  EXPECT_TRUE(Contains(r.err, "unhandled exception 0xc0000005 (STATUS_ACCESS_VIOLATION) at seh_app.exe+0x")) << r.err;
+  EXPECT_TRUE(Contains(r.err, "writing 0x0000000000000020; the program ended with exit code 0xc0000005")) << r.err;
+  EXPECT_EQ(Run("status").exit, 0);
+}
+
 // A program whose TLS index slot lies in a read-only section: Windows' loader faults writing it
 // and the process cannot start; the loader here wrote it and crashed the server.
 TEST_F(RunTest, ReadOnlyTlsIndexSlotRefusesTheProgram) {
