@@ -150,7 +150,9 @@ std::expected<DrivePath, NTSTATUS> Resolve(std::string_view service, const OBJEC
   return out;
 }
 
-NTSTATUS FromErrno(int e) {
+}  // namespace
+
+NTSTATUS io::StatusOfErrno(int e) {
   switch (e) {
     case ENOENT: return STATUS_OBJECT_NAME_NOT_FOUND;
     case ENOTDIR: return STATUS_OBJECT_PATH_NOT_FOUND;
@@ -166,6 +168,10 @@ NTSTATUS FromErrno(int e) {
     default: return STATUS_UNSUCCESSFUL;
   }
 }
+
+namespace {
+
+NTSTATUS FromErrno(int e) { return io::StatusOfErrno(e); }
 
 int OpenBeneath(int root, const std::string& path, int flags, mode_t mode = 0) {
   open_how how{};

@@ -27,6 +27,9 @@ FILE_OBJECT* NewFileObject(std::u16string_view name);
 
 // Closes the host side of a drive file (called when the file object goes).
 void CloseDriveFile(FILE_OBJECT* file);
+// The status of a failed host file operation (ENOENT: STATUS_OBJECT_NAME_NOT_FOUND ...).
+NTSTATUS StatusOfErrno(int error);
+
 // A host descriptor as a file object named ntName and a handle in the current process (fd is the
 // object's from now on, even on failure).
 NTSTATUS InsertHostFile(int fd, bool directory, std::u16string_view ntName, ACCESS_MASK access, HANDLE* handle);

@@ -79,15 +79,9 @@ int OpenComponent(int dir, const std::string& name, int flags) {
   return ::openat(dir, match.c_str(), flags | O_CLOEXEC | O_NOFOLLOW);
 }
 
+// A missing folder on the way is a path not found, the missing last component a name not found.
 NTSTATUS FromErrno(int e, bool last) {
-  switch (e) {
-    case ENOENT: return last ? STATUS_OBJECT_NAME_NOT_FOUND : STATUS_OBJECT_PATH_NOT_FOUND;
-    case ENOTDIR: return STATUS_OBJECT_PATH_NOT_FOUND;
-    case EACCES:
-    case EPERM: return STATUS_ACCESS_DENIED;
-    case ELOOP: return STATUS_ACCESS_DENIED;  // a host link: not followed
-    default: return STATUS_UNSUCCESSFUL;
-  }
+  return e == ENOENT && !last ? STATUS_OBJECT_PATH_NOT_FOUND : io::StatusOfErrno(e);
 }
 
 // Walks components from root (an open directory, consumed), each without regard to case.

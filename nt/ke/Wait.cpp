@@ -288,22 +288,12 @@ NTSTATUS NTAPI NtDelayExecution(BOOLEAN Alertable, LARGE_INTEGER* DelayInterval)
 NTSTATUS NTAPI NtCreateEvent(HANDLE* EventHandle, ACCESS_MASK DesiredAccess, PVOID ObjectAttributes, int EventType,
                              BOOLEAN InitialState) {
   if (!mm::WriteCaller(EventHandle, HANDLE{})) return STATUS_ACCESS_VIOLATION;
-  if (ObjectAttributes) {
-    const auto a = mm::ReadCaller(static_cast<const OBJECT_ATTRIBUTES*>(ObjectAttributes));
-    if (!a) return STATUS_ACCESS_VIOLATION;
-    if (a->ObjectName) return STATUS_NOT_IMPLEMENTED;  // named events: \BaseNamedObjects is to come
-  }
+  if (const NTSTATUS s = ob::CheckUnnamed(ObjectAttributes); !NT_SUCCESS(s)) return s;
   if (EventType != 0 && EventType != 1) return STATUS_INVALID_PARAMETER_4;
   void* body = ob::CreateObject(ob::EventType(), sizeof(KEVENT));
   if (!body) return STATUS_INSUFFICIENT_RESOURCES;
   KeInitializeEvent(static_cast<KEVENT*>(body), EventType, InitialState ? TRUE : FALSE);
-  HANDLE handle = ob::InsertHandle(body, DesiredAccess ? DesiredAccess : 0x1F0003 /* EVENT_ALL_ACCESS */, false);
-  ob::DereferenceObject(body);
-  if (!mm::WriteCaller(EventHandle, handle)) {
-    (void)NtClose(handle);
-    return STATUS_ACCESS_VIOLATION;
-  }
-  return STATUS_SUCCESS;
+  return ob::ReturnNewHandle(body, DesiredAccess ? DesiredAccess : 0x1F0003 /* EVENT_ALL_ACCESS */, EventHandle);
 }
 
 NTSTATUS NTAPI NtSetEvent(HANDLE EventHandle, LONG* PreviousState) {

@@ -36,7 +36,6 @@ constexpr ULONG SEC_IMAGE = 0x1000000;
 constexpr NTSTATUS STATUS_IMAGE_NOT_AT_BASE = 0x40000003;
 constexpr NTSTATUS STATUS_SECTION_TOO_BIG = static_cast<NTSTATUS>(0xC0000040);
 constexpr NTSTATUS STATUS_INVALID_FILE_FOR_SECTION = static_cast<NTSTATUS>(0xC0000020);
-constexpr std::intptr_t kCurrentProcess = -1;
 constexpr std::uint64_t kMaxFileSection = 512ull << 20;
 
 struct SectionData {
@@ -58,32 +57,16 @@ ob::ObjectType& Sections() {
 }
 
 // The whole file behind a handle, from its start; bounded.
-NTSTATUS ReadWholeFile(HANDLE file, std::vector<std::uint8_t>& out) {
-  PVOID object = nullptr;
-  const NTSTATUS status = ObReferenceObjectByHandle(file, 0, g_IoFileObjectType, ExGetPreviousMode(), &object, nullptr);
-  if (!NT_SUCCESS(status)) return status;
-  const int fd = io::TailOf(static_cast<FILE_OBJECT*>(object))->hostFd;
-  struct stat st {};
-  NTSTATUS result = STATUS_SUCCESS;
-  if (fd < 0 || ::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    result = STATUS_INVALID_FILE_FOR_SECTION;
-  } else if (static_cast<std::uint64_t>(st.st_size) > kMaxFileSection) {
-    result = STATUS_SECTION_TOO_BIG;
-  } else {
-    out.resize(static_cast<std::size_t>(st.st_size));
-    std::size_t done = 0;
-    while (done < out.size()) {
-      const ssize_t n = ::pread(fd, out.data() + done, out.size() - done, static_cast<off_t>(done));
-      if (n <= 0) {
-        if (n < 0 && errno == EINTR) continue;
-        result = STATUS_UNSUCCESSFUL;
-        break;
-      }
-      done += static_cast<std::size_t>(n);
-    }
+// Reads size bytes from the start of fd; false on an error or a file shorter than that.
+bool ReadAll(int fd, std::uint8_t* to, std::size_t size) {
+  std::size_t done = 0;
+  while (done < size) {
+    const ssize_t n = ::pread(fd, to + done, size - done, static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    done += static_cast<std::size_t>(n);
   }
-  ob::DereferenceObject(object);
-  return result;
+  return true;
 }
 
 // Parsed images by file identity (device, inode, size, modification time): every program maps the
@@ -116,18 +99,6 @@ ImageCache& Images() {
   return cache;
 }
 
-// The host file behind a file handle, for its identity.
-bool StatOfHandle(HANDLE file, struct stat& st) {
-  PVOID object = nullptr;
-  if (!NT_SUCCESS(ObReferenceObjectByHandle(file, 0, g_IoFileObjectType, ExGetPreviousMode(), &object, nullptr))) {
-    return false;
-  }
-  const int fd = io::TailOf(static_cast<FILE_OBJECT*>(object))->hostFd;
-  const bool ok = fd >= 0 && ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
-  ob::DereferenceObject(object);
-  return ok;
-}
-
 NTSTATUS ReferenceSection(HANDLE handle, void*& body, SectionData*& data) {
   const NTSTATUS status = ObReferenceObjectByHandle(handle, 0, &Sections(), ExGetPreviousMode(), &body, nullptr);
   if (!NT_SUCCESS(status)) return status;
@@ -136,8 +107,8 @@ NTSTATUS ReferenceSection(HANDLE handle, void*& body, SectionData*& data) {
 }
 
 mm::UserSpace* CallerSpace(HANDLE process) {
-  if (reinterpret_cast<std::intptr_t>(process) != kCurrentProcess) return nullptr;
-  return ps::CurrentProcess().space();
+  ps::Process* p = ps::ProcessOfHandle(process);
+  return p ? p->space() : nullptr;
 }
 
 }  // namespace
@@ -178,16 +149,11 @@ NTSTATUS MapHostFileView(const std::string& path, std::uint64_t& base, std::uint
     status = STATUS_INVALID_FILE_FOR_SECTION;
   } else if (NT_SUCCESS(status = space->AllocateView(base, static_cast<std::uint64_t>(st.st_size), page::kReadWrite))) {
     size = static_cast<std::uint64_t>(st.st_size);
-    std::size_t done = 0;
-    while (done < size) {
-      const ssize_t n = ::pread(fd, reinterpret_cast<std::uint8_t*>(base) + done, size - done, static_cast<off_t>(done));
-      if (n <= 0 && !(n < 0 && errno == EINTR)) break;
-      if (n > 0) done += static_cast<std::size_t>(n);
-    }
+    const bool read = ReadAll(fd, reinterpret_cast<std::uint8_t*>(base), size);
     std::uint64_t at = base, length = size;
     ULONG old = 0;
     (void)space->ProtectVirtual(at, length, page::kReadOnly, old);
-    if (done < size) {
+    if (!read) {
       space->ReleaseView(base);
       status = STATUS_UNSUCCESSFUL;
     }
@@ -203,40 +169,44 @@ NTSTATUS NTAPI NtCreateSection(HANDLE* SectionHandle, ACCESS_MASK DesiredAccess,
                                HANDLE FileHandle) {
   (void)MaximumSize;
   if (!mm::WriteCaller(SectionHandle, HANDLE{})) return STATUS_ACCESS_VIOLATION;
-  if (ObjectAttributes) {
-    const auto a = mm::ReadCaller(static_cast<const OBJECT_ATTRIBUTES*>(ObjectAttributes));
-    if (!a) return STATUS_ACCESS_VIOLATION;
-    if (a->ObjectName) return STATUS_NOT_IMPLEMENTED;  // named sections come with the object namespace's
-  }
+  if (const NTSTATUS s = ob::CheckUnnamed(ObjectAttributes); !NT_SUCCESS(s)) return s;
   if (!FileHandle) return STATUS_NOT_IMPLEMENTED;  // paging-file-backed sections: later
   auto data = std::make_unique<SectionData>();
   data->attributes = AllocationAttributes;
   data->protect = SectionPageProtection;
+  // The file's host descriptor: its identity finds a parsed image again; else its bytes are read.
+  PVOID file = nullptr;
+  if (const NTSTATUS s = ObReferenceObjectByHandle(FileHandle, 0, g_IoFileObjectType, ExGetPreviousMode(), &file,
+                                                   nullptr);
+      !NT_SUCCESS(s)) {
+    return s;
+  }
+  const int fd = io::TailOf(static_cast<FILE_OBJECT*>(file))->hostFd;
   struct stat st {};
-  const bool identified = (AllocationAttributes & SEC_IMAGE) && StatOfHandle(FileHandle, st);
-  if (identified) data->image = Images().Find(st);
-  if (!data->image) {
-    std::vector<std::uint8_t> bytes;
-    if (const NTSTATUS s = ReadWholeFile(FileHandle, bytes); !NT_SUCCESS(s)) return s;
-    if (AllocationAttributes & SEC_IMAGE) {
-      auto image = pe::PeImage::Parse(std::move(bytes));
-      if (!image) return STATUS_INVALID_IMAGE_FORMAT;
-      data->image = std::make_shared<const pe::PeImage>(std::move(*image));
-      if (identified) Images().Add(st, data->image);
-    } else {
-      data->data = std::move(bytes);
-    }
+  NTSTATUS status = STATUS_SUCCESS;
+  std::vector<std::uint8_t> bytes;
+  if (fd < 0 || ::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    status = STATUS_INVALID_FILE_FOR_SECTION;
+  } else if (static_cast<std::uint64_t>(st.st_size) > kMaxFileSection) {
+    status = STATUS_SECTION_TOO_BIG;
+  } else if (!((AllocationAttributes & SEC_IMAGE) && (data->image = Images().Find(st)))) {
+    bytes.resize(static_cast<std::size_t>(st.st_size));
+    if (!ReadAll(fd, bytes.data(), bytes.size())) status = STATUS_UNSUCCESSFUL;
+  }
+  ob::DereferenceObject(file);
+  if (!NT_SUCCESS(status)) return status;
+  if (!data->image && (AllocationAttributes & SEC_IMAGE)) {
+    auto image = pe::PeImage::Parse(std::move(bytes));
+    if (!image) return STATUS_INVALID_IMAGE_FORMAT;
+    data->image = std::make_shared<const pe::PeImage>(std::move(*image));
+    Images().Add(st, data->image);
+  } else if (!data->image) {
+    data->data = std::move(bytes);
   }
   void* body = ob::CreateObject(Sections(), 0x30, data.get());
   if (!body) return STATUS_INSUFFICIENT_RESOURCES;
   (void)data.release();
-  HANDLE handle = ob::InsertHandle(body, DesiredAccess ? DesiredAccess : 0xF001F /* SECTION_ALL_ACCESS */, false);
-  ob::DereferenceObject(body);
-  if (!mm::WriteCaller(SectionHandle, handle)) {
-    (void)NtClose(handle);
-    return STATUS_ACCESS_VIOLATION;
-  }
-  return STATUS_SUCCESS;
+  return ob::ReturnNewHandle(body, DesiredAccess ? DesiredAccess : 0xF001F /* SECTION_ALL_ACCESS */, SectionHandle);
 }
 
 NTSTATUS NTAPI NtQuerySection(HANDLE SectionHandle, ULONG SectionInformationClass, PVOID SectionInformation,

@@ -10,15 +10,14 @@
 namespace ntbox::nt {
 namespace {
 
-constexpr std::intptr_t kCurrentProcess = -1;
-
-// The process a handle names: only the caller's own (NtCurrentProcess) so far.
+// The user space of the process a handle names.
 mm::UserSpace* SpaceOf(HANDLE process, NTSTATUS& status) {
-  if (reinterpret_cast<std::intptr_t>(process) != kCurrentProcess) {
+  ps::Process* p = ps::ProcessOfHandle(process);
+  if (!p) {
     status = STATUS_INVALID_HANDLE;
     return nullptr;
   }
-  mm::UserSpace* space = ps::CurrentProcess().space();
+  mm::UserSpace* space = p->space();
   if (!space) status = STATUS_INVALID_PARAMETER;  // the System process has no user space
   return space;
 }

@@ -4,6 +4,7 @@
 #include "nt/Status.h"
 #include "nt/io/IoExports.h"
 #include "nt/ke/Thread.h"
+#include "nt/mm/Probe.h"
 #include "nt/ob/Object.h"
 #include "nt/ob/ObTypes.h"
 #include "nt/ps/Process.h"
@@ -129,6 +130,23 @@ BOOLEAN NTAPI IoIs32bitProcess(PVOID) { return FALSE; }  // every process of the
 KPROCESSOR_MODE NTAPI ExGetPreviousMode() {
   ke::KernelThread* t = ke::CurrentThread();
   return t ? t->previousMode : KernelMode;
+}
+
+NTSTATUS ob::CheckUnnamed(const void* objectAttributes) {
+  if (!objectAttributes) return STATUS_SUCCESS;
+  const auto a = mm::ReadCaller(static_cast<const OBJECT_ATTRIBUTES*>(objectAttributes));
+  if (!a) return STATUS_ACCESS_VIOLATION;
+  return a->ObjectName ? STATUS_NOT_IMPLEMENTED : STATUS_SUCCESS;
+}
+
+NTSTATUS ob::ReturnNewHandle(void* body, ACCESS_MASK access, HANDLE* handle) {
+  const HANDLE inserted = InsertHandle(body, access, false);
+  DereferenceObject(body);
+  if (!mm::WriteCaller(handle, inserted)) {
+    (void)NtClose(inserted);
+    return STATUS_ACCESS_VIOLATION;
+  }
+  return STATUS_SUCCESS;
 }
 
 }  // namespace ntbox::nt

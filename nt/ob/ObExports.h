@@ -37,4 +37,14 @@ extern PVOID g_ExEventObjectType;
 extern PVOID g_PsProcessType;
 extern PVOID g_PsThreadType;
 
+namespace ob {
+// For the services that create an object (NtCreateEvent, NtCreateSection ...): their
+// OBJECT_ATTRIBUTES read from the caller; names are refused (STATUS_NOT_IMPLEMENTED) until
+// \BaseNamedObjects comes.
+NTSTATUS CheckUnnamed(const void* objectAttributes);
+// Gives the caller a handle to a new object (taking over its creation reference) in *handle, the
+// caller's memory; on a bad pointer the handle is closed again and the status says so.
+NTSTATUS ReturnNewHandle(void* body, ACCESS_MASK access, HANDLE* handle);
+}  // namespace ob
+
 }  // namespace ntbox::nt

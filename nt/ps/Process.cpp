@@ -44,6 +44,11 @@ Process& CurrentProcess() {
   return t && t->process ? *t->process : Kernel::Current().systemProcess();
 }
 
+Process* ProcessOfHandle(HANDLE handle) {
+  constexpr std::intptr_t kNtCurrentProcess = -1;
+  return reinterpret_cast<std::intptr_t>(handle) == kNtCurrentProcess ? &CurrentProcess() : nullptr;
+}
+
 Process::~Process() {
   CloseAllHandles();
   if (ob::ObjectHeader* h = ob::HeaderOf(object_)) h->hostContext = nullptr;
@@ -77,8 +82,9 @@ NTSTATUS NTAPI NtQueryInformationProcess(HANDLE ProcessHandle, ULONG ProcessInfo
   constexpr ULONG ProcessBasicInformation = 0, ProcessDebugPort = 7, ProcessDefaultHardErrorMode = 12;
   constexpr ULONG ProcessSessionInformation = 24, ProcessWow64Information = 26, ProcessCookie = 36;
   constexpr ULONG ProcessImageInformation = 46, ProcessDebugObjectHandle = 30, ProcessDebugFlags = 31;
-  if (reinterpret_cast<std::intptr_t>(ProcessHandle) != -1) return STATUS_INVALID_HANDLE;  // others: later
-  ps::Process& p = ps::CurrentProcess();
+  ps::Process* process = ps::ProcessOfHandle(ProcessHandle);
+  if (!process) return STATUS_INVALID_HANDLE;
+  ps::Process& p = *process;
   std::uint8_t info[0x40] = {};
   std::size_t size = 0;
   auto put = [&info](std::size_t at, auto value) { std::memcpy(info + at, &value, sizeof value); };

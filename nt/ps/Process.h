@@ -53,6 +53,9 @@ class Process {
 
 // The process the calling thread runs for: its request's process, or System.
 Process& CurrentProcess();
+// The process a service's ProcessHandle names: only NtCurrentProcess() (-1), the caller's own, so
+// far; nullptr for any other handle.
+Process* ProcessOfHandle(HANDLE handle);
 
 constexpr std::size_t kProcessObjectSize = 0xA40;  // EPROCESS on Windows 10 x64; opaque to drivers
 
