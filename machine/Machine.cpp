@@ -11,6 +11,7 @@
 
 #include "cpu/Trap.h"
 #include "machine/Signing.h"
+#include "nt/se/SeExports.h"
 #include "machine/VerifierSettings.h"
 #include "nt/Status.h"
 #include "nt/io/DriveFile.h"
@@ -108,8 +109,12 @@ Result<std::unique_ptr<Machine>> Machine::Boot(const fs::path& root) {
 
   std::unique_ptr<Machine> machine(new Machine(std::move(*dir), std::move(*registry), *config));
   Registry& reg = *machine->registry_;
+  // The keys every machine has; HKEY_USERS holds the default profile and the one user's (whose
+  // SID the kernel's tokens carry).
+  const std::string userKey = std::string(nt::se::kUserKey) + "\\Software";
   for (const char* key : {kServicesKey, "MACHINE\\SYSTEM\\ControlSet001\\Control\\Session Manager",
-                          "MACHINE\\HARDWARE\\DESCRIPTION\\System", "MACHINE\\SOFTWARE"}) {
+                          "MACHINE\\HARDWARE\\DESCRIPTION\\System", "MACHINE\\SOFTWARE", "USER\\.DEFAULT",
+                          userKey.c_str()}) {
     if (auto r = reg.CreateKey(key); !r) return std::unexpected(r.error());
   }
   // Services deleted while they could not be stopped go away at the next boot.
@@ -125,6 +130,8 @@ Result<std::unique_ptr<Machine>> Machine::Boot(const fs::path& root) {
   kernelConfig.safeBootMode = config->safeboot == "minimal" ? 1 : config->safeboot == "network" ? 2 : 0;
   kernelConfig.processors = config->processors();
   kernelConfig.systemDrive = machine->dir_.drive('C').string();
+  machine->kernelRegistry_ = std::make_unique<KernelRegistry>(reg);
+  kernelConfig.registry = machine->kernelRegistry_.get();
   if (auto wine = user::wine::InstallDirectory()) {
     kernelConfig.systemDlls = (*wine / "x86_64-windows").string();
     kernelConfig.nlsDirectory = (*wine / "nls").string();

@@ -15,6 +15,7 @@
 
 #include "machine/BootConfig.h"
 #include "machine/DebugLog.h"
+#include "machine/KernelRegistry.h"
 #include "machine/MachineDir.h"
 #include "machine/Registry.h"
 #include "nt/Kernel.h"
@@ -213,6 +214,8 @@ class Machine : private user::SystemGate {
 
   MachineDir dir_;
   std::unique_ptr<Registry> registry_;
+  // The registry as the kernel's configuration manager serves it (outlives the kernel).
+  std::unique_ptr<KernelRegistry> kernelRegistry_;
   BootConfig active_;
   std::chrono::steady_clock::time_point bootTime_;
   std::unique_ptr<DebugLog> log_;

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "nt/se/SeExports.h"
 #include "support/Text.h"
 
 namespace ntbox::machine {
@@ -18,7 +19,7 @@ struct Root {
 constexpr Root kRoots[] = {
     {"HKLM", "HKEY_LOCAL_MACHINE", "MACHINE"},
     {"HKU", "HKEY_USERS", "USER"},
-    {"HKCU", "HKEY_CURRENT_USER", "USER\\.DEFAULT"},
+    {"HKCU", "HKEY_CURRENT_USER", nt::se::kUserKey},  // the user programs run as
 };
 
 const Root* FindRoot(std::string_view keyName) {

@@ -94,34 +94,6 @@ std::optional<std::uint32_t> RegTypeFromName(std::string_view name) {
   return std::nullopt;
 }
 
-std::u16string Utf8ToUtf16(std::string_view s) {
-  std::u16string out;
-  for (std::size_t i = 0; i < s.size();) {
-    const auto b = static_cast<unsigned char>(s[i]);
-    std::uint32_t c = b;
-    std::size_t n = 1;
-    if (b >= 0xF0 && i + 3 < s.size() + 0) {
-      c = ((b & 0x07) << 18) | ((s[i + 1] & 0x3F) << 12) | ((s[i + 2] & 0x3F) << 6) | (s[i + 3] & 0x3F);
-      n = 4;
-    } else if (b >= 0xE0 && i + 2 < s.size()) {
-      c = ((b & 0x0F) << 12) | ((s[i + 1] & 0x3F) << 6) | (s[i + 2] & 0x3F);
-      n = 3;
-    } else if (b >= 0xC0 && i + 1 < s.size()) {
-      c = ((b & 0x1F) << 6) | (s[i + 1] & 0x3F);
-      n = 2;
-    }
-    i += n;
-    if (c >= 0x10000) {
-      c -= 0x10000;
-      out += static_cast<char16_t>(0xD800 + (c >> 10));
-      out += static_cast<char16_t>(0xDC00 + (c & 0x3FF));
-    } else {
-      out += static_cast<char16_t>(c);
-    }
-  }
-  return out;
-}
-
 RegValue RegValue::Dword(std::string name, std::uint32_t v) {
   RegValue r{std::move(name), REG_DWORD, std::vector<std::uint8_t>(4)};
   std::memcpy(r.data.data(), &v, 4);

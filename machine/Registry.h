@@ -51,7 +51,7 @@ struct RegValue {
 };
 
 using ntbox::Utf16ToUtf8;
-std::u16string Utf8ToUtf16(std::string_view s);
+using ntbox::Utf8ToUtf16;
 
 class Registry {
  public:

@@ -2,6 +2,7 @@
 
 #include <array>
 
+#include "nt/cm/CmExports.h"
 #include "nt/ex/ExExports.h"
 #include "nt/ex/PoolExports.h"
 #include "nt/ex/WorkQueue.h"
@@ -165,6 +166,18 @@ const auto kExports = std::to_array<Export>({
     NT_FN(ObDereferenceObject, DISPATCH_LEVEL),
     NT_FN(ObOpenObjectByPointer, PASSIVE_LEVEL),
     NT_FN(ZwClose, PASSIVE_LEVEL),
+    // The registry (cm/).
+    NT_FN(ZwCreateKey, PASSIVE_LEVEL),
+    NT_FN(ZwDeleteKey, PASSIVE_LEVEL),
+    NT_FN(ZwDeleteValueKey, PASSIVE_LEVEL),
+    NT_FN(ZwEnumerateKey, PASSIVE_LEVEL),
+    NT_FN(ZwEnumerateValueKey, PASSIVE_LEVEL),
+    NT_FN(ZwFlushKey, PASSIVE_LEVEL),
+    NT_FN(ZwOpenKey, PASSIVE_LEVEL),
+    NT_FN(ZwOpenKeyEx, PASSIVE_LEVEL),
+    NT_FN(ZwQueryKey, PASSIVE_LEVEL),
+    NT_FN(ZwQueryValueKey, PASSIVE_LEVEL),
+    NT_FN(ZwSetValueKey, PASSIVE_LEVEL),
     NT_FN(NtClose, PASSIVE_LEVEL),
     NT_FN(PsGetCurrentProcess, DISPATCH_LEVEL),
     NT_FN(PsGetCurrentProcessId, DISPATCH_LEVEL),

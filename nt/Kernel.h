@@ -28,6 +28,9 @@
 #include "support/Result.h"
 
 namespace ntbox::nt {
+namespace cm {
+class RegistryStore;
+}  // namespace cm
 namespace ob {
 class Namespace;
 }
@@ -65,6 +68,9 @@ struct KernelConfig {
   std::string systemDlls;
   // The NLS tables (locale.nls, c_1252.nls ...) ntdll maps through NtInitializeNlsFiles & co.
   std::string nlsDirectory;
+  // The registry the configuration manager serves (the machine's); not owned. nullptr: none, and
+  // every key is absent.
+  cm::RegistryStore* registry = nullptr;
   vf::VerifierConfig verifier;
   ke::WatchdogConfig watchdog;  // preemption quantum and DPC watchdog limits
 };

@@ -7,7 +7,7 @@ namespace ntbox::nt {
 
 std::string_view NtStatusName(NTSTATUS status) {
   // Short enough that a linear scan is the clearest lookup.
-  static constexpr std::array<std::pair<NTSTATUS, std::string_view>, 76> kNames{{
+  static constexpr std::array<std::pair<NTSTATUS, std::string_view>, 82> kNames{{
       {STATUS_SUCCESS, "STATUS_SUCCESS"},
       {STATUS_WAIT_0, "STATUS_WAIT_0"},
       {STATUS_ABANDONED_WAIT_0, "STATUS_ABANDONED_WAIT_0"},
@@ -84,6 +84,12 @@ std::string_view NtStatusName(NTSTATUS status) {
       {STATUS_INFO_LENGTH_MISMATCH, "STATUS_INFO_LENGTH_MISMATCH"},
       {STATUS_INVALID_INFO_CLASS, "STATUS_INVALID_INFO_CLASS"},
       {STATUS_CANNOT_DELETE, "STATUS_CANNOT_DELETE"},
+      {STATUS_NOT_ALL_ASSIGNED, "STATUS_NOT_ALL_ASSIGNED"},
+      {STATUS_NO_MORE_ENTRIES, "STATUS_NO_MORE_ENTRIES"},
+      {STATUS_KEY_DELETED, "STATUS_KEY_DELETED"},
+      {STATUS_NO_TOKEN, "STATUS_NO_TOKEN"},
+      {STATUS_REGISTRY_IO_FAILED, "STATUS_REGISTRY_IO_FAILED"},
+      {STATUS_CHILD_MUST_BE_VOLATILE, "STATUS_CHILD_MUST_BE_VOLATILE"},
   }};
   for (const auto& [value, name] : kNames) {
     if (value == status) return name;

@@ -88,6 +88,13 @@ constexpr NTSTATUS STATUS_INFO_LENGTH_MISMATCH = static_cast<NTSTATUS>(0xC000000
 constexpr NTSTATUS STATUS_INVALID_INFO_CLASS = static_cast<NTSTATUS>(0xC0000003);
 constexpr NTSTATUS STATUS_CANNOT_DELETE = static_cast<NTSTATUS>(0xC0000121);
 
+constexpr NTSTATUS STATUS_NOT_ALL_ASSIGNED = 0x00000106;
+constexpr NTSTATUS STATUS_NO_MORE_ENTRIES = static_cast<NTSTATUS>(0x8000001A);
+constexpr NTSTATUS STATUS_KEY_DELETED = static_cast<NTSTATUS>(0xC000017C);
+constexpr NTSTATUS STATUS_NO_TOKEN = static_cast<NTSTATUS>(0xC000007C);
+constexpr NTSTATUS STATUS_REGISTRY_IO_FAILED = static_cast<NTSTATUS>(0xC000014D);
+constexpr NTSTATUS STATUS_CHILD_MUST_BE_VOLATILE = static_cast<NTSTATUS>(0xC0000181);
+
 constexpr bool NT_SUCCESS(NTSTATUS s) { return s >= 0; }
 
 // The symbolic name of a status ntbox knows, or an empty view.

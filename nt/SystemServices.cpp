@@ -2,6 +2,7 @@
 
 #include <array>
 
+#include "nt/cm/CmExports.h"
 #include "nt/ex/ExExports.h"
 #include "nt/io/DriveFile.h"
 #include "nt/kd/DebugPrint.h"
@@ -9,6 +10,7 @@
 #include "nt/mm/MmExports.h"
 #include "nt/ob/ObExports.h"
 #include "nt/ps/PsExports.h"
+#include "nt/se/SeExports.h"
 
 // uint64_t ntbox_call_service(fn /* rdi */, const uint64_t* args /* rsi */, uint64_t count /* rdx */):
 // arguments 1-4 in rcx, rdx, r8, r9, the rest above 32 bytes of home space, the stack 16-byte
@@ -71,36 +73,53 @@ constexpr std::uint8_t Arity(R(NTAPI*)(A...)) {
 
 // Sorted by name, as ntdll numbers them.
 const auto kServices = std::to_array<SystemService>({
+    NT_SERVICE(NtAdjustPrivilegesToken),
     NT_SERVICE(NtAllocateVirtualMemory),
     NT_SERVICE(NtClearEvent),
     NT_SERVICE(NtClose),
     NT_SERVICE(NtContinue),
     NT_SERVICE(NtCreateEvent),
     NT_SERVICE(NtCreateFile),
+    NT_SERVICE(NtCreateKey),
     NT_SERVICE(NtCreateSection),
     NT_SERVICE(NtDelayExecution),
+    NT_SERVICE(NtDeleteKey),
+    NT_SERVICE(NtDeleteValueKey),
     NT_SERVICE(NtDeviceIoControlFile),
+    NT_SERVICE(NtEnumerateKey),
+    NT_SERVICE(NtEnumerateValueKey),
+    NT_SERVICE(NtFlushKey),
     NT_SERVICE(NtFreeVirtualMemory),
     NT_SERVICE(NtFsControlFile),
     NT_SERVICE(NtGetNlsSectionPtr),
     NT_SERVICE(NtInitializeNlsFiles),
     NT_SERVICE(NtMapViewOfSection),
     NT_SERVICE(NtOpenFile),
+    NT_SERVICE(NtOpenKey),
+    NT_SERVICE(NtOpenKeyEx),
+    NT_SERVICE(NtOpenProcessToken),
+    NT_SERVICE(NtOpenProcessTokenEx),
+    NT_SERVICE(NtOpenThreadToken),
+    NT_SERVICE(NtOpenThreadTokenEx),
     NT_SERVICE(NtProtectVirtualMemory),
     NT_SERVICE(NtQueryDefaultLocale),
     NT_SERVICE(NtQueryDefaultUILanguage),
     NT_SERVICE(NtQueryInformationProcess),
+    NT_SERVICE(NtQueryInformationToken),
     NT_SERVICE(NtQueryInstallUILanguage),
+    NT_SERVICE(NtQueryKey),
     NT_SERVICE(NtQueryPerformanceCounter),
     NT_SERVICE(NtQuerySection),
     NT_SERVICE(NtQuerySystemInformation),
     NT_SERVICE(NtQuerySystemTime),
+    NT_SERVICE(NtQueryValueKey),
+    NT_SERVICE(NtQueryVirtualMemory),
+    NT_SERVICE(NtQueryVolumeInformationFile),
     NT_SERVICE(NtRaiseException),
     NT_SERVICE(NtReadFile),
     NT_SERVICE(NtResetEvent),
     NT_SERVICE(NtSetEvent),
-    NT_SERVICE(NtQueryVirtualMemory),
-    NT_SERVICE(NtQueryVolumeInformationFile),
+    NT_SERVICE(NtSetValueKey),
     NT_SERVICE(NtTerminateProcess),
     NT_SERVICE(NtUnmapViewOfSection),
     NT_SERVICE(NtWaitForMultipleObjects),

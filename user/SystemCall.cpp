@@ -3,6 +3,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <set>
@@ -235,6 +237,8 @@ Result<void> MapUserSharedData() {
 
 Result<ServiceBinding> ServiceBinding::Bind(const wine::SystemCallNumbering& numbering) {
   ServiceBinding b;
+  const char* trace = std::getenv("NTBOX_TRACE_SYSCALLS");
+  b.trace_ = trace && *trace && std::string_view(trace) != "0";
   b.rows_.resize(numbering.count());
   b.names_.resize(numbering.count());
   for (std::uint32_t n = 0; n < numbering.count(); ++n) {
@@ -262,6 +266,7 @@ std::uint64_t ntbox_system_service(ntbox::user::SystemCallFrame* frame) {
   const nt::SystemService* service = f.binding->Find(number);
   if (!service) {
     if (number < f.binding->size()) user::NoteUnimplemented(f.binding->NameOf(number));
+    if (f.binding->trace()) std::fprintf(stderr, "ntbox: syscall %#x: not implemented\n", number);
     return static_cast<std::uint32_t>(number < f.binding->size() ? nt::STATUS_NOT_IMPLEMENTED
                                                                   : nt::STATUS_INVALID_SYSTEM_SERVICE);
   }
@@ -279,6 +284,10 @@ std::uint64_t ntbox_system_service(ntbox::user::SystemCallFrame* frame) {
   std::uint64_t status = static_cast<std::uint32_t>(nt::STATUS_INTERNAL_ERROR);
   f.program->Syscall([&] { status = nt::CallSystemService(*service, args); });
   user::LeaveKernel(f, t);
+  if (f.binding->trace()) {
+    std::fprintf(stderr, "ntbox: %s(%#lx, %#lx, %#lx, %#lx) = %#lx\n", service->name.data(), args[0], args[1], args[2],
+                 args[3], status);
+  }
   if (t.exitRequested) {
     t.exitRequested = false;
     cpu::ExitUserModeAsRecorded();

@@ -39,9 +39,12 @@ class ServiceBinding {
   }
   std::size_t size() const { return rows_.size(); }
   const std::string& NameOf(std::uint32_t number) const { return names_.at(number); }
+  // NTBOX_TRACE_SYSCALLS=1 in the server's environment: every call and its status go to its log.
+  bool trace() const { return trace_; }
 
  private:
   std::vector<const nt::SystemService*> rows_;
+  bool trace_ = false;
   std::vector<std::string> names_;
 };
 

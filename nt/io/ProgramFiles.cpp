@@ -38,16 +38,11 @@ constexpr ACCESS_MASK kWriteAccess = 0x40000000 /* GENERIC_WRITE */ | 0x10000000
 
 // A name from the caller's OBJECT_ATTRIBUTES, copied into the kernel.
 NTSTATUS CaptureName(const OBJECT_ATTRIBUTES* attributes, std::u16string& name, ULONG& attributeFlags) {
-  const auto a = mm::ReadCaller(attributes);
-  if (!a) return STATUS_ACCESS_VIOLATION;
-  if (a->Length != sizeof(OBJECT_ATTRIBUTES)) return STATUS_INVALID_PARAMETER;
-  if (a->RootDirectory) return STATUS_NOT_IMPLEMENTED;  // relative opens come with directory handles
-  const auto u = mm::ReadCaller(a->ObjectName);
-  if (!u) return STATUS_ACCESS_VIOLATION;
-  if (u->Length % 2 || u->Length > u->MaximumLength) return STATUS_OBJECT_NAME_INVALID;
-  name.assign(u->Length / 2, u'\0');
-  if (!mm::ReadCaller(name.data(), u->Buffer, u->Length)) return STATUS_ACCESS_VIOLATION;
-  attributeFlags = a->Attributes;
+  ob::CapturedAttributes a;
+  if (const NTSTATUS s = ob::CaptureAttributes(attributes, a); s != STATUS_SUCCESS) return s;
+  if (a.root) return STATUS_NOT_IMPLEMENTED;  // relative opens come with directory handles
+  name = std::move(a.name);
+  attributeFlags = a.attributes;
   return STATUS_SUCCESS;
 }
 

@@ -109,6 +109,27 @@ class KernelThread {
 
 // The calling thread's kernel state, or nullptr when it is not attached.
 KernelThread* CurrentThread();
+
+// Held by a Zw entry point: the service it calls sees KernelMode as the previous mode (kernel
+// buffers and kernel handles are the caller's), whatever request the thread serves.
+class KernelModeCall {
+ public:
+  KernelModeCall() : thread_(CurrentThread()) {
+    if (thread_) {
+      saved_ = thread_->previousMode;
+      thread_->previousMode = 0;  // KernelMode
+    }
+  }
+  ~KernelModeCall() {
+    if (thread_) thread_->previousMode = saved_;
+  }
+  KernelModeCall(const KernelModeCall&) = delete;
+  KernelModeCall& operator=(const KernelModeCall&) = delete;
+
+ private:
+  KernelThread* thread_;
+  KPROCESSOR_MODE saved_ = 0;
+};
 // Where the calling thread keeps it: another thread may read it (the watchdog) while this one lives.
 KernelThread* const* CurrentThreadSlot();
 // A fresh thread id (multiples of 4, as Windows' client ids).

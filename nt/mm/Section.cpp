@@ -45,16 +45,7 @@ struct SectionData {
   ULONG protect = 0;
 };
 
-void DeleteSection(void* body) { delete static_cast<SectionData*>(ob::HeaderOf(body)->hostContext); }
-
-ob::ObjectType& Sections() {
-  static const bool once = [] {
-    ob::SectionType().onDelete = DeleteSection;
-    return true;
-  }();
-  (void)once;
-  return ob::SectionType();
-}
+ob::ObjectType& Sections() { return ob::OwningHostContext<SectionData>(ob::SectionType()); }
 
 // The whole file behind a handle, from its start; bounded.
 // Reads size bytes from the start of fd; false on an error or a file shorter than that.

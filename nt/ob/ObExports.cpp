@@ -139,14 +139,44 @@ NTSTATUS ob::CheckUnnamed(const void* objectAttributes) {
   return a->ObjectName ? STATUS_NOT_IMPLEMENTED : STATUS_SUCCESS;
 }
 
-NTSTATUS ob::ReturnNewHandle(void* body, ACCESS_MASK access, HANDLE* handle) {
-  const HANDLE inserted = InsertHandle(body, access, false);
+NTSTATUS ob::CaptureAttributes(const void* objectAttributes, CapturedAttributes& out) {
+  const auto a = mm::ReadCaller(static_cast<const OBJECT_ATTRIBUTES*>(objectAttributes));
+  if (!a) return STATUS_ACCESS_VIOLATION;
+  if (a->Length != sizeof(OBJECT_ATTRIBUTES)) return STATUS_INVALID_PARAMETER;
+  out.root = a->RootDirectory;
+  out.attributes = a->Attributes;
+  out.kernelHandle = (a->Attributes & OBJ_KERNEL_HANDLE) && ExGetPreviousMode() == KernelMode;
+  out.name.clear();
+  if (!a->ObjectName) return STATUS_SUCCESS;
+  const auto u = mm::ReadCaller(a->ObjectName);
+  if (!u) return STATUS_ACCESS_VIOLATION;
+  if (u->Length % 2) return STATUS_OBJECT_NAME_INVALID;  // MaximumLength is not looked at, as on Windows
+  out.name.assign(u->Length / 2, u'\0');
+  if (!mm::ReadCaller(out.name.data(), u->Buffer, u->Length)) return STATUS_ACCESS_VIOLATION;
+  return STATUS_SUCCESS;
+}
+
+NTSTATUS ob::ReturnNewHandle(void* body, ACCESS_MASK access, HANDLE* handle, bool kernelHandle) {
+  const HANDLE inserted = InsertHandle(body, access, kernelHandle);
   DereferenceObject(body);
   if (!mm::WriteCaller(handle, inserted)) {
-    (void)NtClose(inserted);
+    (void)ZwClose(inserted);
     return STATUS_ACCESS_VIOLATION;
   }
   return STATUS_SUCCESS;
 }
+
+ob::HandleReference::~HandleReference() {
+  if (body_) DereferenceObject(body_);
+}
+
+NTSTATUS ob::HandleReference::Open(HANDLE handle, ACCESS_MASK access, void* objectType) {
+  PVOID body = nullptr;
+  const NTSTATUS s = ObReferenceObjectByHandle(handle, access, objectType, ExGetPreviousMode(), &body, nullptr);
+  if (NT_SUCCESS(s)) body_ = body;
+  return s;
+}
+
+void* ob::HandleReference::HostContextOf(void* body) { return HeaderOf(body)->hostContext; }
 
 }  // namespace ntbox::nt

@@ -1,5 +1,7 @@
 // Object manager and process exports drivers call (ob/, ps/).
 #pragma once
+#include <string>
+
 #include "nt/Types.h"
 
 namespace ntbox::nt {
@@ -42,9 +44,42 @@ namespace ob {
 // OBJECT_ATTRIBUTES read from the caller; names are refused (STATUS_NOT_IMPLEMENTED) until
 // \BaseNamedObjects comes.
 NTSTATUS CheckUnnamed(const void* objectAttributes);
+// A service's OBJECT_ATTRIBUTES and the name in them, copied from its caller.
+struct CapturedAttributes {
+  HANDLE root = nullptr;
+  std::u16string name;
+  ULONG attributes = 0;
+  // OBJ_KERNEL_HANDLE, honoured for a caller in kernel mode only (as Windows strips it from
+  // user mode's requests).
+  bool kernelHandle = false;
+};
+NTSTATUS CaptureAttributes(const void* objectAttributes, CapturedAttributes& out);
 // Gives the caller a handle to a new object (taking over its creation reference) in *handle, the
 // caller's memory; on a bad pointer the handle is closed again and the status says so.
-NTSTATUS ReturnNewHandle(void* body, ACCESS_MASK access, HANDLE* handle);
+NTSTATUS ReturnNewHandle(void* body, ACCESS_MASK access, HANDLE* handle, bool kernelHandle = false);
+
+// An object a service references by handle (ObReferenceObjectByHandle for the previous mode),
+// dereferenced when this goes.
+class HandleReference {
+ public:
+  HandleReference() = default;
+  HandleReference(const HandleReference&) = delete;
+  HandleReference& operator=(const HandleReference&) = delete;
+  ~HandleReference();
+  NTSTATUS Open(HANDLE handle, ACCESS_MASK access, void* objectType);
+  // Takes over a reference the caller holds.
+  void Adopt(void* body) { body_ = body; }
+  void* body() const { return body_; }
+  // The host object behind the body (ObjectHeader::hostContext).
+  template <class T>
+  T& context() const {
+    return *static_cast<T*>(HostContextOf(body_));
+  }
+
+ private:
+  static void* HostContextOf(void* body);
+  void* body_ = nullptr;
+};
 }  // namespace ob
 
 }  // namespace ntbox::nt

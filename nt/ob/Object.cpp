@@ -24,6 +24,8 @@ ObjectType g_thread{u"Thread"};
 ObjectType g_link{u"SymbolicLink"};
 ObjectType g_directory{u"Directory"};
 ObjectType g_section{u"Section"};
+ObjectType g_key{u"Key"};
+ObjectType g_token{u"Token"};
 
 }  // namespace
 
@@ -36,6 +38,8 @@ ObjectType& ThreadType() { return g_thread; }
 ObjectType& SymbolicLinkType() { return g_link; }
 ObjectType& DirectoryType() { return g_directory; }
 ObjectType& SectionType() { return g_section; }
+ObjectType& KeyType() { return g_key; }
+ObjectType& TokenType() { return g_token; }
 
 std::u16string UpcaseName(std::u16string_view s) {
   std::u16string out(s);

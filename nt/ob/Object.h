@@ -43,6 +43,8 @@ ObjectType& ThreadType();
 ObjectType& SymbolicLinkType();
 ObjectType& DirectoryType();
 ObjectType& SectionType();
+ObjectType& KeyType();
+ObjectType& TokenType();
 
 constexpr std::uint64_t kHeaderMagic = 0x6A624F786F62746Eull;  // "ntboxObj"
 
@@ -62,6 +64,17 @@ void* CreateObject(ObjectType& type, std::size_t bodySize, void* hostContext = n
 // nullptr when body is not an object ntbox created (a wild pointer from a driver).
 ObjectHeader* HeaderOf(const void* body);
 void ReferenceObject(void* body);
+
+// type, whose bodies each own a host object T (their hostContext), deleted with the body.
+template <class T>
+ObjectType& OwningHostContext(ObjectType& type) {
+  static const bool once = [&type] {
+    type.onDelete = [](void* body) { delete static_cast<T*>(HeaderOf(body)->hostContext); };
+    return true;
+  }();
+  (void)once;
+  return type;
+}
 // Drops one reference; the object is deleted with the last one.
 void DereferenceObject(void* body);
 

@@ -51,6 +51,7 @@ Process* ProcessOfHandle(HANDLE handle) {
 
 Process::~Process() {
   CloseAllHandles();
+  if (token) ob::DereferenceObject(token);
   if (ob::ObjectHeader* h = ob::HeaderOf(object_)) h->hostContext = nullptr;
   ob::DereferenceObject(object_);
 }

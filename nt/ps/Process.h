@@ -38,6 +38,8 @@ class Process {
   // SECTION_IMAGE_INFORMATION.
   std::uint64_t peb = 0;
   std::array<std::uint8_t, 0x40> imageInformation{};
+  // Its primary token (se/Token.cpp), made when first asked for; the process holds a reference.
+  void* token = nullptr;
   // Images mapped into the process by NtMapViewOfSection, by base.
   std::map<std::uint64_t, std::unique_ptr<pe::LoadedImage>>& imageViews() { return imageViews_; }
 

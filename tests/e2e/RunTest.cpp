@@ -291,6 +291,44 @@ TEST_F(RunTest, ExceptionsReachAProgramOnWinesDlls) {
   EXPECT_EQ(Run("status").exit, 0);
 }
 
+// One registry for programs, drivers and `ntbox reg` (issue 16's registry services, the drivers' Zw*
+// on the same code): Wine's advapi32 creates nested keys, sets, reads, enumerates and deletes values
+// through NtCreateKey & co.; `reg query` sees them, HKCU included; a driver reads its Parameters
+// value `reg add` wrote and the program's value, and writes one the program then reads.
+TEST_F(RunTest, ProgramsDriversAndRegShareOneRegistry) {
+  Outcome r = Run("run --nt-layer " + Driver("registry_app.exe") + " write");
+  EXPECT_EQ(r.exit, 0) << r.out << r.err;
+  EXPECT_EQ(r.out, "registry checks passed: 29\r\n");
+  r = Run("reg query \"HKLM\\SOFTWARE\\ntbox-test\"");
+  EXPECT_TRUE(Contains(r.out, "Greeting    REG_SZ    hello from a program")) << r.out;
+  EXPECT_TRUE(Contains(r.out, "Answer    REG_DWORD    0x2a")) << r.out;
+  EXPECT_FALSE(Contains(r.out, "List")) << r.out;
+  EXPECT_TRUE(Contains(Run("reg query \"HKCU\\Software\\ntbox-test\"").out, "Theme    REG_SZ    dark"));
+
+  TestSigningOn();
+  ASSERT_EQ(Run("sc create regdrv type= kernel binPath= " + Driver("registry_driver.sys")).exit, 0);
+  ASSERT_EQ(Run("reg add \"HKLM\\SYSTEM\\CurrentControlSet\\Services\\regdrv\\Parameters\" /v Greeting /t REG_SZ /d "
+                "\"set by reg add\"").exit,
+            0);
+  ASSERT_EQ(Run("sc start regdrv").exit, 0);
+  const std::string log = Run("dbgview").out;
+  EXPECT_TRUE(Contains(log, "registry_driver: Parameters opened")) << log;
+  EXPECT_TRUE(Contains(log, "registry_driver: Greeting = set by reg add")) << log;
+  EXPECT_TRUE(Contains(log, "registry_driver: value 1: SeenByDriver")) << log;
+  EXPECT_TRUE(Contains(log, "registry_driver: Answer = 42")) << log;
+  EXPECT_TRUE(Contains(log, "registry_driver: ZwSetValueKey(FromDriver): 0x00000000")) << log;
+  EXPECT_TRUE(Contains(Run("reg query \"HKLM\\SYSTEM\\CurrentControlSet\\Services\\regdrv\\Parameters\"").out,
+                       "SeenByDriver    REG_DWORD    0x1"));
+  r = Run("run --nt-layer " + Driver("registry_app.exe") + " read FromDriver");
+  EXPECT_EQ(r.out, "FromDriver = written by registry_driver (type 1)\r\n") << r.err;
+
+  // Hostile pointers to the services: errors for the program, no stop.
+  r = Run("run --nt-layer " + Driver("registry_app.exe") + " bad");
+  EXPECT_EQ(r.exit, 0) << r.out << r.err;
+  EXPECT_EQ(Run("status").exit, 0);
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "crashes" / "last.txt"));
+}
+
 // A program whose TLS index slot lies in a read-only section: Windows' loader faults writing it
 // and the process cannot start; the loader here wrote it and crashed the server.
 TEST_F(RunTest, ReadOnlyTlsIndexSlotRefusesTheProgram) {

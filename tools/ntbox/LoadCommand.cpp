@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "machine/KernelRegistry.h"
 #include "nt/Kernel.h"
 #include "nt/Status.h"
 #include "nt/ex/Pool.h"
@@ -72,6 +73,15 @@ int RunLoad(const LoadOptions& options) {
   nt::KernelConfig config;
   config.version = *version;
   if (options.noVerifier) config.verifier.flags = 0;
+  // A registry of its own that lives as long as the driver: its service key, and whatever the driver
+  // writes.
+  auto registry = machine::Registry::Open(":memory:");
+  if (!registry) {
+    std::fprintf(stderr, "ntbox load: %s\n", registry.error().message.c_str());
+    return kExitRefused;
+  }
+  machine::KernelRegistry kernelRegistry(**registry);
+  config.registry = &kernelRegistry;
   nt::Kernel kernel(config);
   nt::ke::ThreadAttachment attach;
   kernel.SetDebugSink(PrintDebugRecord);
@@ -95,6 +105,11 @@ int RunLoad(const LoadOptions& options) {
     return kExitRefused;
   }
   const nt::Module& module = (*driver)->module();
+  // \REGISTRY\MACHINE\...\Services\<name>: the key DriverEntry is given.
+  if (auto r = (*registry)->CreateKey(Utf16ToUtf8((*driver)->registryPath()).substr(10)); !r) {
+    std::fprintf(stderr, "ntbox load: %s\n", r.error().message.c_str());
+    return kExitRefused;
+  }
 
   const auto status = (*driver)->CallEntry();
   if (!status) return BugChecked(reportOf(status.error()), kernel);
