@@ -133,7 +133,8 @@ Result<std::unique_ptr<Machine>> Machine::Boot(const fs::path& root) {
   machine->kernelRegistry_ = std::make_unique<KernelRegistry>(reg);
   kernelConfig.registry = machine->kernelRegistry_.get();
   if (auto wine = user::wine::InstallDirectory()) {
-    kernelConfig.systemDlls = (*wine / "x86_64-windows").string();
+    if (auto own = user::wine::OwnDllDirectory()) kernelConfig.systemDlls.push_back(own->string());
+    kernelConfig.systemDlls.push_back((*wine / "x86_64-windows").string());
     kernelConfig.nlsDirectory = (*wine / "nls").string();
   }
   // The DPC watchdog's limits in milliseconds, where Windows keeps them.
@@ -166,6 +167,7 @@ Result<std::unique_ptr<Machine>> Machine::Boot(const fs::path& root) {
     for (const auto& [id, listener] : m->listeners_) listener(logged);
   });
   machine->kernel_->SetBugCheckHandler([m](const nt::BugCheck& record) { (void)m->BugChecked(record); });
+  machine->scm_ = std::make_unique<ScmDevice>(*m, *machine->kernel_);
 
   // Automatic recovery: a driver the last boot was starting when it never completed (a bugcheck, a
   // hang, a crash) is skipped from now on, and said so, until its service is changed or deleted.
@@ -240,6 +242,7 @@ Machine::~Machine() {
   // Windows does not unload drivers at shutdown; their images simply go away.
   std::lock_guard state(stateMutex_);
   runtime_.clear();
+  scm_.reset();
   kernel_.reset();
 }
 

@@ -16,6 +16,7 @@
 #include "machine/BootConfig.h"
 #include "machine/DebugLog.h"
 #include "machine/KernelRegistry.h"
+#include "machine/ScmDevice.h"
 #include "machine/MachineDir.h"
 #include "machine/Registry.h"
 #include "nt/Kernel.h"
@@ -220,6 +221,8 @@ class Machine : private user::SystemGate {
   std::chrono::steady_clock::time_point bootTime_;
   std::unique_ptr<DebugLog> log_;
   std::unique_ptr<nt::Kernel> kernel_;
+  // \Device\ServiceControlManager: the service API of programs.
+  std::unique_ptr<ScmDevice> scm_;
 
   // The kernel lock (nt/ke/Dispatcher.h): the SCM and every call into driver code.
   nt::ke::KernelLock& mutex_;

@@ -63,9 +63,9 @@ struct KernelConfig {
   ULONG safeBootMode = 0;        // bcdedit /set safeboot: InitSafeBootMode (1 minimal, 2 network)
   // The folder that is the machine's C: drive (kernel file I/O stays inside it); empty: none.
   std::string systemDrive;
-  // Where the system DLLs programs load live on the host (Wine's PE builds): they appear as
-  // C:\windows\system32\*.dll. Empty: none.
-  std::string systemDlls;
+  // Where the system DLLs programs load live on the host: ntbox's own (user/dlls), then Wine's PE
+  // builds; they appear as C:\windows\system32\*.dll, the first folder holding a name wins.
+  std::vector<std::string> systemDlls;
   // The NLS tables (locale.nls, c_1252.nls ...) ntdll maps through NtInitializeNlsFiles & co.
   std::string nlsDirectory;
   // The registry the configuration manager serves (the machine's); not owned. nullptr: none, and

@@ -9,7 +9,9 @@ version="8.0~repack-4"
 sha256="512b715f32fccf2ebec2b63f23d9d83394d30e27cc5570a8ef92c5d3627ef305"
 dest="${1:-build/lib/ntbox/wine}"
 stamp="$dest/VERSION"
-if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "libwine $version" ]; then
+# The layout changes when the list of DLLs or their names here do.
+layout="libwine $version, layout 2"
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$layout" ]; then
   exit 0
 fi
 work="$(mktemp -d)"
@@ -34,8 +36,8 @@ dpkg-deb -x "$deb" "$work/x"
 pe="$work/x/usr/lib/x86_64-linux-gnu/wine/x86_64-windows"
 rm -rf "$dest"
 mkdir -p "$dest/x86_64-windows" "$dest/nls"
-grep -v '^#' user/wine/dlls.txt | while read -r dll; do
-  [ -n "$dll" ] && cp "$pe/$dll" "$dest/x86_64-windows/"
+grep -v '^#' user/wine/dlls.txt | while read -r dll as; do
+  [ -n "$dll" ] && cp "$pe/$dll" "$dest/x86_64-windows/${as:-$dll}"
 done
 cp "$work"/x/usr/share/wine/nls/*.nls "$dest/nls/"
 cp "$work/x/usr/share/doc/libwine/copyright" "$dest/COPYRIGHT"
@@ -45,4 +47,4 @@ unmodified. Wine is free software under the GNU Lesser General Public License 2.
 (COPYRIGHT has the full terms). Its source: apt-get source wine=$version, or
 https://sources.debian.org/src/wine/$version/ and https://www.winehq.org/.
 NOTICE
-echo "libwine $version" > "$stamp"
+echo "$layout" > "$stamp"

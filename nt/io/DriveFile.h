@@ -50,6 +50,14 @@ NTSTATUS NTAPI NtFsControlFile(HANDLE FileHandle, HANDLE Event, PVOID ApcRoutine
 // FileFsDeviceInformation only, so far.
 NTSTATUS NTAPI NtQueryVolumeInformationFile(HANDLE FileHandle, IO_STATUS_BLOCK* IoStatusBlock, PVOID FsInformation,
                                             ULONG Length, ULONG FsInformationClass);
+// Attributes and information of files on the machine's volumes (a device's: not yet, its driver
+// would be asked); set: the position and the end of file only.
+NTSTATUS NTAPI NtQueryAttributesFile(OBJECT_ATTRIBUTES* ObjectAttributes, PVOID FileInformation);
+NTSTATUS NTAPI NtQueryFullAttributesFile(OBJECT_ATTRIBUTES* ObjectAttributes, PVOID FileInformation);
+NTSTATUS NTAPI NtQueryInformationFile(HANDLE FileHandle, IO_STATUS_BLOCK* IoStatusBlock, PVOID FileInformation,
+                                      ULONG Length, ULONG FileInformationClass);
+NTSTATUS NTAPI NtSetInformationFile(HANDLE FileHandle, IO_STATUS_BLOCK* IoStatusBlock, PVOID FileInformation,
+                                    ULONG Length, ULONG FileInformationClass);
 // Synchronous transfers; Event and ApcRoutine are not honoured yet.
 NTSTATUS NTAPI NtReadFile(HANDLE FileHandle, HANDLE Event, PVOID ApcRoutine, PVOID ApcContext,
                           IO_STATUS_BLOCK* IoStatusBlock, PVOID Buffer, ULONG Length, LARGE_INTEGER* ByteOffset,

@@ -7,6 +7,8 @@
 #include <fcntl.h>
 #include <strings.h>
 #include <sys/stat.h>
+
+#include <cstring>
 #include <unistd.h>
 
 #include <algorithm>
@@ -131,12 +133,16 @@ NTSTATUS OpenOnVolume(const std::u16string& ntName, std::u16string_view rest, AC
   const auto& config = Kernel::Current().config();
   int root = -1;
   std::vector<std::string> walk = parts;
-  if (drive == u'C' && parts.size() == 3 && !config.systemDlls.empty() &&
-      EqualNoCase(ob::Widen(parts[0]), u"windows") && EqualNoCase(ob::Widen(parts[1]), u"system32")) {
+  if (drive == u'C' && parts.size() == 3 && EqualNoCase(ob::Widen(parts[0]), u"windows") &&
+      EqualNoCase(ob::Widen(parts[1]), u"system32")) {
     // C:\windows\system32\X.dll: the system DLLs, when there is one by that name.
-    const int dlls = ::open(config.systemDlls.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    int probe = dlls >= 0 ? OpenComponent(dlls, parts[2], O_RDONLY) : -1;
-    if (probe >= 0) {
+    for (const std::string& folder : config.systemDlls) {
+      const int dlls = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      const int probe = dlls >= 0 ? OpenComponent(dlls, parts[2], O_RDONLY) : -1;
+      if (probe < 0) {
+        if (dlls >= 0) ::close(dlls);
+        continue;
+      }
       ::close(probe);
       if (wantsWrite) {
         ::close(dlls);
@@ -144,8 +150,7 @@ NTSTATUS OpenOnVolume(const std::u16string& ntName, std::u16string_view rest, AC
       }
       root = dlls;
       walk = {parts[2]};
-    } else if (dlls >= 0) {
-      ::close(dlls);
+      break;
     }
   }
   if (root < 0) {
@@ -173,6 +178,29 @@ NTSTATUS OpenOnVolume(const std::u16string& ntName, std::u16string_view rest, AC
   return io::InsertHostFile(fd, directory, ntName, access, handle);
 }
 
+// Opens what the caller's OBJECT_ATTRIBUTES name for a program: a file on a volume or a device.
+NTSTATUS OpenByName(const OBJECT_ATTRIBUTES* objectAttributes, ACCESS_MASK access, ULONG share, ULONG disposition,
+                    ULONG options, HANDLE& handle) {
+  std::u16string name;
+  ULONG attributes = 0;
+  if (const NTSTATUS s = CaptureName(objectAttributes, name, attributes); s != STATUS_SUCCESS) return s;
+  std::u16string_view rest = name;
+  for (std::u16string_view prefix : {u"\\??\\", u"\\DosDevices\\", u"\\GLOBAL??\\"}) {
+    if (rest.size() >= prefix.size() && EqualNoCase(rest.substr(0, prefix.size()), prefix)) {
+      rest = rest.substr(prefix.size());
+      break;
+    }
+  }
+  if (rest.size() >= 2 && rest[1] == u':' && rest != std::u16string_view(name)) {
+    return OpenOnVolume(name, rest, access, disposition, options, &handle);
+  }
+  auto opened = io::OpenFile(ps::CurrentProcess(), name, access, share,
+                             !(options & 0x30) /* neither FILE_SYNCHRONOUS_IO_(NON)ALERT */);
+  if (!opened) return opened.error();
+  handle = reinterpret_cast<HANDLE>(*opened);
+  return STATUS_SUCCESS;
+}
+
 }  // namespace
 
 NTSTATUS NTAPI NtCreateFile(HANDLE* FileHandle, ACCESS_MASK DesiredAccess, OBJECT_ATTRIBUTES* ObjectAttributes,
@@ -184,26 +212,8 @@ NTSTATUS NTAPI NtCreateFile(HANDLE* FileHandle, ACCESS_MASK DesiredAccess, OBJEC
                         ShareAccess, CreateDisposition, CreateOptions, EaBuffer, EaLength);
   }
   if (!mm::WriteCaller(FileHandle, HANDLE{}) || !mm::ReadCaller(IoStatusBlock)) return STATUS_ACCESS_VIOLATION;
-  std::u16string name;
-  ULONG attributes = 0;
-  if (const NTSTATUS s = CaptureName(ObjectAttributes, name, attributes); s != STATUS_SUCCESS) return s;
-  std::u16string_view rest = name;
-  for (std::u16string_view prefix : {u"\\??\\", u"\\DosDevices\\", u"\\GLOBAL??\\"}) {
-    if (rest.size() >= prefix.size() && EqualNoCase(rest.substr(0, prefix.size()), prefix)) {
-      rest = rest.substr(prefix.size());
-      break;
-    }
-  }
   HANDLE handle = nullptr;
-  NTSTATUS status;
-  if (rest.size() >= 2 && rest[1] == u':' && rest != std::u16string_view(name)) {
-    status = OpenOnVolume(name, rest, DesiredAccess, CreateDisposition, CreateOptions, &handle);
-  } else {
-    auto opened = io::OpenFile(ps::CurrentProcess(), name, DesiredAccess, ShareAccess,
-                               !(CreateOptions & 0x30) /* neither FILE_SYNCHRONOUS_IO_(NON)ALERT */);
-    status = opened ? STATUS_SUCCESS : opened.error();
-    if (opened) handle = reinterpret_cast<HANDLE>(*opened);
-  }
+  NTSTATUS status = OpenByName(ObjectAttributes, DesiredAccess, ShareAccess, CreateDisposition, CreateOptions, handle);
   IO_STATUS_BLOCK iosb{};
   iosb.Status = status;
   iosb.Information = NT_SUCCESS(status) ? 1 /* FILE_OPENED */ : 0;
@@ -363,6 +373,162 @@ NTSTATUS NTAPI NtOpenFile(HANDLE* FileHandle, ACCESS_MASK DesiredAccess, OBJECT_
                           IO_STATUS_BLOCK* IoStatusBlock, ULONG ShareAccess, ULONG OpenOptions) {
   return NtCreateFile(FileHandle, DesiredAccess, ObjectAttributes, IoStatusBlock, nullptr, 0, ShareAccess, FILE_OPEN,
                       OpenOptions, nullptr, 0);
+}
+
+namespace {
+
+constexpr ULONG FILE_ATTRIBUTE_READONLY = 0x1, FILE_ATTRIBUTE_DIRECTORY = 0x10, FILE_ATTRIBUTE_ARCHIVE = 0x20;
+constexpr ULONG FILE_READ_ATTRIBUTES = 0x80;
+
+// A host time as Windows counts (100 ns since 1601).
+LONGLONG FileTime(const struct timespec& t) {
+  return (static_cast<LONGLONG>(t.tv_sec) + 11644473600LL) * 10000000LL + t.tv_nsec / 100;
+}
+
+ULONG AttributesOf(const struct stat& st) {
+  ULONG a = S_ISDIR(st.st_mode) ? FILE_ATTRIBUTE_DIRECTORY : FILE_ATTRIBUTE_ARCHIVE;
+  if (!(st.st_mode & S_IWUSR)) a |= FILE_ATTRIBUTE_READONLY;
+  return a;
+}
+
+// FILE_NETWORK_OPEN_INFORMATION, whose first 0x24 bytes FILE_BASIC_INFORMATION shares but for the
+// sizes between (basic: times then attributes; network: times, sizes, attributes).
+struct FileTimes {
+  LONGLONG creation, access, write, change;
+};
+FileTimes TimesOf(const struct stat& st) {
+  return {FileTime(st.st_mtim), FileTime(st.st_atim), FileTime(st.st_mtim), FileTime(st.st_ctim)};
+}
+
+// The host file behind a program's handle (referenced), or an error.
+class HostFileRef {
+ public:
+  NTSTATUS Open(HANDLE handle) {
+    if (const NTSTATUS s = ref_.Open(handle, 0, g_IoFileObjectType); !NT_SUCCESS(s)) return s;
+    fd_ = io::TailOf(static_cast<FILE_OBJECT*>(ref_.body()))->hostFd;
+    return fd_ >= 0 ? STATUS_SUCCESS : STATUS_INVALID_DEVICE_REQUEST;  // a device's: its driver would answer
+  }
+  int fd() const { return fd_; }
+
+ private:
+  ob::HandleReference ref_;
+  int fd_ = -1;
+};
+
+// What the file an OBJECT_ATTRIBUTES names is, without keeping it open.
+NTSTATUS StatByName(const OBJECT_ATTRIBUTES* attributes, struct stat& st) {
+  HANDLE handle = nullptr;
+  if (const NTSTATUS s = OpenByName(attributes, FILE_READ_ATTRIBUTES, 7, FILE_OPEN, 0, handle); !NT_SUCCESS(s)) return s;
+  HostFileRef file;
+  NTSTATUS status = file.Open(handle);
+  if (NT_SUCCESS(status) && ::fstat(file.fd(), &st) != 0) status = io::StatusOfErrno(errno);
+  (void)NtClose(handle);
+  return status;
+}
+
+std::vector<std::uint8_t> NetworkOpenInformation(const struct stat& st) {
+  std::vector<std::uint8_t> out(0x38);
+  const FileTimes t = TimesOf(st);
+  std::memcpy(out.data(), &t, sizeof t);
+  const LONGLONG allocation = static_cast<LONGLONG>(st.st_blocks) * 512, size = st.st_size;
+  std::memcpy(out.data() + 0x20, &allocation, 8);
+  std::memcpy(out.data() + 0x28, &size, 8);
+  const ULONG attributes = AttributesOf(st);
+  std::memcpy(out.data() + 0x30, &attributes, 4);
+  return out;
+}
+
+std::vector<std::uint8_t> BasicInformation(const struct stat& st) {
+  std::vector<std::uint8_t> out(0x28);
+  const FileTimes t = TimesOf(st);
+  std::memcpy(out.data(), &t, sizeof t);
+  const ULONG attributes = AttributesOf(st);
+  std::memcpy(out.data() + 0x20, &attributes, 4);
+  return out;
+}
+
+NTSTATUS ReturnFileInformation(const std::vector<std::uint8_t>& info, PVOID buffer, ULONG length,
+                               IO_STATUS_BLOCK* iosb) {
+  if (length < info.size()) return STATUS_INFO_LENGTH_MISMATCH;
+  if (!mm::WriteCaller(buffer, info.data(), info.size())) return STATUS_ACCESS_VIOLATION;
+  IO_STATUS_BLOCK done{};
+  done.Information = info.size();
+  if (iosb && !mm::WriteCaller(iosb, done)) return STATUS_ACCESS_VIOLATION;
+  return STATUS_SUCCESS;
+}
+
+}  // namespace
+
+NTSTATUS NTAPI NtQueryAttributesFile(OBJECT_ATTRIBUTES* ObjectAttributes, PVOID FileInformation) {
+  struct stat st {};
+  if (const NTSTATUS s = StatByName(ObjectAttributes, st); !NT_SUCCESS(s)) return s;
+  return ReturnFileInformation(BasicInformation(st), FileInformation, 0x28, nullptr);
+}
+
+NTSTATUS NTAPI NtQueryFullAttributesFile(OBJECT_ATTRIBUTES* ObjectAttributes, PVOID FileInformation) {
+  struct stat st {};
+  if (const NTSTATUS s = StatByName(ObjectAttributes, st); !NT_SUCCESS(s)) return s;
+  return ReturnFileInformation(NetworkOpenInformation(st), FileInformation, 0x38, nullptr);
+}
+
+NTSTATUS NTAPI NtQueryInformationFile(HANDLE FileHandle, IO_STATUS_BLOCK* IoStatusBlock, PVOID FileInformation,
+                                      ULONG Length, ULONG FileInformationClass) {
+  if (!mm::ReadCaller(IoStatusBlock)) return STATUS_ACCESS_VIOLATION;
+  HostFileRef file;
+  if (const NTSTATUS s = file.Open(FileHandle); !NT_SUCCESS(s)) return s;
+  struct stat st {};
+  if (::fstat(file.fd(), &st) != 0) return io::StatusOfErrno(errno);
+  std::vector<std::uint8_t> info;
+  switch (FileInformationClass) {
+    case 4:  // FileBasicInformation
+      info = BasicInformation(st);
+      break;
+    case 5: {  // FileStandardInformation
+      info.assign(0x18, 0);
+      const LONGLONG allocation = static_cast<LONGLONG>(st.st_blocks) * 512, size = st.st_size;
+      const ULONG links = static_cast<ULONG>(st.st_nlink);
+      std::memcpy(info.data(), &allocation, 8);
+      std::memcpy(info.data() + 8, &size, 8);
+      std::memcpy(info.data() + 0x10, &links, 4);
+      info[0x15] = S_ISDIR(st.st_mode) ? 1 : 0;  // Directory (DeletePending at 0x14 stays 0)
+      break;
+    }
+    case 14: {  // FilePositionInformation
+      const off_t at = ::lseek(file.fd(), 0, SEEK_CUR);
+      const LONGLONG position = at < 0 ? 0 : at;  // a pipe or terminal has none
+      info.assign(8, 0);
+      std::memcpy(info.data(), &position, 8);
+      break;
+    }
+    case 34:  // FileNetworkOpenInformation
+      info = NetworkOpenInformation(st);
+      break;
+    case 35: {  // FileAttributeTagInformation
+      info.assign(8, 0);
+      const ULONG attributes = AttributesOf(st);
+      std::memcpy(info.data(), &attributes, 4);
+      break;
+    }
+    default:
+      return STATUS_INVALID_INFO_CLASS;
+  }
+  return ReturnFileInformation(info, FileInformation, Length, IoStatusBlock);
+}
+
+NTSTATUS NTAPI NtSetInformationFile(HANDLE FileHandle, IO_STATUS_BLOCK* IoStatusBlock, PVOID FileInformation,
+                                    ULONG Length, ULONG FileInformationClass) {
+  if (!mm::ReadCaller(IoStatusBlock)) return STATUS_ACCESS_VIOLATION;
+  if (FileInformationClass != 14 && FileInformationClass != 20) return STATUS_INVALID_INFO_CLASS;  // position, end
+  if (Length < 8) return STATUS_INFO_LENGTH_MISMATCH;
+  const auto value = mm::ReadCaller(static_cast<const LONGLONG*>(FileInformation));
+  if (!value) return STATUS_ACCESS_VIOLATION;
+  if (*value < 0) return STATUS_INVALID_PARAMETER;
+  HostFileRef file;
+  if (const NTSTATUS s = file.Open(FileHandle); !NT_SUCCESS(s)) return s;
+  const int r = FileInformationClass == 14 ? (::lseek(file.fd(), *value, SEEK_SET) < 0 ? -1 : 0)
+                                           : ::ftruncate(file.fd(), *value);
+  if (r != 0) return io::StatusOfErrno(errno);
+  return mm::WriteCaller(IoStatusBlock, IO_STATUS_BLOCK{}) ? STATUS_SUCCESS : STATUS_ACCESS_VIOLATION;
 }
 
 }  // namespace ntbox::nt

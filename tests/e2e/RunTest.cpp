@@ -8,6 +8,8 @@
 
 #include <cstdio>
 #include <cstring>
+#include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -30,6 +32,21 @@ class RunTest : public ntbox::test::MachineFixture {
     ASSERT_EQ(Run("sc start SIoctl").exit, 0);
   }
   Outcome App(const std::string& args) { return Run("run " + Driver(args)); }
+  // `ntbox args` with the current directory a fresh folder holding copies of the built files, as a
+  // user runs a program beside its driver.
+  Outcome RunBeside(const std::vector<std::string>& files, const std::string& args, std::filesystem::path* where = nullptr) {
+    const std::filesystem::path folder = dir_.parent_path() / ("beside_" + std::to_string(getpid()));
+    std::filesystem::remove_all(folder);
+    std::filesystem::create_directories(folder);
+    for (const auto& file : files) std::filesystem::copy_file(Driver(file), folder / file);
+    const std::filesystem::path previous = std::filesystem::current_path();
+    std::filesystem::current_path(folder);
+    Outcome r = Run(args);
+    std::filesystem::current_path(previous);
+    std::filesystem::remove_all(folder);
+    if (where) *where = folder;
+    return r;
+  }
 
   // `ntbox run` in the background, its stdout on a pipe; returns once it printed `line`.
   pid_t Start(const std::string& program, const std::vector<std::string>& args, const std::string& line, int& out) {
@@ -108,6 +125,46 @@ TEST_F(RunTest, Seed002FlowOnWinesDlls) {
   r = Run("run --nt-layer " + Driver("ioctl_app.exe"));
   EXPECT_EQ(r.exit, 1);
   EXPECT_EQ(r.out, "Error: CreateFile \\\\.\\IoctlTest failed: 2\r\n");
+}
+
+// Seed 002 as the sample runs it: the program finds its driver in its current directory, installs
+// and starts it through the service API (ntbox's sechost.dll on the machine's SCM, the code `sc`
+// runs), sends the four methods, then stops and deletes the service; `sc` sees each step.
+TEST_F(RunTest, Seed002InstallsItsDriverThroughTheServiceApi) {
+  TestSigningOn();
+  std::filesystem::path folder;
+  const Outcome r = RunBeside({"ioctl_sample.sys", "ioctl_install_app.exe"}, "run --nt-layer ioctl_install_app.exe", &folder);
+  EXPECT_EQ(r.exit, 0) << r.out << r.err;
+  std::string expected = "Installed SIoctlInstalled from Z:" + folder.string() + "/ioctl_sample.sys\n" +
+                         "Started: state 4, controls accepted 1\n" + kSeed002Output +
+                         "Stopped: state 1\nRemoved SIoctlInstalled\n";
+  std::replace(expected.begin(), expected.begin() + static_cast<std::ptrdiff_t>(expected.find("\n")), '/', '\\');
+  for (std::size_t at = expected.find('\n'); at != std::string::npos; at = expected.find('\n', at + 2)) {
+    expected.insert(at, "\r");
+  }
+  EXPECT_EQ(r.out, expected);
+  const std::string log = Run("dbgview").out;
+  EXPECT_TRUE(Contains(log, "This String is from User Application; using METHOD_BUFFERED")) << log;
+  EXPECT_TRUE(Contains(log, "ioctl_sample: unloaded")) << log;
+  EXPECT_TRUE(Contains(Run("sc query SIoctlInstalled").out, "FAILED 1060:")) << "deleted";
+}
+
+// The service API's refusals are Windows' (sechost.dll's checks and the SCM's, as `sc` has them).
+TEST_F(RunTest, TheServiceApiRefusesAsWindowsDoes) {
+  TestSigningOn();
+  const Outcome r = RunBeside({"ioctl_sample.sys", "ioctl_install_app.exe"}, "run --nt-layer ioctl_install_app.exe errors");
+  EXPECT_EQ(r.exit, 0) << r.err;
+  for (const char* line : {"OpenService(missing): error 1060", "CreateService(bad name): error 123",
+                           "CreateService(again, any case): error 1073", "ControlService(stop, not started): error 1062",
+                           "StartService(query-only handle): error 5", "StartService: ok",
+                           "StartService(again): error 1056", "ControlService(pause): error 1052",
+                           "state after the refused pause: 4", "ErrorsDemo (ErrorsDemo), state 4",
+                           "QueryServiceConfig(no room): error 122", "type 1, start 3, path \\??\\Z:",
+                           "GetServiceDisplayName: ok\r\n  Errors demo", "DeleteService(again): error 1072",
+                           "ControlService(stop): ok\r\n  state 1", "OpenService(deleted): error 1060",
+                           "CloseServiceHandle(NULL): error 6"}) {
+    EXPECT_TRUE(Contains(r.out, line)) << line << "\n" << r.out;
+  }
 }
 
 TEST_F(RunTest, BadBuffersGetWindowsErrors) {

@@ -71,3 +71,43 @@ TEST(WineSystemCalls, AnotherDllIsRefused) {
 }
 
 }  // namespace
+
+namespace {
+
+std::vector<std::string> ExportNames(const std::string& file) {
+  auto image = ntbox::pe::PeImage::ParseFile(file);
+  EXPECT_TRUE(image) << file;
+  if (!image) return {};
+  auto exports = ntbox::pe::ReadExports(*image);
+  EXPECT_TRUE(exports);
+  std::vector<std::string> names;
+  for (const auto& e : *exports) names.push_back(e.name);
+  return names;
+}
+
+// ntbox's sechost.dll stands in for Wine's: it must export every name Wine's does (advapi32 and user32
+// import from it at load), implementing the service API and forwarding the rest to Wine's own,
+// installed as winesechost.dll. A new Wine with new exports fails here, not in a program.
+TEST(WineSystemDlls, NtboxSechostCoversWinesExports) {
+  const auto wine = ExportNames(std::string(NTBOX_WINE_DIR) + "/x86_64-windows/winesechost.dll");
+  const auto ours = ExportNames(std::string(NTBOX_SYSTEM_DLL_DIR) + "/sechost.dll");
+  ASSERT_GT(wine.size(), 200u);
+  for (const auto& name : wine) {
+    EXPECT_TRUE(std::find(ours.begin(), ours.end(), name) != ours.end()) << name;
+  }
+  auto image = ntbox::pe::PeImage::ParseFile(std::string(NTBOX_SYSTEM_DLL_DIR) + "/sechost.dll");
+  ASSERT_TRUE(image);
+  auto exports = ntbox::pe::ReadExports(*image);
+  ASSERT_TRUE(exports);
+  for (const auto& e : *exports) {
+    const bool serviceApi = e.name.find("Service") != std::string::npos || e.name.find("SCManager") != std::string::npos;
+    if (e.name == "OpenSCManagerW" || e.name == "CreateServiceW" || e.name == "StartServiceW") {
+      EXPECT_FALSE(e.forwarder) << e.name << " is ntbox's own";
+    }
+    if (!serviceApi) {
+      EXPECT_TRUE(e.forwarder) << e.name << " should be Wine's";
+    }
+  }
+}
+
+}  // namespace

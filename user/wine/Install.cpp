@@ -25,4 +25,13 @@ Result<fs::path> InstallDirectory() {
   return dir;
 }
 
+Result<fs::path> OwnDllDirectory() {
+  std::error_code ec;
+  const fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) return Fail("cannot find the ntbox binary to locate its DLLs: " + ec.message());
+  const fs::path dir = self.parent_path().parent_path() / "lib" / "ntbox" / "system32";
+  if (!fs::is_regular_file(dir / "sechost.dll", ec)) return Fail("ntbox's own DLLs are not built in " + dir.string());
+  return dir;
+}
+
 }  // namespace ntbox::user::wine

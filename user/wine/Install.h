@@ -10,5 +10,8 @@ namespace ntbox::user::wine {
 
 // The directory holding x86_64-windows/ and nls/; an error saying how to install them when absent.
 Result<std::filesystem::path> InstallDirectory();
+// ntbox's own system DLLs (user/dlls: sechost.dll ...), lib/ntbox/system32 beside bin/; they come
+// before Wine's.
+Result<std::filesystem::path> OwnDllDirectory();
 
 }  // namespace ntbox::user::wine
