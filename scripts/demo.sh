@@ -2,8 +2,9 @@
 # Installs dependencies, builds, and runs the main job: seed 000's session on the default
 # machine. Boot it, install the bundled first driver (test-signed by the SDK) as a service, see
 # it blocked, turn test signing on, reboot, start it, read its debug output, stop it. Then seed
-# 002's IOCTL sample: the driver as a service, its Win32 app under `ntbox run`, the driver's
-# debug output, and the driver unloaded again.
+# 002's IOCTL sample as the seed runs it: its program, beside its driver in a folder, installs and
+# starts the driver through the service API, sends the four IOCTLs, stops and deletes the service;
+# then the driver's debug output.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -24,12 +25,15 @@ step sc start 001_sample
 step lm
 step sc stop 001_sample
 step dbgview
-# Seed 002: ioctl_sample.sys (as sioctl.sys) and ioctl_app.exe (as ioctlapp.exe).
+# Seed 002: ioctl_sample.sys (as sioctl.sys) and ioctl_install_app.exe (as ioctlapp.exe), in one
+# folder, the program run from there on Wine's DLLs.
 "$ntbox" sc stop SIoctl >/dev/null 2>&1 || true
 "$ntbox" sc delete SIoctl >/dev/null 2>&1 || true
-step sc create SIoctl type= kernel binPath= "$PWD/build/drivers/ioctl_sample.sys"
-step sc start SIoctl
-step run build/drivers/ioctl_app.exe
+sample="$(mktemp -d)"
+trap 'rm -rf "$sample"' EXIT
+cp build/drivers/ioctl_sample.sys build/drivers/ioctl_install_app.exe "$sample/"
+(cd "$sample" && printf '\n$ cd %s && ntbox run --nt-layer ioctl_install_app.exe\n' "$sample" &&
+  "$OLDPWD/$ntbox" run --nt-layer ioctl_install_app.exe) || true
 step dbgview
-step sc stop SIoctl
+step sc query SIoctl
 step status

@@ -135,9 +135,9 @@ TEST_F(RunTest, Seed002InstallsItsDriverThroughTheServiceApi) {
   std::filesystem::path folder;
   const Outcome r = RunBeside({"ioctl_sample.sys", "ioctl_install_app.exe"}, "run --nt-layer ioctl_install_app.exe", &folder);
   EXPECT_EQ(r.exit, 0) << r.out << r.err;
-  std::string expected = "Installed SIoctlInstalled from Z:" + folder.string() + "/ioctl_sample.sys\n" +
+  std::string expected = "Installed SIoctl from Z:" + folder.string() + "/ioctl_sample.sys\n" +
                          "Started: state 4, controls accepted 1\n" + kSeed002Output +
-                         "Stopped: state 1\nRemoved SIoctlInstalled\n";
+                         "Stopped: state 1\nRemoved SIoctl\n";
   std::replace(expected.begin(), expected.begin() + static_cast<std::ptrdiff_t>(expected.find("\n")), '/', '\\');
   for (std::size_t at = expected.find('\n'); at != std::string::npos; at = expected.find('\n', at + 2)) {
     expected.insert(at, "\r");
@@ -146,7 +146,7 @@ TEST_F(RunTest, Seed002InstallsItsDriverThroughTheServiceApi) {
   const std::string log = Run("dbgview").out;
   EXPECT_TRUE(Contains(log, "This String is from User Application; using METHOD_BUFFERED")) << log;
   EXPECT_TRUE(Contains(log, "ioctl_sample: unloaded")) << log;
-  EXPECT_TRUE(Contains(Run("sc query SIoctlInstalled").out, "FAILED 1060:")) << "deleted";
+  EXPECT_TRUE(Contains(Run("sc query SIoctl").out, "FAILED 1060:")) << "deleted";
 }
 
 // The service API's refusals are Windows' (sechost.dll's checks and the SCM's, as `sc` has them).

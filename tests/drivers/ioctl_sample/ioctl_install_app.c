@@ -9,7 +9,7 @@
 
 #include "ioctl_shared.h"
 
-#define SERVICE_NAME "SIoctlInstalled"
+#define SERVICE_NAME "SIoctl" /* the sample's DRIVER_NAME */
 #define DRIVER_FILE "ioctl_sample.sys"
 
 static int Fail(const char *what)
