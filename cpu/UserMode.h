@@ -23,6 +23,7 @@ enum class UserExitKind : int {
   kTerminated,       // TerminateProcess / Ctrl-C on the caller's side
   kMachineStopped,   // a driver bugchecked the machine during one of its calls
   kRefused,          // never started: a driver's process notify routine refused the process
+  kThreadExited,     // NtTerminateThread on itself: this thread ended, the process may go on
 };
 
 struct UserExit {

@@ -16,6 +16,7 @@
 #include "nt/io/FileObject.h"
 #include "nt/io/IoServices.h"
 #include "nt/Kernel.h"
+#include "nt/ke/Dispatcher.h"
 #include "nt/mm/AddressSpace.h"
 #include "nt/mm/UserSpace.h"
 #include "nt/ob/Object.h"
@@ -346,17 +347,7 @@ Result<void> Program::PrepareWineProcess() {
   if (!peb) return fail();
   peb_ = reinterpret_cast<std::uint64_t>(peb);
   Put<std::uint64_t>(teb_ + kTebPeb, peb_);
-  Put<std::uint64_t>(teb_ + kTebTlsPointer, 0);  // ntdll allocates the TLS array itself
-  // The TEB fields Windows' kernel sets up (Wine's layout names the same offsets): the activation
-  // context stack, and the static string buffer kernelbase converts ANSI file names into.
-  constexpr std::uint32_t kTebActivationContextStack = 0x290, kTebActivationContextStackPointer = 0x2C8;
-  constexpr std::uint32_t kTebStaticUnicodeString = 0x1258, kTebStaticUnicodeBuffer = 0x1268;
-  Put<std::uint64_t>(teb_ + 0x0, ~0ull);  // NT_TIB.ExceptionList: none (x64 has no frame chain)
-  Put<std::uint64_t>(teb_ + kTebActivationContextStackPointer, teb_ + kTebActivationContextStack);
-  Put<std::uint64_t>(teb_ + kTebActivationContextStack + 0x08, teb_ + kTebActivationContextStack + 0x08);
-  Put<std::uint64_t>(teb_ + kTebActivationContextStack + 0x10, teb_ + kTebActivationContextStack + 0x08);
-  Put<std::uint16_t>(teb_ + kTebStaticUnicodeString + 2, 261 * 2);
-  Put<std::uint64_t>(teb_ + kTebStaticUnicodeString + 8, teb_ + kTebStaticUnicodeBuffer);
+  InitializeTeb(teb_, stackTop_, stackBottom_, guardPage_);
   Put<std::uint64_t>(peb_ + kPebImageBase, image_->base());
   const auto& config = nt::Kernel::Current().config();
   Put<std::uint32_t>(peb_ + kPebNumberOfProcessors, config.processors);
@@ -414,24 +405,50 @@ Result<void> Program::PrepareWineProcess() {
   params_ = params;
 
   // The start context, just below the stack's top: RtlUserThreadStart(entry, PEB).
-  const auto threadStart = ntdll_->FindExport("RtlUserThreadStart");
-  const auto init = ntdll_->FindExport("LdrInitializeThunk");
-  if (!threadStart || !init) return Fail("the machine's ntdll.dll lacks RtlUserThreadStart or LdrInitializeThunk");
-  const std::uint64_t rsp = stackTop_ - 0x28;
-  startContext_ = ((rsp & ~0xFull) - kContextSize) & ~0xFull;
-  const std::uint64_t c = startContext_;
+  if (!ntdll_->FindExport("RtlUserThreadStart") || !ntdll_->FindExport("LdrInitializeThunk")) {
+    return Fail("the machine's ntdll.dll lacks RtlUserThreadStart or LdrInitializeThunk");
+  }
+  startContext_ = WriteStartContext(stackTop_, image_->entryPoint(), peb_);
+  return {};
+}
+
+void Program::InitializeTeb(std::uint64_t teb, std::uint64_t stackTop, std::uint64_t stackBottom,
+                            std::uint64_t guard) {
+  // The TEB fields Windows' kernel sets up (Wine's layout names the same offsets): the stack, the
+  // activation context stack, and the static string buffer kernelbase converts ANSI file names into.
+  constexpr std::uint32_t kTebActivationContextStack = 0x290, kTebActivationContextStackPointer = 0x2C8;
+  constexpr std::uint32_t kTebStaticUnicodeString = 0x1258, kTebStaticUnicodeBuffer = 0x1268;
+  constexpr std::uint32_t kTebDeallocationStack = 0x1478;
+  Put<std::uint64_t>(teb + 0x0, ~0ull);  // NT_TIB.ExceptionList: none (x64 has no frame chain)
+  Put<std::uint64_t>(teb + kTebStackBase, stackTop);
+  Put<std::uint64_t>(teb + kTebStackLimit, stackBottom);
+  Put<std::uint64_t>(teb + kTebSelf, teb);
+  Put<std::uint64_t>(teb + kTebProcessId, process_->id());
+  Put<std::uint64_t>(teb + kTebTlsPointer, 0);  // ntdll allocates the TLS array itself
+  Put<std::uint64_t>(teb + kTebPeb, peb_);
+  Put<std::uint64_t>(teb + kTebActivationContextStackPointer, teb + kTebActivationContextStack);
+  Put<std::uint64_t>(teb + kTebActivationContextStack + 0x08, teb + kTebActivationContextStack + 0x08);
+  Put<std::uint64_t>(teb + kTebActivationContextStack + 0x10, teb + kTebActivationContextStack + 0x08);
+  Put<std::uint16_t>(teb + kTebStaticUnicodeString + 2, 261 * 2);
+  Put<std::uint64_t>(teb + kTebStaticUnicodeString + 8, teb + kTebStaticUnicodeBuffer);
+  Put<std::uint64_t>(teb + kTebDeallocationStack, guard);
+}
+
+std::uint64_t Program::WriteStartContext(std::uint64_t stackTop, std::uint64_t start, std::uint64_t argument) {
+  const std::uint64_t rsp = stackTop - 0x28;
+  const std::uint64_t c = ((rsp & ~0xFull) - kContextSize) & ~0xFull;
   Put<std::uint32_t>(c + kContextFlags, kContextFull);
   Put<std::uint32_t>(c + kContextMxCsr, 0x1F80);
   Put<std::uint16_t>(c + kContextSegCs, 0x33);
   for (std::uint32_t seg = kContextSegCs + 2; seg < kContextEFlags; seg += 2) Put<std::uint16_t>(c + seg, 0x2B);
   Put<std::uint32_t>(c + kContextEFlags, 0x200);
-  Put<std::uint64_t>(c + kContextRcx, image_->entryPoint());
-  Put<std::uint64_t>(c + kContextRdx, peb_);
+  Put<std::uint64_t>(c + kContextRcx, start);
+  Put<std::uint64_t>(c + kContextRdx, argument);
   Put<std::uint64_t>(c + kContextRsp, rsp);
-  Put<std::uint64_t>(c + kContextRip, *threadStart);
+  Put<std::uint64_t>(c + kContextRip, *ntdll_->FindExport("RtlUserThreadStart"));
   Put<std::uint16_t>(c + kContextFltControlWord, 0x27F);
   Put<std::uint32_t>(c + kContextFltMxCsr, 0x1F80);
-  return {};
+  return c;
 }
 
 Program::~Program() {
@@ -452,8 +469,15 @@ void Program::Syscall(FunctionRef<void()> call) {
 void Program::Exit(std::uint32_t code) { cpu::ExitUserMode(cpu::UserExitKind::kExited, code); }
 
 ProgramExit Program::Run() {
-  nt::ke::ThreadAttachment attachment;
+  // The first thread's object carries its state for the thread services, as the others' do.
+  auto* mainControl = new nt::ps::ThreadControl();
+  mainControl->id = nt::ke::NewThreadId();
+  mainControl->teb = teb_;
+  mainControl->startAddress = image_->entryPoint();
+  mainThreadObject_ = nt::ps::CreateUserThreadObject(mainControl);
+  nt::ke::ThreadAttachment attachment(0, mainThreadObject_, mainControl->id);
   nt::ke::KernelThread& thread = attachment.thread();
+  if (wine_) process_->threadHost = this;
   thread.process = process_.get();
   thread.previousMode = 1;  // UserMode
   std::memcpy(thread.kpcr() + kPcrUsedSelf, &teb_, 8);
@@ -469,6 +493,10 @@ ProgramExit Program::Run() {
   }
   Program* const previous = t_program;
   t_program = this;
+  {
+    std::lock_guard lock(threadsMutex_);
+    mainRunning_ = true;
+  }
   {
     std::lock_guard lock(runMutex_);
     ran_ = true;
@@ -528,6 +556,32 @@ ProgramExit Program::Run() {
   }
   SetSystemCallFrame(nullptr);
   {
+    std::lock_guard lock(threadsMutex_);
+    mainRunning_ = false;
+    lastThreadStatus_ = result.exit.code;
+  }
+  nt::ke::WakeWaiters();
+  // The first thread's end: ExitThread leaves the process to the others (it ends with the last);
+  // anything else ends the process, unless another thread ended it first (whose end is the
+  // process's, this thread having been terminated by it).
+  if (result.exit.kind == cpu::UserExitKind::kThreadExited) {
+    nt::ke::WaitUntil([this] { return LiveThreads() == 0; });
+    std::lock_guard lock(threadsMutex_);
+    if (!processExit_) {
+      result.exit.kind = cpu::UserExitKind::kExited;
+      result.exit.code = lastThreadStatus_;
+    }
+  } else if (result.exit.kind != cpu::UserExitKind::kRefused) {
+    ProgramExit ended = result;
+    ended.exitCode = result.exit.code;
+    EndProcess(ended);
+  }
+  JoinThreads();
+  {
+    std::lock_guard lock(threadsMutex_);
+    if (processExit_) result.exit = processExit_->exit;  // the thread that ended the process says how
+  }
+  {
     std::lock_guard lock(runMutex_);
     runThread_ = nullptr;
   }
@@ -550,6 +604,10 @@ ProgramExit Program::Run() {
       process->CloseAllHandles();
     });
   }
+  (void)gate_.Call(*process, [this, &result] {
+    nt::ps::EndUserThread(mainThreadObject_, static_cast<nt::NTSTATUS>(result.exitCode));
+  });
+  process_->threadHost = nullptr;
   thread.process = nullptr;
   t_program = previous;
   return result;

@@ -4,16 +4,20 @@
 // go through the machine's SystemGate, so a driver fault during one bugchecks the machine while
 // a fault in the program only ends the program.
 #pragma once
+#include <condition_variable>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cpu/UserMode.h"
 #include "nt/io/IoServices.h"
 #include "nt/ps/Process.h"
+#include "nt/ps/UserThreads.h"
 #include "pe/PeLoader.h"
 #include "support/FunctionRef.h"
 #include "support/Result.h"
@@ -55,12 +59,16 @@ struct ProgramExit {
   std::string description;
 };
 
-class Program {
+// Threads: the thread that calls Run is the program's first; the others (CreateThread, on Wine's
+// DLLs) run on host threads of their own (ProgramThreads.cpp). The process ends when a thread ends
+// it (ExitProcess, an unhandled exception, Ctrl-C) or its last thread ends; Run returns once every
+// thread has.
+class Program : private nt::ps::ThreadHost {
  public:
   // Maps the image and prepares the process; refuses (with every missing DLL!function) a program
   // whose imports ntbox cannot satisfy, before any of its code runs.
   static Result<std::unique_ptr<Program>> Load(const ProgramOptions& options, SystemGate& gate);
-  ~Program();
+  ~Program() override;
   Program(const Program&) = delete;
   Program& operator=(const Program&) = delete;
 
@@ -131,6 +139,44 @@ class Program {
   std::string stdinBuffer_;
   std::size_t stdinPos_ = 0;
   bool stdinEof_ = false;
+
+  // A thread beyond the first (ProgramThreads.cpp).
+  struct Thread {
+    std::uint64_t id = 0;
+    void* object = nullptr;  // its thread object (the runner's reference)
+    nt::ps::ThreadControl* control = nullptr;
+    std::uint64_t teb = 0, stack = 0, stackTop = 0, startContext = 0;
+    SystemCallFrame frame;
+    nt::ke::KernelThread* kernel = nullptr;  // while its code runs
+    unsigned long pthread = 0;
+    bool running = true;  // until its code has ended
+    std::optional<std::uint32_t> endRequested;  // asked to end before it was attached
+    std::thread host;
+  };
+  std::expected<void*, nt::NTSTATUS> CreateThread(const Request& request) override;
+  std::size_t LiveThreads() override;
+  void TerminateOtherThreads(nt::NTSTATUS status) override;
+  void* ThreadById(std::uint64_t id) override;
+  nt::NTSTATUS TerminateThread(std::uint64_t id, nt::NTSTATUS status) override;
+  void ZeroTlsCell(nt::ULONG index) override;
+  void RunThread(Thread& thread);
+  // The TEB fields Windows' kernel sets for a thread on Wine's DLLs.
+  void InitializeTeb(std::uint64_t teb, std::uint64_t stackTop, std::uint64_t stackBottom, std::uint64_t guard);
+  // RtlUserThreadStart(start, argument) as the CONTEXT LdrInitializeThunk starts from, just below
+  // stackTop; returns its address.
+  std::uint64_t WriteStartContext(std::uint64_t stackTop, std::uint64_t start, std::uint64_t argument);
+  // A thread ended the process (exit is how): the first one decides Run's result; every other
+  // thread is asked to end.
+  void EndProcess(const ProgramExit& exit);
+  // Asks every thread but the caller to end with code, and returns once their code has ended.
+  void EndOtherThreads(std::uint32_t code);
+  void JoinThreads();
+  std::mutex threadsMutex_;
+  std::vector<std::unique_ptr<Thread>> threads_;
+  void* mainThreadObject_ = nullptr;
+  bool mainRunning_ = false;
+  std::optional<ProgramExit> processExit_;
+  std::uint32_t lastThreadStatus_ = 0;
 
   std::mutex runMutex_;
   nt::ke::KernelThread* runThread_ = nullptr;

@@ -94,7 +94,12 @@ void CheckWaitIrql(const void* object, const LARGE_INTEGER* timeout, ULONG64 cal
   }
 }
 
-NTSTATUS Wait(std::span<DISPATCHER_HEADER* const> objects, bool all, const LARGE_INTEGER* timeout, ULONG64 caller) {
+// A program's wait (a system service's, not a driver's) ends when its thread is asked to end, as a
+// user-mode wait of a terminating thread does on Windows; the system-call exit then ends it.
+bool Abandoned(const ke::KernelThread* t, bool userWait) { return userWait && t->userGuard && t->terminateRequested; }
+
+NTSTATUS Wait(std::span<DISPATCHER_HEADER* const> objects, bool all, const LARGE_INTEGER* timeout, ULONG64 caller,
+              bool userWait = false) {
   ke::KernelThread* t = ke::CurrentThread();
   void* self = t->kthread();
   for (DISPATCHER_HEADER* h : objects) {
@@ -107,6 +112,10 @@ NTSTATUS Wait(std::span<DISPATCHER_HEADER* const> objects, bool all, const LARGE
   NTSTATUS result = STATUS_TIMEOUT;
   const auto outcome = ke::WaitUntil(
       [&] {
+        if (Abandoned(t, userWait)) {
+          result = STATUS_THREAD_IS_TERMINATING;
+          return true;
+        }
         if (all) {
           for (DISPATCHER_HEADER* h : objects) {
             if (!Signaled(h, self)) return false;
@@ -247,7 +256,7 @@ NTSTATUS WaitOnHandles(std::span<const HANDLE> handles, bool all, const LARGE_IN
   }
   if (NT_SUCCESS(status)) {
     const auto caller = reinterpret_cast<ULONG64>(__builtin_return_address(0));
-    status = Wait(std::span(objects.data(), handles.size()), all, timeout ? &*timeout : nullptr, caller);
+    status = Wait(std::span(objects.data(), handles.size()), all, timeout ? &*timeout : nullptr, caller, true);
   }
   for (std::size_t i = 0; i < referenced; ++i) {
     if (bodies[i]) ob::DereferenceObject(bodies[i]);
@@ -279,9 +288,17 @@ NTSTATUS NTAPI NtWaitForMultipleObjects(ULONG Count, HANDLE* Handles, int WaitTy
 
 NTSTATUS NTAPI NtDelayExecution(BOOLEAN Alertable, LARGE_INTEGER* DelayInterval) {
   (void)Alertable;
-  const auto interval = mm::ReadCaller(DelayInterval);
-  if (!interval) return STATUS_ACCESS_VIOLATION;
-  if (ke::WaitUntil([] { return false; }, DeadlineOf(&*interval)) == ke::WaitOutcome::kStopped) ke::UnwindStopped();
+  // No interval: for ever (Wine's Sleep(INFINITE) passes none).
+  std::optional<LARGE_INTEGER> interval;
+  if (DelayInterval) {
+    interval = mm::ReadCaller(DelayInterval);
+    if (!interval) return STATUS_ACCESS_VIOLATION;
+  }
+  ke::KernelThread* t = ke::CurrentThread();
+  if (ke::WaitUntil([t] { return Abandoned(t, true); }, DeadlineOf(interval ? &*interval : nullptr)) ==
+      ke::WaitOutcome::kStopped) {
+    ke::UnwindStopped();
+  }
   return STATUS_SUCCESS;
 }
 

@@ -1,4 +1,5 @@
 #include "nt/ps/Process.h"
+#include "nt/ps/UserThreads.h"
 
 #include <atomic>
 
@@ -64,7 +65,12 @@ NTSTATUS NTAPI NtTerminateProcess(HANDLE ProcessHandle, NTSTATUS ExitStatus) {
   const auto handle = reinterpret_cast<std::intptr_t>(ProcessHandle);
   ke::KernelThread* t = ke::CurrentThread();
   if (!t || !t->userGuard || !t->process) return STATUS_ACCESS_DENIED;  // the System process does not end
-  if (handle == 0) return STATUS_SUCCESS;
+  if (handle == 0) {
+    // Every other thread of the caller's process ends first (ExitProcess does this, then detaches
+    // its DLLs on this thread alone).
+    if (t->process->threadHost) t->process->threadHost->TerminateOtherThreads(ExitStatus);
+    return STATUS_SUCCESS;
+  }
   if (handle != -1) return STATUS_NOT_IMPLEMENTED;
   t->userExit = {};
   t->userExit.kind = 1;  // cpu::UserExitKind::kExited

@@ -16,6 +16,8 @@
 
 namespace ntbox::nt::ps {
 
+class ThreadHost;
+
 class Process {
  public:
   static Result<std::unique_ptr<Process>> Create(std::string imageName);
@@ -40,6 +42,8 @@ class Process {
   std::array<std::uint8_t, 0x40> imageInformation{};
   // Its primary token (se/Token.cpp), made when first asked for; the process holds a reference.
   void* token = nullptr;
+  // Who runs its program's threads (user/Program); nullptr for the System process.
+  ThreadHost* threadHost = nullptr;
   // Images mapped into the process by NtMapViewOfSection, by base.
   std::map<std::uint64_t, std::unique_ptr<pe::LoadedImage>>& imageViews() { return imageViews_; }
 

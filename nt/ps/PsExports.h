@@ -43,6 +43,19 @@ ULONG NTAPI KeQueryActiveProcessorCount(ULONG64* ActiveProcessors);
 ULONG NTAPI KeQueryActiveProcessorCountEx(USHORT GroupNumber);
 ULONG NTAPI KeQueryMaximumProcessorCount();
 NTSTATUS NTAPI ZwYieldExecution();
+
+// Program threads (ps/ThreadServices.cpp).
+NTSTATUS NTAPI NtCreateThreadEx(HANDLE* ThreadHandle, ACCESS_MASK DesiredAccess, PVOID ObjectAttributes,
+                                HANDLE ProcessHandle, PVOID StartRoutine, PVOID Argument, ULONG CreateFlags,
+                                SIZE_T ZeroBits, SIZE_T StackSize, SIZE_T MaximumStackSize, PVOID AttributeList);
+NTSTATUS NTAPI NtResumeThread(HANDLE ThreadHandle, ULONG* PreviousSuspendCount);
+NTSTATUS NTAPI NtTerminateThread(HANDLE ThreadHandle, NTSTATUS ExitStatus);
+NTSTATUS NTAPI NtQueryInformationThread(HANDLE ThreadHandle, ULONG ThreadInformationClass, PVOID ThreadInformation,
+                                        ULONG Length, ULONG* ReturnLength);
+NTSTATUS NTAPI NtSetInformationThread(HANDLE ThreadHandle, ULONG ThreadInformationClass, PVOID ThreadInformation,
+                                      ULONG Length);
+NTSTATUS NTAPI NtWaitForAlertByThreadId(PVOID Address, LARGE_INTEGER* Timeout);
+NTSTATUS NTAPI NtAlertThreadByThreadId(HANDLE ThreadId);
 NTSTATUS NTAPI KeDelayExecutionThread(KPROCESSOR_MODE WaitMode, BOOLEAN Alertable, LARGE_INTEGER* Interval);
 
 }  // namespace ntbox::nt

@@ -386,6 +386,33 @@ TEST_F(RunTest, ProgramsDriversAndRegShareOneRegistry) {
   EXPECT_FALSE(std::filesystem::exists(dir_ / "crashes" / "last.txt"));
 }
 
+// Threads in a program on Wine's DLLs (NtCreateThreadEx and the thread services): four workers
+// contend for a critical section (Wine's sleeps in NtWaitForAlertByThreadId), one created
+// suspended; waits on threads, exit codes, TLS slots and static TLS per thread, a condition
+// variable, ExitThread, TerminateThread of a sleeping thread; the process ends when main returns
+// with a thread still asleep. Then the other ways a process with threads ends.
+TEST_F(RunTest, ProgramsRunThreadsOnWinesDlls) {
+  Outcome r = Run("run --nt-layer " + Driver("threads_app.exe"));
+  EXPECT_EQ(r.exit, 3) << r.out << r.err;
+  EXPECT_EQ(r.out,
+            "4 threads, 80000 increments under a critical section\r\n"
+            "consumed 100 items through a condition variable\r\n"
+            "ExitThread 42, TerminateThread 9\r\n"
+            "all thread checks passed\r\n");
+  r = Run("run --nt-layer " + Driver("threads_app.exe") + " exitfromthread");
+  EXPECT_EQ(r.exit, 7) << r.out << r.err;
+  EXPECT_EQ(r.out, "second thread ends the process\r\n");
+  r = Run("run --nt-layer " + Driver("threads_app.exe") + " crashinthread");
+  EXPECT_EQ(r.exit, 255);
+  EXPECT_EQ(r.out, "second thread about to fault\r\n");
+  EXPECT_TRUE(Contains(r.err, "unhandled exception 0xc0000005 (STATUS_ACCESS_VIOLATION) at threads_app.exe+0x")) << r.err;
+  EXPECT_TRUE(Contains(r.err, "writing 0x0000000000000030")) << r.err;
+  r = Run("run --nt-layer " + Driver("threads_app.exe") + " mainexitthread");
+  EXPECT_EQ(r.exit, 5) << r.out << r.err;
+  EXPECT_EQ(r.out, "first thread exits\r\nlast thread returns 5\r\n");
+  EXPECT_EQ(Run("status").exit, 0);
+}
+
 // A program whose TLS index slot lies in a read-only section: Windows' loader faults writing it
 // and the process cannot start; the loader here wrote it and crashed the server.
 TEST_F(RunTest, ReadOnlyTlsIndexSlotRefusesTheProgram) {

@@ -1,0 +1,61 @@
+// A program's threads as the kernel sees them. The host threads that run a program's code belong
+// to whoever runs the program (user/Program), which the kernel asks through ThreadHost; the
+// kernel keeps each thread's state (ThreadControl, the host side of its thread object) for the
+// thread services: NtResumeThread, NtQueryInformationThread, alerts by thread id.
+#pragma once
+#include <condition_variable>
+#include <cstdint>
+#include <expected>
+#include <mutex>
+
+#include "nt/Types.h"
+
+namespace ntbox::nt::ps {
+
+constexpr NTSTATUS kStillActive = 0x103;  // STATUS_PENDING: a thread's exit status while it runs
+
+struct ThreadControl {
+  std::uint64_t id = 0;
+  std::uint64_t teb = 0;
+  std::uint64_t startAddress = 0;
+  std::mutex mutex;
+  std::condition_variable changed;
+  ULONG suspendCount = 0;
+  NTSTATUS exitStatus = kStillActive;
+  bool ended = false;
+  // NtAlertThreadByThreadId's flag, which NtWaitForAlertByThreadId consumes.
+  bool alerted = false;
+};
+
+// The thread object (ETHREAD body) of a program thread, and its control.
+ThreadControl* ControlOf(void* threadObject);
+// A new thread object for a program thread, owning control.
+void* CreateUserThreadObject(ThreadControl* control);
+// Marks the thread ended with status and signals its object (waits on it are satisfied).
+void EndUserThread(void* threadObject, NTSTATUS status);
+
+// What the kernel asks of the runner of a process's program.
+class ThreadHost {
+ public:
+  virtual ~ThreadHost() = default;
+  struct Request {
+    std::uint64_t start = 0, argument = 0;
+    bool suspended = false;
+    std::uint64_t stackCommit = 0, stackReserve = 0;
+  };
+  // Starts a thread (suspended or not); its object carries a reference for the caller.
+  virtual std::expected<void*, NTSTATUS> CreateThread(const Request& request) = 0;
+  // Threads of the process whose code has not ended, the caller's included.
+  virtual std::size_t LiveThreads() = 0;
+  // Ends every other thread of the process (NtTerminateProcess(0, ...)); returns once they have.
+  virtual void TerminateOtherThreads(NTSTATUS status) = 0;
+  // The thread object of a live thread by id, referenced; nullptr when there is none.
+  virtual void* ThreadById(std::uint64_t id) = 0;
+  // Ends another thread of the process (NtTerminateThread on it); it ends at once in its own code,
+  // or when it leaves the kernel.
+  virtual NTSTATUS TerminateThread(std::uint64_t id, NTSTATUS status) = 0;
+  // Clears a TLS slot in every thread's TEB (TlsFree).
+  virtual void ZeroTlsCell(ULONG index) = 0;
+};
+
+}  // namespace ntbox::nt::ps

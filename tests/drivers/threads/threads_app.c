@@ -1,0 +1,162 @@
+/* Threads in a program on Wine's DLLs: CreateThread (suspended too), waits on threads, exit codes,
+   critical sections and SRW locks under contention (they sleep in NtWaitForAlertByThreadId),
+   condition variables, TLS slots and static TLS, ExitThread, TerminateThread. With an argument,
+   one way for a process with threads to end:
+     exitfromthread   a second thread calls ExitProcess(7) while the first waits forever
+     crashinthread    a second thread writes through a bad pointer
+     mainexitthread   the first thread calls ExitThread; the last one's exit code is the process's */
+#include <windows.h>
+#include <stdio.h>
+#include <string.h>
+
+#define WORKERS 4
+#define ROUNDS 20000
+
+static CRITICAL_SECTION g_section;
+static SRWLOCK g_srw = SRWLOCK_INIT;
+static CONDITION_VARIABLE g_ready = CONDITION_VARIABLE_INIT;
+static volatile LONG g_counter, g_shared, g_queue;
+static DWORD g_slot;
+static __thread int t_static = 5;
+
+static DWORD WINAPI Worker(void *arg)
+{
+    int index = (int)(INT_PTR)arg;
+    TlsSetValue(g_slot, (void *)(INT_PTR)(index + 100));
+    t_static += index;
+    for (int i = 0; i < ROUNDS; ++i) {
+        EnterCriticalSection(&g_section);
+        g_shared = g_shared + 1; /* a plain read-modify-write the section protects */
+        LeaveCriticalSection(&g_section);
+        InterlockedIncrement(&g_counter);
+        if (i % 1000 == 0) Sleep(0);
+    }
+    if ((INT_PTR)TlsGetValue(g_slot) != index + 100 || t_static != 5 + index) return 999;
+    return (DWORD)index * 10;
+}
+
+static DWORD WINAPI Producer(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 100; ++i) {
+        AcquireSRWLockExclusive(&g_srw);
+        ++g_queue;
+        ReleaseSRWLockExclusive(&g_srw);
+        WakeConditionVariable(&g_ready);
+    }
+    return 0;
+}
+
+static DWORD WINAPI Sleeper(void *arg)
+{
+    (void)arg;
+    Sleep(INFINITE);
+    return 1;
+}
+
+static DWORD WINAPI Exiter(void *arg)
+{
+    ExitThread((DWORD)(INT_PTR)arg);
+}
+
+static DWORD WINAPI EndsProcess(void *arg)
+{
+    (void)arg;
+    printf("second thread ends the process\n");
+    fflush(stdout);
+    ExitProcess(7);
+}
+
+static DWORD WINAPI Crashes(void *arg)
+{
+    (void)arg;
+    printf("second thread about to fault\n");
+    fflush(stdout);
+    *(volatile int *)(INT_PTR)0x30 = 1;
+    return 0;
+}
+
+static DWORD WINAPI Outlives(void *arg)
+{
+    WaitForSingleObject((HANDLE)arg, INFINITE);
+    printf("last thread returns 5\n");
+    fflush(stdout);
+    return 5;
+}
+
+static int Check(int ok, const char *what)
+{
+    if (!ok) printf("FAILED: %s (error %lu)\n", what, GetLastError());
+    return ok ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+    HANDLE threads[WORKERS];
+    DWORD code, id;
+    int failed = 0;
+    if (argc > 1 && strcmp(argv[1], "exitfromthread") == 0) {
+        CreateThread(NULL, 0, EndsProcess, NULL, 0, NULL);
+        Sleep(INFINITE);
+        return 1;
+    }
+    if (argc > 1 && strcmp(argv[1], "crashinthread") == 0) {
+        HANDLE t = CreateThread(NULL, 0, Crashes, NULL, 0, NULL);
+        WaitForSingleObject(t, INFINITE);
+        printf("not reached\n");
+        return 1;
+    }
+    if (argc > 1 && strcmp(argv[1], "mainexitthread") == 0) {
+        HANDLE go = CreateEventA(NULL, TRUE, FALSE, NULL);
+        CreateThread(NULL, 0, Outlives, go, 0, NULL);
+        printf("first thread exits\n");
+        fflush(stdout);
+        SetEvent(go);
+        ExitThread(0);
+    }
+
+    InitializeCriticalSection(&g_section);
+    g_slot = TlsAlloc();
+    TlsSetValue(g_slot, (void *)1);
+    for (int i = 0; i < WORKERS; ++i) {
+        threads[i] = CreateThread(NULL, 0, Worker, (void *)(INT_PTR)i, i == 0 ? CREATE_SUSPENDED : 0, &id);
+        failed += Check(threads[i] != NULL && id != 0 && id != GetCurrentThreadId(), "CreateThread");
+    }
+    failed += Check(WaitForSingleObject(threads[0], 50) == WAIT_TIMEOUT, "a suspended thread does not run");
+    failed += Check(ResumeThread(threads[0]) == 1, "ResumeThread returns the previous count");
+    failed += Check(WaitForMultipleObjects(WORKERS, threads, TRUE, INFINITE) == WAIT_OBJECT_0, "wait for all");
+    for (int i = 0; i < WORKERS; ++i) {
+        failed += Check(GetExitCodeThread(threads[i], &code) && code == (DWORD)i * 10, "exit codes");
+        CloseHandle(threads[i]);
+    }
+    failed += Check(g_counter == WORKERS * ROUNDS && g_shared == WORKERS * ROUNDS, "every increment counted");
+    failed += Check((INT_PTR)TlsGetValue(g_slot) == 1 && t_static == 5, "TLS is per thread");
+    printf("%d threads, %ld increments under a critical section\n", WORKERS, g_shared);
+
+    HANDLE producer = CreateThread(NULL, 0, Producer, NULL, 0, NULL);
+    int consumed = 0;
+    AcquireSRWLockExclusive(&g_srw);
+    while (consumed < 100) {
+        while (g_queue == 0) SleepConditionVariableSRW(&g_ready, &g_srw, INFINITE, 0);
+        consumed += g_queue;
+        g_queue = 0;
+    }
+    ReleaseSRWLockExclusive(&g_srw);
+    WaitForSingleObject(producer, INFINITE);
+    printf("consumed %d items through a condition variable\n", consumed);
+
+    HANDLE exiter = CreateThread(NULL, 0, Exiter, (void *)(INT_PTR)42, 0, NULL);
+    WaitForSingleObject(exiter, INFINITE);
+    failed += Check(GetExitCodeThread(exiter, &code) && code == 42, "ExitThread's code");
+    HANDLE sleeper = CreateThread(NULL, 0, Sleeper, NULL, 0, NULL);
+    failed += Check(GetExitCodeThread(sleeper, &code) && code == STILL_ACTIVE, "STILL_ACTIVE while it runs");
+    failed += Check(TerminateThread(sleeper, 9), "TerminateThread");
+    failed += Check(WaitForSingleObject(sleeper, 5000) == WAIT_OBJECT_0, "a terminated thread ends");
+    failed += Check(GetExitCodeThread(sleeper, &code) && code == 9, "TerminateThread's code");
+    printf("ExitThread %lu, TerminateThread 9\n", (unsigned long)42);
+
+    /* A thread still sleeping when main returns: the process ends anyway. */
+    CreateThread(NULL, 0, Sleeper, NULL, 0, NULL);
+    printf("%s\n", failed ? "some checks failed" : "all thread checks passed");
+    return failed ? 1 : 3;
+}
