@@ -50,6 +50,9 @@ NTSTATUS NTAPI NtFsControlFile(HANDLE FileHandle, HANDLE Event, PVOID ApcRoutine
 // FileFsDeviceInformation only, so far.
 NTSTATUS NTAPI NtQueryVolumeInformationFile(HANDLE FileHandle, IO_STATUS_BLOCK* IoStatusBlock, PVOID FsInformation,
                                             ULONG Length, ULONG FsInformationClass);
+// Overlapped requests still with their driver: one (Ex, by its IO_STATUS_BLOCK/OVERLAPPED) or all.
+NTSTATUS NTAPI NtCancelIoFileEx(HANDLE FileHandle, IO_STATUS_BLOCK* IoRequestToCancel, IO_STATUS_BLOCK* IoStatusBlock);
+NTSTATUS NTAPI NtCancelIoFile(HANDLE FileHandle, IO_STATUS_BLOCK* IoStatusBlock);
 // Attributes and information of files on the machine's volumes (a device's: not yet, its driver
 // would be asked); set: the position and the end of file only.
 NTSTATUS NTAPI NtQueryAttributesFile(OBJECT_ATTRIBUTES* ObjectAttributes, PVOID FileInformation);

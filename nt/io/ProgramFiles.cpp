@@ -24,6 +24,7 @@
 #include "nt/io/IoServices.h"
 #include "nt/ke/Thread.h"
 #include "nt/mm/Probe.h"
+#include "nt/io/Overlapped.h"
 #include "nt/ob/ObExports.h"
 #include "nt/ob/ObTypes.h"
 #include "nt/ob/Object.h"
@@ -314,18 +315,37 @@ NTSTATUS NTAPI NtReadFile(HANDLE FileHandle, HANDLE Event, PVOID ApcRoutine, PVO
 NTSTATUS NTAPI NtDeviceIoControlFile(HANDLE FileHandle, HANDLE Event, PVOID ApcRoutine, PVOID ApcContext,
                                      IO_STATUS_BLOCK* IoStatusBlock, ULONG IoControlCode, PVOID InputBuffer,
                                      ULONG InputBufferLength, PVOID OutputBuffer, ULONG OutputBufferLength) {
-  (void)Event, (void)ApcRoutine, (void)ApcContext;  // synchronous so far
+  (void)ApcContext;  // completion ports: not yet
+  if (ApcRoutine) return STATUS_NOT_IMPLEMENTED;  // completion routines (APCs): not yet
   if (!mm::ReadCaller(IoStatusBlock)) return STATUS_ACCESS_VIOLATION;
+  // On a handle opened for overlapped I/O the request may stay with the driver (STATUS_PENDING):
+  // its completion writes the IO_STATUS_BLOCK (the caller's OVERLAPPED) and signals the event.
+  const io::AsyncRequest async{IoStatusBlock, reinterpret_cast<ob::HandleValue>(Event)};
   // The I/O manager builds the IRP for the code's transfer method and probes the buffers there.
   const io::IoStatus r = io::DeviceIoControl(ps::CurrentProcess(), reinterpret_cast<ob::HandleValue>(FileHandle),
                                              IoControlCode, InputBuffer, InputBufferLength, OutputBuffer,
-                                             OutputBufferLength);
-  if (r.status == STATUS_INVALID_HANDLE) return r.status;
+                                             OutputBufferLength, false, &async);
+  if (r.status == STATUS_INVALID_HANDLE || r.status == STATUS_PENDING) return r.status;
   IO_STATUS_BLOCK iosb{};
   iosb.Status = r.status;
   iosb.Information = r.information;
   if (!mm::WriteCaller(IoStatusBlock, iosb)) return STATUS_ACCESS_VIOLATION;
   return r.status;
+}
+
+NTSTATUS NTAPI NtCancelIoFileEx(HANDLE FileHandle, IO_STATUS_BLOCK* IoRequestToCancel, IO_STATUS_BLOCK* IoStatusBlock) {
+  if (!mm::ReadCaller(IoStatusBlock)) return STATUS_ACCESS_VIOLATION;
+  const std::size_t cancelled =
+      io::CancelIo(ps::CurrentProcess(), reinterpret_cast<ob::HandleValue>(FileHandle), IoRequestToCancel);
+  if (!cancelled) return STATUS_NOT_FOUND;
+  return mm::WriteCaller(IoStatusBlock, IO_STATUS_BLOCK{}) ? STATUS_SUCCESS : STATUS_ACCESS_VIOLATION;
+}
+
+// Every request on the handle (Windows: the calling thread's).
+NTSTATUS NTAPI NtCancelIoFile(HANDLE FileHandle, IO_STATUS_BLOCK* IoStatusBlock) {
+  if (!mm::ReadCaller(IoStatusBlock)) return STATUS_ACCESS_VIOLATION;
+  (void)io::CancelIo(ps::CurrentProcess(), reinterpret_cast<ob::HandleValue>(FileHandle), nullptr);
+  return mm::WriteCaller(IoStatusBlock, IO_STATUS_BLOCK{}) ? STATUS_SUCCESS : STATUS_ACCESS_VIOLATION;
 }
 
 NTSTATUS NTAPI NtFsControlFile(HANDLE FileHandle, HANDLE Event, PVOID ApcRoutine, PVOID ApcContext,

@@ -116,6 +116,12 @@ NTSTATUS NTAPI NtWaitForSingleObject(HANDLE Handle, BOOLEAN Alertable, LARGE_INT
 NTSTATUS NTAPI NtWaitForMultipleObjects(ULONG Count, HANDLE* Handles, int WaitType, BOOLEAN Alertable,
                                         LARGE_INTEGER* Timeout);
 NTSTATUS NTAPI NtDelayExecution(BOOLEAN Alertable, LARGE_INTEGER* DelayInterval);
+NTSTATUS NTAPI NtCreateSemaphore(HANDLE* SemaphoreHandle, ACCESS_MASK DesiredAccess, PVOID ObjectAttributes,
+                                 LONG InitialCount, LONG MaximumCount);
+NTSTATUS NTAPI NtReleaseSemaphore(HANDLE SemaphoreHandle, LONG ReleaseCount, LONG* PreviousCount);
+NTSTATUS NTAPI NtCreateMutant(HANDLE* MutantHandle, ACCESS_MASK DesiredAccess, PVOID ObjectAttributes,
+                              BOOLEAN InitialOwner);
+NTSTATUS NTAPI NtReleaseMutant(HANDLE MutantHandle, LONG* PreviousCount);
 NTSTATUS NTAPI NtCreateEvent(HANDLE* EventHandle, ACCESS_MASK DesiredAccess, PVOID ObjectAttributes, int EventType,
                              BOOLEAN InitialState);
 NTSTATUS NTAPI NtSetEvent(HANDLE EventHandle, LONG* PreviousState);

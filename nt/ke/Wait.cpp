@@ -248,7 +248,11 @@ NTSTATUS WaitOnHandles(std::span<const HANDLE> handles, bool all, const LARGE_IN
                                        &bodies[referenced], nullptr);
     if (!NT_SUCCESS(status)) break;
     objects[referenced] = static_cast<DISPATCHER_HEADER*>(bodies[referenced]);
-    if (!Waitable(objects[referenced])) {
+    // Only dispatcher objects have a DISPATCHER_HEADER to read (a key's body has none).
+    const ob::ObjectType* kind = ob::HeaderOf(bodies[referenced])->type;
+    const bool dispatcher = kind == &ob::EventType() || kind == &ob::SemaphoreType() || kind == &ob::MutantType() ||
+                            kind == &ob::ThreadType() || kind == &ob::ProcessType();
+    if (!dispatcher || !Waitable(objects[referenced])) {
       status = STATUS_OBJECT_TYPE_MISMATCH;
       ++referenced;
       break;
@@ -332,5 +336,61 @@ NTSTATUS NTAPI NtResetEvent(HANDLE EventHandle, LONG* PreviousState) {
 }
 
 NTSTATUS NTAPI NtClearEvent(HANDLE EventHandle) { return NtResetEvent(EventHandle, nullptr); }
+
+NTSTATUS NTAPI NtCreateSemaphore(HANDLE* SemaphoreHandle, ACCESS_MASK DesiredAccess, PVOID ObjectAttributes,
+                                 LONG InitialCount, LONG MaximumCount) {
+  if (!mm::WriteCaller(SemaphoreHandle, HANDLE{})) return STATUS_ACCESS_VIOLATION;
+  if (const NTSTATUS s = ob::CheckUnnamed(ObjectAttributes); !NT_SUCCESS(s)) return s;
+  if (MaximumCount <= 0 || InitialCount < 0 || InitialCount > MaximumCount) return STATUS_INVALID_PARAMETER;
+  void* body = ob::CreateObject(ob::SemaphoreType(), sizeof(KSEMAPHORE));
+  if (!body) return STATUS_INSUFFICIENT_RESOURCES;
+  KeInitializeSemaphore(static_cast<KSEMAPHORE*>(body), InitialCount, MaximumCount);
+  return ob::ReturnNewHandle(body, DesiredAccess ? DesiredAccess : 0x1F0003 /* SEMAPHORE_ALL_ACCESS */,
+                             SemaphoreHandle);
+}
+
+NTSTATUS NTAPI NtReleaseSemaphore(HANDLE SemaphoreHandle, LONG ReleaseCount, LONG* PreviousCount) {
+  if (ReleaseCount <= 0) return STATUS_INVALID_PARAMETER;
+  ob::HandleReference ref;
+  if (const NTSTATUS s = ref.Open(SemaphoreHandle, 0x2 /* SEMAPHORE_MODIFY_STATE */, &ob::SemaphoreType());
+      !NT_SUCCESS(s)) {
+    return s;
+  }
+  auto* semaphore = static_cast<KSEMAPHORE*>(ref.body());
+  // Over the limit changes nothing: the caller hears of it (drivers get an exception instead).
+  const LONG previous = semaphore->Header.SignalState;
+  if (ReleaseCount > semaphore->Limit - previous) return STATUS_SEMAPHORE_LIMIT_EXCEEDED;
+  (void)KeReleaseSemaphore(semaphore, 0, ReleaseCount, FALSE);
+  if (PreviousCount && !mm::WriteCaller(PreviousCount, previous)) return STATUS_ACCESS_VIOLATION;
+  return STATUS_SUCCESS;
+}
+
+NTSTATUS NTAPI NtCreateMutant(HANDLE* MutantHandle, ACCESS_MASK DesiredAccess, PVOID ObjectAttributes,
+                              BOOLEAN InitialOwner) {
+  if (!mm::WriteCaller(MutantHandle, HANDLE{})) return STATUS_ACCESS_VIOLATION;
+  if (const NTSTATUS s = ob::CheckUnnamed(ObjectAttributes); !NT_SUCCESS(s)) return s;
+  void* body = ob::CreateObject(ob::MutantType(), sizeof(KMUTANT));
+  if (!body) return STATUS_INSUFFICIENT_RESOURCES;
+  auto* mutant = static_cast<KMUTANT*>(body);
+  KeInitializeMutex(mutant, 0);
+  mutant->ApcDisable = 0;  // a mutant, not a kernel mutex
+  if (InitialOwner) {
+    mutant->Header.SignalState = 0;
+    mutant->OwnerThread = ke::CurrentThread()->kthread();
+  }
+  return ob::ReturnNewHandle(body, DesiredAccess ? DesiredAccess : 0x1F0001 /* MUTANT_ALL_ACCESS */, MutantHandle);
+}
+
+NTSTATUS NTAPI NtReleaseMutant(HANDLE MutantHandle, LONG* PreviousCount) {
+  ob::HandleReference ref;
+  if (const NTSTATUS s = ref.Open(MutantHandle, 0, &ob::MutantType()); !NT_SUCCESS(s)) return s;
+  auto* mutant = static_cast<KMUTANT*>(ref.body());
+  if (mutant->OwnerThread != ke::CurrentThread()->kthread() || mutant->Header.SignalState > 0) {
+    return STATUS_MUTANT_NOT_OWNED;
+  }
+  const LONG previous = KeReleaseMutex(mutant, FALSE);
+  if (PreviousCount && !mm::WriteCaller(PreviousCount, previous)) return STATUS_ACCESS_VIOLATION;
+  return STATUS_SUCCESS;
+}
 
 }  // namespace ntbox::nt

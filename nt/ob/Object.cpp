@@ -25,6 +25,8 @@ ObjectType g_link{u"SymbolicLink"};
 ObjectType g_directory{u"Directory"};
 ObjectType g_section{u"Section"};
 ObjectType g_key{u"Key"};
+ObjectType g_semaphore{u"Semaphore"};
+ObjectType g_mutant{u"Mutant"};
 ObjectType g_token{u"Token"};
 
 }  // namespace
@@ -39,6 +41,8 @@ ObjectType& SymbolicLinkType() { return g_link; }
 ObjectType& DirectoryType() { return g_directory; }
 ObjectType& SectionType() { return g_section; }
 ObjectType& KeyType() { return g_key; }
+ObjectType& SemaphoreType() { return g_semaphore; }
+ObjectType& MutantType() { return g_mutant; }
 ObjectType& TokenType() { return g_token; }
 
 std::u16string UpcaseName(std::u16string_view s) {

@@ -44,6 +44,8 @@ ObjectType& SymbolicLinkType();
 ObjectType& DirectoryType();
 ObjectType& SectionType();
 ObjectType& KeyType();
+ObjectType& SemaphoreType();
+ObjectType& MutantType();
 ObjectType& TokenType();
 
 constexpr std::uint64_t kHeaderMagic = 0x6A624F786F62746Eull;  // "ntboxObj"

@@ -397,6 +397,7 @@ TEST_F(RunTest, ProgramsRunThreadsOnWinesDlls) {
   EXPECT_EQ(r.out,
             "4 threads, 80000 increments under a critical section\r\n"
             "consumed 100 items through a condition variable\r\n"
+            "semaphore and mutex checks done\r\n"
             "ExitThread 42, TerminateThread 9\r\n"
             "all thread checks passed\r\n");
   r = Run("run --nt-layer " + Driver("threads_app.exe") + " exitfromthread");

@@ -47,6 +47,15 @@ static DWORD WINAPI Producer(void *arg)
     return 0;
 }
 
+static DWORD WINAPI TakesMutex(void *arg)
+{
+    HANDLE mutex = (HANDLE)arg;
+    DWORD busy = WaitForSingleObject(mutex, 0);        /* owned by the first thread */
+    BOOL foreign = ReleaseMutex(mutex);                /* not this thread's to release */
+    DWORD error = GetLastError();
+    return busy == WAIT_TIMEOUT && !foreign && error == ERROR_NOT_OWNER ? 0 : 1;
+}
+
 static DWORD WINAPI Sleeper(void *arg)
 {
     (void)arg;
@@ -144,6 +153,21 @@ int main(int argc, char **argv)
     ReleaseSRWLockExclusive(&g_srw);
     WaitForSingleObject(producer, INFINITE);
     printf("consumed %d items through a condition variable\n", consumed);
+
+    HANDLE semaphore = CreateSemaphoreA(NULL, 1, 2, NULL);
+    LONG previous = -1;
+    failed += Check(semaphore && ReleaseSemaphore(semaphore, 1, &previous) && previous == 1, "ReleaseSemaphore");
+    failed += Check(!ReleaseSemaphore(semaphore, 1, NULL) && GetLastError() == ERROR_TOO_MANY_POSTS, "the limit");
+    failed += Check(WaitForSingleObject(semaphore, 0) == WAIT_OBJECT_0 && WaitForSingleObject(semaphore, 0) == 0 &&
+                        WaitForSingleObject(semaphore, 0) == WAIT_TIMEOUT,
+                    "a semaphore counts down");
+    HANDLE mutex = CreateMutexA(NULL, TRUE, NULL);
+    failed += Check(WaitForSingleObject(mutex, 0) == WAIT_OBJECT_0, "a mutex is recursive for its owner");
+    HANDLE taker = CreateThread(NULL, 0, TakesMutex, mutex, 0, NULL);
+    WaitForSingleObject(taker, INFINITE);
+    failed += Check(GetExitCodeThread(taker, &code) && code == 0, "another thread cannot take or release it");
+    failed += Check(ReleaseMutex(mutex) && ReleaseMutex(mutex) && !ReleaseMutex(mutex), "released as often as taken");
+    printf("semaphore and mutex checks done\n");
 
     HANDLE exiter = CreateThread(NULL, 0, Exiter, (void *)(INT_PTR)42, 0, NULL);
     WaitForSingleObject(exiter, INFINITE);
