@@ -358,6 +358,7 @@ Result<void> Program::PrepareWineProcess() {
   Put<std::uint32_t>(peb_ + kPebOsMinorVersion, config.version.minor);
   Put<std::uint16_t>(peb_ + kPebOsBuildNumber, static_cast<std::uint16_t>(config.version.build));
   Put<std::uint32_t>(peb_ + kPebOsPlatformId, 2);  // VER_PLATFORM_WIN32_NT
+  Put<std::uint32_t>(peb_ + 0x2C0, 1);             // SessionId: the interactive session, as its token
   const auto& optional = image_->pe().optionalHeader();
   Put<std::uint32_t>(peb_ + kPebImageSubsystem, optional.Subsystem);
   Put<std::uint32_t>(peb_ + kPebImageSubsystemMajor, optional.MajorSubsystemVersion);

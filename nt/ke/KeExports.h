@@ -1,6 +1,7 @@
 // Ke exports: IRQL, time, processor stall, bugcheck.
 #pragma once
 #include "nt/Types.h"
+#include "nt/rtl/RtlTypes.h"
 
 namespace ntbox::nt {
 
@@ -116,6 +117,16 @@ NTSTATUS NTAPI NtWaitForSingleObject(HANDLE Handle, BOOLEAN Alertable, LARGE_INT
 NTSTATUS NTAPI NtWaitForMultipleObjects(ULONG Count, HANDLE* Handles, int WaitType, BOOLEAN Alertable,
                                         LARGE_INTEGER* Timeout);
 NTSTATUS NTAPI NtDelayExecution(BOOLEAN Alertable, LARGE_INTEGER* DelayInterval);
+// Named: in \BaseNamedObjects and the session's directory, shared with drivers (Global\...).
+NTSTATUS NTAPI ZwCreateEvent(HANDLE* EventHandle, ACCESS_MASK DesiredAccess, PVOID ObjectAttributes, int EventType,
+                             BOOLEAN InitialState);
+NTSTATUS NTAPI ZwOpenEvent(HANDLE* EventHandle, ACCESS_MASK DesiredAccess, PVOID ObjectAttributes);
+NTSTATUS NTAPI ZwSetEvent(HANDLE EventHandle, LONG* PreviousState);
+KEVENT* NTAPI IoCreateNotificationEvent(UNICODE_STRING* EventName, HANDLE* EventHandle);
+KEVENT* NTAPI IoCreateSynchronizationEvent(UNICODE_STRING* EventName, HANDLE* EventHandle);
+NTSTATUS NTAPI NtOpenEvent(HANDLE* EventHandle, ACCESS_MASK DesiredAccess, PVOID ObjectAttributes);
+NTSTATUS NTAPI NtOpenSemaphore(HANDLE* SemaphoreHandle, ACCESS_MASK DesiredAccess, PVOID ObjectAttributes);
+NTSTATUS NTAPI NtOpenMutant(HANDLE* MutantHandle, ACCESS_MASK DesiredAccess, PVOID ObjectAttributes);
 NTSTATUS NTAPI NtCreateSemaphore(HANDLE* SemaphoreHandle, ACCESS_MASK DesiredAccess, PVOID ObjectAttributes,
                                  LONG InitialCount, LONG MaximumCount);
 NTSTATUS NTAPI NtReleaseSemaphore(HANDLE SemaphoreHandle, LONG ReleaseCount, LONG* PreviousCount);

@@ -309,12 +309,12 @@ NTSTATUS NTAPI NtDelayExecution(BOOLEAN Alertable, LARGE_INTEGER* DelayInterval)
 NTSTATUS NTAPI NtCreateEvent(HANDLE* EventHandle, ACCESS_MASK DesiredAccess, PVOID ObjectAttributes, int EventType,
                              BOOLEAN InitialState) {
   if (!mm::WriteCaller(EventHandle, HANDLE{})) return STATUS_ACCESS_VIOLATION;
-  if (const NTSTATUS s = ob::CheckUnnamed(ObjectAttributes); !NT_SUCCESS(s)) return s;
   if (EventType != 0 && EventType != 1) return STATUS_INVALID_PARAMETER_4;
   void* body = ob::CreateObject(ob::EventType(), sizeof(KEVENT));
   if (!body) return STATUS_INSUFFICIENT_RESOURCES;
   KeInitializeEvent(static_cast<KEVENT*>(body), EventType, InitialState ? TRUE : FALSE);
-  return ob::ReturnNewHandle(body, DesiredAccess ? DesiredAccess : 0x1F0003 /* EVENT_ALL_ACCESS */, EventHandle);
+  return ob::ReturnNamedHandle(body, ObjectAttributes, DesiredAccess ? DesiredAccess : 0x1F0003 /* EVENT_ALL_ACCESS */,
+                               EventHandle);
 }
 
 NTSTATUS NTAPI NtSetEvent(HANDLE EventHandle, LONG* PreviousState) {
@@ -337,16 +337,68 @@ NTSTATUS NTAPI NtResetEvent(HANDLE EventHandle, LONG* PreviousState) {
 
 NTSTATUS NTAPI NtClearEvent(HANDLE EventHandle) { return NtResetEvent(EventHandle, nullptr); }
 
+// Drivers' named events: the same services from kernel mode, and the I/O manager's shortcuts, which
+// create or open an event in \BaseNamedObjects, signaled when new, with a kernel handle.
+NTSTATUS NTAPI ZwCreateEvent(HANDLE* EventHandle, ACCESS_MASK DesiredAccess, PVOID ObjectAttributes, int EventType,
+                             BOOLEAN InitialState) {
+  ke::KernelModeCall kernel;
+  return NtCreateEvent(EventHandle, DesiredAccess, ObjectAttributes, EventType, InitialState);
+}
+NTSTATUS NTAPI ZwOpenEvent(HANDLE* EventHandle, ACCESS_MASK DesiredAccess, PVOID ObjectAttributes) {
+  ke::KernelModeCall kernel;
+  return NtOpenEvent(EventHandle, DesiredAccess, ObjectAttributes);
+}
+NTSTATUS NTAPI ZwSetEvent(HANDLE EventHandle, LONG* PreviousState) {
+  ke::KernelModeCall kernel;
+  return NtSetEvent(EventHandle, PreviousState);
+}
+
+namespace {
+
+KEVENT* CreateNamedEvent(UNICODE_STRING* EventName, HANDLE* EventHandle, int type) {
+  if (!EventName || !EventHandle) return nullptr;
+  OBJECT_ATTRIBUTES a{sizeof(OBJECT_ATTRIBUTES), nullptr, EventName, OBJ_OPENIF | OBJ_KERNEL_HANDLE, nullptr, nullptr};
+  HANDLE handle = nullptr;
+  if (!NT_SUCCESS(ZwCreateEvent(&handle, 0x1F0003, &a, type, TRUE))) return nullptr;
+  PVOID object = nullptr;
+  if (!NT_SUCCESS(ObReferenceObjectByHandle(handle, 0, &ob::EventType(), KernelMode, &object, nullptr))) {
+    (void)ZwClose(handle);
+    return nullptr;
+  }
+  ob::DereferenceObject(object);  // the handle keeps it, as Windows returns it
+  *EventHandle = handle;
+  return static_cast<KEVENT*>(object);
+}
+
+}  // namespace
+
+KEVENT* NTAPI IoCreateNotificationEvent(UNICODE_STRING* EventName, HANDLE* EventHandle) {
+  return CreateNamedEvent(EventName, EventHandle, 0 /* NotificationEvent */);
+}
+
+KEVENT* NTAPI IoCreateSynchronizationEvent(UNICODE_STRING* EventName, HANDLE* EventHandle) {
+  return CreateNamedEvent(EventName, EventHandle, 1 /* SynchronizationEvent */);
+}
+
+NTSTATUS NTAPI NtOpenEvent(HANDLE* EventHandle, ACCESS_MASK DesiredAccess, PVOID ObjectAttributes) {
+  return ob::OpenNamed(ObjectAttributes, ob::EventType(), DesiredAccess, EventHandle);
+}
+NTSTATUS NTAPI NtOpenSemaphore(HANDLE* SemaphoreHandle, ACCESS_MASK DesiredAccess, PVOID ObjectAttributes) {
+  return ob::OpenNamed(ObjectAttributes, ob::SemaphoreType(), DesiredAccess, SemaphoreHandle);
+}
+NTSTATUS NTAPI NtOpenMutant(HANDLE* MutantHandle, ACCESS_MASK DesiredAccess, PVOID ObjectAttributes) {
+  return ob::OpenNamed(ObjectAttributes, ob::MutantType(), DesiredAccess, MutantHandle);
+}
+
 NTSTATUS NTAPI NtCreateSemaphore(HANDLE* SemaphoreHandle, ACCESS_MASK DesiredAccess, PVOID ObjectAttributes,
                                  LONG InitialCount, LONG MaximumCount) {
   if (!mm::WriteCaller(SemaphoreHandle, HANDLE{})) return STATUS_ACCESS_VIOLATION;
-  if (const NTSTATUS s = ob::CheckUnnamed(ObjectAttributes); !NT_SUCCESS(s)) return s;
   if (MaximumCount <= 0 || InitialCount < 0 || InitialCount > MaximumCount) return STATUS_INVALID_PARAMETER;
   void* body = ob::CreateObject(ob::SemaphoreType(), sizeof(KSEMAPHORE));
   if (!body) return STATUS_INSUFFICIENT_RESOURCES;
   KeInitializeSemaphore(static_cast<KSEMAPHORE*>(body), InitialCount, MaximumCount);
-  return ob::ReturnNewHandle(body, DesiredAccess ? DesiredAccess : 0x1F0003 /* SEMAPHORE_ALL_ACCESS */,
-                             SemaphoreHandle);
+  return ob::ReturnNamedHandle(body, ObjectAttributes, DesiredAccess ? DesiredAccess : 0x1F0003 /* SEMAPHORE_ALL_ACCESS */,
+                               SemaphoreHandle);
 }
 
 NTSTATUS NTAPI NtReleaseSemaphore(HANDLE SemaphoreHandle, LONG ReleaseCount, LONG* PreviousCount) {
@@ -368,7 +420,6 @@ NTSTATUS NTAPI NtReleaseSemaphore(HANDLE SemaphoreHandle, LONG ReleaseCount, LON
 NTSTATUS NTAPI NtCreateMutant(HANDLE* MutantHandle, ACCESS_MASK DesiredAccess, PVOID ObjectAttributes,
                               BOOLEAN InitialOwner) {
   if (!mm::WriteCaller(MutantHandle, HANDLE{})) return STATUS_ACCESS_VIOLATION;
-  if (const NTSTATUS s = ob::CheckUnnamed(ObjectAttributes); !NT_SUCCESS(s)) return s;
   void* body = ob::CreateObject(ob::MutantType(), sizeof(KMUTANT));
   if (!body) return STATUS_INSUFFICIENT_RESOURCES;
   auto* mutant = static_cast<KMUTANT*>(body);
@@ -378,7 +429,8 @@ NTSTATUS NTAPI NtCreateMutant(HANDLE* MutantHandle, ACCESS_MASK DesiredAccess, P
     mutant->Header.SignalState = 0;
     mutant->OwnerThread = ke::CurrentThread()->kthread();
   }
-  return ob::ReturnNewHandle(body, DesiredAccess ? DesiredAccess : 0x1F0001 /* MUTANT_ALL_ACCESS */, MutantHandle);
+  return ob::ReturnNamedHandle(body, ObjectAttributes, DesiredAccess ? DesiredAccess : 0x1F0001 /* MUTANT_ALL_ACCESS */,
+                               MutantHandle);
 }
 
 NTSTATUS NTAPI NtReleaseMutant(HANDLE MutantHandle, LONG* PreviousCount) {

@@ -166,6 +166,109 @@ NTSTATUS ob::ReturnNewHandle(void* body, ACCESS_MASK access, HANDLE* handle, boo
   return STATUS_SUCCESS;
 }
 
+NTSTATUS ob::FullName(const CapturedAttributes& a, std::u16string& full) {
+  full.clear();
+  if (!a.root) {
+    if (a.name.empty()) return STATUS_SUCCESS;
+    if (a.name[0] != u'\\') return STATUS_OBJECT_PATH_SYNTAX_BAD;
+    full = a.name;
+    return STATUS_SUCCESS;
+  }
+  HandleReference dir;
+  if (const NTSTATUS s = dir.Open(a.root, 0, &DirectoryType()); !NT_SUCCESS(s)) return s;
+  if (!a.name.empty() && a.name[0] == u'\\') return STATUS_OBJECT_PATH_SYNTAX_BAD;
+  full = dir.context<std::u16string>();
+  if (!a.name.empty()) full += u'\\' + a.name;
+  return STATUS_SUCCESS;
+}
+
+NTSTATUS ob::ReturnNamedHandle(void* body, const void* objectAttributes, ACCESS_MASK access, HANDLE* handle) {
+  CapturedAttributes a;
+  std::u16string full;
+  NTSTATUS s = objectAttributes ? CaptureAttributes(objectAttributes, a) : STATUS_SUCCESS;
+  if (NT_SUCCESS(s)) s = FullName(a, full);
+  if (!NT_SUCCESS(s)) {
+    DereferenceObject(body);
+    return s;
+  }
+  if (full.empty()) return ReturnNewHandle(body, access, handle, a.kernelHandle);
+  Namespace& names = Kernel::Current().objects();
+  s = names.Insert(full, body);
+  if (s == STATUS_SUCCESS) {
+    HeaderOf(body)->temporaryName = true;
+    return ReturnNewHandle(body, access, handle, a.kernelHandle);
+  }
+  ObjectType* const type = HeaderOf(body)->type;
+  DereferenceObject(body);
+  if (s != STATUS_OBJECT_NAME_COLLISION || !(a.attributes & OBJ_OPENIF)) return s;
+  auto found = names.Find(full);
+  if (!found) return found.error().ntstatus;
+  if (HeaderOf(found->body)->type != type || !found->remainder.empty()) {
+    DereferenceObject(found->body);
+    return STATUS_OBJECT_TYPE_MISMATCH;
+  }
+  s = ReturnNewHandle(found->body, access, handle, a.kernelHandle);
+  return NT_SUCCESS(s) ? STATUS_OBJECT_NAME_EXISTS : s;
+}
+
+NTSTATUS ob::OpenNamed(const void* objectAttributes, ObjectType& type, ACCESS_MASK access, HANDLE* handle) {
+  if (!mm::WriteCaller(handle, HANDLE{})) return STATUS_ACCESS_VIOLATION;
+  CapturedAttributes a;
+  if (const NTSTATUS s = CaptureAttributes(objectAttributes, a); !NT_SUCCESS(s)) return s;
+  std::u16string full;
+  if (const NTSTATUS s = FullName(a, full); !NT_SUCCESS(s)) return s;
+  if (full.empty()) return STATUS_OBJECT_PATH_SYNTAX_BAD;
+  auto found = Kernel::Current().objects().Find(full);
+  if (!found) return found.error().ntstatus;
+  if (!found->remainder.empty() || HeaderOf(found->body)->type != &type) {
+    const bool missing = !found->remainder.empty();
+    DereferenceObject(found->body);
+    return missing ? STATUS_OBJECT_NAME_NOT_FOUND : STATUS_OBJECT_TYPE_MISMATCH;
+  }
+  return ReturnNewHandle(found->body, access, handle, a.kernelHandle);
+}
+
+namespace {
+
+// A directory handle's object: its path, for names relative to it.
+ob::ObjectType& Directories() { return ob::OwningHostContext<std::u16string>(ob::DirectoryType()); }
+
+NTSTATUS OpenDirectory(HANDLE* handle, ACCESS_MASK access, PVOID objectAttributes, bool create) {
+  if (!mm::WriteCaller(handle, HANDLE{})) return STATUS_ACCESS_VIOLATION;
+  ob::CapturedAttributes a;
+  if (const NTSTATUS s = ob::CaptureAttributes(objectAttributes, a); !NT_SUCCESS(s)) return s;
+  std::u16string full;
+  if (const NTSTATUS s = ob::FullName(a, full); !NT_SUCCESS(s)) return s;
+  if (full.empty()) return STATUS_OBJECT_PATH_SYNTAX_BAD;
+  ob::Namespace& names = Kernel::Current().objects();
+  NTSTATUS status = STATUS_SUCCESS;
+  if (create) {
+    status = names.CreateDirectory(full);
+    if (status == STATUS_OBJECT_NAME_COLLISION && names.IsDirectory(full)) status = STATUS_OBJECT_NAME_EXISTS;
+    if (!NT_SUCCESS(status)) return status;
+  } else if (!names.IsDirectory(full)) {
+    auto found = names.Find(full);
+    if (!found) return found.error().ntstatus;
+    ob::DereferenceObject(found->body);
+    return STATUS_OBJECT_TYPE_MISMATCH;
+  }
+  void* body = ob::CreateObject(Directories(), 0x10, new std::u16string(full));
+  if (!body) return STATUS_INSUFFICIENT_RESOURCES;
+  const NTSTATUS returned = ob::ReturnNewHandle(body, access ? access : 0xF000F /* DIRECTORY_ALL_ACCESS */, handle,
+                                                a.kernelHandle);
+  return NT_SUCCESS(returned) ? status : returned;
+}
+
+}  // namespace
+
+NTSTATUS NTAPI NtOpenDirectoryObject(HANDLE* DirectoryHandle, ACCESS_MASK DesiredAccess, PVOID ObjectAttributes) {
+  return OpenDirectory(DirectoryHandle, DesiredAccess, ObjectAttributes, false);
+}
+
+NTSTATUS NTAPI NtCreateDirectoryObject(HANDLE* DirectoryHandle, ACCESS_MASK DesiredAccess, PVOID ObjectAttributes) {
+  return OpenDirectory(DirectoryHandle, DesiredAccess, ObjectAttributes, true);
+}
+
 ob::HandleReference::~HandleReference() {
   if (body_) DereferenceObject(body_);
 }

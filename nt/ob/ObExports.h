@@ -5,6 +5,9 @@
 #include "nt/Types.h"
 
 namespace ntbox::nt {
+namespace ob {
+struct ObjectType;
+}
 
 struct OBJECT_HANDLE_INFORMATION {
   ULONG HandleAttributes;
@@ -24,6 +27,8 @@ NTSTATUS NTAPI ObOpenObjectByPointer(PVOID Object, ULONG HandleAttributes, PVOID
                                      HANDLE* Handle);
 NTSTATUS NTAPI ZwClose(HANDLE Handle);
 NTSTATUS NTAPI NtClose(HANDLE Handle);
+NTSTATUS NTAPI NtOpenDirectoryObject(HANDLE* DirectoryHandle, ACCESS_MASK DesiredAccess, PVOID ObjectAttributes);
+NTSTATUS NTAPI NtCreateDirectoryObject(HANDLE* DirectoryHandle, ACCESS_MASK DesiredAccess, PVOID ObjectAttributes);
 PVOID NTAPI PsGetCurrentProcess();
 HANDLE NTAPI PsGetCurrentProcessId();
 HANDLE NTAPI PsGetProcessId(PVOID Process);
@@ -40,9 +45,8 @@ extern PVOID g_PsProcessType;
 extern PVOID g_PsThreadType;
 
 namespace ob {
-// For the services that create an object (NtCreateEvent, NtCreateSection ...): their
-// OBJECT_ATTRIBUTES read from the caller; names are refused (STATUS_NOT_IMPLEMENTED) until
-// \BaseNamedObjects comes.
+// For the services that create an object without a name (NtCreateSection of a file ...): their
+// OBJECT_ATTRIBUTES read from the caller; a name is refused (STATUS_NOT_IMPLEMENTED).
 NTSTATUS CheckUnnamed(const void* objectAttributes);
 // A service's OBJECT_ATTRIBUTES and the name in them, copied from its caller.
 struct CapturedAttributes {
@@ -54,6 +58,17 @@ struct CapturedAttributes {
   bool kernelHandle = false;
 };
 NTSTATUS CaptureAttributes(const void* objectAttributes, CapturedAttributes& out);
+// The full name in the namespace an OBJECT_ATTRIBUTES gives: its name, absolute or relative to the
+// directory its RootDirectory handle is; empty when it has none.
+NTSTATUS FullName(const CapturedAttributes& attributes, std::u16string& full);
+// For the services that create a named object (NtCreateEvent, NtCreateMutant ...): gives the caller
+// a handle to body (taking over its creation reference), under the name the caller's
+// OBJECT_ATTRIBUTES give, if any (a temporary name: it goes with the last handle). A name already
+// taken: with OBJ_OPENIF a handle to that object if it is of body's type (STATUS_OBJECT_NAME_EXISTS),
+// else STATUS_OBJECT_NAME_COLLISION; body is then dropped.
+NTSTATUS ReturnNamedHandle(void* body, const void* objectAttributes, ACCESS_MASK access, HANDLE* handle);
+// NtOpenEvent & co.: a handle to the object of type the caller's OBJECT_ATTRIBUTES name.
+NTSTATUS OpenNamed(const void* objectAttributes, ObjectType& type, ACCESS_MASK access, HANDLE* handle);
 // Gives the caller a handle to a new object (taking over its creation reference) in *handle, the
 // caller's memory; on a bad pointer the handle is closed again and the status says so.
 NTSTATUS ReturnNewHandle(void* body, ACCESS_MASK access, HANDLE* handle, bool kernelHandle = false);

@@ -1,5 +1,7 @@
 #include "nt/ob/Object.h"
 
+#include "nt/Kernel.h"
+
 #include "cpu/SafeCopy.h"
 
 #include <cstdlib>
@@ -64,7 +66,7 @@ void* CreateObject(ObjectType& type, std::size_t bodySize, void* hostContext) {
   // Beside pool, not on the host heap: a driver writing past its device extension hits kernel memory.
   void* block = AllocateSystemBlock(kHeaderSize + bodySize);
   if (!block) return nullptr;
-  auto* header = new (block) ObjectHeader{kHeaderMagic, &type, {1}, {0}, hostContext, bodySize};
+  auto* header = new (block) ObjectHeader{kHeaderMagic, &type, {1}, {0}, hostContext, bodySize, {false}};
   (void)header;
   type.liveObjects.fetch_add(1, std::memory_order_relaxed);
   return static_cast<std::uint8_t*>(block) + kHeaderSize;
@@ -100,6 +102,7 @@ void DereferenceObject(void* body) {
                   static_cast<ULONG64>(left), 0, "object dereferenced more often than referenced");
   }
   if (left > 0) return;
+  DropTemporaryName(body);
   ObjectType* type = h->type;
   if (type->onDelete) type->onDelete(body);
   type->liveObjects.fetch_sub(1, std::memory_order_relaxed);
@@ -115,9 +118,18 @@ HandleTable::~HandleTable() {
   for (auto& e : RemoveAll()) CloseHandleEntry(e);
 }
 
+void DropTemporaryName(void* body) {
+  ObjectHeader* h = HeaderOf(body);
+  if (!h || !h->temporaryName.exchange(false)) return;
+  if (Kernel* kernel = Kernel::CurrentOrNull()) kernel->objects().Remove(body);
+}
+
 void CloseHandleEntry(const HandleTable::Entry& entry) {
   ObjectHeader* h = HeaderOf(entry.body);
-  if (h && h->handleCount.fetch_sub(1) == 1 && h->type->onLastHandleClosed) h->type->onLastHandleClosed(entry.body);
+  if (h && h->handleCount.fetch_sub(1) == 1) {
+    DropTemporaryName(entry.body);
+    if (h->type->onLastHandleClosed) h->type->onLastHandleClosed(entry.body);
+  }
   DereferenceObject(entry.body);
 }
 
@@ -185,6 +197,39 @@ Namespace::Namespace() {
   }
   entries_[UpcaseName(u"\\DosDevices")] = Entry{u"\\DosDevices", nullptr, u"\\??"};
   entries_[UpcaseName(u"\\GLOBAL??")] = Entry{u"\\GLOBAL??", nullptr, u"\\??"};
+  // The interactive session's named objects (session 1, as programs' tokens say); Global\ in them
+  // is the machine's \BaseNamedObjects, where drivers' named objects live.
+  for (const char16_t* dir : {u"\\Sessions", u"\\Sessions\\1", u"\\Sessions\\1\\BaseNamedObjects"}) {
+    entries_[UpcaseName(dir)] = Entry{dir, nullptr, std::nullopt};
+  }
+  const std::u16string local = u"\\Sessions\\1\\BaseNamedObjects";
+  entries_[UpcaseName(local + u"\\Global")] = Entry{local + u"\\Global", nullptr, u"\\BaseNamedObjects"};
+  entries_[UpcaseName(local + u"\\Local")] = Entry{local + u"\\Local", nullptr, local};
+  entries_[UpcaseName(local + u"\\Session")] = Entry{local + u"\\Session", nullptr, local};
+}
+
+NTSTATUS Namespace::CreateDirectory(std::u16string_view name) {
+  if (name.size() < 2 || name[0] != u'\\' || name.back() == u'\\') return STATUS_OBJECT_NAME_INVALID;
+  std::lock_guard lock(mutex_);
+  const auto resolved = Resolve(name, 0);
+  if (!resolved) return STATUS_OBJECT_NAME_INVALID;
+  const std::u16string key = UpcaseName(*resolved);
+  const auto slash = key.rfind(u'\\');
+  if (slash > 0) {
+    auto dir = entries_.find(key.substr(0, slash));
+    if (dir == entries_.end() || dir->second.body || dir->second.linkTarget) return STATUS_OBJECT_PATH_NOT_FOUND;
+  }
+  if (entries_.contains(key)) return STATUS_OBJECT_NAME_COLLISION;
+  entries_[key] = Entry{*resolved, nullptr, std::nullopt};
+  return STATUS_SUCCESS;
+}
+
+bool Namespace::IsDirectory(std::u16string_view name) const {
+  std::lock_guard lock(mutex_);
+  const auto resolved = Resolve(name, 0);
+  if (!resolved) return false;
+  auto it = entries_.find(UpcaseName(*resolved));
+  return it != entries_.end() && !it->second.body && !it->second.linkTarget;
 }
 
 namespace {

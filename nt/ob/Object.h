@@ -57,8 +57,11 @@ struct ObjectHeader {
   std::atomic<std::int64_t> handleCount;
   void* hostContext;  // the host object a body belongs to (a Process for an EPROCESS)
   std::uint64_t bodySize;
+  // A temporary named object (an event a program named ...): its name goes with its last handle,
+  // as Windows' object manager removes it.
+  std::atomic<bool> temporaryName;
 };
-constexpr std::size_t kHeaderSize = 0x30;
+constexpr std::size_t kHeaderSize = 0x40;
 static_assert(sizeof(ObjectHeader) <= kHeaderSize);
 
 // A new object with one reference, its body zeroed and 16-byte aligned.
@@ -122,6 +125,9 @@ constexpr HandleValue kKernelHandleBit = 0xFFFFFFFF80000000ull;
 // table, or else one of the calling thread's process, as OBJ_KERNEL_HANDLE decides on Windows.
 HANDLE InsertHandle(void* body, ACCESS_MASK access, bool kernelHandle);
 
+// Takes a temporary object's name out of the namespace (its last handle closed, or it is deleted).
+void DropTemporaryName(void* body);
+
 // The namespace. Names compare without case. \DosDevices and \GLOBAL?? are links to \??.
 class Namespace {
  public:
@@ -130,6 +136,10 @@ class Namespace {
   NTSTATUS Insert(std::u16string_view name, void* body);
   void Remove(void* body);
   NTSTATUS CreateSymbolicLink(std::u16string_view link, std::u16string_view target);
+  // A directory (NtCreateDirectoryObject); STATUS_OBJECT_NAME_COLLISION when the name is taken.
+  NTSTATUS CreateDirectory(std::u16string_view name);
+  // Whether name (symbolic links followed) is a directory.
+  bool IsDirectory(std::u16string_view name) const;
   NTSTATUS DeleteSymbolicLink(std::u16string_view link);
 
   struct Lookup {

@@ -414,6 +414,22 @@ TEST_F(RunTest, ProgramsRunThreadsOnWinesDlls) {
   EXPECT_EQ(Run("status").exit, 0);
 }
 
+// Named objects (\BaseNamedObjects and the session's directory): a driver's named event
+// (IoCreateNotificationEvent) opened by a program as Global\..., a program's event a driver opens
+// with ZwOpenEvent; a name taken twice opens one object, another type cannot take it, a name goes
+// with its last handle, a named semaphore another thread opens.
+TEST_F(RunTest, ProgramsAndDriversShareNamedObjects) {
+  TestSigningOn();
+  ASSERT_EQ(Run("sc create named type= kernel binPath= " + Driver("named_objects.sys")).exit, 0);
+  ASSERT_EQ(Run("sc start named").exit, 0);
+  const Outcome r = Run("run --nt-layer " + Driver("named_objects_app.exe"));
+  EXPECT_EQ(r.exit, 0) << r.out << r.err;
+  EXPECT_TRUE(Contains(r.out, "0 failed")) << r.out;
+  EXPECT_FALSE(Contains(r.out, "FAILED")) << r.out;
+  EXPECT_TRUE(Contains(Run("dbgview").out, "ZwOpenEvent(\\BaseNamedObjects\\NtboxProgramEvent) 0x00000000"));
+  EXPECT_EQ(Run("sc stop named").exit, 0);
+}
+
 // A program whose TLS index slot lies in a read-only section: Windows' loader faults writing it
 // and the process cannot start; the loader here wrote it and crashed the server.
 TEST_F(RunTest, ReadOnlyTlsIndexSlotRefusesTheProgram) {
