@@ -7,7 +7,7 @@ namespace ntbox::nt {
 
 std::string_view NtStatusName(NTSTATUS status) {
   // Short enough that a linear scan is the clearest lookup.
-  static constexpr std::array<std::pair<NTSTATUS, std::string_view>, 84> kNames{{
+  static constexpr std::array<std::pair<NTSTATUS, std::string_view>, 85> kNames{{
       {STATUS_SUCCESS, "STATUS_SUCCESS"},
       {STATUS_WAIT_0, "STATUS_WAIT_0"},
       {STATUS_ABANDONED_WAIT_0, "STATUS_ABANDONED_WAIT_0"},
@@ -86,6 +86,7 @@ std::string_view NtStatusName(NTSTATUS status) {
       {STATUS_CANNOT_DELETE, "STATUS_CANNOT_DELETE"},
       {STATUS_THREAD_IS_TERMINATING, "STATUS_THREAD_IS_TERMINATING"},
       {STATUS_NOT_FOUND, "STATUS_NOT_FOUND"},
+      {STATUS_MAPPED_ALIGNMENT, "STATUS_MAPPED_ALIGNMENT"},
       {STATUS_NOT_ALL_ASSIGNED, "STATUS_NOT_ALL_ASSIGNED"},
       {STATUS_NO_MORE_ENTRIES, "STATUS_NO_MORE_ENTRIES"},
       {STATUS_KEY_DELETED, "STATUS_KEY_DELETED"},

@@ -109,6 +109,7 @@ const auto kServices = std::to_array<SystemService>({
     NT_SERVICE(NtOpenMutant),
     NT_SERVICE(NtOpenProcessToken),
     NT_SERVICE(NtOpenProcessTokenEx),
+    NT_SERVICE(NtOpenSection),
     NT_SERVICE(NtOpenSemaphore),
     NT_SERVICE(NtOpenThreadToken),
     NT_SERVICE(NtOpenThreadTokenEx),

@@ -25,5 +25,18 @@ NTSTATUS NTAPI NtMapViewOfSection(HANDLE SectionHandle, HANDLE ProcessHandle, PV
                                   SIZE_T CommitSize, LARGE_INTEGER* SectionOffset, SIZE_T* ViewSize,
                                   ULONG InheritDisposition, ULONG AllocationType, ULONG Win32Protect);
 NTSTATUS NTAPI NtUnmapViewOfSection(HANDLE ProcessHandle, PVOID BaseAddress);
+// Named sections, shared memory (no file: the paging file's on Windows) with programs and drivers.
+NTSTATUS NTAPI NtOpenSection(HANDLE* SectionHandle, ACCESS_MASK DesiredAccess, PVOID ObjectAttributes);
+NTSTATUS NTAPI ZwCreateSection(HANDLE* SectionHandle, ACCESS_MASK DesiredAccess, PVOID ObjectAttributes,
+                               LARGE_INTEGER* MaximumSize, ULONG SectionPageProtection, ULONG AllocationAttributes,
+                               HANDLE FileHandle);
+NTSTATUS NTAPI ZwOpenSection(HANDLE* SectionHandle, ACCESS_MASK DesiredAccess, PVOID ObjectAttributes);
+NTSTATUS NTAPI ZwMapViewOfSection(HANDLE SectionHandle, HANDLE ProcessHandle, PVOID* BaseAddress, ULONG_PTR ZeroBits,
+                                  SIZE_T CommitSize, LARGE_INTEGER* SectionOffset, SIZE_T* ViewSize,
+                                  ULONG InheritDisposition, ULONG AllocationType, ULONG Win32Protect);
+NTSTATUS NTAPI ZwUnmapViewOfSection(HANDLE ProcessHandle, PVOID BaseAddress);
+// A memory section's view in system space, for any thread of any process (a driver's shared buffer).
+NTSTATUS NTAPI MmMapViewInSystemSpace(PVOID Section, PVOID* MappedBase, SIZE_T* ViewSize);
+NTSTATUS NTAPI MmUnmapViewInSystemSpace(PVOID MappedBase);
 
 }  // namespace ntbox::nt

@@ -4,6 +4,7 @@
 // base (STATUS_IMAGE_NOT_AT_BASE) with the mapped header saying where it is; its imports are the
 // process's ntdll's business. A data view is a private copy of the file's bytes (shared sections
 // are for later).
+#include <sys/mman.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -17,6 +18,7 @@
 #include <vector>
 
 #include "nt/Status.h"
+#include "nt/ke/Thread.h"
 #include "nt/io/FileObject.h"
 #include "nt/io/IoExports.h"
 #include "nt/mm/MmExports.h"
@@ -41,9 +43,31 @@ constexpr std::uint64_t kMaxFileSection = 512ull << 20;
 struct SectionData {
   std::shared_ptr<const pe::PeImage> image;  // SEC_IMAGE
   std::vector<std::uint8_t> data;            // a file's bytes otherwise
+  // Backed by the paging file (shared memory, no file): one host memory file every view maps, in
+  // programs and in system space alike.
+  int memory = -1;
+  std::uint64_t size = 0;
   ULONG attributes = 0;
   ULONG protect = 0;
+  ~SectionData() {
+    if (memory >= 0) ::close(memory);
+  }
 };
+
+// Views of memory sections in system space (drivers': MmMapViewInSystemSpace, or ZwMapViewOfSection
+// from the System process), by base.
+std::mutex g_systemViewsMutex;
+std::map<std::uint64_t, std::uint64_t> g_systemViews;
+
+// Maps [offset, offset+length) of a memory section at base (0: anywhere the host likes, which is
+// system space) with the PAGE_* protection; 0 on failure.
+std::uint64_t MapMemory(const SectionData& s, std::uint64_t base, std::uint64_t offset, std::uint64_t length,
+                        ULONG protect) {
+  const int prot = mm::HostProtection(protect);
+  void* at = ::mmap(reinterpret_cast<void*>(base), length, prot < 0 ? PROT_READ : prot,
+                    MAP_SHARED | (base ? MAP_FIXED : 0), s.memory, static_cast<off_t>(offset));
+  return at == MAP_FAILED ? 0 : reinterpret_cast<std::uint64_t>(at);
+}
 
 ob::ObjectType& Sections() { return ob::OwningHostContext<SectionData>(ob::SectionType()); }
 
@@ -95,11 +119,6 @@ NTSTATUS ReferenceSection(HANDLE handle, void*& body, SectionData*& data) {
   if (!NT_SUCCESS(status)) return status;
   data = static_cast<SectionData*>(ob::HeaderOf(body)->hostContext);
   return STATUS_SUCCESS;
-}
-
-mm::UserSpace* CallerSpace(HANDLE process) {
-  ps::Process* p = ps::ProcessOfHandle(process);
-  return p ? p->space() : nullptr;
 }
 
 }  // namespace
@@ -158,13 +177,29 @@ NTSTATUS MapHostFileView(const std::string& path, std::uint64_t& base, std::uint
 NTSTATUS NTAPI NtCreateSection(HANDLE* SectionHandle, ACCESS_MASK DesiredAccess, PVOID ObjectAttributes,
                                LARGE_INTEGER* MaximumSize, ULONG SectionPageProtection, ULONG AllocationAttributes,
                                HANDLE FileHandle) {
-  (void)MaximumSize;
   if (!mm::WriteCaller(SectionHandle, HANDLE{})) return STATUS_ACCESS_VIOLATION;
-  if (const NTSTATUS s = ob::CheckUnnamed(ObjectAttributes); !NT_SUCCESS(s)) return s;
-  if (!FileHandle) return STATUS_NOT_IMPLEMENTED;  // paging-file-backed sections: later
   auto data = std::make_unique<SectionData>();
   data->attributes = AllocationAttributes;
   data->protect = SectionPageProtection;
+  const ACCESS_MASK access = DesiredAccess ? DesiredAccess : 0xF001F /* SECTION_ALL_ACCESS */;
+  if (!FileHandle) {
+    // Shared memory: zeroed pages of the size asked for, in a host memory file.
+    if (!MaximumSize) return STATUS_INVALID_PARAMETER_4;
+    const auto maximum = mm::ReadCaller(MaximumSize);
+    if (!maximum) return STATUS_ACCESS_VIOLATION;
+    if (maximum->QuadPart <= 0) return STATUS_INVALID_PARAMETER_4;
+    if (AllocationAttributes & SEC_IMAGE) return STATUS_INVALID_FILE_FOR_SECTION;
+    if (static_cast<std::uint64_t>(maximum->QuadPart) > kMaxFileSection) return STATUS_SECTION_TOO_BIG;
+    data->size = static_cast<std::uint64_t>(maximum->QuadPart);
+    data->memory = ::memfd_create("ntbox-section", MFD_CLOEXEC);
+    if (data->memory < 0 || ::ftruncate(data->memory, static_cast<off_t>((data->size + 0xFFF) & ~0xFFFull)) != 0) {
+      return STATUS_INSUFFICIENT_RESOURCES;
+    }
+    void* body = ob::CreateObject(Sections(), 0x30, data.get());
+    if (!body) return STATUS_INSUFFICIENT_RESOURCES;
+    (void)data.release();
+    return ob::ReturnNamedHandle(body, ObjectAttributes, access, SectionHandle);
+  }
   // The file's host descriptor: its identity finds a parsed image again; else its bytes are read.
   PVOID file = nullptr;
   if (const NTSTATUS s = ObReferenceObjectByHandle(FileHandle, 0, g_IoFileObjectType, ExGetPreviousMode(), &file,
@@ -197,7 +232,11 @@ NTSTATUS NTAPI NtCreateSection(HANDLE* SectionHandle, ACCESS_MASK DesiredAccess,
   void* body = ob::CreateObject(Sections(), 0x30, data.get());
   if (!body) return STATUS_INSUFFICIENT_RESOURCES;
   (void)data.release();
-  return ob::ReturnNewHandle(body, DesiredAccess ? DesiredAccess : 0xF001F /* SECTION_ALL_ACCESS */, SectionHandle);
+  return ob::ReturnNamedHandle(body, ObjectAttributes, access, SectionHandle);
+}
+
+NTSTATUS NTAPI NtOpenSection(HANDLE* SectionHandle, ACCESS_MASK DesiredAccess, PVOID ObjectAttributes) {
+  return ob::OpenNamed(ObjectAttributes, Sections(), DesiredAccess, SectionHandle);
 }
 
 NTSTATUS NTAPI NtQuerySection(HANDLE SectionHandle, ULONG SectionInformationClass, PVOID SectionInformation,
@@ -213,7 +252,7 @@ NTSTATUS NTAPI NtQuerySection(HANDLE SectionHandle, ULONG SectionInformationClas
   if (SectionInformationClass == SectionBasicInformation) {
     size = 0x18;
     put(0x08, static_cast<ULONG>(s->attributes));
-    put(0x10, static_cast<std::uint64_t>(s->image ? s->image->sizeOfImage() : s->data.size()));
+    put(0x10, static_cast<std::uint64_t>(s->image ? s->image->sizeOfImage() : s->memory >= 0 ? s->size : s->data.size()));
   } else if (SectionInformationClass == SectionImageInformation && s->image) {
     size = 0x40;
     const auto image = mm::ImageInformation(*s->image, s->image->preferredBase());
@@ -233,8 +272,10 @@ NTSTATUS NTAPI NtMapViewOfSection(HANDLE SectionHandle, HANDLE ProcessHandle, PV
                                   SIZE_T CommitSize, LARGE_INTEGER* SectionOffset, SIZE_T* ViewSize,
                                   ULONG InheritDisposition, ULONG AllocationType, ULONG Win32Protect) {
   (void)ZeroBits, (void)CommitSize, (void)InheritDisposition, (void)AllocationType;
-  mm::UserSpace* space = CallerSpace(ProcessHandle);
-  if (!space) return STATUS_INVALID_HANDLE;
+  ps::Process* process = ps::ProcessOfHandle(ProcessHandle);
+  if (!process) return STATUS_INVALID_HANDLE;
+  // The System process has no user space: its views (a driver's) are in system space.
+  mm::UserSpace* space = process->space();
   const auto requested = mm::ReadCaller(BaseAddress);
   const auto size = mm::ReadCaller(ViewSize);
   if (!requested || !size) return STATUS_ACCESS_VIOLATION;
@@ -250,7 +291,31 @@ NTSTATUS NTAPI NtMapViewOfSection(HANDLE SectionHandle, HANDLE ProcessHandle, PV
   if (const NTSTATUS status = ReferenceSection(SectionHandle, body, s); !NT_SUCCESS(status)) return status;
   std::uint64_t base = 0, length = 0;
   NTSTATUS status = STATUS_SUCCESS;
-  if (s->image) {
+  if (s->memory >= 0) {
+    const ULONG protect = Win32Protect ? Win32Protect : mm::page::kReadWrite;
+    if (offset < 0 || offset % 0x10000 || static_cast<std::uint64_t>(offset) >= s->size) {
+      status = offset % 0x10000 ? STATUS_MAPPED_ALIGNMENT : STATUS_INVALID_VIEW_SIZE;
+    } else if (length = *size ? *size : s->size - static_cast<std::uint64_t>(offset);
+               length > s->size - static_cast<std::uint64_t>(offset)) {
+      status = STATUS_INVALID_VIEW_SIZE;
+    } else if (mm::HostProtection(protect) < 0) {
+      status = STATUS_INVALID_PAGE_PROTECTION;
+    } else if (!space) {
+      base = MapMemory(*s, 0, static_cast<std::uint64_t>(offset), length, protect);
+      if (!base) {
+        status = STATUS_INSUFFICIENT_RESOURCES;
+      } else {
+        std::lock_guard lock(g_systemViewsMutex);
+        g_systemViews[base] = length;
+      }
+    } else if (NT_SUCCESS(status = space->AllocateView(base, length, protect)) &&
+               !MapMemory(*s, base, static_cast<std::uint64_t>(offset), (length + 0xFFF) & ~0xFFFull, protect)) {
+      (void)space->ReleaseView(base);
+      status = STATUS_INSUFFICIENT_RESOURCES;
+    }
+  } else if (!space) {
+    status = STATUS_NOT_IMPLEMENTED;  // a file's data or an image in system space: not yet
+  } else if (s->image) {
     pe::LoadOptions load;
     load.bindImports = false;
     load.regionStart = space->base() + 0x10000;
@@ -293,9 +358,11 @@ NTSTATUS NTAPI NtMapViewOfSection(HANDLE SectionHandle, HANDLE ProcessHandle, PV
 }
 
 NTSTATUS NTAPI NtUnmapViewOfSection(HANDLE ProcessHandle, PVOID BaseAddress) {
-  mm::UserSpace* space = CallerSpace(ProcessHandle);
-  if (!space) return STATUS_INVALID_HANDLE;
+  ps::Process* process = ps::ProcessOfHandle(ProcessHandle);
+  if (!process) return STATUS_INVALID_HANDLE;
+  mm::UserSpace* space = process->space();
   const auto base = reinterpret_cast<std::uint64_t>(BaseAddress);
+  if (!space) return MmUnmapViewInSystemSpace(BaseAddress);
   auto& views = ps::CurrentProcess().imageViews();
   if (auto it = views.find(base); it != views.end()) {
     space->ForgetMapping(base);
@@ -303,6 +370,60 @@ NTSTATUS NTAPI NtUnmapViewOfSection(HANDLE ProcessHandle, PVOID BaseAddress) {
     return STATUS_SUCCESS;
   }
   return space->ReleaseView(base) ? STATUS_SUCCESS : STATUS_NOT_MAPPED_VIEW;
+}
+
+// Drivers: the same services in kernel mode, and views of a section object in system space.
+NTSTATUS NTAPI ZwCreateSection(HANDLE* SectionHandle, ACCESS_MASK DesiredAccess, PVOID ObjectAttributes,
+                               LARGE_INTEGER* MaximumSize, ULONG SectionPageProtection, ULONG AllocationAttributes,
+                               HANDLE FileHandle) {
+  ke::KernelModeCall kernel;
+  return NtCreateSection(SectionHandle, DesiredAccess, ObjectAttributes, MaximumSize, SectionPageProtection,
+                         AllocationAttributes, FileHandle);
+}
+
+NTSTATUS NTAPI ZwOpenSection(HANDLE* SectionHandle, ACCESS_MASK DesiredAccess, PVOID ObjectAttributes) {
+  ke::KernelModeCall kernel;
+  return NtOpenSection(SectionHandle, DesiredAccess, ObjectAttributes);
+}
+
+NTSTATUS NTAPI ZwMapViewOfSection(HANDLE SectionHandle, HANDLE ProcessHandle, PVOID* BaseAddress, ULONG_PTR ZeroBits,
+                                  SIZE_T CommitSize, LARGE_INTEGER* SectionOffset, SIZE_T* ViewSize,
+                                  ULONG InheritDisposition, ULONG AllocationType, ULONG Win32Protect) {
+  ke::KernelModeCall kernel;
+  return NtMapViewOfSection(SectionHandle, ProcessHandle, BaseAddress, ZeroBits, CommitSize, SectionOffset, ViewSize,
+                            InheritDisposition, AllocationType, Win32Protect);
+}
+
+NTSTATUS NTAPI ZwUnmapViewOfSection(HANDLE ProcessHandle, PVOID BaseAddress) {
+  ke::KernelModeCall kernel;
+  return NtUnmapViewOfSection(ProcessHandle, BaseAddress);
+}
+
+NTSTATUS NTAPI MmMapViewInSystemSpace(PVOID Section, PVOID* MappedBase, SIZE_T* ViewSize) {
+  ob::ObjectHeader* h = ob::HeaderOf(Section);
+  if (!h || h->type != &Sections() || !MappedBase || !ViewSize) return STATUS_INVALID_PARAMETER;
+  const auto& s = *static_cast<SectionData*>(h->hostContext);
+  if (s.memory < 0) return STATUS_NOT_IMPLEMENTED;  // a file's data or an image: not yet
+  const std::uint64_t length = *ViewSize ? *ViewSize : s.size;
+  if (length > s.size) return STATUS_INVALID_VIEW_SIZE;
+  const std::uint64_t base = MapMemory(s, 0, 0, length, mm::page::kReadWrite);
+  if (!base) return STATUS_NO_MEMORY;
+  {
+    std::lock_guard lock(g_systemViewsMutex);
+    g_systemViews[base] = length;
+  }
+  *MappedBase = reinterpret_cast<PVOID>(base);
+  *ViewSize = length;
+  return STATUS_SUCCESS;
+}
+
+NTSTATUS NTAPI MmUnmapViewInSystemSpace(PVOID MappedBase) {
+  std::lock_guard lock(g_systemViewsMutex);
+  auto it = g_systemViews.find(reinterpret_cast<std::uint64_t>(MappedBase));
+  if (it == g_systemViews.end()) return STATUS_NOT_MAPPED_VIEW;
+  ::munmap(MappedBase, it->second);
+  g_systemViews.erase(it);
+  return STATUS_SUCCESS;
 }
 
 }  // namespace ntbox::nt

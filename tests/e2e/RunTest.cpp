@@ -416,8 +416,10 @@ TEST_F(RunTest, ProgramsRunThreadsOnWinesDlls) {
 
 // Named objects (\BaseNamedObjects and the session's directory): a driver's named event
 // (IoCreateNotificationEvent) opened by a program as Global\..., a program's event a driver opens
-// with ZwOpenEvent; a name taken twice opens one object, another type cannot take it, a name goes
-// with its last handle, a named semaphore another thread opens.
+// with ZwOpenEvent; shared memory a driver made (ZwCreateSection, MmMapViewInSystemSpace) that the
+// program maps (OpenFileMapping) and both write; a program's named mapping seen through two views;
+// a name taken twice opens one object, another type cannot take it, a name goes with its last
+// handle, a named semaphore another thread opens.
 TEST_F(RunTest, ProgramsAndDriversShareNamedObjects) {
   TestSigningOn();
   ASSERT_EQ(Run("sc create named type= kernel binPath= " + Driver("named_objects.sys")).exit, 0);
@@ -426,7 +428,9 @@ TEST_F(RunTest, ProgramsAndDriversShareNamedObjects) {
   EXPECT_EQ(r.exit, 0) << r.out << r.err;
   EXPECT_TRUE(Contains(r.out, "0 failed")) << r.out;
   EXPECT_FALSE(Contains(r.out, "FAILED")) << r.out;
-  EXPECT_TRUE(Contains(Run("dbgview").out, "ZwOpenEvent(\\BaseNamedObjects\\NtboxProgramEvent) 0x00000000"));
+  const std::string log = Run("dbgview").out;
+  EXPECT_TRUE(Contains(log, "ZwOpenEvent(\\BaseNamedObjects\\NtboxProgramEvent) 0x00000000")) << log;
+  EXPECT_TRUE(Contains(log, "named_objects: the shared memory says \"written by the program\"")) << log;
   EXPECT_EQ(Run("sc stop named").exit, 0);
 }
 

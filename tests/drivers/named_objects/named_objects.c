@@ -11,6 +11,8 @@ NTSYSAPI NTSTATUS NTAPI ZwSetEvent(HANDLE EventHandle, PLONG PreviousState);
 static PKEVENT g_event;
 static HANDLE g_eventHandle;
 static PDEVICE_OBJECT g_device;
+static HANDLE g_section;
+static PVOID g_sectionObject, g_view;
 
 static NTSTATUS Complete(PIRP irp, NTSTATUS status)
 {
@@ -49,6 +51,21 @@ static NTSTATUS Control(PDEVICE_OBJECT device, PIRP irp)
         }
         return Complete(irp, s);
     }
+    case IOCTL_READ_SHARED: {
+        /* What the program wrote into the shared memory, as the driver's view has it. */
+        const char *text = (const char *)g_view + PROGRAM_TEXT_AT;
+        ULONG room = sl->Parameters.DeviceIoControl.OutputBufferLength, n = 0;
+        while (n + 1 < room && n < 200 && text[n]) ++n;
+        if (room) {
+            RtlCopyMemory(irp->AssociatedIrp.SystemBuffer, text, n);
+            ((char *)irp->AssociatedIrp.SystemBuffer)[n] = 0;
+        }
+        DbgPrint("named_objects: the shared memory says \"%s\"\n", text);
+        irp->IoStatus.Status = STATUS_SUCCESS;
+        irp->IoStatus.Information = room ? n + 1 : 0;
+        IoCompleteRequest(irp, IO_NO_INCREMENT);
+        return STATUS_SUCCESS;
+    }
     default:
         return Complete(irp, STATUS_INVALID_DEVICE_REQUEST);
     }
@@ -62,6 +79,9 @@ static void Unload(PDRIVER_OBJECT driver)
     IoDeleteSymbolicLink(&link);
     IoDeleteDevice(g_device);
     ZwClose(g_eventHandle);
+    MmUnmapViewInSystemSpace(g_view);
+    ObDereferenceObject(g_sectionObject);
+    ZwClose(g_section);
 }
 
 NTSTATUS DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registryPath)
@@ -73,6 +93,26 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registryPath)
     g_event = IoCreateNotificationEvent(&eventName, &g_eventHandle);
     if (!g_event) return STATUS_INSUFFICIENT_RESOURCES;
     KeClearEvent(g_event); /* created signaled */
+    {
+        UNICODE_STRING sectionName;
+        OBJECT_ATTRIBUTES a;
+        LARGE_INTEGER size;
+        SIZE_T viewSize = 0;
+        static const char hello[] = "written by the driver";
+        RtlInitUnicodeString(&sectionName, SHARED_SECTION);
+        InitializeObjectAttributes(&a, &sectionName, OBJ_CASE_INSENSITIVE | OBJ_KERNEL_HANDLE, NULL, NULL);
+        size.QuadPart = SHARED_SIZE;
+        s = ZwCreateSection(&g_section, SECTION_ALL_ACCESS, &a, &size, PAGE_READWRITE, SEC_COMMIT, NULL);
+        if (NT_SUCCESS(s)) s = ObReferenceObjectByHandle(g_section, SECTION_MAP_READ | SECTION_MAP_WRITE, NULL,
+                                                         KernelMode, &g_sectionObject, NULL);
+        if (NT_SUCCESS(s)) s = MmMapViewInSystemSpace(g_sectionObject, &g_view, &viewSize);
+        DbgPrint("named_objects: shared memory 0x%08lx, %Iu bytes\n", (ULONG)s, viewSize);
+        if (!NT_SUCCESS(s)) {
+            ZwClose(g_eventHandle);
+            return s;
+        }
+        RtlCopyMemory(g_view, hello, sizeof hello);
+    }
     RtlInitUnicodeString(&name, NAMED_DEVICE);
     s = IoCreateDevice(driver, 0, &name, FILE_DEVICE_UNKNOWN, 0, FALSE, &g_device);
     if (!NT_SUCCESS(s)) {

@@ -5,6 +5,7 @@
 #include <windows.h>
 #include <winioctl.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "named_objects.h"
 
@@ -61,6 +62,28 @@ int main(void)
     CloseHandle(second);
     Check(OpenEventA(SYNCHRONIZE, FALSE, "NtboxLocal") == NULL && GetLastError() == ERROR_FILE_NOT_FOUND,
           "the name goes with the last handle");
+
+    HANDLE shared = OpenFileMappingA(FILE_MAP_ALL_ACCESS, FALSE, "Global\\NtboxSharedMemory");
+    char *view = shared ? MapViewOfFile(shared, FILE_MAP_ALL_ACCESS, 0, 0, 0) : NULL;
+    Check(view && strcmp(view, "written by the driver") == 0, "the driver's shared memory, mapped");
+    char seen[64] = "";
+    if (view) strcpy(view + PROGRAM_TEXT_AT, "written by the program");
+    Check(DeviceIoControl(device, IOCTL_READ_SHARED, NULL, 0, seen, sizeof seen, &bytes, NULL) &&
+              strcmp(seen, "written by the program") == 0,
+          "the driver reads what the program wrote");
+    if (view) UnmapViewOfFile(view);
+    CloseHandle(shared);
+
+    HANDLE mapping = CreateFileMappingA(INVALID_HANDLE_VALUE, NULL, PAGE_READWRITE, 0, 8192, "NtboxLocalMap");
+    char *one = mapping ? MapViewOfFile(mapping, FILE_MAP_WRITE, 0, 0, 0) : NULL;
+    HANDLE again = OpenFileMappingA(FILE_MAP_READ, FALSE, "NtboxLocalMap");
+    const char *two = again ? MapViewOfFile(again, FILE_MAP_READ, 0, 0, 4096) : NULL;
+    if (one) strcpy(one, "one memory");
+    Check(one && two && one != two && strcmp(two, "one memory") == 0, "two views of a named mapping share it");
+    UnmapViewOfFile(one);
+    UnmapViewOfFile(two);
+    CloseHandle(mapping);
+    CloseHandle(again);
 
     HANDLE work = CreateSemaphoreA(NULL, 0, 10, "NtboxWork");
     HANDLE thread = CreateThread(NULL, 0, Opener, NULL, 0, NULL);
