@@ -89,7 +89,28 @@ std::string StatusText(std::uint32_t code) {
 struct NtdllFiles {
   pe::PeImage image;
   std::shared_ptr<const ServiceBinding> binding;
+  // apisetschema.dll's .apiset section: the API set map (api-ms-win-crt-*.dll -> ucrtbase.dll ...)
+  // ntdll's loader reads from the PEB, as Windows' kernel maps it into every process.
+  std::vector<std::uint8_t> apiSetMap;
 };
+
+// The API set map from apisetschema.dll (schema version 6, as Wine 8 and Windows 10 have it).
+Result<std::vector<std::uint8_t>> ReadApiSetMap(const std::filesystem::path& file) {
+  auto image = pe::PeImage::ParseFile(file.string());
+  if (!image) return Fail("the machine's apisetschema.dll: " + image.error().message);
+  for (const pe::Section& s : image->sections()) {
+    if (s.name != ".apiset") continue;
+    const auto& bytes = image->file();
+    if (s.rawOffset > bytes.size() || bytes.size() - s.rawOffset < s.virtualSize || s.virtualSize < 8) break;
+    std::vector<std::uint8_t> map(bytes.begin() + s.rawOffset, bytes.begin() + s.rawOffset + s.virtualSize);
+    std::uint32_t version = 0, size = 0;
+    std::memcpy(&version, map.data(), 4);
+    std::memcpy(&size, map.data() + 4, 4);
+    if (version != 6 || size > map.size()) break;
+    return map;
+  }
+  return Fail("the machine's apisetschema.dll has no API set map of schema version 6");
+}
 
 Result<const NtdllFiles*> MachineNtdll() {
   static std::mutex mutex;
@@ -104,7 +125,10 @@ Result<const NtdllFiles*> MachineNtdll() {
   if (!numbering) return Fail("the machine's ntdll.dll: " + numbering.error().message);
   auto binding = ServiceBinding::Bind(*numbering);
   if (!binding) return Fail("the machine's ntdll.dll: " + binding.error().message);
-  files = std::make_unique<NtdllFiles>(NtdllFiles{std::move(*image), std::make_shared<ServiceBinding>(std::move(*binding))});
+  auto apiSets = ReadApiSetMap(*dir / "x86_64-windows" / "apisetschema.dll");
+  if (!apiSets) return std::unexpected(apiSets.error());
+  files = std::make_unique<NtdllFiles>(NtdllFiles{std::move(*image), std::make_shared<ServiceBinding>(std::move(*binding)),
+                                                  std::move(*apiSets)});
   return files.get();
 }
 
@@ -348,6 +372,17 @@ Result<void> Program::PrepareWineProcess() {
   peb_ = reinterpret_cast<std::uint64_t>(peb);
   Put<std::uint64_t>(teb_ + kTebPeb, peb_);
   InitializeTeb(teb_, stackTop_, stackBottom_, guardPage_);
+  // The API set map, read-only, where the PEB says (ApiSetMap, +0x68).
+  {
+    auto files = MachineNtdll();
+    if (!files) return std::unexpected(files.error());
+    const auto& map = (*files)->apiSetMap;
+    void* at = space->Allocate(map.size());
+    if (!at) return fail();
+    std::memcpy(at, map.data(), map.size());
+    space->Protect(at, map.size(), nt::mm::UserSpace::kReadOnly);
+    Put<std::uint64_t>(peb_ + 0x68, reinterpret_cast<std::uint64_t>(at));
+  }
   Put<std::uint64_t>(peb_ + kPebImageBase, image_->base());
   const auto& config = nt::Kernel::Current().config();
   Put<std::uint32_t>(peb_ + kPebNumberOfProcessors, config.processors);

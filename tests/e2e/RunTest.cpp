@@ -434,6 +434,15 @@ TEST_F(RunTest, ProgramsAndDriversShareNamedObjects) {
   EXPECT_EQ(Run("sc stop named").exit, 0);
 }
 
+// A program on the Universal CRT, imported through api-ms-win-crt-*.dll as MSVC-built programs
+// import it: the process's API set map (apisetschema.dll's, at PEB+0x68) leads ntdll's loader to
+// ucrtbase.dll.
+TEST_F(RunTest, UcrtProgramsFindTheirApiSets) {
+  const Outcome r = Run("run --nt-layer " + Driver("ucrt_app.exe"));
+  EXPECT_EQ(r.exit, 4) << r.out << r.err;
+  EXPECT_EQ(r.out, "hello from the ucrt: 3 7 19 42, -12\r\n");
+}
+
 // A program whose TLS index slot lies in a read-only section: Windows' loader faults writing it
 // and the process cannot start; the loader here wrote it and crashed the server.
 TEST_F(RunTest, ReadOnlyTlsIndexSlotRefusesTheProgram) {
