@@ -8,6 +8,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
+#include <map>
 
 #include <fmt/format.h>
 
@@ -132,6 +134,46 @@ Result<const NtdllFiles*> MachineNtdll() {
   return files.get();
 }
 
+// The exports of the DLLs a program on Wine's DLLs may import, read once per host process: the
+// program's own folder first, then the machine's system DLLs, as Windows' loader searches.
+class ImportCheck {
+ public:
+  // True when dll (from folder or the system DLLs) exports ref. API set names (api-ms-win-*) pass:
+  // ntdll's loader resolves them through the API set map.
+  static bool Exports(const std::filesystem::path& folder, const pe::ImportRef& ref) {
+    const std::string dll = AsciiLower(ref.dll);
+    if (dll.starts_with("api-ms-") || dll.starts_with("ext-ms-")) return true;
+    const auto* exports = Find(folder, dll);
+    if (!exports) return false;
+    return std::any_of(exports->begin(), exports->end(), [&](const pe::ExportEntry& e) {
+      return ref.ordinal ? e.ordinal == *ref.ordinal : e.name == ref.name;
+    });
+  }
+
+ private:
+  static const std::vector<pe::ExportEntry>* Find(const std::filesystem::path& folder, const std::string& dll) {
+    static std::mutex mutex;
+    static std::map<std::string, std::vector<pe::ExportEntry>> cache;  // by host path
+    std::vector<std::filesystem::path> places{folder};
+    for (const auto& d : nt::Kernel::Current().config().systemDlls) places.emplace_back(d);
+    std::lock_guard lock(mutex);
+    for (const auto& place : places) {
+      std::error_code ec;
+      for (const auto& entry : std::filesystem::directory_iterator(place, ec)) {
+        if (AsciiLower(entry.path().filename().string()) != dll) continue;
+        const std::string key = entry.path().string();
+        if (auto it = cache.find(key); it != cache.end()) return &it->second;
+        auto image = pe::PeImage::ParseFile(key);
+        if (!image) return nullptr;
+        auto exports = pe::ReadExports(*image);
+        if (!exports) return nullptr;
+        return &cache.emplace(key, std::move(*exports)).first->second;
+      }
+    }
+    return nullptr;
+  }
+};
+
 }  // namespace
 
 Program& Program::Current() { return *t_program; }
@@ -179,12 +221,22 @@ Result<std::unique_ptr<Program>> Program::Load(const ProgramOptions& options, Sy
     program->wine_ = options.wineDlls;
     program->ntdll_ = std::move(*loadedNtdll);
     program->binding_ = (*ntdll)->binding;
-    // With Wine's DLLs ntdll's loader binds the program's imports; a native program's bind here.
-    load.bindImports = !options.wineDlls;
-    load.resolveImport = [p](const pe::ImportRef& ref) -> std::optional<std::uint64_t> {
-      if (ref.name.empty()) return std::nullopt;
-      return p->ntdll_->FindExport(ref.name);
-    };
+    if (options.wineDlls) {
+      // ntdll's loader binds the program's imports; first every one is checked, so a program that
+      // needs a DLL or function the machine lacks is refused before any of its code runs, with
+      // each named, rather than ending in the loader with STATUS_DLL_NOT_FOUND.
+      const std::filesystem::path folder = options.hostPath.parent_path();
+      load.resolveImport = [folder](const pe::ImportRef& ref) -> std::optional<std::uint64_t> {
+        if (!ImportCheck::Exports(folder, ref)) return std::nullopt;
+        return 0;  // ntdll writes the real address
+      };
+    } else {
+      // A native program's imports (ntdll's only) are bound here.
+      load.resolveImport = [p](const pe::ImportRef& ref) -> std::optional<std::uint64_t> {
+        if (ref.name.empty()) return std::nullopt;
+        return p->ntdll_->FindExport(ref.name);
+      };
+    }
   } else load.resolveImport = [p](const pe::ImportRef& ref) -> std::optional<std::uint64_t> {
     if (ref.name.empty()) return std::nullopt;  // ntbox's DLLs export by name only
     if (auto data = CrtDataImport(ref.dll, ref.name, *p->crt_)) return data;

@@ -443,6 +443,18 @@ TEST_F(RunTest, UcrtProgramsFindTheirApiSets) {
   EXPECT_EQ(r.out, "hello from the ucrt: 3 7 19 42, -12\r\n");
 }
 
+// On Wine's DLLs too a program is refused before main when it imports what no DLL of the machine
+// has (a Windows 10 kernel32 function Wine 8 lacks, a DLL that does not exist), naming each.
+TEST_F(RunTest, MissingImportsAreRefusedBeforeMainOnWinesDlls) {
+  const Outcome r = Run("run --nt-layer " + Driver("absent_imports.exe"));
+  EXPECT_EQ(r.exit, 126) << r.out << r.err;
+  EXPECT_EQ(r.out, "") << "main must not run";
+  EXPECT_TRUE(Contains(r.err, "cannot run absent_imports.exe: 2 unresolved imports: ")) << r.err;
+  EXPECT_TRUE(Contains(r.err, "ntbox_absent.dll!AbsentFunction")) << r.err;
+  EXPECT_TRUE(Contains(r.err, "KERNEL32.dll!GetProcessDefaultCpuSets")) << r.err;
+  EXPECT_EQ(Run("status").exit, 0);
+}
+
 // A program whose TLS index slot lies in a read-only section: Windows' loader faults writing it
 // and the process cannot start; the loader here wrote it and crashed the server.
 TEST_F(RunTest, ReadOnlyTlsIndexSlotRefusesTheProgram) {
