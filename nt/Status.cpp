@@ -7,7 +7,7 @@ namespace ntbox::nt {
 
 std::string_view NtStatusName(NTSTATUS status) {
   // Short enough that a linear scan is the clearest lookup.
-  static constexpr std::array<std::pair<NTSTATUS, std::string_view>, 85> kNames{{
+  static constexpr std::array<std::pair<NTSTATUS, std::string_view>, 87> kNames{{
       {STATUS_SUCCESS, "STATUS_SUCCESS"},
       {STATUS_WAIT_0, "STATUS_WAIT_0"},
       {STATUS_ABANDONED_WAIT_0, "STATUS_ABANDONED_WAIT_0"},
@@ -87,6 +87,8 @@ std::string_view NtStatusName(NTSTATUS status) {
       {STATUS_THREAD_IS_TERMINATING, "STATUS_THREAD_IS_TERMINATING"},
       {STATUS_NOT_FOUND, "STATUS_NOT_FOUND"},
       {STATUS_MAPPED_ALIGNMENT, "STATUS_MAPPED_ALIGNMENT"},
+      {STATUS_NO_SUCH_FILE, "STATUS_NO_SUCH_FILE"},
+      {STATUS_NO_MORE_FILES, "STATUS_NO_MORE_FILES"},
       {STATUS_NOT_ALL_ASSIGNED, "STATUS_NOT_ALL_ASSIGNED"},
       {STATUS_NO_MORE_ENTRIES, "STATUS_NO_MORE_ENTRIES"},
       {STATUS_KEY_DELETED, "STATUS_KEY_DELETED"},

@@ -117,6 +117,7 @@ const auto kServices = std::to_array<SystemService>({
     NT_SERVICE(NtQueryAttributesFile),
     NT_SERVICE(NtQueryDefaultLocale),
     NT_SERVICE(NtQueryDefaultUILanguage),
+    NT_SERVICE(NtQueryDirectoryFile),
     NT_SERVICE(NtQueryFullAttributesFile),
     NT_SERVICE(NtQueryInformationFile),
     NT_SERVICE(NtQueryInformationProcess),

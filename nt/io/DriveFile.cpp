@@ -295,6 +295,8 @@ void CloseDriveFile(FILE_OBJECT* file) {
   if (tail->hostFd >= 0) ::close(tail->hostFd);
   if (tail->parentFd >= 0) ::close(tail->parentFd);
   tail->hostFd = tail->parentFd = -1;
+  DeleteDirectoryScan(tail->scan);
+  tail->scan = nullptr;
 }
 
 }  // namespace io

@@ -61,6 +61,11 @@ NTSTATUS NTAPI NtQueryInformationFile(HANDLE FileHandle, IO_STATUS_BLOCK* IoStat
                                       ULONG Length, ULONG FileInformationClass);
 NTSTATUS NTAPI NtSetInformationFile(HANDLE FileHandle, IO_STATUS_BLOCK* IoStatusBlock, PVOID FileInformation,
                                     ULONG Length, ULONG FileInformationClass);
+// A directory's entries, as FindFirstFile/FindNextFile list them (the mask of the first call).
+NTSTATUS NTAPI NtQueryDirectoryFile(HANDLE FileHandle, HANDLE Event, PVOID ApcRoutine, PVOID ApcContext,
+                                    IO_STATUS_BLOCK* IoStatusBlock, PVOID FileInformation, ULONG Length,
+                                    ULONG FileInformationClass, BOOLEAN ReturnSingleEntry, UNICODE_STRING* FileName,
+                                    BOOLEAN RestartScan);
 // Synchronous transfers; Event and ApcRoutine are not honoured yet.
 NTSTATUS NTAPI NtReadFile(HANDLE FileHandle, HANDLE Event, PVOID ApcRoutine, PVOID ApcContext,
                           IO_STATUS_BLOCK* IoStatusBlock, PVOID Buffer, ULONG Length, LARGE_INTEGER* ByteOffset,

@@ -15,6 +15,9 @@ struct FileTail {
   bool directory = false;
   bool deleteOnClose = false;
   char name[256] = {};       // its last path component, for delete on close
+  // A directory being listed (NtQueryDirectoryFile): its entries as first read, and where the
+  // listing is; freed with the file.
+  struct DirectoryScan* scan = nullptr;
 };
 
 inline FileTail* TailOf(FILE_OBJECT* file) {
@@ -25,6 +28,8 @@ inline FileTail* TailOf(FILE_OBJECT* file) {
 // events and IRP list initialized; nullptr when out of memory.
 FILE_OBJECT* NewFileObject(std::u16string_view name);
 
+// Frees a listing's state (ProgramFiles.cpp).
+void DeleteDirectoryScan(DirectoryScan* scan);
 // Closes the host side of a drive file (called when the file object goes).
 void CloseDriveFile(FILE_OBJECT* file);
 // The status of a failed host file operation (ENOENT: STATUS_OBJECT_NAME_NOT_FOUND ...).

@@ -551,4 +551,183 @@ NTSTATUS NTAPI NtSetInformationFile(HANDLE FileHandle, IO_STATUS_BLOCK* IoStatus
   return mm::WriteCaller(IoStatusBlock, IO_STATUS_BLOCK{}) ? STATUS_SUCCESS : STATUS_ACCESS_VIOLATION;
 }
 
+namespace io {
+
+struct DirectoryScan {
+  struct Entry {
+    std::string name;
+    struct stat st;
+  };
+  std::vector<Entry> entries;
+  std::size_t next = 0;
+  std::u16string mask = u"*";
+  bool returnedAny = false;
+};
+
+void DeleteDirectoryScan(DirectoryScan* scan) { delete scan; }
+
+}  // namespace io
+
+namespace {
+
+// DOS wildcards as the file systems match them, without case: * ? and the < > " that
+// FindFirstFile's "*.*" and "?" become.
+bool MatchesMask(std::u16string_view name, std::u16string_view mask) {
+  if (mask.empty()) return name.empty();
+  const char16_t m = mask[0];
+  if (m == u'*' || m == u'<') {
+    for (std::size_t skip = 0; skip <= name.size(); ++skip) {
+      if (MatchesMask(name.substr(skip), mask.substr(1))) return true;
+    }
+    return false;
+  }
+  if (m == u'>') return (!name.empty() && name[0] != u'.' && MatchesMask(name.substr(1), mask.substr(1))) ||
+                        MatchesMask(name, mask.substr(1));
+  if (m == u'"') return (!name.empty() && name[0] == u'.' && MatchesMask(name.substr(1), mask.substr(1))) ||
+                        (name.empty() && MatchesMask(name, mask.substr(1)));
+  if (name.empty()) return false;
+  if (m != u'?' && ob::UpcaseName(std::u16string(1, m)) != ob::UpcaseName(std::u16string(1, name[0]))) return false;
+  return MatchesMask(name.substr(1), mask.substr(1));
+}
+
+// The directory's entries, sorted without case as NTFS returns them; "." and ".." first, but for
+// a volume's root.
+io::DirectoryScan* ScanDirectory(int fd, bool root) {
+  auto* scan = new io::DirectoryScan();
+  const int copy = ::dup(fd);
+  DIR* d = copy >= 0 ? ::fdopendir(copy) : nullptr;
+  if (!d) {
+    if (copy >= 0) ::close(copy);
+    return scan;
+  }
+  ::rewinddir(d);
+  while (const dirent* e = ::readdir(d)) {
+    const std::string name = e->d_name;
+    if (root && (name == "." || name == "..")) continue;
+    io::DirectoryScan::Entry entry{name, {}};
+    if (::fstatat(fd, e->d_name, &entry.st, 0) != 0 && ::fstatat(fd, e->d_name, &entry.st, AT_SYMLINK_NOFOLLOW) != 0) {
+      continue;
+    }
+    scan->entries.push_back(std::move(entry));
+  }
+  ::closedir(d);
+  std::sort(scan->entries.begin(), scan->entries.end(), [](const auto& a, const auto& b) {
+    const bool dotA = a.name == "." || a.name == "..", dotB = b.name == "." || b.name == "..";
+    if (dotA != dotB) return dotA;
+    return ob::UpcaseName(Utf8ToUtf16(a.name)) < ob::UpcaseName(Utf8ToUtf16(b.name));
+  });
+  return scan;
+}
+
+// One entry in the information class's layout: the fixed part's size and where the name goes.
+struct DirectoryLayout {
+  std::size_t nameAt;
+  bool times;   // Directory, Full, Both and the Id forms carry times, sizes and attributes
+  std::size_t eaAt, shortNameAt, fileIdAt;  // 0: none
+};
+std::optional<DirectoryLayout> LayoutOf(ULONG infoClass) {
+  switch (infoClass) {
+    case 1: return DirectoryLayout{0x40, true, 0, 0, 0};        // FileDirectoryInformation
+    case 2: return DirectoryLayout{0x44, true, 0x40, 0, 0};     // FileFullDirectoryInformation
+    case 3: return DirectoryLayout{0x5E, true, 0x40, 0x44, 0};  // FileBothDirectoryInformation
+    case 12: return DirectoryLayout{0x0C, false, 0, 0, 0};      // FileNamesInformation
+    case 37: return DirectoryLayout{0x68, true, 0x40, 0x44, 0x60};  // FileIdBothDirectoryInformation
+    case 38: return DirectoryLayout{0x50, true, 0x40, 0, 0x48};     // FileIdFullDirectoryInformation
+    default: return std::nullopt;
+  }
+}
+
+void PutEntry(std::vector<std::uint8_t>& out, std::size_t at, const DirectoryLayout& layout,
+              const io::DirectoryScan::Entry& e, std::u16string_view name) {
+  auto put = [&](std::size_t offset, auto value) { std::memcpy(out.data() + at + offset, &value, sizeof value); };
+  const auto nameBytes = static_cast<ULONG>(name.size() * 2);
+  if (layout.times) {
+    const FileTimes t = TimesOf(e.st);
+    std::memcpy(out.data() + at + 8, &t, sizeof t);
+    put(0x28, static_cast<LONGLONG>(e.st.st_size));
+    put(0x30, static_cast<LONGLONG>(e.st.st_blocks) * 512);
+    put(0x38, AttributesOf(e.st));
+    put(0x3C, nameBytes);
+  } else {
+    put(0x08, nameBytes);
+  }
+  if (layout.fileIdAt) put(layout.fileIdAt, static_cast<LONGLONG>(e.st.st_ino));
+  std::memcpy(out.data() + at + layout.nameAt, name.data(), nameBytes);
+}
+
+}  // namespace
+
+NTSTATUS NTAPI NtQueryDirectoryFile(HANDLE FileHandle, HANDLE Event, PVOID ApcRoutine, PVOID ApcContext,
+                                    IO_STATUS_BLOCK* IoStatusBlock, PVOID FileInformation, ULONG Length,
+                                    ULONG FileInformationClass, BOOLEAN ReturnSingleEntry, UNICODE_STRING* FileName,
+                                    BOOLEAN RestartScan) {
+  (void)Event, (void)ApcRoutine, (void)ApcContext;  // listings are synchronous
+  if (!mm::ReadCaller(IoStatusBlock)) return STATUS_ACCESS_VIOLATION;
+  const auto layout = LayoutOf(FileInformationClass);
+  if (!layout) return STATUS_INVALID_INFO_CLASS;
+  if (Length < layout->nameAt) return STATUS_INFO_LENGTH_MISMATCH;
+  std::optional<std::u16string> mask;
+  if (FileName) {
+    const auto u = mm::ReadCaller(FileName);
+    if (!u) return STATUS_ACCESS_VIOLATION;
+    mask.emplace(u->Length / 2, u'\0');
+    if (!mm::ReadCaller(mask->data(), u->Buffer, u->Length & ~1u)) return STATUS_ACCESS_VIOLATION;
+  }
+  ob::HandleReference ref;
+  if (const NTSTATUS s = ref.Open(FileHandle, 0x1 /* FILE_LIST_DIRECTORY */, g_IoFileObjectType); !NT_SUCCESS(s)) {
+    return s;
+  }
+  auto* file = static_cast<FILE_OBJECT*>(ref.body());
+  io::FileTail* tail = io::TailOf(file);
+  if (tail->hostFd < 0 || !tail->directory) return STATUS_INVALID_PARAMETER;
+  // The mask counts on the first call (or a restart) only, as on Windows.
+  if (!tail->scan || RestartScan) {
+    const std::u16string_view fileName(file->FileName.Buffer, file->FileName.Length / 2);
+    const bool root = fileName.size() <= 7 && fileName.ends_with(u":\\");  // \??\C:\ ...
+    io::DeleteDirectoryScan(tail->scan);
+    tail->scan = ScanDirectory(tail->hostFd, root);
+    if (mask && !mask->empty()) tail->scan->mask = *mask;
+  }
+  io::DirectoryScan& scan = *tail->scan;
+  std::vector<std::uint8_t> out(Length, 0);
+  std::size_t used = 0, previous = SIZE_MAX;
+  NTSTATUS status = STATUS_SUCCESS;
+  while (scan.next < scan.entries.size()) {
+    const auto& e = scan.entries[scan.next];
+    const std::u16string name = Utf8ToUtf16(e.name);
+    if (!MatchesMask(name, scan.mask)) {
+      ++scan.next;
+      continue;
+    }
+    const std::size_t at = (used + 7) & ~std::size_t{7};
+    const std::size_t size = layout->nameAt + name.size() * 2;
+    if (at + size > Length) {
+      if (previous == SIZE_MAX) {
+        // Not even one entry fits: its fixed part and as much of the name as does, this entry again next time.
+        PutEntry(out, 0, *layout, e, name.substr(0, (Length - layout->nameAt) / 2));
+        used = Length;
+        status = STATUS_BUFFER_OVERFLOW;
+      }
+      break;
+    }
+    if (previous != SIZE_MAX) {
+      const auto offset = static_cast<ULONG>(at - previous);
+      std::memcpy(out.data() + previous, &offset, 4);
+    }
+    PutEntry(out, at, *layout, e, name);
+    previous = at;
+    used = at + size;
+    ++scan.next;
+    scan.returnedAny = true;
+    if (ReturnSingleEntry) break;
+  }
+  if (used == 0) status = scan.returnedAny ? STATUS_NO_MORE_FILES : STATUS_NO_SUCH_FILE;
+  if (used && !mm::WriteCaller(FileInformation, out.data(), used)) return STATUS_ACCESS_VIOLATION;
+  IO_STATUS_BLOCK iosb{};
+  iosb.Status = status;
+  iosb.Information = used;
+  if (!mm::WriteCaller(IoStatusBlock, iosb)) return STATUS_ACCESS_VIOLATION;
+  return status;
+}
+
 }  // namespace ntbox::nt

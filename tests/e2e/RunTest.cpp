@@ -455,6 +455,32 @@ TEST_F(RunTest, MissingImportsAreRefusedBeforeMainOnWinesDlls) {
   EXPECT_EQ(Run("status").exit, 0);
 }
 
+// Directory listings on a host drive (FindFirstFile/FindNextFile over NtQueryDirectoryFile): sorted
+// without case, "." and ".." first, masks, Windows' errors at the end and for nothing or no folder;
+// a file's size and position through its handle.
+TEST_F(RunTest, ProgramsListDirectories) {
+  const std::filesystem::path folder = dir_.parent_path() / ("listing_" + std::to_string(getpid()));
+  std::filesystem::remove_all(folder);
+  std::filesystem::create_directories(folder / "sub");
+  std::ofstream(folder / "a.txt") << "hello";
+  std::ofstream(folder / "B.TXT") << "12345678";
+  std::ofstream(folder / "c.log") << "x\n";
+  std::string win = "Z:" + folder.string();
+  std::replace(win.begin(), win.end(), '/', '\\');
+  Outcome r = Run("run --nt-layer " + Driver("dir_app.exe") + " '" + win + "\\*' '" + win + "\\B.TXT'");
+  EXPECT_EQ(r.exit, 0) << r.err;
+  EXPECT_EQ(r.out,
+            ".            <DIR>\r\n..           <DIR>\r\na.txt        5\r\nB.TXT        8\r\nc.log        2\r\n"
+            "sub          <DIR>\r\n6 found, then error 18\r\nsize 8\r\nposition after reading 2: 2\r\n");
+  r = Run("run --nt-layer " + Driver("dir_app.exe") + " '" + win + "\\*.txt'");
+  EXPECT_EQ(r.out, "a.txt        5\r\nB.TXT        8\r\n2 found, then error 18\r\n");
+  r = Run("run --nt-layer " + Driver("dir_app.exe") + " '" + win + "\\nothing*'");
+  EXPECT_EQ(r.out, "FindFirstFile: error 2\r\n");
+  r = Run("run --nt-layer " + Driver("dir_app.exe") + " '" + win + "\\missing\\*'");
+  EXPECT_EQ(r.out, "FindFirstFile: error 3\r\n");
+  std::filesystem::remove_all(folder);
+}
+
 // A program whose TLS index slot lies in a read-only section: Windows' loader faults writing it
 // and the process cannot start; the loader here wrote it and crashed the server.
 TEST_F(RunTest, ReadOnlyTlsIndexSlotRefusesTheProgram) {
