@@ -297,6 +297,8 @@ void CloseDriveFile(FILE_OBJECT* file) {
   tail->hostFd = tail->parentFd = -1;
   DeleteDirectoryScan(tail->scan);
   tail->scan = nullptr;
+  if (tail->completionPort) ob::DereferenceObject(tail->completionPort);
+  tail->completionPort = nullptr;
 }
 
 }  // namespace io

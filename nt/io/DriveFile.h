@@ -61,6 +61,15 @@ NTSTATUS NTAPI NtQueryInformationFile(HANDLE FileHandle, IO_STATUS_BLOCK* IoStat
                                       ULONG Length, ULONG FileInformationClass);
 NTSTATUS NTAPI NtSetInformationFile(HANDLE FileHandle, IO_STATUS_BLOCK* IoStatusBlock, PVOID FileInformation,
                                     ULONG Length, ULONG FileInformationClass);
+// Completion ports (io/CompletionPort.cpp).
+NTSTATUS NTAPI NtCreateIoCompletion(HANDLE* IoCompletionHandle, ACCESS_MASK DesiredAccess, PVOID ObjectAttributes,
+                                    ULONG NumberOfConcurrentThreads);
+NTSTATUS NTAPI NtSetIoCompletion(HANDLE IoCompletionHandle, ULONG_PTR KeyContext, ULONG_PTR ApcContext,
+                                 NTSTATUS IoStatus, ULONG_PTR IoStatusInformation);
+NTSTATUS NTAPI NtRemoveIoCompletion(HANDLE IoCompletionHandle, ULONG_PTR* KeyContext, ULONG_PTR* ApcContext,
+                                    IO_STATUS_BLOCK* IoStatusBlock, LARGE_INTEGER* Timeout);
+NTSTATUS NTAPI NtRemoveIoCompletionEx(HANDLE IoCompletionHandle, PVOID Information, ULONG Count, ULONG* Removed,
+                                      LARGE_INTEGER* Timeout, BOOLEAN Alertable);
 // A directory's entries, as FindFirstFile/FindNextFile list them (the mask of the first call).
 NTSTATUS NTAPI NtQueryDirectoryFile(HANDLE FileHandle, HANDLE Event, PVOID ApcRoutine, PVOID ApcContext,
                                     IO_STATUS_BLOCK* IoStatusBlock, PVOID FileInformation, ULONG Length,

@@ -18,6 +18,9 @@ struct FileTail {
   // A directory being listed (NtQueryDirectoryFile): its entries as first read, and where the
   // listing is; freed with the file.
   struct DirectoryScan* scan = nullptr;
+  // The completion port the file is associated with (referenced) and its key.
+  void* completionPort = nullptr;
+  std::uint64_t completionKey = 0;
 };
 
 inline FileTail* TailOf(FILE_OBJECT* file) {

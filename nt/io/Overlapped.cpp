@@ -4,6 +4,7 @@
 
 #include "cpu/SafeCopy.h"
 #include "nt/Status.h"
+#include "nt/io/FileObject.h"
 #include "nt/io/IoExports.h"
 #include "nt/ke/Dispatcher.h"
 #include "nt/ke/KeExports.h"
@@ -18,6 +19,7 @@ struct OverlappedRequest {
   FILE_OBJECT* file;     // referenced until the request is reaped
   void* overlapped;      // the program's OVERLAPPED
   void* event;           // its event object (referenced), or nullptr
+  std::uint64_t apcContext = 0;  // for the file's completion port
   bool done = false;
 };
 
@@ -90,7 +92,7 @@ NTSTATUS SendOverlapped(ps::Process& process, FILE_OBJECT* file, DEVICE_OBJECT* 
     KeResetEvent(static_cast<KEVENT*>(event));
   }
   ob::ReferenceObject(file);
-  auto* r = new OverlappedRequest{block, &process, file, async.overlapped, event};
+  auto* r = new OverlappedRequest{block, &process, file, async.overlapped, event, async.apcContext};
   block->async = r;
   Requests().push_back(r);
   WriteStatus(async.overlapped, STATUS_PENDING, 0);
@@ -113,6 +115,11 @@ bool CompleteOverlapped(IrpBlock* block) {
   if (!r) return false;
   if (r->process) WriteStatus(r->overlapped, block->irp.IoStatus.Status, block->irp.IoStatus.Information);
   if (r->event) KeSetEvent(static_cast<KEVENT*>(r->event), 0, FALSE);
+  const FileTail* tail = TailOf(r->file);
+  if (r->process && tail->completionPort && r->apcContext) {
+    PostCompletion(tail->completionPort, {tail->completionKey, r->apcContext, block->irp.IoStatus.Status,
+                                          block->irp.IoStatus.Information});
+  }
   r->done = true;
   ++g_unreaped;
   block->done.store(1, std::memory_order_release);

@@ -21,7 +21,22 @@ struct OverlappedRequest;
 struct AsyncRequest {
   void* overlapped = nullptr;
   ob::HandleValue event = 0;
+  // NtDeviceIoControlFile's ApcContext: what a completion port hears with the packet (0: no
+  // packet, as when the event handle's low bit is set).
+  std::uint64_t apcContext = 0;
 };
+
+// A completion port (NtCreateIoCompletion): packets from files associated with it and from
+// NtSetIoCompletion, taken by NtRemoveIoCompletion(Ex).
+struct CompletionPacket {
+  std::uint64_t key = 0, apcContext = 0;
+  NTSTATUS status = 0;
+  std::uint64_t information = 0;
+};
+// Queues a packet on the port object; under the kernel lock (waiters are woken).
+void PostCompletion(void* port, const CompletionPacket& packet);
+// FileCompletionInformation: file's completed overlapped requests post to port with key.
+NTSTATUS AssociateCompletionPort(FILE_OBJECT* file, HANDLE port, std::uint64_t key);
 
 // Sends block as the program's overlapped request on file. Returns the final status when it
 // completed at once, STATUS_PENDING when the driver holds it. Under the kernel lock.

@@ -315,12 +315,13 @@ NTSTATUS NTAPI NtReadFile(HANDLE FileHandle, HANDLE Event, PVOID ApcRoutine, PVO
 NTSTATUS NTAPI NtDeviceIoControlFile(HANDLE FileHandle, HANDLE Event, PVOID ApcRoutine, PVOID ApcContext,
                                      IO_STATUS_BLOCK* IoStatusBlock, ULONG IoControlCode, PVOID InputBuffer,
                                      ULONG InputBufferLength, PVOID OutputBuffer, ULONG OutputBufferLength) {
-  (void)ApcContext;  // completion ports: not yet
   if (ApcRoutine) return STATUS_NOT_IMPLEMENTED;  // completion routines (APCs): not yet
   if (!mm::ReadCaller(IoStatusBlock)) return STATUS_ACCESS_VIOLATION;
   // On a handle opened for overlapped I/O the request may stay with the driver (STATUS_PENDING):
-  // its completion writes the IO_STATUS_BLOCK (the caller's OVERLAPPED) and signals the event.
-  const io::AsyncRequest async{IoStatusBlock, reinterpret_cast<ob::HandleValue>(Event)};
+  // its completion writes the IO_STATUS_BLOCK (the caller's OVERLAPPED), signals the event, and
+  // posts ApcContext to the file's completion port.
+  const io::AsyncRequest async{IoStatusBlock, reinterpret_cast<ob::HandleValue>(Event),
+                               reinterpret_cast<std::uint64_t>(ApcContext)};
   // The I/O manager builds the IRP for the code's transfer method and probes the buffers there.
   const io::IoStatus r = io::DeviceIoControl(ps::CurrentProcess(), reinterpret_cast<ob::HandleValue>(FileHandle),
                                              IoControlCode, InputBuffer, InputBufferLength, OutputBuffer,
@@ -538,6 +539,17 @@ NTSTATUS NTAPI NtQueryInformationFile(HANDLE FileHandle, IO_STATUS_BLOCK* IoStat
 NTSTATUS NTAPI NtSetInformationFile(HANDLE FileHandle, IO_STATUS_BLOCK* IoStatusBlock, PVOID FileInformation,
                                     ULONG Length, ULONG FileInformationClass) {
   if (!mm::ReadCaller(IoStatusBlock)) return STATUS_ACCESS_VIOLATION;
+  if (FileInformationClass == 30) {  // FileCompletionInformation: { Port, Key }, any file, a device's too
+    std::uint64_t info[2];
+    if (Length < sizeof info) return STATUS_INFO_LENGTH_MISMATCH;
+    if (!mm::ReadCaller(info, FileInformation, sizeof info)) return STATUS_ACCESS_VIOLATION;
+    ob::HandleReference file;
+    if (const NTSTATUS s = file.Open(FileHandle, 0, g_IoFileObjectType); !NT_SUCCESS(s)) return s;
+    const NTSTATUS s = io::AssociateCompletionPort(static_cast<FILE_OBJECT*>(file.body()),
+                                                   reinterpret_cast<HANDLE>(info[0]), info[1]);
+    if (!NT_SUCCESS(s)) return s;
+    return mm::WriteCaller(IoStatusBlock, IO_STATUS_BLOCK{}) ? STATUS_SUCCESS : STATUS_ACCESS_VIOLATION;
+  }
   if (FileInformationClass != 14 && FileInformationClass != 20) return STATUS_INVALID_INFO_CLASS;  // position, end
   if (Length < 8) return STATUS_INFO_LENGTH_MISMATCH;
   const auto value = mm::ReadCaller(static_cast<const LONGLONG*>(FileInformation));

@@ -29,6 +29,7 @@ ObjectType g_section{u"Section"};
 ObjectType g_key{u"Key"};
 ObjectType g_semaphore{u"Semaphore"};
 ObjectType g_mutant{u"Mutant"};
+ObjectType g_ioCompletion{u"IoCompletion"};
 ObjectType g_token{u"Token"};
 
 }  // namespace
@@ -45,6 +46,7 @@ ObjectType& SectionType() { return g_section; }
 ObjectType& KeyType() { return g_key; }
 ObjectType& SemaphoreType() { return g_semaphore; }
 ObjectType& MutantType() { return g_mutant; }
+ObjectType& IoCompletionType() { return g_ioCompletion; }
 ObjectType& TokenType() { return g_token; }
 
 std::u16string UpcaseName(std::u16string_view s) {

@@ -46,6 +46,7 @@ ObjectType& SectionType();
 ObjectType& KeyType();
 ObjectType& SemaphoreType();
 ObjectType& MutantType();
+ObjectType& IoCompletionType();
 ObjectType& TokenType();
 
 constexpr std::uint64_t kHeaderMagic = 0x6A624F786F62746Eull;  // "ntboxObj"

@@ -50,6 +50,15 @@ void CsqTest::CancelsAndCompletesUnderLoad() {
 
 TEST_F(CsqTest, AppCancelsAndTheDriverCompletesUnderLoad) { CancelsAndCompletesUnderLoad(); }
 
+// I/O completion ports on Wine's DLLs: requests on an associated handle post their completion (the
+// driver's worker completes three, CancelIoEx the fourth), a thread posts packets of its own.
+TEST_F(CsqTest, CompletionPortsTakeTheDriversCompletions) {
+  const Outcome r = Run("run --nt-layer " + ntbox::test::Driver("port_app.exe"));
+  EXPECT_EQ(r.exit, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("four packets: three completed, one cancelled: ok"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("0 failed"), std::string::npos) << r.out;
+}
+
 TEST_F(CsqTest, OverlappedRequestsPendAndCancelOnWinesDlls) {
   layer_ = "--nt-layer ";
   CancelsAndCompletesUnderLoad();
