@@ -7,11 +7,12 @@ namespace ntbox::nt {
 
 std::string_view NtStatusName(NTSTATUS status) {
   // Short enough that a linear scan is the clearest lookup.
-  static constexpr std::array<std::pair<NTSTATUS, std::string_view>, 87> kNames{{
+  static constexpr std::array<std::pair<NTSTATUS, std::string_view>, 88> kNames{{
       {STATUS_SUCCESS, "STATUS_SUCCESS"},
       {STATUS_WAIT_0, "STATUS_WAIT_0"},
       {STATUS_ABANDONED_WAIT_0, "STATUS_ABANDONED_WAIT_0"},
       {STATUS_ALERTED, "STATUS_ALERTED"},
+      {STATUS_USER_APC, "STATUS_USER_APC"},
       {STATUS_TIMEOUT, "STATUS_TIMEOUT"},
       {STATUS_PENDING, "STATUS_PENDING"},
       {STATUS_BREAKPOINT, "STATUS_BREAKPOINT"},

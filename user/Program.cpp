@@ -577,7 +577,10 @@ ProgramExit Program::Run() {
     frame_.binding = binding_.get();
     frame_.teb = teb_;
     SetSystemCallFrame(&frame_);
-    if (wine_) thread.userExceptionDispatcher = ntdll_->FindExport("KiUserExceptionDispatcher").value_or(0);
+    if (wine_) {
+      thread.userExceptionDispatcher = ntdll_->FindExport("KiUserExceptionDispatcher").value_or(0);
+      thread.userApcDispatcher = ntdll_->FindExport("KiUserApcDispatcher").value_or(0);
+    }
   }
   Program* const previous = t_program;
   t_program = this;
@@ -640,6 +643,7 @@ ProgramExit Program::Run() {
     thread.gsIrql = nullptr;
     thread.exitRequested = false;
     thread.userExceptionDispatcher = 0;
+    thread.userApcDispatcher = 0;
     thread.lastException = {};
   }
   SetSystemCallFrame(nullptr);

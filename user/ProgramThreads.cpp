@@ -82,6 +82,7 @@ void Program::RunThread(Thread& th) {
   th.frame.teb = th.teb;
   SetSystemCallFrame(&th.frame);
   kt.userExceptionDispatcher = ntdll_->FindExport("KiUserExceptionDispatcher").value_or(0);
+  kt.userApcDispatcher = ntdll_->FindExport("KiUserApcDispatcher").value_or(0);
   {
     std::lock_guard lock(threadsMutex_);
     th.kernel = &kt;

@@ -14,6 +14,7 @@
 #include "cpu/ContextAsm.h"
 #include "cpu/HostState.h"
 #include "cpu/SafeCopy.h"
+#include "nt/ps/UserThreads.h"
 #include "cpu/UserMode.h"
 #include "nt/Kernel.h"
 #include "nt/Status.h"
@@ -74,6 +75,12 @@ ntbox_system_call:
   movdqu %xmm13, 0xc0(%r11)
   movdqu %xmm14, 0xd0(%r11)
   movdqu %xmm15, 0xe0(%r11)
+  mov %rbx, 0xf0(%r11)
+  mov %rbp, 0xf8(%r11)
+  mov %r12, 0x100(%r11)
+  mov %r13, 0x108(%r11)
+  mov %r14, 0x110(%r11)
+  mov %r15, 0x118(%r11)
   mov 0x00(%r11), %rsp
   mov %r11, %rdi
   call ntbox_system_service
@@ -256,6 +263,29 @@ Result<ServiceBinding> ServiceBinding::Bind(const wine::SystemCallNumbering& num
 
 void SetSystemCallFrame(SystemCallFrame* frame) { ntbox_syscall_frame = frame; }
 
+void ReturnContext(const SystemCallFrame& f, std::uint64_t status, std::uint8_t* context) {
+  std::memset(context, 0, 0x4D0);
+  auto put = [context](std::size_t at, auto value) { std::memcpy(context + at, &value, sizeof value); };
+  put(0x30, std::uint32_t{0x10000B});  // CONTEXT_FULL
+  put(0x34, std::uint32_t{0x1F80});
+  put(0x38, std::uint16_t{0x33});
+  for (std::size_t seg = 0x3A; seg <= 0x42; seg += 2) put(seg, std::uint16_t{0x2B});
+  put(0x44, std::uint32_t{0x202});
+  std::uint64_t returnAddress = 0;
+  (void)cpu::SafeCopy(&returnAddress, reinterpret_cast<const void*>(f.userRsp), 8);
+  put(0x78, status);                               // Rax
+  put(0x90, f.userNonvolatile[0]);                 // Rbx
+  put(0x98, f.userRsp + 8);                        // Rsp: past the return address
+  put(0xA0, f.userNonvolatile[1]);                 // Rbp
+  put(0xA8, f.userRsi);
+  put(0xB0, f.userRdi);
+  for (int i = 0; i < 4; ++i) put(0xD8 + 8 * i, f.userNonvolatile[2 + i]);  // R12-R15
+  put(0xF8, returnAddress);                        // Rip: into ntdll's thunk, which returns
+  put(0x100, std::uint16_t{0x27F});                // FltSave.ControlWord
+  put(0x118, std::uint32_t{0x1F80});               // FltSave.MxCsr
+  std::memcpy(context + 0x200, f.userXmm, sizeof f.userXmm);  // Xmm6-Xmm15
+}
+
 }  // namespace ntbox::user
 
 std::uint64_t ntbox_system_service(ntbox::user::SystemCallFrame* frame) {
@@ -291,6 +321,14 @@ std::uint64_t ntbox_system_service(ntbox::user::SystemCallFrame* frame) {
   if (t.exitRequested) {
     t.exitRequested = false;
     cpu::ExitUserModeAsRecorded();
+  }
+  // An alertable wait an APC ended: the APC runs now, in KiUserApcDispatcher, which then continues
+  // to this return.
+  if (static_cast<std::uint32_t>(status) == static_cast<std::uint32_t>(nt::STATUS_USER_APC) && !t.continuePending &&
+      nt::ps::UserApcPending()) {
+    std::uint8_t resume[0x4D0];
+    user::ReturnContext(f, status, resume);
+    (void)nt::ps::DeliverUserApc(resume);
   }
   if (t.continuePending) {
     t.continuePending = false;

@@ -58,6 +58,9 @@ struct SystemCallFrame {
   std::uint64_t userRdi = 0;    // 0x40
   std::uint64_t pad = 0;        // 0x48
   std::uint8_t userXmm[10][16] = {};  // 0x50: xmm6-xmm15
+  // 0xf0: rbx, rbp, r12-r15 as the program had them (the kernel keeps them too; an APC delivered at
+  // the exit needs the program's context to resume).
+  std::uint64_t userNonvolatile[6] = {};
   // Not touched by the assembly:
   Program* program = nullptr;
   const ServiceBinding* binding = nullptr;
@@ -70,8 +73,11 @@ static_assert(offsetof(SystemCallFrame, args) == 0x18);
 static_assert(offsetof(SystemCallFrame, userRsi) == 0x38);
 static_assert(offsetof(SystemCallFrame, userRdi) == 0x40);
 static_assert(offsetof(SystemCallFrame, userXmm) == 0x50);
+static_assert(offsetof(SystemCallFrame, userNonvolatile) == 0xf0);
 
 // Installs frame as the calling thread's (nullptr: none).
 void SetSystemCallFrame(SystemCallFrame* frame);
+// The CONTEXT (x64, 0x4D0 bytes) of the program returning from the system call in f with status.
+void ReturnContext(const SystemCallFrame& f, std::uint64_t status, std::uint8_t* context);
 
 }  // namespace ntbox::user

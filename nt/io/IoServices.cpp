@@ -221,7 +221,7 @@ bool ProbeUserWrite(void* buffer, ULONG length) {
 }
 
 IoStatus Transfer(ps::Process& process, ob::HandleValue handle, UCHAR major, void* buffer, ULONG length,
-                  std::optional<std::int64_t> offset) {
+                  std::optional<std::int64_t> offset, const AsyncRequest* async) {
   ServiceContext context(process);
   FileRef ref;
   if (NTSTATUS s = ReferenceFile(process, handle, ref); !NT_SUCCESS(s)) return {s, 0};
@@ -265,6 +265,13 @@ IoStatus Transfer(ps::Process& process, ob::HandleValue handle, UCHAR major, voi
   IO_STACK_LOCATION* sl = irp.Tail.Overlay.CurrentStackLocation - 1;
   sl->Parameters.Read.Length = length;
   sl->Parameters.Read.ByteOffset.QuadPart = offset ? *offset : ref.file->CurrentByteOffset.QuadPart;
+  if (async && !(ref.file->Flags & FO_SYNCHRONOUS_IO)) {
+    // Overlapped: no file position (the caller gives the offset), completion as DeviceIoControl's.
+    irp.Flags &= ~IRP_SYNCHRONOUS_API;
+    ULONG_PTR information = 0;
+    const NTSTATUS sent = SendOverlapped(process, ref.file, top, block, *async, information);
+    return {sent, information};
+  }
   const IoStatus status = SendAndWait(top, block);
   if (NT_SUCCESS(status.status)) {
     ref.file->CurrentByteOffset.QuadPart = sl->Parameters.Read.ByteOffset.QuadPart +
@@ -400,13 +407,13 @@ void EndProcessIo(ps::Process& process) {
 }
 
 IoStatus ReadFile(ps::Process& process, ob::HandleValue handle, void* buffer, ULONG length,
-                  std::optional<std::int64_t> offset) {
-  return Transfer(process, handle, IRP_MJ_READ, buffer, length, offset);
+                  std::optional<std::int64_t> offset, const AsyncRequest* async) {
+  return Transfer(process, handle, IRP_MJ_READ, buffer, length, offset, async);
 }
 
 IoStatus WriteFile(ps::Process& process, ob::HandleValue handle, const void* buffer, ULONG length,
-                   std::optional<std::int64_t> offset) {
-  return Transfer(process, handle, IRP_MJ_WRITE, const_cast<void*>(buffer), length, offset);
+                   std::optional<std::int64_t> offset, const AsyncRequest* async) {
+  return Transfer(process, handle, IRP_MJ_WRITE, const_cast<void*>(buffer), length, offset, async);
 }
 
 IoStatus FlushBuffers(ps::Process& process, ob::HandleValue handle) {

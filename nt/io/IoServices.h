@@ -39,10 +39,11 @@ std::size_t CancelIo(ps::Process& process, ob::HandleValue handle, const void* o
 bool WaitForOverlapped(ps::Process& process, const void* overlapped);
 // The process ends: its outstanding requests are cancelled.
 void EndProcessIo(ps::Process& process);
+// async: as DeviceIoControl's (an overlapped handle's request may pend).
 IoStatus ReadFile(ps::Process& process, ob::HandleValue handle, void* buffer, ULONG length,
-                  std::optional<std::int64_t> offset = std::nullopt);
+                  std::optional<std::int64_t> offset = std::nullopt, const struct AsyncRequest* async = nullptr);
 IoStatus WriteFile(ps::Process& process, ob::HandleValue handle, const void* buffer, ULONG length,
-                   std::optional<std::int64_t> offset = std::nullopt);
+                   std::optional<std::int64_t> offset = std::nullopt, const struct AsyncRequest* async = nullptr);
 IoStatus FlushBuffers(ps::Process& process, ob::HandleValue handle);
 NTSTATUS Close(ps::Process& process, ob::HandleValue handle);
 

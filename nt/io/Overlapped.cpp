@@ -10,6 +10,8 @@
 #include "nt/ke/KeExports.h"
 #include "nt/ke/KeTypes.h"
 #include "nt/ps/Process.h"
+#include "nt/ps/UserThreads.h"
+#include "nt/ke/Thread.h"
 
 namespace ntbox::nt::io {
 
@@ -19,7 +21,9 @@ struct OverlappedRequest {
   FILE_OBJECT* file;     // referenced until the request is reaped
   void* overlapped;      // the program's OVERLAPPED
   void* event;           // its event object (referenced), or nullptr
-  std::uint64_t apcContext = 0;  // for the file's completion port
+  std::uint64_t apcContext = 0;  // for the file's completion port, or the APC's argument
+  std::uint64_t apcRoutine = 0;
+  void* thread = nullptr;        // the issuing thread's object (referenced) when there is an APC
   bool done = false;
 };
 
@@ -44,6 +48,7 @@ void WriteStatus(void* overlapped, NTSTATUS status, ULONG_PTR information) {
 // file may send IRP_MJ_CLOSE).
 void Reap(OverlappedRequest* r) {
   if (r->done) --g_unreaped;
+  if (r->thread) ob::DereferenceObject(r->thread);
   FreeIrpBlock(r->block);
   if (r->event) ob::DereferenceObject(r->event);
   ob::DereferenceObject(r->file);
@@ -92,7 +97,11 @@ NTSTATUS SendOverlapped(ps::Process& process, FILE_OBJECT* file, DEVICE_OBJECT* 
     KeResetEvent(static_cast<KEVENT*>(event));
   }
   ob::ReferenceObject(file);
-  auto* r = new OverlappedRequest{block, &process, file, async.overlapped, event, async.apcContext};
+  auto* r = new OverlappedRequest{block, &process, file, async.overlapped, event, async.apcContext, async.apcRoutine};
+  if (r->apcRoutine) {
+    r->thread = ke::CurrentThread()->kthread();
+    ob::ReferenceObject(r->thread);
+  }
   block->async = r;
   Requests().push_back(r);
   WriteStatus(async.overlapped, STATUS_PENDING, 0);
@@ -116,7 +125,9 @@ bool CompleteOverlapped(IrpBlock* block) {
   if (r->process) WriteStatus(r->overlapped, block->irp.IoStatus.Status, block->irp.IoStatus.Information);
   if (r->event) KeSetEvent(static_cast<KEVENT*>(r->event), 0, FALSE);
   const FileTail* tail = TailOf(r->file);
-  if (r->process && tail->completionPort && r->apcContext) {
+  if (r->process && r->apcRoutine) {
+    ps::QueueUserApc(r->thread, {r->apcRoutine, r->apcContext, reinterpret_cast<std::uint64_t>(r->overlapped), 0});
+  } else if (r->process && tail->completionPort && r->apcContext) {
     PostCompletion(tail->completionPort, {tail->completionKey, r->apcContext, block->irp.IoStatus.Status,
                                           block->irp.IoStatus.Information});
   }

@@ -24,6 +24,9 @@ struct AsyncRequest {
   // NtDeviceIoControlFile's ApcContext: what a completion port hears with the packet (0: no
   // packet, as when the event handle's low bit is set).
   std::uint64_t apcContext = 0;
+  // NtReadFile's ApcRoutine (ReadFileEx's completion): queued as a user APC to the issuing thread,
+  // ApcRoutine(ApcContext, IoStatusBlock, 0), instead of a port packet.
+  std::uint64_t apcRoutine = 0;
 };
 
 // A completion port (NtCreateIoCompletion): packets from files associated with it and from

@@ -258,8 +258,8 @@ NTSTATUS HostTransfer(int fd, bool write, PVOID buffer, ULONG length, const LARG
   return !write && done == 0 && length > 0 ? STATUS_END_OF_FILE : STATUS_SUCCESS;
 }
 
-NTSTATUS Transfer(bool write, HANDLE FileHandle, IO_STATUS_BLOCK* IoStatusBlock, PVOID Buffer, ULONG Length,
-                  LARGE_INTEGER* ByteOffset) {
+NTSTATUS Transfer(bool write, HANDLE FileHandle, HANDLE Event, PVOID ApcRoutine, PVOID ApcContext,
+                  IO_STATUS_BLOCK* IoStatusBlock, PVOID Buffer, ULONG Length, LARGE_INTEGER* ByteOffset) {
   if (!mm::ReadCaller(IoStatusBlock)) return STATUS_ACCESS_VIOLATION;
   std::optional<LARGE_INTEGER> offset;
   if (ByteOffset) {
@@ -274,15 +274,20 @@ NTSTATUS Transfer(bool write, HANDLE FileHandle, IO_STATUS_BLOCK* IoStatusBlock,
   if (fd >= 0) {
     status = HostTransfer(fd, write, Buffer, Length, offset ? &*offset : nullptr, information);
   } else {
-    // A device's file: an IRP to its driver, the buffer passed as the transfer method wants.
+    // A device's file: an IRP to its driver, the buffer passed as the transfer method wants; on an
+    // overlapped handle it may pend (completion: the IO_STATUS_BLOCK, the event, the APC or port).
     const auto handle = reinterpret_cast<ob::HandleValue>(FileHandle);
     const std::optional<std::int64_t> at = offset ? std::optional<std::int64_t>(offset->QuadPart) : std::nullopt;
-    const io::IoStatus r = write ? io::WriteFile(ps::CurrentProcess(), handle, Buffer, Length, at)
-                                 : io::ReadFile(ps::CurrentProcess(), handle, Buffer, Length, at);
+    const io::AsyncRequest async{IoStatusBlock, reinterpret_cast<ob::HandleValue>(Event),
+                                 reinterpret_cast<std::uint64_t>(ApcContext),
+                                 reinterpret_cast<std::uint64_t>(ApcRoutine)};
+    const io::IoStatus r = write ? io::WriteFile(ps::CurrentProcess(), handle, Buffer, Length, at, &async)
+                                 : io::ReadFile(ps::CurrentProcess(), handle, Buffer, Length, at, &async);
     status = r.status;
     information = r.information;
   }
   ob::DereferenceObject(object);
+  if (status == STATUS_PENDING) return status;
   IO_STATUS_BLOCK iosb{};
   iosb.Status = status;
   iosb.Information = information;
@@ -295,33 +300,32 @@ NTSTATUS Transfer(bool write, HANDLE FileHandle, IO_STATUS_BLOCK* IoStatusBlock,
 NTSTATUS NTAPI NtWriteFile(HANDLE FileHandle, HANDLE Event, PVOID ApcRoutine, PVOID ApcContext,
                            IO_STATUS_BLOCK* IoStatusBlock, PVOID Buffer, ULONG Length, LARGE_INTEGER* ByteOffset,
                            ULONG* Key) {
-  (void)Event, (void)ApcRoutine, (void)ApcContext, (void)Key;  // synchronous so far
+  (void)Key;
   if (ExGetPreviousMode() == KernelMode) {
     return ZwWriteFile(FileHandle, Event, ApcRoutine, ApcContext, IoStatusBlock, Buffer, Length, ByteOffset, Key);
   }
-  return Transfer(true, FileHandle, IoStatusBlock, Buffer, Length, ByteOffset);
+  return Transfer(true, FileHandle, Event, ApcRoutine, ApcContext, IoStatusBlock, Buffer, Length, ByteOffset);
 }
 
 NTSTATUS NTAPI NtReadFile(HANDLE FileHandle, HANDLE Event, PVOID ApcRoutine, PVOID ApcContext,
                           IO_STATUS_BLOCK* IoStatusBlock, PVOID Buffer, ULONG Length, LARGE_INTEGER* ByteOffset,
                           ULONG* Key) {
-  (void)Event, (void)ApcRoutine, (void)ApcContext, (void)Key;
+  (void)Key;
   if (ExGetPreviousMode() == KernelMode) {
     return ZwReadFile(FileHandle, Event, ApcRoutine, ApcContext, IoStatusBlock, Buffer, Length, ByteOffset, Key);
   }
-  return Transfer(false, FileHandle, IoStatusBlock, Buffer, Length, ByteOffset);
+  return Transfer(false, FileHandle, Event, ApcRoutine, ApcContext, IoStatusBlock, Buffer, Length, ByteOffset);
 }
 
 NTSTATUS NTAPI NtDeviceIoControlFile(HANDLE FileHandle, HANDLE Event, PVOID ApcRoutine, PVOID ApcContext,
                                      IO_STATUS_BLOCK* IoStatusBlock, ULONG IoControlCode, PVOID InputBuffer,
                                      ULONG InputBufferLength, PVOID OutputBuffer, ULONG OutputBufferLength) {
-  if (ApcRoutine) return STATUS_NOT_IMPLEMENTED;  // completion routines (APCs): not yet
   if (!mm::ReadCaller(IoStatusBlock)) return STATUS_ACCESS_VIOLATION;
   // On a handle opened for overlapped I/O the request may stay with the driver (STATUS_PENDING):
   // its completion writes the IO_STATUS_BLOCK (the caller's OVERLAPPED), signals the event, and
   // posts ApcContext to the file's completion port.
   const io::AsyncRequest async{IoStatusBlock, reinterpret_cast<ob::HandleValue>(Event),
-                               reinterpret_cast<std::uint64_t>(ApcContext)};
+                               reinterpret_cast<std::uint64_t>(ApcContext), reinterpret_cast<std::uint64_t>(ApcRoutine)};
   // The I/O manager builds the IRP for the code's transfer method and probes the buffers there.
   const io::IoStatus r = io::DeviceIoControl(ps::CurrentProcess(), reinterpret_cast<ob::HandleValue>(FileHandle),
                                              IoControlCode, InputBuffer, InputBufferLength, OutputBuffer,

@@ -1,5 +1,7 @@
 #include "nt/ke/Thread.h"
 
+#include "nt/ps/UserThreads.h"
+
 #include "cpu/HostState.h"
 #include "cpu/UserMode.h"
 
@@ -167,11 +169,16 @@ NTSTATUS NTAPI NtRaiseException(PVOID ExceptionRecord, PVOID Context, BOOLEAN Fi
 }
 
 NTSTATUS NTAPI NtContinue(PVOID Context, BOOLEAN TestAlert) {
-  (void)TestAlert;  // no user APCs are queued yet
   ke::KernelThread* t = ke::CurrentThread();
   if (!t || !t->userGuard) return STATUS_NOT_IMPLEMENTED;  // drivers have no user mode to continue
   if (!mm::ReadCaller(t->continueContext, Context, sizeof t->continueContext)) return STATUS_ACCESS_VIOLATION;
   t->continuePending = true;
+  // After an APC (KiUserApcDispatcher continues alertably) the next one runs before the context.
+  if (TestAlert && ps::UserApcPending()) {
+    std::uint8_t resume[sizeof t->continueContext];
+    std::memcpy(resume, t->continueContext, sizeof resume);
+    (void)ps::DeliverUserApc(resume);
+  }
   return STATUS_SUCCESS;
 }
 

@@ -69,6 +69,8 @@ class KernelThread {
   // for an access violation what was touched), for the report when the program ends with it.
   std::uint64_t userExceptionDispatcher = 0;
   UserExit lastException;
+  // ntdll's KiUserApcDispatcher, where user APCs are delivered (ps/ThreadServices.cpp).
+  std::uint64_t userApcDispatcher = 0;
   // NtContinue: the context (CONTEXT, x64) the system-call entry resumes user mode with.
   bool continuePending = false;
   alignas(16) std::uint8_t continueContext[0x4D0] = {};

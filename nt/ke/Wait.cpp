@@ -19,6 +19,7 @@
 #include "nt/ob/Object.h"
 #include "nt/mm/Probe.h"
 #include "nt/ob/ObTypes.h"
+#include "nt/ps/UserThreads.h"
 #include "nt/rtl/Exception.h"
 
 namespace ntbox::nt {
@@ -99,7 +100,7 @@ void CheckWaitIrql(const void* object, const LARGE_INTEGER* timeout, ULONG64 cal
 bool Abandoned(const ke::KernelThread* t, bool userWait) { return userWait && t->userGuard && t->terminateRequested; }
 
 NTSTATUS Wait(std::span<DISPATCHER_HEADER* const> objects, bool all, const LARGE_INTEGER* timeout, ULONG64 caller,
-              bool userWait = false) {
+              bool userWait = false, bool alertable = false) {
   ke::KernelThread* t = ke::CurrentThread();
   void* self = t->kthread();
   for (DISPATCHER_HEADER* h : objects) {
@@ -114,6 +115,11 @@ NTSTATUS Wait(std::span<DISPATCHER_HEADER* const> objects, bool all, const LARGE
       [&] {
         if (Abandoned(t, userWait)) {
           result = STATUS_THREAD_IS_TERMINATING;
+          return true;
+        }
+        // An alertable wait ends for a user APC (the system-call exit runs it).
+        if (alertable && ps::UserApcPending()) {
+          result = STATUS_USER_APC;
           return true;
         }
         if (all) {
@@ -233,7 +239,7 @@ LONG NTAPI KeReleaseMutex(void* object, BOOLEAN) {
 // the timeout and the handle array captured from its memory.
 namespace {
 
-NTSTATUS WaitOnHandles(std::span<const HANDLE> handles, bool all, const LARGE_INTEGER* Timeout) {
+NTSTATUS WaitOnHandles(std::span<const HANDLE> handles, bool all, const LARGE_INTEGER* Timeout, bool alertable) {
   std::optional<LARGE_INTEGER> timeout;
   if (Timeout) {
     timeout = mm::ReadCaller(Timeout);
@@ -260,7 +266,8 @@ NTSTATUS WaitOnHandles(std::span<const HANDLE> handles, bool all, const LARGE_IN
   }
   if (NT_SUCCESS(status)) {
     const auto caller = reinterpret_cast<ULONG64>(__builtin_return_address(0));
-    status = Wait(std::span(objects.data(), handles.size()), all, timeout ? &*timeout : nullptr, caller, true);
+    status = Wait(std::span(objects.data(), handles.size()), all, timeout ? &*timeout : nullptr, caller, true,
+                  alertable);
   }
   for (std::size_t i = 0; i < referenced; ++i) {
     if (bodies[i]) ob::DereferenceObject(bodies[i]);
@@ -275,23 +282,20 @@ NTSTATUS ReferenceEvent(HANDLE handle, PVOID& body) {
 }  // namespace
 
 NTSTATUS NTAPI NtWaitForSingleObject(HANDLE Handle, BOOLEAN Alertable, LARGE_INTEGER* Timeout) {
-  (void)Alertable;  // no user APCs are queued yet
   const HANDLE handles[] = {Handle};
-  return WaitOnHandles(handles, false, Timeout);
+  return WaitOnHandles(handles, false, Timeout, Alertable);
 }
 
 NTSTATUS NTAPI NtWaitForMultipleObjects(ULONG Count, HANDLE* Handles, int WaitType, BOOLEAN Alertable,
                                         LARGE_INTEGER* Timeout) {
-  (void)Alertable;
   if (Count == 0 || Count > kMaximumWaitObjects) return STATUS_INVALID_PARAMETER_1;
   if (WaitType != WaitAll && WaitType != 1 /* WaitAny */) return STATUS_INVALID_PARAMETER_3;
   std::array<HANDLE, kMaximumWaitObjects> handles{};
   if (!mm::ReadCaller(handles.data(), Handles, Count * sizeof(HANDLE))) return STATUS_ACCESS_VIOLATION;
-  return WaitOnHandles(std::span(handles.data(), Count), WaitType == WaitAll, Timeout);
+  return WaitOnHandles(std::span(handles.data(), Count), WaitType == WaitAll, Timeout, Alertable);
 }
 
 NTSTATUS NTAPI NtDelayExecution(BOOLEAN Alertable, LARGE_INTEGER* DelayInterval) {
-  (void)Alertable;
   // No interval: for ever (Wine's Sleep(INFINITE) passes none).
   std::optional<LARGE_INTEGER> interval;
   if (DelayInterval) {
@@ -299,11 +303,12 @@ NTSTATUS NTAPI NtDelayExecution(BOOLEAN Alertable, LARGE_INTEGER* DelayInterval)
     if (!interval) return STATUS_ACCESS_VIOLATION;
   }
   ke::KernelThread* t = ke::CurrentThread();
-  if (ke::WaitUntil([t] { return Abandoned(t, true); }, DeadlineOf(interval ? &*interval : nullptr)) ==
-      ke::WaitOutcome::kStopped) {
-    ke::UnwindStopped();
-  }
-  return STATUS_SUCCESS;
+  bool apc = false;
+  const auto outcome = ke::WaitUntil(
+      [t, Alertable, &apc] { return Abandoned(t, true) || (Alertable && (apc = ps::UserApcPending())); },
+      DeadlineOf(interval ? &*interval : nullptr));
+  if (outcome == ke::WaitOutcome::kStopped) ke::UnwindStopped();
+  return apc ? STATUS_USER_APC : STATUS_SUCCESS;
 }
 
 NTSTATUS NTAPI NtCreateEvent(HANDLE* EventHandle, ACCESS_MASK DesiredAccess, PVOID ObjectAttributes, int EventType,

@@ -55,6 +55,8 @@ NTSTATUS NTAPI NtQueryInformationThread(HANDLE ThreadHandle, ULONG ThreadInforma
 NTSTATUS NTAPI NtSetInformationThread(HANDLE ThreadHandle, ULONG ThreadInformationClass, PVOID ThreadInformation,
                                       ULONG Length);
 NTSTATUS NTAPI NtWaitForAlertByThreadId(PVOID Address, LARGE_INTEGER* Timeout);
+NTSTATUS NTAPI NtQueueApcThread(HANDLE ThreadHandle, PVOID ApcRoutine, ULONG_PTR Arg1, ULONG_PTR Arg2, ULONG_PTR Arg3);
+NTSTATUS NTAPI NtTestAlert();
 NTSTATUS NTAPI NtAlertThreadByThreadId(HANDLE ThreadId);
 NTSTATUS NTAPI KeDelayExecutionThread(KPROCESSOR_MODE WaitMode, BOOLEAN Alertable, LARGE_INTEGER* Interval);
 

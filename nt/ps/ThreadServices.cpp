@@ -17,6 +17,7 @@
 #include "nt/ps/UserThreads.h"
 #include "cpu/SafeCopy.h"
 #include "cpu/UserMode.h"
+#include "nt/mm/Probe.h"
 
 namespace ntbox::nt {
 namespace ps {
@@ -41,6 +42,64 @@ void EndUserThread(void* threadObject, NTSTATUS status) {
   }
   static_cast<DISPATCHER_HEADER*>(threadObject)->SignalState = 1;
   ke::WakeWaiters();
+}
+
+void QueueUserApc(void* threadObject, const ThreadControl::UserApc& apc) {
+  ThreadControl* c = ControlOf(threadObject);
+  if (!c) return;
+  {
+    std::lock_guard lock(c->mutex);
+    if (c->ended) return;
+    c->apcs.push_back(apc);
+  }
+  ke::WakeWaiters();
+}
+
+bool UserApcPending() {
+  ke::KernelThread* t = ke::CurrentThread();
+  ThreadControl* c = t ? ControlOf(t->kthread()) : nullptr;
+  if (!c) return false;
+  std::lock_guard lock(c->mutex);
+  return !c->apcs.empty();
+}
+
+bool DeliverUserApc(const std::uint8_t* resumeContext) {
+  constexpr std::size_t kContextSize = 0x4D0, kRsp = 0x98, kRip = 0xF8, kRcx = 0x80, kRdx = 0x88, kR8 = 0xB8,
+                        kR9 = 0xC0;
+  ke::KernelThread* t = ke::CurrentThread();
+  ThreadControl* c = ControlOf(t->kthread());
+  if (!c || !t->userApcDispatcher) return false;
+  ThreadControl::UserApc apc{};
+  {
+    std::lock_guard lock(c->mutex);
+    if (c->apcs.empty()) return false;
+    apc = c->apcs.front();
+    c->apcs.pop_front();
+  }
+  // Wine's KiUserApcDispatcher: entered with rsp 8 below a 16-aligned block { home space (0x20),
+  // func, pad, CONTEXT }, rcx the CONTEXT, rdx/r8/r9 the arguments; it calls func(arg1, arg2,
+  // arg3, context), then NtContinue(context, TRUE).
+  std::uint64_t resumeRsp = 0;
+  std::memcpy(&resumeRsp, resumeContext + kRsp, 8);
+  const std::uint64_t block = ((resumeRsp - 0x80) & ~0xFull) - (0x30 + kContextSize);
+  std::vector<std::uint8_t> bytes(0x30 + kContextSize, 0);
+  std::memcpy(bytes.data() + 0x20, &apc.func, 8);
+  std::memcpy(bytes.data() + 0x30, resumeContext, kContextSize);
+  if (block >= resumeRsp || !mm::IsUserRange(block, bytes.size()) ||
+      !cpu::SafeCopy(reinterpret_cast<void*>(block), bytes.data(), bytes.size())) {
+    return false;
+  }
+  std::uint8_t* entry = t->continueContext;
+  std::memcpy(entry, resumeContext, kContextSize);
+  const std::uint64_t context = block + 0x30, rsp = block - 8;
+  std::memcpy(entry + kRsp, &rsp, 8);
+  std::memcpy(entry + kRip, &t->userApcDispatcher, 8);
+  std::memcpy(entry + kRcx, &context, 8);
+  std::memcpy(entry + kRdx, &apc.arg1, 8);
+  std::memcpy(entry + kR8, &apc.arg2, 8);
+  std::memcpy(entry + kR9, &apc.arg3, 8);
+  t->continuePending = true;
+  return true;
 }
 
 }  // namespace ps
@@ -274,6 +333,32 @@ NTSTATUS NTAPI NtSetInformationThread(HANDLE ThreadHandle, ULONG ThreadInformati
     default:
       return STATUS_INVALID_INFO_CLASS;
   }
+}
+
+NTSTATUS NTAPI NtQueueApcThread(HANDLE ThreadHandle, PVOID ApcRoutine, ULONG_PTR Arg1, ULONG_PTR Arg2,
+                                ULONG_PTR Arg3) {
+  ThreadRef thread;
+  if (const NTSTATUS s = thread.Open(ThreadHandle, 0x10 /* THREAD_SET_CONTEXT */); !NT_SUCCESS(s)) return s;
+  if (!ApcRoutine) return STATUS_INVALID_PARAMETER;
+  void* object = ke::CurrentThread()->kthread();
+  if (reinterpret_cast<std::intptr_t>(ThreadHandle) != kCurrentThread) {
+    PVOID referenced = nullptr;
+    if (const NTSTATUS s = ObReferenceObjectByHandle(ThreadHandle, 0, &ob::ThreadType(), ExGetPreviousMode(),
+                                                     &referenced, nullptr);
+        !NT_SUCCESS(s)) {
+      return s;
+    }
+    object = referenced;
+    ob::DereferenceObject(referenced);  // the ThreadRef holds it
+  }
+  ps::QueueUserApc(object, {reinterpret_cast<std::uint64_t>(ApcRoutine), Arg1, Arg2, Arg3});
+  return STATUS_SUCCESS;
+}
+
+NTSTATUS NTAPI NtTestAlert() {
+  // The system-call exit delivers what is queued (it sees STATUS_USER_APC, as an alertable wait
+  // that an APC ended).
+  return ps::UserApcPending() ? STATUS_USER_APC : STATUS_SUCCESS;
 }
 
 NTSTATUS NTAPI NtWaitForAlertByThreadId(PVOID Address, LARGE_INTEGER* Timeout) {

@@ -5,6 +5,7 @@
 #pragma once
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <expected>
 #include <mutex>
 
@@ -25,7 +26,23 @@ struct ThreadControl {
   bool ended = false;
   // NtAlertThreadByThreadId's flag, which NtWaitForAlertByThreadId consumes.
   bool alerted = false;
+  // User APCs queued to the thread (QueueUserAPC, ReadFileEx's completion), run by
+  // KiUserApcDispatcher when it waits alertably: func(arg1, arg2, arg3).
+  struct UserApc {
+    std::uint64_t func, arg1, arg2, arg3;
+  };
+  std::deque<UserApc> apcs;
 };
+
+// Queues a user APC to the thread and wakes it if it waits.
+void QueueUserApc(void* threadObject, const ThreadControl::UserApc& apc);
+// Whether the calling thread (a program's) has a user APC waiting.
+bool UserApcPending();
+// Delivers the calling thread's next user APC: KiUserApcDispatcher's frame is written below the
+// resume context's stack (a CONTEXT, 0x4D0 bytes: where the thread goes on after the APC, through
+// NtContinue), and the system-call exit resumes in the dispatcher. False when none is queued or
+// the program's stack cannot take the frame.
+bool DeliverUserApc(const std::uint8_t* resumeContext);
 
 // The thread object (ETHREAD body) of a program thread, and its control.
 ThreadControl* ControlOf(void* threadObject);

@@ -59,6 +59,15 @@ TEST_F(CsqTest, CompletionPortsTakeTheDriversCompletions) {
   EXPECT_NE(r.out.find("0 failed"), std::string::npos) << r.out;
 }
 
+// User APCs on Wine's DLLs: QueueUserAPC run by alertable waits only (this thread, another), and
+// ReadFileEx's completion routine for reads the driver holds, completed or cancelled.
+TEST_F(CsqTest, ApcsRunInAlertableWaits) {
+  const Outcome r = Run("run --nt-layer " + ntbox::test::Driver("apc_app.exe"));
+  EXPECT_EQ(r.exit, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("the completion routine hears of the cancel: ok"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("0 failed"), std::string::npos) << r.out;
+}
+
 TEST_F(CsqTest, OverlappedRequestsPendAndCancelOnWinesDlls) {
   layer_ = "--nt-layer ";
   CancelsAndCompletesUnderLoad();

@@ -116,6 +116,17 @@ static NTSTATUS CsqDeviceControl(PDEVICE_OBJECT device, PIRP irp) {
   return Complete(irp, STATUS_INVALID_DEVICE_REQUEST, 0);
 }
 
+/* A read is held like CSQ_IOCTL_HOLD (ReadFileEx's completion routine runs when the worker or a
+   cancel completes it). */
+static NTSTATUS CsqRead(PDEVICE_OBJECT device, PIRP irp) {
+  PIO_STACK_LOCATION sl = IoGetCurrentIrpStackLocation(irp);
+  UNREFERENCED_PARAMETER(device);
+  if (sl->Parameters.Read.Length < sizeof(ULONG)) return Complete(irp, STATUS_BUFFER_TOO_SMALL, 0);
+  InterlockedIncrement(&g_inserted);
+  IoCsqInsertIrp(&g_csq, irp, NULL);
+  return STATUS_PENDING;
+}
+
 static NTSTATUS CsqCreateClose(PDEVICE_OBJECT device, PIRP irp) {
   UNREFERENCED_PARAMETER(device);
   return Complete(irp, STATUS_SUCCESS, 0);
@@ -147,6 +158,7 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registryPath) {
   RtlInitUnicodeString(&ntName, L"\\Device\\CsqQueue");
   status = IoCreateDevice(driver, 0, &ntName, FILE_DEVICE_UNKNOWN, 0, FALSE, &g_device);
   if (!NT_SUCCESS(status)) return status;
+  g_device->Flags |= DO_BUFFERED_IO; /* reads get a system buffer, as the worker writes one */
   RtlInitUnicodeString(&dosName, L"\\DosDevices\\CsqQueue");
   status = IoCreateSymbolicLink(&dosName, &ntName);
   if (NT_SUCCESS(status)) {
@@ -164,6 +176,7 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registryPath) {
   driver->MajorFunction[IRP_MJ_CREATE] = CsqCreateClose;
   driver->MajorFunction[IRP_MJ_CLOSE] = CsqCreateClose;
   driver->MajorFunction[IRP_MJ_DEVICE_CONTROL] = CsqDeviceControl;
+  driver->MajorFunction[IRP_MJ_READ] = CsqRead;
   driver->DriverUnload = CsqUnload;
   return STATUS_SUCCESS;
 }
