@@ -138,22 +138,50 @@ Result<const NtdllFiles*> MachineNtdll() {
 // program's own folder first, then the machine's system DLLs, as Windows' loader searches.
 class ImportCheck {
  public:
-  // True when dll (from folder or the system DLLs) exports ref. API set names (api-ms-win-*) pass:
-  // ntdll's loader resolves them through the API set map.
-  static bool Exports(const std::filesystem::path& folder, const pe::ImportRef& ref) {
+  enum class Found { kMissing, kPresent, kStub };
+  // Whether dll (from folder or the system DLLs) exports ref, and whether what it exports is one of
+  // Wine's stubs (it raises an exception when called). API set names (api-ms-win-*) pass: ntdll's
+  // loader resolves them through the API set map.
+  static Found Exports(const std::filesystem::path& folder, const pe::ImportRef& ref) {
     const std::string dll = AsciiLower(ref.dll);
-    if (dll.starts_with("api-ms-") || dll.starts_with("ext-ms-")) return true;
-    const auto* exports = Find(folder, dll);
-    if (!exports) return false;
-    return std::any_of(exports->begin(), exports->end(), [&](const pe::ExportEntry& e) {
-      return ref.ordinal ? e.ordinal == *ref.ordinal : e.name == ref.name;
-    });
+    if (dll.starts_with("api-ms-") || dll.starts_with("ext-ms-")) return Found::kPresent;
+    const Dll* d = Find(folder, dll);
+    if (!d) return Found::kMissing;
+    for (const auto& e : d->exports) {
+      if (ref.ordinal ? e.ordinal != *ref.ordinal : e.name != ref.name) continue;
+      return !e.forwarder && IsWineStub(d->image, e) ? Found::kStub : Found::kPresent;
+    }
+    return Found::kMissing;
   }
 
  private:
-  static const std::vector<pe::ExportEntry>* Find(const std::filesystem::path& folder, const std::string& dll) {
+  struct Dll {
+    pe::PeImage image;
+    std::vector<pe::ExportEntry> exports;
+  };
+
+  // winebuild's stub for a "@ stub" entry of a .spec file: sub rsp,0x28; lea rcx,[dll name];
+  // lea rdx,[function name]; call __wine_spec_unimplemented_stub. The name it passes must be the
+  // export's own.
+  static bool IsWineStub(const pe::PeImage& image, const pe::ExportEntry& e) {
+    const auto code = pe::BytesAtRva(image, e.rva, 23);
+    if (!code) return false;
+    const std::uint8_t* b = code->data();
+    static constexpr std::uint8_t kPrologue[] = {0x48, 0x83, 0xEC, 0x28, 0x48, 0x8D, 0x0D};
+    if (std::memcmp(b, kPrologue, sizeof kPrologue) != 0 || b[11] != 0x48 || b[12] != 0x8D || b[13] != 0x15 ||
+        b[18] != 0xE8) {
+      return false;
+    }
+    std::int32_t displacement = 0;
+    std::memcpy(&displacement, b + 14, 4);
+    const auto nameRva = static_cast<std::uint32_t>(e.rva + 18 + displacement);
+    const auto name = pe::BytesAtRva(image, nameRva, static_cast<std::uint32_t>(e.name.size() + 1));
+    return name && std::memcmp(name->data(), e.name.c_str(), e.name.size() + 1) == 0;
+  }
+
+  static const Dll* Find(const std::filesystem::path& folder, const std::string& dll) {
     static std::mutex mutex;
-    static std::map<std::string, std::vector<pe::ExportEntry>> cache;  // by host path
+    static std::map<std::string, std::unique_ptr<Dll>> cache;  // by host path
     std::vector<std::filesystem::path> places{folder};
     for (const auto& d : nt::Kernel::Current().config().systemDlls) places.emplace_back(d);
     std::lock_guard lock(mutex);
@@ -162,12 +190,13 @@ class ImportCheck {
       for (const auto& entry : std::filesystem::directory_iterator(place, ec)) {
         if (AsciiLower(entry.path().filename().string()) != dll) continue;
         const std::string key = entry.path().string();
-        if (auto it = cache.find(key); it != cache.end()) return &it->second;
+        if (auto it = cache.find(key); it != cache.end()) return it->second.get();
         auto image = pe::PeImage::ParseFile(key);
         if (!image) return nullptr;
         auto exports = pe::ReadExports(*image);
         if (!exports) return nullptr;
-        return &cache.emplace(key, std::move(*exports)).first->second;
+        auto loaded = std::make_unique<Dll>(Dll{std::move(*image), std::move(*exports)});
+        return cache.emplace(key, std::move(loaded)).first->second.get();
       }
     }
     return nullptr;
@@ -226,8 +255,10 @@ Result<std::unique_ptr<Program>> Program::Load(const ProgramOptions& options, Sy
       // needs a DLL or function the machine lacks is refused before any of its code runs, with
       // each named, rather than ending in the loader with STATUS_DLL_NOT_FOUND.
       const std::filesystem::path folder = options.hostPath.parent_path();
-      load.resolveImport = [folder](const pe::ImportRef& ref) -> std::optional<std::uint64_t> {
-        if (!ImportCheck::Exports(folder, ref)) return std::nullopt;
+      load.resolveImport = [folder, p](const pe::ImportRef& ref) -> std::optional<std::uint64_t> {
+        const auto found = ImportCheck::Exports(folder, ref);
+        if (found == ImportCheck::Found::kMissing) return std::nullopt;
+        if (found == ImportCheck::Found::kStub) p->stubImports_.push_back(std::string(ref.dll) + "!" + std::string(ref.name));
         return 0;  // ntdll writes the real address
       };
     } else {

@@ -90,6 +90,8 @@ class Program : private nt::ps::ThreadHost {
   const pe::LoadedImage& image() const { return *image_; }
   std::string Win32Path() const;  // the image's path as the program sees it: Z:\home\...
   std::uint64_t teb() const { return teb_; }
+  // Imports that Wine's DLLs have only as stubs (calling one raises an exception): DLL!function.
+  const std::vector<std::string>& stubImports() const { return stubImports_; }
 
   // Per-process CRT state in user memory (the DLL functions hand out pointers to it).
   CrtData& crt() { return *crt_; }
@@ -134,6 +136,7 @@ class Program : private nt::ps::ThreadHost {
   std::uint64_t teb_ = 0, peb_ = 0, tlsArray_ = 0;
   CrtData* crt_ = nullptr;
   std::vector<std::uint64_t> tlsCallbacks_;
+  std::vector<std::string> stubImports_;
   std::vector<std::uint64_t> exitHandlers_;
   std::string commandLine_;
   std::string stdinBuffer_;

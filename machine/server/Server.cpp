@@ -232,6 +232,14 @@ class Server {
       err(fmt::format("ntbox run: {}\n", program.error().message));
       return kExitCannotRun;
     }
+    if (const auto& stubs = (*program)->stubImports(); !stubs.empty()) {
+      std::string list;
+      for (const auto& s : stubs) list += (list.empty() ? "" : ", ") + s;
+      err(fmt::format("ntbox run: warning: {} imports {} that Wine implements only as a stub (a call raises an "
+                      "exception): {}\n",
+                      options.name, stubs.size() == 1 ? "a function" : std::to_string(stubs.size()) + " functions",
+                      list));
+    }
     int done[2];
     if (::pipe2(done, O_CLOEXEC) != 0) return kCommandFailed;
     {

@@ -444,14 +444,23 @@ TEST_F(RunTest, UcrtProgramsFindTheirApiSets) {
 }
 
 // On Wine's DLLs too a program is refused before main when it imports what no DLL of the machine
-// has (a Windows 10 kernel32 function Wine 8 lacks, a DLL that does not exist), naming each.
+// has (a Windows 10 kernel32 function Wine 8 lacks, a DLL that does not exist), naming each; an
+// import Wine has only as a stub is named in a warning.
 TEST_F(RunTest, MissingImportsAreRefusedBeforeMainOnWinesDlls) {
-  const Outcome r = Run("run --nt-layer " + Driver("absent_imports.exe"));
+  Outcome r = Run("run --nt-layer " + Driver("absent_imports.exe"));
   EXPECT_EQ(r.exit, 126) << r.out << r.err;
   EXPECT_EQ(r.out, "") << "main must not run";
   EXPECT_TRUE(Contains(r.err, "cannot run absent_imports.exe: 2 unresolved imports: ")) << r.err;
   EXPECT_TRUE(Contains(r.err, "ntbox_absent.dll!AbsentFunction")) << r.err;
   EXPECT_TRUE(Contains(r.err, "KERNEL32.dll!GetProcessDefaultCpuSets")) << r.err;
+  // An import Wine has only as a stub runs, with a warning that names it; none for a plain program.
+  r = Run("run --nt-layer " + Driver("stub_imports.exe"));
+  EXPECT_EQ(r.exit, 0) << r.err;
+  EXPECT_EQ(r.out, "main ran\r\n");
+  EXPECT_EQ(r.err,
+            "ntbox run: warning: stub_imports.exe imports a function that Wine implements only as a stub (a call "
+            "raises an exception): KERNEL32.dll!BaseCheckAppcompatCache\n");
+  EXPECT_EQ(Run("run --nt-layer " + Driver("hello.exe")).err, "");
   EXPECT_EQ(Run("status").exit, 0);
 }
 
