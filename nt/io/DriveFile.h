@@ -47,7 +47,7 @@ NTSTATUS NTAPI NtDeviceIoControlFile(HANDLE FileHandle, HANDLE Event, PVOID ApcR
 NTSTATUS NTAPI NtFsControlFile(HANDLE FileHandle, HANDLE Event, PVOID ApcRoutine, PVOID ApcContext,
                                IO_STATUS_BLOCK* IoStatusBlock, ULONG FsControlCode, PVOID InputBuffer,
                                ULONG InputBufferLength, PVOID OutputBuffer, ULONG OutputBufferLength);
-// FileFsDeviceInformation only, so far.
+// Device, volume, size, full size and attribute information (a volume's: its host file system's).
 NTSTATUS NTAPI NtQueryVolumeInformationFile(HANDLE FileHandle, IO_STATUS_BLOCK* IoStatusBlock, PVOID FsInformation,
                                             ULONG Length, ULONG FsInformationClass);
 // Overlapped requests still with their driver: one (Ex, by its IO_STATUS_BLOCK/OVERLAPPED) or all.

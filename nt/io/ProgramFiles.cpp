@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include <cstring>
 #include <unistd.h>
@@ -367,31 +368,88 @@ NTSTATUS NTAPI NtFsControlFile(HANDLE FileHandle, HANDLE Event, PVOID ApcRoutine
 
 NTSTATUS NTAPI NtQueryVolumeInformationFile(HANDLE FileHandle, IO_STATUS_BLOCK* IoStatusBlock, PVOID FsInformation,
                                             ULONG Length, ULONG FsInformationClass) {
-  constexpr ULONG FileFsDeviceInformation = 4;
   constexpr ULONG FILE_DEVICE_DISK = 0x7, FILE_DEVICE_NAMED_PIPE = 0x11, FILE_DEVICE_CONSOLE = 0x50;
   if (!mm::ReadCaller(IoStatusBlock)) return STATUS_ACCESS_VIOLATION;
-  if (FsInformationClass != FileFsDeviceInformation) return STATUS_INVALID_INFO_CLASS;  // the others: later
-  if (Length < 8) return STATUS_INFO_LENGTH_MISMATCH;
-  PVOID object = nullptr;
-  const NTSTATUS status = ObReferenceObjectByHandle(FileHandle, 0, g_IoFileObjectType, ExGetPreviousMode(), &object, nullptr);
-  if (!NT_SUCCESS(status)) return status;
-  auto* file = static_cast<FILE_OBJECT*>(object);
+  ob::HandleReference ref;
+  if (const NTSTATUS s = ref.Open(FileHandle, 0, g_IoFileObjectType); !NT_SUCCESS(s)) return s;
+  auto* file = static_cast<FILE_OBJECT*>(ref.body());
   const int fd = io::TailOf(file)->hostFd;
-  ULONG info[2] = {0, 0};  // DeviceType, Characteristics
-  if (fd >= 0) {
-    struct stat st {};
-    ::fstat(fd, &st);
-    info[0] = S_ISCHR(st.st_mode) ? FILE_DEVICE_CONSOLE : S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) ? FILE_DEVICE_NAMED_PIPE
-                                                                                                      : FILE_DEVICE_DISK;
-  } else if (file->DeviceObject) {
-    info[0] = file->DeviceObject->DeviceType;
-    info[1] = file->DeviceObject->Characteristics;
+  std::vector<std::uint8_t> info;
+  std::size_t fixed = 0;
+  auto put = [&info](std::size_t at, auto value) {
+    if (info.size() < at + sizeof value) info.resize(at + sizeof value);
+    std::memcpy(info.data() + at, &value, sizeof value);
+  };
+  struct stat st {};
+  struct statvfs vfs {};
+  const bool volume = fd >= 0 && ::fstat(fd, &st) == 0 && (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) &&
+                      ::fstatvfs(fd, &vfs) == 0;
+  switch (FsInformationClass) {
+    case 4: {  // FileFsDeviceInformation: DeviceType, Characteristics
+      ULONG type = 0, characteristics = 0;
+      if (fd >= 0) {
+        ::fstat(fd, &st);
+        type = S_ISCHR(st.st_mode) ? FILE_DEVICE_CONSOLE
+               : S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) ? FILE_DEVICE_NAMED_PIPE
+                                                               : FILE_DEVICE_DISK;
+      } else if (file->DeviceObject) {
+        type = file->DeviceObject->DeviceType;
+        characteristics = file->DeviceObject->Characteristics;
+      }
+      fixed = 8;
+      put(0, type);
+      put(4, characteristics);
+      break;
+    }
+    case 1:  // FileFsVolumeInformation: no label; the serial number from the host device
+      if (!volume) return STATUS_INVALID_DEVICE_REQUEST;
+      fixed = 0x12;
+      info.assign(fixed, 0);
+      put(8, static_cast<ULONG>(st.st_dev ^ (st.st_dev >> 32)));
+      break;
+    case 3:  // FileFsSizeInformation
+    case 7: {  // FileFsFullSizeInformation
+      if (!volume) return STATUS_INVALID_DEVICE_REQUEST;
+      const ULONG bytesPerSector = 512;
+      const auto perUnit = static_cast<ULONG>(std::max<unsigned long>(vfs.f_frsize / bytesPerSector, 1));
+      const auto units = [&](std::uint64_t blocks) {
+        return static_cast<LONGLONG>(blocks * vfs.f_frsize / (std::uint64_t{perUnit} * bytesPerSector));
+      };
+      put(0, units(vfs.f_blocks));
+      put(8, units(vfs.f_bavail));
+      if (FsInformationClass == 7) {
+        put(16, units(vfs.f_bfree));
+        put(24, perUnit);
+        put(28, bytesPerSector);
+      } else {
+        put(16, perUnit);
+        put(20, bytesPerSector);
+      }
+      fixed = info.size();
+      break;
+    }
+    case 5: {  // FileFsAttributeInformation: a case-preserving Unicode file system, as NTFS reports
+      if (!volume) return STATUS_INVALID_DEVICE_REQUEST;
+      const std::u16string name = u"NTFS";
+      put(0, ULONG{0x2 | 0x4});  // FILE_CASE_PRESERVED_NAMES | FILE_UNICODE_ON_DISK
+      put(4, static_cast<LONG>(std::min<unsigned long>(vfs.f_namemax, 255)));
+      put(8, static_cast<ULONG>(name.size() * 2));
+      fixed = 12;
+      info.resize(fixed + name.size() * 2);
+      std::memcpy(info.data() + fixed, name.data(), name.size() * 2);
+      break;
+    }
+    default:
+      return STATUS_INVALID_INFO_CLASS;
   }
-  ob::DereferenceObject(object);
-  if (!mm::WriteCaller(FsInformation, info, sizeof info)) return STATUS_ACCESS_VIOLATION;
+  if (Length < fixed) return STATUS_INFO_LENGTH_MISMATCH;
+  const std::size_t n = std::min<std::size_t>(Length, info.size());
+  if (!mm::WriteCaller(FsInformation, info.data(), n)) return STATUS_ACCESS_VIOLATION;
   IO_STATUS_BLOCK iosb{};
-  iosb.Information = sizeof info;
-  return mm::WriteCaller(IoStatusBlock, iosb) ? STATUS_SUCCESS : STATUS_ACCESS_VIOLATION;
+  iosb.Information = n;
+  const NTSTATUS status = n < info.size() ? STATUS_BUFFER_OVERFLOW : STATUS_SUCCESS;
+  iosb.Status = status;
+  return mm::WriteCaller(IoStatusBlock, iosb) ? status : STATUS_ACCESS_VIOLATION;
 }
 
 NTSTATUS NTAPI NtOpenFile(HANDLE* FileHandle, ACCESS_MASK DesiredAccess, OBJECT_ATTRIBUTES* ObjectAttributes,

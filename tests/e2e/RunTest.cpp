@@ -466,7 +466,7 @@ TEST_F(RunTest, MissingImportsAreRefusedBeforeMainOnWinesDlls) {
 
 // Directory listings on a host drive (FindFirstFile/FindNextFile over NtQueryDirectoryFile): sorted
 // without case, "." and ".." first, masks, Windows' errors at the end and for nothing or no folder;
-// a file's size and position through its handle.
+// a file's size and position through its handle; the volume's free space and file system.
 TEST_F(RunTest, ProgramsListDirectories) {
   const std::filesystem::path folder = dir_.parent_path() / ("listing_" + std::to_string(getpid()));
   std::filesystem::remove_all(folder);
@@ -476,11 +476,13 @@ TEST_F(RunTest, ProgramsListDirectories) {
   std::ofstream(folder / "c.log") << "x\n";
   std::string win = "Z:" + folder.string();
   std::replace(win.begin(), win.end(), '/', '\\');
-  Outcome r = Run("run --nt-layer " + Driver("dir_app.exe") + " '" + win + "\\*' '" + win + "\\B.TXT'");
+  Outcome r = Run("run --nt-layer " + Driver("dir_app.exe") + " '" + win + "\\*' '" + win + "\\B.TXT' 'Z:\\'");
   EXPECT_EQ(r.exit, 0) << r.err;
   EXPECT_EQ(r.out,
             ".            <DIR>\r\n..           <DIR>\r\na.txt        5\r\nB.TXT        8\r\nc.log        2\r\n"
-            "sub          <DIR>\r\n6 found, then error 18\r\nsize 8\r\nposition after reading 2: 2\r\n");
+            "sub          <DIR>\r\n6 found, then error 18\r\nsize 8\r\nposition after reading 2: 2\r\n"
+            "disk space ok (total > 0: yes, free <= total: yes)\r\n"
+            "volume ok: file system NTFS, names up to 255\r\n");
   r = Run("run --nt-layer " + Driver("dir_app.exe") + " '" + win + "\\*.txt'");
   EXPECT_EQ(r.out, "a.txt        5\r\nB.TXT        8\r\n2 found, then error 18\r\n");
   r = Run("run --nt-layer " + Driver("dir_app.exe") + " '" + win + "\\nothing*'");

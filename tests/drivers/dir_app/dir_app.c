@@ -32,5 +32,15 @@ int main(int argc, char **argv)
         printf("position after reading 2: %lu\n", SetFilePointer(f, 0, NULL, FILE_CURRENT));
         CloseHandle(f);
     }
+    if (argc > 3) {
+        char fs[32] = "";
+        ULARGE_INTEGER available, total, free;
+        DWORD serial = 0, maxName = 0, flags = 0;
+        BOOL sizes = GetDiskFreeSpaceExA(argv[3], &available, &total, &free);
+        BOOL volume = GetVolumeInformationA(argv[3], NULL, 0, &serial, &maxName, &flags, fs, sizeof fs);
+        printf("disk space %s (total > 0: %s, free <= total: %s)\n", sizes ? "ok" : "error",
+               total.QuadPart > 0 ? "yes" : "no", free.QuadPart <= total.QuadPart ? "yes" : "no");
+        printf("volume %s: file system %s, names up to %lu\n", volume ? "ok" : "error", fs, maxName);
+    }
     return 0;
 }
