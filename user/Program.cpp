@@ -138,14 +138,18 @@ Result<const NtdllFiles*> MachineNtdll() {
 // program's own folder first, then the machine's system DLLs, as Windows' loader searches.
 class ImportCheck {
  public:
+  explicit ImportCheck(std::filesystem::path folder) : folder_(std::move(folder)) {}
   enum class Found { kMissing, kPresent, kStub };
   // Whether dll (from folder or the system DLLs) exports ref, and whether what it exports is one of
   // Wine's stubs (it raises an exception when called). API set names (api-ms-win-*) pass: ntdll's
   // loader resolves them through the API set map.
-  static Found Exports(const std::filesystem::path& folder, const pe::ImportRef& ref) {
+  Found Exports(const pe::ImportRef& ref) {
     const std::string dll = AsciiLower(ref.dll);
     if (dll.starts_with("api-ms-") || dll.starts_with("ext-ms-")) return Found::kPresent;
-    const Dll* d = Find(folder, dll);
+    // Each DLL is looked for once per program (its imports name it many times).
+    auto it = found_.find(dll);
+    if (it == found_.end()) it = found_.emplace(dll, Find(folder_, dll)).first;
+    const Dll* d = it->second;
     if (!d) return Found::kMissing;
     for (const auto& e : d->exports) {
       if (ref.ordinal ? e.ordinal != *ref.ordinal : e.name != ref.name) continue;
@@ -181,7 +185,7 @@ class ImportCheck {
 
   static const Dll* Find(const std::filesystem::path& folder, const std::string& dll) {
     static std::mutex mutex;
-    static std::map<std::string, std::unique_ptr<Dll>> cache;  // by host path
+    static std::map<std::string, std::unique_ptr<Dll>> cache;  // parsed once per host process, by path
     std::vector<std::filesystem::path> places{folder};
     for (const auto& d : nt::Kernel::Current().config().systemDlls) places.emplace_back(d);
     std::lock_guard lock(mutex);
@@ -201,6 +205,9 @@ class ImportCheck {
     }
     return nullptr;
   }
+
+  std::filesystem::path folder_;
+  std::map<std::string, const Dll*> found_;  // by lower-case DLL name
 };
 
 }  // namespace
@@ -254,9 +261,9 @@ Result<std::unique_ptr<Program>> Program::Load(const ProgramOptions& options, Sy
       // ntdll's loader binds the program's imports; first every one is checked, so a program that
       // needs a DLL or function the machine lacks is refused before any of its code runs, with
       // each named, rather than ending in the loader with STATUS_DLL_NOT_FOUND.
-      const std::filesystem::path folder = options.hostPath.parent_path();
-      load.resolveImport = [folder, p](const pe::ImportRef& ref) -> std::optional<std::uint64_t> {
-        const auto found = ImportCheck::Exports(folder, ref);
+      auto check = std::make_shared<ImportCheck>(options.hostPath.parent_path());
+      load.resolveImport = [check, p](const pe::ImportRef& ref) -> std::optional<std::uint64_t> {
+        const auto found = check->Exports(ref);
         if (found == ImportCheck::Found::kMissing) return std::nullopt;
         if (found == ImportCheck::Found::kStub) p->stubImports_.push_back(std::string(ref.dll) + "!" + std::string(ref.name));
         return 0;  // ntdll writes the real address
@@ -425,11 +432,9 @@ constexpr std::uint32_t kPebImageSubsystemMajor = 0x12C, kPebImageSubsystemMinor
 // { flags, name[15] }, ended by an empty name whose flags are the default (err and fixme).
 constexpr std::uint32_t kPebWineDebugOptions = 0x2000;
 constexpr std::uint8_t kWineDebugDefault = 0x3;
-// The initial CONTEXT.
-constexpr std::uint32_t kContextSize = 0x4D0, kContextFlags = 0x30, kContextMxCsr = 0x34, kContextSegCs = 0x38;
-constexpr std::uint32_t kContextEFlags = 0x44, kContextRcx = 0x80, kContextRdx = 0x88, kContextRsp = 0x98;
-constexpr std::uint32_t kContextRip = 0xF8, kContextFltControlWord = 0x100, kContextFltMxCsr = 0x118;
-constexpr std::uint32_t kContextFull = 0x10000B;
+// The initial CONTEXT's fields set per thread (InitUserContext sets the rest).
+constexpr std::uint32_t kContextSize = 0x4D0, kContextRcx = 0x80, kContextRdx = 0x88, kContextRsp = 0x98;
+constexpr std::uint32_t kContextRip = 0xF8;
 
 }  // namespace
 
@@ -556,17 +561,14 @@ void Program::InitializeTeb(std::uint64_t teb, std::uint64_t stackTop, std::uint
 std::uint64_t Program::WriteStartContext(std::uint64_t stackTop, std::uint64_t start, std::uint64_t argument) {
   const std::uint64_t rsp = stackTop - 0x28;
   const std::uint64_t c = ((rsp & ~0xFull) - kContextSize) & ~0xFull;
-  Put<std::uint32_t>(c + kContextFlags, kContextFull);
-  Put<std::uint32_t>(c + kContextMxCsr, 0x1F80);
-  Put<std::uint16_t>(c + kContextSegCs, 0x33);
-  for (std::uint32_t seg = kContextSegCs + 2; seg < kContextEFlags; seg += 2) Put<std::uint16_t>(c + seg, 0x2B);
-  Put<std::uint32_t>(c + kContextEFlags, 0x200);
-  Put<std::uint64_t>(c + kContextRcx, start);
-  Put<std::uint64_t>(c + kContextRdx, argument);
-  Put<std::uint64_t>(c + kContextRsp, rsp);
-  Put<std::uint64_t>(c + kContextRip, *ntdll_->FindExport("RtlUserThreadStart"));
-  Put<std::uint16_t>(c + kContextFltControlWord, 0x27F);
-  Put<std::uint32_t>(c + kContextFltMxCsr, 0x1F80);
+  std::uint8_t context[kContextSize];
+  InitUserContext(context);
+  const std::uint64_t rip = *ntdll_->FindExport("RtlUserThreadStart");
+  std::memcpy(context + kContextRcx, &start, 8);
+  std::memcpy(context + kContextRdx, &argument, 8);
+  std::memcpy(context + kContextRsp, &rsp, 8);
+  std::memcpy(context + kContextRip, &rip, 8);
+  std::memcpy(reinterpret_cast<void*>(c), context, kContextSize);
   return c;
 }
 

@@ -263,14 +263,21 @@ Result<ServiceBinding> ServiceBinding::Bind(const wine::SystemCallNumbering& num
 
 void SetSystemCallFrame(SystemCallFrame* frame) { ntbox_syscall_frame = frame; }
 
-void ReturnContext(const SystemCallFrame& f, std::uint64_t status, std::uint8_t* context) {
+void InitUserContext(std::uint8_t* context) {
   std::memset(context, 0, 0x4D0);
   auto put = [context](std::size_t at, auto value) { std::memcpy(context + at, &value, sizeof value); };
   put(0x30, std::uint32_t{0x10000B});  // CONTEXT_FULL
-  put(0x34, std::uint32_t{0x1F80});
-  put(0x38, std::uint16_t{0x33});
-  for (std::size_t seg = 0x3A; seg <= 0x42; seg += 2) put(seg, std::uint16_t{0x2B});
-  put(0x44, std::uint32_t{0x202});
+  put(0x34, std::uint32_t{0x1F80});    // MxCsr
+  put(0x38, std::uint16_t{0x33});      // SegCs
+  for (std::size_t seg = 0x3A; seg <= 0x42; seg += 2) put(seg, std::uint16_t{0x2B});  // SegDs..SegSs
+  put(0x44, std::uint32_t{0x202});     // EFlags: IF (and bit 1, always set)
+  put(0x100, std::uint16_t{0x27F});    // FltSave.ControlWord
+  put(0x118, std::uint32_t{0x1F80});   // FltSave.MxCsr
+}
+
+void ReturnContext(const SystemCallFrame& f, std::uint64_t status, std::uint8_t* context) {
+  InitUserContext(context);
+  auto put = [context](std::size_t at, auto value) { std::memcpy(context + at, &value, sizeof value); };
   std::uint64_t returnAddress = 0;
   (void)cpu::SafeCopy(&returnAddress, reinterpret_cast<const void*>(f.userRsp), 8);
   put(0x78, status);                               // Rax
@@ -281,8 +288,6 @@ void ReturnContext(const SystemCallFrame& f, std::uint64_t status, std::uint8_t*
   put(0xB0, f.userRdi);
   for (int i = 0; i < 4; ++i) put(0xD8 + 8 * i, f.userNonvolatile[2 + i]);  // R12-R15
   put(0xF8, returnAddress);                        // Rip: into ntdll's thunk, which returns
-  put(0x100, std::uint16_t{0x27F});                // FltSave.ControlWord
-  put(0x118, std::uint32_t{0x1F80});               // FltSave.MxCsr
   std::memcpy(context + 0x200, f.userXmm, sizeof f.userXmm);  // Xmm6-Xmm15
 }
 

@@ -77,7 +77,10 @@ static_assert(offsetof(SystemCallFrame, userNonvolatile) == 0xf0);
 
 // Installs frame as the calling thread's (nullptr: none).
 void SetSystemCallFrame(SystemCallFrame* frame);
-// The CONTEXT (x64, 0x4D0 bytes) of the program returning from the system call in f with status.
+// A CONTEXT (x64, 0x4D0 bytes) for user mode with nothing but its constant parts: CONTEXT_FULL,
+// user segments, interrupts on, the default MXCSR and x87 control word.
+void InitUserContext(std::uint8_t* context);
+// The CONTEXT of the program returning from the system call in f with status.
 void ReturnContext(const SystemCallFrame& f, std::uint64_t status, std::uint8_t* context);
 
 }  // namespace ntbox::user

@@ -339,19 +339,26 @@ NTSTATUS NTAPI NtDeviceIoControlFile(HANDLE FileHandle, HANDLE Event, PVOID ApcR
   return r.status;
 }
 
+namespace {
+
+// CancelIoEx (one request, by its IO_STATUS_BLOCK) or CancelIo (all): STATUS_NOT_FOUND when
+// CancelIoEx found nothing pending.
+NTSTATUS CancelRequests(HANDLE file, IO_STATUS_BLOCK* request, IO_STATUS_BLOCK* iosb, bool mustFind) {
+  if (!mm::ReadCaller(iosb)) return STATUS_ACCESS_VIOLATION;
+  const std::size_t cancelled = io::CancelIo(ps::CurrentProcess(), reinterpret_cast<ob::HandleValue>(file), request);
+  if (mustFind && !cancelled) return STATUS_NOT_FOUND;
+  return mm::WriteCaller(iosb, IO_STATUS_BLOCK{}) ? STATUS_SUCCESS : STATUS_ACCESS_VIOLATION;
+}
+
+}  // namespace
+
 NTSTATUS NTAPI NtCancelIoFileEx(HANDLE FileHandle, IO_STATUS_BLOCK* IoRequestToCancel, IO_STATUS_BLOCK* IoStatusBlock) {
-  if (!mm::ReadCaller(IoStatusBlock)) return STATUS_ACCESS_VIOLATION;
-  const std::size_t cancelled =
-      io::CancelIo(ps::CurrentProcess(), reinterpret_cast<ob::HandleValue>(FileHandle), IoRequestToCancel);
-  if (!cancelled) return STATUS_NOT_FOUND;
-  return mm::WriteCaller(IoStatusBlock, IO_STATUS_BLOCK{}) ? STATUS_SUCCESS : STATUS_ACCESS_VIOLATION;
+  return CancelRequests(FileHandle, IoRequestToCancel, IoStatusBlock, true);
 }
 
 // Every request on the handle (Windows: the calling thread's).
 NTSTATUS NTAPI NtCancelIoFile(HANDLE FileHandle, IO_STATUS_BLOCK* IoStatusBlock) {
-  if (!mm::ReadCaller(IoStatusBlock)) return STATUS_ACCESS_VIOLATION;
-  (void)io::CancelIo(ps::CurrentProcess(), reinterpret_cast<ob::HandleValue>(FileHandle), nullptr);
-  return mm::WriteCaller(IoStatusBlock, IO_STATUS_BLOCK{}) ? STATUS_SUCCESS : STATUS_ACCESS_VIOLATION;
+  return CancelRequests(FileHandle, nullptr, IoStatusBlock, false);
 }
 
 NTSTATUS NTAPI NtFsControlFile(HANDLE FileHandle, HANDLE Event, PVOID ApcRoutine, PVOID ApcContext,

@@ -135,6 +135,7 @@ class ThreadRef {
     return control_ ? STATUS_SUCCESS : STATUS_INVALID_HANDLE;  // a system thread is no program's
   }
   ps::ThreadControl& control() { return *control_; }
+  void* object() const { return ref_.body(); }
   bool IsCaller() const { return ref_.body() == ke::CurrentThread()->kthread(); }
 
  private:
@@ -340,18 +341,7 @@ NTSTATUS NTAPI NtQueueApcThread(HANDLE ThreadHandle, PVOID ApcRoutine, ULONG_PTR
   ThreadRef thread;
   if (const NTSTATUS s = thread.Open(ThreadHandle, 0x10 /* THREAD_SET_CONTEXT */); !NT_SUCCESS(s)) return s;
   if (!ApcRoutine) return STATUS_INVALID_PARAMETER;
-  void* object = ke::CurrentThread()->kthread();
-  if (reinterpret_cast<std::intptr_t>(ThreadHandle) != kCurrentThread) {
-    PVOID referenced = nullptr;
-    if (const NTSTATUS s = ObReferenceObjectByHandle(ThreadHandle, 0, &ob::ThreadType(), ExGetPreviousMode(),
-                                                     &referenced, nullptr);
-        !NT_SUCCESS(s)) {
-      return s;
-    }
-    object = referenced;
-    ob::DereferenceObject(referenced);  // the ThreadRef holds it
-  }
-  ps::QueueUserApc(object, {reinterpret_cast<std::uint64_t>(ApcRoutine), Arg1, Arg2, Arg3});
+  ps::QueueUserApc(thread.object(), {reinterpret_cast<std::uint64_t>(ApcRoutine), Arg1, Arg2, Arg3});
   return STATUS_SUCCESS;
 }
 
