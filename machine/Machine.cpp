@@ -168,6 +168,7 @@ Result<std::unique_ptr<Machine>> Machine::Boot(const fs::path& root) {
   });
   machine->kernel_->SetBugCheckHandler([m](const nt::BugCheck& record) { (void)m->BugChecked(record); });
   machine->scm_ = std::make_unique<ScmDevice>(*m, *machine->kernel_);
+  machine->console_ = std::make_unique<user::ConsoleDriver>(*machine->kernel_);
 
   // Automatic recovery: a driver the last boot was starting when it never completed (a bugcheck, a
   // hang, a crash) is skipped from now on, and said so, until its service is changed or deleted.
@@ -243,6 +244,7 @@ Machine::~Machine() {
   std::lock_guard state(stateMutex_);
   runtime_.clear();
   scm_.reset();
+  console_.reset();
   kernel_.reset();
 }
 

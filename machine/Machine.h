@@ -17,6 +17,7 @@
 #include "machine/DebugLog.h"
 #include "machine/KernelRegistry.h"
 #include "machine/ScmDevice.h"
+#include "user/Console.h"
 #include "machine/MachineDir.h"
 #include "machine/Registry.h"
 #include "nt/Kernel.h"
@@ -223,6 +224,7 @@ class Machine : private user::SystemGate {
   std::unique_ptr<nt::Kernel> kernel_;
   // \Device\ServiceControlManager: the service API of programs.
   std::unique_ptr<ScmDevice> scm_;
+  std::unique_ptr<user::ConsoleDriver> console_;
 
   // The kernel lock (nt/ke/Dispatcher.h): the SCM and every call into driver code.
   nt::ke::KernelLock& mutex_;

@@ -415,7 +415,7 @@ namespace {
 
 // RTL_USER_PROCESS_PARAMETERS (x64) fields.
 constexpr std::uint32_t kParamsAllocationSize = 0x00, kParamsSize = 0x04, kParamsFlags = 0x08;
-constexpr std::uint32_t kParamsStdInput = 0x20;
+constexpr std::uint32_t kParamsConsoleHandle = 0x10, kParamsStdInput = 0x20;
 constexpr std::uint32_t kParamsCurrentDirectory = 0x38, kParamsDllPath = 0x50, kParamsImagePathName = 0x60;
 constexpr std::uint32_t kParamsCommandLine = 0x70, kParamsEnvironment = 0x80, kParamsWindowTitle = 0xB0;
 constexpr std::uint32_t kParamsDesktop = 0xC0, kParamsShellInfo = 0xD0, kParamsRuntimeInfo = 0xE0;
@@ -439,14 +439,35 @@ constexpr std::uint32_t kContextRip = 0xF8;
 }  // namespace
 
 void Program::OpenStandardHandles() {
-  constexpr nt::ACCESS_MASK kAccess[3] = {0x80100000 /* GENERIC_READ | SYNCHRONIZE */,
-                                      0x40100000 /* GENERIC_WRITE | SYNCHRONIZE */, 0x40100000};
+  // The console: input from stdin, output to whichever of stdout and stderr is a terminal.
   const int fds[3] = {options_.stdio.in, options_.stdio.out, options_.stdio.err};
+  const int consoleOut = ::isatty(fds[1]) ? fds[1] : ::isatty(fds[2]) ? fds[2] : fds[1];
+  console_ = std::make_shared<Console>(fds[0], consoleOut, [this](std::uint32_t event) { StartControlThread(event); });
+  process_->console = console_;
+  constexpr nt::ACCESS_MASK kConsoleAccess = 0xC0100000;  // GENERIC_READ | GENERIC_WRITE | SYNCHRONIZE
+  auto openConsole = [&](std::u16string_view name) -> std::uint64_t {
+    auto opened = nt::io::OpenFile(*process_, name, kConsoleAccess, 3 /* FILE_SHARE_READ | FILE_SHARE_WRITE */, false);
+    return opened ? static_cast<std::uint64_t>(*opened) : 0;
+  };
+  Put<std::uint64_t>(params_ + kParamsConsoleHandle, openConsole(u"\\Device\\ConDrv\\CurrentIn"));
+  // A terminal is the console; a pipe or a file stays what it is (output redirected on Windows is
+  // a file too, and msvcrt writes CRLF to it).
+  constexpr nt::ACCESS_MASK kAccess[3] = {0x80100000 /* GENERIC_READ | SYNCHRONIZE */,
+                                          0x40100000 /* GENERIC_WRITE | SYNCHRONIZE */, 0x40100000};
   for (int i = 0; i < 3; ++i) {
-    const int fd = ::fcntl(fds[i], F_DUPFD_CLOEXEC, 3);
-    nt::HANDLE handle = nullptr;
-    if (fd < 0 || nt::io::InsertHostFile(fd, false, u"\\Device\\ConDrv\\Console", kAccess[i], &handle) < 0) continue;
-    Put<std::uint64_t>(params_ + kParamsStdInput + 8u * i, reinterpret_cast<std::uint64_t>(handle));
+    std::uint64_t handle = 0;
+    if (::isatty(fds[i])) {
+      handle = openConsole(i == 0 ? u"\\Device\\ConDrv\\Input" : u"\\Device\\ConDrv\\Output");
+    } else if (const int fd = ::fcntl(fds[i], F_DUPFD_CLOEXEC, 3); fd >= 0) {
+      std::error_code ec;
+      const auto target = std::filesystem::read_symlink("/proc/self/fd/" + std::to_string(fd), ec);
+      const std::u16string name = !ec && target.is_absolute()
+                                      ? nt::ob::Widen("\\??\\" + nt::Win32PathOfHost(target))
+                                      : u"\\Device\\NamedPipe\\ntbox-client";
+      nt::HANDLE h = nullptr;
+      if (nt::io::InsertHostFile(fd, false, name, kAccess[i], &h) >= 0) handle = reinterpret_cast<std::uint64_t>(h);
+    }
+    Put<std::uint64_t>(params_ + kParamsStdInput + 8u * i, handle);
   }
 }
 
@@ -735,6 +756,14 @@ ProgramExit Program::Run() {
   process_->threadHost = nullptr;
   thread.process = nullptr;
   t_program = previous;
+  // The console goes with the program (its terminal's settings are put back), outside the kernel lock.
+  std::shared_ptr<Console> console;
+  {
+    std::lock_guard lock(runMutex_);
+    console = std::move(console_);
+  }
+  process_->console.reset();
+  console.reset();
   return result;
 }
 

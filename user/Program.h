@@ -21,6 +21,7 @@
 #include "pe/PeLoader.h"
 #include "support/FunctionRef.h"
 #include "support/Result.h"
+#include "user/Console.h"
 #include "user/CrtData.h"
 #include "user/Heap.h"
 #include "user/SystemCall.h"
@@ -78,6 +79,11 @@ class Program : private nt::ps::ThreadHost {
   // From any thread: ends the program with code (STATUS_CONTROL_C_EXIT for Ctrl-C). Call again
   // until Run returns: a program inside a DLL function ends when that function returns.
   void Terminate(std::uint32_t code);
+  // From any thread: Ctrl-C (CTRL_C_EVENT 0) or Ctrl-Break (1) as its console delivers it, to the
+  // program's handlers (SetConsoleCtrlHandler) on a thread of its own, as Windows does; the
+  // default handler ends the program with STATUS_CONTROL_C_EXIT. False when the program has no
+  // console handlers (it is not on Wine's DLLs, or has not got that far): end it instead.
+  bool Interrupt(std::uint32_t event);
 
   // The program the calling thread runs, for the DLL functions.
   static Program& Current();
@@ -162,6 +168,11 @@ class Program : private nt::ps::ThreadHost {
   void* ThreadById(std::uint64_t id) override;
   nt::NTSTATUS TerminateThread(std::uint64_t id, nt::NTSTATUS status) override;
   void ZeroTlsCell(nt::ULONG index) override;
+  void ImageMapped(const pe::LoadedImage& image) override;
+  // A console control event's thread: ntdll's __wine_ctrl_routine(event) runs the handlers.
+  void StartControlThread(std::uint32_t event);
+  std::shared_ptr<Console> console_;
+  bool ctrlHandlers_ = false;  // Windows' default handler is registered (ImageMapped)
   void RunThread(Thread& thread);
   // The TEB fields Windows' kernel sets for a thread on Wine's DLLs.
   void InitializeTeb(std::uint64_t teb, std::uint64_t stackTop, std::uint64_t stackBottom, std::uint64_t guard);

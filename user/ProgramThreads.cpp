@@ -262,3 +262,56 @@ void Program::JoinThreads() {
 }
 
 }  // namespace ntbox::user
+
+namespace ntbox::user {
+
+bool Program::Interrupt(std::uint32_t event) {
+  std::shared_ptr<Console> console;
+  {
+    std::lock_guard lock(runMutex_);
+    if (!ctrlHandlers_ || !console_) return false;
+    console = console_;
+  }
+  console->Interrupt(event);
+  return true;
+}
+
+// Under the kernel lock (the console's thread, or GenerateConsoleCtrlEvent's request).
+void Program::StartControlThread(std::uint32_t event) {
+  const auto routine = ntdll_ ? ntdll_->FindExport("__wine_ctrl_routine") : std::nullopt;
+  if (!routine) return;
+  if (auto thread = CreateThread({*routine, event, false, 0, 0})) nt::ob::DereferenceObject(*thread);
+}
+
+// kernelbase.dll mapped: Windows' default console control handler goes first in its list (before
+// the program can add any), so the program's handlers run before it and Wine's own default (which
+// ends the process with 0) never does. The registration is a user APC that runs
+// SetConsoleCtrlHandler(handler, TRUE) when the thread next waits alertably: at the latest,
+// ntdll's NtContinue into the program's entry, after every DLL has initialised.
+void Program::ImageMapped(const pe::LoadedImage& image) {
+  if (!console_ || ctrlHandlers_) return;
+  // kernelbase has both; kernel32 forwards them to it.
+  const auto set = image.FindExport("SetConsoleCtrlHandler");
+  if (!set || !image.FindExport("CtrlRoutine")) return;
+  const auto exitProcess = ntdll_->FindExport("RtlExitUserProcess");
+  if (!exitProcess) return;
+  // The handler: ExitProcess(STATUS_CONTROL_C_EXIT) for every event, as Windows' default.
+  //   mov ecx, 0xC000013A ; mov rax, RtlExitUserProcess ; jmp rax
+  std::uint8_t code[17] = {0xB9, 0x3A, 0x01, 0x00, 0xC0, 0x48, 0xB8};
+  std::memcpy(code + 7, &*exitProcess, 8);
+  code[15] = 0xFF;
+  code[16] = 0xE0;
+  auto* space = process_->space();
+  std::uint64_t at = 0, size = kPage;
+  if (space->AllocateVirtual(at, size, nt::mm::mem::kReserve | nt::mm::mem::kCommit, nt::mm::page::kReadWrite) != 0) {
+    return;
+  }
+  std::memcpy(reinterpret_cast<void*>(at), code, sizeof code);
+  nt::ULONG old = 0;
+  (void)space->ProtectVirtual(at, size, nt::mm::page::kExecuteRead, old);
+  nt::ps::QueueUserApc(nt::ke::CurrentThread()->kthread(), {*set, at, 1, 0});
+  std::lock_guard lock(runMutex_);
+  ctrlHandlers_ = true;
+}
+
+}  // namespace ntbox::user

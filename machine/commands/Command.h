@@ -24,6 +24,7 @@ enum CommandExit : int {
 inline constexpr int kExitProgramCrashed = 255;  // an exception or a code > 255 (printed in full)
 inline constexpr int kExitCannotRun = 126;       // refused: not a Win32 console program, missing imports
 inline constexpr int kExitNotFound = 127;
+inline constexpr int kExitInterrupted = 130;  // ended by Ctrl-C (STATUS_CONTROL_C_EXIT): the client re-raises SIGINT
 
 struct CommandContext {
   Machine& machine;

@@ -6,7 +6,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <signal.h>
+
+#include <atomic>
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -14,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "machine/MachineDir.h"
+#include "machine/commands/Command.h"
 #include "machine/server/Protocol.h"
 
 namespace ntbox::machine {
@@ -105,6 +110,53 @@ Result<int> Spawn(const fs::path& root) {
   return Fail("the machine server died while booting; see " + log);
 }
 
+// SIGINT and SIGQUIT (Ctrl-Break's nearest) while a program runs: each sends an interrupt frame,
+// from the handler itself (send is async-signal-safe; the main thread only reads the socket).
+std::atomic<int> g_interruptSocket{-1};
+std::atomic<bool> g_interrupted{false};
+
+void OnInterrupt(int signal) {
+  const int fd = g_interruptSocket.load();
+  if (fd < 0) return;
+  g_interrupted.store(true);
+  const bool brk = signal == SIGQUIT;
+  const char frame[] = {brk ? '\x05' : '\x01', 0, 0, 0, static_cast<char>(FrameKind::kInterrupt),
+                        brk ? 'b' : 'c', 'r', 'e', 'a', 'k'};
+  (void)!::send(fd, frame, brk ? 10 : 6, MSG_NOSIGNAL);
+}
+
+class Interrupts {
+ public:
+  explicit Interrupts(int socket) : active_(socket >= 0) {
+    if (!active_) return;
+    g_interruptSocket.store(socket);
+    struct sigaction sa {};
+    sa.sa_handler = &OnInterrupt;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &savedInt_);
+    sigaction(SIGQUIT, &sa, &savedQuit_);
+  }
+  ~Interrupts() {
+    if (!active_) return;
+    sigaction(SIGINT, &savedInt_, nullptr);
+    sigaction(SIGQUIT, &savedQuit_, nullptr);
+    g_interruptSocket.store(-1);
+  }
+  bool seen() const { return active_ && g_interrupted.load(); }
+  // Ends this process as SIGINT ends one, so a shell loop around it stops too.
+  [[noreturn]] void Die() {
+    std::fflush(stdout);
+    std::signal(SIGINT, SIG_DFL);
+    ::raise(SIGINT);
+    std::_Exit(kExitInterrupted);
+  }
+
+ private:
+  bool active_;
+  struct sigaction savedInt_ {}, savedQuit_ {};
+};
+
 }  // namespace
 
 std::optional<int> RunningServer(const fs::path& root) {
@@ -144,6 +196,9 @@ int Call(const fs::path& root, const ClientRequest& request, bool autostart) {
     std::fprintf(stderr, "ntbox: the machine server at %s went away\n", root.c_str());
     return kExitServerLost;
   }
+  // ntbox run: Ctrl-C goes to the program as a console control event (a frame the server turns into
+  // one) rather than ending this client; the program's end says what the shell sees.
+  Interrupts interrupts(request.passStdio ? fd : -1);
   for (;;) {
     const auto frame = ReadFrame(fd);
     if (!frame) {
@@ -162,9 +217,12 @@ int Call(const fs::path& root, const ClientRequest& request, bool autostart) {
         std::fflush(stdout);
         std::fwrite(frame->payload.data(), 1, frame->payload.size(), stderr);
         break;
-      case FrameKind::kExit:
+      case FrameKind::kExit: {
         ::close(fd);
-        return std::atoi(frame->payload.c_str());
+        const int status = std::atoi(frame->payload.c_str());
+        if (status == kExitInterrupted && interrupts.seen()) interrupts.Die();
+        return status;
+      }
       default:
         break;
     }

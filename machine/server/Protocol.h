@@ -9,7 +9,8 @@
 
 namespace ntbox::machine {
 
-enum class FrameKind : char { kRequest = 'Q', kStdout = 'O', kStderr = 'E', kExit = 'X' };
+// kInterrupt: the client's Ctrl-C ("c") or Ctrl-Break ("break") during ntbox run.
+enum class FrameKind : char { kRequest = 'Q', kStdout = 'O', kStderr = 'E', kExit = 'X', kInterrupt = 'I' };
 
 struct Frame {
   FrameKind kind;

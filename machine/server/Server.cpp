@@ -254,12 +254,26 @@ class Server {
     });
     // Wait for the end; a client that hangs up asks for it (again and again, since a program
     // inside one of ntbox's DLL functions ends when that function returns).
-    bool hungUp = false;
+    // The client's Ctrl-C arrives as an interrupt frame: a console control event for the program's
+    // handlers, or its end when it has none.
+    bool hungUp = false, interrupted = false;
     for (;;) {
-      pollfd p[2] = {{done[0], POLLIN, 0}, {fd, POLLRDHUP, 0}};
+      pollfd p[2] = {{done[0], POLLIN, 0}, {fd, POLLIN | POLLRDHUP, 0}};
       const int n = ::poll(p, hungUp ? 1 : 2, hungUp ? 20 : -1);
       if (n > 0 && (p[0].revents & POLLIN)) break;
-      if (!hungUp && n > 0 && (p[1].revents & (POLLRDHUP | POLLHUP | POLLERR))) hungUp = true;
+      if (!hungUp && n > 0 && (p[1].revents & POLLIN)) {
+        const auto frame = ReadFrame(fd);
+        if (!frame) {
+          hungUp = true;
+        } else if (frame->kind == FrameKind::kInterrupt) {
+          interrupted = true;
+          if (!(*program)->Interrupt(frame->payload == "break" ? 1 : 0)) {
+            (*program)->Terminate(static_cast<std::uint32_t>(nt::STATUS_CONTROL_C_EXIT));
+          }
+        }
+      } else if (!hungUp && n > 0 && (p[1].revents & (POLLRDHUP | POLLHUP | POLLERR))) {
+        hungUp = true;
+      }
       if (hungUp) (*program)->Terminate(static_cast<std::uint32_t>(nt::STATUS_CONTROL_C_EXIT));
     }
     runner.join();
@@ -287,6 +301,8 @@ class Server {
       default:
         break;
     }
+    // Ended by Ctrl-C (Windows' default handler's code): the client ends as an interrupted process.
+    if (interrupted && result.exitCode == static_cast<std::uint32_t>(nt::STATUS_CONTROL_C_EXIT)) return kExitInterrupted;
     if (result.exitCode > 255) {
       err(fmt::format("ntbox run: {} exited with code {:#010x} ({})\n", name, result.exitCode, result.exitCode));
       return kExitProgramCrashed;

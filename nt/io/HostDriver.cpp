@@ -10,6 +10,7 @@ HostDriver::HostDriver(Kernel& kernel, std::u16string name) : kernel_(kernel), n
   object_ = static_cast<DRIVER_OBJECT*>(ob::CreateObject(ob::DriverType(), sizeof(DRIVER_OBJECT)));
   object_->Type = IO_TYPE_DRIVER;
   object_->Size = sizeof(DRIVER_OBJECT);
+  object_->Flags = DRVO_BUILTIN_DRIVER;
   object_->DriverName = UNICODE_STRING{static_cast<USHORT>(name_.size() * 2), static_cast<USHORT>(name_.size() * 2),
                                        name_.data()};
   for (auto& slot : object_->MajorFunction) slot = &IopInvalidDeviceRequest;

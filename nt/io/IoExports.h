@@ -6,6 +6,8 @@ namespace ntbox::nt {
 
 // DEVICE_OBJECT.Flags
 constexpr ULONG DO_BUFFERED_IO = 0x4;
+// DRIVER_OBJECT.Flags: a driver with no image (IoCreateDriver's; ntbox's own, nt/io/HostDriver).
+constexpr ULONG DRVO_BUILTIN_DRIVER = 0x4;
 constexpr ULONG DO_EXCLUSIVE = 0x8;
 constexpr ULONG DO_DIRECT_IO = 0x10;
 constexpr ULONG DO_DEVICE_HAS_NAME = 0x40;

@@ -46,6 +46,7 @@ bool CanDispatch(DEVICE_OBJECT* device, UCHAR major) {
   if (!device->DriverObject) return false;
   const auto routine = reinterpret_cast<std::uint64_t>(device->DriverObject->MajorFunction[major]);
   if (routine == reinterpret_cast<std::uint64_t>(&IopInvalidDeviceRequest)) return true;
+  if (device->DriverObject->Flags & DRVO_BUILTIN_DRIVER) return true;  // ntbox's own code, never unloaded
   Kernel* kernel = Kernel::CurrentOrNull();
   return kernel && kernel->ModuleAt(routine);
 }

@@ -28,6 +28,7 @@
 #include "nt/ob/ObTypes.h"
 #include "nt/ob/Object.h"
 #include "nt/ps/Process.h"
+#include "nt/ps/UserThreads.h"
 #include "pe/PeImage.h"
 #include "pe/PeLoader.h"
 
@@ -328,7 +329,10 @@ NTSTATUS NTAPI NtMapViewOfSection(HANDLE SectionHandle, HANDLE ProcessHandle, PV
       length = (*mapped)->size();
       space->RecordMapping(base, length, mm::mem::kImage, mm::page::kExecuteWriteCopy);
       if ((*mapped)->relocated()) status = STATUS_IMAGE_NOT_AT_BASE;
-      ps::CurrentProcess().imageViews()[base] = std::move(*mapped);
+      ps::Process& process = ps::CurrentProcess();
+      const pe::LoadedImage& image = **mapped;
+      process.imageViews()[base] = std::move(*mapped);
+      if (process.threadHost) process.threadHost->ImageMapped(image);
     }
   } else {
     const std::uint64_t total = s->data.size();

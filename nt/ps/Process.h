@@ -44,6 +44,9 @@ class Process {
   void* token = nullptr;
   // Who runs its program's threads (user/Program); nullptr for the System process.
   ThreadHost* threadHost = nullptr;
+  // Its console (user::Console): what \Device\ConDrv's CurrentIn, CurrentOut and Console names open
+  // for it; nullptr when it has none.
+  std::shared_ptr<void> console;
   // Images mapped into the process by NtMapViewOfSection, by base.
   std::map<std::uint64_t, std::unique_ptr<pe::LoadedImage>>& imageViews() { return imageViews_; }
 

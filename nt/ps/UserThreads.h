@@ -11,6 +11,10 @@
 
 #include "nt/Types.h"
 
+namespace ntbox::pe {
+class LoadedImage;
+}
+
 namespace ntbox::nt::ps {
 
 constexpr NTSTATUS kStillActive = 0x103;  // STATUS_PENDING: a thread's exit status while it runs
@@ -73,6 +77,8 @@ class ThreadHost {
   virtual NTSTATUS TerminateThread(std::uint64_t id, NTSTATUS status) = 0;
   // Clears a TLS slot in every thread's TEB (TlsFree).
   virtual void ZeroTlsCell(ULONG index) = 0;
+  // An image was mapped into the process (NtMapViewOfSection), on the thread that mapped it.
+  virtual void ImageMapped(const pe::LoadedImage& image) = 0;
 };
 
 }  // namespace ntbox::nt::ps

@@ -2,7 +2,10 @@
 // ioctl_app.exe against ioctl_sample.sys, the console streams, exit codes and crashes of a
 // program, refusals before main, Ctrl-C and shutdown while a program runs.
 #include <gtest/gtest.h>
+#include <poll.h>
+#include <pty.h>
 #include <signal.h>
+#include <termios.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -48,8 +51,21 @@ class RunTest : public ntbox::test::MachineFixture {
     return r;
   }
 
+  // In a forked child: becomes `ntbox run [--nt-layer] args...` on this test's machine.
+  [[noreturn]] void ExecRun(bool ntLayer, const std::vector<std::string>& args) {
+    std::vector<std::string> argv{NTBOX_BIN, "--machine", dir_.string(), "run"};
+    if (ntLayer) argv.push_back("--nt-layer");
+    argv.insert(argv.end(), args.begin(), args.end());
+    std::vector<char*> raw;
+    for (auto& a : argv) raw.push_back(a.data());
+    raw.push_back(nullptr);
+    execv(raw[0], raw.data());
+    _exit(127);
+  }
+
   // `ntbox run` in the background, its stdout on a pipe; returns once it printed `line`.
-  pid_t Start(const std::string& program, const std::vector<std::string>& args, const std::string& line, int& out) {
+  pid_t Start(const std::string& program, const std::vector<std::string>& args, const std::string& line, int& out,
+              bool ntLayer = false) {
     int p[2];
     if (pipe(p) != 0) return -1;
     const pid_t pid = fork();
@@ -57,13 +73,9 @@ class RunTest : public ntbox::test::MachineFixture {
       dup2(p[1], 1);
       close(p[0]);
       close(p[1]);
-      std::vector<std::string> argv{NTBOX_BIN, "--machine", dir_.string(), "run", Driver(program)};
+      std::vector<std::string> argv{Driver(program)};
       argv.insert(argv.end(), args.begin(), args.end());
-      std::vector<char*> raw;
-      for (auto& a : argv) raw.push_back(a.data());
-      raw.push_back(nullptr);
-      execv(raw[0], raw.data());
-      _exit(127);
+      ExecRun(ntLayer, argv);
     }
     close(p[1]);
     out = p[0];
@@ -77,6 +89,48 @@ class RunTest : public ntbox::test::MachineFixture {
     int status = 0;
     waitpid(pid, &status, 0);
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+
+  // `ntbox run --nt-layer PROGRAM args` on a pseudo-terminal, as from a user's terminal: once the
+  // program has printed `cue`, `keys` are typed (or, with interrupt, kill(SIGINT) hits the client as
+  // a terminal's Ctrl-C does). out is everything the terminal showed; termios what the terminal's
+  // settings were after the run.
+  struct TerminalRun {
+    int exit = -1;
+    std::string out;
+    termios after{};
+  };
+  TerminalRun OnTerminal(const std::vector<std::string>& args, const std::string& cue, const std::string& keys,
+                         bool interrupt = false) {
+    TerminalRun r;
+    int master = -1;
+    winsize size{};
+    size.ws_row = 30;
+    size.ws_col = 100;
+    const pid_t pid = forkpty(&master, nullptr, nullptr, &size);
+    if (pid == 0) ExecRun(true, args);
+    if (pid < 0) return r;
+    bool sent = cue.empty();
+    for (;;) {
+      if (!sent && Contains(r.out, cue)) {
+        if (interrupt) {
+          kill(pid, SIGINT);
+        } else {
+          EXPECT_EQ(write(master, keys.data(), keys.size()), static_cast<ssize_t>(keys.size()));
+        }
+        sent = true;
+      }
+      pollfd p{master, POLLIN, 0};
+      if (poll(&p, 1, 60000) <= 0) break;  // a test that hangs fails, it does not wait forever
+      char buffer[4096];
+      const ssize_t n = read(master, buffer, sizeof buffer);
+      if (n <= 0) break;  // EIO: the client, the terminal's last user, has gone
+      r.out.append(buffer, static_cast<std::size_t>(n));
+    }
+    tcgetattr(master, &r.after);
+    r.exit = Wait(pid);
+    close(master);
+    return r;
   }
 };
 
@@ -432,6 +486,69 @@ TEST_F(RunTest, ProgramsAndDriversShareNamedObjects) {
   EXPECT_TRUE(Contains(log, "ZwOpenEvent(\\BaseNamedObjects\\NtboxProgramEvent) 0x00000000")) << log;
   EXPECT_TRUE(Contains(log, "named_objects: the shared memory says \"written by the program\"")) << log;
   EXPECT_EQ(Run("sc stop named").exit, 0);
+}
+
+// The console on a terminal (a pseudo-terminal, as a user's): kernelbase's console requests reach
+// \Device\ConDrv. Modes, the screen buffer, the title, code pages, WriteConsoleW, CONOUT$ and text
+// attributes as ANSI colours; a file is no console. _getch reads keys raw (an arrow is 0xE0 and its
+// scan code, Enter is '\r'); line input echoes and ends lines "\r\n" for ReadConsoleW, ReadFile and
+// fgets alike. The terminal's settings are back as they were after each run.
+TEST_F(RunTest, ProgramsUseTheConsoleOnATerminal) {
+  const std::string app = Driver("console_app.exe");
+  TerminalRun r = OnTerminal({app, "info"}, "", "");
+  EXPECT_EQ(r.exit, 0) << r.out;
+  EXPECT_TRUE(Contains(r.out, "GetFileType in 2 out 2\r\n")) << r.out;
+  EXPECT_TRUE(Contains(r.out, "input mode 0x1f7\r\noutput mode 0x3\r\n")) << r.out;
+  EXPECT_TRUE(Contains(r.out, "screen 100x30 window 0..99 attr 0x7\r\n")) << r.out;
+  EXPECT_TRUE(Contains(r.out, "\x1b]0;ntbox console test\atitle ntbox console test\r\n")) << r.out;
+  EXPECT_TRUE(Contains(r.out, "code pages 65001 65001\r\n")) << r.out;
+  EXPECT_TRUE(Contains(r.out, "WriteConsoleW \xc3\xa9t\xc3\xa9\r\nwrote 18\r\n")) << r.out;
+  EXPECT_TRUE(Contains(r.out, "through CONOUT$\r\n")) << r.out;
+  EXPECT_TRUE(Contains(r.out, "\x1b[0;91;40mred\r\n")) << r.out;
+  EXPECT_TRUE(Contains(r.out, "file GetConsoleMode 0 error 6\r\n")) << r.out;
+  EXPECT_TRUE(r.after.c_lflag & ICANON);
+
+  r = OnTerminal({app, "getch"}, "ready", "x\x1b[A\r");
+  EXPECT_EQ(r.exit, 0) << r.out;
+  EXPECT_TRUE(Contains(r.out, "getch 120 224 72 13\r\nmode after _getch 0x1f7\r\n")) << r.out;
+  EXPECT_FALSE(Contains(r.out, "x\x1b[A")) << "raw input is not echoed: " << r.out;
+  EXPECT_TRUE((r.after.c_lflag & (ICANON | ECHO | ISIG)) == (ICANON | ECHO | ISIG)) << "the terminal is restored";
+
+  r = OnTerminal({app, "line"}, "ready", "h\xc3\xa9llo\nsecond\nthird line\n");
+  EXPECT_EQ(r.exit, 0) << r.out;
+  EXPECT_TRUE(Contains(r.out, "h\xc3\xa9llo\r\nsecond\r\nthird line\r\n")) << "echoed: " << r.out;
+  EXPECT_TRUE(Contains(r.out, "ReadConsoleW 7: 68 e9 6c 6c 6f d a\r\n")) << r.out;
+  EXPECT_TRUE(Contains(r.out, "ReadFile 8: second|\r\n")) << r.out;
+  EXPECT_TRUE(Contains(r.out, "fgets: third line\r\n")) << r.out;
+}
+
+// Ctrl-C is a console control event: the program's handler (SetConsoleCtrlHandler) takes it on a
+// thread of its own, as GenerateConsoleCtrlEvent's; a program without one ends as Windows' default
+// handler ends it (STATUS_CONTROL_C_EXIT), and ntbox run ends as an interrupted command (SIGINT).
+// Typed on the terminal (^C) or sent to the client, and with pipes as well as on a terminal.
+TEST_F(RunTest, CtrlCIsAConsoleControlEvent) {
+  const std::string app = Driver("console_app.exe");
+  TerminalRun r = OnTerminal({app, "handler"}, "waiting", "", true);
+  EXPECT_EQ(r.exit, 3) << r.out;
+  EXPECT_TRUE(Contains(r.out, "generated event 0\r\nwaiting\r\nhandled event 0\r\n")) << r.out;
+  r = OnTerminal({app, "default"}, "waiting", "\x03");
+  EXPECT_EQ(r.exit, 128 + SIGINT) << r.out;
+  int out = -1;
+  pid_t pid = Start("console_app.exe", {"handler"}, "waiting\r\n", out, true);
+  ASSERT_GT(pid, 0);
+  kill(pid, SIGINT);
+  EXPECT_EQ(Wait(pid), 3);
+  std::string rest;
+  char c;
+  while (read(out, &c, 1) == 1) rest += c;
+  close(out);
+  EXPECT_EQ(rest, "handled event 0\r\n");
+  pid = Start("console_app.exe", {"default"}, "waiting\r\n", out, true);
+  ASSERT_GT(pid, 0);
+  kill(pid, SIGINT);
+  EXPECT_EQ(Wait(pid), 128 + SIGINT);
+  close(out);
+  EXPECT_EQ(Run("status").exit, 0);
 }
 
 // A program on the Universal CRT, imported through api-ms-win-crt-*.dll as MSVC-built programs

@@ -1,0 +1,109 @@
+// The console from a program (run on a pseudo-terminal by the tests): _getch with the arrow keys,
+// ReadConsoleW and ReadFile in line mode, modes, the screen buffer, the title, code pages, and Ctrl-C
+// as a console control event (a handler that takes it, the default that ends the program).
+#include <conio.h>
+#include <stdio.h>
+#include <string.h>
+#include <wchar.h>
+#include <windows.h>
+
+static volatile LONG g_events = -1;
+
+static BOOL WINAPI Handler(DWORD event) {
+  InterlockedExchange(&g_events, (LONG)event);
+  return TRUE;
+}
+
+static int Fail(const char* what) {
+  printf("FAILED: %s (error %lu)\n", what, GetLastError());
+  return 1;
+}
+
+int main(int argc, char** argv) {
+  const char* mode = argc > 1 ? argv[1] : "";
+  HANDLE in = GetStdHandle(STD_INPUT_HANDLE), out = GetStdHandle(STD_OUTPUT_HANDLE);
+  setvbuf(stdout, NULL, _IONBF, 0);
+  if (!strcmp(mode, "getch")) {
+    printf("ready\n");
+    // Three keys: a letter, Up (0xE0 then its scan code), Enter ('\r').
+    int codes[4];
+    for (int i = 0; i < 4; ++i) codes[i] = _getch();
+    printf("getch %d %d %d %d\n", codes[0], codes[1], codes[2], codes[3]);
+    DWORD m = 0;
+    GetConsoleMode(in, &m);
+    printf("mode after _getch 0x%lx\n", m);
+    return 0;
+  }
+  if (!strcmp(mode, "line")) {
+    printf("ready\n");
+    WCHAR wide[64];
+    DWORD n = 0;
+    if (!ReadConsoleW(in, wide, 64, &n, NULL)) return Fail("ReadConsoleW");
+    printf("ReadConsoleW %lu:", n);
+    for (DWORD i = 0; i < n; ++i) printf(" %x", wide[i]);
+    printf("\n");
+    char bytes[64];
+    if (!ReadFile(in, bytes, sizeof bytes, &n, NULL)) return Fail("ReadFile");
+    printf("ReadFile %lu: %.*s|\n", n, (int)(n > 2 ? n - 2 : 0), bytes);
+    char line[64];
+    if (!fgets(line, sizeof line, stdin)) return Fail("fgets");
+    printf("fgets: %s", line);
+    return 0;
+  }
+  if (!strcmp(mode, "info")) {
+    DWORD m = 0;
+    printf("GetFileType in %lu out %lu\n", GetFileType(in), GetFileType(out));
+    if (!GetConsoleMode(in, &m)) return Fail("GetConsoleMode(in)");
+    printf("input mode 0x%lx\n", m);
+    if (!GetConsoleMode(out, &m)) return Fail("GetConsoleMode(out)");
+    printf("output mode 0x%lx\n", m);
+    CONSOLE_SCREEN_BUFFER_INFO info;
+    if (!GetConsoleScreenBufferInfo(out, &info)) return Fail("GetConsoleScreenBufferInfo");
+    printf("screen %dx%d window %d..%d attr 0x%x\n", info.dwSize.X, info.dwSize.Y, info.srWindow.Left,
+           info.srWindow.Right, info.wAttributes);
+    if (!SetConsoleTitleA("ntbox console test")) return Fail("SetConsoleTitle");
+    char title[64];
+    if (!GetConsoleTitleA(title, sizeof title)) return Fail("GetConsoleTitle");
+    printf("title %s\n", title);
+    printf("code pages %u %u\n", GetConsoleCP(), GetConsoleOutputCP());
+    DWORD written = 0;
+    const WCHAR* text = L"WriteConsoleW \x00e9t\x00e9\n";
+    if (!WriteConsoleW(out, text, (DWORD)wcslen(text), &written, NULL)) return Fail("WriteConsoleW");
+    printf("wrote %lu\n", written);
+    HANDLE conout = CreateFileA("CONOUT$", GENERIC_READ | GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_WRITE, NULL,
+                                OPEN_EXISTING, 0, NULL);
+    if (conout == INVALID_HANDLE_VALUE) return Fail("CreateFile(CONOUT$)");
+    if (!WriteFile(conout, "through CONOUT$\n", 16, &written, NULL)) return Fail("WriteFile(CONOUT$)");
+    CloseHandle(conout);
+    if (!SetConsoleTextAttribute(out, FOREGROUND_RED | FOREGROUND_INTENSITY)) return Fail("SetConsoleTextAttribute");
+    printf("red\n");
+    SetConsoleTextAttribute(out, FOREGROUND_RED | FOREGROUND_GREEN | FOREGROUND_BLUE);
+    // A file is not a console.
+    HANDLE file = CreateFileA("C:\\console_app.tmp", GENERIC_READ | GENERIC_WRITE, 0, NULL, CREATE_ALWAYS,
+                              FILE_FLAG_DELETE_ON_CLOSE, NULL);
+    if (file == INVALID_HANDLE_VALUE) return Fail("CreateFile(C:\\console_app.tmp)");
+    const BOOL isConsole = GetConsoleMode(file, &m);
+    printf("file GetConsoleMode %d error %lu\n", isConsole, GetLastError());
+    CloseHandle(file);
+    return 0;
+  }
+  if (!strcmp(mode, "handler")) {
+    if (!SetConsoleCtrlHandler(Handler, TRUE)) return Fail("SetConsoleCtrlHandler");
+    // A control event the program raises itself reaches its handler too.
+    if (!GenerateConsoleCtrlEvent(CTRL_C_EVENT, 0)) return Fail("GenerateConsoleCtrlEvent");
+    while (g_events < 0) Sleep(1);
+    printf("generated event %ld\n", g_events);
+    g_events = -1;
+    printf("waiting\n");
+    while (g_events < 0) Sleep(1);
+    printf("handled event %ld\n", g_events);
+    return 3;
+  }
+  if (!strcmp(mode, "default")) {
+    printf("waiting\n");
+    Sleep(INFINITE);
+    return 0;
+  }
+  printf("usage: console_app getch|line|info|handler|default\n");
+  return 2;
+}
