@@ -1,7 +1,7 @@
 // Programs on the NT system-call layer (issue 16): the cost of one system call from a program on
 // Wine's DLLs (syscall_bench.exe: NtClose of a missing handle through ntdll's thunk, the entry, the
 // dispatch and the machine's lock), and `ntbox run` of hello.exe as a whole process on a booted
-// machine, on Wine's DLLs against the hand-written kernel32/msvcrt.
+// machine.
 #include <benchmark/benchmark.h>
 
 #include <cstdio>
@@ -17,7 +17,7 @@ std::string Ntbox(const std::string& args) { return std::string(NTBOX_BIN) + " -
 int Quiet(const std::string& command) { return std::system((command + " >/dev/null 2>&1").c_str()); }
 
 void BM_SystemCallFromAProgram(benchmark::State& state) {
-  const std::string command = Ntbox("run --nt-layer " + std::string(NTBOX_DRIVER_DIR) + "/syscall_bench.exe 200000");
+  const std::string command = Ntbox("run " + std::string(NTBOX_DRIVER_DIR) + "/syscall_bench.exe 200000");
   double ns = 0;
   for (auto _ : state) {
     FILE* p = popen(command.c_str(), "r");
@@ -32,17 +32,13 @@ void BM_SystemCallFromAProgram(benchmark::State& state) {
 }
 BENCHMARK(BM_SystemCallFromAProgram)->Iterations(3)->Unit(benchmark::kMillisecond);
 
-void RunHello(benchmark::State& state, const char* layer) {
-  const std::string command = Ntbox(std::string("run ") + layer + std::string(NTBOX_DRIVER_DIR) + "/hello.exe");
+void BM_HelloOnWineDlls(benchmark::State& state) {
+  const std::string command = Ntbox("run " + std::string(NTBOX_DRIVER_DIR) + "/hello.exe");
   for (auto _ : state) {
     if (Quiet(command) == -1) state.SkipWithError("cannot run ntbox");
   }
 }
-
-void BM_HelloOnWineDlls(benchmark::State& state) { RunHello(state, "--nt-layer "); }
-void BM_HelloOnHandWrittenDlls(benchmark::State& state) { RunHello(state, ""); }
 BENCHMARK(BM_HelloOnWineDlls)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_HelloOnHandWrittenDlls)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
 

@@ -32,8 +32,8 @@ step dbgview
 sample="$(mktemp -d)"
 trap 'rm -rf "$sample"' EXIT
 cp build/drivers/ioctl_sample.sys build/drivers/ioctl_install_app.exe "$sample/"
-(cd "$sample" && printf '\n$ cd %s && ntbox run --nt-layer ioctl_install_app.exe\n' "$sample" &&
-  "$OLDPWD/$ntbox" run --nt-layer ioctl_install_app.exe) || true
+(cd "$sample" && printf '\n$ cd %s && ntbox run ioctl_install_app.exe\n' "$sample" &&
+  "$OLDPWD/$ntbox" run ioctl_install_app.exe) || true
 step dbgview
 step sc query SIoctl
 step status

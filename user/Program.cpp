@@ -227,9 +227,11 @@ Result<std::unique_ptr<Program>> Program::Load(const ProgramOptions& options, Sy
   }
   auto dlls = pe::ImportedDlls(*image);
   if (!dlls) return Fail(options.hostPath.string() + ": " + dlls.error().message, nt::STATUS_INVALID_IMAGE_FORMAT, 193);
-  const bool ntLayer = options.wineDlls || (!dlls->empty() && std::all_of(dlls->begin(), dlls->end(), [](const std::string& d) {
+  const bool nativeOnly = !dlls->empty() && std::all_of(dlls->begin(), dlls->end(), [](const std::string& d) {
     return AsciiLower(d) == "ntdll.dll";
-  }));
+  });
+  const bool wine = options.wineDlls && !nativeOnly;
+  const bool ntLayer = wine || nativeOnly;
   std::unique_ptr<Program> program(new Program(options, gate));
   auto process = nt::ps::Process::Create(options.name);
   if (!process) return std::unexpected(process.error());
@@ -254,10 +256,10 @@ Result<std::unique_ptr<Program>> Program::Load(const ProgramOptions& options, Sy
     auto loadedNtdll = pe::LoadImage((*ntdll)->image, ntdllLoad);
     if (!loadedNtdll) return Fail("cannot map the machine's ntdll.dll: " + loadedNtdll.error().message);
     program->ntLayer_ = true;
-    program->wine_ = options.wineDlls;
+    program->wine_ = wine;
     program->ntdll_ = std::move(*loadedNtdll);
     program->binding_ = (*ntdll)->binding;
-    if (options.wineDlls) {
+    if (wine) {
       // ntdll's loader binds the program's imports; first every one is checked, so a program that
       // needs a DLL or function the machine lacks is refused before any of its code runs, with
       // each named, rather than ending in the loader with STATUS_DLL_NOT_FOUND.
@@ -439,9 +441,11 @@ constexpr std::uint32_t kContextRip = 0xF8;
 }  // namespace
 
 void Program::OpenStandardHandles() {
-  // The console: input from stdin, output to whichever of stdout and stderr is a terminal.
+  // The console: input from stdin; output to stdout when that is a terminal, else to stderr (where
+  // what Windows shows in the console window, whatever the redirections, is seen and kept apart
+  // from the program's redirected output).
   const int fds[3] = {options_.stdio.in, options_.stdio.out, options_.stdio.err};
-  const int consoleOut = ::isatty(fds[1]) ? fds[1] : ::isatty(fds[2]) ? fds[2] : fds[1];
+  const int consoleOut = ::isatty(fds[1]) ? fds[1] : fds[2];
   console_ = std::make_shared<Console>(fds[0], consoleOut, [this](std::uint32_t event) { StartControlThread(event); });
   process_->console = console_;
   constexpr nt::ACCESS_MASK kConsoleAccess = 0xC0100000;  // GENERIC_READ | GENERIC_WRITE | SYNCHRONIZE

@@ -49,7 +49,7 @@ struct ProgramOptions {
   StdIo stdio;
   // Run on Wine's DLLs through ntdll's own loader (ntbox run --nt-layer): the path every program
   // takes once issue 16 is done; until then a development switch.
-  bool wineDlls = false;
+  bool wineDlls = true;
 };
 
 // What the end of a program looks like to its caller.

@@ -202,9 +202,6 @@ class Server {
 
   int RunProgram(int fd, std::vector<std::string> args, const std::string& cwd, const int (&stdio)[3]) {
     auto err = [fd](const std::string& text) { WriteFrame(fd, FrameKind::kStderr, text); };
-    // --nt-layer: on Wine's DLLs through ntdll's loader (issue 16's path, not yet complete).
-    const bool wineDlls = !args.empty() && args[0] == "--nt-layer";
-    if (wineDlls) args.erase(args.begin());
     if (args.empty()) {
       err("usage: ntbox run PROGRAM.exe [ARGS...]\n");
       return kCommandUsage;
@@ -226,7 +223,6 @@ class Server {
     options.args.assign(args.begin() + 1, args.end());
     options.currentDirectory = Machine::Win32PathOf(cwd);
     options.stdio = {stdio[0], stdio[1], stdio[2]};
-    options.wineDlls = wineDlls;
     auto program = machine_->LoadProgram(options);
     if (!program) {
       err(fmt::format("ntbox run: {}\n", program.error().message));

@@ -100,6 +100,10 @@ void OnFileDeleted(void* body) {
     return;
   }
   if (TailOf(file)->created) SendFileIrp(file, IRP_MJ_CLOSE);
+  if (FILE_OBJECT* related = file->RelatedFileObject) {
+    file->RelatedFileObject = nullptr;
+    ob::DereferenceObject(related);
+  }
   if (DEVICE_OBJECT* device = file->DeviceObject) {
     if (DeviceState* state = StateOf(device)) state->openFiles.fetch_sub(1);
     ob::DereferenceObject(device);
@@ -149,7 +153,8 @@ ACCESS_MASK MapGeneric(ACCESS_MASK access) {
 
 // A file object on device for the caller, after a successful IRP_MJ_CREATE.
 std::expected<FILE_OBJECT*, NTSTATUS> CreateFileObject(DEVICE_OBJECT* device, std::u16string_view remainder,
-                                                       ACCESS_MASK granted, ULONG shareAccess) {
+                                                       ACCESS_MASK granted, ULONG shareAccess,
+                                                       FILE_OBJECT* related = nullptr) {
   HookFileType();
   DeviceState* state = StateOf(device);
   if (!state || state->deleted) return std::unexpected(STATUS_NO_SUCH_DEVICE);
@@ -164,6 +169,10 @@ std::expected<FILE_OBJECT*, NTSTATUS> CreateFileObject(DEVICE_OBJECT* device, st
   file->WriteAccess = (granted & FILE_WRITE_DATA) ? TRUE : FALSE;
   file->SharedRead = (shareAccess & 1) ? TRUE : FALSE;
   file->SharedWrite = (shareAccess & 2) ? TRUE : FALSE;
+  if (related) {
+    ob::ReferenceObject(related);  // until the file is deleted
+    file->RelatedFileObject = related;
+  }
 
   DEVICE_OBJECT* top = IoGetAttachedDevice(device);
   IrpBlock* block = NewIrp(top, file, IRP_MJ_CREATE);
@@ -315,6 +324,24 @@ std::expected<ob::HandleValue, NTSTATUS> OpenFile(ps::Process& process, std::u16
   if (overlapped) (*file)->Flags &= ~FO_SYNCHRONOUS_IO;
   const ob::HandleValue handle = process.handles().Insert(*file, granted);
   ob::DereferenceObject(*file);  // the handle holds it now
+  return handle;
+}
+
+std::expected<ob::HandleValue, NTSTATUS> OpenRelative(ps::Process& process, ob::HandleValue root,
+                                                       std::u16string_view name, ACCESS_MASK desiredAccess,
+                                                       ULONG shareAccess, bool overlapped) {
+  ServiceContext context(process);
+  FileRef ref;
+  if (NTSTATUS s = ReferenceFile(process, root, ref); !NT_SUCCESS(s)) return std::unexpected(s);
+  // Names relative to a directory on a drive are not supported yet.
+  if (TailOf(ref.file)->hostFd >= 0) return std::unexpected(STATUS_NOT_IMPLEMENTED);
+  if (!ref.file->DeviceObject) return std::unexpected(STATUS_OBJECT_TYPE_MISMATCH);
+  const ACCESS_MASK granted = MapGeneric(desiredAccess);
+  auto file = CreateFileObject(ref.file->DeviceObject, name, granted, shareAccess, ref.file);
+  if (!file) return std::unexpected(file.error());
+  if (overlapped) (*file)->Flags &= ~FO_SYNCHRONOUS_IO;
+  const ob::HandleValue handle = process.handles().Insert(*file, granted);
+  ob::DereferenceObject(*file);
   return handle;
 }
 

@@ -28,6 +28,12 @@ struct IoStatus {
 std::expected<ob::HandleValue, NTSTATUS> OpenFile(ps::Process& process, std::u16string_view ntName,
                                                    ACCESS_MASK desiredAccess, ULONG shareAccess = 0,
                                                    bool overlapped = false);
+// Opens name relative to the file a handle of the process names (OBJECT_ATTRIBUTES.RootDirectory):
+// the same device's driver gets the IRP_MJ_CREATE, with that file as RelatedFileObject.
+// STATUS_OBJECT_TYPE_MISMATCH for a handle that is no device's file.
+std::expected<ob::HandleValue, NTSTATUS> OpenRelative(ps::Process& process, ob::HandleValue root,
+                                                       std::u16string_view name, ACCESS_MASK desiredAccess,
+                                                       ULONG shareAccess, bool overlapped);
 // async: an overlapped request on an overlapped handle (STATUS_PENDING while the driver holds it);
 // on a synchronous handle it is ignored and the call waits, as Windows does.
 IoStatus DeviceIoControl(ps::Process& process, ob::HandleValue handle, ULONG code, void* input, ULONG inputLength,

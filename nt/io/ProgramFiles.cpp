@@ -40,11 +40,14 @@ constexpr ULONG FILE_DIRECTORY_FILE = 0x1, FILE_NON_DIRECTORY_FILE = 0x40;
 constexpr ACCESS_MASK kWriteAccess = 0x40000000 /* GENERIC_WRITE */ | 0x10000000 /* GENERIC_ALL */ | 0x2 |
                                      0x4 | 0x10 | 0x100 | 0x10000 /* DELETE */ | 0x40000 | 0x80000;
 
-// A name from the caller's OBJECT_ATTRIBUTES, copied into the kernel.
-NTSTATUS CaptureName(const OBJECT_ATTRIBUTES* attributes, std::u16string& name, ULONG& attributeFlags) {
+// A name from the caller's OBJECT_ATTRIBUTES, copied into the kernel; root: the handle it is
+// relative to (only a device's file may be one so far).
+NTSTATUS CaptureName(const OBJECT_ATTRIBUTES* attributes, std::u16string& name, ULONG& attributeFlags,
+                     HANDLE* root = nullptr) {
   ob::CapturedAttributes a;
   if (const NTSTATUS s = ob::CaptureAttributes(attributes, a); s != STATUS_SUCCESS) return s;
-  if (a.root) return STATUS_NOT_IMPLEMENTED;  // relative opens come with directory handles
+  if (a.root && !root) return STATUS_NOT_IMPLEMENTED;  // relative opens come with directory handles
+  if (root) *root = a.root;
   name = std::move(a.name);
   attributeFlags = a.attributes;
   return STATUS_SUCCESS;
@@ -185,7 +188,17 @@ NTSTATUS OpenByName(const OBJECT_ATTRIBUTES* objectAttributes, ACCESS_MASK acces
                     ULONG options, HANDLE& handle) {
   std::u16string name;
   ULONG attributes = 0;
-  if (const NTSTATUS s = CaptureName(objectAttributes, name, attributes); s != STATUS_SUCCESS) return s;
+  HANDLE root = nullptr;
+  if (const NTSTATUS s = CaptureName(objectAttributes, name, attributes, &root); s != STATUS_SUCCESS) return s;
+  const bool overlapped = !(options & 0x30);  // neither FILE_SYNCHRONOUS_IO_(NON)ALERT
+  if (root) {
+    // Relative to a device's file (the console's Connection): the device's driver opens the name.
+    auto opened = io::OpenRelative(ps::CurrentProcess(), reinterpret_cast<ob::HandleValue>(root), name, access, share,
+                                   overlapped);
+    if (!opened) return opened.error();
+    handle = reinterpret_cast<HANDLE>(*opened);
+    return STATUS_SUCCESS;
+  }
   std::u16string_view rest = name;
   for (std::u16string_view prefix : {u"\\??\\", u"\\DosDevices\\", u"\\GLOBAL??\\"}) {
     if (rest.size() >= prefix.size() && EqualNoCase(rest.substr(0, prefix.size()), prefix)) {
@@ -196,8 +209,7 @@ NTSTATUS OpenByName(const OBJECT_ATTRIBUTES* objectAttributes, ACCESS_MASK acces
   if (rest.size() >= 2 && rest[1] == u':' && rest != std::u16string_view(name)) {
     return OpenOnVolume(name, rest, access, disposition, options, &handle);
   }
-  auto opened = io::OpenFile(ps::CurrentProcess(), name, access, share,
-                             !(options & 0x30) /* neither FILE_SYNCHRONOUS_IO_(NON)ALERT */);
+  auto opened = io::OpenFile(ps::CurrentProcess(), name, access, share, overlapped);
   if (!opened) return opened.error();
   handle = reinterpret_cast<HANDLE>(*opened);
   return STATUS_SUCCESS;

@@ -20,16 +20,12 @@ class CsqTest : public ntbox::test::MachineFixture {
     ASSERT_EQ(Run("sc create csq type= kernel binPath= " + ntbox::test::Driver("csq_queue.sys")).exit, 0);
     ASSERT_EQ(Run("sc start csq").exit, 0);
   }
-  // layer: "" (the hand-written kernel32) or "--nt-layer " (Wine's DLLs: NtDeviceIoControlFile on an
-  // overlapped handle, NtCancelIoFileEx, the event signalled at completion).
-  Outcome App(const std::string& args) {
-    return Run("run " + layer_ + ntbox::test::Driver("csq_app.exe") + " " + args);
-  }
-  void CancelsAndCompletesUnderLoad();
-  std::string layer_;
+  Outcome App(const std::string& args) { return Run("run " + ntbox::test::Driver("csq_app.exe") + " " + args); }
 };
 
-void CsqTest::CancelsAndCompletesUnderLoad() {
+// On Wine's DLLs: NtDeviceIoControlFile on an overlapped handle, NtCancelIoFileEx, the event
+// signalled at completion; requests left pending end with the program.
+TEST_F(CsqTest, AppCancelsAndTheDriverCompletesUnderLoad) {
   Outcome r = App("run 50");
   EXPECT_EQ(r.exit, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("csq_app: rounds 50 completed 800 cancelled 800 pending 0 failures 0"), std::string::npos)
@@ -48,12 +44,10 @@ void CsqTest::CancelsAndCompletesUnderLoad() {
   EXPECT_EQ(Run("crash --list").out.find("0x"), std::string::npos) << "no bugcheck";
 }
 
-TEST_F(CsqTest, AppCancelsAndTheDriverCompletesUnderLoad) { CancelsAndCompletesUnderLoad(); }
-
 // I/O completion ports on Wine's DLLs: requests on an associated handle post their completion (the
 // driver's worker completes three, CancelIoEx the fourth), a thread posts packets of its own.
 TEST_F(CsqTest, CompletionPortsTakeTheDriversCompletions) {
-  const Outcome r = Run("run --nt-layer " + ntbox::test::Driver("port_app.exe"));
+  const Outcome r = Run("run " + ntbox::test::Driver("port_app.exe"));
   EXPECT_EQ(r.exit, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("four packets: three completed, one cancelled: ok"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("0 failed"), std::string::npos) << r.out;
@@ -62,15 +56,10 @@ TEST_F(CsqTest, CompletionPortsTakeTheDriversCompletions) {
 // User APCs on Wine's DLLs: QueueUserAPC run by alertable waits only (this thread, another), and
 // ReadFileEx's completion routine for reads the driver holds, completed or cancelled.
 TEST_F(CsqTest, ApcsRunInAlertableWaits) {
-  const Outcome r = Run("run --nt-layer " + ntbox::test::Driver("apc_app.exe"));
+  const Outcome r = Run("run " + ntbox::test::Driver("apc_app.exe"));
   EXPECT_EQ(r.exit, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("the completion routine hears of the cancel: ok"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("0 failed"), std::string::npos) << r.out;
-}
-
-TEST_F(CsqTest, OverlappedRequestsPendAndCancelOnWinesDlls) {
-  layer_ = "--nt-layer ";
-  CancelsAndCompletesUnderLoad();
 }
 
 }  // namespace

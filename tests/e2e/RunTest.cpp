@@ -51,10 +51,9 @@ class RunTest : public ntbox::test::MachineFixture {
     return r;
   }
 
-  // In a forked child: becomes `ntbox run [--nt-layer] args...` on this test's machine.
-  [[noreturn]] void ExecRun(bool ntLayer, const std::vector<std::string>& args) {
+  // In a forked child: becomes `ntbox run args...` on this test's machine.
+  [[noreturn]] void ExecRun(const std::vector<std::string>& args) {
     std::vector<std::string> argv{NTBOX_BIN, "--machine", dir_.string(), "run"};
-    if (ntLayer) argv.push_back("--nt-layer");
     argv.insert(argv.end(), args.begin(), args.end());
     std::vector<char*> raw;
     for (auto& a : argv) raw.push_back(a.data());
@@ -64,8 +63,7 @@ class RunTest : public ntbox::test::MachineFixture {
   }
 
   // `ntbox run` in the background, its stdout on a pipe; returns once it printed `line`.
-  pid_t Start(const std::string& program, const std::vector<std::string>& args, const std::string& line, int& out,
-              bool ntLayer = false) {
+  pid_t Start(const std::string& program, const std::vector<std::string>& args, const std::string& line, int& out) {
     int p[2];
     if (pipe(p) != 0) return -1;
     const pid_t pid = fork();
@@ -75,7 +73,7 @@ class RunTest : public ntbox::test::MachineFixture {
       close(p[1]);
       std::vector<std::string> argv{Driver(program)};
       argv.insert(argv.end(), args.begin(), args.end());
-      ExecRun(ntLayer, argv);
+      ExecRun(argv);
     }
     close(p[1]);
     out = p[0];
@@ -91,7 +89,7 @@ class RunTest : public ntbox::test::MachineFixture {
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   }
 
-  // `ntbox run --nt-layer PROGRAM args` on a pseudo-terminal, as from a user's terminal: once the
+  // `ntbox run PROGRAM args` on a pseudo-terminal, as from a user's terminal: once the
   // program has printed `cue`, `keys` are typed (or, with interrupt, kill(SIGINT) hits the client as
   // a terminal's Ctrl-C does). out is everything the terminal showed; termios what the terminal's
   // settings were after the run.
@@ -108,7 +106,7 @@ class RunTest : public ntbox::test::MachineFixture {
     size.ws_row = 30;
     size.ws_col = 100;
     const pid_t pid = forkpty(&master, nullptr, nullptr, &size);
-    if (pid == 0) ExecRun(true, args);
+    if (pid == 0) ExecRun(args);
     if (pid < 0) return r;
     bool sent = cue.empty();
     for (;;) {
@@ -134,6 +132,12 @@ class RunTest : public ntbox::test::MachineFixture {
   }
 };
 
+// What a program's "\n" becomes in a redirected stdout on Windows (msvcrt's text mode).
+std::string Crlf(std::string text) {
+  for (std::size_t at = text.find('\n'); at != std::string::npos; at = text.find('\n', at + 2)) text.insert(at, "\r");
+  return text;
+}
+
 constexpr char kSeed002Output[] =
     "Calling DeviceIoControl METHOD_IN_DIRECT:\n"
     "    InBuffer (48) read by the driver: Second input, read by the driver through an MDL\n"
@@ -144,39 +148,20 @@ constexpr char kSeed002Output[] =
     "Calling DeviceIoControl METHOD_BUFFERED:\n"
     "    OutBuffer (38): This String is from Device Driver !!!\n";
 
+// Seed 002's flow with ioctl_app.exe: kernel32's CreateFile and DeviceIoControl (Wine's) reach the
+// driver through NtCreateFile and NtDeviceIoControlFile; msvcrt writes CRLF to a redirected stdout.
 TEST_F(RunTest, Seed002FlowWithNtboxRun) {
   StartIoctlSample();
-  Outcome r = App("ioctl_app.exe");
+  Outcome r = Run("run " + Driver("ioctl_app.exe"));
   EXPECT_EQ(r.exit, 0) << r.err;
-  EXPECT_EQ(r.out, kSeed002Output);
+  EXPECT_EQ(r.out, Crlf(kSeed002Output));
   // The driver saw the app's requests: create, each method, close.
   const std::string log = Run("dbgview").out;
-  EXPECT_TRUE(Contains(log, "METHOD_NEITHER")) << log;
+  EXPECT_TRUE(Contains(log, "This String is from User Application; using METHOD_NEITHER")) << log;
   EXPECT_TRUE(Contains(log, "This String is from User Application; using METHOD_BUFFERED")) << log;
-  // The app's handle closed when it exited: the driver unloads.
-  r = Run("sc stop SIoctl");
-  EXPECT_EQ(r.exit, 0) << r.out << r.err;
-  EXPECT_TRUE(Contains(r.out, "1  STOPPED")) << r.out;
-  r = App("ioctl_app.exe");
-  EXPECT_EQ(r.exit, 1);
-  EXPECT_EQ(r.out, "Error: CreateFile \\\\.\\IoctlTest failed: 2\n");
-}
-
-// The same program on Wine's own DLLs (--nt-layer): kernel32's CreateFile and DeviceIoControl
-// reach the driver through NtCreateFile and NtDeviceIoControlFile; msvcrt writes CRLF.
-TEST_F(RunTest, Seed002FlowOnWinesDlls) {
-  StartIoctlSample();
-  Outcome r = Run("run --nt-layer " + Driver("ioctl_app.exe"));
-  EXPECT_EQ(r.exit, 0) << r.err;
-  std::string expected = kSeed002Output;
-  for (std::size_t at = expected.find('\n'); at != std::string::npos; at = expected.find('\n', at + 2)) {
-    expected.insert(at, "\r");
-  }
-  EXPECT_EQ(r.out, expected);
-  EXPECT_TRUE(Contains(Run("dbgview").out, "This String is from User Application; using METHOD_NEITHER"));
   r = Run("sc stop SIoctl");
   EXPECT_EQ(r.exit, 0) << r.out << r.err;  // the program's handle closed when it ended
-  r = Run("run --nt-layer " + Driver("ioctl_app.exe"));
+  r = Run("run " + Driver("ioctl_app.exe"));
   EXPECT_EQ(r.exit, 1);
   EXPECT_EQ(r.out, "Error: CreateFile \\\\.\\IoctlTest failed: 2\r\n");
 }
@@ -187,16 +172,13 @@ TEST_F(RunTest, Seed002FlowOnWinesDlls) {
 TEST_F(RunTest, Seed002InstallsItsDriverThroughTheServiceApi) {
   TestSigningOn();
   std::filesystem::path folder;
-  const Outcome r = RunBeside({"ioctl_sample.sys", "ioctl_install_app.exe"}, "run --nt-layer ioctl_install_app.exe", &folder);
+  const Outcome r = RunBeside({"ioctl_sample.sys", "ioctl_install_app.exe"}, "run ioctl_install_app.exe", &folder);
   EXPECT_EQ(r.exit, 0) << r.out << r.err;
   std::string expected = "Installed SIoctl from Z:" + folder.string() + "/ioctl_sample.sys\n" +
                          "Started: state 4, controls accepted 1\n" + kSeed002Output +
                          "Stopped: state 1\nRemoved SIoctl\n";
   std::replace(expected.begin(), expected.begin() + static_cast<std::ptrdiff_t>(expected.find("\n")), '/', '\\');
-  for (std::size_t at = expected.find('\n'); at != std::string::npos; at = expected.find('\n', at + 2)) {
-    expected.insert(at, "\r");
-  }
-  EXPECT_EQ(r.out, expected);
+  EXPECT_EQ(r.out, Crlf(expected));
   const std::string log = Run("dbgview").out;
   EXPECT_TRUE(Contains(log, "This String is from User Application; using METHOD_BUFFERED")) << log;
   EXPECT_TRUE(Contains(log, "ioctl_sample: unloaded")) << log;
@@ -206,7 +188,7 @@ TEST_F(RunTest, Seed002InstallsItsDriverThroughTheServiceApi) {
 // The service API's refusals are Windows' (sechost.dll's checks and the SCM's, as `sc` has them).
 TEST_F(RunTest, TheServiceApiRefusesAsWindowsDoes) {
   TestSigningOn();
-  const Outcome r = RunBeside({"ioctl_sample.sys", "ioctl_install_app.exe"}, "run --nt-layer ioctl_install_app.exe errors");
+  const Outcome r = RunBeside({"ioctl_sample.sys", "ioctl_install_app.exe"}, "run ioctl_install_app.exe errors");
   EXPECT_EQ(r.exit, 0) << r.err;
   for (const char* line : {"OpenService(missing): error 1060", "CreateService(bad name): error 123",
                            "CreateService(again, any case): error 1073", "ControlService(stop, not started): error 1062",
@@ -225,14 +207,13 @@ TEST_F(RunTest, BadBuffersGetWindowsErrors) {
   StartIoctlSample();
   const Outcome r = App("ioctl_app.exe badbuffers");
   EXPECT_EQ(r.exit, 0) << r.err;
-  EXPECT_TRUE(Contains(r.out,
-                       "Bad buffers:\n"
-                       "  BUFFERED, NULL output              error 998\n"
-                       "  IN_DIRECT, NULL output             error 998\n"
-                       "  OUT_DIRECT, kernel output          error 998\n"
-                       "  BUFFERED, kernel input             error 998\n"
-                       "  BUFFERED, no buffers               error 87\n"
-                       "  unknown IOCTL                      error 1\n"))
+  EXPECT_TRUE(Contains(r.out, Crlf("Bad buffers:\n"
+                                   "  BUFFERED, NULL output              error 998\n"
+                                   "  IN_DIRECT, NULL output             error 998\n"
+                                   "  OUT_DIRECT, kernel output          error 998\n"
+                                   "  BUFFERED, kernel input             error 998\n"
+                                   "  BUFFERED, no buffers               error 87\n"
+                                   "  unknown IOCTL                      error 1\n")))
       << r.out;
 }
 
@@ -240,7 +221,7 @@ TEST_F(RunTest, DriverFaultDuringTheAppsRequest) {
   StartIoctlSample();
   Outcome r = App("ioctl_app.exe fault");
   EXPECT_EQ(r.exit, 4);
-  EXPECT_TRUE(Contains(r.out, "Asking the driver to fault\n")) << r.out;
+  EXPECT_TRUE(Contains(r.out, "Asking the driver to fault\r\n")) << r.out;
   EXPECT_FALSE(Contains(r.out, "DeviceIoControl returned")) << "the program does not run on";
   EXPECT_TRUE(Contains(r.err, "ioctl_app.exe ended: the machine stopped with a bugcheck")) << r.err;
   const std::string report = Slurp((dir_ / "crashes" / "last.txt").string());
@@ -251,7 +232,7 @@ TEST_F(RunTest, DriverFaultDuringTheAppsRequest) {
   EXPECT_EQ(r.exit, 0) << r.err;
   r = App("ioctl_app.exe");
   EXPECT_EQ(r.exit, 0) << r.err;
-  EXPECT_EQ(r.out, kSeed002Output);
+  EXPECT_EQ(r.out, Crlf(kSeed002Output));
 }
 
 TEST_F(RunTest, SehInTheClangBuiltDriver) {
@@ -262,13 +243,12 @@ TEST_F(RunTest, SehInTheClangBuiltDriver) {
   // in the driver's own code (hardware exceptions). Its __except takes both.
   Outcome r = App("ioctl_app.exe neither");
   EXPECT_EQ(r.exit, 0) << r.err;
-  EXPECT_TRUE(Contains(r.out,
-                       "Bad METHOD_NEITHER buffers:\n"
-                       "  NEITHER, kernel input              error 998\n"
-                       "  NEITHER, kernel output             error 998\n"
-                       "  NEITHER, unmapped input            error 998\n"
-                       "  NEITHER, unmapped output           error 998\n"
-                       "  NEITHER, good buffers again        ok, 38 bytes\n"))
+  EXPECT_TRUE(Contains(r.out, Crlf("Bad METHOD_NEITHER buffers:\n"
+                                   "  NEITHER, kernel input              error 998\n"
+                                   "  NEITHER, kernel output             error 998\n"
+                                   "  NEITHER, unmapped input            error 998\n"
+                                   "  NEITHER, unmapped output           error 998\n"
+                                   "  NEITHER, good buffers again        ok, 38 bytes\n")))
       << r.out;
   EXPECT_TRUE(Contains(Run("dbgview").out, "loaded (clang/SEH build)"));
   EXPECT_TRUE(Contains(Run("dbgview").out, "METHOD_NEITHER buffers rejected: C0000005"));
@@ -289,21 +269,22 @@ TEST_F(RunTest, ArgumentsAndCommandLine) {
   const Outcome r = Run("run " + Driver("user_basics.exe") + " args -x 'two words' 'q\"uote'");
   EXPECT_EQ(r.exit, 0) << r.err;
   EXPECT_EQ(r.out,
-            "argc=5\nargv[0]=user_basics.exe\nargv[1]=args\nargv[2]=-x\nargv[3]=two words\nargv[4]=q\"uote\n"
-            "cmdline=user_basics.exe args -x \"two words\" \"q\\\"uote\"\n");
+            Crlf("argc=5\nargv[0]=user_basics.exe\nargv[1]=args\nargv[2]=-x\nargv[3]=two words\nargv[4]=q\"uote\n"
+                 "cmdline=user_basics.exe args -x \"two words\" \"q\\\"uote\"\n"));
 }
 
 TEST_F(RunTest, ConsoleStreamsAndExitCode) {
   Outcome r = App("user_basics.exe streams");
   EXPECT_EQ(r.exit, 3);
-  EXPECT_EQ(r.out, "to stdout 42 text  3.14 123456789abc\nWriteFile\nWriteConsoleA\nputs\n!\n");
-  EXPECT_EQ(r.err, "to stderr -7\n");
+  // A redirected stdout is no console: WriteConsoleA fails on it, as on Windows.
+  EXPECT_EQ(r.out, "to stdout 42 text  3.14 123456789abc\r\nWriteFile\nputs\r\n!\r\n");
+  EXPECT_EQ(r.err, "to stderr -7\r\n");
   r = RunWithInput("run " + Driver("user_basics.exe") + " echo", "first line\nsecond\nno newline");
   EXPECT_EQ(r.exit, 0) << r.err;
-  EXPECT_EQ(r.out, "1: first line\n2: second\n3: no newlinelines=3\n");
+  EXPECT_EQ(r.out, "1: first line\r\n2: second\r\n3: no newlinelines=3\r\n");
   r = App("user_basics.exe exit 7");
   EXPECT_EQ(r.exit, 7);
-  EXPECT_EQ(r.out, "exiting with 7\n");
+  EXPECT_EQ(r.out, "exiting with 7\r\n");
   r = App("user_basics.exe exitprocess");
   EXPECT_EQ(r.exit, 255);
   EXPECT_EQ(r.err, "ntbox run: user_basics.exe exited with code 0x0000c0de (49374)\n");
@@ -312,27 +293,29 @@ TEST_F(RunTest, ConsoleStreamsAndExitCode) {
 TEST_F(RunTest, MemoryTimeEventsAndErrors) {
   Outcome r = App("user_basics.exe memory");
   EXPECT_EQ(r.exit, 0) << r.err;
-  EXPECT_EQ(r.out, "user addresses: yes\nmemory ok\n");
+  EXPECT_EQ(r.out, "user addresses: yes\r\nmemory ok\r\n");
   r = App("user_basics.exe time");
   EXPECT_EQ(r.exit, 0) << r.err;
-  EXPECT_EQ(r.out, "frequency 10000000, counter advanced yes, ticks sane\n");
+  EXPECT_EQ(r.out, "frequency 10000000, counter advanced yes, ticks sane\r\n");
   r = App("user_basics.exe events");
-  EXPECT_EQ(r.out, "wait unsignaled: 258\nwait signaled: 0\nwait reset: 258\n");
+  EXPECT_EQ(r.out, Crlf("wait unsignaled: 258\nwait signaled: 0\nwait reset: 258\n"));
   r = App("user_basics.exe errors");
-  EXPECT_EQ(r.out, "open missing device: failed, error 2\nSetLastError: 1234\nCloseHandle(bogus): 0, error 6\n");
+  EXPECT_EQ(r.out, Crlf("open missing device: failed, error 2\nSetLastError: 1234\nCloseHandle(bogus): 0, error 6\n"));
 }
 
 TEST_F(RunTest, CrashingProgramsEndAsOnWindows) {
   Outcome r = App("user_basics.exe crash");
   EXPECT_EQ(r.exit, 255);
-  EXPECT_EQ(r.out, "about to write through NULL\n");
+  EXPECT_EQ(r.out, "about to write through NULL\r\n");
   EXPECT_TRUE(Contains(r.err, "unhandled exception 0xc0000005 (STATUS_ACCESS_VIOLATION) at user_basics.exe+0x")) << r.err;
   EXPECT_TRUE(Contains(r.err, ", writing 0x0000000000000000; the program ended with exit code 0xc0000005")) << r.err;
   r = App("user_basics.exe kernelwrite");
   EXPECT_TRUE(Contains(r.err, "writing 0xfffff80000001000")) << r.err;
+  // msvcrt.dll's abort() says nothing (its versioned successors print "abnormal program
+  // termination"); it ends the program with 3.
   r = App("user_basics.exe abort");
   EXPECT_EQ(r.exit, 3);
-  EXPECT_EQ(r.err, "abnormal program termination\n");
+  EXPECT_EQ(r.err, "");
   // The machine ran on: no bugcheck, the server is the same.
   EXPECT_FALSE(std::filesystem::exists(dir_ / "crashes" / "last.txt"));
   EXPECT_EQ(Run("status").exit, 0);
@@ -378,7 +361,7 @@ TEST_F(RunTest, NativeProgramsRunOnTheSystemCallLayer) {
 // the standard handles (msvcrt's text mode writes CRLF, as on Windows); main's return value is the
 // exit code.
 TEST_F(RunTest, AConsoleProgramRunsOnWinesDlls) {
-  Outcome r = Run("run --nt-layer " + Driver("hello.exe"));
+  Outcome r = Run("run " + Driver("hello.exe"));
   EXPECT_EQ(r.exit, 3) << r.out << r.err;
   EXPECT_EQ(r.out, "hello from a Win32 program\r\n");  // text mode on a file or pipe, as on Windows
   EXPECT_EQ(r.err, "");
@@ -390,11 +373,11 @@ TEST_F(RunTest, AConsoleProgramRunsOnWinesDlls) {
 // and a RaiseException; an unhandled fault goes through kernelbase's filter (Wine's debugger, which
 // is not there, noted in the debug output) and ends the program with today's report line.
 TEST_F(RunTest, ExceptionsReachAProgramOnWinesDlls) {
-  Outcome r = Run("run --nt-layer " + Driver("seh_app.exe"));
+  Outcome r = Run("run " + Driver("seh_app.exe"));
   EXPECT_EQ(r.exit, 0) << r.out << r.err;
   EXPECT_EQ(r.out,
             "recovered from the fault, handler calls 1\r\ncontinued after RaiseException, handler calls 2\r\n");
-  r = Run("run --nt-layer " + Driver("seh_app.exe") + " unhandled");
+  r = Run("run " + Driver("seh_app.exe") + " unhandled");
   EXPECT_EQ(r.exit, 255);
   EXPECT_EQ(r.out, "about to fault\r\n");
   EXPECT_TRUE(Contains(r.err, "unhandled exception 0xc0000005 (STATUS_ACCESS_VIOLATION) at seh_app.exe+0x")) << r.err;
@@ -407,7 +390,7 @@ TEST_F(RunTest, ExceptionsReachAProgramOnWinesDlls) {
 // through NtCreateKey & co.; `reg query` sees them, HKCU included; a driver reads its Parameters
 // value `reg add` wrote and the program's value, and writes one the program then reads.
 TEST_F(RunTest, ProgramsDriversAndRegShareOneRegistry) {
-  Outcome r = Run("run --nt-layer " + Driver("registry_app.exe") + " write");
+  Outcome r = Run("run " + Driver("registry_app.exe") + " write");
   EXPECT_EQ(r.exit, 0) << r.out << r.err;
   EXPECT_EQ(r.out, "registry checks passed: 29\r\n");
   r = Run("reg query \"HKLM\\SOFTWARE\\ntbox-test\"");
@@ -430,11 +413,11 @@ TEST_F(RunTest, ProgramsDriversAndRegShareOneRegistry) {
   EXPECT_TRUE(Contains(log, "registry_driver: ZwSetValueKey(FromDriver): 0x00000000")) << log;
   EXPECT_TRUE(Contains(Run("reg query \"HKLM\\SYSTEM\\CurrentControlSet\\Services\\regdrv\\Parameters\"").out,
                        "SeenByDriver    REG_DWORD    0x1"));
-  r = Run("run --nt-layer " + Driver("registry_app.exe") + " read FromDriver");
+  r = Run("run " + Driver("registry_app.exe") + " read FromDriver");
   EXPECT_EQ(r.out, "FromDriver = written by registry_driver (type 1)\r\n") << r.err;
 
   // Hostile pointers to the services: errors for the program, no stop.
-  r = Run("run --nt-layer " + Driver("registry_app.exe") + " bad");
+  r = Run("run " + Driver("registry_app.exe") + " bad");
   EXPECT_EQ(r.exit, 0) << r.out << r.err;
   EXPECT_EQ(Run("status").exit, 0);
   EXPECT_FALSE(std::filesystem::exists(dir_ / "crashes" / "last.txt"));
@@ -446,7 +429,7 @@ TEST_F(RunTest, ProgramsDriversAndRegShareOneRegistry) {
 // variable, ExitThread, TerminateThread of a sleeping thread; the process ends when main returns
 // with a thread still asleep. Then the other ways a process with threads ends.
 TEST_F(RunTest, ProgramsRunThreadsOnWinesDlls) {
-  Outcome r = Run("run --nt-layer " + Driver("threads_app.exe"));
+  Outcome r = Run("run " + Driver("threads_app.exe"));
   EXPECT_EQ(r.exit, 3) << r.out << r.err;
   EXPECT_EQ(r.out,
             "4 threads, 80000 increments under a critical section\r\n"
@@ -454,15 +437,15 @@ TEST_F(RunTest, ProgramsRunThreadsOnWinesDlls) {
             "semaphore and mutex checks done\r\n"
             "ExitThread 42, TerminateThread 9\r\n"
             "all thread checks passed\r\n");
-  r = Run("run --nt-layer " + Driver("threads_app.exe") + " exitfromthread");
+  r = Run("run " + Driver("threads_app.exe") + " exitfromthread");
   EXPECT_EQ(r.exit, 7) << r.out << r.err;
   EXPECT_EQ(r.out, "second thread ends the process\r\n");
-  r = Run("run --nt-layer " + Driver("threads_app.exe") + " crashinthread");
+  r = Run("run " + Driver("threads_app.exe") + " crashinthread");
   EXPECT_EQ(r.exit, 255);
   EXPECT_EQ(r.out, "second thread about to fault\r\n");
   EXPECT_TRUE(Contains(r.err, "unhandled exception 0xc0000005 (STATUS_ACCESS_VIOLATION) at threads_app.exe+0x")) << r.err;
   EXPECT_TRUE(Contains(r.err, "writing 0x0000000000000030")) << r.err;
-  r = Run("run --nt-layer " + Driver("threads_app.exe") + " mainexitthread");
+  r = Run("run " + Driver("threads_app.exe") + " mainexitthread");
   EXPECT_EQ(r.exit, 5) << r.out << r.err;
   EXPECT_EQ(r.out, "first thread exits\r\nlast thread returns 5\r\n");
   EXPECT_EQ(Run("status").exit, 0);
@@ -478,7 +461,7 @@ TEST_F(RunTest, ProgramsAndDriversShareNamedObjects) {
   TestSigningOn();
   ASSERT_EQ(Run("sc create named type= kernel binPath= " + Driver("named_objects.sys")).exit, 0);
   ASSERT_EQ(Run("sc start named").exit, 0);
-  const Outcome r = Run("run --nt-layer " + Driver("named_objects_app.exe"));
+  const Outcome r = Run("run " + Driver("named_objects_app.exe"));
   EXPECT_EQ(r.exit, 0) << r.out << r.err;
   EXPECT_TRUE(Contains(r.out, "0 failed")) << r.out;
   EXPECT_FALSE(Contains(r.out, "FAILED")) << r.out;
@@ -534,7 +517,7 @@ TEST_F(RunTest, CtrlCIsAConsoleControlEvent) {
   r = OnTerminal({app, "default"}, "waiting", "\x03");
   EXPECT_EQ(r.exit, 128 + SIGINT) << r.out;
   int out = -1;
-  pid_t pid = Start("console_app.exe", {"handler"}, "waiting\r\n", out, true);
+  pid_t pid = Start("console_app.exe", {"handler"}, "waiting\r\n", out);
   ASSERT_GT(pid, 0);
   kill(pid, SIGINT);
   EXPECT_EQ(Wait(pid), 3);
@@ -543,7 +526,7 @@ TEST_F(RunTest, CtrlCIsAConsoleControlEvent) {
   while (read(out, &c, 1) == 1) rest += c;
   close(out);
   EXPECT_EQ(rest, "handled event 0\r\n");
-  pid = Start("console_app.exe", {"default"}, "waiting\r\n", out, true);
+  pid = Start("console_app.exe", {"default"}, "waiting\r\n", out);
   ASSERT_GT(pid, 0);
   kill(pid, SIGINT);
   EXPECT_EQ(Wait(pid), 128 + SIGINT);
@@ -555,7 +538,7 @@ TEST_F(RunTest, CtrlCIsAConsoleControlEvent) {
 // import it: the process's API set map (apisetschema.dll's, at PEB+0x68) leads ntdll's loader to
 // ucrtbase.dll.
 TEST_F(RunTest, UcrtProgramsFindTheirApiSets) {
-  const Outcome r = Run("run --nt-layer " + Driver("ucrt_app.exe"));
+  const Outcome r = Run("run " + Driver("ucrt_app.exe"));
   EXPECT_EQ(r.exit, 4) << r.out << r.err;
   EXPECT_EQ(r.out, "hello from the ucrt: 3 7 19 42, -12\r\n");
 }
@@ -564,20 +547,20 @@ TEST_F(RunTest, UcrtProgramsFindTheirApiSets) {
 // has (a Windows 10 kernel32 function Wine 8 lacks, a DLL that does not exist), naming each; an
 // import Wine has only as a stub is named in a warning.
 TEST_F(RunTest, MissingImportsAreRefusedBeforeMainOnWinesDlls) {
-  Outcome r = Run("run --nt-layer " + Driver("absent_imports.exe"));
+  Outcome r = Run("run " + Driver("absent_imports.exe"));
   EXPECT_EQ(r.exit, 126) << r.out << r.err;
   EXPECT_EQ(r.out, "") << "main must not run";
   EXPECT_TRUE(Contains(r.err, "cannot run absent_imports.exe: 2 unresolved imports: ")) << r.err;
   EXPECT_TRUE(Contains(r.err, "ntbox_absent.dll!AbsentFunction")) << r.err;
   EXPECT_TRUE(Contains(r.err, "KERNEL32.dll!GetProcessDefaultCpuSets")) << r.err;
   // An import Wine has only as a stub runs, with a warning that names it; none for a plain program.
-  r = Run("run --nt-layer " + Driver("stub_imports.exe"));
+  r = Run("run " + Driver("stub_imports.exe"));
   EXPECT_EQ(r.exit, 0) << r.err;
   EXPECT_EQ(r.out, "main ran\r\n");
   EXPECT_EQ(r.err,
             "ntbox run: warning: stub_imports.exe imports a function that Wine implements only as a stub (a call "
             "raises an exception): KERNEL32.dll!BaseCheckAppcompatCache\n");
-  EXPECT_EQ(Run("run --nt-layer " + Driver("hello.exe")).err, "");
+  EXPECT_EQ(Run("run " + Driver("hello.exe")).err, "");
   EXPECT_EQ(Run("status").exit, 0);
 }
 
@@ -593,18 +576,18 @@ TEST_F(RunTest, ProgramsListDirectories) {
   std::ofstream(folder / "c.log") << "x\n";
   std::string win = "Z:" + folder.string();
   std::replace(win.begin(), win.end(), '/', '\\');
-  Outcome r = Run("run --nt-layer " + Driver("dir_app.exe") + " '" + win + "\\*' '" + win + "\\B.TXT' 'Z:\\'");
+  Outcome r = Run("run " + Driver("dir_app.exe") + " '" + win + "\\*' '" + win + "\\B.TXT' 'Z:\\'");
   EXPECT_EQ(r.exit, 0) << r.err;
   EXPECT_EQ(r.out,
             ".            <DIR>\r\n..           <DIR>\r\na.txt        5\r\nB.TXT        8\r\nc.log        2\r\n"
             "sub          <DIR>\r\n6 found, then error 18\r\nsize 8\r\nposition after reading 2: 2\r\n"
             "disk space ok (total > 0: yes, free <= total: yes)\r\n"
             "volume ok: file system NTFS, names up to 255\r\n");
-  r = Run("run --nt-layer " + Driver("dir_app.exe") + " '" + win + "\\*.txt'");
+  r = Run("run " + Driver("dir_app.exe") + " '" + win + "\\*.txt'");
   EXPECT_EQ(r.out, "a.txt        5\r\nB.TXT        8\r\n2 found, then error 18\r\n");
-  r = Run("run --nt-layer " + Driver("dir_app.exe") + " '" + win + "\\nothing*'");
+  r = Run("run " + Driver("dir_app.exe") + " '" + win + "\\nothing*'");
   EXPECT_EQ(r.out, "FindFirstFile: error 2\r\n");
-  r = Run("run --nt-layer " + Driver("dir_app.exe") + " '" + win + "\\missing\\*'");
+  r = Run("run " + Driver("dir_app.exe") + " '" + win + "\\missing\\*'");
   EXPECT_EQ(r.out, "FindFirstFile: error 3\r\n");
   std::filesystem::remove_all(folder);
 }
@@ -640,12 +623,10 @@ TEST_F(RunTest, ReadOnlyTlsIndexSlotRefusesTheProgram) {
 }
 
 TEST_F(RunTest, RefusedBeforeMain) {
-  Outcome r = App("unsupported_app.exe");
+  Outcome r = App("absent_imports.exe");
   EXPECT_EQ(r.exit, 126);
   EXPECT_EQ(r.out, "") << "main must not run";
   EXPECT_TRUE(Contains(r.err, "unresolved imports: ")) << r.err;
-  EXPECT_TRUE(Contains(r.err, "KERNEL32.dll!GetSystemPowerStatus")) << r.err;
-  EXPECT_TRUE(Contains(r.err, "KERNEL32.dll!Beep")) << r.err;
   r = App("ioctl_sample.sys");
   EXPECT_EQ(r.exit, 126);
   EXPECT_TRUE(Contains(r.err, "is not a console program")) << r.err;
@@ -670,7 +651,7 @@ TEST_F(RunTest, RefusedBeforeMain) {
 TEST_F(RunTest, CtrlCEndsTheProgramAndClosesItsHandles) {
   StartIoctlSample();
   int out = -1;
-  const pid_t pid = Start("user_basics.exe", {"hold"}, "spinning\n", out);
+  const pid_t pid = Start("user_basics.exe", {"hold"}, "spinning\r\n", out);
   ASSERT_GT(pid, 0);
   // The program holds the device open: the driver cannot stop.
   Outcome r = Run("sc stop SIoctl");
@@ -693,18 +674,18 @@ TEST_F(RunTest, CtrlCCancelsTheRequestTheProgramWaitsFor) {
   ASSERT_EQ(Run("sc create csq type= kernel binPath= " + Driver("csq_queue.sys")).exit, 0);
   ASSERT_EQ(Run("sc start csq").exit, 0);
   int out = -1;
-  const pid_t pid = Start("csq_app.exe", {"block"}, "csq_app: blocking\n", out);
+  const pid_t pid = Start("csq_app.exe", {"block"}, "csq_app: blocking\r\n", out);
   ASSERT_GT(pid, 0);
   // Each try is a full request to the server: this ends once the driver holds the IRP.
   bool held = false;
-  for (int i = 0; i < 2000 && !held; ++i) held = Contains(App("csq_app.exe stats").out, "pending 1\n");
+  for (int i = 0; i < 2000 && !held; ++i) held = Contains(App("csq_app.exe stats").out, "pending 1\r\n");
   ASSERT_TRUE(held);
   kill(pid, SIGINT);
   Wait(pid);
   close(out);
   bool cancelled = false;
   for (int i = 0; i < 2000 && !cancelled; ++i) {
-    cancelled = Contains(App("csq_app.exe stats").out, "inserted 1 completed 0 cancelled 1 pending 0\n");
+    cancelled = Contains(App("csq_app.exe stats").out, "inserted 1 completed 0 cancelled 1 pending 0\r\n");
   }
   EXPECT_TRUE(cancelled) << App("csq_app.exe stats").out;
   // The program is gone with its handles: the driver stops.
@@ -715,7 +696,7 @@ TEST_F(RunTest, CtrlCCancelsTheRequestTheProgramWaitsFor) {
 
 TEST_F(RunTest, ShutdownEndsRunningPrograms) {
   int out = -1;
-  const pid_t pid = Start("user_basics.exe", {"spin"}, "spinning\n", out);
+  const pid_t pid = Start("user_basics.exe", {"spin"}, "spinning\r\n", out);
   ASSERT_GT(pid, 0);
   EXPECT_EQ(Run("shutdown").exit, 0);
   EXPECT_EQ(Wait(pid), 255);
