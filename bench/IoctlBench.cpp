@@ -55,7 +55,6 @@ void BM_IoctlRoundTripWin32App(benchmark::State& state) {
     options.args = {std::to_string(kCalls)};
     options.currentDirectory = "Z:\\";
     options.stdio = {0, pipeFds[1], 2};
-    options.wineDlls = state.range(1) != 0;  // on Wine's DLLs through the system-call layer
     auto program = machine->LoadProgram(options);
     if (!program) return state.SkipWithError(program.error().message.c_str());
     const auto exit = (*program)->Run();
@@ -75,11 +74,9 @@ void BM_IoctlRoundTripWin32App(benchmark::State& state) {
   fs::remove_all(dir);
 }
 BENCHMARK(BM_IoctlRoundTripWin32App)
-    ->ArgNames({"verifier", "wine_dlls"})
-    ->Args({1, 0})
-    ->Args({0, 0})
-    ->Args({1, 1})
-    ->Args({0, 1})
+    ->ArgNames({"verifier"})
+    ->Args({1})
+    ->Args({0})
     ->Iterations(1)
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond);

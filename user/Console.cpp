@@ -19,7 +19,6 @@
 #include "nt/ke/Thread.h"
 #include "nt/ps/Process.h"
 #include "support/Utf16.h"
-#include "user/CodePage.h"
 
 namespace ntbox::user {
 namespace {
@@ -119,6 +118,23 @@ constexpr EnhancedKey kEnhancedKeys[] = {
     {"\x1b[5~", 0x21, 0x49}, {"\x1b[6~", 0x22, 0x51},
 };
 constexpr std::uint32_t kEnhancedKey = 0x100;
+
+constexpr std::uint32_t CP_UTF8 = 65001;
+
+// A console code page other than UTF-8 is taken as Latin-1 (its first 256 code points); a
+// character it lacks becomes '?'.
+std::string ToCodePage(std::uint32_t codePage, std::string_view utf8) {
+  if (codePage == CP_UTF8) return std::string(utf8);
+  std::string out;
+  for (char16_t c : Utf8ToUtf16(utf8)) out += c < 0x100 ? static_cast<char>(c) : '?';
+  return out;
+}
+std::string FromCodePage(std::uint32_t codePage, std::string_view text) {
+  if (codePage == CP_UTF8) return std::string(text);
+  std::u16string wide;
+  for (char c : text) wide += static_cast<char16_t>(static_cast<unsigned char>(c));
+  return Utf16ToUtf8(wide);
+}
 
 // How many bytes of UTF-8 text fit in max without cutting a character.
 std::size_t CharBoundary(std::string_view s, std::size_t max) {
@@ -335,12 +351,7 @@ std::uint32_t Console::Fill(ReadKind kind, std::uint8_t* out, std::uint32_t leng
       return static_cast<std::uint32_t>(20 * n);
     }
     case ReadKind::kBytes: {
-      std::string text = TakeLine(length);
-      if (inputCp_ != CP_UTF8) {
-        const std::u16string wide = Utf8ToUtf16(text);
-        text = Encode(inputCp_, wide.data(), static_cast<int>(wide.size()));
-        text.resize(std::min<std::size_t>(text.size(), length));
-      }
+      std::string text = ToCodePage(inputCp_, TakeLine(length));
       std::memcpy(out, text.data(), text.size());
       return static_cast<std::uint32_t>(text.size());
     }
@@ -451,13 +462,7 @@ void Console::Interrupt(std::uint32_t event) {
 NTSTATUS Console::Read(IRP* irp, std::uint32_t length) { return Queue(irp, ReadKind::kBytes, length); }
 
 NTSTATUS Console::Write(IRP* irp, const std::uint8_t* data, std::uint32_t length) {
-  std::string_view text(reinterpret_cast<const char*>(data), length);
-  if (outputCp_ != CP_UTF8) {
-    const std::u16string wide = Decode(outputCp_, text.data(), static_cast<int>(text.size()));
-    Emit(Utf16ToUtf8(wide));
-  } else {
-    Emit(text);
-  }
+  Emit(FromCodePage(outputCp_, std::string_view(reinterpret_cast<const char*>(data), length)));
   return Complete(irp, nt::STATUS_SUCCESS, length);
 }
 

@@ -25,7 +25,6 @@
 #include "nt/ps/Notify.h"
 #include "nt/ke/Thread.h"
 #include "nt/rtl/Win32Error.h"
-#include "user/UserExports.h"
 #include "user/wine/Install.h"
 #include "user/wine/SystemCalls.h"
 #include "pe/PeTables.h"
@@ -34,7 +33,6 @@
 namespace ntbox::user {
 namespace {
 
-thread_local Program* t_program = nullptr;
 
 constexpr std::uint64_t kPage = 0x1000;
 // TEB fields (x64) programs and mingw's start-up code read through gs:[0x30].
@@ -46,7 +44,6 @@ constexpr std::uint32_t kTebThreadId = 0x48;
 constexpr std::uint32_t kTebTlsPointer = 0x58;
 constexpr std::uint32_t kTebPeb = 0x60;
 constexpr std::uint32_t kPebImageBase = 0x10;
-constexpr std::uint32_t kPebProcessHeap = 0x30;
 // The KPCR words user-mode code reaches through gs: NtCurrentTeb (gs:[0x30], Used_Self on a
 // KPCR) and the TLS array (gs:[0x58], unused in a KPCR).
 constexpr std::uint32_t kPcrUsedSelf = 0x30;
@@ -212,7 +209,6 @@ class ImportCheck {
 
 }  // namespace
 
-Program& Program::Current() { return *t_program; }
 
 Result<std::unique_ptr<Program>> Program::Load(const ProgramOptions& options, SystemGate& gate) {
   auto image = pe::PeImage::ParseFile(options.hostPath.string());
@@ -230,24 +226,18 @@ Result<std::unique_ptr<Program>> Program::Load(const ProgramOptions& options, Sy
   const bool nativeOnly = !dlls->empty() && std::all_of(dlls->begin(), dlls->end(), [](const std::string& d) {
     return AsciiLower(d) == "ntdll.dll";
   });
-  const bool wine = options.wineDlls && !nativeOnly;
-  const bool ntLayer = wine || nativeOnly;
+  const bool wine = !nativeOnly;
   std::unique_ptr<Program> program(new Program(options, gate));
   auto process = nt::ps::Process::Create(options.name);
   if (!process) return std::unexpected(process.error());
   program->process_ = std::move(*process);
-  program->heap_ = std::make_unique<Heap>(*program->process_->space());
-  // The CRT's variables first: data imports bind to them.
   auto* space = program->process_->space();
-  void* crt = space->Allocate(sizeof(CrtData));
-  if (!crt) return Fail("out of user memory", nt::STATUS_NO_MEMORY, 8);
-  program->crt_ = new (crt) CrtData{};
 
   pe::LoadOptions load;
   load.regionStart = space->base() + 0x10000;
   load.regionEnd = space->imageRegionEnd();
   Program* p = program.get();
-  if (ntLayer) {
+  {
     auto ntdll = MachineNtdll();
     if (!ntdll) return std::unexpected(ntdll.error());
     if (auto mapped = MapUserSharedData(); !mapped) return std::unexpected(mapped.error());
@@ -255,7 +245,6 @@ Result<std::unique_ptr<Program>> Program::Load(const ProgramOptions& options, Sy
     ntdllLoad.resolveImport = [](const pe::ImportRef&) -> std::optional<std::uint64_t> { return std::nullopt; };
     auto loadedNtdll = pe::LoadImage((*ntdll)->image, ntdllLoad);
     if (!loadedNtdll) return Fail("cannot map the machine's ntdll.dll: " + loadedNtdll.error().message);
-    program->ntLayer_ = true;
     program->wine_ = wine;
     program->ntdll_ = std::move(*loadedNtdll);
     program->binding_ = (*ntdll)->binding;
@@ -277,12 +266,7 @@ Result<std::unique_ptr<Program>> Program::Load(const ProgramOptions& options, Sy
         return p->ntdll_->FindExport(ref.name);
       };
     }
-  } else load.resolveImport = [p](const pe::ImportRef& ref) -> std::optional<std::uint64_t> {
-    if (ref.name.empty()) return std::nullopt;  // ntbox's DLLs export by name only
-    if (auto data = CrtDataImport(ref.dll, ref.name, *p->crt_)) return data;
-    if (const UserExport* e = FindUserExport(ref.dll, ref.name)) return reinterpret_cast<std::uint64_t>(e->address);
-    return std::nullopt;
-  };
+  }
   auto loaded = pe::LoadImage(std::move(*image), load);
   if (!loaded) {
     Error e = loaded.error();
@@ -317,7 +301,7 @@ Result<void> Program::Prepare() {
   stackTop_ = stackBottom_ + reserve;
 
   // TEB (two pages; Wine's ntdll uses a 0x3800-byte block) and PEB.
-  void* teb = space->Allocate((ntLayer_ ? 4 : 2) * kPage);
+  void* teb = space->Allocate(4 * kPage);
   void* peb = space->Allocate(kPage);
   void* tls = space->Allocate(kTlsSlots * 8);
   if (!teb || !peb || !tls) return fail();
@@ -331,7 +315,6 @@ Result<void> Program::Prepare() {
   Put<std::uint64_t>(teb_ + kTebTlsPointer, tlsArray_);
   Put<std::uint64_t>(teb_ + kTebPeb, peb_);
   Put<std::uint64_t>(peb_ + kPebImageBase, image_->base());
-  Put<std::uint64_t>(peb_ + kPebProcessHeap, kProcessHeapHandle);
 
   // Static TLS (__declspec(thread), mingw's TLS support): the main thread's block, index 0.
   const auto tlsDir = image_->pe().directory(pe::kDirTls);
@@ -362,54 +345,12 @@ Result<void> Program::Prepare() {
                               d.AddressOfIndex - image_->base()),
                   nt::STATUS_ACCESS_VIOLATION, 998);
     }
-    for (std::uint64_t at = d.AddressOfCallBacks; at && image_->contains(at) && at + 8 <= image_->end(); at += 8) {
-      std::uint64_t callback = 0;
-      if (!cpu::SafeCopy(&callback, reinterpret_cast<const void*>(at), 8) || !callback) break;
-      tlsCallbacks_.push_back(callback);
-    }
   }
 
-  // The command line and argv/environment as msvcrt hands them out.
+  // The command line, as the process parameters give it.
   std::string commandLine = QuoteArgument(options_.name);
   for (const auto& a : options_.args) commandLine += " " + QuoteArgument(a);
-  CrtData& c = *crt_;
-  auto copyA = [this](const std::string& s) {
-    auto* p = static_cast<char*>(heap_->Allocate(s.size() + 1, true));
-    if (p) std::memcpy(p, s.data(), s.size());
-    return p;
-  };
-  auto copyW = [this](const std::string& s) {
-    const std::u16string w = nt::ob::Widen(s);
-    auto* p = static_cast<char16_t*>(heap_->Allocate((w.size() + 1) * 2, true));
-    if (p) std::memcpy(p, w.data(), w.size() * 2);
-    return p;
-  };
   commandLine_ = commandLine;
-  c.acmdln = copyA(commandLine);
-  c.wcmdln = copyW(commandLine);
-  std::vector<std::string> argv{options_.name};
-  argv.insert(argv.end(), options_.args.begin(), options_.args.end());
-  c.argc = static_cast<int>(argv.size());
-  c.argv = static_cast<char**>(heap_->Allocate((argv.size() + 1) * 8, true));
-  c.wargv = static_cast<char16_t**>(heap_->Allocate((argv.size() + 1) * 8, true));
-  if (!c.acmdln || !c.wcmdln || !c.argv || !c.wargv) return fail();
-  for (std::size_t i = 0; i < argv.size(); ++i) {
-    c.argv[i] = copyA(argv[i]);
-    c.wargv[i] = copyW(argv[i]);
-  }
-  c.decimalPoint[0] = '.';
-  for (auto& field : c.lconv) field = c.emptyString;
-  c.lconv[0] = c.decimalPoint;
-  std::memset(c.lconvChars, 0x7F, sizeof c.lconvChars);  // CHAR_MAX: "not available"
-  c.environ = c.emptyEnvironment;
-  c.wenviron = c.emptyWEnvironment;
-  c.mbCurMax = 1;
-  c.codepage = 1252;
-  c.randState = 1;
-  for (int i = 0; i < 3; ++i) {
-    c.iob[i].file = i;
-    c.iob[i].flag = i == 0 ? 0x1 /* _IOREAD */ : 0x2 /* _IOWRITE */;
-  }
   return {};
 }
 
@@ -599,7 +540,6 @@ std::uint64_t Program::WriteStartContext(std::uint64_t stackTop, std::uint64_t s
 
 Program::~Program() {
   image_.reset();
-  heap_.reset();
   if (process_ && process_->handles().size()) {
     // Handles are only left when the machine stopped before they could close: no driver code
     // may run again, so they are abandoned with the machine.
@@ -607,12 +547,11 @@ Program::~Program() {
   }
 }
 
+
 void Program::Syscall(FunctionRef<void()> call) {
   if (!gate_.Call(*process_, call)) cpu::ExitUserMode(cpu::UserExitKind::kMachineStopped, 0);
   cpu::CheckTermination();
 }
-
-void Program::Exit(std::uint32_t code) { cpu::ExitUserMode(cpu::UserExitKind::kExited, code); }
 
 ProgramExit Program::Run() {
   // The first thread's object carries its state for the thread services, as the others' do.
@@ -629,7 +568,7 @@ ProgramExit Program::Run() {
   std::memcpy(thread.kpcr() + kPcrUsedSelf, &teb_, 8);
   std::memcpy(thread.kpcr() + kPcrTlsPointer, &tlsArray_, 8);
   Put<std::uint64_t>(teb_ + kTebThreadId, thread.id);
-  if (ntLayer_) {
+  {
     attachment.UseProgramGsBlock(teb_);
     frame_.program = this;
     frame_.binding = binding_.get();
@@ -640,8 +579,6 @@ ProgramExit Program::Run() {
       thread.userApcDispatcher = ntdll_->FindExport("KiUserApcDispatcher").value_or(0);
     }
   }
-  Program* const previous = t_program;
-  t_program = this;
   {
     std::lock_guard lock(threadsMutex_);
     mainRunning_ = true;
@@ -683,19 +620,15 @@ ProgramExit Program::Run() {
                                      static_cast<std::uint32_t>(creation), nt::NtStatusName(creation));
   } else {
     result.exit = cpu::RunUserMode([&]() -> std::uint32_t {
-      if (ntLayer_) {
-        // System calls run on this thread's own stack, below the frames that entered user mode.
-        frame_.kernelRsp = (reinterpret_cast<std::uint64_t>(__builtin_frame_address(0)) - 0x4000) & ~0xFull;
-        if (wine_) {
-          // As Windows starts a thread: LdrInitializeThunk(context) called just below the context,
-          // which ntdll ends with NtContinue into RtlUserThreadStart(entry, PEB).
-          const auto init = ntdll_->FindExport("LdrInitializeThunk");
-          return static_cast<std::uint32_t>(cpu::CallUser(*init, startContext_ + 0x20, startContext_));
-        }
-        return static_cast<std::uint32_t>(cpu::CallUser(entry, stackTop, peb_));
+      // System calls run on this thread's own stack, below the frames that entered user mode.
+      frame_.kernelRsp = (reinterpret_cast<std::uint64_t>(__builtin_frame_address(0)) - 0x4000) & ~0xFull;
+      if (wine_) {
+        // As Windows starts a thread: LdrInitializeThunk(context) called just below the context,
+        // which ntdll ends with NtContinue into RtlUserThreadStart(entry, PEB).
+        const auto init = ntdll_->FindExport("LdrInitializeThunk");
+        return static_cast<std::uint32_t>(cpu::CallUser(*init, startContext_ + 0x20, startContext_));
       }
-      for (std::uint64_t cb : tlsCallbacks_) cpu::CallUser(cb, stackTop, imageBase, 1 /* DLL_PROCESS_ATTACH */, 0);
-      return static_cast<std::uint32_t>(cpu::CallUser(entry, stackTop));
+      return static_cast<std::uint32_t>(cpu::CallUser(entry, stackTop, peb_));
     });
     // A program that ended inside a system call left its TEB as the kernel's GS block.
     thread.gsIrql = nullptr;
@@ -759,7 +692,6 @@ ProgramExit Program::Run() {
   });
   process_->threadHost = nullptr;
   thread.process = nullptr;
-  t_program = previous;
   // The console goes with the program (its terminal's settings are put back), outside the kernel lock.
   std::shared_ptr<Console> console;
   {
@@ -790,65 +722,14 @@ std::string Program::Describe(const cpu::UserExit& exit) const {
   const std::string module = options_.hostPath.filename().string();
   if (image_->contains(exit.address)) {
     where = fmt::format("{}+{:#x}", module, exit.address - image_->base());
-  } else if (exit.address < nt::mm::kUserProbeAddress) {
-    where = fmt::format("{:#018x}", exit.address);
   } else {
-    where = fmt::format("{:#018x} (in a function of ntbox's kernel32/msvcrt the program called)", exit.address);
+    where = fmt::format("{:#018x}", exit.address);
   }
   std::string text = fmt::format("unhandled exception {:#010x} ({}) at {}", exit.code, StatusText(exit.code), where);
   if (exit.code == 0xC0000005u && exit.faultAddressKnown) {
     text += fmt::format(", {} {:#018x}", exit.faultWrite ? "writing" : "reading", exit.faultAddress);
   }
   return text;
-}
-
-int Program::ReadStdin(void* buffer, std::size_t size) {
-  std::size_t done = 0;
-  auto* out = static_cast<char*>(buffer);
-  while (done < size && stdinPos_ < stdinBuffer_.size()) out[done++] = stdinBuffer_[stdinPos_++];
-  if (done > 0 || size == 0) return static_cast<int>(done);
-  for (;;) {
-    const ssize_t n = ::read(options_.stdio.in, out, size);
-    if (n >= 0) return static_cast<int>(n);
-    if (errno != EINTR) return -1;
-    cpu::CheckTermination();
-  }
-}
-
-int Program::GetStdinChar() {
-  if (stdinPos_ >= stdinBuffer_.size()) {
-    if (stdinEof_) return -1;
-    char block[4096];
-    const int n = ReadStdin(block, sizeof block);
-    if (n <= 0) {
-      stdinEof_ = n == 0;
-      return -1;
-    }
-    stdinBuffer_.assign(block, static_cast<std::size_t>(n));
-    stdinPos_ = 0;
-  }
-  return static_cast<unsigned char>(stdinBuffer_[stdinPos_++]);
-}
-
-void Program::UngetStdinChar(int c) {
-  if (c < 0) return;
-  if (stdinPos_ > 0) stdinBuffer_[--stdinPos_] = static_cast<char>(c);
-  else stdinBuffer_.insert(stdinBuffer_.begin(), static_cast<char>(c));
-}
-
-bool Program::WriteStd(int which, const void* data, std::size_t size) {
-  const int fd = which == 2 ? options_.stdio.err : options_.stdio.out;
-  const auto* p = static_cast<const char*>(data);
-  while (size > 0) {
-    const ssize_t n = ::write(fd, p, size);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    p += n;
-    size -= static_cast<std::size_t>(n);
-  }
-  return true;
 }
 
 }  // namespace ntbox::user

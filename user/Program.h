@@ -1,8 +1,8 @@
-// A Win32 console program running as a process of the machine (ntbox run): its image in the
-// process's user range, its stack, TEB and PEB there too, its heap, its console (three host file
-// descriptors), and the per-process state of the DLLs ntbox implements. Its calls into the kernel
-// go through the machine's SystemGate, so a driver fault during one bugchecks the machine while
-// a fault in the program only ends the program.
+// A Win32 console program running as a process of the machine (ntbox run) on Wine's DLLs: its image
+// and ntdll in the process's user range, its stack, TEB and PEB there too, its console (the client's
+// descriptors behind \Device\ConDrv) and its threads. Its system calls go through the machine's
+// SystemGate, so a driver fault during one bugchecks the machine while a fault in the program only
+// ends the program.
 #pragma once
 #include <condition_variable>
 #include <cstdint>
@@ -22,8 +22,6 @@
 #include "support/FunctionRef.h"
 #include "support/Result.h"
 #include "user/Console.h"
-#include "user/CrtData.h"
-#include "user/Heap.h"
 #include "user/SystemCall.h"
 
 namespace ntbox::user {
@@ -47,9 +45,6 @@ struct ProgramOptions {
   std::vector<std::string> args;   // argv[1..]
   std::string currentDirectory;    // a Win32 path (Z:\home\me, C:\...)
   StdIo stdio;
-  // Run on Wine's DLLs through ntdll's own loader (ntbox run --nt-layer): the path every program
-  // takes once issue 16 is done; until then a development switch.
-  bool wineDlls = true;
 };
 
 // What the end of a program looks like to its caller.
@@ -85,35 +80,19 @@ class Program : private nt::ps::ThreadHost {
   // console handlers (it is not on Wine's DLLs, or has not got that far): end it instead.
   bool Interrupt(std::uint32_t event);
 
-  // The program the calling thread runs, for the DLL functions.
-  static Program& Current();
-
   nt::ps::Process& process() { return *process_; }
   SystemGate& gate() { return gate_; }
-  Heap& heap() { return *heap_; }
   const StdIo& stdio() const { return options_.stdio; }
   const ProgramOptions& options() const { return options_; }
   const pe::LoadedImage& image() const { return *image_; }
   std::string Win32Path() const;  // the image's path as the program sees it: Z:\home\...
   std::uint64_t teb() const { return teb_; }
+  // Runs a system service for the program through the machine's gate; ends the program when the
+  // machine has stopped.
+  void Syscall(FunctionRef<void()> call);
+
   // Imports that Wine's DLLs have only as stubs (calling one raises an exception): DLL!function.
   const std::vector<std::string>& stubImports() const { return stubImports_; }
-
-  // Per-process CRT state in user memory (the DLL functions hand out pointers to it).
-  CrtData& crt() { return *crt_; }
-
-  // Runs call as a system service; ends the program when the machine has stopped.
-  void Syscall(FunctionRef<void()> call);
-  // Ends the program (ExitProcess).
-  [[noreturn]] void Exit(std::uint32_t code);
-
-  // Exit handlers registered with atexit/_onexit, run by exit in reverse order.
-  std::vector<std::uint64_t>& exitHandlers() { return exitHandlers_; }
-  // Buffered console input (stdin is read in blocks).
-  int ReadStdin(void* buffer, std::size_t size);
-  int GetStdinChar();       // EOF (-1) at the end
-  void UngetStdinChar(int c);
-  bool WriteStd(int fd, const void* data, std::size_t size);
 
  private:
   Program(const ProgramOptions& options, SystemGate& gate) : options_(options), gate_(gate) {}
@@ -124,11 +103,10 @@ class Program : private nt::ps::ThreadHost {
   SystemGate& gate_;
   std::unique_ptr<nt::ps::Process> process_;
   std::unique_ptr<pe::LoadedImage> image_;
-  // A program that imports only ntdll.dll runs on the NT system-call layer: Wine's ntdll mapped
-  // beside it, its system calls through the entry in user/SystemCall (the path every program takes
-  // once issue 16 lands; until then the others run on the hand-written kernel32 and msvcrt).
-  bool ntLayer_ = false;
-  bool wine_ = false;  // started by ntdll's LdrInitializeThunk (ProgramOptions::wineDlls)
+  // Every program runs on the NT system-call layer beside Wine's ntdll. One that imports only
+  // ntdll.dll (a native program) starts at its entry point; the others are started by ntdll's
+  // LdrInitializeThunk and load Wine's DLLs.
+  bool wine_ = false;
   Result<void> PrepareWineProcess();
   std::uint64_t startContext_ = 0;  // the CONTEXT LdrInitializeThunk starts from
   std::uint64_t params_ = 0;        // RTL_USER_PROCESS_PARAMETERS
@@ -137,17 +115,10 @@ class Program : private nt::ps::ThreadHost {
   std::unique_ptr<pe::LoadedImage> ntdll_;
   std::shared_ptr<const ServiceBinding> binding_;
   SystemCallFrame frame_;
-  std::unique_ptr<Heap> heap_;
   std::uint64_t stackBottom_ = 0, stackTop_ = 0, guardPage_ = 0;
   std::uint64_t teb_ = 0, peb_ = 0, tlsArray_ = 0;
-  CrtData* crt_ = nullptr;
-  std::vector<std::uint64_t> tlsCallbacks_;
   std::vector<std::string> stubImports_;
-  std::vector<std::uint64_t> exitHandlers_;
   std::string commandLine_;
-  std::string stdinBuffer_;
-  std::size_t stdinPos_ = 0;
-  bool stdinEof_ = false;
 
   // A thread beyond the first (ProgramThreads.cpp).
   struct Thread {

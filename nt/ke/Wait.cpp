@@ -60,7 +60,7 @@ bool Signaled(DISPATCHER_HEADER* h, const void* self) {
 bool Consume(DISPATCHER_HEADER* h, void* self) {
   switch (h->Type) {
     case type::kSynchronizationEvent:
-      // Programs consume events without the kernel lock (user/Kernel32): atomically.
+      // Atomic: KeSetEvent changes an event's state without the kernel lock.
       std::atomic_ref<LONG>(h->SignalState).store(0);
       return false;
     case type::kSynchronizationTimer:
