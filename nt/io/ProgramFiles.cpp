@@ -4,6 +4,7 @@
 // read-only), Z: the host's root (read-only until the sandbox hands files through the client), and
 // any other name a device (\??\IoctlTest, \Device\Null). Drivers' calls (KernelMode) are ZwCreateFile's.
 #include <dirent.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <strings.h>
 #include <sys/stat.h>
@@ -23,6 +24,7 @@
 #include "nt/io/FileObject.h"
 #include "nt/io/IoExports.h"
 #include "nt/io/IoServices.h"
+#include "nt/ke/Dispatcher.h"
 #include "nt/ke/Thread.h"
 #include "nt/mm/Probe.h"
 #include "nt/io/Overlapped.h"
@@ -241,8 +243,36 @@ NTSTATUS NTAPI NtCreateFile(HANDLE* FileHandle, ACCESS_MASK DesiredAccess, OBJEC
 
 namespace {
 
-// A transfer on a file the kernel holds a host descriptor for (the machine's drives, the console
-// the client lent): the caller's buffer copied in chunks, never touched directly.
+// Waits until a pipe, socket or terminal can be read or written, without the kernel lock: a
+// program waiting for its input holds up neither the machine nor its own end (termination
+// interrupts the wait, and it is looked at again every second in case its signal came just before
+// the wait began). False when the thread is to end.
+bool WaitForHostFile(int fd, bool write) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) return true;
+  ke::KernelThread* t = ke::CurrentThread();
+  auto& lock = ke::TheKernelLock();
+  const unsigned depth = lock.HeldByCaller() ? lock.ReleaseAll() : 0;
+  bool ready = false;
+  while (!(t && t->terminateRequested)) {
+    pollfd p{fd, static_cast<short>(write ? POLLOUT : POLLIN), 0};
+    const int n = ::poll(&p, 1, 1000);
+    if (n > 0) {
+      ready = true;  // data, room, or an end (the read or write then says which)
+      break;
+    }
+    if (n < 0 && errno != EINTR) {
+      ready = true;
+      break;
+    }
+  }
+  if (depth) lock.Reacquire(depth);
+  return ready;
+}
+
+// A transfer on a file the kernel holds a host descriptor for (the machine's drives, pipes and
+// files the client lent as standard handles): the caller's buffer copied in chunks, never touched
+// directly.
 NTSTATUS HostTransfer(int fd, bool write, PVOID buffer, ULONG length, const LARGE_INTEGER* offset, ULONG_PTR& done) {
   constexpr std::size_t kChunk = 64 * 1024;
   std::vector<std::uint8_t> chunk(std::min<std::size_t>(length, kChunk));
@@ -253,6 +283,7 @@ NTSTATUS HostTransfer(int fd, bool write, PVOID buffer, ULONG length, const LARG
     const std::size_t n = std::min<std::size_t>(length - done, kChunk);
     auto* user = static_cast<std::uint8_t*>(buffer) + done;
     if (write && !mm::ReadCaller(chunk.data(), user, n)) return STATUS_ACCESS_VIOLATION;
+    if (!WaitForHostFile(fd, write)) return STATUS_CANCELLED;
     ssize_t r;
     do {
       if (write) {

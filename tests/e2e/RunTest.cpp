@@ -64,10 +64,16 @@ class RunTest : public ntbox::test::MachineFixture {
 
   // `ntbox run` in the background, its stdout on a pipe; returns once it printed `line`.
   pid_t Start(const std::string& program, const std::vector<std::string>& args, const std::string& line, int& out) {
+    return StartWithInput(program, args, line, -1, out);
+  }
+  // The same with stdin from a descriptor (-1: this process's).
+  pid_t StartWithInput(const std::string& program, const std::vector<std::string>& args, const std::string& line,
+                       int in, int& out) {
     int p[2];
     if (pipe(p) != 0) return -1;
     const pid_t pid = fork();
     if (pid == 0) {
+      if (in >= 0) dup2(in, 0);
       dup2(p[1], 1);
       close(p[0]);
       close(p[1]);
@@ -532,6 +538,33 @@ TEST_F(RunTest, CtrlCIsAConsoleControlEvent) {
   EXPECT_EQ(Wait(pid), 128 + SIGINT);
   close(out);
   EXPECT_EQ(Run("status").exit, 0);
+}
+
+// A program waiting for input on a pipe (its stdin) holds up neither the machine (other commands
+// run meanwhile) nor its own end: it reads what comes, and Ctrl-C ends it while it waits.
+TEST_F(RunTest, AProgramWaitingForInputHoldsUpNothing) {
+  for (const bool interrupt : {false, true}) {
+    int in[2];
+    ASSERT_EQ(pipe(in), 0);
+    int out = -1;
+    const pid_t pid = StartWithInput("console_app.exe", {"pipein"}, "reading\r\n", in[0], out);
+    close(in[0]);
+    ASSERT_GT(pid, 0);
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(Run("sc query type= driver").exit, 0);
+    std::string rest;
+    if (interrupt) {
+      kill(pid, SIGINT);
+      EXPECT_EQ(Wait(pid), 128 + SIGINT);
+    } else {
+      EXPECT_EQ(write(in[1], "typed\n", 6), 6);
+      EXPECT_EQ(Wait(pid), 0);
+      char c;
+      while (read(out, &c, 1) == 1) rest += c;
+      EXPECT_EQ(rest, "read 6: typed\r\n\r\n");  // msvcrt's text mode turns both line feeds into CRLF
+    }
+    close(in[1]);
+    close(out);
+  }
 }
 
 // A program on the Universal CRT, imported through api-ms-win-crt-*.dll as MSVC-built programs

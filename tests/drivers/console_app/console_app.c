@@ -104,6 +104,15 @@ int main(int argc, char** argv) {
     Sleep(INFINITE);
     return 0;
   }
-  printf("usage: console_app getch|line|info|handler|default\n");
+  if (!strcmp(mode, "pipein")) {
+    // stdin a pipe: ReadFile waits for the writer without holding up the machine.
+    printf("reading\n");
+    char buffer[64];
+    DWORD n = 0;
+    if (!ReadFile(in, buffer, sizeof buffer, &n, NULL)) return Fail("ReadFile(stdin)");
+    printf("read %lu: %.*s\n", n, (int)n, buffer);
+    return 0;
+  }
+  printf("usage: console_app getch|line|info|handler|default|pipein\n");
   return 2;
 }
