@@ -87,6 +87,7 @@ const auto kServices = std::to_array<SystemService>({
     NT_SERVICE(NtCreateIoCompletion),
     NT_SERVICE(NtCreateKey),
     NT_SERVICE(NtCreateMutant),
+    NT_SERVICE(NtCreateNamedPipeFile),
     NT_SERVICE(NtCreateSection),
     NT_SERVICE(NtCreateSemaphore),
     NT_SERVICE(NtCreateThreadEx),

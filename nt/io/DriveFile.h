@@ -1,5 +1,6 @@
 // Kernel file I/O on the machine's drive (see DriveFile.cpp).
 #pragma once
+#include <optional>
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -61,6 +62,18 @@ NTSTATUS NTAPI NtQueryInformationFile(HANDLE FileHandle, IO_STATUS_BLOCK* IoStat
                                       ULONG Length, ULONG FileInformationClass);
 NTSTATUS NTAPI NtSetInformationFile(HANDLE FileHandle, IO_STATUS_BLOCK* IoStatusBlock, PVOID FileInformation,
                                     ULONG Length, ULONG FileInformationClass);
+// Pipes (io/NamedPipes.cpp): a pipe's server end; OpenPipeClient gives a client the other end.
+NTSTATUS NTAPI NtCreateNamedPipeFile(HANDLE* PipeHandle, ACCESS_MASK DesiredAccess, OBJECT_ATTRIBUTES* ObjectAttributes,
+                                     IO_STATUS_BLOCK* IoStatusBlock, ULONG ShareAccess, ULONG CreateDisposition,
+                                     ULONG CreateOptions, ULONG NamedPipeType, ULONG ReadMode, ULONG CompletionMode,
+                                     ULONG MaximumInstances, ULONG InboundQuota, ULONG OutboundQuota,
+                                     LARGE_INTEGER* DefaultTimeout);
+namespace io {
+// The pipe an NT name means (\??\pipe\X, \Device\NamedPipe\X ...), upper-cased; nullopt for another name.
+std::optional<std::u16string> PipeName(std::u16string_view ntName);
+// A client's open of a pipe: the end an unconnected instance keeps for it.
+NTSTATUS OpenPipeClient(const std::u16string& pipe, ACCESS_MASK access, HANDLE& handle);
+}  // namespace io
 // Completion ports (io/CompletionPort.cpp).
 NTSTATUS NTAPI NtCreateIoCompletion(HANDLE* IoCompletionHandle, ACCESS_MASK DesiredAccess, PVOID ObjectAttributes,
                                     ULONG NumberOfConcurrentThreads);

@@ -211,6 +211,7 @@ NTSTATUS OpenByName(const OBJECT_ATTRIBUTES* objectAttributes, ACCESS_MASK acces
   if (rest.size() >= 2 && rest[1] == u':' && rest != std::u16string_view(name)) {
     return OpenOnVolume(name, rest, access, disposition, options, &handle);
   }
+  if (const auto pipe = io::PipeName(name)) return io::OpenPipeClient(*pipe, access, handle);
   auto opened = io::OpenFile(ps::CurrentProcess(), name, access, share, overlapped);
   if (!opened) return opened.error();
   handle = reinterpret_cast<HANDLE>(*opened);
@@ -299,7 +300,13 @@ NTSTATUS HostTransfer(int fd, bool write, PVOID buffer, ULONG length, const LARG
     done += static_cast<ULONG_PTR>(r);
     if (r == 0 || (!write && static_cast<std::size_t>(r) < n)) break;  // the end, or what a pipe had
   }
-  return !write && done == 0 && length > 0 ? STATUS_END_OF_FILE : STATUS_SUCCESS;
+  if (!write && done == 0 && length > 0) {
+    // A pipe whose other end has closed is broken (ReadFile: ERROR_BROKEN_PIPE), a file at its end.
+    struct stat st {};
+    return ::fstat(fd, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)) ? STATUS_PIPE_BROKEN
+                                                                                     : STATUS_END_OF_FILE;
+  }
+  return STATUS_SUCCESS;
 }
 
 NTSTATUS Transfer(bool write, HANDLE FileHandle, HANDLE Event, PVOID ApcRoutine, PVOID ApcContext,

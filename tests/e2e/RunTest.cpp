@@ -567,6 +567,16 @@ TEST_F(RunTest, AProgramWaitingForInputHoldsUpNothing) {
   }
 }
 
+// Pipes: CreatePipe (a pipe to GetFileType; a read after the writer closed fails with
+// ERROR_BROKEN_PIPE) and a named pipe a client opens by its \\.\pipe\ name, both directions; a
+// pipe no server made is not found.
+TEST_F(RunTest, ProgramsUsePipes) {
+  const Outcome r = App("console_app.exe pipes");
+  EXPECT_EQ(r.exit, 0) << r.out << r.err;
+  EXPECT_EQ(r.out, Crlf("GetFileType 3\nread 14: through a pipe\nafter the writer closed: 0 error 109\n"
+                        "server read ping\nclient read pong\nno such pipe: 0 error 2\n"));
+}
+
 // A program on the Universal CRT, imported through api-ms-win-crt-*.dll as MSVC-built programs
 // import it: the process's API set map (apisetschema.dll's, at PEB+0x68) leads ntdll's loader to
 // ucrtbase.dll.

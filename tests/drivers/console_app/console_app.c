@@ -113,6 +113,41 @@ int main(int argc, char** argv) {
     printf("read %lu: %.*s\n", n, (int)n, buffer);
     return 0;
   }
-  printf("usage: console_app getch|line|info|handler|default|pipein\n");
+  if (!strcmp(mode, "pipes")) {
+    // An anonymous pipe: a pipe to GetFileType, data through it, a broken pipe once the writer goes.
+    HANDLE r, w;
+    char buffer[64];
+    DWORD n = 0;
+    if (!CreatePipe(&r, &w, NULL, 0)) return Fail("CreatePipe");
+    printf("GetFileType %lu\n", GetFileType(r));
+    if (!WriteFile(w, "through a pipe", 14, &n, NULL)) return Fail("WriteFile(pipe)");
+    if (!ReadFile(r, buffer, sizeof buffer, &n, NULL)) return Fail("ReadFile(pipe)");
+    printf("read %lu: %.*s\n", n, (int)n, buffer);
+    CloseHandle(w);
+    const BOOL ok = ReadFile(r, buffer, sizeof buffer, &n, NULL);
+    printf("after the writer closed: %d error %lu\n", ok, GetLastError());
+    CloseHandle(r);
+    // A named pipe: the server's instance, a client that opens its name, both directions.
+    HANDLE server = CreateNamedPipeA("\\\\.\\pipe\\ntbox_console_app", PIPE_ACCESS_DUPLEX, PIPE_TYPE_BYTE | PIPE_WAIT,
+                                     1, 4096, 4096, 0, NULL);
+    if (server == INVALID_HANDLE_VALUE) return Fail("CreateNamedPipe");
+    HANDLE client = CreateFileA("\\\\.\\pipe\\ntbox_console_app", GENERIC_READ | GENERIC_WRITE, 0, NULL,
+                                OPEN_EXISTING, 0, NULL);
+    if (client == INVALID_HANDLE_VALUE) return Fail("CreateFile(pipe)");
+    if (!WriteFile(client, "ping", 4, &n, NULL) || !ReadFile(server, buffer, sizeof buffer, &n, NULL)) {
+      return Fail("client to server");
+    }
+    printf("server read %.*s\n", (int)n, buffer);
+    if (!WriteFile(server, "pong", 4, &n, NULL) || !ReadFile(client, buffer, sizeof buffer, &n, NULL)) {
+      return Fail("server to client");
+    }
+    printf("client read %.*s\n", (int)n, buffer);
+    HANDLE none = CreateFileA("\\\\.\\pipe\\ntbox_no_such_pipe", GENERIC_READ, 0, NULL, OPEN_EXISTING, 0, NULL);
+    printf("no such pipe: %d error %lu\n", none != INVALID_HANDLE_VALUE, GetLastError());
+    CloseHandle(client);
+    CloseHandle(server);
+    return 0;
+  }
+  printf("usage: console_app getch|line|info|handler|default|pipein|pipes\n");
   return 2;
 }
