@@ -605,6 +605,7 @@ ProgramExit Program::Run() {
   nt::NTSTATUS creation = nt::STATUS_SUCCESS;
   const bool started = gate_.Call(*process, [&] {
     nt::ps::NotifyImageLoad(imageName, process->id(), imageBase, image_->size(), false);
+    nt::ps::NotifyImageLoad(u"\\SystemRoot\\System32\\ntdll.dll", process->id(), ntdll_->base(), ntdll_->size(), false);
     if (wine_) OpenStandardHandles();
     creation = nt::ps::NotifyProcessCreate(*process, nt::Kernel::Current().systemProcess().id(), imageName,
                                            nt::ob::Widen(commandLine_));

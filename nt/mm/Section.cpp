@@ -27,6 +27,7 @@
 #include "nt/ob/ObExports.h"
 #include "nt/ob/ObTypes.h"
 #include "nt/ob/Object.h"
+#include "nt/ps/Notify.h"
 #include "nt/ps/Process.h"
 #include "nt/ps/UserThreads.h"
 #include "pe/PeImage.h"
@@ -43,6 +44,7 @@ constexpr std::uint64_t kMaxFileSection = 512ull << 20;
 
 struct SectionData {
   std::shared_ptr<const pe::PeImage> image;  // SEC_IMAGE
+  std::u16string fileName;                    // the file's NT name (a SEC_IMAGE's, for load-image notify routines)
   std::vector<std::uint8_t> data;            // a file's bytes otherwise
   // Backed by the paging file (shared memory, no file): one host memory file every view maps, in
   // programs and in system space alike.
@@ -209,6 +211,10 @@ NTSTATUS NTAPI NtCreateSection(HANDLE* SectionHandle, ACCESS_MASK DesiredAccess,
     return s;
   }
   const int fd = io::TailOf(static_cast<FILE_OBJECT*>(file))->hostFd;
+  {
+    const UNICODE_STRING& n = static_cast<FILE_OBJECT*>(file)->FileName;
+    if (n.Buffer) data->fileName.assign(n.Buffer, n.Length / 2);
+  }
   struct stat st {};
   NTSTATUS status = STATUS_SUCCESS;
   std::vector<std::uint8_t> bytes;
@@ -332,6 +338,8 @@ NTSTATUS NTAPI NtMapViewOfSection(HANDLE SectionHandle, HANDLE ProcessHandle, PV
       ps::Process& process = ps::CurrentProcess();
       const pe::LoadedImage& image = **mapped;
       process.imageViews()[base] = std::move(*mapped);
+      // Drivers' load-image notify routines hear of every image mapped into a process, as on Windows.
+      ps::NotifyImageLoad(s->fileName, process.id(), base, length, false);
       if (process.threadHost) process.threadHost->ImageMapped(image);
     }
   } else {

@@ -652,12 +652,15 @@ TEST_F(MachineTest, NotifyRoutinesHearProcessesThreadsAndImages) {
     if (c == '/') c = '\\';
   }
   EXPECT_TRUE(Contains(log, "FirstDriverSample.sys pid=0 system=1 size_ok=1")) << log;
+  // The program's image, ntdll, then each DLL its loader maps (as NtMapViewOfSection maps it).
   const std::vector<std::string> order = {
       "notify: image " + exeNt + " pid=",
+      "notify: image \\SystemRoot\\System32\\ntdll.dll pid=",
       "notify: process create pid=",
       "notify: process-ex create pid=",
       "cmd=user_basics.exe args hello",
       "notify: thread create pid=",
+      "notify: image \\??\\C:\\windows\\system32\\kernel32.dll pid=",
       "notify: thread exit pid=",
       "notify: process-ex exit pid=",
       "notify: process exit pid=",
