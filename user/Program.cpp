@@ -564,6 +564,7 @@ ProgramExit Program::Run() {
   nt::ke::KernelThread& thread = attachment.thread();
   if (wine_) process_->threadHost = this;
   thread.process = process_.get();
+  nt::ps::StartUserThread(mainThreadObject_);
   thread.previousMode = 1;  // UserMode
   std::memcpy(thread.kpcr() + kPcrUsedSelf, &teb_, 8);
   std::memcpy(thread.kpcr() + kPcrTlsPointer, &tlsArray_, 8);

@@ -75,6 +75,7 @@ void Program::RunThread(Thread& th) {
   nt::ke::ThreadAttachment attachment(processor, th.object, th.id);
   nt::ke::KernelThread& kt = attachment.thread();
   kt.process = process_.get();
+  nt::ps::StartUserThread(th.object);
   kt.previousMode = 1;  // UserMode
   attachment.UseProgramGsBlock(th.teb);
   th.frame.program = this;

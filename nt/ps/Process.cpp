@@ -1,3 +1,4 @@
+#include "nt/ke/KeExports.h"
 #include "nt/ps/Process.h"
 #include "nt/ps/UserThreads.h"
 
@@ -21,6 +22,9 @@ std::atomic<ULONG> g_nextId{0x100};
 Process::Process(std::string imageName, ULONG id, std::unique_ptr<mm::UserSpace> space)
     : imageName_(std::move(imageName)), id_(id), space_(std::move(space)) {
   object_ = ob::CreateObject(ob::ProcessType(), kProcessObjectSize, this);
+  LARGE_INTEGER now{};
+  KeQuerySystemTimePrecise(&now);
+  createTime = now.QuadPart;
 }
 
 Result<std::unique_ptr<Process>> Process::Create(std::string imageName) {
@@ -84,11 +88,31 @@ NTSTATUS NTAPI NtTerminateProcess(HANDLE ProcessHandle, NTSTATUS ExitStatus) {
   return STATUS_SUCCESS;
 }
 
+namespace {
+
+// The ended threads' times and the live ones' (each through its host thread).
+void ProcessCpuTimes(ps::Process& p, std::int64_t& user, std::int64_t& kernel) {
+  std::lock_guard lock(p.timesMutex);
+  user = p.endedUserTime;
+  kernel = p.endedKernelTime;
+  for (const int tid : p.liveThreads) {
+    ps::ThreadControl c;
+    c.hostTid = tid;
+    std::int64_t u = 0, k = 0;
+    ps::ThreadCpuTimes(c, u, k);
+    user += u;
+    kernel += k;
+  }
+}
+
+}  // namespace
+
 NTSTATUS NTAPI NtQueryInformationProcess(HANDLE ProcessHandle, ULONG ProcessInformationClass,
                                          PVOID ProcessInformation, ULONG Length, ULONG* ReturnLength) {
   constexpr ULONG ProcessBasicInformation = 0, ProcessDebugPort = 7, ProcessDefaultHardErrorMode = 12;
   constexpr ULONG ProcessSessionInformation = 24, ProcessWow64Information = 26, ProcessCookie = 36;
   constexpr ULONG ProcessImageInformation = 46, ProcessDebugObjectHandle = 30, ProcessDebugFlags = 31;
+  constexpr ULONG ProcessTimes = 4;
   ps::Process* process = ps::ProcessOfHandle(ProcessHandle);
   if (!process) return STATUS_INVALID_HANDLE;
   ps::Process& p = *process;
@@ -129,6 +153,15 @@ NTSTATUS NTAPI NtQueryInformationProcess(HANDLE ProcessHandle, ULONG ProcessInfo
       size = 0x40;
       std::memcpy(info, p.imageInformation.data(), size);
       break;
+    case ProcessTimes: {  // KERNEL_USER_TIMES: creation, exit (none yet), kernel, user
+      size = 0x20;
+      std::int64_t user = 0, kernel = 0;
+      ProcessCpuTimes(p, user, kernel);
+      put(0x00, p.createTime);
+      put(0x10, kernel);
+      put(0x18, user);
+      break;
+    }
     default: return STATUS_INVALID_INFO_CLASS;
   }
   if (Length != size && !(ProcessInformationClass == ProcessBasicInformation && Length >= size)) {

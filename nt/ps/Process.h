@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
+#include <set>
 #include <string>
 
 #include "nt/Types.h"
@@ -47,6 +49,12 @@ class Process {
   // Its console (user::Console): what \Device\ConDrv's CurrentIn, CurrentOut and Console names open
   // for it; nullptr when it has none.
   std::shared_ptr<void> console;
+  // GetProcessTimes: its creation (system time) and the CPU time of its threads, the ended ones
+  // summed, the live ones by host thread.
+  std::int64_t createTime = 0;
+  std::mutex timesMutex;
+  std::set<int> liveThreads;
+  std::int64_t endedUserTime = 0, endedKernelTime = 0;
   // Images mapped into the process by NtMapViewOfSection, by base.
   std::map<std::uint64_t, std::unique_ptr<pe::LoadedImage>>& imageViews() { return imageViews_; }
 

@@ -1,7 +1,13 @@
 // The thread services of programs: NtCreateThreadEx, NtResumeThread, NtTerminateThread,
 // NtQueryInformationThread, NtSetInformationThread, and the alerts by thread id that Wine's
 // critical sections, SRW locks and condition variables sleep on (NtWaitForAlertByThreadId).
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 
 #include "nt/Kernel.h"
 #include "nt/Status.h"
@@ -27,17 +33,85 @@ ThreadControl* ControlOf(void* threadObject) {
   return h && h->type == &ob::ThreadType() ? static_cast<ThreadControl*>(h->hostContext) : nullptr;
 }
 
+namespace {
+
+std::int64_t SystemTimeNow() {
+  LARGE_INTEGER now{};
+  KeQuerySystemTimePrecise(&now);
+  return now.QuadPart;
+}
+
+std::int64_t FromTimeval(const timeval& t) { return t.tv_sec * 10'000'000ll + t.tv_usec * 10ll; }
+
+}  // namespace
+
 void* CreateUserThreadObject(ThreadControl* control) {
+  control->createTime = SystemTimeNow();
   ob::OwningHostContext<ThreadControl>(ob::ThreadType());
   void* object = ke::CreateThreadObject();
   ob::HeaderOf(object)->hostContext = control;
   return object;
 }
 
+void ThreadCpuTimes(const ThreadControl& control, std::int64_t& user, std::int64_t& kernel) {
+  user = control.userTime;
+  kernel = control.kernelTime;
+  if (control.ended || !control.hostTid) return;
+  if (control.hostTid == static_cast<int>(::gettid())) {
+    rusage r{};
+    if (::getrusage(RUSAGE_THREAD, &r) == 0) {
+      user = FromTimeval(r.ru_utime);
+      kernel = FromTimeval(r.ru_stime);
+    }
+    return;
+  }
+  // Another thread: /proc's utime and stime (fields 14 and 15, in clock ticks), after the
+  // command name in parentheses.
+  std::ifstream stat("/proc/self/task/" + std::to_string(control.hostTid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  const std::size_t close = text.rfind(')');
+  if (close == std::string::npos) return;
+  std::istringstream fields(text.substr(close + 2));
+  std::string field;
+  std::int64_t utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && fields >> field; ++i) {
+    if (i == 14) utime = std::stoll(field);
+    if (i == 15) stime = std::stoll(field);
+  }
+  const std::int64_t tick = 10'000'000ll / std::max(1L, ::sysconf(_SC_CLK_TCK));
+  user = utime * tick;
+  kernel = stime * tick;
+}
+
+void StartUserThread(void* threadObject) {
+  ThreadControl* c = ControlOf(threadObject);
+  if (!c) return;
+  {
+    std::lock_guard lock(c->mutex);
+    c->hostTid = static_cast<int>(::gettid());
+  }
+  if (ps::Process* p = ke::CurrentThread()->process) {
+    std::lock_guard lock(p->timesMutex);
+    p->liveThreads.insert(c->hostTid);
+  }
+}
+
 void EndUserThread(void* threadObject, NTSTATUS status) {
   if (ThreadControl* c = ControlOf(threadObject)) {
+    std::int64_t user = 0, kernel = 0;
+    ThreadCpuTimes(*c, user, kernel);
     std::lock_guard lock(c->mutex);
     c->exitStatus = status;
+    c->exitTime = SystemTimeNow();
+    c->userTime = user;
+    c->kernelTime = kernel;
+    if (ps::Process* p = ke::CurrentThread()->process; p && c->hostTid && !c->ended) {
+      std::lock_guard times(p->timesMutex);
+      if (p->liveThreads.erase(c->hostTid)) {
+        p->endedUserTime += user;
+        p->endedKernelTime += kernel;
+      }
+    }
     c->ended = true;
   }
   static_cast<DISPATCHER_HEADER*>(threadObject)->SignalState = 1;
@@ -267,6 +341,16 @@ NTSTATUS NTAPI NtQueryInformationThread(HANDLE ThreadHandle, ULONG ThreadInforma
         put(0x28, LONG{8});  // Priority: normal
         put(0x2C, LONG{8});  // BasePriority
         break;
+      case 1: {  // ThreadTimes: KERNEL_USER_TIMES
+        size = 0x20;
+        std::int64_t user = 0, kernel = 0;
+        ThreadCpuTimes(c, user, kernel);
+        put(0x00, c.createTime);
+        put(0x08, c.ended ? c.exitTime : std::int64_t{0});
+        put(0x10, kernel);
+        put(0x18, user);
+        break;
+      }
       case 9:  // ThreadQuerySetWin32StartAddress
         size = 8;
         put(0, c.startAddress);

@@ -28,6 +28,11 @@ struct ThreadControl {
   ULONG suspendCount = 0;
   NTSTATUS exitStatus = kStillActive;
   bool ended = false;
+  // GetThreadTimes: when it was made and ended (system time, 100 ns units), the host thread that
+  // runs it, and its CPU times (100 ns units) once it has ended.
+  std::int64_t createTime = 0, exitTime = 0;
+  int hostTid = 0;
+  std::int64_t userTime = 0, kernelTime = 0;
   // NtAlertThreadByThreadId's flag, which NtWaitForAlertByThreadId consumes.
   bool alerted = false;
   // User APCs queued to the thread (QueueUserAPC, ReadFileEx's completion), run by
@@ -52,8 +57,13 @@ bool DeliverUserApc(const std::uint8_t* resumeContext);
 ThreadControl* ControlOf(void* threadObject);
 // A new thread object for a program thread, owning control.
 void* CreateUserThreadObject(ThreadControl* control);
+// On the host thread that runs a program thread, before its code: the thread's times are counted
+// from here.
+void StartUserThread(void* threadObject);
 // Marks the thread ended with status and signals its object (waits on it are satisfied).
 void EndUserThread(void* threadObject, NTSTATUS status);
+// A thread's user and kernel CPU time so far (100 ns units): the host's for its host thread.
+void ThreadCpuTimes(const ThreadControl& control, std::int64_t& user, std::int64_t& kernel);
 
 // What the kernel asks of the runner of a process's program.
 class ThreadHost {

@@ -577,6 +577,15 @@ TEST_F(RunTest, ProgramsUsePipes) {
                         "server read ping\nclient read pong\nno such pipe: 0 error 2\n"));
 }
 
+// GetThreadTimes and GetProcessTimes: creation and exit times, and the CPU time the host counted
+// for the program's threads (a live one, an ended one, the process's sum).
+TEST_F(RunTest, ProgramsSeeTheirThreadsTimes) {
+  const Outcome r = App("console_app.exe times");
+  EXPECT_EQ(r.exit, 0) << r.out << r.err;
+  EXPECT_EQ(r.out, Crlf("this thread: created ok, running ok, busy ok\nended thread: exited ok, busy ok\n"
+                        "process: created ok, busy ok\n"));
+}
+
 // A program on the Universal CRT, imported through api-ms-win-crt-*.dll as MSVC-built programs
 // import it: the process's API set map (apisetschema.dll's, at PEB+0x68) leads ntdll's loader to
 // ucrtbase.dll.

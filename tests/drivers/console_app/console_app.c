@@ -14,6 +14,23 @@ static BOOL WINAPI Handler(DWORD event) {
   return TRUE;
 }
 
+// Spins for ms milliseconds of wall time (CPU time for GetThreadTimes to see).
+static void Spin(int ms) {
+  LARGE_INTEGER f, start, now;
+  QueryPerformanceFrequency(&f);
+  QueryPerformanceCounter(&start);
+  do QueryPerformanceCounter(&now);
+  while ((now.QuadPart - start.QuadPart) * 1000 / f.QuadPart < ms);
+}
+
+static DWORD WINAPI Spinner(void* arg) {
+  (void)arg;
+  Spin(60);
+  return 0;
+}
+
+static ULONGLONG Ticks(FILETIME t) { return ((ULONGLONG)t.dwHighDateTime << 32) | t.dwLowDateTime; }
+
 static int Fail(const char* what) {
   printf("FAILED: %s (error %lu)\n", what, GetLastError());
   return 1;
@@ -148,6 +165,27 @@ int main(int argc, char** argv) {
     CloseHandle(server);
     return 0;
   }
-  printf("usage: console_app getch|line|info|handler|default|pipein|pipes\n");
+  if (!strcmp(mode, "times")) {
+    // GetThreadTimes and GetProcessTimes: creation times in the past minute, no exit while
+    // running, the CPU time each thread spent (60 ms of spinning each: at least 30 ms counted).
+    FILETIME now, created, exited, kernel, user;
+    GetSystemTimeAsFileTime(&now);
+    HANDLE thread = CreateThread(NULL, 0, Spinner, NULL, 0, NULL);
+    if (!thread) return Fail("CreateThread");
+    Spin(60);
+    WaitForSingleObject(thread, INFINITE);
+    if (!GetThreadTimes(GetCurrentThread(), &created, &exited, &kernel, &user)) return Fail("GetThreadTimes(self)");
+    printf("this thread: created %s, running %s, busy %s\n",
+           Ticks(now) - Ticks(created) < 600000000ull ? "ok" : "wrong", Ticks(exited) == 0 ? "ok" : "wrong",
+           Ticks(user) + Ticks(kernel) >= 300000 ? "ok" : "wrong");
+    if (!GetThreadTimes(thread, &created, &exited, &kernel, &user)) return Fail("GetThreadTimes(ended)");
+    printf("ended thread: exited %s, busy %s\n", Ticks(exited) >= Ticks(created) && Ticks(exited) ? "ok" : "wrong",
+           Ticks(user) + Ticks(kernel) >= 300000 ? "ok" : "wrong");
+    if (!GetProcessTimes(GetCurrentProcess(), &created, &exited, &kernel, &user)) return Fail("GetProcessTimes");
+    printf("process: created %s, busy %s\n", Ticks(now) - Ticks(created) < 600000000ull ? "ok" : "wrong",
+           Ticks(user) + Ticks(kernel) >= 600000 ? "ok" : "wrong");
+    return 0;
+  }
+  printf("usage: console_app getch|line|info|handler|default|pipein|pipes|times\n");
   return 2;
 }
