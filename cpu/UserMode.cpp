@@ -2,11 +2,15 @@
 
 #include "cpu/HostState.h"
 
+#include <linux/futex.h>
 #include <pthread.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <signal.h>
 #include <ucontext.h>
 
 #include <atomic>
+#include <climits>
 #include <csetjmp>
 #include <cstring>
 #include <mutex>
@@ -59,6 +63,44 @@ void OnTerminateSignal(int, siginfo_t*, void* context) {
     t->userExit.code = t->terminateCode;
     siglongjmp(*t->userGuard, 1);
   }
+}
+
+int SuspendSignal() { return SIGRTMIN + 6; }  // beside the preemption and watchdog signals (cpu/Trap)
+
+// Waits on the suspend count's word (futex: async-signal-safe) until it is zero or the thread is
+// to end.
+void SuspendedWait(nt::ke::KernelThread* t) {
+  for (;;) {
+    const std::uint32_t count = __atomic_load_n(t->suspendCount, __ATOMIC_ACQUIRE);
+    if (count == 0 || t->terminateRequested) return;
+    syscall(SYS_futex, t->suspendCount, FUTEX_WAIT_PRIVATE, count, nullptr, nullptr, 0);
+  }
+}
+
+void OnSuspendSignal(int, siginfo_t*, void* context) {
+  (void)EnterSignalHandler();
+  nt::ke::KernelThread* t = nt::ke::CurrentThread();
+  if (!t || !t->userGuard || !t->suspendCount) return;
+  const auto rip = static_cast<std::uint64_t>(static_cast<ucontext_t*>(context)->uc_mcontext.gregs[REG_RIP]);
+  // In ntbox's code the thread stops at its system call's exit instead.
+  if (t->guard != t->userGuard || rip >= nt::mm::kUserProbeAddress) return;
+  SuspendedWait(t);
+  if (t->terminateRequested) {  // ended while suspended: the termination signal found it here
+    t->userExit.kind = static_cast<int>(UserExitKind::kTerminated);
+    t->userExit.code = t->terminateCode;
+    siglongjmp(*t->userGuard, 1);
+  }
+}
+
+void InstallSuspendHandler() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    struct sigaction sa {};
+    sa.sa_sigaction = OnSuspendSignal;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SuspendSignal(), &sa, nullptr);
+  });
 }
 
 void InstallTerminateHandler() {
@@ -159,6 +201,22 @@ void RequestTermination(nt::ke::KernelThread& thread, unsigned long pthread, std
   // interrupted by the signal.
   nt::ke::WakeWaiters();
   pthread_kill(static_cast<pthread_t>(pthread), kTerminateSignal);
+}
+
+void RequestSuspension(nt::ke::KernelThread& thread, unsigned long pthread) {
+  InstallSuspendHandler();
+  (void)thread;
+  pthread_kill(static_cast<pthread_t>(pthread), SuspendSignal());
+}
+
+void WaitWhileSuspended() {
+  nt::ke::KernelThread* t = nt::ke::CurrentThread();
+  if (!t || !t->suspendCount || __atomic_load_n(t->suspendCount, __ATOMIC_ACQUIRE) == 0) return;
+  SuspendedWait(t);
+}
+
+void ResumeSuspended(std::uint32_t* suspendCount) {
+  syscall(SYS_futex, suspendCount, FUTEX_WAKE_PRIVATE, INT_MAX, nullptr, nullptr, 0);
 }
 
 void CheckTermination() {

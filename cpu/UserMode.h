@@ -56,6 +56,12 @@ bool InUserMode();
 // any thread. It ends at once in user-mode code, or when the DLL function it is in reaches
 // CheckTermination; callers repeat the request until the program has ended.
 void RequestTermination(nt::ke::KernelThread& thread, unsigned long pthread, std::uint32_t code);
+// Suspension (NtSuspendThread): a thread in the program's own code stops there at once (a signal);
+// one in the kernel stops at its system call's exit (WaitWhileSuspended). Either waits until its
+// suspend count is zero again (ResumeSuspended wakes it) or it is to end.
+void RequestSuspension(nt::ke::KernelThread& thread, unsigned long pthread);
+void WaitWhileSuspended();
+void ResumeSuspended(std::uint32_t* suspendCount);
 // Called by DLL functions after blocking or kernel calls: ends the program if asked to.
 void CheckTermination();
 

@@ -148,6 +148,7 @@ const auto kServices = std::to_array<SystemService>({
     NT_SERVICE(NtSetInformationThread),
     NT_SERVICE(NtSetIoCompletion),
     NT_SERVICE(NtSetValueKey),
+    NT_SERVICE(NtSuspendThread),
     NT_SERVICE(NtTerminateProcess),
     NT_SERVICE(NtTerminateThread),
     NT_SERVICE(NtTestAlert),

@@ -550,6 +550,7 @@ Program::~Program() {
 
 void Program::Syscall(FunctionRef<void()> call) {
   if (!gate_.Call(*process_, call)) cpu::ExitUserMode(cpu::UserExitKind::kMachineStopped, 0);
+  cpu::WaitWhileSuspended();  // NtSuspendThread of a thread in the kernel takes effect here
   cpu::CheckTermination();
 }
 

@@ -138,6 +138,7 @@ class Program : private nt::ps::ThreadHost {
   void TerminateOtherThreads(nt::NTSTATUS status) override;
   void* ThreadById(std::uint64_t id) override;
   nt::NTSTATUS TerminateThread(std::uint64_t id, nt::NTSTATUS status) override;
+  void SuspendThread(std::uint64_t id) override;
   void ZeroTlsCell(nt::ULONG index) override;
   void ImageMapped(const pe::LoadedImage& image) override;
   // A console control event's thread: ntdll's __wine_ctrl_routine(event) runs the handlers.

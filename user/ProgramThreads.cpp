@@ -177,6 +177,14 @@ nt::NTSTATUS Program::TerminateThread(std::uint64_t id, nt::NTSTATUS status) {
   return nt::STATUS_SUCCESS;  // it has ended already
 }
 
+void Program::SuspendThread(std::uint64_t id) {
+  std::lock_guard lock(threadsMutex_);
+  for (const auto& t : threads_) {
+    if (t->id == id && t->running && t->kernel) cpu::RequestSuspension(*t->kernel, t->pthread);
+  }
+  if (mainRunning_ && runThread_ && runThread_->id == id) cpu::RequestSuspension(*runThread_, runPthread_);
+}
+
 void Program::ZeroTlsCell(nt::ULONG index) {
   std::vector<std::uint64_t> tebs;
   {

@@ -77,6 +77,9 @@ class KernelThread {
   // Another thread asked the program to end (Ctrl-C on ntbox run); honoured in user mode.
   volatile sig_atomic_t terminateRequested = 0;
   std::uint32_t terminateCode = 0;
+  // A program thread's suspend count (its ThreadControl's, NtSuspendThread/NtResumeThread): while
+  // not zero the thread waits, in its own code (cpu::RequestSuspension) or at its system call's exit.
+  std::uint32_t* suspendCount = nullptr;
   // System threads (PsCreateSystemThread): where PsTerminateSystemThread leaves to.
   sigjmp_buf* exitJump = nullptr;
   NTSTATUS exitStatus = 0;

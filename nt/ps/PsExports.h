@@ -49,6 +49,7 @@ NTSTATUS NTAPI NtCreateThreadEx(HANDLE* ThreadHandle, ACCESS_MASK DesiredAccess,
                                 HANDLE ProcessHandle, PVOID StartRoutine, PVOID Argument, ULONG CreateFlags,
                                 SIZE_T ZeroBits, SIZE_T StackSize, SIZE_T MaximumStackSize, PVOID AttributeList);
 NTSTATUS NTAPI NtResumeThread(HANDLE ThreadHandle, ULONG* PreviousSuspendCount);
+NTSTATUS NTAPI NtSuspendThread(HANDLE ThreadHandle, ULONG* PreviousSuspendCount);
 NTSTATUS NTAPI NtTerminateThread(HANDLE ThreadHandle, NTSTATUS ExitStatus);
 NTSTATUS NTAPI NtQueryInformationThread(HANDLE ThreadHandle, ULONG ThreadInformationClass, PVOID ThreadInformation,
                                         ULONG Length, ULONG* ReturnLength);

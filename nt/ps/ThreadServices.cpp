@@ -90,6 +90,7 @@ void StartUserThread(void* threadObject) {
     std::lock_guard lock(c->mutex);
     c->hostTid = static_cast<int>(::gettid());
   }
+  ke::CurrentThread()->suspendCount = &c->suspendCount;
   if (ps::Process* p = ke::CurrentThread()->process) {
     std::lock_guard lock(p->timesMutex);
     p->liveThreads.insert(c->hostTid);
@@ -285,6 +286,27 @@ NTSTATUS NTAPI NtCreateThreadEx(HANDLE* ThreadHandle, ACCESS_MASK DesiredAccess,
   return ob::ReturnNewHandle(*created, DesiredAccess ? DesiredAccess : THREAD_ALL_ACCESS, ThreadHandle);
 }
 
+NTSTATUS NTAPI NtSuspendThread(HANDLE ThreadHandle, ULONG* PreviousSuspendCount) {
+  constexpr ULONG kMaximumSuspendCount = 127;  // MAXIMUM_SUSPEND_COUNT
+  ThreadRef thread;
+  if (const NTSTATUS s = thread.Open(ThreadHandle, 0x2 /* THREAD_SUSPEND_RESUME */); !NT_SUCCESS(s)) return s;
+  ps::ThreadControl& c = thread.control();
+  ULONG previous;
+  {
+    std::lock_guard lock(c.mutex);
+    if (c.ended) return STATUS_THREAD_IS_TERMINATING;
+    previous = c.suspendCount;
+    if (previous >= kMaximumSuspendCount) return STATUS_SUSPEND_COUNT_EXCEEDED;
+    __atomic_store_n(&c.suspendCount, previous + 1, __ATOMIC_RELEASE);
+  }
+  // The caller stops at this call's exit; another thread is stopped where it runs.
+  if (!thread.IsCaller()) {
+    if (ps::ThreadHost* host = HostOfCaller()) host->SuspendThread(c.id);
+  }
+  if (PreviousSuspendCount && !mm::WriteCaller(PreviousSuspendCount, previous)) return STATUS_ACCESS_VIOLATION;
+  return STATUS_SUCCESS;
+}
+
 NTSTATUS NTAPI NtResumeThread(HANDLE ThreadHandle, ULONG* PreviousSuspendCount) {
   ThreadRef thread;
   if (const NTSTATUS s = thread.Open(ThreadHandle, 0x2 /* THREAD_SUSPEND_RESUME */); !NT_SUCCESS(s)) return s;
@@ -293,9 +315,10 @@ NTSTATUS NTAPI NtResumeThread(HANDLE ThreadHandle, ULONG* PreviousSuspendCount) 
   {
     std::lock_guard lock(c.mutex);
     previous = c.suspendCount;
-    if (c.suspendCount) --c.suspendCount;
+    if (previous) __atomic_store_n(&c.suspendCount, previous - 1, __ATOMIC_RELEASE);
   }
-  c.changed.notify_all();
+  c.changed.notify_all();       // a thread created suspended that has not run yet
+  cpu::ResumeSuspended(&c.suspendCount);  // one stopped in its code or at a system call's exit
   if (PreviousSuspendCount && !mm::WriteCaller(PreviousSuspendCount, previous)) return STATUS_ACCESS_VIOLATION;
   return STATUS_SUCCESS;
 }

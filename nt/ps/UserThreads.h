@@ -82,6 +82,9 @@ class ThreadHost {
   virtual void TerminateOtherThreads(NTSTATUS status) = 0;
   // The thread object of a live thread by id, referenced; nullptr when there is none.
   virtual void* ThreadById(std::uint64_t id) = 0;
+  // Stops another thread of the process whose suspend count was just raised (NtSuspendThread): at
+  // once in its own code, or when it leaves the kernel.
+  virtual void SuspendThread(std::uint64_t id) = 0;
   // Ends another thread of the process (NtTerminateThread on it); it ends at once in its own code,
   // or when it leaves the kernel.
   virtual NTSTATUS TerminateThread(std::uint64_t id, NTSTATUS status) = 0;

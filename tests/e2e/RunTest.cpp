@@ -451,6 +451,13 @@ TEST_F(RunTest, ProgramsRunThreadsOnWinesDlls) {
   EXPECT_EQ(r.out, "second thread about to fault\r\n");
   EXPECT_TRUE(Contains(r.err, "unhandled exception 0xc0000005 (STATUS_ACCESS_VIOLATION) at threads_app.exe+0x")) << r.err;
   EXPECT_TRUE(Contains(r.err, "writing 0x0000000000000030")) << r.err;
+  // SuspendThread: a thread in its own code stops at once, one in a wait at the wait's end; the
+  // counts nest; a suspended thread can be terminated.
+  r = Run("run " + Driver("threads_app.exe") + " suspend");
+  EXPECT_EQ(r.exit, 0) << r.out << r.err;
+  EXPECT_EQ(r.out, Crlf("counting thread: suspend 0 1, stopped yes, resume 2 1, counting again\n"
+                        "waiting thread: ran while suspended 0, after resume 1\n"
+                        "suspended thread terminated: wait 0, exit code 5\n"));
   r = Run("run " + Driver("threads_app.exe") + " mainexitthread");
   EXPECT_EQ(r.exit, 5) << r.out << r.err;
   EXPECT_EQ(r.out, "first thread exits\r\nlast thread returns 5\r\n");

@@ -14,13 +14,15 @@ static BOOL WINAPI Handler(DWORD event) {
   return TRUE;
 }
 
-// Spins for ms milliseconds of wall time (CPU time for GetThreadTimes to see).
+static ULONGLONG Ticks(FILETIME t) { return ((ULONGLONG)t.dwHighDateTime << 32) | t.dwLowDateTime; }
+
+// Spins until GetThreadTimes says this thread has used ms milliseconds of CPU (or 5 s have passed:
+// times that never grow fail the checks, they do not hang the test).
 static void Spin(int ms) {
-  LARGE_INTEGER f, start, now;
-  QueryPerformanceFrequency(&f);
-  QueryPerformanceCounter(&start);
-  do QueryPerformanceCounter(&now);
-  while ((now.QuadPart - start.QuadPart) * 1000 / f.QuadPart < ms);
+  const ULONGLONG deadline = GetTickCount64() + 5000;
+  FILETIME created, exited, kernel, user;
+  do GetThreadTimes(GetCurrentThread(), &created, &exited, &kernel, &user);
+  while (Ticks(user) + Ticks(kernel) < (ULONGLONG)ms * 10000 && GetTickCount64() < deadline);
 }
 
 static DWORD WINAPI Spinner(void* arg) {
@@ -28,8 +30,6 @@ static DWORD WINAPI Spinner(void* arg) {
   Spin(60);
   return 0;
 }
-
-static ULONGLONG Ticks(FILETIME t) { return ((ULONGLONG)t.dwHighDateTime << 32) | t.dwLowDateTime; }
 
 static int Fail(const char* what) {
   printf("FAILED: %s (error %lu)\n", what, GetLastError());
@@ -167,7 +167,7 @@ int main(int argc, char** argv) {
   }
   if (!strcmp(mode, "times")) {
     // GetThreadTimes and GetProcessTimes: creation times in the past minute, no exit while
-    // running, the CPU time each thread spent (60 ms of spinning each: at least 30 ms counted).
+    // running, the CPU time each thread spent (each spins until it has used 60 ms).
     FILETIME now, created, exited, kernel, user;
     GetSystemTimeAsFileTime(&now);
     HANDLE thread = CreateThread(NULL, 0, Spinner, NULL, 0, NULL);
@@ -177,13 +177,13 @@ int main(int argc, char** argv) {
     if (!GetThreadTimes(GetCurrentThread(), &created, &exited, &kernel, &user)) return Fail("GetThreadTimes(self)");
     printf("this thread: created %s, running %s, busy %s\n",
            Ticks(now) - Ticks(created) < 600000000ull ? "ok" : "wrong", Ticks(exited) == 0 ? "ok" : "wrong",
-           Ticks(user) + Ticks(kernel) >= 300000 ? "ok" : "wrong");
+           Ticks(user) + Ticks(kernel) >= 600000 ? "ok" : "wrong");
     if (!GetThreadTimes(thread, &created, &exited, &kernel, &user)) return Fail("GetThreadTimes(ended)");
     printf("ended thread: exited %s, busy %s\n", Ticks(exited) >= Ticks(created) && Ticks(exited) ? "ok" : "wrong",
-           Ticks(user) + Ticks(kernel) >= 300000 ? "ok" : "wrong");
+           Ticks(user) + Ticks(kernel) >= 600000 ? "ok" : "wrong");
     if (!GetProcessTimes(GetCurrentProcess(), &created, &exited, &kernel, &user)) return Fail("GetProcessTimes");
     printf("process: created %s, busy %s\n", Ticks(now) - Ticks(created) < 600000000ull ? "ok" : "wrong",
-           Ticks(user) + Ticks(kernel) >= 600000 ? "ok" : "wrong");
+           Ticks(user) + Ticks(kernel) >= 1200000 ? "ok" : "wrong");
     return 0;
   }
   printf("usage: console_app getch|line|info|handler|default|pipein|pipes|times\n");

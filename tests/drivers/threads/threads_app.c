@@ -99,11 +99,68 @@ static int Check(int ok, const char *what)
     return ok ? 0 : 1;
 }
 
+static volatile LONG g_spins, g_stopSpinning, g_woke;
+
+static DWORD WINAPI Counts(void *arg)
+{
+    (void)arg;
+    while (!g_stopSpinning) InterlockedIncrement(&g_spins);
+    return 0;
+}
+
+static DWORD WINAPI WaitsForEvent(void *event)
+{
+    WaitForSingleObject((HANDLE)event, INFINITE);
+    InterlockedIncrement(&g_woke);
+    return 0;
+}
+
+/* SuspendThread and ResumeThread: a thread counting in its own code stops and goes on again, a
+   thread in a wait stays stopped after the wait is satisfied, a suspended thread can be ended. */
+static int Suspension(void)
+{
+    DWORD code = 0;
+    HANDLE counter = CreateThread(NULL, 0, Counts, NULL, 0, NULL);
+    while (g_spins < 1000) Sleep(0);
+    DWORD first = SuspendThread(counter);
+    /* SuspendThread is asynchronous, as on Windows: the count stops soon after, then stays. */
+    LONG a = g_spins, b;
+    for (int i = 0; i < 200; ++i) {
+        Sleep(10);
+        if (g_spins == a) break;
+        a = g_spins;
+    }
+    Sleep(40);
+    b = g_spins;
+    DWORD second = SuspendThread(counter);
+    DWORD r1 = ResumeThread(counter), r2 = ResumeThread(counter);
+    while (g_spins == b) Sleep(0);
+    printf("counting thread: suspend %lu %lu, stopped %s, resume %lu %lu, counting again\n", first, second,
+           a == b ? "yes" : "no", r1, r2);
+    HANDLE event = CreateEventA(NULL, TRUE, FALSE, NULL);
+    HANDLE waiter = CreateThread(NULL, 0, WaitsForEvent, event, 0, NULL);
+    Sleep(10);
+    SuspendThread(waiter);
+    SetEvent(event);
+    Sleep(40);
+    LONG woke = g_woke;
+    ResumeThread(waiter);
+    WaitForSingleObject(waiter, INFINITE);
+    printf("waiting thread: ran while suspended %ld, after resume %ld\n", woke, g_woke);
+    SuspendThread(counter);
+    TerminateThread(counter, 5);
+    DWORD ended = WaitForSingleObject(counter, 5000);
+    GetExitCodeThread(counter, &code);
+    printf("suspended thread terminated: wait %lu, exit code %lu\n", ended, code);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     HANDLE threads[WORKERS];
     DWORD code, id;
     int failed = 0;
+    if (argc > 1 && strcmp(argv[1], "suspend") == 0) return Suspension();
     if (argc > 1 && strcmp(argv[1], "exitfromthread") == 0) {
         CreateThread(NULL, 0, EndsProcess, NULL, 0, NULL);
         Sleep(INFINITE);
