@@ -106,22 +106,17 @@ void Serve(Machine& machine, const scm::NtboxScmRequest& request, scm::NtboxScmR
   Describe(*result, out.services[0]);
 }
 
-nt::NTSTATUS NTAPI Complete(nt::IRP* irp, nt::NTSTATUS status, std::uint64_t information) {
-  irp->IoStatus.Status = status;
-  irp->IoStatus.Information = information;
-  nt::IofCompleteRequest(irp, 0);
-  return status;
-}
+using nt::io::HostDriver;
 
-nt::NTSTATUS NTAPI Open(nt::DEVICE_OBJECT*, nt::IRP* irp) { return Complete(irp, nt::STATUS_SUCCESS, 0); }
+nt::NTSTATUS NTAPI Open(nt::DEVICE_OBJECT*, nt::IRP* irp) { return HostDriver::Complete(irp, nt::STATUS_SUCCESS, 0); }
 
 nt::NTSTATUS NTAPI Control(nt::DEVICE_OBJECT* device, nt::IRP* irp) {
   auto& machine = *static_cast<Machine*>(nt::io::HostDriver::ContextOf(device));
   const nt::IO_STACK_LOCATION* sl = irp->Tail.Overlay.CurrentStackLocation;
   const auto& p = sl->Parameters.DeviceIoControl;
-  if (p.IoControlCode != NTBOX_IOCTL_SCM) return Complete(irp, nt::STATUS_INVALID_DEVICE_REQUEST, 0);
+  if (p.IoControlCode != NTBOX_IOCTL_SCM) return HostDriver::Complete(irp, nt::STATUS_INVALID_DEVICE_REQUEST, 0);
   if (p.InputBufferLength < sizeof(scm::NtboxScmRequest) || p.OutputBufferLength < sizeof(scm::NtboxScmReply)) {
-    return Complete(irp, nt::STATUS_INVALID_PARAMETER, 0);
+    return HostDriver::Complete(irp, nt::STATUS_INVALID_PARAMETER, 0);
   }
   // METHOD_BUFFERED: the request and the reply share the system buffer.
   scm::NtboxScmRequest request;
@@ -135,7 +130,7 @@ nt::NTSTATUS NTAPI Control(nt::DEVICE_OBJECT* device, nt::IRP* irp) {
     Serve(machine, request, reply, room);
   }
   const std::size_t records = std::min<std::size_t>(reply.count, room);
-  return Complete(irp, nt::STATUS_SUCCESS, offsetof(scm::NtboxScmReply, services) + records * sizeof(scm::NtboxScmService));
+  return HostDriver::Complete(irp, nt::STATUS_SUCCESS, offsetof(scm::NtboxScmReply, services) + records * sizeof(scm::NtboxScmService));
 }
 
 }  // namespace

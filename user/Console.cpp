@@ -17,6 +17,7 @@
 #include "nt/io/IoExports.h"
 #include "nt/ke/Dispatcher.h"
 #include "nt/ke/Thread.h"
+#include "nt/ob/Object.h"
 #include "nt/ps/Process.h"
 #include "support/Utf16.h"
 
@@ -25,6 +26,7 @@ namespace {
 
 using nt::IRP;
 using nt::NTSTATUS;
+using nt::io::HostDriver;
 
 // Wine's console requests: CTL_CODE(FILE_DEVICE_CONSOLE, function, METHOD_BUFFERED, access).
 constexpr std::uint32_t Condrv(std::uint32_t function, std::uint32_t access) {
@@ -143,13 +145,6 @@ std::size_t CharBoundary(std::string_view s, std::size_t max) {
   return max;
 }
 
-NTSTATUS Complete(IRP* irp, NTSTATUS status, std::uint64_t information) {
-  irp->IoStatus.Status = status;
-  irp->IoStatus.Information = information;
-  nt::IofCompleteRequest(irp, 0);
-  return status;
-}
-
 }  // namespace
 
 Console::Console(int in, int out, std::function<void(std::uint32_t)> raise) : raise_(std::move(raise)) {
@@ -171,7 +166,7 @@ Console::~Console() {
     while (!pending_.empty()) {
       IRP* irp = pending_.front().irp;
       pending_.pop_front();
-      if (nt::io::ExchangeCancelRoutine(irp, nullptr)) Complete(irp, nt::STATUS_CANCELLED, 0);
+      if (nt::io::ExchangeCancelRoutine(irp, nullptr)) HostDriver::Complete(irp, nt::STATUS_CANCELLED, 0);
     }
   }
   const std::uint64_t one = 1;
@@ -376,14 +371,16 @@ void Console::Serve() {
     // Everything here runs under the kernel lock, as the cancel routine does: an IRP still queued
     // has its routine.
     (void)nt::io::ExchangeCancelRoutine(p.irp, nullptr);
-    if (eof_ && p.kind == ReadKind::kRecords && records_.empty() && input_.empty()) {
-      Complete(p.irp, nt::STATUS_END_OF_FILE, 0);  // ReadConsoleInput fails; _getch returns EOF
-      continue;
-    }
-    auto* buffer = static_cast<std::uint8_t*>(p.irp->AssociatedIrp.SystemBuffer);
-    const std::uint32_t n = buffer ? Fill(p.kind, buffer, p.length) : 0;
-    Complete(p.irp, nt::STATUS_SUCCESS, n);
+    CompleteRead(p.irp, p.kind, p.length);
   }
+}
+
+NTSTATUS Console::CompleteRead(IRP* irp, ReadKind kind, std::uint32_t length) {
+  if (eof_ && kind == ReadKind::kRecords && records_.empty() && input_.empty()) {
+    return HostDriver::Complete(irp, nt::STATUS_END_OF_FILE, 0);  // ReadConsoleInput fails; _getch returns EOF
+  }
+  auto* buffer = static_cast<std::uint8_t*>(irp->AssociatedIrp.SystemBuffer);
+  return HostDriver::Complete(irp, nt::STATUS_SUCCESS, buffer ? Fill(kind, buffer, length) : 0);
 }
 
 void NTAPI Console::CancelRead(nt::DEVICE_OBJECT*, IRP* irp) {
@@ -392,24 +389,17 @@ void NTAPI Console::CancelRead(nt::DEVICE_OBJECT*, IRP* irp) {
   auto* console = static_cast<std::shared_ptr<Console>*>(file->FsContext)->get();
   auto& q = console->pending_;
   q.erase(std::remove_if(q.begin(), q.end(), [irp](const PendingRead& p) { return p.irp == irp; }), q.end());
-  Complete(irp, nt::STATUS_CANCELLED, 0);
+  HostDriver::Complete(irp, nt::STATUS_CANCELLED, 0);
 }
 
 NTSTATUS Console::Queue(IRP* irp, ReadKind kind, std::uint32_t length) {
-  if (pending_.empty() && (Poll(), Ready(kind))) {
-    auto* buffer = static_cast<std::uint8_t*>(irp->AssociatedIrp.SystemBuffer);
-    if (eof_ && kind == ReadKind::kRecords && records_.empty() && input_.empty()) {
-      return Complete(irp, nt::STATUS_END_OF_FILE, 0);
-    }
-    const std::uint32_t n = buffer ? Fill(kind, buffer, length) : 0;
-    return Complete(irp, nt::STATUS_SUCCESS, n);
-  }
+  if (pending_.empty() && (Poll(), Ready(kind))) return CompleteRead(irp, kind, length);
   irp->Tail.Overlay.CurrentStackLocation->Control |= nt::SL_PENDING_RETURNED;
   pending_.push_back({irp, kind, length});
   (void)nt::io::ExchangeCancelRoutine(irp, &CancelRead);
   if (irp->Cancel && nt::io::ExchangeCancelRoutine(irp, nullptr)) {
     pending_.pop_back();
-    return Complete(irp, nt::STATUS_CANCELLED, 0);
+    return HostDriver::Complete(irp, nt::STATUS_CANCELLED, 0);
   }
   const std::uint64_t one = 1;
   (void)!::write(wake_, &one, sizeof one);
@@ -463,7 +453,7 @@ NTSTATUS Console::Read(IRP* irp, std::uint32_t length) { return Queue(irp, ReadK
 
 NTSTATUS Console::Write(IRP* irp, const std::uint8_t* data, std::uint32_t length) {
   Emit(FromCodePage(outputCp_, std::string_view(reinterpret_cast<const char*>(data), length)));
-  return Complete(irp, nt::STATUS_SUCCESS, length);
+  return HostDriver::Complete(irp, nt::STATUS_SUCCESS, length);
 }
 
 NTSTATUS Console::Control(IRP* irp, FileKind kind) {
@@ -471,8 +461,8 @@ NTSTATUS Console::Control(IRP* irp, FileKind kind) {
   auto* buffer = static_cast<std::uint8_t*>(irp->AssociatedIrp.SystemBuffer);
   const std::uint32_t in = p.InputBufferLength, out = p.OutputBufferLength;
   const bool input = kind == FileKind::kInput, output = kind == FileKind::kOutput;
-  auto done = [irp](std::uint64_t information = 0) { return Complete(irp, nt::STATUS_SUCCESS, information); };
-  auto fail = [irp](NTSTATUS status) { return Complete(irp, status, 0); };
+  auto done = [irp](std::uint64_t information = 0) { return HostDriver::Complete(irp, nt::STATUS_SUCCESS, information); };
+  auto fail = [irp](NTSTATUS status) { return HostDriver::Complete(irp, status, 0); };
   auto put = [&](const void* value, std::size_t size) {
     if (out < size) return fail(nt::STATUS_INVALID_PARAMETER);
     std::memcpy(buffer, value, size);
@@ -697,14 +687,7 @@ struct ConsoleFile {
 
 bool NameIs(std::u16string_view name, std::u16string_view want) {
   while (!name.empty() && name.front() == u'\\') name.remove_prefix(1);
-  if (name.size() != want.size()) return false;
-  for (std::size_t i = 0; i < name.size(); ++i) {
-    char16_t a = name[i], b = want[i];
-    if (a >= u'a' && a <= u'z') a -= 0x20;
-    if (b >= u'a' && b <= u'z') b -= 0x20;
-    if (a != b) return false;
-  }
-  return true;
+  return nt::ob::UpcaseName(name) == nt::ob::UpcaseName(want);
 }
 
 nt::FILE_OBJECT* FileOf(IRP* irp) { return irp->Tail.Overlay.CurrentStackLocation->FileObject; }
@@ -719,8 +702,8 @@ NTSTATUS NTAPI Create(nt::DEVICE_OBJECT*, IRP* irp) {
     console = std::static_pointer_cast<Console>(nt::ps::CurrentProcess().console);
   }
   Console::FileKind kind;
-  if (NameIs(name, u"Server")) return Complete(irp, nt::STATUS_NOT_SUPPORTED, 0);  // no conhost here
-  if (!console) return Complete(irp, nt::STATUS_INVALID_HANDLE, 0);
+  if (NameIs(name, u"Server")) return HostDriver::Complete(irp, nt::STATUS_NOT_SUPPORTED, 0);  // no conhost here
+  if (!console) return HostDriver::Complete(irp, nt::STATUS_INVALID_HANDLE, 0);
   if (NameIs(name, u"CurrentIn") || NameIs(name, u"Input") || NameIs(name, u"Reference")) {
     kind = Console::FileKind::kInput;
   } else if (NameIs(name, u"CurrentOut") || NameIs(name, u"Output") || NameIs(name, u"ScreenBuffer")) {
@@ -729,24 +712,24 @@ NTSTATUS NTAPI Create(nt::DEVICE_OBJECT*, IRP* irp) {
     kind = Console::FileKind::kConnection;
   } else if (NameIs(name, u"Console") || NameIs(name, u"")) {
     // CON: input for reading, output for writing, not both.
-    if (file->WriteAccess && file->ReadAccess) return Complete(irp, nt::STATUS_INVALID_PARAMETER, 0);
+    if (file->WriteAccess && file->ReadAccess) return HostDriver::Complete(irp, nt::STATUS_INVALID_PARAMETER, 0);
     kind = file->WriteAccess ? Console::FileKind::kOutput : Console::FileKind::kInput;
   } else {
-    return Complete(irp, nt::STATUS_OBJECT_NAME_NOT_FOUND, 0);
+    return HostDriver::Complete(irp, nt::STATUS_OBJECT_NAME_NOT_FOUND, 0);
   }
   file->FsContext = new std::shared_ptr<Console>(std::move(console));
   file->FsContext2 = reinterpret_cast<void*>(static_cast<std::uintptr_t>(kind));
-  return Complete(irp, nt::STATUS_SUCCESS, 0);
+  return HostDriver::Complete(irp, nt::STATUS_SUCCESS, 0);
 }
 
 NTSTATUS NTAPI Close(nt::DEVICE_OBJECT*, IRP* irp) {
   nt::FILE_OBJECT* file = FileOf(irp);
   delete static_cast<std::shared_ptr<Console>*>(file->FsContext);
   file->FsContext = nullptr;
-  return Complete(irp, nt::STATUS_SUCCESS, 0);
+  return HostDriver::Complete(irp, nt::STATUS_SUCCESS, 0);
 }
 
-NTSTATUS NTAPI Cleanup(nt::DEVICE_OBJECT*, IRP* irp) { return Complete(irp, nt::STATUS_SUCCESS, 0); }
+NTSTATUS NTAPI Cleanup(nt::DEVICE_OBJECT*, IRP* irp) { return HostDriver::Complete(irp, nt::STATUS_SUCCESS, 0); }
 
 Console* ConsoleOf(IRP* irp, Console::FileKind& kind) {
   nt::FILE_OBJECT* file = FileOf(irp);
@@ -758,14 +741,14 @@ Console* ConsoleOf(IRP* irp, Console::FileKind& kind) {
 NTSTATUS NTAPI Read(nt::DEVICE_OBJECT*, IRP* irp) {
   Console::FileKind kind;
   Console* console = ConsoleOf(irp, kind);
-  if (!console || kind != Console::FileKind::kInput) return Complete(irp, nt::STATUS_INVALID_DEVICE_REQUEST, 0);
+  if (!console || kind != Console::FileKind::kInput) return HostDriver::Complete(irp, nt::STATUS_INVALID_DEVICE_REQUEST, 0);
   return console->Read(irp, irp->Tail.Overlay.CurrentStackLocation->Parameters.Read.Length);
 }
 
 NTSTATUS NTAPI Write(nt::DEVICE_OBJECT*, IRP* irp) {
   Console::FileKind kind;
   Console* console = ConsoleOf(irp, kind);
-  if (!console || kind != Console::FileKind::kOutput) return Complete(irp, nt::STATUS_INVALID_DEVICE_REQUEST, 0);
+  if (!console || kind != Console::FileKind::kOutput) return HostDriver::Complete(irp, nt::STATUS_INVALID_DEVICE_REQUEST, 0);
   return console->Write(irp, static_cast<const std::uint8_t*>(irp->AssociatedIrp.SystemBuffer),
                         irp->Tail.Overlay.CurrentStackLocation->Parameters.Write.Length);
 }
@@ -773,7 +756,7 @@ NTSTATUS NTAPI Write(nt::DEVICE_OBJECT*, IRP* irp) {
 NTSTATUS NTAPI Control(nt::DEVICE_OBJECT*, IRP* irp) {
   Console::FileKind kind;
   Console* console = ConsoleOf(irp, kind);
-  if (!console) return Complete(irp, nt::STATUS_INVALID_HANDLE, 0);
+  if (!console) return HostDriver::Complete(irp, nt::STATUS_INVALID_HANDLE, 0);
   return console->Control(irp, kind);
 }
 

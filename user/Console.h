@@ -65,6 +65,8 @@ class Console {
   // Whether the head request can complete now, and completing it.
   bool Ready(ReadKind kind) const;
   std::uint32_t Fill(ReadKind kind, std::uint8_t* out, std::uint32_t length);
+  // Completes a read that is ready: what Fill gives, or end of file for events.
+  nt::NTSTATUS CompleteRead(nt::IRP* irp, ReadKind kind, std::uint32_t length);
   void Serve();
   void Reader();
   // Takes what the input descriptor has now without waiting (PeekConsoleInput, _kbhit).

@@ -53,11 +53,6 @@ void Refused(std::string_view service, std::string_view name, NTSTATUS status, s
                                             static_cast<std::uint32_t>(status)));
 }
 
-bool StartsWithNoCase(std::u16string_view s, std::u16string_view prefix) {
-  if (s.size() < prefix.size()) return false;
-  return ob::UpcaseName(s.substr(0, prefix.size())) == ob::UpcaseName(prefix);
-}
-
 // Names Windows reserves for devices in every directory: CON, PRN, AUX, NUL, COM1-9, LPT1-9, with
 // or without an extension ("NUL.txt" is NUL too). They are never files on the drive.
 enum class DosDevice { kNone, kNull, kOther };
@@ -92,17 +87,17 @@ std::expected<DrivePath, NTSTATUS> Resolve(std::string_view service, const OBJEC
   }
   std::u16string_view rest;
   std::u16string prefix;
-  if (StartsWithNoCase(full, u"\\SystemRoot\\") || ob::UpcaseName(full) == u"\\SYSTEMROOT") {
+  if (ob::StartsWithNoCase(full, u"\\SystemRoot\\") || ob::UpcaseName(full) == u"\\SYSTEMROOT") {
     prefix = u"Windows\\";
     rest = full.size() > 12 ? full.substr(12) : std::u16string_view();
   } else {
     for (std::u16string_view p : {u"\\??\\", u"\\DosDevices\\", u"\\GLOBAL??\\"}) {
-      if (StartsWithNoCase(full, p)) {
+      if (ob::StartsWithNoCase(full, p)) {
         rest = full.substr(p.size());
         break;
       }
     }
-    if (rest.empty() && !StartsWithNoCase(full, u"\\??\\")) {
+    if (rest.empty() && !ob::StartsWithNoCase(full, u"\\??\\")) {
       Refused(service, shown, STATUS_OBJECT_PATH_SYNTAX_BAD, "not a name on a drive (\\??\\C:\\..., \\SystemRoot\\...)");
       return std::unexpected(STATUS_OBJECT_PATH_SYNTAX_BAD);
     }

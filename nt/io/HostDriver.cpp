@@ -23,6 +23,13 @@ HostDriver::~HostDriver() {
   ob::DereferenceObject(object_);
 }
 
+NTSTATUS HostDriver::Complete(IRP* irp, NTSTATUS status, ULONG_PTR information) {
+  irp->IoStatus.Status = status;
+  irp->IoStatus.Information = information;
+  IofCompleteRequest(irp, 0);
+  return status;
+}
+
 NTSTATUS HostDriver::CreateDevice(std::u16string name, ULONG deviceType, void* context, DEVICE_OBJECT** device) {
   UNICODE_STRING u{static_cast<USHORT>(name.size() * 2), static_cast<USHORT>(name.size() * 2), name.data()};
   DEVICE_OBJECT* created = nullptr;

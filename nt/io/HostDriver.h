@@ -24,6 +24,8 @@ class HostDriver {
   // (ContextOf); STATUS_* on a name collision.
   NTSTATUS CreateDevice(std::u16string name, ULONG deviceType, void* context, DEVICE_OBJECT** device = nullptr);
   static void* ContextOf(DEVICE_OBJECT* device) { return *static_cast<void**>(device->DeviceExtension); }
+  // Completes irp with status and information; returns status (a dispatch routine's end).
+  static NTSTATUS Complete(IRP* irp, NTSTATUS status, ULONG_PTR information = 0);
 
  private:
   Kernel& kernel_;

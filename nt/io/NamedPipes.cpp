@@ -50,10 +50,6 @@ void ForgetAbandoned() {
   }
 }
 
-bool StartsWithNoCase(std::u16string_view s, std::u16string_view prefix) {
-  return s.size() >= prefix.size() && ob::UpcaseName(s.substr(0, prefix.size())) == ob::UpcaseName(prefix);
-}
-
 }  // namespace
 
 namespace io {
@@ -61,7 +57,7 @@ namespace io {
 std::optional<std::u16string> PipeName(std::u16string_view ntName) {
   for (std::u16string_view prefix : {u"\\??\\pipe\\", u"\\GLOBAL??\\pipe\\", u"\\DosDevices\\pipe\\",
                                      u"\\Device\\NamedPipe\\"}) {
-    if (StartsWithNoCase(ntName, prefix) && ntName.size() > prefix.size()) {
+    if (ob::StartsWithNoCase(ntName, prefix) && ntName.size() > prefix.size()) {
       return ob::UpcaseName(ntName.substr(prefix.size()));
     }
   }

@@ -249,8 +249,6 @@ namespace {
 // interrupts the wait, and it is looked at again every second in case its signal came just before
 // the wait began). False when the thread is to end.
 bool WaitForHostFile(int fd, bool write) {
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) return true;
   ke::KernelThread* t = ke::CurrentThread();
   auto& lock = ke::TheKernelLock();
   const unsigned depth = lock.HeldByCaller() ? lock.ReleaseAll() : 0;
@@ -279,12 +277,15 @@ NTSTATUS HostTransfer(int fd, bool write, PVOID buffer, ULONG length, const LARG
   std::vector<std::uint8_t> chunk(std::min<std::size_t>(length, kChunk));
   std::optional<std::int64_t> at;
   if (offset && offset->QuadPart >= 0) at = offset->QuadPart;
+  // A pipe, socket or terminal may have to be waited for; a file or a directory never.
+  struct stat st {};
+  const bool stream = ::fstat(fd, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode);
   done = 0;
   while (done < length) {
     const std::size_t n = std::min<std::size_t>(length - done, kChunk);
     auto* user = static_cast<std::uint8_t*>(buffer) + done;
     if (write && !mm::ReadCaller(chunk.data(), user, n)) return STATUS_ACCESS_VIOLATION;
-    if (!WaitForHostFile(fd, write)) return STATUS_CANCELLED;
+    if (stream && !WaitForHostFile(fd, write)) return STATUS_CANCELLED;
     ssize_t r;
     do {
       if (write) {
@@ -302,9 +303,7 @@ NTSTATUS HostTransfer(int fd, bool write, PVOID buffer, ULONG length, const LARG
   }
   if (!write && done == 0 && length > 0) {
     // A pipe whose other end has closed is broken (ReadFile: ERROR_BROKEN_PIPE), a file at its end.
-    struct stat st {};
-    return ::fstat(fd, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)) ? STATUS_PIPE_BROKEN
-                                                                                     : STATUS_END_OF_FILE;
+    return S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) ? STATUS_PIPE_BROKEN : STATUS_END_OF_FILE;
   }
   return STATUS_SUCCESS;
 }

@@ -49,6 +49,10 @@ ObjectType& MutantType() { return g_mutant; }
 ObjectType& IoCompletionType() { return g_ioCompletion; }
 ObjectType& TokenType() { return g_token; }
 
+bool StartsWithNoCase(std::u16string_view s, std::u16string_view prefix) {
+  return s.size() >= prefix.size() && UpcaseName(s.substr(0, prefix.size())) == UpcaseName(prefix);
+}
+
 std::u16string UpcaseName(std::u16string_view s) {
   std::u16string out(s);
   for (auto& c : out) {

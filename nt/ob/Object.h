@@ -167,6 +167,8 @@ class Namespace {
 };
 
 std::u16string UpcaseName(std::u16string_view s);
+// Whether s starts with prefix, without regard to case (as names compare).
+bool StartsWithNoCase(std::u16string_view s, std::u16string_view prefix);
 std::u16string Widen(std::string_view s);
 
 }  // namespace ntbox::nt::ob

@@ -96,10 +96,8 @@ void ProcessCpuTimes(ps::Process& p, std::int64_t& user, std::int64_t& kernel) {
   user = p.endedUserTime;
   kernel = p.endedKernelTime;
   for (const int tid : p.liveThreads) {
-    ps::ThreadControl c;
-    c.hostTid = tid;
     std::int64_t u = 0, k = 0;
-    ps::ThreadCpuTimes(c, u, k);
+    ps::HostThreadCpuTimes(tid, u, k);
     user += u;
     kernel += k;
   }

@@ -56,8 +56,11 @@ void* CreateUserThreadObject(ThreadControl* control) {
 void ThreadCpuTimes(const ThreadControl& control, std::int64_t& user, std::int64_t& kernel) {
   user = control.userTime;
   kernel = control.kernelTime;
-  if (control.ended || !control.hostTid) return;
-  if (control.hostTid == static_cast<int>(::gettid())) {
+  if (!control.ended && control.hostTid) HostThreadCpuTimes(control.hostTid, user, kernel);
+}
+
+void HostThreadCpuTimes(int tid, std::int64_t& user, std::int64_t& kernel) {
+  if (tid == static_cast<int>(::gettid())) {
     rusage r{};
     if (::getrusage(RUSAGE_THREAD, &r) == 0) {
       user = FromTimeval(r.ru_utime);
@@ -67,7 +70,7 @@ void ThreadCpuTimes(const ThreadControl& control, std::int64_t& user, std::int64
   }
   // Another thread: /proc's utime and stime (fields 14 and 15, in clock ticks), after the
   // command name in parentheses.
-  std::ifstream stat("/proc/self/task/" + std::to_string(control.hostTid) + "/stat");
+  std::ifstream stat("/proc/self/task/" + std::to_string(tid) + "/stat");
   std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
   const std::size_t close = text.rfind(')');
   if (close == std::string::npos) return;

@@ -64,6 +64,8 @@ void StartUserThread(void* threadObject);
 void EndUserThread(void* threadObject, NTSTATUS status);
 // A thread's user and kernel CPU time so far (100 ns units): the host's for its host thread.
 void ThreadCpuTimes(const ThreadControl& control, std::int64_t& user, std::int64_t& kernel);
+// The same for a live host thread by its Linux thread id (unchanged when it cannot be read).
+void HostThreadCpuTimes(int tid, std::int64_t& user, std::int64_t& kernel);
 
 // What the kernel asks of the runner of a process's program.
 class ThreadHost {
