@@ -514,7 +514,15 @@ int RunServer(const ServerOptions& options) {
     return 1;
   }
   const int lockFd = ::open(dir->lock().c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (lockFd < 0 || ::flock(lockFd, LOCK_EX | LOCK_NB) != 0) {
+  bool locked = lockFd >= 0 && ::flock(lockFd, LOCK_EX | LOCK_NB) == 0;
+  // A server that has taken its socket away (after a bugcheck or a shutdown) is on its way out and
+  // lets go of the lock within seconds: wait for it rather than refuse the boot a command asked for.
+  for (auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+       !locked && lockFd >= 0 && !fs::exists(dir->socket()) && std::chrono::steady_clock::now() < until;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    locked = ::flock(lockFd, LOCK_EX | LOCK_NB) == 0;
+  }
+  if (!locked) {
     Ready(options.readyFd, "error: another ntbox server already runs this machine\n");
     return 1;
   }
