@@ -225,6 +225,7 @@ Machine::Machine(MachineDir dir, std::unique_ptr<Registry> registry, BootConfig 
 
 Machine::~Machine() {
   if (offline()) return;
+  EndStartedPrograms();
   Attached attached;
   {
     std::lock_guard lock(mutex_);
@@ -566,6 +567,34 @@ bool Machine::Guarded(FunctionRef<void()> call) {
 bool Machine::Call(nt::ps::Process&, FunctionRef<void()> call) {
   std::lock_guard lock(mutex_);
   return Guarded(call);
+}
+
+void Machine::StartProgram(std::unique_ptr<user::Program> program) {
+  user::Program* p = program.get();
+  {
+    std::lock_guard lock(startedMutex_);
+    started_.insert(p);
+    ++startedRunning_;
+  }
+  std::thread([this, p, program = std::move(program)]() mutable {
+    (void)program->Run();
+    {
+      std::lock_guard lock(startedMutex_);
+      started_.erase(p);
+    }
+    program.reset();  // outside the kernel lock: its handles are closed, its console may go
+    std::lock_guard lock(startedMutex_);
+    --startedRunning_;
+    startedGone_.notify_all();
+  }).detach();
+}
+
+void Machine::EndStartedPrograms() {
+  std::unique_lock lock(startedMutex_);
+  while (startedRunning_ > 0) {
+    for (user::Program* p : started_) p->Terminate(static_cast<std::uint32_t>(nt::STATUS_CONTROL_C_EXIT));
+    startedGone_.wait_for(lock, std::chrono::milliseconds(20));
+  }
 }
 
 Result<std::unique_ptr<user::Program>> Machine::LoadProgram(const user::ProgramOptions& options) {

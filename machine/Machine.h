@@ -5,7 +5,9 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <condition_variable>
 #include <map>
+#include <set>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -213,6 +215,13 @@ class Machine : private user::SystemGate {
   // the machine has stopped (now or before).
   bool Guarded(FunctionRef<void()> call);
   bool Call(nt::ps::Process& process, FunctionRef<void()> call) override;
+  void StartProgram(std::unique_ptr<user::Program> program) override;
+  // Ends every program a program started and returns once each has (shutdown).
+  void EndStartedPrograms();
+  std::mutex startedMutex_;
+  std::condition_variable startedGone_;
+  std::set<user::Program*> started_;
+  std::size_t startedRunning_ = 0;  // their threads, until each has let go of its program
 
   MachineDir dir_;
   std::unique_ptr<Registry> registry_;

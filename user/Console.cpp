@@ -147,7 +147,7 @@ std::size_t CharBoundary(std::string_view s, std::size_t max) {
 
 }  // namespace
 
-Console::Console(int in, int out, std::function<void(std::uint32_t)> raise) : raise_(std::move(raise)) {
+Console::Console(int in, int out) {
   in_ = ::fcntl(in, F_DUPFD_CLOEXEC, 3);
   out_ = ::fcntl(out, F_DUPFD_CLOEXEC, 3);
   wake_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -426,7 +426,7 @@ void Console::Reader() {
       (void)!::read(wake_, &value, sizeof value);
       if (const int event = interrupt_.exchange(-1); event >= 0) {
         std::lock_guard held(lock);
-        raise_(static_cast<std::uint32_t>(event));
+        Raise(static_cast<std::uint32_t>(event));
       }
     }
     if (!p[1].revents) continue;
@@ -447,6 +447,40 @@ void Console::Interrupt(std::uint32_t event) {
   interrupt_.store(static_cast<int>(event));
   const std::uint64_t one = 1;
   (void)!::write(wake_, &one, sizeof one);
+}
+
+void Console::Attach(const void* key, Process process) {
+  std::lock_guard lock(processesMutex_);
+  processes_[key] = std::move(process);
+}
+
+void Console::Detach(const void* key) {
+  std::lock_guard lock(processesMutex_);
+  processes_.erase(key);
+  processesGone_.notify_all();
+}
+
+void Console::Raise(std::uint32_t event) {
+  std::vector<Process> processes;
+  {
+    std::lock_guard lock(processesMutex_);
+    for (const auto& [key, p] : processes_) processes.push_back(p);
+  }
+  for (const Process& p : processes) p.raise(event);
+}
+
+void Console::EndAll(std::uint32_t code) {
+  std::vector<Process> processes;
+  {
+    std::lock_guard lock(processesMutex_);
+    for (const auto& [key, p] : processes_) processes.push_back(p);
+  }
+  for (const Process& p : processes) p.end(code);
+}
+
+void Console::WaitUntilEmpty() {
+  std::unique_lock lock(processesMutex_);
+  processesGone_.wait(lock, [this] { return processes_.empty(); });
 }
 
 NTSTATUS Console::Read(IRP* irp, std::uint32_t length) { return Queue(irp, ReadKind::kBytes, length); }
@@ -555,7 +589,7 @@ NTSTATUS Console::Control(IRP* irp, FileKind kind) {
       std::int32_t event;
       std::memcpy(&event, buffer, 4);
       if (event != 0 && event != 1) return fail(nt::STATUS_INVALID_PARAMETER);
-      raise_(static_cast<std::uint32_t>(event));
+      Raise(static_cast<std::uint32_t>(event));
       return done();
     }
     case BEEP:
@@ -681,9 +715,7 @@ NTSTATUS Console::Control(IRP* irp, FileKind kind) {
 // The driver.
 namespace {
 
-struct ConsoleFile {
-  std::shared_ptr<Console> console;
-};
+nt::DEVICE_OBJECT* g_device = nullptr;  // \Device\ConDrv
 
 bool NameIs(std::u16string_view name, std::u16string_view want) {
   while (!name.empty() && name.front() == u'\\') name.remove_prefix(1);
@@ -762,6 +794,14 @@ NTSTATUS NTAPI Control(nt::DEVICE_OBJECT*, IRP* irp) {
 
 }  // namespace
 
+std::shared_ptr<Console> ConsoleOfFile(void* object) {
+  const nt::ob::ObjectHeader* h = nt::ob::HeaderOf(object);
+  if (!h || h->type != &nt::ob::FileType() || !g_device) return nullptr;
+  const auto* file = static_cast<nt::FILE_OBJECT*>(object);
+  if (file->DeviceObject != g_device || !file->FsContext) return nullptr;
+  return *static_cast<std::shared_ptr<Console>*>(file->FsContext);
+}
+
 ConsoleDriver::ConsoleDriver(nt::Kernel& kernel)
     : driver_(std::make_unique<nt::io::HostDriver>(kernel, u"\\Driver\\ConDrv")) {
   driver_->SetDispatch(nt::IRP_MJ_CREATE, &Create);
@@ -773,6 +813,7 @@ ConsoleDriver::ConsoleDriver(nt::Kernel& kernel)
   nt::DEVICE_OBJECT* device = nullptr;
   if (driver_->CreateDevice(u"\\Device\\ConDrv", 0x50 /* FILE_DEVICE_CONSOLE */, nullptr, &device) == 0) {
     device->Flags |= nt::DO_BUFFERED_IO;
+    g_device = device;
   }
   auto& objects = kernel.objects();
   (void)objects.CreateSymbolicLink(u"\\??\\CONIN$", u"\\Device\\ConDrv\\CurrentIn");

@@ -18,7 +18,10 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <condition_variable>
 #include <deque>
+#include <map>
+#include <mutex>
 #include <functional>
 #include <memory>
 #include <string>
@@ -34,9 +37,8 @@ namespace ntbox::user {
 
 class Console {
  public:
-  // in and out are the client's descriptors (the console keeps its own duplicates). raise delivers
-  // a console control event (CTRL_C_EVENT 0, CTRL_BREAK_EVENT 1) to the program.
-  Console(int in, int out, std::function<void(std::uint32_t event)> raise);
+  // in and out are the client's descriptors (the console keeps its own duplicates).
+  Console(int in, int out);
   // Stops the reader and restores the terminal.
   ~Console();
   Console(const Console&) = delete;
@@ -52,6 +54,19 @@ class Console {
   // From any thread (the server's, for the client's Ctrl-C): the event is raised on the console's
   // own thread, attached to the kernel.
   void Interrupt(std::uint32_t event);
+
+  // The processes on the console (a program and the ones it started that share it). A console
+  // control event (CTRL_C_EVENT 0, CTRL_BREAK_EVENT 1) goes to each, by raise; end ends one.
+  struct Process {
+    std::function<void(std::uint32_t event)> raise;
+    std::function<void(std::uint32_t code)> end;
+  };
+  void Attach(const void* key, Process process);
+  void Detach(const void* key);
+  // Ends every process on the console with code (its window closes: the client went away).
+  void EndAll(std::uint32_t code);
+  // Returns once no process is on the console.
+  void WaitUntilEmpty();
 
  private:
   enum class ReadKind { kBytes, kWide, kWideWithControl, kRecords };
@@ -82,7 +97,11 @@ class Console {
   bool inTty_ = false, outTty_ = false;
   bool savedValid_ = false;
   termios saved_{};
-  std::function<void(std::uint32_t)> raise_;
+  // Under the kernel lock, with the processes' list copied out.
+  void Raise(std::uint32_t event);
+  std::mutex processesMutex_;
+  std::condition_variable processesGone_;
+  std::map<const void*, Process> processes_;
   std::uint32_t inputMode_ = 0x1F7, outputMode_ = 0x3;
   std::uint32_t inputCp_ = 65001, outputCp_ = 65001;
   std::u16string title_;
@@ -101,6 +120,9 @@ class Console {
 // \Driver\ConDrv and \Device\ConDrv, with \??\CONIN$, \??\CONOUT$ and \??\CON. A process's console is
 // the one its creator attached (ps::Process::console); CurrentIn, CurrentOut, Console, Input and
 // Output open it, Connection and Reference open files relative to a console handle.
+// The console a file of \Device\ConDrv belongs to; nullptr for any other object.
+std::shared_ptr<Console> ConsoleOfFile(void* object);
+
 class ConsoleDriver {
  public:
   explicit ConsoleDriver(nt::Kernel& kernel);

@@ -29,6 +29,7 @@
 #include "user/wine/SystemCalls.h"
 #include "pe/PeTables.h"
 #include "support/Text.h"
+#include "support/Utf16.h"
 
 namespace ntbox::user {
 namespace {
@@ -231,6 +232,11 @@ Result<std::unique_ptr<Program>> Program::Load(const ProgramOptions& options, Sy
   auto process = nt::ps::Process::Create(options.name);
   if (!process) return std::unexpected(process.error());
   program->process_ = std::move(*process);
+  if (options.child) {
+    program->process_->SetParent(options.child->parentId);
+    program->console_ = options.child->console;
+    program->process_->console = options.child->console;
+  }
   auto* space = program->process_->space();
 
   pe::LoadOptions load;
@@ -282,7 +288,9 @@ Result<std::unique_ptr<Program>> Program::Load(const ProgramOptions& options, Sy
   if (program->wine_) {
     if (auto r = program->PrepareWineProcess(); !r) return std::unexpected(r.error());
   }
-  program->process_->peb = program->peb_;
+  program->process_->SetPeb(program->peb_);
+  // Its runner answers for it from now on (a creator may end it before it has run).
+  if (program->wine_) program->process_->threadHost = program.get();
   program->process_->imageInformation = nt::mm::ImageInformation(program->image_->pe(), program->image_->base());
   return program;
 }
@@ -347,23 +355,20 @@ Result<void> Program::Prepare() {
     }
   }
 
-  // The command line, as the process parameters give it.
-  std::string commandLine = QuoteArgument(options_.name);
-  for (const auto& a : options_.args) commandLine += " " + QuoteArgument(a);
-  commandLine_ = commandLine;
+  // The command line, as the process parameters give it (a child's: as its creator wrote it).
+  if (options_.child) {
+    commandLine_ = Utf16ToUtf8(options_.child->parameters.commandLine);
+  } else {
+    commandLine_ = QuoteArgument(options_.name);
+    for (const auto& a : options_.args) commandLine_ += " " + QuoteArgument(a);
+  }
   return {};
 }
 
 namespace {
 
 // RTL_USER_PROCESS_PARAMETERS (x64) fields.
-constexpr std::uint32_t kParamsAllocationSize = 0x00, kParamsSize = 0x04, kParamsFlags = 0x08;
 constexpr std::uint32_t kParamsConsoleHandle = 0x10, kParamsStdInput = 0x20;
-constexpr std::uint32_t kParamsCurrentDirectory = 0x38, kParamsDllPath = 0x50, kParamsImagePathName = 0x60;
-constexpr std::uint32_t kParamsCommandLine = 0x70, kParamsEnvironment = 0x80, kParamsWindowTitle = 0xB0;
-constexpr std::uint32_t kParamsDesktop = 0xC0, kParamsShellInfo = 0xD0, kParamsRuntimeInfo = 0xE0;
-constexpr std::uint32_t kParamsEnvironmentSize = 0x3F0, kParamsEnd = 0x410;
-constexpr std::uint32_t kProcessParamsNormalized = 1;
 using ULONG = std::uint32_t;
 // PEB (x64) fields Windows' kernel fills in.
 constexpr std::uint32_t kPebProcessParameters = 0x20, kPebNumberOfProcessors = 0xB8;
@@ -387,8 +392,13 @@ void Program::OpenStandardHandles() {
   // from the program's redirected output).
   const int fds[3] = {options_.stdio.in, options_.stdio.out, options_.stdio.err};
   const int consoleOut = ::isatty(fds[1]) ? fds[1] : fds[2];
-  console_ = std::make_shared<Console>(fds[0], consoleOut, [this](std::uint32_t event) { StartControlThread(event); });
-  process_->console = console_;
+  auto console = std::make_shared<Console>(fds[0], consoleOut);
+  {
+    std::lock_guard lock(runMutex_);
+    console_ = console;
+  }
+  process_->console = console;
+  AttachToConsole();
   constexpr nt::ACCESS_MASK kConsoleAccess = 0xC0100000;  // GENERIC_READ | GENERIC_WRITE | SYNCHRONIZE
   auto openConsole = [&](std::u16string_view name) -> std::uint64_t {
     auto opened = nt::io::OpenFile(*process_, name, kConsoleAccess, 3 /* FILE_SHARE_READ | FILE_SHARE_WRITE */, false);
@@ -412,6 +422,8 @@ void Program::OpenStandardHandles() {
       nt::HANDLE h = nullptr;
       if (nt::io::InsertHostFile(fd, false, name, kAccess[i], &h) >= 0) handle = reinterpret_cast<std::uint64_t>(h);
     }
+    // Inheritable, as a shell's redirections and kernelbase's console handles are.
+    (void)process_->handles().SetAttributes(handle, nt::ob::kHandleInherit);
     Put<std::uint64_t>(params_ + kParamsStdInput + 8u * i, handle);
   }
 }
@@ -454,43 +466,23 @@ Result<void> Program::PrepareWineProcess() {
   Put<std::uint32_t>(peb_ + kPebImageSubsystemMinor, optional.MinorSubsystemVersion);
   Put<std::uint8_t>(peb_ + kPebWineDebugOptions, kWineDebugDefault);
 
-  // The process parameters, normalized (absolute pointers), in one block ntdll later frees.
-  std::vector<std::pair<std::uint32_t, std::u16string>> strings;
-  std::string directory = options_.currentDirectory;
-  if (directory.empty() || directory.back() != '\\') directory += '\\';
-  strings.emplace_back(kParamsCurrentDirectory, nt::ob::Widen(directory));
-  strings.emplace_back(kParamsImagePathName, nt::ob::Widen(Win32Path()));
-  strings.emplace_back(kParamsCommandLine, nt::ob::Widen(commandLine_));
-  strings.emplace_back(kParamsWindowTitle, nt::ob::Widen(Win32Path()));
-  strings.emplace_back(kParamsDesktop, u"");
-  strings.emplace_back(kParamsShellInfo, u"");
-  strings.emplace_back(kParamsRuntimeInfo, u"");
-  const std::u16string environment = std::u16string(u"PATH=C:\\windows\\system32;C:\\windows") + u'\0' +
-                                     u"SystemRoot=C:\\windows" + u'\0' + u"windir=C:\\windows" + u'\0' + u'\0';
-  std::uint64_t size = kParamsEnd;
-  for (const auto& [field, text] : strings) size += (text.size() + 1) * 2;
-  size = (size + 15) & ~15ull;
-  const std::uint64_t environmentAt = size;
-  size += environment.size() * 2;
-  void* block = space->Allocate(size);
-  if (!block) return fail();
-  const auto params = reinterpret_cast<std::uint64_t>(block);
-  Put<std::uint32_t>(params + kParamsAllocationSize, static_cast<std::uint32_t>(size));
-  Put<std::uint32_t>(params + kParamsSize, static_cast<std::uint32_t>(size));
-  Put<std::uint32_t>(params + kParamsFlags, kProcessParamsNormalized);
-  std::uint64_t at = params + kParamsEnd;
-  for (const auto& [field, text] : strings) {
-    const auto bytes = static_cast<std::uint16_t>(text.size() * 2);
-    Put<std::uint16_t>(params + field, bytes);                        // Length
-    Put<std::uint16_t>(params + field + 2, bytes + 2);                // MaximumLength
-    Put<std::uint64_t>(params + field + 8, at);                       // Buffer
-    std::memcpy(reinterpret_cast<void*>(at), text.data(), bytes);
-    at += bytes + 2;
+  // The process parameters: the creator's for a child; else from ntbox run's command line.
+  nt::ps::ProcessParameters parameters;
+  if (options_.child) {
+    parameters = options_.child->parameters;
+  } else {
+    std::string directory = options_.currentDirectory;
+    if (directory.empty() || directory.back() != '\\') directory += '\\';
+    parameters.currentDirectory = nt::ob::Widen(directory);
+    parameters.imagePath = nt::ob::Widen(Win32Path());
+    parameters.commandLine = nt::ob::Widen(commandLine_);
+    parameters.windowTitle = parameters.imagePath;
+    parameters.environment = std::u16string(u"PATH=C:\\windows\\system32;C:\\windows") + u'\0' +
+                             u"SystemRoot=C:\\windows" + u'\0' + u"windir=C:\\windows" + u'\0' + u'\0';
+    // The console's and the standard handles arrive with OpenStandardHandles.
   }
-  std::memcpy(reinterpret_cast<void*>(params + environmentAt), environment.data(), environment.size() * 2);
-  Put<std::uint64_t>(params + kParamsEnvironment, params + environmentAt);
-  Put<std::uint64_t>(params + kParamsEnvironmentSize, environment.size() * 2);
-  (void)kParamsDllPath;  // left empty (no buffer): ntdll computes the search path  // the console's handles arrive with \\Device\\ConDrv
+  const std::uint64_t params = nt::ps::WriteProcessParameters(*space, parameters);
+  if (!params) return fail();
   Put<std::uint64_t>(peb_ + kPebProcessParameters, params);
   params_ = params;
 
@@ -538,7 +530,37 @@ std::uint64_t Program::WriteStartContext(std::uint64_t stackTop, std::uint64_t s
   return c;
 }
 
+void Program::AttachToConsole() {
+  if (!console_) return;
+  console_->Attach(this, {[this](std::uint32_t event) { StartControlThread(event); },
+                          [this](std::uint32_t code) { Terminate(code); }});
+}
+
+void Program::EndSession(std::uint32_t code) {
+  Terminate(code);
+  std::shared_ptr<Console> console;
+  {
+    std::lock_guard lock(runMutex_);
+    console = console_;
+  }
+  if (console) console->EndAll(code);
+}
+
+void Program::WaitForSession() {
+  std::shared_ptr<Console> console;
+  {
+    std::lock_guard lock(runMutex_);
+    console = console_;
+  }
+  if (console) console->WaitUntilEmpty();
+}
+
 Program::~Program() {
+  // The console (its terminal's settings put back) goes outside the kernel lock.
+  {
+    std::lock_guard lock(runMutex_);
+    console_.reset();
+  }
   image_.reset();
   if (process_ && process_->handles().size()) {
     // Handles are only left when the machine stopped before they could close: no driver code
@@ -554,16 +576,23 @@ void Program::Syscall(FunctionRef<void()> call) {
   cpu::CheckTermination();
 }
 
-ProgramExit Program::Run() {
+void* Program::CreateFirstThread(bool suspended) {
   // The first thread's object carries its state for the thread services, as the others' do.
-  auto* mainControl = new nt::ps::ThreadControl();
-  mainControl->id = nt::ke::NewThreadId();
-  mainControl->teb = teb_;
-  mainControl->startAddress = image_->entryPoint();
-  mainThreadObject_ = nt::ps::CreateUserThreadObject(mainControl);
+  mainControl_ = new nt::ps::ThreadControl();
+  mainControl_->id = nt::ke::NewThreadId();
+  mainControl_->teb = teb_;
+  mainControl_->startAddress = image_->entryPoint();
+  mainControl_->suspendCount = suspended ? 1 : 0;
+  mainThreadObject_ = nt::ps::CreateUserThreadObject(mainControl_);
+  nt::ob::ReferenceObject(mainThreadObject_);  // the caller's
+  return mainThreadObject_;
+}
+
+ProgramExit Program::Run() {
+  if (!mainThreadObject_) nt::ob::DereferenceObject(CreateFirstThread(false));
+  nt::ps::ThreadControl* mainControl = mainControl_;
   nt::ke::ThreadAttachment attachment(0, mainThreadObject_, mainControl->id);
   nt::ke::KernelThread& thread = attachment.thread();
-  if (wine_) process_->threadHost = this;
   thread.process = process_.get();
   nt::ps::StartUserThread(mainThreadObject_);
   thread.previousMode = 1;  // UserMode
@@ -608,9 +637,10 @@ ProgramExit Program::Run() {
   const bool started = gate_.Call(*process, [&] {
     nt::ps::NotifyImageLoad(imageName, process->id(), imageBase, image_->size(), false);
     nt::ps::NotifyImageLoad(u"\\SystemRoot\\System32\\ntdll.dll", process->id(), ntdll_->base(), ntdll_->size(), false);
-    if (wine_) OpenStandardHandles();
-    creation = nt::ps::NotifyProcessCreate(*process, nt::Kernel::Current().systemProcess().id(), imageName,
-                                           nt::ob::Widen(commandLine_));
+    if (wine_ && !options_.child) OpenStandardHandles();
+    if (options_.child) AttachToConsole();
+    const nt::ULONG parent = process->parentId() ? process->parentId() : nt::Kernel::Current().systemProcess().id();
+    creation = nt::ps::NotifyProcessCreate(*process, parent, imageName, nt::ob::Widen(commandLine_));
     if (creation >= 0) nt::ps::NotifyThread(process->id(), threadId, true);
   });
   if (!started) {
@@ -622,6 +652,11 @@ ProgramExit Program::Run() {
                          fmt::format(": a driver's process notify routine refused the process (0x{:08X} {})",
                                      static_cast<std::uint32_t>(creation), nt::NtStatusName(creation));
   } else {
+    // A process another started runs once its creator resumes its first thread (or is ended first).
+    {
+      std::unique_lock lock(mainControl->mutex);
+      mainControl->changed.wait(lock, [&] { return mainControl->suspendCount == 0 || thread.terminateRequested; });
+    }
     result.exit = cpu::RunUserMode([&]() -> std::uint32_t {
       // System calls run on this thread's own stack, below the frames that entered user mode.
       frame_.kernelRsp = (reinterpret_cast<std::uint64_t>(__builtin_frame_address(0)) - 0x4000) & ~0xFull;
@@ -690,34 +725,42 @@ ProgramExit Program::Run() {
       process->CloseAllHandles();
     });
   }
-  (void)gate_.Call(*process, [this, &result] {
+  (void)gate_.Call(*process, [this, process, &result] {
     nt::ps::EndUserThread(mainThreadObject_, static_cast<nt::NTSTATUS>(result.exitCode));
+    process->End(static_cast<nt::NTSTATUS>(result.exitCode));
   });
   process_->threadHost = nullptr;
   thread.process = nullptr;
-  // The console goes with the program (its terminal's settings are put back), outside the kernel lock.
+  // The program leaves its console; the console goes (its terminal's settings put back) with the
+  // last program on it, outside the kernel lock.
   std::shared_ptr<Console> console;
   {
     std::lock_guard lock(runMutex_);
-    console = std::move(console_);
+    console = console_;
   }
   process_->console.reset();
-  console.reset();
+  if (console) console->Detach(this);
   return result;
 }
 
 std::string Program::Win32Path() const { return nt::Win32PathOfHost(options_.hostPath); }
 
 void Program::Terminate(std::uint32_t code) {
-  std::lock_guard lock(runMutex_);
-  if (!runThread_) {
-    if (!ran_) {
-      terminateBeforeRun_ = true;
-      terminateCode_ = code;
+  {
+    std::lock_guard lock(runMutex_);
+    if (!runThread_) {
+      if (!ran_) {
+        terminateBeforeRun_ = true;
+        terminateCode_ = code;
+      }
+    } else {
+      cpu::RequestTermination(*runThread_, runPthread_, code);
     }
-    return;
   }
-  cpu::RequestTermination(*runThread_, runPthread_, code);
+  if (mainControl_) {
+    std::lock_guard lock(mainControl_->mutex);
+    mainControl_->changed.notify_all();  // a first thread never resumed ends too
+  }
 }
 
 std::string Program::Describe(const cpu::UserExit& exit) const {

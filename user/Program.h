@@ -17,6 +17,7 @@
 #include "cpu/UserMode.h"
 #include "nt/io/IoServices.h"
 #include "nt/ps/Process.h"
+#include "nt/ps/ProcessParameters.h"
 #include "nt/ps/UserThreads.h"
 #include "pe/PeLoader.h"
 #include "support/FunctionRef.h"
@@ -26,12 +27,18 @@
 
 namespace ntbox::user {
 
-// How programs enter the kernel: the machine runs call for the process under its lock, guarded.
+class Program;
+
+// The machine as its programs see it.
 class SystemGate {
  public:
   virtual ~SystemGate() = default;
+  // How programs enter the kernel: the machine runs call for the process under its lock, guarded.
   // False when the machine has stopped with a bugcheck (during this call or before).
   virtual bool Call(nt::ps::Process& process, FunctionRef<void()> call) = 0;
+  // Runs a program another program started (NtCreateUserProcess) on a thread of its own until it
+  // ends; the machine ends it at shutdown. Called under the kernel lock.
+  virtual void StartProgram(std::unique_ptr<Program> program) = 0;
 };
 
 // The host file descriptors that are the program's console (not owned).
@@ -45,6 +52,15 @@ struct ProgramOptions {
   std::vector<std::string> args;   // argv[1..]
   std::string currentDirectory;    // a Win32 path (Z:\home\me, C:\...)
   StdIo stdio;
+  // A program another program started (NtCreateUserProcess): its parameters as its creator gave
+  // them (command line, environment, standard handles ...), its creator's id, and the console it
+  // shares with its creator (nullptr: none). Its handles come from its creator, not from stdio.
+  struct Child {
+    nt::ps::ProcessParameters parameters;
+    nt::ULONG parentId = 0;
+    std::shared_ptr<Console> console;
+  };
+  std::optional<Child> child;
 };
 
 // What the end of a program looks like to its caller.
@@ -79,6 +95,11 @@ class Program : private nt::ps::ThreadHost {
   // default handler ends the program with STATUS_CONTROL_C_EXIT. False when the program has no
   // console handlers (it is not on Wine's DLLs, or has not got that far): end it instead.
   bool Interrupt(std::uint32_t event);
+  // ntbox run's session is the program and every program on its console (the ones it started that
+  // share it): EndSession ends them all, as closing a console window does; WaitForSession returns
+  // once every one has ended (after Run).
+  void EndSession(std::uint32_t code);
+  void WaitForSession();
 
   nt::ps::Process& process() { return *process_; }
   SystemGate& gate() { return gate_; }
@@ -134,16 +155,23 @@ class Program : private nt::ps::ThreadHost {
     std::thread host;
   };
   std::expected<void*, nt::NTSTATUS> CreateThread(const Request& request) override;
+  std::expected<CreatedProcess, nt::NTSTATUS> CreateProcess(const ProcessRequest& request) override;
+  // The first thread's object, made before Run for a process whose creator gets a handle to it
+  // (suspended until resumed); Run makes it otherwise.
+  void* CreateFirstThread(bool suspended);
+  nt::ps::ThreadControl* mainControl_ = nullptr;
   std::size_t LiveThreads() override;
   void TerminateOtherThreads(nt::NTSTATUS status) override;
   void* ThreadById(std::uint64_t id) override;
   nt::NTSTATUS TerminateThread(std::uint64_t id, nt::NTSTATUS status) override;
   void SuspendThread(std::uint64_t id) override;
   void ZeroTlsCell(nt::ULONG index) override;
+  void TerminateProcess(nt::NTSTATUS status) override { Terminate(static_cast<std::uint32_t>(status)); }
   void ImageMapped(const pe::LoadedImage& image) override;
   // A console control event's thread: ntdll's __wine_ctrl_routine(event) runs the handlers.
   void StartControlThread(std::uint32_t event);
   std::shared_ptr<Console> console_;
+  void AttachToConsole();
   bool ctrlHandlers_ = false;  // Windows' default handler is registered (ImageMapped)
   void RunThread(Thread& thread);
   // The TEB fields Windows' kernel sets for a thread on Wine's DLLs.

@@ -245,6 +245,8 @@ class Server {
     user::ProgramExit result;
     std::thread runner([&] {
       result = (*program)->Run();
+      // The console stays while programs the program started are on it, as a console window does.
+      (*program)->WaitForSession();
       const char c = 'x';
       (void)!::write(done[1], &c, 1);
     });
@@ -264,13 +266,13 @@ class Server {
         } else if (frame->kind == FrameKind::kInterrupt) {
           interrupted = true;
           if (!(*program)->Interrupt(frame->payload == "break" ? 1 : 0)) {
-            (*program)->Terminate(static_cast<std::uint32_t>(nt::STATUS_CONTROL_C_EXIT));
+            (*program)->EndSession(static_cast<std::uint32_t>(nt::STATUS_CONTROL_C_EXIT));
           }
         }
       } else if (!hungUp && n > 0 && (p[1].revents & (POLLRDHUP | POLLHUP | POLLERR))) {
         hungUp = true;
       }
-      if (hungUp) (*program)->Terminate(static_cast<std::uint32_t>(nt::STATUS_CONTROL_C_EXIT));
+      if (hungUp) (*program)->EndSession(static_cast<std::uint32_t>(nt::STATUS_CONTROL_C_EXIT));
     }
     runner.join();
     ::close(done[0]);
@@ -465,7 +467,7 @@ class Server {
   void EndPrograms() {
     std::unique_lock lock(programsMutex_);
     while (activeRuns_ > 0) {
-      for (user::Program* p : programs_) p->Terminate(static_cast<std::uint32_t>(nt::STATUS_CONTROL_C_EXIT));
+      for (user::Program* p : programs_) p->EndSession(static_cast<std::uint32_t>(nt::STATUS_CONTROL_C_EXIT));
       programsGone_.wait_for(lock, std::chrono::milliseconds(20));
     }
   }

@@ -266,7 +266,8 @@ NTSTATUS InsertFile(const OpenedFile& opened, HANDLE* handle, ACCESS_MASK access
   tail->deleteOnClose = opened.deleteOnClose;
   std::strncpy(tail->name, opened.leaf.c_str(), sizeof tail->name - 1);
   file->ReadAccess = file->WriteAccess = TRUE;
-  *handle = ob::InsertHandle(file, access ? access : FILE_ALL_ACCESS, (attributes->Attributes & OBJ_KERNEL_HANDLE) != 0);
+  *handle = ob::InsertHandle(file, access ? access : FILE_ALL_ACCESS, (attributes->Attributes & OBJ_KERNEL_HANDLE) != 0,
+                             attributes->Attributes);
   ob::DereferenceObject(file);
   return Finish(iosb, STATUS_SUCCESS, information);
 }

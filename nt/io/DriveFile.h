@@ -73,6 +73,9 @@ namespace io {
 std::optional<std::u16string> PipeName(std::u16string_view ntName);
 // A client's open of a pipe: the end an unconnected instance keeps for it.
 NTSTATUS OpenPipeClient(const std::u16string& pipe, ACCESS_MASK access, HANDLE& handle);
+// The host file a program's NT name (\??\C:\..., \??\Z:\...) means, found as NtOpenFile finds it
+// (io/ProgramFiles.cpp): what NtCreateUserProcess runs.
+NTSTATUS HostPathOfFile(std::u16string_view ntName, std::filesystem::path& hostPath);
 }  // namespace io
 // Completion ports (io/CompletionPort.cpp).
 NTSTATUS NTAPI NtCreateIoCompletion(HANDLE* IoCompletionHandle, ACCESS_MASK DesiredAccess, PVOID ObjectAttributes,

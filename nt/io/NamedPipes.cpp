@@ -22,6 +22,7 @@
 #include "nt/mm/Probe.h"
 #include "nt/ob/ObExports.h"
 #include "nt/ob/Object.h"
+#include "nt/ps/Process.h"
 
 namespace ntbox::nt {
 namespace {
@@ -110,6 +111,7 @@ NTSTATUS NTAPI NtCreateNamedPipeFile(HANDLE* PipeHandle, ACCESS_MASK DesiredAcce
   HANDLE handle = nullptr;
   NTSTATUS status = io::InsertHostFile(ends[0], false, u"\\Device\\NamedPipe\\" + *pipe, DesiredAccess, &handle);
   if (!NT_SUCCESS(status)) return status;  // ends[0] closed: the waiting end sees the hang-up and is forgotten
+  (void)ps::CurrentProcess().handles().SetAttributes(reinterpret_cast<ob::HandleValue>(handle), a.attributes);
   IO_STATUS_BLOCK iosb{};
   iosb.Status = STATUS_SUCCESS;
   iosb.Information = 2;  // FILE_CREATED

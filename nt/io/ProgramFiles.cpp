@@ -129,20 +129,15 @@ std::vector<std::string> Components(std::u16string_view path) {
   return parts;
 }
 
-NTSTATUS OpenOnVolume(const std::u16string& ntName, std::u16string_view rest, ACCESS_MASK access, ULONG disposition,
-                      ULONG options, HANDLE* handle) {
-  const char16_t drive = static_cast<char16_t>(rest[0] & ~0x20);
-  const std::vector<std::string> parts = Components(rest.substr(2));
-  for (const auto& p : parts) {
-    if (p == "." || p == ".." || p.find_first_of("/:*?\"<>|") != std::string::npos) return STATUS_OBJECT_NAME_INVALID;
-  }
-  const bool wantsWrite = (access & kWriteAccess) || (disposition != FILE_OPEN && disposition != FILE_OPEN_IF);
+// Where a read of parts on drive starts: an open host directory (-1 for a drive the machine
+// lacks) and the parts to walk from it. C:\windows\system32\X is the system DLLs' X when there
+// is one by that name (systemDll).
+int ReadRoot(char16_t drive, const std::vector<std::string>& parts, std::vector<std::string>& walk, bool& systemDll) {
   const auto& config = Kernel::Current().config();
-  int root = -1;
-  std::vector<std::string> walk = parts;
+  walk = parts;
+  systemDll = false;
   if (drive == u'C' && parts.size() == 3 && EqualNoCase(ob::Widen(parts[0]), u"windows") &&
       EqualNoCase(ob::Widen(parts[1]), u"system32")) {
-    // C:\windows\system32\X.dll: the system DLLs, when there is one by that name.
     for (const std::string& folder : config.systemDlls) {
       const int dlls = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
       const int probe = dlls >= 0 ? OpenComponent(dlls, parts[2], O_RDONLY) : -1;
@@ -151,33 +146,46 @@ NTSTATUS OpenOnVolume(const std::u16string& ntName, std::u16string_view rest, AC
         continue;
       }
       ::close(probe);
-      if (wantsWrite) {
-        ::close(dlls);
-        return STATUS_ACCESS_DENIED;
-      }
-      root = dlls;
       walk = {parts[2]};
-      break;
+      systemDll = true;
+      return dlls;
     }
   }
-  if (root < 0) {
-    if (drive == u'C') {
-      if (wantsWrite) {
-        // Creating and writing: the kernel's own drive I/O (case as given), the handle the program's.
-        UNICODE_STRING u{static_cast<USHORT>(ntName.size() * 2), static_cast<USHORT>(ntName.size() * 2),
-                         const_cast<char16_t*>(ntName.data())};
-        OBJECT_ATTRIBUTES a{sizeof(OBJECT_ATTRIBUTES), nullptr, &u, OBJ_CASE_INSENSITIVE, nullptr, nullptr};
-        IO_STATUS_BLOCK iosb{};
-        return ZwCreateFile(handle, access, &a, &iosb, nullptr, 0, 0, disposition, options, nullptr, 0);
-      }
-      root = ::open(config.systemDrive.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    } else if (drive == u'Z') {
-      if (wantsWrite) return STATUS_ACCESS_DENIED;
-      root = ::open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    } else {
-      return STATUS_OBJECT_PATH_NOT_FOUND;
-    }
+  if (drive == u'C') return ::open(config.systemDrive.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (drive == u'Z') return ::open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  return -1;
+}
+
+// The parts of a path on a volume (after "X:"), or the status that refuses them.
+NTSTATUS VolumeParts(std::u16string_view rest, std::vector<std::string>& parts) {
+  parts = Components(rest.substr(2));
+  for (const auto& p : parts) {
+    if (p == "." || p == ".." || p.find_first_of("/:*?\"<>|") != std::string::npos) return STATUS_OBJECT_NAME_INVALID;
   }
+  return STATUS_SUCCESS;
+}
+
+NTSTATUS OpenOnVolume(const std::u16string& ntName, std::u16string_view rest, ACCESS_MASK access, ULONG disposition,
+                      ULONG options, HANDLE* handle) {
+  const char16_t drive = static_cast<char16_t>(rest[0] & ~0x20);
+  std::vector<std::string> parts;
+  if (const NTSTATUS s = VolumeParts(rest, parts); s != STATUS_SUCCESS) return s;
+  const bool wantsWrite = (access & kWriteAccess) || (disposition != FILE_OPEN && disposition != FILE_OPEN_IF);
+  std::vector<std::string> walk;
+  bool systemDll = false;
+  if (wantsWrite && drive == u'C') {
+    const int probe = ReadRoot(drive, parts, walk, systemDll);
+    if (probe >= 0) ::close(probe);
+    if (systemDll) return STATUS_ACCESS_DENIED;
+    // Creating and writing: the kernel's own drive I/O (case as given), the handle the program's.
+    UNICODE_STRING u{static_cast<USHORT>(ntName.size() * 2), static_cast<USHORT>(ntName.size() * 2),
+                     const_cast<char16_t*>(ntName.data())};
+    OBJECT_ATTRIBUTES a{sizeof(OBJECT_ATTRIBUTES), nullptr, &u, OBJ_CASE_INSENSITIVE, nullptr, nullptr};
+    IO_STATUS_BLOCK iosb{};
+    return ZwCreateFile(handle, access, &a, &iosb, nullptr, 0, 0, disposition, options, nullptr, 0);
+  }
+  if (wantsWrite && drive == u'Z') return STATUS_ACCESS_DENIED;
+  const int root = ReadRoot(drive, parts, walk, systemDll);
   if (root < 0) return STATUS_OBJECT_PATH_NOT_FOUND;
   int fd = -1;
   bool directory = false;
@@ -187,11 +195,12 @@ NTSTATUS OpenOnVolume(const std::u16string& ntName, std::u16string_view rest, AC
 
 // Opens what the caller's OBJECT_ATTRIBUTES name for a program: a file on a volume or a device.
 NTSTATUS OpenByName(const OBJECT_ATTRIBUTES* objectAttributes, ACCESS_MASK access, ULONG share, ULONG disposition,
-                    ULONG options, HANDLE& handle) {
+                    ULONG options, HANDLE& handle, ULONG* handleAttributes = nullptr) {
   std::u16string name;
   ULONG attributes = 0;
   HANDLE root = nullptr;
   if (const NTSTATUS s = CaptureName(objectAttributes, name, attributes, &root); s != STATUS_SUCCESS) return s;
+  if (handleAttributes) *handleAttributes = attributes;
   const bool overlapped = !(options & 0x30);  // neither FILE_SYNCHRONOUS_IO_(NON)ALERT
   if (root) {
     // Relative to a device's file (the console's Connection): the device's driver opens the name.
@@ -220,6 +229,29 @@ NTSTATUS OpenByName(const OBJECT_ATTRIBUTES* objectAttributes, ACCESS_MASK acces
 
 }  // namespace
 
+NTSTATUS io::HostPathOfFile(std::u16string_view ntName, std::filesystem::path& hostPath) {
+  std::u16string_view rest = ntName;
+  for (std::u16string_view prefix : {u"\\??\\", u"\\DosDevices\\", u"\\GLOBAL??\\"}) {
+    if (rest.size() >= prefix.size() && EqualNoCase(rest.substr(0, prefix.size()), prefix)) {
+      rest = rest.substr(prefix.size());
+      break;
+    }
+  }
+  if (rest.size() < 3 || rest[1] != u':' || rest == ntName) return STATUS_OBJECT_PATH_SYNTAX_BAD;
+  std::vector<std::string> parts, walk;
+  if (const NTSTATUS s = VolumeParts(rest, parts); s != STATUS_SUCCESS) return s;
+  bool systemDll = false;
+  const int root = ReadRoot(static_cast<char16_t>(rest[0] & ~0x20), parts, walk, systemDll);
+  if (root < 0) return STATUS_OBJECT_PATH_NOT_FOUND;
+  int fd = -1;
+  bool directory = false;
+  if (const NTSTATUS s = Walk(root, walk, FILE_NON_DIRECTORY_FILE, fd, directory); s != STATUS_SUCCESS) return s;
+  std::error_code ec;
+  hostPath = std::filesystem::read_symlink("/proc/self/fd/" + std::to_string(fd), ec);
+  ::close(fd);
+  return ec ? STATUS_OBJECT_NAME_NOT_FOUND : STATUS_SUCCESS;
+}
+
 NTSTATUS NTAPI NtCreateFile(HANDLE* FileHandle, ACCESS_MASK DesiredAccess, OBJECT_ATTRIBUTES* ObjectAttributes,
                             IO_STATUS_BLOCK* IoStatusBlock, LARGE_INTEGER* AllocationSize, ULONG FileAttributes,
                             ULONG ShareAccess, ULONG CreateDisposition, ULONG CreateOptions, PVOID EaBuffer,
@@ -230,7 +262,10 @@ NTSTATUS NTAPI NtCreateFile(HANDLE* FileHandle, ACCESS_MASK DesiredAccess, OBJEC
   }
   if (!mm::WriteCaller(FileHandle, HANDLE{}) || !mm::ReadCaller(IoStatusBlock)) return STATUS_ACCESS_VIOLATION;
   HANDLE handle = nullptr;
-  NTSTATUS status = OpenByName(ObjectAttributes, DesiredAccess, ShareAccess, CreateDisposition, CreateOptions, handle);
+  ULONG attributes = 0;
+  NTSTATUS status =
+      OpenByName(ObjectAttributes, DesiredAccess, ShareAccess, CreateDisposition, CreateOptions, handle, &attributes);
+  if (NT_SUCCESS(status)) (void)ps::CurrentProcess().handles().SetAttributes(reinterpret_cast<ob::HandleValue>(handle), attributes);
   IO_STATUS_BLOCK iosb{};
   iosb.Status = status;
   iosb.Information = NT_SUCCESS(status) ? 1 /* FILE_OPENED */ : 0;

@@ -279,8 +279,9 @@ NTSTATUS NTAPI NtMapViewOfSection(HANDLE SectionHandle, HANDLE ProcessHandle, PV
                                   SIZE_T CommitSize, LARGE_INTEGER* SectionOffset, SIZE_T* ViewSize,
                                   ULONG InheritDisposition, ULONG AllocationType, ULONG Win32Protect) {
   (void)ZeroBits, (void)CommitSize, (void)InheritDisposition, (void)AllocationType;
-  ps::Process* process = ps::ProcessOfHandle(ProcessHandle);
+  ps::Process* process = ps::ProcessOfHandle(ProcessHandle, ps::PROCESS_VM_OPERATION);
   if (!process) return STATUS_INVALID_HANDLE;
+  if (process != &ps::CurrentProcess()) return STATUS_NOT_IMPLEMENTED;  // views in another process: not yet
   // The System process has no user space: its views (a driver's) are in system space.
   mm::UserSpace* space = process->space();
   const auto requested = mm::ReadCaller(BaseAddress);
@@ -370,8 +371,9 @@ NTSTATUS NTAPI NtMapViewOfSection(HANDLE SectionHandle, HANDLE ProcessHandle, PV
 }
 
 NTSTATUS NTAPI NtUnmapViewOfSection(HANDLE ProcessHandle, PVOID BaseAddress) {
-  ps::Process* process = ps::ProcessOfHandle(ProcessHandle);
+  ps::Process* process = ps::ProcessOfHandle(ProcessHandle, ps::PROCESS_VM_OPERATION);
   if (!process) return STATUS_INVALID_HANDLE;
+  if (process != &ps::CurrentProcess()) return STATUS_NOT_IMPLEMENTED;  // views in another process: not yet
   mm::UserSpace* space = process->space();
   const auto base = reinterpret_cast<std::uint64_t>(BaseAddress);
   if (!space) return MmUnmapViewInSystemSpace(BaseAddress);

@@ -37,9 +37,9 @@ ob::HandleTable* TableFor(HANDLE handle, KPROCESSOR_MODE mode, ob::HandleValue& 
 
 }  // namespace
 
-HANDLE ob::InsertHandle(void* body, ACCESS_MASK access, bool kernelHandle) {
+HANDLE ob::InsertHandle(void* body, ACCESS_MASK access, bool kernelHandle, ULONG attributes) {
   ps::Process& process = kernelHandle ? Kernel::Current().systemProcess() : CurrentProcess();
-  HandleValue value = process.handles().Insert(body, access);
+  HandleValue value = process.handles().Insert(body, access, kernelHandle ? 0 : attributes & kHandleInherit);
   if (kernelHandle) value |= kKernelHandleBit;
   return reinterpret_cast<HANDLE>(value);
 }
@@ -103,7 +103,12 @@ namespace {
 NTSTATUS CloseHandle(HANDLE handle, KPROCESSOR_MODE mode) {
   ob::HandleValue index = 0;
   ob::HandleTable* table = TableFor(handle, mode, index);
-  auto entry = table ? table->Remove(index) : std::nullopt;
+  if (!table) return STATUS_INVALID_HANDLE;
+  if (auto held = table->Reference(index)) {
+    ob::DereferenceObject(held->body);
+    if (held->attributes & ob::kHandleProtectClose) return STATUS_HANDLE_NOT_CLOSABLE;
+  }
+  auto entry = table->Remove(index);
   if (!entry) return STATUS_INVALID_HANDLE;
   ob::CloseHandleEntry(*entry);
   return STATUS_SUCCESS;
@@ -121,8 +126,8 @@ PVOID NTAPI IoGetCurrentProcess() { return CurrentProcess().object(); }
 HANDLE NTAPI PsGetCurrentProcessId() { return reinterpret_cast<HANDLE>(static_cast<ULONG_PTR>(CurrentProcess().id())); }
 
 HANDLE NTAPI PsGetProcessId(PVOID Process) {
-  ps::Process* p = ps::Process::FromObject(Process);
-  return reinterpret_cast<HANDLE>(static_cast<ULONG_PTR>(p ? p->id() : 0));
+  const ps::ProcessRecord* r = ps::RecordOf(Process);
+  return reinterpret_cast<HANDLE>(static_cast<ULONG_PTR>(r ? r->id : 0));
 }
 
 BOOLEAN NTAPI IoIs32bitProcess(PVOID) { return FALSE; }  // every process of the machine is x64
@@ -156,8 +161,8 @@ NTSTATUS ob::CaptureAttributes(const void* objectAttributes, CapturedAttributes&
   return STATUS_SUCCESS;
 }
 
-NTSTATUS ob::ReturnNewHandle(void* body, ACCESS_MASK access, HANDLE* handle, bool kernelHandle) {
-  const HANDLE inserted = InsertHandle(body, access, kernelHandle);
+NTSTATUS ob::ReturnNewHandle(void* body, ACCESS_MASK access, HANDLE* handle, bool kernelHandle, ULONG attributes) {
+  const HANDLE inserted = InsertHandle(body, access, kernelHandle, attributes);
   DereferenceObject(body);
   if (!mm::WriteCaller(handle, inserted)) {
     (void)ZwClose(inserted);
@@ -191,12 +196,12 @@ NTSTATUS ob::ReturnNamedHandle(void* body, const void* objectAttributes, ACCESS_
     DereferenceObject(body);
     return s;
   }
-  if (full.empty()) return ReturnNewHandle(body, access, handle, a.kernelHandle);
+  if (full.empty()) return ReturnNewHandle(body, access, handle, a.kernelHandle, a.attributes);
   Namespace& names = Kernel::Current().objects();
   s = names.Insert(full, body);
   if (s == STATUS_SUCCESS) {
     HeaderOf(body)->temporaryName = true;
-    return ReturnNewHandle(body, access, handle, a.kernelHandle);
+    return ReturnNewHandle(body, access, handle, a.kernelHandle, a.attributes);
   }
   ObjectType* const type = HeaderOf(body)->type;
   DereferenceObject(body);
@@ -207,7 +212,7 @@ NTSTATUS ob::ReturnNamedHandle(void* body, const void* objectAttributes, ACCESS_
     DereferenceObject(found->body);
     return STATUS_OBJECT_TYPE_MISMATCH;
   }
-  s = ReturnNewHandle(found->body, access, handle, a.kernelHandle);
+  s = ReturnNewHandle(found->body, access, handle, a.kernelHandle, a.attributes);
   return NT_SUCCESS(s) ? STATUS_OBJECT_NAME_EXISTS : s;
 }
 
@@ -225,7 +230,7 @@ NTSTATUS ob::OpenNamed(const void* objectAttributes, ObjectType& type, ACCESS_MA
     DereferenceObject(found->body);
     return missing ? STATUS_OBJECT_NAME_NOT_FOUND : STATUS_OBJECT_TYPE_MISMATCH;
   }
-  return ReturnNewHandle(found->body, access, handle, a.kernelHandle);
+  return ReturnNewHandle(found->body, access, handle, a.kernelHandle, a.attributes);
 }
 
 namespace {

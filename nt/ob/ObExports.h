@@ -27,6 +27,14 @@ NTSTATUS NTAPI ObOpenObjectByPointer(PVOID Object, ULONG HandleAttributes, PVOID
                                      HANDLE* Handle);
 NTSTATUS NTAPI ZwClose(HANDLE Handle);
 NTSTATUS NTAPI NtClose(HANDLE Handle);
+// Handles themselves (ob/HandleServices.cpp).
+NTSTATUS NTAPI NtDuplicateObject(HANDLE SourceProcessHandle, HANDLE SourceHandle, HANDLE TargetProcessHandle,
+                                 HANDLE* TargetHandle, ACCESS_MASK DesiredAccess, ULONG HandleAttributes,
+                                 ULONG Options);
+NTSTATUS NTAPI NtQueryObject(HANDLE Handle, ULONG ObjectInformationClass, PVOID ObjectInformation, ULONG Length,
+                             ULONG* ReturnLength);
+NTSTATUS NTAPI NtSetInformationObject(HANDLE Handle, ULONG ObjectInformationClass, PVOID ObjectInformation,
+                                      ULONG Length);
 NTSTATUS NTAPI NtOpenDirectoryObject(HANDLE* DirectoryHandle, ACCESS_MASK DesiredAccess, PVOID ObjectAttributes);
 NTSTATUS NTAPI NtCreateDirectoryObject(HANDLE* DirectoryHandle, ACCESS_MASK DesiredAccess, PVOID ObjectAttributes);
 PVOID NTAPI PsGetCurrentProcess();
@@ -71,7 +79,7 @@ NTSTATUS ReturnNamedHandle(void* body, const void* objectAttributes, ACCESS_MASK
 NTSTATUS OpenNamed(const void* objectAttributes, ObjectType& type, ACCESS_MASK access, HANDLE* handle);
 // Gives the caller a handle to a new object (taking over its creation reference) in *handle, the
 // caller's memory; on a bad pointer the handle is closed again and the status says so.
-NTSTATUS ReturnNewHandle(void* body, ACCESS_MASK access, HANDLE* handle, bool kernelHandle = false);
+NTSTATUS ReturnNewHandle(void* body, ACCESS_MASK access, HANDLE* handle, bool kernelHandle = false, ULONG attributes = 0);
 
 // An object a service references by handle (ObReferenceObjectByHandle for the previous mode),
 // dereferenced when this goes.

@@ -139,7 +139,7 @@ void CloseHandleEntry(const HandleTable::Entry& entry) {
   DereferenceObject(entry.body);
 }
 
-HandleValue HandleTable::Insert(void* body, ACCESS_MASK access) {
+HandleValue HandleTable::Insert(void* body, ACCESS_MASK access, ULONG attributes) {
   ReferenceObject(body);
   if (ObjectHeader* h = HeaderOf(body)) h->handleCount.fetch_add(1);
   std::lock_guard lock(mutex_);
@@ -147,13 +147,58 @@ HandleValue HandleTable::Insert(void* body, ACCESS_MASK access) {
   if (!free_.empty()) {
     index = free_.back();
     free_.pop_back();
-    entries_[index] = Entry{body, access};
+    entries_[index] = Entry{body, access, attributes};
   } else {
     index = entries_.size();
-    entries_.push_back(Entry{body, access});
+    entries_.push_back(Entry{body, access, attributes});
   }
   ++used_;
   return (index + 1) * 4;
+}
+
+bool HandleTable::InsertAt(HandleValue handle, void* body, ACCESS_MASK access, ULONG attributes) {
+  if (handle == 0 || handle % 4 != 0 || handle / 4 > (1u << 24)) return false;
+  const std::size_t index = handle / 4 - 1;
+  {
+    std::lock_guard lock(mutex_);
+    if (index < entries_.size() && entries_[index].body) return false;
+    while (entries_.size() <= index) {
+      free_.push_back(entries_.size());
+      entries_.emplace_back();
+    }
+    std::erase(free_, index);
+    entries_[index] = Entry{body, access, attributes};
+    ++used_;
+  }
+  ReferenceObject(body);
+  if (ObjectHeader* h = HeaderOf(body)) h->handleCount.fetch_add(1);
+  return true;
+}
+
+bool HandleTable::SetAttributes(HandleValue handle, ULONG attributes) {
+  std::lock_guard lock(mutex_);
+  if (handle == 0 || handle % 4 != 0 || handle / 4 > entries_.size()) return false;
+  Entry& e = entries_[handle / 4 - 1];
+  if (!e.body) return false;
+  e.attributes = attributes & (kHandleInherit | kHandleProtectClose);
+  return true;
+}
+
+void HandleTable::Inherit(HandleTable& parent) {
+  std::vector<std::pair<HandleValue, Entry>> inherited;
+  {
+    std::lock_guard lock(parent.mutex_);
+    for (std::size_t i = 0; i < parent.entries_.size(); ++i) {
+      const Entry& e = parent.entries_[i];
+      if (!e.body || !(e.attributes & kHandleInherit)) continue;
+      ReferenceObject(e.body);  // held while the parent's lock is not
+      inherited.emplace_back((i + 1) * 4, e);
+    }
+  }
+  for (const auto& [value, e] : inherited) {
+    (void)InsertAt(value, e.body, e.access, e.attributes);
+    DereferenceObject(e.body);
+  }
 }
 
 std::optional<HandleTable::Entry> HandleTable::Reference(HandleValue handle) {

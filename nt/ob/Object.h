@@ -94,12 +94,20 @@ class HandleTable {
   HandleTable(const HandleTable&) = delete;
   HandleTable& operator=(const HandleTable&) = delete;
 
-  // Takes a new reference on body.
-  HandleValue Insert(void* body, ACCESS_MASK access);
   struct Entry {
     void* body = nullptr;
     ACCESS_MASK access = 0;
+    ULONG attributes = 0;  // OBJ_INHERIT, OBJ_PROTECT_CLOSE
   };
+  // Takes a new reference on body.
+  HandleValue Insert(void* body, ACCESS_MASK access, ULONG attributes = 0);
+  // The same, at a given value (a child's inherited handles keep their parent's values); false
+  // when that value is taken.
+  bool InsertAt(HandleValue handle, void* body, ACCESS_MASK access, ULONG attributes);
+  // A handle's attributes (OBJ_INHERIT, OBJ_PROTECT_CLOSE); false for an invalid handle.
+  bool SetAttributes(HandleValue handle, ULONG attributes);
+  // Every handle of parent marked OBJ_INHERIT, at the same value, into this (empty) table.
+  void Inherit(HandleTable& parent);
   // The entry, with a reference taken for the caller; nullopt for an invalid handle.
   std::optional<Entry> Reference(HandleValue handle);
   // Removes the entry and returns it; the caller closes it with CloseHandleEntry.
@@ -119,12 +127,15 @@ class HandleTable {
 // the handle's reference.
 void CloseHandleEntry(const HandleTable::Entry& entry);
 
+// Handle attributes (OBJECT_ATTRIBUTES.Attributes, NtDuplicateObject's HandleAttributes).
+constexpr ULONG kHandleProtectClose = 0x1, kHandleInherit = 0x2;
+
 // Kernel handles carry the high bit (OBJ_KERNEL_HANDLE handles are "negative" on x64).
 constexpr HandleValue kKernelHandleBit = 0xFFFFFFFF80000000ull;
 
 // A new handle to body (referenced by the handle): a kernel handle in the System process's
 // table, or else one of the calling thread's process, as OBJ_KERNEL_HANDLE decides on Windows.
-HANDLE InsertHandle(void* body, ACCESS_MASK access, bool kernelHandle);
+HANDLE InsertHandle(void* body, ACCESS_MASK access, bool kernelHandle, ULONG attributes = 0);
 
 // Takes a temporary object's name out of the namespace (its last handle closed, or it is deleted).
 void DropTemporaryName(void* body);

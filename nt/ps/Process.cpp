@@ -9,6 +9,9 @@
 #include "nt/ps/PsExports.h"
 #include "nt/Status.h"
 #include "nt/mm/Probe.h"
+#include "nt/ke/Dispatcher.h"
+#include "nt/ke/KeTypes.h"
+#include "nt/ob/ObExports.h"
 
 #include <cstring>
 
@@ -19,12 +22,46 @@ std::atomic<ULONG> g_nextId{0x100};
 
 }  // namespace
 
+ProcessRecord* RecordOf(void* processObject) {
+  ob::ObjectHeader* h = ob::HeaderOf(processObject);
+  if (!h || h->type != &ob::ProcessType()) return nullptr;
+  return reinterpret_cast<ProcessRecord*>(static_cast<std::uint8_t*>(processObject) + kProcessRecordOffset);
+}
+
 Process::Process(std::string imageName, ULONG id, std::unique_ptr<mm::UserSpace> space)
     : imageName_(std::move(imageName)), id_(id), space_(std::move(space)) {
   object_ = ob::CreateObject(ob::ProcessType(), kProcessObjectSize, this);
+  static_cast<DISPATCHER_HEADER*>(object_)->Type = dispatcher_type::kProcess;
   LARGE_INTEGER now{};
   KeQuerySystemTimePrecise(&now);
   createTime = now.QuadPart;
+  ProcessRecord* r = RecordOf(object_);
+  r->id = id;
+  r->exitStatus = STATUS_PENDING;
+  r->createTime = createTime;
+}
+
+ULONG Process::parentId() const { return RecordOf(object_)->parentId; }
+void Process::SetParent(ULONG parentId) { RecordOf(object_)->parentId = parentId; }
+void Process::SetPeb(std::uint64_t peb) { RecordOf(object_)->peb = peb; }
+std::uint64_t Process::peb() const { return RecordOf(object_)->peb; }
+
+void Process::End(NTSTATUS status) {
+  ob::ObjectHeader* h = ob::HeaderOf(object_);
+  if (!h->hostContext) return;
+  ProcessRecord* r = RecordOf(object_);
+  r->exitStatus = status;
+  LARGE_INTEGER now{};
+  KeQuerySystemTimePrecise(&now);
+  r->exitTime = now.QuadPart;
+  {
+    std::lock_guard lock(timesMutex);
+    r->userTime = endedUserTime;
+    r->kernelTime = endedKernelTime;
+  }
+  h->hostContext = nullptr;
+  static_cast<DISPATCHER_HEADER*>(object_)->SignalState = 1;
+  ke::WakeWaiters();
 }
 
 Result<std::unique_ptr<Process>> Process::Create(std::string imageName) {
@@ -49,9 +86,12 @@ Process& CurrentProcess() {
   return t && t->process ? *t->process : Kernel::Current().systemProcess();
 }
 
-Process* ProcessOfHandle(HANDLE handle) {
+Process* ProcessOfHandle(HANDLE handle, ACCESS_MASK access) {
   constexpr std::intptr_t kNtCurrentProcess = -1;
-  return reinterpret_cast<std::intptr_t>(handle) == kNtCurrentProcess ? &CurrentProcess() : nullptr;
+  if (reinterpret_cast<std::intptr_t>(handle) == kNtCurrentProcess) return &CurrentProcess();
+  ob::HandleReference ref;
+  if (!NT_SUCCESS(ref.Open(handle, access, &ob::ProcessType()))) return nullptr;
+  return Process::FromObject(ref.body());
 }
 
 Process::~Process() {
@@ -75,7 +115,20 @@ NTSTATUS NTAPI NtTerminateProcess(HANDLE ProcessHandle, NTSTATUS ExitStatus) {
     if (t->process->threadHost) t->process->threadHost->TerminateOtherThreads(ExitStatus);
     return STATUS_SUCCESS;
   }
-  if (handle != -1) return STATUS_NOT_IMPLEMENTED;
+  if (handle != -1) {
+    ps::Process* target = ps::ProcessOfHandle(ProcessHandle, ps::PROCESS_TERMINATE);
+    if (!target) {
+      // A process that has already ended: nothing more to do; a bad handle: say so.
+      ob::HandleReference ref;
+      const NTSTATUS s = ref.Open(ProcessHandle, ps::PROCESS_TERMINATE, &ob::ProcessType());
+      return NT_SUCCESS(s) ? STATUS_PROCESS_IS_TERMINATING : s;
+    }
+    if (target != t->process) {
+      if (!target->threadHost) return STATUS_ACCESS_DENIED;
+      target->threadHost->TerminateProcess(ExitStatus);
+      return STATUS_SUCCESS;
+    }
+  }
   t->userExit = {};
   t->userExit.kind = 1;  // cpu::UserExitKind::kExited
   t->userExit.code = static_cast<std::uint32_t>(ExitStatus);
@@ -111,21 +164,30 @@ NTSTATUS NTAPI NtQueryInformationProcess(HANDLE ProcessHandle, ULONG ProcessInfo
   constexpr ULONG ProcessSessionInformation = 24, ProcessWow64Information = 26, ProcessCookie = 36;
   constexpr ULONG ProcessImageInformation = 46, ProcessDebugObjectHandle = 30, ProcessDebugFlags = 31;
   constexpr ULONG ProcessTimes = 4;
-  ps::Process* process = ps::ProcessOfHandle(ProcessHandle);
-  if (!process) return STATUS_INVALID_HANDLE;
-  ps::Process& p = *process;
+  // The object, so a process that has ended still answers for its exit status and times.
+  ob::HandleReference ref;
+  void* object = nullptr;
+  if (reinterpret_cast<std::intptr_t>(ProcessHandle) == -1) {
+    object = ps::CurrentProcess().object();
+  } else if (const NTSTATUS s = ref.Open(ProcessHandle, 0, &ob::ProcessType()); !NT_SUCCESS(s)) {
+    return s;
+  } else {
+    object = ref.body();
+  }
+  const ps::ProcessRecord& record = *ps::RecordOf(object);
+  ps::Process* live = ps::Process::FromObject(object);
   std::uint8_t info[0x40] = {};
   std::size_t size = 0;
   auto put = [&info](std::size_t at, auto value) { std::memcpy(info + at, &value, sizeof value); };
   switch (ProcessInformationClass) {
     case ProcessBasicInformation:
       size = 0x30;
-      put(0x00, STATUS_PENDING);  // ExitStatus: still running
-      put(0x08, p.peb);
+      put(0x00, record.exitStatus);  // STATUS_PENDING while it runs
+      put(0x08, record.peb);
       put(0x10, std::uint64_t{1});
       put(0x18, LONG{8});  // BasePriority: normal
-      put(0x20, static_cast<std::uint64_t>(p.id()));
-      put(0x28, static_cast<std::uint64_t>(Kernel::Current().systemProcess().id()));
+      put(0x20, static_cast<std::uint64_t>(record.id));
+      put(0x28, static_cast<std::uint64_t>(record.parentId ? record.parentId : Kernel::Current().systemProcess().id()));
       break;
     case ProcessDebugPort:
     case ProcessWow64Information:
@@ -145,17 +207,19 @@ NTSTATUS NTAPI NtQueryInformationProcess(HANDLE ProcessHandle, ULONG ProcessInfo
       break;
     case ProcessCookie:
       size = 4;
-      put(0x0, static_cast<ULONG>(p.id() * 0x9E3779B1u));
+      put(0x0, static_cast<ULONG>(record.id * 0x9E3779B1u));
       break;
     case ProcessImageInformation:
+      if (!live) return STATUS_PROCESS_IS_TERMINATING;
       size = 0x40;
-      std::memcpy(info, p.imageInformation.data(), size);
+      std::memcpy(info, live->imageInformation.data(), size);
       break;
-    case ProcessTimes: {  // KERNEL_USER_TIMES: creation, exit (none yet), kernel, user
+    case ProcessTimes: {  // KERNEL_USER_TIMES: creation, exit (0 while it runs), kernel, user
       size = 0x20;
-      std::int64_t user = 0, kernel = 0;
-      ProcessCpuTimes(p, user, kernel);
-      put(0x00, p.createTime);
+      std::int64_t user = record.userTime, kernel = record.kernelTime;
+      if (live) ProcessCpuTimes(*live, user, kernel);
+      put(0x00, record.createTime);
+      put(0x08, record.exitTime);
       put(0x10, kernel);
       put(0x18, user);
       break;

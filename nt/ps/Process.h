@@ -20,6 +20,25 @@ namespace ntbox::nt::ps {
 
 class ThreadHost;
 
+constexpr std::size_t kProcessObjectSize = 0xA40;  // EPROCESS on Windows 10 x64; opaque to drivers
+
+// What a process object keeps of its process, in the EPROCESS body past KPROCESS's dispatcher
+// header (a part drivers treat as opaque): a handle held after the process has ended still tells
+// its id, parent, exit status and times.
+struct ProcessRecord {
+  ULONG id;
+  ULONG parentId;
+  NTSTATUS exitStatus;  // STATUS_PENDING while it runs
+  ULONG reserved;
+  std::int64_t createTime, exitTime;  // system time, 100 ns units
+  std::int64_t userTime, kernelTime;  // once it has ended
+  std::uint64_t peb;
+};
+constexpr std::size_t kProcessRecordOffset = 0x900;
+static_assert(kProcessRecordOffset + sizeof(ProcessRecord) <= kProcessObjectSize);
+// nullptr when body is not a process object.
+ProcessRecord* RecordOf(void* processObject);
+
 class Process {
  public:
   static Result<std::unique_ptr<Process>> Create(std::string imageName);
@@ -35,12 +54,19 @@ class Process {
   ob::HandleTable& handles() { return handles_; }
   mm::UserSpace* space() { return space_.get(); }
   void* object() const { return object_; }  // the EPROCESS body
+  // The live process a process object is; nullptr once it has ended.
   static Process* FromObject(const void* body);
+  ULONG parentId() const;
+  void SetParent(ULONG parentId);
+  // The process has ended with status: its object records how and when, is signalled (waits on
+  // it are satisfied) and no longer leads to this Process. Under the kernel lock.
+  void End(NTSTATUS status);
   // Closes every handle now (process exit), newest first.
   void CloseAllHandles();
   // What the process's creator recorded for NtQueryInformationProcess: its PEB and its image's
   // SECTION_IMAGE_INFORMATION.
-  std::uint64_t peb = 0;
+  void SetPeb(std::uint64_t peb);
+  std::uint64_t peb() const;
   std::array<std::uint8_t, 0x40> imageInformation{};
   // Its primary token (se/Token.cpp), made when first asked for; the process holds a reference.
   void* token = nullptr;
@@ -70,10 +96,14 @@ class Process {
 
 // The process the calling thread runs for: its request's process, or System.
 Process& CurrentProcess();
-// The process a service's ProcessHandle names: only NtCurrentProcess() (-1), the caller's own, so
-// far; nullptr for any other handle.
-Process* ProcessOfHandle(HANDLE handle);
+// The live process a service's ProcessHandle names (NtCurrentProcess() or a handle to a process
+// object, with access); nullptr for any other handle or a process that has ended. The pointer is
+// good under the kernel lock.
+Process* ProcessOfHandle(HANDLE handle, ACCESS_MASK access = 0);
 
-constexpr std::size_t kProcessObjectSize = 0xA40;  // EPROCESS on Windows 10 x64; opaque to drivers
+// Process access rights.
+constexpr ACCESS_MASK PROCESS_TERMINATE = 0x1, PROCESS_VM_OPERATION = 0x8, PROCESS_VM_READ = 0x10,
+                      PROCESS_VM_WRITE = 0x20, PROCESS_DUP_HANDLE = 0x40, PROCESS_QUERY_INFORMATION = 0x400,
+                      PROCESS_QUERY_LIMITED_INFORMATION = 0x1000, PROCESS_ALL_ACCESS = 0x1FFFFF;
 
 }  // namespace ntbox::nt::ps

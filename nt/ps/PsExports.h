@@ -25,6 +25,11 @@ NTSTATUS NTAPI PsTerminateSystemThread(NTSTATUS ExitStatus);
 // call returns to its system-call entry; handle 0 (every other thread of the process) has nothing to
 // end while ntbox's programs run one thread. Other processes cannot be ended yet.
 NTSTATUS NTAPI NtTerminateProcess(HANDLE ProcessHandle, NTSTATUS ExitStatus);
+// A program starts another (ps/CreateProcess.cpp).
+NTSTATUS NTAPI NtCreateUserProcess(HANDLE* ProcessHandle, HANDLE* ThreadHandle, ACCESS_MASK ProcessDesiredAccess,
+                                   ACCESS_MASK ThreadDesiredAccess, PVOID ProcessObjectAttributes,
+                                   PVOID ThreadObjectAttributes, ULONG ProcessFlags, ULONG ThreadFlags,
+                                   PVOID ProcessParameters, PVOID CreateInfo, PVOID AttributeList);
 // The caller's own process (NtCurrentProcess()) only, so far: basic, image, session, cookie, the
 // debugger and WoW64 classes.
 NTSTATUS NTAPI NtQueryInformationProcess(HANDLE ProcessHandle, ULONG ProcessInformationClass,

@@ -7,9 +7,13 @@
 #include <cstdint>
 #include <deque>
 #include <expected>
+#include <filesystem>
 #include <mutex>
+#include <optional>
+#include <vector>
 
 #include "nt/Types.h"
+#include "nt/ps/ProcessParameters.h"
 
 namespace ntbox::pe {
 class LoadedImage;
@@ -78,6 +82,20 @@ class ThreadHost {
   };
   // Starts a thread (suspended or not); its object carries a reference for the caller.
   virtual std::expected<void*, NTSTATUS> CreateThread(const Request& request) = 0;
+  // A new process of the machine running another program (NtCreateUserProcess), its first
+  // thread suspended; both objects carry a reference for the caller.
+  struct ProcessRequest {
+    std::filesystem::path hostPath;  // the image
+    ProcessParameters parameters;
+    bool inheritHandles = false;
+    // With inheritHandles: only these of the inheritable handles (PROC_THREAD_ATTRIBUTE_HANDLE_LIST).
+    std::optional<std::vector<std::uint64_t>> handleList;
+  };
+  struct CreatedProcess {
+    void* process = nullptr;
+    void* thread = nullptr;
+  };
+  virtual std::expected<CreatedProcess, NTSTATUS> CreateProcess(const ProcessRequest& request) = 0;
   // Threads of the process whose code has not ended, the caller's included.
   virtual std::size_t LiveThreads() = 0;
   // Ends every other thread of the process (NtTerminateProcess(0, ...)); returns once they have.
@@ -90,6 +108,8 @@ class ThreadHost {
   // Ends another thread of the process (NtTerminateThread on it); it ends at once in its own code,
   // or when it leaves the kernel.
   virtual NTSTATUS TerminateThread(std::uint64_t id, NTSTATUS status) = 0;
+  // Ends the whole process from outside it (NtTerminateProcess on a handle to it); returns at once.
+  virtual void TerminateProcess(NTSTATUS status) = 0;
   // Clears a TLS slot in every thread's TEB (TlsFree).
   virtual void ZeroTlsCell(ULONG index) = 0;
   // An image was mapped into the process (NtMapViewOfSection), on the thread that mapped it.

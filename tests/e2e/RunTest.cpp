@@ -464,6 +464,39 @@ TEST_F(RunTest, ProgramsRunThreadsOnWinesDlls) {
   EXPECT_EQ(Run("status").exit, 0);
 }
 
+// A program starting programs (CreateProcess: NtCreateUserProcess): its own ids, an inherited pipe
+// as the child's output, exit codes through waits on the process, inheritable and private handles,
+// the environment, STILL_ACTIVE, TerminateProcess, CREATE_SUSPENDED and ResumeThread, a program
+// that is not there; and the handle services around it (DuplicateHandle, Get/SetHandleInformation).
+TEST_F(RunTest, ProgramsStartPrograms) {
+  Outcome r = Run("run " + Driver("process_app.exe"));
+  EXPECT_EQ(r.exit, 0) << r.out << r.err;
+  EXPECT_FALSE(Contains(r.out, "FAIL")) << r.out;
+  EXPECT_TRUE(Contains(r.out, "ok: its output arrives through an inherited pipe, then end of file\r\n")) << r.out;
+  EXPECT_TRUE(Contains(r.out, "child-writes-to-stdout\r\n")) << "a child writes to the inherited stdout: " << r.out;
+  EXPECT_TRUE(Contains(r.out, "0 failures\r\n")) << r.out;
+  // Not inheriting, a child on a pipe has no output (as on Windows); on a terminal it shares its
+  // creator's console.
+  r = Run("run " + Driver("process_app.exe") + " console");
+  EXPECT_EQ(r.out, "parent before\r\nparent after, child exit code 7\r\n") << r.err;
+  TerminalRun t = OnTerminal({Driver("process_app.exe"), "console"}, "", "");
+  EXPECT_EQ(t.exit, 0) << t.out;
+  EXPECT_TRUE(Contains(t.out, "parent before\r\nfrom-the-child\r\nparent after, child exit code 7\r\n")) << t.out;
+  // ntbox run is the console window: it stays until the last program on it has ended, and says
+  // its first program's exit code; a child waits on a handle to its ended creator.
+  r = Run("run " + Driver("process_app.exe") + " leavechild");
+  EXPECT_EQ(r.exit, 3) << r.err;
+  EXPECT_EQ(r.out, "creator ends\r\ncreator ended with 3, child ends\r\n");
+  // Ctrl-C reaches every program on the console: the creator and the child it waits for end.
+  int out = -1;
+  const pid_t pid = Start("process_app.exe", {"waitchild"}, "waiting\r\n", out);
+  ASSERT_GT(pid, 0);
+  kill(pid, SIGINT);
+  EXPECT_EQ(Wait(pid), 128 + SIGINT);
+  close(out);
+  EXPECT_EQ(Run("status").exit, 0);
+}
+
 // Named objects (\BaseNamedObjects and the session's directory): a driver's named event
 // (IoCreateNotificationEvent) opened by a program as Global\..., a program's event a driver opens
 // with ZwOpenEvent; shared memory a driver made (ZwCreateSection, MmMapViewInSystemSpace) that the
