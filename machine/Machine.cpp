@@ -577,7 +577,13 @@ void Machine::StartProgram(std::unique_ptr<user::Program> program) {
     ++startedRunning_;
   }
   std::thread([this, p, program = std::move(program)]() mutable {
-    (void)program->Run();
+    const user::ProgramExit exit = program->Run();
+    // Nobody's ntbox run reports how a started program ended: an unhandled exception is said where
+    // the developer looks (DebugView), with the line ntbox run gives.
+    if (exit.exit.kind == cpu::UserExitKind::kException) {
+      Notice(fmt::format("{}: {}; the program ended with exit code {:#010x}\n", program->options().name,
+                         exit.description, exit.exitCode));
+    }
     {
       std::lock_guard lock(startedMutex_);
       started_.erase(p);

@@ -7,7 +7,7 @@ namespace ntbox::nt {
 
 std::string_view NtStatusName(NTSTATUS status) {
   // Short enough that a linear scan is the clearest lookup.
-  static constexpr std::array<std::pair<NTSTATUS, std::string_view>, 90> kNames{{
+  static constexpr std::array<std::pair<NTSTATUS, std::string_view>, 92> kNames{{
       {STATUS_SUCCESS, "STATUS_SUCCESS"},
       {STATUS_WAIT_0, "STATUS_WAIT_0"},
       {STATUS_ABANDONED_WAIT_0, "STATUS_ABANDONED_WAIT_0"},
@@ -59,6 +59,8 @@ std::string_view NtStatusName(NTSTATUS status) {
       {STATUS_INVALID_HANDLE, "STATUS_INVALID_HANDLE"},
       {STATUS_PROCESS_IS_TERMINATING, "STATUS_PROCESS_IS_TERMINATING"},
       {STATUS_HANDLE_NOT_CLOSABLE, "STATUS_HANDLE_NOT_CLOSABLE"},
+      {STATUS_INVALID_CID, "STATUS_INVALID_CID"},
+      {STATUS_INVALID_PARAMETER_MIX, "STATUS_INVALID_PARAMETER_MIX"},
       {STATUS_INVALID_IMAGE_NOT_MZ, "STATUS_INVALID_IMAGE_NOT_MZ"},
       {STATUS_NO_SUCH_DEVICE, "STATUS_NO_SUCH_DEVICE"},
       {STATUS_END_OF_FILE, "STATUS_END_OF_FILE"},

@@ -638,7 +638,6 @@ ProgramExit Program::Run() {
     nt::ps::NotifyImageLoad(imageName, process->id(), imageBase, image_->size(), false);
     nt::ps::NotifyImageLoad(u"\\SystemRoot\\System32\\ntdll.dll", process->id(), ntdll_->base(), ntdll_->size(), false);
     if (wine_ && !options_.child) OpenStandardHandles();
-    if (options_.child) AttachToConsole();
     const nt::ULONG parent = process->parentId() ? process->parentId() : nt::Kernel::Current().systemProcess().id();
     creation = nt::ps::NotifyProcessCreate(*process, parent, imageName, nt::ob::Widen(commandLine_));
     if (creation >= 0) nt::ps::NotifyThread(process->id(), threadId, true);

@@ -68,6 +68,8 @@ std::expected<nt::ps::ThreadHost::CreatedProcess, nt::NTSTATUS> Program::CreateP
       nt::ob::DereferenceObject(entry->body);
     }
   }
+  // On the console from now on: its ntbox run waits for it even if it has not begun to run.
+  program.AttachToConsole();
   CreatedProcess created;
   created.thread = program.CreateFirstThread(true);
   created.process = program.process().object();

@@ -75,4 +75,13 @@ NTSTATUS NTAPI NtQueryInstallUILanguage(USHORT* InstallUILanguageId);
 NTSTATUS NTAPI NtQuerySystemInformation(ULONG SystemInformationClass, PVOID SystemInformation, ULONG Length,
                                         ULONG* ReturnLength);
 
+// Waitable timers of programs (ex/Timer.cpp).
+NTSTATUS NTAPI NtCreateTimer(HANDLE* TimerHandle, ACCESS_MASK DesiredAccess, PVOID ObjectAttributes, int TimerType);
+NTSTATUS NTAPI NtOpenTimer(HANDLE* TimerHandle, ACCESS_MASK DesiredAccess, PVOID ObjectAttributes);
+NTSTATUS NTAPI NtSetTimer(HANDLE TimerHandle, LARGE_INTEGER* DueTime, PVOID TimerApcRoutine, PVOID TimerContext,
+                          BOOLEAN ResumeTimer, LONG Period, BOOLEAN* PreviousState);
+NTSTATUS NTAPI NtCancelTimer(HANDLE TimerHandle, BOOLEAN* CurrentState);
+NTSTATUS NTAPI NtQueryTimer(HANDLE TimerHandle, ULONG TimerInformationClass, PVOID TimerInformation, ULONG Length,
+                            ULONG* ReturnLength);
+
 }  // namespace ntbox::nt

@@ -257,7 +257,7 @@ NTSTATUS WaitOnHandles(std::span<const HANDLE> handles, bool all, const LARGE_IN
     // Only dispatcher objects have a DISPATCHER_HEADER to read (a key's body has none).
     const ob::ObjectType* kind = ob::HeaderOf(bodies[referenced])->type;
     const bool dispatcher = kind == &ob::EventType() || kind == &ob::SemaphoreType() || kind == &ob::MutantType() ||
-                            kind == &ob::ThreadType() || kind == &ob::ProcessType();
+                            kind == &ob::ThreadType() || kind == &ob::ProcessType() || kind == &ob::TimerType();
     if (!dispatcher || !Waitable(objects[referenced])) {
       status = STATUS_OBJECT_TYPE_MISMATCH;
       ++referenced;

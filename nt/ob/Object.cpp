@@ -31,6 +31,7 @@ ObjectType g_semaphore{u"Semaphore"};
 ObjectType g_mutant{u"Mutant"};
 ObjectType g_ioCompletion{u"IoCompletion"};
 ObjectType g_token{u"Token"};
+ObjectType g_timer{u"Timer"};
 
 }  // namespace
 
@@ -48,6 +49,7 @@ ObjectType& SemaphoreType() { return g_semaphore; }
 ObjectType& MutantType() { return g_mutant; }
 ObjectType& IoCompletionType() { return g_ioCompletion; }
 ObjectType& TokenType() { return g_token; }
+ObjectType& TimerType() { return g_timer; }
 
 bool StartsWithNoCase(std::u16string_view s, std::u16string_view prefix) {
   return s.size() >= prefix.size() && UpcaseName(s.substr(0, prefix.size())) == UpcaseName(prefix);

@@ -48,6 +48,7 @@ ObjectType& SemaphoreType();
 ObjectType& MutantType();
 ObjectType& IoCompletionType();
 ObjectType& TokenType();
+ObjectType& TimerType();
 
 constexpr std::uint64_t kHeaderMagic = 0x6A624F786F62746Eull;  // "ntboxObj"
 

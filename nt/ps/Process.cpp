@@ -3,8 +3,11 @@
 #include "nt/ps/UserThreads.h"
 
 #include <atomic>
+#include <map>
+#include <mutex>
 
 #include "nt/Kernel.h"
+#include "nt/io/IoExports.h"
 #include "nt/ke/Thread.h"
 #include "nt/ps/PsExports.h"
 #include "nt/Status.h"
@@ -19,6 +22,13 @@ namespace ntbox::nt::ps {
 namespace {
 
 std::atomic<ULONG> g_nextId{0x100};
+
+// The live processes by id (NtOpenProcess): each inserted by its constructor, removed at its end.
+std::mutex g_tableMutex;
+std::map<ULONG, Process*>& Table() {
+  static std::map<ULONG, Process*> table;
+  return table;
+}
 
 }  // namespace
 
@@ -39,6 +49,16 @@ Process::Process(std::string imageName, ULONG id, std::unique_ptr<mm::UserSpace>
   r->id = id;
   r->exitStatus = STATUS_PENDING;
   r->createTime = createTime;
+  std::lock_guard lock(g_tableMutex);
+  Table()[id] = this;
+}
+
+void* Process::ReferenceById(ULONG id) {
+  std::lock_guard lock(g_tableMutex);
+  const auto it = Table().find(id);
+  if (it == Table().end()) return nullptr;
+  ob::ReferenceObject(it->second->object_);
+  return it->second->object_;
 }
 
 ULONG Process::parentId() const { return RecordOf(object_)->parentId; }
@@ -60,6 +80,10 @@ void Process::End(NTSTATUS status) {
     r->kernelTime = endedKernelTime;
   }
   h->hostContext = nullptr;
+  {
+    std::lock_guard lock(g_tableMutex);
+    if (const auto it = Table().find(id_); it != Table().end() && it->second == this) Table().erase(it);
+  }
   static_cast<DISPATCHER_HEADER*>(object_)->SignalState = 1;
   ke::WakeWaiters();
 }
@@ -95,6 +119,10 @@ Process* ProcessOfHandle(HANDLE handle, ACCESS_MASK access) {
 }
 
 Process::~Process() {
+  {
+    std::lock_guard lock(g_tableMutex);
+    if (const auto it = Table().find(id_); it != Table().end() && it->second == this) Table().erase(it);
+  }
   CloseAllHandles();
   if (token) ob::DereferenceObject(token);
   if (ob::ObjectHeader* h = ob::HeaderOf(object_)) h->hostContext = nullptr;
@@ -139,6 +167,29 @@ NTSTATUS NTAPI NtTerminateProcess(HANDLE ProcessHandle, NTSTATUS ExitStatus) {
   }
   t->exitRequested = true;
   return STATUS_SUCCESS;
+}
+
+NTSTATUS NTAPI NtOpenProcess(HANDLE* ProcessHandle, ACCESS_MASK DesiredAccess, PVOID ObjectAttributes,
+                             CLIENT_ID* ClientId) {
+  if (!mm::WriteCaller(ProcessHandle, HANDLE{})) return STATUS_ACCESS_VIOLATION;
+  ob::CapturedAttributes a;
+  if (const NTSTATUS s = ob::CaptureAttributes(ObjectAttributes, a); !NT_SUCCESS(s)) return s;
+  if (!a.name.empty()) return STATUS_INVALID_PARAMETER_MIX;  // by name or by id, not both
+  const auto id = mm::ReadCaller(ClientId);
+  if (!ClientId || !id) return STATUS_ACCESS_VIOLATION;
+  const auto pid = reinterpret_cast<std::uint64_t>(id->UniqueProcess);
+  if (pid > 0xFFFFFFFF) return STATUS_INVALID_CID;
+  // The System process is the kernel's: a program may only ask about it and wait for it.
+  constexpr ACCESS_MASK kLimited = ps::PROCESS_QUERY_LIMITED_INFORMATION | 0x100000 /* SYNCHRONIZE */;
+  if (pid == Kernel::Current().systemProcess().id() && ExGetPreviousMode() == UserMode &&
+      (DesiredAccess & ~kLimited) != 0) {
+    return STATUS_ACCESS_DENIED;
+  }
+  void* object = ps::Process::ReferenceById(static_cast<ULONG>(pid));
+  if (!object) return STATUS_INVALID_CID;
+  ACCESS_MASK access = DesiredAccess;
+  if (access & 0x02000000 /* MAXIMUM_ALLOWED */) access = ps::PROCESS_ALL_ACCESS;
+  return ob::ReturnNewHandle(object, access, ProcessHandle, a.kernelHandle, a.attributes);
 }
 
 namespace {

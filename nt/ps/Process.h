@@ -56,6 +56,8 @@ class Process {
   void* object() const { return object_; }  // the EPROCESS body
   // The live process a process object is; nullptr once it has ended.
   static Process* FromObject(const void* body);
+  // A live process's object by id (the System process's too), referenced; nullptr when there is none.
+  static void* ReferenceById(ULONG id);
   ULONG parentId() const;
   void SetParent(ULONG parentId);
   // The process has ended with status: its object records how and when, is signalled (waits on

@@ -25,6 +25,8 @@ NTSTATUS NTAPI PsTerminateSystemThread(NTSTATUS ExitStatus);
 // call returns to its system-call entry; handle 0 (every other thread of the process) has nothing to
 // end while ntbox's programs run one thread. Other processes cannot be ended yet.
 NTSTATUS NTAPI NtTerminateProcess(HANDLE ProcessHandle, NTSTATUS ExitStatus);
+NTSTATUS NTAPI NtOpenProcess(HANDLE* ProcessHandle, ACCESS_MASK DesiredAccess, PVOID ObjectAttributes,
+                             CLIENT_ID* ClientId);
 // A program starts another (ps/CreateProcess.cpp).
 NTSTATUS NTAPI NtCreateUserProcess(HANDLE* ProcessHandle, HANDLE* ThreadHandle, ACCESS_MASK ProcessDesiredAccess,
                                    ACCESS_MASK ThreadDesiredAccess, PVOID ProcessObjectAttributes,

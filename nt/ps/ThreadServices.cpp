@@ -188,7 +188,6 @@ constexpr std::intptr_t kCurrentThread = -2;
 constexpr ACCESS_MASK THREAD_ALL_ACCESS = 0x1FFFFF;
 constexpr ULONG THREAD_CREATE_FLAGS_CREATE_SUSPENDED = 0x1;
 constexpr ULONG_PTR PS_ATTRIBUTE_CLIENT_ID = 0x10003, PS_ATTRIBUTE_TEB_ADDRESS = 0x10004;
-constexpr NTSTATUS STATUS_INVALID_CID = static_cast<NTSTATUS>(0xC000000B);
 
 struct PsAttribute {
   ULONG_PTR Attribute;

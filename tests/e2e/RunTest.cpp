@@ -349,7 +349,8 @@ TEST_F(RunTest, NativeProgramsRunOnTheSystemCallLayer) {
   // Events and waits on the kernel's dispatcher objects.
   r = App("nt_sync.exe");
   EXPECT_EQ(r.exit, 42) << r.out << r.err;
-  // System and process information.
+  // System and process information; handles to the process (NtDuplicateObject, NtOpenProcess,
+  // NtQueryObject) and bad pointers to those services.
   r = App("nt_info.exe");
   EXPECT_EQ(r.exit, 42) << r.out << r.err;
   r = App("nt_native_fault.exe");
@@ -458,6 +459,11 @@ TEST_F(RunTest, ProgramsRunThreadsOnWinesDlls) {
   EXPECT_EQ(r.out, Crlf("counting thread: suspend 0 1, stopped yes, resume 2 1, counting again\n"
                         "waiting thread: ran while suspended 0, after resume 1\n"
                         "suspended thread terminated: wait 0, exit code 5\n"));
+  // Waitable timers: manual-reset and periodic ones satisfy waits, a cancelled one does not, a
+  // completion routine runs as a user APC in an alertable wait, a named one is opened by name.
+  r = Run("run " + Driver("threads_app.exe") + " timers");
+  EXPECT_EQ(r.exit, 0) << r.out << r.err;
+  EXPECT_EQ(r.out, "timers: manual 0 0, periodic 0 0 0, cancelled 258, apc 192 1 1, named 0\r\n");
   r = Run("run " + Driver("threads_app.exe") + " mainexitthread");
   EXPECT_EQ(r.exit, 5) << r.out << r.err;
   EXPECT_EQ(r.out, "first thread exits\r\nlast thread returns 5\r\n");
@@ -487,6 +493,12 @@ TEST_F(RunTest, ProgramsStartPrograms) {
   r = Run("run " + Driver("process_app.exe") + " leavechild");
   EXPECT_EQ(r.exit, 3) << r.err;
   EXPECT_EQ(r.out, "creator ends\r\ncreator ended with 3, child ends\r\n");
+  // A started program's unhandled exception ends it with the exception's code, said in DebugView.
+  r = Run("run " + Driver("process_app.exe") + " crashchild");
+  EXPECT_EQ(r.out, "child ended with 0xc0000005\r\n") << r.err;
+  r = Run("dbgview");
+  EXPECT_TRUE(Contains(r.out, "process_app.exe: unhandled exception 0xc0000005 (STATUS_ACCESS_VIOLATION) at "
+                              "process_app.exe+0x")) << r.out;
   // Ctrl-C reaches every program on the console: the creator and the child it waits for end.
   int out = -1;
   const pid_t pid = Start("process_app.exe", {"waitchild"}, "waiting\r\n", out);

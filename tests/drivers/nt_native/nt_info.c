@@ -8,6 +8,12 @@
 NTSTATUS NTAPI NtQuerySystemInformation(ULONG, void *, ULONG, ULONG *);
 NTSTATUS NTAPI NtQueryInformationProcess(HANDLE, ULONG, void *, ULONG, ULONG *);
 NTSTATUS NTAPI NtTerminateProcess(HANDLE, NTSTATUS);
+NTSTATUS NTAPI NtDuplicateObject(HANDLE, HANDLE, HANDLE, HANDLE *, ACCESS_MASK, ULONG, ULONG);
+NTSTATUS NTAPI NtQueryObject(HANDLE, ULONG, void *, ULONG, ULONG *);
+NTSTATUS NTAPI NtOpenProcess(HANDLE *, ACCESS_MASK, void *, void *);
+NTSTATUS NTAPI NtCreateUserProcess(HANDLE *, HANDLE *, ACCESS_MASK, ACCESS_MASK, void *, void *, ULONG, ULONG, void *,
+                                   void *, void *);
+NTSTATUS NTAPI NtClose(HANDLE);
 void __stdcall NtProcessStartup(void *peb);
 
 #define SELF ((HANDLE)(LONG_PTR)-1)
@@ -32,6 +38,28 @@ static int Run(void *peb)
         return 12;
     if (NtQueryInformationProcess(SELF, 0, (void *)(ULONG_PTR)0xfffff80000001000ull, 0x30, NULL) !=
         STATUS_ACCESS_VIOLATION) return 13;
+
+    /* Handles to the process itself, and bad pointers to the handle and process services. */
+    HANDLE self = NULL, opened = NULL;
+    BYTE flags[2];
+    ULONG_PTR id[2] = {0, 0};
+    struct {
+        ULONG Length;
+        HANDLE RootDirectory;
+        void *ObjectName;
+        ULONG Attributes;
+        void *SecurityDescriptor, *SecurityQualityOfService;
+    } oa = {sizeof oa};
+    if (NtDuplicateObject(SELF, SELF, SELF, &self, 0, 0, 2 /* DUPLICATE_SAME_ACCESS */) || !self) return 14;
+    if (NtQueryInformationProcess(self, 0, process, sizeof process, NULL) || *(void **)(process + 8) != peb) return 15;
+    id[0] = *(ULONG_PTR *)(process + 0x20);
+    if (NtOpenProcess(&opened, 0x1000, &oa, id) || !opened || NtClose(opened)) return 16;
+    if (NtDuplicateObject(SELF, SELF, SELF, (HANDLE *)(ULONG_PTR)0x10, 0, 0, 2) != STATUS_ACCESS_VIOLATION) return 17;
+    if (NtQueryObject(self, 4, (void *)(ULONG_PTR)0x10, sizeof flags, NULL) != STATUS_ACCESS_VIOLATION) return 18;
+    if (NtOpenProcess(&opened, 0x1000, &oa, (void *)(ULONG_PTR)0x10) != STATUS_ACCESS_VIOLATION) return 19;
+    if (NtCreateUserProcess((HANDLE *)(ULONG_PTR)0x10, &opened, 0, 0, NULL, NULL, 0, 0, NULL, NULL, NULL) !=
+        STATUS_ACCESS_VIOLATION) return 20;
+    if (NtQueryObject(self, 4, flags, sizeof flags, NULL) || flags[0] || flags[1] || NtClose(self)) return 21;
     return 42;
 }
 

@@ -8,10 +8,12 @@
      child-sleep            sleeps until it is terminated
      child-console TEXT     prints TEXT with printf, exits with 7
      child-waitparent H     waits for the process H (its creator) to end, says so, exits with 4
+     child-crash            writes through a bad pointer
    Other checks:
      console     starts child-console without inheriting handles: on a console the child shares it
      leavechild  starts child-waitparent with a handle to itself, then ends with 3 at once
-     waitchild   starts child-sleep and waits for it (until Ctrl-C ends both) */
+     waitchild   starts child-sleep and waits for it (until Ctrl-C ends both)
+     crashchild  starts child-crash and says how it ended */
 #include <windows.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,10 +130,20 @@ static void Ends(void)
     DWORD code = 0;
     BOOL started = Start("child-sleep", FALSE, 0, NULL, &pi);
     Check(started && GetExitCodeProcess(pi.hProcess, &code) && code == STILL_ACTIVE, "a running process is STILL_ACTIVE");
+    HANDLE opened = OpenProcess(SYNCHRONIZE | PROCESS_QUERY_LIMITED_INFORMATION, FALSE, pi.dwProcessId);
+    Check(opened && GetProcessId(opened) == pi.dwProcessId, "OpenProcess finds a process by its id");
     BOOL terminated = started && TerminateProcess(pi.hProcess, 99);
     code = started ? WaitAndExitCode(&pi) : 0;
-    if (code != 99) printf("TerminateProcess: %d, exit code %lu\n", terminated, code);
     Check(terminated && code == 99, "TerminateProcess ends it with the code given");
+    code = 0;
+    Check(WaitForSingleObject(opened, 0) == WAIT_OBJECT_0 && GetExitCodeProcess(opened, &code) && code == 99,
+          "a handle opened by id sees the end too");
+    CloseHandle(opened);
+    SetLastError(0);
+    Check(!OpenProcess(SYNCHRONIZE, FALSE, pi.dwProcessId) && GetLastError() == ERROR_INVALID_PARAMETER,
+          "an ended process cannot be opened: ERROR_INVALID_PARAMETER");
+    opened = OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, FALSE, GetCurrentProcessId());
+    Check(opened && GetProcessId(opened) == GetCurrentProcessId() && CloseHandle(opened), "a process opens itself");
     started = Start("child-echo 5 suspended", FALSE, CREATE_SUSPENDED, NULL, &pi);
     Check(started && WaitForSingleObject(pi.hProcess, 100) == WAIT_TIMEOUT, "a suspended process waits to be resumed");
     Check(started && ResumeThread(pi.hThread) == 1 && WaitAndExitCode(&pi) == 5, "resumed, it runs to its end");
@@ -192,6 +204,16 @@ int main(int argc, char **argv)
         if (!Start(args, TRUE, 0, NULL, &pi)) return 1;
         printf("creator ends\n");
         return 3;
+    }
+    if (argc >= 2 && strcmp(argv[1], "child-crash") == 0) {
+        *(volatile int *)(ULONG_PTR)0x30 = 1;
+        return 1;
+    }
+    if (argc >= 2 && strcmp(argv[1], "crashchild") == 0) {
+        PROCESS_INFORMATION pi;
+        if (!Start("child-crash", FALSE, 0, NULL, &pi)) return 1;
+        printf("child ended with %#lx\n", WaitAndExitCode(&pi));
+        return 0;
     }
     if (argc >= 2 && strcmp(argv[1], "waitchild") == 0) {
         PROCESS_INFORMATION pi;

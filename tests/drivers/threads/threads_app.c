@@ -4,7 +4,9 @@
    one way for a process with threads to end:
      exitfromthread   a second thread calls ExitProcess(7) while the first waits forever
      crashinthread    a second thread writes through a bad pointer
-     mainexitthread   the first thread calls ExitThread; the last one's exit code is the process's */
+     mainexitthread   the first thread calls ExitThread; the last one's exit code is the process's
+   "timers" checks waitable timers instead: manual-reset, periodic, cancelled, with a completion
+   routine (a user APC), named. */
 #include <windows.h>
 #include <stdio.h>
 #include <string.h>
@@ -155,12 +157,56 @@ static int Suspension(void)
     return 0;
 }
 
+static volatile LONG g_fired;
+static ULONGLONG g_firedAt;
+
+static VOID CALLBACK TimerRoutine(LPVOID arg, DWORD low, DWORD high)
+{
+    g_fired += arg == &g_fired;
+    g_firedAt = ((ULONGLONG)high << 32) | low;
+}
+
+static int Timers(void)
+{
+    LARGE_INTEGER due;
+    FILETIME before;
+    due.QuadPart = -200000; /* 20 ms from now */
+    HANDLE manual = CreateWaitableTimerA(NULL, TRUE, NULL);
+    SetWaitableTimer(manual, &due, 0, NULL, NULL, FALSE);
+    DWORD m1 = WaitForSingleObject(manual, 5000), m2 = WaitForSingleObject(manual, 0);
+    HANDLE periodic = CreateWaitableTimerA(NULL, FALSE, NULL);
+    due.QuadPart = -100000;
+    SetWaitableTimer(periodic, &due, 10, NULL, NULL, FALSE);
+    DWORD p1 = WaitForSingleObject(periodic, 5000), p2 = WaitForSingleObject(periodic, 5000);
+    DWORD p3 = WaitForSingleObject(periodic, 5000);
+    CancelWaitableTimer(periodic);
+    DWORD cancelled = WaitForSingleObject(periodic, 50);
+    GetSystemTimeAsFileTime(&before);
+    due.QuadPart = -100000;
+    SetWaitableTimer(manual, &due, 0, TimerRoutine, (LPVOID)&g_fired, FALSE);
+    DWORD apc = SleepEx(5000, TRUE);
+    ULONGLONG start = ((ULONGLONG)before.dwHighDateTime << 32) | before.dwLowDateTime;
+    HANDLE named = CreateWaitableTimerA(NULL, TRUE, "ntbox-timer");
+    HANDLE opened = OpenWaitableTimerA(TIMER_ALL_ACCESS, FALSE, "ntbox-timer");
+    due.QuadPart = -10000;
+    SetWaitableTimer(opened, &due, 0, NULL, NULL, FALSE);
+    DWORD n = WaitForSingleObject(named, 5000);
+    printf("timers: manual %lu %lu, periodic %lu %lu %lu, cancelled %lu, apc %lu %ld %d, named %lu\n", m1, m2, p1,
+           p2, p3, cancelled, apc, (long)g_fired, g_firedAt >= start, n);
+    CloseHandle(manual);
+    CloseHandle(periodic);
+    CloseHandle(named);
+    CloseHandle(opened);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     HANDLE threads[WORKERS];
     DWORD code, id;
     int failed = 0;
     if (argc > 1 && strcmp(argv[1], "suspend") == 0) return Suspension();
+    if (argc > 1 && strcmp(argv[1], "timers") == 0) return Timers();
     if (argc > 1 && strcmp(argv[1], "exitfromthread") == 0) {
         CreateThread(NULL, 0, EndsProcess, NULL, 0, NULL);
         Sleep(INFINITE);
