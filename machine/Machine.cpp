@@ -315,6 +315,8 @@ std::optional<ServiceConfig> Machine::ReadConfig(std::string_view name) {
       c.displayName = v.AsString().value_or("");
     } else if (field == "group") {
       c.group = v.AsString().value_or("");
+    } else if (field == "description") {
+      c.description = v.AsString().value_or("");
     }
   }
   return c;
@@ -693,6 +695,12 @@ Result<void> Machine::WriteConfig(const ServiceConfig& config) {
                               RegValue::String("ImagePath", config.imagePath, REG_EXPAND_SZ),
                               RegValue::String("DisplayName", config.displayName)}) {
       if (auto r = registry_->SetValue(key, v); !r) return r;
+    }
+    // An empty description is none (as ChangeServiceConfig2 with "" deletes it).
+    if (!config.description.empty()) {
+      if (auto r = registry_->SetValue(key, RegValue::String("Description", config.description)); !r) return r;
+    } else if (registry_->GetValue(key, "Description")) {
+      if (auto r = registry_->DeleteValue(key, "Description"); !r) return r;
     }
     if (config.group.empty()) return {};
     return registry_->SetValue(key, RegValue::String("Group", config.group));

@@ -54,6 +54,7 @@ struct ServiceConfig {
   std::string imagePath;           // NT path: \??\Z:\home\me\x.sys
   std::string displayName;
   std::string group;
+  std::string description;  // ChangeServiceConfig2, sc description; the key's Description value
 };
 
 // A handle of the machine's native client process.

@@ -44,6 +44,7 @@ void Describe(const ServiceStatus& s, scm::NtboxScmService& out) {
   PutText(out.displayName, s.config.displayName);
   PutText(out.imagePath, s.config.imagePath);
   PutText(out.group, s.config.group);
+  PutText(out.description, s.config.description);
 }
 
 // Runs one request; the reply is written into out (room records fit).
@@ -84,6 +85,7 @@ void Serve(Machine& machine, const scm::NtboxScmRequest& request, scm::NtboxScmR
         if (request.has & NTBOX_SCM_HAS_DISPLAY_NAME) c.displayName = Text(request.displayName);
         if (request.has & NTBOX_SCM_HAS_IMAGE_PATH) c.imagePath = Machine::ToImagePath(Text(request.imagePath), "/");
         if (request.has & NTBOX_SCM_HAS_GROUP) c.group = Text(request.group);
+        if (request.has & NTBOX_SCM_HAS_DESCRIPTION) c.description = Text(request.description);
       });
       break;
     case scm::NTBOX_SCM_ENUMERATE: {

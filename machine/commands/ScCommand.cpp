@@ -1,4 +1,4 @@
-// sc.exe for drivers: create, config, start, stop, delete, query, qc, with sc's `key= value` syntax, its
+// sc.exe for drivers: create, config, start, stop, delete, query, qc, description, qdescription, with sc's `key= value` syntax, its
 // output blocks and its "[SC] <Api> FAILED <code>:" failures.
 #include <fmt/format.h>
 
@@ -17,6 +17,7 @@ constexpr std::string_view kUsage =
     "              [error= normal|ignore|severe|critical] [DisplayName= TEXT] [group= GROUP]\n"
     "  config NAME [start= ...] [error= ...] [binPath= PATH] [DisplayName= TEXT] [group= GROUP]\n"
     "  start NAME | stop NAME | delete NAME | qc NAME\n"
+    "  description NAME TEXT | qdescription NAME\n"
     "  query [NAME] | query [type= driver|all] [state= active|inactive|all]\n";
 
 int Usage(CommandContext& ctx, std::string_view problem) {
@@ -211,6 +212,28 @@ int Config(CommandContext& ctx, const std::vector<std::string>& args) {
   return kCommandOk;
 }
 
+// sc description NAME TEXT: the service's description ("" removes it), as ChangeServiceConfig2 sets it.
+int Description(CommandContext& ctx, const std::vector<std::string>& args) {
+  if (args.size() < 3) return Usage(ctx, "description needs a service name and the text");
+  std::string text;
+  for (std::size_t i = 2; i < args.size(); ++i) text += (i > 2 ? " " : "") + args[i];
+  if (Utf8ToUtf16(text).size() >= 1024) return Usage(ctx, "a description has at most 1023 characters");
+  auto changed = ctx.machine.ConfigureService(args[1], [&](ServiceConfig& c) { c.description = text; });
+  if (!changed) return Failed(ctx, IsNoSuchService(changed.error()) ? "OpenService" : "ChangeServiceConfig2",
+                              changed.error());
+  ctx.out("[SC] ChangeServiceConfig2 SUCCESS\n");
+  return kCommandOk;
+}
+
+int QDescription(CommandContext& ctx, const std::vector<std::string>& args) {
+  if (args.size() != 2) return Usage(ctx, "qdescription needs one service name");
+  auto status = ctx.machine.QueryService(args[1]);
+  if (!status) return Failed(ctx, "OpenService", status.error());
+  ctx.out(fmt::format("[SC] QueryServiceConfig2 SUCCESS\n\nSERVICE_NAME: {}\nDESCRIPTION:  {}\n", status->config.name,
+                      status->config.description));
+  return kCommandOk;
+}
+
 int Query(CommandContext& ctx, const std::vector<std::string>& args) {
   if (args.size() >= 2 && args[1].find('=') == std::string::npos) {
     auto status = ctx.machine.QueryService(args[1]);
@@ -280,6 +303,8 @@ int RunSc(CommandContext& ctx, const std::vector<std::string>& args) {
   if (command == "query" || command == "queryex") return Query(ctx, args);
   if (command == "qc") return Qc(ctx, args);
   if (command == "config") return Config(ctx, args);
+  if (command == "description") return Description(ctx, args);
+  if (command == "qdescription") return QDescription(ctx, args);
   if (command != "start" && command != "stop" && command != "delete") {
     return Usage(ctx, "unknown command '" + args[0] + "'");
   }

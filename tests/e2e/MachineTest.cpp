@@ -147,6 +147,15 @@ TEST_F(MachineTest, ServiceErrors) {
   ASSERT_EQ(Run("sc create d type= kernel start= disabled binPath= " + sample).exit, 0);
   EXPECT_TRUE(Contains(Run("sc start d").out, "[SC] StartService FAILED 1058:"));
   EXPECT_TRUE(Contains(Run("sc qc d").out, "START_TYPE         : 4   DISABLED\n"));
+  // A description, kept in the service's key; "" removes it.
+  EXPECT_EQ(Run("sc description d 'The sample, disabled'").out, "[SC] ChangeServiceConfig2 SUCCESS\n");
+  EXPECT_EQ(Run("sc qdescription d").out,
+            "[SC] QueryServiceConfig2 SUCCESS\n\nSERVICE_NAME: d\nDESCRIPTION:  The sample, disabled\n");
+  EXPECT_TRUE(Contains(Run("reg query 'HKLM\\SYSTEM\\CurrentControlSet\\Services\\d' /v Description").out,
+                       "The sample, disabled"));
+  EXPECT_EQ(Run("sc description d ''").exit, 0);
+  EXPECT_EQ(Run("sc qdescription d").out, "[SC] QueryServiceConfig2 SUCCESS\n\nSERVICE_NAME: d\nDESCRIPTION:  \n");
+  EXPECT_TRUE(Contains(Run("sc qdescription nosuch").out, "[SC] OpenService FAILED 1060:"));
 
   ASSERT_EQ(Run("sc create missing type= kernel binPath= /nonexistent/x.sys").exit, 0);
   EXPECT_EQ(Run("sc start missing").out, "[SC] StartService FAILED 2:\n\nThe system cannot find the file specified.\n\n");

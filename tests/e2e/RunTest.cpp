@@ -202,7 +202,10 @@ TEST_F(RunTest, TheServiceApiRefusesAsWindowsDoes) {
                            "StartService(again): error 1056", "ControlService(pause): error 1052",
                            "state after the refused pause: 4", "ErrorsDemo (ErrorsDemo), state 4",
                            "QueryServiceConfig(no room): error 122", "type 1, start 3, path \\??\\Z:",
-                           "GetServiceDisplayName: ok\r\n  Errors demo", "DeleteService(again): error 1072",
+                           "GetServiceDisplayName: ok\r\n  Errors demo", "ChangeServiceConfig2(description): ok",
+                           "QueryServiceConfig2(no room): error 122\r\n  needs 39",
+                           "QueryServiceConfig2: ok\r\n  Shows the service API's errors",
+                           "ChangeServiceConfig2(delayed auto-start): error 120", "DeleteService(again): error 1072",
                            "ControlService(stop): ok\r\n  state 1", "OpenService(deleted): error 1060",
                            "CloseServiceHandle(NULL): error 6"}) {
     EXPECT_TRUE(Contains(r.out, line)) << line << "\n" << r.out;
@@ -507,6 +510,15 @@ TEST_F(RunTest, ProgramsStartPrograms) {
   EXPECT_EQ(Wait(pid), 128 + SIGINT);
   close(out);
   EXPECT_EQ(Run("status").exit, 0);
+}
+
+// A program that starts programs without end finds the machine's limit (every user address space
+// slot taken): CreateProcess fails with ERROR_NO_SYSTEM_RESOURCES, and all of them end.
+TEST_F(RunTest, ProgramsStartingProgramsWithoutEndMeetTheLimit) {
+  const Outcome r = Run("run " + Driver("process_app.exe") + " chain 1");
+  EXPECT_GT(r.exit, 10) << r.out << r.err;
+  EXPECT_TRUE(Contains(r.out, "could not start another: error 1450\r\n")) << r.out;
+  EXPECT_EQ(Run("run " + Driver("process_app.exe") + " child-echo 0 still-room").out, "still-room");
 }
 
 // Named objects (\BaseNamedObjects and the session's directory): a driver's named event

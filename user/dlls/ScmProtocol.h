@@ -37,6 +37,7 @@ enum NtboxScmOperation {
 #define NTBOX_SCM_HAS_DISPLAY_NAME 0x1u
 #define NTBOX_SCM_HAS_IMAGE_PATH 0x2u
 #define NTBOX_SCM_HAS_GROUP 0x4u
+#define NTBOX_SCM_HAS_DESCRIPTION 0x8u /* ChangeServiceConfig2(SERVICE_CONFIG_DESCRIPTION) */
 
 /* The strings are UTF-16 with their terminator; binary paths as the caller gave them (C:\..., \??\...). */
 struct NtboxScmRequest {
@@ -47,6 +48,7 @@ struct NtboxScmRequest {
   uint16_t displayName[NTBOX_SCM_NAME];
   uint16_t imagePath[NTBOX_SCM_PATH];
   uint16_t group[NTBOX_SCM_NAME];
+  uint16_t description[NTBOX_SCM_PATH];
 };
 
 struct NtboxScmService {
@@ -59,6 +61,7 @@ struct NtboxScmService {
   uint16_t displayName[NTBOX_SCM_NAME];
   uint16_t imagePath[NTBOX_SCM_PATH]; /* as stored: \??\Z:\... */
   uint16_t group[NTBOX_SCM_NAME];
+  uint16_t description[NTBOX_SCM_PATH];
 };
 
 /* The reply: the Win32 error of the operation (0: done), how many records follow (one for every
@@ -70,11 +73,11 @@ struct NtboxScmReply {
 };
 
 #ifdef __cplusplus
-static_assert(sizeof(NtboxScmRequest) == 20 + 2 * (3 * NTBOX_SCM_NAME + NTBOX_SCM_PATH) + 2);
+static_assert(sizeof(NtboxScmRequest) == 20 + 2 * (3 * NTBOX_SCM_NAME + 2 * NTBOX_SCM_PATH) + 2);
 static_assert(offsetof(NtboxScmReply, services) == 8);
 }  // namespace ntbox::scm
 #else
-static_assert(sizeof(struct NtboxScmRequest) == 20 + 2 * (3 * NTBOX_SCM_NAME + NTBOX_SCM_PATH) + 2, "layout");
+static_assert(sizeof(struct NtboxScmRequest) == 20 + 2 * (3 * NTBOX_SCM_NAME + 2 * NTBOX_SCM_PATH) + 2, "layout");
 static_assert(offsetof(struct NtboxScmReply, services) == 8, "layout");
 #endif
 

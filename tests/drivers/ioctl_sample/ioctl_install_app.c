@@ -140,6 +140,16 @@ static int Errors(SC_HANDLE manager)
     Report("ChangeServiceConfig(disabled, new display name)",
            ChangeServiceConfigA(service, SERVICE_NO_CHANGE, SERVICE_DISABLED, SERVICE_NO_CHANGE, NULL, NULL, NULL,
                                 NULL, NULL, NULL, "Errors demo"));
+    SERVICE_DESCRIPTIONA description = {"Shows the service API's errors"};
+    Report("ChangeServiceConfig2(description)", ChangeServiceConfig2A(service, SERVICE_CONFIG_DESCRIPTION, &description));
+    Report("QueryServiceConfig2(no room)", QueryServiceConfig2A(service, SERVICE_CONFIG_DESCRIPTION, (BYTE *)config, 4,
+                                                                &needed));
+    printf("  needs %lu\n", needed);
+    Report("QueryServiceConfig2", QueryServiceConfig2A(service, SERVICE_CONFIG_DESCRIPTION, (BYTE *)config,
+                                                       sizeof config, &needed));
+    printf("  %s\n", ((SERVICE_DESCRIPTIONA *)config)->lpDescription);
+    Report("ChangeServiceConfig2(delayed auto-start)",
+           ChangeServiceConfig2A(service, SERVICE_CONFIG_DELAYED_AUTO_START_INFO, &description));
     char display[64];
     DWORD chars = sizeof display;
     Report("GetServiceDisplayName", GetServiceDisplayNameA(manager, "ErrorsDemo", display, &chars));

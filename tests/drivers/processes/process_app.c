@@ -13,7 +13,9 @@
      console     starts child-console without inheriting handles: on a console the child shares it
      leavechild  starts child-waitparent with a handle to itself, then ends with 3 at once
      waitchild   starts child-sleep and waits for it (until Ctrl-C ends both)
-     crashchild  starts child-crash and says how it ended */
+     crashchild  starts child-crash and says how it ended
+     chain N     starts "chain N+1" and waits for it: programs without end, until the machine has no
+                 room for another process (the last says so); each ends with the last one's depth */
 #include <windows.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -155,6 +157,15 @@ static void Ends(void)
     Check(!CreateProcessA(missing, NULL, NULL, NULL, FALSE, 0, NULL, NULL, &si, &pi) &&
               GetLastError() == ERROR_FILE_NOT_FOUND,
           "a program that is not there: ERROR_FILE_NOT_FOUND");
+    HANDLE file = CreateFileA("C:\\notpe.exe", GENERIC_WRITE, 0, NULL, CREATE_ALWAYS, 0, NULL);
+    DWORD n = 0;
+    WriteFile(file, "not a program", 13, &n, NULL);
+    CloseHandle(file);
+    SetLastError(0);
+    Check(!CreateProcessA("C:\\notpe.exe", NULL, NULL, NULL, FALSE, 0, NULL, NULL, &si, &pi) &&
+              GetLastError() == ERROR_BAD_EXE_FORMAT,
+          "a file that is not a program: ERROR_BAD_EXE_FORMAT");
+    DeleteFileA("C:\\notpe.exe");
 }
 
 int main(int argc, char **argv)
@@ -204,6 +215,18 @@ int main(int argc, char **argv)
         if (!Start(args, TRUE, 0, NULL, &pi)) return 1;
         printf("creator ends\n");
         return 3;
+    }
+    if (argc >= 3 && strcmp(argv[1], "chain") == 0) {
+        /* Each starts the next until there are no more processes to be had, then all end. */
+        PROCESS_INFORMATION pi;
+        char args[32];
+        int depth = atoi(argv[2]);
+        snprintf(args, sizeof args, "chain %d", depth + 1);
+        if (!Start(args, TRUE, 0, NULL, &pi)) {
+            printf("process %d could not start another: error %lu\n", depth, GetLastError());
+            return depth;
+        }
+        return (int)WaitAndExitCode(&pi);
     }
     if (argc >= 2 && strcmp(argv[1], "child-crash") == 0) {
         *(volatile int *)(ULONG_PTR)0x30 = 1;

@@ -496,25 +496,69 @@ BOOL WINAPI QueryServiceConfigA(SC_HANDLE handle, QUERY_SERVICE_CONFIGA *config,
     return TRUE;
 }
 
-/* Descriptions and failure actions are not kept: a service has neither. */
+/* A service's description (SERVICE_CONFIG_DESCRIPTION, the key's Description value); failure
+   actions concern service processes, which the machine does not run: a service has none. */
 BOOL WINAPI QueryServiceConfig2W(SC_HANDLE handle, DWORD level, BYTE *buffer, DWORD size, DWORD *needed)
 {
     struct ScHandle *h = ServiceWith(handle, SERVICE_QUERY_CONFIG);
-    DWORD want;
+    struct NtboxScmService service;
+    DWORD want, error, chars;
     if (!h) return FALSE;
     if (!needed) return Fail(ERROR_INVALID_ADDRESS);
-    if (level == SERVICE_CONFIG_DESCRIPTION) want = sizeof(SERVICE_DESCRIPTIONW);
-    else if (level == SERVICE_CONFIG_FAILURE_ACTIONS) want = sizeof(SERVICE_FAILURE_ACTIONSW);
-    else return Fail(ERROR_INVALID_LEVEL);
+    if (level == SERVICE_CONFIG_FAILURE_ACTIONS) {
+        *needed = sizeof(SERVICE_FAILURE_ACTIONSW);
+        if (!buffer || size < *needed) return Fail(ERROR_INSUFFICIENT_BUFFER);
+        ZeroMemory(buffer, *needed);
+        return TRUE;
+    }
+    if (level != SERVICE_CONFIG_DESCRIPTION) return Fail(ERROR_INVALID_LEVEL);
+    error = Ask(NTBOX_SCM_QUERY, h->name, NULL, &service);
+    if (error) return Fail(error);
+    chars = (DWORD)Length((const WCHAR *)service.description);
+    want = sizeof(SERVICE_DESCRIPTIONW) + (chars ? (chars + 1) * sizeof(WCHAR) : 0);
     *needed = want;
     if (!buffer || size < want) return Fail(ERROR_INSUFFICIENT_BUFFER);
     ZeroMemory(buffer, want);
+    if (chars) {
+        WCHAR *text = (WCHAR *)(buffer + sizeof(SERVICE_DESCRIPTIONW));
+        CopyMemory(text, service.description, (chars + 1) * sizeof(WCHAR));
+        ((SERVICE_DESCRIPTIONW *)buffer)->lpDescription = text;
+    }
     return TRUE;
 }
 
 BOOL WINAPI QueryServiceConfig2A(SC_HANDLE handle, DWORD level, BYTE *buffer, DWORD size, DWORD *needed)
 {
-    return QueryServiceConfig2W(handle, level, buffer, size, needed); /* no strings to convert */
+    DWORD wideNeeded = 0, want;
+    BYTE *wide;
+    const WCHAR *text;
+    int chars = 0;
+    if (level != SERVICE_CONFIG_DESCRIPTION) return QueryServiceConfig2W(handle, level, buffer, size, needed);
+    if (!needed) return Fail(ERROR_INVALID_ADDRESS);
+    if (!QueryServiceConfig2W(handle, level, NULL, 0, &wideNeeded) && GetLastError() != ERROR_INSUFFICIENT_BUFFER)
+        return FALSE;
+    wide = Alloc(wideNeeded);
+    if (!wide) return Fail(ERROR_NOT_ENOUGH_MEMORY);
+    if (!QueryServiceConfig2W(handle, level, wide, wideNeeded, &wideNeeded)) {
+        Free(wide);
+        return FALSE;
+    }
+    text = ((SERVICE_DESCRIPTIONW *)wide)->lpDescription;
+    if (text) chars = WideCharToMultiByte(CP_ACP, 0, text, -1, NULL, 0, NULL, NULL);
+    want = sizeof(SERVICE_DESCRIPTIONA) + (DWORD)chars;
+    *needed = want;
+    if (!buffer || size < want) {
+        Free(wide);
+        return Fail(ERROR_INSUFFICIENT_BUFFER);
+    }
+    ZeroMemory(buffer, want);
+    if (text) {
+        char *to = (char *)(buffer + sizeof(SERVICE_DESCRIPTIONA));
+        WideCharToMultiByte(CP_ACP, 0, text, -1, to, chars, NULL, NULL);
+        ((SERVICE_DESCRIPTIONA *)buffer)->lpDescription = to;
+    }
+    Free(wide);
+    return TRUE;
 }
 
 BOOL WINAPI ChangeServiceConfigW(SC_HANDLE handle, DWORD type, DWORD start, DWORD errorControl,
@@ -569,15 +613,35 @@ BOOL WINAPI ChangeServiceConfigA(SC_HANDLE handle, DWORD type, DWORD start, DWOR
 
 BOOL WINAPI ChangeServiceConfig2W(SC_HANDLE handle, DWORD level, void *info)
 {
-    (void)info;
-    (void)level;
-    if (!ServiceWith(handle, SERVICE_CHANGE_CONFIG)) return FALSE;
-    return Fail(ERROR_CALL_NOT_IMPLEMENTED); /* descriptions and failure actions are not kept */
+    struct ScHandle *h = ServiceWith(handle, SERVICE_CHANGE_CONFIG);
+    const SERVICE_DESCRIPTIONW *description = info;
+    struct NtboxScmRequest *request;
+    DWORD error;
+    if (!h) return FALSE;
+    /* Only descriptions are kept: the other levels concern service processes. */
+    if (level != SERVICE_CONFIG_DESCRIPTION) return Fail(ERROR_CALL_NOT_IMPLEMENTED);
+    if (!info) return Fail(ERROR_INVALID_ADDRESS);
+    if (!description->lpDescription) return TRUE; /* NULL: no change */
+    if (Length(description->lpDescription) >= NTBOX_SCM_PATH) return Fail(ERROR_INVALID_PARAMETER);
+    request = Alloc(sizeof *request);
+    if (!request) return Fail(ERROR_NOT_ENOUGH_MEMORY);
+    request->type = request->start = request->errorControl = NTBOX_SCM_NO_CHANGE;
+    request->has = NTBOX_SCM_HAS_DESCRIPTION;
+    CopyText(request->description, NTBOX_SCM_PATH, description->lpDescription);
+    error = Ask(NTBOX_SCM_CHANGE, h->name, request, NULL);
+    Free(request);
+    return error ? Fail(error) : TRUE;
 }
 
 BOOL WINAPI ChangeServiceConfig2A(SC_HANDLE handle, DWORD level, void *info)
 {
-    return ChangeServiceConfig2W(handle, level, info);
+    SERVICE_DESCRIPTIONW wide;
+    BOOL ok;
+    if (level != SERVICE_CONFIG_DESCRIPTION || !info) return ChangeServiceConfig2W(handle, level, info);
+    wide.lpDescription = Wide(((SERVICE_DESCRIPTIONA *)info)->lpDescription);
+    ok = ChangeServiceConfig2W(handle, level, &wide);
+    Free(wide.lpDescription);
+    return ok;
 }
 
 /* --- Enumeration and names ------------------------------------------------------------------ */
