@@ -7,7 +7,7 @@ namespace ntbox::nt {
 
 std::string_view NtStatusName(NTSTATUS status) {
   // Short enough that a linear scan is the clearest lookup.
-  static constexpr std::array<std::pair<NTSTATUS, std::string_view>, 92> kNames{{
+  static constexpr std::array<std::pair<NTSTATUS, std::string_view>, 96> kNames{{
       {STATUS_SUCCESS, "STATUS_SUCCESS"},
       {STATUS_WAIT_0, "STATUS_WAIT_0"},
       {STATUS_ABANDONED_WAIT_0, "STATUS_ABANDONED_WAIT_0"},
@@ -59,6 +59,10 @@ std::string_view NtStatusName(NTSTATUS status) {
       {STATUS_INVALID_HANDLE, "STATUS_INVALID_HANDLE"},
       {STATUS_PROCESS_IS_TERMINATING, "STATUS_PROCESS_IS_TERMINATING"},
       {STATUS_HANDLE_NOT_CLOSABLE, "STATUS_HANDLE_NOT_CLOSABLE"},
+      {STATUS_PIPE_NOT_AVAILABLE, "STATUS_PIPE_NOT_AVAILABLE"},
+      {STATUS_ILLEGAL_FUNCTION, "STATUS_ILLEGAL_FUNCTION"},
+      {STATUS_PIPE_DISCONNECTED, "STATUS_PIPE_DISCONNECTED"},
+      {STATUS_PIPE_CONNECTED, "STATUS_PIPE_CONNECTED"},
       {STATUS_INVALID_CID, "STATUS_INVALID_CID"},
       {STATUS_INVALID_PARAMETER_MIX, "STATUS_INVALID_PARAMETER_MIX"},
       {STATUS_INVALID_IMAGE_NOT_MZ, "STATUS_INVALID_IMAGE_NOT_MZ"},

@@ -293,6 +293,8 @@ void CloseDriveFile(FILE_OBJECT* file) {
   tail->hostFd = tail->parentFd = -1;
   DeleteDirectoryScan(tail->scan);
   tail->scan = nullptr;
+  DeletePipeInstance(tail->pipe);
+  tail->pipe = nullptr;
   if (tail->completionPort) ob::DereferenceObject(tail->completionPort);
   tail->completionPort = nullptr;
 }

@@ -73,6 +73,10 @@ namespace io {
 std::optional<std::u16string> PipeName(std::u16string_view ntName);
 // A client's open of a pipe: the end an unconnected instance keeps for it.
 NTSTATUS OpenPipeClient(const std::u16string& pipe, ACCESS_MASK access, HANDLE& handle);
+// A pipe's file system controls (NtFsControlFile on a host file): ConnectNamedPipe (LISTEN),
+// DisconnectNamedPipe, PeekNamedPipe; STATUS_INVALID_DEVICE_REQUEST for any other.
+NTSTATUS PipeFsControl(FILE_OBJECT* file, HANDLE event, IO_STATUS_BLOCK* iosb, ULONG code, PVOID output,
+                       ULONG outputLength);
 // The host file a program's NT name (\??\C:\..., \??\Z:\...) means, found as NtOpenFile finds it
 // (io/ProgramFiles.cpp): what NtCreateUserProcess runs.
 NTSTATUS HostPathOfFile(std::u16string_view ntName, std::filesystem::path& hostPath);

@@ -21,6 +21,8 @@ struct FileTail {
   // The completion port the file is associated with (referenced) and its key.
   void* completionPort = nullptr;
   std::uint64_t completionKey = 0;
+  // A pipe's server end (io/NamedPipes.cpp): its instance, freed with the file.
+  struct PipeInstance* pipe = nullptr;
 };
 
 inline FileTail* TailOf(FILE_OBJECT* file) {
@@ -31,6 +33,8 @@ inline FileTail* TailOf(FILE_OBJECT* file) {
 // events and IRP list initialized; nullptr when out of memory.
 FILE_OBJECT* NewFileObject(std::u16string_view name);
 
+// Frees a pipe instance (NamedPipes.cpp): its waiting client end closes.
+void DeletePipeInstance(PipeInstance* instance);
 // Frees a listing's state (ProgramFiles.cpp).
 void DeleteDirectoryScan(DirectoryScan* scan);
 // Closes the host side of a drive file (called when the file object goes).

@@ -9,6 +9,7 @@
 #include "nt/ke/Dispatcher.h"
 #include "nt/ke/KeExports.h"
 #include "nt/ke/KeTypes.h"
+#include "nt/ob/ObExports.h"
 #include "nt/ps/Process.h"
 #include "nt/ps/UserThreads.h"
 #include "nt/ke/Thread.h"
@@ -117,6 +118,26 @@ NTSTATUS SendOverlapped(ps::Process& process, FILE_OBJECT* file, DEVICE_OBJECT* 
   if (returned != STATUS_PENDING) WriteStatus(async.overlapped, returned, 0);
   information = 0;
   return returned;
+}
+
+void CompletedAtOnce(FILE_OBJECT* file, const AsyncRequest& async, NTSTATUS status, ULONG_PTR information) {
+  if (async.event) {
+    void* event = nullptr;
+    // The handle's low bit only keeps the packet from the port.
+    const auto handle = reinterpret_cast<HANDLE>(async.event & ~ob::HandleValue{1});
+    if (NT_SUCCESS(ObReferenceObjectByHandle(handle, 0, g_ExEventObjectType, UserMode, &event, nullptr))) {
+      KeSetEvent(static_cast<KEVENT*>(event), 0, FALSE);
+      ob::DereferenceObject(event);
+    }
+  }
+  const FileTail* tail = TailOf(file);
+  if (async.apcRoutine) {
+    if (ke::KernelThread* t = ke::CurrentThread()) {
+      ps::QueueUserApc(t->kthread(), {async.apcRoutine, async.apcContext, reinterpret_cast<std::uint64_t>(async.overlapped), 0});
+    }
+  } else if (tail->completionPort && async.apcContext && !(async.event & 1)) {
+    PostCompletion(tail->completionPort, {tail->completionKey, async.apcContext, status, information});
+  }
 }
 
 bool CompleteOverlapped(IrpBlock* block) {

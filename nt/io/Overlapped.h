@@ -45,6 +45,10 @@ NTSTATUS AssociateCompletionPort(FILE_OBJECT* file, HANDLE port, std::uint64_t k
 // completed at once, STATUS_PENDING when the driver holds it. Under the kernel lock.
 NTSTATUS SendOverlapped(ps::Process& process, FILE_OBJECT* file, DEVICE_OBJECT* top, IrpBlock* block,
                         const AsyncRequest& async, ULONG_PTR& information);
+// A request the kernel finished in the call (a host file's transfer): what its completion does for
+// a driver's request, at once: the event set, the completion routine queued to the calling thread,
+// or a packet to the file's completion port. Under the kernel lock.
+void CompletedAtOnce(FILE_OBJECT* file, const AsyncRequest& async, NTSTATUS status, ULONG_PTR information);
 // FinishCompletion's part for an overlapped request (false: block is not one).
 bool CompleteOverlapped(IrpBlock* block);
 // Cancels the process's pending requests on file (all files: nullptr), only the one with

@@ -310,11 +310,12 @@ bool WaitForHostFile(int fd, bool write) {
 NTSTATUS HostTransfer(int fd, bool write, PVOID buffer, ULONG length, const LARGE_INTEGER* offset, ULONG_PTR& done) {
   constexpr std::size_t kChunk = 64 * 1024;
   std::vector<std::uint8_t> chunk(std::min<std::size_t>(length, kChunk));
-  std::optional<std::int64_t> at;
-  if (offset && offset->QuadPart >= 0) at = offset->QuadPart;
-  // A pipe, socket or terminal may have to be waited for; a file or a directory never.
+  // A pipe, socket or terminal may have to be waited for; a file or a directory never. A stream
+  // has no position: an offset (an overlapped transfer's OVERLAPPED.Offset) means nothing to it.
   struct stat st {};
   const bool stream = ::fstat(fd, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode);
+  std::optional<std::int64_t> at;
+  if (offset && offset->QuadPart >= 0 && !stream) at = offset->QuadPart;
   done = 0;
   while (done < length) {
     const std::size_t n = std::min<std::size_t>(length - done, kChunk);
@@ -358,6 +359,13 @@ NTSTATUS Transfer(bool write, HANDLE FileHandle, HANDLE Event, PVOID ApcRoutine,
   ULONG_PTR information = 0;
   if (fd >= 0) {
     status = HostTransfer(fd, write, Buffer, Length, offset ? &*offset : nullptr, information);
+    // Done in the call, but the caller may wait for its event, routine or port packet all the same.
+    if (status != STATUS_ACCESS_VIOLATION) {
+      io::CompletedAtOnce(static_cast<FILE_OBJECT*>(object),
+                          {IoStatusBlock, reinterpret_cast<ob::HandleValue>(Event),
+                           reinterpret_cast<std::uint64_t>(ApcContext), reinterpret_cast<std::uint64_t>(ApcRoutine)},
+                          status, information);
+    }
   } else {
     // A device's file: an IRP to its driver, the buffer passed as the transfer method wants; on an
     // overlapped handle it may pend (completion: the IO_STATUS_BLOCK, the event, the APC or port).
@@ -448,13 +456,13 @@ NTSTATUS NTAPI NtCancelIoFile(HANDLE FileHandle, IO_STATUS_BLOCK* IoStatusBlock)
 NTSTATUS NTAPI NtFsControlFile(HANDLE FileHandle, HANDLE Event, PVOID ApcRoutine, PVOID ApcContext,
                                IO_STATUS_BLOCK* IoStatusBlock, ULONG FsControlCode, PVOID InputBuffer,
                                ULONG InputBufferLength, PVOID OutputBuffer, ULONG OutputBufferLength) {
-  (void)Event, (void)ApcRoutine, (void)ApcContext, (void)IoStatusBlock, (void)FsControlCode, (void)InputBuffer;
-  (void)InputBufferLength, (void)OutputBuffer, (void)OutputBufferLength;
-  PVOID object = nullptr;
-  const NTSTATUS status = ObReferenceObjectByHandle(FileHandle, 0, g_IoFileObjectType, ExGetPreviousMode(), &object, nullptr);
-  if (!NT_SUCCESS(status)) return status;
-  ob::DereferenceObject(object);
-  return STATUS_INVALID_DEVICE_REQUEST;  // no file system control codes are served yet
+  (void)ApcRoutine, (void)ApcContext, (void)InputBuffer, (void)InputBufferLength;
+  if (IoStatusBlock && !mm::ReadCaller(IoStatusBlock)) return STATUS_ACCESS_VIOLATION;
+  ob::HandleReference ref;
+  if (const NTSTATUS s = ref.Open(FileHandle, 0, g_IoFileObjectType); !NT_SUCCESS(s)) return s;
+  // Pipes' controls; no other file system control code is served yet.
+  return io::PipeFsControl(static_cast<FILE_OBJECT*>(ref.body()), Event, IoStatusBlock, FsControlCode, OutputBuffer,
+                           OutputBufferLength);
 }
 
 NTSTATUS NTAPI NtQueryVolumeInformationFile(HANDLE FileHandle, IO_STATUS_BLOCK* IoStatusBlock, PVOID FsInformation,

@@ -496,6 +496,16 @@ TEST_F(RunTest, ProgramsStartPrograms) {
   r = Run("run " + Driver("process_app.exe") + " leavechild");
   EXPECT_EQ(r.exit, 3) << r.err;
   EXPECT_EQ(r.out, "creator ends\r\ncreator ended with 3, child ends\r\n");
+  // A named pipe's server with a started program as its client: ConnectNamedPipe in the call and
+  // overlapped, a busy pipe, PeekNamedPipe, DisconnectNamedPipe; overlapped transfers on a pipe
+  // finish at once and still signal their event.
+  r = Run("run " + Driver("process_app.exe") + " pipeserver");
+  EXPECT_EQ(r.exit, 0) << r.err;
+  EXPECT_EQ(r.out, Crlf("connected 1, busy 0 error 231, read hello, peek 1: 7 of 7 ' server'\n"
+                        "client ended with 0\ndisconnect 1\n"
+                        "overlapped connect: at once 0 error 997, event 0, result 1\n"
+                        "overlapped read 1 0: 12 'hello server'\noverlapped write 1 0: 12, event 0\n"
+                        "client ended with 0\n"));
   // A started program's unhandled exception ends it with the exception's code, said in DebugView.
   r = Run("run " + Driver("process_app.exe") + " crashchild");
   EXPECT_EQ(r.out, "child ended with 0xc0000005\r\n") << r.err;

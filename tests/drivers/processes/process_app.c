@@ -9,11 +9,14 @@
      child-console TEXT     prints TEXT with printf, exits with 7
      child-waitparent H     waits for the process H (its creator) to end, says so, exits with 4
      child-crash            writes through a bad pointer
+     child-pipeclient NAME  says hello to the pipe's server, exits 0 when it answers
    Other checks:
      console     starts child-console without inheriting handles: on a console the child shares it
      leavechild  starts child-waitparent with a handle to itself, then ends with 3 at once
      waitchild   starts child-sleep and waits for it (until Ctrl-C ends both)
      crashchild  starts child-crash and says how it ended
+     pipeserver  a named pipe's server with a child as its client: ConnectNamedPipe (in the call
+                 and overlapped), PeekNamedPipe, a busy pipe, DisconnectNamedPipe
      chain N     starts "chain N+1" and waits for it: programs without end, until the machine has no
                  room for another process (the last says so); each ends with the last one's depth */
 #include <windows.h>
@@ -227,6 +230,59 @@ int main(int argc, char **argv)
             return depth;
         }
         return (int)WaitAndExitCode(&pi);
+    }
+    if (argc >= 3 && strcmp(argv[1], "child-pipeclient") == 0) {
+        char reply[32];
+        DWORD n = 0;
+        HANDLE pipe = CreateFileA(argv[2], GENERIC_READ | GENERIC_WRITE, 0, NULL, OPEN_EXISTING, 0, NULL);
+        if (pipe == INVALID_HANDLE_VALUE) return 10 + (int)GetLastError();
+        if (!WriteFile(pipe, "hello server", 12, &n, NULL) || !ReadFile(pipe, reply, sizeof reply, &n, NULL)) return 2;
+        return n == 12 && memcmp(reply, "hello client", 12) == 0 ? 0 : 3;
+    }
+    if (argc >= 2 && strcmp(argv[1], "pipeserver") == 0) {
+        const char *name = "\\\\.\\pipe\\ntbox_process_app";
+        char text[32], peeked[32], args[64];
+        DWORD n = 0, avail = 0, left = 0, got = 0;
+        PROCESS_INFORMATION pi;
+        snprintf(args, sizeof args, "child-pipeclient %s", name);
+        HANDLE server = CreateNamedPipeA(name, PIPE_ACCESS_DUPLEX, PIPE_TYPE_BYTE | PIPE_WAIT, 1, 4096, 4096, 0, NULL);
+        if (server == INVALID_HANDLE_VALUE || !Start(args, FALSE, 0, NULL, &pi)) return 1;
+        BOOL connected = ConnectNamedPipe(server, NULL) || GetLastError() == ERROR_PIPE_CONNECTED;
+        HANDLE busy = CreateFileA(name, GENERIC_READ, 0, NULL, OPEN_EXISTING, 0, NULL);
+        DWORD busyError = GetLastError();
+        ReadFile(server, text, 5, &n, NULL);
+        BOOL peek = PeekNamedPipe(server, peeked, sizeof peeked, &got, &avail, &left);
+        printf("connected %d, busy %d error %lu, read %.*s, peek %d: %lu of %lu '%.*s'\n", connected,
+               busy != INVALID_HANDLE_VALUE, busyError, (int)n, text, peek, got, avail, (int)got, peeked);
+        ReadFile(server, text, 7, &n, NULL);
+        WriteFile(server, "hello client", 12, &n, NULL);
+        printf("client ended with %lu\n", WaitAndExitCode(&pi));
+        printf("disconnect %d\n", DisconnectNamedPipe(server));
+        /* The same instance again, overlapped: ConnectNamedPipe pends until the next client. */
+        CloseHandle(server);
+        server = CreateNamedPipeA(name, PIPE_ACCESS_DUPLEX | FILE_FLAG_OVERLAPPED, PIPE_TYPE_BYTE | PIPE_WAIT, 1, 4096,
+                                  4096, 0, NULL);
+        OVERLAPPED ov = {0};
+        ov.hEvent = CreateEventA(NULL, TRUE, FALSE, NULL);
+        BOOL at_once = ConnectNamedPipe(server, &ov);
+        DWORD pending = GetLastError();
+        if (!Start(args, FALSE, 0, NULL, &pi)) return 1;
+        DWORD waited = WaitForSingleObject(ov.hEvent, 20000);
+        BOOL result = GetOverlappedResult(server, &ov, &n, FALSE);
+        printf("overlapped connect: at once %d error %lu, event %lu, result %d\n", at_once, pending, waited, result);
+        OVERLAPPED io = {0};
+        io.hEvent = CreateEventA(NULL, TRUE, FALSE, NULL);
+        BOOL r1 = ReadFile(server, text, 12, &n, &io);
+        DWORD e1 = GetLastError();
+        if (!r1 && e1 == ERROR_IO_PENDING) r1 = GetOverlappedResult(server, &io, &n, TRUE);
+        printf("overlapped read %d %lu: %lu '%.*s'\n", r1, e1, n, (int)n, text);
+        BOOL w1 = WriteFile(server, "hello client", 12, &n, &io);
+        DWORD e2 = GetLastError();
+        if (!w1 && e2 == ERROR_IO_PENDING) w1 = GetOverlappedResult(server, &io, &n, TRUE);
+        printf("overlapped write %d %lu: %lu, event %lu\n", w1, e2, n, WaitForSingleObject(io.hEvent, 0));
+        printf("client ended with %lu\n", WaitAndExitCode(&pi));
+        CloseHandle(server);
+        return 0;
     }
     if (argc >= 2 && strcmp(argv[1], "child-crash") == 0) {
         *(volatile int *)(ULONG_PTR)0x30 = 1;
