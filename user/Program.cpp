@@ -386,6 +386,13 @@ constexpr std::uint32_t kContextRip = 0xF8;
 
 }  // namespace
 
+void Program::WriteConsoleHandles(std::uint64_t console, FunctionRef<std::optional<std::uint64_t>(int)> standard) {
+  Put<std::uint64_t>(params_ + kParamsConsoleHandle, console);
+  for (int i = 0; i < 3; ++i) {
+    if (const auto handle = standard(i)) Put<std::uint64_t>(params_ + kParamsStdInput + 8u * i, *handle);
+  }
+}
+
 void Program::OpenStandardHandles() {
   // The console: input from stdin; output to stdout when that is a terminal, else to stderr (where
   // what Windows shows in the console window, whatever the redirections, is seen and kept apart

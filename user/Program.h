@@ -159,6 +159,10 @@ class Program : private nt::ps::ThreadHost {
   // The first thread's object, made before Run for a process whose creator gets a handle to it
   // (suspended until resumed); Run makes it otherwise.
   void* CreateFirstThread(bool suspended);
+  void OpenOwnConsole();
+  // Writes the console handle and, where standard(i) gives one, standard handle i into the
+  // process parameters.
+  void WriteConsoleHandles(std::uint64_t console, FunctionRef<std::optional<std::uint64_t>(int)> standard);
   nt::ps::ThreadControl* mainControl_ = nullptr;
   std::size_t LiveThreads() override;
   void TerminateOtherThreads(nt::NTSTATUS status) override;

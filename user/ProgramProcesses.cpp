@@ -2,16 +2,46 @@
 // the creator's runner here): the new program is loaded as ntbox run loads one, with its
 // creator's parameters, inherits its creator's inheritable handles at the same values, shares its
 // creator's console, and runs on a thread the machine gives it once its creator resumes it.
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <fmt/format.h>
 
 #include "nt/Kernel.h"
 #include "nt/Status.h"
 #include "nt/kd/DebugPrint.h"
+#include "nt/io/IoServices.h"
 #include "nt/ob/Object.h"
 #include "support/Utf16.h"
 #include "user/Program.h"
 
 namespace ntbox::user {
+namespace {
+
+// RTL_USER_PROCESS_PARAMETERS.ConsoleHandle when the process is to allocate a console of its own
+// (kernelbase's CONSOLE_HANDLE_ALLOC and CONSOLE_HANDLE_ALLOC_NO_WINDOW).
+constexpr std::uint64_t kConsoleAlloc = ~std::uint64_t{0}, kConsoleAllocNoWindow = ~std::uint64_t{0} - 1;
+constexpr std::uint32_t kStartfUseStdHandles = 0x100;
+
+}  // namespace
+
+// A process that was to allocate its console gets it from the kernel instead (kernelbase's
+// allocation needs a conhost): its console handle, and console handles for the standard handles
+// its creator did not give it.
+void Program::OpenOwnConsole() {
+  constexpr nt::ACCESS_MASK kConsoleAccess = 0xC0100000;  // GENERIC_READ | GENERIC_WRITE | SYNCHRONIZE
+  auto open = [&](std::u16string_view name) -> std::uint64_t {
+    auto opened = nt::io::OpenFile(*process_, name, kConsoleAccess, 3 /* FILE_SHARE_READ | FILE_SHARE_WRITE */, false);
+    if (!opened) return 0;
+    (void)process_->handles().SetAttributes(*opened, nt::ob::kHandleInherit);
+    return static_cast<std::uint64_t>(*opened);
+  };
+  const nt::ps::ProcessParameters& p = options_.child->parameters;
+  WriteConsoleHandles(open(u"\\Device\\ConDrv\\CurrentIn"), [&](int i) -> std::optional<std::uint64_t> {
+    if (p.startup[7] & kStartfUseStdHandles) return std::nullopt;
+    return open(i == 0 ? u"\\Device\\ConDrv\\Input" : u"\\Device\\ConDrv\\Output");
+  });
+}
 
 std::expected<nt::ps::ThreadHost::CreatedProcess, nt::NTSTATUS> Program::CreateProcess(const ProcessRequest& request) {
   const nt::ps::ProcessParameters& parameters = request.parameters;
@@ -23,8 +53,19 @@ std::expected<nt::ps::ThreadHost::CreatedProcess, nt::NTSTATUS> Program::CreateP
   child.parameters = parameters;
   child.parentId = process_->id();
   nt::ob::HandleTable& creatorHandles = process_->handles();
-  // The console its ConsoleHandle names, when that is a handle of the creator's to a console.
-  if (auto entry = creatorHandles.Reference(parameters.consoleHandle)) {
+  // The console its ConsoleHandle names, when that is a handle of the creator's to a console. One
+  // of its own (CREATE_NEW_CONSOLE): ntbox shows every console window on the one terminal, its
+  // creator's; one without a window (CREATE_NO_WINDOW) reads nothing and shows nothing.
+  const bool ownConsole = parameters.consoleHandle == kConsoleAlloc || parameters.consoleHandle == kConsoleAllocNoWindow;
+  if (ownConsole) {
+    if (parameters.consoleHandle == kConsoleAlloc && console_) {
+      child.console = console_;
+    } else {
+      const int none = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+      child.console = std::make_shared<Console>(none, none);
+      if (none >= 0) ::close(none);
+    }
+  } else if (auto entry = creatorHandles.Reference(parameters.consoleHandle)) {
     child.console = ConsoleOfFile(entry->body);
     nt::ob::DereferenceObject(entry->body);
   }
@@ -68,6 +109,7 @@ std::expected<nt::ps::ThreadHost::CreatedProcess, nt::NTSTATUS> Program::CreateP
       nt::ob::DereferenceObject(entry->body);
     }
   }
+  if (ownConsole) program.OpenOwnConsole();
   // On the console from now on: its ntbox run waits for it even if it has not begun to run.
   program.AttachToConsole();
   CreatedProcess created;

@@ -491,6 +491,17 @@ TEST_F(RunTest, ProgramsStartPrograms) {
   TerminalRun t = OnTerminal({Driver("process_app.exe"), "console"}, "", "");
   EXPECT_EQ(t.exit, 0) << t.out;
   EXPECT_TRUE(Contains(t.out, "parent before\r\nfrom-the-child\r\nparent after, child exit code 7\r\n")) << t.out;
+  // A console of its own: CREATE_NEW_CONSOLE shows on the one terminal (the console's output goes
+  // to stderr when stdout is not a terminal), CREATE_NO_WINDOW shows nothing, DETACHED_PROCESS has
+  // no console.
+  r = Run("run " + Driver("process_app.exe") + " newconsole");
+  EXPECT_EQ(r.out, Crlf("new-console: started 1, exit code 7\nno-window: started 1, exit code 7\n"
+                        "detached: started 1, exit code 7\n")) << r.err;
+  EXPECT_TRUE(Contains(r.err, "new-console")) << r.err;
+  EXPECT_FALSE(Contains(r.err, "no-window")) << r.err;
+  t = OnTerminal({Driver("process_app.exe"), "newconsole"}, "", "");
+  EXPECT_TRUE(Contains(t.out, "new-console\r\nnew-console: started 1")) << t.out;
+  EXPECT_FALSE(Contains(t.out, "no-window\r\n")) << t.out;
   // ntbox run is the console window: it stays until the last program on it has ended, and says
   // its first program's exit code; a child waits on a handle to its ended creator.
   r = Run("run " + Driver("process_app.exe") + " leavechild");

@@ -12,6 +12,7 @@
      child-pipeclient NAME  says hello to the pipe's server, exits 0 when it answers
    Other checks:
      console     starts child-console without inheriting handles: on a console the child shares it
+     newconsole  starts child-console with a console of its own, with no window, and detached
      leavechild  starts child-waitparent with a handle to itself, then ends with 3 at once
      waitchild   starts child-sleep and waits for it (until Ctrl-C ends both)
      crashchild  starts child-crash and says how it ended
@@ -303,6 +304,20 @@ int main(int argc, char **argv)
         WaitForSingleObject(pi.hProcess, INFINITE);
         GetExitCodeProcess(pi.hProcess, &code);
         printf("child ended with %lu\n", code);
+        return 0;
+    }
+    if (argc >= 2 && strcmp(argv[1], "newconsole") == 0) {
+        /* A console of its own (CREATE_NEW_CONSOLE, CREATE_NO_WINDOW), and none (DETACHED_PROCESS). */
+        static const DWORD flags[] = {CREATE_NEW_CONSOLE, CREATE_NO_WINDOW, DETACHED_PROCESS};
+        static const char *names[] = {"new-console", "no-window", "detached"};
+        for (int i = 0; i < 3; ++i) {
+            PROCESS_INFORMATION pi;
+            char args[64];
+            snprintf(args, sizeof args, "child-console %s", names[i]);
+            BOOL started = Start(args, FALSE, flags[i], NULL, &pi);
+            printf("%s: started %d, exit code %lu\n", names[i], started, started ? WaitAndExitCode(&pi) : 0);
+            fflush(stdout);
+        }
         return 0;
     }
     if (argc >= 2 && strcmp(argv[1], "console") == 0) {
