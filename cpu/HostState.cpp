@@ -288,6 +288,8 @@ ntbox_call_driver:
   mov %rsi, %rcx
   mov %rdi, %rax
   call *%rax
+  .globl ntbox_call_driver_return
+ntbox_call_driver_return:
   add $0x28, %rsp
   .cfi_adjust_cfa_offset -0x28
   pop %r15

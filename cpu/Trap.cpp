@@ -1,5 +1,7 @@
 #include "cpu/Trap.h"
 
+#include <dlfcn.h>
+
 #include <pthread.h>
 #include <signal.h>
 #include <ucontext.h>
@@ -24,6 +26,8 @@
 #include "nt/mm/AddressSpace.h"
 #include "nt/rtl/Exception.h"
 #include "nt/vf/Verifier.h"
+
+extern "C" void ntbox_call_driver_return();
 
 namespace ntbox::cpu {
 namespace {
@@ -343,8 +347,30 @@ std::uint64_t FindDriverCaller(std::uint64_t rsp) {
   b.threadId = t->id;
   CaptureContext(b, uc, d);
   const nt::Kernel* kernel = nt::Kernel::CurrentOrNull();
+  if (kernel) {
+    // The stack as it stands at the fault: driver frames by their .pdata, the kernel's by frame
+    // pointers, up to where driver-reaching code began.
+    const auto& g = uc->uc_mcontext.gregs;
+    nt::CONTEXT c{};
+    c.Rip = static_cast<ULONG64>(g[REG_RIP]);
+    c.Rsp = static_cast<ULONG64>(g[REG_RSP]);
+    c.Rbp = static_cast<ULONG64>(g[REG_RBP]);
+    c.Rbx = static_cast<ULONG64>(g[REG_RBX]);
+    c.Rsi = static_cast<ULONG64>(g[REG_RSI]);
+    c.Rdi = static_cast<ULONG64>(g[REG_RDI]);
+    c.R12 = static_cast<ULONG64>(g[REG_R12]);
+    c.R13 = static_cast<ULONG64>(g[REG_R13]);
+    c.R14 = static_cast<ULONG64>(g[REG_R14]);
+    c.R15 = static_cast<ULONG64>(g[REG_R15]);
+    b.stackDepth = static_cast<std::uint8_t>(nt::StackTrace(c, b.stack));
+  }
   if (kernel && !kernel->ModuleAt(b.address)) {
-    b.driverCaller = FindDriverCaller(static_cast<std::uint64_t>(uc->uc_mcontext.gregs[REG_RSP]));
+    // Kernel code faulted on a driver's behalf: the driver frame the walk found, else the first
+    // driver return address on the stack.
+    for (std::uint8_t i = 0; i < b.stackDepth && !b.driverCaller; ++i) {
+      if (kernel->ModuleAt(b.stack[i])) b.driverCaller = b.stack[i];
+    }
+    if (!b.driverCaller) b.driverCaller = FindDriverCaller(static_cast<std::uint64_t>(uc->uc_mcontext.gregs[REG_RSP]));
   }
   std::strncpy(b.detail, detail, sizeof b.detail - 1);
   nt::RaiseBugCheck(b);
@@ -845,6 +871,15 @@ std::expected<std::uint64_t, nt::BugCheck> CallGuarded(GuardedFunction fn, void*
   pthread_sigmask(SIG_UNBLOCK, &handlers, nullptr);
   t->guard = previous;
   return std::unexpected(t->pendingBugCheck);
+}
+
+HostFrameKind HostFrameAt(std::uint64_t rip) {
+  if (rip == reinterpret_cast<std::uint64_t>(&ntbox_call_driver_return)) return HostFrameKind::kCallDriverReturn;
+  Dl_info info{};
+  if (!dladdr(reinterpret_cast<void*>(rip), &info)) return HostFrameKind::kNone;
+  using Plain = std::expected<std::uint64_t, nt::BugCheck> (*)(GuardedFunction, void*);
+  if (info.dli_saddr == reinterpret_cast<void*>(static_cast<Plain>(&CallGuarded))) return HostFrameKind::kGuardEntry;
+  return HostFrameKind::kHost;
 }
 
 }  // namespace ntbox::cpu

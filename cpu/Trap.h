@@ -38,4 +38,13 @@ std::expected<std::uint64_t, nt::BugCheck> CallGuarded(F&& f) {
                      static_cast<void*>(&f));
 }
 
+// What a return address in host code is, for stack walks (nt/rtl/Exception.cpp's StackTrace).
+enum class HostFrameKind {
+  kNone,              // not code of any host module
+  kHost,              // ntbox's or a library's code
+  kCallDriverReturn,  // ntbox_call_driver after its call of a driver routine (a frame of known layout)
+  kGuardEntry,        // CallGuarded: where driver-reaching code began
+};
+HostFrameKind HostFrameAt(std::uint64_t rip);
+
 }  // namespace ntbox::cpu

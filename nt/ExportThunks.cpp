@@ -205,7 +205,7 @@ extern "C" [[noreturn]] void NTAPI ntbox_IrqlViolation(std::uint64_t index, std:
   context.R13 = regs->r13;
   context.R14 = regs->r14;
   context.R15 = regs->r15;
-  record.stackDepth = static_cast<std::uint8_t>(DriverStack(context, record.stack));
+  record.stackDepth = static_cast<std::uint8_t>(StackTrace(context, record.stack));
   RaiseBugCheck(record);
 }
 

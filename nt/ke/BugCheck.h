@@ -77,9 +77,9 @@ struct BugCheck {
   std::uint8_t codeLength = 0;
   // For faults inside kernel code: the driver's return address that led there, or 0.
   ULONG64 driverCaller = 0;
-  // The call stack (innermost first) when it was walked at the stop: driver frames, then the
-  // kernel frame that called the driver.
-  std::array<ULONG64, 16> stack{};
+  // The call stack (innermost first) when it was walked at the stop: driver and kernel frames
+  // (nt/rtl/Exception.h's StackTrace).
+  std::array<ULONG64, 32> stack{};
   std::uint8_t stackDepth = 0;
   KIRQL irql = 0;
   std::uint32_t processor = 0;

@@ -14,6 +14,7 @@
 #include "nt/rtl/Printf.h"
 #include "nt/support/SourceLines.h"
 #include "nt/support/Symbolize.h"
+#include "nt/support/HostSymbols.h"
 #include "support/Utf16.h"
 
 namespace ntbox::nt {
@@ -236,6 +237,12 @@ void LoadReportSourceLines(const BugCheck& b, Kernel& kernel) {
   for (const auto& [module, addresses] : byModule) LoadSourceLines(*module, addresses);
 }
 
+// A frame of the stack a report shows: not the machinery between kernel routines.
+bool Shown(std::uint64_t address) {
+  const auto host = HostSymbolAt(address);
+  return !host || !host->plumbing;
+}
+
 SourcedSymbol Describe(std::uint64_t address, Kernel& kernel) {
   SourcedSymbol out{Symbolize(address), std::nullopt};
   const Module* module = kernel.ModuleAt(address);
@@ -352,6 +359,7 @@ std::string FormatBugCheckReport(const BugCheck& b, Kernel& kernel) {
   if (b.stackDepth) {
     out += "STACK_TEXT:\n";
     for (std::uint8_t i = 0; i < b.stackDepth; ++i) {
+      if (!Shown(b.stack[i])) continue;
       out += fmt::format("{} {}\n", WinDbgAddress(b.stack[i]), Describe(b.stack[i], kernel).Text());
     }
     out += "\n";
@@ -418,6 +426,7 @@ std::string FormatBugCheckJson(const BugCheck& b, Kernel& kernel) {
                        : json(nullptr);
   json stack = json::array();
   for (std::uint8_t i = 0; i < b.stackDepth; ++i) {
+    if (!Shown(b.stack[i])) continue;
     const SourcedSymbol frame = Describe(b.stack[i], kernel);
     json entry = {{"address", hex(b.stack[i])}, {"symbol", frame.symbol}};
     if (frame.source) entry["source"] = {{"file", frame.source->file}, {"line", frame.source->line}};

@@ -1,5 +1,7 @@
 #include "nt/rtl/Exception.h"
 
+#include "cpu/Trap.h"
+
 #include "cpu/ContextAsm.h"
 #include "cpu/HostState.h"
 #include "cpu/SafeCopy.h"
@@ -326,6 +328,49 @@ std::size_t DriverStack(const CONTEXT& start, std::span<ULONG64> out) {
         fn && Unwind(frames.back().base, last.Rip, fn, last, 0, r) && !DriverAt(last.Rip)) {
       out[n++] = last.Rip;
     }
+  }
+  return n;
+}
+
+std::size_t StackTrace(const CONTEXT& start, std::span<ULONG64> out) {
+  // ntbox_call_driver's frame below the driver's return: 0x28 bytes of home space, then r15, r14,
+  // r13, r12, rbp, rbx as it pushed them, then its caller's return address.
+  constexpr ULONG64 kCallDriverRbp = 0x48, kCallDriverReturn = 0x58, kCallDriverFrame = 0x60;
+  CONTEXT c = start;
+  std::size_t n = 0;
+  ULONG64 lastRsp = 0;
+  for (int depth = 0; depth < 128 && n < out.size(); ++depth) {
+    if (c.Rip == 0 || (depth > 0 && c.Rsp <= lastRsp)) break;  // the stack grows up as it unwinds
+    lastRsp = c.Rsp;
+    if (const Module* m = DriverAt(c.Rip)) {
+      out[n++] = c.Rip;
+      RUNTIME_FUNCTION* fn = Lookup(*m, c.Rip);
+      if (!fn) {  // a leaf: the return address is at rsp
+        c.Rip = Load<ULONG64>(c.Rsp);
+        c.Rsp += 8;
+        continue;
+      }
+      UnwindResult r;
+      if (!Unwind(m->image->base(), c.Rip, fn, c, 0, r)) break;
+      continue;
+    }
+    const cpu::HostFrameKind kind = cpu::HostFrameAt(c.Rip);
+    if (kind == cpu::HostFrameKind::kNone) break;  // neither a driver's code nor ntbox's
+    if (kind == cpu::HostFrameKind::kGuardEntry) break;  // where driver-reaching code began
+    out[n++] = c.Rip;
+    if (kind == cpu::HostFrameKind::kCallDriverReturn) {
+      c.Rbp = Load<ULONG64>(c.Rsp + kCallDriverRbp);
+      c.Rip = Load<ULONG64>(c.Rsp + kCallDriverReturn);
+      c.Rsp += kCallDriverFrame;
+      continue;
+    }
+    // ntbox's code keeps frame pointers: the caller's rbp and return address above rbp. A driver
+    // that called the kernel gets its frame back with the rsp of its call and the rbp it had.
+    if (c.Rbp < c.Rsp || (c.Rbp & 7)) break;
+    const ULONG64 frame = c.Rbp;
+    c.Rip = Load<ULONG64>(frame + 8);
+    c.Rbp = Load<ULONG64>(frame);
+    c.Rsp = frame + 16;
   }
   return n;
 }

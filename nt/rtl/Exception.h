@@ -76,6 +76,11 @@ bool HasExceptionHandler(const CONTEXT& context);
 // frame's pc, then the kernel frame that called into the driver. For reports, taken before the
 // stack is reused.
 std::size_t DriverStack(const CONTEXT& start, std::span<ULONG64> out);
+// The whole call stack from start, innermost first, for a stop's STACK_TEXT: driver frames by their
+// images' .pdata, the kernel's (ntbox's own code, built with frame pointers) by their frame
+// pointers, crossing from one to the other both ways, up to where the guarded call into driver
+// code began. Allocates nothing: the trap handler takes it.
+std::size_t StackTrace(const CONTEXT& start, std::span<ULONG64> out);
 
 // Exports.
 RUNTIME_FUNCTION* NTAPI RtlLookupFunctionEntry(ULONG64 ControlPc, ULONG64* ImageBase, void* HistoryTable);

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "nt/Kernel.h"
+#include "nt/support/HostSymbols.h"
 
 namespace ntbox::nt {
 
@@ -30,6 +31,8 @@ std::string Symbolize(std::uint64_t address) {
       return fmt::format("{}+{:#x}", m->name, rva);
     }
   }
+  // The kernel's own code (ntbox's functions, static ones too), named as the routine it is.
+  if (const auto host = HostSymbolAt(address)) return SymbolText("nt", host->name, address - host->start);
   Dl_info info{};
   if (dladdr(reinterpret_cast<void*>(address), &info) && info.dli_sname) {
     int status = 0;

@@ -236,6 +236,17 @@ TEST_F(RunTest, DriverFaultDuringTheAppsRequest) {
   const std::string report = Slurp((dir_ / "crashes" / "last.txt").string());
   EXPECT_TRUE(Contains(report, "KMODE_EXCEPTION_NOT_HANDLED (1e)")) << report;
   EXPECT_TRUE(Contains(report, "ioctl_sample!SampleDeviceControl+0x")) << report;
+  // The stack at the fault: the dispatch routine by the driver's .pdata, then the kernel's frames
+  // by name down to the program's system call.
+  const auto stack = report.find("STACK_TEXT:\n");
+  ASSERT_NE(stack, std::string::npos) << report;
+  const std::string text = report.substr(stack, report.find("\n\n", stack) - stack);
+  for (const char* frame : {" ioctl_sample!SampleDeviceControl+0x", " nt!IofCallDriver+0x", " nt!NtDeviceIoControlFile+0x"}) {
+    EXPECT_TRUE(Contains(text, frame)) << frame << "\n" << text;
+  }
+  EXPECT_LT(text.find("SampleDeviceControl"), text.find("IofCallDriver")) << text;
+  const std::string json = Run("crash --json").out;
+  EXPECT_TRUE(Contains(json, "\"symbol\": \"ioctl_sample!SampleDeviceControl+0x")) << json;
   // The next command boots a fresh machine with the service configured.
   r = Run("sc start SIoctl");
   EXPECT_EQ(r.exit, 0) << r.err;
