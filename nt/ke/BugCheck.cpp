@@ -1,5 +1,7 @@
 #include "nt/ke/BugCheck.h"
 
+#include "nt/rtl/Exception.h"
+
 #include <array>
 #include <cstdio>
 #include <cstdlib>
@@ -46,7 +48,8 @@ std::string_view BugCheckName(ULONG code) {
   return {};
 }
 
-void RaiseBugCheck(const BugCheck& record) {
+// Not inlined: its own frame is where the walk of the kernel's frames begins.
+[[gnu::noinline]] void RaiseBugCheck(const BugCheck& record) {
   ke::KernelThread* t = ke::CurrentThread();
   if (!t || !t->guard) {
     std::fprintf(stderr,
@@ -55,6 +58,16 @@ void RaiseBugCheck(const BugCheck& record) {
     std::abort();
   }
   t->pendingBugCheck = record;
+  if (!record.stackDepth && !record.hasContext) {
+    // Raised by kernel code (KeBugCheckEx, a verifier rule, a misuse the kernel caught): the stack
+    // from the kernel routine that raised it, through the driver frames that called it.
+    const auto frame = reinterpret_cast<ULONG64>(__builtin_frame_address(0));
+    CONTEXT c{};
+    c.Rip = reinterpret_cast<ULONG64>(__builtin_return_address(0));
+    c.Rbp = *reinterpret_cast<const ULONG64*>(frame);
+    c.Rsp = frame + 16;
+    t->pendingBugCheck.stackDepth = static_cast<std::uint8_t>(StackTrace(c, t->pendingBugCheck.stack));
+  }
   siglongjmp(*t->guard, 1);
 }
 

@@ -340,7 +340,7 @@ std::size_t StackTrace(const CONTEXT& start, std::span<ULONG64> out) {
   std::size_t n = 0;
   ULONG64 lastRsp = 0;
   for (int depth = 0; depth < 128 && n < out.size(); ++depth) {
-    if (c.Rip == 0 || (depth > 0 && c.Rsp <= lastRsp)) break;  // the stack grows up as it unwinds
+    if (depth > 0 && (c.Rip == 0 || c.Rsp <= lastRsp)) break;  // the stack grows up as it unwinds
     lastRsp = c.Rsp;
     if (const Module* m = DriverAt(c.Rip)) {
       out[n++] = c.Rip;
@@ -355,6 +355,18 @@ std::size_t StackTrace(const CONTEXT& start, std::span<ULONG64> out) {
       continue;
     }
     const cpu::HostFrameKind kind = cpu::HostFrameAt(c.Rip);
+    if (depth == 0 && kind != cpu::HostFrameKind::kCallDriverReturn) {
+      // Where it stopped may be no code at all (a jump into data) or a leaf routine of the kernel
+      // without a frame of its own (gcc keeps none in leaves): when rsp holds a driver's return
+      // address, it was called from there.
+      const ULONG64 ret = Load<ULONG64>(c.Rsp);
+      if (kind == cpu::HostFrameKind::kNone || DriverAt(ret)) {
+        out[n++] = c.Rip;
+        c.Rip = ret;
+        c.Rsp += 8;
+        continue;
+      }
+    }
     if (kind == cpu::HostFrameKind::kNone) break;  // neither a driver's code nor ntbox's
     if (kind == cpu::HostFrameKind::kGuardEntry) break;  // where driver-reaching code began
     out[n++] = c.Rip;

@@ -3,11 +3,14 @@
 #include <cxxabi.h>
 #include <dlfcn.h>
 #include <elf.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -29,8 +32,21 @@ const std::vector<Entry>& Table() {
   std::call_once(once, [] {
     Dl_info self{};
     if (!dladdr(reinterpret_cast<void*>(&ntbox_call_driver_return), &self) || !self.dli_fname) return;
-    std::ifstream in("/proc/self/exe", std::ios::binary);
-    std::vector<char> file((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    // Mapped, not read: only the headers and the symbol and string tables are touched.
+    const int fd = ::open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    struct stat st {};
+    void* map = ::fstat(fd, &st) == 0 && st.st_size > 0
+                    ? ::mmap(nullptr, static_cast<std::size_t>(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0)
+                    : MAP_FAILED;
+    ::close(fd);
+    if (map == MAP_FAILED) return;
+    struct Unmap {
+      void* at;
+      std::size_t size;
+      ~Unmap() { ::munmap(at, size); }
+    } unmap{map, static_cast<std::size_t>(st.st_size)};
+    const std::string_view file(static_cast<const char*>(map), static_cast<std::size_t>(st.st_size));
     if (file.size() < sizeof(Elf64_Ehdr)) return;
     Elf64_Ehdr eh;
     std::memcpy(&eh, file.data(), sizeof eh);
@@ -131,13 +147,17 @@ std::optional<HostSymbol> HostSymbolAt(std::uint64_t address) {
                              [](std::uint64_t a, const Entry& e) { return a < e.start; });
   if (it == table.begin()) return std::nullopt;
   --it;
-  if (address >= it->start + std::max<std::uint64_t>(it->size, 1)) return std::nullopt;
+  // A return address may lie just past its function (a call of a [[noreturn]] routine ends it):
+  // at another function's first byte, the one that ends there is meant.
+  if (it->start == address && it != table.begin() && std::prev(it)->start + std::prev(it)->size == address) --it;
+  if (address > it->start + std::max<std::uint64_t>(it->size, 1)) return std::nullopt;
   const std::string demangled = Demangle(it->mangled);
   HostSymbol out{KernelFrameName(demangled), it->start, false};
   const bool lambda = demangled.find("::{lambda") != std::string::npos;
   out.plumbing = demangled.starts_with("std::") || (!lambda && demangled.find("FunctionRef") != std::string::npos) ||
                  it->start == reinterpret_cast<std::uint64_t>(&ntbox_call_driver_return) ||
-                 it->mangled == "ntbox_call_driver" || it->mangled == "ntbox_call_driver_return";
+                 it->mangled == "ntbox_call_driver" || it->mangled == "ntbox_call_driver_return" ||
+                 out.name == "RaiseBugCheck";
   return out;
 }
 

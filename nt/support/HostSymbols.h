@@ -11,7 +11,7 @@ struct HostSymbol {
   std::string name;     // as a kernel frame is named: "IofCallDriver", "Processors::RunDpcs"
   std::uint64_t start;  // the function's first byte
   // Machinery between kernel routines (std::function's invokers, FunctionRef's thunks, the
-  // driver-call trampoline): a stack shows the routines around it, not it.
+  // driver-call trampoline, the raise of a bugcheck): a stack shows the routines around it, not it.
   bool plumbing = false;
 };
 

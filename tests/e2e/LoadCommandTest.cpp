@@ -100,6 +100,9 @@ struct Misbehaviour {
   const char* service;
   int exit;
   const char* expect;  // in stdout
+  // The stop's stack has a frame of the driver (not so for what the kernel finds at unload, nor
+  // after the driver threw its stack away).
+  bool driverFrame = true;
 };
 
 class MisbehaveTest : public testing::TestWithParam<Misbehaviour> {};
@@ -113,6 +116,13 @@ TEST_P(MisbehaveTest, EndsAsWindowsWould) {
     EXPECT_NE(r.out.find("Bugcheck Analysis"), std::string::npos);
     EXPECT_NE(r.out.find("MODULE_NAME: misbehave"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("LAST_DEBUG_OUTPUT:"), std::string::npos);
+    // Every stop has its stack, with the driver's function in it.
+    const auto stack = r.out.find("STACK_TEXT:\n");
+    ASSERT_NE(stack, std::string::npos) << r.out;
+    const std::string text = r.out.substr(stack, r.out.find("\n\n", stack) - stack);
+    if (m.driverFrame) {
+      EXPECT_NE(text.find(" misbehave!"), std::string::npos) << text;
+    }
   }
 }
 
@@ -144,12 +154,12 @@ INSTANTIATE_TEST_SUITE_P(
         Misbehaviour{"resource_not_owned", 4, "*** STOP: 0x000000E3 ("},
         Misbehaviour{"assert", 0, "*** Assertion failed: g_zero == 1"},
         Misbehaviour{"breakpoint", 0, "Break instruction exception - code 80000003 (first chance) at misbehave!DriverEntry+0x"},
-        Misbehaviour{"leak", 4, "*** STOP: 0x000000C4 (0x0000000000000062,"},
+        Misbehaviour{"leak", 4, "*** STOP: 0x000000C4 (0x0000000000000062,", false},
         Misbehaviour{"pool_overrun", 4, "*** STOP: 0x000000D6 ("},
         Misbehaviour{"pool_slack_overrun", 4, "*** STOP: 0x000000C1 ("},
         Misbehaviour{"pool_use_after_free", 4, "*** STOP: 0x000000D5 ("},
-        Misbehaviour{"timer_at_unload", 4, "*** STOP: 0x000000C7 (0x0000000000000000,"},
-        Misbehaviour{"thread_at_unload", 4, "*** STOP: 0x000000CE ("},
+        Misbehaviour{"timer_at_unload", 4, "*** STOP: 0x000000C7 (0x0000000000000000,", false},
+        Misbehaviour{"thread_at_unload", 4, "*** STOP: 0x000000CE (", false},
         Misbehaviour{"raise_to_lower", 4,
                      "*** STOP: 0x000000C4 (0x0000000000000030,0x0000000000000002,0x0000000000000001,"},
         Misbehaviour{"raise_to_lower_optimized", 4,
@@ -193,7 +203,8 @@ INSTANTIATE_TEST_SUITE_P(
         // UNKNOWN_BUGCHECK 0xDEAD0000 for a DPC's stop while DriverEntry waited.
         Misbehaviour{"execute_stack", 4, ") ATTEMPTED_EXECUTE_OF_NOEXECUTE_MEMORY"},
         Misbehaviour{"garbage_rsp", 4, "the stack pointer points at no memory"},
-        Misbehaviour{"ret_into_kernel", 4, "*** STOP: 0x0000007E (0xFFFFFFFFC0000005,"},
+        // The driver threw its own stack away: what is left to walk is not its.
+        Misbehaviour{"ret_into_kernel", 4, "*** STOP: 0x0000007E (0xFFFFFFFFC0000005,", false},
         Misbehaviour{"dpc_fault_while_waiting", 4,
                      "*** STOP: 0x000000D1 (0x0000000000000000,0x0000000000000002,0x0000000000000001,"},
         Misbehaviour{"fail", 1, "DriverEntry returned 0xC000009A (STATUS_INSUFFICIENT_RESOURCES)"}),
