@@ -399,7 +399,13 @@ TEST_F(MachineTest, AMachineStaysUsableWhileADriverLoops) {
   starter.join();
   EXPECT_NE(spinning.exit, 0);
   EXPECT_FALSE(fs::exists(dir_ / "server.pid"));
-  // Gone, or a zombie its parent has yet to reap: no server left spinning.
+  // Gone, or a zombie its parent has yet to reap: no server left spinning. Its clients hear of the
+  // end as it calls _exit, so its exit is waited for (a pidfd is readable once it has exited).
+  if (const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); pidfd >= 0) {
+    pollfd p{pidfd, POLLIN, 0};
+    EXPECT_EQ(::poll(&p, 1, 10000), 1) << "the server still runs";
+    ::close(pidfd);
+  }
   const std::string state = Slurp("/proc/" + std::to_string(pid) + "/stat");
   EXPECT_TRUE(state.empty() || Contains(state, ") Z ")) << state;
 }
