@@ -11,8 +11,8 @@ namespace ntbox::nt {
 namespace {
 
 // The user space of the process a handle names.
-mm::UserSpace* SpaceOf(HANDLE process, NTSTATUS& status) {
-  ps::Process* p = ps::ProcessOfHandle(process);
+mm::UserSpace* SpaceOf(HANDLE process, NTSTATUS& status, ACCESS_MASK access) {
+  ps::Process* p = ps::ProcessOfHandle(process, access);
   if (!p) {
     status = STATUS_INVALID_HANDLE;
     return nullptr;
@@ -44,7 +44,7 @@ NTSTATUS WriteRange(PVOID* BaseAddress, SIZE_T* RegionSize, std::uint64_t addres
 NTSTATUS NTAPI NtAllocateVirtualMemory(HANDLE ProcessHandle, PVOID* BaseAddress, ULONG_PTR ZeroBits,
                                        SIZE_T* RegionSize, ULONG AllocationType, ULONG Protect) {
   NTSTATUS status = STATUS_SUCCESS;
-  mm::UserSpace* space = SpaceOf(ProcessHandle, status);
+  mm::UserSpace* space = SpaceOf(ProcessHandle, status, ps::PROCESS_VM_OPERATION);
   if (!space) return status;
   std::uint64_t address, size;
   if (!ReadRange(BaseAddress, RegionSize, address, size)) return STATUS_ACCESS_VIOLATION;
@@ -57,7 +57,7 @@ NTSTATUS NTAPI NtAllocateVirtualMemory(HANDLE ProcessHandle, PVOID* BaseAddress,
 
 NTSTATUS NTAPI NtFreeVirtualMemory(HANDLE ProcessHandle, PVOID* BaseAddress, SIZE_T* RegionSize, ULONG FreeType) {
   NTSTATUS status = STATUS_SUCCESS;
-  mm::UserSpace* space = SpaceOf(ProcessHandle, status);
+  mm::UserSpace* space = SpaceOf(ProcessHandle, status, ps::PROCESS_VM_OPERATION);
   if (!space) return status;
   std::uint64_t address, size;
   if (!ReadRange(BaseAddress, RegionSize, address, size)) return STATUS_ACCESS_VIOLATION;
@@ -69,7 +69,7 @@ NTSTATUS NTAPI NtFreeVirtualMemory(HANDLE ProcessHandle, PVOID* BaseAddress, SIZ
 NTSTATUS NTAPI NtProtectVirtualMemory(HANDLE ProcessHandle, PVOID* BaseAddress, SIZE_T* RegionSize,
                                       ULONG NewProtect, ULONG* OldProtect) {
   NTSTATUS status = STATUS_SUCCESS;
-  mm::UserSpace* space = SpaceOf(ProcessHandle, status);
+  mm::UserSpace* space = SpaceOf(ProcessHandle, status, ps::PROCESS_VM_OPERATION);
   if (!space) return status;
   std::uint64_t address, size;
   if (!ReadRange(BaseAddress, RegionSize, address, size)) return STATUS_ACCESS_VIOLATION;
@@ -85,7 +85,7 @@ NTSTATUS NTAPI NtQueryVirtualMemory(HANDLE ProcessHandle, PVOID BaseAddress, ULO
                                     PVOID MemoryInformation, SIZE_T MemoryInformationLength, SIZE_T* ReturnLength) {
   constexpr ULONG kMemoryBasicInformation = 0;
   NTSTATUS status = STATUS_SUCCESS;
-  mm::UserSpace* space = SpaceOf(ProcessHandle, status);
+  mm::UserSpace* space = SpaceOf(ProcessHandle, status, ps::PROCESS_QUERY_INFORMATION);
   if (!space) return status;
   if (MemoryInformationClass != kMemoryBasicInformation) return STATUS_INVALID_INFO_CLASS;
   if (MemoryInformationLength < sizeof(mm::MEMORY_BASIC_INFORMATION)) return STATUS_INFO_LENGTH_MISMATCH;

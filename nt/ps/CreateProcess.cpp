@@ -134,8 +134,9 @@ NTSTATUS NTAPI NtCreateUserProcess(HANDLE* ProcessHandle, HANDLE* ThreadHandle, 
   const ULONG pid = ps::RecordOf(created->process)->id;
   const std::uint64_t tid = thread ? thread->id : 0;
   const auto imageInformation = child ? child->imageInformation : std::array<std::uint8_t, 0x40>{};
-  const HANDLE process = ob::InsertHandle(created->process, ProcessDesiredAccess ? ProcessDesiredAccess : ps::PROCESS_ALL_ACCESS,
-                                          false, processAttributes);
+  const HANDLE process =
+      ob::InsertHandle(created->process, ps::MapProcessAccess(ProcessDesiredAccess ? ProcessDesiredAccess : ps::PROCESS_ALL_ACCESS),
+                       false, processAttributes);
   const HANDLE threadHandle = ob::InsertHandle(created->thread, ThreadDesiredAccess ? ThreadDesiredAccess : kThreadAllAccess,
                                                false, threadAttributes);
   ob::DereferenceObject(created->process);

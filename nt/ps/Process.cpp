@@ -110,6 +110,14 @@ Process& CurrentProcess() {
   return t && t->process ? *t->process : Kernel::Current().systemProcess();
 }
 
+ACCESS_MASK MapProcessAccess(ACCESS_MASK access) {
+  if (access & (0x02000000 /* MAXIMUM_ALLOWED */ | 0x10000000 /* GENERIC_ALL */)) access |= PROCESS_ALL_ACCESS;
+  if (access & 0x80000000 /* GENERIC_READ */) access |= 0x20000 | PROCESS_VM_READ | PROCESS_QUERY_INFORMATION;
+  if (access & 0x20000000 /* GENERIC_EXECUTE */) access |= 0x100000 | PROCESS_QUERY_LIMITED_INFORMATION | PROCESS_TERMINATE;
+  if (access & PROCESS_QUERY_INFORMATION) access |= PROCESS_QUERY_LIMITED_INFORMATION;
+  return access & 0x0FFFFFFF & ~0x02000000u;
+}
+
 Process* ProcessOfHandle(HANDLE handle, ACCESS_MASK access) {
   constexpr std::intptr_t kNtCurrentProcess = -1;
   if (reinterpret_cast<std::intptr_t>(handle) == kNtCurrentProcess) return &CurrentProcess();
@@ -187,9 +195,7 @@ NTSTATUS NTAPI NtOpenProcess(HANDLE* ProcessHandle, ACCESS_MASK DesiredAccess, P
   }
   void* object = ps::Process::ReferenceById(static_cast<ULONG>(pid));
   if (!object) return STATUS_INVALID_CID;
-  ACCESS_MASK access = DesiredAccess;
-  if (access & 0x02000000 /* MAXIMUM_ALLOWED */) access = ps::PROCESS_ALL_ACCESS;
-  return ob::ReturnNewHandle(object, access, ProcessHandle, a.kernelHandle, a.attributes);
+  return ob::ReturnNewHandle(object, ps::MapProcessAccess(DesiredAccess), ProcessHandle, a.kernelHandle, a.attributes);
 }
 
 namespace {

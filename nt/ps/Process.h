@@ -103,6 +103,10 @@ Process& CurrentProcess();
 // good under the kernel lock.
 Process* ProcessOfHandle(HANDLE handle, ACCESS_MASK access = 0);
 
+// Generic and implied rights as a handle to a process gets them (GENERIC_ALL: all; a right to
+// query: the limited query too).
+ACCESS_MASK MapProcessAccess(ACCESS_MASK access);
+
 // Process access rights.
 constexpr ACCESS_MASK PROCESS_TERMINATE = 0x1, PROCESS_VM_OPERATION = 0x8, PROCESS_VM_READ = 0x10,
                       PROCESS_VM_WRITE = 0x20, PROCESS_DUP_HANDLE = 0x40, PROCESS_QUERY_INFORMATION = 0x400,

@@ -232,8 +232,9 @@ NTSTATUS NTAPI NtCreateThreadEx(HANDLE* ThreadHandle, ACCESS_MASK DesiredAccess,
                                 SIZE_T ZeroBits, SIZE_T StackSize, SIZE_T MaximumStackSize, PVOID AttributeList) {
   (void)ZeroBits;
   if (!mm::WriteCaller(ThreadHandle, HANDLE{})) return STATUS_ACCESS_VIOLATION;
-  ps::Process* process = ps::ProcessOfHandle(ProcessHandle);
-  if (!process) return STATUS_INVALID_HANDLE;  // threads in another process: not yet
+  ps::Process* process = ps::ProcessOfHandle(ProcessHandle, 0x2 /* PROCESS_CREATE_THREAD */);
+  if (!process) return STATUS_INVALID_HANDLE;
+  if (process != &ps::CurrentProcess()) return STATUS_NOT_IMPLEMENTED;  // threads in another process: not yet
   if (!process->threadHost) return STATUS_NOT_SUPPORTED;
   if (const NTSTATUS s = ob::CheckUnnamed(ObjectAttributes); !NT_SUCCESS(s)) return s;
   if (!StartRoutine || reinterpret_cast<std::uint64_t>(StartRoutine) >= mm::kUserProbeAddress) {

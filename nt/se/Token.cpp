@@ -276,7 +276,7 @@ class TokenRef {
 NTSTATUS NTAPI NtOpenProcessTokenEx(HANDLE ProcessHandle, ACCESS_MASK DesiredAccess, ULONG HandleAttributes,
                                     HANDLE* TokenHandle) {
   if (!mm::WriteCaller(TokenHandle, HANDLE{})) return STATUS_ACCESS_VIOLATION;
-  ps::Process* process = ps::ProcessOfHandle(ProcessHandle);
+  ps::Process* process = ps::ProcessOfHandle(ProcessHandle, ps::PROCESS_QUERY_LIMITED_INFORMATION);
   if (!process) return STATUS_INVALID_HANDLE;
   void* token = PrimaryToken(*process);
   ob::ReferenceObject(token);

@@ -138,6 +138,9 @@ static void Ends(void)
     Check(started && GetExitCodeProcess(pi.hProcess, &code) && code == STILL_ACTIVE, "a running process is STILL_ACTIVE");
     HANDLE opened = OpenProcess(SYNCHRONIZE | PROCESS_QUERY_LIMITED_INFORMATION, FALSE, pi.dwProcessId);
     Check(opened && GetProcessId(opened) == pi.dwProcessId, "OpenProcess finds a process by its id");
+    SetLastError(0);
+    Check(!TerminateProcess(opened, 1) && GetLastError() == ERROR_ACCESS_DENIED,
+          "a handle without PROCESS_TERMINATE cannot end it");
     BOOL terminated = started && TerminateProcess(pi.hProcess, 99);
     code = started ? WaitAndExitCode(&pi) : 0;
     Check(terminated && code == 99, "TerminateProcess ends it with the code given");
