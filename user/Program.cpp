@@ -386,6 +386,15 @@ constexpr std::uint32_t kContextRip = 0xF8;
 
 }  // namespace
 
+std::uint64_t Program::OpenConsoleHandle(std::u16string_view name) {
+  constexpr nt::ACCESS_MASK kConsoleAccess = 0xC0100000;  // GENERIC_READ | GENERIC_WRITE | SYNCHRONIZE
+  auto opened = nt::io::OpenFile(*process_, name, kConsoleAccess, 3 /* FILE_SHARE_READ | FILE_SHARE_WRITE */, false);
+  if (!opened) return 0;
+  // Inheritable, as kernelbase's console handles are.
+  (void)process_->handles().SetAttributes(*opened, nt::ob::kHandleInherit);
+  return static_cast<std::uint64_t>(*opened);
+}
+
 void Program::WriteConsoleHandles(std::uint64_t console, FunctionRef<std::optional<std::uint64_t>(int)> standard) {
   Put<std::uint64_t>(params_ + kParamsConsoleHandle, console);
   for (int i = 0; i < 3; ++i) {
@@ -406,12 +415,7 @@ void Program::OpenStandardHandles() {
   }
   process_->console = console;
   AttachToConsole();
-  constexpr nt::ACCESS_MASK kConsoleAccess = 0xC0100000;  // GENERIC_READ | GENERIC_WRITE | SYNCHRONIZE
-  auto openConsole = [&](std::u16string_view name) -> std::uint64_t {
-    auto opened = nt::io::OpenFile(*process_, name, kConsoleAccess, 3 /* FILE_SHARE_READ | FILE_SHARE_WRITE */, false);
-    return opened ? static_cast<std::uint64_t>(*opened) : 0;
-  };
-  Put<std::uint64_t>(params_ + kParamsConsoleHandle, openConsole(u"\\Device\\ConDrv\\CurrentIn"));
+  Put<std::uint64_t>(params_ + kParamsConsoleHandle, OpenConsoleHandle(u"\\Device\\ConDrv\\CurrentIn"));
   // A terminal is the console; a pipe or a file stays what it is (output redirected on Windows is
   // a file too, and msvcrt writes CRLF to it).
   constexpr nt::ACCESS_MASK kAccess[3] = {0x80100000 /* GENERIC_READ | SYNCHRONIZE */,
@@ -419,7 +423,7 @@ void Program::OpenStandardHandles() {
   for (int i = 0; i < 3; ++i) {
     std::uint64_t handle = 0;
     if (::isatty(fds[i])) {
-      handle = openConsole(i == 0 ? u"\\Device\\ConDrv\\Input" : u"\\Device\\ConDrv\\Output");
+      handle = OpenConsoleHandle(i == 0 ? u"\\Device\\ConDrv\\Input" : u"\\Device\\ConDrv\\Output");
     } else if (const int fd = ::fcntl(fds[i], F_DUPFD_CLOEXEC, 3); fd >= 0) {
       std::error_code ec;
       const auto target = std::filesystem::read_symlink("/proc/self/fd/" + std::to_string(fd), ec);

@@ -160,6 +160,9 @@ class Program : private nt::ps::ThreadHost {
   // (suspended until resumed); Run makes it otherwise.
   void* CreateFirstThread(bool suspended);
   void OpenOwnConsole();
+  // A handle of the process to its console's file name (\\Device\\ConDrv\\...), inheritable; 0
+  // when it cannot be opened.
+  std::uint64_t OpenConsoleHandle(std::u16string_view name);
   // Writes the console handle and, where standard(i) gives one, standard handle i into the
   // process parameters.
   void WriteConsoleHandles(std::uint64_t console, FunctionRef<std::optional<std::uint64_t>(int)> standard);

@@ -10,7 +10,6 @@
 #include "nt/Kernel.h"
 #include "nt/Status.h"
 #include "nt/kd/DebugPrint.h"
-#include "nt/io/IoServices.h"
 #include "nt/ob/Object.h"
 #include "support/Utf16.h"
 #include "user/Program.h"
@@ -29,17 +28,10 @@ constexpr std::uint32_t kStartfUseStdHandles = 0x100;
 // allocation needs a conhost): its console handle, and console handles for the standard handles
 // its creator did not give it.
 void Program::OpenOwnConsole() {
-  constexpr nt::ACCESS_MASK kConsoleAccess = 0xC0100000;  // GENERIC_READ | GENERIC_WRITE | SYNCHRONIZE
-  auto open = [&](std::u16string_view name) -> std::uint64_t {
-    auto opened = nt::io::OpenFile(*process_, name, kConsoleAccess, 3 /* FILE_SHARE_READ | FILE_SHARE_WRITE */, false);
-    if (!opened) return 0;
-    (void)process_->handles().SetAttributes(*opened, nt::ob::kHandleInherit);
-    return static_cast<std::uint64_t>(*opened);
-  };
   const nt::ps::ProcessParameters& p = options_.child->parameters;
-  WriteConsoleHandles(open(u"\\Device\\ConDrv\\CurrentIn"), [&](int i) -> std::optional<std::uint64_t> {
+  WriteConsoleHandles(OpenConsoleHandle(u"\\Device\\ConDrv\\CurrentIn"), [&](int i) -> std::optional<std::uint64_t> {
     if (p.startup[7] & kStartfUseStdHandles) return std::nullopt;
-    return open(i == 0 ? u"\\Device\\ConDrv\\Input" : u"\\Device\\ConDrv\\Output");
+    return OpenConsoleHandle(i == 0 ? u"\\Device\\ConDrv\\Input" : u"\\Device\\ConDrv\\Output");
   });
 }
 

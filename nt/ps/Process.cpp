@@ -53,6 +53,11 @@ Process::Process(std::string imageName, ULONG id, std::unique_ptr<mm::UserSpace>
   Table()[id] = this;
 }
 
+void Process::Unlist() {
+  std::lock_guard lock(g_tableMutex);
+  if (const auto it = Table().find(id_); it != Table().end() && it->second == this) Table().erase(it);
+}
+
 void* Process::ReferenceById(ULONG id) {
   std::lock_guard lock(g_tableMutex);
   const auto it = Table().find(id);
@@ -80,10 +85,7 @@ void Process::End(NTSTATUS status) {
     r->kernelTime = endedKernelTime;
   }
   h->hostContext = nullptr;
-  {
-    std::lock_guard lock(g_tableMutex);
-    if (const auto it = Table().find(id_); it != Table().end() && it->second == this) Table().erase(it);
-  }
+  Unlist();
   static_cast<DISPATCHER_HEADER*>(object_)->SignalState = 1;
   ke::WakeWaiters();
 }
@@ -127,10 +129,7 @@ Process* ProcessOfHandle(HANDLE handle, ACCESS_MASK access) {
 }
 
 Process::~Process() {
-  {
-    std::lock_guard lock(g_tableMutex);
-    if (const auto it = Table().find(id_); it != Table().end() && it->second == this) Table().erase(it);
-  }
+  Unlist();
   CloseAllHandles();
   if (token) ob::DereferenceObject(token);
   if (ob::ObjectHeader* h = ob::HeaderOf(object_)) h->hostContext = nullptr;

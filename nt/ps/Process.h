@@ -88,6 +88,8 @@ class Process {
 
  private:
   Process(std::string imageName, ULONG id, std::unique_ptr<mm::UserSpace> space);
+  // Out of the table of live processes (NtOpenProcess finds it no more).
+  void Unlist();
   std::string imageName_;
   ULONG id_;
   std::unique_ptr<mm::UserSpace> space_;

@@ -313,25 +313,6 @@ std::vector<Frame> DriverFrames(const CONTEXT& start) {
 
 }  // namespace
 
-std::size_t DriverStack(const CONTEXT& start, std::span<ULONG64> out) {
-  std::size_t n = 0;
-  const auto frames = DriverFrames(start);
-  for (const Frame& f : frames) {
-    if (n == out.size()) return n;
-    out[n++] = f.context.Rip;
-  }
-  // The kernel frame that called into the driver: where its outermost frame returns.
-  if (!frames.empty() && n < out.size()) {
-    CONTEXT last = frames.back().context;
-    UnwindResult r;
-    if (RUNTIME_FUNCTION* fn = Lookup(*DriverAt(last.Rip), last.Rip);
-        fn && Unwind(frames.back().base, last.Rip, fn, last, 0, r) && !DriverAt(last.Rip)) {
-      out[n++] = last.Rip;
-    }
-  }
-  return n;
-}
-
 std::size_t StackTrace(const CONTEXT& start, std::span<ULONG64> out) {
   // ntbox_call_driver's frame below the driver's return: 0x28 bytes of home space, then r15, r14,
   // r13, r12, rbp, rbx as it pushed them, then its caller's return address.

@@ -72,10 +72,6 @@ bool HasExceptionHandler(const CONTEXT& context);
 // Raises status from kernel code a driver called through a capturing export (ExRaiseStatus,
 // ProbeForRead, ProbeForWrite, MmProbeAndLockPages): the exception happens at the driver's call.
 [[noreturn]] void RaiseAtDriverCall(NTSTATUS status);
-// The driver's call stack from start (Rip, Rsp and the non-volatile registers): each driver
-// frame's pc, then the kernel frame that called into the driver. For reports, taken before the
-// stack is reused.
-std::size_t DriverStack(const CONTEXT& start, std::span<ULONG64> out);
 // The whole call stack from start, innermost first, for a stop's STACK_TEXT: driver frames by their
 // images' .pdata, the kernel's (ntbox's own code, built with frame pointers) by their frame
 // pointers, crossing from one to the other both ways, up to where the guarded call into driver

@@ -66,6 +66,16 @@ class RunTest : public ntbox::test::MachineFixture {
   pid_t Start(const std::string& program, const std::vector<std::string>& args, const std::string& line, int& out) {
     return StartWithInput(program, args, line, -1, out);
   }
+  // Starts ntbox run as Start does, sends it SIGINT once line is out, and returns how it ended.
+  int ExitAfterInterrupt(const std::string& program, const std::vector<std::string>& args, const std::string& line) {
+    int out = -1;
+    const pid_t pid = Start(program, args, line, out);
+    if (pid <= 0) return -1;
+    kill(pid, SIGINT);
+    const int status = Wait(pid);
+    close(out);
+    return status;
+  }
   // The same with stdin from a descriptor (-1: this process's).
   pid_t StartWithInput(const std::string& program, const std::vector<std::string>& args, const std::string& line,
                        int in, int& out) {
@@ -535,12 +545,7 @@ TEST_F(RunTest, ProgramsStartPrograms) {
   EXPECT_TRUE(Contains(r.out, "process_app.exe: unhandled exception 0xc0000005 (STATUS_ACCESS_VIOLATION) at "
                               "process_app.exe+0x")) << r.out;
   // Ctrl-C reaches every program on the console: the creator and the child it waits for end.
-  int out = -1;
-  const pid_t pid = Start("process_app.exe", {"waitchild"}, "waiting\r\n", out);
-  ASSERT_GT(pid, 0);
-  kill(pid, SIGINT);
-  EXPECT_EQ(Wait(pid), 128 + SIGINT);
-  close(out);
+  EXPECT_EQ(ExitAfterInterrupt("process_app.exe", {"waitchild"}, "waiting\r\n"), 128 + SIGINT);
   EXPECT_EQ(Run("status").exit, 0);
 }
 
@@ -628,11 +633,7 @@ TEST_F(RunTest, CtrlCIsAConsoleControlEvent) {
   while (read(out, &c, 1) == 1) rest += c;
   close(out);
   EXPECT_EQ(rest, "handled event 0\r\n");
-  pid = Start("console_app.exe", {"default"}, "waiting\r\n", out);
-  ASSERT_GT(pid, 0);
-  kill(pid, SIGINT);
-  EXPECT_EQ(Wait(pid), 128 + SIGINT);
-  close(out);
+  EXPECT_EQ(ExitAfterInterrupt("console_app.exe", {"default"}, "waiting\r\n"), 128 + SIGINT);
   EXPECT_EQ(Run("status").exit, 0);
 }
 
