@@ -12,6 +12,7 @@
 #include "cpu/Trap.h"
 #include "machine/Signing.h"
 #include "nt/se/SeExports.h"
+#include "nt/support/HostSymbols.h"
 #include "machine/VerifierSettings.h"
 #include "nt/Status.h"
 #include "nt/io/DriveFile.h"
@@ -67,23 +68,6 @@ class Attached {
     if (!nt::ke::CurrentThread()) attachment.emplace();
   }
 };
-
-// The address range of the ntbox binary itself: where nt's functions live.
-std::pair<std::uint64_t, std::uint64_t> HostImageRange() {
-  Dl_info info{};
-  if (!dladdr(reinterpret_cast<void*>(&nt::RtlNtStatusToDosError), &info) || !info.dli_fname) return {0, 0};
-  const auto base = reinterpret_cast<std::uint64_t>(info.dli_fbase);
-  std::uint64_t end = base;
-  std::ifstream maps("/proc/self/maps");
-  std::string line;
-  const std::string self = fs::weakly_canonical(info.dli_fname).string();
-  while (std::getline(maps, line)) {
-    if (line.size() < self.size() || line.compare(line.size() - self.size(), self.size(), self) != 0) continue;
-    std::uint64_t lo = 0, hi = 0;
-    if (std::sscanf(line.c_str(), "%lx-%lx", &lo, &hi) == 2 && lo >= base) end = std::max(end, hi);
-  }
-  return {base, end};
-}
 
 }  // namespace
 
@@ -821,7 +805,7 @@ std::vector<Machine::ModuleRange> Machine::LoadedModules() {
   std::vector<ModuleRange> out;
   if (offline()) return out;
   for (const auto& m : kernel_->ModuleInfos()) out.push_back({m.base, m.end, m.name, m.path});
-  const auto [base, end] = HostImageRange();
+  const auto [base, end] = nt::HostImageRange();
   if (base) out.push_back({base, end, "nt", "ntoskrnl.exe (the ntbox kernel personality)"});
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.start < b.start; });
   return out;

@@ -302,7 +302,9 @@ const Module* Kernel::ModuleAt(std::uint64_t address) const {
 std::vector<Kernel::ModuleInfo> Kernel::ModuleInfos() const {
   std::lock_guard lock(mutex_);
   std::vector<ModuleInfo> out;
-  for (const auto& m : modules_) out.push_back({m->image->base(), m->image->end(), m->name, m->path});
+  for (const auto& m : modules_) {
+    out.push_back({m->image->base(), m->image->end(), m->name, m->path, m->image->pe().preferredBase(), m->symbols});
+  }
   return out;
 }
 

@@ -133,6 +133,8 @@ class Kernel {
   struct ModuleInfo {
     std::uint64_t base = 0, end = 0;
     std::string name, path;
+    std::uint64_t preferredBase = 0;          // where its DWARF's addresses are
+    std::vector<pe::FunctionSymbol> symbols;  // its COFF symbol table
   };
   std::vector<ModuleInfo> ModuleInfos() const;
   struct UnloadedModule {

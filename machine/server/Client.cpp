@@ -172,30 +172,34 @@ Result<int> StartServer(const fs::path& root) {
   return Spawn(root);
 }
 
-int Call(const fs::path& root, const ClientRequest& request, bool autostart) {
+Result<int> Open(const fs::path& root, const ClientRequest& request, bool autostart) {
   int fd = Connect(root);
   if (fd < 0 && autostart) {
     auto started = StartServer(root);
-    if (!started) {
-      std::fprintf(stderr, "ntbox: %s\n", started.error().message.c_str());
-      return kExitServerLost;
-    }
+    if (!started) return std::unexpected(started.error());
     fd = Connect(root);
   }
-  if (fd < 0) {
-    std::fprintf(stderr, "ntbox: the machine at %s is not running\n", root.c_str());
-    return 3;
-  }
+  if (fd < 0) return Fail("the machine at " + root.string() + " is not running");
   const nlohmann::json json{{"command", request.command}, {"args", request.args},
                             {"cwd", fs::current_path().string()}, {"follow", request.follow},
-                            {"filtered", request.filtered}, {"json", request.json}};
+                            {"filtered", request.filtered}, {"json", request.json},
+                            {"echo", request.echo}, {"breakIn", request.breakIn}};
   std::fflush(stdout);
   constexpr int kStdio[3] = {0, 1, 2};
   if (!WriteFrame(fd, FrameKind::kRequest, json.dump()) || (request.passStdio && !SendDescriptors(fd, kStdio))) {
     ::close(fd);
-    std::fprintf(stderr, "ntbox: the machine server at %s went away\n", root.c_str());
-    return kExitServerLost;
+    return Fail("the machine server at " + root.string() + " went away");
   }
+  return fd;
+}
+
+int Call(const fs::path& root, const ClientRequest& request, bool autostart) {
+  auto opened = Open(root, request, autostart);
+  if (!opened) {
+    std::fprintf(stderr, "ntbox: %s\n", opened.error().message.c_str());
+    return opened.error().message.ends_with("is not running") ? 3 : kExitServerLost;
+  }
+  const int fd = *opened;
   // ntbox run: Ctrl-C goes to the program as a console control event (a frame the server turns into
   // one) rather than ending this client; the program's end says what the shell sees.
   Interrupts interrupts(request.passStdio ? fd : -1);

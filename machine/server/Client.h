@@ -18,6 +18,8 @@ struct ClientRequest {
   bool filtered = false;
   bool json = false;
   bool passStdio = false;  // ntbox run: the server gets this process's stdin/stdout/stderr
+  bool echo = false;       // kd: the server prints each command after its prompt (no terminal here)
+  bool breakIn = false;    // kd -b: break in at once
 };
 
 // Exit status when the server went away without answering.
@@ -29,6 +31,9 @@ std::optional<int> RunningServer(const std::filesystem::path& root);
 Result<int> StartServer(const std::filesystem::path& root);
 // Sends the request, writes the answer to stdout/stderr, returns the command's exit status.
 int Call(const std::filesystem::path& root, const ClientRequest& request, bool autostart = true);
+// Connects (starting the server when autostart and none runs) and sends the request: the socket,
+// for a client that speaks the conversation itself (kd). The error is the message to print.
+Result<int> Open(const std::filesystem::path& root, const ClientRequest& request, bool autostart = true);
 // Asks the server to shut down and waits until its process is gone.
 Result<bool> ShutdownServer(const std::filesystem::path& root);
 

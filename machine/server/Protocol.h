@@ -9,8 +9,18 @@
 
 namespace ntbox::machine {
 
-// kInterrupt: the client's Ctrl-C ("c") or Ctrl-Break ("break") during ntbox run.
-enum class FrameKind : char { kRequest = 'Q', kStdout = 'O', kStderr = 'E', kExit = 'X', kInterrupt = 'I' };
+// kInterrupt: the client's Ctrl-C ("c") or Ctrl-Break ("break") during ntbox run, a break-in in kd.
+// ntbox kd: the server asks for a command with a prompt frame (its text: "kd> "), the client
+// answers with a line frame.
+enum class FrameKind : char {
+  kRequest = 'Q',
+  kStdout = 'O',
+  kStderr = 'E',
+  kExit = 'X',
+  kInterrupt = 'I',
+  kPrompt = 'P',
+  kLine = 'L',
+};
 
 struct Frame {
   FrameKind kind;

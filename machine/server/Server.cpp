@@ -22,6 +22,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "debug/Engine.h"
 #include "machine/Machine.h"
 #include "machine/commands/Command.h"
 #include "machine/commands/DbgviewFormat.h"
@@ -121,6 +122,10 @@ class Server {
     }
     if (command == "run") {
       Run(fd, args, request.value("cwd", std::string("/")));
+      return;
+    }
+    if (command == "kd") {
+      Kd(fd, request.value("echo", false));
       return;
     }
     if (command == "shutdown") {
@@ -308,6 +313,50 @@ class Server {
     return static_cast<int>(result.exitCode);
   }
 
+  // ntbox kd: a debugger session on this connection. The machine must have been booted with
+  // kernel debugging on (bcdedit /debug on), as Windows requires; one debugger at a time.
+  void Kd(int fd, bool echo) {
+    auto refuse = [fd](const std::string& text, int status) {
+      WriteFrame(fd, FrameKind::kStderr, text);
+      WriteFrame(fd, FrameKind::kExit, std::to_string(status));
+      ::close(fd);
+    };
+    if (!machine_->activeBootConfig().debug) {
+      refuse("ntbox kd: kernel debugging is not enabled on this machine. Enable it and restart the machine:\n"
+             "  ntbox bcdedit /debug on\n  ntbox reboot\n",
+             kCommandFailed);
+      return;
+    }
+    {
+      std::lock_guard lock(kdMutex_);
+      if (stopping_) return refuse("ntbox: the machine is shutting down\n", kCommandFailed);
+      if (kdSocket_ >= 0) return refuse("ntbox kd: a debugger is already attached to this machine\n", kCommandFailed);
+      kdSocket_ = fd;
+    }
+    {
+      debug::Engine engine([fd](std::string_view text) { WriteFrame(fd, FrameKind::kStdout, text); });
+      for (;;) {
+        if (!WriteFrame(fd, FrameKind::kPrompt, engine.Prompt())) break;
+        const auto frame = ReadFrame(fd);
+        if (!frame) break;
+        if (frame->kind != FrameKind::kLine) continue;
+        if (!engine.Execute(frame->payload, echo)) break;
+      }
+    }
+    WriteFrame(fd, FrameKind::kExit, "0");
+    std::lock_guard lock(kdMutex_);
+    ::close(fd);
+    kdSocket_ = -1;
+    kdGone_.notify_all();
+  }
+
+  // A stop ends the debugger's session: its connection is shut, and its thread lets go.
+  void EndDebugger() {
+    std::unique_lock lock(kdMutex_);
+    if (kdSocket_ >= 0) ::shutdown(kdSocket_, SHUT_RDWR);
+    kdGone_.wait_for(lock, std::chrono::seconds(2), [this] { return kdSocket_ < 0; });
+  }
+
   int Status(CommandContext& ctx, bool json) {
     const auto& config = machine_->activeBootConfig();
     // Status never waits for driver code: it says "busy" while code at DISPATCH_LEVEL keeps the
@@ -453,6 +502,7 @@ class Server {
     Unpublish();
     TellFollowers(text, status);
     WaitForFollowers();
+    EndDebugger();
     EndPrograms();
     {
       // Commands under way answer first (one stuck in driver code leaves it to the grace period).
@@ -496,6 +546,9 @@ class Server {
   int activeRuns_ = 0;      // run connections that have not answered yet
   int activeCommands_ = 0;  // other commands that have not answered yet (a stop lets them answer)
   std::condition_variable programsGone_;
+  std::mutex kdMutex_;
+  int kdSocket_ = -1;  // the attached debugger's connection
+  std::condition_variable kdGone_;
 };
 
 }  // namespace

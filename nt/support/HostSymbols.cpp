@@ -9,6 +9,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -159,6 +162,23 @@ std::optional<HostSymbol> HostSymbolAt(std::uint64_t address) {
                  it->mangled == "ntbox_call_driver" || it->mangled == "ntbox_call_driver_return" ||
                  out.name == "RaiseBugCheck";
   return out;
+}
+
+std::pair<std::uint64_t, std::uint64_t> HostImageRange() {
+  Dl_info info{};
+  if (!dladdr(reinterpret_cast<void*>(&ntbox_call_driver_return), &info) || !info.dli_fname) return {0, 0};
+  const auto base = reinterpret_cast<std::uint64_t>(info.dli_fbase);
+  std::uint64_t end = base;
+  std::ifstream maps("/proc/self/maps");
+  std::string line;
+  std::error_code ec;
+  const std::string self = std::filesystem::weakly_canonical(info.dli_fname, ec).string();
+  while (std::getline(maps, line)) {
+    if (line.size() < self.size() || line.compare(line.size() - self.size(), self.size(), self) != 0) continue;
+    std::uint64_t lo = 0, hi = 0;
+    if (std::sscanf(line.c_str(), "%lx-%lx", &lo, &hi) == 2 && lo >= base) end = std::max(end, hi);
+  }
+  return {base, end};
 }
 
 }  // namespace ntbox::nt

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 
 namespace ntbox::nt {
 
@@ -22,5 +23,8 @@ std::optional<HostSymbol> HostSymbolAt(std::uint64_t address);
 // A demangled C++ name as a kernel frame is named: parameters, templates' arguments and the
 // lower-case namespaces (ntbox::nt::ke::) dropped, a lambda named by the function it is in.
 std::string KernelFrameName(std::string_view demangled);
+
+// The address range of ntbox's executable: the code of the kernel the debugger calls nt.
+std::pair<std::uint64_t, std::uint64_t> HostImageRange();
 
 }  // namespace ntbox::nt

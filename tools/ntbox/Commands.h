@@ -1,6 +1,8 @@
 // Subcommands of the ntbox CLI. Each registers its options on the app and runs on its own.
 #pragma once
+#include <filesystem>
 #include <functional>
+#include <string>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -20,5 +22,12 @@ enum ExitCode : int {
 std::function<int()> AddLoadCommand(CLI::App& app);
 // The machine commands (boot, shutdown, reboot, status, sc, reg, bcdedit, lm, dbgview, testsign).
 std::vector<std::function<int()>> AddMachineCommands(CLI::App& app);
+
+struct KdOptions {
+  std::string commands;  // -c: run first (then the terminal, if there is one)
+  bool breakIn = false;  // -b: break in at once
+};
+// ntbox kd: the debugger session on the machine in root.
+int RunKd(const std::filesystem::path& root, const KdOptions& options);
 
 }  // namespace ntbox::tools

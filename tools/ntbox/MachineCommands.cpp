@@ -275,6 +275,15 @@ std::vector<std::function<int()>> AddMachineCommands(CLI::App& app) {
   CLI::App* lm = app.add_subcommand("lm", "Loaded modules, as WinDbg's lm");
   runs.push_back([lm, o] { return lm->parsed() ? machine::Call(Root(*o), ClientRequest{"lm", {}}) : -1; });
 
+  CLI::App* kd = app.add_subcommand("kd", "The kernel debugger, with WinDbg's commands (lm, x, uf, bp, g, p, k, !drvobj ...)");
+  auto kdOptions = std::make_shared<KdOptions>();
+  kd->add_option("-c", kdOptions->commands,
+                 "commands to run first, separated by ';' (without a terminal the session then ends)");
+  kd->add_flag("-b", kdOptions->breakIn, "break in at once");
+  kd->footer("The machine must run with kernel debugging on: ntbox bcdedit /debug on, then ntbox reboot.\n"
+             "Without a terminal, commands are read from standard input (one a line) unless -c is given.");
+  runs.push_back([kd, o, kdOptions] { return kd->parsed() ? RunKd(Root(*o), *kdOptions) : -1; });
+
   CLI::App* dbgview = app.add_subcommand("dbgview", "Kernel debug output, as DebugView (Capture Kernel, verbose)");
   dbgview->add_flag("-f,--follow", o->follow, "keep printing new output until interrupted");
   dbgview->add_flag("--filtered", o->filtered, "only what passes the Debug Print Filter");

@@ -1,0 +1,152 @@
+#include "debug/Engine.h"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+
+#include "cpu/SafeCopy.h"
+#include "debug/Expression.h"
+
+namespace ntbox::debug {
+namespace {
+
+void CmdQuit(Session& s, std::string_view, std::string_view) { s.ended = true; }
+void CmdCls(Session&, std::string_view, std::string_view) {}
+void CmdReload(Session& s, std::string_view, std::string_view) { s.symbols().Refresh(); }
+
+struct Command {
+  std::string_view name;
+  CommandHandler handler;
+};
+
+constexpr std::array kCommands{
+    Command{"lm", CmdLm},        Command{"x", CmdX},           Command{"ln", CmdLn},
+    Command{"u", CmdU},          Command{"uf", CmdUf},         Command{"ub", CmdUb},
+    Command{"db", CmdDisplay},   Command{"dw", CmdDisplay},    Command{"dd", CmdDisplay},
+    Command{"dq", CmdDisplay},   Command{"dp", CmdDisplay},    Command{"da", CmdDisplay},
+    Command{"du", CmdDisplay},   Command{"ds", CmdDisplay},    Command{"dS", CmdDisplay},
+    Command{"eb", CmdEnter},     Command{"ew", CmdEnter},      Command{"ed", CmdEnter},
+    Command{"eq", CmdEnter},     Command{"?", CmdEvaluate},    Command{"!drvobj", CmdDrvobj},
+    Command{"!devobj", CmdDevobj}, Command{".cls", CmdCls},    Command{".reload", CmdReload},
+    Command{"q", CmdQuit},       Command{"qq", CmdQuit},       Command{"qd", CmdQuit},
+};
+
+// The command word: "!ext", ".meta", "?", or the letters before the arguments ("dd", "lmv").
+std::pair<std::string_view, std::string_view> SplitCommand(std::string_view text) {
+  std::size_t end = 0;
+  if (text.starts_with('?')) {
+    end = 1;
+  } else {
+    if (text.starts_with('!') || text.starts_with('.')) end = 1;
+    while (end < text.size() && (std::isalnum(static_cast<unsigned char>(text[end])) || text[end] == '_')) ++end;
+  }
+  std::string_view args = text.substr(end);
+  while (!args.empty() && std::isspace(static_cast<unsigned char>(args.front()))) args.remove_prefix(1);
+  while (!args.empty() && std::isspace(static_cast<unsigned char>(args.back()))) args.remove_suffix(1);
+  return {text.substr(0, end), args};
+}
+
+}  // namespace
+
+std::vector<std::string> SplitArgs(std::string_view text) {
+  std::vector<std::string> out;
+  std::string current;
+  bool quoted = false;
+  for (char c : text) {
+    if (c == '"') {
+      quoted = !quoted;
+      continue;
+    }
+    if (!quoted && std::isspace(static_cast<unsigned char>(c))) {
+      if (!current.empty()) out.push_back(std::move(current));
+      current.clear();
+      continue;
+    }
+    current += c;
+  }
+  if (!current.empty()) out.push_back(std::move(current));
+  return out;
+}
+
+std::optional<std::uint64_t> ParseCount(Session& session, std::string_view word) {
+  if (word.size() < 2 || (word[0] != 'L' && word[0] != 'l')) return std::nullopt;
+  word.remove_prefix(1);
+  if (word.starts_with('?')) word.remove_prefix(1);
+  auto v = session.Evaluate(word);
+  if (!v) return std::nullopt;
+  return *v;
+}
+
+Result<std::uint64_t> Session::Evaluate(std::string_view expression) {
+  EvaluationContext context{symbols_, [this](std::string_view r) { return Register(r); },
+                            [this](std::uint64_t a) { return ReadPointer(a); }};
+  return debug::Evaluate(expression, context);
+}
+
+std::size_t Session::Read(std::uint64_t address, std::span<std::uint8_t> out) {
+  std::size_t done = 0;
+  while (done < out.size()) {
+    const std::uint64_t at = address + done;
+    if (at < address) break;  // wrapped
+    const std::size_t chunk = std::min<std::uint64_t>(out.size() - done, ((at | 0xFFF) + 1) - at);
+    // The first 64 KiB hold nothing anywhere; reading them is always a mistake in the address.
+    if (at < 0x10000 || !cpu::SafeCopy(out.data() + done, reinterpret_cast<const void*>(at), chunk)) break;
+    done += chunk;
+  }
+  return done;
+}
+
+std::optional<std::uint64_t> Session::ReadPointer(std::uint64_t address) {
+  std::uint64_t value = 0;
+  if (Read(address, std::span(reinterpret_cast<std::uint8_t*>(&value), 8)) != 8) return std::nullopt;
+  return value;
+}
+
+bool Session::Write(std::uint64_t address, std::span<const std::uint8_t> bytes) {
+  if (address < 0x10000) return false;
+  return cpu::SafeCopy(reinterpret_cast<void*>(address), bytes.data(), bytes.size());
+}
+
+std::optional<std::uint64_t> Session::Register(std::string_view) { return std::nullopt; }
+
+Engine::Engine(Session::Output out) : session_(std::make_unique<Session>(std::move(out))) {
+  session_->symbols().Refresh();
+}
+
+Engine::~Engine() = default;
+
+std::string Engine::Prompt() const { return "kd> "; }
+
+bool Engine::Execute(std::string_view line, bool echo) {
+  // ';' separates commands, except inside quotes.
+  bool quoted = false;
+  std::size_t start = 0;
+  for (std::size_t i = 0; i <= line.size(); ++i) {
+    if (i < line.size() && line[i] == '"') quoted = !quoted;
+    if (i == line.size() || (line[i] == ';' && !quoted)) {
+      std::string_view command = line.substr(start, i - start);
+      while (!command.empty() && std::isspace(static_cast<unsigned char>(command.front()))) command.remove_prefix(1);
+      while (!command.empty() && std::isspace(static_cast<unsigned char>(command.back()))) command.remove_suffix(1);
+      if (!command.empty()) {
+        if (echo) session_->Printf("{}{}\n", Prompt(), command);
+        Run(command);
+      }
+      if (session_->ended) return false;
+      start = i + 1;
+    }
+  }
+  return true;
+}
+
+void Engine::Run(std::string_view text) {
+  session_->symbols().Refresh();
+  auto [name, args] = SplitCommand(text);
+  for (const Command& c : kCommands) {
+    if (c.name == name) return c.handler(*session_, name, args);
+  }
+  // lmv, lmvm: lm with its options glued on.
+  if (name.starts_with("lm")) return CmdLm(*session_, name, std::string(name.substr(2)) + " " + std::string(args));
+  session_->Printf("       ^ Syntax error in '{}'\n", text);
+}
+
+}  // namespace ntbox::debug

@@ -1,0 +1,119 @@
+// The debugger's symbols: the machine's modules (drivers, and ntbox's own code as nt), each
+// driver's COFF symbol table and DWARF (functions with their parameter types, the line table,
+// globals, locals), read on first use by the ntbox-lines helper (a process of its own: debug
+// information is driver input). What WinDbg's symbol engine answers: names for addresses,
+// addresses for names, source lines, wildcard searches.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "pe/CoffSymbols.h"
+
+namespace ntbox::debug {
+
+struct FunctionInfo {
+  std::uint64_t low = 0, high = 0;  // [low, high)
+  std::string name;
+  std::uint32_t file = ~0u;  // index into DebugInfo::files
+  std::uint32_t line = 0;
+  std::string parameters;  // "struct _DRIVER_OBJECT *, struct _UNICODE_STRING *"
+};
+struct LineRow {
+  std::uint64_t address = 0;
+  std::uint32_t line = 0;
+  std::uint32_t file = 0;
+};
+struct VariableInfo {
+  std::uint64_t address = 0, size = 0;
+  std::string name, type;
+};
+struct LocalInfo {
+  std::uint64_t function = 0;  // the function's low address
+  bool parameter = false;
+  std::string name, type;
+  std::int64_t frameOffset = 0;  // from the frame base (the canonical frame address)
+};
+
+// An image's DWARF, at its loaded addresses.
+struct DebugInfo {
+  std::vector<std::string> files;
+  std::vector<FunctionInfo> functions;  // by low
+  std::vector<LineRow> lines;           // by address
+  std::vector<VariableInfo> variables;
+  std::vector<LocalInfo> locals;
+  bool empty() const { return functions.empty() && lines.empty(); }
+};
+// Parses ntbox-lines --dump output; slide: loaded base - preferred base.
+DebugInfo ParseDebugInfo(std::string_view dump, std::uint64_t slide);
+
+struct SourcePosition {
+  std::string file;
+  std::uint32_t line = 0;
+  std::uint64_t address = 0;  // where the line's code begins
+};
+
+struct ModuleSymbols {
+  std::string name;  // "FirstDriverSample", "nt"
+  std::string path;
+  std::uint64_t base = 0, end = 0, preferredBase = 0;
+  bool kernelCode = false;  // nt: ntbox's own code
+  bool loaded = false;      // symbols read (lm: "(deferred)" until then)
+  std::vector<pe::FunctionSymbol> coff;
+  DebugInfo dwarf;
+  struct Section {
+    std::uint64_t start = 0, end = 0;
+    bool code = false;
+  };
+  std::vector<Section> sections;  // from the mapped headers
+  std::map<std::uint64_t, std::string> imports;  // IAT slot → "_imp_RtlGetVersion"
+  bool contains(std::uint64_t a) const { return a >= base && a < end; }
+  // WinDbg's lm column: "(deferred)", "(dwarf symbols)", "(coff symbols)", "(export symbols)"
+  std::string state() const;
+};
+
+class Symbols {
+ public:
+  // Takes the machine's module list again (after a load or unload).
+  void Refresh();
+  const std::vector<std::unique_ptr<ModuleSymbols>>& modules() const { return modules_; }
+  ModuleSymbols* ModuleAt(std::uint64_t address);
+  ModuleSymbols* ModuleNamed(std::string_view name);  // case-insensitive, ".sys" optional
+  // Reads the module's symbols once.
+  ModuleSymbols& Load(ModuleSymbols& module);
+
+  // "FirstDriverSample!DriverEntry+0x1c", "nt!IofCallDriver+0x59"; empty when nothing names it.
+  std::string NameOf(std::uint64_t address);
+  // "mod!sym", "sym" (every module); nullopt when nothing matches.
+  std::optional<std::uint64_t> Resolve(std::string_view name);
+  // The function around address: [start, end) and its name; from .pdata, DWARF or COFF.
+  struct Function {
+    std::uint64_t start = 0, end = 0;
+    std::string name;  // "FirstDriverSample!DriverEntry"
+  };
+  std::optional<Function> FunctionAt(std::uint64_t address);
+  const FunctionInfo* DwarfFunctionAt(std::uint64_t address);
+  std::optional<SourcePosition> LineAt(std::uint64_t address);
+
+  struct Match {
+    std::uint64_t address = 0;
+    std::string module, name;
+    bool function = true;
+    std::optional<std::string> parameters;  // from DWARF; nullopt: none known
+    std::optional<VariableInfo> variable;
+  };
+  // x's search: "mod!pat" with * and ? (case-insensitive; a leading _ matches any number of them).
+  std::vector<Match> Find(std::string_view pattern);
+
+ private:
+  std::vector<std::unique_ptr<ModuleSymbols>> modules_;
+};
+
+// WinDbg's wildcard match: * and ?, case-insensitive.
+bool WildcardMatch(std::string_view pattern, std::string_view text);
+
+}  // namespace ntbox::debug

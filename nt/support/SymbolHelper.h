@@ -1,0 +1,14 @@
+// The ntbox-lines helper (tools/ntbox-lines): DWARF read by LLVM in a process of its own, since
+// debug information is driver input and a parser that crashes or hangs on it must not take the
+// kernel with it.
+#pragma once
+#include <string>
+#include <vector>
+
+namespace ntbox::nt {
+
+// Runs the helper beside the executable with args; its standard output, or empty when it is
+// missing, failed, crashed or ran past its deadline (10 s).
+std::string RunSymbolHelper(const std::vector<std::string>& args);
+
+}  // namespace ntbox::nt
