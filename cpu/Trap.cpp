@@ -19,6 +19,7 @@
 #include "nt/Kernel.h"
 #include "nt/Status.h"
 #include "nt/kd/DebugPrint.h"
+#include "nt/kd/Debugger.h"
 #include "nt/ke/Dispatcher.h"
 #include "nt/ke/Irql.h"
 #include "nt/ke/KeTypes.h"
@@ -297,6 +298,7 @@ void CaptureContext(BugCheck& b, ucontext_t* uc, const Decoded& d) {
   b.hasContext = true;
   b.address = static_cast<ULONG64>(g[REG_RIP]);
   std::memcpy(b.code_bytes.data(), d.bytes, sizeof d.bytes);
+  nt::kd::Debugger::Get().HideBreakpoints(b.address, std::span(b.code_bytes.data(), sizeof d.bytes));
   b.codeLength = d.ok ? d.insn.length : static_cast<std::uint8_t>(std::min(d.available, 16u));
 }
 
@@ -647,6 +649,11 @@ void OnTrap(int signal, siginfo_t* info, void* context) {
   if (Recovered(uc, RecoverBaseProbeFault)) return;
   // Then FS (thread-local storage) and GS, before anything reads them.
   const unsigned disturbed = RestoreHostStateInTrap();
+  // A debugger's single step (or a breakpoint it stepped over) ends here, in driver code or in the
+  // kernel's where a step went.
+  if (signal == SIGTRAP && info->si_code == TRAP_TRACE && nt::kd::Debugger::Get().OnTraceTrap(uc, nt::ke::CurrentThread())) {
+    return;
+  }
   if (RepairHostCodeFault(signal, uc, disturbed)) return;
   if (signal == SIGBUS && (uc->uc_mcontext.gregs[REG_EFL] & eflags::kAc)) {
     // An unaligned access with AC set: alignment checking applies at CPL 3 only, so in a kernel the
@@ -672,10 +679,15 @@ void OnTrap(int signal, siginfo_t* info, void* context) {
   const bool inDriver = kernel && kernel->ModuleAt(rip);
 
   if (signal == SIGTRAP) {
-    // int3 leaves rip after the 0xCC.
-    if (inDriver && info->si_code != TRAP_TRACE && *reinterpret_cast<const std::uint8_t*>(rip - 1) == 0xCC) {
-      nt::ReportBreakpoint(rip - 1, 0);
-      return;
+    // int3 leaves rip after the 0xCC: a breakpoint the debugger set, a break instruction in driver
+    // code, or nt!DbgBreakPoint's own while a debugger is attached.
+    if ((inDriver || nt::kd::Attached()) && info->si_code != TRAP_TRACE && Readable(rip - 1) &&
+        *reinterpret_cast<const std::uint8_t*>(rip - 1) == 0xCC) {
+      if (nt::kd::Debugger::Get().OnBreakInstruction(uc, t)) return;
+      if (inDriver) {
+        nt::ReportBreakpoint(rip - 1, 0);
+        return;
+      }
     }
     Decoded d = DecodeAt(rip);
     Stop(uc, d, t, bc::SYSTEM_THREAD_EXCEPTION_NOT_HANDLED, StatusParameter(0x80000004), rip, 0, 0,
@@ -686,7 +698,10 @@ void OnTrap(int signal, siginfo_t* info, void* context) {
   if (inDriver && d.available == 0 && t->irql < nt::DISPATCH_LEVEL && kernel->pageable().PageIn(rip)) {
     return;  // the code was paged out between the fault and the decode: run it again
   }
-  if (signal == SIGSEGV && inDriver && Emulate(cpu, d, t, uc)) return;
+  if (signal == SIGSEGV && inDriver && Emulate(cpu, d, t, uc)) {
+    if (uc->uc_mcontext.gregs[REG_EFL] & static_cast<greg_t>(eflags::kTf)) nt::kd::Debugger::Get().AfterEmulatedStep(uc, t);
+    return;
+  }
 
   // Faults that are exceptions whatever the address: SYSTEM_THREAD_EXCEPTION_NOT_HANDLED.
   std::uint32_t status = 0;
@@ -776,6 +791,7 @@ void OnTrap(int signal, siginfo_t* info, void* context) {
 
 int PreemptSignal() { return SIGRTMIN + 4; }
 int WatchdogSignal() { return SIGRTMIN + 5; }
+int BreakInSignal() { return SIGRTMIN + 6; }
 std::atomic<std::uint64_t> g_watchdogP1{0}, g_watchdogTicks{0}, g_watchdogLimit{0};
 
 // Where the interrupted thread runs driver code below DISPATCH_LEVEL with the kernel lock: let the
@@ -808,7 +824,15 @@ void OnWatchdog(int, siginfo_t*, void* context) {
                  "(DpcWatchdogPeriod)");
 }
 
+// A debugger's break-in, on the thread that keeps the kernel: it stops where it runs driver code.
+void OnBreakIn(int, siginfo_t*, void* context) {
+  (void)EnterSignalHandler();
+  nt::kd::Debugger::Get().OnBreakInSignal(static_cast<ucontext_t*>(context), nt::ke::CurrentThread());
+}
+
 }  // namespace
+
+void RequestBreakIn(unsigned long pthread) { pthread_kill(static_cast<pthread_t>(pthread), BreakInSignal()); }
 
 void RequestPreemption(unsigned long pthread) { pthread_kill(static_cast<pthread_t>(pthread), PreemptSignal()); }
 
@@ -839,6 +863,9 @@ void InstallTrapHandlers() {
     struct sigaction watchdog = preempt;
     watchdog.sa_sigaction = OnWatchdog;
     sigaction(WatchdogSignal(), &watchdog, nullptr);
+    struct sigaction breakIn = preempt;
+    breakIn.sa_sigaction = OnBreakIn;
+    sigaction(BreakInSignal(), &breakIn, nullptr);
   });
 }
 

@@ -28,6 +28,9 @@ void InstallTrapHandlers();
 void RequestPreemption(unsigned long pthread);
 void RequestWatchdogStop(unsigned long pthread, std::uint64_t p1, std::uint64_t ticks, std::uint64_t limit);
 
+// A debugger's break-in (nt/kd/Debugger.h): the thread stops where it runs driver code.
+void RequestBreakIn(unsigned long pthread);
+
 using GuardedFunction = std::uint64_t (*)(void* context);
 // Runs fn on the calling (attached) thread; a bugcheck raised meanwhile comes back as the error.
 std::expected<std::uint64_t, nt::BugCheck> CallGuarded(GuardedFunction fn, void* context);

@@ -29,6 +29,13 @@ constexpr std::array kCommands{
     Command{"eq", CmdEnter},     Command{"?", CmdEvaluate},    Command{"!drvobj", CmdDrvobj},
     Command{"!devobj", CmdDevobj}, Command{".cls", CmdCls},    Command{".reload", CmdReload},
     Command{"q", CmdQuit},       Command{"qq", CmdQuit},       Command{"qd", CmdQuit},
+    Command{"bp", CmdBreakpoint}, Command{"bu", CmdBreakpoint}, Command{"bl", CmdBreakpointList},
+    Command{"bc", CmdBreakpointChange}, Command{"bd", CmdBreakpointChange}, Command{"be", CmdBreakpointChange},
+    Command{"g", CmdGo},         Command{"p", CmdStep},        Command{"t", CmdStep},
+    Command{"gu", CmdGoUp},      Command{"k", CmdStack},       Command{"kb", CmdStack},
+    Command{"kn", CmdStack},     Command{"kp", CmdStack},      Command{"kv", CmdStack},
+    Command{"r", CmdRegisters},  Command{"l", CmdLines},       Command{".bugcheck", CmdBugCheck},
+    Command{"!analyze", CmdAnalyze},
 };
 
 // The command word: "!ext", ".meta", "?", or the letters before the arguments ("dd", "lmv").
@@ -84,6 +91,13 @@ Result<std::uint64_t> Session::Evaluate(std::string_view expression) {
 }
 
 std::size_t Session::Read(std::uint64_t address, std::span<std::uint8_t> out) {
+  const std::size_t done = ReadRaw(address, out);
+  // Breakpoints are the debugger's own: memory shows what the driver wrote there.
+  nt::kd::Debugger::Get().HideBreakpoints(address, out.subspan(0, done));
+  return done;
+}
+
+std::size_t Session::ReadRaw(std::uint64_t address, std::span<std::uint8_t> out) {
   std::size_t done = 0;
   while (done < out.size()) {
     const std::uint64_t at = address + done;
@@ -107,15 +121,19 @@ bool Session::Write(std::uint64_t address, std::span<const std::uint8_t> bytes) 
   return cpu::SafeCopy(reinterpret_cast<void*>(address), bytes.data(), bytes.size());
 }
 
-std::optional<std::uint64_t> Session::Register(std::string_view) { return std::nullopt; }
-
-Engine::Engine(Session::Output out) : session_(std::make_unique<Session>(std::move(out))) {
+Engine::Engine(Session::Output out, Session::Waiter wait)
+    : session_(std::make_unique<Session>(std::move(out), std::move(wait))) {
   session_->symbols().Refresh();
+  // Module loads stop for the debugger: deferred breakpoints are written before the image runs.
+  nt::kd::Debugger::Get().SetStopOnLoad(true);
 }
 
-Engine::~Engine() = default;
+Engine::~Engine() { nt::kd::Debugger::Get().Detach(); }
 
-std::string Engine::Prompt() const { return "kd> "; }
+std::string Engine::Prompt() const {
+  if (nt::kd::Stop* stop = session_->stop()) return fmt::format("{}: kd> ", stop->processor);
+  return "kd> ";
+}
 
 bool Engine::Execute(std::string_view line, bool echo) {
   // ';' separates commands, except inside quotes.

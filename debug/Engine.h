@@ -12,7 +12,9 @@ namespace ntbox::debug {
 
 class Engine {
  public:
-  explicit Engine(Session::Output out);
+  // Attaches to the machine (the caller checked that none is); the destructor detaches: every
+  // breakpoint goes and whatever is stopped runs on.
+  Engine(Session::Output out, Session::Waiter wait);
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;

@@ -12,14 +12,28 @@
 #include <fmt/format.h>
 
 #include "debug/Symbols.h"
+#include "nt/kd/Debugger.h"
 #include "support/Result.h"
 
 namespace ntbox::debug {
 
+// A breakpoint as the user set it: resolved to an address, or deferred until its module loads.
+struct Breakpoint {
+  int id = 0;
+  std::string expression;  // as typed: "sioctl!DriverEntry"
+  std::uint64_t address = 0;  // 0 while deferred
+  bool enabled = true;
+  bool unresolved = false;  // bu, or bp on a module not loaded yet: re-resolved at each load
+  std::uint64_t hits = 0;
+};
+
 class Session {
  public:
   using Output = std::function<void(std::string_view)>;
-  explicit Session(Output out) : out_(std::move(out)) {}
+  // While the machine runs (g, a step over a call): returns once a stop waits for the debugger,
+  // false when the front end went away (the session ends).
+  using Waiter = std::function<bool()>;
+  Session(Output out, Waiter wait) : out_(std::move(out)), wait_(std::move(wait)) {}
 
   Symbols& symbols() { return symbols_; }
   void Print(std::string_view text) { out_(text); }
@@ -32,10 +46,30 @@ class Session {
   Result<std::uint64_t> Evaluate(std::string_view expression);
   // Bytes at address, page by page up to the first that cannot be read; how many were read.
   std::size_t Read(std::uint64_t address, std::span<std::uint8_t> out);
+  // The same with the debugger's breakpoints as they are written (0xCC).
+  std::size_t ReadRaw(std::uint64_t address, std::span<std::uint8_t> out);
   std::optional<std::uint64_t> ReadPointer(std::uint64_t address);
   bool Write(std::uint64_t address, std::span<const std::uint8_t> bytes);
   // A register of the stopped thread (rax, eax, ax, al, rip, efl ...); nullopt while running.
   std::optional<std::uint64_t> Register(std::string_view name);
+
+  // The stop the machine is held at, or nullptr while it runs.
+  nt::kd::Stop* stop() { return nt::kd::Debugger::Get().current(); }
+  // Lets the machine go (or step) and waits for the next stop worth showing (module loads resolve
+  // deferred breakpoints and go on); false when the front end went away.
+  bool Continue(nt::kd::Resume how);
+  // Prints a stop as WinDbg does ("Breakpoint 0 hit", the location and its instruction).
+  void ReportStop();
+  // Handles a stop that arrived while nothing waited for one (at the prompt): true when it was
+  // shown (a new prompt is due), false when it was a module load dealt with quietly.
+  bool OnStopArrived();
+  // Writes every enabled, resolved breakpoint; resolves deferred ones whose module is loaded.
+  void ArmBreakpoints();
+  std::vector<Breakpoint> breakpoints;
+  int nextBreakpoint = 0;
+  bool sourceMode = true;  // l+t: p and t go by source lines where there are some
+  // The location line WinDbg prints at a stop or a step: label, source text, instruction.
+  void PrintLocation(std::uint64_t address);
 
   // Where u and d continue when given no address.
   std::uint64_t nextCode = 0;
@@ -44,6 +78,7 @@ class Session {
 
  private:
   Output out_;
+  Waiter wait_;
   Symbols symbols_;
 };
 
@@ -66,5 +101,16 @@ void CmdEnter(Session&, std::string_view, std::string_view);    // eb ew ed eq
 void CmdEvaluate(Session&, std::string_view, std::string_view);  // ?
 void CmdDrvobj(Session&, std::string_view, std::string_view);
 void CmdDevobj(Session&, std::string_view, std::string_view);
+void CmdBreakpoint(Session&, std::string_view, std::string_view);  // bp bu
+void CmdBreakpointList(Session&, std::string_view, std::string_view);  // bl
+void CmdBreakpointChange(Session&, std::string_view, std::string_view);  // bc bd be
+void CmdGo(Session&, std::string_view, std::string_view);  // g
+void CmdStep(Session&, std::string_view, std::string_view);  // p t
+void CmdGoUp(Session&, std::string_view, std::string_view);  // gu
+void CmdStack(Session&, std::string_view, std::string_view);  // k kb kn kp kv
+void CmdRegisters(Session&, std::string_view, std::string_view);  // r
+void CmdLines(Session&, std::string_view, std::string_view);  // l+t l-t
+void CmdBugCheck(Session&, std::string_view, std::string_view);  // .bugcheck
+void CmdAnalyze(Session&, std::string_view, std::string_view);  // !analyze
 
 }  // namespace ntbox::debug

@@ -42,6 +42,8 @@ CCHAR g_KeNumberProcessors = 2;
 
 void SetInitSafeBootMode(ULONG mode) { g_InitSafeBootMode = mode; }
 
+void SetKdDebuggerPresent(bool present) { g_KdDebuggerNotPresent = present ? FALSE : TRUE; }
+
 void SetKdDebuggerEnabled(bool enabled) {
   g_KdDebuggerEnabled = enabled ? TRUE : FALSE;
 }

@@ -22,6 +22,8 @@ struct Export {
 std::span<const Export> Exports();
 // bcdedit /debug: what the KdDebuggerEnabled export reads.
 void SetKdDebuggerEnabled(bool enabled);
+// A debugger attached (ntbox kd): what KdDebuggerNotPresent reads (FALSE while one is).
+void SetKdDebuggerPresent(bool present);
 // bcdedit /set safeboot: what the InitSafeBootMode export reads.
 void SetInitSafeBootMode(ULONG mode);
 // Case-insensitive on the DLL name, as the Windows loader is.

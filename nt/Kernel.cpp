@@ -1,4 +1,5 @@
 #include "nt/Kernel.h"
+#include "nt/kd/Debugger.h"
 
 #include <sys/mman.h>
 
@@ -251,17 +252,24 @@ Result<Module*> Kernel::LoadModule(pe::PeImage parsed, const std::string& path) 
   module->fileNameString = ViewOf(module->wideFileName);
   if (module->verified && pageable_.enabled()) RegisterPageableSections(*module);
 
-  std::lock_guard lock(mutex_);
-  for (auto& slot : slots_) {
-    if (slot.module.load() == nullptr) {
-      slot.base.store(module->image->base());
-      slot.end.store(module->image->end());
-      slot.module.store(module.get());
-      modules_.push_back(std::move(module));
-      return modules_.back().get();
+  Module* added = nullptr;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& slot : slots_) {
+      if (slot.module.load() == nullptr) {
+        slot.base.store(module->image->base());
+        slot.end.store(module->image->end());
+        slot.module.store(module.get());
+        modules_.push_back(std::move(module));
+        added = modules_.back().get();
+        break;
+      }
     }
   }
-  return Fail("too many loaded modules", STATUS_INSUFFICIENT_RESOURCES, 8);
+  if (!added) return Fail("too many loaded modules", STATUS_INSUFFICIENT_RESOURCES, 8);
+  // A debugger's deferred breakpoints are written now, before any of the image's code runs.
+  kd::Debugger::Get().OnModuleLoad(added->name, added->image->base(), added->image->end());
+  return added;
 }
 
 // PAGE, PAGEDATA, PAGEabc: what #pragma alloc_text(PAGE, ...) or a section attribute puts there.
@@ -279,6 +287,8 @@ void Kernel::RegisterPageableSections(Module& module) {
 }
 
 void Kernel::UnloadModule(Module* module) {
+  // Breakpoints in its code go with it (the memory is unmapped; nothing to write back).
+  kd::Debugger::Get().OnModuleUnload(module->image->base(), module->image->end());
   for (const std::uint64_t begin : module->pageableSections) pageable_.Remove(begin);
   std::lock_guard lock(mutex_);
   for (auto& slot : slots_) {

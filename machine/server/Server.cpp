@@ -27,6 +27,7 @@
 #include "machine/commands/Command.h"
 #include "machine/commands/DbgviewFormat.h"
 #include "machine/server/Protocol.h"
+#include "nt/kd/Debugger.h"
 #include "nt/Status.h"
 
 namespace ntbox::machine {
@@ -125,7 +126,7 @@ class Server {
       return;
     }
     if (command == "kd") {
-      Kd(fd, request.value("echo", false));
+      Kd(fd, request.value("echo", false), request.value("breakIn", false));
       return;
     }
     if (command == "shutdown") {
@@ -315,7 +316,7 @@ class Server {
 
   // ntbox kd: a debugger session on this connection. The machine must have been booted with
   // kernel debugging on (bcdedit /debug on), as Windows requires; one debugger at a time.
-  void Kd(int fd, bool echo) {
+  void Kd(int fd, bool echo, bool breakIn) {
     auto refuse = [fd](const std::string& text, int status) {
       WriteFrame(fd, FrameKind::kStderr, text);
       WriteFrame(fd, FrameKind::kExit, std::to_string(status));
@@ -327,20 +328,72 @@ class Server {
              kCommandFailed);
       return;
     }
+    nt::kd::Debugger& debugger = nt::kd::Debugger::Get();
     {
       std::lock_guard lock(kdMutex_);
       if (stopping_) return refuse("ntbox: the machine is shutting down\n", kCommandFailed);
-      if (kdSocket_ >= 0) return refuse("ntbox kd: a debugger is already attached to this machine\n", kCommandFailed);
+      if (kdSocket_ >= 0 || !debugger.Attach()) {
+        return refuse("ntbox kd: a debugger is already attached to this machine\n", kCommandFailed);
+      }
       kdSocket_ = fd;
     }
-    {
-      debug::Engine engine([fd](std::string_view text) { WriteFrame(fd, FrameKind::kStdout, text); });
+    const int events = debugger.eventFd();
+    bool gone = false;
+    // While the machine runs for a command (g, a step over a call): until a stop waits; the
+    // client's Ctrl-C breaks in meanwhile.
+    auto waitForStop = [&]() -> bool {
       for (;;) {
-        if (!WriteFrame(fd, FrameKind::kPrompt, engine.Prompt())) break;
+        pollfd p[2] = {{events, POLLIN, 0}, {fd, POLLIN, 0}};
+        if (::poll(p, 2, -1) < 0) {
+          if (errno == EINTR) continue;
+          return false;
+        }
+        if (p[0].revents & POLLIN) return true;
+        if (!p[1].revents) continue;
         const auto frame = ReadFrame(fd);
-        if (!frame) break;
-        if (frame->kind != FrameKind::kLine) continue;
-        if (!engine.Execute(frame->payload, echo)) break;
+        if (!frame) {
+          gone = true;
+          return false;
+        }
+        if (frame->kind == FrameKind::kInterrupt) debugger.BreakIn();
+      }
+    };
+    {
+      debug::Engine engine([fd](std::string_view text) { WriteFrame(fd, FrameKind::kStdout, text); }, waitForStop);
+      if (breakIn) {
+        debugger.BreakIn();
+        engine.session().OnStopArrived();
+      }
+      while (!gone) {
+        if (!WriteFrame(fd, FrameKind::kPrompt, engine.Prompt())) break;
+        // A command line, or a stop that comes while the machine runs (a breakpoint hit).
+        std::optional<Frame> line;
+        for (;;) {
+          const bool running = engine.session().stop() == nullptr;
+          pollfd p[2] = {{fd, POLLIN, 0}, {events, POLLIN, 0}};
+          if (::poll(p, running ? 2 : 1, -1) < 0) {
+            if (errno == EINTR) continue;
+            gone = true;
+            break;
+          }
+          if (running && (p[1].revents & POLLIN)) {
+            if (engine.session().OnStopArrived()) break;  // shown: a new prompt
+            continue;
+          }
+          if (!p[0].revents) continue;
+          line = ReadFrame(fd);
+          if (!line) {
+            gone = true;
+            break;
+          }
+          if (line->kind == FrameKind::kInterrupt) {
+            debugger.BreakIn();
+            continue;
+          }
+          if (line->kind == FrameKind::kLine) break;
+        }
+        if (gone || !line || line->kind != FrameKind::kLine) continue;
+        if (!engine.Execute(line->payload, echo)) break;
       }
     }
     WriteFrame(fd, FrameKind::kExit, "0");

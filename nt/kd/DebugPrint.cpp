@@ -1,4 +1,5 @@
 #include "nt/kd/DebugPrint.h"
+#include "nt/kd/Debugger.h"
 
 #include <algorithm>
 
@@ -65,11 +66,20 @@ void ReportBreakpoint(std::uint64_t address, ULONG status) {
   Kernel::Current().DebugOutput(kNtboxComponent, 0, std::move(text));
 }
 
+// With a debugger attached, a real int 3 here: it stops in nt!DbgBreakPoint, as on Windows.
 void NTAPI DbgBreakPoint() {
+  if (kd::Attached()) {
+    asm volatile("int3");
+    return;
+  }
   ReportBreakpoint(reinterpret_cast<std::uint64_t>(__builtin_return_address(0)), 0);
 }
 
 void NTAPI DbgBreakPointWithStatus(ULONG Status) {
+  if (kd::Attached()) {
+    asm volatile("int3");
+    return;
+  }
   ReportBreakpoint(reinterpret_cast<std::uint64_t>(__builtin_return_address(0)), Status);
 }
 

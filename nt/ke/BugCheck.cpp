@@ -8,6 +8,7 @@
 #include <cstring>
 #include <utility>
 
+#include "nt/kd/Debugger.h"
 #include "nt/ke/KeExports.h"
 #include "nt/ke/Thread.h"
 
@@ -68,6 +69,8 @@ std::string_view BugCheckName(ULONG code) {
     c.Rsp = frame + 16;
     t->pendingBugCheck.stackDepth = static_cast<std::uint8_t>(StackTrace(c, t->pendingBugCheck.stack));
   }
+  // A debugger sees the stop first (WinDbg's "*** Fatal System Error"); the report follows.
+  if (kd::Attached()) kd::Debugger::Get().OnBugCheck(t->pendingBugCheck, t);
   siglongjmp(*t->guard, 1);
 }
 

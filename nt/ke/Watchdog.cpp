@@ -6,6 +6,7 @@
 #include "cpu/SafeCopy.h"
 #include "cpu/Trap.h"
 #include "nt/Kernel.h"
+#include "nt/kd/Debugger.h"
 #include "nt/ke/Dispatcher.h"
 #include "nt/ke/Thread.h"
 
@@ -49,6 +50,12 @@ void Watchdog::Run() {
   std::unique_lock guard(mutex_);
   while (!cv_.wait_for(guard, config_.quantum, [this] { return done_; })) {
     const auto now = std::chrono::steady_clock::now();
+    if (kd::Frozen()) {
+      // A debugger holds the machine: no time passes for the watchdog, and nobody is preempted.
+      since = now;
+      lastHolder = nullptr;
+      continue;
+    }
     const KernelLock::Holder holder = lock.holder();
     const std::uint64_t acquisitions = lock.acquisitions();
     // The holder's state, read without faulting (it may let the lock go and end meanwhile) and used

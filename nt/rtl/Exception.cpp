@@ -313,7 +313,7 @@ std::vector<Frame> DriverFrames(const CONTEXT& start) {
 
 }  // namespace
 
-std::size_t StackTrace(const CONTEXT& start, std::span<ULONG64> out) {
+std::size_t StackWalk(const CONTEXT& start, std::span<StackFrame> out) {
   // ntbox_call_driver's frame below the driver's return: 0x28 bytes of home space, then r15, r14,
   // r13, r12, rbp, rbx as it pushed them, then its caller's return address.
   constexpr ULONG64 kCallDriverRbp = 0x48, kCallDriverReturn = 0x58, kCallDriverFrame = 0x60;
@@ -324,7 +324,7 @@ std::size_t StackTrace(const CONTEXT& start, std::span<ULONG64> out) {
     if (depth > 0 && (c.Rip == 0 || c.Rsp <= lastRsp)) break;  // the stack grows up as it unwinds
     lastRsp = c.Rsp;
     if (const Module* m = DriverAt(c.Rip)) {
-      out[n++] = c.Rip;
+      out[n++] = {c.Rip, c.Rsp};
       RUNTIME_FUNCTION* fn = Lookup(*m, c.Rip);
       if (!fn) {  // a leaf: the return address is at rsp
         c.Rip = Load<ULONG64>(c.Rsp);
@@ -342,7 +342,7 @@ std::size_t StackTrace(const CONTEXT& start, std::span<ULONG64> out) {
       // address, it was called from there.
       const ULONG64 ret = Load<ULONG64>(c.Rsp);
       if (kind == cpu::HostFrameKind::kNone || DriverAt(ret)) {
-        out[n++] = c.Rip;
+        out[n++] = {c.Rip, c.Rsp};
         c.Rip = ret;
         c.Rsp += 8;
         continue;
@@ -350,7 +350,7 @@ std::size_t StackTrace(const CONTEXT& start, std::span<ULONG64> out) {
     }
     if (kind == cpu::HostFrameKind::kNone) break;  // neither a driver's code nor ntbox's
     if (kind == cpu::HostFrameKind::kGuardEntry) break;  // where driver-reaching code began
-    out[n++] = c.Rip;
+    out[n++] = {c.Rip, c.Rsp};
     if (kind == cpu::HostFrameKind::kCallDriverReturn) {
       c.Rbp = Load<ULONG64>(c.Rsp + kCallDriverRbp);
       c.Rip = Load<ULONG64>(c.Rsp + kCallDriverReturn);
@@ -365,6 +365,13 @@ std::size_t StackTrace(const CONTEXT& start, std::span<ULONG64> out) {
     c.Rbp = Load<ULONG64>(frame);
     c.Rsp = frame + 16;
   }
+  return n;
+}
+
+std::size_t StackTrace(const CONTEXT& start, std::span<ULONG64> out) {
+  StackFrame frames[128];
+  const std::size_t n = StackWalk(start, std::span(frames, std::min<std::size_t>(out.size(), 128)));
+  for (std::size_t i = 0; i < n; ++i) out[i] = frames[i].rip;
   return n;
 }
 

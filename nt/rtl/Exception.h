@@ -77,6 +77,12 @@ bool HasExceptionHandler(const CONTEXT& context);
 // pointers, crossing from one to the other both ways, up to where the guarded call into driver
 // code began. Allocates nothing: the trap handler takes it.
 std::size_t StackTrace(const CONTEXT& start, std::span<ULONG64> out);
+// The same walk with each frame's stack pointer (WinDbg's Child-SP): rsp as the frame was when
+// rip was its next instruction.
+struct StackFrame {
+  ULONG64 rip = 0, rsp = 0;
+};
+std::size_t StackWalk(const CONTEXT& start, std::span<StackFrame> out);
 
 // Exports.
 RUNTIME_FUNCTION* NTAPI RtlLookupFunctionEntry(ULONG64 ControlPc, ULONG64* ImageBase, void* HistoryTable);

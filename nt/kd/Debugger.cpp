@@ -1,0 +1,431 @@
+#include "nt/kd/Debugger.h"
+
+#include <pthread.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstring>
+#include <map>
+#include <mutex>
+
+#include <fmt/format.h>
+
+#include "cpu/HostState.h"
+#include "cpu/SafeCopy.h"
+#include "cpu/Trap.h"
+#include "nt/ExportTable.h"
+#include "nt/Kernel.h"
+#include "nt/ke/BugCheck.h"
+#include "nt/ke/Dispatcher.h"
+#include "nt/ke/Thread.h"
+
+namespace ntbox::nt::kd {
+namespace {
+
+std::atomic<bool> g_attached{false};
+std::atomic<bool> g_frozen{false};
+
+std::mutex g_mutex;
+std::condition_variable g_changed;
+Stop* g_current = nullptr;                  // guarded by g_mutex
+std::map<Stop*, enum Resume> g_resumed;     // stops let go, and how; guarded by g_mutex
+bool g_stopOnLoad = false;                  // guarded by g_mutex
+// The debugger's own break-in: its thread holds the kernel lock (nothing ran to stop).
+Stop g_ownStop;
+bool g_ownsKernelLock = false;
+
+// Breakpoints: address → the byte 0xCC replaced. Read by the trap handler (its own thread, or
+// another's report) and written by the debugger.
+std::mutex g_breakpointsMutex;
+std::map<std::uint64_t, std::uint8_t> g_breakpoints;
+// Where a step that ran into the kernel's code comes back to driver code: a breakpoint of the
+// debugger's own, for one thread, that ends the step there.
+std::map<std::uint64_t, ke::KernelThread*> g_stepReturns;
+
+// The stopped thread's own plan, set before it leaves its trap handler: the next trace trap
+// finishes a step, or re-writes a breakpoint whose original instruction it executed.
+struct StepState {
+  bool stepping = false;
+  std::uint64_t reinsert = 0;
+};
+thread_local StepState t_step;
+
+constexpr int kRegs[] = {REG_RAX, REG_RCX, REG_RDX, REG_RBX, REG_RSP, REG_RBP, REG_RSI, REG_RDI,
+                         REG_R8,  REG_R9,  REG_R10, REG_R11, REG_R12, REG_R13, REG_R14, REG_R15};
+
+void ToContext(const ucontext_t* uc, CONTEXT& c) {
+  ULONG64* regs = &c.Rax;
+  for (int i = 0; i < 16; ++i) regs[i] = static_cast<ULONG64>(uc->uc_mcontext.gregs[kRegs[i]]);
+  c.Rip = static_cast<ULONG64>(uc->uc_mcontext.gregs[REG_RIP]);
+  c.EFlags = static_cast<ULONG>(uc->uc_mcontext.gregs[REG_EFL]);
+  c.SegCs = 0x10;
+  c.SegSs = 0x18;
+  c.ContextFlags = 0x10000B;
+}
+
+void FromContext(const CONTEXT& c, ucontext_t* uc) {
+  const ULONG64* regs = &c.Rax;
+  for (int i = 0; i < 16; ++i) uc->uc_mcontext.gregs[kRegs[i]] = static_cast<greg_t>(regs[i]);
+  uc->uc_mcontext.gregs[REG_RIP] = static_cast<greg_t>(c.Rip);
+  // Only the flags a debugger may change; TF stays the debugger's own.
+  constexpr greg_t kUser = 0xCD5 | 0x400;  // arithmetic flags and DF
+  auto& efl = uc->uc_mcontext.gregs[REG_EFL];
+  efl = (efl & ~kUser) | (static_cast<greg_t>(c.EFlags) & kUser);
+}
+
+void SetTrace(ucontext_t* uc, bool on) {
+  auto& efl = uc->uc_mcontext.gregs[REG_EFL];
+  efl = on ? (efl | static_cast<greg_t>(cpu::eflags::kTf)) : (efl & ~static_cast<greg_t>(cpu::eflags::kTf));
+}
+
+// Code pages are mapped without write access: the byte is written with the page made writable for
+// the moment.
+bool WriteCode(std::uint64_t address, std::uint8_t value) {
+  const Kernel* kernel = Kernel::CurrentOrNull();
+  const Module* m = kernel ? kernel->ModuleAt(address) : nullptr;
+  if (!m) return false;
+  int protection = PROT_READ | PROT_EXEC;
+  const auto rva = static_cast<std::uint32_t>(address - m->image->base());
+  for (const auto& s : m->image->pe().sections()) {
+    if (rva < s.virtualAddress || rva >= s.virtualAddress + s.virtualSize) continue;
+    protection = ((s.characteristics & 0x40000000) ? PROT_READ : 0) | ((s.characteristics & 0x80000000) ? PROT_WRITE : 0) |
+                 ((s.characteristics & 0x20000000) ? PROT_EXEC : 0);
+  }
+  void* page = reinterpret_cast<void*>(address & ~0xFFFull);
+  if (mprotect(page, 0x1000, PROT_READ | PROT_WRITE | PROT_EXEC) != 0) return false;
+  const bool written = cpu::SafeCopy(reinterpret_cast<void*>(address), &value, 1);
+  mprotect(page, 0x1000, protection);
+  __builtin___clear_cache(reinterpret_cast<char*>(address), reinterpret_cast<char*>(address + 1));
+  return written;
+}
+
+std::optional<std::uint8_t> OriginalAt(std::uint64_t address) {
+  std::lock_guard lock(g_breakpointsMutex);
+  const auto it = g_breakpoints.find(address);
+  if (it == g_breakpoints.end()) return std::nullopt;
+  return it->second;
+}
+
+// The stopped thread goes on with the registers the debugger left: one step under TF when asked,
+// and where it resumes at a breakpoint, that instruction runs first with the original byte (the
+// breakpoint is written back at the trace trap after it; a breakpoint does not stop twice at one
+// place).
+void GoOn(ucontext_t* uc, const CONTEXT& context, enum Resume how) {
+  FromContext(context, uc);
+  t_step.stepping = how == Resume::kStep;
+  const auto rip = static_cast<std::uint64_t>(uc->uc_mcontext.gregs[REG_RIP]);
+  if (const auto byte = OriginalAt(rip)) {
+    WriteCode(rip, *byte);
+    t_step.reinsert = rip;
+  }
+  SetTrace(uc, t_step.stepping || t_step.reinsert);
+}
+
+bool InDriver(std::uint64_t address) {
+  const Kernel* kernel = Kernel::CurrentOrNull();
+  return kernel && kernel->ModuleAt(address);
+}
+
+}  // namespace
+
+bool Attached() { return g_attached.load(std::memory_order_relaxed); }
+bool Frozen() { return g_frozen.load(std::memory_order_relaxed); }
+
+Debugger& Debugger::Get() {
+  static Debugger debugger;
+  return debugger;
+}
+
+Debugger::Debugger() : eventFd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
+
+bool Debugger::Attach() {
+  std::lock_guard lock(g_mutex);
+  if (g_attached.exchange(true)) return false;
+  SetKdDebuggerPresent(true);
+  return true;
+}
+
+void Debugger::Detach() {
+  {
+    std::lock_guard lock(g_breakpointsMutex);
+    for (const auto& [address, original] : g_breakpoints) WriteCode(address, original);
+    g_breakpoints.clear();
+    g_stepReturns.clear();
+  }
+  std::unique_lock lock(g_mutex);
+  g_attached = false;
+  g_stopOnLoad = false;
+  SetKdDebuggerPresent(false);
+  lock.unlock();
+  Resume(Resume::kGo);
+}
+
+Result<void> Debugger::Insert(std::uint64_t address) {
+  std::lock_guard lock(g_breakpointsMutex);
+  if (g_breakpoints.contains(address)) return {};
+  if (!InDriver(address)) return Fail(fmt::format("{:#x} is not in the code of a loaded driver", address));
+  std::uint8_t original = 0;
+  if (!cpu::SafeCopy(&original, reinterpret_cast<const void*>(address), 1)) {
+    return Fail(fmt::format("memory at {:#x} cannot be read", address));
+  }
+  if (!WriteCode(address, 0xCC)) return Fail(fmt::format("memory at {:#x} cannot be written", address));
+  g_breakpoints[address] = original;
+  return {};
+}
+
+void Debugger::Remove(std::uint64_t address) {
+  std::lock_guard lock(g_breakpointsMutex);
+  const auto it = g_breakpoints.find(address);
+  if (it == g_breakpoints.end()) return;
+  WriteCode(address, it->second);
+  g_breakpoints.erase(it);
+}
+
+void Debugger::HideBreakpoints(std::uint64_t address, std::span<std::uint8_t> bytes) const {
+  std::lock_guard lock(g_breakpointsMutex);
+  for (auto it = g_breakpoints.lower_bound(address); it != g_breakpoints.end() && it->first < address + bytes.size(); ++it) {
+    bytes[it->first - address] = it->second;
+  }
+}
+
+bool Debugger::IsBreakpoint(std::uint64_t address) const { return OriginalAt(address).has_value(); }
+
+void Debugger::OnModuleUnload(std::uint64_t base, std::uint64_t end) {
+  std::lock_guard lock(g_breakpointsMutex);
+  g_breakpoints.erase(g_breakpoints.lower_bound(base), g_breakpoints.lower_bound(end));
+  g_stepReturns.erase(g_stepReturns.lower_bound(base), g_stepReturns.lower_bound(end));
+}
+
+void Debugger::SetStopOnLoad(bool on) {
+  std::lock_guard lock(g_mutex);
+  g_stopOnLoad = on;
+}
+
+Stop* Debugger::current() {
+  std::lock_guard lock(g_mutex);
+  return g_current;
+}
+
+void Debugger::Notify() {
+  const std::uint64_t one = 1;
+  (void)!write(eventFd_, &one, sizeof one);
+}
+
+void Debugger::Drain() {
+  std::uint64_t value;
+  (void)!read(eventFd_, &value, sizeof value);
+}
+
+void Debugger::Resume(enum Resume how) {
+  std::unique_lock lock(g_mutex);
+  Stop* stop = g_current;
+  if (!stop) return;
+  g_current = nullptr;
+  g_frozen = false;
+  Drain();
+  if (stop == &g_ownStop) {
+    if (g_ownsKernelLock) {
+      g_ownsKernelLock = false;
+      ke::TheKernelLock().unlock();
+    }
+  } else {
+    g_resumed[stop] = how;
+  }
+  g_changed.notify_all();
+}
+
+enum Resume Debugger::Wait(Stop& stop) {
+  std::unique_lock lock(g_mutex);
+  // One stop at a time: another thread that stopped meanwhile waits its turn.
+  g_changed.wait(lock, [] { return g_current == nullptr || !g_attached; });
+  if (!g_attached) return Resume::kGo;
+  g_current = &stop;
+  g_frozen = true;
+  Notify();
+  g_changed.wait(lock, [&] { return g_resumed.contains(&stop) || !g_attached; });
+  const auto it = g_resumed.find(&stop);
+  const enum Resume how = it == g_resumed.end() ? Resume::kGo : it->second;
+  if (it != g_resumed.end()) g_resumed.erase(it);
+  if (g_current == &stop) {
+    g_current = nullptr;
+    g_frozen = false;
+    Drain();
+  }
+  return how;
+}
+
+void Debugger::BreakIn() {
+  std::unique_lock lock(g_mutex);
+  if (!g_attached || g_current) return;
+  lock.unlock();
+  ke::KernelLock& kernelLock = ke::TheKernelLock();
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    // Driver code that keeps the kernel stops where it runs.
+    if (const auto holder = kernelLock.holder(); holder.pthread) cpu::RequestBreakIn(holder.pthread);
+    lock.lock();
+    if (g_changed.wait_for(lock, std::chrono::milliseconds(50), [] { return g_current != nullptr; })) return;
+    lock.unlock();
+    // Nothing ran driver code: the debugger's thread takes the machine itself.
+    if (kernelLock.TryLockFor(std::chrono::milliseconds(50))) {
+      lock.lock();
+      if (g_current) {  // a breakpoint came first
+        lock.unlock();
+        kernelLock.unlock();
+        return;
+      }
+      g_ownStop = Stop{};
+      g_ownStop.reason = StopReason::kBreakIn;
+      g_ownsKernelLock = true;
+      g_current = &g_ownStop;
+      g_frozen = true;
+      Notify();
+      return;
+    }
+  }
+}
+
+bool Debugger::OnBreakInstruction(ucontext_t* uc, ke::KernelThread* t) {
+  const auto rip = static_cast<std::uint64_t>(uc->uc_mcontext.gregs[REG_RIP]);
+  const std::uint64_t at = rip - 1;
+  const auto original = OriginalAt(at);
+  if (!original && !Attached()) return false;
+  Stop stop;
+  stop.thread = t;
+  stop.processor = t->processor;
+  stop.address = at;
+  ToContext(uc, stop.context);
+  stop.hasContext = true;
+  bool stepReturn = false;
+  if (original) {
+    std::unique_lock lock(g_breakpointsMutex);
+    const auto it = g_stepReturns.find(at);
+    if (it != g_stepReturns.end() && it->second != t) {
+      // Another thread's step ends here, not this one's: it runs the original instruction on.
+      WriteCode(at, *original);
+      lock.unlock();
+      uc->uc_mcontext.gregs[REG_RIP] = static_cast<greg_t>(at);
+      t_step.reinsert = at;
+      SetTrace(uc, true);
+      return true;
+    }
+    if (it != g_stepReturns.end()) {
+      stepReturn = true;
+      g_stepReturns.erase(it);
+    }
+  }
+  if (stepReturn) Remove(at);
+  stop.reason = !original ? StopReason::kBreakInstruction : stepReturn ? StopReason::kStep : StopReason::kBreakpoint;
+  if (original) stop.context.Rip = at;  // as the debugger shows it: at the breakpoint
+  GoOn(uc, stop.context, Wait(stop));
+  return true;
+}
+
+bool Debugger::OnTraceTrap(ucontext_t* uc, ke::KernelThread* t) {
+  if (!t_step.stepping && !t_step.reinsert) return false;
+  if (t_step.reinsert) {
+    const std::uint64_t at = t_step.reinsert;
+    t_step.reinsert = 0;
+    if (OriginalAt(at)) WriteCode(at, 0xCC);
+  }
+  SetTrace(uc, false);
+  if (!t_step.stepping) return true;
+  t_step.stepping = false;
+  const auto rip = static_cast<std::uint64_t>(uc->uc_mcontext.gregs[REG_RIP]);
+  if (!InDriver(rip)) {
+    // The step went into the kernel's own code (a call or jump to an export): it ends where that
+    // returns to driver code.
+    std::uint64_t ret = 0;
+    const auto rsp = static_cast<std::uint64_t>(uc->uc_mcontext.gregs[REG_RSP]);
+    // A breakpoint of the user's already there ends the step by itself.
+    if (cpu::SafeCopy(&ret, reinterpret_cast<const void*>(rsp), 8) && InDriver(ret)) {
+      if (!OriginalAt(ret) && Insert(ret)) {
+        std::lock_guard lock(g_breakpointsMutex);
+        g_stepReturns[ret] = t;
+      }
+      return true;
+    }
+    // It left driver code for good (a return into the kernel): the step ends there, at a place
+    // where the kernel's code holds nothing (just after its call of the driver).
+  }
+  Stop stop;
+  stop.reason = StopReason::kStep;
+  stop.thread = t;
+  stop.processor = t->processor;
+  stop.address = rip;
+  ToContext(uc, stop.context);
+  stop.hasContext = true;
+  GoOn(uc, stop.context, Wait(stop));
+  return true;
+}
+
+void Debugger::AfterEmulatedStep(ucontext_t* uc, ke::KernelThread* t) {
+  if (t_step.stepping || t_step.reinsert) OnTraceTrap(uc, t);
+}
+
+bool Debugger::OnBreakInSignal(ucontext_t* uc, ke::KernelThread* t) {
+  if (!Attached() || !t || !t->guard || t->guard == t->userGuard) return false;
+  if (!InDriver(static_cast<std::uint64_t>(uc->uc_mcontext.gregs[REG_RIP]))) return false;
+  Stop stop;
+  stop.reason = StopReason::kBreakIn;
+  stop.thread = t;
+  stop.processor = t->processor;
+  ToContext(uc, stop.context);
+  stop.address = stop.context.Rip;
+  stop.hasContext = true;
+  GoOn(uc, stop.context, Wait(stop));
+  return true;
+}
+
+void Debugger::OnBugCheck(const BugCheck& record, ke::KernelThread* t) {
+  if (!Attached() || record.code == ke::kStopUnwindCode) return;
+  Stop stop;
+  stop.reason = StopReason::kBugCheck;
+  stop.thread = t;
+  stop.processor = t ? t->processor : 0;
+  stop.bugCheck = &record;
+  stop.address = record.address;
+  if (record.hasContext) {
+    const auto r = [&](Reg reg) { return record.registers[static_cast<int>(reg)]; };
+    stop.context.Rax = r(Reg::rax);
+    stop.context.Rbx = r(Reg::rbx);
+    stop.context.Rcx = r(Reg::rcx);
+    stop.context.Rdx = r(Reg::rdx);
+    stop.context.Rsi = r(Reg::rsi);
+    stop.context.Rdi = r(Reg::rdi);
+    stop.context.Rip = r(Reg::rip);
+    stop.context.Rsp = r(Reg::rsp);
+    stop.context.Rbp = r(Reg::rbp);
+    stop.context.R8 = r(Reg::r8);
+    stop.context.R9 = r(Reg::r9);
+    stop.context.R10 = r(Reg::r10);
+    stop.context.R11 = r(Reg::r11);
+    stop.context.R12 = r(Reg::r12);
+    stop.context.R13 = r(Reg::r13);
+    stop.context.R14 = r(Reg::r14);
+    stop.context.R15 = r(Reg::r15);
+    stop.context.EFlags = static_cast<ULONG>(r(Reg::efl));
+    stop.hasContext = true;
+  }
+  (void)Wait(stop);
+}
+
+void Debugger::OnModuleLoad(const std::string& name, std::uint64_t base, std::uint64_t end) {
+  {
+    std::lock_guard lock(g_mutex);
+    if (!g_attached || !g_stopOnLoad) return;
+  }
+  Stop stop;
+  stop.reason = StopReason::kModuleLoad;
+  stop.thread = ke::CurrentThread();
+  stop.processor = stop.thread ? stop.thread->processor : 0;
+  stop.moduleName = name;
+  stop.moduleBase = base;
+  stop.moduleEnd = end;
+  (void)Wait(stop);
+}
+
+}  // namespace ntbox::nt::kd

@@ -1,0 +1,113 @@
+// The kernel debugger's target side, as NT's kd is: whether a debugger is attached, breakpoints
+// written into driver code, single steps, break-in, and the stops a debugger sees (a breakpoint, a
+// step, a break instruction, a bugcheck, a module load it asked to hear of). A stopped thread waits
+// in its trap handler, its registers in the stop, until the debugger resumes it; the kernel lock
+// it holds keeps every other processor, DPC, timer, work item and system thread of the machine
+// still meanwhile, as a kernel debugger's break freezes Windows. One debugger at a time.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+
+#include "nt/rtl/Exception.h"
+#include "support/Result.h"
+
+struct ucontext_t;
+typedef struct ucontext_t ucontext_t;
+
+namespace ntbox::nt {
+struct BugCheck;
+namespace ke {
+class KernelThread;
+}
+}  // namespace ntbox::nt
+
+namespace ntbox::nt::kd {
+
+enum class StopReason {
+  kBreakpoint,        // a breakpoint the debugger set
+  kStep,              // a single step finished
+  kBreakInstruction,  // int 3 in driver code, DbgBreakPoint
+  kBreakIn,           // the debugger asked (Ctrl-C, kd -b)
+  kBugCheck,          // the machine is about to stop; the report follows the resume
+  kModuleLoad,        // a driver image was mapped (before its DriverEntry)
+};
+
+struct Stop {
+  StopReason reason = StopReason::kBreakIn;
+  // The stopped thread, or nullptr when the debugger's own break-in holds the machine (nothing
+  // was running: there are no registers).
+  ke::KernelThread* thread = nullptr;
+  bool hasContext = false;
+  CONTEXT context{};             // its registers; changes are written back on resume
+  std::uint64_t address = 0;     // the breakpoint's or break instruction's address
+  const BugCheck* bugCheck = nullptr;
+  std::string moduleName;        // kModuleLoad
+  std::uint64_t moduleBase = 0, moduleEnd = 0;
+  std::uint32_t processor = 0;
+};
+
+enum class Resume {
+  kGo,
+  kStep,  // one instruction, then a kStep stop
+};
+
+// The debugger-present state (KdDebuggerNotPresent) and the machine's freeze, read without locks
+// by the trap handler and the watchdog.
+bool Attached();
+bool Frozen();
+
+class Debugger {
+ public:
+  static Debugger& Get();
+
+  // False when a debugger is attached already.
+  bool Attach();
+  // Removes every breakpoint and resumes whatever is stopped.
+  void Detach();
+  // Readable while a stop waits for the debugger (poll it beside a connection).
+  int eventFd() const { return eventFd_; }
+
+  // A software breakpoint at address (driver code): 0xCC written, the original byte kept.
+  Result<void> Insert(std::uint64_t address);
+  void Remove(std::uint64_t address);
+  // Memory as it was before breakpoints were written (reads through the debugger, reports).
+  void HideBreakpoints(std::uint64_t address, std::span<std::uint8_t> bytes) const;
+  // Whether module loads stop (deferred breakpoints wait for them).
+  void SetStopOnLoad(bool on);
+
+  // The stop the debugger handles now, or nullptr.
+  Stop* current();
+  // Lets the current stop go.
+  void Resume(Resume how);
+  // Break in: the thread running driver code stops where it is; when none does, the debugger's
+  // own thread takes the machine (no thread, no registers). Waits until one of them stopped.
+  void BreakIn();
+
+  // Target side: called on the trapping thread, from its trap handler. True when the debugger
+  // took the trap (the thread waited, and uc holds how it goes on).
+  bool OnBreakInstruction(ucontext_t* uc, ke::KernelThread* t);  // int3 (rip after it)
+  bool OnTraceTrap(ucontext_t* uc, ke::KernelThread* t);         // TF: a step, or a breakpoint stepped over
+  bool OnBreakInSignal(ucontext_t* uc, ke::KernelThread* t);
+  // An emulated instruction (cr8 ...) finished under TF: the trace trap it would have taken.
+  void AfterEmulatedStep(ucontext_t* uc, ke::KernelThread* t);
+  // Before a bugcheck's report: the debugger sees it first.
+  void OnBugCheck(const BugCheck& record, ke::KernelThread* t);
+  // A driver image was mapped: deferred breakpoints are resolved before its code runs.
+  void OnModuleLoad(const std::string& name, std::uint64_t base, std::uint64_t end);
+  // A driver image is about to be unmapped: its breakpoints are forgotten.
+  void OnModuleUnload(std::uint64_t base, std::uint64_t end);
+  // Whether a breakpoint is written at address.
+  bool IsBreakpoint(std::uint64_t address) const;
+
+ private:
+  Debugger();
+  // Publishes stop and waits until the debugger resumes it.
+  enum Resume Wait(Stop& stop);
+  void Notify();
+  void Drain();
+  int eventFd_ = -1;
+};
+
+}  // namespace ntbox::nt::kd
