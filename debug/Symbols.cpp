@@ -1,6 +1,8 @@
 #include "debug/Symbols.h"
 
 #include <algorithm>
+#include <cstring>
+#include <fstream>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -97,6 +99,7 @@ DebugInfo ParseDebugInfo(std::string_view dump, std::uint64_t slide) {
 
 std::string ModuleSymbols::state() const {
   if (kernelCode) return "(export symbols)";
+  if (user && !hasFile) return loaded ? "(export symbols)" : "(deferred)";
   if (!loaded) return "(deferred)";
   if (!dwarf.empty()) return "(dwarf symbols)";
   if (!coff.empty()) return "(coff symbols)";
@@ -109,7 +112,7 @@ void Symbols::Refresh() {
     for (auto& m : kernel->ModuleInfos()) {
       // Keep what was read for a module still there at the same place.
       auto same = std::find_if(modules_.begin(), modules_.end(), [&](const auto& old) {
-        return old && old->base == m.base && old->path == m.path && old->end == m.end;
+        return old && !old->user && old->base == m.base && old->path == m.path && old->end == m.end;
       });
       if (same != modules_.end()) {
         next.push_back(std::move(*same));
@@ -125,6 +128,7 @@ void Symbols::Refresh() {
       next.push_back(std::move(s));
     }
   }
+  AddProcessModules(next);
   const auto [base, end] = nt::HostImageRange();
   if (base) {
     auto nt = std::make_unique<ModuleSymbols>();
@@ -138,6 +142,83 @@ void Symbols::Refresh() {
   }
   std::sort(next.begin(), next.end(), [](const auto& a, const auto& b) { return a->base < b->base; });
   modules_ = std::move(next);
+}
+
+namespace {
+
+template <class T>
+bool ReadValue(std::uint64_t address, T& out) {
+  return cpu::SafeCopy(&out, reinterpret_cast<const void*>(address), sizeof out);
+}
+
+std::string ReadUnicodeString(std::uint64_t at) {
+  std::uint16_t length = 0;
+  std::uint64_t buffer = 0;
+  if (!ReadValue(at, length) || !ReadValue(at + 8, buffer) || length > 1024) return {};
+  std::string out;
+  for (std::uint16_t i = 0; i < length / 2; ++i) {
+    std::uint16_t c = 0;
+    if (!ReadValue(buffer + 2u * i, c)) break;
+    out += c < 0x80 ? static_cast<char>(c) : '?';
+  }
+  return out;
+}
+
+// The preferred base in an image file's headers (its DWARF's addresses are there).
+std::uint64_t FileImageBase(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  char headers[0x400] = {};
+  in.read(headers, sizeof headers);
+  std::uint32_t peOffset = 0;
+  std::memcpy(&peOffset, headers + 0x3C, 4);
+  if (peOffset + 24 + 32 > sizeof headers) return 0;
+  std::uint64_t base = 0;
+  std::memcpy(&base, headers + peOffset + 24 + 24, 8);
+  return base;
+}
+
+}  // namespace
+
+// A program's images as its ntdll lists them: PEB.Ldr's InLoadOrderModuleList, each entry's
+// DllBase, SizeOfImage, FullDllName and BaseDllName (x64 offsets).
+void Symbols::AddProcessModules(std::vector<std::unique_ptr<ModuleSymbols>>& next) {
+  if (!peb_) return;
+  std::uint64_t ldr = 0, head = 0, link = 0;
+  if (!ReadValue(peb_ + 0x18, ldr) || !ldr) return;
+  head = ldr + 0x10;
+  if (!ReadValue(head, link)) return;
+  for (int n = 0; link && link != head && n < 512; ++n) {
+    std::uint64_t base = 0;
+    std::uint32_t size = 0;
+    if (!ReadValue(link + 0x30, base) || !ReadValue(link + 0x40, size) || !base || !size) break;
+    const std::string full = ReadUnicodeString(link + 0x48);
+    std::string name = ReadUnicodeString(link + 0x58);
+    if (const auto dot = name.rfind('.'); dot != std::string::npos) name.resize(dot);
+    auto same = std::find_if(modules_.begin(), modules_.end(), [&](const auto& old) {
+      return old && old->user && old->base == base && old->name == name;
+    });
+    if (same != modules_.end()) {
+      next.push_back(std::move(*same));
+    } else {
+      auto m = std::make_unique<ModuleSymbols>();
+      m->name = name;
+      m->base = base;
+      m->end = base + size;
+      m->user = true;
+      // Z: is the host's root: the program's own file, whose DWARF can be read.
+      if (full.size() > 3 && (full[0] == 'Z' || full[0] == 'z') && full[1] == ':' && full[2] == '\\') {
+        m->path = full.substr(2);
+        std::replace(m->path.begin(), m->path.end(), '\\', '/');
+        m->preferredBase = FileImageBase(m->path);
+        m->hasFile = m->preferredBase != 0;
+      } else {
+        m->path = full;
+        m->hasFile = false;
+      }
+      next.push_back(std::move(m));
+    }
+    if (!ReadValue(link, link)) break;
+  }
 }
 
 ModuleSymbols* Symbols::ModuleAt(std::uint64_t address) {
@@ -205,13 +286,44 @@ void ReadImageTables(ModuleSymbols& m) {
   }
 }
 
+// A DLL's exported functions as its symbols (Wine's DLLs carry no others).
+void ReadExports(ModuleSymbols& m) {
+  std::uint32_t peOffset = 0, exportRva = 0;
+  if (!ReadAt(m.base + 0x3C, peOffset) || peOffset > 0x1000) return;
+  if (!ReadAt(m.base + peOffset + 24 + 112, exportRva) || !exportRva) return;
+  std::uint32_t directory[10] = {};
+  if (!ReadAt(m.base + exportRva, directory)) return;
+  const std::uint32_t names = std::min<std::uint32_t>(directory[6], 65536);
+  const std::uint64_t functions = m.base + directory[7], nameTable = m.base + directory[8],
+                      ordinals = m.base + directory[9];
+  for (std::uint32_t i = 0; i < names; ++i) {
+    std::uint32_t nameRva = 0, rva = 0;
+    std::uint16_t ordinal = 0;
+    if (!ReadAt(nameTable + 4u * i, nameRva) || !ReadAt(ordinals + 2u * i, ordinal) ||
+        !ReadAt(functions + 4u * ordinal, rva)) {
+      break;
+    }
+    std::string name;
+    for (std::size_t c = 0; c < 256; ++c) {
+      char ch = 0;
+      if (!ReadAt(m.base + nameRva + c, ch) || !ch) break;
+      name += ch;
+    }
+    m.coff.push_back({rva, name});
+  }
+  std::sort(m.coff.begin(), m.coff.end(), [](const auto& a, const auto& b) { return a.rva < b.rva; });
+}
+
 }  // namespace
 
 ModuleSymbols& Symbols::Load(ModuleSymbols& module) {
   if (module.loaded) return module;
   module.loaded = true;
   ReadImageTables(module);
-  module.dwarf = ParseDebugInfo(nt::RunSymbolHelper({"--dump", module.path}), module.base - module.preferredBase);
+  if (module.user) ReadExports(module);
+  if (module.hasFile) {
+    module.dwarf = ParseDebugInfo(nt::RunSymbolHelper({"--dump", module.path}), module.base - module.preferredBase);
+  }
   return module;
 }
 

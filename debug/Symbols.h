@@ -62,6 +62,8 @@ struct ModuleSymbols {
   std::string path;
   std::uint64_t base = 0, end = 0, preferredBase = 0;
   bool kernelCode = false;  // nt: ntbox's own code
+  bool user = false;        // a program's image or DLL (from its process's loader list)
+  bool hasFile = true;      // path is a host file its DWARF can be read from
   bool loaded = false;      // symbols read (lm: "(deferred)" until then)
   std::vector<pe::FunctionSymbol> coff;
   DebugInfo dwarf;
@@ -78,8 +80,12 @@ struct ModuleSymbols {
 
 class Symbols {
  public:
-  // Takes the machine's module list again (after a load or unload).
+  // Takes the machine's module list again (after a load or unload), and the modules of the process
+  // set with SetProcess.
   void Refresh();
+  // The process whose modules are listed too (its PEB's loader list), as WinDbg's process context;
+  // 0: none.
+  void SetProcess(std::uint64_t peb) { peb_ = peb; }
   const std::vector<std::unique_ptr<ModuleSymbols>>& modules() const { return modules_; }
   ModuleSymbols* ModuleAt(std::uint64_t address);
   ModuleSymbols* ModuleNamed(std::string_view name);  // case-insensitive, ".sys" optional
@@ -110,7 +116,9 @@ class Symbols {
   std::vector<Match> Find(std::string_view pattern);
 
  private:
+  void AddProcessModules(std::vector<std::unique_ptr<ModuleSymbols>>& next);
   std::vector<std::unique_ptr<ModuleSymbols>> modules_;
+  std::uint64_t peb_ = 0;
 };
 
 // WinDbg's wildcard match: * and ?, case-insensitive.

@@ -22,6 +22,7 @@
 #include "nt/ke/KeTypes.h"
 #include "nt/ke/Thread.h"
 #include "nt/mm/AddressSpace.h"
+#include "nt/kd/Debugger.h"
 #include "nt/mm/Probe.h"
 #include "user/Program.h"
 #include "user/wine/SystemCalls.h"
@@ -262,6 +263,35 @@ Result<ServiceBinding> ServiceBinding::Bind(const wine::SystemCallNumbering& num
 }
 
 void SetSystemCallFrame(SystemCallFrame* frame) { ntbox_syscall_frame = frame; }
+
+namespace {
+
+// The program's registers where its system call entered the kernel: the return into ntdll's thunk
+// is at the user rsp the entry saved; the nonvolatile registers are the program's.
+bool UserContextAtSystemCall(nt::CONTEXT& c) {
+  const SystemCallFrame* frame = ntbox_syscall_frame;
+  if (!frame || !frame->userRsp) return false;
+  std::uint64_t ret = 0;
+  if (!cpu::SafeCopy(&ret, reinterpret_cast<const void*>(frame->userRsp), 8)) return false;
+  c = nt::CONTEXT{};
+  c.Rip = ret;
+  c.Rsp = frame->userRsp + 8;
+  c.Rsi = frame->userRsi;
+  c.Rdi = frame->userRdi;
+  c.Rbx = frame->userNonvolatile[0];
+  c.Rbp = frame->userNonvolatile[1];
+  c.R12 = frame->userNonvolatile[2];
+  c.R13 = frame->userNonvolatile[3];
+  c.R14 = frame->userNonvolatile[4];
+  c.R15 = frame->userNonvolatile[5];
+  c.SegCs = 0x33;
+  c.SegSs = 0x2B;
+  return true;
+}
+
+[[maybe_unused]] const bool g_registered = (nt::kd::SetUserContextProvider(&UserContextAtSystemCall), true);
+
+}  // namespace
 
 void InitUserContext(std::uint8_t* context) {
   std::memset(context, 0, 0x4D0);

@@ -139,6 +139,7 @@ bool Session::OnStopArrived() {
     Debugger::Get().Resume(Resume::kGo);
     return false;
   }
+  symbols_.SetProcess(s->peb);
   symbols_.Refresh();
   ReportStop();
   return true;
@@ -157,6 +158,7 @@ bool Session::Continue(Resume how) {
       OnStopArrived();
       continue;
     }
+    symbols_.SetProcess(s->peb);
     symbols_.Refresh();
     return true;
   }

@@ -22,6 +22,7 @@
 #include "nt/ke/BugCheck.h"
 #include "nt/ke/Dispatcher.h"
 #include "nt/ke/Thread.h"
+#include "nt/ps/Process.h"
 
 namespace ntbox::nt::kd {
 namespace {
@@ -132,6 +133,10 @@ bool InDriver(std::uint64_t address) {
 
 }  // namespace
 
+std::atomic<UserContextProvider> g_userContext{nullptr};
+
+void SetUserContextProvider(UserContextProvider provider) { g_userContext = provider; }
+
 bool Attached() { return g_attached.load(std::memory_order_relaxed); }
 bool Frozen() { return g_frozen.load(std::memory_order_relaxed); }
 
@@ -239,6 +244,11 @@ void Debugger::Resume(enum Resume how) {
 }
 
 enum Resume Debugger::Wait(Stop& stop) {
+  // What only this thread knows: where its program entered the kernel.
+  if (stop.thread && stop.thread->process) {
+    if (const UserContextProvider provider = g_userContext.load()) stop.hasUserContext = provider(stop.userContext);
+    stop.peb = stop.thread->process->peb();
+  }
   std::unique_lock lock(g_mutex);
   // One stop at a time: another thread that stopped meanwhile waits its turn.
   g_changed.wait(lock, [] { return g_current == nullptr || !g_attached; });

@@ -46,7 +46,17 @@ struct Stop {
   std::string moduleName;        // kModuleLoad
   std::uint64_t moduleBase = 0, moduleEnd = 0;
   std::uint32_t processor = 0;
+  // Where the thread's program was when it entered the kernel (its system call), and the PEB of
+  // its process: k goes on through the program's frames.
+  bool hasUserContext = false;
+  CONTEXT userContext{};
+  std::uint64_t peb = 0;
 };
+
+// The calling thread's program context at its system call (user/SystemCall.cpp provides it);
+// false when the thread is in none.
+using UserContextProvider = bool (*)(CONTEXT& out);
+void SetUserContextProvider(UserContextProvider provider);
 
 enum class Resume {
   kGo,

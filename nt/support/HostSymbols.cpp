@@ -160,7 +160,9 @@ std::optional<HostSymbol> HostSymbolAt(std::uint64_t address) {
   out.plumbing = demangled.starts_with("std::") || (!lambda && demangled.find("FunctionRef") != std::string::npos) ||
                  it->start == reinterpret_cast<std::uint64_t>(&ntbox_call_driver_return) ||
                  it->mangled == "ntbox_call_driver" || it->mangled == "ntbox_call_driver_return" ||
-                 out.name == "RaiseBugCheck";
+                 it->mangled == "ntbox_call_service" || out.name == "RaiseBugCheck" || out.name == "Kernel::RunGuarded";
+  // The system-call entry is the routine Windows names in a stack that crosses from user mode.
+  if (out.name == "ntbox_system_service") out.name = "KiSystemServiceCopyEnd";
   return out;
 }
 

@@ -212,6 +212,13 @@ ioctl_sample!SampleCreateClose \[.*ioctl_sample.c @ 59\]:)")) << out;
 00 [0-9a-f`]{17} [0-9a-f`]{17} ioctl_sample!SampleCreateClose \[.*ioctl_sample.c @ 59\]
 01 [0-9a-f`]{17} [0-9a-f`]{17} nt!IofCallDriver\+0x)")) << out;
   EXPECT_TRUE(Matches(out, R"(^[0-9a-f]{2} [0-9a-f`]{17} [0-9a-f`]{17} nt!NtCreateFile\+0x)")) << out;
+  EXPECT_TRUE(Matches(out, R"(^[0-9a-f]{2} [0-9a-f`]{17} [0-9a-f`]{17} nt!KiSystemServiceCopyEnd\+0x)")) << out;
+  // On through the program: ntdll's system-call thunk, kernelbase's CreateFileA, the program's main
+  // at the line of its CreateFileA call.
+  EXPECT_TRUE(Matches(out, R"(^[0-9a-f]{2} [0-9a-f`]{17} [0-9a-f`]{17} ntdll!NtCreateFile\+0x)")) << out;
+  EXPECT_TRUE(Matches(out, R"(^[0-9a-f]{2} [0-9a-f`]{17} [0-9a-f`]{17} kernelbase!CreateFileA\+0x)")) << out;
+  EXPECT_TRUE(Matches(out, R"(^[0-9a-f]{2} [0-9a-f`]{17} [0-9a-f`]{17} ioctl_install_app!main\+0x[0-9a-f]+ \[.*ioctl_install_app.c @ 186\]$)"))
+      << out;
   // Detached, the program ran on to its end.
   EXPECT_EQ(app.exit, 0) << app.out << app.err;
   EXPECT_TRUE(Contains(app.out, "Removed SIoctl")) << app.out;
