@@ -89,6 +89,7 @@ std::string MasmNumbers(std::string_view text) {
 // WinDbg: the mnemonic in a column of 7, operands joined by a bare comma.
 std::string WinDbgLayout(std::string_view zydis) {
   std::string text = MasmNumbers(zydis);
+  if (text == "int3") return "int     3";
   std::string out;
   bool inQuote = false;
   for (std::size_t i = 0; i < text.size(); ++i) {

@@ -510,6 +510,15 @@ class Server {
   [[noreturn]] void Crashed() {
     TellFollowers("ntbox: the machine stopped with a bugcheck (report " + machine_->CrashReportWhere() + ")\n",
                   kCommandBugCheck);
+    {
+      // The debugger let the bugcheck go on (g at its stop): its session ends with the machine.
+      std::lock_guard lock(kdMutex_);
+      if (kdSocket_ >= 0) {
+        WriteFrame(kdSocket_, FrameKind::kStderr,
+                   "ntbox kd: the machine stopped with a bugcheck (report " + machine_->CrashReportWhere() + ")\n");
+        WriteFrame(kdSocket_, FrameKind::kExit, std::to_string(kCommandBugCheck));
+      }
+    }
     Unpublish();
     WaitForFollowers();
     {

@@ -329,8 +329,11 @@ bool Debugger::OnBreakInstruction(ucontext_t* uc, ke::KernelThread* t) {
   }
   if (stepReturn) Remove(at);
   stop.reason = !original ? StopReason::kBreakInstruction : stepReturn ? StopReason::kStep : StopReason::kBreakpoint;
-  if (original) stop.context.Rip = at;  // as the debugger shows it: at the breakpoint
-  GoOn(uc, stop.context, Wait(stop));
+  stop.context.Rip = at;  // as the debugger shows it: at the breakpoint or the int 3
+  const enum Resume how = Wait(stop);
+  // A break instruction of the code itself is not run twice: going on at it goes on after it.
+  if (!original && stop.context.Rip == at) stop.context.Rip = at + 1;
+  GoOn(uc, stop.context, how);
   return true;
 }
 

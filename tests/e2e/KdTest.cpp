@@ -10,6 +10,7 @@
 #include <regex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "NtboxRun.h"
 
@@ -32,11 +33,17 @@ class KdTest : public ntbox::test::MachineFixture {
   }
   Outcome Kd(const std::string& commands) { return Run("kd -c '" + commands + "'"); }
 
-  // `ntbox kd -c commands` in the background, its output on a pipe.
+  // `ntbox kd` in the background, its output on a pipe: with -c commands, or (none) reading its
+  // commands from a pipe the test writes.
   struct Background {
     pid_t pid = -1;
     int out = -1;
+    int in = -1;
     std::string text;
+    void Send(const std::string& line) {
+      const std::string withEnd = line + "\n";
+      EXPECT_EQ(write(in, withEnd.data(), withEnd.size()), static_cast<ssize_t>(withEnd.size()));
+    }
     // Reads until text holds needle (false at the end of the output).
     bool ReadUntil(const std::string& needle) {
       char buffer[4096];
@@ -49,6 +56,7 @@ class KdTest : public ntbox::test::MachineFixture {
     }
     // Reads to the end; the exit status.
     int Finish() {
+      if (in >= 0) close(in);
       ReadUntil(std::string(1, '\0'));
       close(out);
       int status = 0;
@@ -56,27 +64,58 @@ class KdTest : public ntbox::test::MachineFixture {
       return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     }
   };
-  Background StartKd(const std::string& commands) {
-    int pipe[2];
+  Background StartKd(const std::string& commands, const std::vector<std::string>& options = {}) {
+    int pipe[2], input[2];
     EXPECT_EQ(::pipe(pipe), 0);
+    EXPECT_EQ(::pipe(input), 0);
     Background b;
     b.pid = fork();
     if (b.pid == 0) {
       dup2(pipe[1], 1);
       dup2(pipe[1], 2);
+      dup2(input[0], 0);
       close(pipe[0]);
       close(pipe[1]);
-      const int null = open("/dev/null", O_RDONLY);
-      dup2(null, 0);
+      close(input[0]);
+      close(input[1]);
       // A session that never ends must not keep the test forever.
       alarm(120);
-      execl(NTBOX_BIN, NTBOX_BIN, "--machine", dir_.c_str(), "kd", "-c", commands.c_str(), static_cast<char*>(nullptr));
+      std::vector<std::string> args{NTBOX_BIN, "--machine", dir_.string(), "kd"};
+      if (!commands.empty()) args.insert(args.end(), {"-c", commands});
+      args.insert(args.end(), options.begin(), options.end());
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execv(NTBOX_BIN, argv.data());
       _exit(127);
     }
     close(pipe[1]);
+    close(input[0]);
     b.out = pipe[0];
+    b.in = input[1];
+    if (!commands.empty()) {
+      close(b.in);
+      b.in = -1;
+    }
     return b;
   }
+  // kd waits in g while an IOCTL to kd_target runs into a stop; once kd has shown it (shown), the
+  // commands go and the IOCTL's end is awaited. Finish kd after.
+  Background StopWithIoctl(const std::string& code, const std::string& shown, Outcome& result,
+                           const std::vector<std::string>& commands) {
+    Background kd = StartKd("", {});
+    kd.Send("g");
+    EXPECT_TRUE(kd.ReadUntil("kd> g\n")) << kd.text;
+    std::thread ioctl([&] { result = Run("ioctl '\\\\.\\KdTarget' " + code); });
+    EXPECT_TRUE(kd.ReadUntil(shown)) << kd.text;
+    for (const auto& command : commands) kd.Send(command);
+    close(kd.in);
+    kd.in = -1;
+    ioctl.join();
+    return kd;
+  }
+  // Boots with kernel debugging and starts kd_target.sys.
+  void BootWithTarget() { BootWithDriver("kd_target", "kd_target.sys"); }
 };
 
 bool Matches(const std::string& text, const std::string& pattern) {
@@ -222,6 +261,110 @@ ioctl_sample!SampleCreateClose \[.*ioctl_sample.c @ 59\]:)")) << out;
   // Detached, the program ran on to its end.
   EXPECT_EQ(app.exit, 0) << app.out << app.err;
   EXPECT_TRUE(Contains(app.out, "Removed SIoctl")) << app.out;
+}
+
+// Break-in freezes the whole machine: kd_target's periodic DPC counter stands still while broken in
+// (it counts every 5 ms), and runs again once the debugger lets go.
+TEST_F(KdTest, BreakInFreezesTheMachine) {
+  BootWithTarget();
+  Background kd = StartKd("", {"-b"});
+  ASSERT_TRUE(kd.ReadUntil("not available; breakpoints, memory and the extensions are.\n")) << kd.text;
+  kd.Send("dd kd_target!g_ticks L1");
+  ASSERT_TRUE(kd.ReadUntil("0: kd> dd kd_target!g_ticks L1\n")) << kd.text;
+  ASSERT_TRUE(kd.ReadUntil("\n0: kd> ")) << kd.text;
+  // Forty timer periods pass while broken in: none of them runs.
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  kd.Send("dd kd_target!g_ticks L1");
+  kd.Send("qd");
+  EXPECT_EQ(kd.Finish(), 0) << kd.text;
+  const std::regex value(R"(kd> dd kd_target!g_ticks L1\n[0-9a-f`]{17}  ([0-9a-f]{8})\n)");
+  std::vector<std::string> seen;
+  for (std::sregex_iterator it(kd.text.begin(), kd.text.end(), value), end; it != end; ++it) seen.push_back((*it)[1]);
+  ASSERT_EQ(seen.size(), 2u) << kd.text;
+  EXPECT_EQ(seen[0], seen[1]) << kd.text;
+  EXPECT_NE(seen[0], "00000000") << "the timer ran before the break-in";
+  // Detached, the machine runs again.
+  const Outcome after = Kd("dd kd_target!g_ticks L1");
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(after.out, m, std::regex(R"([0-9a-f`]{17}  ([0-9a-f]{8})\n)"))) << after.out;
+  EXPECT_GT(std::stoul(m[1].str(), nullptr, 16), std::stoul(seen[0], nullptr, 16)) << after.out;
+}
+
+// A thread spinning at DISPATCH_LEVEL in driver code stops where it spins at a break-in; the
+// debugger releases it (ed) and lets it go.
+TEST_F(KdTest, BreakInStopsASpinningThread) {
+  BootWithTarget();
+  int pipe[2];
+  ASSERT_EQ(::pipe(pipe), 0);
+  const pid_t dbgview = fork();
+  if (dbgview == 0) {
+    dup2(pipe[1], 1);
+    close(pipe[0]);
+    close(pipe[1]);
+    alarm(120);
+    execl(NTBOX_BIN, NTBOX_BIN, "--machine", dir_.c_str(), "dbgview", "-f", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  close(pipe[1]);
+  Outcome spin;
+  std::thread ioctl([&] { spin = Run("ioctl '\\\\.\\KdTarget' 0x22200c"); });
+  // The driver says it spins (dbgview -f shows the line as it is printed).
+  std::string log;
+  char buffer[4096];
+  while (log.find("spinning at DISPATCH_LEVEL") == std::string::npos) {
+    const ssize_t n = read(pipe[0], buffer, sizeof buffer);
+    ASSERT_GT(n, 0) << log;
+    log.append(buffer, static_cast<std::size_t>(n));
+  }
+  kill(dbgview, SIGTERM);
+  waitpid(dbgview, nullptr, 0);
+  close(pipe[0]);
+  const Outcome r = Run("kd -b -c 'k; r rip; ed kd_target!g_release 1; qd'");
+  ioctl.join();
+  EXPECT_EQ(r.exit, 0) << r.out << r.err;
+  EXPECT_TRUE(Matches(r.out, R"(Break instruction exception - code 80000003 \(first chance\)
+kd_target!KdTargetDeviceControl\+0x[0-9a-f]+ \[.*kd_target.c @ 6[78]\]:)")) << r.out;
+  EXPECT_TRUE(Matches(r.out, R"(^00 [0-9a-f`]{17} [0-9a-f`]{17} kd_target!KdTargetDeviceControl\+0x)")) << r.out;
+  EXPECT_TRUE(Matches(r.out, R"(^01 [0-9a-f`]{17} [0-9a-f`]{17} nt!IofCallDriver\+0x)")) << r.out;
+  EXPECT_EQ(spin.exit, 0) << spin.out << spin.err;
+  EXPECT_TRUE(Contains(Run("dbgview").out, "kd_target: released")) << "released by the debugger";
+}
+
+// DbgBreakPoint in a driver stops in the debugger at nt!DbgBreakPoint, called from the driver.
+TEST_F(KdTest, DbgBreakPointStopsInTheDebugger) {
+  BootWithTarget();
+  Outcome brk;
+  Background kd = StopWithIoctl("0x222004", "int     3\n", brk, {"k", "qd"});
+  EXPECT_EQ(kd.Finish(), 0) << kd.text;
+  EXPECT_TRUE(Matches(kd.text, R"(Break instruction exception - code 80000003 \(first chance\)
+nt!DbgBreakPoint\+0x[0-9a-f]+:
+[0-9a-f`]{17} cc              int     3)")) << kd.text;
+  EXPECT_TRUE(Matches(kd.text, R"(^00 [0-9a-f`]{17} [0-9a-f`]{17} nt!DbgBreakPoint\+0x)")) << kd.text;
+  EXPECT_TRUE(Matches(kd.text, R"(^01 [0-9a-f`]{17} [0-9a-f`]{17} kd_target!KdTargetDeviceControl\+0x[0-9a-f]+ \[.*kd_target.c @ 55\])"))
+      << kd.text;
+  EXPECT_EQ(brk.exit, 0) << brk.out << brk.err;
+  EXPECT_TRUE(Contains(Run("dbgview").out, "kd_target: back from the break")) << "it went on after the break";
+}
+
+// A bugcheck with a debugger attached breaks in first: .bugcheck, k and !analyze -v work there; g
+// writes the report and the machine stops as it does without a debugger.
+TEST_F(KdTest, BugCheckBreaksInFirst) {
+  BootWithTarget();
+  Outcome fault;
+  Background kd = StopWithIoctl("0x222008", "mov     dword ptr [rax],1\n", fault, {".bugcheck", "k", "!analyze -v", "g"});
+  const int status = kd.Finish();
+  EXPECT_EQ(status, 4) << kd.text;
+  EXPECT_TRUE(Contains(kd.text, "*** Fatal System Error: 0x0000001e\n")) << kd.text;
+  EXPECT_TRUE(Matches(kd.text, R"(kd_target!KdTargetDeviceControl\+0x[0-9a-f]+ \[.*kd_target.c @ 60\]:
+   60:       \*nowhere = 1;
+[0-9a-f`]{17} c70001000000    mov     dword ptr \[rax\],1)")) << kd.text;
+  EXPECT_TRUE(Contains(kd.text, "Bugcheck code 0000001E\nArguments ffffffff`c0000005 ")) << kd.text;
+  EXPECT_TRUE(Matches(kd.text, R"(^00 [0-9a-f`]{17} [0-9a-f`]{17} kd_target!KdTargetDeviceControl\+0x)")) << kd.text;
+  EXPECT_TRUE(Contains(kd.text, "KMODE_EXCEPTION_NOT_HANDLED (1e)")) << kd.text;
+  EXPECT_TRUE(Contains(kd.text, "STACK_TEXT:")) << kd.text;
+  EXPECT_TRUE(Contains(kd.text, "ntbox kd: the machine stopped with a bugcheck (report ")) << kd.text;
+  EXPECT_EQ(fault.exit, 4) << fault.out << fault.err;
+  EXPECT_TRUE(Contains(Run("crash").out, "KMODE_EXCEPTION_NOT_HANDLED (1e)"));
 }
 
 }  // namespace
