@@ -185,8 +185,7 @@ Result<int> Open(const fs::path& root, const ClientRequest& request, bool autost
                             {"filtered", request.filtered}, {"json", request.json},
                             {"echo", request.echo}, {"breakIn", request.breakIn}};
   std::fflush(stdout);
-  constexpr int kStdio[3] = {0, 1, 2};
-  if (!WriteFrame(fd, FrameKind::kRequest, json.dump()) || (request.passStdio && !SendDescriptors(fd, kStdio))) {
+  if (!WriteFrame(fd, FrameKind::kRequest, json.dump()) || (request.passStdio && !SendDescriptors(fd, request.stdio))) {
     ::close(fd);
     return Fail("the machine server at " + root.string() + " went away");
   }

@@ -18,6 +18,7 @@ struct ClientRequest {
   bool filtered = false;
   bool json = false;
   bool passStdio = false;  // ntbox run: the server gets this process's stdin/stdout/stderr
+  int stdio[3] = {0, 1, 2};  // which descriptors passStdio hands over
   bool echo = false;       // kd: the server prints each command after its prompt (no terminal here)
   bool breakIn = false;    // kd -b: break in at once
 };

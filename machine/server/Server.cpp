@@ -23,6 +23,7 @@
 #include <nlohmann/json.hpp>
 
 #include "debug/Engine.h"
+#include "debug/GdbServer.h"
 #include "machine/Machine.h"
 #include "machine/commands/Command.h"
 #include "machine/commands/DbgviewFormat.h"
@@ -127,6 +128,10 @@ class Server {
     }
     if (command == "kd") {
       Kd(fd, request.value("echo", false), request.value("breakIn", false));
+      return;
+    }
+    if (command == "gdbserver") {
+      Gdb(fd);
       return;
     }
     if (command == "shutdown") {
@@ -317,26 +322,8 @@ class Server {
   // ntbox kd: a debugger session on this connection. The machine must have been booted with
   // kernel debugging on (bcdedit /debug on), as Windows requires; one debugger at a time.
   void Kd(int fd, bool echo, bool breakIn) {
-    auto refuse = [fd](const std::string& text, int status) {
-      WriteFrame(fd, FrameKind::kStderr, text);
-      WriteFrame(fd, FrameKind::kExit, std::to_string(status));
-      ::close(fd);
-    };
-    if (!machine_->activeBootConfig().debug) {
-      refuse("ntbox kd: kernel debugging is not enabled on this machine. Enable it and restart the machine:\n"
-             "  ntbox bcdedit /debug on\n  ntbox reboot\n",
-             kCommandFailed);
-      return;
-    }
     nt::kd::Debugger& debugger = nt::kd::Debugger::Get();
-    {
-      std::lock_guard lock(kdMutex_);
-      if (stopping_) return refuse("ntbox: the machine is shutting down\n", kCommandFailed);
-      if (kdSocket_ >= 0 || !debugger.Attach()) {
-        return refuse("ntbox kd: a debugger is already attached to this machine\n", kCommandFailed);
-      }
-      kdSocket_ = fd;
-    }
+    if (!AttachDebugger(fd, "kd")) return;
     const int events = debugger.eventFd();
     bool gone = false;
     // While the machine runs for a command (g, a step over a call): until a stop waits; the
@@ -401,6 +388,51 @@ class Server {
     ::close(fd);
     kdSocket_ = -1;
     kdGone_.notify_all();
+  }
+
+  // Attaches the machine's debugger for the session on fd, or refuses it there: the machine must
+  // run with kernel debugging on, and one debugger at a time.
+  bool AttachDebugger(int fd, const char* who) {
+    auto refuse = [fd](const std::string& text, int status) {
+      WriteFrame(fd, FrameKind::kStderr, text);
+      WriteFrame(fd, FrameKind::kExit, std::to_string(status));
+      ::close(fd);
+      return false;
+    };
+    if (!machine_->activeBootConfig().debug) {
+      return refuse(fmt::format("ntbox {}: kernel debugging is not enabled on this machine. Enable it and restart the "
+                                "machine:\n  ntbox bcdedit /debug on\n  ntbox reboot\n",
+                                who),
+                    kCommandFailed);
+    }
+    std::lock_guard lock(kdMutex_);
+    if (stopping_) return refuse("ntbox: the machine is shutting down\n", kCommandFailed);
+    if (kdSocket_ >= 0 || !nt::kd::Debugger::Get().Attach()) {
+      return refuse(fmt::format("ntbox {}: a debugger is already attached to this machine\n", who), kCommandFailed);
+    }
+    kdSocket_ = fd;
+    return true;
+  }
+
+  // ntbox gdbserver: gdb's remote protocol on the descriptors the client handed over (its stdio,
+  // or the connection it accepted).
+  void Gdb(int fd) {
+    int stdio[3] = {-1, -1, -1};
+    if (!ReceiveDescriptors(fd, stdio)) {
+      WriteFrame(fd, FrameKind::kStderr, "ntbox gdbserver: the client did not pass gdb's connection\n");
+      WriteFrame(fd, FrameKind::kExit, std::to_string(kCommandUsage));
+      ::close(fd);
+      return;
+    }
+    if (AttachDebugger(fd, "gdbserver")) {
+      debug::ServeGdb(stdio[0], stdio[1]);
+      WriteFrame(fd, FrameKind::kExit, "0");
+      std::lock_guard lock(kdMutex_);
+      ::close(fd);
+      kdSocket_ = -1;
+      kdGone_.notify_all();
+    }
+    for (int d : stdio) ::close(d);
   }
 
   // A stop ends the debugger's session: its connection is shut, and its thread lets go.

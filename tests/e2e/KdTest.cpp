@@ -3,10 +3,12 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <regex>
 #include <string>
 #include <thread>
@@ -365,6 +367,51 @@ TEST_F(KdTest, BugCheckBreaksInFirst) {
   EXPECT_TRUE(Contains(kd.text, "ntbox kd: the machine stopped with a bugcheck (report ")) << kd.text;
   EXPECT_EQ(fault.exit, 4) << fault.out << fault.err;
   EXPECT_TRUE(Contains(Run("crash").out, "KMODE_EXCEPTION_NOT_HANDLED (1e)"));
+}
+
+// gdb in batch mode through ntbox gdbserver: a pending breakpoint on DriverEntry resolved when the
+// driver loads (the library list gives gdb its file and address), bt through the kernel's own code,
+// next by source line, print *DriverObject; detached, the driver's start completes.
+TEST_F(KdTest, GdbBreaksInDriverEntryAndSteps) {
+  ASSERT_EQ(Run("bcdedit /set testsigning on").exit, 0);
+  ASSERT_EQ(Run("bcdedit /debug on").exit, 0);
+  ASSERT_EQ(Run("reboot").exit, 0);
+  ASSERT_EQ(Run("sc create kd_target type= kernel binPath= " + Driver("kd_target.sys")).exit, 0);
+  const std::string stem = (dir_.parent_path() / ("gdb_" + std::to_string(getpid()))).string();
+  const std::string fifo = stem + ".done", scOut = stem + ".sc", gdbOut = stem + ".gdb";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  const std::string ntbox = std::string(NTBOX_BIN) + " --machine " + dir_.string();
+  // The driver starts once gdb is attached (the machine stands still until gdb goes on), and says
+  // so through the fifo when its start has returned.
+  const std::string start = "shell (" + ntbox + " sc start kd_target >" + scOut + " 2>&1; echo done >" + fifo + ") &";
+  const std::string command = "gdb -batch -nx -ex 'set pagination off' -ex 'set breakpoint pending on' -ex 'target remote | " +
+                              ntbox + " gdbserver --stdio' -ex 'break DriverEntry' -ex '" + start +
+                              "' -ex continue -ex bt -ex next -ex next -ex 'print *driver' -ex 'info sharedlibrary' "
+                              "-ex detach >" + gdbOut + " 2>&1 </dev/null";
+  const int status = std::system(command.c_str());
+  std::string done;
+  {
+    std::ifstream in(fifo);
+    std::getline(in, done);
+  }
+  const std::string out = ntbox::test::Slurp(gdbOut);
+  const std::string sc = ntbox::test::Slurp(scOut);
+  for (const auto& f : {fifo, scOut, gdbOut}) std::remove(f.c_str());
+  EXPECT_EQ(WEXITSTATUS(status), 0) << out;
+  EXPECT_TRUE(Contains(out, "Breakpoint 1 (DriverEntry) pending.")) << out;
+  EXPECT_TRUE(Matches(out, R"(Breakpoint 1, DriverEntry \(driver=0x[0-9a-f]+, registryPath=0x[0-9a-f]+\) at .*kd_target.c:98
+98	  RtlInitUnicodeString\(&name, L"\\\\Device\\\\KdTarget"\);)")) << out;
+  EXPECT_TRUE(Matches(out, R"(#0  DriverEntry \(driver=0x)")) << out;
+  EXPECT_TRUE(Matches(out, R"(#1  0x[0-9a-f]+ in ntbox_call_driver \(\))")) << out;
+  EXPECT_TRUE(Contains(out, "ntbox::nt::Driver::CallEntry")) << out;
+  EXPECT_TRUE(Matches(out, R"(^99	  status = IoCreateDevice\(driver, 0, &name, FILE_DEVICE_UNKNOWN, 0, FALSE, &device\);$)")) << out;
+  EXPECT_TRUE(Matches(out, R"(^100	  if \(!NT_SUCCESS\(status\)\) return status;$)")) << out;
+  EXPECT_TRUE(Matches(out, R"(\$1 = \{Type = 4, Size = 336, DeviceObject = 0x[0-9a-f]+, .* DriverInit = 0x[0-9a-f]+ <DriverEntry>)"))
+      << out;
+  EXPECT_TRUE(Contains(out, "kd_target.sys")) << out;
+  EXPECT_TRUE(Contains(out, "[Inferior 1 (Remote target) detached]")) << out;
+  EXPECT_EQ(done, "done");
+  EXPECT_TRUE(Contains(sc, "STATE              : 4  RUNNING")) << sc;
 }
 
 }  // namespace

@@ -30,4 +30,12 @@ struct KdOptions {
 // ntbox kd: the debugger session on the machine in root.
 int RunKd(const std::filesystem::path& root, const KdOptions& options);
 
+struct GdbServerOptions {
+  bool stdio = false;      // gdb's "target remote | ntbox gdbserver --stdio"
+  int port = 0;            // a loopback TCP port
+  std::string socketPath;  // a Unix socket
+};
+// ntbox gdbserver: gdb's remote protocol for the machine in root.
+int RunGdbServer(const std::filesystem::path& root, const GdbServerOptions& options);
+
 }  // namespace ntbox::tools

@@ -284,6 +284,16 @@ std::vector<std::function<int()>> AddMachineCommands(CLI::App& app) {
              "Without a terminal, commands are read from standard input (one a line) unless -c is given.");
   runs.push_back([kd, o, kdOptions] { return kd->parsed() ? RunKd(Root(*o), *kdOptions) : -1; });
 
+  CLI::App* gdbserver = app.add_subcommand("gdbserver", "gdb's remote protocol for the machine's drivers (gdb, VS Code, CLion, IDA)");
+  auto gdbOptions = std::make_shared<GdbServerOptions>();
+  gdbserver->add_flag("--stdio", gdbOptions->stdio, "speak on standard input and output: target remote | ntbox gdbserver --stdio");
+  gdbserver->add_option("--port", gdbOptions->port, "listen on this loopback TCP port for one connection");
+  gdbserver->add_option("--socket", gdbOptions->socketPath, "listen on this Unix socket for one connection");
+  gdbserver->footer("The machine must run with kernel debugging on (ntbox bcdedit /debug on, then ntbox reboot).\n"
+                    "gdb reads each loaded driver's DWARF from the library list; set breakpoint pending on\n"
+                    "lets a breakpoint wait for its driver.");
+  runs.push_back([gdbserver, o, gdbOptions] { return gdbserver->parsed() ? RunGdbServer(Root(*o), *gdbOptions) : -1; });
+
   CLI::App* dbgview = app.add_subcommand("dbgview", "Kernel debug output, as DebugView (Capture Kernel, verbose)");
   dbgview->add_flag("-f,--follow", o->follow, "keep printing new output until interrupted");
   dbgview->add_flag("--filtered", o->filtered, "only what passes the Debug Print Filter");
