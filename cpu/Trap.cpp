@@ -649,6 +649,11 @@ void OnTrap(int signal, siginfo_t* info, void* context) {
   if (Recovered(uc, RecoverBaseProbeFault)) return;
   // Then FS (thread-local storage) and GS, before anything reads them.
   const unsigned disturbed = RestoreHostStateInTrap();
+  // A debugger's data breakpoint: a watched page touched (by driver code or the kernel's).
+  if ((signal == SIGSEGV || signal == SIGBUS) && info->si_code == SEGV_ACCERR && nt::kd::Attached() &&
+      nt::kd::Debugger::Get().OnWatchFault(uc, reinterpret_cast<std::uint64_t>(info->si_addr))) {
+    return;
+  }
   // A debugger's single step (or a breakpoint it stepped over) ends here, in driver code or in the
   // kernel's where a step went.
   if (signal == SIGTRAP && info->si_code == TRAP_TRACE && nt::kd::Debugger::Get().OnTraceTrap(uc, nt::ke::CurrentThread())) {

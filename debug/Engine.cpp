@@ -30,6 +30,7 @@ constexpr std::array kCommands{
     Command{"!devobj", CmdDevobj}, Command{".cls", CmdCls},    Command{".reload", CmdReload},
     Command{"q", CmdQuit},       Command{"qq", CmdQuit},       Command{"qd", CmdQuit},
     Command{"bp", CmdBreakpoint}, Command{"bu", CmdBreakpoint}, Command{"bl", CmdBreakpointList},
+    Command{"ba", CmdDataBreakpoint},
     Command{"bc", CmdBreakpointChange}, Command{"bd", CmdBreakpointChange}, Command{"be", CmdBreakpointChange},
     Command{"g", CmdGo},         Command{"p", CmdStep},        Command{"t", CmdStep},
     Command{"gu", CmdGoUp},      Command{"k", CmdStack},       Command{"kb", CmdStack},

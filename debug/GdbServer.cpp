@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <string>
 
 #include <fmt/format.h>
@@ -149,6 +150,10 @@ class GdbSession {
     const char* signal = s->reason == StopReason::kBugCheck ? "0b" : "05";
     std::string reply = fmt::format("T{}thread:01;", signal);
     if (s->reason == StopReason::kBreakpoint) reply += "swbreak:;";
+    if (s->reason == StopReason::kDataBreakpoint) {
+      const auto it = watches_.find(s->address);
+      reply += fmt::format("{}:{:x};", it == watches_.end() ? "watch" : it->second, s->address);
+    }
     return reply;
   }
 
@@ -228,9 +233,23 @@ class GdbSession {
   }
 
   std::string Breakpoint(bool insert, std::string_view args) {
-    // Z0 (software) and Z1 (hardware, served by a software one): "type,address,kind".
-    if (args.size() < 2 || (args[0] != '0' && args[0] != '1')) return "";
+    // Z0 (software) and Z1 (hardware, served by a software one): "type,address,kind"; Z2 (write),
+    // Z3 (read) and Z4 (access) watchpoints: "type,address,length".
+    if (args.size() < 2 || args[0] < '0' || args[0] > '4') return "";
     const std::uint64_t address = std::strtoull(std::string(args.substr(2)).c_str(), nullptr, 16);
+    if (args[0] >= '2') {
+      const auto comma = args.find(',', 2);
+      const auto length = comma == std::string_view::npos ? 0 : std::strtoul(std::string(args.substr(comma + 1)).c_str(), nullptr, 16);
+      if (!insert) {
+        Debugger::Get().Unwatch(address);
+        watches_.erase(address);
+        return "OK";
+      }
+      const auto access = args[0] == '2' ? nt::kd::Access::kWrite : nt::kd::Access::kReadWrite;
+      if (!Debugger::Get().Watch(address, static_cast<std::uint32_t>(length), access)) return "E01";
+      watches_[address] = args[0] == '2' ? "watch" : args[0] == '3' ? "rwatch" : "awatch";
+      return "OK";
+    }
     if (!insert) {
       Debugger::Get().Remove(address);
       return "OK";
@@ -298,7 +317,13 @@ class GdbSession {
   std::string Handle(const std::string& p) {
     if (p.empty()) return "";
     switch (p[0]) {
-      case '?': return StopReply();
+      case '?': {
+        // The first stop names the libraries loaded already, so gdb reads their symbols now.
+        std::string reply = StopReply();
+        if (!initialReported_ && reply.starts_with("T") && reply.find("library:") == std::string::npos) reply += "library:;";
+        initialReported_ = true;
+        return reply;
+      }
       case 'g': return ReadRegisters();
       case 'G': {
         for (int n = 0; n < 17 && static_cast<std::size_t>(n * 16 + 16) < p.size(); ++n) {
@@ -376,7 +401,9 @@ class GdbSession {
   Session session_;
   std::string buffer_;
   std::string libraries_;
+  std::map<std::uint64_t, std::string> watches_;  // address → how gdb named it (watch, rwatch, awatch)
   bool interrupt_ = false;
+  bool initialReported_ = false;
   bool noAck_ = false;
   bool done_ = false;
   bool replied_ = false;

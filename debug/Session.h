@@ -25,6 +25,9 @@ struct Breakpoint {
   bool enabled = true;
   bool unresolved = false;  // bu, or bp on a module not loaded yet: re-resolved at each load
   std::uint64_t hits = 0;
+  // ba: a data breakpoint of this size on writes (w) or on every access (r); 0 for a code one.
+  std::uint32_t dataSize = 0;
+  nt::kd::Access access = nt::kd::Access::kWrite;
 };
 
 class Session {
@@ -103,6 +106,7 @@ void CmdDrvobj(Session&, std::string_view, std::string_view);
 void CmdDevobj(Session&, std::string_view, std::string_view);
 void CmdBreakpoint(Session&, std::string_view, std::string_view);  // bp bu
 void CmdBreakpointList(Session&, std::string_view, std::string_view);  // bl
+void CmdDataBreakpoint(Session&, std::string_view, std::string_view);  // ba
 void CmdBreakpointChange(Session&, std::string_view, std::string_view);  // bc bd be
 void CmdGo(Session&, std::string_view, std::string_view);  // g
 void CmdStep(Session&, std::string_view, std::string_view);  // p t

@@ -2,6 +2,7 @@
 // WinDbg does it. Steps over calls use a breakpoint after the call; source-line steps repeat
 // instruction steps until the line changes.
 #include <algorithm>
+#include <cctype>
 #include <fstream>
 
 #include "debug/Disassembler.h"
@@ -38,11 +39,22 @@ bool InDriverCode(Session& s, std::uint64_t address) {
   return m && !m->kernelCode;
 }
 
-Breakpoint* FindBreakpoint(Session& s, std::uint64_t address) {
+Breakpoint* FindBreakpoint(Session& s, std::uint64_t address, bool data = false) {
   for (auto& b : s.breakpoints) {
-    if (b.address == address && b.enabled) return &b;
+    if (b.address == address && b.enabled && (b.dataSize != 0) == data) return &b;
   }
   return nullptr;
+}
+
+// Writes one breakpoint into the machine (code: an int 3; data: its pages protected).
+Result<void> Arm(const Breakpoint& b) {
+  if (b.dataSize) return Debugger::Get().Watch(b.address, b.dataSize, b.access);
+  return Debugger::Get().Insert(b.address);
+}
+
+void Disarm(const Breakpoint& b) {
+  if (b.dataSize) Debugger::Get().Unwatch(b.address);
+  else Debugger::Get().Remove(b.address);
 }
 
 // The module a breakpoint's expression names ("sioctl!DriverEntry" → "sioctl").
@@ -79,8 +91,9 @@ void Session::ReportStop() {
   nt::kd::Stop* s = stop();
   if (!s) return;
   switch (s->reason) {
-    case StopReason::kBreakpoint: {
-      Breakpoint* b = FindBreakpoint(*this, s->address);
+    case StopReason::kBreakpoint:
+    case StopReason::kDataBreakpoint: {
+      Breakpoint* b = FindBreakpoint(*this, s->address, s->reason == StopReason::kDataBreakpoint);
       if (b) {
         ++b->hits;
         Printf("Breakpoint {} hit\n", b->id);
@@ -126,7 +139,7 @@ void Session::ArmBreakpoints() {
       b.unresolved = true;
       continue;
     }
-    if (b.address && b.enabled) (void)Debugger::Get().Insert(b.address);
+    if (b.address && b.enabled && !b.dataSize) (void)Debugger::Get().Insert(b.address);
   }
 }
 
@@ -235,7 +248,10 @@ void CmdBreakpoint(Session& s, std::string_view name, std::string_view args) {
 void CmdBreakpointList(Session& s, std::string_view, std::string_view) {
   for (const auto& b : s.breakpoints) {
     const char state = b.enabled ? 'e' : 'd';
-    if (!b.address) {
+    if (b.dataSize) {
+      s.Printf("{:>2} {}  {} {} {}  {:04} ({:04}) {}\n", b.id, state, nt::WinDbgAddress(b.address),
+               b.access == nt::kd::Access::kWrite ? 'w' : 'r', b.dataSize, 1, 1, s.symbols().NameOf(b.address));
+    } else if (!b.address) {
       s.Printf("{:>2} {}u                      {:04} ({:04}) ({})\n", b.id, state, 1, 1, b.expression);
     } else {
       s.Printf("{:>2} {}{} {}     {:04} ({:04}) {}\n", b.id, state, b.unresolved ? 'u' : ' ',
@@ -259,16 +275,51 @@ void CmdBreakpointChange(Session& s, std::string_view name, std::string_view arg
         ++it;
         continue;
       }
-      if (it->address && (name == "bc" || name == "bd")) Debugger::Get().Remove(it->address);
+      if (it->address && (name == "bc" || name == "bd")) Disarm(*it);
       if (name == "bc") {
         it = s.breakpoints.erase(it);
         continue;
       }
       it->enabled = name == "be";
-      if (it->enabled && it->address) (void)Debugger::Get().Insert(it->address);
+      if (it->enabled && it->address) (void)Arm(*it);
       ++it;
     }
   }
+}
+
+// ba r|w|e SIZE ADDRESS (or ba w4 ADDRESS): a data breakpoint; e is a code breakpoint.
+void CmdDataBreakpoint(Session& s, std::string_view, std::string_view args) {
+  auto words = SplitArgs(args);
+  // "w4" is "w 4".
+  if (!words.empty() && words[0].size() > 1 && std::isalpha(static_cast<unsigned char>(words[0][0]))) {
+    words.insert(words.begin() + 1, words[0].substr(1));
+    words[0].resize(1);
+  }
+  if (words.size() != 3 || (words[0] != "r" && words[0] != "w" && words[0] != "e")) {
+    s.Print("Syntax: ba r|w|e 1|2|4|8 ADDRESS\n");
+    return;
+  }
+  auto address = s.Evaluate(words[2]);
+  if (!address) {
+    s.Printf("{}\n", address.error().message);
+    return;
+  }
+  if (words[0] == "e") {
+    CmdBreakpoint(s, "bp", words[2]);
+    return;
+  }
+  Breakpoint b;
+  b.id = s.nextBreakpoint;
+  b.expression = words[2];
+  b.address = *address;
+  b.dataSize = static_cast<std::uint32_t>(std::strtoul(words[1].c_str(), nullptr, 16));
+  b.access = words[0] == "w" ? nt::kd::Access::kWrite : nt::kd::Access::kReadWrite;
+  if (auto armed = Arm(b); !armed) {
+    s.Printf("Unable to set breakpoint {} at {}: {}\n", b.id, nt::WinDbgAddress(b.address), armed.error().message);
+    return;
+  }
+  ++s.nextBreakpoint;
+  s.breakpoints.push_back(std::move(b));
 }
 
 void CmdGo(Session& s, std::string_view, std::string_view args) {

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -52,7 +53,23 @@ std::map<std::uint64_t, ke::KernelThread*> g_stepReturns;
 struct StepState {
   bool stepping = false;
   std::uint64_t reinsert = 0;
+  std::uint64_t reprotect = 0;   // a watched page opened for one access
+  std::uint64_t watchHit = 0;    // that access touched a watched range from driver code: its datum
 };
+
+// Data breakpoints and the pages they protect (the protection each page has otherwise).
+struct Watched {
+  std::uint64_t address = 0;
+  std::uint32_t size = 0;
+  Access access = Access::kWrite;
+};
+std::mutex g_watchMutex;
+std::vector<Watched> g_watches;
+struct WatchedPage {
+  int normal = PROT_READ | PROT_WRITE;
+  int watched = PROT_READ;
+};
+std::map<std::uint64_t, WatchedPage> g_watchedPages;
 thread_local StepState t_step;
 
 constexpr int kRegs[] = {REG_RAX, REG_RCX, REG_RDX, REG_RBX, REG_RSP, REG_RBP, REG_RSI, REG_RDI,
@@ -156,6 +173,12 @@ bool Debugger::Attach() {
 
 void Debugger::Detach() {
   {
+    std::lock_guard lock(g_watchMutex);
+    for (const auto& [page, p] : g_watchedPages) mprotect(reinterpret_cast<void*>(page), 0x1000, p.normal);
+    g_watchedPages.clear();
+    g_watches.clear();
+  }
+  {
     std::lock_guard lock(g_breakpointsMutex);
     for (const auto& [address, original] : g_breakpoints) WriteCode(address, original);
     g_breakpoints.clear();
@@ -195,6 +218,79 @@ void Debugger::HideBreakpoints(std::uint64_t address, std::span<std::uint8_t> by
   for (auto it = g_breakpoints.lower_bound(address); it != g_breakpoints.end() && it->first < address + bytes.size(); ++it) {
     bytes[it->first - address] = it->second;
   }
+}
+
+Result<void> Debugger::Watch(std::uint64_t address, std::uint32_t size, Access access) {
+  if (size != 1 && size != 2 && size != 4 && size != 8) return Fail("the size is 1, 2, 4 or 8");
+  if (address & (size - 1)) return Fail("the address is not aligned to the size");
+  const Kernel* kernel = Kernel::CurrentOrNull();
+  const Module* m = kernel ? kernel->ModuleAt(address) : nullptr;
+  std::uint8_t probe = 0;
+  if (!cpu::SafeCopy(&probe, reinterpret_cast<const void*>(address), 1)) return Fail("the memory cannot be read");
+  std::lock_guard lock(g_watchMutex);
+  const std::uint64_t page = address & ~0xFFFull;
+  WatchedPage p;
+  if (m) {
+    // A driver's data: its section's protection, as the loader mapped it.
+    const auto rva = static_cast<std::uint32_t>(address - m->image->base());
+    for (const auto& sec : m->image->pe().sections()) {
+      if (rva < sec.virtualAddress || rva >= sec.virtualAddress + sec.virtualSize) continue;
+      if (sec.characteristics & 0x20000000) return Fail("the address is code: ba e is a breakpoint (bp)");
+      p.normal = ((sec.characteristics & 0x40000000) ? PROT_READ : 0) | ((sec.characteristics & 0x80000000) ? PROT_WRITE : 0);
+    }
+  }
+  auto [it, added] = g_watchedPages.emplace(page, p);
+  // Reads too: the page is closed entirely; writes only: it stays readable.
+  it->second.watched = access == Access::kReadWrite ? PROT_NONE : (it->second.watched & PROT_READ ? PROT_READ : PROT_NONE);
+  for (const auto& w : g_watches) {
+    if ((w.address & ~0xFFFull) == page && w.access == Access::kReadWrite) it->second.watched = PROT_NONE;
+  }
+  g_watches.push_back({address, size, access});
+  if (mprotect(reinterpret_cast<void*>(page), 0x1000, it->second.watched) != 0) {
+    g_watches.pop_back();
+    if (added) g_watchedPages.erase(it);
+    return Fail("the page cannot be protected");
+  }
+  return {};
+}
+
+void Debugger::Unwatch(std::uint64_t address) {
+  std::lock_guard lock(g_watchMutex);
+  std::erase_if(g_watches, [&](const Watched& w) { return w.address == address; });
+  const std::uint64_t page = address & ~0xFFFull;
+  const auto it = g_watchedPages.find(page);
+  if (it == g_watchedPages.end()) return;
+  int watched = -1;
+  for (const auto& w : g_watches) {
+    if ((w.address & ~0xFFFull) != page) continue;
+    watched = w.access == Access::kReadWrite ? PROT_NONE : (watched == PROT_NONE ? PROT_NONE : PROT_READ);
+  }
+  if (watched < 0) {
+    mprotect(reinterpret_cast<void*>(page), 0x1000, it->second.normal);
+    g_watchedPages.erase(it);
+  } else {
+    it->second.watched = watched;
+    mprotect(reinterpret_cast<void*>(page), 0x1000, watched);
+  }
+}
+
+bool Debugger::OnWatchFault(ucontext_t* uc, std::uint64_t address) {
+  const std::uint64_t page = address & ~0xFFFull;
+  std::lock_guard lock(g_watchMutex);
+  const auto it = g_watchedPages.find(page);
+  if (it == g_watchedPages.end()) return false;
+  const bool write = (uc->uc_mcontext.gregs[REG_ERR] & 2) != 0;
+  const auto rip = static_cast<std::uint64_t>(uc->uc_mcontext.gregs[REG_RIP]);
+  for (const auto& w : g_watches) {
+    if (address + 1 <= w.address || address >= w.address + w.size) continue;
+    if (w.access == Access::kWrite && !write) continue;
+    if (InDriver(rip)) t_step.watchHit = w.address;
+  }
+  // The access runs once with the page open; the trace trap after it closes the page again.
+  mprotect(reinterpret_cast<void*>(page), 0x1000, it->second.normal);
+  t_step.reprotect = page;
+  SetTrace(uc, true);
+  return true;
 }
 
 bool Debugger::IsBreakpoint(std::uint64_t address) const { return OriginalAt(address).has_value(); }
@@ -338,13 +434,34 @@ bool Debugger::OnBreakInstruction(ucontext_t* uc, ke::KernelThread* t) {
 }
 
 bool Debugger::OnTraceTrap(ucontext_t* uc, ke::KernelThread* t) {
-  if (!t_step.stepping && !t_step.reinsert) return false;
+  if (!t_step.stepping && !t_step.reinsert && !t_step.reprotect) return false;
   if (t_step.reinsert) {
     const std::uint64_t at = t_step.reinsert;
     t_step.reinsert = 0;
     if (OriginalAt(at)) WriteCode(at, 0xCC);
   }
+  if (t_step.reprotect) {
+    std::lock_guard lock(g_watchMutex);
+    if (const auto it = g_watchedPages.find(t_step.reprotect); it != g_watchedPages.end()) {
+      mprotect(reinterpret_cast<void*>(it->first), 0x1000, it->second.watched);
+    }
+    t_step.reprotect = 0;
+  }
   SetTrace(uc, false);
+  if (t_step.watchHit && t) {
+    // The watched access happened: the stop is after it, at the next instruction.
+    Stop stop;
+    stop.reason = StopReason::kDataBreakpoint;
+    stop.thread = t;
+    stop.processor = t->processor;
+    stop.address = t_step.watchHit;
+    t_step.watchHit = 0;
+    t_step.stepping = false;
+    ToContext(uc, stop.context);
+    stop.hasContext = true;
+    GoOn(uc, stop.context, Wait(stop));
+    return true;
+  }
   if (!t_step.stepping) return true;
   t_step.stepping = false;
   const auto rip = static_cast<std::uint64_t>(uc->uc_mcontext.gregs[REG_RIP]);

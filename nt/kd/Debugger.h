@@ -32,7 +32,11 @@ enum class StopReason {
   kBreakIn,           // the debugger asked (Ctrl-C, kd -b)
   kBugCheck,          // the machine is about to stop; the report follows the resume
   kModuleLoad,        // a driver image was mapped (before its DriverEntry)
+  kDataBreakpoint,    // driver code read or wrote a watched range (ba); the access has happened
 };
+
+// A data breakpoint's access: w (writes) or r (reads and writes), as ba's r and w.
+enum class Access { kWrite, kReadWrite };
 
 struct Stop {
   StopReason reason = StopReason::kBreakIn;
@@ -41,7 +45,7 @@ struct Stop {
   ke::KernelThread* thread = nullptr;
   bool hasContext = false;
   CONTEXT context{};             // its registers; changes are written back on resume
-  std::uint64_t address = 0;     // the breakpoint's or break instruction's address
+  std::uint64_t address = 0;     // the breakpoint's or break instruction's address; a data breakpoint's datum
   const BugCheck* bugCheck = nullptr;
   std::string moduleName;        // kModuleLoad
   std::uint64_t moduleBase = 0, moduleEnd = 0;
@@ -82,6 +86,12 @@ class Debugger {
   // A software breakpoint at address (driver code): 0xCC written, the original byte kept.
   Result<void> Insert(std::uint64_t address);
   void Remove(std::uint64_t address);
+  // A data breakpoint on [address, address + size) in a driver image's data or the pool: the pages
+  // are protected, and an access by driver code stops after it (the machine has no debug registers
+  // to spare: Linux's hardware breakpoints do not fire in every VM). Accesses by the kernel's own
+  // code to the range go on unreported; other data on those pages costs a fault and a step.
+  Result<void> Watch(std::uint64_t address, std::uint32_t size, Access access);
+  void Unwatch(std::uint64_t address);
   // Memory as it was before breakpoints were written (reads through the debugger, reports).
   void HideBreakpoints(std::uint64_t address, std::span<std::uint8_t> bytes) const;
   // Whether module loads stop (deferred breakpoints wait for them).
@@ -99,6 +109,9 @@ class Debugger {
   // took the trap (the thread waited, and uc holds how it goes on).
   bool OnBreakInstruction(ucontext_t* uc, ke::KernelThread* t);  // int3 (rip after it)
   bool OnTraceTrap(ucontext_t* uc, ke::KernelThread* t);         // TF: a step, or a breakpoint stepped over
+  // A fault on a watched page (address: what was touched): true when it was one, and the access
+  // runs once with the page open.
+  bool OnWatchFault(ucontext_t* uc, std::uint64_t address);
   bool OnBreakInSignal(ucontext_t* uc, ke::KernelThread* t);
   // An emulated instruction (cr8 ...) finished under TF: the trace trap it would have taken.
   void AfterEmulatedStep(ucontext_t* uc, ke::KernelThread* t);

@@ -104,8 +104,9 @@ class KdTest : public ntbox::test::MachineFixture {
   // kd waits in g while an IOCTL to kd_target runs into a stop; once kd has shown it (shown), the
   // commands go and the IOCTL's end is awaited. Finish kd after.
   Background StopWithIoctl(const std::string& code, const std::string& shown, Outcome& result,
-                           const std::vector<std::string>& commands) {
+                           const std::vector<std::string>& commands, const std::vector<std::string>& first = {}) {
     Background kd = StartKd("", {});
+    for (const auto& command : first) kd.Send(command);
     kd.Send("g");
     EXPECT_TRUE(kd.ReadUntil("kd> g\n")) << kd.text;
     std::thread ioctl([&] { result = Run("ioctl '\\\\.\\KdTarget' " + code); });
@@ -412,6 +413,57 @@ TEST_F(KdTest, GdbBreaksInDriverEntryAndSteps) {
   EXPECT_TRUE(Contains(out, "[Inferior 1 (Remote target) detached]")) << out;
   EXPECT_EQ(done, "done");
   EXPECT_TRUE(Contains(sc, "STATE              : 4  RUNNING")) << sc;
+}
+
+// ba w4 on a driver global: the write in the IOCTL stops right after it, in the function that wrote.
+TEST_F(KdTest, DataBreakpointOnADriverGlobal) {
+  BootWithTarget();
+  Outcome write;
+  Background kd = StopWithIoctl("0x222000", "Breakpoint 0 hit\n", write, {"k", "dd kd_target!g_watched L1", "bc 0", "bl", "qd"},
+                                {"ba w4 kd_target!g_watched", "bl"});
+  EXPECT_EQ(kd.Finish(), 0) << kd.text;
+  EXPECT_TRUE(Matches(kd.text, R"(kd> bl
+ 0 e  [0-9a-f`]{17} w 4  0001 \(0001\) kd_target!g_watched
+)")) << kd.text;
+  EXPECT_TRUE(Matches(kd.text, R"(Breakpoint 0 hit
+kd_target!WriteWatched\+0x[0-9a-f]+ \[.*kd_target.c @ 34\]:
+   34:   return g_watched;)")) << kd.text;
+  EXPECT_TRUE(Matches(kd.text, R"(^01 [0-9a-f`]{17} [0-9a-f`]{17} kd_target!KdTargetDeviceControl\+0x)")) << kd.text;
+  EXPECT_TRUE(Matches(kd.text, R"(0: kd> dd kd_target!g_watched L1
+[0-9a-f`]{17}  00000001
+)")) << kd.text;
+  EXPECT_TRUE(Contains(kd.text, "0: kd> bl\n0: kd> qd")) << kd.text;
+  EXPECT_EQ(write.exit, 0) << write.out << write.err;
+  // The watched page is the driver's again: another write goes through.
+  EXPECT_EQ(Run("ioctl '\\\\.\\KdTarget' 0x222000").exit, 0);
+  EXPECT_TRUE(Contains(Run("dbgview").out, "kd_target: wrote 2")) << Run("dbgview").out;
+}
+
+// gdb's watchpoint on the same global: Old value, New value, where it was written.
+TEST_F(KdTest, GdbWatchesADriverGlobal) {
+  BootWithTarget();
+  const std::string stem = (dir_.parent_path() / ("gdbw_" + std::to_string(getpid()))).string();
+  const std::string fifo = stem + ".done", gdbOut = stem + ".gdb";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  const std::string ntbox = std::string(NTBOX_BIN) + " --machine " + dir_.string();
+  const std::string write = "shell (" + ntbox + " ioctl '\\\\\\\\.\\\\KdTarget' 0x222000 >/dev/null 2>&1; echo done >" + fifo + ") &";
+  const std::string command = "gdb -batch -nx -ex 'target remote | " + ntbox + " gdbserver --stdio' -ex sharedlibrary " +
+                              "-ex 'watch g_watched' -ex \"" + write + "\" -ex continue -ex 'bt 2' -ex delete -ex detach >" +
+                              gdbOut + " 2>&1 </dev/null";
+  const int status = std::system(command.c_str());
+  std::string done;
+  {
+    std::ifstream in(fifo);
+    std::getline(in, done);
+  }
+  const std::string out = ntbox::test::Slurp(gdbOut);
+  for (const auto& f : {fifo, gdbOut}) std::remove(f.c_str());
+  EXPECT_EQ(WEXITSTATUS(status), 0) << out;
+  EXPECT_TRUE(Contains(out, "Hardware watchpoint 1: g_watched")) << out;
+  EXPECT_TRUE(Contains(out, "Old value = 0\nNew value = 1\n")) << out;
+  EXPECT_TRUE(Matches(out, R"(WriteWatched \(value=1\) at .*kd_target.c:34)")) << out;
+  EXPECT_TRUE(Matches(out, R"(#1  0x[0-9a-f]+ in KdTargetDeviceControl \(device=0x)")) << out;
+  EXPECT_EQ(done, "done");
 }
 
 }  // namespace
