@@ -36,7 +36,7 @@ constexpr std::array kCommands{
     Command{"gu", CmdGoUp},      Command{"k", CmdStack},       Command{"kb", CmdStack},
     Command{"kn", CmdStack},     Command{"kp", CmdStack},      Command{"kv", CmdStack},
     Command{"r", CmdRegisters},  Command{"l", CmdLines},       Command{".bugcheck", CmdBugCheck},
-    Command{"!analyze", CmdAnalyze},
+    Command{"!analyze", CmdAnalyze}, Command{"dt", CmdDisplayType}, Command{"dv", CmdLocals},
 };
 
 // The command word: "!ext", ".meta", "?", or the letters before the arguments ("dd", "lmv").

@@ -116,5 +116,7 @@ void CmdRegisters(Session&, std::string_view, std::string_view);  // r
 void CmdLines(Session&, std::string_view, std::string_view);  // l+t l-t
 void CmdBugCheck(Session&, std::string_view, std::string_view);  // .bugcheck
 void CmdAnalyze(Session&, std::string_view, std::string_view);  // !analyze
+void CmdDisplayType(Session&, std::string_view, std::string_view);  // dt
+void CmdLocals(Session&, std::string_view, std::string_view);  // dv
 
 }  // namespace ntbox::debug

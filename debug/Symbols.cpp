@@ -88,8 +88,14 @@ DebugInfo ParseDebugInfo(std::string_view dump, std::uint64_t slide) {
                             fileIndex.contains(file) ? fileIndex[file] : 0});
     } else if (f[0] == "V" && f.size() >= 5) {
       info.variables.push_back({Hex(f[1]) + slide, std::strtoull(f[2].c_str(), nullptr, 10), f[3], f[4]});
-    } else if (f[0] == "A" && f.size() >= 6) {
-      info.locals.push_back({Hex(f[1]) + slide, f[2] == "P", f[3], f[4], std::strtoll(f[5].c_str(), nullptr, 10)});
+    } else if (f[0] == "A" && f.size() >= 7) {
+      info.locals.push_back({Hex(f[1]) + slide, f[2] == "P", f[3], f[4], std::strtoll(f[5].c_str(), nullptr, 10),
+                             std::strtoull(f[6].c_str(), nullptr, 10)});
+    } else if (f[0] == "T" && f.size() >= 3) {
+      info.types.push_back({f[1], std::strtoull(f[2].c_str(), nullptr, 10), {}});
+    } else if (f[0] == "M" && f.size() >= 5 && !info.types.empty()) {
+      const std::uint64_t size = std::strtoull(f[4].c_str(), nullptr, 10);
+      info.types.back().members.push_back({Hex(f[1]), f[2], WinDbgTypeName(f[3], size), size});
     }
   }
   std::sort(info.functions.begin(), info.functions.end(), [](auto& a, auto& b) { return a.low < b.low; });

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "debug/Types.h"
 #include "pe/CoffSymbols.h"
 
 namespace ntbox::debug {
@@ -37,6 +38,7 @@ struct LocalInfo {
   bool parameter = false;
   std::string name, type;
   std::int64_t frameOffset = 0;  // from the frame base (the canonical frame address)
+  std::uint64_t size = 0;
 };
 
 // An image's DWARF, at its loaded addresses.
@@ -46,6 +48,7 @@ struct DebugInfo {
   std::vector<LineRow> lines;           // by address
   std::vector<VariableInfo> variables;
   std::vector<LocalInfo> locals;
+  std::vector<TypeLayout> types;  // its structures (dt), members' types in WinDbg's notation
   bool empty() const { return functions.empty() && lines.empty(); }
 };
 // Parses ntbox-lines --dump output; slide: loaded base - preferred base.

@@ -415,6 +415,40 @@ TEST_F(KdTest, GdbBreaksInDriverEntryAndSteps) {
   EXPECT_TRUE(Contains(sc, "STATE              : 4  RUNNING")) << sc;
 }
 
+// dv and dt at a stop: the parameters and locals from DWARF, nt!_DRIVER_OBJECT from ntbox's layout
+// with the driver object's values, a driver's own structure and a global of it.
+TEST_F(KdTest, LocalsAndTypes) {
+  ASSERT_EQ(Run("bcdedit /set testsigning on").exit, 0);
+  ASSERT_EQ(Run("bcdedit /debug on").exit, 0);
+  ASSERT_EQ(Run("reboot").exit, 0);
+  ASSERT_EQ(Run("sc create kd_target type= kernel binPath= " + Driver("kd_target.sys")).exit, 0);
+  Background kd = StartKd("bu kd_target!DriverEntry; g; p; p; p; dv; dt nt!_DRIVER_OBJECT; dt nt!_DRIVER_OBJECT poi(@rbp+10);"
+                          " dt kd_target!_UNICODE_STRING; dt kd_target!g_dpc; dt nt!_NOSUCH; qd");
+  ASSERT_TRUE(kd.ReadUntil("kd> g\n")) << kd.text;
+  Outcome start;
+  std::thread sc([&] { start = Run("sc start kd_target"); });
+  const int status = kd.Finish();
+  sc.join();
+  const std::string& out = kd.text;
+  EXPECT_EQ(status, 0) << out;
+  EXPECT_TRUE(Matches(out, R"(0: kd> dv
+        driver = 0x[0-9a-f`]{17} _DRIVER_OBJECT
+  registryPath = 0x[0-9a-f`]{17} "\\REGISTRY\\MACHINE\\SYSTEM\\ControlSet001\\Services\\kd_target"
+          name = struct _UNICODE_STRING "\\Device\\KdTarget"
+)")) << out;
+  EXPECT_TRUE(Contains(out, "        status = 0n0\n")) << out;
+  EXPECT_TRUE(Contains(out, "nt!_DRIVER_OBJECT\n   +0x000 Type             : Int2B\n")) << out;
+  EXPECT_TRUE(Contains(out, "   +0x070 MajorFunction    : [28] Ptr64     long\n")) << out;
+  EXPECT_TRUE(Contains(out, "   +0x002 Size             : 0n336\n")) << out;
+  EXPECT_TRUE(Contains(out, "   +0x038 DriverName       : _UNICODE_STRING \"\\Driver\\kd_target\"\n")) << out;
+  EXPECT_TRUE(Matches(out, R"(   \+0x058 DriverInit       : 0x[0-9a-f`]{17}     long  kd_target!DriverEntry)")) << out;
+  EXPECT_TRUE(Matches(out, R"(   \+0x070 MajorFunction    : \[28\] 0x[0-9a-f`]{17}     long  nt!IopInvalidDeviceRequest)")) << out;
+  EXPECT_TRUE(Contains(out, "kd_target!_UNICODE_STRING\n   +0x000 Length           : Uint2B\n")) << out;
+  EXPECT_TRUE(Contains(out, "   +0x018 DeferredRoutine  : (null)\n")) << out;
+  EXPECT_TRUE(Contains(out, "Symbol nt!_NOSUCH not found.\n")) << out;
+  EXPECT_EQ(start.exit, 0) << start.out << start.err;
+}
+
 // ba w4 on a driver global: the write in the IOCTL stops right after it, in the function that wrote.
 TEST_F(KdTest, DataBreakpointOnADriverGlobal) {
   BootWithTarget();

@@ -7,7 +7,9 @@
 //   F  LOW  HIGH  LINE  FILE-INDEX  NAME  PARAMETERS a function and its parameter types
 //   L  ADDRESS  LINE  FILE-INDEX                    a row of the line table (statements only)
 //   V  ADDRESS  SIZE  NAME  TYPE                    a global or static variable
-//   A  FUNCTION-LOW  KIND  NAME  TYPE  FRAME-OFFSET a parameter (P) or local (L) at the frame base
+//   A  FUNCTION-LOW  KIND  NAME  TYPE  FRAME-OFFSET  SIZE  a parameter (P) or local (L) at the frame base
+//   T  NAME  SIZE                                   a structure type (as WinDbg names it: _DRIVER_OBJECT)
+//   M  OFFSET  NAME  TYPE  SIZE                     one of its members (follows its T)
 // The only part of ntbox linked with LLVM, and a process of its own: debug information is driver
 // input, and a parser that crashes or hangs on damaged DWARF must not take a report or a debugger
 // with it. No command pays LLVM's load time either; only reports and the debugger run it.
@@ -23,6 +25,7 @@
 #include <cstring>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 
 namespace {
@@ -159,14 +162,15 @@ void DumpVariables(llvm::DWARFDie scope, std::uint64_t functionLow, int depth) {
     const char* name = child.getShortName();
     const auto offset = FrameOffset(child);
     if (!name || !offset) continue;
-    std::printf("A\t%llx\t%c\t%s\t%s\t%lld\n", static_cast<unsigned long long>(functionLow),
-                tag == llvm::dwarf::DW_TAG_formal_parameter ? 'P' : 'L', name,
-                TypeName(child.getAttributeValueAsReferencedDie(llvm::dwarf::DW_AT_type)).c_str(),
-                static_cast<long long>(*offset));
+    const auto type = child.getAttributeValueAsReferencedDie(llvm::dwarf::DW_AT_type);
+    std::printf("A\t%llx\t%c\t%s\t%s\t%lld\t%llu\n", static_cast<unsigned long long>(functionLow),
+                tag == llvm::dwarf::DW_TAG_formal_parameter ? 'P' : 'L', name, TypeName(type).c_str(),
+                static_cast<long long>(*offset), static_cast<unsigned long long>(TypeSize(type)));
   }
 }
 
 int Dump(llvm::DWARFContext& context) {
+  std::set<std::string> types;
   std::map<std::string, unsigned> files;
   auto fileIndex = [&](const std::string& path) {
     const auto [it, added] = files.emplace(path, static_cast<unsigned>(files.size()));
@@ -211,6 +215,21 @@ int Dump(llvm::DWARFContext& context) {
                     static_cast<unsigned long long>(high), static_cast<unsigned long long>(die.getDeclLine()),
                     file.empty() ? ~0u : fileIndex(file), name, parameters.c_str());
         DumpVariables(die, low, 0);
+      } else if ((die.getTag() == llvm::dwarf::DW_TAG_structure_type || die.getTag() == llvm::dwarf::DW_TAG_union_type) &&
+                 die.getShortName() && !die.find(llvm::dwarf::DW_AT_declaration)) {
+        // Each named structure once (every unit that includes a header describes it again).
+        const std::string name = die.getShortName();
+        if (!types.insert(name).second) continue;
+        std::printf("T\t%s\t%llu\n", name.c_str(), static_cast<unsigned long long>(TypeSize(die)));
+        for (const llvm::DWARFDie member : die.children()) {
+          if (member.getTag() != llvm::dwarf::DW_TAG_member) continue;
+          const char* memberName = member.getShortName();
+          const auto offset = llvm::dwarf::toUnsigned(member.find(llvm::dwarf::DW_AT_data_member_location));
+          const auto type = member.getAttributeValueAsReferencedDie(llvm::dwarf::DW_AT_type);
+          std::printf("M\t%llx\t%s\t%s\t%llu\n", static_cast<unsigned long long>(offset ? *offset : 0),
+                      memberName ? memberName : "__unnamed", TypeName(type).c_str(),
+                      static_cast<unsigned long long>(TypeSize(type)));
+        }
       } else if (die.getTag() == llvm::dwarf::DW_TAG_variable && die.getParent() == cu) {
         const char* name = die.getShortName();
         const auto address = StaticAddress(die);
