@@ -37,12 +37,16 @@ constexpr std::array kCommands{
     Command{"kn", CmdStack},     Command{"kp", CmdStack},      Command{"kv", CmdStack},
     Command{"r", CmdRegisters},  Command{"l", CmdLines},       Command{".bugcheck", CmdBugCheck},
     Command{"!analyze", CmdAnalyze}, Command{"dt", CmdDisplayType}, Command{"dv", CmdLocals},
+    Command{"!irql", CmdIrql},   Command{"!pcr", CmdPcr},      Command{"~", CmdProcessors},
+    Command{"!thread", CmdThread}, Command{"!process", CmdProcess}, Command{"!object", CmdObject},
+    Command{"!devstack", CmdDevstack}, Command{"!irp", CmdIrp}, Command{"!pool", CmdPool},
+    Command{"!poolused", CmdPoolUsed},
 };
 
 // The command word: "!ext", ".meta", "?", or the letters before the arguments ("dd", "lmv").
 std::pair<std::string_view, std::string_view> SplitCommand(std::string_view text) {
   std::size_t end = 0;
-  if (text.starts_with('?')) {
+  if (text.starts_with('?') || text.starts_with('~')) {
     end = 1;
   } else {
     if (text.starts_with('!') || text.starts_with('.')) end = 1;

@@ -118,5 +118,15 @@ void CmdBugCheck(Session&, std::string_view, std::string_view);  // .bugcheck
 void CmdAnalyze(Session&, std::string_view, std::string_view);  // !analyze
 void CmdDisplayType(Session&, std::string_view, std::string_view);  // dt
 void CmdLocals(Session&, std::string_view, std::string_view);  // dv
+void CmdIrql(Session&, std::string_view, std::string_view);  // !irql
+void CmdPcr(Session&, std::string_view, std::string_view);  // !pcr
+void CmdProcessors(Session&, std::string_view, std::string_view);  // ~
+void CmdThread(Session&, std::string_view, std::string_view);  // !thread
+void CmdProcess(Session&, std::string_view, std::string_view);  // !process
+void CmdObject(Session&, std::string_view, std::string_view);  // !object
+void CmdDevstack(Session&, std::string_view, std::string_view);  // !devstack
+void CmdIrp(Session&, std::string_view, std::string_view);  // !irp
+void CmdPool(Session&, std::string_view, std::string_view);  // !pool
+void CmdPoolUsed(Session&, std::string_view, std::string_view);  // !poolused
 
 }  // namespace ntbox::debug

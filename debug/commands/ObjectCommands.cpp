@@ -11,36 +11,6 @@
 namespace ntbox::debug {
 namespace {
 
-constexpr std::array<const char*, nt::IRP_MJ_MAXIMUM_FUNCTION + 1> kMajorNames{
-    "IRP_MJ_CREATE",
-    "IRP_MJ_CREATE_NAMED_PIPE",
-    "IRP_MJ_CLOSE",
-    "IRP_MJ_READ",
-    "IRP_MJ_WRITE",
-    "IRP_MJ_QUERY_INFORMATION",
-    "IRP_MJ_SET_INFORMATION",
-    "IRP_MJ_QUERY_EA",
-    "IRP_MJ_SET_EA",
-    "IRP_MJ_FLUSH_BUFFERS",
-    "IRP_MJ_QUERY_VOLUME_INFORMATION",
-    "IRP_MJ_SET_VOLUME_INFORMATION",
-    "IRP_MJ_DIRECTORY_CONTROL",
-    "IRP_MJ_FILE_SYSTEM_CONTROL",
-    "IRP_MJ_DEVICE_CONTROL",
-    "IRP_MJ_INTERNAL_DEVICE_CONTROL",
-    "IRP_MJ_SHUTDOWN",
-    "IRP_MJ_LOCK_CONTROL",
-    "IRP_MJ_CLEANUP",
-    "IRP_MJ_CREATE_MAILSLOT",
-    "IRP_MJ_QUERY_SECURITY",
-    "IRP_MJ_SET_SECURITY",
-    "IRP_MJ_POWER",
-    "IRP_MJ_SYSTEM_CONTROL",
-    "IRP_MJ_DEVICE_CHANGE",
-    "IRP_MJ_QUERY_QUOTA",
-    "IRP_MJ_SET_QUOTA",
-    "IRP_MJ_PNP",
-};
 
 template <class T>
 bool ReadObject(Session& s, std::uint64_t address, T& out) {
@@ -135,8 +105,8 @@ void CmdDrvobj(Session& s, std::string_view, std::string_view args) {
     s.Printf("AddDevice:     {}\n",
              Routine(s, hasExtension ? reinterpret_cast<std::uint64_t>(extension.AddDevice) : 0));
     s.Print("\nDispatch routines:\n");
-    for (std::size_t i = 0; i < kMajorNames.size(); ++i) {
-      s.Printf("[{:02x}] {:<35}{}\n", i, kMajorNames[i], Routine(s, reinterpret_cast<std::uint64_t>(o.MajorFunction[i])));
+    for (std::size_t i = 0; i < std::size(nt::kMajorFunctionNames); ++i) {
+      s.Printf("[{:02x}] {:<35}{}\n", i, nt::kMajorFunctionNames[i], Routine(s, reinterpret_cast<std::uint64_t>(o.MajorFunction[i])));
     }
   }
 }

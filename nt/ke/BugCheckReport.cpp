@@ -10,6 +10,7 @@
 
 #include "nt/Status.h"
 #include "nt/ex/Pool.h"
+#include "nt/io/IoTypes.h"
 #include "nt/ob/Object.h"
 #include "nt/rtl/Printf.h"
 #include "nt/support/SourceLines.h"
@@ -254,15 +255,6 @@ SourcedSymbol Describe(std::uint64_t address, Kernel& kernel) {
   }
   return out;
 }
-
-constexpr const char* kMajorFunctionNames[] = {
-    "IRP_MJ_CREATE", "IRP_MJ_CREATE_NAMED_PIPE", "IRP_MJ_CLOSE", "IRP_MJ_READ", "IRP_MJ_WRITE",
-    "IRP_MJ_QUERY_INFORMATION", "IRP_MJ_SET_INFORMATION", "IRP_MJ_QUERY_EA", "IRP_MJ_SET_EA",
-    "IRP_MJ_FLUSH_BUFFERS", "IRP_MJ_QUERY_VOLUME_INFORMATION", "IRP_MJ_SET_VOLUME_INFORMATION",
-    "IRP_MJ_DIRECTORY_CONTROL", "IRP_MJ_FILE_SYSTEM_CONTROL", "IRP_MJ_DEVICE_CONTROL",
-    "IRP_MJ_INTERNAL_DEVICE_CONTROL", "IRP_MJ_SHUTDOWN", "IRP_MJ_LOCK_CONTROL", "IRP_MJ_CLEANUP",
-    "IRP_MJ_CREATE_MAILSLOT", "IRP_MJ_QUERY_SECURITY", "IRP_MJ_SET_SECURITY", "IRP_MJ_POWER",
-    "IRP_MJ_SYSTEM_CONTROL", "IRP_MJ_DEVICE_CHANGE", "IRP_MJ_QUERY_QUOTA", "IRP_MJ_SET_QUOTA", "IRP_MJ_PNP"};
 
 std::string MajorFunctionName(std::uint8_t major) {
   return major < std::size(kMajorFunctionNames) ? kMajorFunctionNames[major] : fmt::format("IRP_MJ_{:#x}", major);

@@ -58,6 +58,13 @@ void Process::Unlist() {
   if (const auto it = Table().find(id_); it != Table().end() && it->second == this) Table().erase(it);
 }
 
+std::vector<ULONG> Process::LiveIds() {
+  std::lock_guard lock(g_tableMutex);
+  std::vector<ULONG> out;
+  for (const auto& [id, process] : Table()) out.push_back(id);
+  return out;
+}
+
 void* Process::ReferenceById(ULONG id) {
   std::lock_guard lock(g_tableMutex);
   const auto it = Table().find(id);

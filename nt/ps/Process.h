@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 #include <set>
+#include <vector>
 #include <string>
 
 #include "nt/Types.h"
@@ -58,6 +59,8 @@ class Process {
   static Process* FromObject(const void* body);
   // A live process's object by id (the System process's too), referenced; nullptr when there is none.
   static void* ReferenceById(ULONG id);
+  // The ids of the live processes (the debugger's !process), in order.
+  static std::vector<ULONG> LiveIds();
   ULONG parentId() const;
   void SetParent(ULONG parentId);
   // The process has ended with status: its object records how and when, is signalled (waits on

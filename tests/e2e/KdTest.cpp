@@ -449,6 +449,38 @@ TEST_F(KdTest, LocalsAndTypes) {
   EXPECT_EQ(start.exit, 0) << start.out << start.err;
 }
 
+// The machine's state at a breakpoint in a dispatch routine: IRQL, KPCR, processors, the thread and
+// its stack, the processes, objects and directories, the device stack, the IRP.
+TEST_F(KdTest, SystemStateExtensions) {
+  BootWithTarget();
+  Outcome write;
+  Background kd = StopWithIoctl("0x222000", "Breakpoint 0 hit\n", write,
+                                {"!irql", "!pcr", "~", "!thread", "!process 0 0", "!object \\Device",
+                                 "!object \\Device\\KdTarget", "!devstack KdTarget", "!irp @rdx", "!poolused", "qd"},
+                                {"bp kd_target!KdTargetDeviceControl"});
+  EXPECT_EQ(kd.Finish(), 0) << kd.text;
+  const std::string& out = kd.text;
+  EXPECT_TRUE(Contains(out, "Debugger saved IRQL for processor 0x0 -- 0 (PASSIVE_LEVEL)\n")) << out;
+  EXPECT_TRUE(Matches(out, R"(KPCR for Processor 0 at [0-9a-f]{16}:)")) << out;
+  EXPECT_TRUE(Matches(out, R"(^\. 0  thread [0-9a-f]{16} \(stopped\)$)")) << out;
+  EXPECT_TRUE(Matches(out, R"(^THREAD [0-9a-f]{16}  Cid [0-9a-f]{4}\.[0-9a-f]{4} )")) << out;
+  EXPECT_TRUE(Matches(out, R"(^00 [0-9a-f`]{17} [0-9a-f`]{17} kd_target!KdTargetDeviceControl \[)")) << out;
+  EXPECT_TRUE(Contains(out, "**** NT ACTIVE PROCESS DUMP ****\n")) << out;
+  EXPECT_TRUE(Contains(out, "    Image: System\n")) << out;
+  EXPECT_TRUE(Contains(out, "        \\Device\\KdTarget\n")) << out;
+  EXPECT_TRUE(Matches(out, R"(Object: [0-9a-f]{16}  Type: \([0-9a-f]{16}\) Device
+    ObjectHeader: [0-9a-f]{16}
+    HandleCount: \d+  PointerCount: \d+
+    Name: \\Device\\KdTarget)")) << out;
+  EXPECT_TRUE(Matches(out, R"(> [0-9a-f]{16}  \\Driver\\kd_target  [0-9a-f]{16}  KdTarget)")) << out;
+  EXPECT_TRUE(Matches(out, R"(Irp is active with 1 stacks 1 is current \(= 0x[0-9a-f]{16}\)
+ No Mdl: System buffer=[0-9a-f]{16}: Thread [0-9a-f]{16}:  Irp stack trace\.
+     cmd  flg cl Device   File     Completion-Context
+>\[IRP_MJ_DEVICE_CONTROL\(e\), N/A\(0\)\])")) << out;
+  EXPECT_TRUE(Contains(out, " Tag    Allocs         Used    Allocs         Used\n")) << out;
+  EXPECT_EQ(write.exit, 0) << write.out << write.err;
+}
+
 // ba w4 on a driver global: the write in the IOCTL stops right after it, in the function that wrote.
 TEST_F(KdTest, DataBreakpointOnADriverGlobal) {
   BootWithTarget();
