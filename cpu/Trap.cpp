@@ -621,6 +621,22 @@ bool RepairHostCodeFault(int signal, ucontext_t* uc, unsigned disturbed) {
   const nt::Kernel* kernel = nt::Kernel::CurrentOrNull();
   if (rip < nt::mm::kUserProbeAddress || (kernel && kernel->ModuleAt(rip))) return false;  // not host code
   bool repaired = (disturbed & (disturbed::kFs | disturbed::kGs)) != 0;
+  if (!repaired && signal == SIGSEGV) {
+    // A thread-local access that faulted on a base a driver's null FS selector cleared, and that a
+    // context switch put back before this handler looked (Linux reloads the saved base for a null
+    // selector): run it once more. Once only per instruction, so a real fault still stops.
+    thread_local std::uint64_t retried = 0;
+    const Decoded d = DecodeBytes(rip, 15);
+    bool fsAccess = false;
+    for (int i = 0; d.ok && i < d.insn.operand_count_visible; ++i) {
+      fsAccess |= d.ops[i].type == ZYDIS_OPERAND_TYPE_MEMORY && d.ops[i].mem.segment == ZYDIS_REGISTER_FS;
+    }
+    if (fsAccess && retried != rip) {
+      retried = rip;
+      return true;
+    }
+    retried = 0;
+  }
   auto& flags = uc->uc_mcontext.gregs[REG_EFL];
   constexpr auto kFlags = static_cast<greg_t>(eflags::kHostClears);
   if (flags & kFlags) {
