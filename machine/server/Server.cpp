@@ -374,7 +374,9 @@ class Server {
             break;
           }
           if (line->kind == FrameKind::kInterrupt) {
+            // Ctrl-C at the prompt: the machine stops, and the stop shows with a new prompt.
             debugger.BreakIn();
+            if (engine.session().OnStopArrived()) break;
             continue;
           }
           if (line->kind == FrameKind::kLine) break;

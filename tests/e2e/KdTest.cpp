@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <pty.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -530,6 +532,47 @@ TEST_F(KdTest, GdbWatchesADriverGlobal) {
   EXPECT_TRUE(Matches(out, R"(WriteWatched \(value=1\) at .*kd_target.c:34)")) << out;
   EXPECT_TRUE(Matches(out, R"(#1  0x[0-9a-f]+ in KdTargetDeviceControl \(device=0x)")) << out;
   EXPECT_EQ(done, "done");
+}
+
+// On a terminal: the prompt, Ctrl-C breaks in (the stop shows with the 0: kd> prompt), commands
+// run, qd detaches.
+TEST_F(KdTest, CtrlCBreaksInOnATerminal) {
+  BootWithTarget();
+  int master = -1;
+  const pid_t pid = forkpty(&master, nullptr, nullptr, nullptr);
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    alarm(120);
+    execl(NTBOX_BIN, NTBOX_BIN, "--machine", dir_.c_str(), "kd", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  std::string text;
+  auto readUntil = [&](const std::string& needle) {
+    char buffer[4096];
+    while (text.find(needle) == std::string::npos) {
+      pollfd p{master, POLLIN, 0};
+      if (poll(&p, 1, 30000) <= 0) return false;
+      const ssize_t n = read(master, buffer, sizeof buffer);
+      if (n <= 0) return false;
+      text.append(buffer, static_cast<std::size_t>(n));
+    }
+    return true;
+  };
+  EXPECT_TRUE(readUntil("kd> ")) << text;
+  EXPECT_EQ(write(master, "\x03", 1), 1);
+  EXPECT_TRUE(readUntil("0: kd> ")) << text;
+  EXPECT_EQ(write(master, "r rip\r", 6), 6);
+  EXPECT_TRUE(readUntil("No thread is stopped")) << text;
+  EXPECT_TRUE(readUntil("0: kd> ")) << text;
+  EXPECT_EQ(write(master, "qd\r", 3), 3);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  close(master);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << text;
+  EXPECT_TRUE(Contains(text, "Break instruction exception - code 80000003 (first chance)")) << text;
+  // Detached, the machine runs: its timer ticks on.
+  const Outcome after = Kd("dd kd_target!g_ticks L1");
+  EXPECT_EQ(after.exit, 0) << after.err;
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // ntbox kd: the kernel debugger's front end. The engine runs in the machine's server; this client
 // shows its output and hands it commands: from -c, then from the terminal (libedit: line editing
 // and history) or, without a terminal, from standard input, as WinDbg's kd does for scripts.
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -10,6 +11,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <optional>
 #include <string>
 
 #include "machine/server/Client.h"
@@ -30,6 +32,69 @@ void OnInterrupt(int) {
 
 }  // namespace
 
+// On a terminal: libedit's callback interface, so what the machine says (a breakpoint hit while the
+// user types) shows at once, the line being typed drawn again below it.
+class Terminal {
+ public:
+  explicit Terminal(int fd) : fd_(fd) { current_ = this; }
+  ~Terminal() {
+    if (editing_) rl_callback_handler_remove();
+    current_ = nullptr;
+  }
+
+  // The server wants a line: edit one with its prompt (with what was typed before output came).
+  void Prompt(const std::string& prompt) {
+    rl_callback_handler_install(prompt.c_str(), &Terminal::OnLine);
+    editing_ = true;
+    if (!typed_.empty()) {
+      rl_insert_text(typed_.c_str());
+      rl_redisplay();
+      typed_.clear();
+    }
+  }
+
+  // Output while a line is edited (a stop while the machine ran): the line goes until the prompt
+  // that follows the output brings it back.
+  void Show(std::string_view text, FILE* stream) {
+    if (editing_) {
+      typed_ = rl_line_buffer ? rl_line_buffer : "";
+      rl_callback_handler_remove();
+      editing_ = false;
+      std::fputs("\r\33[K", stdout);
+      std::fflush(stdout);
+    }
+    std::fwrite(text.data(), 1, text.size(), stream);
+    std::fflush(stream);
+  }
+
+  // Characters typed: libedit reads them; a finished line goes to the server.
+  void Read() { rl_callback_read_char(); }
+  bool editing() const { return editing_; }
+  bool ended() const { return ended_; }
+
+ private:
+  static void OnLine(char* line) {
+    Terminal* self = current_;
+    rl_callback_handler_remove();
+    self->editing_ = false;
+    if (!line) {  // Ctrl-D: detach
+      std::fputs("\n", stdout);
+      self->ended_ = true;
+      ::shutdown(self->fd_, SHUT_WR);
+      return;
+    }
+    if (*line) add_history(line);
+    if (!machine::WriteFrame(self->fd_, machine::FrameKind::kLine, line)) self->ended_ = true;
+    std::free(line);
+  }
+
+  static inline Terminal* current_ = nullptr;
+  int fd_;
+  std::string typed_;
+  bool editing_ = false;
+  bool ended_ = false;
+};
+
 int RunKd(const std::filesystem::path& root, const KdOptions& options) {
   const bool terminal = ::isatty(STDIN_FILENO) && ::isatty(STDOUT_FILENO);
   machine::ClientRequest request{"kd", {}};
@@ -47,47 +112,56 @@ int RunKd(const std::filesystem::path& root, const KdOptions& options) {
   sa.sa_flags = SA_RESTART;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, nullptr);
+  std::optional<Terminal> term;
+  if (terminal) term.emplace(fd);
   bool scriptPending = !options.commands.empty();
   bool inputDone = false;
   for (;;) {
+    // On a terminal, keystrokes and the server's frames are both awaited.
+    if (term && term->editing()) {
+      pollfd p[2] = {{fd, POLLIN, 0}, {STDIN_FILENO, POLLIN, 0}};
+      if (::poll(p, 2, -1) < 0) continue;  // EINTR: Ctrl-C already sent its frame
+      if (p[1].revents & (POLLIN | POLLHUP)) {
+        term->Read();
+        continue;
+      }
+      if (!(p[0].revents & (POLLIN | POLLHUP))) continue;
+    }
     const auto frame = machine::ReadFrame(fd);
     if (!frame) {
+      if (term) term.reset();
       std::fflush(stdout);
       std::fprintf(stderr, "ntbox kd: the machine server went away (see %s)\n", (root / "server.log").c_str());
       return machine::kExitServerLost;
     }
     switch (frame->kind) {
       case machine::FrameKind::kStdout:
-        std::fwrite(frame->payload.data(), 1, frame->payload.size(), stdout);
-        std::fflush(stdout);
+        if (term) term->Show(frame->payload, stdout);
+        else std::fwrite(frame->payload.data(), 1, frame->payload.size(), stdout), std::fflush(stdout);
         break;
       case machine::FrameKind::kStderr:
         std::fflush(stdout);
-        std::fwrite(frame->payload.data(), 1, frame->payload.size(), stderr);
+        if (term) term->Show(frame->payload, stderr);
+        else std::fwrite(frame->payload.data(), 1, frame->payload.size(), stderr);
         break;
       case machine::FrameKind::kExit:
+        term.reset();
         ::close(fd);
         return std::atoi(frame->payload.c_str());
       case machine::FrameKind::kPrompt: {
-        std::string line;
-        bool have = false;
         if (scriptPending) {
-          line = options.commands;
           scriptPending = false;
-          have = true;
-        } else if (!inputDone && terminal) {
-          char* typed = readline(frame->payload.c_str());
-          if (typed) {
-            line = typed;
-            if (!line.empty()) add_history(typed);
-            std::free(typed);
-            have = true;
-          }
-        } else if (!inputDone && options.commands.empty()) {
-          have = static_cast<bool>(std::getline(std::cin, line));
+          if (!machine::WriteFrame(fd, machine::FrameKind::kLine, options.commands)) inputDone = true;
+          break;
         }
+        if (term) {
+          if (!term->ended()) term->Prompt(frame->payload);
+          break;
+        }
+        std::string line;
+        const bool have = !inputDone && options.commands.empty() && static_cast<bool>(std::getline(std::cin, line));
         if (!have) {
-          // Ctrl-D, the end of the script or of standard input: detach.
+          // The end of the script or of standard input: detach.
           inputDone = true;
           ::shutdown(fd, SHUT_WR);
           break;
