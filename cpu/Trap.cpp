@@ -365,6 +365,7 @@ std::uint64_t FindDriverCaller(std::uint64_t rsp) {
     c.R14 = static_cast<ULONG64>(g[REG_R14]);
     c.R15 = static_cast<ULONG64>(g[REG_R15]);
     b.stackDepth = static_cast<std::uint8_t>(nt::StackTrace(c, b.stack));
+    nt::AddProgramFrames(b);
   }
   if (kernel && !kernel->ModuleAt(b.address)) {
     // Kernel code faulted on a driver's behalf: the driver frame the walk found, else the first

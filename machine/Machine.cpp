@@ -10,7 +10,10 @@
 #include <fmt/format.h>
 
 #include "cpu/Trap.h"
+#include "debug/Symbols.h"
 #include "machine/Signing.h"
+#include "nt/support/Symbolize.h"
+#include "nt/support/SymbolHelper.h"
 #include "nt/se/SeExports.h"
 #include "nt/support/HostSymbols.h"
 #include "machine/VerifierSettings.h"
@@ -69,6 +72,30 @@ class Attached {
   }
 };
 
+// A report's program frames: the process's images from its PEB (named as the debugger names them,
+// DLLs by their exports), a program's own function and line from its DWARF (ntbox-lines).
+std::optional<nt::ProgramSymbol> NameProgramFrame(std::uint64_t address, std::uint64_t peb) {
+  debug::Symbols symbols;
+  symbols.SetProcess(peb);
+  symbols.Refresh();
+  const debug::ModuleSymbols* m = symbols.ModuleAt(address);
+  if (!m || !m->user) return std::nullopt;
+  if (m->hasFile) {
+    // The call's line: the byte before the return address.
+    const std::uint64_t at = m->preferredBase + (address - m->base);
+    std::istringstream line(nt::RunSymbolHelper({m->path, fmt::format("{:x}", at - 1)}));
+    std::string fields[5];
+    for (auto& f : fields) std::getline(line, f, '\t');
+    while (!fields[4].empty() && fields[4].back() == '\n') fields[4].pop_back();
+    const std::uint64_t start = std::strtoull(fields[2].c_str(), nullptr, 16);
+    if (std::strtoul(fields[1].c_str(), nullptr, 10) != 0 && !fields[3].empty() && start && start <= at) {
+      return nt::ProgramSymbol{nt::SymbolText(m->name, fields[3], at - start),
+                               nt::SourceLine{fields[3], 0, fields[4], static_cast<std::uint32_t>(std::stoul(fields[1]))}};
+    }
+  }
+  return nt::ProgramSymbol{symbols.NameOf(address), std::nullopt};
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Machine>> Machine::OpenOffline(const fs::path& root) {
@@ -92,6 +119,7 @@ Result<std::unique_ptr<Machine>> Machine::Boot(const fs::path& root) {
   if (nt::Kernel::CurrentOrNull()) return Fail("a machine is already running in this process");
 
   std::unique_ptr<Machine> machine(new Machine(std::move(*dir), std::move(*registry), *config));
+  nt::SetProgramFrameNamer(&NameProgramFrame);
   Registry& reg = *machine->registry_;
   // The keys every machine has; HKEY_USERS holds the default profile and the one user's (whose
   // SID the kernel's tokens carry).

@@ -28,58 +28,6 @@ std::string FlagText(std::uint64_t f) {
                      f & 0x1 ? "cy" : "nc");
 }
 
-template <class T>
-bool ReadValue(Session& s, std::uint64_t address, T& out) {
-  return s.Read(address, std::span(reinterpret_cast<std::uint8_t*>(&out), sizeof out)) == sizeof out;
-}
-
-// The RUNTIME_FUNCTION of a program image's .pdata that covers rip (the image as it is mapped).
-const nt::RUNTIME_FUNCTION* UserFunctionEntry(Session& s, std::uint64_t base, std::uint64_t rip) {
-  std::uint32_t peOffset = 0, pdata = 0, size = 0;
-  if (!ReadValue(s, base + 0x3C, peOffset) || peOffset > 0x1000) return nullptr;
-  // Data directory 3 (exceptions) of the PE32+ optional header.
-  if (!ReadValue(s, base + peOffset + 24 + 112 + 3 * 8, pdata) || !ReadValue(s, base + peOffset + 24 + 112 + 3 * 8 + 4, size)) {
-    return nullptr;
-  }
-  const auto rva = static_cast<std::uint32_t>(rip - base);
-  std::size_t lo = 0, hi = size / sizeof(nt::RUNTIME_FUNCTION);
-  while (lo < hi) {
-    const std::size_t mid = (lo + hi) / 2;
-    const std::uint64_t at = base + pdata + mid * sizeof(nt::RUNTIME_FUNCTION);
-    nt::RUNTIME_FUNCTION f{};
-    if (!ReadValue(s, at, f)) return nullptr;
-    if (rva < f.BeginAddress) hi = mid;
-    else if (rva >= f.EndAddress) lo = mid + 1;
-    else return reinterpret_cast<const nt::RUNTIME_FUNCTION*>(at);
-  }
-  return nullptr;
-}
-
-// The program's frames below its system call: each image's .pdata unwinds its own.
-std::vector<nt::StackFrame> UserFrames(Session& s, nt::CONTEXT c) {
-  std::vector<nt::StackFrame> out;
-  for (int depth = 0; depth < 64 && c.Rip; ++depth) {
-    const ModuleSymbols* m = s.symbols().ModuleAt(c.Rip);
-    if (!m || !m->user) break;
-    out.push_back({c.Rip, c.Rsp});
-    const std::uint64_t lastRsp = c.Rsp;
-    if (const nt::RUNTIME_FUNCTION* fn = UserFunctionEntry(s, m->base, c.Rip)) {
-      void* handlerData = nullptr;
-      nt::ULONG64 establisher = 0;
-      nt::RtlVirtualUnwind(0, m->base, c.Rip, const_cast<nt::RUNTIME_FUNCTION*>(fn), &c, &handlerData, &establisher,
-                           nullptr);
-    } else {
-      // A leaf: its return address is at rsp.
-      std::uint64_t ret = 0;
-      if (!ReadValue(s, c.Rsp, ret)) break;
-      c.Rip = ret;
-      c.Rsp += 8;
-    }
-    if (c.Rsp <= lastRsp) break;
-  }
-  return out;
-}
-
 }  // namespace
 
 // k, kb, kn, kp, kv [count]: Child-SP, RetAddr and the call site with its source line.
@@ -103,7 +51,9 @@ void CmdStack(Session& s, std::string_view name, std::string_view args) {
   }
   // Then the program that made the system call, when a program did.
   if (stop->hasUserContext) {
-    for (const auto& f : UserFrames(s, stop->userContext)) shown.push_back(f);
+    nt::StackFrame program[64];
+    const std::size_t count = nt::ProgramStackWalk(stop->userContext, stop->peb, program);
+    shown.insert(shown.end(), program, program + count);
   }
   const bool numbered = name == "kn";
   s.Print(numbered ? " # Child-SP          RetAddr           Call Site\n" : "# Child-SP          RetAddr           Call Site\n");

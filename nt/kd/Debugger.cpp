@@ -154,6 +154,11 @@ std::atomic<UserContextProvider> g_userContext{nullptr};
 
 void SetUserContextProvider(UserContextProvider provider) { g_userContext = provider; }
 
+bool ProgramContextAtSystemCall(CONTEXT& out) {
+  const UserContextProvider provider = g_userContext.load();
+  return provider && provider(out);
+}
+
 bool Attached() { return g_attached.load(std::memory_order_relaxed); }
 bool Frozen() { return g_frozen.load(std::memory_order_relaxed); }
 
@@ -342,7 +347,7 @@ void Debugger::Resume(enum Resume how) {
 enum Resume Debugger::Wait(Stop& stop) {
   // What only this thread knows: where its program entered the kernel.
   if (stop.thread && stop.thread->process) {
-    if (const UserContextProvider provider = g_userContext.load()) stop.hasUserContext = provider(stop.userContext);
+    stop.hasUserContext = ProgramContextAtSystemCall(stop.userContext);
     stop.peb = stop.thread->process->peb();
   }
   std::unique_lock lock(g_mutex);

@@ -61,6 +61,8 @@ struct Stop {
 // false when the thread is in none.
 using UserContextProvider = bool (*)(CONTEXT& out);
 void SetUserContextProvider(UserContextProvider provider);
+// The calling thread's program context at its system call, through the provider.
+bool ProgramContextAtSystemCall(CONTEXT& out);
 
 enum class Resume {
   kGo,

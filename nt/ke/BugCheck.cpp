@@ -11,6 +11,7 @@
 #include "nt/kd/Debugger.h"
 #include "nt/ke/KeExports.h"
 #include "nt/ke/Thread.h"
+#include "nt/ps/Process.h"
 
 namespace ntbox::nt {
 
@@ -69,9 +70,23 @@ std::string_view BugCheckName(ULONG code) {
     c.Rsp = frame + 16;
     t->pendingBugCheck.stackDepth = static_cast<std::uint8_t>(StackTrace(c, t->pendingBugCheck.stack));
   }
+  if (t->pendingBugCheck.programFrom == 0xFF) AddProgramFrames(t->pendingBugCheck);
   // A debugger sees the stop first (WinDbg's "*** Fatal System Error"); the report follows.
   if (kd::Attached()) kd::Debugger::Get().OnBugCheck(t->pendingBugCheck, t);
   siglongjmp(*t->guard, 1);
+}
+
+void AddProgramFrames(BugCheck& record) {
+  record.programFrom = record.stackDepth;
+  const ke::KernelThread* t = ke::CurrentThread();
+  CONTEXT user{};
+  if (!t || !t->process || !kd::ProgramContextAtSystemCall(user)) return;
+  record.peb = t->process->peb();
+  if (!record.peb) return;
+  StackFrame frames[32];
+  const std::size_t room = record.stack.size() - record.stackDepth;
+  const std::size_t n = ProgramStackWalk(user, record.peb, std::span(frames, std::min<std::size_t>(room, 32)));
+  for (std::size_t i = 0; i < n; ++i) record.stack[record.stackDepth++] = frames[i].rip;
 }
 
 void RaiseBugCheck(ULONG code, ULONG64 p1, ULONG64 p2, ULONG64 p3, ULONG64 p4,

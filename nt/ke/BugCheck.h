@@ -81,6 +81,10 @@ struct BugCheck {
   // (nt/rtl/Exception.h's StackTrace).
   std::array<ULONG64, 32> stack{};
   std::uint8_t stackDepth = 0;
+  // From this index on the frames are the program's that made the system call (its PEB names its
+  // images); stackDepth when there are none.
+  std::uint8_t programFrom = 0xFF;
+  ULONG64 peb = 0;
   KIRQL irql = 0;
   std::uint32_t processor = 0;
   std::uint64_t threadId = 0;
@@ -93,6 +97,9 @@ struct BugCheck {
 // started it. Without a guard (kernel code outside any driver call) the host aborts loudly,
 // because that is an ntbox bug, not a driver's.
 [[noreturn]] void RaiseBugCheck(const BugCheck& record);
+// Adds the frames of the program whose system call led to the stop (when one did) after the
+// kernel's: where it entered the kernel and the rest of its stack. Allocates nothing.
+void AddProgramFrames(BugCheck& record);
 // Fills code, parameters, IRQL and thread, and the caller's address; then raises.
 [[noreturn]] void RaiseBugCheck(ULONG code, ULONG64 p1, ULONG64 p2, ULONG64 p3, ULONG64 p4,
                                 std::string_view detail = {}, ULONG64 caller = 0);

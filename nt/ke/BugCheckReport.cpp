@@ -244,6 +244,9 @@ bool Shown(std::uint64_t address) {
   return !host || !host->plumbing;
 }
 
+// A frame of the report's stack: a program's (from index programFrom on) named by its images.
+SourcedSymbol DescribeFrame(const BugCheck& b, std::uint8_t i, Kernel& kernel);
+
 SourcedSymbol Describe(std::uint64_t address, Kernel& kernel) {
   SourcedSymbol out{Symbolize(address), std::nullopt};
   const Module* module = kernel.ModuleAt(address);
@@ -254,6 +257,13 @@ SourcedSymbol Describe(std::uint64_t address, Kernel& kernel) {
     out.symbol = SymbolText(module->name, out.source->function, address - out.source->functionStart);
   }
   return out;
+}
+
+SourcedSymbol DescribeFrame(const BugCheck& b, std::uint8_t i, Kernel& kernel) {
+  if (i >= b.programFrom) {
+    if (auto program = NameProgramFrame(b.stack[i], b.peb)) return {program->symbol, program->source};
+  }
+  return Describe(b.stack[i], kernel);
 }
 
 std::string MajorFunctionName(std::uint8_t major) {
@@ -352,7 +362,7 @@ std::string FormatBugCheckReport(const BugCheck& b, Kernel& kernel) {
     out += "STACK_TEXT:\n";
     for (std::uint8_t i = 0; i < b.stackDepth; ++i) {
       if (!Shown(b.stack[i])) continue;
-      out += fmt::format("{} {}\n", WinDbgAddress(b.stack[i]), Describe(b.stack[i], kernel).Text());
+      out += fmt::format("{} {}\n", WinDbgAddress(b.stack[i]), DescribeFrame(b, i, kernel).Text());
     }
     out += "\n";
   }
@@ -419,7 +429,7 @@ std::string FormatBugCheckJson(const BugCheck& b, Kernel& kernel) {
   json stack = json::array();
   for (std::uint8_t i = 0; i < b.stackDepth; ++i) {
     if (!Shown(b.stack[i])) continue;
-    const SourcedSymbol frame = Describe(b.stack[i], kernel);
+    const SourcedSymbol frame = DescribeFrame(b, i, kernel);
     json entry = {{"address", hex(b.stack[i])}, {"symbol", frame.symbol}};
     if (frame.source) entry["source"] = {{"file", frame.source->file}, {"line", frame.source->line}};
     stack.push_back(entry);

@@ -368,6 +368,67 @@ std::size_t StackWalk(const CONTEXT& start, std::span<StackFrame> out) {
   return n;
 }
 
+namespace {
+
+// A program's image containing address, from its PEB's loader list (PEB.Ldr, InLoadOrderModuleList;
+// each entry's DllBase and SizeOfImage): its base, or 0. Reads without faulting, allocates nothing.
+ULONG64 ProgramImageAt(ULONG64 peb, ULONG64 address) {
+  const ULONG64 ldr = Load<ULONG64>(peb + 0x18);
+  if (!ldr) return 0;
+  const ULONG64 head = ldr + 0x10;
+  ULONG64 link = Load<ULONG64>(head);
+  for (int n = 0; link && link != head && n < 512; ++n) {
+    const ULONG64 base = Load<ULONG64>(link + 0x30);
+    const ULONG size = Load<ULONG>(link + 0x40);
+    if (base && address >= base && address < base + size) return base;
+    link = Load<ULONG64>(link);
+  }
+  return 0;
+}
+
+// The RUNTIME_FUNCTION of an image's .pdata (as the image is mapped) that covers pc, or nullptr.
+const RUNTIME_FUNCTION* MappedFunctionEntry(ULONG64 base, ULONG64 pc) {
+  const ULONG peOffset = Load<ULONG>(base + 0x3C);
+  if (peOffset > 0x1000) return nullptr;
+  // Data directory 3 (exceptions) of the PE32+ optional header.
+  const ULONG pdata = Load<ULONG>(base + peOffset + 24 + 112 + 3 * 8);
+  const ULONG size = Load<ULONG>(base + peOffset + 24 + 112 + 3 * 8 + 4);
+  const auto rva = static_cast<ULONG>(pc - base);
+  std::size_t lo = 0, hi = size / sizeof(RUNTIME_FUNCTION);
+  while (lo < hi) {
+    const std::size_t mid = (lo + hi) / 2;
+    const ULONG64 at = base + pdata + mid * sizeof(RUNTIME_FUNCTION);
+    const ULONG begin = Load<ULONG>(at), end = Load<ULONG>(at + 4);
+    if (rva < begin) hi = mid;
+    else if (rva >= end) lo = mid + 1;
+    else return reinterpret_cast<const RUNTIME_FUNCTION*>(at);
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+std::size_t ProgramStackWalk(const CONTEXT& start, ULONG64 peb, std::span<StackFrame> out) {
+  CONTEXT c = start;
+  std::size_t n = 0;
+  while (n < out.size() && c.Rip) {
+    const ULONG64 base = ProgramImageAt(peb, c.Rip);
+    if (!base) break;
+    out[n++] = {c.Rip, c.Rsp};
+    const ULONG64 lastRsp = c.Rsp;
+    if (const RUNTIME_FUNCTION* fn = MappedFunctionEntry(base, c.Rip)) {
+      UnwindResult r;
+      if (!Unwind(base, c.Rip, fn, c, 0, r)) break;
+    } else {
+      // A leaf: its return address is at rsp.
+      c.Rip = Load<ULONG64>(c.Rsp);
+      c.Rsp += 8;
+    }
+    if (c.Rsp <= lastRsp) break;
+  }
+  return n;
+}
+
 std::size_t StackTrace(const CONTEXT& start, std::span<ULONG64> out) {
   StackFrame frames[128];
   const std::size_t n = StackWalk(start, std::span(frames, std::min<std::size_t>(out.size(), 128)));

@@ -83,6 +83,9 @@ struct StackFrame {
   ULONG64 rip = 0, rsp = 0;
 };
 std::size_t StackWalk(const CONTEXT& start, std::span<StackFrame> out);
+// A program's frames from its context where it entered the kernel: its images (the PEB's loader
+// list) each unwound by its own .pdata. Allocates nothing.
+std::size_t ProgramStackWalk(const CONTEXT& start, ULONG64 peb, std::span<StackFrame> out);
 
 // Exports.
 RUNTIME_FUNCTION* NTAPI RtlLookupFunctionEntry(ULONG64 ControlPc, ULONG64* ImageBase, void* HistoryTable);

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <filesystem>
 
@@ -37,9 +38,21 @@ std::string Run(const std::vector<std::string>& helperArgs) {
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
+  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
   pid_t pid = 0;
-  const int spawned = posix_spawn(&pid, helper.c_str(), &actions, nullptr, argv.data(), environ);
+  // The helper starts clean whatever the calling thread's state (a bugcheck's thread may have
+  // signals blocked): an empty mask, every signal at its default.
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  sigset_t none, all;
+  sigemptyset(&none);
+  sigfillset(&all);
+  posix_spawnattr_setsigmask(&attributes, &none);
+  posix_spawnattr_setsigdefault(&attributes, &all);
+  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  const int spawned = posix_spawn(&pid, helper.c_str(), &actions, &attributes, argv.data(), environ);
+  posix_spawnattr_destroy(&attributes);
   posix_spawn_file_actions_destroy(&actions);
   close(out[1]);
   std::string text;
@@ -49,17 +62,23 @@ std::string Run(const std::vector<std::string>& helperArgs) {
     for (;;) {
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
       pollfd p{out[0], POLLIN, 0};
-      if (left.count() <= 0 || poll(&p, 1, static_cast<int>(left.count())) <= 0) {
+      const int ready = left.count() <= 0 ? 0 : poll(&p, 1, static_cast<int>(left.count()));
+      // A signal is no reason to give up (a bugcheck's thread keeps the kernel lock, and the
+      // watchdog asks it every quantum to let others run).
+      if (ready < 0 && errno == EINTR) continue;
+      if (ready <= 0) {
         kill(pid, SIGKILL);
         text.clear();
         break;
       }
       const ssize_t n = read(out[0], buffer, sizeof buffer);
+      if (n < 0 && errno == EINTR) continue;
       if (n <= 0) break;
       text.append(buffer, static_cast<std::size_t>(n));
     }
     int status = 0;
-    waitpid(pid, &status, 0);
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) text.clear();
   }
   close(out[0]);

@@ -3,6 +3,7 @@
 #include <cxxabi.h>
 #include <dlfcn.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <memory>
 
@@ -19,6 +20,18 @@ std::string WinDbgAddress(std::uint64_t address) {
 
 std::string SymbolText(std::string_view module, std::string_view function, std::uint64_t offset) {
   return offset ? fmt::format("{}!{}+{:#x}", module, function, offset) : fmt::format("{}!{}", module, function);
+}
+
+namespace {
+std::atomic<ProgramFrameNamer> g_programFrameNamer{nullptr};
+}  // namespace
+
+void SetProgramFrameNamer(ProgramFrameNamer namer) { g_programFrameNamer = namer; }
+
+std::optional<ProgramSymbol> NameProgramFrame(std::uint64_t address, std::uint64_t peb) {
+  const ProgramFrameNamer namer = g_programFrameNamer.load();
+  if (!namer || !peb) return std::nullopt;
+  return namer(address, peb);
 }
 
 std::string Symbolize(std::uint64_t address) {

@@ -251,12 +251,19 @@ TEST_F(RunTest, DriverFaultDuringTheAppsRequest) {
   const auto stack = report.find("STACK_TEXT:\n");
   ASSERT_NE(stack, std::string::npos) << report;
   const std::string text = report.substr(stack, report.find("\n\n", stack) - stack);
-  for (const char* frame : {" ioctl_sample!SampleDeviceControl+0x", " nt!IofCallDriver+0x", " nt!NtDeviceIoControlFile+0x"}) {
+  // Then the program's, below its system call: ntdll's thunk, kernelbase, the program's main with
+  // its source line.
+  for (const char* frame : {" ioctl_sample!SampleDeviceControl+0x", " nt!IofCallDriver+0x", " nt!NtDeviceIoControlFile+0x",
+                            " nt!KiSystemServiceCopyEnd+0x", " ntdll!NtDeviceIoControlFile+0x", " kernelbase!DeviceIoControl+0x",
+                            " ioctl_app!main+0x"}) {
     EXPECT_TRUE(Contains(text, frame)) << frame << "\n" << text;
   }
   EXPECT_LT(text.find("SampleDeviceControl"), text.find("IofCallDriver")) << text;
+  EXPECT_LT(text.find("KiSystemServiceCopyEnd"), text.find("ioctl_app!main")) << text;
+  EXPECT_TRUE(Contains(text, "ioctl_app.c @ ")) << text;
   const std::string json = Run("crash --json").out;
   EXPECT_TRUE(Contains(json, "\"symbol\": \"ioctl_sample!SampleDeviceControl+0x")) << json;
+  EXPECT_TRUE(Contains(json, "\"symbol\": \"ioctl_app!main+0x")) << json;
   // The next command boots a fresh machine with the service configured.
   r = Run("sc start SIoctl");
   EXPECT_EQ(r.exit, 0) << r.err;
