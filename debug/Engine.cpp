@@ -40,7 +40,8 @@ constexpr std::array kCommands{
     Command{"!irql", CmdIrql},   Command{"!pcr", CmdPcr},      Command{"~", CmdProcessors},
     Command{"!thread", CmdThread}, Command{"!process", CmdProcess}, Command{"!object", CmdObject},
     Command{"!devstack", CmdDevstack}, Command{"!irp", CmdIrp}, Command{"!pool", CmdPool},
-    Command{"!poolused", CmdPoolUsed},
+    Command{"!poolused", CmdPoolUsed}, Command{".frame", CmdFrame}, Command{"pc", CmdStepToCall},
+    Command{"bm", CmdBreakpointMany},
 };
 
 // The command word: "!ext", ".meta", "?", or the letters before the arguments ("dd", "lmv").

@@ -77,6 +77,8 @@ class Session {
   // Where u and d continue when given no address.
   std::uint64_t nextCode = 0;
   std::uint64_t nextData = 0;
+  // .frame: the frame dv shows (0: the innermost); back to 0 at every stop.
+  std::size_t frame = 0;
   bool ended = false;  // q or qd
 
  private:
@@ -118,6 +120,9 @@ void CmdBugCheck(Session&, std::string_view, std::string_view);  // .bugcheck
 void CmdAnalyze(Session&, std::string_view, std::string_view);  // !analyze
 void CmdDisplayType(Session&, std::string_view, std::string_view);  // dt
 void CmdLocals(Session&, std::string_view, std::string_view);  // dv
+void CmdFrame(Session&, std::string_view, std::string_view);  // .frame
+void CmdStepToCall(Session&, std::string_view, std::string_view);  // pc
+void CmdBreakpointMany(Session&, std::string_view, std::string_view);  // bm
 void CmdIrql(Session&, std::string_view, std::string_view);  // !irql
 void CmdPcr(Session&, std::string_view, std::string_view);  // !pcr
 void CmdProcessors(Session&, std::string_view, std::string_view);  // ~

@@ -90,6 +90,7 @@ void Session::PrintLocation(std::uint64_t address) {
 void Session::ReportStop() {
   nt::kd::Stop* s = stop();
   if (!s) return;
+  frame = 0;
   switch (s->reason) {
     case StopReason::kBreakpoint:
     case StopReason::kDataBreakpoint: {
@@ -421,6 +422,42 @@ void CmdStep(Session& s, std::string_view name, std::string_view args) {
     }
   }
   s.ReportStop();
+}
+
+// pc: step (over calls) until the next call instruction, which is not run yet.
+void CmdStepToCall(Session& s, std::string_view, std::string_view) {
+  nt::kd::Stop* stop = s.stop();
+  if (!stop || !stop->hasContext || !stop->thread || stop->reason == StopReason::kBugCheck) {
+    s.Print("No thread to step\n");
+    return;
+  }
+  for (int steps = 0; steps < 100000; ++steps) {
+    if (!InDriverCode(s, s.stop()->context.Rip)) break;
+    if (steps > 0 && DecodeAt(s, s.stop()->context.Rip).isCall) break;
+    if (!StepInstruction(s, false)) {
+      if (!s.ended) s.ReportStop();
+      return;
+    }
+  }
+  s.ReportStop();
+}
+
+// bm module!pattern: a breakpoint on every function that matches.
+void CmdBreakpointMany(Session& s, std::string_view, std::string_view args) {
+  const auto words = SplitArgs(args);
+  if (words.empty()) {
+    s.Print("Syntax: bm module!pattern\n");
+    return;
+  }
+  int set = 0;
+  for (const auto& match : s.symbols().Find(words.back())) {
+    if (!match.function || !InDriverCode(s, match.address)) continue;
+    const std::string name = match.module + "!" + match.name;
+    CmdBreakpoint(s, "bp", name);
+    s.Printf("{:>2}: {} @!\"{}\"\n", s.nextBreakpoint - 1, nt::WinDbgAddress(match.address), name);
+    ++set;
+  }
+  if (!set) s.Printf("No matching code symbols found, no breakpoints set.\n");
 }
 
 // gu: run until the current function returns to its caller.

@@ -103,6 +103,16 @@ void PrintLayout(Session& s, const TypeLayout& t, std::optional<std::uint64_t> a
   }
 }
 
+// The stopped thread's frames, or none (said so) when no thread is stopped.
+std::span<nt::StackFrame> StoppedFrames(Session& s, std::span<nt::StackFrame> room) {
+  nt::kd::Stop* stop = s.stop();
+  if (!stop || !stop->hasContext) {
+    s.Print("No thread is stopped\n");
+    return {};
+  }
+  return room.first(nt::StackWalk(stop->context, room));
+}
+
 }  // namespace
 
 // dt [module!]Type [ADDRESS] | dt [module!]variable
@@ -146,23 +156,23 @@ void CmdDisplayType(Session& s, std::string_view, std::string_view args) {
 // dv: the parameters and locals of the function the stopped thread is in (DWARF's frame-base
 // offsets from the canonical frame address, which the unwinder gives).
 void CmdLocals(Session& s, std::string_view, std::string_view) {
-  nt::kd::Stop* stop = s.stop();
-  if (!stop || !stop->hasContext) {
-    s.Print("No thread is stopped\n");
+  // The frame .frame chose: its function, and its canonical frame address (the next frame's rsp).
+  nt::StackFrame room[64];
+  const auto frames = StoppedFrames(s, room);
+  const std::size_t depth = frames.size();
+  if (depth == 0) return;
+  if (s.frame + 1 >= depth) {
+    s.Print("Unable to enumerate locals: the frame cannot be unwound\n");
     return;
   }
-  const FunctionInfo* f = s.symbols().DwarfFunctionAt(stop->context.Rip);
-  const ModuleSymbols* m = s.symbols().ModuleAt(stop->context.Rip);
+  const std::uint64_t pc = s.frame == 0 ? frames[0].rip : frames[s.frame].rip - 1;
+  const FunctionInfo* f = s.symbols().DwarfFunctionAt(pc);
+  const ModuleSymbols* m = s.symbols().ModuleAt(pc);
   if (!f || !m) {
     s.Print("Unable to enumerate locals: no symbols for the current function\n");
     return;
   }
-  nt::StackFrame frames[2];
-  if (nt::StackWalk(stop->context, frames) < 2) {
-    s.Print("Unable to enumerate locals: the frame cannot be unwound\n");
-    return;
-  }
-  const std::uint64_t cfa = frames[1].rsp;
+  const std::uint64_t cfa = frames[s.frame + 1].rsp;
   std::vector<const LocalInfo*> locals;
   std::size_t width = 0;
   for (const auto& l : m->dwarf.locals) {
@@ -178,6 +188,27 @@ void CmdLocals(Session& s, std::string_view, std::string_view) {
     }
     s.Printf("{:>{}} = {}\n", l->name, width + 2, value);
   }
+}
+
+// .frame [N]: the frame dv shows, as k numbers them.
+void CmdFrame(Session& s, std::string_view, std::string_view args) {
+  nt::StackFrame room[64];
+  const auto frames = StoppedFrames(s, room);
+  const std::size_t depth = frames.size();
+  if (depth == 0) return;
+  if (!args.empty()) {
+    auto n = s.Evaluate(args);
+    if (!n || *n >= depth) {
+      s.Printf("Frame {} is out of range\n", args);
+      return;
+    }
+    s.frame = *n;
+  }
+  const auto& f = frames[s.frame];
+  std::string site = s.symbols().NameOf(f.rip);
+  if (const auto pos = s.symbols().LineAt(s.frame == 0 ? f.rip : f.rip - 1)) site += fmt::format(" [{} @ {}]", pos->file, pos->line);
+  s.Printf("{:02x} {} {} {}\n", s.frame, nt::WinDbgAddress(f.rsp),
+           nt::WinDbgAddress(s.frame + 1 < depth ? frames[s.frame + 1].rip : 0), site);
 }
 
 }  // namespace ntbox::debug

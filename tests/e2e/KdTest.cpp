@@ -483,6 +483,29 @@ TEST_F(KdTest, SystemStateExtensions) {
   EXPECT_EQ(write.exit, 0) << write.out << write.err;
 }
 
+// bm sets a breakpoint per matching function; .frame 1 moves dv to the caller's locals; pc runs to
+// the next call.
+TEST_F(KdTest, FramesPatternBreakpointsAndStepToCall) {
+  BootWithTarget();
+  Outcome write;
+  Background kd = StopWithIoctl("0x222000", "Breakpoint 0 hit\n", write, {".frame 1", "dv", "pc", "qd"},
+                                {"bm kd_target!WriteW*"});
+  EXPECT_EQ(kd.Finish(), 0) << kd.text;
+  const std::string& out = kd.text;
+  EXPECT_TRUE(Matches(out, R"( 0: [0-9a-f`]{17} @!"kd_target!WriteWatched")")) << out;
+  EXPECT_TRUE(Matches(out, R"(0: kd> \.frame 1
+01 [0-9a-f`]{17} [0-9a-f`]{17} kd_target!KdTargetDeviceControl\+0x[0-9a-f]+ \[.*kd_target.c @ 51\])")) << out;
+  EXPECT_TRUE(Matches(out, R"(0: kd> dv
+   device = 0x[0-9a-f`]{17} _DEVICE_OBJECT
+      irp = 0x[0-9a-f`]{17} _IRP
+)")) << out;
+  EXPECT_TRUE(Matches(out, R"(0: kd> pc
+kd_target!KdTargetDeviceControl\+0x[0-9a-f]+ \[.*kd_target.c @ 51\]:
+.*
+[0-9a-f`]{17} e8[0-9a-f]{8}      call    kd_target!DbgPrint)")) << out;
+  EXPECT_EQ(write.exit, 0) << write.out << write.err;
+}
+
 // ba w4 on a driver global: the write in the IOCTL stops right after it, in the function that wrote.
 TEST_F(KdTest, DataBreakpointOnADriverGlobal) {
   BootWithTarget();
