@@ -12,7 +12,30 @@ namespace {
 
 void CmdQuit(Session& s, std::string_view, std::string_view) { s.ended = true; }
 void CmdCls(Session&, std::string_view, std::string_view) {}
-void CmdReload(Session& s, std::string_view, std::string_view) { s.symbols().Refresh(); }
+void CmdReload(Session& s, std::string_view, std::string_view) {
+  s.symbols().Unload();
+  s.symbols().Refresh();
+}
+
+// .sympath [folders] / .sympath+ folder: where images with debug information are looked for
+// (separated by ';', as WinDbg's).
+void CmdSymbolPath(Session& s, std::string_view name, std::string_view args) {
+  std::vector<std::string> path = name == ".sympath+" ? s.symbols().searchPath() : std::vector<std::string>{};
+  if (!args.empty() || name == ".sympath+") {
+    std::size_t start = 0;
+    while (start <= args.size()) {
+      const auto end = std::min(args.find(';', start), args.size());
+      std::string folder(args.substr(start, end - start));
+      while (!folder.empty() && folder.back() == ' ') folder.pop_back();
+      if (!folder.empty()) path.push_back(folder);
+      start = end + 1;
+    }
+    s.symbols().SetSearchPath(path);
+  }
+  std::string text;
+  for (const auto& folder : s.symbols().searchPath()) text += (text.empty() ? "" : ";") + folder;
+  s.Printf("Symbol search path is: {}\n", text.empty() ? "<empty> (debug information is read from the images themselves)" : text);
+}
 
 struct Command {
   std::string_view name;
@@ -41,7 +64,7 @@ constexpr std::array kCommands{
     Command{"!thread", CmdThread}, Command{"!process", CmdProcess}, Command{"!object", CmdObject},
     Command{"!devstack", CmdDevstack}, Command{"!irp", CmdIrp}, Command{"!pool", CmdPool},
     Command{"!poolused", CmdPoolUsed}, Command{".frame", CmdFrame}, Command{"pc", CmdStepToCall},
-    Command{"bm", CmdBreakpointMany},
+    Command{"bm", CmdBreakpointMany}, Command{".sympath", CmdSymbolPath}, Command{".sympath+", CmdSymbolPath},
 };
 
 // The command word: "!ext", ".meta", "?", or the letters before the arguments ("dd", "lmv").
@@ -49,6 +72,8 @@ std::pair<std::string_view, std::string_view> SplitCommand(std::string_view text
   std::size_t end = 0;
   if (text.starts_with('?') || text.starts_with('~')) {
     end = 1;
+  } else if (text.starts_with(".sympath+")) {
+    end = 9;
   } else {
     if (text.starts_with('!') || text.starts_with('.')) end = 1;
     while (end < text.size() && (std::isalnum(static_cast<unsigned char>(text[end])) || text[end] == '_')) ++end;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -330,7 +331,34 @@ ModuleSymbols& Symbols::Load(ModuleSymbols& module) {
   if (module.hasFile) {
     module.dwarf = ParseDebugInfo(nt::RunSymbolHelper({"--dump", module.path}), module.base - module.preferredBase);
   }
+  // None in the image itself: the same file name in the symbol search path, at that file's base.
+  if (module.dwarf.empty() && !module.kernelCode) {
+    const std::string fileName = std::filesystem::path(module.hasFile ? module.path : std::string()).filename().string();
+    for (const auto& folder : searchPath_) {
+      const std::filesystem::path candidate = std::filesystem::path(folder) / fileName;
+      std::error_code ec;
+      if (fileName.empty() || !std::filesystem::is_regular_file(candidate, ec)) continue;
+      const std::uint64_t base = FileImageBase(candidate.string());
+      if (!base) continue;
+      module.dwarf = ParseDebugInfo(nt::RunSymbolHelper({"--dump", candidate.string()}), module.base - base);
+      if (!module.dwarf.empty()) {
+        module.symbolFile = candidate.string();
+        break;
+      }
+    }
+  }
   return module;
+}
+
+void Symbols::Unload() {
+  for (auto& m : modules_) {
+    if (m->kernelCode) continue;
+    m->loaded = false;
+    m->dwarf = {};
+    m->sections.clear();
+    m->imports.clear();
+    m->symbolFile.clear();
+  }
 }
 
 const FunctionInfo* Symbols::DwarfFunctionAt(std::uint64_t address) {

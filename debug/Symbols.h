@@ -67,6 +67,7 @@ struct ModuleSymbols {
   bool kernelCode = false;  // nt: ntbox's own code
   bool user = false;        // a program's image or DLL (from its process's loader list)
   bool hasFile = true;      // path is a host file its DWARF can be read from
+  std::string symbolFile;   // where its DWARF came from, when not path (.sympath)
   bool loaded = false;      // symbols read (lm: "(deferred)" until then)
   std::vector<pe::FunctionSymbol> coff;
   DebugInfo dwarf;
@@ -86,6 +87,12 @@ class Symbols {
   // Takes the machine's module list again (after a load or unload), and the modules of the process
   // set with SetProcess.
   void Refresh();
+  // .sympath: folders searched for an image with debug information when the loaded one has none
+  // (a stripped driver; its unstripped build beside its sources), by the image's file name.
+  const std::vector<std::string>& searchPath() const { return searchPath_; }
+  void SetSearchPath(std::vector<std::string> path) { searchPath_ = std::move(path); }
+  // .reload: every module's symbols read again on next use.
+  void Unload();
   // The process whose modules are listed too (its PEB's loader list), as WinDbg's process context;
   // 0: none.
   void SetProcess(std::uint64_t peb) { peb_ = peb; }
@@ -122,6 +129,7 @@ class Symbols {
   void AddProcessModules(std::vector<std::unique_ptr<ModuleSymbols>>& next);
   std::vector<std::unique_ptr<ModuleSymbols>> modules_;
   std::uint64_t peb_ = 0;
+  std::vector<std::string> searchPath_;
 };
 
 // WinDbg's wildcard match: * and ?, case-insensitive.

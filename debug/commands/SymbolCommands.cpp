@@ -58,7 +58,8 @@ void CmdLm(Session& s, std::string_view, std::string_view args) {
     ModuleSymbols& m = *mp;
     if (!WildcardMatch(pattern, m.name)) continue;
     if (verbose) s.symbols().Load(m);
-    const std::string file = m.loaded && !m.kernelCode && (m.state() != "(no symbols)") ? m.path
+    const std::string file = !m.symbolFile.empty()                                            ? m.symbolFile
+                             : m.loaded && !m.kernelCode && (m.state() != "(no symbols)") ? m.path
                              : m.kernelCode                                               ? m.path
                                                                                           : "";
     s.Print(Trimmed(fmt::format("{} {}   {:<8}   {:<22} {}", nt::WinDbgAddress(m.base), nt::WinDbgAddress(m.end),

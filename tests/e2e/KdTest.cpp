@@ -506,6 +506,36 @@ kd_target!KdTargetDeviceControl\+0x[0-9a-f]+ \[.*kd_target.c @ 51\]:
   EXPECT_EQ(write.exit, 0) << write.out << write.err;
 }
 
+// A stripped driver: COFF names only, until .sympath+ names the folder of its unstripped build and
+// .reload reads the DWARF from there (functions' parameter types, source lines).
+TEST_F(KdTest, SymbolPathFindsTheUnstrippedImage) {
+  ASSERT_EQ(Run("bcdedit /set testsigning on").exit, 0);
+  ASSERT_EQ(Run("bcdedit /debug on").exit, 0);
+  ASSERT_EQ(Run("reboot").exit, 0);
+  const std::filesystem::path folder = dir_.parent_path() / ("stripped_" + std::to_string(getpid()));
+  std::filesystem::remove_all(folder);
+  std::filesystem::create_directories(folder);
+  const std::string image = (folder / "kd_target.sys").string();
+  std::filesystem::copy_file(Driver("kd_target.sys"), image);
+  ASSERT_EQ(std::system(("x86_64-w64-mingw32-strip --strip-debug " + image).c_str()), 0);
+  ASSERT_EQ(Run("testsign " + image).exit, 0);
+  ASSERT_EQ(Run("sc create kd_target type= kernel binPath= " + image).exit, 0);
+  ASSERT_EQ(Run("sc start kd_target").exit, 0);
+  const Outcome r = Kd("x kd_target!KdTargetDeviceControl; .sympath; .sympath+ " + std::string(NTBOX_DRIVER_DIR) +
+                       "; .reload; x kd_target!KdTargetDeviceControl; lm m kd_target; u kd_target!WriteWatched L1");
+  std::filesystem::remove_all(folder);
+  EXPECT_EQ(r.exit, 0) << r.err;
+  EXPECT_TRUE(Matches(r.out, R"(kd> x kd_target!KdTargetDeviceControl
+[0-9a-f`]{17} kd_target!KdTargetDeviceControl \(KdTargetDeviceControl\)
+)")) << r.out;
+  EXPECT_TRUE(Contains(r.out, "Symbol search path is: <empty>")) << r.out;
+  EXPECT_TRUE(Contains(r.out, "Symbol search path is: " + std::string(NTBOX_DRIVER_DIR) + "\n")) << r.out;
+  EXPECT_TRUE(Matches(r.out, R"([0-9a-f`]{17} kd_target!KdTargetDeviceControl \(struct _DEVICE_OBJECT \*, struct _IRP \*\))")) << r.out;
+  EXPECT_TRUE(Contains(r.out, "   kd_target   (dwarf symbols)        " + std::string(NTBOX_DRIVER_DIR) + "/kd_target.sys")) << r.out;
+  EXPECT_TRUE(Matches(r.out, R"(kd_target!WriteWatched \[.*kd_target.c @ 32\]:
+   32 [0-9a-f`]{17} 55              push    rbp)")) << r.out;
+}
+
 // ba w4 on a driver global: the write in the IOCTL stops right after it, in the function that wrote.
 TEST_F(KdTest, DataBreakpointOnADriverGlobal) {
   BootWithTarget();
