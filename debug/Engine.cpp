@@ -147,6 +147,27 @@ std::optional<std::uint64_t> Session::ReadPointer(std::uint64_t address) {
   return value;
 }
 
+std::string Session::ReadUtf16(std::uint64_t address, std::size_t chars, bool stopAtNul, bool* complete) {
+  std::string out;
+  if (complete) *complete = true;
+  for (std::size_t i = 0; i < chars; ++i) {
+    std::uint16_t c = 0;
+    if (!ReadValue(address + 2 * i, c)) {
+      if (complete) *complete = false;
+      break;
+    }
+    if (c == 0 && stopAtNul) break;
+    out += c < 0x80 ? static_cast<char>(c) : '?';
+  }
+  return out;
+}
+
+Instruction Session::Decode(std::uint64_t address) {
+  std::uint8_t code[16];
+  const std::size_t n = Read(address, code);
+  return Disassemble(address, std::span<const std::uint8_t>(code, n), [this](std::uint64_t a) { return symbols_.NameOf(a); });
+}
+
 bool Session::Write(std::uint64_t address, std::span<const std::uint8_t> bytes) {
   if (address < 0x10000) return false;
   return cpu::SafeCopy(reinterpret_cast<void*>(address), bytes.data(), bytes.size());

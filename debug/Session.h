@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include "debug/Disassembler.h"
 #include "debug/Symbols.h"
 #include "nt/kd/Debugger.h"
 #include "support/Result.h"
@@ -52,6 +53,16 @@ class Session {
   // The same with the debugger's breakpoints as they are written (0xCC).
   std::size_t ReadRaw(std::uint64_t address, std::span<std::uint8_t> out);
   std::optional<std::uint64_t> ReadPointer(std::uint64_t address);
+  // A value (a structure, a number) read whole; false when part of it cannot be read.
+  template <class T>
+  bool ReadValue(std::uint64_t address, T& out) {
+    return Read(address, std::span(reinterpret_cast<std::uint8_t*>(&out), sizeof out)) == sizeof out;
+  }
+  // UTF-16 text as ASCII (others as ?): up to chars characters, or the first NUL with stopAtNul.
+  // complete: false when memory ran out before that.
+  std::string ReadUtf16(std::uint64_t address, std::size_t chars, bool stopAtNul, bool* complete = nullptr);
+  // The instruction at address, operands named by the symbols.
+  Instruction Decode(std::uint64_t address);
   bool Write(std::uint64_t address, std::span<const std::uint8_t> bytes);
   // A register of the stopped thread (rax, eax, ax, al, rip, efl ...); nullopt while running.
   std::optional<std::uint64_t> Register(std::string_view name);

@@ -154,18 +154,18 @@ void Symbols::Refresh() {
 namespace {
 
 template <class T>
-bool ReadValue(std::uint64_t address, T& out) {
+bool ReadAt(std::uint64_t address, T& out) {
   return cpu::SafeCopy(&out, reinterpret_cast<const void*>(address), sizeof out);
 }
 
 std::string ReadUnicodeString(std::uint64_t at) {
   std::uint16_t length = 0;
   std::uint64_t buffer = 0;
-  if (!ReadValue(at, length) || !ReadValue(at + 8, buffer) || length > 1024) return {};
+  if (!ReadAt(at, length) || !ReadAt(at + 8, buffer) || length > 1024) return {};
   std::string out;
   for (std::uint16_t i = 0; i < length / 2; ++i) {
     std::uint16_t c = 0;
-    if (!ReadValue(buffer + 2u * i, c)) break;
+    if (!ReadAt(buffer + 2u * i, c)) break;
     out += c < 0x80 ? static_cast<char>(c) : '?';
   }
   return out;
@@ -191,13 +191,13 @@ std::uint64_t FileImageBase(const std::string& path) {
 void Symbols::AddProcessModules(std::vector<std::unique_ptr<ModuleSymbols>>& next) {
   if (!peb_) return;
   std::uint64_t ldr = 0, head = 0, link = 0;
-  if (!ReadValue(peb_ + 0x18, ldr) || !ldr) return;
+  if (!ReadAt(peb_ + 0x18, ldr) || !ldr) return;
   head = ldr + 0x10;
-  if (!ReadValue(head, link)) return;
+  if (!ReadAt(head, link)) return;
   for (int n = 0; link && link != head && n < 512; ++n) {
     std::uint64_t base = 0;
     std::uint32_t size = 0;
-    if (!ReadValue(link + 0x30, base) || !ReadValue(link + 0x40, size) || !base || !size) break;
+    if (!ReadAt(link + 0x30, base) || !ReadAt(link + 0x40, size) || !base || !size) break;
     const std::string full = ReadUnicodeString(link + 0x48);
     std::string name = ReadUnicodeString(link + 0x58);
     if (const auto dot = name.rfind('.'); dot != std::string::npos) name.resize(dot);
@@ -224,7 +224,7 @@ void Symbols::AddProcessModules(std::vector<std::unique_ptr<ModuleSymbols>>& nex
       }
       next.push_back(std::move(m));
     }
-    if (!ReadValue(link, link)) break;
+    if (!ReadAt(link, link)) break;
   }
 }
 
@@ -248,11 +248,6 @@ ModuleSymbols* Symbols::ModuleNamed(std::string_view name) {
 }
 
 namespace {
-
-template <class T>
-bool ReadAt(std::uint64_t address, T& out) {
-  return cpu::SafeCopy(&out, reinterpret_cast<const void*>(address), sizeof out);
-}
 
 // Sections and imported names from the image as it is mapped (its headers and import table).
 void ReadImageTables(ModuleSymbols& m) {

@@ -10,13 +10,6 @@
 namespace ntbox::debug {
 namespace {
 
-Instruction Decode(Session& s, std::uint64_t address) {
-  std::uint8_t code[16];
-  const std::size_t n = s.Read(address, code);
-  return Disassemble(address, std::span<const std::uint8_t>(code, n),
-                     [&s](std::uint64_t a) { return s.symbols().NameOf(a); });
-}
-
 void PrintInstruction(Session& s, const Instruction& i) {
   std::string line;
   if (const auto pos = s.symbols().LineAt(i.address)) line = fmt::format("{:>5} ", pos->line);
@@ -73,7 +66,7 @@ void CmdU(Session& s, std::string_view, std::string_view args) {
     const std::string name = s.symbols().NameOf(address);
     // A label where a function begins, and before the first line.
     if (n == 0 || (!name.empty() && name.find('+') == std::string::npos)) PrintLabel(s, address);
-    const Instruction i = Decode(s, address);
+    const Instruction i = s.Decode(address);
     PrintInstruction(s, i);
     address += i.length ? i.length : 1;
   }
@@ -93,7 +86,7 @@ void CmdUb(Session& s, std::string_view, std::string_view args) {
   std::uint64_t address = fn && fn->start < end ? fn->start : end - std::min<std::uint64_t>(end, count * 15);
   std::vector<Instruction> found;
   while (address < end) {
-    Instruction i = Decode(s, address);
+    Instruction i = s.Decode(address);
     address += i.length ? i.length : 1;
     found.push_back(std::move(i));
   }
@@ -122,7 +115,7 @@ void CmdUf(Session& s, std::string_view, std::string_view args) {
   std::vector<Instruction> code;
   std::set<std::uint64_t> blocks{fn->start};
   for (std::uint64_t a = fn->start; a < fn->end;) {
-    Instruction i = Decode(s, a);
+    Instruction i = s.Decode(a);
     if (i.length == 0) break;
     a += i.length;
     if (i.target && *i.target >= fn->start && *i.target < fn->end && !i.isCall) blocks.insert(*i.target);

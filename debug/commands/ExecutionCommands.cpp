@@ -18,12 +18,6 @@ using nt::kd::Debugger;
 using nt::kd::Resume;
 using nt::kd::StopReason;
 
-Instruction DecodeAt(Session& s, std::uint64_t address) {
-  std::uint8_t code[16];
-  const std::size_t n = s.Read(address, code);
-  return Disassemble(address, std::span<const std::uint8_t>(code, n), [&s](std::uint64_t a) { return s.symbols().NameOf(a); });
-}
-
 // The text of a source line, when the file is there to read.
 std::string SourceText(const std::string& file, std::uint32_t line) {
   std::ifstream in(file);
@@ -78,7 +72,7 @@ void Session::PrintLocation(std::uint64_t address) {
   } else {
     Printf("{}:\n", label);
   }
-  const Instruction i = DecodeAt(*this, address);
+  const Instruction i = Decode(address);
   if (i.length == 0) {
     Printf("{} ??              ???\n", nt::WinDbgAddress(address));
   } else {
@@ -354,7 +348,7 @@ bool StepInstruction(Session& s, bool into) {
   const std::uint64_t rip = stop->context.Rip;
   const std::uint64_t rsp = stop->context.Rsp;
   nt::ke::KernelThread* thread = stop->thread;
-  const Instruction i = DecodeAt(s, rip);
+  const Instruction i = s.Decode(rip);
   const bool overCall = i.isCall && (!into || !i.target || !InDriverCode(s, *i.target));
   if (!overCall) {
     if (!s.Continue(Resume::kStep)) return false;
@@ -433,7 +427,7 @@ void CmdStepToCall(Session& s, std::string_view, std::string_view) {
   }
   for (int steps = 0; steps < 100000; ++steps) {
     if (!InDriverCode(s, s.stop()->context.Rip)) break;
-    if (steps > 0 && DecodeAt(s, s.stop()->context.Rip).isCall) break;
+    if (steps > 0 && s.Decode(s.stop()->context.Rip).isCall) break;
     if (!StepInstruction(s, false)) {
       if (!s.ended) s.ReportStop();
       return;

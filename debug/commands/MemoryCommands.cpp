@@ -59,17 +59,6 @@ std::string ReadAnsi(Session& s, std::uint64_t address, std::size_t max) {
   return out;
 }
 
-std::string ReadUtf16(Session& s, std::uint64_t address, std::size_t maxChars, bool stopAtNul) {
-  std::string out;
-  for (std::size_t i = 0; i < maxChars; ++i) {
-    std::uint16_t c;
-    if (s.Read(address + 2 * i, std::span(reinterpret_cast<std::uint8_t*>(&c), 2)) != 2) break;
-    if (c == 0 && stopAtNul) break;
-    out += c < 0x80 ? static_cast<char>(c) : '?';
-  }
-  return out;
-}
-
 }  // namespace
 
 void CmdDisplay(Session& s, std::string_view name, std::string_view args) {
@@ -107,7 +96,7 @@ void CmdDisplay(Session& s, std::string_view name, std::string_view args) {
     s.Printf("{}  \"{}\"\n", nt::WinDbgAddress(address), text);
     s.nextData = address + text.size() + 1;
   } else if (name == "du") {
-    const std::string text = ReadUtf16(s, address, std::min(count.value_or(0x100), kMax), true);
+    const std::string text = s.ReadUtf16(address, std::min(count.value_or(0x100), kMax), true);
     s.Printf("{}  \"{}\"\n", nt::WinDbgAddress(address), text);
     s.nextData = address + 2 * (text.size() + 1);
   } else {
@@ -121,7 +110,7 @@ void CmdDisplay(Session& s, std::string_view name, std::string_view args) {
     std::uint64_t buffer = 0;
     std::memcpy(&length, header, 2);
     std::memcpy(&buffer, header + 8, 8);
-    const std::string text = name == "dS" ? ReadUtf16(s, buffer, length / 2, false) : [&] {
+    const std::string text = name == "dS" ? s.ReadUtf16(buffer, length / 2, false) : [&] {
       std::string t(length, '\0');
       const std::size_t got = s.Read(buffer, std::span(reinterpret_cast<std::uint8_t*>(t.data()), length));
       t.resize(got);

@@ -1,5 +1,6 @@
 // !drvobj and !devobj: driver and device objects as WinDbg's kdexts print them. Objects are read
 // through the debugger's safe reads: a driver may have scribbled over anything.
+#include <algorithm>
 #include <array>
 
 #include "debug/Session.h"
@@ -12,19 +13,8 @@ namespace ntbox::debug {
 namespace {
 
 
-template <class T>
-bool ReadObject(Session& s, std::uint64_t address, T& out) {
-  return s.Read(address, std::span(reinterpret_cast<std::uint8_t*>(&out), sizeof out)) == sizeof out;
-}
-
 std::string ReadUnicode(Session& s, const nt::UNICODE_STRING& u) {
-  std::string out;
-  for (std::uint16_t i = 0; i < u.Length / 2 && i < 512; ++i) {
-    std::uint16_t c = 0;
-    if (s.Read(reinterpret_cast<std::uint64_t>(u.Buffer) + 2 * i, std::span(reinterpret_cast<std::uint8_t*>(&c), 2)) != 2) break;
-    out += c < 0x80 ? static_cast<char>(c) : '?';
-  }
-  return out;
+  return s.ReadUtf16(reinterpret_cast<std::uint64_t>(u.Buffer), std::min(u.Length / 2, 512), false);
 }
 
 // A name in the object namespace, or an address: the object's body, when it is of that type.
@@ -79,7 +69,7 @@ void CmdDrvobj(Session& s, std::string_view, std::string_view args) {
   }
   const auto address = FindObject(s, words[0], nt::ob::DriverType(), u"\\Driver");
   nt::DRIVER_OBJECT o{};
-  if (!address || !ReadObject(s, *address, o)) {
+  if (!address || !s.ReadValue(*address, o)) {
     s.Printf("Driver object {} not found\n", words[0]);
     return;
   }
@@ -91,14 +81,14 @@ void CmdDrvobj(Session& s, std::string_view, std::string_view args) {
     for (int n = 0; device && n < 256; ++n) {
       list += fmt::format("{:016x}  ", device);
       nt::DEVICE_OBJECT d{};
-      if (!ReadObject(s, device, d)) break;
+      if (!s.ReadValue(device, d)) break;
       device = reinterpret_cast<std::uint64_t>(d.NextDevice);
     }
     s.Print(list.empty() ? "\n" : list + "\n");
   }
   if (flags & 2) {
     nt::DRIVER_EXTENSION extension{};
-    const bool hasExtension = o.DriverExtension && ReadObject(s, reinterpret_cast<std::uint64_t>(o.DriverExtension), extension);
+    const bool hasExtension = o.DriverExtension && s.ReadValue(reinterpret_cast<std::uint64_t>(o.DriverExtension), extension);
     s.Printf("\nDriverEntry:   {}\n", Routine(s, reinterpret_cast<std::uint64_t>(o.DriverInit)));
     s.Printf("DriverStartIo: {}\n", Routine(s, reinterpret_cast<std::uint64_t>(o.DriverStartIo)));
     s.Printf("DriverUnload:  {}\n", Routine(s, reinterpret_cast<std::uint64_t>(o.DriverUnload)));
@@ -120,12 +110,12 @@ void CmdDevobj(Session& s, std::string_view, std::string_view args) {
   }
   const auto address = FindObject(s, words[0], nt::ob::DeviceType(), u"\\Device");
   nt::DEVICE_OBJECT d{};
-  if (!address || !ReadObject(s, *address, d)) {
+  if (!address || !s.ReadValue(*address, d)) {
     s.Printf("{} is not a device object\n", words[0]);
     return;
   }
   nt::DRIVER_OBJECT o{};
-  const bool hasDriver = ReadObject(s, reinterpret_cast<std::uint64_t>(d.DriverObject), o);
+  const bool hasDriver = s.ReadValue(reinterpret_cast<std::uint64_t>(d.DriverObject), o);
   s.Printf("Device object ({:016x}) is for:\n {} {} DriverObject {:016x}\n", *address, ShortDeviceName(*address),
            hasDriver ? ReadUnicode(s, o.DriverName) : "?", reinterpret_cast<std::uint64_t>(d.DriverObject));
   s.Printf("Current Irp {:08x} RefCount {} Type {:08x} Flags {:08x}\n", reinterpret_cast<std::uint64_t>(d.CurrentIrp),

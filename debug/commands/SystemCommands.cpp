@@ -25,11 +25,6 @@ const char* IrqlName(unsigned irql) {
   }
 }
 
-template <class T>
-bool ReadObject(Session& s, std::uint64_t address, T& out) {
-  return s.Read(address, std::span(reinterpret_cast<std::uint8_t*>(&out), sizeof out)) == sizeof out;
-}
-
 std::string Narrow(const std::u16string& text) {
   std::string out;
   for (char16_t c : text) out += c < 0x80 ? static_cast<char>(c) : '?';
@@ -183,25 +178,24 @@ void CmdDevstack(Session& s, std::string_view, std::string_view args) {
     device = *a;
   }
   nt::DEVICE_OBJECT d{};
-  if (!device || !ReadObject(s, device, d)) {
+  if (!device || !s.ReadValue(device, d)) {
     s.Printf("{} is not a device object\n", words[0]);
     return;
   }
   // The named device and every device attached above it, top first, as WinDbg lists a stack.
   s.Print("  !DevObj           !DrvObj            !DevExt           ObjectName\n");
   std::vector<std::uint64_t> up{device};
-  ReadObject(s, device, d);
   for (int n = 0; n < 32 && d.AttachedDevice; ++n) {
     up.push_back(reinterpret_cast<std::uint64_t>(d.AttachedDevice));
-    if (!ReadObject(s, up.back(), d)) break;
+    if (!s.ReadValue(up.back(), d)) break;
   }
   std::reverse(up.begin(), up.end());
   for (const std::uint64_t dev : up) {
     nt::DEVICE_OBJECT x{};
-    if (!ReadObject(s, dev, x)) break;
+    if (!s.ReadValue(dev, x)) break;
     nt::DRIVER_OBJECT drv{};
     std::string driverName;
-    if (ReadObject(s, reinterpret_cast<std::uint64_t>(x.DriverObject), drv)) {
+    if (s.ReadValue(reinterpret_cast<std::uint64_t>(x.DriverObject), drv)) {
       driverName = ObjectName(x.DriverObject);
       if (const auto slash = driverName.find_last_of('\\'); slash != std::string::npos) driverName = driverName.substr(slash + 1);
     }
@@ -215,7 +209,7 @@ void CmdDevstack(Session& s, std::string_view, std::string_view args) {
 void CmdIrp(Session& s, std::string_view, std::string_view args) {
   auto address = s.Evaluate(args);
   nt::IRP irp{};
-  if (!address || !ReadObject(s, *address, irp) || irp.Type != nt::IO_TYPE_IRP) {
+  if (!address || !s.ReadValue(*address, irp) || irp.Type != nt::IO_TYPE_IRP) {
     s.Printf("{} is not an IRP\n", args);
     return;
   }
@@ -229,7 +223,7 @@ void CmdIrp(Session& s, std::string_view, std::string_view args) {
   const std::uint64_t first = *address + sizeof(nt::IRP);
   for (int i = 1; i <= irp.StackCount && i <= 32; ++i) {
     nt::IO_STACK_LOCATION sl{};
-    if (!ReadObject(s, first + (i - 1) * sizeof(nt::IO_STACK_LOCATION), sl)) break;
+    if (!s.ReadValue(first + (i - 1) * sizeof(nt::IO_STACK_LOCATION), sl)) break;
     const char* major = sl.MajorFunction <= nt::IRP_MJ_MAXIMUM_FUNCTION ? nt::kMajorFunctionNames[sl.MajorFunction] : "?";
     s.Printf("{}[{}({:x}), N/A({:x})]\n", i == current ? '>' : ' ', major, sl.MajorFunction, sl.MinorFunction);
     s.Printf("            {:>2} {:>2} {:016x} {:016x} {:016x}-{:016x}\n", sl.Flags, sl.Control,

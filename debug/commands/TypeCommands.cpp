@@ -29,13 +29,9 @@ const TypeLayout* FindType(Session& s, std::string_view text) {
 }
 
 std::string ReadWide(Session& s, std::uint64_t buffer, std::uint16_t bytes) {
-  std::string out;
-  for (std::uint16_t i = 0; i < bytes / 2 && i < 512; ++i) {
-    std::uint16_t c = 0;
-    if (s.Read(buffer + 2u * i, std::span(reinterpret_cast<std::uint8_t*>(&c), 2)) != 2) return out + "<Memory access error>";
-    out += c < 0x80 ? static_cast<char>(c) : '?';
-  }
-  return out;
+  bool complete = true;
+  const std::string text = s.ReadUtf16(buffer, std::min(bytes / 2, 512), false, &complete);
+  return complete ? text : text + "<Memory access error>";
 }
 
 // A value of type (WinDbg's notation) at address, as dt and dv show it.

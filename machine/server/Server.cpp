@@ -385,11 +385,7 @@ class Server {
         if (!engine.Execute(line->payload, echo)) break;
       }
     }
-    WriteFrame(fd, FrameKind::kExit, "0");
-    std::lock_guard lock(kdMutex_);
-    ::close(fd);
-    kdSocket_ = -1;
-    kdGone_.notify_all();
+    EndDebuggerSession(fd);
   }
 
   // Attaches the machine's debugger for the session on fd, or refuses it there: the machine must
@@ -416,6 +412,15 @@ class Server {
     return true;
   }
 
+  // The session on fd is over (the engine detached): its client hears so, and another may attach.
+  void EndDebuggerSession(int fd) {
+    WriteFrame(fd, FrameKind::kExit, "0");
+    std::lock_guard lock(kdMutex_);
+    ::close(fd);
+    kdSocket_ = -1;
+    kdGone_.notify_all();
+  }
+
   // ntbox gdbserver: gdb's remote protocol on the descriptors the client handed over (its stdio,
   // or the connection it accepted).
   void Gdb(int fd) {
@@ -428,11 +433,7 @@ class Server {
     }
     if (AttachDebugger(fd, "gdbserver")) {
       debug::ServeGdb(stdio[0], stdio[1]);
-      WriteFrame(fd, FrameKind::kExit, "0");
-      std::lock_guard lock(kdMutex_);
-      ::close(fd);
-      kdSocket_ = -1;
-      kdGone_.notify_all();
+      EndDebuggerSession(fd);
     }
     for (int d : stdio) ::close(d);
   }
