@@ -70,7 +70,9 @@ DebugInfo ParseDebugInfo(std::string_view dump, std::uint64_t slide) {
   for (std::string line; std::getline(in, line);) {
     const auto f = Fields(line);
     if (f.empty()) continue;
-    if (f[0] == "S" && f.size() >= 3) {
+    if (f[0] == "P" && f.size() >= 2) {
+      info.pdb = f[1];
+    } else if (f[0] == "S" && f.size() >= 3) {
       fileIndex[static_cast<std::uint32_t>(std::stoul(f[1]))] = static_cast<std::uint32_t>(info.files.size());
       info.files.push_back(f[2]);
     } else if (f[0] == "F" && f.size() >= 7) {
@@ -108,7 +110,7 @@ std::string ModuleSymbols::state() const {
   if (kernelCode) return "(export symbols)";
   if (user && !hasFile) return loaded ? "(export symbols)" : "(deferred)";
   if (!loaded) return "(deferred)";
-  if (!dwarf.empty()) return "(dwarf symbols)";
+  if (!dwarf.empty()) return dwarf.pdb.empty() ? "(dwarf symbols)" : "(private pdb symbols)";
   if (!coff.empty()) return "(coff symbols)";
   return "(no symbols)";
 }
@@ -324,7 +326,11 @@ ModuleSymbols& Symbols::Load(ModuleSymbols& module) {
   ReadImageTables(module);
   if (module.user) ReadExports(module);
   if (module.hasFile) {
-    module.dwarf = ParseDebugInfo(nt::RunSymbolHelper({"--dump", module.path}), module.base - module.preferredBase);
+    std::vector<std::string> args;
+    for (const auto& folder : searchPath_) args.insert(args.end(), {"--search", folder});
+    args.insert(args.end(), {"--dump", module.path});
+    module.dwarf = ParseDebugInfo(nt::RunSymbolHelper(args), module.base - module.preferredBase);
+    module.symbolFile = module.dwarf.pdb;
   }
   // None in the image itself: the same file name in the symbol search path, at that file's base.
   if (module.dwarf.empty() && !module.kernelCode) {

@@ -43,6 +43,7 @@ struct LocalInfo {
 
 // An image's DWARF, at its loaded addresses.
 struct DebugInfo {
+  std::string pdb;  // the PDB it was read from (a clang -gcodeview image); empty: DWARF
   std::vector<std::string> files;
   std::vector<FunctionInfo> functions;  // by low
   std::vector<LineRow> lines;           // by address
@@ -67,7 +68,7 @@ struct ModuleSymbols {
   bool kernelCode = false;  // nt: ntbox's own code
   bool user = false;        // a program's image or DLL (from its process's loader list)
   bool hasFile = true;      // path is a host file its DWARF can be read from
-  std::string symbolFile;   // where its DWARF came from, when not path (.sympath)
+  std::string symbolFile;   // where its debug information came from, when not path (.sympath, a PDB)
   bool loaded = false;      // symbols read (lm: "(deferred)" until then)
   std::vector<pe::FunctionSymbol> coff;
   DebugInfo dwarf;
@@ -88,7 +89,8 @@ class Symbols {
   // set with SetProcess.
   void Refresh();
   // .sympath: folders searched for an image with debug information when the loaded one has none
-  // (a stripped driver; its unstripped build beside its sources), by the image's file name.
+  // (a stripped driver; its unstripped build beside its sources), by the image's file name, and
+  // for the PDB a clang -gcodeview image names.
   const std::vector<std::string>& searchPath() const { return searchPath_; }
   void SetSearchPath(std::vector<std::string> path) { searchPath_ = std::move(path); }
   // .reload: every module's symbols read again on next use.

@@ -123,13 +123,14 @@ std::string WinDbgTypeName(std::string_view c, std::uint64_t size) {
     if (pointee.starts_with("struct ") || pointee.starts_with("union ")) pointee = pointee.substr(pointee.find(' ') + 1);
     if (pointee == "void") return "Ptr64 Void";
     if (pointee == "<function>") return "Ptr64     long";
-    if (pointee == "unsigned short") return "Ptr64 Wchar";
+    if (pointee == "unsigned short" || pointee == "wchar_t") return "Ptr64 Wchar";
     return "Ptr64 " + WinDbgTypeName(pointee, 0);
   }
   if (type.starts_with("struct ") || type.starts_with("union ") || type.starts_with("enum ")) {
     return type.starts_with("enum ") ? type.substr(5) : type.substr(type.find(' ') + 1);
   }
   const bool isUnsigned = type.starts_with("unsigned");
+  if (type == "wchar_t") return "Wchar";
   if (type == "char" || type == "signed char") return "Char";
   if (type == "unsigned char" || type == "bool") return "UChar";
   if (size == 1 || size == 2 || size == 4 || size == 8) return fmt::format("{}{}B", isUnsigned ? "Uint" : "Int", size);

@@ -46,7 +46,8 @@ option(NTBOX_DRIVER_DBG "Build drivers with DBG=1 (KdPrint and ASSERT active, as
 # ntbox_add_driver(<name> SOURCES <src>... [DBG|NO_DBG] [UNSIGNED] [CLANG] [LIBRARIES <lib>...]
 #                  [COMPILE_OPTIONS <option>...])
 # CLANG builds with clang (--target=x86_64-w64-mingw32 -fms-extensions) and lld instead of gcc:
-# the way to __try/__except and __finally in a driver, which gcc does not compile.
+# the way to __try/__except and __finally in a driver, which gcc does not compile. Its debug
+# information is CodeView in <name>.pdb beside the .sys, as a WDK build's.
 function(ntbox_add_driver name)
   cmake_parse_arguments(ARG "DBG;NO_DBG;UNSIGNED;CLANG" "" "SOURCES;LIBRARIES;COMPILE_OPTIONS" ${ARGN})
   if(NOT ARG_SOURCES)
@@ -113,7 +114,7 @@ function(_ntbox_add_clang_driver name sources libraries options)
   if("NO_DBG" IN_LIST ARGN OR (NOT "DBG" IN_LIST ARGN AND NOT NTBOX_DRIVER_DBG))
     set(dbg 0)
   endif()
-  set(flags --target=x86_64-w64-mingw32 -fms-extensions -O1 -g0 -fno-stack-protector -Wno-pragma-pack
+  set(flags --target=x86_64-w64-mingw32 -fms-extensions -O1 -g -gcodeview -fno-stack-protector -Wno-pragma-pack
       -Wno-microsoft-anon-tag -Wno-ignored-pragma-intrinsic -isystem ${NTBOX_DDK_INCLUDE_DIR}
       -D__USE_MINGW_ANSI_STDIO=0 -DDBG=${dbg} -D_AMD64_ -D_WIN64 -D_KERNEL_MODE=1
       -DNTDDI_VERSION=0x0A000000 -D_WIN32_WINNT=0x0A00 ${options})
@@ -140,8 +141,9 @@ function(_ntbox_add_clang_driver name sources libraries options)
   add_custom_command(OUTPUT "${output}"
     COMMAND ${NTBOX_CLANG} --target=x86_64-w64-mingw32 -fuse-ld=lld -nostdlib -shared
             -Wl,--subsystem,native -Wl,--entry,DriverEntry -Wl,--dynamicbase -Wl,--image-base,0x140000000
-            -o "${output}" ${objects} ${libraries} -L${CMAKE_FIND_ROOT_PATH}/lib -lntoskrnl "${_ntbox_ext_lib}" -lhal
+            "-Wl,--pdb=${out_dir}/${name}.pdb" -o "${output}" ${objects} ${libraries} -L${CMAKE_FIND_ROOT_PATH}/lib -lntoskrnl "${_ntbox_ext_lib}" -lhal
     ${sign}
+    BYPRODUCTS "${out_dir}/${name}.pdb"
     DEPENDS ${objects} ntbox_ntoskrnl_ext COMMENT "Building ${name}.sys with clang" VERBATIM)
   add_custom_target(${name} ALL DEPENDS "${output}")
 endfunction()

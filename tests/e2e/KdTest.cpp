@@ -26,12 +26,16 @@ using ntbox::test::Outcome;
 
 class KdTest : public ntbox::test::MachineFixture {
  protected:
-  // Test signing and kernel debugging on, then the driver started.
-  void BootWithDriver(const std::string& service, const std::string& image) {
+  // Test signing and kernel debugging on, the driver's service created.
+  void CreateForDebugging(const std::string& service, const std::string& image) {
     ASSERT_EQ(Run("bcdedit /set testsigning on").exit, 0);
     ASSERT_EQ(Run("bcdedit /debug on").exit, 0);
     ASSERT_EQ(Run("reboot").exit, 0);
     ASSERT_EQ(Run("sc create " + service + " type= kernel binPath= " + Driver(image)).exit, 0);
+  }
+  // Test signing and kernel debugging on, then the driver started.
+  void BootWithDriver(const std::string& service, const std::string& image) {
+    ASSERT_NO_FATAL_FAILURE(CreateForDebugging(service, image));
     const Outcome r = Run("sc start " + service);
     ASSERT_EQ(r.exit, 0) << r.out << r.err;
   }
@@ -118,6 +122,24 @@ class KdTest : public ntbox::test::MachineFixture {
     kd.in = -1;
     ioctl.join();
     return kd;
+  }
+  // The service created on a machine booted for debugging; kd runs commands (which begin with a
+  // breakpoint and g) while `sc start service` loads the driver.
+  struct Session {
+    int status = -1;  // kd's
+    std::string out;  // kd's
+    Outcome start;    // sc start's
+  };
+  Session KdWhileStarting(const std::string& service, const std::string& image, const std::string& commands) {
+    Session session;
+    CreateForDebugging(service, image);
+    Background kd = StartKd(commands);
+    EXPECT_TRUE(kd.ReadUntil("kd> g\n")) << kd.text;
+    std::thread sc([&] { session.start = Run("sc start " + service); });
+    session.status = kd.Finish();
+    sc.join();
+    session.out = kd.text;
+    return session;
   }
   // Boots with kernel debugging and starts kd_target.sys.
   void BootWithTarget() { BootWithDriver("kd_target", "kd_target.sys"); }
@@ -420,19 +442,12 @@ TEST_F(KdTest, GdbBreaksInDriverEntryAndSteps) {
 // dv and dt at a stop: the parameters and locals from DWARF, nt!_DRIVER_OBJECT from ntbox's layout
 // with the driver object's values, a driver's own structure and a global of it.
 TEST_F(KdTest, LocalsAndTypes) {
-  ASSERT_EQ(Run("bcdedit /set testsigning on").exit, 0);
-  ASSERT_EQ(Run("bcdedit /debug on").exit, 0);
-  ASSERT_EQ(Run("reboot").exit, 0);
-  ASSERT_EQ(Run("sc create kd_target type= kernel binPath= " + Driver("kd_target.sys")).exit, 0);
-  Background kd = StartKd("bu kd_target!DriverEntry; g; p; p; p; dv; dt nt!_DRIVER_OBJECT; dt nt!_DRIVER_OBJECT poi(@rbp+10);"
-                          " dt kd_target!_UNICODE_STRING; dt kd_target!g_dpc; dt nt!_NOSUCH; qd");
-  ASSERT_TRUE(kd.ReadUntil("kd> g\n")) << kd.text;
-  Outcome start;
-  std::thread sc([&] { start = Run("sc start kd_target"); });
-  const int status = kd.Finish();
-  sc.join();
-  const std::string& out = kd.text;
-  EXPECT_EQ(status, 0) << out;
+  const Session session = KdWhileStarting(
+      "kd_target", "kd_target.sys",
+      "bu kd_target!DriverEntry; g; p; p; p; dv; dt nt!_DRIVER_OBJECT; dt nt!_DRIVER_OBJECT poi(@rbp+10);"
+      " dt kd_target!_UNICODE_STRING; dt kd_target!g_dpc; dt nt!_NOSUCH; qd");
+  const std::string& out = session.out;
+  EXPECT_EQ(session.status, 0) << out;
   EXPECT_TRUE(Matches(out, R"(0: kd> dv
         driver = 0x[0-9a-f`]{17} _DRIVER_OBJECT
   registryPath = 0x[0-9a-f`]{17} "\\REGISTRY\\MACHINE\\SYSTEM\\ControlSet001\\Services\\kd_target"
@@ -448,7 +463,7 @@ TEST_F(KdTest, LocalsAndTypes) {
   EXPECT_TRUE(Contains(out, "kd_target!_UNICODE_STRING\n   +0x000 Length           : Uint2B\n")) << out;
   EXPECT_TRUE(Contains(out, "   +0x018 DeferredRoutine  : (null)\n")) << out;
   EXPECT_TRUE(Contains(out, "Symbol nt!_NOSUCH not found.\n")) << out;
-  EXPECT_EQ(start.exit, 0) << start.out << start.err;
+  EXPECT_EQ(session.start.exit, 0) << session.start.out << session.start.err;
 }
 
 // The machine's state at a breakpoint in a dispatch routine: IRQL, KPCR, processors, the thread and
@@ -534,6 +549,42 @@ TEST_F(KdTest, SymbolPathFindsTheUnstrippedImage) {
   EXPECT_TRUE(Contains(r.out, "   kd_target   (dwarf symbols)        " + std::string(NTBOX_DRIVER_DIR) + "/kd_target.sys")) << r.out;
   EXPECT_TRUE(Matches(r.out, R"(kd_target!WriteWatched \[.*kd_target.c @ 32\]:
    32 [0-9a-f`]{17} 55              push    rbp)")) << r.out;
+}
+
+// A clang -gcodeview driver: its PDB (named by the image's CodeView entry) gives kd functions,
+// source lines, locals, globals and types, and the bugcheck report its source line.
+TEST_F(KdTest, PdbSymbolsFromAClangDriver) {
+  const Session session = KdWhileStarting(
+      "kd_target_pdb", "kd_target_pdb.sys",
+      "bu kd_target_pdb!DriverEntry; g; p; p; p; dv; k; lm m kd_target_pdb; x kd_target_pdb!g_*;"
+      " uf kd_target_pdb!WriteWatched; dt kd_target_pdb!_UNICODE_STRING; qd");
+  const std::string& out = session.out;
+  EXPECT_EQ(session.status, 0) << out;
+  EXPECT_EQ(session.start.exit, 0) << session.start.out << session.start.err;
+  EXPECT_TRUE(Matches(out, R"(Breakpoint 0 hit
+kd_target_pdb!DriverEntry \[.*kd_target.c @ 92\]:
+   92: NTSTATUS DriverEntry\(PDRIVER_OBJECT driver, PUNICODE_STRING registryPath\) \{)")) << out;
+  EXPECT_TRUE(Matches(out, R"(kd_target_pdb!DriverEntry\+0x[0-9a-f]+ \[.*kd_target.c @ 99\]:
+   99:   status = IoCreateDevice)")) << out;
+  EXPECT_TRUE(Matches(out, R"(0: kd> dv
+        driver = 0x[0-9a-f`]{17} _DRIVER_OBJECT
+  registryPath = 0x[0-9a-f`]{17} "\\REGISTRY\\MACHINE\\SYSTEM\\ControlSet001\\Services\\kd_target_pdb"
+          name = struct _UNICODE_STRING "\\Device\\KdTarget"
+)")) << out;
+  EXPECT_TRUE(Matches(out, R"(^00 [0-9a-f`]{17} [0-9a-f`]{17} kd_target_pdb!DriverEntry\+0x[0-9a-f]+ \[.*kd_target.c @ 99\]$)")) << out;
+  EXPECT_TRUE(Matches(out, R"(   kd_target_pdb   \(private pdb symbols\)  .*/kd_target_pdb\.pdb$)")) << out;
+  EXPECT_TRUE(Matches(out, R"(^[0-9a-f`]{17} kd_target_pdb!g_ticks = 0x00000000$)")) << out;
+  EXPECT_TRUE(Matches(out, R"(kd_target_pdb!WriteWatched \[.*kd_target.c @ 32\]:
+   32 [0-9a-f`]{17} 50              push    rax
+)")) << out;
+  EXPECT_TRUE(Contains(out, "kd_target_pdb!_UNICODE_STRING\n   +0x000 Length           : Uint2B\n")) << out;
+  EXPECT_TRUE(Contains(out, "   +0x008 Buffer           : Ptr64 Wchar\n")) << out;
+
+  // The report's line comes from the PDB too.
+  EXPECT_NE(Run("ioctl '\\\\.\\KdTarget' 0x222008").exit, 0);
+  const Outcome crash = Run("crash");
+  EXPECT_TRUE(Matches(crash.out, R"(STACK_TEXT:
+[0-9a-f`]{17} kd_target_pdb!KdTargetDeviceControl\+0x[0-9a-f]+ \[.*kd_target.c @ 60\])")) << crash.out;
 }
 
 // ba w4 on a driver global: the write in the IOCTL stops right after it, in the function that wrote.

@@ -1,8 +1,10 @@
 // ntbox-lines IMAGE ADDRESS...: the function and source line of each address (hex, a virtual
 // address at the image's preferred base) from the PE image's DWARF, one line per address:
 //   ADDRESS <TAB> LINE <TAB> FUNCTION-START <TAB> FUNCTION <TAB> FILE     (LINE 0: not covered)
-// ntbox-lines --dump IMAGE: what the debugger needs of the image's DWARF, one record a line
-// (addresses at the preferred base, hex; fields split by tabs):
+// ntbox-lines --dump IMAGE: what the debugger needs of the image's DWARF, or of the PDB a clang
+// -gcodeview image names (found where it says, beside the image, or in --search FOLDERs), one
+// record a line (addresses at the preferred base, hex; fields split by tabs):
+//   P  PATH                                  the PDB read (first; none for DWARF)
 //   S  INDEX  PATH                                  a source file
 //   F  LOW  HIGH  LINE  FILE-INDEX  NAME  PARAMETERS a function and its parameter types
 //   L  ADDRESS  LINE  FILE-INDEX                    a row of the line table (statements only)
@@ -18,8 +20,12 @@
 #include <llvm/DebugInfo/DWARF/DWARFDebugLine.h>
 #include <llvm/DebugInfo/DWARF/DWARFDie.h>
 #include <llvm/DebugInfo/DWARF/DWARFExpression.h>
+#include <llvm/Object/COFF.h>
 #include <llvm/Object/ObjectFile.h>
 
+#include "Pdb.h"
+
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -27,6 +33,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -37,11 +44,10 @@ std::unique_ptr<llvm::DWARFContext> OpenDwarf(llvm::object::OwningBinary<llvm::o
                                     nullptr, "", quiet, quiet);
 }
 
-int Lines(llvm::DWARFContext* context, int argc, char** argv) {
+int Lines(llvm::DWARFContext* context, const std::vector<std::uint64_t>& addresses) {
   const llvm::DILineInfoSpecifier spec(llvm::DILineInfoSpecifier::FileLineInfoKind::AbsoluteFilePath,
                                        llvm::DILineInfoSpecifier::FunctionNameKind::ShortName);
-  for (int i = 2; i < argc; ++i) {
-    const std::uint64_t address = std::strtoull(argv[i], nullptr, 16);
+  for (const std::uint64_t address : addresses) {
     if (context) {
       // The outermost frame: the function the address is in and its line there, not a header's
       // inline routine (KeLowerIrql, __writecr8) the compiler expanded into it.
@@ -243,21 +249,94 @@ int Dump(llvm::DWARFContext& context) {
   return 0;
 }
 
+// The PDB records, as Dump prints DWARF's.
+int DumpPdb(const ntbox::lines::PdbInfo& pdb) {
+  std::printf("P\t%s\n", pdb.path.c_str());
+  for (std::size_t i = 0; i < pdb.files.size(); ++i) std::printf("S\t%zu\t%s\n", i, pdb.files[i].c_str());
+  for (const auto& row : pdb.rows) {
+    std::printf("L\t%llx\t%u\t%u\n", static_cast<unsigned long long>(row.address), row.line, row.file);
+  }
+  for (const auto& f : pdb.functions) {
+    std::printf("F\t%llx\t%llx\t%u\t%u\t%s\t%s\n", static_cast<unsigned long long>(f.low),
+                static_cast<unsigned long long>(f.high), f.line, f.file, f.name.c_str(), f.parameters.c_str());
+  }
+  for (const auto& v : pdb.variables) {
+    std::printf("A\t%llx\t%c\t%s\t%s\t%lld\t%llu\n", static_cast<unsigned long long>(v.functionLow), v.kind,
+                v.name.c_str(), v.type.c_str(), static_cast<long long>(v.frameOffset),
+                static_cast<unsigned long long>(v.size));
+  }
+  for (const auto& g : pdb.globals) {
+    std::printf("V\t%llx\t%llu\t%s\t%s\n", static_cast<unsigned long long>(g.address),
+                static_cast<unsigned long long>(g.size), g.name.c_str(), g.type.c_str());
+  }
+  for (const auto& t : pdb.types) {
+    std::printf("T\t%s\t%llu\n", t.name.c_str(), static_cast<unsigned long long>(t.size));
+    for (const auto& m : t.members) {
+      std::printf("M\t%llx\t%s\t%s\t%llu\n", static_cast<unsigned long long>(m.offset), m.name.c_str(),
+                  m.type.c_str(), static_cast<unsigned long long>(m.size));
+    }
+  }
+  return 0;
+}
+
+// Lines' output from a PDB: the function an address is in and the last line row at or before it.
+int LinesPdb(const ntbox::lines::PdbInfo& pdb, const std::vector<std::uint64_t>& addresses) {
+  for (const std::uint64_t address : addresses) {
+    const auto function = std::find_if(pdb.functions.begin(), pdb.functions.end(),
+                                       [&](const auto& f) { return address >= f.low && address < f.high; });
+    auto row = std::upper_bound(pdb.rows.begin(), pdb.rows.end(), address,
+                                [](std::uint64_t a, const auto& r) { return a < r.address; });
+    if (function != pdb.functions.end() && row != pdb.rows.begin() && (--row)->address >= function->low) {
+      std::printf("%llx\t%u\t%llx\t%s\t%s\n", static_cast<unsigned long long>(address), row->line,
+                  static_cast<unsigned long long>(function->low), function->name.c_str(),
+                  pdb.files[row->file].c_str());
+    } else {
+      std::printf("%llx\t0\n", static_cast<unsigned long long>(address));
+    }
+  }
+  return 0;
+}
+
+bool HasDwarf(llvm::DWARFContext* context) { return context && context->getNumCompileUnits() > 0; }
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  const bool dump = argc == 3 && std::strcmp(argv[1], "--dump") == 0;
-  if (argc < 2 || (std::strcmp(argv[1], "--dump") == 0 && !dump)) {
-    std::fprintf(stderr, "usage: ntbox-lines IMAGE ADDRESS...\n       ntbox-lines --dump IMAGE\n");
+  // [--search FOLDER]... (--dump IMAGE | IMAGE ADDRESS...)
+  std::vector<std::string> searchPath;
+  std::vector<std::string> args;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--search") == 0 && i + 1 < argc) {
+      searchPath.push_back(argv[++i]);
+    } else {
+      args.push_back(argv[i]);
+    }
+  }
+  const bool dump = !args.empty() && args[0] == "--dump";
+  if (args.empty() || (dump && args.size() != 2)) {
+    std::fprintf(stderr,
+                 "usage: ntbox-lines [--search FOLDER]... IMAGE ADDRESS...\n"
+                 "       ntbox-lines [--search FOLDER]... --dump IMAGE\n");
     return 2;
   }
-  auto binary = llvm::object::ObjectFile::createObjectFile(argv[dump ? 2 : 1]);
+  const std::string image = dump ? args[1] : args[0];
+  std::vector<std::uint64_t> addresses;
+  for (std::size_t i = 1; !dump && i < args.size(); ++i) addresses.push_back(std::strtoull(args[i].c_str(), nullptr, 16));
+
+  auto binary = llvm::object::ObjectFile::createObjectFile(image);
   std::unique_ptr<llvm::DWARFContext> context;
-  if (binary) {
-    context = OpenDwarf(*binary);
-  } else {
+  if (!binary) {
     llvm::consumeError(binary.takeError());
+  } else {
+    context = OpenDwarf(*binary);
+    // No DWARF: a clang -gcodeview image's PDB.
+    const auto* coff = llvm::dyn_cast<llvm::object::COFFObjectFile>(binary->getBinary());
+    if (!HasDwarf(context.get()) && coff) {
+      if (const auto pdb = ntbox::lines::ReadPdb(*coff, image, searchPath)) {
+        return dump ? DumpPdb(*pdb) : LinesPdb(*pdb, addresses);
+      }
+    }
   }
   if (dump) return context ? Dump(*context) : 0;
-  return Lines(context.get(), argc, argv);
+  return Lines(context.get(), addresses);
 }
