@@ -694,7 +694,16 @@ void OnTrap(int signal, siginfo_t* info, void* context) {
     if (signal == SIGTRAP) raise(SIGTRAP);
     return;
   }
-  if (t->userGuard && t->guard == t->userGuard) return UserException(signal, info, uc, t);
+  if (t->userGuard && t->guard == t->userGuard) {
+    // A breakpoint the debugger set in the program's code, or the program's own int 3 while a
+    // debugger is attached (as a kernel debugger hears of a user-mode break no other debugger took).
+    const auto at = static_cast<std::uint64_t>(uc->uc_mcontext.gregs[REG_RIP]) - 1;
+    if (signal == SIGTRAP && info->si_code != TRAP_TRACE && nt::kd::Attached() && Readable(at) &&
+        *reinterpret_cast<const std::uint8_t*>(at) == 0xCC && nt::kd::Debugger::Get().OnBreakInstruction(uc, t)) {
+      return;
+    }
+    return UserException(signal, info, uc, t);
+  }
   Cpu cpu(uc);
   nt::Kernel* kernel = nt::Kernel::CurrentOrNull();
   const std::uint64_t rip = cpu.rip();

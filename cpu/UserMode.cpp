@@ -10,9 +10,11 @@
 #include <ucontext.h>
 
 #include <atomic>
+#include <chrono>
 #include <climits>
 #include <csetjmp>
 #include <cstring>
+#include <map>
 #include <mutex>
 
 #include "cpu/SafeCopy.h"
@@ -65,7 +67,26 @@ void OnTerminateSignal(int, siginfo_t*, void* context) {
   }
 }
 
-int SuspendSignal() { return SIGRTMIN + 6; }  // beside the preemption and watchdog signals (cpu/Trap)
+int SuspendSignal() { return SIGRTMIN + 7; }  // beside the preemption, watchdog and break-in signals (cpu/Trap)
+
+// The debugger's freeze (a futex word: 1 while it lasts), and how many signalled threads have
+// taken its signal.
+std::uint32_t g_freeze = 0;
+std::uint32_t g_freezeAcks = 0;  // a futex word too: FreezeUserMode waits on it
+// The threads running programs (RunUserMode), for the freeze's signals: by kernel thread, its
+// pthread and how deep its RunUserMode calls nest.
+std::mutex g_userThreadsMutex;
+std::map<nt::ke::KernelThread*, std::pair<pthread_t, int>> g_userThreads;
+
+// How many wait in the freeze's signal handler (their signal is blocked there until they thaw).
+std::uint32_t g_frozenInHandler = 0;
+
+// Waits while the freeze lasts (or until the thread is to end).
+void FrozenWait(nt::ke::KernelThread* t) {
+  while (__atomic_load_n(&g_freeze, __ATOMIC_ACQUIRE) != 0 && !t->terminateRequested) {
+    syscall(SYS_futex, &g_freeze, FUTEX_WAIT_PRIVATE, 1, nullptr, nullptr, 0);
+  }
+}
 
 // Waits on the suspend count's word (futex: async-signal-safe) until it is zero or the thread is
 // to end.
@@ -80,11 +101,23 @@ void SuspendedWait(nt::ke::KernelThread* t) {
 void OnSuspendSignal(int, siginfo_t*, void* context) {
   (void)EnterSignalHandler();
   nt::ke::KernelThread* t = nt::ke::CurrentThread();
-  if (!t || !t->userGuard || !t->suspendCount) return;
   const auto rip = static_cast<std::uint64_t>(static_cast<ucontext_t*>(context)->uc_mcontext.gregs[REG_RIP]);
-  // In ntbox's code the thread stops at its system call's exit instead.
-  if (t->guard != t->userGuard || rip >= nt::mm::kUserProbeAddress) return;
-  SuspendedWait(t);
+  // Only in the program's own code does the thread stop here; in ntbox's code it stops at its
+  // system call's exit instead.
+  const bool inProgram = t && t->userGuard && t->guard == t->userGuard && rip < nt::mm::kUserProbeAddress;
+  const bool freezing = __atomic_load_n(&g_freeze, __ATOMIC_ACQUIRE) != 0;
+  if (freezing) {
+    // Counted as frozen before the freeze hears of the signal, so that it is not waited for again.
+    if (inProgram) __atomic_add_fetch(&g_frozenInHandler, 1, __ATOMIC_ACQ_REL);
+    __atomic_add_fetch(&g_freezeAcks, 1, __ATOMIC_ACQ_REL);
+    syscall(SYS_futex, &g_freezeAcks, FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+  }
+  if (!inProgram) return;
+  if (freezing) {
+    FrozenWait(t);
+    __atomic_sub_fetch(&g_frozenInHandler, 1, __ATOMIC_ACQ_REL);
+  }
+  if (t->suspendCount) SuspendedWait(t);
   if (t->terminateRequested) {  // ended while suspended: the termination signal found it here
     t->userExit.kind = static_cast<int>(UserExitKind::kTerminated);
     t->userExit.code = t->terminateCode;
@@ -121,10 +154,34 @@ std::uint64_t CallUser(std::uint64_t fn, std::uint64_t stackTop, std::uint64_t a
   return ntbox_CallOnStack(fn, stackTop, a1, a2, a3);
 }
 
+// A thread running a program, in g_userThreads while it does.
+class UserThreadListing {
+ public:
+  explicit UserThreadListing(nt::ke::KernelThread* t) : t_(t) {
+    std::lock_guard lock(g_userThreadsMutex);
+    auto& [pthread, depth] = g_userThreads[t];
+    pthread = pthread_self();
+    ++depth;
+  }
+  ~UserThreadListing() {
+    std::lock_guard lock(g_userThreadsMutex);
+    if (const auto it = g_userThreads.find(t_); it != g_userThreads.end() && --it->second.second == 0) {
+      g_userThreads.erase(it);
+    }
+  }
+  UserThreadListing(const UserThreadListing&) = delete;
+  UserThreadListing& operator=(const UserThreadListing&) = delete;
+
+ private:
+  nt::ke::KernelThread* t_;
+};
+
 UserExit RunUserMode(FunctionRef<std::uint32_t()> body) {
   nt::ke::KernelThread* t = nt::ke::CurrentThread();
   InstallTrapHandlers();
   InstallTerminateHandler();
+  InstallSuspendHandler();
+  const UserThreadListing listed(t);
   sigjmp_buf buffer;
   sigjmp_buf* const previousGuard = t->guard;
   sigjmp_buf* const previousUser = t->userGuard;
@@ -211,8 +268,53 @@ void RequestSuspension(nt::ke::KernelThread& thread, unsigned long pthread) {
 
 void WaitWhileSuspended() {
   nt::ke::KernelThread* t = nt::ke::CurrentThread();
-  if (!t || !t->suspendCount || __atomic_load_n(t->suspendCount, __ATOMIC_ACQUIRE) == 0) return;
+  if (!t) return;
+  FrozenWait(t);
+  if (!t->suspendCount || __atomic_load_n(t->suspendCount, __ATOMIC_ACQUIRE) == 0) return;
   SuspendedWait(t);
+}
+
+namespace {
+
+// Signals every other program thread and waits (200 ms at most: one may have the signal blocked
+// for long, in a handler of its own) until each that is not already frozen has taken it.
+void SignalProgramThreads() {
+  __atomic_store_n(&g_freezeAcks, 0, __ATOMIC_RELEASE);
+  std::uint32_t signalled = 0;
+  {
+    std::lock_guard lock(g_userThreadsMutex);
+    const pthread_t self = pthread_self();
+    for (const auto& [t, entry] : g_userThreads) {
+      if (!pthread_equal(entry.first, self) && pthread_kill(entry.first, SuspendSignal()) == 0) ++signalled;
+    }
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(200);
+  for (;;) {
+    const std::uint32_t acks = __atomic_load_n(&g_freezeAcks, __ATOMIC_ACQUIRE);
+    // A frozen thread has its signal blocked until it thaws: it is not waited for again.
+    if (acks + __atomic_load_n(&g_frozenInHandler, __ATOMIC_ACQUIRE) >= signalled) return;
+    const auto left = deadline - std::chrono::steady_clock::now();
+    if (left <= std::chrono::nanoseconds(0)) return;
+    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
+    const timespec wait{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
+    syscall(SYS_futex, &g_freezeAcks, FUTEX_WAIT_PRIVATE, acks, &wait, nullptr, 0);
+  }
+}
+
+}  // namespace
+
+void FreezeUserMode() {
+  InstallSuspendHandler();
+  __atomic_store_n(&g_freeze, 1, __ATOMIC_RELEASE);
+  // Twice: a thread the first signal found in ntbox's code on its way back to the program (past
+  // its system call's freeze check) is in the program's code by the second.
+  SignalProgramThreads();
+  SignalProgramThreads();
+}
+
+void ThawUserMode() {
+  __atomic_store_n(&g_freeze, 0, __ATOMIC_RELEASE);
+  syscall(SYS_futex, &g_freeze, FUTEX_WAKE_PRIVATE, INT_MAX, nullptr, nullptr, 0);
 }
 
 void ResumeSuspended(std::uint32_t* suspendCount) {

@@ -58,11 +58,17 @@ bool InUserMode();
 void RequestTermination(nt::ke::KernelThread& thread, unsigned long pthread, std::uint32_t code);
 // Suspension (NtSuspendThread): a thread in the program's own code stops there at once (a signal);
 // one in the kernel stops at its system call's exit (WaitWhileSuspended). Either waits until its
-// suspend count is zero again (ResumeSuspended wakes it) or it is to end.
+// suspend count is zero again (ResumeSuspended wakes it) or it is to end; and while the debugger's
+// freeze lasts.
 void RequestSuspension(nt::ke::KernelThread& thread, unsigned long pthread);
 void WaitWhileSuspended();
 void ResumeSuspended(std::uint32_t* suspendCount);
 // Called by DLL functions after blocking or kernel calls: ends the program if asked to.
 void CheckTermination();
+// The kernel debugger's freeze: every other thread running a program stops in the program's own
+// code (a signal), or where its system call returns to it, until ThawUserMode. FreezeUserMode
+// returns once the threads it signalled have taken the signal (or after a bounded wait).
+void FreezeUserMode();
+void ThawUserMode();
 
 }  // namespace ntbox::cpu

@@ -74,6 +74,9 @@ class Session {
   bool Continue(nt::kd::Resume how);
   // Prints a stop as WinDbg does ("Breakpoint 0 hit", the location and its instruction).
   void ReportStop();
+  // The stopped thread's frames from its context: the kernel's unwinder, or its program's (each
+  // image's .pdata, through the PEB's loader list) when it stopped in the program's own code.
+  std::size_t Frames(const nt::kd::Stop& stop, std::span<nt::StackFrame> out);
   // Handles a stop that arrived while nothing waited for one (at the prompt): true when it was
   // shown (a new prompt is due), false when it was a module load dealt with quietly.
   bool OnStopArrived();

@@ -193,41 +193,61 @@ std::uint64_t FileImageBase(const std::string& path) {
 void Symbols::AddProcessModules(std::vector<std::unique_ptr<ModuleSymbols>>& next) {
   if (!peb_) return;
   std::uint64_t ldr = 0, head = 0, link = 0;
-  if (!ReadAt(peb_ + 0x18, ldr) || !ldr) return;
-  head = ldr + 0x10;
-  if (!ReadAt(head, link)) return;
+  if (ReadAt(peb_ + 0x18, ldr) && ldr) {
+    head = ldr + 0x10;
+    if (!ReadAt(head, link)) link = 0;
+  }
   for (int n = 0; link && link != head && n < 512; ++n) {
     std::uint64_t base = 0;
     std::uint32_t size = 0;
     if (!ReadAt(link + 0x30, base) || !ReadAt(link + 0x40, size) || !base || !size) break;
-    const std::string full = ReadUnicodeString(link + 0x48);
     std::string name = ReadUnicodeString(link + 0x58);
     if (const auto dot = name.rfind('.'); dot != std::string::npos) name.resize(dot);
-    auto same = std::find_if(modules_.begin(), modules_.end(), [&](const auto& old) {
-      return old && old->user && old->base == base && old->name == name;
-    });
-    if (same != modules_.end()) {
-      next.push_back(std::move(*same));
-    } else {
-      auto m = std::make_unique<ModuleSymbols>();
-      m->name = name;
-      m->base = base;
-      m->end = base + size;
-      m->user = true;
-      // Z: is the host's root: the program's own file, whose DWARF can be read.
-      if (full.size() > 3 && (full[0] == 'Z' || full[0] == 'z') && full[1] == ':' && full[2] == '\\') {
-        m->path = full.substr(2);
-        std::replace(m->path.begin(), m->path.end(), '\\', '/');
-        m->preferredBase = FileImageBase(m->path);
-        m->hasFile = m->preferredBase != 0;
-      } else {
-        m->path = full;
-        m->hasFile = false;
-      }
-      next.push_back(std::move(m));
-    }
+    AddProgramModule(next, std::move(name), ReadUnicodeString(link + 0x48), base, base + size);
     if (!ReadAt(link, link)) break;
   }
+  // Images mapped before the loader listed them.
+  for (const auto& image : programImages_) {
+    if (image.peb != peb_) continue;
+    const bool listed = std::any_of(next.begin(), next.end(), [&](const auto& m) { return m->user && m->base == image.base; });
+    if (listed) continue;
+    std::string name = image.path.substr(image.path.find_last_of("\\/") + 1);
+    if (const auto dot = name.rfind('.'); dot != std::string::npos) name.resize(dot);
+    AddProgramModule(next, std::move(name), image.path, image.base, image.end);
+  }
+}
+
+void Symbols::AddProgramImage(std::uint64_t peb, const std::string& ntPath, std::uint64_t base, std::uint64_t end) {
+  std::erase_if(programImages_, [&](const ProgramImage& i) { return i.base < end && base < i.end; });
+  programImages_.push_back({peb, base, end, ntPath});
+}
+
+void Symbols::AddProgramModule(std::vector<std::unique_ptr<ModuleSymbols>>& next, std::string name, std::string path,
+                               std::uint64_t base, std::uint64_t end) {
+  auto same = std::find_if(modules_.begin(), modules_.end(), [&](const auto& old) {
+    return old && old->user && old->base == base && old->name == name;
+  });
+  if (same != modules_.end()) {
+    next.push_back(std::move(*same));
+    return;
+  }
+  auto m = std::make_unique<ModuleSymbols>();
+  m->name = std::move(name);
+  m->base = base;
+  m->end = end;
+  m->user = true;
+  if (path.starts_with("\\??\\")) path.erase(0, 4);
+  // Z: is the host's root: the program's own file, whose debug information can be read.
+  if (path.size() > 3 && (path[0] == 'Z' || path[0] == 'z') && path[1] == ':' && path[2] == '\\') {
+    m->path = path.substr(2);
+    std::replace(m->path.begin(), m->path.end(), '\\', '/');
+    m->preferredBase = FileImageBase(m->path);
+    m->hasFile = m->preferredBase != 0;
+  } else {
+    m->path = path;
+    m->hasFile = false;
+  }
+  next.push_back(std::move(m));
 }
 
 ModuleSymbols* Symbols::ModuleAt(std::uint64_t address) {

@@ -98,6 +98,9 @@ class Symbols {
   // The process whose modules are listed too (its PEB's loader list), as WinDbg's process context;
   // 0: none.
   void SetProcess(std::uint64_t peb) { peb_ = peb; }
+  // An image mapped into the process whose PEB is peb (ntPath: its NT name), listed with that
+  // process's modules until its loader lists it itself (a module-load stop comes before that).
+  void AddProgramImage(std::uint64_t peb, const std::string& ntPath, std::uint64_t base, std::uint64_t end);
   const std::vector<std::unique_ptr<ModuleSymbols>>& modules() const { return modules_; }
   ModuleSymbols* ModuleAt(std::uint64_t address);
   ModuleSymbols* ModuleNamed(std::string_view name);  // case-insensitive, ".sys" optional
@@ -129,8 +132,16 @@ class Symbols {
 
  private:
   void AddProcessModules(std::vector<std::unique_ptr<ModuleSymbols>>& next);
+  // A program's module (path: its Windows or NT path), kept from the last list when it is there.
+  void AddProgramModule(std::vector<std::unique_ptr<ModuleSymbols>>& next, std::string name, std::string path,
+                        std::uint64_t base, std::uint64_t end);
   std::vector<std::unique_ptr<ModuleSymbols>> modules_;
   std::uint64_t peb_ = 0;
+  struct ProgramImage {
+    std::uint64_t peb = 0, base = 0, end = 0;
+    std::string path;
+  };
+  std::vector<ProgramImage> programImages_;
   std::vector<std::string> searchPath_;
 };
 

@@ -8,6 +8,7 @@
 #include "debug/Disassembler.h"
 #include "debug/Session.h"
 #include "nt/ke/BugCheck.h"
+#include "nt/mm/AddressSpace.h"
 #include "nt/ke/BugCheckReport.h"
 #include "nt/support/Symbolize.h"
 
@@ -121,6 +122,11 @@ void Session::ReportStop() {
   if (s->hasContext) PrintLocation(s->context.Rip);
 }
 
+std::size_t Session::Frames(const nt::kd::Stop& stop, std::span<nt::StackFrame> out) {
+  if (stop.context.Rip < nt::mm::kUserProbeAddress) return nt::ProgramStackWalk(stop.context, stop.peb, out);
+  return nt::StackWalk(stop.context, out);
+}
+
 void Session::ArmBreakpoints() {
   for (auto& b : breakpoints) {
     if (b.unresolved || !b.address) {
@@ -142,6 +148,11 @@ bool Session::OnStopArrived() {
   nt::kd::Stop* s = stop();
   if (!s) return false;
   if (s->reason == StopReason::kModuleLoad) {
+    if (s->userModule) {
+      // A program's image: its process's modules, with this one before its loader lists it.
+      symbols_.AddProgramImage(s->peb, s->modulePath, s->moduleBase, s->moduleEnd);
+      symbols_.SetProcess(s->peb);
+    }
     symbols_.Refresh();
     ArmBreakpoints();
     Debugger::Get().Resume(Resume::kGo);
@@ -462,7 +473,7 @@ void CmdGoUp(Session& s, std::string_view, std::string_view) {
     return;
   }
   nt::StackFrame frames[2];
-  if (nt::StackWalk(stop->context, frames) < 2 || !InDriverCode(s, frames[1].rip)) {
+  if (s.Frames(*stop, frames) < 2 || !InDriverCode(s, frames[1].rip)) {
     s.Print("The caller is the kernel's own code: g runs on to the next breakpoint\n");
     return;
   }

@@ -39,7 +39,7 @@ void CmdStack(Session& s, std::string_view name, std::string_view args) {
     if (auto n = s.Evaluate(args)) limit = std::min<std::size_t>(*n, 256);
   }
   nt::StackFrame frames[256];
-  const std::size_t n = nt::StackWalk(stop->context, std::span(frames, 256));
+  const std::size_t n = s.Frames(*stop, std::span(frames, 256));
   // The kernel's plumbing between its routines is left out, as a report does.
   std::vector<nt::StackFrame> shown;
   for (std::size_t i = 0; i < n; ++i) {
@@ -110,7 +110,8 @@ void CmdRegisters(Session& s, std::string_view, std::string_view args) {
   s.Printf("r11={:016x} r12={:016x} r13={:016x}\n", c.R11, c.R12, c.R13);
   s.Printf("r14={:016x} r15={:016x}\n", c.R14, c.R15);
   s.Printf("iopl=0         {}\n", FlagText(c.EFlags));
-  s.Printf("cs=0010  ss=0018  ds=002b  es=002b  fs=0053  gs=002b             efl={:08x}\n", c.EFlags);
+  s.Printf("cs={:04x}  ss={:04x}  ds=002b  es=002b  fs=0053  gs=002b             efl={:08x}\n", c.SegCs, c.SegSs,
+           c.EFlags);
   s.PrintLocation(c.Rip);
 }
 

@@ -106,7 +106,7 @@ std::span<nt::StackFrame> StoppedFrames(Session& s, std::span<nt::StackFrame> ro
     s.Print("No thread is stopped\n");
     return {};
   }
-  return room.first(nt::StackWalk(stop->context, room));
+  return room.first(s.Frames(*stop, room));
 }
 
 }  // namespace

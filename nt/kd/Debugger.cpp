@@ -18,11 +18,15 @@
 #include "cpu/HostState.h"
 #include "cpu/SafeCopy.h"
 #include "cpu/Trap.h"
+#include "cpu/UserMode.h"
 #include "nt/ExportTable.h"
 #include "nt/Kernel.h"
 #include "nt/ke/BugCheck.h"
 #include "nt/ke/Dispatcher.h"
 #include "nt/ke/Thread.h"
+#include "nt/mm/AddressSpace.h"
+#include "nt/mm/UserSpace.h"
+#include "nt/ob/Object.h"
 #include "nt/ps/Process.h"
 
 namespace ntbox::nt::kd {
@@ -40,10 +44,14 @@ bool g_stopOnLoad = false;                  // guarded by g_mutex
 Stop g_ownStop;
 bool g_ownsKernelLock = false;
 
-// Breakpoints: address → the byte 0xCC replaced. Read by the trap handler (its own thread, or
-// another's report) and written by the debugger.
+// Breakpoints: address → the byte 0xCC replaced and the code page's protection. Read by the trap
+// handler (its own thread, or another's report) and written by the debugger.
+struct Written {
+  std::uint8_t original = 0;
+  int protection = PROT_READ | PROT_EXEC;
+};
 std::mutex g_breakpointsMutex;
-std::map<std::uint64_t, std::uint8_t> g_breakpoints;
+std::map<std::uint64_t, Written> g_breakpoints;
 // Where a step that ran into the kernel's code comes back to driver code: a breakpoint of the
 // debugger's own, for one thread, that ends the step there.
 std::map<std::uint64_t, ke::KernelThread*> g_stepReturns;
@@ -80,8 +88,10 @@ void ToContext(const ucontext_t* uc, CONTEXT& c) {
   for (int i = 0; i < 16; ++i) regs[i] = static_cast<ULONG64>(uc->uc_mcontext.gregs[kRegs[i]]);
   c.Rip = static_cast<ULONG64>(uc->uc_mcontext.gregs[REG_RIP]);
   c.EFlags = static_cast<ULONG>(uc->uc_mcontext.gregs[REG_EFL]);
-  c.SegCs = 0x10;
-  c.SegSs = 0x18;
+  // A program's code runs in user mode: its selectors are user mode's, as Windows shows them.
+  const bool user = c.Rip < mm::kUserProbeAddress;
+  c.SegCs = user ? 0x33 : 0x10;
+  c.SegSs = user ? 0x2B : 0x18;
   c.ContextFlags = 0x10000B;
 }
 
@@ -100,19 +110,70 @@ void SetTrace(ucontext_t* uc, bool on) {
   efl = on ? (efl | static_cast<greg_t>(cpu::eflags::kTf)) : (efl & ~static_cast<greg_t>(cpu::eflags::kTf));
 }
 
+int SectionProtection(std::uint32_t characteristics) {
+  return ((characteristics & 0x40000000) ? PROT_READ : 0) | ((characteristics & 0x80000000) ? PROT_WRITE : 0) |
+         ((characteristics & 0x20000000) ? PROT_EXEC : 0);
+}
+
+// A program's code page: its image section's protection (from the image's mapped headers), or its
+// region's; nullopt when no process has executable memory there. Not for signal handlers.
+std::optional<int> ProgramCodeProtection(std::uint64_t address) {
+  for (const ULONG id : ps::Process::LiveIds()) {
+    void* object = ps::Process::ReferenceById(id);
+    if (!object) continue;
+    std::optional<mm::MEMORY_BASIC_INFORMATION> info;
+    if (ps::Process* p = ps::Process::FromObject(object); p && p->space() && address >= p->space()->base() &&
+                                                          address < p->space()->end()) {
+      info = p->space()->QueryVirtual(address);
+    }
+    ob::DereferenceObject(object);
+    if (!info || info->State != mm::mem::kCommit) continue;
+    if (info->Type == mm::mem::kImage) {
+      // The section table of the image the region holds, as its headers are mapped.
+      const std::uint64_t base = info->AllocationBase;
+      std::uint32_t peOffset = 0;
+      std::uint16_t sections = 0, optionalSize = 0;
+      if (!cpu::SafeCopy(&peOffset, reinterpret_cast<const void*>(base + 0x3C), 4) || peOffset > 0x1000 ||
+          !cpu::SafeCopy(&sections, reinterpret_cast<const void*>(base + peOffset + 6), 2) ||
+          !cpu::SafeCopy(&optionalSize, reinterpret_cast<const void*>(base + peOffset + 20), 2)) {
+        return std::nullopt;
+      }
+      const std::uint64_t table = base + peOffset + 24 + optionalSize;
+      const auto rva = static_cast<std::uint32_t>(address - base);
+      for (std::uint16_t i = 0; i < sections && i < 96; ++i) {
+        std::uint32_t header[10] = {};  // Name (2), VirtualSize, VirtualAddress, ... Characteristics
+        if (!cpu::SafeCopy(header, reinterpret_cast<const void*>(table + 40ull * i), sizeof header)) break;
+        if (rva >= header[3] && rva < header[3] + header[2]) {
+          const int protection = SectionProtection(header[9]);
+          return (protection & PROT_EXEC) ? std::optional<int>(protection) : std::nullopt;
+        }
+      }
+      return std::nullopt;
+    }
+    const int protection = mm::HostProtection(info->Protect);
+    return protection >= 0 && (protection & PROT_EXEC) ? std::optional<int>(protection) : std::nullopt;
+  }
+  return std::nullopt;
+}
+
+// The protection of the code page at address: a driver's section, or a program's code; nullopt
+// when it is neither.
+std::optional<int> CodeProtection(std::uint64_t address) {
+  const Kernel* kernel = Kernel::CurrentOrNull();
+  if (const Module* m = kernel ? kernel->ModuleAt(address) : nullptr) {
+    const auto rva = static_cast<std::uint32_t>(address - m->image->base());
+    for (const auto& s : m->image->pe().sections()) {
+      if (rva >= s.virtualAddress && rva < s.virtualAddress + s.virtualSize) return SectionProtection(s.characteristics);
+    }
+    return PROT_READ | PROT_EXEC;
+  }
+  if (address < mm::kUserProbeAddress) return ProgramCodeProtection(address);
+  return std::nullopt;
+}
+
 // Code pages are mapped without write access: the byte is written with the page made writable for
 // the moment.
-bool WriteCode(std::uint64_t address, std::uint8_t value) {
-  const Kernel* kernel = Kernel::CurrentOrNull();
-  const Module* m = kernel ? kernel->ModuleAt(address) : nullptr;
-  if (!m) return false;
-  int protection = PROT_READ | PROT_EXEC;
-  const auto rva = static_cast<std::uint32_t>(address - m->image->base());
-  for (const auto& s : m->image->pe().sections()) {
-    if (rva < s.virtualAddress || rva >= s.virtualAddress + s.virtualSize) continue;
-    protection = ((s.characteristics & 0x40000000) ? PROT_READ : 0) | ((s.characteristics & 0x80000000) ? PROT_WRITE : 0) |
-                 ((s.characteristics & 0x20000000) ? PROT_EXEC : 0);
-  }
+bool WriteCode(std::uint64_t address, std::uint8_t value, int protection) {
   void* page = reinterpret_cast<void*>(address & ~0xFFFull);
   if (mprotect(page, 0x1000, PROT_READ | PROT_WRITE | PROT_EXEC) != 0) return false;
   const bool written = cpu::SafeCopy(reinterpret_cast<void*>(address), &value, 1);
@@ -121,7 +182,7 @@ bool WriteCode(std::uint64_t address, std::uint8_t value) {
   return written;
 }
 
-std::optional<std::uint8_t> OriginalAt(std::uint64_t address) {
+std::optional<Written> OriginalAt(std::uint64_t address) {
   std::lock_guard lock(g_breakpointsMutex);
   const auto it = g_breakpoints.find(address);
   if (it == g_breakpoints.end()) return std::nullopt;
@@ -136,8 +197,8 @@ void GoOn(ucontext_t* uc, const CONTEXT& context, enum Resume how) {
   FromContext(context, uc);
   t_step.stepping = how == Resume::kStep;
   const auto rip = static_cast<std::uint64_t>(uc->uc_mcontext.gregs[REG_RIP]);
-  if (const auto byte = OriginalAt(rip)) {
-    WriteCode(rip, *byte);
+  if (const auto written = OriginalAt(rip)) {
+    WriteCode(rip, written->original, written->protection);
     t_step.reinsert = rip;
   }
   SetTrace(uc, t_step.stepping || t_step.reinsert);
@@ -147,6 +208,28 @@ bool InDriver(std::uint64_t address) {
   const Kernel* kernel = Kernel::CurrentOrNull();
   return kernel && kernel->ModuleAt(address);
 }
+
+// Code the debugger debugs: drivers' and programs' (not the kernel's own).
+bool InDebuggee(std::uint64_t address) { return address < mm::kUserProbeAddress || InDriver(address); }
+
+// A stop of a thread in its program's own code: it holds no kernel lock there, and takes it so
+// that the machine's kernel side freezes too (bounded: a driver that keeps the lock is not waited
+// for past a second).
+class ProgramStopLock {
+ public:
+  ProgramStopLock() {
+    if (!cpu::InUserMode()) return;
+    taken_ = ke::TheKernelLock().TryLockFor(std::chrono::milliseconds(1000));
+  }
+  ~ProgramStopLock() {
+    if (taken_) ke::TheKernelLock().unlock();
+  }
+  ProgramStopLock(const ProgramStopLock&) = delete;
+  ProgramStopLock& operator=(const ProgramStopLock&) = delete;
+
+ private:
+  bool taken_ = false;
+};
 
 }  // namespace
 
@@ -185,7 +268,7 @@ void Debugger::Detach() {
   }
   {
     std::lock_guard lock(g_breakpointsMutex);
-    for (const auto& [address, original] : g_breakpoints) WriteCode(address, original);
+    for (const auto& [address, written] : g_breakpoints) WriteCode(address, written.original, written.protection);
     g_breakpoints.clear();
     g_stepReturns.clear();
   }
@@ -200,13 +283,14 @@ void Debugger::Detach() {
 Result<void> Debugger::Insert(std::uint64_t address) {
   std::lock_guard lock(g_breakpointsMutex);
   if (g_breakpoints.contains(address)) return {};
-  if (!InDriver(address)) return Fail(fmt::format("{:#x} is not in the code of a loaded driver", address));
-  std::uint8_t original = 0;
-  if (!cpu::SafeCopy(&original, reinterpret_cast<const void*>(address), 1)) {
+  const auto protection = CodeProtection(address);
+  if (!protection) return Fail(fmt::format("{:#x} is not in the code of a loaded driver or program", address));
+  Written written{0, *protection};
+  if (!cpu::SafeCopy(&written.original, reinterpret_cast<const void*>(address), 1)) {
     return Fail(fmt::format("memory at {:#x} cannot be read", address));
   }
-  if (!WriteCode(address, 0xCC)) return Fail(fmt::format("memory at {:#x} cannot be written", address));
-  g_breakpoints[address] = original;
+  if (!WriteCode(address, 0xCC, written.protection)) return Fail(fmt::format("memory at {:#x} cannot be written", address));
+  g_breakpoints[address] = written;
   return {};
 }
 
@@ -214,14 +298,14 @@ void Debugger::Remove(std::uint64_t address) {
   std::lock_guard lock(g_breakpointsMutex);
   const auto it = g_breakpoints.find(address);
   if (it == g_breakpoints.end()) return;
-  WriteCode(address, it->second);
+  WriteCode(address, it->second.original, it->second.protection);
   g_breakpoints.erase(it);
 }
 
 void Debugger::HideBreakpoints(std::uint64_t address, std::span<std::uint8_t> bytes) const {
   std::lock_guard lock(g_breakpointsMutex);
   for (auto it = g_breakpoints.lower_bound(address); it != g_breakpoints.end() && it->first < address + bytes.size(); ++it) {
-    bytes[it->first - address] = it->second;
+    bytes[it->first - address] = it->second.original;
   }
 }
 
@@ -332,6 +416,7 @@ void Debugger::Resume(enum Resume how) {
   if (!stop) return;
   g_current = nullptr;
   g_frozen = false;
+  cpu::ThawUserMode();
   Drain();
   if (stop == &g_ownStop) {
     if (g_ownsKernelLock) {
@@ -345,17 +430,23 @@ void Debugger::Resume(enum Resume how) {
 }
 
 enum Resume Debugger::Wait(Stop& stop) {
-  // What only this thread knows: where its program entered the kernel.
+  // What only this thread knows: where its program entered the kernel (none when it stopped in the
+  // program's own code: its context is the program's).
   if (stop.thread && stop.thread->process) {
-    stop.hasUserContext = ProgramContextAtSystemCall(stop.userContext);
+    stop.hasUserContext = !cpu::InUserMode() && ProgramContextAtSystemCall(stop.userContext);
     stop.peb = stop.thread->process->peb();
   }
+  const ProgramStopLock kernelSide;
   std::unique_lock lock(g_mutex);
   // One stop at a time: another thread that stopped meanwhile waits its turn.
   g_changed.wait(lock, [] { return g_current == nullptr || !g_attached; });
   if (!g_attached) return Resume::kGo;
   g_current = &stop;
   g_frozen = true;
+  // Programs' threads in their own code stop too before the debugger sees the stop.
+  lock.unlock();
+  cpu::FreezeUserMode();
+  lock.lock();
   Notify();
   g_changed.wait(lock, [&] { return g_resumed.contains(&stop) || !g_attached; });
   const auto it = g_resumed.find(&stop);
@@ -364,6 +455,7 @@ enum Resume Debugger::Wait(Stop& stop) {
   if (g_current == &stop) {
     g_current = nullptr;
     g_frozen = false;
+    cpu::ThawUserMode();
     Drain();
   }
   return how;
@@ -393,6 +485,8 @@ void Debugger::BreakIn() {
       g_ownsKernelLock = true;
       g_current = &g_ownStop;
       g_frozen = true;
+      lock.unlock();
+      cpu::FreezeUserMode();
       Notify();
       return;
     }
@@ -416,7 +510,7 @@ bool Debugger::OnBreakInstruction(ucontext_t* uc, ke::KernelThread* t) {
     const auto it = g_stepReturns.find(at);
     if (it != g_stepReturns.end() && it->second != t) {
       // Another thread's step ends here, not this one's: it runs the original instruction on.
-      WriteCode(at, *original);
+      WriteCode(at, original->original, original->protection);
       lock.unlock();
       uc->uc_mcontext.gregs[REG_RIP] = static_cast<greg_t>(at);
       t_step.reinsert = at;
@@ -443,7 +537,7 @@ bool Debugger::OnTraceTrap(ucontext_t* uc, ke::KernelThread* t) {
   if (t_step.reinsert) {
     const std::uint64_t at = t_step.reinsert;
     t_step.reinsert = 0;
-    if (OriginalAt(at)) WriteCode(at, 0xCC);
+    if (const auto written = OriginalAt(at)) WriteCode(at, 0xCC, written->protection);
   }
   if (t_step.reprotect) {
     std::lock_guard lock(g_watchMutex);
@@ -470,13 +564,13 @@ bool Debugger::OnTraceTrap(ucontext_t* uc, ke::KernelThread* t) {
   if (!t_step.stepping) return true;
   t_step.stepping = false;
   const auto rip = static_cast<std::uint64_t>(uc->uc_mcontext.gregs[REG_RIP]);
-  if (!InDriver(rip)) {
-    // The step went into the kernel's own code (a call or jump to an export): it ends where that
-    // returns to driver code.
+  if (!InDebuggee(rip)) {
+    // The step went into the kernel's own code (a call or jump to an export, a program's system
+    // call): it ends where that returns to driver or program code.
     std::uint64_t ret = 0;
     const auto rsp = static_cast<std::uint64_t>(uc->uc_mcontext.gregs[REG_RSP]);
     // A breakpoint of the user's already there ends the step by itself.
-    if (cpu::SafeCopy(&ret, reinterpret_cast<const void*>(rsp), 8) && InDriver(ret)) {
+    if (cpu::SafeCopy(&ret, reinterpret_cast<const void*>(rsp), 8) && InDebuggee(ret)) {
       if (!OriginalAt(ret) && Insert(ret)) {
         std::lock_guard lock(g_breakpointsMutex);
         g_stepReturns[ret] = t;
@@ -543,12 +637,25 @@ void Debugger::OnBugCheck(const BugCheck& record, ke::KernelThread* t) {
     stop.context.R14 = r(Reg::r14);
     stop.context.R15 = r(Reg::r15);
     stop.context.EFlags = static_cast<ULONG>(r(Reg::efl));
+    stop.context.SegCs = 0x10;
+    stop.context.SegSs = 0x18;
     stop.hasContext = true;
   }
   (void)Wait(stop);
 }
 
 void Debugger::OnModuleLoad(const std::string& name, std::uint64_t base, std::uint64_t end) {
+  ModuleLoadStop(name, base, end, {});
+}
+
+void Debugger::OnProgramImageLoad(const std::string& ntPath, std::uint64_t base, std::uint64_t end) {
+  std::string name = ntPath.substr(ntPath.find_last_of("\\/") + 1);
+  if (const auto dot = name.rfind('.'); dot != std::string::npos) name.resize(dot);
+  ModuleLoadStop(name, base, end, ntPath);
+}
+
+void Debugger::ModuleLoadStop(const std::string& name, std::uint64_t base, std::uint64_t end,
+                              const std::string& programPath) {
   {
     std::lock_guard lock(g_mutex);
     if (!g_attached || !g_stopOnLoad) return;
@@ -560,6 +667,8 @@ void Debugger::OnModuleLoad(const std::string& name, std::uint64_t base, std::ui
   stop.moduleName = name;
   stop.moduleBase = base;
   stop.moduleEnd = end;
+  stop.modulePath = programPath;
+  stop.userModule = !programPath.empty();
   (void)Wait(stop);
 }
 

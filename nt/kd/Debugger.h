@@ -31,7 +31,7 @@ enum class StopReason {
   kBreakInstruction,  // int 3 in driver code, DbgBreakPoint
   kBreakIn,           // the debugger asked (Ctrl-C, kd -b)
   kBugCheck,          // the machine is about to stop; the report follows the resume
-  kModuleLoad,        // a driver image was mapped (before its DriverEntry)
+  kModuleLoad,        // a driver image was mapped (before its DriverEntry), or an image into a program
   kDataBreakpoint,    // driver code read or wrote a watched range (ba); the access has happened
 };
 
@@ -49,6 +49,8 @@ struct Stop {
   const BugCheck* bugCheck = nullptr;
   std::string moduleName;        // kModuleLoad
   std::uint64_t moduleBase = 0, moduleEnd = 0;
+  std::string modulePath;        // a program's image: its NT path (\??\Z:\...)
+  bool userModule = false;
   std::uint32_t processor = 0;
   // Where the thread's program was when it entered the kernel (its system call), and the PEB of
   // its process: k goes on through the program's frames.
@@ -85,7 +87,7 @@ class Debugger {
   // Readable while a stop waits for the debugger (poll it beside a connection).
   int eventFd() const { return eventFd_; }
 
-  // A software breakpoint at address (driver code): 0xCC written, the original byte kept.
+  // A software breakpoint at address (driver or program code): 0xCC written, the original byte kept.
   Result<void> Insert(std::uint64_t address);
   void Remove(std::uint64_t address);
   // A data breakpoint on [address, address + size) in a driver image's data or the pool: the pages
@@ -108,7 +110,9 @@ class Debugger {
   void BreakIn();
 
   // Target side: called on the trapping thread, from its trap handler. True when the debugger
-  // took the trap (the thread waited, and uc holds how it goes on).
+  // took the trap (the thread waited, and uc holds how it goes on). A thread stopped in its
+  // program's own code takes the kernel lock while it waits; every other program thread in its
+  // own code stops too while a stop lasts (cpu::FreezeUserMode).
   bool OnBreakInstruction(ucontext_t* uc, ke::KernelThread* t);  // int3 (rip after it)
   bool OnTraceTrap(ucontext_t* uc, ke::KernelThread* t);         // TF: a step, or a breakpoint stepped over
   // A fault on a watched page (address: what was touched): true when it was one, and the access
@@ -121,13 +125,18 @@ class Debugger {
   void OnBugCheck(const BugCheck& record, ke::KernelThread* t);
   // A driver image was mapped: deferred breakpoints are resolved before its code runs.
   void OnModuleLoad(const std::string& name, std::uint64_t base, std::uint64_t end);
-  // A driver image is about to be unmapped: its breakpoints are forgotten.
+  // An image was mapped into a program's process (ntPath: its NT name), the same before its code runs.
+  void OnProgramImageLoad(const std::string& ntPath, std::uint64_t base, std::uint64_t end);
+  // A driver image is about to be unmapped, or a process's address space goes: breakpoints in
+  // [base, end) are forgotten.
   void OnModuleUnload(std::uint64_t base, std::uint64_t end);
   // Whether a breakpoint is written at address.
   bool IsBreakpoint(std::uint64_t address) const;
 
  private:
   Debugger();
+  // A module-load stop (programPath: a program's image's NT path; empty for a driver).
+  void ModuleLoadStop(const std::string& name, std::uint64_t base, std::uint64_t end, const std::string& programPath);
   // Publishes stop and waits until the debugger resumes it.
   enum Resume Wait(Stop& stop);
   void Notify();

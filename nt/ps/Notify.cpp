@@ -7,6 +7,7 @@
 
 #include "nt/Kernel.h"
 #include "nt/Status.h"
+#include "nt/kd/Debugger.h"
 #include "nt/ke/Dispatcher.h"
 #include "nt/ps/Process.h"
 
@@ -120,6 +121,13 @@ void NotifyThread(ULONG processId, std::uint64_t threadId, bool create) {
 
 void NotifyImageLoad(const std::u16string& fullName, ULONG processId, std::uint64_t base, std::uint64_t size,
                      bool systemImage) {
+  // A kernel debugger hears of a program's images too (drivers' as the kernel loads them), before
+  // their code runs: breakpoints set on them take effect.
+  if (!systemImage && kd::Attached()) {
+    std::string narrow;
+    for (const char16_t c : fullName) narrow += c < 0x80 ? static_cast<char>(c) : '?';
+    kd::Debugger::Get().OnProgramImageLoad(narrow, base, base + size);
+  }
   const auto routines = Routines().image;
   if (routines.empty()) return;
   std::u16string name = fullName;  // routines get a writable UNICODE_STRING of their own

@@ -1,5 +1,7 @@
 #include "nt/ke/KeExports.h"
 #include "nt/ps/Process.h"
+
+#include "nt/kd/Debugger.h"
 #include "nt/ps/UserThreads.h"
 
 #include <atomic>
@@ -138,6 +140,8 @@ Process* ProcessOfHandle(HANDLE handle, ACCESS_MASK access) {
 Process::~Process() {
   Unlist();
   CloseAllHandles();
+  // Breakpoints in its code go with its address space (another process may get the same slice).
+  if (space_) kd::Debugger::Get().OnModuleUnload(space_->base(), space_->end());
   if (token) ob::DereferenceObject(token);
   if (ob::ObjectHeader* h = ob::HeaderOf(object_)) h->hostContext = nullptr;
   ob::DereferenceObject(object_);

@@ -52,10 +52,10 @@ class KdTest : public ntbox::test::MachineFixture {
       const std::string withEnd = line + "\n";
       EXPECT_EQ(write(in, withEnd.data(), withEnd.size()), static_cast<ssize_t>(withEnd.size()));
     }
-    // Reads until text holds needle (false at the end of the output).
-    bool ReadUntil(const std::string& needle) {
+    // Reads until text holds needle at or after from (false at the end of the output).
+    bool ReadUntil(const std::string& needle, std::size_t from = 0) {
       char buffer[4096];
-      while (text.find(needle) == std::string::npos) {
+      while (text.find(needle, from) == std::string::npos) {
         const ssize_t n = read(out, buffer, sizeof buffer);
         if (n <= 0) return false;
         text.append(buffer, static_cast<std::size_t>(n));
@@ -585,6 +585,74 @@ kd_target_pdb!DriverEntry \[.*kd_target.c @ 92\]:
   const Outcome crash = Run("crash");
   EXPECT_TRUE(Matches(crash.out, R"(STACK_TEXT:
 [0-9a-f`]{17} kd_target_pdb!KdTargetDeviceControl\+0x[0-9a-f]+ \[.*kd_target.c @ 60\])")) << crash.out;
+}
+
+// A breakpoint in a program's own code, set before the program runs: it stops there with the
+// program's frames, locals and source lines; the program's other thread stands still meanwhile;
+// the breakpoint holds for the next run of the program too.
+TEST_F(KdTest, BreakpointInAProgramFreezesItsOtherThreads) {
+  ASSERT_EQ(Run("bcdedit /debug on").exit, 0);
+  ASSERT_EQ(Run("reboot").exit, 0);
+  Background kd = StartKd("");
+  kd.Send("bp kd_app!Marker");
+  kd.Send("g");
+  ASSERT_TRUE(kd.ReadUntil("kd> g\n")) << kd.text;
+  Outcome first, second;
+  std::thread app([&] { first = Run("run " + Driver("kd_app.exe")); });
+  std::thread again;
+  // On a failed assertion the debugger goes (the programs run on) before the threads are joined.
+  struct Cleanup {
+    Background& kd;
+    std::thread &app, &again;
+    ~Cleanup() {
+      if (kd.pid > 0 && (app.joinable() || again.joinable())) kill(kd.pid, SIGKILL);
+      if (app.joinable()) app.join();
+      if (again.joinable()) again.join();
+    }
+  } cleanup{kd, app, again};
+  ASSERT_TRUE(kd.ReadUntil("Breakpoint 0 hit\n")) << kd.text;
+  kd.Send("dd kd_app!g_counter L1");
+  const std::string echo = "0: kd> dd kd_app!g_counter L1\n";
+  ASSERT_TRUE(kd.ReadUntil(echo)) << kd.text;
+  ASSERT_TRUE(kd.ReadUntil("\n", kd.text.find(echo) + echo.size())) << kd.text;  // its value
+  // The counting thread would count thousands in this time.
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  for (const char* command : {"dd kd_app!g_counter L1", "k", "p", "p", "dv", "r", "g"}) kd.Send(command);
+  app.join();
+  const std::size_t mark = kd.text.size();
+  again = std::thread([&] { second = Run("run " + Driver("kd_app.exe")); });
+  ASSERT_TRUE(kd.ReadUntil("Breakpoint 0 hit\n", mark)) << kd.text;
+  kd.Send("qd");
+  EXPECT_EQ(kd.Finish(), 0) << kd.text;
+  again.join();
+  const std::string& out = kd.text;
+  EXPECT_EQ(first.exit, 0) << first.out << first.err;
+  EXPECT_TRUE(Contains(first.out, "total 42")) << first.out;
+  EXPECT_EQ(second.exit, 0) << second.out << second.err;
+
+  EXPECT_TRUE(Matches(out, R"(Bp expression 'kd_app!Marker' could not be resolved, adding deferred bp
+kd> g
+Breakpoint 0 hit
+kd_app!Marker \[.*kd_app.c @ 16\]:)")) << out;
+  const std::regex value(R"(kd> dd kd_app!g_counter L1\n[0-9a-f`]{17}  ([0-9a-f]{8})\n)");
+  std::vector<std::string> seen;
+  for (std::sregex_iterator it(out.begin(), out.end(), value), end; it != end; ++it) seen.push_back((*it)[1]);
+  ASSERT_EQ(seen.size(), 2u) << out;
+  EXPECT_EQ(seen[0], seen[1]) << out;
+  EXPECT_NE(seen[0], "00000000") << out;
+  EXPECT_TRUE(Matches(out, R"(0: kd> k
+# Child-SP          RetAddr           Call Site
+00 [0-9a-f`]{17} [0-9a-f`]{17} kd_app!Marker \[.*kd_app.c @ 16\]
+01 [0-9a-f`]{17} [0-9a-f`]{17} kd_app!main\+0x[0-9a-f]+ \[.*kd_app.c @ 26\]
+)")) << out;
+  EXPECT_TRUE(Matches(out, R"(0: kd> p
+kd_app!Marker\+0x[0-9a-f]+ \[.*kd_app.c @ 17\]:
+   17:   int doubled = value \* 2;)")) << out;
+  EXPECT_TRUE(Matches(out, R"(0: kd> dv
+    value = 0n21
+  doubled = 0n42
+)")) << out;
+  EXPECT_TRUE(Contains(out, "cs=0033  ss=002b")) << out;  // user mode's selectors
 }
 
 // ba w4 on a driver global: the write in the IOCTL stops right after it, in the function that wrote.
