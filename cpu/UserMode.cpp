@@ -13,6 +13,7 @@
 #include <chrono>
 #include <climits>
 #include <csetjmp>
+#include <iterator>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -310,6 +311,13 @@ void FreezeUserMode() {
   // its system call's freeze check) is in the program's code by the second.
   SignalProgramThreads();
   SignalProgramThreads();
+}
+
+bool RequestProgramBreakIn(std::size_t index) {
+  std::lock_guard lock(g_userThreadsMutex);
+  if (index >= g_userThreads.size()) return false;
+  RequestBreakIn(static_cast<unsigned long>(std::next(g_userThreads.begin(), static_cast<long>(index))->second.first));
+  return true;
 }
 
 void ThawUserMode() {

@@ -6,6 +6,7 @@
 // machine runs on. Ending a program (ExitProcess, a fault, a termination request) unwinds to
 // where RunUserMode was called.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 
 #include "support/FunctionRef.h"
@@ -70,5 +71,8 @@ void CheckTermination();
 // returns once the threads it signalled have taken the signal (or after a bounded wait).
 void FreezeUserMode();
 void ThawUserMode();
+// A debugger's break-in, for the index-th thread running a program: signalled with the break-in
+// signal (cpu/Trap), it stops if it is in the program's own code. False when there is no such thread.
+bool RequestProgramBreakIn(std::size_t index);
 
 }  // namespace ntbox::cpu

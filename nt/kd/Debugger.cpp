@@ -472,7 +472,13 @@ void Debugger::BreakIn() {
     lock.lock();
     if (g_changed.wait_for(lock, std::chrono::milliseconds(50), [] { return g_current != nullptr; })) return;
     lock.unlock();
-    // Nothing ran driver code: the debugger's thread takes the machine itself.
+    // A program thread spinning in its own code stops where it is.
+    for (std::size_t i = 0; attempt == 0 && cpu::RequestProgramBreakIn(i); ++i) {
+      lock.lock();
+      if (g_changed.wait_for(lock, std::chrono::milliseconds(20), [] { return g_current != nullptr; })) return;
+      lock.unlock();
+    }
+    // Nothing ran driver or program code: the debugger's thread takes the machine itself.
     if (kernelLock.TryLockFor(std::chrono::milliseconds(50))) {
       lock.lock();
       if (g_current) {  // a breakpoint came first
@@ -596,8 +602,11 @@ void Debugger::AfterEmulatedStep(ucontext_t* uc, ke::KernelThread* t) {
 }
 
 bool Debugger::OnBreakInSignal(ucontext_t* uc, ke::KernelThread* t) {
-  if (!Attached() || !t || !t->guard || t->guard == t->userGuard) return false;
-  if (!InDriver(static_cast<std::uint64_t>(uc->uc_mcontext.gregs[REG_RIP]))) return false;
+  if (!Attached() || !t || !t->guard) return false;
+  const auto rip = static_cast<std::uint64_t>(uc->uc_mcontext.gregs[REG_RIP]);
+  // Driver code, or a program's own code (not ntbox's on either side).
+  const bool program = t->guard == t->userGuard;
+  if (program ? rip >= mm::kUserProbeAddress : !InDriver(rip)) return false;
   Stop stop;
   stop.reason = StopReason::kBreakIn;
   stop.thread = t;

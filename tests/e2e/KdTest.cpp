@@ -633,7 +633,7 @@ TEST_F(KdTest, BreakpointInAProgramFreezesItsOtherThreads) {
   EXPECT_TRUE(Matches(out, R"(Bp expression 'kd_app!Marker' could not be resolved, adding deferred bp
 kd> g
 Breakpoint 0 hit
-kd_app!Marker \[.*kd_app.c @ 16\]:)")) << out;
+kd_app!Marker \[.*kd_app.c @ 17\]:)")) << out;
   const std::regex value(R"(kd> dd kd_app!g_counter L1\n[0-9a-f`]{17}  ([0-9a-f]{8})\n)");
   std::vector<std::string> seen;
   for (std::sregex_iterator it(out.begin(), out.end(), value), end; it != end; ++it) seen.push_back((*it)[1]);
@@ -642,17 +642,53 @@ kd_app!Marker \[.*kd_app.c @ 16\]:)")) << out;
   EXPECT_NE(seen[0], "00000000") << out;
   EXPECT_TRUE(Matches(out, R"(0: kd> k
 # Child-SP          RetAddr           Call Site
-00 [0-9a-f`]{17} [0-9a-f`]{17} kd_app!Marker \[.*kd_app.c @ 16\]
-01 [0-9a-f`]{17} [0-9a-f`]{17} kd_app!main\+0x[0-9a-f]+ \[.*kd_app.c @ 26\]
+00 [0-9a-f`]{17} [0-9a-f`]{17} kd_app!Marker \[.*kd_app.c @ 17\]
+01 [0-9a-f`]{17} [0-9a-f`]{17} kd_app!main\+0x[0-9a-f]+ \[.*kd_app.c @ 34\]
 )")) << out;
   EXPECT_TRUE(Matches(out, R"(0: kd> p
-kd_app!Marker\+0x[0-9a-f]+ \[.*kd_app.c @ 17\]:
-   17:   int doubled = value \* 2;)")) << out;
+kd_app!Marker\+0x[0-9a-f]+ \[.*kd_app.c @ 18\]:
+   18:   int doubled = value \* 2;)")) << out;
   EXPECT_TRUE(Matches(out, R"(0: kd> dv
     value = 0n21
   doubled = 0n42
 )")) << out;
   EXPECT_TRUE(Contains(out, "cs=0033  ss=002b")) << out;  // user mode's selectors
+}
+
+// kd -b while a program spins in its own code: the program's thread stops where it is, with its
+// registers and frames; the debugger's edit of a program global ends the loop after qd.
+TEST_F(KdTest, BreakInStopsAProgramSpinningInItsOwnCode) {
+  ASSERT_EQ(Run("bcdedit /debug on").exit, 0);
+  ASSERT_EQ(Run("reboot").exit, 0);
+  const std::string fifo = (dir_.parent_path() / ("kd_spin_" + std::to_string(getpid()))).string();
+  unlink(fifo.c_str());
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  int status = -1;
+  std::thread app([&] {
+    // Bounded: a debugger that failed to end the loop must not keep the test.
+    status = std::system(("timeout 60 " + std::string(NTBOX_BIN) + " --machine " + dir_.string() + " run " + Driver("kd_app.exe") +
+                          " spin >" + fifo + " </dev/null")
+                             .c_str());
+  });
+  // Its first line: the program is in its loop.
+  const int out = open(fifo.c_str(), O_RDONLY);
+  ASSERT_GE(out, 0);
+  std::string said;
+  char c = 0;
+  while (said.find("spinning") == std::string::npos && read(out, &c, 1) == 1) said += c;
+  const Outcome kd = Run("kd -b -c 'r; k; ed kd_app!g_stop 1; qd'");
+  while (read(out, &c, 1) == 1) said += c;
+  close(out);
+  app.join();
+  unlink(fifo.c_str());
+  EXPECT_EQ(kd.exit, 0) << kd.out << kd.err;
+  EXPECT_TRUE(Matches(kd.out, R"(Break instruction exception - code 80000003 \(first chance\)
+kd_app!main\+0x[0-9a-f]+ \[.*kd_app.c @ 27\]:
+   27:     while \(!g_stop\) g_counter\+\+;)")) << kd.out;
+  EXPECT_TRUE(Contains(kd.out, "cs=0033  ss=002b")) << kd.out;
+  EXPECT_TRUE(Matches(kd.out, R"(^00 [0-9a-f`]{17} [0-9a-f`]{17} kd_app!main\+0x[0-9a-f]+ \[.*kd_app.c @ 27\]$)")) << kd.out;
+  EXPECT_TRUE(Contains(said, "stopped")) << said;
+  EXPECT_EQ(status, 0) << said;
 }
 
 // ba w4 on a driver global: the write in the IOCTL stops right after it, in the function that wrote.

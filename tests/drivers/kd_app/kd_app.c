@@ -1,11 +1,12 @@
 // The kernel debugger in a program's own code (tests/e2e/KdTest.cpp): a breakpoint in Marker,
 // its locals and stack, and a second thread that counts without pause unless the machine is
-// frozen.
+// frozen. With "spin", main counts itself until the debugger sets g_stop (a break-in's target).
 #include <stdio.h>
+#include <string.h>
 #include <windows.h>
 
 volatile LONG g_counter;
-static volatile LONG g_stop;
+volatile LONG g_stop;
 
 static DWORD WINAPI Count(LPVOID unused) {
   (void)unused;
@@ -19,7 +20,14 @@ __declspec(noinline) int Marker(int value) {
   return doubled;
 }
 
-int main(void) {
+int main(int argc, char** argv) {
+  if (argc > 1 && strcmp(argv[1], "spin") == 0) {
+    printf("spinning\n");
+    fflush(stdout);
+    while (!g_stop) g_counter++;
+    printf("stopped\n");
+    return 0;
+  }
   HANDLE thread = CreateThread(NULL, 0, Count, NULL, 0, NULL);
   // The counting thread runs before the breakpoint is reached.
   while (g_counter < 1000) Sleep(0);
