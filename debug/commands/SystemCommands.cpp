@@ -1,11 +1,13 @@
 // The machine's state as WinDbg's kdexts show it: !irql, !pcr, ~ (processors), !thread,
 // !process 0 0, !object, !devstack, !irp, !pool, !poolused.
 #include <algorithm>
+#include <cstring>
 #include <map>
 
 #include "debug/Session.h"
 #include "nt/Kernel.h"
 #include "nt/ex/Pool.h"
+#include "nt/io/IoExports.h"
 #include "nt/io/IoTypes.h"
 #include "nt/ke/Thread.h"
 #include "nt/ob/Object.h"
@@ -231,6 +233,20 @@ void CmdIrp(Session& s, std::string_view, std::string_view args) {
              reinterpret_cast<std::uint64_t>(sl.CompletionRoutine), reinterpret_cast<std::uint64_t>(sl.Context));
     const std::string device = ObjectName(sl.DeviceObject);
     if (!device.empty()) s.Printf("\t\t\t{}\n", device);
+    // Parameters as the major function lays them out (four pointer-sized slots on x64).
+    std::uint64_t a[4] = {};
+    std::memcpy(a, &sl.Parameters, sizeof a);
+    if (sl.MajorFunction == nt::IRP_MJ_DEVICE_CONTROL || sl.MajorFunction == nt::IRP_MJ_INTERNAL_DEVICE_CONTROL) {
+      // OutputBufferLength, InputBufferLength, IoControlCode, Type3InputBuffer
+      s.Printf("\t\t\tArgs: {:08x} {:08x} {:#x} {:08x}\n", static_cast<std::uint32_t>(a[0]), static_cast<std::uint32_t>(a[1]),
+               static_cast<std::uint32_t>(a[2]), a[3]);
+    } else if (sl.MajorFunction == nt::IRP_MJ_READ || sl.MajorFunction == nt::IRP_MJ_WRITE) {
+      // Length, Key, ByteOffset
+      s.Printf("\t\t\tArgs: {:08x} {:08x} {:016x} {:08x}\n", static_cast<std::uint32_t>(a[0]), static_cast<std::uint32_t>(a[1]),
+               a[2], a[3]);
+    } else {
+      s.Printf("\t\t\tArgs: {:016x} {:016x} {:016x} {:016x}\n", a[0], a[1], a[2], a[3]);
+    }
   }
   s.Printf("\t\t\tArgs: IoStatus.Status {:08x} Information {:x}\n", static_cast<std::uint32_t>(irp.IoStatus.Status),
            irp.IoStatus.Information);

@@ -494,6 +494,7 @@ TEST_F(KdTest, SystemStateExtensions) {
  No Mdl: System buffer=[0-9a-f]{16}: Thread [0-9a-f]{16}:  Irp stack trace\.
      cmd  flg cl Device   File     Completion-Context
 >\[IRP_MJ_DEVICE_CONTROL\(e\), N/A\(0\)\])")) << out;
+  EXPECT_TRUE(Matches(out, R"(^\t\t\tArgs: [0-9a-f]{8} [0-9a-f]{8} 0x222000 [0-9a-f]{8,16}$)")) << out;
   EXPECT_TRUE(Contains(out, " Tag    Allocs         Used    Allocs         Used\n")) << out;
   EXPECT_EQ(write.exit, 0) << write.out << write.err;
 }
