@@ -695,7 +695,14 @@ ProgramExit Program::Run() {
   // The first thread's end: ExitThread leaves the process to the others (it ends with the last);
   // anything else ends the process, unless another thread ended it first (whose end is the
   // process's, this thread having been terminated by it).
+  bool firstThreadEnded = false;
   if (result.exit.kind == cpu::UserExitKind::kThreadExited) {
+    // Its thread object is signalled now, as on Windows: the others may wait for it.
+    const auto status = static_cast<nt::NTSTATUS>(result.exit.code);
+    firstThreadEnded = gate_.Call(*process, [&] {
+      nt::ps::NotifyThread(process->id(), threadId, false);
+      nt::ps::EndUserThread(mainThreadObject_, status);
+    });
     nt::ke::WaitUntil([this] { return LiveThreads() == 0; });
     std::lock_guard lock(threadsMutex_);
     if (!processExit_) {
@@ -726,17 +733,17 @@ ProgramExit Program::Run() {
   // IRP_MJ_CLEANUP and IRP_MJ_CLOSE).
   if (result.exit.kind != cpu::UserExitKind::kMachineStopped) {
     const bool created = creation >= 0;
-    (void)gate_.Call(*process, [process, threadId, created] {
+    (void)gate_.Call(*process, [process, threadId, created, firstThreadEnded] {
       if (created) {
-        nt::ps::NotifyThread(process->id(), threadId, false);
+        if (!firstThreadEnded) nt::ps::NotifyThread(process->id(), threadId, false);
         nt::ps::NotifyProcessExit(*process);
       }
       nt::io::EndProcessIo(*process);
       process->CloseAllHandles();
     });
   }
-  (void)gate_.Call(*process, [this, process, &result] {
-    nt::ps::EndUserThread(mainThreadObject_, static_cast<nt::NTSTATUS>(result.exitCode));
+  (void)gate_.Call(*process, [this, process, &result, firstThreadEnded] {
+    if (!firstThreadEnded) nt::ps::EndUserThread(mainThreadObject_, static_cast<nt::NTSTATUS>(result.exitCode));
     process->End(static_cast<nt::NTSTATUS>(result.exitCode));
   });
   process_->threadHost = nullptr;

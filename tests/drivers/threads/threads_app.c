@@ -87,6 +87,7 @@ static DWORD WINAPI Crashes(void *arg)
     return 0;
 }
 
+/* Returns once the first thread has ended (arg: a handle to it), so that it is the last. */
 static DWORD WINAPI Outlives(void *arg)
 {
     WaitForSingleObject((HANDLE)arg, INFINITE);
@@ -219,11 +220,11 @@ int main(int argc, char **argv)
         return 1;
     }
     if (argc > 1 && strcmp(argv[1], "mainexitthread") == 0) {
-        HANDLE go = CreateEventA(NULL, TRUE, FALSE, NULL);
-        CreateThread(NULL, 0, Outlives, go, 0, NULL);
+        HANDLE first = NULL;
+        DuplicateHandle(GetCurrentProcess(), GetCurrentThread(), GetCurrentProcess(), &first, SYNCHRONIZE, FALSE, 0);
         printf("first thread exits\n");
         fflush(stdout);
-        SetEvent(go);
+        CreateThread(NULL, 0, Outlives, first, 0, NULL);
         ExitThread(0);
     }
 
