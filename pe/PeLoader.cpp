@@ -216,7 +216,10 @@ std::optional<std::uint64_t> LoadedImage::FindExport(std::string_view name) cons
 Result<std::unique_ptr<LoadedImage>> LoadImage(PeImage pe, const LoadOptions& options) {
   const std::uint64_t size = AlignUp(pe.sizeOfImage(), kPage);
   void* mapping = nullptr;
-  if (pe.hasRelocations() && !pe.relocsStripped()) {
+  // Windows' rule: only IMAGE_FILE_RELOCS_STRIPPED pins an image to its preferred base. An image
+  // without a relocation directory and without that flag needs no fixups (GNU ld and lld write no
+  // .reloc then) and goes wherever there is room, as every driver goes into system space.
+  if (!pe.relocsStripped()) {
     for (std::uint64_t at = AlignUp(options.regionStart, kImageAlignment);
          at + size <= options.regionEnd && !mapping; at += AlignUp(size, kImageAlignment)) {
       mapping = MapAt(at, size);
@@ -226,13 +229,11 @@ Result<std::unique_ptr<LoadedImage>> LoadImage(PeImage pe, const LoadOptions& op
                   nt::STATUS_INSUFFICIENT_RESOURCES, 8);
     }
   } else {
-    // Without relocations the image only works at its preferred base (GNU ld omits .reloc
-    // when an image needs no fixups, even with DYNAMIC_BASE set).
     mapping = MapAt(pe.preferredBase(), size);
     if (!mapping) {
-      return Fail(fmt::format("the image has no relocations and its preferred base {:#x} is not "
-                              "free ({}); rebuild it with a .reloc section (ntbox_add_driver "
-                              "does this)",
+      return Fail(fmt::format("the image's relocations are stripped (IMAGE_FILE_RELOCS_STRIPPED) and its "
+                              "preferred base {:#x} is not free ({}); link it without --disable-reloc-section "
+                              "or /FIXED",
                               pe.preferredBase(), std::strerror(errno)),
                   nt::STATUS_CONFLICTING_ADDRESSES, 487);
     }

@@ -62,8 +62,7 @@ function(ntbox_add_driver name)
     message(FATAL_ERROR "ntbox_add_driver(${name}): configure with the mingw-w64 toolchain file "
                         "(${NTBOX_SDK_DIR}/cmake/mingw-w64-x86_64.cmake)")
   endif()
-  add_library(${name} SHARED ${ARG_SOURCES} "${NTBOX_SDK_DIR}/src/reloc_anchor.c"
-              "${NTBOX_SDK_DIR}/src/intrinsics.c")
+  add_library(${name} SHARED ${ARG_SOURCES} "${NTBOX_SDK_DIR}/src/intrinsics.c")
   set_target_properties(${name} PROPERTIES PREFIX "" SUFFIX ".sys")
   target_include_directories(${name} SYSTEM PRIVATE "${NTBOX_DDK_INCLUDE_DIR}")
   set(dbg 1)
@@ -119,7 +118,7 @@ function(_ntbox_add_clang_driver name sources libraries options)
       -D__USE_MINGW_ANSI_STDIO=0 -DDBG=${dbg} -D_AMD64_ -D_WIN64 -D_KERNEL_MODE=1
       -DNTDDI_VERSION=0x0A000000 -D_WIN32_WINNT=0x0A00 ${options})
   set(objects)
-  foreach(src IN LISTS sources ITEMS "${NTBOX_SDK_DIR}/src/reloc_anchor.c")
+  foreach(src IN LISTS sources)
     get_filename_component(abs "${src}" ABSOLUTE)
     get_filename_component(stem "${src}" NAME_WE)
     set(obj "${CMAKE_CURRENT_BINARY_DIR}/${name}.clang/${stem}.obj")

@@ -61,7 +61,9 @@ TEST_F(PeImageTest, AcceptsTheRealDriver) {
   ASSERT_TRUE(image) << image.error().message;
   EXPECT_EQ(image->machine(), kMachineAmd64);
   EXPECT_EQ(image->subsystem(), kSubsystemNative);
-  EXPECT_TRUE(image->hasRelocations());  // the SDK guarantees a .reloc section
+  // GNU ld writes no .reloc when an image needs no fixups: it is relocatable all the same.
+  EXPECT_FALSE(image->hasRelocations());
+  EXPECT_FALSE(image->relocsStripped());
 }
 
 TEST_F(PeImageTest, EveryTruncationIsRefusedCleanly) {
@@ -145,9 +147,42 @@ TEST_F(PeImageTest, LoadsAndRelocatesIntoTheRegion) {
   EXPECT_EQ(LoadRefusal(file_), "loaded");
 }
 
+// Windows' rule: without a relocation directory and without IMAGE_FILE_RELOCS_STRIPPED an image is
+// relocatable with zero fixups (GNU ld and lld write no .reloc when none are needed); with the flag
+// it only goes at its preferred base.
+TEST_F(PeImageTest, OnlyStrippedRelocationsPinThePreferredBase) {
+  auto f = file_;
+  Poke<std::uint32_t>(f, at_.optional + offsetof(OptionalHeader64, Directory) + 8 * kDirBaseReloc, 0);
+  Poke<std::uint32_t>(f, at_.optional + offsetof(OptionalHeader64, Directory) + 8 * kDirBaseReloc + 4, 0);
+  auto image = PeImage::Parse(f);
+  ASSERT_TRUE(image);
+  ASSERT_FALSE(image->hasRelocations());
+  const std::uint64_t preferred = image->preferredBase();
+  LoadOptions options;
+  options.regionStart = 0x0000300000000000ull;
+  options.regionEnd = 0x0000300100000000ull;
+  options.resolveImport = [](const ImportRef&) { return std::optional<std::uint64_t>(0x1000); };
+  auto loaded = LoadImage(std::move(*image), options);
+  ASSERT_TRUE(loaded) << loaded.error().message;
+  EXPECT_GE((*loaded)->base(), options.regionStart);
+  EXPECT_LT((*loaded)->end(), options.regionEnd);
+
+  std::uint16_t characteristics = 0;
+  std::memcpy(&characteristics, f.data() + at_.file + 18, 2);
+  Poke<std::uint16_t>(f, at_.file + 18, static_cast<std::uint16_t>(characteristics | kFileRelocsStripped));
+  auto pinned = PeImage::Parse(f);
+  ASSERT_TRUE(pinned);
+  auto atPreferred = LoadImage(std::move(*pinned), options);
+  ASSERT_TRUE(atPreferred) << atPreferred.error().message;
+  EXPECT_EQ((*atPreferred)->base(), preferred);
+}
+
 TEST_F(PeImageTest, CorruptRelocationsAndImportNames) {
+  // A driver with fixups (absolute addresses in its data) has a relocation directory to damage.
+  file_ = ReadDriver("misbehave.sys");
   auto image = PeImage::Parse(file_);
   ASSERT_TRUE(image);
+  ASSERT_TRUE(image->hasRelocations());
   const DataDirectory reloc = image->directory(kDirBaseReloc);
   const DataDirectory imports = image->directory(kDirImport);
   auto fileOffset = [&](std::uint32_t rva) -> std::size_t {
