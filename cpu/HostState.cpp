@@ -253,8 +253,8 @@ ntbox_restore_host_state:
   ret
 )");
 
-// ntbox_call_driver(fn, a, b, c, d): calls the Windows-ABI routine fn(a, b, c, d) and returns its
-// rax. The registers the host's code keeps across calls (rbx, rbp, r12-r15) are saved here and put
+// ntbox_call_driver(fn, a, b, c, d, e, f): calls the Windows-ABI routine fn(a, b, c, d, e, f) (the
+// fifth and sixth in the stack slots above the home space) and returns its rax. The registers the host's code keeps across calls (rbx, rbp, r12-r15) are saved here and put
 // back whatever the routine did to them: a driver that breaks the calling convention (hand-written
 // assembly forgetting to restore rbx) corrupts nothing of the host's.
 asm(R"(
@@ -281,8 +281,11 @@ ntbox_call_driver:
   push %r15
   .cfi_adjust_cfa_offset 8
   .cfi_rel_offset %r15, 0
-  sub $0x28, %rsp
-  .cfi_adjust_cfa_offset 0x28
+  sub $0x38, %rsp
+  .cfi_adjust_cfa_offset 0x38
+  mov %r9, 0x20(%rsp)
+  mov 0x70(%rsp), %rax
+  mov %rax, 0x28(%rsp)
   mov %r8, %r9
   mov %rcx, %r8
   mov %rsi, %rcx
@@ -290,8 +293,8 @@ ntbox_call_driver:
   call *%rax
   .globl ntbox_call_driver_return
 ntbox_call_driver_return:
-  add $0x28, %rsp
-  .cfi_adjust_cfa_offset -0x28
+  add $0x38, %rsp
+  .cfi_adjust_cfa_offset -0x38
   pop %r15
   .cfi_adjust_cfa_offset -8
   pop %r14

@@ -14,7 +14,7 @@
 
 // The Windows-ABI call under CallDriver (cpu/HostState.cpp).
 extern "C" std::uint64_t ntbox_call_driver(const void* fn, std::uint64_t a, std::uint64_t b, std::uint64_t c,
-                                           std::uint64_t d);
+                                            std::uint64_t d, std::uint64_t e, std::uint64_t f);
 
 namespace ntbox::cpu {
 
@@ -78,11 +78,11 @@ inline void ReturnFromDriver() {
   if (HostStateDisturbed()) RestoreHostState();
 }
 
-// Calls a driver routine (Windows' ABI, up to four integer or pointer arguments) and puts the host
+// Calls a driver routine (Windows' ABI, up to six integer or pointer arguments) and puts the host
 // state back when it returns, the registers the host keeps across calls included.
 template <class Fn, class... Args>
 decltype(auto) CallDriver(Fn fn, Args... args) {
-  static_assert(std::is_pointer_v<Fn> && sizeof...(Args) <= 4, "a driver routine with at most four arguments");
+  static_assert(std::is_pointer_v<Fn> && sizeof...(Args) <= 6, "a driver routine with at most six arguments");
   using R = decltype(fn(args...));
   auto word = []<class T>(T v) -> std::uint64_t {
     if constexpr (std::is_pointer_v<T> || std::is_null_pointer_v<T>) {
@@ -91,8 +91,8 @@ decltype(auto) CallDriver(Fn fn, Args... args) {
       return static_cast<std::uint64_t>(v);
     }
   };
-  std::uint64_t a[4] = {word(args)...};
-  const std::uint64_t rax = ntbox_call_driver(reinterpret_cast<const void*>(fn), a[0], a[1], a[2], a[3]);
+  std::uint64_t a[6] = {word(args)...};
+  const std::uint64_t rax = ntbox_call_driver(reinterpret_cast<const void*>(fn), a[0], a[1], a[2], a[3], a[4], a[5]);
   ReturnFromDriver();
   if constexpr (std::is_void_v<R>) {
     (void)rax;

@@ -18,6 +18,7 @@
 #include "nt/rtl/Exception.h"
 #include "nt/rtl/Raise.h"
 #include "nt/rtl/Crt.h"
+#include "nt/rtl/Registry.h"
 #include "nt/rtl/RtlExports.h"
 #include "nt/rtl/Win32Error.h"
 #include "support/Text.h"
@@ -98,6 +99,7 @@ const auto kExports = std::to_array<Export>({
     NT_FN(RtlAppendUnicodeToString, DISPATCH_LEVEL),
     NT_FN(RtlCompareUnicodeString, PASSIVE_LEVEL),
     NT_FN(RtlCompareString, PASSIVE_LEVEL),
+    NT_FN(RtlCompareMemory, HIGH_LEVEL),  // any IRQL, for resident memory
     NT_FN(RtlEqualUnicodeString, DISPATCH_LEVEL),
     NT_FN(RtlEqualString, DISPATCH_LEVEL),
     NT_FN(RtlPrefixUnicodeString, PASSIVE_LEVEL),
@@ -180,6 +182,12 @@ const auto kExports = std::to_array<Export>({
     NT_FN(ZwQueryKey, PASSIVE_LEVEL),
     NT_FN(ZwQueryValueKey, PASSIVE_LEVEL),
     NT_FN(ZwSetValueKey, PASSIVE_LEVEL),
+    NT_FN(RtlQueryRegistryValues, PASSIVE_LEVEL),
+    NT_FN(RtlQueryRegistryValuesEx, PASSIVE_LEVEL),
+    NT_FN(RtlWriteRegistryValue, PASSIVE_LEVEL),
+    NT_FN(RtlDeleteRegistryValue, PASSIVE_LEVEL),
+    NT_FN(RtlCheckRegistryKey, PASSIVE_LEVEL),
+    NT_FN(RtlCreateRegistryKey, PASSIVE_LEVEL),
     NT_FN(NtClose, PASSIVE_LEVEL),
     NT_FN(PsGetCurrentProcess, DISPATCH_LEVEL),
     NT_FN(PsGetCurrentProcessId, DISPATCH_LEVEL),

@@ -35,6 +35,7 @@ using KSPIN_LOCK = std::uint64_t;
 using ACCESS_MASK = std::uint32_t;
 using PCSTR = const char*;
 using PCWSTR = const char16_t*;
+using PWSTR = char16_t*;
 
 union LARGE_INTEGER {
   struct {

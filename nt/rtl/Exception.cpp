@@ -314,9 +314,9 @@ std::vector<Frame> DriverFrames(const CONTEXT& start) {
 }  // namespace
 
 std::size_t StackWalk(const CONTEXT& start, std::span<StackFrame> out) {
-  // ntbox_call_driver's frame below the driver's return: 0x28 bytes of home space, then r15, r14,
-  // r13, r12, rbp, rbx as it pushed them, then its caller's return address.
-  constexpr ULONG64 kCallDriverRbp = 0x48, kCallDriverReturn = 0x58, kCallDriverFrame = 0x60;
+  // ntbox_call_driver's frame below the driver's return: 0x38 bytes of home space and stack
+  // arguments, then r15, r14, r13, r12, rbp, rbx as it pushed them, then its caller's return address.
+  constexpr ULONG64 kCallDriverRbp = 0x58, kCallDriverReturn = 0x68, kCallDriverFrame = 0x70;
   CONTEXT c = start;
   std::size_t n = 0;
   ULONG64 lastRsp = 0;

@@ -35,6 +35,9 @@ NTSTATUS NTAPI RtlUnicodeStringToInteger(const UNICODE_STRING* String, ULONG Bas
 NTSTATUS NTAPI RtlIntegerToUnicodeString(ULONG Value, ULONG Base, UNICODE_STRING* String);
 NTSTATUS NTAPI RtlCharToInteger(PCSTR String, ULONG Base, ULONG* Value);
 
+// How many bytes from the start the two blocks have in common.
+SIZE_T NTAPI RtlCompareMemory(const void* Source1, const void* Source2, SIZE_T Length);
+
 NTSTATUS NTAPI RtlGetVersion(RTL_OSVERSIONINFOW* VersionInformation);
 BOOLEAN NTAPI PsGetVersion(ULONG* MajorVersion, ULONG* MinorVersion, ULONG* BuildNumber,
                            UNICODE_STRING* CSDVersion);

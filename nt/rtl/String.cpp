@@ -162,6 +162,14 @@ BOOLEAN NTAPI RtlPrefixUnicodeString(const UNICODE_STRING* String1, const UNICOD
                  CaseInSensitive ? UpcaseChar : Identity) == 0;
 }
 
+SIZE_T NTAPI RtlCompareMemory(const void* Source1, const void* Source2, SIZE_T Length) {
+  const auto* a = static_cast<const std::uint8_t*>(Source1);
+  const auto* b = static_cast<const std::uint8_t*>(Source2);
+  SIZE_T same = 0;
+  while (same < Length && a[same] == b[same]) ++same;
+  return same;
+}
+
 void NTAPI RtlFreeUnicodeString(UNICODE_STRING* UnicodeString) {
   if (UnicodeString->Buffer) ExFreePool(UnicodeString->Buffer);
   UnicodeString->Buffer = nullptr;

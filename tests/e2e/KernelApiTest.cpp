@@ -1,0 +1,51 @@
+// End to end: the kernel APIs real drivers import, each family exercised by a driver of its own
+// as Microsoft's documentation describes its use, loaded into a machine through the CLI.
+#include <gtest/gtest.h>
+
+#include <regex>
+#include <string>
+
+#include "NtboxRun.h"
+
+namespace {
+
+using ntbox::test::Contains;
+using ntbox::test::Driver;
+using ntbox::test::Outcome;
+
+class KernelApiTest : public ntbox::test::MachineFixture {
+ protected:
+  // Starts the test driver as a service; its debug output.
+  std::string StartDriver(const std::string& name) {
+    TestSigningOn();
+    EXPECT_EQ(Run("sc create " + name + " type= kernel binPath= " + Driver(name + ".sys")).exit, 0);
+    const Outcome start = Run("sc start " + name);
+    EXPECT_EQ(start.exit, 0) << start.out << start.err;
+    return Run("dbgview").out;
+  }
+  // Every "NAME ok" line the driver was to print, and no "FAILED".
+  static void ExpectChecks(const std::string& log, const std::string& driver, const std::vector<std::string>& checks) {
+    for (const auto& check : checks) EXPECT_TRUE(Contains(log, driver + ": " + check + " ok")) << check << "\n" << log;
+    EXPECT_FALSE(Contains(log, "FAILED")) << log;
+    EXPECT_TRUE(Contains(log, driver + ": done")) << log;
+  }
+};
+
+TEST_F(KernelApiTest, RtlRegistryHelpers) {
+  const std::string log = StartDriver("rtl_registry");
+  ExpectChecks(log, "rtl_registry",
+               {"RtlCreateRegistryKey needs its parent", "RtlCreateRegistryKey", "RtlCheckRegistryKey present", "RtlCheckRegistryKey absent", "write REG_DWORD",
+                "write REG_SZ", "write REG_EXPAND_SZ", "write REG_MULTI_SZ", "write REG_BINARY", "write in a subkey",
+                "query DIRECT", "DIRECT REG_DWORD", "DIRECT REG_SZ allocated", "DIRECT REG_BINARY", "DIRECT default",
+                "DIRECT REG_EXPAND_SZ expanded", "DELETE", "DELETE removed the value, REQUIRED",
+                "DIRECT into a small buffer", "TYPECHECK mismatch", "query routines", "REG_MULTI_SZ string by string",
+                "every value", "TOPKEY", "NOVALUE", "SUBKEY", "a routine's failure", "absent key", "absent key, OPTIONAL",
+                "RtlDeleteRegistryValue", "RtlDeleteRegistryValue again", "MmGetSystemRoutineAddress"});
+  // What the driver wrote is the machine's registry, as reg shows it.
+  const Outcome reg = Run("reg query \"HKLM\\SYSTEM\\CurrentControlSet\\Services\\rtl_registry\\Parameters\"");
+  EXPECT_TRUE(Contains(reg.out, "Number    REG_DWORD    0x2a")) << reg.out;
+  EXPECT_TRUE(Contains(reg.out, "Text    REG_SZ    hello")) << reg.out;
+  EXPECT_FALSE(Contains(reg.out, "Gone")) << reg.out;
+}
+
+}  // namespace
