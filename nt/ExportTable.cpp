@@ -18,6 +18,7 @@
 #include "nt/rtl/Exception.h"
 #include "nt/rtl/Raise.h"
 #include "nt/rtl/Crt.h"
+#include "nt/ps/ProcessLookup.h"
 #include "nt/rtl/Registry.h"
 #include "nt/rtl/RtlExports.h"
 #include "nt/rtl/Win32Error.h"
@@ -192,6 +193,16 @@ const auto kExports = std::to_array<Export>({
     NT_FN(PsGetCurrentProcess, DISPATCH_LEVEL),
     NT_FN(PsGetCurrentProcessId, DISPATCH_LEVEL),
     NT_FN(PsGetProcessId, DISPATCH_LEVEL),
+    NT_FN(PsLookupProcessByProcessId, APC_LEVEL),
+    NT_FN(PsGetProcessImageFileName, DISPATCH_LEVEL),
+    NT_FN(PsGetProcessInheritedFromUniqueProcessId, DISPATCH_LEVEL),
+    NT_FN(PsGetProcessSectionBaseAddress, DISPATCH_LEVEL),
+    NT_FN(PsGetThreadProcessId, DISPATCH_LEVEL),
+    NT_FN(IoGetRequestorProcess, DISPATCH_LEVEL),
+    NT_FN(IoGetRequestorProcessId, DISPATCH_LEVEL),
+    NT_FN(KeStackAttachProcess, APC_LEVEL),
+    NT_FN(KeUnstackDetachProcess, APC_LEVEL),
+    NT_FN(ZwOpenProcess, PASSIVE_LEVEL),
     NT_FN(ExGetPreviousMode, DISPATCH_LEVEL),
     // Dispatcher objects and waits (ke/).
     NT_FN(KeInitializeEvent, HIGH_LEVEL),  // documented: any IRQL
@@ -404,6 +415,7 @@ const auto kExports = std::to_array<Export>({
     NT_DATA(ExEventObjectType),
     NT_DATA(PsProcessType),
     NT_DATA(PsThreadType),
+    NT_DATA(PsInitialSystemProcess),
     // HAL.
     HAL_FN(KeQueryPerformanceCounter, HIGH_LEVEL),
     HAL_FN(KeStallExecutionProcessor, HIGH_LEVEL),

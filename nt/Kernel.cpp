@@ -1,4 +1,6 @@
 #include "nt/Kernel.h"
+
+#include "nt/ps/ProcessLookup.h"
 #include "nt/kd/Debugger.h"
 
 #include <sys/mman.h>
@@ -80,6 +82,7 @@ Kernel::Kernel(KernelConfig config)
   SetInitSafeBootMode(config_.safeBootMode);
   objects_ = std::make_unique<ob::Namespace>();
   system_ = ps::Process::CreateSystem();
+  g_PsInitialSystemProcess = system_->object();
   using namespace shared_data;
   std::uint8_t* page = sharedData_.data();
   Put<ULONG>(page, kTickCountMultiplier, 0x0FA00000);  // 15.625 ms tick, as Windows' 2^24 fraction

@@ -289,6 +289,7 @@ Result<std::unique_ptr<Program>> Program::Load(const ProgramOptions& options, Sy
     if (auto r = program->PrepareWineProcess(); !r) return std::unexpected(r.error());
   }
   program->process_->SetPeb(program->peb_);
+  program->process_->SetSectionBase(program->image_->base());
   // Its runner answers for it from now on (a creator may end it before it has run).
   if (program->wine_) program->process_->threadHost = program.get();
   program->process_->imageInformation = nt::mm::ImageInformation(program->image_->pe(), program->image_->base());
@@ -592,6 +593,7 @@ void* Program::CreateFirstThread(bool suspended) {
   mainControl_ = new nt::ps::ThreadControl();
   mainControl_->id = nt::ke::NewThreadId();
   mainControl_->teb = teb_;
+  mainControl_->processId = process_->id();
   mainControl_->startAddress = image_->entryPoint();
   mainControl_->suspendCount = suspended ? 1 : 0;
   mainThreadObject_ = nt::ps::CreateUserThreadObject(mainControl_);

@@ -55,6 +55,7 @@ std::expected<void*, nt::NTSTATUS> Program::CreateThread(const Request& request)
   th.control = new nt::ps::ThreadControl();
   th.control->id = th.id;
   th.control->teb = th.teb;
+  th.control->processId = process_->id();
   th.control->startAddress = request.start;
   th.control->suspendCount = request.suspended ? 1 : 0;
   th.object = nt::ps::CreateUserThreadObject(th.control);

@@ -51,6 +51,9 @@ Process::Process(std::string imageName, ULONG id, std::unique_ptr<mm::UserSpace>
   r->id = id;
   r->exitStatus = STATUS_PENDING;
   r->createTime = createTime;
+  // EPROCESS.ImageFileName: the file name alone, cut to 14 characters as Windows cuts it.
+  const std::string file = imageName_.substr(imageName_.find_last_of("\\/") + 1);
+  std::memcpy(r->imageFileName, file.data(), std::min<std::size_t>(file.size(), 14));
   std::lock_guard lock(g_tableMutex);
   Table()[id] = this;
 }
@@ -78,6 +81,7 @@ void* Process::ReferenceById(ULONG id) {
 ULONG Process::parentId() const { return RecordOf(object_)->parentId; }
 void Process::SetParent(ULONG parentId) { RecordOf(object_)->parentId = parentId; }
 void Process::SetPeb(std::uint64_t peb) { RecordOf(object_)->peb = peb; }
+void Process::SetSectionBase(std::uint64_t base) { RecordOf(object_)->sectionBase = base; }
 std::uint64_t Process::peb() const { return RecordOf(object_)->peb; }
 
 void Process::End(NTSTATUS status) {

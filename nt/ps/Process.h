@@ -34,6 +34,8 @@ struct ProcessRecord {
   std::int64_t createTime, exitTime;  // system time, 100 ns units
   std::int64_t userTime, kernelTime;  // once it has ended
   std::uint64_t peb;
+  std::uint64_t sectionBase;   // its image's base (PsGetProcessSectionBaseAddress)
+  char imageFileName[16];      // its image's file name, 14 characters at most (PsGetProcessImageFileName)
 };
 constexpr std::size_t kProcessRecordOffset = 0x900;
 static_assert(kProcessRecordOffset + sizeof(ProcessRecord) <= kProcessObjectSize);
@@ -72,6 +74,7 @@ class Process {
   // SECTION_IMAGE_INFORMATION.
   void SetPeb(std::uint64_t peb);
   std::uint64_t peb() const;
+  void SetSectionBase(std::uint64_t base);
   std::array<std::uint8_t, 0x40> imageInformation{};
   // Its primary token (se/Token.cpp), made when first asked for; the process holds a reference.
   void* token = nullptr;

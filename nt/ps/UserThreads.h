@@ -25,6 +25,7 @@ constexpr NTSTATUS kStillActive = 0x103;  // STATUS_PENDING: a thread's exit sta
 
 struct ThreadControl {
   std::uint64_t id = 0;
+  ULONG processId = 0;  // its process's (PsGetThreadProcessId, IoGetRequestorProcess)
   std::uint64_t teb = 0;
   std::uint64_t startAddress = 0;
   std::mutex mutex;

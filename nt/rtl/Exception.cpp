@@ -1,5 +1,8 @@
 #include "nt/rtl/Exception.h"
 
+#include "nt/rtl/HostUnwind.h"
+#include "nt/support/HostSymbols.h"
+
 #include "cpu/Trap.h"
 
 #include "cpu/ContextAsm.h"
@@ -355,6 +358,11 @@ std::size_t StackWalk(const CONTEXT& start, std::span<StackFrame> out) {
       c.Rbp = Load<ULONG64>(c.Rsp + kCallDriverRbp);
       c.Rip = Load<ULONG64>(c.Rsp + kCallDriverReturn);
       c.Rsp += kCallDriverFrame;
+      continue;
+    }
+    // A library's code (the C library's, libstdc++'s) keeps no frame pointer: its CFI says where
+    // its caller's frame is.
+    if (const auto [start, end] = HostImageRange(); (c.Rip < start || c.Rip >= end) && HostCfiStep(c, depth > 0)) {
       continue;
     }
     // ntbox's code keeps frame pointers: the caller's rbp and return address above rbp. A driver

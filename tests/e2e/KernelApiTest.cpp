@@ -48,4 +48,18 @@ TEST_F(KernelApiTest, RtlRegistryHelpers) {
   EXPECT_FALSE(Contains(reg.out, "Gone")) << reg.out;
 }
 
+// A program's request checked in its own context, then read from the System process attached to it.
+TEST_F(KernelApiTest, ProcessesFromDrivers) {
+  StartDriver("process_api");
+  const Outcome app = Run("run " + Driver("procapi_app.exe"));
+  EXPECT_EQ(app.exit, 0) << app.out << app.err;
+  EXPECT_TRUE(Contains(app.out, "the driver read 33 bytes: a secret in the program's memory")) << app.out;
+  ExpectChecks(Run("dbgview").out, "process_api",
+               {"PsGetCurrentProcessId", "IoGetRequestorProcessId", "IoGetRequestorProcess", "PsGetThreadProcessId",
+                "PsLookupProcessByProcessId", "PsGetProcessId", "PsGetProcessImageFileName",
+                "PsGetProcessSectionBaseAddress", "PsGetProcessInheritedFromUniqueProcessId",
+                "PsLookupProcessByProcessId of no process", "PsInitialSystemProcess", "ZwOpenProcess",
+                "ObReferenceObjectByHandle of it", "work item in System", "attached", "detached"});
+}
+
 }  // namespace
