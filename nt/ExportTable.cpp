@@ -10,6 +10,7 @@
 #include "nt/ps/PsExports.h"
 #include "nt/kd/DebugPrint.h"
 #include "nt/ke/KeExports.h"
+#include "nt/ke/Thread.h"
 #include "nt/mm/AddressSpace.h"
 #include "nt/io/DriveFile.h"
 #include "nt/io/IoExports.h"
@@ -60,6 +61,8 @@ void* Fn(F* f) {
 #define NT_FN(name, irql) Export{kNt, #name, Fn(&name), irql, false}
 #define CRT_FN(name) Export{kNt, #name, Fn(&crt::name), HIGH_LEVEL, false}
 #define HAL_FN(name, irql) Export{kHal, #name, Fn(&name), irql, false}
+// ZwX: the system service NtX called in kernel mode.
+#define NT_ZW(name, irql) Export{kNt, "Zw" #name, Fn(&ke::ZwOf<&Nt##name>::Call), irql, false}
 // Exports that may raise on the driver's behalf enter through a stub capturing its context.
 #define NT_CAPTURING(name, irql) Export{kNt, #name, reinterpret_cast<void*>(&ntbox_capture_##name), irql, false}
 #define NT_DATA(name) Export{kNt, #name, &g_##name, HIGH_LEVEL, true}
@@ -203,6 +206,24 @@ const auto kExports = std::to_array<Export>({
     NT_FN(KeStackAttachProcess, APC_LEVEL),
     NT_FN(KeUnstackDetachProcess, APC_LEVEL),
     NT_FN(ZwOpenProcess, PASSIVE_LEVEL),
+    NT_ZW(QueryInformationProcess, PASSIVE_LEVEL),
+    // Named objects (ob/, ke/, ex/): the programs' services, in kernel mode.
+    NT_FN(ObReferenceObjectByName, PASSIVE_LEVEL),
+    NT_FN(ObQueryNameString, PASSIVE_LEVEL),
+    NT_ZW(CreateDirectoryObject, PASSIVE_LEVEL),
+    NT_ZW(OpenDirectoryObject, PASSIVE_LEVEL),
+    NT_ZW(QueryObject, PASSIVE_LEVEL),
+    NT_ZW(DuplicateObject, PASSIVE_LEVEL),
+    NT_ZW(CreateMutant, PASSIVE_LEVEL),
+    NT_ZW(OpenMutant, PASSIVE_LEVEL),
+    NT_ZW(ReleaseMutant, PASSIVE_LEVEL),
+    NT_ZW(CreateSemaphore, PASSIVE_LEVEL),
+    NT_ZW(OpenSemaphore, PASSIVE_LEVEL),
+    NT_ZW(ReleaseSemaphore, PASSIVE_LEVEL),
+    NT_ZW(CreateTimer, PASSIVE_LEVEL),
+    NT_ZW(OpenTimer, PASSIVE_LEVEL),
+    NT_ZW(SetTimer, PASSIVE_LEVEL),
+    NT_ZW(CancelTimer, PASSIVE_LEVEL),
     NT_FN(ExGetPreviousMode, DISPATCH_LEVEL),
     // Dispatcher objects and waits (ke/).
     NT_FN(KeInitializeEvent, HIGH_LEVEL),  // documented: any IRQL

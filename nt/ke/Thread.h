@@ -135,6 +135,18 @@ class KernelModeCall {
   KernelThread* thread_;
   KPROCESSOR_MODE saved_ = 0;
 };
+
+// A driver's Zw entry point made from its system service: the service with KernelMode as the
+// previous mode (the export table lists ZwX as ZwOf<&NtX>::Call).
+template <auto Service>
+struct ZwOf;
+template <class R, class... Args, R(NTAPI* Service)(Args...)>
+struct ZwOf<Service> {
+  static R NTAPI Call(Args... args) {
+    KernelModeCall kernel;
+    return Service(args...);
+  }
+};
 // Where the calling thread keeps it: another thread may read it (the watchdog) while this one lives.
 KernelThread* const* CurrentThreadSlot();
 // A fresh thread id (multiples of 4, as Windows' client ids).

@@ -3,9 +3,15 @@
 // flags: SetHandleInformation, and what a child process inherits).
 #include "nt/ob/ObExports.h"
 
+#include <cstring>
+#include <vector>
+
+#include "nt/Kernel.h"
+#include "nt/io/IoExports.h"
 #include "nt/Status.h"
 #include "nt/ke/Thread.h"
 #include "nt/mm/Probe.h"
+#include "nt/ob/ObTypes.h"
 #include "nt/ob/Object.h"
 #include "nt/ps/Process.h"
 
@@ -13,7 +19,7 @@ namespace ntbox::nt {
 namespace {
 
 constexpr ULONG DUPLICATE_CLOSE_SOURCE = 0x1, DUPLICATE_SAME_ACCESS = 0x2, DUPLICATE_SAME_ATTRIBUTES = 0x4;
-constexpr ULONG ObjectBasicInformation = 0, ObjectHandleFlagInformation = 4;
+constexpr ULONG ObjectBasicInformation = 0, ObjectNameInformation = 1, ObjectHandleFlagInformation = 4;
 constexpr ACCESS_MASK kGenericBits = 0xF0000000, kThreadAllAccess = 0x1FFFFF;
 constexpr std::intptr_t kCurrentProcess = -1, kCurrentThread = -2;
 
@@ -53,7 +59,11 @@ std::optional<ob::HandleTable::Entry> ReferenceOwnHandle(HANDLE handle) {
     ob::ReferenceObject(t->kthread());
     return ob::HandleTable::Entry{t->kthread(), kThreadAllAccess, 0};
   }
-  if ((static_cast<ob::HandleValue>(value) & ob::kKernelHandleBit) == ob::kKernelHandleBit) return std::nullopt;
+  if ((static_cast<ob::HandleValue>(value) & ob::kKernelHandleBit) == ob::kKernelHandleBit) {
+    // A kernel handle: the System process's table, for a kernel-mode caller (a driver's Zw call).
+    if (ExGetPreviousMode() != KernelMode) return std::nullopt;
+    return Kernel::Current().systemProcess().handles().Reference(static_cast<ob::HandleValue>(value) & ~ob::kKernelHandleBit);
+  }
   return ps::CurrentProcess().handles().Reference(static_cast<ob::HandleValue>(value));
 }
 
@@ -85,9 +95,14 @@ NTSTATUS NTAPI NtDuplicateObject(HANDLE SourceProcessHandle, HANDLE SourceHandle
       if (Options & DUPLICATE_SAME_ACCESS) access = entry->access;
       else if (access & kGenericBits) access = (access & ~kGenericBits) | entry->access;
       const ULONG attributes = (Options & DUPLICATE_SAME_ATTRIBUTES) ? entry->attributes : HandleAttributes;
-      const ob::HandleValue value = target->handles().Insert(entry->body, access, attributes & ob::kHandleInherit);
+      // A kernel-mode caller may ask for a kernel handle (OBJ_KERNEL_HANDLE), in the System process's table.
+      const bool kernelHandle = (HandleAttributes & OBJ_KERNEL_HANDLE) && ExGetPreviousMode() == KernelMode;
+      ps::Process& table = kernelHandle ? Kernel::Current().systemProcess() : *target;
+      ob::HandleValue value = table.handles().Insert(entry->body, access, kernelHandle ? 0 : attributes & ob::kHandleInherit);
+      const ob::HandleValue index = value;
+      if (kernelHandle) value |= ob::kKernelHandleBit;
       if (TargetHandle && !mm::WriteCaller(TargetHandle, reinterpret_cast<HANDLE>(value))) {
-        if (auto removed = target->handles().Remove(value)) ob::CloseHandleEntry(*removed);
+        if (auto removed = table.handles().Remove(index)) ob::CloseHandleEntry(*removed);
         status = STATUS_ACCESS_VIOLATION;
       }
     }
@@ -107,6 +122,7 @@ NTSTATUS NTAPI NtQueryObject(HANDLE Handle, ULONG ObjectInformationClass, PVOID 
   const ob::ObjectHeader* h = ob::HeaderOf(entry->body);
   ObjectBasic basic{};
   HandleFlags flags{};
+  std::vector<std::uint8_t> nameInfo;
   const void* info = nullptr;
   ULONG size = 0;
   switch (ObjectInformationClass) {
@@ -118,6 +134,20 @@ NTSTATUS NTAPI NtQueryObject(HANDLE Handle, ULONG ObjectInformationClass, PVOID 
       info = &basic;
       size = sizeof basic;
       break;
+    case ObjectNameInformation: {
+      // OBJECT_NAME_INFORMATION: a UNICODE_STRING whose text follows it in the caller's buffer.
+      const std::u16string name = Kernel::Current().objects().NameOf(entry->body).value_or(u"");
+      nameInfo.assign(sizeof(UNICODE_STRING) + (name.empty() ? 0 : (name.size() + 1) * 2), 0);
+      UNICODE_STRING u{};
+      u.Length = static_cast<USHORT>(name.size() * 2);
+      u.MaximumLength = static_cast<USHORT>(name.empty() ? 0 : u.Length + 2);
+      u.Buffer = name.empty() ? nullptr : reinterpret_cast<WCHAR*>(static_cast<std::uint8_t*>(ObjectInformation) + sizeof u);
+      std::memcpy(nameInfo.data(), &u, sizeof u);
+      std::memcpy(nameInfo.data() + sizeof u, name.data(), name.size() * 2);
+      info = nameInfo.data();
+      size = static_cast<ULONG>(nameInfo.size());
+      break;
+    }
     case ObjectHandleFlagInformation:
       flags.Inherit = (entry->attributes & ob::kHandleInherit) != 0;
       flags.ProtectFromClose = (entry->attributes & ob::kHandleProtectClose) != 0;

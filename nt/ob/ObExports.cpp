@@ -1,5 +1,7 @@
 #include "nt/ob/ObExports.h"
 
+#include <cstring>
+
 #include "nt/Kernel.h"
 #include "nt/Status.h"
 #include "nt/io/IoExports.h"
@@ -71,6 +73,45 @@ NTSTATUS NTAPI ObReferenceObjectByPointer(PVOID Object, ACCESS_MASK, PVOID Objec
   ob::ObjectHeader* h = ob::HeaderOf(Object);
   if (ObjectType && h && h->type != ObjectType) return STATUS_OBJECT_TYPE_MISMATCH;
   ob::ReferenceObject(Object);
+  return STATUS_SUCCESS;
+}
+
+NTSTATUS NTAPI ObReferenceObjectByName(UNICODE_STRING* ObjectName, ULONG, PVOID, ACCESS_MASK, PVOID ObjectType,
+                                       KPROCESSOR_MODE, PVOID, PVOID* Object) {
+  if (!ObjectName || !Object) return STATUS_INVALID_PARAMETER;
+  *Object = nullptr;
+  const std::u16string_view name(ObjectName->Buffer, ObjectName->Length / 2);
+  if (name.empty() || name.front() != u'\\') return STATUS_OBJECT_PATH_SYNTAX_BAD;
+  auto found = Kernel::Current().objects().Find(name);
+  if (!found) return STATUS_OBJECT_NAME_NOT_FOUND;
+  // The whole name must be the object's: a name inside a device (a file) is none of it.
+  if (!found->remainder.empty()) {
+    ob::DereferenceObject(found->body);
+    return STATUS_OBJECT_NAME_NOT_FOUND;
+  }
+  if (ObjectType && ob::HeaderOf(found->body)->type != ObjectType) {
+    ob::DereferenceObject(found->body);
+    return STATUS_OBJECT_TYPE_MISMATCH;
+  }
+  *Object = found->body;  // referenced for the caller
+  return STATUS_SUCCESS;
+}
+
+NTSTATUS NTAPI ObQueryNameString(PVOID Object, UNICODE_STRING* ObjectNameInfo, ULONG Length, ULONG* ReturnLength) {
+  if (!Object || !ob::HeaderOf(Object)) return STATUS_INVALID_PARAMETER;
+  // OBJECT_NAME_INFORMATION: a UNICODE_STRING, its buffer right after it (an unnamed object: empty).
+  const std::u16string name = Kernel::Current().objects().NameOf(Object).value_or(u"");
+  const auto needed = static_cast<ULONG>(sizeof(UNICODE_STRING) + (name.empty() ? 0 : (name.size() + 1) * 2));
+  if (ReturnLength) *ReturnLength = needed;
+  if (!ObjectNameInfo || Length < needed) return STATUS_INFO_LENGTH_MISMATCH;
+  auto* text = reinterpret_cast<WCHAR*>(ObjectNameInfo + 1);
+  ObjectNameInfo->Length = static_cast<USHORT>(name.size() * 2);
+  ObjectNameInfo->MaximumLength = static_cast<USHORT>(name.empty() ? 0 : (name.size() + 1) * 2);
+  ObjectNameInfo->Buffer = name.empty() ? nullptr : text;
+  if (!name.empty()) {
+    std::memcpy(text, name.data(), name.size() * 2);
+    text[name.size()] = 0;
+  }
   return STATUS_SUCCESS;
 }
 

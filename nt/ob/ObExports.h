@@ -3,6 +3,7 @@
 #include <string>
 
 #include "nt/Types.h"
+#include "nt/rtl/RtlTypes.h"
 
 namespace ntbox::nt {
 namespace ob {
@@ -17,6 +18,12 @@ struct OBJECT_HANDLE_INFORMATION {
 NTSTATUS NTAPI ObReferenceObjectByHandle(HANDLE Handle, ACCESS_MASK DesiredAccess, PVOID ObjectType,
                                          KPROCESSOR_MODE AccessMode, PVOID* Object,
                                          OBJECT_HANDLE_INFORMATION* HandleInformation);
+// The named object (symbolic links followed), referenced; ObjectType checked when given.
+NTSTATUS NTAPI ObReferenceObjectByName(UNICODE_STRING* ObjectName, ULONG Attributes, PVOID AccessState,
+                                       ACCESS_MASK DesiredAccess, PVOID ObjectType, KPROCESSOR_MODE AccessMode,
+                                       PVOID ParseContext, PVOID* Object);
+// The object's full name as an OBJECT_NAME_INFORMATION (a UNICODE_STRING and its text after it).
+NTSTATUS NTAPI ObQueryNameString(PVOID Object, UNICODE_STRING* ObjectNameInfo, ULONG Length, ULONG* ReturnLength);
 NTSTATUS NTAPI ObReferenceObjectByPointer(PVOID Object, ACCESS_MASK DesiredAccess, PVOID ObjectType,
                                           KPROCESSOR_MODE AccessMode);
 LONG_PTR NTAPI ObfReferenceObject(PVOID Object);

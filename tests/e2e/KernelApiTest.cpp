@@ -62,4 +62,16 @@ TEST_F(KernelApiTest, ProcessesFromDrivers) {
                 "ObReferenceObjectByHandle of it", "work item in System", "attached", "detached"});
 }
 
+// Named objects from a driver: its own object directory, a mutant, a semaphore and a timer in it by
+// name, a duplicated handle's name, the driver object by name and its name back.
+TEST_F(KernelApiTest, NamedObjectsFromDrivers) {
+  ExpectChecks(StartDriver("object_api"), "object_api",
+               {"ZwCreateDirectoryObject", "ZwOpenDirectoryObject", "ZwCreateMutant", "ZwOpenMutant", "ZwReleaseMutant",
+                "ZwCreateSemaphore", "ZwOpenSemaphore", "ZwReleaseSemaphore", "ZwReleaseSemaphore past its maximum",
+                "ZwCreateTimer", "ZwOpenTimer", "ZwSetTimer", "the timer signals", "ZwCancelTimer", "ZwDuplicateObject",
+                "ZwQueryObject's name", "ObReferenceObjectByName", "ObReferenceObjectByName of another type",
+                "ObReferenceObjectByName of nothing", "ObQueryNameString", "ObQueryNameString into too little",
+                "ZwQueryInformationProcess", "MmGetSystemRoutineAddress"});
+}
+
 }  // namespace
