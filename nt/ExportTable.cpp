@@ -104,6 +104,10 @@ const auto kExports = std::to_array<Export>({
     NT_FN(RtlCompareUnicodeString, PASSIVE_LEVEL),
     NT_FN(RtlCompareString, PASSIVE_LEVEL),
     NT_FN(RtlCompareMemory, HIGH_LEVEL),  // any IRQL, for resident memory
+    NT_FN(RtlVerifyVersionInfo, PASSIVE_LEVEL),
+    NT_FN(VerSetConditionMask, HIGH_LEVEL),
+    NT_FN(ExUuidCreate, PASSIVE_LEVEL),
+    NT_FN(KeQueryActiveProcessors, DISPATCH_LEVEL),
     NT_FN(RtlEqualUnicodeString, DISPATCH_LEVEL),
     NT_FN(RtlEqualString, DISPATCH_LEVEL),
     NT_FN(RtlPrefixUnicodeString, PASSIVE_LEVEL),

@@ -48,6 +48,8 @@ ULONG NTAPI KeGetCurrentProcessorNumber();
 ULONG NTAPI KeGetCurrentProcessorNumberEx(PROCESSOR_NUMBER* ProcNumber);
 ULONG NTAPI KeQueryActiveProcessorCount(ULONG64* ActiveProcessors);
 ULONG NTAPI KeQueryActiveProcessorCountEx(USHORT GroupNumber);
+// KAFFINITY of the active processors (group 0).
+ULONG64 NTAPI KeQueryActiveProcessors();
 ULONG NTAPI KeQueryMaximumProcessorCount();
 NTSTATUS NTAPI ZwYieldExecution();
 

@@ -164,6 +164,12 @@ ULONG NTAPI KeQueryActiveProcessorCount(ULONG64* ActiveProcessors) {
   return n;
 }
 
+ULONG64 NTAPI KeQueryActiveProcessors() {
+  ULONG64 mask = 0;
+  (void)KeQueryActiveProcessorCount(&mask);
+  return mask;
+}
+
 ULONG NTAPI KeQueryActiveProcessorCountEx(USHORT GroupNumber) {
   return GroupNumber == 0 || GroupNumber == 0xFFFF ? Kernel::Current().config().processors : 0;
 }

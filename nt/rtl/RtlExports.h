@@ -39,6 +39,12 @@ NTSTATUS NTAPI RtlCharToInteger(PCSTR String, ULONG Base, ULONG* Value);
 SIZE_T NTAPI RtlCompareMemory(const void* Source1, const void* Source2, SIZE_T Length);
 
 NTSTATUS NTAPI RtlGetVersion(RTL_OSVERSIONINFOW* VersionInformation);
+// VER_* type bits and conditions, three bits of condition per type bit.
+ULONGLONG NTAPI VerSetConditionMask(ULONGLONG ConditionMask, ULONG TypeMask, UCHAR Condition);
+// STATUS_SUCCESS when the machine's version meets every condition; STATUS_REVISION_MISMATCH if not.
+NTSTATUS NTAPI RtlVerifyVersionInfo(RTL_OSVERSIONINFOEXW* VersionInfo, ULONG TypeMask, ULONGLONG ConditionMask);
+// A new random (version 4) UUID.
+NTSTATUS NTAPI ExUuidCreate(void* Uuid);
 BOOLEAN NTAPI PsGetVersion(ULONG* MajorVersion, ULONG* MinorVersion, ULONG* BuildNumber,
                            UNICODE_STRING* CSDVersion);
 

@@ -74,4 +74,13 @@ TEST_F(KernelApiTest, NamedObjectsFromDrivers) {
                 "ZwQueryInformationProcess", "MmGetSystemRoutineAddress"});
 }
 
+// Version checks as drivers write them (VER_SET_CONDITION), UUIDs, the active processors' mask.
+TEST_F(KernelApiTest, VersionChecksUuidsAndProcessors) {
+  ExpectChecks(StartDriver("misc_api"), "misc_api",
+               {"RtlVerifyVersionInfo: Windows 10 or later", "RtlVerifyVersionInfo: this very version",
+                "RtlVerifyVersionInfo: a later build", "RtlVerifyVersionInfo: a later major version",
+                "RtlVerifyVersionInfo: the NT platform", "RtlVerifyVersionInfo: no type", "ExUuidCreate",
+                "ExUuidCreate twice", "KeQueryActiveProcessors"});
+}
+
 }  // namespace
