@@ -211,15 +211,14 @@ void Symbols::AddProcessModules(std::vector<std::unique_ptr<ModuleSymbols>>& nex
     if (image.peb != peb_) continue;
     const bool listed = std::any_of(next.begin(), next.end(), [&](const auto& m) { return m->user && m->base == image.base; });
     if (listed) continue;
-    std::string name = image.path.substr(image.path.find_last_of("\\/") + 1);
-    if (const auto dot = name.rfind('.'); dot != std::string::npos) name.resize(dot);
-    AddProgramModule(next, std::move(name), image.path, image.base, image.end);
+    AddProgramModule(next, image.name, image.path, image.base, image.end);
   }
 }
 
-void Symbols::AddProgramImage(std::uint64_t peb, const std::string& ntPath, std::uint64_t base, std::uint64_t end) {
+void Symbols::AddProgramImage(std::uint64_t peb, const std::string& name, const std::string& ntPath,
+                              std::uint64_t base, std::uint64_t end) {
   std::erase_if(programImages_, [&](const ProgramImage& i) { return i.base < end && base < i.end; });
-  programImages_.push_back({peb, base, end, ntPath});
+  programImages_.push_back({peb, base, end, name, ntPath});
 }
 
 void Symbols::AddProgramModule(std::vector<std::unique_ptr<ModuleSymbols>>& next, std::string name, std::string path,

@@ -100,7 +100,8 @@ class Symbols {
   void SetProcess(std::uint64_t peb) { peb_ = peb; }
   // An image mapped into the process whose PEB is peb (ntPath: its NT name), listed with that
   // process's modules until its loader lists it itself (a module-load stop comes before that).
-  void AddProgramImage(std::uint64_t peb, const std::string& ntPath, std::uint64_t base, std::uint64_t end);
+  void AddProgramImage(std::uint64_t peb, const std::string& name, const std::string& ntPath, std::uint64_t base,
+                       std::uint64_t end);
   const std::vector<std::unique_ptr<ModuleSymbols>>& modules() const { return modules_; }
   ModuleSymbols* ModuleAt(std::uint64_t address);
   ModuleSymbols* ModuleNamed(std::string_view name);  // case-insensitive, ".sys" optional
@@ -139,7 +140,7 @@ class Symbols {
   std::uint64_t peb_ = 0;
   struct ProgramImage {
     std::uint64_t peb = 0, base = 0, end = 0;
-    std::string path;
+    std::string name, path;
   };
   std::vector<ProgramImage> programImages_;
   std::vector<std::string> searchPath_;

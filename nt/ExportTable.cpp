@@ -209,7 +209,7 @@ const auto kExports = std::to_array<Export>({
     NT_FN(IoGetRequestorProcessId, DISPATCH_LEVEL),
     NT_FN(KeStackAttachProcess, APC_LEVEL),
     NT_FN(KeUnstackDetachProcess, APC_LEVEL),
-    NT_FN(ZwOpenProcess, PASSIVE_LEVEL),
+    NT_ZW(OpenProcess, PASSIVE_LEVEL),
     NT_ZW(QueryInformationProcess, PASSIVE_LEVEL),
     // Named objects (ob/, ke/, ex/): the programs' services, in kernel mode.
     NT_FN(ObReferenceObjectByName, PASSIVE_LEVEL),

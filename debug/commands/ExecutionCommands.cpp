@@ -150,7 +150,7 @@ bool Session::OnStopArrived() {
   if (s->reason == StopReason::kModuleLoad) {
     if (s->userModule) {
       // A program's image: its process's modules, with this one before its loader lists it.
-      symbols_.AddProgramImage(s->peb, s->modulePath, s->moduleBase, s->moduleEnd);
+      symbols_.AddProgramImage(s->peb, s->moduleName, s->modulePath, s->moduleBase, s->moduleEnd);
       symbols_.SetProcess(s->peb);
     }
     symbols_.Refresh();

@@ -8,6 +8,7 @@
 #include "nt/Kernel.h"
 #include "nt/Status.h"
 #include "nt/kd/Debugger.h"
+#include "support/Utf16.h"
 #include "nt/ke/Dispatcher.h"
 #include "nt/ps/Process.h"
 
@@ -124,9 +125,7 @@ void NotifyImageLoad(const std::u16string& fullName, ULONG processId, std::uint6
   // A kernel debugger hears of a program's images too (drivers' as the kernel loads them), before
   // their code runs: breakpoints set on them take effect.
   if (!systemImage && kd::Attached()) {
-    std::string narrow;
-    for (const char16_t c : fullName) narrow += c < 0x80 ? static_cast<char>(c) : '?';
-    kd::Debugger::Get().OnProgramImageLoad(narrow, base, base + size);
+    kd::Debugger::Get().OnProgramImageLoad(Utf16ToUtf8(fullName), base, base + size);
   }
   const auto routines = Routines().image;
   if (routines.empty()) return;

@@ -1,5 +1,5 @@
 // Drivers' view of processes: lookups by id, the EPROCESS accessors, the requestor of an IRP,
-// attaching a thread to another process, ZwOpenProcess.
+// attaching a thread to another process.
 #include "nt/ps/ProcessLookup.h"
 
 #include "nt/Kernel.h"
@@ -102,12 +102,6 @@ void NTAPI KeUnstackDetachProcess(KAPC_STATE* ApcState) {
   if (state->mark != kAttachedMark) return;  // not a state KeStackAttachProcess filled
   t->process = state->previous;
   state->mark = 0;
-}
-
-NTSTATUS NTAPI ZwOpenProcess(HANDLE* ProcessHandle, ACCESS_MASK DesiredAccess, PVOID ObjectAttributes,
-                             CLIENT_ID* ClientId) {
-  ke::KernelModeCall kernel;
-  return NtOpenProcess(ProcessHandle, DesiredAccess, ObjectAttributes, ClientId);
 }
 
 }  // namespace ntbox::nt

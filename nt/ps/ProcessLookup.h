@@ -1,5 +1,5 @@
 // Drivers' view of processes (ps/ProcessLookup.cpp): PsLookupProcessByProcessId, the EPROCESS
-// accessors, IoGetRequestorProcess(Id), KeStackAttachProcess/KeUnstackDetachProcess, ZwOpenProcess
+// accessors, IoGetRequestorProcess(Id), KeStackAttachProcess/KeUnstackDetachProcess
 // and the PsInitialSystemProcess data export.
 #pragma once
 #include "nt/Types.h"
@@ -28,7 +28,5 @@ PVOID NTAPI IoGetRequestorProcess(IRP* Irp);
 ULONG NTAPI IoGetRequestorProcessId(IRP* Irp);
 void NTAPI KeStackAttachProcess(PVOID Process, KAPC_STATE* ApcState);
 void NTAPI KeUnstackDetachProcess(KAPC_STATE* ApcState);
-NTSTATUS NTAPI ZwOpenProcess(HANDLE* ProcessHandle, ACCESS_MASK DesiredAccess, PVOID ObjectAttributes,
-                             CLIENT_ID* ClientId);
 
 }  // namespace ntbox::nt
