@@ -382,6 +382,18 @@ const auto kExports = std::to_array<Export>({
     NT_FN(IoCsqInsertIrpEx, DISPATCH_LEVEL),
     NT_FN(IoCsqRemoveIrp, DISPATCH_LEVEL),
     NT_FN(IoCsqRemoveNextIrp, DISPATCH_LEVEL),
+    // Device queues and system-queued I/O with StartIo (ke/DeviceQueue.cpp, io/StartIo.cpp).
+    NT_FN(KeInitializeDeviceQueue, PASSIVE_LEVEL),
+    NT_FN(KeInsertDeviceQueue, DISPATCH_LEVEL),
+    NT_FN(KeInsertByKeyDeviceQueue, DISPATCH_LEVEL),
+    NT_FN(KeRemoveDeviceQueue, DISPATCH_LEVEL),
+    NT_FN(KeRemoveByKeyDeviceQueue, DISPATCH_LEVEL),
+    NT_FN(KeRemoveByKeyDeviceQueueIfBusy, DISPATCH_LEVEL),
+    NT_FN(KeRemoveEntryDeviceQueue, DISPATCH_LEVEL),
+    NT_FN(IoStartPacket, DISPATCH_LEVEL),
+    NT_FN(IoStartNextPacket, DISPATCH_LEVEL),
+    NT_FN(IoStartNextPacketByKey, DISPATCH_LEVEL),
+    NT_FN(IoSetStartIoAttributes, DISPATCH_LEVEL),
     // Kernel file I/O on the machine's drive (io/).
     NT_FN(ZwCreateFile, PASSIVE_LEVEL),
     NT_FN(ZwOpenFile, PASSIVE_LEVEL),

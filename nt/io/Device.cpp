@@ -52,6 +52,7 @@ NTSTATUS NTAPI IoCreateDevice(DRIVER_OBJECT* DriverObject, ULONG DeviceExtension
   device->DeviceType = DeviceType;
   device->StackSize = 1;
   KeInitializeEvent(&device->DeviceLock, 1, TRUE);
+  KeInitializeDeviceQueue(&device->DeviceQueue);
   auto* devobjExtension = bytes + sizeof(DEVICE_OBJECT) + extension;
   std::memcpy(devobjExtension, &IO_TYPE_DEVICE_OBJECT_EXTENSION, sizeof(CSHORT));
   const auto extSize = static_cast<USHORT>(kDeviceObjectExtensionSize);

@@ -11,6 +11,14 @@ struct DeviceState {
   std::atomic<int> openFiles{0};
   bool deleted = false;
   DEVICE_OBJECT* attachedTo = nullptr;  // the device below, for IoDetachDevice
+  // IoSetStartIoAttributes (io/StartIo.cpp).
+  bool deferredStartIo = false;
+  bool nonCancelableStartIo = false;
+  int startIoDepth = 0;          // StartIo calls running on the stack
+  bool startNextDeferred = false;  // an IoStartNextPacket(ByKey) made while StartIo ran
+  bool startNextCancelable = false;
+  bool startNextByKey = false;
+  ULONG startNextKey = 0;
 };
 
 inline DeviceState* StateOf(const DEVICE_OBJECT* device) {

@@ -126,6 +126,12 @@ BOOLEAN NTAPI MmIsAddressValid(PVOID VirtualAddress);
 void NTAPI ProbeForRead(const volatile void* Address, SIZE_T Length, ULONG Alignment);
 void NTAPI ProbeForWrite(volatile void* Address, SIZE_T Length, ULONG Alignment);
 
+// System-queued I/O with the driver's StartIo (io/StartIo.cpp).
+void NTAPI IoStartPacket(DEVICE_OBJECT* DeviceObject, IRP* Irp, ULONG* Key, PDRIVER_CANCEL CancelFunction);
+void NTAPI IoStartNextPacket(DEVICE_OBJECT* DeviceObject, BOOLEAN Cancelable);
+void NTAPI IoStartNextPacketByKey(DEVICE_OBJECT* DeviceObject, BOOLEAN Cancelable, ULONG Key);
+void NTAPI IoSetStartIoAttributes(DEVICE_OBJECT* DeviceObject, BOOLEAN DeferredStartIo, BOOLEAN NonCancelable);
+
 // Remove locks (io/RemoveLock.cpp).
 void NTAPI IoInitializeRemoveLockEx(IO_REMOVE_LOCK* Lock, ULONG AllocateTag, ULONG MaxLockedMinutes,
                                     ULONG HighWatermark, ULONG RemlockSize);

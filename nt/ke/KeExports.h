@@ -77,6 +77,17 @@ void NTAPI KeReleaseInStackQueuedSpinLockFromDpcLevel(KLOCK_QUEUE_HANDLE* LockHa
 void NTAPI KeAcquireInStackQueuedSpinLockForDpc(KSPIN_LOCK* SpinLock, KLOCK_QUEUE_HANDLE* LockHandle);
 void NTAPI KeReleaseInStackQueuedSpinLockForDpc(KLOCK_QUEUE_HANDLE* LockHandle);
 
+// Device queues (ke/DeviceQueue.cpp).
+struct KDEVICE_QUEUE;
+struct KDEVICE_QUEUE_ENTRY;
+void NTAPI KeInitializeDeviceQueue(KDEVICE_QUEUE* DeviceQueue);
+BOOLEAN NTAPI KeInsertDeviceQueue(KDEVICE_QUEUE* DeviceQueue, KDEVICE_QUEUE_ENTRY* DeviceQueueEntry);
+BOOLEAN NTAPI KeInsertByKeyDeviceQueue(KDEVICE_QUEUE* DeviceQueue, KDEVICE_QUEUE_ENTRY* DeviceQueueEntry, ULONG SortKey);
+KDEVICE_QUEUE_ENTRY* NTAPI KeRemoveDeviceQueue(KDEVICE_QUEUE* DeviceQueue);
+KDEVICE_QUEUE_ENTRY* NTAPI KeRemoveByKeyDeviceQueue(KDEVICE_QUEUE* DeviceQueue, ULONG SortKey);
+KDEVICE_QUEUE_ENTRY* NTAPI KeRemoveByKeyDeviceQueueIfBusy(KDEVICE_QUEUE* DeviceQueue, ULONG SortKey);
+BOOLEAN NTAPI KeRemoveEntryDeviceQueue(KDEVICE_QUEUE* DeviceQueue, KDEVICE_QUEUE_ENTRY* DeviceQueueEntry);
+
 // Critical and guarded regions (ke/Region.cpp).
 void NTAPI KeEnterCriticalRegion();
 void NTAPI KeLeaveCriticalRegion();

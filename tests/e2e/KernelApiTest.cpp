@@ -83,4 +83,29 @@ TEST_F(KernelApiTest, VersionChecksUuidsAndProcessors) {
                 "ExUuidCreate twice", "KeQueryActiveProcessors"});
 }
 
+// Requests a program sends wait in the device queue behind the current one, start in arrival order
+// or by key, and one is cancelled while queued.
+TEST_F(KernelApiTest, DeviceQueuesAndStartIo) {
+  ExpectChecks(StartDriver("start_io"), "start_io",
+               {"KeInitializeDeviceQueue", "KeInsertDeviceQueue into an idle queue starts at once",
+                "KeInsertDeviceQueue into a busy queue", "KeRemoveEntryDeviceQueue",
+                "KeRemoveEntryDeviceQueue of an entry not queued", "KeRemoveDeviceQueue in order",
+                "KeRemoveDeviceQueue of an empty queue idles it", "KeRemoveByKeyDeviceQueueIfBusy of an idle queue",
+                "KeRemoveByKeyDeviceQueue: the first key at least the one asked",
+                "KeRemoveByKeyDeviceQueue: none that large, the first",
+                "KeInsertByKeyDeviceQueue: ascending, equal keys in arrival order",
+                "KeRemoveByKeyDeviceQueueIfBusy of an empty busy queue", "MmGetSystemRoutineAddress",
+                "IoCreateDevice initializes the device queue"});
+  const Outcome app = Run("run " + Driver("startio_app.exe"));
+  EXPECT_EQ(app.exit, 0) << app.out << app.err;
+  EXPECT_TRUE(Contains(app.out, "startio_app: 0 failures")) << app.out;
+  EXPECT_FALSE(Contains(app.out, "FAILED")) << app.out;
+  for (const char* check : {"the cancelled request ends ERROR_OPERATION_ABORTED", "the first request completes first",
+                            "the third request completes second", "an interrupt with no current request",
+                            "IoStartNextPacketByKey order", "StartIo starting the next itself completes them all",
+                            "DeferredStartIo: StartIo never nested", "the cancel routine ran once"}) {
+    EXPECT_TRUE(Contains(app.out, std::string("startio_app: ") + check + " ok")) << check << "\n" << app.out;
+  }
+}
+
 }  // namespace
