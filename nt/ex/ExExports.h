@@ -84,4 +84,10 @@ NTSTATUS NTAPI NtCancelTimer(HANDLE TimerHandle, BOOLEAN* CurrentState);
 NTSTATUS NTAPI NtQueryTimer(HANDLE TimerHandle, ULONG TimerInformationClass, PVOID TimerInformation, ULONG Length,
                             ULONG* ReturnLength);
 
+// Timers the system allocates (ex/ExTimer.cpp); the EX_TIMER is opaque to drivers.
+PVOID NTAPI ExAllocateTimer(PEXT_CALLBACK Callback, PVOID CallbackContext, ULONG Attributes);
+BOOLEAN NTAPI ExSetTimer(PVOID Timer, LONGLONG DueTime, LONGLONG Period, EXT_SET_PARAMETERS* Parameters);
+BOOLEAN NTAPI ExCancelTimer(PVOID Timer, PVOID Parameters);
+BOOLEAN NTAPI ExDeleteTimer(PVOID Timer, BOOLEAN Cancel, BOOLEAN Wait, EXT_DELETE_PARAMETERS* Parameters);
+
 }  // namespace ntbox::nt

@@ -119,4 +119,24 @@ struct LOOKASIDE_LIST_EX {
 static_assert(sizeof(NPAGED_LOOKASIDE_LIST) == 0x80);
 static_assert(sizeof(LOOKASIDE_LIST_EX) == 0x60);
 
+// ExAllocateTimer's parameters (ex/ExTimer.cpp).
+using PEXT_CALLBACK = void(NTAPI*)(PVOID Timer, PVOID Context);
+using PEXT_DELETE_CALLBACK = void(NTAPI*)(PVOID Context);
+
+struct EXT_SET_PARAMETERS {
+  ULONG Version;
+  ULONG Reserved;
+  LONGLONG NoWakeTolerance;
+};
+static_assert(sizeof(EXT_SET_PARAMETERS) == 0x10);
+
+struct EXT_DELETE_PARAMETERS {
+  ULONG Version;
+  ULONG Reserved;
+  PEXT_DELETE_CALLBACK DeleteCallback;
+  PVOID DeleteContext;
+};
+static_assert(sizeof(EXT_DELETE_PARAMETERS) == 0x18);
+static_assert(offsetof(EXT_DELETE_PARAMETERS, DeleteCallback) == 0x8);
+
 }  // namespace ntbox::nt

@@ -8,6 +8,7 @@
 #include "nt/ke/BugCheck.h"
 #include "nt/ke/KeExports.h"
 #include "nt/mm/AddressSpace.h"
+#include "nt/rtl/Exception.h"
 #include "nt/vf/Verifier.h"
 
 #include <fmt/format.h>
@@ -152,13 +153,23 @@ PVOID NTAPI ExAllocatePool2(ULONG64 Flags, SIZE_T NumberOfBytes, ULONG Tag) {
   if (kinds == 0 || (kinds & (kinds - 1)) != 0) return nullptr;
   const POOL_TYPE type = (Flags & kPaged) ? PagedPool : (Flags & kNonPaged) ? NonPagedPoolNx : NonPagedPool;
   PVOID p = Allocate(type, NumberOfBytes, Tag, (Flags & kUninitialized) == 0, NTBOX_CALLER);
-  if (!p && (Flags & kRaiseOnFailure)) {
-    // No SEH frame can catch it yet, so the raise ends as Windows ends an unhandled one.
-    RaiseBugCheck(bugcheck::KMODE_EXCEPTION_NOT_HANDLED,
-                  static_cast<ULONG64>(static_cast<LONG64>(STATUS_INSUFFICIENT_RESOURCES)),
-                  NTBOX_CALLER, 0, 0, "ExAllocatePool2 failed with POOL_FLAG_RAISE_ON_FAILURE", NTBOX_CALLER);
-  }
+  if (!p && (Flags & kRaiseOnFailure)) RaiseAtDriverCall(STATUS_INSUFFICIENT_RESOURCES);
   return p;
+}
+
+// Quota is charged to the caller's process on Windows; ntbox sets no quota limits, so only the pool
+// itself can fail, which raises STATUS_INSUFFICIENT_RESOURCES unless the type asks for NULL.
+PVOID NTAPI ExAllocatePoolWithQuotaTag(POOL_TYPE PoolType, SIZE_T NumberOfBytes, ULONG Tag) {
+  constexpr int kFailInsteadOfRaise = 8, kRaiseIfAllocationFailure = 16;
+  const int flags = static_cast<int>(PoolType);
+  const auto type = static_cast<POOL_TYPE>(flags & ~(kFailInsteadOfRaise | kRaiseIfAllocationFailure));
+  PVOID p = Allocate(type, NumberOfBytes, Tag, false, NTBOX_CALLER);
+  if (!p && !(flags & kFailInsteadOfRaise)) RaiseAtDriverCall(STATUS_INSUFFICIENT_RESOURCES);
+  return p;
+}
+
+PVOID NTAPI ExAllocatePoolWithQuota(POOL_TYPE PoolType, SIZE_T NumberOfBytes) {
+  return ExAllocatePoolWithQuotaTag(PoolType, NumberOfBytes, kTagNone);
 }
 
 void NTAPI ExFreePool(PVOID P) { Free(P, std::nullopt, NTBOX_CALLER); }

@@ -132,6 +132,10 @@ void NTAPI IoStartNextPacket(DEVICE_OBJECT* DeviceObject, BOOLEAN Cancelable);
 void NTAPI IoStartNextPacketByKey(DEVICE_OBJECT* DeviceObject, BOOLEAN Cancelable, ULONG Key);
 void NTAPI IoSetStartIoAttributes(DEVICE_OBJECT* DeviceObject, BOOLEAN DeferredStartIo, BOOLEAN NonCancelable);
 
+// The kernel stack (io/StackLimits.cpp).
+void NTAPI IoGetStackLimits(ULONG_PTR* LowLimit, ULONG_PTR* HighLimit);
+PVOID NTAPI IoGetInitialStack();
+
 // Remove locks (io/RemoveLock.cpp).
 void NTAPI IoInitializeRemoveLockEx(IO_REMOVE_LOCK* Lock, ULONG AllocateTag, ULONG MaxLockedMinutes,
                                     ULONG HighWatermark, ULONG RemlockSize);

@@ -16,7 +16,8 @@
 namespace ntbox::nt {
 
 std::string_view BugCheckName(ULONG code) {
-  static constexpr std::array<std::pair<ULONG, std::string_view>, 26> kNames{{
+  static constexpr std::array<std::pair<ULONG, std::string_view>, 27> kNames{{
+      {0x03, "INVALID_AFFINITY_SET"},
       {0x09, "IRQL_NOT_GREATER_OR_EQUAL"},
       {0x0A, "IRQL_NOT_LESS_OR_EQUAL"},
       {0x1E, "KMODE_EXCEPTION_NOT_HANDLED"},

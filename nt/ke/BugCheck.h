@@ -12,6 +12,7 @@
 namespace ntbox::nt {
 
 namespace bugcheck {
+constexpr ULONG INVALID_AFFINITY_SET = 0x03;
 constexpr ULONG IRQL_NOT_GREATER_OR_EQUAL = 0x09;
 constexpr ULONG IRQL_NOT_LESS_OR_EQUAL = 0x0A;
 constexpr ULONG KMODE_EXCEPTION_NOT_HANDLED = 0x1E;

@@ -64,6 +64,12 @@ BOOLEAN NTAPI KeSetTimerEx(KTIMER* Timer, LARGE_INTEGER DueTime, LONG Period, KD
 
 BOOLEAN NTAPI KeSetTimer(KTIMER* Timer, LARGE_INTEGER DueTime, KDPC* Dpc) { return KeSetTimerEx(Timer, DueTime, 0, Dpc); }
 
+// The tolerable delay lets Windows fire timers together to save power; ntbox fires each on time.
+BOOLEAN NTAPI KeSetCoalescableTimer(KTIMER* Timer, LARGE_INTEGER DueTime, ULONG Period, ULONG TolerableDelay, KDPC* Dpc) {
+  (void)TolerableDelay;
+  return KeSetTimerEx(Timer, DueTime, static_cast<LONG>(Period), Dpc);
+}
+
 BOOLEAN NTAPI KeCancelTimer(KTIMER* Timer) { return Cpus().CancelTimer(Timer) ? TRUE : FALSE; }
 
 BOOLEAN NTAPI KeReadStateTimer(KTIMER* Timer) { return Timer->Header.SignalState != 0 ? TRUE : FALSE; }

@@ -88,6 +88,26 @@ KDEVICE_QUEUE_ENTRY* NTAPI KeRemoveByKeyDeviceQueue(KDEVICE_QUEUE* DeviceQueue, 
 KDEVICE_QUEUE_ENTRY* NTAPI KeRemoveByKeyDeviceQueueIfBusy(KDEVICE_QUEUE* DeviceQueue, ULONG SortKey);
 BOOLEAN NTAPI KeRemoveEntryDeviceQueue(KDEVICE_QUEUE* DeviceQueue, KDEVICE_QUEUE_ENTRY* DeviceQueueEntry);
 
+// Affinity and calls on every processor (ke/Affinity.cpp).
+struct GROUP_AFFINITY;
+void NTAPI KeSetSystemAffinityThread(ULONG_PTR Affinity);
+void NTAPI KeRevertToUserAffinityThread();
+ULONG_PTR NTAPI KeSetSystemAffinityThreadEx(ULONG_PTR Affinity);
+void NTAPI KeRevertToUserAffinityThreadEx(ULONG_PTR Affinity);
+void NTAPI KeSetSystemGroupAffinityThread(GROUP_AFFINITY* Affinity, GROUP_AFFINITY* PreviousAffinity);
+void NTAPI KeRevertToUserGroupAffinityThread(GROUP_AFFINITY* PreviousAffinity);
+void NTAPI KeGenericCallDpc(PKDEFERRED_ROUTINE_FN Routine, PVOID Context);
+void NTAPI KeSignalCallDpcDone(PVOID SystemArgument1);
+ULONG NTAPI KeSignalCallDpcSynchronize(PVOID SystemArgument2);
+ULONG_PTR NTAPI KeIpiGenericCall(ULONG_PTR(NTAPI* BroadcastFunction)(ULONG_PTR), ULONG_PTR Context);
+
+// Kernel stacks (ke/KernelStack.cpp).
+using PEXPAND_STACK_CALLOUT = void(NTAPI*)(PVOID Parameter);
+NTSTATUS NTAPI KeExpandKernelStackAndCallout(PEXPAND_STACK_CALLOUT Callout, PVOID Parameter, SIZE_T Size);
+NTSTATUS NTAPI KeExpandKernelStackAndCalloutEx(PEXPAND_STACK_CALLOUT Callout, PVOID Parameter, SIZE_T Size,
+                                               BOOLEAN Wait, PVOID Context);
+BOOLEAN NTAPI KeSetCoalescableTimer(KTIMER* Timer, LARGE_INTEGER DueTime, ULONG Period, ULONG TolerableDelay, KDPC* Dpc);
+
 // Critical and guarded regions (ke/Region.cpp).
 void NTAPI KeEnterCriticalRegion();
 void NTAPI KeLeaveCriticalRegion();

@@ -88,6 +88,18 @@ struct KWAIT_BLOCK {
   std::uint8_t opaque[0x30];
 };
 
+// Affinity (ke/Affinity.cpp): one bit a processor, in processor group 0.
+using KAFFINITY = ULONG_PTR;
+using LOGICAL = ULONG;
+struct GROUP_AFFINITY {
+  KAFFINITY Mask;
+  USHORT Group;
+  USHORT Reserved[3];
+};
+static_assert(sizeof(GROUP_AFFINITY) == 0x10);
+static_assert(offsetof(GROUP_AFFINITY, Group) == 0x8);
+using PKIPI_BROADCAST_WORKER = ULONG_PTR(NTAPI*)(ULONG_PTR Argument);
+
 struct KDPC;
 using PKDEFERRED_ROUTINE = void(NTAPI*)(KDPC* Dpc, PVOID DeferredContext, PVOID SystemArgument1,
                                         PVOID SystemArgument2);

@@ -76,6 +76,14 @@ void Processors::FlushDpcs() {
   });
 }
 
+bool Processors::DpcPending(const KDPC* dpc) const {
+  if (dpc->DpcData != nullptr) return true;
+  for (const auto& cpu : cpus_) {
+    if (cpu->running == dpc) return true;
+  }
+  return false;
+}
+
 bool Processors::SetTimer(KTIMER* timer, LONGLONG dueTime, LONG period, KDPC* dpc) {
   const bool wasSet = CancelTimer(timer);
   const std::int64_t due = DueInterruptTime(dueTime);
@@ -195,7 +203,9 @@ void Processors::Run(std::uint32_t number) {
     while (!cpu.dpcs.empty() && !Stopping()) {
       KDPC* dpc = cpu.dpcs.front();
       cpu.dpcs.pop_front();
+      cpu.running = dpc;
       RunDpc(dpc);
+      cpu.running = nullptr;
     }
   }
   t.SetIrql(PASSIVE_LEVEL);

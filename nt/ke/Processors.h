@@ -34,11 +34,14 @@ class Processors {
   bool RemoveDpc(KDPC* dpc);
   // KeFlushQueuedDpcs: returns once every queue is empty and no DPC runs.
   void FlushDpcs();
+  // Whether the DPC is queued or its routine is running on some processor.
+  bool DpcPending(const KDPC* dpc) const;
 
   // KeSetTimerEx: dueTime as Windows takes it (negative: relative, 100 ns units; positive: absolute
   // system time); period in ms. True when the timer was already set.
   bool SetTimer(KTIMER* timer, LONGLONG dueTime, LONG period, KDPC* dpc);
   bool CancelTimer(KTIMER* timer);
+  bool TimerSet(const KTIMER* timer) const { return timerIndex_.contains(timer); }
 
   // What is still live in a driver's memory or code, for the unload check.
   struct Live {
@@ -53,6 +56,7 @@ class Processors {
  private:
   struct Cpu {
     std::deque<KDPC*> dpcs;
+    const KDPC* running = nullptr;  // the DPC whose routine runs now
     std::thread thread;
   };
   void Run(std::uint32_t number);

@@ -64,6 +64,18 @@ void KernelThread::SetIrql(KIRQL value) {
   if (gsIrql) *gsIrql = value;
 }
 
+void KernelThread::SetProcessor(std::uint32_t number) {
+  processor = number;
+  Put<std::uint8_t>(kpcr_, kpcr::kPrcbLegacyNumber, static_cast<std::uint8_t>(number));
+  Put<std::uint32_t>(kpcr_, kpcr::kPrcbNumber, number);
+  if (gsIrql) {
+    // A program's thread in the kernel reads these from its TEB's swapped-in copy (user/SystemCall.cpp).
+    std::uint8_t* block = gsIrql - kpcr::kIrql;
+    Put<std::uint8_t>(block, kpcr::kPrcbLegacyNumber, static_cast<std::uint8_t>(number));
+    Put<std::uint32_t>(block, kpcr::kPrcbNumber, number);
+  }
+}
+
 KernelThread::~KernelThread() {
   if (kpcr_) munmap(kpcr_, kpcr::kBlockSize);
   if (kthread_) ob::DereferenceObject(kthread_);

@@ -98,9 +98,16 @@ class KernelThread {
   // user/README.md), or nullptr; SetIrql keeps that block's IRQL byte current while it is.
   std::uint8_t* gsIrql = nullptr;
 
+  // KeSetSystemAffinityThread(Ex): the system affinity set (0: none, the thread runs on its own
+  // processor) and the processor it goes back to at KeRevertToUserAffinityThread.
+  std::uint64_t systemAffinity = 0;
+  std::uint32_t userProcessor = 0;
+
   std::uint8_t* kpcr() const { return kpcr_; }
   std::uint8_t* kthread() const { return kthread_; }
   void SetIrql(KIRQL value);
+  // Moves the thread to another virtual processor: its number, and the KPCR's that drivers read.
+  void SetProcessor(std::uint32_t number);
 
   ~KernelThread();
 

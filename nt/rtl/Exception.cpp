@@ -22,6 +22,7 @@
 #include "nt/ke/BugCheck.h"
 #include "nt/ke/Thread.h"
 #include "nt/rtl/Raise.h"
+#include "nt/ex/PoolExports.h"
 
 // The caller's context, as an export entered from a driver sees it: non-volatile registers
 // (they still hold the driver's values), rsp after the return and rip = the return address.
@@ -50,6 +51,9 @@ NTBOX_CAPTURE_THUNK(ProbeForWrite)
 NTBOX_CAPTURE_THUNK(MmProbeAndLockPages)
 NTBOX_CAPTURE_THUNK(RtlUnwindEx)
 NTBOX_CAPTURE_THUNK(KeReleaseSemaphore)
+NTBOX_CAPTURE_THUNK(ExAllocatePool2)
+NTBOX_CAPTURE_THUNK(ExAllocatePoolWithQuotaTag)
+NTBOX_CAPTURE_THUNK(ExAllocatePoolWithQuota)
 
 // RtlCaptureContext(CONTEXT* rcx): the caller's registers after the call returns.
 asm(R"(
@@ -604,5 +608,8 @@ void* ntbox_impl_ProbeForWrite = reinterpret_cast<void*>(&ntbox::nt::ProbeForWri
 void* ntbox_impl_MmProbeAndLockPages = reinterpret_cast<void*>(&ntbox::nt::MmProbeAndLockPages);
 void* ntbox_impl_RtlUnwindEx = reinterpret_cast<void*>(&ntbox::nt::RtlUnwindEx);
 void* ntbox_impl_KeReleaseSemaphore = reinterpret_cast<void*>(&ntbox::nt::KeReleaseSemaphore);
+void* ntbox_impl_ExAllocatePool2 = reinterpret_cast<void*>(&ntbox::nt::ExAllocatePool2);
+void* ntbox_impl_ExAllocatePoolWithQuotaTag = reinterpret_cast<void*>(&ntbox::nt::ExAllocatePoolWithQuotaTag);
+void* ntbox_impl_ExAllocatePoolWithQuota = reinterpret_cast<void*>(&ntbox::nt::ExAllocatePoolWithQuota);
 void* ntbox_impl_RaiseException = reinterpret_cast<void*>(&ntbox::nt::RaiseException);
 }

@@ -104,4 +104,7 @@ extern "C" void NTAPI ntbox_capture_ProbeForWrite(PVOID, SIZE_T, ULONG);
 extern "C" void NTAPI ntbox_capture_MmProbeAndLockPages(void*, KPROCESSOR_MODE, int);
 extern "C" void NTAPI ntbox_capture_RtlUnwindEx(PVOID, PVOID, EXCEPTION_RECORD*, PVOID, CONTEXT*, void*);
 extern "C" LONG NTAPI ntbox_capture_KeReleaseSemaphore(void*, LONG, LONG, BOOLEAN);
+extern "C" PVOID NTAPI ntbox_capture_ExAllocatePool2(ULONG64, SIZE_T, ULONG);
+extern "C" PVOID NTAPI ntbox_capture_ExAllocatePoolWithQuotaTag(int, SIZE_T, ULONG);
+extern "C" PVOID NTAPI ntbox_capture_ExAllocatePoolWithQuota(int, SIZE_T);
 }  // namespace ntbox::nt

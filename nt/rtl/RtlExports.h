@@ -38,6 +38,32 @@ NTSTATUS NTAPI RtlCharToInteger(PCSTR String, ULONG Base, ULONG* Value);
 // How many bytes from the start the two blocks have in common.
 SIZE_T NTAPI RtlCompareMemory(const void* Source1, const void* Source2, SIZE_T Length);
 
+// Bits and bitmaps (rtl/Bitmap.cpp).
+struct RTL_BITMAP {
+  ULONG SizeOfBitMap;
+  ULONG* Buffer;
+};
+static_assert(sizeof(RTL_BITMAP) == 0x10);
+static_assert(offsetof(RTL_BITMAP, Buffer) == 0x8);
+CCHAR NTAPI RtlFindMostSignificantBit(ULONGLONG Set);
+CCHAR NTAPI RtlFindLeastSignificantBit(ULONGLONG Set);
+void NTAPI RtlInitializeBitMap(RTL_BITMAP* BitMapHeader, ULONG* BitMapBuffer, ULONG SizeOfBitMap);
+void NTAPI RtlClearAllBits(RTL_BITMAP* BitMapHeader);
+void NTAPI RtlSetAllBits(RTL_BITMAP* BitMapHeader);
+void NTAPI RtlClearBits(RTL_BITMAP* BitMapHeader, ULONG StartingIndex, ULONG NumberToClear);
+void NTAPI RtlSetBits(RTL_BITMAP* BitMapHeader, ULONG StartingIndex, ULONG NumberToSet);
+void NTAPI RtlClearBit(RTL_BITMAP* BitMapHeader, ULONG BitNumber);
+void NTAPI RtlSetBit(RTL_BITMAP* BitMapHeader, ULONG BitNumber);
+BOOLEAN NTAPI RtlTestBit(RTL_BITMAP* BitMapHeader, ULONG BitNumber);
+BOOLEAN NTAPI RtlAreBitsClear(RTL_BITMAP* BitMapHeader, ULONG StartingIndex, ULONG Length);
+BOOLEAN NTAPI RtlAreBitsSet(RTL_BITMAP* BitMapHeader, ULONG StartingIndex, ULONG Length);
+ULONG NTAPI RtlFindClearBits(RTL_BITMAP* BitMapHeader, ULONG NumberToFind, ULONG HintIndex);
+ULONG NTAPI RtlFindSetBits(RTL_BITMAP* BitMapHeader, ULONG NumberToFind, ULONG HintIndex);
+ULONG NTAPI RtlFindClearBitsAndSet(RTL_BITMAP* BitMapHeader, ULONG NumberToFind, ULONG HintIndex);
+ULONG NTAPI RtlFindSetBitsAndClear(RTL_BITMAP* BitMapHeader, ULONG NumberToFind, ULONG HintIndex);
+ULONG NTAPI RtlNumberOfClearBits(RTL_BITMAP* BitMapHeader);
+ULONG NTAPI RtlNumberOfSetBits(RTL_BITMAP* BitMapHeader);
+
 NTSTATUS NTAPI RtlGetVersion(RTL_OSVERSIONINFOW* VersionInformation);
 // VER_* type bits and conditions, three bits of condition per type bit.
 ULONGLONG NTAPI VerSetConditionMask(ULONGLONG ConditionMask, ULONG TypeMask, UCHAR Condition);

@@ -108,4 +108,30 @@ TEST_F(KernelApiTest, DeviceQueuesAndStartIo) {
   }
 }
 
+// Affinity, calls on every processor, the kernel stack, quota pool, allocated timers, bitmaps.
+TEST_F(KernelApiTest, AffinityStacksQuotaPoolTimersAndBitmaps) {
+  ExpectChecks(StartDriver("runtime_api"), "runtime_api",
+               {"KeSetSystemAffinityThread runs on each processor", "KeRevertToUserAffinityThread",
+                "KeSetSystemAffinityThreadEx: none before", "KeSetSystemAffinityThreadEx nested: the outer set",
+                "KeSetSystemAffinityThreadEx: on the last processor", "KeRevertToUserAffinityThreadEx",
+                "KeSetSystemGroupAffinityThread", "KeRevertToUserGroupAffinityThread",
+                "KeGenericCallDpc on every processor", "KeGenericCallDpc at DISPATCH_LEVEL",
+                "KeSignalCallDpcSynchronize waits for all", "KeSignalCallDpcSynchronize: TRUE on one processor a barrier",
+                "KeIpiGenericCall on every processor", "KeIpiGenericCall at IPI_LEVEL",
+                "KeIpiGenericCall returns this processor's result", "KeIpiGenericCall restores IRQL and processor",
+                "IoGetStackLimits brackets the stack", "IoGetRemainingStackSize", "IoGetInitialStack",
+                "KeExpandKernelStackAndCallout", "KeExpandKernelStackAndCallout beyond the maximum",
+                "KeExpandKernelStackAndCalloutEx", "ExAllocatePoolWithQuotaTag", "ExAllocatePoolWithQuota",
+                "ExAllocatePoolWithQuotaTag fails instead of raising", "ExAllocatePoolWithQuotaTag raises on failure",
+                "ExAllocatePool2 with POOL_FLAG_RAISE_ON_FAILURE raises",
+                "ExAllocateTimer refuses HIGH_RESOLUTION with NO_WAKE", "ExSetTimer one-shot fires its callback",
+                "ExTimerCallback at DISPATCH_LEVEL with its timer", "ExDeleteTimer of an expired timer",
+                "ExSetTimer periodic", "ExCancelTimer of a periodic timer", "ExCancelTimer again",
+                "ExDeleteTimer cancels a set timer", "ExDeleteTimer from its callback", "EX_TIMER_NOTIFICATION is waitable",
+                "KeSetCoalescableTimer", "RtlFindMostSignificantBit", "RtlFindLeastSignificantBit", "RtlClearAllBits",
+                "RtlSetBits across a ULONG", "RtlFindClearBitsAndSet after the hint", "RtlFindClearBits wraps to the start",
+                "RtlFindClearBits with no room", "RtlFindSetBitsAndClear", "RtlSetBit, RtlClearBit, RtlTestBit",
+                "bits past the bitmap's size untouched", "MmGetSystemRoutineAddress"});
+}
+
 }  // namespace

@@ -141,6 +141,8 @@ INSTANTIATE_TEST_SUITE_P(
                      "0x0000000000000004) MANUALLY_INITIATED_CRASH"},
         Misbehaviour{"privileged", 4, "*** STOP: 0x0000007E (0xFFFFFFFFC0000096,"},
         Misbehaviour{"double_free", 4, "*** STOP: 0x000000C2 (0x0000000000000007,"},
+        Misbehaviour{"affinity_none", 4, "*** STOP: 0x00000003 (0x0000010000000000,0x0000000000000003,"},
+        Misbehaviour{"generic_call_stranded", 4, "returned without reaching it", false},
         Misbehaviour{"wrong_tag", 4, "*** STOP: 0x000000C2 (0x000000000000000A,"},
         Misbehaviour{"bad_string", 4, "called from misbehave!DriverEntry+0x"},
         Misbehaviour{"stack_overflow", 4, "*** STOP: 0x0000007F (0x0000000000000008,"},

@@ -252,6 +252,19 @@ static BOOLEAN PrivilegedInstruction(PCUNICODE_STRING path)
     return TRUE;
 }
 
+NTKERNELAPI VOID NTAPI KeGenericCallDpc(PKDEFERRED_ROUTINE Routine, PVOID Context);
+NTKERNELAPI VOID NTAPI KeSignalCallDpcDone(PVOID SystemArgument1);
+NTKERNELAPI LOGICAL NTAPI KeSignalCallDpcSynchronize(PVOID SystemArgument2);
+
+/* Processor 0's call returns without reaching the barrier the others wait at. */
+static VOID NTAPI StrandingCall(PKDPC dpc, PVOID context, PVOID a1, PVOID a2)
+{
+    UNREFERENCED_PARAMETER(dpc);
+    UNREFERENCED_PARAMETER(context);
+    if (KeGetCurrentProcessorNumberEx(NULL) != 0) KeSignalCallDpcSynchronize(a2);
+    KeSignalCallDpcDone(a1);
+}
+
 __declspec(noinline) static void Misaligned(void)
 {
     static volatile UCHAR bytes[16];
@@ -294,6 +307,10 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)
         KeBugCheckEx(0xE2, 1, 2, 3, 4);
     } else if (Is(RegistryPath, L"privileged")) {
         __asm__ __volatile__("hlt"); /* __halt() */
+    } else if (Is(RegistryPath, L"affinity_none")) {
+        KeSetSystemAffinityThread((KAFFINITY)1 << 40);
+    } else if (Is(RegistryPath, L"generic_call_stranded")) {
+        KeGenericCallDpc(StrandingCall, NULL);
     } else if (Is(RegistryPath, L"double_free")) {
         PVOID p = ExAllocatePoolWithTag(NonPagedPoolNx, 32, 'lbuD');
         ExFreePoolWithTag(p, 'lbuD');
