@@ -16,6 +16,7 @@
 #include "nt/io/IoExports.h"
 #include "nt/mm/MmExports.h"
 #include "nt/ob/ObExports.h"
+#include "nt/ob/ObCallbacks.h"
 #include "nt/rtl/Exception.h"
 #include "nt/rtl/Raise.h"
 #include "nt/rtl/Crt.h"
@@ -231,6 +232,13 @@ const auto kExports = std::to_array<Export>({
     NT_FN(KeStackAttachProcess, APC_LEVEL),
     NT_FN(KeUnstackDetachProcess, APC_LEVEL),
     NT_ZW(OpenProcess, PASSIVE_LEVEL),
+    NT_ZW(OpenThread, PASSIVE_LEVEL),
+    NT_FN(PsLookupThreadByThreadId, APC_LEVEL),
+    NT_FN(ObRegisterCallbacks, PASSIVE_LEVEL),
+    NT_FN(ObUnRegisterCallbacks, PASSIVE_LEVEL),
+    NT_FN(ObGetFilterVersion, PASSIVE_LEVEL),
+    NT_FN(PsGetThreadProcess, DISPATCH_LEVEL),
+    NT_FN(IoThreadToProcess, DISPATCH_LEVEL),
     NT_ZW(QueryInformationProcess, PASSIVE_LEVEL),
     // Named objects (ob/, ke/, ex/): the programs' services, in kernel mode.
     NT_FN(ObReferenceObjectByName, PASSIVE_LEVEL),

@@ -10,6 +10,7 @@
 #include "nt/mm/MmExports.h"
 #include "nt/ob/ObExports.h"
 #include "nt/ps/PsExports.h"
+#include "nt/ps/ProcessLookup.h"
 #include "nt/se/SeExports.h"
 
 // uint64_t ntbox_call_service(fn /* rdi */, const uint64_t* args /* rsi */, uint64_t count /* rdx */):
@@ -118,6 +119,7 @@ const auto kServices = std::to_array<SystemService>({
     NT_SERVICE(NtOpenProcessTokenEx),
     NT_SERVICE(NtOpenSection),
     NT_SERVICE(NtOpenSemaphore),
+    NT_SERVICE(NtOpenThread),
     NT_SERVICE(NtOpenThreadToken),
     NT_SERVICE(NtOpenThreadTokenEx),
     NT_SERVICE(NtOpenTimer),

@@ -1,6 +1,7 @@
 #include "nt/ke/Thread.h"
 
 #include "nt/ps/UserThreads.h"
+#include "nt/ps/ThreadTable.h"
 
 #include "cpu/HostState.h"
 #include "cpu/UserMode.h"
@@ -90,6 +91,7 @@ ThreadAttachment::ThreadAttachment(std::uint32_t processor, void* threadObject, 
   t.kpcr_ = MapZeroed(kpcr::kBlockSize);
   if (threadObject) ob::ReferenceObject(threadObject);
   t.kthread_ = static_cast<std::uint8_t*>(threadObject ? threadObject : CreateThreadObject());
+  ps::ListThread(t.kthread_, t.id, 0);  // a program thread's was listed with its process when made
   const auto pcr = reinterpret_cast<std::uint64_t>(t.kpcr_);
   Put<std::uint64_t>(t.kpcr_, kpcr::kSelf, pcr);
   Put<std::uint64_t>(t.kpcr_, kpcr::kCurrentPrcb, pcr + kpcr::kPrcb);

@@ -2,6 +2,7 @@
 // between two), NtQueryObject and NtSetInformationObject (a handle's inherit and protect-from-close
 // flags: SetHandleInformation, and what a child process inherits).
 #include "nt/ob/ObExports.h"
+#include "nt/ob/ObCallbacks.h"
 
 #include <cstring>
 #include <vector>
@@ -98,7 +99,11 @@ NTSTATUS NTAPI NtDuplicateObject(HANDLE SourceProcessHandle, HANDLE SourceHandle
       // A kernel-mode caller may ask for a kernel handle (OBJ_KERNEL_HANDLE), in the System process's table.
       const bool kernelHandle = (HandleAttributes & OBJ_KERNEL_HANDLE) && ExGetPreviousMode() == KernelMode;
       ps::Process& table = kernelHandle ? Kernel::Current().systemProcess() : *target;
+      ob::HandleOperation operation(OB_OPERATION_HANDLE_DUPLICATE, entry->body, access, kernelHandle, source->object(),
+                                    target->object());
+      access = operation.access();
       ob::HandleValue value = table.handles().Insert(entry->body, access, kernelHandle ? 0 : attributes & ob::kHandleInherit);
+      operation.Finish(STATUS_SUCCESS, access);
       const ob::HandleValue index = value;
       if (kernelHandle) value |= ob::kKernelHandleBit;
       if (TargetHandle && !mm::WriteCaller(TargetHandle, reinterpret_cast<HANDLE>(value))) {

@@ -1,4 +1,5 @@
 #include "nt/ob/ObExports.h"
+#include "nt/ob/ObCallbacks.h"
 
 #include <cstring>
 
@@ -41,8 +42,11 @@ ob::HandleTable* TableFor(HANDLE handle, KPROCESSOR_MODE mode, ob::HandleValue& 
 
 HANDLE ob::InsertHandle(void* body, ACCESS_MASK access, bool kernelHandle, ULONG attributes) {
   ps::Process& process = kernelHandle ? Kernel::Current().systemProcess() : CurrentProcess();
-  HandleValue value = process.handles().Insert(body, access, kernelHandle ? 0 : attributes & kHandleInherit);
+  // Drivers' object callbacks see handles to processes and threads made and may take rights away.
+  HandleOperation operation(OB_OPERATION_HANDLE_CREATE, body, access, kernelHandle);
+  HandleValue value = process.handles().Insert(body, operation.access(), kernelHandle ? 0 : attributes & kHandleInherit);
   if (kernelHandle) value |= kKernelHandleBit;
+  operation.Finish(STATUS_SUCCESS, operation.access());
   return reinterpret_cast<HANDLE>(value);
 }
 

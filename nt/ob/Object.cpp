@@ -99,6 +99,16 @@ void ReferenceObject(void* body) {
   }
 }
 
+bool TryReferenceObject(void* body) {
+  ObjectHeader* h = HeaderOf(body);
+  if (!h) return false;
+  std::int64_t count = h->pointerCount.load(std::memory_order_relaxed);
+  while (count > 0) {
+    if (h->pointerCount.compare_exchange_weak(count, count + 1, std::memory_order_relaxed)) return true;
+  }
+  return false;
+}
+
 void DereferenceObject(void* body) {
   ObjectHeader* h = HeaderOf(body);
   if (!h) {

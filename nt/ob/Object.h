@@ -71,6 +71,9 @@ void* CreateObject(ObjectType& type, std::size_t bodySize, void* hostContext = n
 // nullptr when body is not an object ntbox created (a wild pointer from a driver).
 ObjectHeader* HeaderOf(const void* body);
 void ReferenceObject(void* body);
+// A reference unless the last one is already gone (a table that lists objects until their deletion
+// may find one on its way out): false then.
+bool TryReferenceObject(void* body);
 
 // type, whose bodies each own a host object T (their hostContext), deleted with the body.
 template <class T>

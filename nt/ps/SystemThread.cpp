@@ -122,19 +122,6 @@ PVOID NTAPI PsGetCurrentThread() { return ke::CurrentThread()->kthread(); }
 PVOID NTAPI KeGetCurrentThread() { return ke::CurrentThread()->kthread(); }
 HANDLE NTAPI PsGetCurrentThreadId() { return reinterpret_cast<HANDLE>(ke::CurrentThread()->id); }
 
-HANDLE NTAPI PsGetThreadId(PVOID Thread) {
-  const ke::KernelThread* t = ke::CurrentThread();
-  // Only the caller's own id is known from the object alone; others are looked up by the object.
-  if (t && t->kthread() == Thread) return reinterpret_cast<HANDLE>(t->id);
-  return nullptr;
-}
-
-BOOLEAN NTAPI PsIsSystemThread(PVOID Thread) {
-  const ke::KernelThread* t = ke::CurrentThread();
-  if (t && t->kthread() == Thread) return t->process == nullptr ? TRUE : FALSE;
-  return TRUE;
-}
-
 LONG NTAPI KeSetPriorityThread(PVOID Thread, LONG Priority) {
   // Scheduling priorities do not change the order in which ntbox runs driver code; kept for reads.
   const LONG old = ps::PriorityOf(Thread);

@@ -21,6 +21,7 @@
 #include "nt/ps/Process.h"
 #include "nt/ps/PsExports.h"
 #include "nt/ps/UserThreads.h"
+#include "nt/ps/ThreadTable.h"
 #include "cpu/SafeCopy.h"
 #include "cpu/UserMode.h"
 #include "nt/mm/Probe.h"
@@ -47,9 +48,9 @@ std::int64_t FromTimeval(const timeval& t) { return t.tv_sec * 10'000'000ll + t.
 
 void* CreateUserThreadObject(ThreadControl* control) {
   control->createTime = SystemTimeNow();
-  ob::OwningHostContext<ThreadControl>(ob::ThreadType());
   void* object = ke::CreateThreadObject();
-  ob::HeaderOf(object)->hostContext = control;
+  ob::HeaderOf(object)->hostContext = control;  // freed with the object (ps/ThreadTable.cpp)
+  ListThread(object, control->id, control->processId);
   return object;
 }
 

@@ -16,6 +16,7 @@
 #include "nt/ke/Processors.h"
 #include "nt/kd/DebugPrint.h"
 #include "nt/ps/Notify.h"
+#include "nt/ob/ObCallbacks.h"
 #include "nt/ps/SystemThread.h"
 #include "nt/support/Symbolize.h"
 
@@ -66,6 +67,11 @@ std::optional<Violation> LiveWork(const Module& module) {
     return Violation{bugcheck::DRIVER_UNLOADED_WITHOUT_CANCELLING_PENDING_OPERATIONS, {routines.front(), 8, 0, 0},
                      fmt::format("{} unloaded with its notify routine {} still registered", module.fileName,
                                  Symbolize(routines.front()))};
+  }
+  if (const auto routines = ob::ObjectCallbacksIn(begin, end); !routines.empty()) {
+    return Violation{bugcheck::DRIVER_UNLOADED_WITHOUT_CANCELLING_PENDING_OPERATIONS, {routines.front(), 8, 0, 0},
+                     fmt::format("{} unloaded with its object callback {} still registered (ObUnRegisterCallbacks)",
+                                 module.fileName, Symbolize(routines.front()))};
   }
   return std::nullopt;
 }

@@ -23,6 +23,13 @@ class KernelApiTest : public ntbox::test::MachineFixture {
     EXPECT_EQ(start.exit, 0) << start.out << start.err;
     return Run("dbgview").out;
   }
+  // A driver whose DriverEntry fails on purpose: its debug output.
+  std::string StartDriverExpectingFailure(const std::string& name) {
+    TestSigningOn();
+    EXPECT_EQ(Run("sc create " + name + " type= kernel binPath= " + Driver(name + ".sys")).exit, 0);
+    EXPECT_NE(Run("sc start " + name).exit, 0);
+    return Run("dbgview").out;
+  }
   // Every "NAME ok" line the driver was to print, and no "FAILED".
   static void ExpectChecks(const std::string& log, const std::string& driver, const std::vector<std::string>& checks) {
     for (const auto& check : checks) EXPECT_TRUE(Contains(log, driver + ": " + check + " ok")) << check << "\n" << log;
@@ -132,6 +139,34 @@ TEST_F(KernelApiTest, AffinityStacksQuotaPoolTimersAndBitmaps) {
                 "RtlSetBits across a ULONG", "RtlFindClearBitsAndSet after the hint", "RtlFindClearBits wraps to the start",
                 "RtlFindClearBits with no room", "RtlFindSetBitsAndClear", "RtlSetBit, RtlClearBit, RtlTestBit",
                 "bits past the bitmap's size untouched", "MmGetSystemRoutineAddress"});
+}
+
+// A driver's object callbacks take rights out of a program's handles to its own process and thread;
+// without /INTEGRITYCHECK the driver may not register them.
+TEST_F(KernelApiTest, ObjectCallbacksAndThreadLookups) {
+  const std::string refused = StartDriverExpectingFailure("object_callbacks_plain");
+  EXPECT_TRUE(Contains(refused, "object_callbacks: ObRegisterCallbacks without /INTEGRITYCHECK ok")) << refused;
+  ExpectChecks(StartDriver("object_callbacks"), "object_callbacks",
+               {"ObGetFilterVersion", "ObRegisterCallbacks with a wrong version", "ObRegisterCallbacks for files",
+                "ObRegisterCallbacks", "ObRegisterCallbacks at a taken altitude", "PsLookupThreadByThreadId",
+                "PsGetThreadId", "PsGetThreadProcessId of a system thread", "IoThreadToProcess",
+                "PsLookupThreadByThreadId of no thread", "a kernel handle reaches the routines flagged",
+                "MmGetSystemRoutineAddress"});
+  const Outcome app = Run("run " + Driver("obcb_app.exe"));
+  EXPECT_EQ(app.exit, 0) << app.out << app.err;
+  EXPECT_FALSE(Contains(app.out, "FAILED")) << app.out;
+  for (const char* check : {"the driver finds the caller's thread by id", "PsGetThreadProcessId is this process",
+                            "IoThreadToProcess of the request's thread",
+                            "OpenProcess: PROCESS_TERMINATE and PROCESS_VM_WRITE taken away", "TerminateProcess is denied",
+                            "DuplicateHandle: rights taken away", "OpenThread: THREAD_TERMINATE taken away",
+                            "OpenThread of no thread", "pre- and post-operations for the duplicate",
+                            "GrantedAccess in the post-operations", "CallContext reaches the post-operation"}) {
+    EXPECT_TRUE(Contains(app.out, std::string("obcb_app: ") + check + " ok")) << check << "\n" << app.out;
+  }
+  // Its DriverUnload unregisters them: processes and handles made afterwards call no unloaded code.
+  EXPECT_EQ(Run("sc stop object_callbacks").exit, 0);
+  const Outcome after = Run("run " + Driver("process_app.exe"));
+  EXPECT_EQ(after.exit, 0) << after.out << after.err;
 }
 
 }  // namespace
