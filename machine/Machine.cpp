@@ -572,6 +572,21 @@ Result<IoResult> Machine::ClientCall(F&& call) {
   return ToIoResult(status);
 }
 
+Result<void> Machine::ChangeRegistry(FunctionRef<nt::NTSTATUS()> change) {
+  std::lock_guard lock(mutex_);
+  if (offline()) return Fail("the machine is not running (its configuration is open offline)", 0, 1062);
+  if (kernel_->stopped()) return Fail("the machine has stopped with a bugcheck; boot it again", 0, 1);
+  Attached attached;
+  nt::NTSTATUS status = nt::STATUS_SUCCESS;
+  if (!Guarded([&] { status = change(); })) return std::unexpected(Error{StopReport(), 0, 0});
+  if (nt::NT_SUCCESS(status)) return {};
+  const std::uint32_t win32 = nt::RtlNtStatusToDosError(status);
+  const auto name = nt::NtStatusName(status);
+  return std::unexpected(Win32Failure(win32, fmt::format("{} (0x{:08X}{})", nt::Win32ErrorMessage(win32),
+                                                         static_cast<std::uint32_t>(status),
+                                                         name.empty() ? "" : " " + std::string(name))));
+}
+
 bool Machine::Guarded(FunctionRef<void()> call) {
   const bool ran = kernel_->RunGuarded(call);
   nt::ke::CurrentThread()->SetIrql(nt::PASSIVE_LEVEL);

@@ -97,6 +97,10 @@ class Machine : private user::SystemGate {
 
   // The registry; callers that change it hold no machine lock (SQLite serializes).
   Registry& registry() { return *registry_; }
+  // A change made through the kernel's registry services (machine/RegistryViaKernel.h), as a running
+  // Windows makes reg.exe's: drivers' registry callbacks hear it and may refuse it (the error
+  // carries the Win32 code of the NTSTATUS).
+  Result<void> ChangeRegistry(FunctionRef<nt::NTSTATUS()> change);
 
   // The service control manager. Errors carry the Win32 code sc.exe prints.
   Result<ServiceStatus> CreateService(ServiceConfig config);

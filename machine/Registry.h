@@ -82,12 +82,13 @@ class Registry {
 
   // Runs fn inside one transaction: all of its changes land or none does.
   Result<void> Atomically(const std::function<Result<void>()>& fn);
+  // A root key, a hive's root or the control set: never deleted.
+  static bool IsPermanentKey(std::string_view path);
 
  private:
   explicit Registry(sqlite3* db) : db_(db) {}
   Result<void> Exec(const char* sql);
   std::optional<std::int64_t> FindKey(std::string_view path);
-  static bool IsPermanentKey(std::string_view path);
   Result<std::int64_t> EnsureKey(std::string_view path);
   Result<void> Change(const std::function<Result<void>()>& fn);
 

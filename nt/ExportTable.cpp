@@ -2,6 +2,7 @@
 
 #include <array>
 
+#include "nt/cm/CmCallbacks.h"
 #include "nt/cm/CmExports.h"
 #include "nt/ex/ExExports.h"
 #include "nt/ex/PoolExports.h"
@@ -235,6 +236,14 @@ const auto kExports = std::to_array<Export>({
     NT_ZW(OpenThread, PASSIVE_LEVEL),
     NT_FN(PsLookupThreadByThreadId, APC_LEVEL),
     NT_FN(ObRegisterCallbacks, PASSIVE_LEVEL),
+    NT_FN(CmRegisterCallback, PASSIVE_LEVEL),
+    NT_FN(CmRegisterCallbackEx, PASSIVE_LEVEL),
+    NT_FN(CmUnRegisterCallback, PASSIVE_LEVEL),
+    NT_FN(CmGetCallbackVersion, PASSIVE_LEVEL),
+    NT_FN(CmSetCallbackObjectContext, PASSIVE_LEVEL),
+    NT_FN(CmCallbackGetKeyObjectID, PASSIVE_LEVEL),
+    NT_FN(CmCallbackGetKeyObjectIDEx, PASSIVE_LEVEL),
+    NT_FN(CmCallbackReleaseKeyObjectIDEx, PASSIVE_LEVEL),
     NT_FN(ObUnRegisterCallbacks, PASSIVE_LEVEL),
     NT_FN(ObGetFilterVersion, PASSIVE_LEVEL),
     NT_FN(PsGetThreadProcess, DISPATCH_LEVEL),
@@ -502,6 +511,10 @@ const auto kExports = std::to_array<Export>({
     NT_DATA(ExEventObjectType),
     NT_DATA(PsProcessType),
     NT_DATA(PsThreadType),
+    NT_DATA(CmKeyObjectType),
+    NT_DATA(ExSemaphoreObjectType),
+    NT_DATA(MmSectionObjectType),
+    NT_DATA(SeTokenObjectType),
     NT_DATA(PsInitialSystemProcess),
     // HAL.
     HAL_FN(KeQueryPerformanceCounter, HIGH_LEVEL),

@@ -6,6 +6,7 @@
 #include <iterator>
 
 #include "machine/RegFile.h"
+#include "machine/RegistryViaKernel.h"
 #include "machine/commands/Command.h"
 #include "support/InputFile.h"
 #include "support/Text.h"
@@ -180,6 +181,14 @@ std::filesystem::path ClientPath(CommandContext& ctx, const std::string& file) {
   return p.is_absolute() ? p : ctx.cwd / p;
 }
 
+// A change to the registry: while the machine runs, through the kernel's services (drivers' registry
+// callbacks hear it and may refuse it, as on Windows); on a machine opened offline, directly.
+template <class Direct, class ViaKernel>
+Result<void> Change(CommandContext& ctx, Direct direct, ViaKernel viaKernel) {
+  if (ctx.machine.offline()) return direct();
+  return ctx.machine.ChangeRegistry([&] { return viaKernel(); });
+}
+
 }  // namespace
 
 int RunReg(CommandContext& ctx, const std::vector<std::string>& args) {
@@ -246,7 +255,9 @@ int RunReg(CommandContext& ctx, const std::vector<std::string>& args) {
   if (op == "ADD") {
     if (!s->value) {
       if (s->data) return Usage(ctx, "/d needs /v NAME or /ve");
-      if (auto r = reg.CreateKey(*path); !r) return Error(ctx, r.error().message);
+      if (auto r = Change(ctx, [&] { return reg.CreateKey(*path); }, [&] { return via_kernel::CreateKey(*path); }); !r) {
+        return Error(ctx, r.error().message);
+      }
       ctx.out("The operation completed successfully.\n");
       return kCommandOk;
     }
@@ -256,7 +267,11 @@ int RunReg(CommandContext& ctx, const std::vector<std::string>& args) {
       return Error(ctx, "Value " + (value->name.empty() ? std::string("(Default)") : value->name) +
                             " exists; add /f to overwrite it (ntbox does not prompt)");
     }
-    if (auto r = reg.SetValue(*path, *value); !r) return Error(ctx, r.error().message);
+    if (auto r = Change(ctx, [&] { return reg.SetValue(*path, *value); },
+                        [&] { return via_kernel::SetValue(*path, *value); });
+        !r) {
+      return Error(ctx, r.error().message);
+    }
     ctx.out("The operation completed successfully.\n");
     return kCommandOk;
   }
@@ -265,20 +280,30 @@ int RunReg(CommandContext& ctx, const std::vector<std::string>& args) {
   if (!reg.KeyExists(*path)) return Error(ctx, kNotFound);
   Result<void> r;
   if (s->value) {
-    r = reg.DeleteValue(*path, *s->value);
+    r = Change(ctx, [&] { return reg.DeleteValue(*path, *s->value); },
+               [&] { return via_kernel::DeleteValue(*path, *s->value); });
   } else if (s->allValues) {
-    r = reg.Atomically([&]() -> Result<void> {
-      for (const auto& v : reg.Values(*path)) {
-        if (auto d = reg.DeleteValue(*path, v.name); !d) return d;
-      }
-      return {};
-    });
+    r = Change(
+        ctx,
+        [&] {
+          return reg.Atomically([&]() -> Result<void> {
+            for (const auto& v : reg.Values(*path)) {
+              if (auto d = reg.DeleteValue(*path, v.name); !d) return d;
+            }
+            return {};
+          });
+        },
+        [&] { return via_kernel::DeleteAllValues(*path); });
   } else {
-    r = reg.DeleteKey(*path);
+    r = Change(ctx, [&] { return reg.DeleteKey(*path); }, [&] { return via_kernel::DeleteKey(reg, *path); });
   }
   if (!r) {
     if (r.error().win32 == 2) return Error(ctx, kNotFound);
-    if (r.error().win32 == 5) return Error(ctx, "Access is denied. (" + r.error().message + ")");
+    if (r.error().win32 == 5) {
+      // A driver's registry callback refused it (the message says so), or the key is the machine's.
+      const bool said = r.error().message.starts_with("Access is denied");
+      return Error(ctx, said ? r.error().message : "Access is denied. (" + r.error().message + ")");
+    }
     return Error(ctx, r.error().message);
   }
   ctx.out("The operation completed successfully.\n");

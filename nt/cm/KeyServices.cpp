@@ -1,11 +1,14 @@
 // Registry keys as objects of the object manager and the services on them. A key object holds its
 // path in the store; every service re-finds the key there, so a key deleted through another handle
-// (or by `ntbox reg`) reads as deleted (STATUS_KEY_DELETED) rather than as stale data.
+// (or by `ntbox reg`) reads as deleted (STATUS_KEY_DELETED) rather than as stale data. Each service
+// runs between drivers' registry callbacks (cm/CmCallbacks.h) when any are registered.
 #include <algorithm>
+#include <expected>
 #include <cstring>
 
 #include "nt/Kernel.h"
 #include "nt/Status.h"
+#include "nt/cm/CmCallbacks.h"
 #include "nt/cm/CmExports.h"
 #include "nt/cm/CmTypes.h"
 #include "nt/cm/RegistryStore.h"
@@ -28,7 +31,17 @@ struct KeyData {
   bool deleted = false;
 };
 
-ob::ObjectType& Keys() { return ob::OwningHostContext<KeyData>(ob::KeyType()); }
+ob::ObjectType& Keys() {
+  static const bool once = [] {
+    ob::KeyType().onDelete = [](void* body) {
+      cm::KeyObjectDeleted(body);
+      delete static_cast<KeyData*>(ob::HeaderOf(body)->hostContext);
+    };
+    return true;
+  }();
+  (void)once;
+  return ob::KeyType();
+}
 
 cm::RegistryStore* Store() { return Kernel::Current().config().registry; }
 
@@ -49,6 +62,7 @@ class KeyRef {
  public:
   NTSTATUS Open(HANDLE handle, ACCESS_MASK access) { return ref_.Open(handle, access, &Keys()); }
   KeyData& data() { return ref_.context<KeyData>(); }
+  void* object() const { return ref_.body(); }
   // The key's stored path; nullopt once it has been deleted.
   std::optional<std::string> Live() {
     if (data().deleted || !Store()) return std::nullopt;
@@ -98,21 +112,83 @@ NTSTATUS ResolvePath(const ob::CapturedAttributes& a, std::string& path) {
   return STATUS_SUCCESS;
 }
 
-NTSTATUS NewKeyHandle(std::string path, ACCESS_MASK access, HANDLE* handle, bool kernelHandle) {
-  void* body = ob::CreateObject(Keys(), 0x10, new KeyData{std::move(path)});
-  if (!body) return STATUS_INSUFFICIENT_RESOURCES;
-  return ob::ReturnNewHandle(body, MapKeyAccess(access), handle, kernelHandle);
-}
+void* NewKeyObject(std::string path) { return ob::CreateObject(Keys(), 0x10, new KeyData{std::move(path)}); }
 
-NTSTATUS OpenKey(HANDLE* handle, ACCESS_MASK access, PVOID objectAttributes) {
+// A create or open between its notifications. find: the key's stored path, or a failure (it may
+// create the key, setting disposition).
+template <class Find>
+NTSTATUS OpenOrCreate(HANDLE* handle, ACCESS_MASK access, PVOID objectAttributes, bool create, ULONG options,
+                      ULONG* dispositionOut, Find find) {
   if (!mm::WriteCaller(handle, HANDLE{})) return STATUS_ACCESS_VIOLATION;
   ob::CapturedAttributes a;
   if (const NTSTATUS s = ob::CaptureAttributes(objectAttributes, a); !NT_SUCCESS(s)) return s;
-  std::string path;
-  if (const NTSTATUS s = ResolvePath(a, path); !NT_SUCCESS(s)) return s;
-  auto stored = Store() ? Store()->FindKey(path) : std::nullopt;
-  if (!stored) return STATUS_OBJECT_NAME_NOT_FOUND;
-  return NewKeyHandle(std::move(*stored), access, handle, a.kernelHandle);
+  KeyRef root;
+  if (a.root && cm::CallbacksRegistered()) {
+    if (const NTSTATUS s = root.Open(a.root, 0); !NT_SUCCESS(s)) return s;
+  }
+  cm::Notification n(root.object());
+  const ULONG postClass = create ? RegNtPostCreateKeyEx : RegNtPostOpenKeyEx;
+  ULONG disposition = REG_OPENED_EXISTING_KEY;
+  void* object = nullptr;
+  NTSTATUS status = STATUS_SUCCESS;
+  std::u16string name = a.name;
+  UNICODE_STRING nameView{static_cast<USHORT>(name.size() * 2), static_cast<USHORT>(name.size() * 2), name.data()};
+  REG_CREATE_KEY_INFORMATION_V1 info{};
+  if (cm::CallbacksRegistered()) {
+    info.CompleteName = &nameView;
+    info.RootObject = root.object();
+    info.ObjectType = &ob::KeyType();
+    info.Options = options;
+    info.DesiredAccess = access;
+    info.Disposition = &disposition;
+    info.ResultObject = &object;
+    info.Version = 1;
+    info.RemainingName = &nameView;
+    info.Attributes = a.attributes;
+    info.CheckAccessMode = ExGetPreviousMode();
+    status = n.Pre(create ? RegNtPreCreateKeyEx : RegNtPreOpenKeyEx, &info,
+                   offsetof(REG_CREATE_KEY_INFORMATION_V1, CallContext),
+                   offsetof(REG_CREATE_KEY_INFORMATION_V1, RootObjectContext));
+    if (!NT_SUCCESS(status)) return n.Post(postClass, status);
+  }
+  if (n.bypassed()) {
+    // A routine opened the key itself: a referenced key object in *ResultObject becomes the
+    // caller's handle (a redirection), with the access it granted.
+    status = STATUS_SUCCESS;
+    if (!object || !ob::HeaderOf(object) || ob::HeaderOf(object)->type != &ob::KeyType()) object = nullptr;
+  } else {
+    std::string path;
+    status = ResolvePath(a, path);
+    if (NT_SUCCESS(status)) {
+      auto stored = find(path, disposition);
+      if (stored) {
+        object = NewKeyObject(std::move(*stored));
+        if (!object) status = STATUS_INSUFFICIENT_RESOURCES;
+      } else {
+        status = stored.error();
+      }
+    }
+  }
+  if (cm::CallbacksRegistered()) status = n.Post(postClass, status, object);
+  if (!NT_SUCCESS(status) || !object) {
+    if (object) ob::DereferenceObject(object);
+    return status;
+  }
+  if (dispositionOut && !mm::WriteCaller(dispositionOut, disposition)) {
+    ob::DereferenceObject(object);
+    return STATUS_ACCESS_VIOLATION;
+  }
+  const ACCESS_MASK granted = n.bypassed() && info.GrantedAccess ? info.GrantedAccess : MapKeyAccess(access);
+  return ob::ReturnNewHandle(object, granted, handle, a.kernelHandle);
+}
+
+NTSTATUS OpenKey(HANDLE* handle, ACCESS_MASK access, PVOID objectAttributes, ULONG options) {
+  return OpenOrCreate(handle, access, objectAttributes, false, options, nullptr,
+                      [](const std::string& path, ULONG&) -> std::expected<std::string, NTSTATUS> {
+                        auto stored = Store() ? Store()->FindKey(path) : std::nullopt;
+                        if (!stored) return std::unexpected(STATUS_OBJECT_NAME_NOT_FOUND);
+                        return *stored;
+                      });
 }
 
 std::string_view LastComponent(std::string_view path) {
@@ -263,44 +339,59 @@ NTSTATUS CaptureValueName(const UNICODE_STRING* from, std::string& name) {
   return STATUS_SUCCESS;
 }
 
+// A service on an open key between its pre- and post-notifications (cm/CmCallbacks.h).
+template <class Info, class Op>
+NTSTATUS Notified(KeyRef& key, ULONG pre, ULONG post, Info& info, Op op) {
+  cm::Notification n(key.object());
+  if (cm::CallbacksRegistered()) {
+    info.Object = key.object();
+    const NTSTATUS s = n.Pre(pre, &info, offsetof(Info, CallContext), offsetof(Info, ObjectContext));
+    if (!NT_SUCCESS(s) || n.bypassed()) return n.Post(post, s);
+  }
+  return n.Post(post, op());
+}
+
+// A captured value name as the routines get it: a kernel copy.
+struct NameView {
+  explicit NameView(const std::string& name) : text(Utf8ToUtf16(name)) {
+    view = UNICODE_STRING{static_cast<USHORT>(text.size() * 2), static_cast<USHORT>(text.size() * 2), text.data()};
+  }
+  std::u16string text;
+  UNICODE_STRING view;
+};
+
 }  // namespace
 
 NTSTATUS NTAPI NtOpenKey(HANDLE* KeyHandle, ACCESS_MASK DesiredAccess, PVOID ObjectAttributes) {
-  return OpenKey(KeyHandle, DesiredAccess, ObjectAttributes);
+  return OpenKey(KeyHandle, DesiredAccess, ObjectAttributes, 0);
 }
 
 NTSTATUS NTAPI NtOpenKeyEx(HANDLE* KeyHandle, ACCESS_MASK DesiredAccess, PVOID ObjectAttributes, ULONG OpenOptions) {
-  (void)OpenOptions;  // REG_OPTION_OPEN_LINK and backup semantics change nothing without links and ACLs
-  return OpenKey(KeyHandle, DesiredAccess, ObjectAttributes);
+  // REG_OPTION_OPEN_LINK and backup semantics change nothing without links and ACLs.
+  return OpenKey(KeyHandle, DesiredAccess, ObjectAttributes, OpenOptions);
 }
 
 NTSTATUS NTAPI NtCreateKey(HANDLE* KeyHandle, ACCESS_MASK DesiredAccess, PVOID ObjectAttributes, ULONG TitleIndex,
                            UNICODE_STRING* Class, ULONG CreateOptions, ULONG* Disposition) {
   (void)TitleIndex;
   (void)Class;  // key classes are not kept
-  if (!mm::WriteCaller(KeyHandle, HANDLE{})) return STATUS_ACCESS_VIOLATION;
   if (CreateOptions & ~0xFu) return STATUS_INVALID_PARAMETER;
   if (CreateOptions & REG_OPTION_CREATE_LINK) return STATUS_NOT_IMPLEMENTED;  // no symbolic links yet
-  ob::CapturedAttributes a;
-  if (const NTSTATUS s = ob::CaptureAttributes(ObjectAttributes, a); !NT_SUCCESS(s)) return s;
-  std::string path;
-  if (const NTSTATUS s = ResolvePath(a, path); !NT_SUCCESS(s)) return s;
-  if (!Store()) return STATUS_OBJECT_NAME_NOT_FOUND;
-  ULONG disposition = REG_OPENED_EXISTING_KEY;
-  auto stored = Store()->FindKey(path);
-  if (!stored) {
-    const auto slash = path.rfind('\\');
-    // \REGISTRY and its hives (MACHINE, USER) hold only the keys the machine made.
-    if (slash == std::string::npos || path.find('\\') == slash) return STATUS_ACCESS_DENIED;
-    const auto parent = Store()->FindKey(std::string_view(path).substr(0, slash));
-    if (!parent) return STATUS_OBJECT_NAME_NOT_FOUND;
-    const std::string full = *parent + path.substr(slash);
-    if (const NTSTATUS s = Store()->CreateKey(full); !NT_SUCCESS(s)) return s;
-    stored = full;
-    disposition = REG_CREATED_NEW_KEY;
-  }
-  if (Disposition && !mm::WriteCaller(Disposition, disposition)) return STATUS_ACCESS_VIOLATION;
-  return NewKeyHandle(std::move(*stored), DesiredAccess, KeyHandle, a.kernelHandle);
+  return OpenOrCreate(
+      KeyHandle, DesiredAccess, ObjectAttributes, true, CreateOptions, Disposition,
+      [](const std::string& path, ULONG& disposition) -> std::expected<std::string, NTSTATUS> {
+        if (!Store()) return std::unexpected(STATUS_OBJECT_NAME_NOT_FOUND);
+        if (auto stored = Store()->FindKey(path)) return *stored;
+        const auto slash = path.rfind('\\');
+        // \REGISTRY and its hives (MACHINE, USER) hold only the keys the machine made.
+        if (slash == std::string::npos || path.find('\\') == slash) return std::unexpected(STATUS_ACCESS_DENIED);
+        const auto parent = Store()->FindKey(std::string_view(path).substr(0, slash));
+        if (!parent) return std::unexpected(STATUS_OBJECT_NAME_NOT_FOUND);
+        const std::string full = *parent + path.substr(slash);
+        if (const NTSTATUS s = Store()->CreateKey(full); !NT_SUCCESS(s)) return std::unexpected(s);
+        disposition = REG_CREATED_NEW_KEY;
+        return full;
+      });
 }
 
 NTSTATUS NTAPI NtQueryKey(HANDLE KeyHandle, ULONG KeyInformationClass, PVOID KeyInformation, ULONG Length,
@@ -309,28 +400,35 @@ NTSTATUS NTAPI NtQueryKey(HANDLE KeyHandle, ULONG KeyInformationClass, PVOID Key
   // The name needs no right; the rest needs KEY_QUERY_VALUE.
   const ACCESS_MASK needed = KeyInformationClass == KeyNameInformation ? 0 : KEY_QUERY_VALUE;
   if (const NTSTATUS s = key.Open(KeyHandle, needed); !NT_SUCCESS(s)) return s;
-  const auto path = key.Live();
-  if (!path) return STATUS_KEY_DELETED;
-  std::vector<std::uint8_t> info;
-  std::size_t fixed = 0;
-  if (const NTSTATUS s = DescribeKey(*path, KeyInformationClass, info, fixed); !NT_SUCCESS(s)) return s;
-  return ReturnInformation(info, fixed, KeyInformation, Length, ResultLength);
+  REG_QUERY_KEY_INFORMATION notice{nullptr, KeyInformationClass, KeyInformation, Length, ResultLength, {}, {}, {}};
+  return Notified(key, RegNtPreQueryKey, RegNtPostQueryKey, notice, [&]() -> NTSTATUS {
+    const auto path = key.Live();
+    if (!path) return STATUS_KEY_DELETED;
+    std::vector<std::uint8_t> info;
+    std::size_t fixed = 0;
+    if (const NTSTATUS s = DescribeKey(*path, KeyInformationClass, info, fixed); !NT_SUCCESS(s)) return s;
+    return ReturnInformation(info, fixed, KeyInformation, Length, ResultLength);
+  });
 }
 
 NTSTATUS NTAPI NtEnumerateKey(HANDLE KeyHandle, ULONG Index, ULONG KeyInformationClass, PVOID KeyInformation,
                               ULONG Length, ULONG* ResultLength) {
   KeyRef key;
   if (const NTSTATUS s = key.Open(KeyHandle, KEY_ENUMERATE_SUB_KEYS); !NT_SUCCESS(s)) return s;
-  const auto path = key.Live();
-  if (!path) return STATUS_KEY_DELETED;
-  if (KeyInformationClass == KeyNameInformation) return STATUS_INVALID_PARAMETER;
-  const auto subkeys = Store()->Subkeys(*path);
-  if (Index >= subkeys.size()) return STATUS_NO_MORE_ENTRIES;
-  const std::string child = path->empty() ? subkeys[Index] : *path + '\\' + subkeys[Index];
-  std::vector<std::uint8_t> info;
-  std::size_t fixed = 0;
-  if (const NTSTATUS s = DescribeKey(child, KeyInformationClass, info, fixed); !NT_SUCCESS(s)) return s;
-  return ReturnInformation(info, fixed, KeyInformation, Length, ResultLength);
+  REG_ENUMERATE_KEY_INFORMATION notice{nullptr, Index, KeyInformationClass, KeyInformation, Length, ResultLength,
+                                       {}, {}, {}};
+  return Notified(key, RegNtPreEnumerateKey, RegNtPostEnumerateKey, notice, [&]() -> NTSTATUS {
+    const auto path = key.Live();
+    if (!path) return STATUS_KEY_DELETED;
+    if (KeyInformationClass == KeyNameInformation) return STATUS_INVALID_PARAMETER;
+    const auto subkeys = Store()->Subkeys(*path);
+    if (Index >= subkeys.size()) return STATUS_NO_MORE_ENTRIES;
+    const std::string child = path->empty() ? subkeys[Index] : *path + '\\' + subkeys[Index];
+    std::vector<std::uint8_t> info;
+    std::size_t fixed = 0;
+    if (const NTSTATUS s = DescribeKey(child, KeyInformationClass, info, fixed); !NT_SUCCESS(s)) return s;
+    return ReturnInformation(info, fixed, KeyInformation, Length, ResultLength);
+  });
 }
 
 NTSTATUS NTAPI NtQueryValueKey(HANDLE KeyHandle, UNICODE_STRING* ValueName, ULONG KeyValueInformationClass,
@@ -339,30 +437,39 @@ NTSTATUS NTAPI NtQueryValueKey(HANDLE KeyHandle, UNICODE_STRING* ValueName, ULON
   if (const NTSTATUS s = key.Open(KeyHandle, KEY_QUERY_VALUE); !NT_SUCCESS(s)) return s;
   std::string name;
   if (const NTSTATUS s = CaptureValueName(ValueName, name); !NT_SUCCESS(s)) return s;
-  const auto path = key.Live();
-  if (!path) return STATUS_KEY_DELETED;
-  const auto value = Store()->GetValue(*path, name);
-  if (!value) return STATUS_OBJECT_NAME_NOT_FOUND;
-  std::vector<std::uint8_t> info;
-  std::size_t fixed = 0;
-  if (const NTSTATUS s = DescribeValue(*value, KeyValueInformationClass, info, fixed); !NT_SUCCESS(s)) return s;
-  return ReturnInformation(info, fixed, KeyValueInformation, Length, ResultLength);
+  NameView captured(name);
+  REG_QUERY_VALUE_KEY_INFORMATION notice{nullptr, &captured.view, KeyValueInformationClass, KeyValueInformation,
+                                         Length, ResultLength, {}, {}, {}};
+  return Notified(key, RegNtPreQueryValueKey, RegNtPostQueryValueKey, notice, [&]() -> NTSTATUS {
+    const auto path = key.Live();
+    if (!path) return STATUS_KEY_DELETED;
+    const auto value = Store()->GetValue(*path, name);
+    if (!value) return STATUS_OBJECT_NAME_NOT_FOUND;
+    std::vector<std::uint8_t> info;
+    std::size_t fixed = 0;
+    if (const NTSTATUS s = DescribeValue(*value, KeyValueInformationClass, info, fixed); !NT_SUCCESS(s)) return s;
+    return ReturnInformation(info, fixed, KeyValueInformation, Length, ResultLength);
+  });
 }
 
 NTSTATUS NTAPI NtEnumerateValueKey(HANDLE KeyHandle, ULONG Index, ULONG KeyValueInformationClass,
                                    PVOID KeyValueInformation, ULONG Length, ULONG* ResultLength) {
   KeyRef key;
   if (const NTSTATUS s = key.Open(KeyHandle, KEY_QUERY_VALUE); !NT_SUCCESS(s)) return s;
-  const auto path = key.Live();
-  if (!path) return STATUS_KEY_DELETED;
-  const auto values = Store()->Values(*path);
-  if (Index >= values.size()) return STATUS_NO_MORE_ENTRIES;
-  std::vector<std::uint8_t> info;
-  std::size_t fixed = 0;
-  if (const NTSTATUS s = DescribeValue(values[Index], KeyValueInformationClass, info, fixed); !NT_SUCCESS(s)) {
-    return s;
-  }
-  return ReturnInformation(info, fixed, KeyValueInformation, Length, ResultLength);
+  REG_ENUMERATE_KEY_INFORMATION notice{nullptr, Index, KeyValueInformationClass, KeyValueInformation, Length,
+                                       ResultLength, {}, {}, {}};
+  return Notified(key, RegNtPreEnumerateValueKey, RegNtPostEnumerateValueKey, notice, [&]() -> NTSTATUS {
+    const auto path = key.Live();
+    if (!path) return STATUS_KEY_DELETED;
+    const auto values = Store()->Values(*path);
+    if (Index >= values.size()) return STATUS_NO_MORE_ENTRIES;
+    std::vector<std::uint8_t> info;
+    std::size_t fixed = 0;
+    if (const NTSTATUS s = DescribeValue(values[Index], KeyValueInformationClass, info, fixed); !NT_SUCCESS(s)) {
+      return s;
+    }
+    return ReturnInformation(info, fixed, KeyValueInformation, Length, ResultLength);
+  });
 }
 
 NTSTATUS NTAPI NtSetValueKey(HANDLE KeyHandle, UNICODE_STRING* ValueName, ULONG TitleIndex, ULONG Type, PVOID Data,
@@ -376,9 +483,14 @@ NTSTATUS NTAPI NtSetValueKey(HANDLE KeyHandle, UNICODE_STRING* ValueName, ULONG 
   value.type = Type;
   value.data.resize(DataSize);
   if (!mm::ReadCaller(value.data.data(), Data, DataSize)) return STATUS_ACCESS_VIOLATION;
-  const auto path = key.Live();
-  if (!path) return STATUS_KEY_DELETED;
-  return Store()->SetValue(*path, value);
+  NameView captured(value.name);
+  REG_SET_VALUE_KEY_INFORMATION notice{nullptr, &captured.view, TitleIndex, Type, value.data.data(), DataSize,
+                                       {}, {}, {}};
+  return Notified(key, RegNtPreSetValueKey, RegNtPostSetValueKey, notice, [&]() -> NTSTATUS {
+    const auto path = key.Live();
+    if (!path) return STATUS_KEY_DELETED;
+    return Store()->SetValue(*path, value);
+  });
 }
 
 NTSTATUS NTAPI NtDeleteValueKey(HANDLE KeyHandle, UNICODE_STRING* ValueName) {
@@ -386,27 +498,46 @@ NTSTATUS NTAPI NtDeleteValueKey(HANDLE KeyHandle, UNICODE_STRING* ValueName) {
   if (const NTSTATUS s = key.Open(KeyHandle, KEY_SET_VALUE); !NT_SUCCESS(s)) return s;
   std::string name;
   if (const NTSTATUS s = CaptureValueName(ValueName, name); !NT_SUCCESS(s)) return s;
-  const auto path = key.Live();
-  if (!path) return STATUS_KEY_DELETED;
-  if (!Store()->GetValue(*path, name)) return STATUS_OBJECT_NAME_NOT_FOUND;
-  return Store()->DeleteValue(*path, name);
+  NameView captured(name);
+  REG_DELETE_VALUE_KEY_INFORMATION notice{nullptr, &captured.view, {}, {}, {}};
+  return Notified(key, RegNtPreDeleteValueKey, RegNtPostDeleteValueKey, notice, [&]() -> NTSTATUS {
+    const auto path = key.Live();
+    if (!path) return STATUS_KEY_DELETED;
+    if (!Store()->GetValue(*path, name)) return STATUS_OBJECT_NAME_NOT_FOUND;
+    return Store()->DeleteValue(*path, name);
+  });
 }
 
 NTSTATUS NTAPI NtDeleteKey(HANDLE KeyHandle) {
   KeyRef key;
   if (const NTSTATUS s = key.Open(KeyHandle, DELETE); !NT_SUCCESS(s)) return s;
-  const auto path = key.Live();
-  if (!path) return STATUS_KEY_DELETED;
-  if (!Store()->Subkeys(*path).empty()) return STATUS_CANNOT_DELETE;
-  if (const NTSTATUS s = Store()->DeleteKey(*path); !NT_SUCCESS(s)) return s;
-  key.data().deleted = true;
-  return STATUS_SUCCESS;
+  REG_KEY_INFORMATION notice{};
+  return Notified(key, RegNtPreDeleteKey, RegNtPostDeleteKey, notice, [&]() -> NTSTATUS {
+    const auto path = key.Live();
+    if (!path) return STATUS_KEY_DELETED;
+    if (!Store()->Subkeys(*path).empty()) return STATUS_CANNOT_DELETE;
+    if (const NTSTATUS s = Store()->DeleteKey(*path); !NT_SUCCESS(s)) return s;
+    key.data().deleted = true;
+    return STATUS_SUCCESS;
+  });
 }
 
 NTSTATUS NTAPI NtFlushKey(HANDLE KeyHandle) {
   KeyRef key;
   if (const NTSTATUS s = key.Open(KeyHandle, 0); !NT_SUCCESS(s)) return s;
-  return key.Live() ? STATUS_SUCCESS : STATUS_KEY_DELETED;  // every change is already on disk
+  REG_KEY_INFORMATION notice{};
+  return Notified(key, RegNtPreFlushKey, RegNtPostFlushKey, notice, [&]() -> NTSTATUS {
+    return key.Live() ? STATUS_SUCCESS : STATUS_KEY_DELETED;  // every change is already on disk
+  });
+}
+
+std::u16string cm::KeyObjectName(void* object) {
+  ob::ObjectHeader* h = ob::HeaderOf(object);
+  if (!h || h->type != &ob::KeyType()) return {};
+  const auto* data = static_cast<const KeyData*>(h->hostContext);
+  std::u16string full(kRegistryRoot);
+  if (!data->path.empty()) full += u'\\' + Utf8ToUtf16(data->path);
+  return full;
 }
 
 // Drivers' entry points: the same services, called from kernel mode.

@@ -8,6 +8,7 @@
 #include "nt/Status.h"
 #include "nt/ke/Dispatcher.h"
 #include "nt/ob/Object.h"
+#include "nt/support/Altitude.h"
 #include "support/Utf16.h"
 
 namespace ntbox::nt {
@@ -34,19 +35,6 @@ struct Registration {
 // Highest altitude first; under the kernel lock.
 std::vector<std::unique_ptr<Registration>> g_registrations;
 
-long double Rank(const std::u16string& altitude, bool& valid) {
-  std::string text;
-  for (char16_t c : altitude) {
-    if ((c < u'0' || c > u'9') && c != u'.') {
-      valid = false;
-      return 0;
-    }
-    text += static_cast<char>(c);
-  }
-  valid = !text.empty() && std::count(text.begin(), text.end(), '.') <= 1 && text != ".";
-  return valid ? std::stold(text) : 0;
-}
-
 // The object types that have callbacks: processes and threads.
 ob::ObjectType* CallbackType(PVOID* exported) {
   if (!exported) return nullptr;
@@ -71,9 +59,9 @@ NTSTATUS NTAPI ObRegisterCallbacks(OB_CALLBACK_REGISTRATION* CallbackRegistratio
   }
   auto registration = std::make_unique<Registration>();
   registration->altitude = std::u16string(r.Altitude.Buffer ? r.Altitude.Buffer : u"", r.Altitude.Length / 2);
-  bool valid = false;
-  registration->rank = Rank(registration->altitude, valid);
-  if (!valid) return STATUS_INVALID_PARAMETER;
+  const auto rank = ParseAltitude(registration->altitude);
+  if (!rank) return STATUS_INVALID_PARAMETER;
+  registration->rank = *rank;
   registration->context = r.RegistrationContext;
   for (USHORT i = 0; i < r.OperationRegistrationCount; ++i) {
     const OB_OPERATION_REGISTRATION& o = r.OperationRegistration[i];

@@ -20,6 +20,10 @@ PVOID g_IoDriverObjectType = &ob::DriverType();
 PVOID g_ExEventObjectType = &ob::EventType();
 PVOID g_PsProcessType = &ob::ProcessType();
 PVOID g_PsThreadType = &ob::ThreadType();
+PVOID g_CmKeyObjectType = &ob::KeyType();
+PVOID g_ExSemaphoreObjectType = &ob::SemaphoreType();
+PVOID g_MmSectionObjectType = &ob::SectionType();
+PVOID g_SeTokenObjectType = &ob::TokenType();
 
 namespace {
 

@@ -58,6 +58,10 @@ extern PVOID g_IoDriverObjectType;
 extern PVOID g_ExEventObjectType;
 extern PVOID g_PsProcessType;
 extern PVOID g_PsThreadType;
+extern PVOID g_CmKeyObjectType;
+extern PVOID g_ExSemaphoreObjectType;
+extern PVOID g_MmSectionObjectType;
+extern PVOID g_SeTokenObjectType;
 
 namespace ob {
 // For the services that create an object without a name (NtCreateSection of a file ...): their

@@ -17,6 +17,7 @@
 #include "nt/kd/DebugPrint.h"
 #include "nt/ps/Notify.h"
 #include "nt/ob/ObCallbacks.h"
+#include "nt/cm/CmCallbacks.h"
 #include "nt/ps/SystemThread.h"
 #include "nt/support/Symbolize.h"
 
@@ -67,6 +68,11 @@ std::optional<Violation> LiveWork(const Module& module) {
     return Violation{bugcheck::DRIVER_UNLOADED_WITHOUT_CANCELLING_PENDING_OPERATIONS, {routines.front(), 8, 0, 0},
                      fmt::format("{} unloaded with its notify routine {} still registered", module.fileName,
                                  Symbolize(routines.front()))};
+  }
+  if (const auto routines = cm::RegistryCallbacksIn(begin, end); !routines.empty()) {
+    return Violation{bugcheck::DRIVER_UNLOADED_WITHOUT_CANCELLING_PENDING_OPERATIONS, {routines.front(), 8, 0, 0},
+                     fmt::format("{} unloaded with its registry callback {} still registered (CmUnRegisterCallback)",
+                                 module.fileName, Symbolize(routines.front()))};
   }
   if (const auto routines = ob::ObjectCallbacksIn(begin, end); !routines.empty()) {
     return Violation{bugcheck::DRIVER_UNLOADED_WITHOUT_CANCELLING_PENDING_OPERATIONS, {routines.front(), 8, 0, 0},

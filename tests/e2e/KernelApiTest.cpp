@@ -169,4 +169,36 @@ TEST_F(KernelApiTest, ObjectCallbacksAndThreadLookups) {
   EXPECT_EQ(after.exit, 0) << after.out << after.err;
 }
 
+// Registry callbacks hear a program's Win32 registry calls, a driver's Zw calls and `ntbox reg`:
+// the guard refuses, redirects and answers; with the driver stopped, nothing is refused.
+TEST_F(KernelApiTest, RegistryCallbacks) {
+  ExpectChecks(StartDriver("reg_callbacks"), "reg_callbacks",
+               {"CmGetCallbackVersion", "CmRegisterCallbackEx", "CmRegisterCallbackEx at a taken altitude",
+                "CmRegisterCallbackEx with a bad altitude", "CmRegisterCallback", "CmUnRegisterCallback of no cookie",
+                "ZwCreateKey of the watched key", "the guard blocks a driver's ZwSetValueKey", "and lets others through",
+                "MmGetSystemRoutineAddress"});
+  const Outcome app = Run("run " + Driver("regcb_app.exe"));
+  EXPECT_EQ(app.exit, 0) << app.out << app.err;
+  EXPECT_FALSE(Contains(app.out, "FAILED")) << app.out;
+  for (const char* check : {"a value the guard refuses: ERROR_ACCESS_DENIED", "the refused value was never written",
+                            "the redirected key is the target", "a value the guard answers itself",
+                            "a key the guard keeps: ERROR_ACCESS_DENIED", "the lower routine heard a post for every pre",
+                            "object contexts reach later notifications", "call contexts reach the post-notification"}) {
+    EXPECT_TRUE(Contains(app.out, std::string("regcb_app: ") + check + " ok")) << check << "\n" << app.out;
+  }
+  const std::string key = "\"HKLM\\SOFTWARE\\RegCbTest\"";
+  const Outcome refused = Run("reg add " + key + " /v Blocked /t REG_DWORD /d 3 /f");
+  EXPECT_EQ(refused.exit, 1) << refused.out << refused.err;
+  EXPECT_TRUE(Contains(refused.err, "ERROR: Access is denied.")) << refused.err;
+  EXPECT_EQ(Run("reg add " + key + " /v FromReg /d hi /f").exit, 0);
+  EXPECT_EQ(Run("reg delete \"HKLM\\SOFTWARE\\RegCbTest\\Protected\" /f").exit, 1);
+  const Outcome query = Run("reg query " + key);
+  EXPECT_TRUE(Contains(query.out, "FromDriver    REG_DWORD    0x7")) << query.out;
+  EXPECT_TRUE(Contains(query.out, "FromReg    REG_SZ    hi")) << query.out;
+  EXPECT_FALSE(Contains(query.out, "Blocked")) << query.out;
+  EXPECT_EQ(Run("sc stop reg_callbacks").exit, 0);
+  EXPECT_EQ(Run("reg add " + key + " /v Blocked /t REG_DWORD /d 3 /f").exit, 0);
+  EXPECT_EQ(Run("reg delete " + key + " /f").exit, 0);
+}
+
 }  // namespace
