@@ -144,6 +144,9 @@ Result<std::unique_ptr<Machine>> Machine::Boot(const fs::path& root) {
   kernelConfig.systemDrive = machine->dir_.drive('C').string();
   machine->kernelRegistry_ = std::make_unique<KernelRegistry>(reg);
   kernelConfig.registry = machine->kernelRegistry_.get();
+  kernelConfig.serviceControl = [m = machine.get()](std::string_view service, bool load) {
+    return m->ControlServiceForKernel(service, load);
+  };
   if (auto wine = user::wine::InstallDirectory()) {
     if (auto own = user::wine::OwnDllDirectory()) kernelConfig.systemDlls.push_back(own->string());
     kernelConfig.systemDlls.push_back((*wine / "x86_64-windows").string());
@@ -478,9 +481,11 @@ Result<ServiceStatus> Machine::StartLocked(const ServiceConfig& config) {
     driver->reset();
     const std::uint32_t win32 = nt::RtlNtStatusToDosError(*status);
     const auto name = nt::NtStatusName(*status);
-    return fail(Win32Failure(win32, fmt::format("{} (DriverEntry returned 0x{:08X}{})", nt::Win32ErrorMessage(win32),
-                                                static_cast<std::uint32_t>(*status),
-                                                name.empty() ? "" : " " + std::string(name))));
+    Error e = Win32Failure(win32, fmt::format("{} (DriverEntry returned 0x{:08X}{})", nt::Win32ErrorMessage(win32),
+                                              static_cast<std::uint32_t>(*status),
+                                              name.empty() ? "" : " " + std::string(name)));
+    e.ntstatus = *status;
+    return fail(std::move(e));
   }
   if (kernel_->stopped()) {
     // DriverEntry returned, but the machine stopped meanwhile (its DPC, timer or thread bugchecked).
@@ -491,6 +496,32 @@ Result<ServiceStatus> Machine::StartLocked(const ServiceConfig& config) {
   rt.driver = std::move(*driver);
   SetState(rt, ServiceState::kRunning, 0);
   return StatusOf(config);
+}
+
+nt::NTSTATUS Machine::ControlServiceForKernel(std::string_view service, bool load) {
+  auto r = load ? StartService(service) : StopService(service);
+  if (r) return nt::STATUS_SUCCESS;
+  if (r.error().ntstatus) return r.error().ntstatus;  // DriverEntry's own
+  switch (r.error().win32) {
+    case ERROR_SERVICE_DOES_NOT_EXIST:  // no such key
+    case ERROR_SERVICE_NOT_ACTIVE:      // no \Driver\<name> to unload
+    case ERROR_FILE_NOT_FOUND:          // no image
+      return nt::STATUS_OBJECT_NAME_NOT_FOUND;
+    case ERROR_SERVICE_ALREADY_RUNNING:
+      return static_cast<nt::NTSTATUS>(0xC000010E);  // STATUS_IMAGE_ALREADY_LOADED
+    case ERROR_INVALID_SERVICE_CONTROL:  // no DriverUnload
+    case ERROR_SERVICE_CANNOT_ACCEPT_CTRL:
+      return nt::STATUS_INVALID_DEVICE_REQUEST;
+    case ERROR_BAD_EXE_FORMAT:
+      return static_cast<nt::NTSTATUS>(0xC000007B);  // STATUS_INVALID_IMAGE_FORMAT
+    case 577:
+      return static_cast<nt::NTSTATUS>(0xC0000428);  // STATUS_INVALID_IMAGE_HASH
+    case 1275:
+      return static_cast<nt::NTSTATUS>(0xC000036C);  // STATUS_DRIVER_BLOCKED
+    default:  // a disabled service, a stopped machine: no NTSTATUS says it more closely
+
+      return nt::STATUS_UNSUCCESSFUL;
+  }
 }
 
 Result<ServiceStatus> Machine::StopService(std::string_view name) {

@@ -106,6 +106,8 @@ class Machine : private user::SystemGate {
   Result<ServiceStatus> CreateService(ServiceConfig config);
   Result<ServiceStatus> StartService(std::string_view name);
   Result<ServiceStatus> StopService(std::string_view name);
+  // ZwLoadDriver/ZwUnloadDriver (the kernel's serviceControl): the same, as an NTSTATUS.
+  nt::NTSTATUS ControlServiceForKernel(std::string_view service, bool load);
   Result<ServiceStatus> DeleteService(std::string_view name);
   // sc config: change applies the caller's edits to the stored configuration (ChangeServiceConfig).
   Result<ServiceStatus> ConfigureService(std::string_view name, const std::function<void(ServiceConfig&)>& change);

@@ -71,6 +71,9 @@ struct KernelConfig {
   // The registry the configuration manager serves (the machine's); not owned. nullptr: none, and
   // every key is absent.
   cm::RegistryStore* registry = nullptr;
+  // ZwLoadDriver/ZwUnloadDriver: the machine's service control manager starts (load) or stops the
+  // driver service of that name and says how it went; unset, every service is absent.
+  std::function<NTSTATUS(std::string_view service, bool load)> serviceControl;
   vf::VerifierConfig verifier;
   ke::WatchdogConfig watchdog;  // preemption quantum and DPC watchdog limits
 };

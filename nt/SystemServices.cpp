@@ -5,6 +5,7 @@
 #include "nt/cm/CmExports.h"
 #include "nt/ex/ExExports.h"
 #include "nt/io/DriveFile.h"
+#include "nt/io/IoExports.h"
 #include "nt/kd/DebugPrint.h"
 #include "nt/ke/KeExports.h"
 #include "nt/mm/MmExports.h"
@@ -107,6 +108,8 @@ const auto kServices = std::to_array<SystemService>({
     NT_SERVICE(NtFsControlFile),
     NT_SERVICE(NtGetNlsSectionPtr),
     NT_SERVICE(NtInitializeNlsFiles),
+    NT_SERVICE(NtLoadDriver),
+    NT_SERVICE(NtMakeTemporaryObject),
     NT_SERVICE(NtMapViewOfSection),
     NT_SERVICE(NtOpenDirectoryObject),
     NT_SERVICE(NtOpenEvent),
@@ -164,6 +167,7 @@ const auto kServices = std::to_array<SystemService>({
     NT_SERVICE(NtTerminateProcess),
     NT_SERVICE(NtTerminateThread),
     NT_SERVICE(NtTestAlert),
+    NT_SERVICE(NtUnloadDriver),
     NT_SERVICE(NtUnmapViewOfSection),
     NT_SERVICE(NtWaitForAlertByThreadId),
     NT_SERVICE(NtWaitForMultipleObjects),

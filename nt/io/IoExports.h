@@ -136,6 +136,10 @@ void NTAPI IoSetStartIoAttributes(DEVICE_OBJECT* DeviceObject, BOOLEAN DeferredS
 void NTAPI IoGetStackLimits(ULONG_PTR* LowLimit, ULONG_PTR* HighLimit);
 PVOID NTAPI IoGetInitialStack();
 
+// Loading and unloading driver services (io/LoadDriver.cpp).
+NTSTATUS NTAPI NtLoadDriver(UNICODE_STRING* DriverServiceName);
+NTSTATUS NTAPI NtUnloadDriver(UNICODE_STRING* DriverServiceName);
+
 // Remove locks (io/RemoveLock.cpp).
 void NTAPI IoInitializeRemoveLockEx(IO_REMOVE_LOCK* Lock, ULONG AllocateTag, ULONG MaxLockedMinutes,
                                     ULONG HighWatermark, ULONG RemlockSize);

@@ -246,10 +246,21 @@ NTSTATUS ob::ReturnNamedHandle(void* body, const void* objectAttributes, ACCESS_
     return s;
   }
   if (full.empty()) return ReturnNewHandle(body, access, handle, a.kernelHandle, a.attributes);
+  // A permanent name outlives every handle; programs lack SeCreatePermanentPrivilege, as on Windows.
+  const bool permanent = (a.attributes & OBJ_PERMANENT) != 0;
+  if (permanent && ExGetPreviousMode() == UserMode) {
+    DereferenceObject(body);
+    return STATUS_PRIVILEGE_NOT_HELD;
+  }
   Namespace& names = Kernel::Current().objects();
   s = names.Insert(full, body);
   if (s == STATUS_SUCCESS) {
-    HeaderOf(body)->temporaryName = true;
+    if (permanent) {
+      HeaderOf(body)->permanent = true;
+      ReferenceObject(body);  // the name's
+    } else {
+      HeaderOf(body)->temporaryName = true;
+    }
     return ReturnNewHandle(body, access, handle, a.kernelHandle, a.attributes);
   }
   ObjectType* const type = HeaderOf(body)->type;
@@ -335,5 +346,14 @@ NTSTATUS ob::HandleReference::Open(HANDLE handle, ACCESS_MASK access, void* obje
 }
 
 void* ob::HandleReference::HostContextOf(void* body) { return HeaderOf(body)->hostContext; }
+
+NTSTATUS NTAPI NtMakeTemporaryObject(HANDLE Handle) {
+  ob::HandleReference ref;
+  if (const NTSTATUS s = ref.Open(Handle, 0x10000 /* DELETE */, nullptr); !NT_SUCCESS(s)) return s;
+  ob::MakeTemporary(ref.body());
+  return STATUS_SUCCESS;
+}
+
+void NTAPI ObMakeTemporaryObject(PVOID Object) { ob::MakeTemporary(Object); }
 
 }  // namespace ntbox::nt

@@ -6,6 +6,9 @@
 #include "nt/rtl/RtlTypes.h"
 
 namespace ntbox::nt {
+NTSTATUS NTAPI NtMakeTemporaryObject(HANDLE Handle);
+void NTAPI ObMakeTemporaryObject(PVOID Object);
+
 namespace ob {
 struct ObjectType;
 }

@@ -23,6 +23,7 @@ static_assert(offsetof(OBJECT_ATTRIBUTES, SecurityDescriptor) == 0x20);
 
 constexpr ULONG OBJ_INHERIT = 0x2;
 constexpr ULONG OBJ_CASE_INSENSITIVE = 0x40;
+constexpr ULONG OBJ_PERMANENT = 0x10;
 constexpr ULONG OBJ_OPENIF = 0x80;
 constexpr ULONG OBJ_KERNEL_HANDLE = 0x200;
 

@@ -142,6 +142,14 @@ void DropTemporaryName(void* body) {
   if (Kernel* kernel = Kernel::CurrentOrNull()) kernel->objects().Remove(body);
 }
 
+void MakeTemporary(void* body) {
+  ObjectHeader* h = HeaderOf(body);
+  if (!h || !h->permanent.exchange(false)) return;
+  h->temporaryName = true;
+  if (h->handleCount.load() == 0) DropTemporaryName(body);
+  DereferenceObject(body);  // the reference the permanent name held
+}
+
 void CloseHandleEntry(const HandleTable::Entry& entry) {
   ObjectHeader* h = HeaderOf(entry.body);
   if (h && h->handleCount.fetch_sub(1) == 1) {

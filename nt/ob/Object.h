@@ -62,6 +62,8 @@ struct ObjectHeader {
   // A temporary named object (an event a program named ...): its name goes with its last handle,
   // as Windows' object manager removes it.
   std::atomic<bool> temporaryName;
+  // Created with OBJ_PERMANENT: its name (which holds a reference) stays until ZwMakeTemporaryObject.
+  std::atomic<bool> permanent;
 };
 constexpr std::size_t kHeaderSize = 0x40;
 static_assert(sizeof(ObjectHeader) <= kHeaderSize);
@@ -143,6 +145,8 @@ HANDLE InsertHandle(void* body, ACCESS_MASK access, bool kernelHandle, ULONG att
 
 // Takes a temporary object's name out of the namespace (its last handle closed, or it is deleted).
 void DropTemporaryName(void* body);
+// ZwMakeTemporaryObject: a permanent object's name goes with its last handle (now, if none is open).
+void MakeTemporary(void* body);
 
 // The namespace. Names compare without case. \DosDevices and \GLOBAL?? are links to \??.
 class Namespace {

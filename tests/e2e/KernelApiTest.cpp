@@ -78,16 +78,25 @@ TEST_F(KernelApiTest, NamedObjectsFromDrivers) {
                 "ZwCreateTimer", "ZwOpenTimer", "ZwSetTimer", "the timer signals", "ZwCancelTimer", "ZwDuplicateObject",
                 "ZwQueryObject's name", "ObReferenceObjectByName", "ObReferenceObjectByName of another type",
                 "ObReferenceObjectByName of nothing", "ObQueryNameString", "ObQueryNameString into too little",
-                "ZwQueryInformationProcess", "MmGetSystemRoutineAddress"});
+                "ZwQueryInformationProcess", "ZwCreateEvent with OBJ_PERMANENT", "a permanent name outlives its handles",
+                "ZwMakeTemporaryObject", "a temporary name goes with its last handle", "MmGetSystemRoutineAddress"});
 }
 
 // Version checks as drivers write them (VER_SET_CONDITION), UUIDs, the active processors' mask.
 TEST_F(KernelApiTest, VersionChecksUuidsAndProcessors) {
+  // The service misc_api loads and unloads with ZwLoadDriver/ZwUnloadDriver.
+  EXPECT_EQ(Run("sc create misc_target type= kernel binPath= " + Driver("FirstDriverSample.sys")).exit, 0);
   ExpectChecks(StartDriver("misc_api"), "misc_api",
                {"RtlVerifyVersionInfo: Windows 10 or later", "RtlVerifyVersionInfo: this very version",
                 "RtlVerifyVersionInfo: a later build", "RtlVerifyVersionInfo: a later major version",
                 "RtlVerifyVersionInfo: the NT platform", "RtlVerifyVersionInfo: no type", "ExUuidCreate",
-                "ExUuidCreate twice", "KeQueryActiveProcessors"});
+                "ExUuidCreate twice", "KeQueryActiveProcessors", "ZwLoadDriver of no service", "ZwLoadDriver",
+                "ZwLoadDriver of a loaded driver", "ZwUnloadDriver", "ZwUnloadDriver of an unloaded driver"});
+  // DriverEntry and DriverUnload of the loaded driver ran; sc sees it stopped again.
+  const std::string log = Run("dbgview").out;
+  EXPECT_TRUE(Contains(log, "This is my first sample driver")) << log;
+  EXPECT_TRUE(Contains(log, "This driver unloaded")) << log;
+  EXPECT_TRUE(Contains(Run("sc query misc_target").out, "STOPPED"));
 }
 
 // Requests a program sends wait in the device queue behind the current one, start in arrival order

@@ -28,6 +28,25 @@ static NTSTATUS AtLeast(ULONG major, ULONG minor, ULONG build)
     return RtlVerifyVersionInfo(&v, VER_MAJORVERSION | VER_MINORVERSION | VER_BUILDNUMBER, mask);
 }
 
+/* ZwLoadDriver/ZwUnloadDriver of the service misc_target (the test makes it: FirstDriverSample). */
+static void CheckLoadDriver(void)
+{
+    UNICODE_STRING target, absent;
+    NTSTATUS s;
+    RtlInitUnicodeString(&target, L"\\Registry\\Machine\\System\\CurrentControlSet\\Services\\misc_target");
+    RtlInitUnicodeString(&absent, L"\\Registry\\Machine\\System\\CurrentControlSet\\Services\\no_such_service");
+    s = ZwLoadDriver(&absent);
+    Check("ZwLoadDriver of no service", s == STATUS_OBJECT_NAME_NOT_FOUND, s);
+    s = ZwLoadDriver(&target);
+    Check("ZwLoadDriver", s == STATUS_SUCCESS, s);
+    s = ZwLoadDriver(&target);
+    Check("ZwLoadDriver of a loaded driver", s == STATUS_IMAGE_ALREADY_LOADED, s);
+    s = ZwUnloadDriver(&target);
+    Check("ZwUnloadDriver", s == STATUS_SUCCESS, s);
+    s = ZwUnloadDriver(&target);
+    Check("ZwUnloadDriver of an unloaded driver", s == STATUS_OBJECT_NAME_NOT_FOUND, s);
+}
+
 NTSTATUS DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registryPath)
 {
     RTL_OSVERSIONINFOW version;
@@ -67,6 +86,7 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registryPath)
     count = KeQueryActiveProcessorCount(NULL);
     active = KeQueryActiveProcessors();
     Check("KeQueryActiveProcessors", count > 0 && active == (((KAFFINITY)1 << count) - 1), (ULONG)active);
+    CheckLoadDriver();
     DbgPrint("misc_api: done\n");
     return STATUS_SUCCESS;
 }

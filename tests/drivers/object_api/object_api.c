@@ -129,6 +129,26 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registryPath)
     s = ZwQueryInformationProcess(NtCurrentProcess(), ProcessBasicInformation, &basic, sizeof basic, &got);
     Check("ZwQueryInformationProcess", NT_SUCCESS(s) && basic.UniqueProcessId == 4, s);
 
+    {
+        /* OBJ_PERMANENT: the name stays without handles, until ZwMakeTemporaryObject. */
+        HANDLE permanent = NULL, again = NULL;
+        Named(L"\\ObjectApi\\Permanent", NULL, &a, &u);
+        a.Attributes |= OBJ_PERMANENT;
+        s = ZwCreateEvent(&permanent, EVENT_ALL_ACCESS, &a, NotificationEvent, FALSE);
+        Check("ZwCreateEvent with OBJ_PERMANENT", NT_SUCCESS(s), s);
+        if (permanent) ZwClose(permanent);
+        Named(L"\\ObjectApi\\Permanent", NULL, &a, &u);
+        s = ZwOpenEvent(&again, EVENT_ALL_ACCESS, &a);
+        Check("a permanent name outlives its handles", NT_SUCCESS(s), s);
+        if (NT_SUCCESS(s)) {
+            s = ZwMakeTemporaryObject(again);
+            Check("ZwMakeTemporaryObject", NT_SUCCESS(s), s);
+            ZwClose(again);
+        }
+        s = ZwOpenEvent(&again, EVENT_ALL_ACCESS, &a);
+        Check("a temporary name goes with its last handle", s == STATUS_OBJECT_NAME_NOT_FOUND, s);
+    }
+
     if (duplicate) ZwClose(duplicate);
     if (timer2) ZwClose(timer2);
     if (timer) ZwClose(timer);
