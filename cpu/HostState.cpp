@@ -253,8 +253,8 @@ ntbox_restore_host_state:
   ret
 )");
 
-// ntbox_call_driver(fn, a, b, c, d, e, f): calls the Windows-ABI routine fn(a, b, c, d, e, f) (the
-// fifth and sixth in the stack slots above the home space) and returns its rax. The registers the host's code keeps across calls (rbx, rbp, r12-r15) are saved here and put
+// ntbox_call_driver(fn, a, b, c, d, e, f, g): calls the Windows-ABI routine fn(a, ..., g) (the
+// fifth to seventh in the stack slots above the home space) and returns its rax. The registers the host's code keeps across calls (rbx, rbp, r12-r15) are saved here and put
 // back whatever the routine did to them: a driver that breaks the calling convention (hand-written
 // assembly forgetting to restore rbx) corrupts nothing of the host's.
 asm(R"(
@@ -286,6 +286,8 @@ ntbox_call_driver:
   mov %r9, 0x20(%rsp)
   mov 0x70(%rsp), %rax
   mov %rax, 0x28(%rsp)
+  mov 0x78(%rsp), %rax
+  mov %rax, 0x30(%rsp)
   mov %r8, %r9
   mov %rcx, %r8
   mov %rsi, %rcx

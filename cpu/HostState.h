@@ -14,7 +14,7 @@
 
 // The Windows-ABI call under CallDriver (cpu/HostState.cpp).
 extern "C" std::uint64_t ntbox_call_driver(const void* fn, std::uint64_t a, std::uint64_t b, std::uint64_t c,
-                                            std::uint64_t d, std::uint64_t e, std::uint64_t f);
+                                            std::uint64_t d, std::uint64_t e, std::uint64_t f, std::uint64_t g);
 
 namespace ntbox::cpu {
 
@@ -78,11 +78,12 @@ inline void ReturnFromDriver() {
   if (HostStateDisturbed()) RestoreHostState();
 }
 
-// Calls a driver routine (Windows' ABI, up to six integer or pointer arguments) and puts the host
-// state back when it returns, the registers the host keeps across calls included.
+// Calls a driver routine (Windows' ABI, up to seven integer or pointer arguments: ETW's enable
+// callback has seven) and puts the host state back when it returns, the registers the host keeps
+// across calls included.
 template <class Fn, class... Args>
 decltype(auto) CallDriver(Fn fn, Args... args) {
-  static_assert(std::is_pointer_v<Fn> && sizeof...(Args) <= 6, "a driver routine with at most six arguments");
+  static_assert(std::is_pointer_v<Fn> && sizeof...(Args) <= 7, "a driver routine with at most seven arguments");
   using R = decltype(fn(args...));
   auto word = []<class T>(T v) -> std::uint64_t {
     if constexpr (std::is_pointer_v<T> || std::is_null_pointer_v<T>) {
@@ -91,8 +92,9 @@ decltype(auto) CallDriver(Fn fn, Args... args) {
       return static_cast<std::uint64_t>(v);
     }
   };
-  std::uint64_t a[6] = {word(args)...};
-  const std::uint64_t rax = ntbox_call_driver(reinterpret_cast<const void*>(fn), a[0], a[1], a[2], a[3], a[4], a[5]);
+  std::uint64_t a[7] = {word(args)...};
+  const std::uint64_t rax =
+      ntbox_call_driver(reinterpret_cast<const void*>(fn), a[0], a[1], a[2], a[3], a[4], a[5], a[6]);
   ReturnFromDriver();
   if constexpr (std::is_void_v<R>) {
     (void)rax;

@@ -603,13 +603,18 @@ Result<IoResult> Machine::ClientCall(F&& call) {
   return ToIoResult(status);
 }
 
-Result<void> Machine::ChangeRegistry(FunctionRef<nt::NTSTATUS()> change) {
+Result<void> Machine::RunInKernel(FunctionRef<void()> call) {
   std::lock_guard lock(mutex_);
   if (offline()) return Fail("the machine is not running (its configuration is open offline)", 0, 1062);
   if (kernel_->stopped()) return Fail("the machine has stopped with a bugcheck; boot it again", 0, 1);
   Attached attached;
+  if (!Guarded(call)) return std::unexpected(Error{StopReport(), 0, 0});
+  return {};
+}
+
+Result<void> Machine::ChangeRegistry(FunctionRef<nt::NTSTATUS()> change) {
   nt::NTSTATUS status = nt::STATUS_SUCCESS;
-  if (!Guarded([&] { status = change(); })) return std::unexpected(Error{StopReport(), 0, 0});
+  if (auto r = RunInKernel([&] { status = change(); }); !r) return r;
   if (nt::NT_SUCCESS(status)) return {};
   const std::uint32_t win32 = nt::RtlNtStatusToDosError(status);
   const auto name = nt::NtStatusName(status);

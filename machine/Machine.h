@@ -101,6 +101,9 @@ class Machine : private user::SystemGate {
   // Windows makes reg.exe's: drivers' registry callbacks hear it and may refuse it (the error
   // carries the Win32 code of the NTSTATUS).
   Result<void> ChangeRegistry(FunctionRef<nt::NTSTATUS()> change);
+  // Kernel code a command runs (ETW sessions: providers' enable callbacks are driver code), under
+  // the kernel lock on an attached thread; a bugcheck in it is the error.
+  Result<void> RunInKernel(FunctionRef<void()> call);
 
   // The service control manager. Errors carry the Win32 code sc.exe prints.
   Result<ServiceStatus> CreateService(ServiceConfig config);

@@ -7,6 +7,7 @@
 #include "nt/ex/ExExports.h"
 #include "nt/ex/PoolExports.h"
 #include "nt/ex/WorkQueue.h"
+#include "nt/etw/Etw.h"
 #include "nt/ps/Notify.h"
 #include "nt/ps/PsExports.h"
 #include "nt/kd/DebugPrint.h"
@@ -445,6 +446,19 @@ const auto kExports = std::to_array<Export>({
     NT_FN(ExCancelTimer, DISPATCH_LEVEL),
     NT_FN(ExDeleteTimer, DISPATCH_LEVEL),
     NT_FN(KeSetCoalescableTimer, DISPATCH_LEVEL),
+    // Event Tracing for Windows and WPP (etw/Etw.cpp).
+    NT_FN(EtwRegister, PASSIVE_LEVEL),
+    NT_FN(EtwUnregister, PASSIVE_LEVEL),
+    NT_FN(EtwEventEnabled, HIGH_LEVEL),
+    NT_FN(EtwProviderEnabled, HIGH_LEVEL),
+    NT_FN(EtwWrite, HIGH_LEVEL),
+    NT_FN(EtwWriteEx, HIGH_LEVEL),
+    NT_FN(EtwWriteTransfer, HIGH_LEVEL),
+    NT_FN(EtwWriteString, HIGH_LEVEL),
+    NT_FN(EtwSetInformation, PASSIVE_LEVEL),
+    NT_FN(EtwRegisterClassicProvider, PASSIVE_LEVEL),
+    NT_FN(WmiTraceMessage, HIGH_LEVEL),
+    NT_FN(IoWMIRegistrationControl, PASSIVE_LEVEL),
     // Device queues and system-queued I/O with StartIo (ke/DeviceQueue.cpp, io/StartIo.cpp).
     NT_FN(KeInitializeDeviceQueue, PASSIVE_LEVEL),
     NT_FN(KeInsertDeviceQueue, DISPATCH_LEVEL),

@@ -39,6 +39,8 @@ int RunBcdedit(CommandContext& ctx, const std::vector<std::string>& args);
 int RunLm(CommandContext& ctx, const std::vector<std::string>& args);
 int RunIoctl(CommandContext& ctx, const std::vector<std::string>& args);
 int RunVerifier(CommandContext& ctx, const std::vector<std::string>& args);
+int RunTracelog(CommandContext& ctx, const std::vector<std::string>& args);
+int RunTracefmt(CommandContext& ctx, const std::vector<std::string>& args);
 // One of the above by name (kCommandUsage with a message for an unknown one).
 int RunMachineCommand(CommandContext& ctx, std::string_view command, const std::vector<std::string>& args);
 

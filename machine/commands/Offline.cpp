@@ -26,6 +26,8 @@ int RunMachineCommand(CommandContext& ctx, std::string_view command, const std::
   if (command == "bcdedit") return RunBcdedit(ctx, args);
   if (command == "verifier") return RunVerifier(ctx, args);
   if (command == "ioctl") return RunIoctl(ctx, args);
+  if (command == "tracelog") return RunTracelog(ctx, args);
+  if (command == "tracefmt") return RunTracefmt(ctx, args);
   if (command == "lm") return RunLm(ctx, args);
   ctx.err("ntbox: the server does not know the command '" + std::string(command) + "'\n");
   return kCommandUsage;

@@ -18,6 +18,7 @@
 #include "nt/ps/Notify.h"
 #include "nt/ob/ObCallbacks.h"
 #include "nt/cm/CmCallbacks.h"
+#include "nt/etw/Etw.h"
 #include "nt/ps/SystemThread.h"
 #include "nt/support/Symbolize.h"
 
@@ -68,6 +69,12 @@ std::optional<Violation> LiveWork(const Module& module) {
     return Violation{bugcheck::DRIVER_UNLOADED_WITHOUT_CANCELLING_PENDING_OPERATIONS, {routines.front(), 8, 0, 0},
                      fmt::format("{} unloaded with its notify routine {} still registered", module.fileName,
                                  Symbolize(routines.front()))};
+  }
+  if (const auto routines = etw::ProvidersIn(begin, end); !routines.empty()) {
+    return Violation{bugcheck::DRIVER_UNLOADED_WITHOUT_CANCELLING_PENDING_OPERATIONS, {routines.front(), 8, 0, 0},
+                     fmt::format("{} unloaded with its ETW provider still registered (EtwUnregister; its enable "
+                                 "callback {})",
+                                 module.fileName, Symbolize(routines.front()))};
   }
   if (const auto routines = cm::RegistryCallbacksIn(begin, end); !routines.empty()) {
     return Violation{bugcheck::DRIVER_UNLOADED_WITHOUT_CANCELLING_PENDING_OPERATIONS, {routines.front(), 8, 0, 0},

@@ -210,4 +210,43 @@ TEST_F(KernelApiTest, RegistryCallbacks) {
   EXPECT_EQ(Run("reg delete " + key + " /f").exit, 0);
 }
 
+// ETW the Windows way: a session started before the provider registers enables it while it
+// registers; events pass the session's level and keywords; a classic (WPP) provider gets its
+// logger handle; stopping the session disables both.
+TEST_F(KernelApiTest, EtwSessionsAndWpp) {
+  TestSigningOn();
+  const Outcome start = Run("tracelog -start Early -guid '#8e9f5a3c-1b2d-4c6e-9f01-23456789abcd' -level 4 -flag 0x1");
+  EXPECT_EQ(start.exit, 0) << start.out << start.err;
+  EXPECT_TRUE(Contains(start.out, "Logger Started...")) << start.out;
+  EXPECT_EQ(Run("tracelog -start Early -guid '#8e9f5a3c-1b2d-4c6e-9f01-23456789abcd'").exit, 1) << "a second Early";
+  EXPECT_EQ(Run("tracelog -start Bad -guid '#not-a-guid'").exit, 2);
+  EXPECT_EQ(Run("sc create etw_provider type= kernel binPath= " + Driver("etw_provider.sys")).exit, 0);
+  EXPECT_EQ(Run("sc start etw_provider").exit, 0);
+  EXPECT_EQ(Run("tracelog -enable Early -guid '{5B0E7C11-2A3B-4D5E-8F90-A1B2C3D4E5F6}'").exit, 0);
+  EXPECT_EQ(Run("ioctl '\\\\.\\EtwProvider' 0x223004").exit, 0);
+  const Outcome events = Run("tracefmt Early");
+  EXPECT_EQ(events.exit, 0) << events.err;
+  // The level-4, keyword-1 event with its two fields; the verbose and keyword-2 ones filtered out.
+  EXPECT_TRUE(Contains(events.out, "[NtboxEtwTest] Id 1 Level 4 Keyword 0x1 Task 0 Opcode 0 42 \"hello\"")) << events.out;
+  EXPECT_TRUE(Contains(events.out, "[NtboxEtwTest] Id 0 Level 4 Keyword 0x1 Task 0 Opcode 0 \"a plain string\""))
+      << events.out;
+  EXPECT_FALSE(Contains(events.out, "Id 2 ")) << events.out;
+  EXPECT_FALSE(Contains(events.out, "Id 3 ")) << events.out;
+  EXPECT_TRUE(Contains(events.out, "[WPP 0d1e2f30-4152-6374-8596-a7b8c9daebfc #10] 42 \"text\"")) << events.out;
+  EXPECT_TRUE(Contains(events.out, "Total Events Processed: 3")) << events.out;
+  EXPECT_TRUE(Contains(Run("tracelog -l").out, "Events Written:         3"));
+  const Outcome stop = Run("tracelog -stop Early");
+  EXPECT_EQ(stop.exit, 0) << stop.out << stop.err;
+  EXPECT_EQ(Run("tracefmt Early").exit, 1);
+  const std::string log = Run("dbgview").out;
+  for (const char* line : {"etw_provider: enabled level 4 keywords 0x1 all 0x0", "etw_provider: registered",
+                           "etw_provider: WPP enabled logger 1 level 4 flags 0x1", "etw_provider: fired, 1 enabled",
+                           "etw_provider: disabled", "etw_provider: WPP disabled"}) {
+    EXPECT_TRUE(Contains(log, line)) << line << "\n" << log;
+  }
+  // The enable callback ran while the provider registered, before DriverEntry went on.
+  EXPECT_LT(log.find("etw_provider: enabled level 4"), log.find("etw_provider: registered"));
+  EXPECT_EQ(Run("sc stop etw_provider").exit, 0);
+}
+
 }  // namespace

@@ -210,7 +210,10 @@ std::vector<std::function<int()>> AddMachineCommands(CLI::App& app) {
                                    std::pair{"reg", "The registry, as reg.exe: query, add, delete, export, import"},
                                    std::pair{"bcdedit", "Boot configuration: /set testsigning|debug on|off, /enum"},
                                    std::pair{"verifier", "Driver Verifier, as verifier.exe: /standard, /flags, "
-                                                         "/driver, /all, /query, /querysettings, /reset"}}) {
+                                                         "/driver, /all, /query, /querysettings, /reset"},
+                                   std::pair{"tracelog", "ETW trace sessions, as tracelog.exe: -start NAME -guid #GUID "
+                                                         "-level N -flag 0x..., -enable, -disable, -stop, -q, -l"},
+                                   std::pair{"tracefmt", "The events a trace session kept, one line each: tracefmt NAME"}}) {
     CLI::App* cmd = Passthrough(app, name, description);
     runs.push_back([cmd, o, name]() -> int {
       if (!cmd->parsed()) return -1;

@@ -1,0 +1,222 @@
+// tracelog and tracefmt: trace sessions as the WDK's tracelog.exe starts and stops them (-start NAME
+// -guid #GUID -level N -flag 0x..., -enable, -disable, -stop, -l, -q), and the events a session
+// kept, one line each as tracefmt prints them (the provider, the event's id, level and keywords, and
+// its fields; WPP messages by their message GUID and number, arguments in order).
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <ctime>
+#include <optional>
+
+#include "machine/commands/Command.h"
+#include "nt/etw/Etw.h"
+#include "support/Text.h"
+
+namespace ntbox::machine {
+namespace {
+
+constexpr std::string_view kTracelogUsage =
+    "usage: ntbox tracelog -start NAME [-guid #GUID]... [-level N] [-flag 0xFLAGS] [-matchanykw 0xK] [-matchallkw 0xK]\n"
+    "       ntbox tracelog -enable NAME -guid #GUID...    ntbox tracelog -disable NAME -guid #GUID...\n"
+    "       ntbox tracelog -stop NAME    ntbox tracelog -q NAME    ntbox tracelog -l\n";
+
+std::optional<std::uint64_t> Number(const std::string& text) {
+  try {
+    std::size_t used = 0;
+    const std::uint64_t v = std::stoull(text, &used, 0);
+    if (used != text.size()) return std::nullopt;
+    return v;
+  } catch (...) {
+    return std::nullopt;
+  }
+}
+
+void Describe(CommandContext& ctx, const nt::etw::SessionInfo& s) {
+  std::string out = fmt::format("Logger Name:            {}\nLogger Id:              {}\n", s.name, s.loggerId);
+  out += fmt::format("Level:                  {}\nEnable Flags:           0x{:08X}\n", s.level, s.anyKeyword);
+  if (s.allKeyword) out += fmt::format("Match All Keyword:      0x{:016X}\n", s.allKeyword);
+  for (const auto& g : s.providers) out += fmt::format("Enabled Provider:       {}\n", nt::etw::GuidText(g));
+  out += fmt::format("Events Written:         {}\nEvents Lost:            {}\n", s.events, s.lost);
+  ctx.out(out);
+}
+
+std::optional<nt::etw::SessionInfo> Find(CommandContext& ctx, const std::string& name) {
+  std::optional<nt::etw::SessionInfo> found;
+  (void)ctx.machine.RunInKernel([&] {
+    for (auto& s : nt::etw::Sessions()) {
+      if (s.name == name) found = s;
+    }
+  });
+  return found;
+}
+
+int Failed(CommandContext& ctx, const Error& e) {
+  ctx.out(fmt::format("Operation Status:       {}L      {}\n", e.win32, e.message));
+  return kCommandFailed;
+}
+
+// A field as tracefmt shows an argument without the driver's format: a number when it has a
+// number's size (1, 2, 4 or 8 bytes), text when it is a NUL-terminated string, else its bytes.
+std::string Field(const std::vector<std::uint8_t>& f) {
+  if (f.size() == 1 || f.size() == 2 || f.size() == 4 || f.size() == 8) {
+    std::uint64_t v = 0;
+    for (std::size_t i = 0; i < f.size(); ++i) v |= static_cast<std::uint64_t>(f[i]) << (8 * i);
+    return f.size() == 8 ? fmt::format("0x{:016X}", v) : std::to_string(v);
+  }
+  auto printable = [](std::uint32_t c) { return c >= 0x20 && c < 0x7F; };
+  if (f.size() >= 4 && f.size() % 2 == 0 && f[f.size() - 1] == 0 && f[f.size() - 2] == 0) {
+    std::string text;
+    bool ok = true;
+    for (std::size_t i = 0; i + 2 < f.size() && ok; i += 2) {
+      const std::uint32_t c = f[i] | (f[i + 1] << 8);
+      ok = printable(c);
+      text += static_cast<char>(c);
+    }
+    if (ok) return "\"" + text + "\"";
+  }
+  if (f.size() >= 2 && f.back() == 0) {
+    const std::string text(f.begin(), f.end() - 1);
+    if (std::all_of(text.begin(), text.end(), [&](char c) { return printable(static_cast<unsigned char>(c)); })) {
+      return "\"" + text + "\"";
+    }
+  }
+  std::string hex;
+  for (const auto b : f) hex += fmt::format("{:02x}", b);
+  return "[" + hex + "]";
+}
+
+std::string Time(std::int64_t systemTime) {
+  constexpr std::int64_t kUnixEpoch = 116444736000000000;  // 1970 in 100 ns units since 1601
+  const std::int64_t unix100ns = systemTime - kUnixEpoch;
+  const std::time_t seconds = static_cast<std::time_t>(unix100ns / 10000000);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  return fmt::format("{:02}/{:02}/{:04}-{:02}:{:02}:{:02}.{:07}", tm.tm_mon + 1, tm.tm_mday, tm.tm_year + 1900, tm.tm_hour,
+                     tm.tm_min, tm.tm_sec, unix100ns % 10000000);
+}
+
+}  // namespace
+
+int RunTracelog(CommandContext& ctx, const std::vector<std::string>& args) {
+  if (args.empty() || args[0] == "/?" || args[0] == "-?" || args[0] == "-h" || args[0] == "--help") {
+    ctx.out(std::string(kTracelogUsage));
+    return args.empty() ? kCommandUsage : kCommandOk;
+  }
+  const std::string op = AsciiLower(args[0]);
+  auto usage = [&](std::string_view problem) {
+    ctx.err(fmt::format("ntbox tracelog: {}\n{}", problem, kTracelogUsage));
+    return kCommandUsage;
+  };
+  if (op == "-l") {
+    std::vector<nt::etw::SessionInfo> sessions;
+    if (auto r = ctx.machine.RunInKernel([&] { sessions = nt::etw::Sessions(); }); !r) return Failed(ctx, r.error());
+    for (const auto& s : sessions) {
+      Describe(ctx, s);
+      ctx.out("\n");
+    }
+    if (sessions.empty()) ctx.out("No trace sessions are running.\n");
+    return kCommandOk;
+  }
+  if (args.size() < 2) return usage("a session name is needed");
+  const std::string name = args[1];
+  std::vector<nt::GUID> guids;
+  unsigned level = 0;
+  std::uint64_t any = 0, all = 0;
+  for (std::size_t i = 2; i < args.size(); ++i) {
+    const std::string option = AsciiLower(args[i]);
+    if (i + 1 >= args.size()) return usage("option " + args[i] + " needs a value");
+    const std::string& value = args[++i];
+    if (option == "-guid") {
+      const auto g = nt::etw::ParseGuid(value);
+      if (!g) return usage("not a GUID: " + value + " (#xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)");
+      guids.push_back(*g);
+    } else if (option == "-level") {
+      const auto v = Number(value);
+      if (!v || *v > 255) return usage("-level takes 0 to 255");
+      level = static_cast<unsigned>(*v);
+    } else if (option == "-flag" || option == "-flags" || option == "-matchanykw") {
+      const auto v = Number(value);
+      if (!v) return usage(option + " takes a number (0x...)");
+      any = *v;
+    } else if (option == "-matchallkw") {
+      const auto v = Number(value);
+      if (!v) return usage("-matchallkw takes a number (0x...)");
+      all = *v;
+    } else {
+      return usage("unknown option " + args[i - 1]);
+    }
+  }
+  Result<void> status;
+  if (op == "-start") {
+    auto r = ctx.machine.RunInKernel([&] {
+      status = nt::etw::StartSession(name, static_cast<nt::UCHAR>(level), any, all);
+      for (const auto& g : guids) {
+        if (status) status = nt::etw::EnableProvider(name, g, true);
+      }
+    });
+    if (!r) return Failed(ctx, r.error());
+    if (!status) return Failed(ctx, status.error());
+    ctx.out("Logger Started...\n");
+  } else if (op == "-enable" || op == "-disable") {
+    if (guids.empty()) return usage(op + " needs -guid");
+    auto r = ctx.machine.RunInKernel([&] {
+      for (const auto& g : guids) {
+        if (status) status = nt::etw::EnableProvider(name, g, op == "-enable");
+      }
+    });
+    if (!r) return Failed(ctx, r.error());
+    if (!status) return Failed(ctx, status.error());
+  } else if (op == "-stop") {
+    const auto before = Find(ctx, name);
+    auto r = ctx.machine.RunInKernel([&] { status = nt::etw::StopSession(name); });
+    if (!r) return Failed(ctx, r.error());
+    if (!status) return Failed(ctx, status.error());
+    ctx.out("Operation Status:       0L      The operation completed successfully.\n");
+    if (before) Describe(ctx, *before);
+    return kCommandOk;
+  } else if (op != "-q") {
+    return usage("unknown operation " + args[0]);
+  }
+  const auto now = Find(ctx, name);
+  if (!now) return Failed(ctx, Error{"The instance name passed was not recognized as valid by a WMI data provider.", 0, 4201});
+  ctx.out("Operation Status:       0L      The operation completed successfully.\n");
+  Describe(ctx, *now);
+  return kCommandOk;
+}
+
+int RunTracefmt(CommandContext& ctx, const std::vector<std::string>& args) {
+  if (args.size() != 1 || args[0].starts_with("-")) {
+    ctx.err("usage: ntbox tracefmt SESSION    (the events the running session kept)\n");
+    return kCommandUsage;
+  }
+  Result<std::vector<nt::etw::Event>> events;
+  std::uint64_t lost = 0;
+  if (auto r = ctx.machine.RunInKernel([&] {
+        events = nt::etw::SessionEvents(args[0]);
+        for (const auto& s : nt::etw::Sessions()) {
+          if (s.name == args[0]) lost = s.lost;
+        }
+      });
+      !r) {
+    return Failed(ctx, r.error());
+  }
+  if (!events) return Failed(ctx, events.error());
+  std::string out;
+  for (const auto& e : *events) {
+    out += fmt::format("[{}]{:04X}.{:04X}::{} ", e.sequence, e.processId, e.threadId, Time(e.systemTime));
+    if (e.wpp) {
+      out += fmt::format("[WPP {} #{}]", nt::etw::GuidText(e.messageGuid), e.descriptor.Id);
+    } else {
+      const std::string provider = e.providerName.empty() ? nt::etw::GuidText(e.provider) : e.providerName;
+      out += fmt::format("[{}] Id {} Level {} Keyword 0x{:X} Task {} Opcode {}", provider, e.descriptor.Id,
+                         e.descriptor.Level, e.descriptor.Keyword, e.descriptor.Task, e.descriptor.Opcode);
+    }
+    for (const auto& f : e.fields) out += " " + Field(f);
+    out += "\n";
+  }
+  out += fmt::format("Total Events Processed: {}\nEvents Lost:            {}\n", events->size(), lost);
+  ctx.out(out);
+  return kCommandOk;
+}
+
+}  // namespace ntbox::machine
