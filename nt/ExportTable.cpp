@@ -239,6 +239,8 @@ const auto kExports = std::to_array<Export>({
     NT_ZW(LoadDriver, PASSIVE_LEVEL),
     NT_ZW(UnloadDriver, PASSIVE_LEVEL),
     NT_FN(ObMakeTemporaryObject, PASSIVE_LEVEL),
+    NT_FN(ObSetSecurityObjectByPointer, PASSIVE_LEVEL),
+    NT_ZW(SetSecurityObject, PASSIVE_LEVEL),
     NT_FN(PsLookupThreadByThreadId, APC_LEVEL),
     NT_FN(ObRegisterCallbacks, PASSIVE_LEVEL),
     NT_FN(CmRegisterCallback, PASSIVE_LEVEL),

@@ -161,6 +161,7 @@ const auto kServices = std::to_array<SystemService>({
     NT_SERVICE(NtSetInformationObject),
     NT_SERVICE(NtSetInformationThread),
     NT_SERVICE(NtSetIoCompletion),
+    NT_SERVICE(NtSetSecurityObject),
     NT_SERVICE(NtSetTimer),
     NT_SERVICE(NtSetValueKey),
     NT_SERVICE(NtSuspendThread),

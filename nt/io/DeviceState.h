@@ -1,9 +1,11 @@
 // ntbox's bookkeeping for a device object (the object header's host context).
 #pragma once
 #include <atomic>
+#include <optional>
 
 #include "nt/io/IoTypes.h"
 #include "nt/ob/Object.h"
+#include "nt/se/SecurityDescriptor.h"
 
 namespace ntbox::nt::io {
 
@@ -11,6 +13,8 @@ struct DeviceState {
   std::atomic<int> openFiles{0};
   bool deleted = false;
   DEVICE_OBJECT* attachedTo = nullptr;  // the device below, for IoDetachDevice
+  // The DACL a program's open is checked against (wdmsec's IoCreateDeviceSecure sets it); none: any.
+  std::optional<se::Dacl> dacl;
   // IoSetStartIoAttributes (io/StartIo.cpp).
   bool deferredStartIo = false;
   bool nonCancelableStartIo = false;

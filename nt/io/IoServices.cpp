@@ -15,6 +15,7 @@
 #include "nt/kd/DebugPrint.h"
 #include "nt/io/FileObject.h"
 #include "nt/io/IoExports.h"
+#include "nt/ob/ObExports.h"
 #include "nt/io/IrpBlock.h"
 #include "nt/io/Overlapped.h"
 #include "nt/ke/KeExports.h"
@@ -160,6 +161,14 @@ std::expected<FILE_OBJECT*, NTSTATUS> CreateFileObject(DEVICE_OBJECT* device, st
   if (!state || state->deleted) return std::unexpected(STATUS_NO_SUCH_DEVICE);
   if (device->Flags & DO_DEVICE_INITIALIZING) return std::unexpected(STATUS_NO_SUCH_DEVICE);
   if ((device->Flags & DO_EXCLUSIVE) && state->openFiles.load() > 0) return std::unexpected(STATUS_ACCESS_DENIED);
+  // A program's open is checked against the device's DACL: the device itself always, a name below
+  // it only with FILE_DEVICE_SECURE_OPEN (the driver checks those itself otherwise), as on Windows.
+  constexpr ULONG FILE_DEVICE_SECURE_OPEN = 0x100;
+  if (state->dacl && ExGetPreviousMode() == UserMode &&
+      (remainder.empty() || (device->Characteristics & FILE_DEVICE_SECURE_OPEN)) &&
+      !se::UserMayAccess(*state->dacl, granted, se::GenericMapping{0x120089, 0x120116, 0x1200A0, FILE_ALL_ACCESS})) {
+    return std::unexpected(STATUS_ACCESS_DENIED);
+  }
   FILE_OBJECT* file = NewFileObject(remainder);
   if (!file) return std::unexpected(STATUS_INSUFFICIENT_RESOURCES);
   file->DeviceObject = device;

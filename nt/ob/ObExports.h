@@ -7,6 +7,9 @@
 
 namespace ntbox::nt {
 NTSTATUS NTAPI NtMakeTemporaryObject(HANDLE Handle);
+// Object security (ob/ObSecurity.cpp): a device's DACL.
+NTSTATUS NTAPI ObSetSecurityObjectByPointer(PVOID Object, ULONG SecurityInformation, PVOID SecurityDescriptor);
+NTSTATUS NTAPI NtSetSecurityObject(HANDLE Handle, ULONG SecurityInformation, PVOID SecurityDescriptor);
 void NTAPI ObMakeTemporaryObject(PVOID Object);
 
 namespace ob {

@@ -16,6 +16,7 @@
 #include "nt/ob/Object.h"
 #include "nt/ps/Process.h"
 #include "nt/se/SeExports.h"
+#include "nt/se/SecurityDescriptor.h"
 
 namespace ntbox::nt {
 namespace {
@@ -54,6 +55,18 @@ constexpr Group kGroups[] = {
     {"S-1-2-0", kGroupEnabled},                       // LOCAL
     {kHighIntegrity, kGroupIntegrity},                // Mandatory Label\High Mandatory Level
 };
+
+}  // namespace
+
+bool se::UserTokenHas(std::string_view sid) {
+  if (sid == se::kUserSid) return true;
+  for (const Group& g : kGroups) {
+    if ((g.attributes & kGroupEnabled) == kGroupEnabled && sid == g.sid) return true;
+  }
+  return false;
+}
+
+namespace {
 
 struct Privilege {
   ULONG luid;  // SE_*_PRIVILEGE values; the high part of every LUID is 0

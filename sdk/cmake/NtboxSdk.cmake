@@ -45,6 +45,7 @@ option(NTBOX_DRIVER_DBG "Build drivers with DBG=1 (KdPrint and ASSERT active, as
 
 # ntbox_add_driver(<name> SOURCES <src>... [DBG|NO_DBG] [UNSIGNED] [CLANG] [LIBRARIES <lib>...]
 #                  [COMPILE_OPTIONS <option>...])
+# LIBRARIES wdmsec links the WDK's wdmsec (IoCreateDeviceSecure and the SDDL_DEVOBJ_* strings).
 # CLANG builds with clang (--target=x86_64-w64-mingw32 -fms-extensions) and lld instead of gcc:
 # the way to __try/__except and __finally in a driver, which gcc does not compile. Its debug
 # information is CodeView in <name>.pdb beside the .sys, as a WDK build's.
@@ -61,6 +62,14 @@ function(ntbox_add_driver name)
   if(NOT CMAKE_SYSTEM_NAME STREQUAL "Windows")
     message(FATAL_ERROR "ntbox_add_driver(${name}): configure with the mingw-w64 toolchain file "
                         "(${NTBOX_SDK_DIR}/cmake/mingw-w64-x86_64.cmake)")
+  endif()
+  # LIBRARIES wdmsec: the WDK's IoCreateDeviceSecure library (sdk/src/wdmsec.c), built once.
+  if("wdmsec" IN_LIST ARG_LIBRARIES AND NOT TARGET wdmsec)
+    add_library(wdmsec STATIC "${NTBOX_SDK_DIR}/src/wdmsec.c")
+    target_include_directories(wdmsec SYSTEM PRIVATE "${NTBOX_DDK_INCLUDE_DIR}")
+    target_compile_definitions(wdmsec PRIVATE __USE_MINGW_ANSI_STDIO=0 DBG=0 _AMD64_ _WIN64 _KERNEL_MODE=1
+                                              NTDDI_VERSION=0x0A000000 _WIN32_WINNT=0x0A00)
+    target_compile_options(wdmsec PRIVATE -fno-stack-protector -Wno-multichar)
   endif()
   add_library(${name} SHARED ${ARG_SOURCES} "${NTBOX_SDK_DIR}/src/intrinsics.c")
   set_target_properties(${name} PROPERTIES PREFIX "" SUFFIX ".sys")

@@ -249,4 +249,17 @@ TEST_F(KernelApiTest, EtwSessionsAndWpp) {
   EXPECT_EQ(Run("sc stop etw_provider").exit, 0);
 }
 
+// IoCreateDeviceSecure (the SDK's wdmsec): a program's open meets each device's DACL.
+TEST_F(KernelApiTest, IoCreateDeviceSecure) {
+  ExpectChecks(StartDriver("secure_device"), "secure_device",
+               {"IoCreateDeviceSecure with the documented SDDL strings", "IoCreateDeviceSecure with malformed SDDL"});
+  const Outcome app = Run("run " + Driver("secdev_app.exe"));
+  EXPECT_EQ(app.exit, 0) << app.out << app.err;
+  for (const char* check : {"SecKernelOnly read", "SecSysAll read", "SecAdmAll read-write", "SecAdmRx read",
+                            "SecAdmRx read-write"}) {
+    EXPECT_TRUE(Contains(app.out, std::string("secdev_app: ") + check + " ok")) << check << "\n" << app.out;
+  }
+  EXPECT_EQ(Run("sc stop secure_device").exit, 0);
+}
+
 }  // namespace
