@@ -41,12 +41,13 @@ enum : ULONG {
   RegNtCallbackObjectContextCleanup = 40,
 };
 
-struct REG_KEY_INFORMATION {  // REG_DELETE_KEY_INFORMATION, REG_FLUSH_KEY_INFORMATION
+struct REG_DELETE_KEY_INFORMATION {  // also REG_FLUSH_KEY_INFORMATION
   PVOID Object;
   PVOID CallContext;
   PVOID ObjectContext;
   PVOID Reserved;
 };
+using REG_FLUSH_KEY_INFORMATION = REG_DELETE_KEY_INFORMATION;
 struct REG_SET_VALUE_KEY_INFORMATION {
   PVOID Object;
   UNICODE_STRING* ValueName;
@@ -68,19 +69,31 @@ struct REG_DELETE_VALUE_KEY_INFORMATION {
   PVOID ObjectContext;
   PVOID Reserved;
 };
-struct REG_ENUMERATE_KEY_INFORMATION {  // also REG_ENUMERATE_VALUE_KEY_INFORMATION
+struct REG_ENUMERATE_KEY_INFORMATION {
   PVOID Object;
   ULONG Index;
-  ULONG InformationClass;
-  PVOID Information;
+  ULONG KeyInformationClass;
+  PVOID KeyInformation;
   ULONG Length;
   ULONG* ResultLength;
   PVOID CallContext;
   PVOID ObjectContext;
   PVOID Reserved;
 };
-static_assert(offsetof(REG_ENUMERATE_KEY_INFORMATION, Information) == 0x10);
+static_assert(offsetof(REG_ENUMERATE_KEY_INFORMATION, KeyInformation) == 0x10);
 static_assert(offsetof(REG_ENUMERATE_KEY_INFORMATION, CallContext) == 0x28);
+struct REG_ENUMERATE_VALUE_KEY_INFORMATION {
+  PVOID Object;
+  ULONG Index;
+  ULONG KeyValueInformationClass;
+  PVOID KeyValueInformation;
+  ULONG Length;
+  ULONG* ResultLength;
+  PVOID CallContext;
+  PVOID ObjectContext;
+  PVOID Reserved;
+};
+static_assert(sizeof(REG_ENUMERATE_VALUE_KEY_INFORMATION) == sizeof(REG_ENUMERATE_KEY_INFORMATION));
 struct REG_QUERY_KEY_INFORMATION {
   PVOID Object;
   ULONG KeyInformationClass;

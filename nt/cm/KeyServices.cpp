@@ -456,8 +456,8 @@ NTSTATUS NTAPI NtEnumerateValueKey(HANDLE KeyHandle, ULONG Index, ULONG KeyValue
                                    PVOID KeyValueInformation, ULONG Length, ULONG* ResultLength) {
   KeyRef key;
   if (const NTSTATUS s = key.Open(KeyHandle, KEY_QUERY_VALUE); !NT_SUCCESS(s)) return s;
-  REG_ENUMERATE_KEY_INFORMATION notice{nullptr, Index, KeyValueInformationClass, KeyValueInformation, Length,
-                                       ResultLength, {}, {}, {}};
+  REG_ENUMERATE_VALUE_KEY_INFORMATION notice{nullptr, Index, KeyValueInformationClass, KeyValueInformation, Length,
+                                             ResultLength, {}, {}, {}};
   return Notified(key, RegNtPreEnumerateValueKey, RegNtPostEnumerateValueKey, notice, [&]() -> NTSTATUS {
     const auto path = key.Live();
     if (!path) return STATUS_KEY_DELETED;
@@ -511,7 +511,7 @@ NTSTATUS NTAPI NtDeleteValueKey(HANDLE KeyHandle, UNICODE_STRING* ValueName) {
 NTSTATUS NTAPI NtDeleteKey(HANDLE KeyHandle) {
   KeyRef key;
   if (const NTSTATUS s = key.Open(KeyHandle, DELETE); !NT_SUCCESS(s)) return s;
-  REG_KEY_INFORMATION notice{};
+  REG_DELETE_KEY_INFORMATION notice{};
   return Notified(key, RegNtPreDeleteKey, RegNtPostDeleteKey, notice, [&]() -> NTSTATUS {
     const auto path = key.Live();
     if (!path) return STATUS_KEY_DELETED;
@@ -525,7 +525,7 @@ NTSTATUS NTAPI NtDeleteKey(HANDLE KeyHandle) {
 NTSTATUS NTAPI NtFlushKey(HANDLE KeyHandle) {
   KeyRef key;
   if (const NTSTATUS s = key.Open(KeyHandle, 0); !NT_SUCCESS(s)) return s;
-  REG_KEY_INFORMATION notice{};
+  REG_DELETE_KEY_INFORMATION notice{};
   return Notified(key, RegNtPreFlushKey, RegNtPostFlushKey, notice, [&]() -> NTSTATUS {
     return key.Live() ? STATUS_SUCCESS : STATUS_KEY_DELETED;  // every change is already on disk
   });

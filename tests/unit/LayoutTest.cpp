@@ -15,6 +15,10 @@
 #include "nt/ke/KeTypes.h"
 #include "nt/ke/Thread.h"
 #include "nt/ps/Notify.h"
+#include "nt/cm/CmCallbacks.h"
+#include "nt/etw/Etw.h"
+#include "nt/ob/ObCallbacks.h"
+#include "nt/rtl/RtlExports.h"
 
 namespace {
 
