@@ -4,8 +4,6 @@
 // its fields; WPP messages by their message GUID and number, arguments in order).
 #include <fmt/format.h>
 
-#include <algorithm>
-#include <ctime>
 #include <optional>
 
 #include "machine/commands/Command.h"
@@ -16,7 +14,8 @@ namespace ntbox::machine {
 namespace {
 
 constexpr std::string_view kTracelogUsage =
-    "usage: ntbox tracelog -start NAME [-guid #GUID]... [-level N] [-flag 0xFLAGS] [-matchanykw 0xK] [-matchallkw 0xK]\n"
+    "usage: ntbox tracelog -start NAME [-rt] [-guid #GUID]... [-level N] [-flag 0xFLAGS] [-matchanykw 0xK] "
+    "[-matchallkw 0xK]\n"
     "       ntbox tracelog -enable NAME -guid #GUID...    ntbox tracelog -disable NAME -guid #GUID...\n"
     "       ntbox tracelog -stop NAME    ntbox tracelog -q NAME    ntbox tracelog -l\n";
 
@@ -36,6 +35,7 @@ void Describe(CommandContext& ctx, const nt::etw::SessionInfo& s) {
   out += fmt::format("Level:                  {}\nEnable Flags:           0x{:08X}\n", s.level, s.anyKeyword);
   if (s.allKeyword) out += fmt::format("Match All Keyword:      0x{:016X}\n", s.allKeyword);
   for (const auto& g : s.providers) out += fmt::format("Enabled Provider:       {}\n", nt::etw::GuidText(g));
+  if (s.realTime) out += "Real Time:              events also go to dbgview\n";
   out += fmt::format("Events Written:         {}\nEvents Lost:            {}\n", s.events, s.lost);
   ctx.out(out);
 }
@@ -53,46 +53,6 @@ std::optional<nt::etw::SessionInfo> Find(CommandContext& ctx, const std::string&
 int Failed(CommandContext& ctx, const Error& e) {
   ctx.out(fmt::format("Operation Status:       {}L      {}\n", e.win32, e.message));
   return kCommandFailed;
-}
-
-// A field as tracefmt shows an argument without the driver's format: a number when it has a
-// number's size (1, 2, 4 or 8 bytes), text when it is a NUL-terminated string, else its bytes.
-std::string Field(const std::vector<std::uint8_t>& f) {
-  if (f.size() == 1 || f.size() == 2 || f.size() == 4 || f.size() == 8) {
-    std::uint64_t v = 0;
-    for (std::size_t i = 0; i < f.size(); ++i) v |= static_cast<std::uint64_t>(f[i]) << (8 * i);
-    return f.size() == 8 ? fmt::format("0x{:016X}", v) : std::to_string(v);
-  }
-  auto printable = [](std::uint32_t c) { return c >= 0x20 && c < 0x7F; };
-  if (f.size() >= 4 && f.size() % 2 == 0 && f[f.size() - 1] == 0 && f[f.size() - 2] == 0) {
-    std::string text;
-    bool ok = true;
-    for (std::size_t i = 0; i + 2 < f.size() && ok; i += 2) {
-      const std::uint32_t c = f[i] | (f[i + 1] << 8);
-      ok = printable(c);
-      text += static_cast<char>(c);
-    }
-    if (ok) return "\"" + text + "\"";
-  }
-  if (f.size() >= 2 && f.back() == 0) {
-    const std::string text(f.begin(), f.end() - 1);
-    if (std::all_of(text.begin(), text.end(), [&](char c) { return printable(static_cast<unsigned char>(c)); })) {
-      return "\"" + text + "\"";
-    }
-  }
-  std::string hex;
-  for (const auto b : f) hex += fmt::format("{:02x}", b);
-  return "[" + hex + "]";
-}
-
-std::string Time(std::int64_t systemTime) {
-  constexpr std::int64_t kUnixEpoch = 116444736000000000;  // 1970 in 100 ns units since 1601
-  const std::int64_t unix100ns = systemTime - kUnixEpoch;
-  const std::time_t seconds = static_cast<std::time_t>(unix100ns / 10000000);
-  std::tm tm{};
-  gmtime_r(&seconds, &tm);
-  return fmt::format("{:02}/{:02}/{:04}-{:02}:{:02}:{:02}.{:07}", tm.tm_mon + 1, tm.tm_mday, tm.tm_year + 1900, tm.tm_hour,
-                     tm.tm_min, tm.tm_sec, unix100ns % 10000000);
 }
 
 }  // namespace
@@ -122,8 +82,13 @@ int RunTracelog(CommandContext& ctx, const std::vector<std::string>& args) {
   std::vector<nt::GUID> guids;
   unsigned level = 0;
   std::uint64_t any = 0, all = 0;
+  bool realTime = false;
   for (std::size_t i = 2; i < args.size(); ++i) {
     const std::string option = AsciiLower(args[i]);
+    if (option == "-rt") {
+      realTime = true;
+      continue;
+    }
     if (i + 1 >= args.size()) return usage("option " + args[i] + " needs a value");
     const std::string& value = args[++i];
     if (option == "-guid") {
@@ -149,7 +114,7 @@ int RunTracelog(CommandContext& ctx, const std::vector<std::string>& args) {
   Result<void> status;
   if (op == "-start") {
     auto r = ctx.machine.RunInKernel([&] {
-      status = nt::etw::StartSession(name, static_cast<nt::UCHAR>(level), any, all);
+      status = nt::etw::StartSession(name, static_cast<nt::UCHAR>(level), any, all, realTime);
       for (const auto& g : guids) {
         if (status) status = nt::etw::EnableProvider(name, g, true);
       }
@@ -202,18 +167,7 @@ int RunTracefmt(CommandContext& ctx, const std::vector<std::string>& args) {
   }
   if (!events) return Failed(ctx, events.error());
   std::string out;
-  for (const auto& e : *events) {
-    out += fmt::format("[{}]{:04X}.{:04X}::{} ", e.sequence, e.processId, e.threadId, Time(e.systemTime));
-    if (e.wpp) {
-      out += fmt::format("[WPP {} #{}]", nt::etw::GuidText(e.messageGuid), e.descriptor.Id);
-    } else {
-      const std::string provider = e.providerName.empty() ? nt::etw::GuidText(e.provider) : e.providerName;
-      out += fmt::format("[{}] Id {} Level {} Keyword 0x{:X} Task {} Opcode {}", provider, e.descriptor.Id,
-                         e.descriptor.Level, e.descriptor.Keyword, e.descriptor.Task, e.descriptor.Opcode);
-    }
-    for (const auto& f : e.fields) out += " " + Field(f);
-    out += "\n";
-  }
+  for (const auto& e : *events) out += nt::etw::FormatEvent(e) + "\n";
   out += fmt::format("Total Events Processed: {}\nEvents Lost:            {}\n", events->size(), lost);
   ctx.out(out);
   return kCommandOk;

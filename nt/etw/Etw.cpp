@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdarg>
 #include <cstring>
+#include <ctime>
 #include <deque>
 #include <memory>
 
@@ -15,6 +16,7 @@
 #include "nt/ke/Dispatcher.h"
 #include "nt/ke/KeExports.h"
 #include "nt/ke/Thread.h"
+#include "nt/kd/DebugPrint.h"
 #include "nt/ps/Process.h"
 
 namespace ntbox::nt {
@@ -41,6 +43,7 @@ struct Session {
   std::vector<GUID> guids;
   std::deque<etw::Event> events;
   std::uint64_t total = 0, lost = 0;
+  bool realTime = false;
 
   bool Listens(const GUID& g) const {
     return std::any_of(guids.begin(), guids.end(), [&](const GUID& x) { return std::memcmp(&x, &g, sizeof g) == 0; });
@@ -109,6 +112,8 @@ etw::Event NewEvent(const GUID& provider, const std::string& name) {
 
 void Keep(Session& s, const etw::Event& e) {
   ++s.total;
+  // A real-time session (tracelog -rt) shows each event where DebugView shows debug output.
+  if (s.realTime) Kernel::Current().DebugOutput(kNtboxComponent, 0, "[ETW " + s.name + "] " + etw::FormatEvent(e) + "\n");
   if (s.events.size() >= etw::kMaxEvents) {
     s.events.pop_front();
     ++s.lost;
@@ -300,6 +305,63 @@ NTSTATUS NTAPI IoWMIRegistrationControl(PVOID DeviceObject, ULONG Action) {
 
 namespace etw {
 
+namespace {
+
+// A field as tracefmt shows an argument without the driver's format: a number when it has a
+// number's size (1, 2, 4 or 8 bytes), text when it is a NUL-terminated string, else its bytes.
+std::string FieldText(const std::vector<std::uint8_t>& f) {
+  if (f.size() == 1 || f.size() == 2 || f.size() == 4 || f.size() == 8) {
+    std::uint64_t v = 0;
+    for (std::size_t i = 0; i < f.size(); ++i) v |= static_cast<std::uint64_t>(f[i]) << (8 * i);
+    return f.size() == 8 ? fmt::format("0x{:016X}", v) : std::to_string(v);
+  }
+  auto printable = [](std::uint32_t c) { return c >= 0x20 && c < 0x7F; };
+  if (f.size() >= 4 && f.size() % 2 == 0 && f[f.size() - 1] == 0 && f[f.size() - 2] == 0) {
+    std::string text;
+    bool ok = true;
+    for (std::size_t i = 0; i + 2 < f.size() && ok; i += 2) {
+      const std::uint32_t c = f[i] | (f[i + 1] << 8);
+      ok = printable(c);
+      text += static_cast<char>(c);
+    }
+    if (ok) return "\"" + text + "\"";
+  }
+  if (f.size() >= 2 && f.back() == 0) {
+    const std::string text(f.begin(), f.end() - 1);
+    if (std::all_of(text.begin(), text.end(), [&](char c) { return printable(static_cast<unsigned char>(c)); })) {
+      return "\"" + text + "\"";
+    }
+  }
+  std::string hex;
+  for (const auto b : f) hex += fmt::format("{:02x}", b);
+  return "[" + hex + "]";
+}
+
+std::string TimeText(std::int64_t systemTime) {
+  constexpr std::int64_t kUnixEpoch = 116444736000000000;  // 1970 in 100 ns units since 1601
+  const std::int64_t unix100ns = systemTime - kUnixEpoch;
+  const std::time_t seconds = static_cast<std::time_t>(unix100ns / 10000000);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  return fmt::format("{:02}/{:02}/{:04}-{:02}:{:02}:{:02}.{:07}", tm.tm_mon + 1, tm.tm_mday, tm.tm_year + 1900, tm.tm_hour,
+                     tm.tm_min, tm.tm_sec, unix100ns % 10000000);
+}
+
+}  // namespace
+
+std::string FormatEvent(const Event& e) {
+  std::string out = fmt::format("[{}]{:04X}.{:04X}::{} ", e.sequence, e.processId, e.threadId, TimeText(e.systemTime));
+  if (e.wpp) {
+    out += fmt::format("[WPP {} #{}]", GuidText(e.messageGuid), e.descriptor.Id);
+  } else {
+    const std::string provider = e.providerName.empty() ? GuidText(e.provider) : e.providerName;
+    out += fmt::format("[{}] Id {} Level {} Keyword 0x{:X} Task {} Opcode {}", provider, e.descriptor.Id,
+                       e.descriptor.Level, e.descriptor.Keyword, e.descriptor.Task, e.descriptor.Opcode);
+  }
+  for (const auto& f : e.fields) out += " " + FieldText(f);
+  return out;
+}
+
 std::string GuidText(const GUID& g) {
   return fmt::format("{:08x}-{:04x}-{:04x}-{:02x}{:02x}-{:02x}{:02x}{:02x}{:02x}{:02x}{:02x}", g.Data1, g.Data2,
                      g.Data3, g.Data4[0], g.Data4[1], g.Data4[2], g.Data4[3], g.Data4[4], g.Data4[5], g.Data4[6],
@@ -336,10 +398,11 @@ std::optional<GUID> ParseGuid(std::string_view text) {
   return g;
 }
 
-Result<void> StartSession(const std::string& name, UCHAR level, ULONGLONG anyKeyword, ULONGLONG allKeyword) {
+Result<void> StartSession(const std::string& name, UCHAR level, ULONGLONG anyKeyword, ULONGLONG allKeyword,
+                          bool realTime) {
   if (name.empty()) return Fail("a session needs a name", 0, 87);
   if (SessionNamed(name)) return Fail("Cannot create a file when that file already exists.", 0, 183);
-  auto s = std::make_unique<Session>(Session{name, g_nextLogger++, level, anyKeyword, allKeyword, {}, {}, 0, 0});
+  auto s = std::make_unique<Session>(Session{name, g_nextLogger++, level, anyKeyword, allKeyword, {}, {}, 0, 0, realTime});
   g_sessions.push_back(std::move(s));
   return {};
 }
@@ -370,7 +433,7 @@ Result<void> StopSession(const std::string& name) {
 std::vector<SessionInfo> Sessions() {
   std::vector<SessionInfo> out;
   for (const auto& s : g_sessions) {
-    out.push_back(SessionInfo{s->name, s->guids, s->level, s->any, s->all, s->total, s->lost, s->loggerId});
+    out.push_back(SessionInfo{s->name, s->guids, s->level, s->any, s->all, s->total, s->lost, s->loggerId, s->realTime});
   }
   return out;
 }

@@ -105,12 +105,19 @@ struct SessionInfo {
   ULONGLONG anyKeyword = 0, allKeyword = 0;
   std::uint64_t events = 0, lost = 0;
   USHORT loggerId = 0;
+  bool realTime = false;  // events also go to the debug output (dbgview)
 };
 
 constexpr std::size_t kMaxEvents = 100000;
 
+// One event as tracefmt prints it: sequence, process.thread, time, the provider (its name when the
+// driver gave it), id, level, keywords, task, opcode, then each field (a number for a 1-, 2-, 4- or
+// 8-byte field, text for a NUL-terminated string, else its bytes); a WPP message by its GUID and number.
+std::string FormatEvent(const Event& event);
+
 // The machine's side (call under the kernel lock, on an attached thread: enable callbacks run).
-Result<void> StartSession(const std::string& name, UCHAR level, ULONGLONG anyKeyword, ULONGLONG allKeyword);
+Result<void> StartSession(const std::string& name, UCHAR level, ULONGLONG anyKeyword, ULONGLONG allKeyword,
+                          bool realTime = false);
 Result<void> StopSession(const std::string& name);
 Result<void> EnableProvider(const std::string& session, const GUID& provider, bool enable);
 std::vector<SessionInfo> Sessions();

@@ -246,6 +246,13 @@ TEST_F(KernelApiTest, EtwSessionsAndWpp) {
   }
   // The enable callback ran while the provider registered, before DriverEntry went on.
   EXPECT_LT(log.find("etw_provider: enabled level 4"), log.find("etw_provider: registered"));
+  // A real-time session shows each event in dbgview as it is written.
+  EXPECT_EQ(Run("tracelog -start Live -rt -guid '#8e9f5a3c-1b2d-4c6e-9f01-23456789abcd' -level 5").exit, 0);
+  EXPECT_EQ(Run("ioctl '\\\\.\\EtwProvider' 0x223004").exit, 0);
+  const std::string live = Run("dbgview").out;
+  EXPECT_TRUE(Contains(live, "[ETW Live] [")) << live;
+  EXPECT_TRUE(Contains(live, "[NtboxEtwTest] Id 2 Level 5 Keyword 0x1 Task 0 Opcode 0 42 \"hello\"")) << live;
+  EXPECT_EQ(Run("tracelog -stop Live").exit, 0);
   EXPECT_EQ(Run("sc stop etw_provider").exit, 0);
 }
 
