@@ -7,7 +7,9 @@
 #include "nt/Status.h"
 #include "nt/io/IoExports.h"
 #include "nt/mm/Probe.h"
+#include "nt/ob/ObExports.h"
 #include "nt/ob/Object.h"
+#include "nt/se/SecurityDescriptor.h"
 #include "support/Utf16.h"
 
 namespace ntbox::nt {
@@ -33,6 +35,10 @@ std::string ServiceName(const UNICODE_STRING* key) {
 }
 
 NTSTATUS Control(const UNICODE_STRING* key, bool load) {
+  // A program needs SeLoadDriverPrivilege enabled (AdjustTokenPrivileges), as on Windows.
+  if (ExGetPreviousMode() == UserMode && !se::PrivilegeEnabled(se::SE_LOAD_DRIVER_PRIVILEGE)) {
+    return STATUS_PRIVILEGE_NOT_HELD;
+  }
   const std::string name = ServiceName(key);
   if (name.empty()) return STATUS_OBJECT_NAME_NOT_FOUND;
   const auto& control = Kernel::Current().config().serviceControl;

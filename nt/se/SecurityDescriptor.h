@@ -38,4 +38,8 @@ bool UserMayAccess(const Dacl& dacl, ACCESS_MASK desired, const GenericMapping& 
 // Whether the program token carries the SID (the user's, or an enabled group's).
 bool UserTokenHas(std::string_view sid);
 
+// Whether the calling process's token has the privilege (SE_*_PRIVILEGE) enabled.
+constexpr ULONG SE_LOAD_DRIVER_PRIVILEGE = 10;
+bool PrivilegeEnabled(ULONG privilege);
+
 }  // namespace ntbox::nt::se

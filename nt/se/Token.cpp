@@ -264,6 +264,20 @@ void* PrimaryToken(ps::Process& process) {
   return process.token;
 }
 
+}  // namespace
+
+bool se::PrivilegeEnabled(ULONG privilege) {
+  void* token = PrimaryToken(ps::CurrentProcess());
+  auto& data = *static_cast<TokenData*>(ob::HeaderOf(token)->hostContext);
+  std::lock_guard lock(data.mutex);
+  for (const Privilege& p : data.privileges) {
+    if (p.luid == privilege) return (p.attributes & SE_PRIVILEGE_ENABLED) != 0;
+  }
+  return false;
+}
+
+namespace {
+
 // A token by handle or pseudo handle.
 class TokenRef {
  public:

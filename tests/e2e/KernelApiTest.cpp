@@ -97,6 +97,12 @@ TEST_F(KernelApiTest, VersionChecksUuidsAndProcessors) {
   EXPECT_TRUE(Contains(log, "This is my first sample driver")) << log;
   EXPECT_TRUE(Contains(log, "This driver unloaded")) << log;
   EXPECT_TRUE(Contains(Run("sc query misc_target").out, "STOPPED"));
+  // A program loads it with NtLoadDriver once it enables SeLoadDriverPrivilege.
+  const Outcome app = Run("run " + Driver("loaddrv_app.exe"));
+  EXPECT_EQ(app.exit, 0) << app.out << app.err;
+  for (const char* check : {"NtLoadDriver without SeLoadDriverPrivilege", "NtLoadDriver", "NtUnloadDriver"}) {
+    EXPECT_TRUE(Contains(app.out, std::string("loaddrv_app: ") + check + " ok")) << check << "\n" << app.out;
+  }
 }
 
 // Requests a program sends wait in the device queue behind the current one, start in arrival order
