@@ -142,6 +142,12 @@ void NTAPI KeRevertToUserGroupAffinityThread(GROUP_AFFINITY* PreviousAffinity) {
 }
 
 void NTAPI KeGenericCallDpc(PKDEFERRED_ROUTINE_FN Routine, PVOID Context) {
+  // It waits for every processor's DPC: from DISPATCH_LEVEL (a DPC of this very processor) that
+  // wait could never end, so it stops the machine instead of hanging it.
+  if (KeGetCurrentIrql() > APC_LEVEL) {
+    RaiseBugCheck(bugcheck::IRQL_NOT_LESS_OR_EQUAL, 0, KeGetCurrentIrql(), 0, NTBOX_CALLER,
+                  "KeGenericCallDpc called above APC_LEVEL: it waits for a DPC on every processor", NTBOX_CALLER);
+  }
   // One at a time: two calls' routines waiting at each other's barriers would never meet.
   ke::WaitInDriver([] { return g_call == nullptr; });
   GenericCall call;

@@ -143,6 +143,7 @@ INSTANTIATE_TEST_SUITE_P(
         Misbehaviour{"double_free", 4, "*** STOP: 0x000000C2 (0x0000000000000007,"},
         Misbehaviour{"affinity_none", 4, "*** STOP: 0x00000003 (0x0000010000000000,0x0000000000000003,"},
         Misbehaviour{"generic_call_stranded", 4, "returned without reaching it", false},
+        Misbehaviour{"generic_call_at_dispatch", 4, "*** STOP: 0x0000000A ("},
         Misbehaviour{"wrong_tag", 4, "*** STOP: 0x000000C2 (0x000000000000000A,"},
         Misbehaviour{"bad_string", 4, "called from misbehave!DriverEntry+0x"},
         Misbehaviour{"stack_overflow", 4, "*** STOP: 0x0000007F (0x0000000000000008,"},
@@ -330,6 +331,15 @@ TEST(Load, DamagedDebugInformationStillGivesTheReport) {
 }
 
 // Pool freed while the kernel still uses an object inside it.
+// KeGenericCallDpc waits for a DPC on every processor: called at DISPATCH_LEVEL by a driver the
+// verifier does not watch, that wait could never end, so the machine stops instead of hanging.
+TEST(Load, GenericCallAtDispatchStopsRatherThanHangs) {
+  const Outcome r = Ntbox("load --no-verifier --service generic_call_at_dispatch " + Driver("misbehave.sys"));
+  EXPECT_EQ(r.exit, 4) << r.out << r.err;
+  EXPECT_NE((r.out + r.err).find("KeGenericCallDpc called above APC_LEVEL"), std::string::npos) << r.out << r.err;
+  EXPECT_NE(r.out.find("*** STOP: 0x0000000A (0x0000000000000000,0x0000000000000002,"), std::string::npos) << r.out;
+}
+
 TEST(Load, FreeingPoolWithLiveObjectsInIt) {
   Outcome r = Ntbox("load --service free_live_resource " + Driver("misbehave.sys"));
   EXPECT_EQ(r.exit, 4);

@@ -311,6 +311,11 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)
         KeSetSystemAffinityThread((KAFFINITY)1 << 40);
     } else if (Is(RegistryPath, L"generic_call_stranded")) {
         KeGenericCallDpc(StrandingCall, NULL);
+    } else if (Is(RegistryPath, L"generic_call_at_dispatch")) {
+        KIRQL old;
+        KeRaiseIrql(DISPATCH_LEVEL, &old);
+        KeGenericCallDpc(StrandingCall, NULL);
+        KeLowerIrql(old);
     } else if (Is(RegistryPath, L"double_free")) {
         PVOID p = ExAllocatePoolWithTag(NonPagedPoolNx, 32, 'lbuD');
         ExFreePoolWithTag(p, 'lbuD');
