@@ -44,6 +44,7 @@ struct Session {
   std::deque<etw::Event> events;
   std::uint64_t total = 0, lost = 0;
   bool realTime = false;
+  std::size_t bytes = 0;  // the kept events' fields
 
   bool Listens(const GUID& g) const {
     return std::any_of(guids.begin(), guids.end(), [&](const GUID& x) { return std::memcmp(&x, &g, sizeof g) == 0; });
@@ -110,15 +111,26 @@ etw::Event NewEvent(const GUID& provider, const std::string& name) {
   return e;
 }
 
+std::size_t BytesOf(const etw::Event& e) {
+  std::size_t n = sizeof e;
+  for (const auto& f : e.fields) n += f.size();
+  return n;
+}
+
 void Keep(Session& s, const etw::Event& e) {
   ++s.total;
   // A real-time session (tracelog -rt) shows each event where DebugView shows debug output.
   if (s.realTime) Kernel::Current().DebugOutput(kNtboxComponent, 0, "[ETW " + s.name + "] " + etw::FormatEvent(e) + "\n");
-  if (s.events.size() >= etw::kMaxEvents) {
+  // A session keeps the newest events within its count and size (a driver writing without end
+  // cannot take the host's memory); the oldest go first and count as lost.
+  const std::size_t size = BytesOf(e);
+  while (!s.events.empty() && (s.events.size() >= etw::kMaxEvents || s.bytes + size > etw::kMaxSessionBytes)) {
+    s.bytes -= BytesOf(s.events.front());
     s.events.pop_front();
     ++s.lost;
   }
   s.events.push_back(e);
+  s.bytes += size;
 }
 
 // The user data, copied; a descriptor pointing at nothing readable fails the write.

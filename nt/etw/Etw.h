@@ -2,7 +2,7 @@
 // providers through EtwRegisterClassicProvider), trace sessions the machine starts and stops
 // (`ntbox tracelog`, tracelog.exe's syntax) that enable providers by GUID with a level and
 // keywords, firing the providers' enable callbacks, and the events written while a session
-// listens, kept in the session (the last kMaxEvents) for `ntbox tracefmt`.
+// listens, kept in the session (the newest kMaxEvents, within kMaxSessionBytes) for `ntbox tracefmt`.
 #pragma once
 #include <cstdint>
 #include <optional>
@@ -109,6 +109,7 @@ struct SessionInfo {
 };
 
 constexpr std::size_t kMaxEvents = 100000;
+constexpr std::size_t kMaxSessionBytes = 64u << 20;
 
 // One event as tracefmt prints it: sequence, process.thread, time, the provider (its name when the
 // driver gave it), id, level, keywords, task, opcode, then each field (a number for a 1-, 2-, 4- or

@@ -259,6 +259,16 @@ TEST_F(KernelApiTest, EtwSessionsAndWpp) {
   EXPECT_TRUE(Contains(live, "[ETW Live] [")) << live;
   EXPECT_TRUE(Contains(live, "[NtboxEtwTest] Id 2 Level 5 Keyword 0x1 Task 0 Opcode 0 42 \"hello\"")) << live;
   EXPECT_EQ(Run("tracelog -stop Live").exit, 0);
+  // A session keeps what fits in its 64 MiB; 3000 events of 32 KiB lose the oldest, counted.
+  EXPECT_EQ(Run("tracelog -start Flood -guid '#8e9f5a3c-1b2d-4c6e-9f01-23456789abcd' -level 4").exit, 0);
+  EXPECT_EQ(Run("ioctl '\\\\.\\EtwProvider' 0x223008").exit, 0);
+  const Outcome flood = Run("tracelog -q Flood");
+  EXPECT_TRUE(Contains(flood.out, "Events Written:         3000")) << flood.out;
+  const std::regex lost("Events Lost:\\s+([0-9]+)");
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(flood.out, m, lost)) << flood.out;
+  EXPECT_GT(std::stoi(m[1]), 900) << flood.out;
+  EXPECT_EQ(Run("tracelog -stop Flood").exit, 0);
   EXPECT_EQ(Run("sc stop etw_provider").exit, 0);
 }
 

@@ -7,6 +7,8 @@
 #include <ntddk.h>
 
 #define ETW_IOCTL_FIRE CTL_CODE(FILE_DEVICE_UNKNOWN, 0xC01, METHOD_BUFFERED, FILE_ANY_ACCESS)
+/* 0x223008: 3000 events of 32 KiB each, more than a session keeps. */
+#define ETW_IOCTL_FLOOD CTL_CODE(FILE_DEVICE_UNKNOWN, 0xC02, METHOD_BUFFERED, FILE_ANY_ACCESS)
 
 NTKERNELAPI NTSTATUS NTAPI EtwSetInformation(REGHANDLE RegHandle, ULONG InformationClass, PVOID EventInformation,
                                              ULONG InformationLength);
@@ -107,6 +109,22 @@ static void Fire(void) {
   DbgPrint("etw_provider: fired, %lu enabled\n", written);
 }
 
+static void Flood(void) {
+  EVENT_DESCRIPTOR d;
+  EVENT_DATA_DESCRIPTOR data;
+  PVOID payload = ExAllocatePoolWithTag(NonPagedPoolNx, 32 * 1024, 'dolF');
+  ULONG i;
+  if (!payload) return;
+  RtlFillMemory(payload, 32 * 1024, 0xAB);
+  RtlZeroMemory(&d, sizeof d);
+  d.Id = 9;
+  d.Level = 4;
+  d.Keyword = 0x1;
+  EventDataDescCreate(&data, payload, 32 * 1024);
+  for (i = 0; i < 3000; ++i) EtwWrite(g_provider, &d, NULL, 1, &data);
+  ExFreePoolWithTag(payload, 'dolF');
+}
+
 static NTSTATUS Complete(PIRP irp, NTSTATUS status) {
   irp->IoStatus.Status = status;
   irp->IoStatus.Information = 0;
@@ -120,11 +138,15 @@ static NTSTATUS CreateClose(PDEVICE_OBJECT device, PIRP irp) {
 }
 
 static NTSTATUS DeviceControl(PDEVICE_OBJECT device, PIRP irp) {
+  ULONG code = IoGetCurrentIrpStackLocation(irp)->Parameters.DeviceIoControl.IoControlCode;
   UNREFERENCED_PARAMETER(device);
-  if (IoGetCurrentIrpStackLocation(irp)->Parameters.DeviceIoControl.IoControlCode != ETW_IOCTL_FIRE) {
+  if (code == ETW_IOCTL_FIRE) {
+    Fire();
+  } else if (code == ETW_IOCTL_FLOOD) {
+    Flood();
+  } else {
     return Complete(irp, STATUS_INVALID_DEVICE_REQUEST);
   }
-  Fire();
   return Complete(irp, STATUS_SUCCESS);
 }
 
