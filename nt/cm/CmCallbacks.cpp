@@ -45,6 +45,8 @@ Registration* ByCookie(std::int64_t cookie) {
 NTSTATUS Add(PEX_CALLBACK_FUNCTION function, long double altitude, PVOID context, LARGE_INTEGER* cookie) {
   if (!function || !cookie) return STATUS_INVALID_PARAMETER;
   std::lock_guard lock(ke::TheKernelLock());
+  // Windows keeps at most 100 registry callbacks; so does ntbox (a driver registering in a loop).
+  if (g_registrations.size() >= 100) return STATUS_INSUFFICIENT_RESOURCES;
   for (const auto& r : g_registrations) {
     if (r->altitude == altitude) return STATUS_FLT_INSTANCE_ALTITUDE_COLLISION;
   }

@@ -26,6 +26,7 @@ constexpr ULONG EVENT_CONTROL_CODE_DISABLE_PROVIDER = 0, EVENT_CONTROL_CODE_ENAB
 constexpr UCHAR WMI_ENABLE_EVENTS = 4, WMI_DISABLE_EVENTS = 5;
 constexpr ULONG EventProviderSetTraits = 2;
 constexpr std::size_t kMaxEventBytes = 0xFFCA;  // what one ETW event may carry
+constexpr std::size_t kMaxProviders = 4096;     // registrations a machine holds (a driver registering in a loop)
 
 struct Provider {
   GUID guid;
@@ -181,6 +182,7 @@ REGHANDLE Add(Provider provider) {
 NTSTATUS NTAPI EtwRegister(const GUID* ProviderId, PETWENABLECALLBACK EnableCallback, PVOID CallbackContext,
                            REGHANDLE* RegHandle) {
   if (!ProviderId || !RegHandle) return STATUS_INVALID_PARAMETER;
+  if (g_providers.size() >= kMaxProviders) return STATUS_INSUFFICIENT_RESOURCES;
   *RegHandle = Add(Provider{*ProviderId, EnableCallback, nullptr, CallbackContext, {}});
   return STATUS_SUCCESS;
 }
@@ -189,6 +191,7 @@ NTSTATUS NTAPI EtwRegisterClassicProvider(const GUID* ProviderGuid, ULONG Type, 
                                           PVOID CallbackContext, REGHANDLE* RegHandle) {
   (void)Type;
   if (!ProviderGuid || !RegHandle) return STATUS_INVALID_PARAMETER;
+  if (g_providers.size() >= kMaxProviders) return STATUS_INSUFFICIENT_RESOURCES;
   *RegHandle = Add(Provider{*ProviderGuid, nullptr, EnableCallback, CallbackContext, {}});
   return STATUS_SUCCESS;
 }

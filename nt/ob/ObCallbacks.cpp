@@ -78,6 +78,8 @@ NTSTATUS NTAPI ObRegisterCallbacks(OB_CALLBACK_REGISTRATION* CallbackRegistratio
     registration->entries.push_back(Entry{type, o.Operations, o.PreOperation, o.PostOperation});
   }
   std::lock_guard lock(ke::TheKernelLock());
+  // Bounded, as every callback list of the kernel is (a driver registering in a loop).
+  if (g_registrations.size() >= 64) return STATUS_INSUFFICIENT_RESOURCES;
   for (const auto& other : g_registrations) {
     if (other->rank == registration->rank) return STATUS_FLT_INSTANCE_ALTITUDE_COLLISION;
   }

@@ -190,6 +190,7 @@ TEST_F(KernelApiTest, RegistryCallbacks) {
   ExpectChecks(StartDriver("reg_callbacks"), "reg_callbacks",
                {"CmGetCallbackVersion", "CmRegisterCallbackEx", "CmRegisterCallbackEx at a taken altitude",
                 "CmRegisterCallbackEx with a bad altitude", "CmRegisterCallback", "CmUnRegisterCallback of no cookie",
+                "registry callbacks are limited to 100",
                 "ZwCreateKey of the watched key", "the guard blocks a driver's ZwSetValueKey", "and lets others through",
                 "MmGetSystemRoutineAddress"});
   const Outcome app = Run("run " + Driver("regcb_app.exe"));

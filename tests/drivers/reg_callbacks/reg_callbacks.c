@@ -249,6 +249,14 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registryPath) {
   Check("CmRegisterCallback", NT_SUCCESS(s), s);
   s = CmUnRegisterCallback(extra);
   Check("CmUnRegisterCallback of no cookie", s == STATUS_INVALID_PARAMETER, s);
+  {
+    /* A driver registering without end meets Windows' limit of 100 registry callbacks. */
+    static LARGE_INTEGER more[128];
+    ULONG n = 0, i;
+    while (n < 128 && NT_SUCCESS(s = CmRegisterCallback(Observer, NULL, &more[n]))) ++n;
+    Check("registry callbacks are limited to 100", n == 98 && s == STATUS_INSUFFICIENT_RESOURCES, n);
+    for (i = 0; i < n; ++i) CmUnRegisterCallback(more[i]);
+  }
   CheckOwnCalls();
 
   RtlInitUnicodeString(&name, L"\\Device\\RegCallbacks");
