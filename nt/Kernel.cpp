@@ -312,6 +312,12 @@ const Module* Kernel::ModuleAt(std::uint64_t address) const {
   return nullptr;
 }
 
+bool Kernel::IntegrityChecked(std::uint64_t routine) const {
+  constexpr std::uint16_t kForceIntegrity = 0x80;  // IMAGE_DLLCHARACTERISTICS_FORCE_INTEGRITY
+  const Module* module = ModuleAt(routine);
+  return !module || (module->dllCharacteristics & kForceIntegrity);
+}
+
 std::vector<Kernel::ModuleInfo> Kernel::ModuleInfos() const {
   std::lock_guard lock(mutex_);
   std::vector<ModuleInfo> out;

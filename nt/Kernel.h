@@ -130,6 +130,10 @@ class Kernel {
   void UnloadModule(Module* module);
   // The module containing address, or nullptr. Lock-free: the trap handler calls it.
   const Module* ModuleAt(std::uint64_t address) const;
+  // Whether a routine may be registered where Windows asks for an image linked with
+  // /INTEGRITYCHECK (PsSetCreateProcessNotifyRoutineEx, ObRegisterCallbacks): false for a driver
+  // image without IMAGE_DLLCHARACTERISTICS_FORCE_INTEGRITY.
+  bool IntegrityChecked(std::uint64_t routine) const;
   std::vector<const Module*> Modules() const;
   // Copies, taken under the kernel's own lock only (not the kernel lock driver code holds): what
   // lm shows, answered even while driver code runs at DISPATCH_LEVEL.

@@ -34,6 +34,8 @@ std::vector<std::unique_ptr<Registration>> g_registrations;
 std::int64_t g_nextCookie = 0x1000;
 // Contexts routines attached to key objects (CmSetCallbackObjectContext).
 std::map<std::pair<const void*, std::int64_t>, PVOID> g_objectContexts;
+// The names CmCallbackGetKeyObjectID hands out, each living as long as its key object.
+std::map<const void*, std::pair<std::u16string, UNICODE_STRING>> g_objectNames;
 
 Registration* ByCookie(std::int64_t cookie) {
   for (const auto& r : g_registrations) {
@@ -151,15 +153,14 @@ void NTAPI CmCallbackReleaseKeyObjectIDEx(const UNICODE_STRING* ObjectName) {
   if (ObjectName) ExFreePoolWithTag(const_cast<UNICODE_STRING*>(ObjectName), kNameTag);
 }
 
-// The older form: the name lives as long as the object does (kept with the context map's names).
+// The older form: the name lives as long as the object does.
 NTSTATUS NTAPI CmCallbackGetKeyObjectID(LARGE_INTEGER* Cookie, PVOID Object, ULONG_PTR* ObjectID,
                                         const UNICODE_STRING** ObjectName) {
-  static std::map<const void*, std::pair<std::u16string, UNICODE_STRING>> names;
   ob::ObjectHeader* h = ob::HeaderOf(Object);
   if (!Cookie || !ByCookie(Cookie->QuadPart) || !h || h->type != &ob::KeyType()) return STATUS_INVALID_PARAMETER;
   const NTSTATUS s = CmCallbackGetKeyObjectIDEx(Cookie, Object, ObjectID, nullptr, 0);
   if (!NT_SUCCESS(s) || !ObjectName) return s;
-  auto& [text, view] = names[Object];
+  auto& [text, view] = g_objectNames[Object];
   text = cm::KeyObjectName(Object);
   view = UNICODE_STRING{static_cast<USHORT>(text.size() * 2), static_cast<USHORT>(text.size() * 2), text.data()};
   *ObjectName = &view;
@@ -207,6 +208,7 @@ NTSTATUS Notification::Post(ULONG notifyClass, NTSTATUS status, void* object) {
 }
 
 void KeyObjectDeleted(void* object) {
+  g_objectNames.erase(object);
   for (auto c = g_objectContexts.begin(); c != g_objectContexts.end();) {
     if (c->first.first != object) {
       ++c;

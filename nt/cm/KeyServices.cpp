@@ -131,10 +131,13 @@ NTSTATUS OpenOrCreate(HANDLE* handle, ACCESS_MASK access, PVOID objectAttributes
   ULONG disposition = REG_OPENED_EXISTING_KEY;
   void* object = nullptr;
   NTSTATUS status = STATUS_SUCCESS;
-  std::u16string name = a.name;
-  UNICODE_STRING nameView{static_cast<USHORT>(name.size() * 2), static_cast<USHORT>(name.size() * 2), name.data()};
   REG_CREATE_KEY_INFORMATION_V1 info{};
+  std::u16string name;
+  UNICODE_STRING nameView{};
   if (cm::CallbacksRegistered()) {
+    // The routines get a kernel copy of the name (the caller's may be a program's).
+    name = a.name;
+    nameView = UNICODE_STRING{static_cast<USHORT>(name.size() * 2), static_cast<USHORT>(name.size() * 2), name.data()};
     info.CompleteName = &nameView;
     info.RootObject = root.object();
     info.ObjectType = &ob::KeyType();

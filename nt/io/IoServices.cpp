@@ -143,14 +143,7 @@ void HookFileType() {
 
 namespace {
 
-ACCESS_MASK MapGeneric(ACCESS_MASK access) {
-  ACCESS_MASK out = access & ~(GENERIC_READ | GENERIC_WRITE | GENERIC_EXECUTE | GENERIC_ALL);
-  if (access & GENERIC_READ) out |= 0x120089;   // FILE_GENERIC_READ
-  if (access & GENERIC_WRITE) out |= 0x120116;  // FILE_GENERIC_WRITE
-  if (access & GENERIC_EXECUTE) out |= 0x1200A0;
-  if (access & GENERIC_ALL) out |= FILE_ALL_ACCESS;
-  return out;
-}
+ACCESS_MASK MapGeneric(ACCESS_MASK access) { return se::MapGenericRights(access, se::kFileGenericMapping); }
 
 // A file object on device for the caller, after a successful IRP_MJ_CREATE.
 std::expected<FILE_OBJECT*, NTSTATUS> CreateFileObject(DEVICE_OBJECT* device, std::u16string_view remainder,
@@ -166,7 +159,7 @@ std::expected<FILE_OBJECT*, NTSTATUS> CreateFileObject(DEVICE_OBJECT* device, st
   constexpr ULONG FILE_DEVICE_SECURE_OPEN = 0x100;
   if (state->dacl && ExGetPreviousMode() == UserMode &&
       (remainder.empty() || (device->Characteristics & FILE_DEVICE_SECURE_OPEN)) &&
-      !se::UserMayAccess(*state->dacl, granted, se::GenericMapping{0x120089, 0x120116, 0x1200A0, FILE_ALL_ACCESS})) {
+      !se::UserMayAccess(*state->dacl, granted, se::kFileGenericMapping)) {
     return std::unexpected(STATUS_ACCESS_DENIED);
   }
   FILE_OBJECT* file = NewFileObject(remainder);

@@ -23,6 +23,7 @@
 #include "nt/ke/KeTypes.h"
 #include "nt/ke/Processors.h"
 #include "nt/ke/Thread.h"
+#include "nt/ps/PsExports.h"
 #include "nt/support/Symbolize.h"
 
 namespace ntbox::nt {
@@ -30,18 +31,14 @@ namespace {
 
 constexpr KIRQL IPI_LEVEL = 14;
 
-std::uint64_t ActiveProcessors() {
-  const std::uint32_t n = Kernel::Current().processors().count();
-  return n >= 64 ? ~0ull : (1ull << n) - 1;
-}
-
 // Moves the thread into the set; a set naming no processor of the machine is INVALID_AFFINITY_SET.
 void SetSystemAffinity(ke::KernelThread* t, std::uint64_t affinity, ULONG64 caller) {
-  const std::uint64_t usable = affinity & ActiveProcessors();
+  const std::uint64_t active = KeQueryActiveProcessors();
+  const std::uint64_t usable = affinity & active;
   if (usable == 0) {
-    RaiseBugCheck(bugcheck::INVALID_AFFINITY_SET, affinity, ActiveProcessors(), 0, 0,
+    RaiseBugCheck(bugcheck::INVALID_AFFINITY_SET, affinity, active, 0, 0,
                   fmt::format("a system affinity of {:#x} names no processor of the machine (active: {:#x})", affinity,
-                              ActiveProcessors()),
+                              active),
                   caller);
   }
   if (t->systemAffinity == 0) t->userProcessor = t->processor;

@@ -15,7 +15,6 @@ namespace ntbox::nt {
 namespace {
 
 constexpr NTSTATUS STATUS_FLT_INSTANCE_ALTITUDE_COLLISION = static_cast<NTSTATUS>(0xC01C0011);
-constexpr std::uint16_t kForceIntegrity = 0x80;  // IMAGE_DLLCHARACTERISTICS_FORCE_INTEGRITY
 
 struct Entry {
   ob::ObjectType* type;
@@ -43,9 +42,7 @@ ob::ObjectType* CallbackType(PVOID* exported) {
 }
 
 bool InSignedImage(const void* routine) {
-  if (!routine) return true;
-  const Module* module = Kernel::Current().ModuleAt(reinterpret_cast<std::uint64_t>(routine));
-  return module && (module->dllCharacteristics & kForceIntegrity);
+  return Kernel::Current().IntegrityChecked(reinterpret_cast<std::uint64_t>(routine));
 }
 
 }  // namespace

@@ -46,9 +46,7 @@ NTSTATUS NTAPI PsSetCreateProcessNotifyRoutine(PCREATE_PROCESS_NOTIFY_ROUTINE No
 NTSTATUS NTAPI PsSetCreateProcessNotifyRoutineEx(PCREATE_PROCESS_NOTIFY_ROUTINE_EX NotifyRoutine, BOOLEAN Remove) {
   if (Remove) return nt::Remove(Routines().processEx, NotifyRoutine);
   // Windows lets only images linked with /INTEGRITYCHECK register: the rest get ACCESS_DENIED.
-  const Module* module = Kernel::Current().ModuleAt(reinterpret_cast<std::uint64_t>(NotifyRoutine));
-  constexpr std::uint16_t kForceIntegrity = 0x80;  // IMAGE_DLLCHARACTERISTICS_FORCE_INTEGRITY
-  if (module && !(module->dllCharacteristics & kForceIntegrity)) return STATUS_ACCESS_DENIED;
+  if (!Kernel::Current().IntegrityChecked(reinterpret_cast<std::uint64_t>(NotifyRoutine))) return STATUS_ACCESS_DENIED;
   return Add(Routines().processEx, NotifyRoutine);
 }
 

@@ -34,7 +34,9 @@ std::optional<std::string> SidText(const std::uint8_t* sid) {
   return text;
 }
 
-ACCESS_MASK Map(ACCESS_MASK mask, const GenericMapping& m) {
+}  // namespace
+
+ACCESS_MASK MapGenericRights(ACCESS_MASK mask, const GenericMapping& m) {
   ACCESS_MASK out = mask & ~(GENERIC_READ | GENERIC_WRITE | GENERIC_EXECUTE | GENERIC_ALL);
   if (mask & GENERIC_READ) out |= m.read;
   if (mask & GENERIC_WRITE) out |= m.write;
@@ -42,8 +44,6 @@ ACCESS_MASK Map(ACCESS_MASK mask, const GenericMapping& m) {
   if (mask & GENERIC_ALL) out |= m.all;
   return out;
 }
-
-}  // namespace
 
 ReadDaclResult ReadDacl(const void* securityDescriptor) {
   const auto* sd = static_cast<const std::uint8_t*>(securityDescriptor);
@@ -92,11 +92,11 @@ ReadDaclResult ReadDacl(const void* securityDescriptor) {
 
 bool UserMayAccess(const Dacl& dacl, ACCESS_MASK desired, const GenericMapping& mapping) {
   const bool maximum = desired & MAXIMUM_ALLOWED;
-  ACCESS_MASK remaining = Map(desired, mapping) & ~MAXIMUM_ALLOWED;
+  ACCESS_MASK remaining = MapGenericRights(desired, mapping) & ~MAXIMUM_ALLOWED;
   ACCESS_MASK granted = 0;
   for (const Ace& ace : dacl.aces) {
     if (!UserTokenHas(ace.sid)) continue;
-    const ACCESS_MASK mask = Map(ace.mask, mapping);
+    const ACCESS_MASK mask = MapGenericRights(ace.mask, mapping);
     if (!ace.allow) {
       if (mask & remaining) return false;
       continue;

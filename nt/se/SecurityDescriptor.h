@@ -34,6 +34,10 @@ struct GenericMapping {
   ACCESS_MASK read, write, execute, all;
 };
 bool UserMayAccess(const Dacl& dacl, ACCESS_MASK desired, const GenericMapping& mapping);
+// Generic rights replaced by what the mapping gives them.
+ACCESS_MASK MapGenericRights(ACCESS_MASK access, const GenericMapping& mapping);
+// Files' and devices' (FILE_GENERIC_READ, _WRITE, _EXECUTE, FILE_ALL_ACCESS).
+constexpr GenericMapping kFileGenericMapping{0x120089, 0x120116, 0x1200A0, 0x1F01FF};
 
 // Whether the program token carries the SID (the user's, or an enabled group's).
 bool UserTokenHas(std::string_view sid);
