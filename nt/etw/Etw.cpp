@@ -13,11 +13,13 @@
 #include "cpu/SafeCopy.h"
 #include "nt/Kernel.h"
 #include "nt/Status.h"
+#include "nt/etw/Manifest.h"
 #include "nt/ke/Dispatcher.h"
 #include "nt/ke/KeExports.h"
 #include "nt/ke/Thread.h"
 #include "nt/kd/DebugPrint.h"
 #include "nt/ps/Process.h"
+#include "pe/PeLoader.h"
 
 namespace ntbox::nt {
 namespace {
@@ -34,6 +36,7 @@ struct Provider {
   PETW_CLASSIC_CALLBACK classic = nullptr;
   PVOID context = nullptr;
   std::string name;
+  std::shared_ptr<const etw::ProviderManifest> manifest;  // its driver's, when the image carries one
 };
 
 struct Session {
@@ -161,6 +164,7 @@ NTSTATUS Write(REGHANDLE handle, const EVENT_DESCRIPTOR* descriptor, ULONG count
   if (listening.empty()) return STATUS_SUCCESS;  // nobody listens: nothing is written
   etw::Event e = NewEvent(p->guid, p->name);
   e.descriptor = *descriptor;
+  e.manifest = p->manifest;
   if (const NTSTATUS s = Capture(count, data, e.fields); !NT_SUCCESS(s)) return s;
   for (Session* s : listening) Keep(*s, e);
   return STATUS_SUCCESS;
@@ -183,7 +187,12 @@ NTSTATUS NTAPI EtwRegister(const GUID* ProviderId, PETWENABLECALLBACK EnableCall
                            REGHANDLE* RegHandle) {
   if (!ProviderId || !RegHandle) return STATUS_INVALID_PARAMETER;
   if (g_providers.size() >= kMaxProviders) return STATUS_INSUFFICIENT_RESOURCES;
-  *RegHandle = Add(Provider{*ProviderId, EnableCallback, nullptr, CallbackContext, {}});
+  // The manifest comes with the calling driver's image, as Windows finds it through the provider's
+  // registered resource file.
+  const auto caller = reinterpret_cast<std::uint64_t>(__builtin_return_address(0));
+  const Module* module = Kernel::Current().ModuleAt(caller);
+  auto manifest = module && module->image ? etw::ManifestOf(module->image->pe(), *ProviderId) : nullptr;
+  *RegHandle = Add(Provider{*ProviderId, EnableCallback, nullptr, CallbackContext, {}, std::move(manifest)});
   return STATUS_SUCCESS;
 }
 
@@ -352,6 +361,9 @@ std::string FieldText(const std::vector<std::uint8_t>& f) {
   return "[" + hex + "]";
 }
 
+
+}  // namespace
+
 std::string TimeText(std::int64_t systemTime) {
   constexpr std::int64_t kUnixEpoch = 116444736000000000;  // 1970 in 100 ns units since 1601
   const std::int64_t unix100ns = systemTime - kUnixEpoch;
@@ -362,6 +374,31 @@ std::string TimeText(std::int64_t systemTime) {
                      tm.tm_min, tm.tm_sec, unix100ns % 10000000);
 }
 
+namespace {
+
+// An event its provider's manifest describes: names for the task, opcode and fields, the message
+// with the fields put in; nullopt when the manifest lacks the event or the data does not fit it.
+std::optional<std::string> DecodedText(const Event& e, const ProviderManifest& m) {
+  const ManifestEvent* event = m.Find(e.descriptor.Id, e.descriptor.Version);
+  if (!event) return std::nullopt;
+  std::vector<std::uint8_t> data;
+  for (const auto& f : e.fields) data.insert(data.end(), f.begin(), f.end());
+  const auto fields = DecodeFields(*event, data);
+  if (!fields) return std::nullopt;
+  auto named = [](const std::map<std::uint32_t, std::string>& names, std::uint32_t id) {
+    const auto it = names.find(id);
+    return it != names.end() && !it->second.empty() ? it->second : std::to_string(id);
+  };
+  std::string out = fmt::format("Task {} Opcode {}", named(m.tasks, e.descriptor.Task), named(m.opcodes, e.descriptor.Opcode));
+  for (std::size_t i = 0; i < fields->size(); ++i) {
+    const bool text = event->fields[i].inType == kInUnicodeString || event->fields[i].inType == kInAnsiString;
+    const auto& [name, value] = (*fields)[i];
+    out += text ? fmt::format(" {}=\"{}\"", name, value) : fmt::format(" {}={}", name, value);
+  }
+  if (!event->message.empty()) out += " \"" + ExpandMessage(event->message, *fields) + "\"";
+  return out;
+}
+
 }  // namespace
 
 std::string FormatEvent(const Event& e) {
@@ -369,9 +406,12 @@ std::string FormatEvent(const Event& e) {
   if (e.wpp) {
     out += fmt::format("[WPP {} #{}]", GuidText(e.messageGuid), e.descriptor.Id);
   } else {
-    const std::string provider = e.providerName.empty() ? GuidText(e.provider) : e.providerName;
-    out += fmt::format("[{}] Id {} Level {} Keyword 0x{:X} Task {} Opcode {}", provider, e.descriptor.Id,
-                       e.descriptor.Level, e.descriptor.Keyword, e.descriptor.Task, e.descriptor.Opcode);
+    std::string provider = e.providerName.empty() ? GuidText(e.provider) : e.providerName;
+    if (e.manifest && !e.manifest->name.empty()) provider = e.manifest->name;
+    out += fmt::format("[{}] Id {} Level {} Keyword 0x{:X} ", provider, e.descriptor.Id, e.descriptor.Level,
+                       e.descriptor.Keyword);
+    if (const auto decoded = e.manifest ? DecodedText(e, *e.manifest) : std::nullopt) return out + *decoded;
+    out += fmt::format("Task {} Opcode {}", e.descriptor.Task, e.descriptor.Opcode);
   }
   for (const auto& f : e.fields) out += " " + FieldText(f);
   return out;

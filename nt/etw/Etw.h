@@ -5,6 +5,7 @@
 // listens, kept in the session (the newest kMaxEvents, within kMaxSessionBytes) for `ntbox tracefmt`.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -82,6 +83,8 @@ NTSTATUS NTAPI IoWMIRegistrationControl(PVOID DeviceObject, ULONG Action);
 
 namespace etw {
 
+struct ProviderManifest;
+
 std::string GuidText(const GUID& guid);  // "6d9a3f8e-..." lower case, no braces
 std::optional<GUID> ParseGuid(std::string_view text);  // with or without braces or a leading '#'
 
@@ -96,6 +99,8 @@ struct Event {
   std::vector<std::vector<std::uint8_t>> fields;  // the user data descriptors' bytes, in order
   bool wpp = false;                               // a WmiTraceMessage: descriptor.Id is the message number
   GUID messageGuid{};
+  // The provider's manifest, when its driver carries one (Manifest.h): tracefmt decodes with it.
+  std::shared_ptr<const ProviderManifest> manifest;
 };
 
 struct SessionInfo {
@@ -110,6 +115,9 @@ struct SessionInfo {
 
 constexpr std::size_t kMaxEvents = 100000;
 constexpr std::size_t kMaxSessionBytes = 64u << 20;
+
+// A FILETIME-style time (100 ns units since 1601) as tracefmt prints one: MM/DD/YYYY-hh:mm:ss.fffffff.
+std::string TimeText(std::int64_t systemTime);
 
 // One event as tracefmt prints it: sequence, process.thread, time, the provider (its name when the
 // driver gave it), id, level, keywords, task, opcode, then each field (a number for a 1-, 2-, 4- or

@@ -43,16 +43,45 @@ endfunction()
 
 option(NTBOX_DRIVER_DBG "Build drivers with DBG=1 (KdPrint and ASSERT active, as a Debug build)" ON)
 
+# The instrumentation manifest compiler (ntbox-mc, built with ntbox) and windres, for MANIFEST.
+find_program(NTBOX_MC ntbox-mc HINTS "${NTBOX_SDK_DIR}/../build/bin")
+find_program(NTBOX_WINDRES ${NTBOX_MINGW_PREFIX}-windres)
+
+# A driver's ETW manifest: ntbox-mc compiles it into <stem>.h (the provider's GUID, its events'
+# descriptors and EventWrite routines, included as "<stem>.h") and the WEVT_TEMPLATE and message
+# table resources, which windres makes an object linked into the image.
+function(_ntbox_add_manifest name manifest)
+  if(NOT NTBOX_MC OR NOT NTBOX_WINDRES)
+    message(FATAL_ERROR "ntbox_add_driver(${name} MANIFEST): needs ntbox-mc (build ntbox, or pass -DNTBOX_MC=) "
+                        "and ${NTBOX_MINGW_PREFIX}-windres (apt-get install binutils-mingw-w64-x86-64)")
+  endif()
+  get_filename_component(abs "${manifest}" ABSOLUTE)
+  get_filename_component(stem "${manifest}" NAME_WE)
+  set(dir "${CMAKE_CURRENT_BINARY_DIR}/${name}.mc")
+  add_custom_command(OUTPUT "${dir}/${stem}.res.o" "${dir}/${stem}.h"
+    COMMAND ${CMAKE_COMMAND} -E make_directory "${dir}"
+    COMMAND ${NTBOX_MC} "${abs}" -o "${dir}"
+    COMMAND ${NTBOX_WINDRES} -i "${dir}/${stem}.rc" -o "${dir}/${stem}.res.o"
+    DEPENDS "${abs}" ${NTBOX_MC}
+    COMMENT "Compiling the ETW manifest ${stem}.man" VERBATIM)
+  target_sources(${name} PRIVATE "${dir}/${stem}.res.o" "${dir}/${stem}.h")
+  target_include_directories(${name} PRIVATE "${dir}")
+endfunction()
+
 # ntbox_add_driver(<name> SOURCES <src>... [DBG|NO_DBG] [UNSIGNED] [CLANG] [LIBRARIES <lib>...]
-#                  [COMPILE_OPTIONS <option>...])
+#                  [COMPILE_OPTIONS <option>...] [MANIFEST <file.man>])
+# MANIFEST compiles the driver's ETW instrumentation manifest into it (see _ntbox_add_manifest).
 # LIBRARIES wdmsec links the WDK's wdmsec (IoCreateDeviceSecure and the SDDL_DEVOBJ_* strings).
 # CLANG builds with clang (--target=x86_64-w64-mingw32 -fms-extensions) and lld instead of gcc:
 # the way to __try/__except and __finally in a driver, which gcc does not compile. Its debug
 # information is CodeView in <name>.pdb beside the .sys, as a WDK build's.
 function(ntbox_add_driver name)
-  cmake_parse_arguments(ARG "DBG;NO_DBG;UNSIGNED;CLANG" "" "SOURCES;LIBRARIES;COMPILE_OPTIONS" ${ARGN})
+  cmake_parse_arguments(ARG "DBG;NO_DBG;UNSIGNED;CLANG" "MANIFEST" "SOURCES;LIBRARIES;COMPILE_OPTIONS" ${ARGN})
   if(NOT ARG_SOURCES)
     message(FATAL_ERROR "ntbox_add_driver(${name}): SOURCES is required")
+  endif()
+  if(ARG_CLANG AND ARG_MANIFEST)
+    message(FATAL_ERROR "ntbox_add_driver(${name}): MANIFEST is for gcc-built drivers for now")
   endif()
   if(ARG_CLANG)
     _ntbox_add_clang_driver(${name} "${ARG_SOURCES}" "${ARG_LIBRARIES}" "${ARG_COMPILE_OPTIONS}" ${ARG_DBG}
@@ -73,6 +102,9 @@ function(ntbox_add_driver name)
   endif()
   add_library(${name} SHARED ${ARG_SOURCES} "${NTBOX_SDK_DIR}/src/intrinsics.c")
   set_target_properties(${name} PROPERTIES PREFIX "" SUFFIX ".sys")
+  if(ARG_MANIFEST)
+    _ntbox_add_manifest(${name} "${ARG_MANIFEST}")
+  endif()
   target_include_directories(${name} SYSTEM PRIVATE "${NTBOX_DDK_INCLUDE_DIR}")
   set(dbg 1)
   if(ARG_NO_DBG OR (NOT ARG_DBG AND NOT NTBOX_DRIVER_DBG))

@@ -273,6 +273,40 @@ TEST_F(KernelApiTest, EtwSessionsAndWpp) {
   EXPECT_EQ(Run("sc stop etw_provider").exit, 0);
 }
 
+// A manifest-based provider (etw_manifest.man compiled into the driver by the SDK's ntbox-mc):
+// tracefmt decodes each event by the manifest the image carries, as TDH does on Windows.
+TEST_F(KernelApiTest, EtwManifestDecoding) {
+  TestSigningOn();
+  ASSERT_EQ(Run("tracelog -start M -guid '#3C1F7A52-9D4E-4B8A-A6C1-0E2F4D6B8A10' -level 5 -flag 0xff").exit, 0);
+  ASSERT_EQ(Run("tracelog -start Rt -rt -guid '#3C1F7A52-9D4E-4B8A-A6C1-0E2F4D6B8A10' -level 4").exit, 0);
+  EXPECT_EQ(Run("sc create etw_manifest type= kernel binPath= " + Driver("etw_manifest.sys")).exit, 0);
+  const Outcome start = Run("sc start etw_manifest");
+  ASSERT_EQ(start.exit, 0) << start.out << start.err;
+  const Outcome events = Run("tracefmt M");
+  EXPECT_EQ(events.exit, 0) << events.err;
+  for (const char* line :
+       {"[Ntbox-Test-Manifest] Id 1 Level 4 Keyword 0x1 Task Io Opcode Read FileName=\"\\??\\C:\\data\\file.bin\" "
+        "Offset=0x2000 Length=512 Status=0xC0000011 \"Read 512 bytes at 0x2000 from \\??\\C:\\data\\file.bin: 0xC0000011\"",
+        "[Ntbox-Test-Manifest] Id 2 Level 5 Keyword 0x2 Task Config Opcode win:Info Name=\"verbose mode\" Enabled=true "
+        "Delta=-7 Id={01234567-89ab-cdef-0123-456789abcdef} Tag=deadbeef",
+        "[Ntbox-Test-Manifest] Id 3 Level 3 Keyword 0x1 Task 0 Opcode win:Info \"Nothing to report\"",
+        // Data that does not fit the template is shown as it came.
+        "[Ntbox-Test-Manifest] Id 2 Level 5 Keyword 0x2 Task 2 Opcode 0 5"}) {
+    EXPECT_TRUE(Contains(events.out, line)) << line << "\n" << events.out;
+  }
+  EXPECT_TRUE(Contains(events.out, "Total Events Processed: 4")) << events.out;
+  // A real-time session decodes the same way where dbgview shows it.
+  const std::string live = Run("dbgview").out;
+  EXPECT_TRUE(Contains(live, "[ETW Rt] [")) << live;
+  EXPECT_TRUE(Contains(live, "Task Io Opcode Read FileName=")) << live;
+  EXPECT_FALSE(Contains(live, "Id 2 Level 5")) << "level 5 is above Rt's level 4\n" << live;
+  EXPECT_EQ(Run("sc stop etw_manifest").exit, 0);
+  // The events keep their decoding after the driver is gone.
+  EXPECT_TRUE(Contains(Run("tracefmt M").out, "Task Io Opcode Read FileName="));
+  EXPECT_EQ(Run("tracelog -stop M").exit, 0);
+  EXPECT_EQ(Run("tracelog -stop Rt").exit, 0);
+}
+
 // IoCreateDeviceSecure (the SDK's wdmsec): a program's open meets each device's DACL.
 TEST_F(KernelApiTest, IoCreateDeviceSecure) {
   ExpectChecks(StartDriver("secure_device"), "secure_device",
