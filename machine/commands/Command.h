@@ -33,6 +33,12 @@ struct CommandContext {
   std::function<void(std::string_view)> err;
 };
 
+// A path the client named, relative to its working directory.
+inline std::filesystem::path ClientPath(const CommandContext& ctx, const std::string& file) {
+  const std::filesystem::path p(file);
+  return p.is_absolute() ? p : ctx.cwd / p;
+}
+
 int RunSc(CommandContext& ctx, const std::vector<std::string>& args);
 int RunReg(CommandContext& ctx, const std::vector<std::string>& args);
 int RunBcdedit(CommandContext& ctx, const std::vector<std::string>& args);

@@ -176,11 +176,6 @@ std::optional<RegValue> BuildValue(const Switches& s, std::string& problem) {
   }
 }
 
-std::filesystem::path ClientPath(CommandContext& ctx, const std::string& file) {
-  const std::filesystem::path p(file);
-  return p.is_absolute() ? p : ctx.cwd / p;
-}
-
 // A change to the registry: while the machine runs, through the kernel's services (drivers' registry
 // callbacks hear it and may refuse it, as on Windows); on a machine opened offline, directly.
 template <class Direct, class ViaKernel>

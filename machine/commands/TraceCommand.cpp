@@ -4,10 +4,13 @@
 // its fields; WPP messages by their message GUID and number, arguments in order).
 #include <fmt/format.h>
 
+#include <filesystem>
 #include <optional>
 
 #include "machine/commands/Command.h"
 #include "nt/etw/Etw.h"
+#include "nt/etw/Tmf.h"
+#include "support/InputFile.h"
 #include "support/Text.h"
 
 namespace ntbox::machine {
@@ -149,17 +152,60 @@ int RunTracelog(CommandContext& ctx, const std::vector<std::string>& args) {
   return kCommandOk;
 }
 
+namespace {
+
+constexpr std::uint64_t kMaxTmfFile = 16u << 20;
+constexpr std::size_t kMaxTmfFiles = 4096;
+
+Result<void> AddTmf(nt::etw::TmfSet& set, const std::filesystem::path& file) {
+  auto bytes = ReadInputFile(file.string(), kMaxTmfFile, "a TMF file");
+  if (!bytes) return std::unexpected(bytes.error());
+  return set.Add(std::string_view(reinterpret_cast<const char*>(bytes->data()), bytes->size()), file.string());
+}
+
+}  // namespace
+
 int RunTracefmt(CommandContext& ctx, const std::vector<std::string>& args) {
-  if (args.size() != 1 || args[0].starts_with("-")) {
-    ctx.err("usage: ntbox tracefmt SESSION    (the events the running session kept)\n");
+  auto usage = [&] {
+    ctx.err("usage: ntbox tracefmt SESSION [-tmf FILE.tmf]... [-p TMF-FOLDER]\n"
+            "  the events the running session kept; WPP messages formatted by their TMF files\n");
     return kCommandUsage;
+  };
+  auto cannot = [&](const std::string& why) {
+    ctx.err("ntbox tracefmt: " + why + "\n");
+    return kCommandFailed;
+  };
+  std::string session;
+  nt::etw::TmfSet tmf;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if ((args[i] == "-tmf" || args[i] == "-p") && i + 1 < args.size()) {
+      const std::filesystem::path path = ClientPath(ctx, args[++i]);
+      std::vector<std::filesystem::path> files;
+      if (args[i - 1] == "-tmf") {
+        files.push_back(path);
+      } else {
+        std::error_code ec;
+        for (const auto& entry : std::filesystem::directory_iterator(path, ec)) {
+          if (entry.path().extension() == ".tmf" && files.size() < kMaxTmfFiles) files.push_back(entry.path());
+        }
+        if (ec) return cannot(fmt::format("{}: {}", path.string(), ec.message()));
+      }
+      for (const auto& file : files) {
+        if (auto r = AddTmf(tmf, file); !r) return cannot(r.error().message);
+      }
+    } else if (session.empty() && !args[i].starts_with("-")) {
+      session = args[i];
+    } else {
+      return usage();
+    }
   }
+  if (session.empty()) return usage();
   Result<std::vector<nt::etw::Event>> events;
   std::uint64_t lost = 0;
   if (auto r = ctx.machine.RunInKernel([&] {
-        events = nt::etw::SessionEvents(args[0]);
+        events = nt::etw::SessionEvents(session);
         for (const auto& s : nt::etw::Sessions()) {
-          if (s.name == args[0]) lost = s.lost;
+          if (s.name == session) lost = s.lost;
         }
       });
       !r) {
@@ -167,7 +213,7 @@ int RunTracefmt(CommandContext& ctx, const std::vector<std::string>& args) {
   }
   if (!events) return Failed(ctx, events.error());
   std::string out;
-  for (const auto& e : *events) out += nt::etw::FormatEvent(e) + "\n";
+  for (const auto& e : *events) out += nt::etw::FormatEvent(e, &tmf) + "\n";
   out += fmt::format("Total Events Processed: {}\nEvents Lost:            {}\n", events->size(), lost);
   ctx.out(out);
   return kCommandOk;

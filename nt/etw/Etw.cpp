@@ -14,6 +14,7 @@
 #include "nt/Kernel.h"
 #include "nt/Status.h"
 #include "nt/etw/Manifest.h"
+#include "nt/etw/Tmf.h"
 #include "nt/ke/Dispatcher.h"
 #include "nt/ke/KeExports.h"
 #include "nt/ke/Thread.h"
@@ -401,8 +402,11 @@ std::optional<std::string> DecodedText(const Event& e, const ProviderManifest& m
 
 }  // namespace
 
-std::string FormatEvent(const Event& e) {
+std::string FormatEvent(const Event& e, const TmfSet* tmf) {
   std::string out = fmt::format("[{}]{:04X}.{:04X}::{} ", e.sequence, e.processId, e.threadId, TimeText(e.systemTime));
+  if (const TmfMessage* m = e.wpp && tmf ? tmf->Find(e.messageGuid, e.descriptor.Id) : nullptr) {
+    return out + fmt::format("[{}]{}", m->module, FormatWppMessage(*m, e));  // tracefmt's default prefix
+  }
   if (e.wpp) {
     out += fmt::format("[WPP {} #{}]", GuidText(e.messageGuid), e.descriptor.Id);
   } else {

@@ -84,6 +84,7 @@ NTSTATUS NTAPI IoWMIRegistrationControl(PVOID DeviceObject, ULONG Action);
 namespace etw {
 
 struct ProviderManifest;
+class TmfSet;
 
 std::string GuidText(const GUID& guid);  // "6d9a3f8e-..." lower case, no braces
 std::optional<GUID> ParseGuid(std::string_view text);  // with or without braces or a leading '#'
@@ -122,7 +123,9 @@ std::string TimeText(std::int64_t systemTime);
 // One event as tracefmt prints it: sequence, process.thread, time, the provider (its name when the
 // driver gave it), id, level, keywords, task, opcode, then each field (a number for a 1-, 2-, 4- or
 // 8-byte field, text for a NUL-terminated string, else its bytes); a WPP message by its GUID and number.
-std::string FormatEvent(const Event& event);
+// With the provider's manifest (Manifest.h) the fields go by name and the message is shown; with
+// the WPP message's TMF (Tmf.h), its formatted text after the module's name.
+std::string FormatEvent(const Event& event, const TmfSet* tmf = nullptr);
 
 // The machine's side (call under the kernel lock, on an attached thread: enable callbacks run).
 Result<void> StartSession(const std::string& name, UCHAR level, ULONGLONG anyKeyword, ULONGLONG allKeyword,

@@ -1,5 +1,6 @@
 // End to end: the kernel APIs real drivers import, each family exercised by a driver of its own
 // as Microsoft's documentation describes its use, loaded into a machine through the CLI.
+#include <fstream>
 #include <gtest/gtest.h>
 
 #include <regex>
@@ -241,6 +242,24 @@ TEST_F(KernelApiTest, EtwSessionsAndWpp) {
   EXPECT_FALSE(Contains(events.out, "Id 3 ")) << events.out;
   EXPECT_TRUE(Contains(events.out, "[WPP 0d1e2f30-4152-6374-8596-a7b8c9daebfc #10] 42 \"text\"")) << events.out;
   EXPECT_TRUE(Contains(events.out, "Total Events Processed: 3")) << events.out;
+  // With the driver's TMF (what tracepdb extracts), the WPP message is formatted: by file or folder.
+  const std::string tmfDir = std::string(NTBOX_SOURCE_DIR) + "/tests/drivers/etw_provider";
+  for (const std::string option : {"-tmf " + tmfDir + "/etw_provider.tmf", "-p " + tmfDir}) {
+    const Outcome formatted = Run("tracefmt Early " + option);
+    EXPECT_EQ(formatted.exit, 0) << formatted.err;
+    EXPECT_TRUE(Contains(formatted.out, "[etw_provider]answer 42 (0x002A) text [text  ] from etw_provider line "
+                                        "etw_provider_c105\n")) << formatted.out;
+    EXPECT_TRUE(Contains(formatted.out, "[NtboxEtwTest] Id 1 Level 4")) << "manifest events stay as they were";
+  }
+  const std::string badTmf = (dir_ / "bad.tmf").string();
+  {
+    std::ofstream(badTmf) << "0d1e2f30-4152-6374-8596-a7b8c9daebfc m\n#typev x 10 \"unterminated\n";
+  }
+  const Outcome bad = Run("tracefmt Early -tmf " + badTmf);
+  EXPECT_EQ(bad.exit, 1);
+  EXPECT_TRUE(Contains(bad.err, "bad.tmf:2: #typev's format has no closing quote")) << bad.err;
+  EXPECT_EQ(Run("tracefmt Early -tmf /nonexistent.tmf").exit, 1);
+  EXPECT_EQ(Run("tracefmt Early -bogus").exit, 2);
   EXPECT_TRUE(Contains(Run("tracelog -l").out, "Events Written:         3"));
   const Outcome stop = Run("tracelog -stop Early");
   EXPECT_EQ(stop.exit, 0) << stop.out << stop.err;
