@@ -1,12 +1,15 @@
 #include "cpu/Trap.h"
 
 #include <dlfcn.h>
+#include <seccomp.h>
+#include <unistd.h>
 
 #include <pthread.h>
 #include <signal.h>
 #include <ucontext.h>
 
 #include <Zydis/Zydis.h>
+#include <fmt/format.h>
 
 #include <atomic>
 #include <cstring>
@@ -39,7 +42,8 @@ using nt::ULONG64;
 using nt::Reg;
 namespace bc = nt::bugcheck;
 
-constexpr int kSignals[] = {SIGSEGV, SIGILL, SIGTRAP, SIGFPE, SIGBUS};
+// SIGSYS: a system call the machine's sandbox denies (machine/Sandbox.h: seccomp traps it).
+constexpr int kSignals[] = {SIGSEGV, SIGILL, SIGTRAP, SIGFPE, SIGBUS, SIGSYS};
 constexpr std::uint64_t kArithmeticFlags = 0x8D5;  // CF PF AF ZF SF OF
 
 int GregFor(ZydisRegister reg64) {
@@ -658,6 +662,46 @@ bool RepairHostCodeFault(int signal, ucontext_t* uc, unsigned disturbed) {
   return repaired;
 }
 
+// The process that installed the handlers: a denied call in a child (a spawn a driver made through
+// the host's libc, sharing its memory) only ends that child.
+pid_t g_handlerProcess = 0;
+
+// A system call the sandbox denied: from driver code the machine stops with a report naming the
+// driver and the call; from a program, the program ends as with an access violation, saying what
+// was denied; from ntbox itself, a bug: the default action.
+void OnDeniedSystemCall(siginfo_t* info, ucontext_t* uc) {
+  if (::getpid() != g_handlerProcess) ::_exit(126);
+  // The instruction (syscall, int 0x80 or sysenter: two bytes each) is just before where it returns.
+  const auto rip = static_cast<std::uint64_t>(uc->uc_mcontext.gregs[REG_RIP]) - 2;
+  const unsigned arch = info->si_arch;
+  char* resolved = seccomp_syscall_resolve_num_arch(arch, info->si_syscall);
+  const std::string name = fmt::format("{} ({}{})", resolved ? resolved : "unknown", info->si_syscall,
+                                       arch == SCMP_ARCH_X86_64 ? "" : arch == SCMP_ARCH_X86 ? ", i386: int 0x80 or sysenter" : ", a foreign architecture");
+  std::free(resolved);
+  nt::ke::KernelThread* t = nt::ke::CurrentThread();
+  if (!t || !t->guard) {
+    const std::string line = "ntbox: the sandbox denied ntbox's own system call " + name + "\n";
+    (void)!::write(STDERR_FILENO, line.data(), line.size());
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    sigaction(SIGSYS, &dfl, nullptr);
+    raise(SIGSYS);
+    return;
+  }
+  if (t->userGuard && t->guard == t->userGuard) {
+    t->userExit = {};
+    t->userExit.kind = 2;  // UserExitKind::kException
+    t->userExit.code = nt::STATUS_ACCESS_VIOLATION;
+    t->userExit.address = rip;
+    t->userExit.deniedSystemCall = name;
+    siglongjmp(*t->userGuard, 1);
+  }
+  const std::string detail = "a Linux system call, " + name + ", which the machine's sandbox denies to driver code";
+  uc->uc_mcontext.gregs[REG_RIP] = static_cast<greg_t>(rip);  // the report shows the call instruction
+  Stop(uc, DecodeAt(rip), t, bc::SYSTEM_THREAD_EXCEPTION_NOT_HANDLED, StatusParameter(nt::STATUS_ACCESS_DENIED), rip, 0, 0,
+       detail.c_str());
+}
+
 void OnTrap(int signal, siginfo_t* info, void* context) {
   ClearAlignmentCheck();
   auto* uc = static_cast<ucontext_t*>(context);
@@ -676,6 +720,7 @@ void OnTrap(int signal, siginfo_t* info, void* context) {
   if (signal == SIGTRAP && info->si_code == TRAP_TRACE && nt::kd::Debugger::Get().OnTraceTrap(uc, nt::ke::CurrentThread())) {
     return;
   }
+  if (signal == SIGSYS) return OnDeniedSystemCall(info, uc);
   if (RepairHostCodeFault(signal, uc, disturbed)) return;
   if (signal == SIGBUS && (uc->uc_mcontext.gregs[REG_EFL] & eflags::kAc)) {
     // An unaligned access with AC set: alignment checking applies at CPL 3 only, so in a kernel the
@@ -877,6 +922,7 @@ void RequestWatchdogStop(unsigned long pthread, std::uint64_t p1, std::uint64_t 
 void InstallTrapHandlers() {
   static std::once_flag once;
   std::call_once(once, [] {
+    g_handlerProcess = ::getpid();
     for (int s : kSignals) {
       struct sigaction sa {};
       sa.sa_sigaction = OnTrap;

@@ -204,6 +204,7 @@ UserExit RunUserMode(FunctionRef<std::uint32_t()> body) {
     exit.faultAddress = t->userExit.faultAddress;
     exit.faultWrite = t->userExit.faultWrite;
     exit.faultAddressKnown = t->userExit.faultAddressKnown;
+    exit.deniedSystemCall = t->userExit.deniedSystemCall;
   }
   t->guard = previousGuard;
   t->userGuard = previousUser;

@@ -8,6 +8,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 #include "support/FunctionRef.h"
 
@@ -34,6 +35,7 @@ struct UserExit {
   std::uint64_t faultAddress = 0;  // the inaccessible address of an access violation
   bool faultWrite = false;
   bool faultAddressKnown = false;
+  std::string deniedSystemCall;  // the Linux call the machine's sandbox denied, when that ended it
 };
 
 // Runs body in user mode on the calling attached thread; body calls the program's code with

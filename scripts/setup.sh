@@ -8,7 +8,7 @@ packages=(
   libsqlite3-dev libssl-dev openssl osslsigncode
   libgtest-dev libgmock-dev libbenchmark-dev
   llvm-14-dev libclang-rt-14-dev
-  libedit-dev gdb libexpat1-dev
+  libedit-dev gdb libexpat1-dev libseccomp-dev libcap-dev
 )
 missing=()
 for p in "${packages[@]}"; do

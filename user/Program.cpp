@@ -790,6 +790,10 @@ std::string Program::Describe(const cpu::UserExit& exit) const {
   } else {
     where = fmt::format("{:#018x}", exit.address);
   }
+  if (!exit.deniedSystemCall.empty()) {
+    return fmt::format("a Linux system call, {}, at {}: denied by the machine's sandbox (access violation)",
+                       exit.deniedSystemCall, where);
+  }
   std::string text = fmt::format("unhandled exception {:#010x} ({}) at {}", exit.code, StatusText(exit.code), where);
   if (exit.code == 0xC0000005u && exit.faultAddressKnown) {
     text += fmt::format(", {} {:#018x}", exit.faultWrite ? "writing" : "reading", exit.faultAddress);

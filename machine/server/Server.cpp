@@ -1,5 +1,8 @@
 #include "machine/server/Server.h"
 
+#include "machine/Sandbox.h"
+#include "nt/support/SymbolHelper.h"
+
 #include "support/Text.h"
 
 #include <fcntl.h>
@@ -456,6 +459,12 @@ class Server {
                        {"uptime_seconds", std::chrono::duration_cast<std::chrono::seconds>(machine_->uptime()).count()},
                        {"testsigning", config.testSigning}, {"debug", config.debug},
                        {"processors", config.processors()}, {"busy", busy},     {"drivers", drivers}};
+      if (const SandboxState* s = CurrentSandbox()) {
+        j["sandbox"] = {{"landlock_abi", s->landlockAbi}, {"files", s->files},     {"tcp", s->network},
+                        {"scoped", s->scoped},            {"seccomp", s->seccomp}, {"no_new_privs", s->noNewPrivs},
+                        {"capabilities_dropped", s->capabilitiesDropped},          {"root", s->root},
+                        {"missing", s->missing}};
+      }
       ctx.out(j.dump() + "\n");
       return kCommandOk;
     }
@@ -465,6 +474,8 @@ class Server {
                         busy ? "running, busy (driver code keeps the kernel at DISPATCH_LEVEL)" : "running",
                         ::getpid(), Uptime(machine_->uptime()), drivers, config.testSigning ? "on" : "off",
                         config.debug ? "on" : "off", config.processors()));
+    const SandboxState* sandbox = CurrentSandbox();
+    ctx.out(sandbox ? sandbox->Describe() : "Sandbox:\n  none (the server is not confined)\n");
     return kCommandOk;
   }
 
@@ -686,6 +697,18 @@ int RunServer(const ServerOptions& options) {
     return 1;
   }
   std::memcpy(address.sun_path, socketPath.c_str(), socketPath.size() + 1);
+
+  // Confined before any driver or program code runs (and before the first thread: Landlock and
+  // capabilities are per thread, inherited by the threads created later).
+  const char* require = std::getenv("NTBOX_REQUIRE_SANDBOX");
+  const SandboxPolicy policy{{dir->root()}, {nt::SymbolHelperPath()}, nt::SymbolHelperEnvironment(),
+                             require && std::string_view(require) == "1"};
+  if (auto confined = ConfineProcess(policy); !confined) {
+    Ready(options.readyFd, "error: " + confined.error().message + "\n");
+    return 1;
+  } else if (options.foreground && !confined->missing.empty()) {
+    for (const auto& m : confined->missing) std::fprintf(stderr, "ntbox: sandbox: not in force: %s\n", m.c_str());
+  }
 
   // A boot-time driver whose DriverEntry never returns would keep every command waiting for the boot:
   // past the deadline the server ends, and automatic recovery skips that driver next time.

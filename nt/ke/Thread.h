@@ -7,6 +7,7 @@
 #include <csignal>
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "nt/Types.h"
 #include "nt/ke/BugCheck.h"
@@ -60,6 +61,7 @@ class KernelThread {
     std::uint64_t faultAddress = 0;
     bool faultWrite = false;
   bool faultAddressKnown = false;
+    std::string deniedSystemCall;  // the Linux call the sandbox denied ("execve (59)"), when that ended it
   } userExit;
   // The program asked to end (NtTerminateProcess on itself, code in userExit): the system-call
   // entry ends it once the service has returned and the kernel is left.

@@ -19,14 +19,10 @@ namespace {
 // How long a caller waits for the helper: damaged DWARF must not hang a report or a debugger.
 constexpr auto kHelperDeadline = std::chrono::seconds(10);
 
-std::string HelperPath() {
-  std::error_code ec;
-  const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
-  return ec ? std::string() : (self.parent_path() / "ntbox-lines").string();
-}
+char* g_environment[] = {const_cast<char*>("LC_ALL=C"), nullptr};
 
 std::string Run(const std::vector<std::string>& helperArgs) {
-  const std::string helper = HelperPath();
+  const std::string helper = SymbolHelperPath();
   if (helper.empty() || access(helper.c_str(), X_OK) != 0) return {};
   std::vector<std::string> args{helper};
   args.insert(args.end(), helperArgs.begin(), helperArgs.end());
@@ -51,7 +47,7 @@ std::string Run(const std::vector<std::string>& helperArgs) {
   posix_spawnattr_setsigmask(&attributes, &none);
   posix_spawnattr_setsigdefault(&attributes, &all);
   posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  const int spawned = posix_spawn(&pid, helper.c_str(), &actions, &attributes, argv.data(), environ);
+  const int spawned = posix_spawn(&pid, helper.c_str(), &actions, &attributes, argv.data(), SymbolHelperEnvironment());
   posix_spawnattr_destroy(&attributes);
   posix_spawn_file_actions_destroy(&actions);
   close(out[1]);
@@ -88,5 +84,13 @@ std::string Run(const std::vector<std::string>& helperArgs) {
 }  // namespace
 
 std::string RunSymbolHelper(const std::vector<std::string>& args) { return Run(args); }
+
+std::string SymbolHelperPath() {
+  std::error_code ec;
+  const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? std::string() : (self.parent_path() / "ntbox-lines").string();
+}
+
+char** SymbolHelperEnvironment() { return g_environment; }
 
 }  // namespace ntbox::nt

@@ -11,4 +11,9 @@ namespace ntbox::nt {
 // missing, failed, crashed or ran past its deadline (10 s).
 std::string RunSymbolHelper(const std::vector<std::string>& args);
 
+// Where the helper is (beside the executable), and the environment it starts with: a sandboxed
+// process allows execve with this very array only (machine/Sandbox.h).
+std::string SymbolHelperPath();
+char** SymbolHelperEnvironment();
+
 }  // namespace ntbox::nt

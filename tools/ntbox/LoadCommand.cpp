@@ -1,6 +1,7 @@
 // ntbox load DRIVER.sys: a throwaway in-process kernel loads the driver, calls DriverEntry,
 // prints its debug output as it happens, calls DriverUnload if set and sums up in one line.
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -10,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "machine/KernelRegistry.h"
+#include "machine/Sandbox.h"
 #include "nt/Kernel.h"
 #include "nt/Status.h"
 #include "nt/ex/Pool.h"
@@ -19,6 +21,7 @@
 #include "nt/ke/Dispatcher.h"
 #include "nt/ke/Thread.h"
 #include "nt/rtl/Printf.h"
+#include "nt/support/SymbolHelper.h"
 #include "nt/support/Symbolize.h"
 #include "tools/ntbox/Commands.h"
 
@@ -69,6 +72,15 @@ int RunLoad(const LoadOptions& options) {
   if (!version) {
     std::fprintf(stderr, "ntbox load: --os-version must look like 10.0.19045, not '%s'\n", options.osVersion.c_str());
     return kExitUsage;
+  }
+  // Confined before the kernel starts its threads and before any driver code runs: nothing is
+  // writable (its registry is in memory), no helper but the symbol reader runs.
+  const char* require = std::getenv("NTBOX_REQUIRE_SANDBOX");
+  if (auto confined = machine::ConfineProcess({{}, {nt::SymbolHelperPath()}, nt::SymbolHelperEnvironment(),
+                                               require && std::string_view(require) == "1"});
+      !confined) {
+    std::fprintf(stderr, "ntbox load: %s\n", confined.error().message.c_str());
+    return kExitRefused;
   }
   nt::KernelConfig config;
   config.version = *version;

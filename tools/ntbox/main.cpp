@@ -1,5 +1,6 @@
 // ntbox: run Windows kernel drivers on Linux. The CLI is thin: every command is a library call.
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <vector>
 
@@ -12,6 +13,10 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.fallthrough();  // global options (--machine) may follow the subcommand
   app.set_version_flag("--version", NTBOX_VERSION);
+  // The machine server (started by this command or a later one) and ntbox load confine themselves;
+  // with this flag a protection the kernel cannot give is an error instead of a notice.
+  app.add_flag_callback("--require-sandbox", [] { ::setenv("NTBOX_REQUIRE_SANDBOX", "1", 1); },
+                        "refuse to run driver or program code where the sandbox is not complete (see ntbox status)");
   std::vector<std::function<int()>> commands{ntbox::tools::AddLoadCommand(app)};
   for (auto& run : ntbox::tools::AddMachineCommands(app)) commands.push_back(std::move(run));
   try {

@@ -1,16 +1,7 @@
 /* One misbehaviour per service name, chosen with `ntbox load misbehave.sys --service NAME`. */
 #include <ntddk.h>
 
-static BOOLEAN Is(PCUNICODE_STRING path, PCWSTR name)
-{
-    UNICODE_STRING suffix;
-    USHORT skip;
-    RtlInitUnicodeString(&suffix, name);
-    if (path->Length < suffix.Length) return FALSE;
-    skip = (USHORT)((path->Length - suffix.Length) / sizeof(WCHAR));
-    if (skip > 0 && path->Buffer[skip - 1] != L'\\') return FALSE;
-    return wcsncmp(path->Buffer + skip, suffix.Buffer, suffix.Length / sizeof(WCHAR)) == 0;
-}
+#include "../common/service_name.h"
 
 /* mingw-w64 lacks the MSVC intrinsic; this is what it compiles to. */
 static __inline__ __attribute__((noreturn)) void FastFail(unsigned int code)

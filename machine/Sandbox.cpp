@@ -1,0 +1,243 @@
+#include "machine/Sandbox.h"
+
+#include <elf.h>
+#include <fcntl.h>
+#include <linux/landlock.h>
+#include <seccomp.h>
+#include <sys/capability.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <optional>
+
+namespace ntbox::machine {
+namespace {
+
+// Landlock's UAPI past what Debian 12's headers know (ABI 3 to 6), as the kernel defines it.
+constexpr std::uint64_t kFsTruncate = 1ull << 14;   // ABI 3
+constexpr std::uint64_t kFsIoctlDev = 1ull << 15;   // ABI 5
+constexpr std::uint64_t kNetBindTcp = 1ull << 0;    // ABI 4
+constexpr std::uint64_t kNetConnectTcp = 1ull << 1;  // ABI 4
+constexpr std::uint64_t kScopeAbstractUnixSocket = 1ull << 0;  // ABI 6
+constexpr std::uint64_t kScopeSignal = 1ull << 1;              // ABI 6
+
+struct RulesetAttr {
+  std::uint64_t handledAccessFs;
+  std::uint64_t handledAccessNet;  // ABI 4
+  std::uint64_t scoped;            // ABI 6
+};
+static_assert(sizeof(RulesetAttr) == 24);
+
+constexpr std::uint64_t kFsV1 =
+    LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_READ_FILE |
+    LANDLOCK_ACCESS_FS_READ_DIR | LANDLOCK_ACCESS_FS_REMOVE_DIR | LANDLOCK_ACCESS_FS_REMOVE_FILE |
+    LANDLOCK_ACCESS_FS_MAKE_CHAR | LANDLOCK_ACCESS_FS_MAKE_DIR | LANDLOCK_ACCESS_FS_MAKE_REG |
+    LANDLOCK_ACCESS_FS_MAKE_SOCK | LANDLOCK_ACCESS_FS_MAKE_FIFO | LANDLOCK_ACCESS_FS_MAKE_BLOCK |
+    LANDLOCK_ACCESS_FS_MAKE_SYM;
+constexpr std::uint64_t kRead = LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR;
+
+SandboxState g_state;
+bool g_confined = false;
+
+struct Fd {
+  int fd = -1;
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+// Whether the process has one thread: Landlock and capabilities apply to the calling thread only
+// (and to the threads it creates later).
+bool SingleThreaded() {
+  std::error_code ec;
+  std::size_t threads = 0;
+  for (auto it = std::filesystem::directory_iterator("/proc/self/task", ec); !ec && it != std::filesystem::directory_iterator();
+       it.increment(ec)) {
+    ++threads;
+  }
+  return !ec && threads == 1;
+}
+
+// An ELF executable's PT_INTERP (the dynamic linker), when it names one.
+std::optional<std::filesystem::path> Interpreter(const std::filesystem::path& executable) {
+  std::ifstream in(executable, std::ios::binary);
+  Elf64_Ehdr header{};
+  if (!in.read(reinterpret_cast<char*>(&header), sizeof header) || std::memcmp(header.e_ident, ELFMAG, SELFMAG) != 0 ||
+      header.e_ident[EI_CLASS] != ELFCLASS64 || header.e_phentsize != sizeof(Elf64_Phdr) || header.e_phnum > 64) {
+    return std::nullopt;
+  }
+  for (int i = 0; i < header.e_phnum; ++i) {
+    Elf64_Phdr ph{};
+    in.seekg(static_cast<std::streamoff>(header.e_phoff + i * sizeof ph));
+    if (!in.read(reinterpret_cast<char*>(&ph), sizeof ph)) return std::nullopt;
+    if (ph.p_type != PT_INTERP || ph.p_filesz == 0 || ph.p_filesz > 4096) continue;
+    std::string path(ph.p_filesz, '\0');
+    in.seekg(static_cast<std::streamoff>(ph.p_offset));
+    if (!in.read(path.data(), static_cast<std::streamsize>(path.size()))) return std::nullopt;
+    path.resize(path.find('\0'));
+    std::error_code ec;
+    const auto real = std::filesystem::canonical(path, ec);
+    return ec ? std::nullopt : std::optional(real);
+  }
+  return std::nullopt;
+}
+
+Result<void> AddPath(int ruleset, const std::filesystem::path& path, std::uint64_t access) {
+  Fd parent{::open(path.c_str(), O_PATH | O_CLOEXEC)};
+  if (parent.fd < 0) return Fail(fmt::format("{}: {}", path.string(), std::strerror(errno)));
+  // A rule on a file (not a directory) may carry only the file rights.
+  struct stat st {};
+  if (::fstat(parent.fd, &st) == 0 && !S_ISDIR(st.st_mode)) {
+    access &= LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_READ_FILE |
+              kFsTruncate | kFsIoctlDev;
+  }
+  landlock_path_beneath_attr rule{access, parent.fd};
+  if (::syscall(SYS_landlock_add_rule, ruleset, LANDLOCK_RULE_PATH_BENEATH, &rule, 0) != 0) {
+    return Fail(fmt::format("a Landlock rule for {}: {}", path.string(), std::strerror(errno)));
+  }
+  return {};
+}
+
+// Landlock: true when the ruleset is in force.
+Result<void> ApplyLandlock(const SandboxPolicy& policy, SandboxState& state) {
+  const long abi = ::syscall(SYS_landlock_create_ruleset, nullptr, 0, LANDLOCK_CREATE_RULESET_VERSION);
+  if (abi < 1) {
+    state.missing.push_back(fmt::format("Landlock (the kernel has none: {}): files, TCP and signals are not confined",
+                                        std::strerror(errno)));
+    return {};
+  }
+  state.landlockAbi = static_cast<int>(abi);
+  std::uint64_t fs = kFsV1;
+  if (abi >= 2) fs |= LANDLOCK_ACCESS_FS_REFER;
+  if (abi >= 3) fs |= kFsTruncate;
+  if (abi >= 5) fs |= kFsIoctlDev;
+  RulesetAttr attr{fs, abi >= 4 ? kNetBindTcp | kNetConnectTcp : 0, abi >= 6 ? kScopeAbstractUnixSocket | kScopeSignal : 0};
+  const std::size_t size = abi >= 6 ? sizeof attr : abi >= 4 ? 16 : 8;
+  Fd ruleset{static_cast<int>(::syscall(SYS_landlock_create_ruleset, &attr, size, 0))};
+  if (ruleset.fd < 0) return Fail(fmt::format("Landlock refused the ruleset: {}", std::strerror(errno)));
+  // Everything may be read (driver and program images still come by host path); nothing written
+  // or run but what the policy names.
+  const std::uint64_t ioctl = abi >= 5 ? kFsIoctlDev : 0;
+  if (auto r = AddPath(ruleset.fd, "/", kRead | ioctl); !r) return r;
+  const std::uint64_t machine = fs & ~(LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_MAKE_CHAR | LANDLOCK_ACCESS_FS_MAKE_BLOCK);
+  for (const auto& p : policy.readWrite) {
+    if (auto r = AddPath(ruleset.fd, p, machine); !r) return r;
+  }
+  for (const auto& p : policy.executable) {
+    if (auto r = AddPath(ruleset.fd, p, LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_READ_FILE); !r) return r;
+    // A dynamically linked helper runs through its interpreter, which execve opens to execute too.
+    if (const auto interpreter = Interpreter(p)) {
+      if (auto r = AddPath(ruleset.fd, *interpreter, LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_READ_FILE); !r) return r;
+    }
+  }
+  // A helper's standard error goes to /dev/null.
+  if (auto r = AddPath(ruleset.fd, "/dev/null", LANDLOCK_ACCESS_FS_WRITE_FILE | kRead); !r) return r;
+  if (::syscall(SYS_landlock_restrict_self, ruleset.fd, 0) != 0) {
+    return Fail(fmt::format("Landlock could not confine the process: {}", std::strerror(errno)));
+  }
+  state.files = true;
+  state.network = abi >= 4;
+  state.scoped = abi >= 6;
+  if (!state.network) state.missing.push_back(fmt::format("TCP confinement (Landlock ABI {} < 4)", abi));
+  if (!state.scoped) state.missing.push_back(fmt::format("signal and abstract-socket scoping (Landlock ABI {} < 6)", abi));
+  return {};
+}
+
+Result<void> ApplySeccomp(const SandboxPolicy& policy, SandboxState& state) {
+  std::unique_ptr<void, void (*)(scmp_filter_ctx)> ctx(seccomp_init(SCMP_ACT_ALLOW), seccomp_release);
+  if (!ctx) return Fail("libseccomp could not start a filter");
+  // int 0x80 and sysenter enter as i386 (or x32) calls: none is ever legitimate here.
+  int rc = seccomp_attr_set(ctx.get(), SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_TRAP);
+  if (rc == 0) rc = seccomp_attr_set(ctx.get(), SCMP_FLTATR_CTL_TSYNC, 1);
+  auto trap = [&](int syscall, unsigned count = 0, scmp_arg_cmp a = {}) {
+    if (rc != 0) return;
+    rc = count ? seccomp_rule_add(ctx.get(), SCMP_ACT_TRAP, syscall, 1, a) : seccomp_rule_add(ctx.get(), SCMP_ACT_TRAP, syscall, 0);
+  };
+  for (const int call :
+       {SCMP_SYS(ptrace), SCMP_SYS(process_vm_readv), SCMP_SYS(process_vm_writev), SCMP_SYS(mount), SCMP_SYS(umount2),
+        SCMP_SYS(pivot_root), SCMP_SYS(chroot), SCMP_SYS(unshare), SCMP_SYS(setns), SCMP_SYS(bpf), SCMP_SYS(kexec_load),
+        SCMP_SYS(kexec_file_load), SCMP_SYS(keyctl), SCMP_SYS(add_key), SCMP_SYS(request_key), SCMP_SYS(io_uring_setup),
+        SCMP_SYS(io_uring_enter), SCMP_SYS(io_uring_register), SCMP_SYS(init_module), SCMP_SYS(finit_module),
+        SCMP_SYS(delete_module), SCMP_SYS(reboot), SCMP_SYS(swapon), SCMP_SYS(swapoff), SCMP_SYS(perf_event_open),
+        SCMP_SYS(open_by_handle_at), SCMP_SYS(name_to_handle_at), SCMP_SYS(iopl), SCMP_SYS(ioperm), SCMP_SYS(acct),
+        SCMP_SYS(quotactl), SCMP_SYS(settimeofday), SCMP_SYS(clock_settime), SCMP_SYS(clock_adjtime), SCMP_SYS(adjtimex),
+        SCMP_SYS(sethostname), SCMP_SYS(setdomainname), SCMP_SYS(kcmp), SCMP_SYS(fsopen), SCMP_SYS(fsmount),
+        SCMP_SYS(fsconfig), SCMP_SYS(fspick), SCMP_SYS(move_mount), SCMP_SYS(open_tree), SCMP_SYS(execveat),
+        SCMP_SYS(pidfd_send_signal), SCMP_SYS(pidfd_getfd), SCMP_SYS(userfaultfd), SCMP_SYS(fanotify_init),
+        SCMP_SYS(mknod), SCMP_SYS(mknodat), SCMP_SYS(personality), SCMP_SYS(vhangup), SCMP_SYS(syslog)}) {
+    trap(call);
+  }
+  // execve: only the helper ntbox starts, which passes its own environment array.
+  trap(SCMP_SYS(execve), 1, SCMP_A2(SCMP_CMP_NE, reinterpret_cast<scmp_datum_t>(policy.helperEnvironment)));
+  // Sockets: AF_UNIX only (the control socket, named pipes).
+  trap(SCMP_SYS(socket), 1, SCMP_A0(SCMP_CMP_NE, AF_UNIX));
+  // kill: not to a process group nor to every process (pid 0 or below); Landlock scopes the rest.
+  trap(SCMP_SYS(kill), 1, SCMP_A0(SCMP_CMP_MASKED_EQ, 0x80000000u, 0x80000000u));
+  trap(SCMP_SYS(kill), 1, SCMP_A0(SCMP_CMP_MASKED_EQ, 0xFFFFFFFFu, 0));
+  if (rc != 0) return Fail(fmt::format("libseccomp could not build the filter: {}", std::strerror(-rc)));
+  rc = seccomp_load(ctx.get());
+  if (rc != 0) {
+    state.missing.push_back(fmt::format("seccomp (the kernel refused the filter: {})", std::strerror(-rc)));
+    return {};
+  }
+  state.seccomp = true;
+  return {};
+}
+
+void DropCapabilities(SandboxState& state) {
+  // The bounding set first (it needs CAP_SETPCAP, which goes with the rest), then every set.
+  for (int cap = 0; cap <= CAP_LAST_CAP; ++cap) (void)::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);
+  (void)::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+  std::unique_ptr<std::remove_pointer_t<cap_t>, int (*)(void*)> none(cap_init(), cap_free);
+  state.capabilitiesDropped = none && cap_set_proc(none.get()) == 0;
+  if (!state.capabilitiesDropped) state.missing.push_back(fmt::format("dropping capabilities ({})", std::strerror(errno)));
+}
+
+}  // namespace
+
+const SandboxState* CurrentSandbox() { return g_confined ? &g_state : nullptr; }
+
+Result<SandboxState> ConfineProcess(const SandboxPolicy& policy) {
+  SandboxState state;
+  if (!SingleThreaded()) return Fail("the sandbox must be set up before the process starts threads");
+  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return Fail(fmt::format("no_new_privs: {}", std::strerror(errno)));
+  state.noNewPrivs = true;
+  if (auto r = ApplyLandlock(policy, state); !r) return std::unexpected(r.error());
+  DropCapabilities(state);
+  if (auto r = ApplySeccomp(policy, state); !r) return std::unexpected(r.error());
+  state.root = ::geteuid() == 0;
+  if (state.root) state.missing.push_back("running as another user (the process is root, without capabilities)");
+  if (policy.require && (!state.files || !state.network || !state.scoped || !state.seccomp || !state.capabilitiesDropped)) {
+    std::string why;
+    for (const auto& m : state.missing) why += (why.empty() ? "" : "; ") + m;
+    return Fail("the sandbox is not complete (--require-sandbox): " + why);
+  }
+  g_state = state;
+  g_confined = true;
+  return state;
+}
+
+std::string SandboxState::Describe() const {
+  auto yes = [](bool on) { return on ? "on" : "off"; };
+  std::string out = fmt::format("Sandbox:\n  Landlock:       {}", landlockAbi ? fmt::format("ABI {}", landlockAbi) : "none");
+  out += fmt::format("\n  Files:          {}{}", yes(files), files ? " (read-write beneath the machine directory, read-only elsewhere)" : "");
+  out += fmt::format("\n  TCP:            {}", network ? "denied" : "not confined");
+  out += fmt::format("\n  Signals:        {}", scoped ? "scoped to the machine" : "not scoped");
+  out += fmt::format("\n  seccomp:        {}", yes(seccomp));
+  out += fmt::format("\n  no_new_privs:   {}", yes(noNewPrivs));
+  out += fmt::format("\n  Capabilities:   {}", capabilitiesDropped ? "none" : "kept");
+  out += fmt::format("\n  User:           {}", root ? "root" : "not root");
+  for (const auto& m : missing) out += "\n  Missing:        " + m;
+  return out + "\n";
+}
+
+}  // namespace ntbox::machine
