@@ -12,6 +12,7 @@
 #include "cpu/Trap.h"
 #include "debug/Symbols.h"
 #include "machine/Signing.h"
+#include "support/HostFiles.h"
 #include "nt/support/Symbolize.h"
 #include "nt/support/SymbolHelper.h"
 #include "nt/se/SeExports.h"
@@ -450,7 +451,7 @@ Result<ServiceStatus> Machine::StartLocked(const ServiceConfig& config) {
   auto path = HostPath(config.imagePath);
   if (!path) return fail(path.error());
   std::error_code ec;
-  if (!fs::is_regular_file(*path, ec)) {
+  if (!HandedHostFile(path->string()) && !fs::is_regular_file(*path, ec)) {
     return fail(Win32Failure(ERROR_FILE_NOT_FOUND, "the image " + config.imagePath + " (" + path->string() +
                                                        ") does not exist"));
   }

@@ -1,5 +1,7 @@
 #include "support/InputFile.h"
 
+#include "support/HostFiles.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -39,12 +41,10 @@ const char* KindOf(mode_t mode) {
 
 Result<std::vector<std::uint8_t>> ReadInputFile(const std::string& path, std::uint64_t maxBytes,
                                                 const std::string& what) {
-  // O_NONBLOCK: opening a FIFO with no writer would wait for one forever.
-  const Fd fd(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
-  if (fd.get() < 0) {
-    const int e = errno;
-    return Fail(fmt::format("cannot open '{}': {}", path, std::strerror(e)), 0, e == ENOENT ? 2 : 5);
-  }
+  // A file the command's client handed over, or one opened here (HostFiles.h).
+  auto opened = OpenHostFile(path);
+  if (!opened) return std::unexpected(opened.error());
+  const Fd fd(*opened);
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) return Fail(fmt::format("cannot read '{}': {}", path, std::strerror(errno)));
   if (!S_ISREG(st.st_mode)) {

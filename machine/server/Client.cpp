@@ -17,9 +17,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include "machine/Machine.h"
 #include "machine/MachineDir.h"
 #include "machine/commands/Command.h"
 #include "machine/server/Protocol.h"
+#include "support/HostFiles.h"
+#include "support/Text.h"
 
 namespace ntbox::machine {
 namespace {
@@ -157,6 +160,43 @@ class Interrupts {
   struct sigaction savedInt_ {}, savedQuit_ {};
 };
 
+// The host files a command names, opened here with the user's rights for the server, which does
+// not open host paths itself (machine/Sandbox.h): ntbox run's program, sc start's image (as the
+// machine's registry names it), reg import's file, tracefmt's TMF files. Each by its key
+// (HostFileKey); a file that cannot be opened is left out: the server says why it is missing.
+std::vector<std::pair<std::string, int>> HostFilesOf(const fs::path& root, const ClientRequest& request) {
+  std::vector<std::string> paths;
+  const auto& a = request.args;
+  auto is = [](const std::string& arg, const char* word) { return AsciiLower(arg) == word; };
+  if (request.command == "run" && !a.empty()) {
+    paths.push_back(a[0]);
+  } else if (request.command == "sc" && a.size() >= 2 && is(a[0], "start")) {
+    if (auto machine = Machine::OpenOffline(root)) {
+      if (const auto status = (*machine)->QueryService(a[1])) {
+        if (auto path = (*machine)->HostPath(status->config.imagePath)) paths.push_back(path->string());
+      }
+    }
+  } else if (request.command == "reg" && a.size() >= 2 && is(a[0], "import")) {
+    paths.push_back(a[1]);
+  } else if (request.command == "tracefmt") {
+    for (std::size_t i = 0; i + 1 < a.size(); ++i) {
+      if (a[i] == "-tmf") paths.push_back(a[i + 1]);
+      if (a[i] != "-p") continue;
+      std::error_code ec;
+      for (const auto& entry : fs::directory_iterator(a[i + 1], ec)) {
+        if (entry.path().extension() == ".tmf") paths.push_back(entry.path().string());
+      }
+    }
+  }
+  std::vector<std::pair<std::string, int>> files;
+  for (const auto& p : paths) {
+    if (files.size() == kMaxHandedFiles) break;
+    const int fd = ::open(p.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd >= 0) files.emplace_back(HostFileKey(p), fd);
+  }
+  return files;
+}
+
 }  // namespace
 
 std::optional<int> RunningServer(const fs::path& root) {
@@ -180,12 +220,22 @@ Result<int> Open(const fs::path& root, const ClientRequest& request, bool autost
     fd = Connect(root);
   }
   if (fd < 0) return Fail("the machine at " + root.string() + " is not running");
+  const auto files = HostFilesOf(root, request);
+  std::vector<std::string> keys;
+  std::vector<int> fds;
+  for (const auto& [key, file] : files) {
+    keys.push_back(key);
+    fds.push_back(file);
+  }
   const nlohmann::json json{{"command", request.command}, {"args", request.args},
                             {"cwd", fs::current_path().string()}, {"follow", request.follow},
                             {"filtered", request.filtered}, {"json", request.json},
-                            {"echo", request.echo}, {"breakIn", request.breakIn}};
+                            {"echo", request.echo}, {"breakIn", request.breakIn}, {"files", keys}};
   std::fflush(stdout);
-  if (!WriteFrame(fd, FrameKind::kRequest, json.dump()) || (request.passStdio && !SendDescriptors(fd, request.stdio))) {
+  const bool sent = WriteFrame(fd, FrameKind::kRequest, json.dump()) && SendDescriptors(fd, fds) &&
+                    (!request.passStdio || SendDescriptors(fd, request.stdio));
+  for (const int file : fds) ::close(file);
+  if (!sent) {
     ::close(fd);
     return Fail("the machine server at " + root.string() + " went away");
   }

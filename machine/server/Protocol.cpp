@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -58,29 +59,30 @@ std::optional<Frame> ReadFrame(int fd) {
 
 namespace {
 
-// One byte of data carrying three descriptors as SCM_RIGHTS.
+// One byte of data carrying descriptors as SCM_RIGHTS.
 struct DescriptorMessage {
   char byte = 'D';
   iovec iov{&byte, 1};
-  alignas(cmsghdr) char control[CMSG_SPACE(3 * sizeof(int))] = {};
+  alignas(cmsghdr) char control[CMSG_SPACE(kMaxHandedFiles * sizeof(int))] = {};
   msghdr msg{};
-  DescriptorMessage() {
+  explicit DescriptorMessage(std::size_t count) {
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
     msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
+    msg.msg_controllen = CMSG_SPACE(count * sizeof(int));
   }
 };
 
 }  // namespace
 
-bool SendDescriptors(int socket, const int (&fds)[3]) {
-  DescriptorMessage m;
+bool SendDescriptors(int socket, const std::vector<int>& fds) {
+  if (fds.empty() || fds.size() > kMaxHandedFiles) return fds.empty();
+  DescriptorMessage m(fds.size());
   cmsghdr* c = CMSG_FIRSTHDR(&m.msg);
   c->cmsg_level = SOL_SOCKET;
   c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof fds);
-  std::memcpy(CMSG_DATA(c), fds, sizeof fds);
+  c->cmsg_len = CMSG_LEN(fds.size() * sizeof(int));
+  std::memcpy(CMSG_DATA(c), fds.data(), fds.size() * sizeof(int));
   for (;;) {
     const ssize_t n = ::sendmsg(socket, &m.msg, MSG_NOSIGNAL);
     if (n == 1) return true;
@@ -89,15 +91,32 @@ bool SendDescriptors(int socket, const int (&fds)[3]) {
   }
 }
 
-bool ReceiveDescriptors(int socket, int (&fds)[3]) {
-  DescriptorMessage m;
+std::optional<std::vector<int>> ReceiveDescriptors(int socket, std::size_t count) {
+  if (count == 0) return std::vector<int>{};
+  if (count > kMaxHandedFiles) return std::nullopt;
+  DescriptorMessage m(count);
   ssize_t n;
   do {
     n = ::recvmsg(socket, &m.msg, MSG_CMSG_CLOEXEC);
   } while (n < 0 && errno == EINTR);
   cmsghdr* c = n == 1 ? CMSG_FIRSTHDR(&m.msg) : nullptr;
-  if (!c || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof fds)) return false;
-  std::memcpy(fds, CMSG_DATA(c), sizeof fds);
+  if (!c || c->cmsg_type != SCM_RIGHTS) return std::nullopt;
+  const std::size_t got = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+  std::vector<int> fds(got);
+  std::memcpy(fds.data(), CMSG_DATA(c), got * sizeof(int));
+  if (got != count) {
+    for (const int fd : fds) ::close(fd);
+    return std::nullopt;
+  }
+  return fds;
+}
+
+bool SendDescriptors(int socket, const int (&fds)[3]) { return SendDescriptors(socket, std::vector<int>(fds, fds + 3)); }
+
+bool ReceiveDescriptors(int socket, int (&fds)[3]) {
+  const auto got = ReceiveDescriptors(socket, 3);
+  if (!got) return false;
+  std::copy(got->begin(), got->end(), fds);
   return true;
 }
 

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace ntbox::machine {
 
@@ -34,5 +35,10 @@ std::optional<Frame> ReadFrame(int fd);
 // program reads and writes the caller's terminal or pipes directly.
 bool SendDescriptors(int socket, const int (&fds)[3]);
 bool ReceiveDescriptors(int socket, int (&fds)[3]);
+// The host files a command names, opened by the client (support/HostFiles.h): after the request
+// (and before ntbox run's streams), as many descriptors as the request's "files" lists.
+constexpr std::size_t kMaxHandedFiles = 64;
+bool SendDescriptors(int socket, const std::vector<int>& fds);
+std::optional<std::vector<int>> ReceiveDescriptors(int socket, std::size_t count);
 
 }  // namespace ntbox::machine

@@ -1,6 +1,7 @@
 #include "machine/server/Server.h"
 
 #include "machine/Sandbox.h"
+#include "support/HostFiles.h"
 #include "nt/support/SymbolHelper.h"
 
 #include "support/Text.h"
@@ -121,6 +122,26 @@ class Server {
     }
     const std::string command = request.value("command", "");
     std::vector<std::string> args = request.value("args", std::vector<std::string>{});
+    // The host files the command names, as its client opened them: this thread reads them through
+    // those descriptors (support/HostFiles.h).
+    std::vector<std::string> keys;
+    if (const auto f = request.find("files"); f != request.end() && f->is_array()) {
+      for (const auto& k : *f) {
+        if (k.is_string()) keys.push_back(k.get<std::string>());
+      }
+    }
+    const auto fds = ReceiveDescriptors(fd, keys.size());
+    if (!fds) {
+      WriteFrame(fd, FrameKind::kStderr, "ntbox: the client did not pass the files its request names\n");
+      WriteFrame(fd, FrameKind::kExit, "2");
+      ::close(fd);
+      return;
+    }
+    std::map<std::string, int> handed;
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      if (!handed.emplace(keys[i], (*fds)[i]).second) ::close((*fds)[i]);
+    }
+    HostFileScope hostFiles(std::move(handed));
     if (command == "dbgview") {
       Dbgview(fd, request.value("follow", false), request.value("filtered", false));
       return;
@@ -227,7 +248,7 @@ class Server {
     fs::path path = args[0];
     if (path.is_relative()) path = fs::path(cwd) / path;
     std::error_code ec;
-    if (!fs::is_regular_file(path, ec)) {
+    if (!HandedHostFile(path.string()) && !fs::is_regular_file(path, ec)) {
       err(fmt::format("ntbox run: {}: no such program\n", args[0]));
       return kExitNotFound;
     }

@@ -4,7 +4,10 @@
 // directory fails; nothing outside changes. Under `ntbox load` and under a machine server alike.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "NtboxRun.h"
@@ -104,6 +107,40 @@ TEST_F(SandboxTest, ProgramsAreConfined) {
     EXPECT_FALSE(Contains(r.out, "returned")) << r.out;
   }
   ExpectNoMarkers();
+}
+
+// The files a command names reach the server through its client: from a directory the server
+// cannot read (another user's, mode 0700: root without capabilities is refused there, the root
+// client is not), a driver starts, a program runs and a .reg file imports.
+TEST_F(SandboxTest, HostFilesComeThroughTheClient) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root, to make a directory the server cannot read";
+  const std::filesystem::path priv = dir_.parent_path() / ("ntbox_private_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(priv);
+  std::filesystem::create_directories(priv);
+  std::filesystem::copy_file(Driver("FirstDriverSample.sys"), priv / "FirstDriverSample.sys");
+  std::filesystem::copy_file(Driver("hello.exe"), priv / "hello.exe");
+  std::ofstream(priv / "values.reg") << "Windows Registry Editor Version 5.00\r\n\r\n"
+                                        "[HKEY_LOCAL_MACHINE\\SOFTWARE\\Handed]\r\n\"Value\"=dword:0000002a\r\n";
+  for (const auto& entry : std::filesystem::directory_iterator(priv)) ASSERT_EQ(::chown(entry.path().c_str(), 12345, 12345), 0);
+  ASSERT_EQ(::chown(priv.c_str(), 12345, 12345), 0);
+  std::filesystem::permissions(priv, std::filesystem::perms::owner_all);
+  TestSigningOn();
+  EXPECT_EQ(Run("sc create first type= kernel binPath= " + (priv / "FirstDriverSample.sys").string()).exit, 0);
+  const Outcome start = Run("sc start first");
+  EXPECT_EQ(start.exit, 0) << start.out << start.err;
+  EXPECT_TRUE(Contains(Run("dbgview").out, "This is my first sample driver"));
+  const Outcome hello = Run("run " + (priv / "hello.exe").string());
+  EXPECT_EQ(hello.exit, 3) << hello.out << hello.err;  // hello.exe's own exit code
+  EXPECT_TRUE(Contains(hello.out, "hello from a Win32 program")) << hello.out;
+  const Outcome import = Run("reg import " + (priv / "values.reg").string());
+  EXPECT_EQ(import.exit, 0) << import.out << import.err;
+  EXPECT_TRUE(Contains(Run("reg query \"HKLM\\SOFTWARE\\Handed\"").out, "0x2a"));
+  // What the client cannot open stays out of reach: a service whose image is gone.
+  std::filesystem::remove_all(priv);
+  EXPECT_EQ(Run("sc stop first").exit, 0);
+  const Outcome gone = Run("sc start first");
+  EXPECT_NE(gone.exit, 0);
+  EXPECT_TRUE(Contains(gone.out + gone.err, "does not exist")) << gone.out << gone.err;
 }
 
 }  // namespace
