@@ -8,10 +8,13 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <grp.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
+
+#include "support/Executable.h"
 
 #include <cerrno>
 #include <cstring>
@@ -202,7 +205,42 @@ void DropCapabilities(SandboxState& state) {
   if (!state.capabilitiesDropped) state.missing.push_back(fmt::format("dropping capabilities ({})", std::strerror(errno)));
 }
 
+constexpr uid_t kNobody = 65534;
+
 }  // namespace
+
+Result<std::filesystem::path> GiveUpRoot(const std::filesystem::path& machineRoot) {
+  uid_t uid = kNobody;
+  gid_t gid = kNobody;
+  std::filesystem::path reached;
+  if (!machineRoot.empty()) {
+    struct stat st {};
+    if (::stat(machineRoot.c_str(), &st) != 0) return Fail(fmt::format("{}: {}", machineRoot.string(), std::strerror(errno)));
+    if (st.st_uid != 0) {
+      uid = st.st_uid;
+      gid = st.st_gid;
+    }
+    // What root (the server before, or a root client offline) made in it becomes the user's.
+    std::error_code ec;
+    for (auto it = std::filesystem::recursive_directory_iterator(machineRoot, ec);
+         !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+      (void)::lchown(it->path().c_str(), uid, gid);
+    }
+    if (::lchown(machineRoot.c_str(), uid, gid) != 0) {
+      return Fail(fmt::format("cannot give {} to uid {}: {}", machineRoot.string(), uid, std::strerror(errno)));
+    }
+    const int fd = ::open(machineRoot.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return Fail(fmt::format("{}: {}", machineRoot.string(), std::strerror(errno)));
+    reached = std::filesystem::path("/proc/self/fd") / std::to_string(fd);
+  }
+  if (auto pinned = PinExecutableDirectory(); !pinned) return std::unexpected(pinned.error());
+  if (::setgroups(0, nullptr) != 0 || ::setresgid(gid, gid, gid) != 0 || ::setresuid(uid, uid, uid) != 0) {
+    return Fail(fmt::format("cannot become uid {}: {}", uid, std::strerror(errno)));
+  }
+  // A changed uid makes the process undumpable, which would close /proc/self/fd to itself.
+  (void)::prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+  return reached;
+}
 
 const SandboxState* CurrentSandbox() { return g_confined ? &g_state : nullptr; }
 
@@ -214,8 +252,9 @@ Result<SandboxState> ConfineProcess(const SandboxPolicy& policy) {
   if (auto r = ApplyLandlock(policy, state); !r) return std::unexpected(r.error());
   DropCapabilities(state);
   if (auto r = ApplySeccomp(policy, state); !r) return std::unexpected(r.error());
-  state.root = ::geteuid() == 0;
-  if (state.root) state.missing.push_back("running as another user (the process is root, without capabilities)");
+  state.uid = ::geteuid();
+  state.root = state.uid == 0;
+  if (state.root) state.missing.push_back("giving up root (the process is root, without capabilities)");
   if (policy.require && (!state.files || !state.network || !state.scoped || !state.seccomp || !state.capabilitiesDropped)) {
     std::string why;
     for (const auto& m : state.missing) why += (why.empty() ? "" : "; ") + m;
@@ -235,7 +274,7 @@ std::string SandboxState::Describe() const {
   out += fmt::format("\n  seccomp:        {}", yes(seccomp));
   out += fmt::format("\n  no_new_privs:   {}", yes(noNewPrivs));
   out += fmt::format("\n  Capabilities:   {}", capabilitiesDropped ? "none" : "kept");
-  out += fmt::format("\n  User:           {}", root ? "root" : "not root");
+  out += fmt::format("\n  User:           {}", root ? "root" : uid == kNobody ? "nobody (uid 65534)" : fmt::format("uid {}", uid));
   for (const auto& m : missing) out += "\n  Missing:        " + m;
   return out + "\n";
 }

@@ -30,11 +30,20 @@ struct SandboxState {
   bool files = false, network = false, scoped = false;
   bool seccomp = false, noNewPrivs = false, capabilitiesDropped = false;
   bool root = false;  // the process still runs as uid 0
+  unsigned uid = 0;   // the user it runs as
   std::vector<std::string> missing;  // the protections not in force, with why
 
   // One line per protection, as `ntbox status` prints them.
   std::string Describe() const;
 };
+
+// For a process started as root, before it confines itself: the machine directory and all in it
+// go to the user that owns it (to nobody when root does); the directory and ntbox's own tree are
+// pinned as descriptors, since the way to them may pass through directories only root may enter
+// (/root); then the process becomes that user, for good. Returns the path the machine directory
+// is reached by from now on (/proc/self/fd/N). An empty machineRoot (ntbox load): nobody, and
+// nothing to hand over.
+Result<std::filesystem::path> GiveUpRoot(const std::filesystem::path& machineRoot);
 
 // Confines the calling process (all its threads) as the policy says. Irreversible.
 Result<SandboxState> ConfineProcess(const SandboxPolicy& policy);

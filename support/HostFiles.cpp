@@ -37,8 +37,9 @@ Result<int> OpenHostFile(const std::string& path) {
   if (t_files) {
     if (const auto it = t_files->find(HostFileKey(path)); it != t_files->end()) {
       const int fd = ::fcntl(it->second, F_DUPFD_CLOEXEC, 0);
-      // The duplicate shares the offset: each reader starts from the beginning.
-      if (fd < 0 || ::lseek(fd, 0, SEEK_SET) != 0) {
+      // The duplicate shares the offset: each reader starts from the beginning (a FIFO or a
+      // device has none; the reader refuses what is not a regular file).
+      if (fd < 0 || (::lseek(fd, 0, SEEK_SET) != 0 && errno != ESPIPE)) {
         const int e = errno;
         if (fd >= 0) ::close(fd);
         return Fail(fmt::format("cannot read '{}': {}", path, std::strerror(e)), 0, 5);

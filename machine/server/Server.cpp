@@ -483,7 +483,7 @@ class Server {
       if (const SandboxState* s = CurrentSandbox()) {
         j["sandbox"] = {{"landlock_abi", s->landlockAbi}, {"files", s->files},     {"tcp", s->network},
                         {"scoped", s->scoped},            {"seccomp", s->seccomp}, {"no_new_privs", s->noNewPrivs},
-                        {"capabilities_dropped", s->capabilitiesDropped},          {"root", s->root},
+                        {"capabilities_dropped", s->capabilitiesDropped},          {"root", s->root}, {"uid", s->uid},
                         {"missing", s->missing}};
       }
       ctx.out(j.dump() + "\n");
@@ -720,7 +720,29 @@ int RunServer(const ServerOptions& options) {
   std::memcpy(address.sun_path, socketPath.c_str(), socketPath.size() + 1);
 
   // Confined before any driver or program code runs (and before the first thread: Landlock and
-  // capabilities are per thread, inherited by the threads created later).
+  // capabilities are per thread, inherited by the threads created later). Started by root, the
+  // server first becomes the machine directory's owner (or nobody) and reaches its directory
+  // through a descriptor.
+  fs::path root = options.root;
+  if (::geteuid() == 0) {
+    auto reached = GiveUpRoot(options.root);
+    if (!reached) {
+      Ready(options.readyFd, "error: " + reached.error().message + "\n");
+      return 1;
+    }
+    root = *reached;
+    dir = MachineDir::Open(root);
+    if (!dir) {
+      Ready(options.readyFd, "error: " + dir.error().message + "\n");
+      return 1;
+    }
+  }
+  const std::string boundPath = dir->socket().string();
+  if (boundPath.size() >= sizeof(address.sun_path)) {
+    Ready(options.readyFd, "error: the machine directory path is too long for a Unix socket: " + boundPath + "\n");
+    return 1;
+  }
+  std::memcpy(address.sun_path, boundPath.c_str(), boundPath.size() + 1);
   const char* require = std::getenv("NTBOX_REQUIRE_SANDBOX");
   const SandboxPolicy policy{{dir->root()}, {nt::SymbolHelperPath()}, nt::SymbolHelperEnvironment(),
                              require && std::string_view(require) == "1"};
@@ -744,7 +766,7 @@ int RunServer(const ServerOptions& options) {
                                starting.empty() ? std::string() : ": the " + starting + " driver never returned from DriverEntry"));
     ::_exit(1);
   }).detach();
-  auto machine = Machine::Boot(options.root);
+  auto machine = Machine::Boot(root);
   booted->set_value();
   if (!machine) {
     Ready(options.readyFd, "error: " + machine.error().message + "\n");
@@ -759,7 +781,7 @@ int RunServer(const ServerOptions& options) {
   sigaction(SIGINT, &sa, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  ::unlink(socketPath.c_str());  // a socket left by a server that was killed
+  ::unlink(boundPath.c_str());  // a socket left by a server that was killed
   const int listenFd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (listenFd < 0 || ::bind(listenFd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
       ::listen(listenFd, 64) != 0) {

@@ -1,5 +1,7 @@
 #include "nt/support/SymbolHelper.h"
 
+#include "support/Executable.h"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -86,9 +88,8 @@ std::string Run(const std::vector<std::string>& helperArgs) {
 std::string RunSymbolHelper(const std::vector<std::string>& args) { return Run(args); }
 
 std::string SymbolHelperPath() {
-  std::error_code ec;
-  const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
-  return ec ? std::string() : (self.parent_path() / "ntbox-lines").string();
+  const std::filesystem::path bin = ExecutableDirectory();
+  return bin.empty() ? std::string() : (bin / "ntbox-lines").string();
 }
 
 char** SymbolHelperEnvironment() { return g_environment; }

@@ -4,6 +4,7 @@
 // directory fails; nothing outside changes. Under `ntbox load` and under a machine server alike.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -56,6 +57,7 @@ INSTANTIATE_TEST_SUITE_P(
     testing::Values(
         Escape{"escape_create", false, "escape: open(/tmp, O_CREAT) returned -13"},
         Escape{"escape_etc", false, "escape: open(/etc, O_CREAT) returned -13"},
+        Escape{"escape_shadow", false, "escape: open(/etc/shadow) returned -13"},
         Escape{"escape_proc_mem", false, "escape: open(/proc/self/mem, O_RDWR) returned -13"},
         Escape{"escape_kill_init", false, "escape: kill(1, 0) returned -1"},
         Escape{"escape_execve", true, "a Linux system call, execve (59), which the machine's sandbox denies to driver code"},
@@ -77,6 +79,15 @@ TEST_F(SandboxTest, TheServerIsConfined) {
   EXPECT_TRUE(Contains(status.out, "Files:          on (read-write beneath the machine directory")) << status.out;
   EXPECT_TRUE(Contains(status.out, "seccomp:        on")) << status.out;
   EXPECT_TRUE(Contains(status.out, "Capabilities:   none")) << status.out;
+  // Started by root, the server gave root up: the machine directory is nobody's now.
+  if (::geteuid() == 0) {
+    EXPECT_TRUE(Contains(status.out, "User:           nobody (uid 65534)")) << status.out;
+    struct stat st {};
+    ASSERT_EQ(::stat(dir_.c_str(), &st), 0);
+    EXPECT_EQ(st.st_uid, 65534u);
+  } else {
+    EXPECT_TRUE(Contains(status.out, "User:           uid " + std::to_string(::geteuid()))) << status.out;
+  }
   const Outcome json = Run("status --json");
   EXPECT_TRUE(Contains(json.out, "\"seccomp\":true")) << json.out;
   for (const char* service : {"escape_create", "escape_proc_mem", "escape_execve"}) {

@@ -1,5 +1,8 @@
 // ntbox load DRIVER.sys: a throwaway in-process kernel loads the driver, calls DriverEntry,
 // prints its debug output as it happens, calls DriverUnload if set and sums up in one line.
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -23,6 +26,7 @@
 #include "nt/rtl/Printf.h"
 #include "nt/support/SymbolHelper.h"
 #include "nt/support/Symbolize.h"
+#include "support/HostFiles.h"
 #include "tools/ntbox/Commands.h"
 
 namespace ntbox::tools {
@@ -74,7 +78,19 @@ int RunLoad(const LoadOptions& options) {
     return kExitUsage;
   }
   // Confined before the kernel starts its threads and before any driver code runs: nothing is
-  // writable (its registry is in memory), no helper but the symbol reader runs.
+  // writable (its registry is in memory), no helper but the symbol reader runs. Started by root,
+  // the process keeps the image open and becomes nobody first.
+  std::map<std::string, int> image;
+  if (const int fd = ::open(options.path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC); fd >= 0) {
+    image.emplace(HostFileKey(options.path), fd);
+  }
+  HostFileScope handed(std::move(image));
+  if (::geteuid() == 0) {
+    if (auto dropped = machine::GiveUpRoot({}); !dropped) {
+      std::fprintf(stderr, "ntbox load: %s\n", dropped.error().message.c_str());
+      return kExitRefused;
+    }
+  }
   const char* require = std::getenv("NTBOX_REQUIRE_SANDBOX");
   if (auto confined = machine::ConfineProcess({{}, {nt::SymbolHelperPath()}, nt::SymbolHelperEnvironment(),
                                                require && std::string_view(require) == "1"});

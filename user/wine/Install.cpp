@@ -3,6 +3,8 @@
 #include <cstdlib>
 #include <system_error>
 
+#include "support/Executable.h"
+
 namespace ntbox::user::wine {
 
 namespace fs = std::filesystem;
@@ -12,10 +14,9 @@ Result<fs::path> InstallDirectory() {
   if (const char* env = std::getenv("NTBOX_WINE_DIR"); env && *env) {
     dir = env;
   } else {
-    std::error_code ec;
-    const fs::path self = fs::read_symlink("/proc/self/exe", ec);
-    if (ec) return Fail("cannot find the ntbox binary to locate the Wine DLLs: " + ec.message());
-    dir = self.parent_path().parent_path() / "lib" / "ntbox" / "wine";
+    const fs::path bin = ExecutableDirectory();
+    if (bin.empty()) return Fail("cannot find the ntbox binary to locate the Wine DLLs");
+    dir = bin.parent_path() / "lib" / "ntbox" / "wine";
   }
   std::error_code ec;
   if (!fs::is_regular_file(dir / "x86_64-windows" / "ntdll.dll", ec)) {
@@ -26,10 +27,10 @@ Result<fs::path> InstallDirectory() {
 }
 
 Result<fs::path> OwnDllDirectory() {
+  const fs::path bin = ExecutableDirectory();
+  if (bin.empty()) return Fail("cannot find the ntbox binary to locate its DLLs");
+  const fs::path dir = bin.parent_path() / "lib" / "ntbox" / "system32";
   std::error_code ec;
-  const fs::path self = fs::read_symlink("/proc/self/exe", ec);
-  if (ec) return Fail("cannot find the ntbox binary to locate its DLLs: " + ec.message());
-  const fs::path dir = self.parent_path().parent_path() / "lib" / "ntbox" / "system32";
   if (!fs::is_regular_file(dir / "sechost.dll", ec)) return Fail("ntbox's own DLLs are not built in " + dir.string());
   return dir;
 }
