@@ -691,6 +691,21 @@ std::chrono::milliseconds BootDeadline() {
   return std::chrono::seconds(60);
 }
 
+std::map<std::string, int> BootImages(const fs::path& root) {
+  std::map<std::string, int> images;
+  auto machine = Machine::OpenOffline(root);
+  if (!machine) return images;
+  for (const auto& service : (*machine)->QueryServices()) {
+    if (service.config.start > 2 /* SERVICE_AUTO_START */ || images.size() == kMaxHandedFiles) continue;
+    const auto path = (*machine)->HostPath(service.config.imagePath);
+    if (!path) continue;
+    if (const int fd = ::open(path->c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC); fd >= 0) {
+      if (!images.emplace(HostFileKey(path->string()), fd).second) ::close(fd);
+    }
+  }
+  return images;
+}
+
 int RunServer(const ServerOptions& options) {
   auto dir = MachineDir::Open(options.root);
   if (!dir) {
@@ -723,6 +738,10 @@ int RunServer(const ServerOptions& options) {
   // capabilities are per thread, inherited by the threads created later). Started by root, the
   // server first becomes the machine directory's owner (or nobody) and reaches its directory
   // through a descriptor.
+  // The images of the drivers that start at boot (boot, system and auto start), opened now with
+  // the rights of the user who boots the machine, as a client opens what its command names: the
+  // confined server reads them through these descriptors.
+  HostFileScope bootImages(BootImages(options.root));
   fs::path root = options.root;
   if (::geteuid() == 0) {
     auto reached = GiveUpRoot(options.root);

@@ -146,6 +146,12 @@ TEST_F(SandboxTest, HostFilesComeThroughTheClient) {
   const Outcome import = Run("reg import " + (priv / "values.reg").string());
   EXPECT_EQ(import.exit, 0) << import.out << import.err;
   EXPECT_TRUE(Contains(Run("reg query \"HKLM\\SOFTWARE\\Handed\"").out, "0x2a"));
+  // A driver that starts at boot: its image is opened by the booting user, before the server
+  // confines itself.
+  EXPECT_EQ(Run("sc config first start= auto").exit, 0);
+  ASSERT_EQ(Run("reboot").exit, 0);
+  const Outcome query = Run("sc query first");
+  EXPECT_TRUE(Contains(query.out, "RUNNING")) << query.out << query.err;
   // What the client cannot open stays out of reach: a service whose image is gone.
   std::filesystem::remove_all(priv);
   EXPECT_EQ(Run("sc stop first").exit, 0);
