@@ -670,7 +670,6 @@ pid_t g_handlerProcess = 0;
 // driver and the call; from a program, the program ends as with an access violation, saying what
 // was denied; from ntbox itself, a bug: the default action.
 void OnDeniedSystemCall(siginfo_t* info, ucontext_t* uc) {
-  if (::getpid() != g_handlerProcess) ::_exit(126);
   // The instruction (syscall, int 0x80 or sysenter: two bytes each) is just before where it returns.
   const auto rip = static_cast<std::uint64_t>(uc->uc_mcontext.gregs[REG_RIP]) - 2;
   const unsigned arch = info->si_arch;
@@ -702,7 +701,29 @@ void OnDeniedSystemCall(siginfo_t* info, ucontext_t* uc) {
        detail.c_str());
 }
 
+// A denied call in a child process that driver or program code started through the host's libc
+// (system(), posix_spawn: a vfork'd child sharing the server's memory): the child ends without
+// running anything, saying so where the server's standard error goes. Nothing here allocates: the
+// child shares the parent's heap.
+void EndDeniedChild(const siginfo_t* info) {
+  char line[192] = "ntbox: the machine's sandbox denied ";
+  std::size_t n = std::strlen(line);
+  auto put = [&](const char* text) {
+    for (; *text && n + 1 < sizeof line; ++text) line[n++] = *text;
+  };
+  put(info->si_syscall == 59 ? "execve (" : info->si_syscall == 322 ? "execveat (" : "Linux system call (");
+  char digits[12];
+  int d = 0;
+  for (unsigned v = static_cast<unsigned>(info->si_syscall); d == 0 || v; v /= 10) digits[d++] = static_cast<char>('0' + v % 10);
+  while (d && n + 1 < sizeof line) line[n++] = digits[--d];
+  put(") to a process started from driver or program code; it ends without running\n");
+  line[n] = '\0';
+  (void)!::write(STDERR_FILENO, line, n);
+  ::_exit(126);
+}
+
 void OnTrap(int signal, siginfo_t* info, void* context) {
+  if (signal == SIGSYS && ::getpid() != g_handlerProcess) EndDeniedChild(info);
   ClearAlignmentCheck();
   auto* uc = static_cast<ucontext_t*>(context);
   // A fault in this handler's own check of FS and GS (below; the handler runs with SA_NODEFER so

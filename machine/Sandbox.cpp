@@ -3,6 +3,7 @@
 #include <elf.h>
 #include <fcntl.h>
 #include <linux/landlock.h>
+#include <sched.h>
 #include <seccomp.h>
 #include <sys/capability.h>
 #include <sys/prctl.h>
@@ -181,6 +182,18 @@ Result<void> ApplySeccomp(const SandboxPolicy& policy, SandboxState& state) {
   }
   // execve: only the helper ntbox starts, which passes its own environment array.
   trap(SCMP_SYS(execve), 1, SCMP_A2(SCMP_CMP_NE, reinterpret_cast<scmp_datum_t>(policy.helperEnvironment)));
+  // Children that share the process's memory (posix_spawn, system(), vfork: driver code reaching
+  // libc) fail with EPERM: libc blocks every signal around that clone, so a trap could only kill
+  // the process. Threads (CLONE_THREAD) and a plain fork's copy go on (the copy's execve traps).
+  // clone3's flags are out of the filter's reach: it answers ENOSYS, and libc falls back to clone.
+  auto refuse = [&](int error, int syscall, unsigned count = 0, scmp_arg_cmp a = {}) {
+    if (rc != 0) return;
+    rc = count ? seccomp_rule_add(ctx.get(), SCMP_ACT_ERRNO(error), syscall, 1, a)
+               : seccomp_rule_add(ctx.get(), SCMP_ACT_ERRNO(error), syscall, 0);
+  };
+  refuse(EPERM, SCMP_SYS(clone), 1, SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_VM | CLONE_THREAD, CLONE_VM));
+  refuse(EPERM, SCMP_SYS(vfork));
+  refuse(ENOSYS, SCMP_SYS(clone3));
   // Sockets: AF_UNIX only (the control socket, named pipes).
   trap(SCMP_SYS(socket), 1, SCMP_A0(SCMP_CMP_NE, AF_UNIX));
   // kill: not to a process group nor to every process (pid 0 or below); Landlock scopes the rest.

@@ -6,7 +6,8 @@
 //   seccomp   (libseccomp) system calls a machine never makes trap: execve but the helper's, ptrace,
 //             process_vm_*, mount and the rest of the namespace and module calls, bpf, kexec,
 //             keyctl, io_uring, sockets other than AF_UNIX, signals to process groups; a foreign
-//             architecture's calls (int 0x80, sysenter) trap too.
+//             architecture's calls (int 0x80, sysenter) trap too. A child sharing the process's
+//             memory (posix_spawn, system()) cannot be started (EPERM).
 //   no_new_privs, every capability dropped.
 // What the running kernel lacks is listed, not fatal, unless the caller requires the sandbox.
 #pragma once

@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -33,25 +32,26 @@ std::string Run(const std::vector<std::string>& helperArgs) {
   argv.push_back(nullptr);
   int out[2];
   if (pipe2(out, O_CLOEXEC) != 0) return {};
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
-  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
-  pid_t pid = 0;
-  // The helper starts clean whatever the calling thread's state (a bugcheck's thread may have
-  // signals blocked): an empty mask, every signal at its default.
-  posix_spawnattr_t attributes;
-  posix_spawnattr_init(&attributes);
-  sigset_t none, all;
-  sigemptyset(&none);
-  sigfillset(&all);
-  posix_spawnattr_setsigmask(&attributes, &none);
-  posix_spawnattr_setsigdefault(&attributes, &all);
-  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  const int spawned = posix_spawn(&pid, helper.c_str(), &actions, &attributes, argv.data(), SymbolHelperEnvironment());
-  posix_spawnattr_destroy(&attributes);
-  posix_spawn_file_actions_destroy(&actions);
+  // A fork, not posix_spawn: a sandboxed process may not start a child that shares its memory
+  // (clone with CLONE_VM: what posix_spawn and system() do) — driver code reaching libc would start
+  // one — while a plain fork's child is a copy (machine/Sandbox.h). Only async-signal-safe calls in
+  // the child: it starts clean whatever the calling thread's state (a bugcheck's thread may have
+  // signals blocked), an empty mask and every signal at its default.
+  const int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+  const pid_t pid = devnull < 0 ? -1 : fork();
+  if (pid == 0) {
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; ++sig) (void)sigaction(sig, &dfl, nullptr);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    if (dup2(devnull, STDIN_FILENO) < 0 || dup2(out[1], STDOUT_FILENO) < 0 || dup2(devnull, STDERR_FILENO) < 0) _exit(127);
+    execve(helper.c_str(), argv.data(), SymbolHelperEnvironment());
+    _exit(127);
+  }
+  if (devnull >= 0) close(devnull);
+  const int spawned = pid > 0 ? 0 : -1;
   close(out[1]);
   std::string text;
   if (spawned == 0) {

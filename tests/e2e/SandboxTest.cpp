@@ -60,6 +60,10 @@ INSTANTIATE_TEST_SUITE_P(
         Escape{"escape_shadow", false, "escape: open(/etc/shadow) returned -13"},
         Escape{"escape_proc_mem", false, "escape: open(/proc/self/mem, O_RDWR) returned -13"},
         Escape{"escape_kill_init", false, "escape: kill(1, 0) returned -1"},
+        // libc's functions, found from the ntbox executable as an attacker would: system() cannot
+        // start its child; a forked copy's execve is denied and the copy says so.
+        Escape{"escape_libc", false, "escape: system(touch marker) returned -1"},
+        Escape{"escape_fork", false, "the machine's sandbox denied execve (59) to a process started from driver or program code"},
         Escape{"escape_execve", true, "a Linux system call, execve (59), which the machine's sandbox denies to driver code"},
         Escape{"escape_socket", true, "a Linux system call, socket (41), which the machine's sandbox denies"},
         Escape{"escape_kill", true, "a Linux system call, kill (62), which the machine's sandbox denies"},
