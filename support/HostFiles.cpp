@@ -1,6 +1,8 @@
 #include "support/HostFiles.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -13,6 +15,33 @@ namespace ntbox {
 namespace {
 
 thread_local const std::map<std::string, int>* t_files = nullptr;
+HostFileOpener* (*g_lookup)() = nullptr;
+
+// Opens name in directory dir, matching its case or, failing that, any entry equal without case.
+int OpenComponent(int dir, const std::string& name, int flags) {
+  int fd = ::openat(dir, name.c_str(), flags | O_CLOEXEC | O_NOFOLLOW);
+  if (fd >= 0 || errno != ENOENT) return fd;
+  const int scan = ::openat(dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (scan < 0) return -1;
+  DIR* d = ::fdopendir(scan);
+  if (!d) {
+    ::close(scan);
+    return -1;
+  }
+  std::string match;
+  while (const dirent* e = ::readdir(d)) {
+    if (::strcasecmp(e->d_name, name.c_str()) == 0) {
+      match = e->d_name;
+      break;
+    }
+  }
+  ::closedir(d);
+  if (match.empty()) {
+    errno = ENOENT;
+    return -1;
+  }
+  return ::openat(dir, match.c_str(), flags | O_CLOEXEC | O_NOFOLLOW);
+}
 
 }  // namespace
 
@@ -33,6 +62,24 @@ std::string HostFileKey(const std::string& path) {
 
 bool HandedHostFile(const std::string& path) { return t_files && t_files->contains(HostFileKey(path)); }
 
+void SetHostFileOpenerLookup(HostFileOpener* (*lookup)()) { g_lookup = lookup; }
+
+HostFileOpener* CurrentHostFileOpener() { return g_lookup ? g_lookup() : nullptr; }
+
+int OpenBeneathNoCase(int root, const std::vector<std::string>& components, int lastFlags, std::size_t* failedAt) {
+  int dir = ::fcntl(root, F_DUPFD_CLOEXEC, 0);
+  for (std::size_t i = 0; dir >= 0 && i < components.size(); ++i) {
+    const bool last = i + 1 == components.size();
+    const int fd = OpenComponent(dir, components[i], last ? lastFlags : O_RDONLY | O_DIRECTORY);
+    const int error = errno;
+    ::close(dir);
+    errno = error;
+    if (fd < 0 && failedAt) *failedAt = i;
+    dir = fd;
+  }
+  return dir;
+}
+
 Result<int> OpenHostFile(const std::string& path) {
   if (t_files) {
     if (const auto it = t_files->find(HostFileKey(path)); it != t_files->end()) {
@@ -46,6 +93,16 @@ Result<int> OpenHostFile(const std::string& path) {
       }
       return fd;
     }
+  }
+  if (HostFileOpener* opener = CurrentHostFileOpener()) {
+    std::vector<std::string> components;
+    for (const auto& part : std::filesystem::path(HostFileKey(path)).relative_path()) components.push_back(part.string());
+    const int fd = opener->Open(components);
+    if (fd < 0) {
+      const int e = errno;
+      return Fail(fmt::format("cannot open '{}': {}", path, std::strerror(e)), 0, e == ENOENT ? 2 : 5);
+    }
+    return fd;
   }
   // O_NONBLOCK: opening a FIFO with no writer would wait for one forever.
   const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);

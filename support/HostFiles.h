@@ -4,8 +4,11 @@
 // HostFileScope lasts, reads of those paths on its thread use them; any other path is opened
 // directly (the server's own files: its machine directory, ntbox's DLLs).
 #pragma once
+#include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "support/Result.h"
 
@@ -29,7 +32,30 @@ std::string HostFileKey(const std::string& path);
 // Whether the calling thread's scope holds path.
 bool HandedHostFile(const std::string& path);
 // A descriptor of path for reading (from the start), which the caller closes: the handed one's
-// duplicate, else the file opened here (O_RDONLY | O_NONBLOCK). An error carries errno's text.
+// duplicate, else the calling thread's process's opener's (a program's, whose ntbox run client
+// opens it), else the file opened here (O_RDONLY | O_NONBLOCK). An error carries errno's text.
 Result<int> OpenHostFile(const std::string& path);
+
+// Who opens host files for the code on a thread: for a program run by `ntbox run`, its client.
+class HostFileOpener {
+ public:
+  virtual ~HostFileOpener() = default;
+  // The file or directory at the host path's components (from "/"), each matched without regard
+  // to case as Windows names go, read-only; a descriptor the caller closes, or -1 with errno set
+  // and failedAt (when given) the component that failed.
+  virtual int Open(const std::vector<std::string>& components, std::size_t* failedAt = nullptr) = 0;
+  // The components a directory this opener opened was found at, by its device and inode: what a
+  // listing of it needs to look at its entries (the process may not look into it itself).
+  virtual std::optional<std::vector<std::string>> ComponentsOf(std::uint64_t device, std::uint64_t inode) = 0;
+};
+// How OpenHostFile finds the calling thread's opener (set once by the program layer).
+void SetHostFileOpenerLookup(HostFileOpener* (*lookup)());
+HostFileOpener* CurrentHostFileOpener();
+
+// Opens components beneath root (an open directory), each matched first as given, then without
+// regard to case; never through a symbolic link. The last is opened with lastFlags (O_RDONLY …);
+// -1 with errno set on failure, and failedAt (when given) the index of the component that failed.
+int OpenBeneathNoCase(int root, const std::vector<std::string>& components, int lastFlags,
+                      std::size_t* failedAt = nullptr);
 
 }  // namespace ntbox

@@ -236,6 +236,7 @@ Result<std::unique_ptr<Program>> Program::Load(const ProgramOptions& options, Sy
     program->process_->SetParent(options.child->parentId);
     program->console_ = options.child->console;
     program->process_->console = options.child->console;
+    program->process_->hostFiles = options.child->hostFiles;
   }
   auto* space = program->process_->space();
 

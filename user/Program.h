@@ -59,6 +59,7 @@ struct ProgramOptions {
     nt::ps::ProcessParameters parameters;
     nt::ULONG parentId = 0;
     std::shared_ptr<Console> console;
+    std::shared_ptr<HostFileOpener> hostFiles;  // its creator's: the same client opens its files
   };
   std::optional<Child> child;
 };

@@ -44,6 +44,7 @@ std::expected<nt::ps::ThreadHost::CreatedProcess, nt::NTSTATUS> Program::CreateP
   ProgramOptions::Child child;
   child.parameters = parameters;
   child.parentId = process_->id();
+  child.hostFiles = process_->hostFiles;
   nt::ob::HandleTable& creatorHandles = process_->handles();
   // The console its ConsoleHandle names, when that is a handle of the creator's to a console. One
   // of its own (CREATE_NEW_CONSOLE): ntbox shows every console window on the one terminal, its

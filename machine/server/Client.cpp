@@ -20,6 +20,7 @@
 #include "machine/Machine.h"
 #include "machine/MachineDir.h"
 #include "machine/commands/Command.h"
+#include "machine/server/ClientFiles.h"
 #include "machine/server/Protocol.h"
 #include "support/HostFiles.h"
 #include "support/Text.h"
@@ -269,6 +270,10 @@ int Call(const fs::path& root, const ClientRequest& request, bool autostart) {
       case FrameKind::kStderr:
         std::fflush(stdout);
         std::fwrite(frame->payload.data(), 1, frame->payload.size(), stderr);
+        break;
+      case FrameKind::kOpenFile:
+        // The program opens a host file: this process opens it, with the user's rights.
+        AnswerOpenFile(fd, frame->payload);
         break;
       case FrameKind::kExit: {
         ::close(fd);

@@ -21,6 +21,10 @@ enum class FrameKind : char {
   kInterrupt = 'I',
   kPrompt = 'P',
   kLine = 'L',
+  // ntbox run: the server asks the client to open a host file for the program (ClientFiles.h);
+  // the client answers with a file frame ("errno failedAt") and, on success, the descriptor.
+  kOpenFile = 'F',
+  kFile = 'D',
 };
 
 struct Frame {

@@ -1,6 +1,7 @@
 #include "machine/server/Server.h"
 
 #include "machine/Sandbox.h"
+#include "machine/server/ClientFiles.h"
 #include "support/HostFiles.h"
 #include "nt/support/SymbolHelper.h"
 
@@ -273,6 +274,9 @@ class Server {
     }
     int done[2];
     if (::pipe2(done, O_CLOEXEC) != 0) return kCommandFailed;
+    // The program's host files (Z:) come through this client while the run lasts.
+    auto clientFiles = std::make_shared<ClientFiles>();
+    (*program)->process().hostFiles = clientFiles;
     {
       std::lock_guard lock(programsMutex_);
       programs_.insert(program->get());
@@ -291,24 +295,37 @@ class Server {
     // handlers, or its end when it has none.
     bool hungUp = false, interrupted = false;
     for (;;) {
-      pollfd p[2] = {{done[0], POLLIN, 0}, {fd, POLLIN | POLLRDHUP, 0}};
-      const int n = ::poll(p, hungUp ? 1 : 2, hungUp ? 20 : -1);
+      pollfd p[3] = {{done[0], POLLIN, 0}, {clientFiles->wakeFd(), POLLIN, 0}, {fd, POLLIN | POLLRDHUP, 0}};
+      const int n = ::poll(p, hungUp ? 2 : 3, hungUp ? 20 : -1);
       if (n > 0 && (p[0].revents & POLLIN)) break;
-      if (!hungUp && n > 0 && (p[1].revents & POLLIN)) {
+      if (n > 0 && (p[1].revents & POLLIN)) {
+        if (auto request = clientFiles->TakeRequest(); request && !hungUp) {
+          if (!WriteFrame(fd, FrameKind::kOpenFile, *request)) hungUp = true;
+        }
+      }
+      if (!hungUp && n > 0 && (p[2].revents & POLLIN)) {
         const auto frame = ReadFrame(fd);
         if (!frame) {
           hungUp = true;
+        } else if (frame->kind == FrameKind::kFile) {
+          std::optional<std::vector<int>> file;
+          if (frame->payload.starts_with("0 ")) file = ReceiveDescriptors(fd, 1);
+          clientFiles->Answer(frame->payload, file && !file->empty() ? (*file)[0] : -1);
         } else if (frame->kind == FrameKind::kInterrupt) {
           interrupted = true;
           if (!(*program)->Interrupt(frame->payload == "break" ? 1 : 0)) {
             (*program)->EndSession(static_cast<std::uint32_t>(nt::STATUS_CONTROL_C_EXIT));
           }
         }
-      } else if (!hungUp && n > 0 && (p[1].revents & (POLLRDHUP | POLLHUP | POLLERR))) {
+      } else if (!hungUp && n > 0 && (p[2].revents & (POLLRDHUP | POLLHUP | POLLERR))) {
         hungUp = true;
       }
-      if (hungUp) (*program)->EndSession(static_cast<std::uint32_t>(nt::STATUS_CONTROL_C_EXIT));
+      if (hungUp) {
+        clientFiles->Close();
+        (*program)->EndSession(static_cast<std::uint32_t>(nt::STATUS_CONTROL_C_EXIT));
+      }
     }
+    clientFiles->Close();  // the run is over: so is its programs' access to host files
     runner.join();
     ::close(done[0]);
     ::close(done[1]);

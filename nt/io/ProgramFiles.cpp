@@ -1,7 +1,8 @@
 // NtCreateFile and NtOpenFile for programs: names captured from the caller, then resolved on the
 // machine's volumes as Windows' object manager and file systems would, without regard to case:
 // C: is the machine's drive (C:\windows\system32 also shows the system DLLs, Wine's PE builds,
-// read-only), Z: the host's root (read-only until the sandbox hands files through the client), and
+// read-only), Z: the host's root (read-only; for a program run by `ntbox run`, opened by its client:
+// support/HostFiles.h), and
 // any other name a device (\??\IoctlTest, \Device\Null). Drivers' calls (KernelMode) are ZwCreateFile's.
 #include <dirent.h>
 #include <poll.h>
@@ -32,6 +33,7 @@
 #include "nt/ob/ObTypes.h"
 #include "nt/ob/Object.h"
 #include "nt/ps/Process.h"
+#include "support/HostFiles.h"
 #include "support/Utf16.h"
 
 namespace ntbox::nt {
@@ -57,48 +59,13 @@ NTSTATUS CaptureName(const OBJECT_ATTRIBUTES* attributes, std::u16string& name, 
 
 bool EqualNoCase(std::u16string_view a, std::u16string_view b) { return ob::UpcaseName(a) == ob::UpcaseName(b); }
 
-// Opens name in directory dir, matching its case or, failing that, any entry equal without case.
-int OpenComponent(int dir, const std::string& name, int flags) {
-  int fd = ::openat(dir, name.c_str(), flags | O_CLOEXEC | O_NOFOLLOW);
-  if (fd >= 0 || errno != ENOENT) return fd;
-  const int scan = ::openat(dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (scan < 0) return -1;
-  DIR* d = ::fdopendir(scan);
-  if (!d) {
-    ::close(scan);
-    return -1;
-  }
-  std::string match;
-  while (const dirent* e = ::readdir(d)) {
-    if (::strcasecmp(e->d_name, name.c_str()) == 0) {
-      match = e->d_name;
-      break;
-    }
-  }
-  ::closedir(d);
-  if (match.empty()) {
-    errno = ENOENT;
-    return -1;
-  }
-  return ::openat(dir, match.c_str(), flags | O_CLOEXEC | O_NOFOLLOW);
-}
-
 // A missing folder on the way is a path not found, the missing last component a name not found.
 NTSTATUS FromErrno(int e, bool last) {
   return e == ENOENT && !last ? STATUS_OBJECT_PATH_NOT_FOUND : io::StatusOfErrno(e);
 }
 
-// Walks components from root (an open directory, consumed), each without regard to case.
-NTSTATUS Walk(int root, const std::vector<std::string>& parts, ULONG options, int& out, bool& directory) {
-  int dir = root;
-  for (std::size_t i = 0; i < parts.size(); ++i) {
-    const bool last = i + 1 == parts.size();
-    int fd = OpenComponent(dir, parts[i], last ? O_RDONLY : O_RDONLY | O_DIRECTORY);
-    const int error = errno;
-    ::close(dir);
-    if (fd < 0) return FromErrno(error, last);
-    dir = fd;
-  }
+// What a walk opened (dir), checked against what the caller asked for.
+NTSTATUS CheckOpened(int dir, ULONG options, int& out, bool& directory) {
   struct stat st {};
   ::fstat(dir, &st);
   directory = S_ISDIR(st.st_mode);
@@ -116,6 +83,16 @@ NTSTATUS Walk(int root, const std::vector<std::string>& parts, ULONG options, in
   }
   out = dir;
   return STATUS_SUCCESS;
+}
+
+// Walks components from root (an open directory, consumed), each without regard to case.
+NTSTATUS Walk(int root, const std::vector<std::string>& parts, ULONG options, int& out, bool& directory) {
+  std::size_t failedAt = 0;
+  const int fd = OpenBeneathNoCase(root, parts, O_RDONLY, &failedAt);
+  const int error = errno;
+  ::close(root);
+  if (fd < 0) return FromErrno(error, failedAt + 1 >= parts.size());
+  return CheckOpened(fd, options, out, directory);
 }
 
 std::vector<std::string> Components(std::u16string_view path) {
@@ -140,7 +117,7 @@ int ReadRoot(char16_t drive, const std::vector<std::string>& parts, std::vector<
       EqualNoCase(ob::Widen(parts[1]), u"system32")) {
     for (const std::string& folder : config.systemDlls) {
       const int dlls = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-      const int probe = dlls >= 0 ? OpenComponent(dlls, parts[2], O_RDONLY) : -1;
+      const int probe = dlls >= 0 ? OpenBeneathNoCase(dlls, {parts[2]}, O_RDONLY) : -1;
       if (probe < 0) {
         if (dlls >= 0) ::close(dlls);
         continue;
@@ -185,6 +162,17 @@ NTSTATUS OpenOnVolume(const std::u16string& ntName, std::u16string_view rest, AC
     return ZwCreateFile(handle, access, &a, &iosb, nullptr, 0, 0, disposition, options, nullptr, 0);
   }
   if (wantsWrite && drive == u'Z') return STATUS_ACCESS_DENIED;
+  if (HostFileOpener* opener = drive == u'Z' ? CurrentHostFileOpener() : nullptr) {
+    // A program run by `ntbox run` reaches the host's files through its client, with the user's
+    // rights, while that run lasts; the server does not open them itself.
+    std::size_t failedAt = 0;
+    const int opened = opener->Open(parts, &failedAt);
+    if (opened < 0) return FromErrno(errno, failedAt + 1 >= parts.size());
+    int fd = -1;
+    bool directory = false;
+    if (const NTSTATUS s = CheckOpened(opened, options, fd, directory); s != STATUS_SUCCESS) return s;
+    return io::InsertHostFile(fd, directory, ntName, access, handle);
+  }
   const int root = ReadRoot(drive, parts, walk, systemDll);
   if (root < 0) return STATUS_OBJECT_PATH_NOT_FOUND;
   int fd = -1;
@@ -763,6 +751,23 @@ bool MatchesMask(std::u16string_view name, std::u16string_view mask) {
   return MatchesMask(name.substr(1), mask.substr(1));
 }
 
+// An entry of a directory the program's client opened, where the server may not look: the
+// client opens the entry too.
+bool StatThroughOpener(int dir, const std::string& name, struct stat& st) {
+  HostFileOpener* opener = CurrentHostFileOpener();
+  struct stat d {};
+  if (!opener || errno != EACCES || ::fstat(dir, &d) != 0) return false;
+  auto components = opener->ComponentsOf(d.st_dev, d.st_ino);
+  if (!components) return false;
+  if (name == "." || name == "..") return name == "." && (st = d, true);
+  components->push_back(name);
+  const int fd = opener->Open(*components);
+  if (fd < 0) return false;
+  const bool ok = ::fstat(fd, &st) == 0;
+  ::close(fd);
+  return ok;
+}
+
 // The directory's entries, sorted without case as NTFS returns them; "." and ".." first, but for
 // a volume's root.
 io::DirectoryScan* ScanDirectory(int fd, bool root) {
@@ -778,7 +783,8 @@ io::DirectoryScan* ScanDirectory(int fd, bool root) {
     const std::string name = e->d_name;
     if (root && (name == "." || name == "..")) continue;
     io::DirectoryScan::Entry entry{name, {}};
-    if (::fstatat(fd, e->d_name, &entry.st, 0) != 0 && ::fstatat(fd, e->d_name, &entry.st, AT_SYMLINK_NOFOLLOW) != 0) {
+    if (::fstatat(fd, e->d_name, &entry.st, 0) != 0 && ::fstatat(fd, e->d_name, &entry.st, AT_SYMLINK_NOFOLLOW) != 0 &&
+        !StatThroughOpener(fd, name, entry.st)) {
       continue;
     }
     scan->entries.push_back(std::move(entry));

@@ -120,6 +120,17 @@ void Process::CloseAllHandles() {
   for (const auto& entry : handles_.RemoveAll()) ob::CloseHandleEntry(entry);
 }
 
+namespace {
+
+// Host files a program's code asks for go to its process's opener (OpenHostFile).
+HostFileOpener* ProcessOpener() {
+  ke::KernelThread* t = ke::CurrentThread();
+  return t && t->process ? t->process->hostFiles.get() : nullptr;
+}
+const bool g_openerLookup = (SetHostFileOpenerLookup(&ProcessOpener), true);
+
+}  // namespace
+
 Process& CurrentProcess() {
   ke::KernelThread* t = ke::CurrentThread();
   return t && t->process ? *t->process : Kernel::Current().systemProcess();

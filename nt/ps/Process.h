@@ -12,6 +12,7 @@
 #include <string>
 
 #include "nt/Types.h"
+#include "support/HostFiles.h"
 #include "nt/mm/UserSpace.h"
 #include "nt/ob/Object.h"
 #include "pe/PeLoader.h"
@@ -83,6 +84,9 @@ class Process {
   // Its console (user::Console): what \Device\ConDrv's CurrentIn, CurrentOut and Console names open
   // for it; nullptr when it has none.
   std::shared_ptr<void> console;
+  // Who opens host files (Z:) for its program: the client of the `ntbox run` that started it or
+  // its creator (support/HostFiles.h); nullptr: the server opens them itself.
+  std::shared_ptr<HostFileOpener> hostFiles;
   // GetProcessTimes: its creation (system time) and the CPU time of its threads, the ended ones
   // summed, the live ones by host thread.
   std::int64_t createTime = 0;

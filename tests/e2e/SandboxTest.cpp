@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <algorithm>
 #include <fstream>
 #include <string>
 
@@ -147,6 +148,15 @@ TEST_F(SandboxTest, HostFilesComeThroughTheClient) {
   const Outcome hello = Run("run " + (priv / "hello.exe").string());
   EXPECT_EQ(hello.exit, 3) << hello.out << hello.err;  // hello.exe's own exit code
   EXPECT_TRUE(Contains(hello.out, "hello from a Win32 program")) << hello.out;
+  // The program's own opens on Z: go through its client too, while its run lasts: a listing of
+  // the private directory, and a file in it read by name without regard to case.
+  std::string win = "Z:" + priv.string();
+  std::replace(win.begin(), win.end(), '/', '\\');
+  const Outcome dir = Run("run " + Driver("dir_app.exe") + " '" + win + "\\*' '" + win + "\\VALUES.REG'");
+  EXPECT_EQ(dir.exit, 0) << dir.out << dir.err;
+  EXPECT_TRUE(Contains(dir.out, "hello.exe")) << dir.out;
+  EXPECT_TRUE(Contains(dir.out, "FirstDriverSample.sys")) << dir.out;
+  EXPECT_TRUE(Contains(dir.out, "position after reading 2: 2")) << dir.out;
   const Outcome import = Run("reg import " + (priv / "values.reg").string());
   EXPECT_EQ(import.exit, 0) << import.out << import.err;
   EXPECT_TRUE(Contains(Run("reg query \"HKLM\\SOFTWARE\\Handed\"").out, "0x2a"));
