@@ -1,5 +1,7 @@
 #include "support/HostFiles.h"
 
+#include "support/Executable.h"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <strings.h>
@@ -7,6 +9,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <algorithm>
 #include <filesystem>
 
 #include <fmt/format.h>
@@ -64,6 +67,51 @@ bool HandedHostFile(const std::string& path) { return t_files && t_files->contai
 
 void SetHostFileOpenerLookup(HostFileOpener* (*lookup)()) { g_lookup = lookup; }
 
+namespace {
+
+// ntbox's own files (its DLLs beside the executable, a pinned directory) are the server's to read:
+// never asked of a client.
+bool OwnPath(const std::filesystem::path& key) {
+  if (key.string().starts_with("/proc/self/fd/")) return true;
+  const std::filesystem::path prefix = ExecutableDirectory().parent_path();
+  if (prefix.empty()) return false;
+  const auto rel = key.lexically_relative(prefix);
+  return !rel.empty() && *rel.begin() != "..";
+}
+
+HostFileOpener* OpenerFor(const std::filesystem::path& key) {
+  HostFileOpener* opener = CurrentHostFileOpener();
+  return opener && !OwnPath(key) ? opener : nullptr;
+}
+
+}  // namespace
+
+std::vector<std::string> HostDirectoryEntries(const std::string& folder) {
+  std::vector<std::string> names;
+  const std::filesystem::path key = HostFileKey(folder);
+  if (t_files) {
+    for (const auto& [path, fd] : *t_files) {
+      if (std::filesystem::path(path).parent_path() == key) names.push_back(std::filesystem::path(path).filename().string());
+    }
+  }
+  int dir = -1;
+  if (HostFileOpener* opener = OpenerFor(key)) {
+    std::vector<std::string> components;
+    for (const auto& part : key.relative_path()) components.push_back(part.string());
+    dir = opener->Open(components);
+  } else {
+    dir = ::open(key.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  }
+  DIR* d = dir >= 0 ? ::fdopendir(dir) : nullptr;
+  if (!d && dir >= 0) ::close(dir);
+  while (const dirent* e = d ? ::readdir(d) : nullptr) {
+    const std::string name = e->d_name;
+    if (name != "." && name != ".." && std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+  }
+  if (d) ::closedir(d);
+  return names;
+}
+
 HostFileOpener* CurrentHostFileOpener() { return g_lookup ? g_lookup() : nullptr; }
 
 int OpenBeneathNoCase(int root, const std::vector<std::string>& components, int lastFlags, std::size_t* failedAt) {
@@ -94,7 +142,7 @@ Result<int> OpenHostFile(const std::string& path) {
       return fd;
     }
   }
-  if (HostFileOpener* opener = CurrentHostFileOpener()) {
+  if (HostFileOpener* opener = OpenerFor(HostFileKey(path))) {
     std::vector<std::string> components;
     for (const auto& part : std::filesystem::path(HostFileKey(path)).relative_path()) components.push_back(part.string());
     const int fd = opener->Open(components);

@@ -48,6 +48,10 @@ class HostFileOpener {
   // listing of it needs to look at its entries (the process may not look into it itself).
   virtual std::optional<std::vector<std::string>> ComponentsOf(std::uint64_t device, std::uint64_t inode) = 0;
 };
+// The names in a host folder, as this thread may see them: the files its scope was handed from
+// there, and the listing its opener (or, without one, the folder itself) gives.
+std::vector<std::string> HostDirectoryEntries(const std::string& folder);
+
 // How OpenHostFile finds the calling thread's opener (set once by the program layer).
 void SetHostFileOpenerLookup(HostFileOpener* (*lookup)());
 HostFileOpener* CurrentHostFileOpener();

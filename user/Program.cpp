@@ -28,6 +28,7 @@
 #include "user/wine/Install.h"
 #include "user/wine/SystemCalls.h"
 #include "pe/PeTables.h"
+#include "support/HostFiles.h"
 #include "support/Text.h"
 #include "support/Utf16.h"
 
@@ -188,10 +189,11 @@ class ImportCheck {
     for (const auto& d : nt::Kernel::Current().config().systemDlls) places.emplace_back(d);
     std::lock_guard lock(mutex);
     for (const auto& place : places) {
-      std::error_code ec;
-      for (const auto& entry : std::filesystem::directory_iterator(place, ec)) {
-        if (AsciiLower(entry.path().filename().string()) != dll) continue;
-        const std::string key = entry.path().string();
+      // The program's own folder as the thread may see it (support/HostFiles.h: what the client
+      // handed over or opens for it); the system DLLs' folders are ntbox's own.
+      for (const auto& name : HostDirectoryEntries(place.string())) {
+        if (AsciiLower(name) != dll) continue;
+        const std::string key = (place / name).string();
         if (auto it = cache.find(key); it != cache.end()) return it->second.get();
         auto image = pe::PeImage::ParseFile(key);
         if (!image) return nullptr;

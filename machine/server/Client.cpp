@@ -171,6 +171,14 @@ std::vector<std::pair<std::string, int>> HostFilesOf(const fs::path& root, const
   auto is = [](const std::string& arg, const char* word) { return AsciiLower(arg) == word; };
   if (request.command == "run" && !a.empty()) {
     paths.push_back(a[0]);
+    // The DLLs beside it, which its imports may name (ntbox checks them before it starts).
+    std::error_code ec;
+    const fs::path folder = fs::absolute(a[0], ec).parent_path();
+    for (const auto& entry : fs::directory_iterator(folder, ec)) {
+      if (AsciiLower(entry.path().extension().string()) == ".dll" && paths.size() < kMaxHandedFiles) {
+        paths.push_back(entry.path().string());
+      }
+    }
   } else if (request.command == "sc" && a.size() >= 2 && is(a[0], "start")) {
     if (auto machine = Machine::OpenOffline(root)) {
       if (const auto status = (*machine)->QueryService(a[1])) {

@@ -135,6 +135,8 @@ TEST_F(SandboxTest, HostFilesComeThroughTheClient) {
   std::filesystem::create_directories(priv);
   std::filesystem::copy_file(Driver("FirstDriverSample.sys"), priv / "FirstDriverSample.sys");
   std::filesystem::copy_file(Driver("hello.exe"), priv / "hello.exe");
+  std::filesystem::copy_file(Driver("greeter.exe"), priv / "greeter.exe");
+  std::filesystem::copy_file(Driver("greeting.dll"), priv / "Greeting.DLL");
   std::ofstream(priv / "values.reg") << "Windows Registry Editor Version 5.00\r\n\r\n"
                                         "[HKEY_LOCAL_MACHINE\\SOFTWARE\\Handed]\r\n\"Value\"=dword:0000002a\r\n";
   for (const auto& entry : std::filesystem::directory_iterator(priv)) ASSERT_EQ(::chown(entry.path().c_str(), 12345, 12345), 0);
@@ -148,6 +150,10 @@ TEST_F(SandboxTest, HostFilesComeThroughTheClient) {
   const Outcome hello = Run("run " + (priv / "hello.exe").string());
   EXPECT_EQ(hello.exit, 3) << hello.out << hello.err;  // hello.exe's own exit code
   EXPECT_TRUE(Contains(hello.out, "hello from a Win32 program")) << hello.out;
+  // A DLL beside the program: ntbox's check of its imports and Wine's loader find it there.
+  const Outcome greeter = Run("run " + (priv / "greeter.exe").string());
+  EXPECT_EQ(greeter.exit, 0) << greeter.out << greeter.err;
+  EXPECT_TRUE(Contains(greeter.out, "greetings from a DLL beside the program")) << greeter.out << greeter.err;
   // The program's own opens on Z: go through its client too, while its run lasts: a listing of
   // the private directory, and a file in it read by name without regard to case.
   std::string win = "Z:" + priv.string();
