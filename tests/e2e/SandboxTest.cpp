@@ -74,6 +74,22 @@ INSTANTIATE_TEST_SUITE_P(
         Escape{"escape_int80", true, "*** STOP: 0x0000007E"}, Escape{"escape_sysenter", true, "*** STOP: 0x0000007E"}),
     [](const testing::TestParamInfo<Escape>& info) { return std::string(info.param.service); });
 
+// On a kernel without part of the sandbox (here Landlock ABI 3: no TCP rules, no scoping), the
+// gap is named and the driver runs; --require-sandbox refuses to run it instead.
+TEST(SandboxGaps, AreNamedAndCanBeRefused) {
+  const std::string driver = Driver("FirstDriverSample.sys");
+  ::setenv("NTBOX_LANDLOCK_ABI_MAX", "3", 1);
+  const Outcome lax = Ntbox("load " + driver);
+  EXPECT_EQ(lax.exit, 0) << lax.out << lax.err;
+  EXPECT_TRUE(Contains(lax.err, "sandbox: not in force: TCP confinement (Landlock ABI 3 < 4)")) << lax.err;
+  const Outcome strict = Ntbox("--require-sandbox load " + driver);
+  ::unsetenv("NTBOX_LANDLOCK_ABI_MAX");
+  EXPECT_EQ(strict.exit, 3) << strict.out << strict.err;
+  EXPECT_TRUE(Contains(strict.err, "the sandbox is not complete (--require-sandbox)")) << strict.err;
+  EXPECT_FALSE(Contains(strict.out, "This is my first sample driver")) << strict.out;
+  EXPECT_EQ(Ntbox("--require-sandbox load " + driver).exit, 0) << "this kernel has all of it";
+}
+
 class SandboxTest : public ntbox::test::MachineFixture {};
 
 // The machine server is confined as status says, and its drivers meet the same walls.

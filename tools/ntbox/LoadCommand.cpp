@@ -97,6 +97,8 @@ int RunLoad(const LoadOptions& options) {
       !confined) {
     std::fprintf(stderr, "ntbox load: %s\n", confined.error().message.c_str());
     return kExitRefused;
+  } else {
+    for (const auto& m : confined->missing) std::fprintf(stderr, "ntbox load: sandbox: not in force: %s\n", m.c_str());
   }
   nt::KernelConfig config;
   config.version = *version;
