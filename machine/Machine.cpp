@@ -450,12 +450,13 @@ Result<ServiceStatus> Machine::StartLocked(const ServiceConfig& config) {
   SetState(rt, ServiceState::kStartPending);
   auto path = HostPath(config.imagePath);
   if (!path) return fail(path.error());
-  std::error_code ec;
-  if (!HandedHostFile(path->string()) && !fs::is_regular_file(*path, ec)) {
+  // Read as the caller may (support/HostFiles.h: a descriptor its client handed over, or its client
+  // asked), so no look at the path here first: the server may not see it.
+  auto image = pe::PeImage::ParseFile(path->string());
+  if (!image && image.error().win32 == ERROR_FILE_NOT_FOUND) {
     return fail(Win32Failure(ERROR_FILE_NOT_FOUND, "the image " + config.imagePath + " (" + path->string() +
                                                        ") does not exist"));
   }
-  auto image = pe::PeImage::ParseFile(path->string());
   if (!image) return fail(Win32Failure(ERROR_BAD_EXE_FORMAT, image.error().message));
   const SignatureCheck signature = VerifyAuthenticode(*image, dir_.certs() / "trusted");
   if (const std::uint32_t error = SignatureLoadError(signature, active_.testSigning)) {

@@ -1,5 +1,7 @@
 #include "machine/ScmDevice.h"
 
+#include "support/HostFiles.h"
+
 #include <algorithm>
 #include <cstring>
 
@@ -7,6 +9,7 @@
 #include "nt/Status.h"
 #include "nt/io/IoExports.h"
 #include "nt/io/IoServices.h"
+#include "nt/ps/Process.h"
 #include "user/dlls/ScmProtocol.h"
 
 namespace ntbox::machine {
@@ -127,7 +130,9 @@ nt::NTSTATUS NTAPI Control(nt::DEVICE_OBJECT* device, nt::IRP* irp) {
   const std::size_t room =
       (p.OutputBufferLength - offsetof(scm::NtboxScmReply, services)) / sizeof(scm::NtboxScmService);
   {
-    // The driver's DriverEntry runs for the System process, not for the program that asked.
+    // The driver's DriverEntry runs for the System process, not for the program that asked; its
+    // image is still read as the program may, through the program's client.
+    HostFileOpenerScope files(nt::ps::CurrentProcess().hostFiles);
     nt::io::ServiceContext system(nt::Kernel::Current().systemProcess());
     Serve(machine, request, reply, room);
   }

@@ -19,6 +19,7 @@ namespace {
 
 thread_local const std::map<std::string, int>* t_files = nullptr;
 HostFileOpener* (*g_lookup)() = nullptr;
+thread_local HostFileOpener* t_opener = nullptr;  // a HostFileOpenerScope's
 
 // Opens name in directory dir, matching its case or, failing that, any entry equal without case.
 int OpenComponent(int dir, const std::string& name, int flags) {
@@ -112,7 +113,17 @@ std::vector<std::string> HostDirectoryEntries(const std::string& folder) {
   return names;
 }
 
-HostFileOpener* CurrentHostFileOpener() { return g_lookup ? g_lookup() : nullptr; }
+HostFileOpener* CurrentHostFileOpener() {
+  if (t_opener) return t_opener;
+  return g_lookup ? g_lookup() : nullptr;
+}
+
+HostFileOpenerScope::HostFileOpenerScope(std::shared_ptr<HostFileOpener> opener)
+    : opener_(std::move(opener)), previous_(t_opener) {
+  if (opener_) t_opener = opener_.get();
+}
+
+HostFileOpenerScope::~HostFileOpenerScope() { t_opener = previous_; }
 
 int OpenBeneathNoCase(int root, const std::vector<std::string>& components, int lastFlags, std::size_t* failedAt) {
   int dir = ::fcntl(root, F_DUPFD_CLOEXEC, 0);

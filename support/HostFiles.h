@@ -6,6 +6,7 @@
 #pragma once
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -51,6 +52,21 @@ class HostFileOpener {
 // The names in a host folder, as this thread may see them: the files its scope was handed from
 // there, and the listing its opener (or, without one, the folder itself) gives.
 std::vector<std::string> HostDirectoryEntries(const std::string& folder);
+
+// An opener for the calling thread while the scope lasts, whatever its process: a request a
+// program made that the kernel serves in the System process's context (StartService through the
+// service manager) still reads the program's files through the program's client.
+class HostFileOpenerScope {
+ public:
+  explicit HostFileOpenerScope(std::shared_ptr<HostFileOpener> opener);
+  ~HostFileOpenerScope();
+  HostFileOpenerScope(const HostFileOpenerScope&) = delete;
+  HostFileOpenerScope& operator=(const HostFileOpenerScope&) = delete;
+
+ private:
+  std::shared_ptr<HostFileOpener> opener_;
+  HostFileOpener* previous_;
+};
 
 // How OpenHostFile finds the calling thread's opener (set once by the program layer).
 void SetHostFileOpenerLookup(HostFileOpener* (*lookup)());

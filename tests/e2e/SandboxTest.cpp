@@ -152,6 +152,8 @@ TEST_F(SandboxTest, HostFilesComeThroughTheClient) {
   std::filesystem::copy_file(Driver("FirstDriverSample.sys"), priv / "FirstDriverSample.sys");
   std::filesystem::copy_file(Driver("hello.exe"), priv / "hello.exe");
   std::filesystem::copy_file(Driver("greeter.exe"), priv / "greeter.exe");
+  std::filesystem::copy_file(Driver("ioctl_sample.sys"), priv / "ioctl_sample.sys");
+  std::filesystem::copy_file(Driver("ioctl_install_app.exe"), priv / "ioctl_install_app.exe");
   std::filesystem::copy_file(Driver("greeting.dll"), priv / "Greeting.DLL");
   std::ofstream(priv / "values.reg") << "Windows Registry Editor Version 5.00\r\n\r\n"
                                         "[HKEY_LOCAL_MACHINE\\SOFTWARE\\Handed]\r\n\"Value\"=dword:0000002a\r\n";
@@ -170,6 +172,14 @@ TEST_F(SandboxTest, HostFilesComeThroughTheClient) {
   const Outcome greeter = Run("run " + (priv / "greeter.exe").string());
   EXPECT_EQ(greeter.exit, 0) << greeter.out << greeter.err;
   EXPECT_TRUE(Contains(greeter.out, "greetings from a DLL beside the program")) << greeter.out << greeter.err;
+  // Seed 002's program installs and starts its driver from its own folder through the service
+  // API: the image is read through the program's client although the System process starts it.
+  const std::filesystem::path cwd = std::filesystem::current_path();
+  std::filesystem::current_path(priv);  // it looks for its driver in the current directory
+  const Outcome install = Run("run ioctl_install_app.exe");
+  std::filesystem::current_path(cwd);
+  EXPECT_EQ(install.exit, 0) << install.out << install.err;
+  EXPECT_TRUE(Contains(install.out, "This String is from Device Driver !!!")) << install.out << install.err;
   // The program's own opens on Z: go through its client too, while its run lasts: a listing of
   // the private directory, and a file in it read by name without regard to case.
   std::string win = "Z:" + priv.string();
