@@ -164,10 +164,36 @@ std::vector<std::string> RegValue::AsMultiString() const {
   return out;
 }
 
+namespace {
+
+// SQLite's own file layer, but taking a path as given: its unix layer resolves symbolic links in a
+// database's path, and a server that gave root up reaches its machine directory through one
+// (/proc/self/fd/N) whose target it may not walk to (under /root).
+int PathAsGiven(sqlite3_vfs*, const char* name, int size, char* out) {
+  if (static_cast<int>(std::strlen(name)) >= size) return SQLITE_CANTOPEN;
+  std::strcpy(out, name);
+  return SQLITE_OK;
+}
+
+const char* AsGivenVfs() {
+  static sqlite3_vfs vfs = [] {
+    sqlite3_vfs v = *sqlite3_vfs_find(nullptr);
+    v.zName = "ntbox-unix";
+    v.xFullPathname = PathAsGiven;
+    return v;
+  }();
+  static const bool registered = sqlite3_vfs_register(&vfs, 0) == SQLITE_OK;
+  return registered ? vfs.zName : nullptr;
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Registry>> Registry::Open(const std::string& file) {
   sqlite3* db = nullptr;
+  // An absolute path goes as given; ":memory:" and relative ones take SQLite's usual way.
+  const char* vfs = file.starts_with("/") ? AsGivenVfs() : nullptr;
   if (sqlite3_open_v2(file.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                      nullptr) != SQLITE_OK) {
+                      vfs) != SQLITE_OK) {
     std::string message = db ? sqlite3_errmsg(db) : "out of memory";
     sqlite3_close(db);
     return Fail("cannot open the registry '" + file + "': " + message);

@@ -1,10 +1,13 @@
 #include "nt/support/SymbolHelper.h"
 
+#include "nt/Kernel.h"
+#include "pe/PeLoader.h"
 #include "support/Executable.h"
 
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -30,8 +33,34 @@ std::string Run(const std::vector<std::string>& helperArgs) {
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
+  // An image the kernel loaded is handed to the helper from the bytes the kernel holds (a memfd):
+  // the helper runs as the server's user, which may not reach the image's folder (a driver under
+  // /root, in a private folder: its client opened it).
+  std::vector<int> images;
+  if (const Kernel* kernel = Kernel::CurrentOrNull()) {
+    for (std::size_t i = 1; i < args.size(); ++i) {
+      for (const Module* m : kernel->Modules()) {
+        if (m->path != args[i] || !m->image) continue;
+        const auto& bytes = m->image->pe().file();
+        const int fd = memfd_create("ntbox-image", MFD_CLOEXEC);
+        if (fd < 0) break;
+        if (write(fd, bytes.data(), bytes.size()) != static_cast<ssize_t>(bytes.size())) {
+          close(fd);
+          break;
+        }
+        // Numbered from 3 in the helper, after its standard streams.
+        args[i] = "/proc/self/fd/" + std::to_string(3 + images.size());
+        argv[i] = args[i].data();
+        images.push_back(fd);
+        break;
+      }
+    }
+  }
   int out[2];
-  if (pipe2(out, O_CLOEXEC) != 0) return {};
+  if (pipe2(out, O_CLOEXEC) != 0) {
+    for (const int fd : images) close(fd);
+    return {};
+  }
   // A fork, not posix_spawn: a sandboxed process may not start a child that shares its memory
   // (clone with CLONE_VM: what posix_spawn and system() do) — driver code reaching libc would start
   // one — while a plain fork's child is a copy (machine/Sandbox.h). Only async-signal-safe calls in
@@ -47,10 +76,20 @@ std::string Run(const std::vector<std::string>& helperArgs) {
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
     if (dup2(devnull, STDIN_FILENO) < 0 || dup2(out[1], STDOUT_FILENO) < 0 || dup2(devnull, STDERR_FILENO) < 0) _exit(127);
+    // The images' memfds to 3, 4 …: dup2 onto a number above every source first, then down.
+    for (std::size_t i = 0; i < images.size(); ++i) {
+      const int moved = fcntl(images[i], F_DUPFD, 64 + static_cast<int>(images.size()));
+      if (moved < 0) _exit(127);
+      images[i] = moved;
+    }
+    for (std::size_t i = 0; i < images.size(); ++i) {
+      if (dup2(images[i], 3 + static_cast<int>(i)) < 0) _exit(127);
+    }
     execve(helper.c_str(), argv.data(), SymbolHelperEnvironment());
     _exit(127);
   }
   if (devnull >= 0) close(devnull);
+  for (const int fd : images) close(fd);
   const int spawned = pid > 0 ? 0 : -1;
   close(out[1]);
   std::string text;
