@@ -90,6 +90,32 @@ TEST(SandboxGaps, AreNamedAndCanBeRefused) {
   EXPECT_EQ(Ntbox("--require-sandbox load " + driver).exit, 0) << "this kernel has all of it";
 }
 
+// Started by root with its machine directory under a folder only root may enter (as the default
+// machine sits under /root): the server, now nobody, reaches its directory through a descriptor —
+// its registry included — and its driver's source lines are still found for kd.
+TEST(SandboxRoot, MachineUnderAFolderOnlyRootEnters) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+  const std::filesystem::path home = std::filesystem::path(testing::TempDir()) / ("ntbox_root_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(home);
+  std::filesystem::create_directories(home);
+  std::filesystem::permissions(home, std::filesystem::perms::owner_all);
+  std::filesystem::copy_file(Driver("FirstDriverSample.sys"), home / "FirstDriverSample.sys");
+  const std::string m = "--machine " + (home / "machine").string() + " ";
+  ASSERT_EQ(Ntbox(m + "bcdedit /set testsigning on").exit, 0);
+  ASSERT_EQ(Ntbox(m + "bcdedit /debug on").exit, 0);
+  ASSERT_EQ(Ntbox(m + "reboot").exit, 0);
+  const Outcome status = Ntbox(m + "status");
+  EXPECT_TRUE(Contains(status.out, "User:           nobody (uid 65534)")) << status.out << status.err;
+  EXPECT_EQ(Ntbox(m + "sc create first type= kernel binPath= " + (home / "FirstDriverSample.sys").string()).exit, 0);
+  const Outcome start = Ntbox(m + "sc start first");
+  EXPECT_EQ(start.exit, 0) << start.out << start.err;
+  EXPECT_TRUE(Contains(Ntbox(m + "dbgview").out, "This is my first sample driver"));
+  const Outcome kd = Ntbox(m + "kd -c 'uf FirstDriverSample!DriverEntry'");
+  EXPECT_TRUE(Contains(kd.out, "FirstDriver.cpp @ 13]")) << kd.out << kd.err;
+  (void)Ntbox(m + "shutdown");
+  std::filesystem::remove_all(home);
+}
+
 class SandboxTest : public ntbox::test::MachineFixture {};
 
 // The machine server is confined as status says, and its drivers meet the same walls.
