@@ -225,13 +225,17 @@ void DropCapabilities(SandboxState& state) {
 }
 
 constexpr uid_t kNobody = 65534;
+std::string g_rootKept;  // why GiveUpRoot left the process root
 
 }  // namespace
 
 Result<std::filesystem::path> GiveUpRoot(const std::filesystem::path& machineRoot) {
   uid_t uid = kNobody;
   gid_t gid = kNobody;
-  std::filesystem::path reached;
+  std::filesystem::path reached = machineRoot;
+  // Where root cannot be given up (a user namespace that maps no other user, a directory root may
+  // not hand over), the process stays root without capabilities and says why (ConfineProcess).
+  auto keepRoot = [](std::string why) { g_rootKept = std::move(why); };
   if (!machineRoot.empty()) {
     struct stat st {};
     if (::stat(machineRoot.c_str(), &st) != 0) return Fail(fmt::format("{}: {}", machineRoot.string(), std::strerror(errno)));
@@ -239,6 +243,9 @@ Result<std::filesystem::path> GiveUpRoot(const std::filesystem::path& machineRoo
       uid = st.st_uid;
       gid = st.st_gid;
     }
+    const int fd = ::open(machineRoot.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return Fail(fmt::format("{}: {}", machineRoot.string(), std::strerror(errno)));
+    reached = std::filesystem::path("/proc/self/fd") / std::to_string(fd);
     // What root (the server before, or a root client offline) made in it becomes the user's.
     std::error_code ec;
     for (auto it = std::filesystem::recursive_directory_iterator(machineRoot, ec);
@@ -246,15 +253,15 @@ Result<std::filesystem::path> GiveUpRoot(const std::filesystem::path& machineRoo
       (void)::lchown(it->path().c_str(), uid, gid);
     }
     if (::lchown(machineRoot.c_str(), uid, gid) != 0) {
-      return Fail(fmt::format("cannot give {} to uid {}: {}", machineRoot.string(), uid, std::strerror(errno)));
+      keepRoot(fmt::format("cannot give the machine directory to uid {}: {}", uid, std::strerror(errno)));
+      return reached;
     }
-    const int fd = ::open(machineRoot.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return Fail(fmt::format("{}: {}", machineRoot.string(), std::strerror(errno)));
-    reached = std::filesystem::path("/proc/self/fd") / std::to_string(fd);
   }
   if (auto pinned = PinExecutableDirectory(); !pinned) return std::unexpected(pinned.error());
-  if (::setgroups(0, nullptr) != 0 || ::setresgid(gid, gid, gid) != 0 || ::setresuid(uid, uid, uid) != 0) {
-    return Fail(fmt::format("cannot become uid {}: {}", uid, std::strerror(errno)));
+  (void)::setgroups(0, nullptr);  // refused in a user namespace that denies it: harmless
+  if (::setresgid(gid, gid, gid) != 0 || ::setresuid(uid, uid, uid) != 0) {
+    keepRoot(fmt::format("cannot become uid {}: {}", uid, std::strerror(errno)));
+    return reached;
   }
   // A changed uid makes the process undumpable, which would close /proc/self/fd to itself.
   (void)::prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
@@ -273,8 +280,12 @@ Result<SandboxState> ConfineProcess(const SandboxPolicy& policy) {
   if (auto r = ApplySeccomp(policy, state); !r) return std::unexpected(r.error());
   state.uid = ::geteuid();
   state.root = state.uid == 0;
-  if (state.root) state.missing.push_back("giving up root (the process is root, without capabilities)");
-  if (policy.require && (!state.files || !state.network || !state.scoped || !state.seccomp || !state.capabilitiesDropped)) {
+  if (state.root) {
+    state.missing.push_back("giving up root (" +
+                            (g_rootKept.empty() ? std::string("the process is root, without capabilities") : g_rootKept) + ")");
+  }
+  if (policy.require &&
+      (!state.files || !state.network || !state.scoped || !state.seccomp || !state.capabilitiesDropped || state.root)) {
     std::string why;
     for (const auto& m : state.missing) why += (why.empty() ? "" : "; ") + m;
     return Fail("the sandbox is not complete (--require-sandbox): " + why);

@@ -9,7 +9,9 @@
 
 #include <filesystem>
 #include <algorithm>
+#include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <string>
 
 #include "NtboxRun.h"
@@ -114,6 +116,27 @@ TEST(SandboxRoot, MachineUnderAFolderOnlyRootEnters) {
   EXPECT_TRUE(Contains(kd.out, "FirstDriver.cpp @ 13]")) << kd.out << kd.err;
   (void)Ntbox(m + "shutdown");
   std::filesystem::remove_all(home);
+}
+
+// Where root cannot be given up (a user namespace that maps root alone: `unshare -r`), the process
+// stays root without capabilities, says so and runs; --require-sandbox refuses.
+TEST(SandboxGaps, RootThatCannotBeGivenUp) {
+  if (std::system("unshare -r true >/dev/null 2>&1") != 0) GTEST_SKIP() << "no user namespaces here";
+  const std::string load = std::string("unshare -r ") + NTBOX_BIN;
+  const std::string out = testing::TempDir() + "/ntbox_unshare_" + std::to_string(::getpid());
+  const int lax = std::system((load + " load " + Driver("FirstDriverSample.sys") + " >" + out + " 2>&1").c_str());
+  std::ifstream laxText(out);
+  const std::string laxOut((std::istreambuf_iterator<char>(laxText)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(WEXITSTATUS(lax), 0) << laxOut;
+  EXPECT_TRUE(Contains(laxOut, "sandbox: not in force: giving up root (cannot become uid 65534")) << laxOut;
+  EXPECT_TRUE(Contains(laxOut, "This is my first sample driver")) << laxOut;
+  const int strict =
+      std::system((load + " --require-sandbox load " + Driver("FirstDriverSample.sys") + " >" + out + " 2>&1").c_str());
+  std::ifstream strictText(out);
+  const std::string strictOut((std::istreambuf_iterator<char>(strictText)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(WEXITSTATUS(strict), 3) << strictOut;
+  EXPECT_FALSE(Contains(strictOut, "This is my first sample driver")) << strictOut;
+  std::filesystem::remove(out);
 }
 
 class SandboxTest : public ntbox::test::MachineFixture {};
