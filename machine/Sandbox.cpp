@@ -168,10 +168,12 @@ Result<void> ApplySeccomp(const SandboxPolicy& policy, SandboxState& state) {
   // int 0x80 and sysenter enter as i386 (or x32) calls: none is ever legitimate here.
   int rc = seccomp_attr_set(ctx.get(), SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_TRAP);
   if (rc == 0) rc = seccomp_attr_set(ctx.get(), SCMP_FLTATR_CTL_TSYNC, 1);
-  auto trap = [&](int syscall, unsigned count = 0, scmp_arg_cmp a = {}) {
+  // One rule (with one argument condition when count is 1); the first failure sticks in rc.
+  auto rule = [&](std::uint32_t action, int syscall, unsigned count = 0, scmp_arg_cmp a = {}) {
     if (rc != 0) return;
-    rc = count ? seccomp_rule_add(ctx.get(), SCMP_ACT_TRAP, syscall, 1, a) : seccomp_rule_add(ctx.get(), SCMP_ACT_TRAP, syscall, 0);
+    rc = count ? seccomp_rule_add(ctx.get(), action, syscall, 1, a) : seccomp_rule_add(ctx.get(), action, syscall, 0);
   };
+  auto trap = [&](int syscall, unsigned count = 0, scmp_arg_cmp a = {}) { rule(SCMP_ACT_TRAP, syscall, count, a); };
   for (const int call :
        {SCMP_SYS(ptrace), SCMP_SYS(process_vm_readv), SCMP_SYS(process_vm_writev), SCMP_SYS(mount), SCMP_SYS(umount2),
         SCMP_SYS(pivot_root), SCMP_SYS(chroot), SCMP_SYS(unshare), SCMP_SYS(setns), SCMP_SYS(bpf), SCMP_SYS(kexec_load),
@@ -193,9 +195,7 @@ Result<void> ApplySeccomp(const SandboxPolicy& policy, SandboxState& state) {
   // the process. Threads (CLONE_THREAD) and a plain fork's copy go on (the copy's execve traps).
   // clone3's flags are out of the filter's reach: it answers ENOSYS, and libc falls back to clone.
   auto refuse = [&](int error, int syscall, unsigned count = 0, scmp_arg_cmp a = {}) {
-    if (rc != 0) return;
-    rc = count ? seccomp_rule_add(ctx.get(), SCMP_ACT_ERRNO(error), syscall, 1, a)
-               : seccomp_rule_add(ctx.get(), SCMP_ACT_ERRNO(error), syscall, 0);
+    rule(SCMP_ACT_ERRNO(error), syscall, count, a);
   };
   refuse(EPERM, SCMP_SYS(clone), 1, SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_VM | CLONE_THREAD, CLONE_VM));
   refuse(EPERM, SCMP_SYS(vfork));

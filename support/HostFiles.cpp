@@ -1,6 +1,7 @@
 #include "support/HostFiles.h"
 
 #include "support/Executable.h"
+#include "support/InputFile.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -163,8 +164,7 @@ Result<int> OpenHostFile(const std::string& path) {
     }
     return fd;
   }
-  // O_NONBLOCK: opening a FIFO with no writer would wait for one forever.
-  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  const int fd = OpenInputFile(path);
   if (fd < 0) {
     const int e = errno;
     return Fail(fmt::format("cannot open '{}': {}", path, std::strerror(e)), 0, e == ENOENT ? 2 : 5);

@@ -39,6 +39,8 @@ const char* KindOf(mode_t mode) {
 
 }  // namespace
 
+int OpenInputFile(const std::string& path) { return ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC); }
+
 Result<std::vector<std::uint8_t>> ReadInputFile(const std::string& path, std::uint64_t maxBytes,
                                                 const std::string& what) {
   // A file the command's client handed over, or one opened here (HostFiles.h).

@@ -23,6 +23,7 @@
 #include "machine/server/ClientFiles.h"
 #include "machine/server/Protocol.h"
 #include "support/HostFiles.h"
+#include "support/InputFile.h"
 #include "support/Text.h"
 
 namespace ntbox::machine {
@@ -200,7 +201,7 @@ std::vector<std::pair<std::string, int>> HostFilesOf(const fs::path& root, const
   std::vector<std::pair<std::string, int>> files;
   for (const auto& p : paths) {
     if (files.size() == kMaxHandedFiles) break;
-    const int fd = ::open(p.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    const int fd = OpenInputFile(p);
     if (fd >= 0) files.emplace_back(HostFileKey(p), fd);
   }
   return files;

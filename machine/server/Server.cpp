@@ -3,6 +3,7 @@
 #include "machine/Sandbox.h"
 #include "machine/server/ClientFiles.h"
 #include "support/HostFiles.h"
+#include "support/InputFile.h"
 #include "nt/support/SymbolHelper.h"
 
 #include "support/Text.h"
@@ -716,7 +717,7 @@ std::map<std::string, int> BootImages(const fs::path& root) {
     if (service.config.start > 2 /* SERVICE_AUTO_START */ || images.size() == kMaxHandedFiles) continue;
     const auto path = (*machine)->HostPath(service.config.imagePath);
     if (!path) continue;
-    if (const int fd = ::open(path->c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC); fd >= 0) {
+    if (const int fd = OpenInputFile(path->string()); fd >= 0) {
       if (!images.emplace(HostFileKey(path->string()), fd).second) ::close(fd);
     }
   }

@@ -27,6 +27,7 @@
 #include "nt/support/SymbolHelper.h"
 #include "nt/support/Symbolize.h"
 #include "support/HostFiles.h"
+#include "support/InputFile.h"
 #include "tools/ntbox/Commands.h"
 
 namespace ntbox::tools {
@@ -81,7 +82,7 @@ int RunLoad(const LoadOptions& options) {
   // writable (its registry is in memory), no helper but the symbol reader runs. Started by root,
   // the process keeps the image open and becomes nobody first.
   std::map<std::string, int> image;
-  if (const int fd = ::open(options.path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC); fd >= 0) {
+  if (const int fd = OpenInputFile(options.path); fd >= 0) {
     image.emplace(HostFileKey(options.path), fd);
   }
   HostFileScope handed(std::move(image));
