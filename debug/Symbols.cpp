@@ -1,9 +1,10 @@
 #include "debug/Symbols.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -15,7 +16,9 @@
 #include "nt/support/HostSymbols.h"
 #include "nt/support/Symbolize.h"
 #include "nt/support/SymbolHelper.h"
+#include "support/HostFiles.h"
 #include "support/Text.h"
+#include "support/UniqueFd.h"
 
 namespace ntbox::debug {
 namespace {
@@ -175,9 +178,12 @@ std::string ReadUnicodeString(std::uint64_t at) {
 
 // The preferred base in an image file's headers (its DWARF's addresses are there).
 std::uint64_t FileImageBase(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
+  // Read as this thread may: a confined server reaches the user's files through a client.
+  auto opened = OpenHostFile(path);
+  if (!opened) return 0;
+  const UniqueFd fd(*opened);
   char headers[0x400] = {};
-  in.read(headers, sizeof headers);
+  if (::pread(fd.get(), headers, sizeof headers, 0) <= 0) return 0;
   std::uint32_t peOffset = 0;
   std::memcpy(&peOffset, headers + 0x3C, 4);
   if (peOffset + 24 + 32 > sizeof headers) return 0;
@@ -345,10 +351,7 @@ ModuleSymbols& Symbols::Load(ModuleSymbols& module) {
   ReadImageTables(module);
   if (module.user) ReadExports(module);
   if (module.hasFile) {
-    std::vector<std::string> args;
-    for (const auto& folder : searchPath_) args.insert(args.end(), {"--search", folder});
-    args.insert(args.end(), {"--dump", module.path});
-    module.dwarf = ParseDebugInfo(nt::RunSymbolHelper(args), module.base - module.preferredBase);
+    module.dwarf = ParseDebugInfo(nt::DumpDebugInfo(module.path, searchPath_), module.base - module.preferredBase);
     module.symbolFile = module.dwarf.pdb;
   }
   // None in the image itself: the same file name in the symbol search path, at that file's base.
@@ -360,7 +363,7 @@ ModuleSymbols& Symbols::Load(ModuleSymbols& module) {
       if (fileName.empty() || !std::filesystem::is_regular_file(candidate, ec)) continue;
       const std::uint64_t base = FileImageBase(candidate.string());
       if (!base) continue;
-      module.dwarf = ParseDebugInfo(nt::RunSymbolHelper({"--dump", candidate.string()}), module.base - base);
+      module.dwarf = ParseDebugInfo(nt::DumpDebugInfo(candidate.string(), {}), module.base - base);
       if (!module.dwarf.empty()) {
         module.symbolFile = candidate.string();
         break;

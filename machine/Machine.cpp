@@ -84,7 +84,7 @@ std::optional<nt::ProgramSymbol> NameProgramFrame(std::uint64_t address, std::ui
   if (m->hasFile) {
     // The call's line: the byte before the return address.
     const std::uint64_t at = m->preferredBase + (address - m->base);
-    std::istringstream line(nt::RunSymbolHelper({m->path, fmt::format("{:x}", at - 1)}));
+    std::istringstream line(nt::LookUpLines(m->path, {at - 1}));
     std::string fields[5];
     for (auto& f : fields) std::getline(line, f, '\t');
     while (!fields[4].empty() && fields[4].back() == '\n') fields[4].pop_back();

@@ -16,6 +16,7 @@
 #include <fmt/format.h>
 
 #include "support/Executable.h"
+#include "support/UniqueFd.h"
 
 #include <cerrno>
 #include <cstdlib>
@@ -23,6 +24,8 @@
 #include <fstream>
 #include <memory>
 #include <optional>
+#include <set>
+#include <algorithm>
 
 namespace ntbox::machine {
 namespace {
@@ -52,13 +55,6 @@ constexpr std::uint64_t kRead = LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_F
 
 SandboxState g_state;
 bool g_confined = false;
-
-struct Fd {
-  int fd = -1;
-  ~Fd() {
-    if (fd >= 0) ::close(fd);
-  }
-};
 
 // Whether the process has one thread: Landlock and capabilities apply to the calling thread only
 // (and to the threads it creates later).
@@ -97,19 +93,54 @@ std::optional<std::filesystem::path> Interpreter(const std::filesystem::path& ex
 }
 
 Result<void> AddPath(int ruleset, const std::filesystem::path& path, std::uint64_t access) {
-  Fd parent{::open(path.c_str(), O_PATH | O_CLOEXEC)};
-  if (parent.fd < 0) return Fail(fmt::format("{}: {}", path.string(), std::strerror(errno)));
+  UniqueFd parent{::open(path.c_str(), O_PATH | O_CLOEXEC)};
+  if (parent.get() < 0) return Fail(fmt::format("{}: {}", path.string(), std::strerror(errno)));
   // A rule on a file (not a directory) may carry only the file rights.
   struct stat st {};
-  if (::fstat(parent.fd, &st) == 0 && !S_ISDIR(st.st_mode)) {
+  if (::fstat(parent.get(), &st) == 0 && !S_ISDIR(st.st_mode)) {
     access &= LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_READ_FILE |
               kFsTruncate | kFsIoctlDev;
   }
-  landlock_path_beneath_attr rule{access, parent.fd};
+  landlock_path_beneath_attr rule{access, parent.get()};
   if (::syscall(SYS_landlock_add_rule, ruleset, LANDLOCK_RULE_PATH_BENEATH, &rule, 0) != 0) {
     return Fail(fmt::format("a Landlock rule for {}: {}", path.string(), std::strerror(errno)));
   }
   return {};
+}
+
+// What a confined process may read besides its machine directory: ntbox's executables and the DLLs
+// programs run on, the libraries it maps (and may load later: libc's own modules), the dynamic
+// linker's cache, time zones, its own /proc entries and the processor list. No user data, no
+// host configuration beyond those.
+std::vector<std::filesystem::path> ReadOnlyPaths() {
+  namespace fs = std::filesystem;
+  std::vector<fs::path> paths;
+  std::error_code ec;
+  auto add = [&](const fs::path& p) {
+    if (!p.empty() && fs::exists(p, ec)) paths.push_back(p);
+  };
+  if (const fs::path bin = ExecutableDirectory(); !bin.empty()) {
+    add(bin);
+    add(bin.parent_path() / "lib" / "ntbox");
+  }
+  if (const char* wine = std::getenv("NTBOX_WINE_DIR"); wine && *wine) add(wine);
+  for (const char* system : {"/usr/lib", "/lib", "/lib64", "/usr/lib64", "/usr/local/lib", "/etc/ld.so.cache",
+                             "/etc/localtime", "/usr/share/zoneinfo", "/sys/devices/system/cpu"}) {
+    add(fs::canonical(system, ec));
+  }
+  add(fmt::format("/proc/{}", ::getpid()));
+  // A library mapped from elsewhere (LD_LIBRARY_PATH): the file itself.
+  std::ifstream maps("/proc/self/maps");
+  std::set<std::string> mapped;
+  for (std::string line; std::getline(maps, line);) {
+    if (const auto slash = line.find(" /"); slash != std::string::npos) mapped.insert(line.substr(slash + 1));
+  }
+  for (const auto& file : mapped) {
+    if (std::none_of(paths.begin(), paths.end(), [&](const fs::path& p) { return file.starts_with(p.string() + "/"); })) {
+      add(file);
+    }
+  }
+  return paths;
 }
 
 // Landlock: true when the ruleset is in force.
@@ -132,26 +163,30 @@ Result<void> ApplyLandlock(const SandboxPolicy& policy, SandboxState& state) {
   if (abi >= 5) fs |= kFsIoctlDev;
   RulesetAttr attr{fs, abi >= 4 ? kNetBindTcp | kNetConnectTcp : 0, abi >= 6 ? kScopeAbstractUnixSocket | kScopeSignal : 0};
   const std::size_t size = abi >= 6 ? sizeof attr : abi >= 4 ? 16 : 8;
-  Fd ruleset{static_cast<int>(::syscall(SYS_landlock_create_ruleset, &attr, size, 0))};
-  if (ruleset.fd < 0) return Fail(fmt::format("Landlock refused the ruleset: {}", std::strerror(errno)));
-  // Everything may be read (driver and program images still come by host path); nothing written
-  // or run but what the policy names.
-  const std::uint64_t ioctl = abi >= 5 ? kFsIoctlDev : 0;
-  if (auto r = AddPath(ruleset.fd, "/", kRead | ioctl); !r) return r;
+  UniqueFd ruleset{static_cast<int>(::syscall(SYS_landlock_create_ruleset, &attr, size, 0))};
+  if (ruleset.get() < 0) return Fail(fmt::format("Landlock refused the ruleset: {}", std::strerror(errno)));
+  // Read: ntbox's own tree, the libraries and the few system files the process needs; host files
+  // a command names come as descriptors from its client (support/HostFiles.h). Nothing written or
+  // run but what the policy names.
+  for (const auto& p : ReadOnlyPaths()) {
+    if (auto r = AddPath(ruleset.get(), p, kRead); !r) return r;
+  }
   const std::uint64_t machine = fs & ~(LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_MAKE_CHAR | LANDLOCK_ACCESS_FS_MAKE_BLOCK);
   for (const auto& p : policy.readWrite) {
-    if (auto r = AddPath(ruleset.fd, p, machine); !r) return r;
+    if (auto r = AddPath(ruleset.get(), p, machine); !r) return r;
   }
   for (const auto& p : policy.executable) {
-    if (auto r = AddPath(ruleset.fd, p, LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_READ_FILE); !r) return r;
+    if (auto r = AddPath(ruleset.get(), p, LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_READ_FILE); !r) return r;
     // A dynamically linked helper runs through its interpreter, which execve opens to execute too.
     if (const auto interpreter = Interpreter(p)) {
-      if (auto r = AddPath(ruleset.fd, *interpreter, LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_READ_FILE); !r) return r;
+      if (auto r = AddPath(ruleset.get(), *interpreter, LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_READ_FILE); !r) return r;
     }
   }
   // A helper's standard error goes to /dev/null.
-  if (auto r = AddPath(ruleset.fd, "/dev/null", LANDLOCK_ACCESS_FS_WRITE_FILE | kRead); !r) return r;
-  if (::syscall(SYS_landlock_restrict_self, ruleset.fd, 0) != 0) {
+  if (auto r = AddPath(ruleset.get(), "/dev/null", LANDLOCK_ACCESS_FS_WRITE_FILE | kRead | (abi >= 5 ? kFsIoctlDev : 0)); !r) {
+    return r;
+  }
+  if (::syscall(SYS_landlock_restrict_self, ruleset.get(), 0) != 0) {
     return Fail(fmt::format("Landlock could not confine the process: {}", std::strerror(errno)));
   }
   state.files = true;
@@ -298,7 +333,7 @@ Result<SandboxState> ConfineProcess(const SandboxPolicy& policy) {
 std::string SandboxState::Describe() const {
   auto yes = [](bool on) { return on ? "on" : "off"; };
   std::string out = fmt::format("Sandbox:\n  Landlock:       {}", landlockAbi ? fmt::format("ABI {}", landlockAbi) : "none");
-  out += fmt::format("\n  Files:          {}{}", yes(files), files ? " (read-write beneath the machine directory, read-only elsewhere)" : "");
+  out += fmt::format("\n  Files:          {}{}", yes(files), files ? " (read-write beneath the machine directory; read-only: ntbox's own files and the system libraries)" : "");
   out += fmt::format("\n  TCP:            {}", network ? "denied" : "not confined");
   out += fmt::format("\n  Signals:        {}", scoped ? "scoped to the machine" : "not scoped");
   out += fmt::format("\n  seccomp:        {}", yes(seccomp));

@@ -4,6 +4,7 @@
 #include "nt/kd/Debugger.h"
 
 #include <sys/mman.h>
+#include <sys/stat.h>
 
 #include <cctype>
 #include <charconv>
@@ -30,6 +31,8 @@
 #include "nt/ob/Object.h"
 #include "nt/ps/Process.h"
 #include "nt/support/Symbolize.h"
+#include "pe/PeDebug.h"
+#include "support/HostFiles.h"
 
 namespace ntbox::nt {
 namespace {
@@ -254,6 +257,7 @@ Result<Module*> Kernel::LoadModule(pe::PeImage parsed, const std::string& path) 
   module->wideFileName = ob::Widen(module->fileName);
   module->fileNameString = ViewOf(module->wideFileName);
   if (module->verified && pageable_.enabled()) RegisterPageableSections(*module);
+  OpenPdb(*module);
 
   Module* added = nullptr;
   {
@@ -273,6 +277,22 @@ Result<Module*> Kernel::LoadModule(pe::PeImage parsed, const std::string& path) 
   // A debugger's deferred breakpoints are written now, before any of the image's code runs.
   kd::Debugger::Get().OnModuleLoad(added->name, added->image->base(), added->image->end());
   return added;
+}
+
+void Kernel::OpenPdb(Module& module) {
+  const auto reference = pe::FindPdbReference(module.image->pe());
+  if (!reference) return;
+  for (const auto& candidate : pe::PdbCandidates(*reference, module.path)) {
+    auto fd = OpenHostFile(candidate);
+    if (!fd) continue;
+    UniqueFd file(*fd);
+    struct stat st {};
+    // Only a regular file: the name comes from the image, which may point at a FIFO or a device.
+    if (::fstat(file.get(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    module.pdb = std::move(file);
+    module.pdbPath = candidate;
+    return;
+  }
 }
 
 // PAGE, PAGEDATA, PAGEabc: what #pragma alloc_text(PAGE, ...) or a section attribute puts there.

@@ -26,6 +26,7 @@
 #include "pe/PeLoader.h"
 #include "support/FunctionRef.h"
 #include "support/Result.h"
+#include "support/UniqueFd.h"
 
 namespace ntbox::nt {
 namespace cm {
@@ -101,6 +102,10 @@ struct Module {
   UNICODE_STRING fileNameString{};
   // Its PAGE sections registered as pageable memory (verified drivers under IRQL checking).
   std::vector<std::uint64_t> pageableSections;
+  // The PDB a clang -gcodeview image names, opened at load while the request's host files are
+  // reachable (its client handed it with the image): reports and the debugger read it later.
+  UniqueFd pdb;
+  std::string pdbPath;
 };
 
 class Kernel {
@@ -196,6 +201,7 @@ class Kernel {
 
  private:
   void RegisterPageableSections(Module& module);
+  void OpenPdb(Module& module);
   struct ModuleSlot {
     std::atomic<std::uint64_t> base{0};
     std::atomic<std::uint64_t> end{0};

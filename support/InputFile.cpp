@@ -1,6 +1,7 @@
 #include "support/InputFile.h"
 
 #include "support/HostFiles.h"
+#include "support/UniqueFd.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -13,20 +14,6 @@
 
 namespace ntbox {
 namespace {
-
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 const char* KindOf(mode_t mode) {
   if (S_ISFIFO(mode)) return "a FIFO";
@@ -46,7 +33,7 @@ Result<std::vector<std::uint8_t>> ReadInputFile(const std::string& path, std::ui
   // A file the command's client handed over, or one opened here (HostFiles.h).
   auto opened = OpenHostFile(path);
   if (!opened) return std::unexpected(opened.error());
-  const Fd fd(*opened);
+  const UniqueFd fd(*opened);
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) return Fail(fmt::format("cannot read '{}': {}", path, std::strerror(errno)));
   if (!S_ISREG(st.st_mode)) {

@@ -3,7 +3,7 @@
 // instruction steps until the line changes.
 #include <algorithm>
 #include <cctype>
-#include <fstream>
+#include <sstream>
 
 #include "debug/Disassembler.h"
 #include "debug/Session.h"
@@ -11,6 +11,7 @@
 #include "nt/mm/AddressSpace.h"
 #include "nt/ke/BugCheckReport.h"
 #include "nt/support/Symbolize.h"
+#include "support/InputFile.h"
 
 namespace ntbox::debug {
 namespace {
@@ -19,9 +20,12 @@ using nt::kd::Debugger;
 using nt::kd::Resume;
 using nt::kd::StopReason;
 
-// The text of a source line, when the file is there to read.
+// The text of a source line, when the file is there to read (through the debugger's client: the
+// machine server does not read the user's files by name).
 std::string SourceText(const std::string& file, std::uint32_t line) {
-  std::ifstream in(file);
+  auto bytes = ReadInputFile(file, 64u << 20, "a source file");
+  if (!bytes) return {};
+  std::istringstream in(std::string(bytes->begin(), bytes->end()));
   std::string text;
   for (std::uint32_t n = 1; std::getline(in, text); ++n) {
     if (n == line) return text;

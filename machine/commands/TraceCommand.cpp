@@ -10,6 +10,7 @@
 #include "machine/commands/Command.h"
 #include "nt/etw/Etw.h"
 #include "nt/etw/Tmf.h"
+#include "support/HostFiles.h"
 #include "support/InputFile.h"
 #include "support/Text.h"
 
@@ -184,11 +185,11 @@ int RunTracefmt(CommandContext& ctx, const std::vector<std::string>& args) {
       if (args[i - 1] == "-tmf") {
         files.push_back(path);
       } else {
-        std::error_code ec;
-        for (const auto& entry : std::filesystem::directory_iterator(path, ec)) {
-          if (entry.path().extension() == ".tmf" && files.size() < kMaxTmfFiles) files.push_back(entry.path());
+        // As its client sees the folder (the server does not look into the user's folders).
+        for (const auto& name : HostDirectoryEntries(path.string())) {
+          if (std::filesystem::path(name).extension() == ".tmf" && files.size() < kMaxTmfFiles) files.push_back(path / name);
         }
-        if (ec) return cannot(fmt::format("{}: {}", path.string(), ec.message()));
+        if (files.empty()) return cannot(fmt::format("{}: no .tmf files there", path.string()));
       }
       for (const auto& file : files) {
         if (auto r = AddTmf(tmf, file); !r) return cannot(r.error().message);

@@ -23,6 +23,7 @@
 #include "machine/server/ClientFiles.h"
 #include "machine/server/Protocol.h"
 #include "support/HostFiles.h"
+#include "pe/PeDebug.h"
 #include "support/InputFile.h"
 #include "support/Text.h"
 
@@ -183,7 +184,11 @@ std::vector<std::pair<std::string, int>> HostFilesOf(const fs::path& root, const
   } else if (request.command == "sc" && a.size() >= 2 && is(a[0], "start")) {
     if (auto machine = Machine::OpenOffline(root)) {
       if (const auto status = (*machine)->QueryService(a[1])) {
-        if (auto path = (*machine)->HostPath(status->config.imagePath)) paths.push_back(path->string());
+        if (auto path = (*machine)->HostPath(status->config.imagePath)) {
+          paths.push_back(path->string());
+          // Its PDB: reports and the debugger read source lines from it later.
+          if (auto pdb = pe::PdbBesideImage(path->string())) paths.push_back(*pdb);
+        }
       }
     }
   } else if (request.command == "reg" && a.size() >= 2 && is(a[0], "import")) {

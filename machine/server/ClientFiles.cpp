@@ -107,6 +107,61 @@ void ClientFiles::Close() {
   changed_.notify_all();
 }
 
+int SessionFiles::Open(const std::vector<std::string>& components, std::size_t* failedAt) {
+  if (failedAt) *failedAt = 0;
+  // The client may take its time: the machine is not held up meanwhile.
+  auto& lock = nt::ke::TheKernelLock();
+  const unsigned depth = lock.HeldByCaller() ? lock.ReleaseAll() : 0;
+  const int fd = Ask(components, failedAt);
+  const int error = errno;
+  if (depth) lock.Reacquire(depth);
+  errno = error;
+  return fd;
+}
+
+int SessionFiles::Ask(const std::vector<std::string>& components, std::size_t* failedAt) {
+  if (gone_ || !WriteFrame(socket_, FrameKind::kOpenFile, nlohmann::json{{"components", components}}.dump())) {
+    gone_ = true;
+    errno = EACCES;
+    return -1;
+  }
+  for (;;) {
+    const auto frame = ReadFrame(socket_);
+    if (!frame) {
+      gone_ = true;
+      errno = EACCES;
+      return -1;
+    }
+    if (frame->kind != FrameKind::kFile) {
+      if (held_.size() < 64) held_.push_back(std::move(*frame));
+      continue;
+    }
+    std::istringstream in(frame->payload);
+    int error = EACCES;
+    std::size_t failed = 0;
+    in >> error >> failed;
+    if (failedAt) *failedAt = failed;
+    std::optional<std::vector<int>> fd;
+    if (error == 0) fd = ReceiveDescriptors(socket_, 1);
+    if (!fd || fd->empty()) {
+      errno = error ? error : EIO;
+      return -1;
+    }
+    return (*fd)[0];
+  }
+}
+
+std::optional<Frame> SessionFiles::TakeHeld() {
+  if (held_.empty()) return std::nullopt;
+  Frame frame = std::move(held_.front());
+  held_.pop_front();
+  return frame;
+}
+
+bool SessionFiles::TakeHeldInterrupt() {
+  return std::erase_if(held_, [](const Frame& f) { return f.kind == FrameKind::kInterrupt; }) != 0;
+}
+
 void AnswerOpenFile(int socket, const std::string& payload) {
   std::vector<std::string> components;
   const auto json = nlohmann::json::parse(payload, nullptr, false);

@@ -5,12 +5,14 @@
 // as long as its `ntbox run`.
 #pragma once
 #include <condition_variable>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "machine/server/Protocol.h"
 #include "support/HostFiles.h"
 
 namespace ntbox::machine {
@@ -43,6 +45,29 @@ class ClientFiles : public HostFileOpener {
   int fd_ = -1, error_ = 0;
   std::size_t failedAt_ = 0;
   std::map<std::pair<std::uint64_t, std::uint64_t>, std::vector<std::string>> directories_;  // bounded
+};
+
+// The client of a command or a debugger session as the opener of the host files its code reads
+// beyond those handed with the request (a driver's ZwLoadDriver of a service beside it; images in
+// the symbol path, PDBs, sources): the command's own thread owns the socket and the client
+// answers at once, so a request is asked and answered there, in line. A client that is gone fails
+// every request.
+class SessionFiles : public HostFileOpener {
+ public:
+  explicit SessionFiles(int socket) : socket_(socket) {}
+  int Open(const std::vector<std::string>& components, std::size_t* failedAt) override;
+  std::optional<std::vector<std::string>> ComponentsOf(std::uint64_t, std::uint64_t) override { return std::nullopt; }
+  // A frame the client sent while a request waited for its answer (a command line typed ahead, a
+  // Ctrl-C), oldest first: the session reads these before the socket.
+  std::optional<Frame> TakeHeld();
+  // Whether a Ctrl-C was among them (taken; the rest stay).
+  bool TakeHeldInterrupt();
+
+ private:
+  int Ask(const std::vector<std::string>& components, std::size_t* failedAt);
+  int socket_;
+  bool gone_ = false;
+  std::deque<Frame> held_;
 };
 
 // The client's side: answers an open-file frame's payload on socket (the descriptor with it).

@@ -36,6 +36,7 @@
 #include "machine/server/Protocol.h"
 #include "nt/kd/Debugger.h"
 #include "nt/Status.h"
+#include "pe/PeDebug.h"
 
 namespace ntbox::machine {
 namespace {
@@ -180,6 +181,9 @@ class Server {
     }
     t_servingCommand = true;
     {
+      // Host files the command's code reaches beyond those its client handed (a driver's
+      // ZwLoadDriver of a service beside it) come through that client too, while it lasts.
+      HostFileOpenerScope clientFiles(std::make_shared<SessionFiles>(fd));
       // No command queues behind another that runs driver code (an sc start whose DriverEntry
       // loops): driver code holds the kernel lock, which preemption frees. Queries take no lock;
       // configuration commands (bcdedit, verifier and reg read-modify-write) one of their own.
@@ -368,10 +372,12 @@ class Server {
     if (!AttachDebugger(fd, "kd")) return;
     const int events = debugger.eventFd();
     bool gone = false;
+    const auto files = std::make_shared<SessionFiles>(fd);
     // While the machine runs for a command (g, a step over a call): until a stop waits; the
     // client's Ctrl-C breaks in meanwhile.
     auto waitForStop = [&]() -> bool {
       for (;;) {
+        if (files->TakeHeldInterrupt()) debugger.BreakIn();
         pollfd p[2] = {{events, POLLIN, 0}, {fd, POLLIN, 0}};
         if (::poll(p, 2, -1) < 0) {
           if (errno == EINTR) continue;
@@ -388,6 +394,8 @@ class Server {
       }
     };
     {
+      // The files its commands read (images in the symbol path, their PDBs) come through its client.
+      HostFileOpenerScope filesScope(files);
       debug::Engine engine([fd](std::string_view text) { WriteFrame(fd, FrameKind::kStdout, text); }, waitForStop);
       if (breakIn) {
         debugger.BreakIn();
@@ -398,19 +406,23 @@ class Server {
         // A command line, or a stop that comes while the machine runs (a breakpoint hit).
         std::optional<Frame> line;
         for (;;) {
-          const bool running = engine.session().stop() == nullptr;
-          pollfd p[2] = {{fd, POLLIN, 0}, {events, POLLIN, 0}};
-          if (::poll(p, running ? 2 : 1, -1) < 0) {
-            if (errno == EINTR) continue;
-            gone = true;
-            break;
+          // A line the client sent while a command's file request waited comes first.
+          line = files->TakeHeld();
+          if (!line) {
+            const bool running = engine.session().stop() == nullptr;
+            pollfd p[2] = {{fd, POLLIN, 0}, {events, POLLIN, 0}};
+            if (::poll(p, running ? 2 : 1, -1) < 0) {
+              if (errno == EINTR) continue;
+              gone = true;
+              break;
+            }
+            if (running && (p[1].revents & POLLIN)) {
+              if (engine.session().OnStopArrived()) break;  // shown: a new prompt
+              continue;
+            }
+            if (!p[0].revents) continue;
+            line = ReadFrame(fd);
           }
-          if (running && (p[1].revents & POLLIN)) {
-            if (engine.session().OnStopArrived()) break;  // shown: a new prompt
-            continue;
-          }
-          if (!p[0].revents) continue;
-          line = ReadFrame(fd);
           if (!line) {
             gone = true;
             break;
@@ -717,8 +729,13 @@ std::map<std::string, int> BootImages(const fs::path& root) {
     if (service.config.start > 2 /* SERVICE_AUTO_START */ || images.size() == kMaxHandedFiles) continue;
     const auto path = (*machine)->HostPath(service.config.imagePath);
     if (!path) continue;
-    if (const int fd = OpenInputFile(path->string()); fd >= 0) {
-      if (!images.emplace(HostFileKey(path->string()), fd).second) ::close(fd);
+    // The image and the PDB it names (reports and the debugger read its source lines).
+    std::vector<std::string> files{path->string()};
+    if (auto pdb = pe::PdbBesideImage(path->string())) files.push_back(*pdb);
+    for (const auto& file : files) {
+      if (const int fd = OpenInputFile(file); fd >= 0) {
+        if (!images.emplace(HostFileKey(file), fd).second) ::close(fd);
+      }
     }
   }
   return images;

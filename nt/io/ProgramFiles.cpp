@@ -229,11 +229,23 @@ NTSTATUS io::HostPathOfFile(std::u16string_view ntName, std::filesystem::path& h
   std::vector<std::string> parts, walk;
   if (const NTSTATUS s = VolumeParts(rest, parts); s != STATUS_SUCCESS) return s;
   bool systemDll = false;
-  const int root = ReadRoot(static_cast<char16_t>(rest[0] & ~0x20), parts, walk, systemDll);
-  if (root < 0) return STATUS_OBJECT_PATH_NOT_FOUND;
+  const char16_t drive = static_cast<char16_t>(rest[0] & ~0x20);
   int fd = -1;
-  bool directory = false;
-  if (const NTSTATUS s = Walk(root, walk, FILE_NON_DIRECTORY_FILE, fd, directory); s != STATUS_SUCCESS) return s;
+  if (HostFileOpener* opener = drive == u'Z' ? CurrentHostFileOpener() : nullptr) {
+    // The host's files as the program's client sees them: the process may not look itself.
+    fd = opener->Open(parts);
+    if (fd < 0) return errno == ENOENT ? STATUS_OBJECT_NAME_NOT_FOUND : STATUS_ACCESS_DENIED;
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
+      ::close(fd);
+      return STATUS_FILE_IS_A_DIRECTORY;
+    }
+  } else {
+    const int root = ReadRoot(drive, parts, walk, systemDll);
+    if (root < 0) return STATUS_OBJECT_PATH_NOT_FOUND;
+    bool directory = false;
+    if (const NTSTATUS s = Walk(root, walk, FILE_NON_DIRECTORY_FILE, fd, directory); s != STATUS_SUCCESS) return s;
+  }
   std::error_code ec;
   hostPath = std::filesystem::read_symlink("/proc/self/fd/" + std::to_string(fd), ec);
   ::close(fd);

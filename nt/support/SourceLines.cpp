@@ -36,9 +36,7 @@ void LoadSourceLines(const Module& module, std::span<const std::uint64_t> addres
   std::map<std::uint64_t, std::optional<SourceLine>> found;
   for (const std::uint64_t at : wanted) found[at] = std::nullopt;
   // ADDRESS \t LINE [\t START \t FUNCTION \t FILE]
-  std::vector<std::string> args{module.path};
-  for (const std::uint64_t a : wanted) args.push_back(fmt::format("{:x}", a));
-  std::istringstream lines(RunSymbolHelper(args));
+  std::istringstream lines(LookUpLines(module.path, wanted));
   for (std::string line; std::getline(lines, line);) {
     std::vector<std::string> fields;
     std::istringstream cells(line);

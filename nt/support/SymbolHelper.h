@@ -2,14 +2,22 @@
 // debug information is driver input and a parser that crashes or hangs on it must not take the
 // kernel with it.
 #pragma once
+#include <cstdint>
 #include <string>
 #include <vector>
 
 namespace ntbox::nt {
 
-// Runs the helper beside the executable with args; its standard output, or empty when it is
-// missing, failed, crashed or ran past its deadline (10 s).
-std::string RunSymbolHelper(const std::vector<std::string>& args);
+// The helper's --dump of the image at a host path (a loaded driver's, a program's, one found in
+// the debugger's symbol path): its DWARF, or the PDB it names, looked for beside it and in
+// searchPath's folders. Files are read as the calling thread may (support/HostFiles.h): a
+// confined server reaches the user's through the client of the command at hand.
+std::string DumpDebugInfo(const std::string& imagePath, const std::vector<std::string>& searchPath);
+// The helper's lines for addresses (at the image's preferred base) in the image at a host path:
+// "ADDRESS \t LINE [\t START \t FUNCTION \t FILE]" each.
+std::string LookUpLines(const std::string& imagePath, const std::vector<std::uint64_t>& addresses);
+// Both give the helper's standard output, or empty when it is missing, failed, crashed or ran
+// past its deadline (10 s).
 
 // Where the helper is (beside the executable), and the environment it starts with: a sandboxed
 // process allows execve with this very array only (machine/Sandbox.h).

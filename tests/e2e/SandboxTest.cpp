@@ -37,6 +37,7 @@ struct Escape {
   const char* service;
   bool stops;          // the machine stops (a denied system call, or the instruction faults)
   const char* expect;  // in the output
+  bool named = true;   // a stop's report names the driver
 };
 
 void PrintTo(const Escape& e, std::ostream* os) { *os << e.service; }
@@ -49,7 +50,7 @@ TEST_P(LoadEscapeTest, FailsUnderNtboxLoad) {
   const Outcome r = Ntbox(std::string("load --service ") + e.service + " " + Driver("escape.sys"));
   EXPECT_EQ(r.exit, e.stops ? 4 : 1) << r.out << r.err;
   EXPECT_TRUE(Contains(r.out + r.err, e.expect)) << r.out << r.err;
-  if (e.stops) {
+  if (e.stops && e.named) {
     EXPECT_TRUE(Contains(r.out, "MODULE_NAME: escape")) << r.out;
   }
   ExpectNoMarkers();
@@ -61,6 +62,7 @@ INSTANTIATE_TEST_SUITE_P(
         Escape{"escape_create", false, "escape: open(/tmp, O_CREAT) returned -13"},
         Escape{"escape_etc", false, "escape: open(/etc, O_CREAT) returned -13"},
         Escape{"escape_shadow", false, "escape: open(/etc/shadow) returned -13"},
+        Escape{"escape_read", false, "escape: open(/etc/passwd) returned -13"},
         Escape{"escape_proc_mem", false, "escape: open(/proc/self/mem, O_RDWR) returned -13"},
         Escape{"escape_kill_init", false, "escape: kill(1, 0) returned -1"},
         // libc's functions, found from the ntbox executable as an attacker would: system() cannot
@@ -72,8 +74,12 @@ INSTANTIATE_TEST_SUITE_P(
         Escape{"escape_kill", true, "a Linux system call, kill (62), which the machine's sandbox denies"},
         Escape{"escape_ptrace", true, "a Linux system call, ptrace (101), which the machine's sandbox denies"},
         // int 0x80 and sysenter: denied by the filter as i386 calls where the kernel takes them,
-        // else faults of their own (#GP, #UD); either way the machine stops.
-        Escape{"escape_int80", true, "*** STOP: 0x0000007E"}, Escape{"escape_sysenter", true, "*** STOP: 0x0000007E"}),
+        // else faults of their own (#GP, #UD); either way the machine stops. Intel's sysenter
+        // keeps no return address: Linux's 32-bit entry fails it (EFAULT, reading a 32-bit stack)
+        // and returns to a 32-bit landing address a 64-bit process lacks, which faults outside
+        // the driver; no report can name it then.
+        Escape{"escape_int80", true, "*** STOP: 0x0000007E"},
+        Escape{"escape_sysenter", true, "*** STOP: 0x0000007E", false}),
     [](const testing::TestParamInfo<Escape>& info) { return std::string(info.param.service); });
 
 // On a kernel without part of the sandbox (here Landlock ABI 3: no TCP rules, no scoping), the
@@ -160,12 +166,15 @@ TEST_F(SandboxTest, TheServerIsConfined) {
   }
   const Outcome json = Run("status --json");
   EXPECT_TRUE(Contains(json.out, "\"seccomp\":true")) << json.out;
-  for (const char* service : {"escape_create", "escape_proc_mem", "escape_execve"}) {
+  for (const char* service : {"escape_create", "escape_proc_mem", "escape_read", "escape_execve"}) {
     EXPECT_EQ(Run(std::string("sc create ") + service + " type= kernel binPath= " + Driver("escape.sys")).exit, 0);
   }
   EXPECT_NE(Run("sc start escape_create").exit, 0);
   EXPECT_NE(Run("sc start escape_proc_mem").exit, 0);
-  EXPECT_TRUE(Contains(Run("dbgview").out, "escape: open(/tmp, O_CREAT) returned -13"));
+  EXPECT_NE(Run("sc start escape_read").exit, 0);
+  const Outcome debugOutput = Run("dbgview");
+  EXPECT_TRUE(Contains(debugOutput.out, "escape: open(/tmp, O_CREAT) returned -13"));
+  EXPECT_TRUE(Contains(debugOutput.out, "escape: open(/etc/passwd) returned -13")) << debugOutput.out;
   // A denied system call stops the machine; its report names the driver and the call.
   const Outcome stop = Run("sc start escape_execve");
   EXPECT_NE(stop.exit, 0);
@@ -180,6 +189,9 @@ TEST_F(SandboxTest, ProgramsAreConfined) {
   RemoveMarkers();
   const Outcome create = Run("run " + Driver("escape_app.exe") + " create");
   EXPECT_TRUE(Contains(create.out, "escape_app: create returned -13")) << create.out << create.err;
+  // Host files are not read by name either (a program reads them on Z:, through its client).
+  const Outcome read = Run("run " + Driver("escape_app.exe") + " read");
+  EXPECT_TRUE(Contains(read.out, "escape_app: read returned -13")) << read.out << read.err;
   for (const char* attempt : {"execve", "socket"}) {
     const Outcome r = Run("run " + Driver("escape_app.exe") + " " + attempt);
     EXPECT_NE(r.exit, 0) << r.out << r.err;

@@ -22,6 +22,8 @@
 #include <llvm/DebugInfo/PDB/Native/TpiStream.h>
 #include <llvm/DebugInfo/PDB/PDB.h>
 #include <llvm/Object/CVDebugRecord.h>
+#include <llvm/Support/FileSystem.h>
+#include <llvm/Support/MemoryBuffer.h>
 
 #include <algorithm>
 #include <cstring>
@@ -307,15 +309,45 @@ std::optional<std::string> FindPdb(const llvm::object::COFFObjectFile& image, co
 
 }  // namespace
 
+std::unique_ptr<llvm::MemoryBuffer> ReadInput(const std::string& path) {
+  constexpr std::string_view kHanded = "/proc/self/fd/";
+  llvm::ErrorOr<std::unique_ptr<llvm::MemoryBuffer>> buffer{std::error_code()};
+  if (path.starts_with(kHanded)) {
+    const int fd = std::atoi(path.c_str() + kHanded.size());
+    buffer = llvm::MemoryBuffer::getOpenFile(llvm::sys::fs::convertFDToNativeFile(fd), path, -1,
+                                             /*RequiresNullTerminator=*/false);
+  } else {
+    buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false, /*RequiresNullTerminator=*/false);
+  }
+  return buffer ? std::move(*buffer) : nullptr;
+}
+
 std::optional<PdbInfo> ReadPdb(const llvm::object::COFFObjectFile& image, const std::string& imagePath,
-                               const std::vector<std::string>& searchPath) {
+                               const std::vector<std::string>& searchPath, const OpenPdb& handed) {
   const cv::DebugInfo* debugInfo = nullptr;
-  const auto path = FindPdb(image, imagePath, searchPath, debugInfo);
-  if (!path) return std::nullopt;
+  std::optional<std::string> path;
   std::unique_ptr<llvm::pdb::IPDBSession> session;
-  if (auto e = llvm::pdb::loadDataForPDB(llvm::pdb::PDB_ReaderType::Native, *path, session)) {
-    llvm::consumeError(std::move(e));
-    return std::nullopt;
+  if (!handed.path.empty()) {
+    llvm::StringRef recorded;
+    if (auto e = image.getDebugPDBInfo(debugInfo, recorded)) {
+      llvm::consumeError(std::move(e));
+      return std::nullopt;
+    }
+    if (!debugInfo || debugInfo->Signature.CVSignature != llvm::OMF::Signature::PDB70) return std::nullopt;
+    auto buffer = ReadInput(handed.path);
+    if (!buffer) return std::nullopt;
+    if (auto e = llvm::pdb::NativeSession::createFromPdb(std::move(buffer), session)) {
+      llvm::consumeError(std::move(e));
+      return std::nullopt;
+    }
+    path = handed.name.empty() ? handed.path : handed.name;
+  } else {
+    path = FindPdb(image, imagePath, searchPath, debugInfo);
+    if (!path) return std::nullopt;
+    if (auto e = llvm::pdb::loadDataForPDB(llvm::pdb::PDB_ReaderType::Native, *path, session)) {
+      llvm::consumeError(std::move(e));
+      return std::nullopt;
+    }
   }
   auto& file = static_cast<llvm::pdb::NativeSession&>(*session).getPDBFile();
   auto infoStream = Ref(file.getPDBInfoStream());

@@ -2,6 +2,7 @@
 // debug directory), read with LLVM's native PDB reader into the records --dump prints.
 #pragma once
 #include <llvm/Object/COFF.h>
+#include <llvm/Support/MemoryBuffer.h>
 
 #include <cstdint>
 #include <optional>
@@ -55,10 +56,21 @@ struct PdbInfo {
   std::vector<PdbType> types;
 };
 
-// The PDB of image: where its CodeView entry says, else by that file name beside the image and in
-// searchPath's folders. Nothing when there is none, when it does not match the image (its GUID and
-// age) or cannot be read.
+// A file's bytes; a /proc/self/fd/N path is read through descriptor N itself (a confined server
+// hands files open: reopening one by that path would be checked against the sandbox by the
+// file's own path).
+std::unique_ptr<llvm::MemoryBuffer> ReadInput(const std::string& path);
+
+// A PDB named on the command line (--pdb), and the name it is recorded under (--pdb-name).
+struct OpenPdb {
+  std::string path;
+  std::string name;
+};
+
+// The PDB of image: the one handed over when there is one, else where its CodeView entry says,
+// else by that file name beside the image and in searchPath's folders. Nothing when there is none,
+// when it does not match the image (its GUID and age) or cannot be read.
 std::optional<PdbInfo> ReadPdb(const llvm::object::COFFObjectFile& image, const std::string& imagePath,
-                               const std::vector<std::string>& searchPath);
+                               const std::vector<std::string>& searchPath, const OpenPdb& handed = {});
 
 }  // namespace ntbox::lines

@@ -2,7 +2,8 @@
 // address at the image's preferred base) from the PE image's DWARF, one line per address:
 //   ADDRESS <TAB> LINE <TAB> FUNCTION-START <TAB> FUNCTION <TAB> FILE     (LINE 0: not covered)
 // ntbox-lines --dump IMAGE: what the debugger needs of the image's DWARF, or of the PDB a clang
-// -gcodeview image names (found where it says, beside the image, or in --search FOLDERs), one
+// -gcodeview image names (the one --pdb names, or found where it says, beside the image, or in
+// --search FOLDERs; an IMAGE or PDB named /proc/self/fd/N is read through descriptor N), one
 // record a line (addresses at the preferred base, hex; fields split by tabs):
 //   P  PATH                                  the PDB read (first; none for DWARF)
 //   S  INDEX  PATH                                  a source file
@@ -302,12 +303,17 @@ bool HasDwarf(llvm::DWARFContext* context) { return context && context->getNumCo
 }  // namespace
 
 int main(int argc, char** argv) {
-  // [--search FOLDER]... (--dump IMAGE | IMAGE ADDRESS...)
+  // [--search FOLDER]... [--pdb PDB [--pdb-name PATH]] (--dump IMAGE | IMAGE ADDRESS...)
   std::vector<std::string> searchPath;
+  ntbox::lines::OpenPdb handed;
   std::vector<std::string> args;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--search") == 0 && i + 1 < argc) {
       searchPath.push_back(argv[++i]);
+    } else if (std::strcmp(argv[i], "--pdb") == 0 && i + 1 < argc) {
+      handed.path = argv[++i];
+    } else if (std::strcmp(argv[i], "--pdb-name") == 0 && i + 1 < argc) {
+      handed.name = argv[++i];
     } else {
       args.push_back(argv[i]);
     }
@@ -315,24 +321,28 @@ int main(int argc, char** argv) {
   const bool dump = !args.empty() && args[0] == "--dump";
   if (args.empty() || (dump && args.size() != 2)) {
     std::fprintf(stderr,
-                 "usage: ntbox-lines [--search FOLDER]... IMAGE ADDRESS...\n"
-                 "       ntbox-lines [--search FOLDER]... --dump IMAGE\n");
+                 "usage: ntbox-lines [--search FOLDER]... [--pdb PDB [--pdb-name PATH]] IMAGE ADDRESS...\n"
+                 "       ntbox-lines [--search FOLDER]... [--pdb PDB [--pdb-name PATH]] --dump IMAGE\n");
     return 2;
   }
   const std::string image = dump ? args[1] : args[0];
   std::vector<std::uint64_t> addresses;
   for (std::size_t i = 1; !dump && i < args.size(); ++i) addresses.push_back(std::strtoull(args[i].c_str(), nullptr, 16));
 
-  auto binary = llvm::object::ObjectFile::createObjectFile(image);
   std::unique_ptr<llvm::DWARFContext> context;
-  if (!binary) {
-    llvm::consumeError(binary.takeError());
-  } else {
+  std::unique_ptr<llvm::MemoryBuffer> bytes = ntbox::lines::ReadInput(image);
+  auto object = bytes ? llvm::object::ObjectFile::createObjectFile(bytes->getMemBufferRef())
+                      : llvm::Expected<std::unique_ptr<llvm::object::ObjectFile>>(nullptr);
+  std::optional<llvm::object::OwningBinary<llvm::object::ObjectFile>> binary;
+  if (!object) {
+    llvm::consumeError(object.takeError());
+  } else if (*object) {
+    binary.emplace(std::move(*object), std::move(bytes));
     context = OpenDwarf(*binary);
     // No DWARF: a clang -gcodeview image's PDB.
     const auto* coff = llvm::dyn_cast<llvm::object::COFFObjectFile>(binary->getBinary());
     if (!HasDwarf(context.get()) && coff) {
-      if (const auto pdb = ntbox::lines::ReadPdb(*coff, image, searchPath)) {
+      if (const auto pdb = ntbox::lines::ReadPdb(*coff, image, searchPath, handed)) {
         return dump ? DumpPdb(*pdb) : LinesPdb(*pdb, addresses);
       }
     }

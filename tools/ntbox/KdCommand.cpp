@@ -10,11 +10,12 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
-#include <iostream>
+#include <cerrno>
 #include <optional>
 #include <string>
 
 #include "machine/server/Client.h"
+#include "machine/server/ClientFiles.h"
 #include "machine/server/Protocol.h"
 #include "tools/ntbox/Commands.h"
 
@@ -95,6 +96,40 @@ class Terminal {
   bool ended_ = false;
 };
 
+// Standard input read a line at a time without stdio's buffer, so that poll says truly whether a
+// line may come: while the debugger waits for one, a command's file requests are answered too.
+class InputLines {
+ public:
+  // A whole line when one is buffered (the rest at the end of input).
+  std::optional<std::string> Take() {
+    const auto end = buffered_.find('\n');
+    if (end == std::string::npos && !(ended_ && !buffered_.empty())) return std::nullopt;
+    std::string line = buffered_.substr(0, end);
+    buffered_.erase(0, end == std::string::npos ? buffered_.size() : end + 1);
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    return line;
+  }
+  // Reads what is there (blocking once); false at the end of input.
+  bool Fill() {
+    char chunk[4096];
+    for (;;) {
+      const ssize_t n = ::read(STDIN_FILENO, chunk, sizeof chunk);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        ended_ = true;
+        return false;
+      }
+      buffered_.append(chunk, static_cast<std::size_t>(n));
+      return true;
+    }
+  }
+  bool ended() const { return ended_ && buffered_.empty(); }
+
+ private:
+  std::string buffered_;
+  bool ended_ = false;
+};
+
 int RunKd(const std::filesystem::path& root, const KdOptions& options) {
   const bool terminal = ::isatty(STDIN_FILENO) && ::isatty(STDOUT_FILENO);
   machine::ClientRequest request{"kd", {}};
@@ -116,7 +151,31 @@ int RunKd(const std::filesystem::path& root, const KdOptions& options) {
   if (terminal) term.emplace(fd);
   bool scriptPending = !options.commands.empty();
   bool inputDone = false;
+  bool wantLine = false;  // at a prompt, reading standard input (not a terminal)
+  InputLines input;
   for (;;) {
+    if (wantLine) {
+      std::optional<std::string> line = input.Take();
+      if (!line && !input.ended()) {
+        pollfd p[2] = {{fd, POLLIN, 0}, {STDIN_FILENO, POLLIN, 0}};
+        if (::poll(p, 2, -1) < 0) continue;
+        if (p[1].revents & (POLLIN | POLLHUP)) {
+          input.Fill();
+          continue;
+        }
+        if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      } else {
+        wantLine = false;
+        if (!line) {
+          // The end of standard input: detach.
+          inputDone = true;
+          ::shutdown(fd, SHUT_WR);
+        } else if (!machine::WriteFrame(fd, machine::FrameKind::kLine, *line)) {
+          inputDone = true;
+        }
+        continue;
+      }
+    }
     // On a terminal, keystrokes and the server's frames are both awaited.
     if (term && term->editing()) {
       pollfd p[2] = {{fd, POLLIN, 0}, {STDIN_FILENO, POLLIN, 0}};
@@ -144,6 +203,10 @@ int RunKd(const std::filesystem::path& root, const KdOptions& options) {
         if (term) term->Show(frame->payload, stderr);
         else std::fwrite(frame->payload.data(), 1, frame->payload.size(), stderr);
         break;
+      case machine::FrameKind::kOpenFile:
+        // A command reads a symbol file: this process opens it, with the user's rights.
+        machine::AnswerOpenFile(fd, frame->payload);
+        break;
       case machine::FrameKind::kExit:
         term.reset();
         ::close(fd);
@@ -158,15 +221,13 @@ int RunKd(const std::filesystem::path& root, const KdOptions& options) {
           if (!term->ended()) term->Prompt(frame->payload);
           break;
         }
-        std::string line;
-        const bool have = !inputDone && options.commands.empty() && static_cast<bool>(std::getline(std::cin, line));
-        if (!have) {
-          // The end of the script or of standard input: detach.
+        if (inputDone || !options.commands.empty()) {
+          // The end of the script: detach.
           inputDone = true;
           ::shutdown(fd, SHUT_WR);
           break;
         }
-        if (!machine::WriteFrame(fd, machine::FrameKind::kLine, line)) inputDone = true;
+        wantLine = true;
         break;
       }
       default:

@@ -27,6 +27,7 @@
 #include "nt/support/SymbolHelper.h"
 #include "nt/support/Symbolize.h"
 #include "support/HostFiles.h"
+#include "pe/PeDebug.h"
 #include "support/InputFile.h"
 #include "tools/ntbox/Commands.h"
 
@@ -82,8 +83,10 @@ int RunLoad(const LoadOptions& options) {
   // writable (its registry is in memory), no helper but the symbol reader runs. Started by root,
   // the process keeps the image open and becomes nobody first.
   std::map<std::string, int> image;
-  if (const int fd = OpenInputFile(options.path); fd >= 0) {
-    image.emplace(HostFileKey(options.path), fd);
+  std::vector<std::string> files{options.path};
+  if (auto pdb = pe::PdbBesideImage(options.path)) files.push_back(*pdb);
+  for (const auto& file : files) {
+    if (const int fd = OpenInputFile(file); fd >= 0) image.emplace(HostFileKey(file), fd);
   }
   HostFileScope handed(std::move(image));
   if (::geteuid() == 0) {

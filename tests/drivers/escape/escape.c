@@ -4,6 +4,7 @@
      escape_proc_mem    syscall open("/proc/self/mem", O_RDWR)                      the host's memory
      escape_etc         syscall open("/etc/ntbox-escape-marker", O_CREAT|O_WRONLY)
      escape_shadow      syscall open("/etc/shadow", O_RDONLY): root's secrets (the process is not root)
+     escape_read        syscall open("/etc/passwd", O_RDONLY): a host file anyone may read
      escape_execve      syscall execve("/bin/sh", ["sh", "-c", "touch marker"], NULL)
      escape_int80       int 0x80 creat("/tmp/ntbox-escape-marker") (the i386 entry)
      escape_sysenter    sysenter
@@ -155,6 +156,7 @@ NTSTATUS NTAPI DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING path) {
     return Outcome("open(/etc, O_CREAT)", LinuxCall(2, (LONG64)"/etc/ntbox-escape-marker", 0101, 0644, 0));
   }
   if (Is(path, L"escape_shadow")) return Outcome("open(/etc/shadow)", LinuxCall(2, (LONG64) "/etc/shadow", 0, 0, 0));
+  if (Is(path, L"escape_read")) return Outcome("open(/etc/passwd)", LinuxCall(2, (LONG64) "/etc/passwd", 0, 0, 0));
   if (Is(path, L"escape_execve")) {
     static const char* argv[] = {"sh", "-c", "touch /tmp/ntbox-escape-marker", NULL};
     return Outcome("execve", LinuxCall(59, (LONG64) "/bin/sh", (LONG64)argv, 0, 0));
