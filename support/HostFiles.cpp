@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <algorithm>
 #include <filesystem>
@@ -75,10 +76,17 @@ namespace {
 // never asked of a client.
 bool OwnPath(const std::filesystem::path& key) {
   if (key.string().starts_with("/proc/self/fd/")) return true;
-  const std::filesystem::path prefix = ExecutableDirectory().parent_path();
-  if (prefix.empty()) return false;
-  const auto rel = key.lexically_relative(prefix);
-  return !rel.empty() && *rel.begin() != "..";
+  const std::filesystem::path bin = ExecutableDirectory();
+  if (bin.empty()) return false;
+  // Its executables and DLLs (what the sandbox lets the server read), not all of its tree: a
+  // build tree holds the user's drivers too.
+  std::vector<std::filesystem::path> owns{bin, bin.parent_path() / "lib" / "ntbox"};
+  if (const char* wine = std::getenv("NTBOX_WINE_DIR"); wine && *wine) owns.emplace_back(wine);
+  for (const auto& own : owns) {
+    const auto rel = key.lexically_relative(own);
+    if (!rel.empty() && *rel.begin() != "..") return true;
+  }
+  return false;
 }
 
 HostFileOpener* OpenerFor(const std::filesystem::path& key) {

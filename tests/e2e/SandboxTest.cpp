@@ -162,7 +162,8 @@ TEST_F(SandboxTest, TheServerIsConfined) {
     ASSERT_EQ(::stat(dir_.c_str(), &st), 0);
     EXPECT_EQ(st.st_uid, 65534u);
   } else {
-    EXPECT_TRUE(Contains(status.out, "User:           uid " + std::to_string(::geteuid()))) << status.out;
+    const std::string user = ::geteuid() == 65534 ? "nobody (uid 65534)" : "uid " + std::to_string(::geteuid());
+    EXPECT_TRUE(Contains(status.out, "User:           " + user)) << status.out;
   }
   const Outcome json = Run("status --json");
   EXPECT_TRUE(Contains(json.out, "\"seccomp\":true")) << json.out;
