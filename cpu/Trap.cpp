@@ -154,27 +154,49 @@ class Cpu {
   ucontext_t* uc_;
 };
 
-// Flags of a - b (cmp) or a & b (test) at the operand width, read without touching the stack
-// (the interrupted code's red zone may live below rsp): lahf gives SF ZF AF PF CF, seto OF.
+// The arithmetic a shared-data read may be folded into: result and flags of a OP b at the operand
+// width, computed by the instruction itself, read without touching the stack (the interrupted
+// code's red zone may live below rsp): lahf gives SF ZF AF PF CF, seto OF. carryIn feeds adc/sbb.
+enum class Alu { kAdd, kSub, kAnd, kOr, kXor, kAdc, kSbb, kCmp, kTest };
+
+#define NTBOX_ALU_CASE(op, insn)                                                                        \
+  case Alu::op:                                                                                          \
+    asm("bt $0, %k4\n\t" insn " %3, %2\n\tlahf\n\tseto %1" : "=&a"(ax), "=&q"(of), "+r"(r) : "r"(b), "r"(cf) : "cc"); \
+    break;
+
 template <class T>
-std::uint64_t CompareFlags(T a, T b, bool test) {
+std::pair<std::uint64_t, std::uint64_t> AluT(Alu op, T a, T b, bool carryIn) {
   std::uint16_t ax = 0;
   std::uint8_t of = 0;
-  if (test) {
-    asm("test %2, %3\n\tlahf\n\tseto %1" : "=a"(ax), "=q"(of) : "r"(b), "r"(a) : "cc");
-  } else {
-    asm("cmp %2, %3\n\tlahf\n\tseto %1" : "=a"(ax), "=q"(of) : "r"(b), "r"(a) : "cc");
+  T r = a;
+  const std::uint32_t cf = carryIn ? 1 : 0;
+  switch (op) {
+    NTBOX_ALU_CASE(kAdd, "add")
+    NTBOX_ALU_CASE(kSub, "sub")
+    NTBOX_ALU_CASE(kAnd, "and")
+    NTBOX_ALU_CASE(kOr, "or")
+    NTBOX_ALU_CASE(kXor, "xor")
+    NTBOX_ALU_CASE(kAdc, "adc")
+    NTBOX_ALU_CASE(kSbb, "sbb")
+    NTBOX_ALU_CASE(kCmp, "cmp")
+    NTBOX_ALU_CASE(kTest, "test")
   }
-  return ((ax >> 8) & 0xD5) | (std::uint64_t{of} << 11);
+  return {r, ((ax >> 8) & 0xD5) | (std::uint64_t{of} << 11)};
+}
+#undef NTBOX_ALU_CASE
+
+// a OP b at bits wide: {result, flags}.
+std::pair<std::uint64_t, std::uint64_t> AluAt(Alu op, std::uint64_t a, std::uint64_t b, unsigned bits, bool carryIn) {
+  switch (bits) {
+    case 8: return AluT<std::uint8_t>(op, static_cast<std::uint8_t>(a), static_cast<std::uint8_t>(b), carryIn);
+    case 16: return AluT<std::uint16_t>(op, static_cast<std::uint16_t>(a), static_cast<std::uint16_t>(b), carryIn);
+    case 32: return AluT<std::uint32_t>(op, static_cast<std::uint32_t>(a), static_cast<std::uint32_t>(b), carryIn);
+    default: return AluT<std::uint64_t>(op, a, b, carryIn);
+  }
 }
 
 std::uint64_t FlagsFor(std::uint64_t a, std::uint64_t b, unsigned bits, bool test) {
-  switch (bits) {
-    case 8: return CompareFlags<std::uint8_t>(static_cast<std::uint8_t>(a), static_cast<std::uint8_t>(b), test);
-    case 16: return CompareFlags<std::uint16_t>(static_cast<std::uint16_t>(a), static_cast<std::uint16_t>(b), test);
-    case 32: return CompareFlags<std::uint32_t>(static_cast<std::uint32_t>(a), static_cast<std::uint32_t>(b), test);
-    default: return CompareFlags<std::uint64_t>(a, b, test);
-  }
+  return AluAt(test ? Alu::kTest : Alu::kCmp, a, b, bits, false).second;
 }
 
 std::int64_t SignExtend(std::uint64_t v, unsigned bits) {
@@ -219,6 +241,30 @@ bool EmulateSharedDataRead(Cpu& cpu, const ZydisDecodedInstruction& insn,
     case ZYDIS_MNEMONIC_MOVSX:
     case ZYDIS_MNEMONIC_MOVSXD:
       return memIndex == 1 && cpu.Write(ops[0].reg.value, static_cast<std::uint64_t>(SignExtend(value, mem.size)));
+    case ZYDIS_MNEMONIC_ADD:
+    case ZYDIS_MNEMONIC_SUB:
+    case ZYDIS_MNEMONIC_AND:
+    case ZYDIS_MNEMONIC_OR:
+    case ZYDIS_MNEMONIC_XOR:
+    case ZYDIS_MNEMONIC_ADC:
+    case ZYDIS_MNEMONIC_SBB: {
+      // reg OP= [shared data]: what an optimizing compiler folds a read into.
+      if (memIndex != 1 || ops[0].type != ZYDIS_OPERAND_TYPE_REGISTER || ops[0].size != mem.size) return false;
+      std::uint64_t operand = 0;
+      if (!cpu.Read(ops[0].reg.value, operand)) return false;
+      const Alu op = insn.mnemonic == ZYDIS_MNEMONIC_ADD   ? Alu::kAdd
+                     : insn.mnemonic == ZYDIS_MNEMONIC_SUB ? Alu::kSub
+                     : insn.mnemonic == ZYDIS_MNEMONIC_AND ? Alu::kAnd
+                     : insn.mnemonic == ZYDIS_MNEMONIC_OR  ? Alu::kOr
+                     : insn.mnemonic == ZYDIS_MNEMONIC_XOR ? Alu::kXor
+                     : insn.mnemonic == ZYDIS_MNEMONIC_ADC ? Alu::kAdc
+                                                           : Alu::kSbb;
+      const bool carry = (static_cast<std::uint64_t>(cpu.greg(REG_EFL)) & 1) != 0;
+      const auto [result, flags] = AluAt(op, operand, value, mem.size, carry);
+      if (!cpu.Write(ops[0].reg.value, result)) return false;
+      cpu.SetArithmeticFlags(flags);
+      return true;
+    }
     case ZYDIS_MNEMONIC_CMP:
     case ZYDIS_MNEMONIC_TEST: {
       std::uint64_t operand = 0;

@@ -159,7 +159,7 @@ function(_ntbox_add_clang_driver name sources libraries options)
       -D__USE_MINGW_ANSI_STDIO=0 -DDBG=${dbg} -D_AMD64_ -D_WIN64 -D_KERNEL_MODE=1
       -DNTDDI_VERSION=0x0A000000 -D_WIN32_WINNT=0x0A00 ${options})
   set(objects)
-  foreach(src IN LISTS sources)
+  foreach(src IN LISTS sources ITEMS "${NTBOX_SDK_DIR}/src/intrinsics.c")
     get_filename_component(abs "${src}" ABSOLUTE)
     get_filename_component(stem "${src}" NAME_WE)
     set(obj "${CMAKE_CURRENT_BINARY_DIR}/${name}.clang/${stem}.obj")

@@ -63,11 +63,21 @@ TEST(Load, DriverWithoutUnloadStaysLoaded) {
   EXPECT_NE(r.out.find("1052"), std::string::npos);
 }
 
+// The same checks built by clang -O2, whose code reads the shared data in other forms.
+TEST(Load, KernelBasicsByClang) {
+  const Outcome r = Ntbox("load " + Driver("kernel_basics_clang.sys"));
+  EXPECT_EQ(r.exit, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("RESULT 0 failure(s)\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("IRQL ok: inline cr8 raise/lower, now 0\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("FOLD ok: add, sub, and, or, xor, adc with KUSER_SHARED_DATA operands\n"), std::string::npos);
+}
+
 TEST(Load, KernelBasicsInlineIrqlSharedDataAndFormats) {
   const Outcome r = Ntbox("load " + Driver("kernel_basics.sys"));
   EXPECT_EQ(r.exit, 0) << r.out;
   EXPECT_NE(r.out.find("RESULT 0 failure(s)\n"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("IRQL ok: inline cr8 raise/lower, now 0\n"), std::string::npos);
+  EXPECT_NE(r.out.find("FOLD ok: add, sub, and, or, xor, adc with KUSER_SHARED_DATA operands\n"), std::string::npos);
   EXPECT_NE(r.out.find("kernel_basics: \\Driver\\kernel_basics, "
                        "\\REGISTRY\\MACHINE\\SYSTEM\\ControlSet001\\Services\\kernel_basics\n"),
             std::string::npos);

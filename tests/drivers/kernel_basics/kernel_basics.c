@@ -62,6 +62,48 @@ static void TimeChecks(void)
              (ULONGLONG)system.QuadPart);
 }
 
+/* Shared-data reads folded into arithmetic, as optimizing compilers emit them (clang -O2 adds a
+ * tick count straight from KUSER_SHARED_DATA): NtMajorVersion (10) and NtMinorVersion (0) as the
+ * memory operand of add, sub, and, or, xor and adc at 8, 32 and 64 bits, with the carry they set. */
+static void FoldedSharedDataChecks(void)
+{
+    volatile ULONG *major = &SharedUserData->NtMajorVersion;
+    volatile UCHAR *majorByte = (volatile UCHAR *)major;
+    volatile ULONG64 *both = (volatile ULONG64 *)major; /* 10 | 0 << 32 */
+    ULONG v;
+    ULONG64 q;
+    UCHAR b, carry;
+    v = 5;
+    __asm__ __volatile__("addl %1, %0" : "+r"(v) : "m"(*major));
+    CHECK(v == 15);
+    v = 25;
+    __asm__ __volatile__("subl %1, %0" : "+r"(v) : "m"(*major));
+    CHECK(v == 15);
+    v = 0xFF;
+    __asm__ __volatile__("andl %1, %0" : "+r"(v) : "m"(*major));
+    CHECK(v == 10);
+    v = 0x20;
+    __asm__ __volatile__("orl %1, %0" : "+r"(v) : "m"(*major));
+    CHECK(v == 0x2A);
+    v = 0xF;
+    __asm__ __volatile__("xorl %1, %0" : "+r"(v) : "m"(*major));
+    CHECK(v == 5);
+    q = 1;
+    __asm__ __volatile__("addq %1, %0" : "+r"(q) : "m"(*both));
+    CHECK(q == 11);
+    b = 0xFB;
+    __asm__ __volatile__("addb %2, %0\n\tsetc %1" : "+q"(b), "=q"(carry) : "m"(*majorByte));
+    CHECK(b == 5 && carry == 1);
+    v = 0xFFFFFFFF;
+    carry = 0;
+    __asm__ __volatile__("stc\n\tadcl %2, %0\n\tsetc %1" : "+r"(v), "=q"(carry) : "m"(*major) : "cc");
+    CHECK(v == 10 && carry == 1);
+    v = 3;
+    __asm__ __volatile__("subl %2, %0\n\tsetc %1" : "+r"(v), "=q"(carry) : "m"(*major) : "cc");
+    CHECK(v == (ULONG)-7 && carry == 1);
+    DbgPrint("FOLD ok: add, sub, and, or, xor, adc with KUSER_SHARED_DATA operands\n");
+}
+
 static void FormatChecks(void)
 {
     UNICODE_STRING us = RTL_CONSTANT_STRING(L"Unicode");
@@ -162,6 +204,7 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)
     DbgPrint("kernel_basics: %wZ, %wZ\n", &DriverObject->DriverName, RegistryPath);
     IrqlChecks();
     TimeChecks();
+    FoldedSharedDataChecks();
     FormatChecks();
     StringAndPoolChecks();
     VersionChecks();
