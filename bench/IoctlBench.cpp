@@ -2,7 +2,8 @@
 // run in the machine (bench_app.exe: kernel32's DeviceIoControl, as ntbox run runs it) and (b)
 // through ntbox::Machine's native client. Both take the I/O manager's whole path: handle, IRP,
 // copy-in, dispatch, completion, copy-back. Prints calls per second, with Driver Verifier on
-// (/standard for every driver, the default: argument 1) and off (verifier /reset: argument 0).
+// (/standard for every driver, the default) and off (verifier /reset), for the quiet driver and
+// for the same with PAGED_CODE() in its dispatch routine, rewritten at load and trapped.
 #include <benchmark/benchmark.h>
 #include <unistd.h>
 
@@ -21,17 +22,21 @@ using namespace ntbox::machine;
 
 constexpr std::uint32_t kEcho = (0x22u << 16) | (0x800u << 2);  // CTL_CODE(FILE_DEVICE_UNKNOWN, 0x800, BUFFERED, ANY)
 
-// A machine with bench_driver.sys running as the service "bench"; verifier on or off.
-std::unique_ptr<Machine> BenchMachine(const fs::path& dir, benchmark::State& state) {
+// A machine with bench_driver.sys (or another image) running as the service "bench"; verifier on
+// or off, drivers rewritten at load or not (bcdedit /set rewrite).
+std::unique_ptr<Machine> BenchMachine(const fs::path& dir, benchmark::State& state, bool verifier,
+                                      const char* image = "bench_driver.sys", bool rewrite = true) {
   fs::remove_all(dir);
   {
     auto m = Machine::Boot(dir);
     if (!m) return state.SkipWithError(m.error().message.c_str()), nullptr;
-    (void)(*m)->StoreBootConfig(BootConfig{true, false});
-    if (state.range(0) == 0) (void)ResetVerifierSettings((*m)->registry());
+    BootConfig boot{true, false};
+    boot.rewrite = rewrite;
+    (void)(*m)->StoreBootConfig(boot);
+    if (!verifier) (void)ResetVerifierSettings((*m)->registry());
     ServiceConfig config;
     config.name = "bench";
-    config.imagePath = Machine::ToImagePath(NTBOX_DRIVER_DIR "/bench_driver.sys", "/");
+    config.imagePath = Machine::ToImagePath(std::string(NTBOX_DRIVER_DIR "/") + image, "/");
     (void)(*m)->CreateService(config);
   }
   auto m = Machine::Boot(dir);
@@ -42,7 +47,8 @@ std::unique_ptr<Machine> BenchMachine(const fs::path& dir, benchmark::State& sta
 
 void BM_IoctlRoundTripWin32App(benchmark::State& state) {
   const fs::path dir = fs::temp_directory_path() / ("ntbox_bench_app_" + std::to_string(getpid()));
-  auto machine = BenchMachine(dir, state);
+  auto machine = BenchMachine(dir, state, state.range(0) != 0, state.range(1) ? "bench_driver_paged.sys" : "bench_driver.sys",
+                              state.range(2) != 0);
   if (!machine) return;
   constexpr long kCalls = 2'000'000;
   double rate = 0;
@@ -74,16 +80,19 @@ void BM_IoctlRoundTripWin32App(benchmark::State& state) {
   fs::remove_all(dir);
 }
 BENCHMARK(BM_IoctlRoundTripWin32App)
-    ->ArgNames({"verifier"})
-    ->Args({1})
-    ->Args({0})
+    ->ArgNames({"verifier", "paged_code", "rewrite"})
+    ->Args({1, 0, 1})
+    ->Args({0, 0, 1})
+    ->Args({1, 1, 1})
+    ->Args({1, 1, 0})
     ->Iterations(1)
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond);
 
 void BM_IoctlRoundTripNative(benchmark::State& state) {
   const fs::path dir = fs::temp_directory_path() / ("ntbox_bench_ioctl_" + std::to_string(getpid()));
-  auto m = BenchMachine(dir, state);
+  auto m = BenchMachine(dir, state, state.range(0) != 0, state.range(1) ? "bench_driver_paged.sys" : "bench_driver.sys",
+                        state.range(2) != 0);
   if (!m) return;
   Machine& machine = *m;
   auto handle = machine.OpenDevice("\\\\.\\NtboxBench");
@@ -99,7 +108,15 @@ void BM_IoctlRoundTripNative(benchmark::State& state) {
   m.reset();
   fs::remove_all(dir);
 }
-BENCHMARK(BM_IoctlRoundTripNative)->ArgName("verifier")->Arg(1)->Arg(0)->Unit(benchmark::kNanosecond);
+// paged_code: bench_driver_paged.sys, whose dispatch routine begins with PAGED_CODE() (one cr8
+// read); rewrite 0: with the machine's rewriting off (bcdedit /set rewrite off), the read traps.
+BENCHMARK(BM_IoctlRoundTripNative)
+    ->ArgNames({"verifier", "paged_code", "rewrite"})
+    ->Args({1, 0, 1})
+    ->Args({0, 0, 1})
+    ->Args({1, 1, 1})
+    ->Args({1, 1, 0})
+    ->Unit(benchmark::kNanosecond);
 
 }  // namespace
 

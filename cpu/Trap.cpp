@@ -334,10 +334,31 @@ Decoded DecodeBytes(std::uint64_t rip, unsigned available) {
 Decoded DecodeAt(std::uint64_t rip) {
   std::uint64_t limit = rip + 15;
   if (nt::Kernel* k = nt::Kernel::CurrentOrNull()) {
-    if (const nt::Module* m = k->ModuleAt(rip)) limit = std::min(limit, m->image->end());
+    if (const nt::Module* m = k->ModuleAt(rip)) limit = std::min(limit, m->end());
     else return {};  // host code: report without decoding
   }
   return DecodeBytes(rip, static_cast<unsigned>(limit - rip));
+}
+
+// A fault (or a stop) in a trampoline of the load-time rewriter (cpu/Rewriter.h) is the original
+// instruction's: reports, the driver's exception handlers and the unwinder see the driver's own
+// address and its code as built. True when rip was moved back.
+bool MapTrampolineAddress(ucontext_t* uc, Decoded& d) {
+  const nt::Kernel* kernel = nt::Kernel::CurrentOrNull();
+  const auto rip = static_cast<std::uint64_t>(uc->uc_mcontext.gregs[REG_RIP]);
+  const nt::Module* m = kernel ? kernel->ModuleAt(rip) : nullptr;
+  if (!m || !m->rewrite) return false;
+  const auto original = m->rewrite->OriginalOf(m->image->base(), rip);
+  if (!original) return false;
+  uc->uc_mcontext.gregs[REG_RIP] = static_cast<greg_t>(*original);
+  d = Decoded{};
+  d.available = static_cast<unsigned>(
+      ReadWithoutFaulting(d.bytes, *original, static_cast<std::size_t>(std::min<std::uint64_t>(15, m->image->end() - *original))));
+  m->rewrite->RestoreOriginal(m->image->base(), *original, d.bytes, d.available);
+  ZydisDecoder decoder;
+  ZydisDecoderInit(&decoder, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
+  d.ok = d.available && ZYAN_SUCCESS(ZydisDecoderDecodeFull(&decoder, d.bytes, d.available, &d.insn, d.ops));
+  return true;
 }
 
 void CaptureContext(BugCheck& b, ucontext_t* uc, const Decoded& d) {
@@ -378,9 +399,20 @@ std::uint64_t FindDriverCaller(std::uint64_t rsp) {
   return 0;
 }
 
-[[noreturn]] void Stop(ucontext_t* uc, const Decoded& d, nt::ke::KernelThread* t, ULONG code,
+[[noreturn]] void Stop(ucontext_t* uc, const Decoded& decoded, nt::ke::KernelThread* t, ULONG code,
                        ULONG64 p1, ULONG64 p2, ULONG64 p3, ULONG64 p4, const char* detail,
                        std::optional<std::uint64_t> faultAddress = std::nullopt, bool faultWrite = false) {
+  Decoded d = decoded;
+  if (MapTrampolineAddress(uc, d)) {
+    // Parameters that name the faulting instruction name the original.
+    const auto rip = static_cast<ULONG64>(uc->uc_mcontext.gregs[REG_RIP]);
+    for (ULONG64* p : {&p1, &p2, &p3, &p4}) {
+      if (const nt::Kernel* k = nt::Kernel::CurrentOrNull()) {
+        const nt::Module* m = k->ModuleAt(*p);
+        if (m && m->rewrite && m->rewrite->OriginalOf(m->image->base(), *p)) *p = rip;
+      }
+    }
+  }
   if (code == bc::SYSTEM_THREAD_EXCEPTION_NOT_HANDLED && t->process) {
     // Not a system thread: the exception happened in a request a process made.
     code = bc::KMODE_EXCEPTION_NOT_HANDLED;
@@ -818,33 +850,42 @@ void OnTrap(int signal, siginfo_t* info, void* context) {
   }
   Cpu cpu(uc);
   nt::Kernel* kernel = nt::Kernel::CurrentOrNull();
-  const std::uint64_t rip = cpu.rip();
-  const bool inDriver = kernel && kernel->ModuleAt(rip);
+  const std::uint64_t trappedAt = cpu.rip();
+  const bool inDriver = kernel && kernel->ModuleAt(trappedAt);
 
   if (signal == SIGTRAP) {
     // int3 leaves rip after the 0xCC: a breakpoint the debugger set, a break instruction in driver
     // code, or nt!DbgBreakPoint's own while a debugger is attached.
-    if ((inDriver || nt::kd::Attached()) && info->si_code != TRAP_TRACE && Readable(rip - 1) &&
-        *reinterpret_cast<const std::uint8_t*>(rip - 1) == 0xCC) {
+    if ((inDriver || nt::kd::Attached()) && info->si_code != TRAP_TRACE && Readable(trappedAt - 1) &&
+        *reinterpret_cast<const std::uint8_t*>(trappedAt - 1) == 0xCC) {
       if (nt::kd::Debugger::Get().OnBreakInstruction(uc, t)) return;
       if (inDriver) {
-        nt::ReportBreakpoint(rip - 1, 0);
+        nt::ReportBreakpoint(trappedAt - 1, 0);
         return;
       }
     }
-    Decoded d = DecodeAt(rip);
-    Stop(uc, d, t, bc::SYSTEM_THREAD_EXCEPTION_NOT_HANDLED, StatusParameter(0x80000004), rip, 0, 0,
+    Decoded d = DecodeAt(trappedAt);
+    Stop(uc, d, t, bc::SYSTEM_THREAD_EXCEPTION_NOT_HANDLED, StatusParameter(0x80000004), trappedAt, 0, 0,
          "single-step trap");
   }
 
-  Decoded d = inDriver ? DecodeAt(rip) : Decoded{};
-  if (inDriver && d.available == 0 && t->irql < nt::DISPATCH_LEVEL && kernel->pageable().PageIn(rip)) {
+  Decoded d = inDriver ? DecodeAt(trappedAt) : Decoded{};
+  if (inDriver && d.available == 0 && t->irql < nt::DISPATCH_LEVEL && kernel->pageable().PageIn(trappedAt)) {
     return;  // the code was paged out between the fault and the decode: run it again
   }
   if (signal == SIGSEGV && inDriver && Emulate(cpu, d, t, uc)) {
     if (uc->uc_mcontext.gregs[REG_EFL] & static_cast<greg_t>(eflags::kTf)) nt::kd::Debugger::Get().AfterEmulatedStep(uc, t);
     return;
   }
+  // A trampoline's IRQL load (gs:[irql]) after driver code loaded GS: the handler put the KPCR
+  // back (RestoreHostStateInTrap), so the load runs again, as the trapped cr8 read would be emulated.
+  if ((disturbed & disturbed::kGs) && inDriver && d.ok && d.insn.mnemonic == ZYDIS_MNEMONIC_MOVZX &&
+      d.ops[1].type == ZYDIS_OPERAND_TYPE_MEMORY && d.ops[1].mem.segment == ZYDIS_REGISTER_GS) {
+    const nt::Module* m = kernel->ModuleAt(trappedAt);
+    if (m->rewrite && m->rewrite->OriginalOf(m->image->base(), trappedAt)) return;
+  }
+  // Not emulated: from here on a trampoline's instruction is the original one.
+  const std::uint64_t rip = MapTrampolineAddress(uc, d) ? cpu.rip() : trappedAt;
 
   // Faults that are exceptions whatever the address: SYSTEM_THREAD_EXCEPTION_NOT_HANDLED.
   std::uint32_t status = 0;

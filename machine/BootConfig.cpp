@@ -36,6 +36,7 @@ Result<BootConfig> BootConfig::Load(const std::filesystem::path& file) {
   config.debug = json.value("debug", false);
   config.numproc = json.value("numproc", 0u);
   config.safeboot = json.value("safeboot", std::string());
+  config.rewrite = json.value("rewrite", true);
   if (!config.safeboot.empty() && config.safeboot != "minimal" && config.safeboot != "network") {
     return Fail("the boot configuration '" + file.string() + "' is corrupt");
   }
@@ -47,6 +48,7 @@ Result<void> BootConfig::Save(const std::filesystem::path& file) const {
   nlohmann::json json{{"testsigning", testSigning}, {"debug", debug}};
   if (numproc) json["numproc"] = numproc;
   if (!safeboot.empty()) json["safeboot"] = safeboot;
+  if (!rewrite) json["rewrite"] = false;
   return WriteFileAtomically(file, json.dump(2) + "\n");
 }
 

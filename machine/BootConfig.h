@@ -18,6 +18,9 @@ struct BootConfig {
   // bcdedit /set safeboot minimal|network: boot without the boot-, system- and auto-start drivers,
   // as Windows' safe mode does; empty: a normal boot.
   std::string safeboot;
+  // bcdedit /set rewrite off: drivers' privileged instructions all go through the trap handler,
+  // as before the load-time rewriter (cpu/Rewriter.h); on by default.
+  bool rewrite = true;
   static constexpr std::uint32_t kMaxProcessors = 64;  // one processor group
   std::uint32_t processors() const { return numproc ? numproc : 2; }
 

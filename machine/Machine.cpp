@@ -140,6 +140,7 @@ Result<std::unique_ptr<Machine>> Machine::Boot(const fs::path& root) {
   nt::KernelConfig kernelConfig;
   kernelConfig.verifier = ReadVerifierSettings(reg);
   kernelConfig.debuggerEnabled = config->debug;
+  kernelConfig.rewrite = config->rewrite;
   kernelConfig.safeBootMode = config->safeboot == "minimal" ? 1 : config->safeboot == "network" ? 2 : 0;
   kernelConfig.processors = config->processors();
   kernelConfig.systemDrive = machine->dir_.drive('C').string();

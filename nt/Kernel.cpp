@@ -8,6 +8,7 @@
 
 #include <cctype>
 #include <charconv>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
@@ -75,6 +76,9 @@ Kernel::Kernel(KernelConfig config)
     : config_(config),
       boot_(std::chrono::steady_clock::now()),
       pageable_((config.verifier.flags & vf::flags::kIrqlChecking) != 0) {
+  // NTBOX_REWRITE=0: no rewriting in this process whatever the configuration says (the test suite
+  // runs once so, to show both paths give the same results).
+  if (const char* env = std::getenv("NTBOX_REWRITE"); env && std::string_view(env) == "0") config_.rewrite = false;
   Kernel* expected = nullptr;
   if (!g_current.compare_exchange_strong(expected, this)) {
     throw std::logic_error("another ntbox kernel is already live in this process");
@@ -242,6 +246,16 @@ Result<Module*> Kernel::LoadModule(pe::PeImage parsed, const std::string& path) 
   };
   std::vector<pe::FunctionSymbol> symbols = pe::FunctionSymbols(parsed);
   const std::uint16_t dllCharacteristics = parsed.dllCharacteristics();
+  std::unique_ptr<cpu::ImageRewrite> rewrite;
+  if (config_.rewrite && !config_.debuggerEnabled) {
+    rewrite = std::make_unique<cpu::ImageRewrite>(cpu::ImageRewrite::Plan(parsed, ke::kpcr::kIrql));
+    if (rewrite->windows().empty()) {
+      rewrite.reset();
+    } else {
+      options.trailerSize = rewrite->trailerSize();
+      options.beforeProtect = [&rewrite](std::uint8_t* base) { rewrite->Apply(base); };
+    }
+  }
   auto loaded = pe::LoadImage(std::move(parsed), options);
   if (!loaded) return std::unexpected(loaded.error());
 
@@ -254,6 +268,7 @@ Result<Module*> Kernel::LoadModule(pe::PeImage parsed, const std::string& path) 
   module->verified = config_.verifier.Verifies(module->fileName);
   module->symbols = std::move(symbols);
   module->dllCharacteristics = dllCharacteristics;
+  module->rewrite = std::move(rewrite);
   module->wideFileName = ob::Widen(module->fileName);
   module->fileNameString = ViewOf(module->wideFileName);
   if (module->verified && pageable_.enabled()) RegisterPageableSections(*module);
@@ -265,7 +280,7 @@ Result<Module*> Kernel::LoadModule(pe::PeImage parsed, const std::string& path) 
     for (auto& slot : slots_) {
       if (slot.module.load() == nullptr) {
         slot.base.store(module->image->base());
-        slot.end.store(module->image->end());
+        slot.end.store(module->end());
         slot.module.store(module.get());
         modules_.push_back(std::move(module));
         added = modules_.back().get();

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "cpu/Rewriter.h"
 #include "nt/Types.h"
 #include "nt/ex/Pool.h"
 #include "nt/ke/BugCheck.h"
@@ -61,6 +62,9 @@ struct KernelConfig {
   std::uint32_t processors = 2;
   DebugFilter debugFilter;       // what a kernel debugger would be shown
   bool debuggerEnabled = false;  // bcdedit /debug: KdDebuggerEnabled
+  // Drivers' cr8 reads rewritten at load to run natively (cpu/Rewriter.h); never under a kernel
+  // debugger, which sees and steps through the code as the driver was built.
+  bool rewrite = true;
   ULONG safeBootMode = 0;        // bcdedit /set safeboot: InitSafeBootMode (1 minimal, 2 network)
   // The folder that is the machine's C: drive (kernel file I/O stays inside it); empty: none.
   std::string systemDrive;
@@ -106,6 +110,10 @@ struct Module {
   // reachable (its client handed it with the image): reports and the debugger read it later.
   UniqueFd pdb;
   std::string pdbPath;
+  // What the load-time rewriter changed (its trampolines follow the image); null: nothing.
+  std::unique_ptr<cpu::ImageRewrite> rewrite;
+  // The end of its code: the image's, or its trampolines'.
+  std::uint64_t end() const { return image->trailerEnd(); }
 };
 
 class Kernel {
@@ -119,6 +127,8 @@ class Kernel {
   static Kernel* CurrentOrNull();
 
   const KernelConfig& config() const { return config_; }
+  // Whether modules loaded from now on are rewritten (KernelConfig::rewrite): benchmarks compare.
+  void SetRewriting(bool on) { config_.rewrite = on; }
 
   // Debug output: every record goes to the sink (if any) and to a short history kept for
   // bugcheck reports.

@@ -180,7 +180,7 @@ int SectionProtection(std::uint32_t characteristics) {
   return prot;
 }
 
-LoadedImage::~LoadedImage() { munmap(reinterpret_cast<void*>(base_), size_); }
+LoadedImage::~LoadedImage() { munmap(reinterpret_cast<void*>(base_), std::uint64_t{size_} + trailer_); }
 
 std::uint64_t LoadedImage::entryPoint() const {
   return pe_.entryPointRva() ? base_ + pe_.entryPointRva() : 0;
@@ -215,21 +215,23 @@ std::optional<std::uint64_t> LoadedImage::FindExport(std::string_view name) cons
 
 Result<std::unique_ptr<LoadedImage>> LoadImage(PeImage pe, const LoadOptions& options) {
   const std::uint64_t size = AlignUp(pe.sizeOfImage(), kPage);
+  const std::uint64_t trailer = AlignUp(options.trailerSize, kPage);
+  const std::uint64_t mapped = size + trailer;
   void* mapping = nullptr;
   // Windows' rule: only IMAGE_FILE_RELOCS_STRIPPED pins an image to its preferred base. An image
   // without a relocation directory and without that flag needs no fixups (GNU ld and lld write no
   // .reloc then) and goes wherever there is room, as every driver goes into system space.
   if (!pe.relocsStripped()) {
     for (std::uint64_t at = AlignUp(options.regionStart, kImageAlignment);
-         at + size <= options.regionEnd && !mapping; at += AlignUp(size, kImageAlignment)) {
-      mapping = MapAt(at, size);
+         at + mapped <= options.regionEnd && !mapping; at += AlignUp(mapped, kImageAlignment)) {
+      mapping = MapAt(at, mapped);
     }
     if (!mapping) {
       return Fail("no free address range for the image in the system image region",
                   nt::STATUS_INSUFFICIENT_RESOURCES, 8);
     }
   } else {
-    mapping = MapAt(pe.preferredBase(), size);
+    mapping = MapAt(pe.preferredBase(), mapped);
     if (!mapping) {
       return Fail(fmt::format("the image's relocations are stripped (IMAGE_FILE_RELOCS_STRIPPED) and its "
                               "preferred base {:#x} is not free ({}); link it without --disable-reloc-section "
@@ -241,6 +243,7 @@ Result<std::unique_ptr<LoadedImage>> LoadImage(PeImage pe, const LoadOptions& op
   const auto base = reinterpret_cast<std::uint64_t>(mapping);
   // From here on the LoadedImage owns the mapping, so every failure below unmaps it.
   std::unique_ptr<LoadedImage> loaded(new LoadedImage(std::move(pe), base, static_cast<std::uint32_t>(size)));
+  loaded->trailer_ = static_cast<std::uint32_t>(trailer);
   const PeImage& image = loaded->pe();
   auto* bytes = static_cast<std::uint8_t*>(mapping);
 
@@ -259,6 +262,10 @@ Result<std::unique_ptr<LoadedImage>> LoadImage(PeImage pe, const LoadOptions& op
     if (auto r = BindImports(bytes, image, options.resolveImport); !r) return std::unexpected(r.error());
   }
 
+  if (options.beforeProtect) options.beforeProtect(bytes);
+  if (trailer && mprotect(bytes + size, trailer, PROT_READ | PROT_EXEC)) {
+    return Fail(fmt::format("cannot protect the image's trailer: {}", std::strerror(errno)));
+  }
   const std::uint32_t alignment = image.optionalHeader().SectionAlignment;
   if (alignment < kPage) {
     // Sections share pages: one protection for the whole image, as Windows does for these.

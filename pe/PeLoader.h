@@ -29,6 +29,11 @@ struct LoadOptions {
   // Relocatable images are placed at the first free range in [regionStart, regionEnd).
   std::uint64_t regionStart = 0;
   std::uint64_t regionEnd = 0;
+  // Bytes of code mapped right after the image (its size rounded to a page), executable, and what
+  // writes them (and may change the image's code) once the image is relocated and bound, before
+  // its sections get their protections: the load-time rewriter's trampolines (cpu/Rewriter.h).
+  std::uint32_t trailerSize = 0;
+  std::function<void(std::uint8_t* base)> beforeProtect;
 };
 
 class LoadedImage {
@@ -40,6 +45,8 @@ class LoadedImage {
   std::uint64_t base() const { return base_; }
   std::uint32_t size() const { return size_; }
   std::uint64_t end() const { return base_ + size_; }
+  // The end of the trailer (LoadOptions::trailerSize), end() when there is none.
+  std::uint64_t trailerEnd() const { return end() + trailer_; }
   bool contains(std::uint64_t address) const { return address >= base_ && address < end(); }
   std::uint64_t entryPoint() const;  // 0 when the image has none
   bool relocated() const { return base_ != pe_.preferredBase(); }
@@ -58,6 +65,7 @@ int SectionProtection(std::uint32_t characteristics);
   PeImage pe_;
   std::uint64_t base_;
   std::uint32_t size_;
+  std::uint32_t trailer_ = 0;
 };
 
 Result<std::unique_ptr<LoadedImage>> LoadImage(PeImage image, const LoadOptions& options);

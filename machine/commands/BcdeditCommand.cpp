@@ -1,4 +1,4 @@
-// bcdedit: /set testsigning|debug on|off, /set numproc N, /deletevalue numproc, /debug on|off, /enum. Values land in the boot
+// bcdedit: /set testsigning|debug|rewrite on|off, /set numproc N, /deletevalue numproc, /debug on|off, /enum. Values land in the boot
 // configuration and apply at the next boot, as on Windows; /enum marks a value still pending.
 #include <fmt/format.h>
 
@@ -16,6 +16,7 @@ constexpr std::string_view kUsage =
     "       ntbox bcdedit /set [{current}] safeboot minimal|network   (boot without boot/system/auto-start drivers)\n"
     "       ntbox bcdedit /deletevalue [{current}] safeboot\n"
     "       ntbox bcdedit /debug [{current}] on|off\n"
+    "       ntbox bcdedit /set [{current}] rewrite on|off   (drivers' cr8 reads rewritten at load; default on)\n"
     "       ntbox bcdedit /enum [{current}|ACTIVE]\n"
     "Changes apply at the next boot: ntbox reboot.\n";
 
@@ -78,6 +79,7 @@ int RunBcdedit(CommandContext& ctx, const std::vector<std::string>& input) {
         "nx                      OptIn\n";
     if (stored->testSigning || active.testSigning) out += Setting("testsigning", stored->testSigning, active.testSigning);
     if (stored->debug || active.debug) out += Setting("debug", stored->debug, active.debug);
+    if (!stored->rewrite || !active.rewrite) out += Setting("rewrite", stored->rewrite, active.rewrite);
     if (!stored->safeboot.empty() || !active.safeboot.empty()) {
       out += fmt::format("{:<24}{}", "safeboot", stored->safeboot.empty() ? "(none)" : stored->safeboot == "minimal" ? "Minimal" : "Network");
       if (stored->safeboot != active.safeboot) out += "  (pending: applies at ntbox reboot)";
@@ -142,6 +144,8 @@ int RunBcdedit(CommandContext& ctx, const std::vector<std::string>& input) {
     next.testSigning = on;
   } else if (setting == "debug") {
     next.debug = on;
+  } else if (setting == "rewrite") {
+    next.rewrite = on;
   } else {
     ctx.err("The element data type specified is not recognized, or does not apply to the specified entry.\n"
             "Run \"bcdedit /?\" for command line assistance.\nElement not found.\n");

@@ -108,18 +108,9 @@ void ClientFiles::Close() {
 }
 
 int SessionFiles::Open(const std::vector<std::string>& components, std::size_t* failedAt) {
+  // The kernel lock stays with its holder while the client answers (at once): a debugger's stop
+  // must not let the machine run meanwhile, nor wait to take the lock back from a thread it froze.
   if (failedAt) *failedAt = 0;
-  // The client may take its time: the machine is not held up meanwhile.
-  auto& lock = nt::ke::TheKernelLock();
-  const unsigned depth = lock.HeldByCaller() ? lock.ReleaseAll() : 0;
-  const int fd = Ask(components, failedAt);
-  const int error = errno;
-  if (depth) lock.Reacquire(depth);
-  errno = error;
-  return fd;
-}
-
-int SessionFiles::Ask(const std::vector<std::string>& components, std::size_t* failedAt) {
   if (gone_ || !WriteFrame(socket_, FrameKind::kOpenFile, nlohmann::json{{"components", components}}.dump())) {
     gone_ = true;
     errno = EACCES;

@@ -64,7 +64,6 @@ class SessionFiles : public HostFileOpener {
   bool TakeHeldInterrupt();
 
  private:
-  int Ask(const std::vector<std::string>& components, std::size_t* failedAt);
   int socket_;
   bool gone_ = false;
   std::deque<Frame> held_;

@@ -523,7 +523,12 @@ void DispatchException(EXCEPTION_RECORD& record, CONTEXT& context, bool fault) {
                                                   : cpu::CallDriver(reinterpret_cast<Filter>(f.base + s.HandlerAddress), &pointers, f.establisher);
       if (verdict < 0) {
         if (record.ExceptionFlags & EXCEPTION_NONCONTINUABLE) continue;
-        ntbox_RestoreContext(&context);  // EXCEPTION_CONTINUE_EXECUTION
+        // EXCEPTION_CONTINUE_EXECUTION: an instruction the load-time rewriter moved goes on in
+        // its trampoline (its place in the image holds the jump there).
+        if (const Module* m = Kernel::Current().ModuleAt(context.Rip); m && m->rewrite) {
+          context.Rip = m->rewrite->ResumeAt(m->image->base(), context.Rip);
+        }
+        ntbox_RestoreContext(&context);
       }
       if (verdict > 0) {
         CONTEXT target = f.context;

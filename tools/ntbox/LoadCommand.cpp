@@ -40,6 +40,7 @@ struct LoadOptions {
   std::string osVersion = "10.0.19045";
   bool noUnload = false;
   bool noVerifier = false;
+  bool noRewrite = false;
 };
 
 std::string StatusText(nt::NTSTATUS status) {
@@ -107,6 +108,7 @@ int RunLoad(const LoadOptions& options) {
   nt::KernelConfig config;
   config.version = *version;
   if (options.noVerifier) config.verifier.flags = 0;
+  config.rewrite = !options.noRewrite;
   // A registry of its own that lives as long as the driver: its service key, and whatever the driver
   // writes.
   auto registry = machine::Registry::Open(":memory:");
@@ -186,6 +188,8 @@ std::function<int()> AddLoadCommand(CLI::App& app) {
   cmd->add_flag("--no-unload", options->noUnload, "do not call DriverUnload");
   cmd->add_flag("--no-verifier", options->noVerifier,
                 "load without Driver Verifier (on by default: verifier /standard)");
+  cmd->add_flag("--no-rewrite", options->noRewrite,
+                "leave the driver's cr8 reads to the trap handler (rewritten at load by default)");
   cmd->footer(
       "Exit status: 0 loaded (and unloaded), 1 DriverEntry failed, 2 bad arguments, 3 image refused, "
       "4 bugcheck.");

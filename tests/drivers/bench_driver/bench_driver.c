@@ -113,6 +113,9 @@ static NTSTATUS BenchDeviceControl(PDEVICE_OBJECT DeviceObject, PIRP Irp)
     ULONG in = sl->Parameters.DeviceIoControl.InputBufferLength;
     ULONG out = sl->Parameters.DeviceIoControl.OutputBufferLength;
     UNREFERENCED_PARAMETER(DeviceObject);
+#ifdef BENCH_PAGED_CODE
+    PAGED_CODE(); /* a DBG build's one cr8 read per request, as Microsoft's IOCTL sample has */
+#endif
     if (sl->Parameters.DeviceIoControl.IoControlCode != IOCTL_BENCH_ECHO) {
         return Complete(Irp, STATUS_INVALID_DEVICE_REQUEST, 0);
     }

@@ -1,0 +1,673 @@
+#include "cpu/Rewriter.h"
+
+#include <Zydis/Zydis.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include <fmt/format.h>
+
+namespace ntbox::cpu {
+namespace {
+
+constexpr std::uint32_t kPage = 4096;
+constexpr std::uint32_t kJumpLength = 5;  // jmp rel32
+constexpr std::uint32_t kScnCode = 0x20, kScnExecute = 0x20000000;
+constexpr std::uint8_t kUnwindExceptionHandler = 1, kUnwindTerminationHandler = 2, kUnwindChained = 4;
+
+template <class T>
+bool ReadAt(const std::vector<std::uint8_t>& view, std::uint64_t rva, T& out) {
+  if (rva > view.size() || sizeof(T) > view.size() - rva) return false;
+  std::memcpy(&out, view.data() + rva, sizeof(T));
+  return true;
+}
+
+// The image as the loader lays it out (headers, then each section at its RVA), at its preferred
+// base: what the rewriter analyses.
+std::vector<std::uint8_t> Layout(const pe::PeImage& image) {
+  std::vector<std::uint8_t> view(image.sizeOfImage(), 0);
+  const auto& file = image.file();
+  std::memcpy(view.data(), file.data(), std::min<std::size_t>({image.sizeOfHeaders(), file.size(), view.size()}));
+  for (const pe::Section& s : image.sections()) {
+    if (s.virtualAddress >= view.size()) continue;
+    const std::size_t n = std::min<std::size_t>(s.rawSize, view.size() - s.virtualAddress);
+    if (n) std::memcpy(view.data() + s.virtualAddress, file.data() + s.rawOffset, n);
+  }
+  return view;
+}
+
+struct Insn {
+  ZydisDecodedInstruction insn{};
+  ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT]{};
+};
+
+// The analysis: recursive descent over the image's code from its functions, the branch targets,
+// and which code is rewritable.
+class Analysis {
+ public:
+  Analysis(const pe::PeImage& image, std::vector<std::uint8_t> view) : image_(image), view_(std::move(view)) {
+    ZydisDecoderInit(&decoder_, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
+    length_.assign(view_.size(), 0);
+    owner_.assign(view_.size(), kNone);
+    strong_.assign(view_.size(), false);
+    target_.assign(view_.size(), false);
+    relocated_.assign(view_.size(), false);
+    for (const pe::Section& s : image.sections()) {
+      if (s.characteristics & (kScnCode | kScnExecute)) code_.emplace_back(s.virtualAddress, s.virtualAddress + s.virtualSize);
+    }
+  }
+
+  void Run() {
+    ReadImports();
+    ReadRelocations();
+    // Strong seeds: the image's functions (.pdata), its entry point, its exports, and what their
+    // code calls. Their code is what may be rewritten.
+    std::vector<std::uint32_t> seeds;
+    const pe::DataDirectory pdata = image_.directory(pe::kDirException);
+    for (std::uint32_t at = 0; at + 12 <= pdata.Size; at += 12) {
+      std::uint32_t entry[3];
+      if (!ReadAt(view_, pdata.VirtualAddress + at, entry)) break;
+      if (!InCode(entry[0])) continue;
+      seeds.push_back(entry[0]);
+      ReadHandler(entry[0], entry[1], entry[2]);
+    }
+    if (InCode(image_.entryPointRva())) seeds.push_back(image_.entryPointRva());
+    ReadExports(seeds);
+    for (const std::uint32_t s : seeds) Target(s);
+    for (const std::uint32_t s : seeds) Descend(s, true);
+    for (std::size_t i = 0; i < calls_.size(); ++i) Descend(calls_[i], true);
+    // Weak seeds: addresses of code taken as data (relocated pointers, rip-relative lea). Their
+    // code is decoded for its branch targets only: a pointer into .text may be a jump table.
+    for (std::size_t i = 0; i < weak_.size(); ++i) Descend(weak_[i], false);
+  }
+
+  bool InCode(std::uint64_t rva) const {
+    return std::any_of(code_.begin(), code_.end(), [&](const auto& r) { return rva >= r.first && rva < r.second; });
+  }
+  bool Decoded(std::uint32_t rva) const { return rva < length_.size() && length_[rva] != 0; }
+  bool Strong(std::uint32_t rva) const { return rva < strong_.size() && strong_[rva]; }
+  bool IsTarget(std::uint32_t rva) const { return rva < target_.size() && target_[rva]; }
+  bool Relocated(std::uint32_t rva) const { return rva < relocated_.size() && relocated_[rva]; }
+  bool SafeAt(std::uint32_t rva) const {
+    const std::uint32_t o = owner_[rva];
+    return o != kNone && !unsafe_[Find(o)];
+  }
+  bool Decode(std::uint32_t rva, Insn& out) const {
+    if (rva >= view_.size()) return false;
+    const std::size_t available = std::min<std::size_t>(15, view_.size() - rva);
+    return ZYAN_SUCCESS(ZydisDecoderDecodeFull(&decoder_, view_.data() + rva, available, &out.insn, out.ops));
+  }
+  const std::vector<std::uint8_t>& view() const { return view_; }
+  // Every decoded instruction start, in order.
+  std::vector<std::uint32_t> Instructions() const {
+    std::vector<std::uint32_t> all;
+    for (std::uint32_t rva = 0; rva < length_.size(); ++rva) {
+      if (length_[rva]) all.push_back(rva);
+    }
+    return all;
+  }
+
+ private:
+  static constexpr std::uint32_t kNone = 0xFFFFFFFF;
+
+  // Regions: the code reached from one seed without following calls; joined where they meet.
+  std::uint32_t NewRegion() {
+    parent_.push_back(static_cast<std::uint32_t>(parent_.size()));
+    unsafe_.push_back(false);
+    return parent_.back();
+  }
+  std::uint32_t Find(std::uint32_t r) const {
+    while (parent_[r] != r) r = parent_[r];
+    return r;
+  }
+  void Join(std::uint32_t a, std::uint32_t b) {
+    a = Find(a);
+    b = Find(b);
+    if (a == b) return;
+    parent_[b] = a;
+    unsafe_[a] = unsafe_[a] || unsafe_[b];
+  }
+  void MarkUnsafe(std::uint32_t r) { unsafe_[Find(r)] = true; }
+
+  void Target(std::uint64_t rva) {
+    if (rva < target_.size()) target_[rva] = true;
+  }
+
+  void Descend(std::uint32_t seed, bool strong) {
+    if (!InCode(seed)) return;
+    if (Decoded(seed) && (!strong || strong_[seed])) return;
+    const std::uint32_t region = NewRegion();
+    std::vector<std::uint32_t> work{seed};
+    while (!work.empty()) {
+      std::uint32_t rva = work.back();
+      work.pop_back();
+      for (;;) {
+        if (!InCode(rva)) {
+          MarkUnsafe(region);  // ran off the code: data, or a function that does not return
+          break;
+        }
+        if (length_[rva]) {
+          Join(owner_[rva], region);
+          if (!strong || strong_[rva]) break;
+        } else if (owner_[rva] != kNone) {
+          // Inside an instruction decoded before: overlapping code (or data taken for code).
+          MarkUnsafe(owner_[rva]);
+          MarkUnsafe(region);
+          break;
+        }
+        Insn d;
+        if (!Decode(rva, d)) {
+          MarkUnsafe(region);
+          break;
+        }
+        const std::uint32_t length = d.insn.length;
+        bool overlap = false;
+        for (std::uint32_t i = 1; i < length && rva + i < length_.size(); ++i) {
+          if (length_[rva + i] || (owner_[rva + i] != kNone && owner_[rva + i] != owner_[rva])) overlap = true;
+        }
+        if (overlap) {
+          MarkUnsafe(region);
+          if (owner_[rva] != kNone) MarkUnsafe(owner_[rva]);
+          break;
+        }
+        if (!length_[rva]) {
+          length_[rva] = static_cast<std::uint8_t>(length);
+          for (std::uint32_t i = 0; i < length && rva + i < owner_.size(); ++i) owner_[rva + i] = region;
+        } else {
+          Join(owner_[rva], region);
+        }
+        if (strong) strong_[rva] = true;
+        const std::uint64_t next = std::uint64_t{rva} + length;
+        // Operands that name code: rip-relative addresses (a lea of a function, a jump table).
+        for (int i = 0; i < d.insn.operand_count_visible; ++i) {
+          const auto& op = d.ops[i];
+          if (op.type == ZYDIS_OPERAND_TYPE_MEMORY && op.mem.base == ZYDIS_REGISTER_RIP) {
+            const std::uint64_t at = next + static_cast<std::uint64_t>(op.mem.disp.value);
+            if (InCode(at)) {
+              Target(at);
+              weak_.push_back(static_cast<std::uint32_t>(at));
+            }
+          }
+        }
+        const auto category = d.insn.meta.category;
+        const bool relative = d.ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE && d.ops[0].imm.is_relative;
+        const std::uint64_t branch = relative ? next + static_cast<std::uint64_t>(d.ops[0].imm.value.s) : 0;
+        if (category == ZYDIS_CATEGORY_CALL) {
+          if (relative) {
+            Target(branch);
+            calls_.push_back(static_cast<std::uint32_t>(branch));
+          }
+          rva = static_cast<std::uint32_t>(next);
+          continue;
+        }
+        if (category == ZYDIS_CATEGORY_COND_BR) {
+          if (!relative) {
+            MarkUnsafe(region);
+            break;
+          }
+          Target(branch);
+          work.push_back(static_cast<std::uint32_t>(branch));
+          rva = static_cast<std::uint32_t>(next);
+          continue;
+        }
+        if (category == ZYDIS_CATEGORY_UNCOND_BR) {
+          if (relative) {
+            Target(branch);
+            rva = static_cast<std::uint32_t>(branch);
+            continue;
+          }
+          // jmp [rip+x]: a tail call through the import table; any other indirect jump (a
+          // switch's table, a computed target) leaves the function to the trap handler.
+          const auto& op = d.ops[0];
+          if (!(op.type == ZYDIS_OPERAND_TYPE_MEMORY && op.mem.base == ZYDIS_REGISTER_RIP &&
+                op.mem.index == ZYDIS_REGISTER_NONE)) {
+            MarkUnsafe(region);
+          }
+          break;
+        }
+        if (category == ZYDIS_CATEGORY_RET || d.insn.mnemonic == ZYDIS_MNEMONIC_INT3 ||
+            d.insn.mnemonic == ZYDIS_MNEMONIC_UD2 || d.insn.mnemonic == ZYDIS_MNEMONIC_HLT ||
+            d.insn.mnemonic == ZYDIS_MNEMONIC_INT) {
+          break;
+        }
+        rva = static_cast<std::uint32_t>(next);
+      }
+    }
+  }
+
+  // A function's exception handler: __C_specific_handler's scope table names the code that runs
+  // on an exception (filters, __except and __finally blocks); any other handler's data is not
+  // understood, and its function is left alone.
+  void ReadHandler(std::uint32_t begin, std::uint32_t end, std::uint32_t unwind) {
+    std::uint8_t header[4];
+    if (!ReadAt(view_, unwind, header)) return;
+    const std::uint8_t flags = header[0] >> 3;
+    if (flags & kUnwindChained || !(flags & (kUnwindExceptionHandler | kUnwindTerminationHandler))) return;
+    const std::uint32_t codes = (header[2] + 1u) & ~1u;
+    const std::uint64_t at = std::uint64_t{unwind} + 4 + 2ull * codes;
+    std::uint32_t handler = 0, count = 0;
+    const bool known = ReadAt(view_, at, handler) && IsCSpecificHandler(handler) && ReadAt(view_, at + 4, count) &&
+                       count <= 1024;
+    if (known) {
+      for (std::uint32_t i = 0; i < count; ++i) {
+        std::uint32_t scope[4];  // BeginAddress, EndAddress, HandlerAddress, JumpTarget
+        if (!ReadAt(view_, at + 8 + 16ull * i, scope)) break;
+        for (const std::uint32_t a : {scope[2], scope[3]}) {
+          if (a > 1 && InCode(a)) {
+            Target(a);
+            calls_.push_back(a);
+          }
+        }
+      }
+      return;
+    }
+    unknownHandlers_.emplace_back(begin, end);
+  }
+
+ public:
+  // Functions whose handler is not understood: no site in them is rewritten.
+  bool InUnknownHandlerFunction(std::uint32_t rva) const {
+    return std::any_of(unknownHandlers_.begin(), unknownHandlers_.end(),
+                       [&](const auto& f) { return rva >= f.first && rva < f.second; });
+  }
+
+ private:
+  // The handler is an import thunk (jmp [rip+slot]) whose slot binds __C_specific_handler.
+  bool IsCSpecificHandler(std::uint32_t rva) const {
+    Insn d;
+    if (!Decode(rva, d) || d.insn.mnemonic != ZYDIS_MNEMONIC_JMP || d.ops[0].type != ZYDIS_OPERAND_TYPE_MEMORY ||
+        d.ops[0].mem.base != ZYDIS_REGISTER_RIP) {
+      return false;
+    }
+    const std::uint64_t slot = rva + d.insn.length + static_cast<std::uint64_t>(d.ops[0].mem.disp.value);
+    const auto it = std::find_if(imports_.begin(), imports_.end(), [&](const auto& i) { return i.first == slot; });
+    return it != imports_.end() && it->second == "__C_specific_handler";
+  }
+
+  void ReadImports() {
+    const pe::DataDirectory dir = image_.directory(pe::kDirImport);
+    for (std::uint32_t at = 0; at + 20 <= dir.Size && at < 20 * 256; at += 20) {
+      std::uint32_t d[5];
+      if (!ReadAt(view_, dir.VirtualAddress + at, d) || (d[0] == 0 && d[4] == 0)) break;
+      const std::uint32_t names = d[0] ? d[0] : d[4];
+      for (std::uint32_t i = 0; i < 4096; ++i) {
+        std::uint64_t thunk = 0;
+        if (!ReadAt(view_, names + 8ull * i, thunk) || thunk == 0) break;
+        std::string name;
+        if (!(thunk >> 63)) {
+          for (std::uint64_t c = (thunk & 0x7FFFFFFF) + 2; c < view_.size() && view_[c] && name.size() < 256; ++c) {
+            name += static_cast<char>(view_[c]);
+          }
+        }
+        imports_.emplace_back(d[4] + 8ull * i, std::move(name));
+      }
+    }
+  }
+
+  void ReadRelocations() {
+    const pe::DataDirectory dir = image_.directory(pe::kDirBaseReloc);
+    std::uint32_t offset = 0;
+    while (offset + 8 <= dir.Size) {
+      std::uint32_t block[2];
+      if (!ReadAt(view_, dir.VirtualAddress + offset, block) || block[1] < 8 || block[1] > dir.Size - offset) break;
+      for (std::uint32_t i = 0; i < (block[1] - 8) / 2; ++i) {
+        std::uint16_t entry = 0;
+        if (!ReadAt(view_, dir.VirtualAddress + offset + 8 + 2ull * i, entry)) break;
+        const std::uint32_t type = entry >> 12;
+        const std::uint64_t rva = std::uint64_t{block[0]} + (entry & 0xFFF);
+        const std::uint32_t width = type == 10 ? 8 : type == 3 ? 4 : type == 0 ? 0 : 2;
+        for (std::uint32_t b = 0; b < width && rva + b < relocated_.size(); ++b) relocated_[rva + b] = true;
+        std::uint64_t value = 0;
+        if (type == 10 && ReadAt(view_, rva, value)) {
+          const std::uint64_t target = value - image_.preferredBase();
+          if (InCode(target)) {
+            Target(target);
+            weak_.push_back(static_cast<std::uint32_t>(target));
+          }
+        }
+      }
+      offset += block[1];
+    }
+  }
+
+  void ReadExports(std::vector<std::uint32_t>& seeds) {
+    const pe::DataDirectory dir = image_.directory(pe::kDirExport);
+    std::uint32_t header[10];
+    if (dir.Size < 40 || !ReadAt(view_, dir.VirtualAddress, header)) return;
+    const std::uint32_t count = std::min<std::uint32_t>(header[5], 65536), functions = header[7];
+    for (std::uint32_t i = 0; i < count; ++i) {
+      std::uint32_t rva = 0;
+      if (!ReadAt(view_, functions + 4ull * i, rva)) break;
+      if (InCode(rva)) seeds.push_back(rva);
+    }
+  }
+
+  const pe::PeImage& image_;
+  std::vector<std::uint8_t> view_;
+  ZydisDecoder decoder_{};
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> code_;
+  std::vector<std::uint8_t> length_;    // instruction length at its first byte
+  std::vector<std::uint32_t> owner_;    // region of each decoded byte
+  std::vector<bool> strong_, target_, relocated_;
+  std::vector<std::uint32_t> parent_;
+  std::vector<bool> unsafe_;
+  std::vector<std::uint32_t> calls_, weak_;
+  std::vector<std::pair<std::uint64_t, std::string>> imports_;  // IAT slot RVA, name
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> unknownHandlers_;
+};
+
+bool IsCr8Read(const Insn& d) {
+  return d.insn.mnemonic == ZYDIS_MNEMONIC_MOV && d.ops[1].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+         d.ops[1].reg.value == ZYDIS_REGISTER_CR8 && d.ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER;
+}
+
+bool EndsPath(const Insn& d) {
+  const auto c = d.insn.meta.category;
+  return c == ZYDIS_CATEGORY_RET || c == ZYDIS_CATEGORY_UNCOND_BR;
+}
+
+// Whether an instruction may move to a trampoline: no call (its return address would be the
+// trampoline's), no branch that cannot reach back (loop, jrcxz: 8-bit only), nothing that reads rip
+// but through a memory operand.
+bool Movable(const Insn& d) {
+  const auto c = d.insn.meta.category;
+  if (c == ZYDIS_CATEGORY_CALL || c == ZYDIS_CATEGORY_SYSCALL || c == ZYDIS_CATEGORY_SYSTEM) return IsCr8Read(d);
+  switch (d.insn.mnemonic) {
+    case ZYDIS_MNEMONIC_LOOP:
+    case ZYDIS_MNEMONIC_LOOPE:
+    case ZYDIS_MNEMONIC_LOOPNE:
+    case ZYDIS_MNEMONIC_JRCXZ:
+    case ZYDIS_MNEMONIC_JECXZ:
+    case ZYDIS_MNEMONIC_INT3:
+    case ZYDIS_MNEMONIC_INT:
+    case ZYDIS_MNEMONIC_INT1:
+    case ZYDIS_MNEMONIC_UD2:
+    case ZYDIS_MNEMONIC_UD0:
+    case ZYDIS_MNEMONIC_UD1:
+      return false;
+    default:
+      break;
+  }
+  if (c == ZYDIS_CATEGORY_UNCOND_BR || c == ZYDIS_CATEGORY_COND_BR) {
+    // Relative (re-aimed in the trampoline) or through memory at a rip-relative slot (adjusted).
+    const auto& op = d.ops[0];
+    return (op.type == ZYDIS_OPERAND_TYPE_IMMEDIATE && op.imm.is_relative) ||
+           (op.type == ZYDIS_OPERAND_TYPE_MEMORY && op.mem.base == ZYDIS_REGISTER_RIP);
+  }
+  for (int i = 0; i < d.insn.operand_count; ++i) {
+    const auto& op = d.ops[i];
+    if (op.type == ZYDIS_OPERAND_TYPE_REGISTER && op.reg.value == ZYDIS_REGISTER_RIP) return false;
+    if (op.type == ZYDIS_OPERAND_TYPE_IMMEDIATE && op.imm.is_relative) return false;
+  }
+  return true;
+}
+
+// `movzx r32, byte ptr gs:[irql]` for `mov r64, cr8`: the same register, the IRQL zero-extended.
+void EmitIrqlLoad(std::vector<std::uint8_t>& out, ZydisRegister destination, std::uint32_t irql) {
+  const auto full = ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LONG_64, destination);
+  const unsigned n = static_cast<unsigned>(full - ZYDIS_REGISTER_RAX);
+  out.push_back(0x65);  // gs
+  if (n >= 8) out.push_back(0x44);  // REX.R
+  out.insert(out.end(), {0x0F, 0xB6, static_cast<std::uint8_t>(0x04 | ((n & 7) << 3)), 0x25});
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<std::uint8_t>(irql >> (8 * i)));
+}
+
+void EmitRel32(std::vector<std::uint8_t>& out, std::vector<std::uint8_t> opcode, std::uint64_t from, std::uint64_t to) {
+  out.insert(out.end(), opcode.begin(), opcode.end());
+  const std::uint64_t next = from + opcode.size() + 4;
+  const auto rel = static_cast<std::uint32_t>(static_cast<std::int32_t>(static_cast<std::int64_t>(to - next)));
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<std::uint8_t>(rel >> (8 * i)));
+}
+
+}  // namespace
+
+ImageRewrite ImageRewrite::Plan(const pe::PeImage& image, std::uint32_t kpcrIrql) {
+  ImageRewrite plan;
+  plan.kpcrIrql_ = kpcrIrql;
+  plan.trailerRva_ = (image.sizeOfImage() + kPage - 1) & ~(kPage - 1);
+  Analysis a(image, Layout(image));
+  a.Run();
+  const auto& view = a.view();
+  std::uint32_t claimedUntil = 0;  // windows do not overlap
+  for (const std::uint32_t site : a.Instructions()) {
+    Insn first;
+    if (!a.Decode(site, first) || !IsCr8Read(first)) continue;
+    ++plan.stats_.sites;
+    if (!a.Strong(site)) {
+      ++plan.stats_.unreached;
+      continue;
+    }
+    if (!a.SafeAt(site) || a.InUnknownHandlerFunction(site)) {
+      ++plan.stats_.unsafeFunction;
+      continue;
+    }
+    if (site < claimedUntil) {
+      ++plan.stats_.branchTarget;
+      continue;
+    }
+    // The window: the site and the instructions after it, until 5 bytes.
+    std::vector<std::pair<std::uint32_t, Insn>> window;
+    std::uint32_t at = site;
+    bool ok = true, ended = false;
+    while (at - site < kJumpLength) {
+      Insn d;
+      if (!a.Decoded(at) || !a.Strong(at) || !a.Decode(at, d) || !a.SafeAt(at)) {
+        ok = false;
+        break;
+      }
+      if (at != site && a.IsTarget(at)) {
+        ok = false;
+        break;
+      }
+      for (std::uint32_t b = 0; b < d.insn.length; ++b) {
+        if (a.Relocated(at + b)) ok = false;
+      }
+      if (!ok || !Movable(d)) {
+        ok = false;
+        break;
+      }
+      window.emplace_back(at, d);
+      at += d.insn.length;
+      if (EndsPath(d)) {
+        ended = true;
+        break;
+      }
+    }
+    if (!ok) {
+      ++(window.empty() || a.IsTarget(at) ? plan.stats_.branchTarget : plan.stats_.shortWindow);
+      continue;
+    }
+    if (at - site < kJumpLength) {
+      ++plan.stats_.shortWindow;
+      continue;
+    }
+    // The trampoline, at its RVA in the trailer.
+    Window w;
+    w.rva = site;
+    w.length = static_cast<std::uint8_t>(at - site);
+    w.original.assign(view.begin() + site, view.begin() + at);
+    w.trampoline = static_cast<std::uint32_t>(plan.trailer_.size());
+    std::vector<std::uint8_t>& out = plan.trailer_;
+    for (const auto& [rva, d] : window) {
+      const std::uint64_t here = std::uint64_t{plan.trailerRva_} + out.size();
+      w.pieces.push_back({static_cast<std::uint32_t>(out.size()), rva});
+      const std::uint64_t next = std::uint64_t{rva} + d.insn.length;
+      const auto c = d.insn.meta.category;
+      if (IsCr8Read(d)) {
+        EmitIrqlLoad(out, d.ops[0].reg.value, kpcrIrql);
+      } else if ((c == ZYDIS_CATEGORY_COND_BR || c == ZYDIS_CATEGORY_UNCOND_BR) &&
+                 d.ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE) {
+        const std::uint64_t target = next + static_cast<std::uint64_t>(d.ops[0].imm.value.s);
+        if (c == ZYDIS_CATEGORY_UNCOND_BR) {
+          EmitRel32(out, {0xE9}, here, target);
+        } else {
+          // jcc: its condition is the low nibble of the short (7x) or near (0F 8x) opcode.
+          const std::uint8_t* bytes = view.data() + rva + d.insn.raw.prefix_count;
+          const std::uint8_t condition = (bytes[0] == 0x0F ? bytes[1] : bytes[0]) & 0x0F;
+          EmitRel32(out, {0x0F, static_cast<std::uint8_t>(0x80 | condition)}, here, target);
+        }
+      } else {
+        const std::size_t start = out.size();
+        out.insert(out.end(), view.begin() + rva, view.begin() + next);
+        bool ripRelative = false;
+        for (int i = 0; i < d.insn.operand_count_visible; ++i) {
+          if (d.ops[i].type == ZYDIS_OPERAND_TYPE_MEMORY && d.ops[i].mem.base == ZYDIS_REGISTER_RIP) ripRelative = true;
+        }
+        if (ripRelative) {
+          // The same absolute address from the trampoline: the displacement moves by the distance.
+          const std::int64_t disp = d.insn.raw.disp.value;
+          const std::int64_t moved = disp + static_cast<std::int64_t>(next) - static_cast<std::int64_t>(here + d.insn.length);
+          const auto value = static_cast<std::uint32_t>(static_cast<std::int32_t>(moved));
+          std::memcpy(out.data() + start + d.insn.raw.disp.offset, &value, 4);
+        }
+      }
+    }
+    if (!ended) {
+      const std::uint64_t here = std::uint64_t{plan.trailerRva_} + out.size();
+      w.pieces.push_back({static_cast<std::uint32_t>(out.size()), at});
+      EmitRel32(out, {0xE9}, here, at);
+    }
+    w.trampolineLength = static_cast<std::uint32_t>(out.size()) - w.trampoline;
+    // Trampolines 16-byte aligned, separated by int3.
+    while (out.size() % 16) out.push_back(0xCC);
+    claimedUntil = at;
+    plan.windows_.push_back(std::move(w));
+    ++plan.stats_.rewritten;
+  }
+  if (!plan.trailer_.empty()) plan.trailer_.resize((plan.trailer_.size() + kPage - 1) & ~std::size_t{kPage - 1}, 0xCC);
+  return plan;
+}
+
+void ImageRewrite::Apply(std::uint8_t* base) const {
+  if (trailer_.empty()) return;
+  std::memcpy(base + trailerRva_, trailer_.data(), trailer_.size());
+  for (const Window& w : windows_) {
+    std::vector<std::uint8_t> jump;
+    EmitRel32(jump, {0xE9}, w.rva, std::uint64_t{trailerRva_} + w.trampoline);
+    jump.resize(w.length, 0xCC);  // never reached: nothing branches inside a window
+    std::memcpy(base + w.rva, jump.data(), jump.size());
+  }
+}
+
+std::optional<std::uint64_t> ImageRewrite::OriginalOf(std::uint64_t base, std::uint64_t address) const {
+  if (address < base + trailerRva_ || address >= base + trailerRva_ + trailer_.size()) return std::nullopt;
+  const auto offset = static_cast<std::uint32_t>(address - base - trailerRva_);
+  auto it = std::upper_bound(windows_.begin(), windows_.end(), offset,
+                             [](std::uint32_t o, const Window& w) { return o < w.trampoline; });
+  if (it == windows_.begin()) return std::nullopt;
+  --it;
+  if (offset >= it->trampoline + it->trampolineLength) return std::nullopt;
+  std::uint32_t rva = it->pieces.front().rva;
+  for (const auto& p : it->pieces) {
+    if (p.offset <= offset) rva = p.rva;
+  }
+  return base + rva;
+}
+
+std::uint64_t ImageRewrite::ResumeAt(std::uint64_t base, std::uint64_t address) const {
+  if (address <= base) return address;
+  const std::uint64_t rva = address - base;
+  auto it = std::upper_bound(windows_.begin(), windows_.end(), rva, [](std::uint64_t r, const Window& w) { return r < w.rva; });
+  if (it == windows_.begin()) return address;
+  --it;
+  if (rva <= it->rva || rva >= std::uint64_t{it->rva} + it->length) return address;  // the window's start is its jump
+  for (const auto& p : it->pieces) {
+    if (p.rva == rva) return base + trailerRva_ + p.offset;
+  }
+  return address;
+}
+
+void ImageRewrite::RestoreOriginal(std::uint64_t base, std::uint64_t address, std::uint8_t* bytes,
+                                   std::size_t size) const {
+  for (const Window& w : windows_) {
+    const std::uint64_t from = base + w.rva, to = from + w.length;
+    if (to <= address || from >= address + size) continue;
+    for (std::uint64_t a = std::max(from, address); a < std::min(to, address + size); ++a) {
+      bytes[a - address] = w.original[a - from];
+    }
+  }
+}
+
+Result<void> ImageRewrite::Verify(std::uint64_t base) const {
+  ZydisDecoder decoder;
+  ZydisDecoderInit(&decoder, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
+  auto decode = [&](const std::uint8_t* bytes, std::size_t size, Insn& d) {
+    return ZYAN_SUCCESS(ZydisDecoderDecodeFull(&decoder, bytes, size, &d.insn, d.ops));
+  };
+  const auto* image = reinterpret_cast<const std::uint8_t*>(base);
+  for (const Window& w : windows_) {
+    const std::uint64_t windowAt = base + w.rva;
+    // The window jumps to its trampoline.
+    Insn jump;
+    if (!decode(image + w.rva, w.length, jump) || jump.insn.mnemonic != ZYDIS_MNEMONIC_JMP ||
+        windowAt + jump.insn.length + static_cast<std::uint64_t>(jump.ops[0].imm.value.s) !=
+            base + trailerRva_ + w.trampoline) {
+      return Fail(fmt::format("window at {:#x}: no jump to its trampoline", w.rva));
+    }
+    std::uint32_t originalAt = 0, trampolineAt = w.trampoline;
+    const std::uint8_t* trampoline = image + trailerRva_;
+    while (originalAt < w.length) {
+      Insn o, t;
+      const std::uint64_t oIp = windowAt + originalAt, tIp = base + trailerRva_ + trampolineAt;
+      if (!decode(w.original.data() + originalAt, w.original.size() - originalAt, o) ||
+          !decode(trampoline + trampolineAt, w.trampoline + w.trampolineLength - trampolineAt, t)) {
+        return Fail(fmt::format("window at {:#x}+{:#x}: does not decode", w.rva, originalAt));
+      }
+      auto absolute = [](const Insn& d, std::uint64_t ip) -> std::optional<std::uint64_t> {
+        for (int i = 0; i < d.insn.operand_count_visible; ++i) {
+          const auto& op = d.ops[i];
+          if (op.type == ZYDIS_OPERAND_TYPE_IMMEDIATE && op.imm.is_relative) {
+            return ip + d.insn.length + static_cast<std::uint64_t>(op.imm.value.s);
+          }
+          if (op.type == ZYDIS_OPERAND_TYPE_MEMORY && op.mem.base == ZYDIS_REGISTER_RIP) {
+            return ip + d.insn.length + static_cast<std::uint64_t>(op.mem.disp.value);
+          }
+        }
+        return std::nullopt;
+      };
+      bool same = false;
+      if (IsCr8Read(o)) {
+        same = t.insn.mnemonic == ZYDIS_MNEMONIC_MOVZX && t.ops[1].type == ZYDIS_OPERAND_TYPE_MEMORY &&
+               t.ops[1].mem.segment == ZYDIS_REGISTER_GS && t.ops[1].mem.base == ZYDIS_REGISTER_NONE &&
+               t.ops[1].mem.disp.value == kpcrIrql_ && t.ops[1].size == 8 &&
+               ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LONG_64, t.ops[0].reg.value) ==
+                   ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LONG_64, o.ops[0].reg.value);
+      } else {
+        same = o.insn.mnemonic == t.insn.mnemonic && o.insn.operand_count_visible == t.insn.operand_count_visible &&
+               absolute(o, oIp) == absolute(t, tIp);
+        for (int i = 0; same && i < o.insn.operand_count_visible; ++i) {
+          const auto &a = o.ops[i], &b = t.ops[i];
+          same = a.type == b.type && a.size == b.size;
+          if (same && a.type == ZYDIS_OPERAND_TYPE_REGISTER) same = a.reg.value == b.reg.value;
+          if (same && a.type == ZYDIS_OPERAND_TYPE_MEMORY && a.mem.base != ZYDIS_REGISTER_RIP) {
+            same = a.mem.base == b.mem.base && a.mem.index == b.mem.index && a.mem.scale == b.mem.scale &&
+                   a.mem.disp.value == b.mem.disp.value && a.mem.segment == b.mem.segment;
+          }
+          if (same && a.type == ZYDIS_OPERAND_TYPE_IMMEDIATE && !a.imm.is_relative) same = a.imm.value.u == b.imm.value.u;
+        }
+      }
+      if (!same) {
+        return Fail(fmt::format("window at {:#x}+{:#x}: the trampoline's instruction differs", w.rva, originalAt));
+      }
+      // Each trampoline instruction is mapped back to its original.
+      if (OriginalOf(base, tIp) != oIp) {
+        return Fail(fmt::format("window at {:#x}+{:#x}: maps back to the wrong address", w.rva, originalAt));
+      }
+      originalAt += o.insn.length;
+      trampolineAt += t.insn.length;
+    }
+    // Then the jump back (unless the window ended in a jump or a return).
+    if (trampolineAt < w.trampoline + w.trampolineLength) {
+      Insn back;
+      const std::uint64_t tIp = base + trailerRva_ + trampolineAt;
+      if (!decode(trampoline + trampolineAt, w.trampoline + w.trampolineLength - trampolineAt, back) ||
+          back.insn.mnemonic != ZYDIS_MNEMONIC_JMP ||
+          tIp + back.insn.length + static_cast<std::uint64_t>(back.ops[0].imm.value.s) != windowAt + w.length) {
+        return Fail(fmt::format("window at {:#x}: the trampoline does not return to its end", w.rva));
+      }
+    }
+  }
+  return {};
+}
+
+}  // namespace ntbox::cpu

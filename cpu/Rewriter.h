@@ -1,0 +1,90 @@
+// Load-time rewriting of the privileged instructions a driver's hot paths execute, so they run at
+// native speed instead of through a trap: each `mov reg, cr8` (KeGetCurrentIrql, PAGED_CODE)
+// becomes a load of the KPCR's IRQL byte. A site is rewritten as a jump from a window of whole
+// instructions (the site first, at least 5 bytes, no branch target inside) to a trampoline in a
+// trailer mapped right after the image: the replacement, the other instructions of the window
+// (relative operands re-aimed), and a jump back. Anything in doubt is left to the trap handler:
+// code not reached from the image's functions, a function with an indirect jump or an exception
+// handler other than __C_specific_handler, a window that would hold a call, a relocation or a
+// branch target, or that the function ends before 5 bytes.
+//
+// The plan is made from the file in RVA space before the image is mapped (the trailer's size goes
+// into the mapping); every displacement between the image and its trailer is the same wherever the
+// image lands, so the trampolines are final bytes already.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pe/PeImage.h"
+#include "support/Result.h"
+
+namespace ntbox::cpu {
+
+struct RewriteStats {
+  unsigned sites = 0;      // cr8 reads found in the image's code
+  unsigned rewritten = 0;  // of those, rewritten
+  // Why the others were not (each site counts once, for the first reason found).
+  unsigned unreached = 0;        // not in code reached from the image's functions
+  unsigned unsafeFunction = 0;   // in a function with an indirect jump, an unknown handler, bad code
+  unsigned branchTarget = 0;     // a branch target or a relocation inside the window
+  unsigned shortWindow = 0;      // fewer than 5 bytes of movable instructions
+};
+
+class ImageRewrite {
+ public:
+  // One rewritten window.
+  struct Window {
+    std::uint32_t rva = 0;  // where the jump to the trampoline is
+    std::uint8_t length = 0;
+    std::vector<std::uint8_t> original;  // the window's bytes before
+    std::uint32_t trampoline = 0;        // offset in the trailer
+    std::uint32_t trampolineLength = 0;
+    // Each trampoline instruction (by its offset) and the original instruction it stands for;
+    // the jump back stands for the window's end.
+    struct Piece {
+      std::uint32_t offset = 0;
+      std::uint32_t rva = 0;
+    };
+    std::vector<Piece> pieces;
+  };
+
+  // The rewriting of image (its file bytes); kpcrIrql: the IRQL byte's offset in the KPCR (gs).
+  static ImageRewrite Plan(const pe::PeImage& image, std::uint32_t kpcrIrql);
+
+  // Where the trailer goes (its RVA: the image's size, page-aligned) and how big it is (0: none).
+  std::uint32_t trailerRva() const { return trailerRva_; }
+  std::uint32_t trailerSize() const { return static_cast<std::uint32_t>(trailer_.size()); }
+  const RewriteStats& stats() const { return stats_; }
+  const std::vector<Window>& windows() const { return windows_; }
+
+  // Writes the trampolines into the trailer and the jumps into the image, which is mapped at base,
+  // writable, with its trailer. Nothing of its code may have run yet.
+  void Apply(std::uint8_t* base) const;
+
+  // The original instruction a trampoline address stands for (its address), for reports,
+  // exceptions and the debugger; nullopt outside the trailer's trampolines.
+  std::optional<std::uint64_t> OriginalOf(std::uint64_t base, std::uint64_t address) const;
+  // Where execution resumed at an original instruction's address goes on: the trampoline's copy
+  // for an instruction moved there (its window now holds the jump), else the address itself.
+  std::uint64_t ResumeAt(std::uint64_t base, std::uint64_t address) const;
+
+  // Puts the original bytes back into bytes (a copy of the image's memory at address) where the
+  // windows' jumps are: code as the driver was built, for reports and views.
+  void RestoreOriginal(std::uint64_t base, std::uint64_t address, std::uint8_t* bytes, std::size_t size) const;
+
+  // Decodes every trampoline against the window it replaced, from the image mapped at base:
+  // the same instructions with the same effects, cr8 reads excepted (a load of gs:[kpcrIrql] into
+  // the same register). The first difference, as an error.
+  Result<void> Verify(std::uint64_t base) const;
+
+ private:
+  std::uint32_t trailerRva_ = 0;
+  std::uint32_t kpcrIrql_ = 0;
+  std::vector<std::uint8_t> trailer_;
+  std::vector<Window> windows_;  // sorted by rva
+  RewriteStats stats_;
+};
+
+}  // namespace ntbox::cpu
