@@ -5,3 +5,6 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 scripts/build.sh
 ctest --test-dir build --output-on-failure -j"$(nproc)"
+# Once more with the load-time rewriter off (cpu/Rewriter.h): drivers' cr8 reads all trap, and
+# every test must give the same results.
+NTBOX_REWRITE=0 ctest --test-dir build --output-on-failure -j"$(nproc)" -E '^Fuzz'

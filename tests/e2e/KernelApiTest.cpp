@@ -143,6 +143,7 @@ TEST_F(KernelApiTest, AffinityStacksQuotaPoolTimersAndBitmaps) {
                 "KeIpiGenericCall on every processor", "KeIpiGenericCall at IPI_LEVEL",
                 "KeIpiGenericCall returns this processor's result", "KeIpiGenericCall restores IRQL and processor",
                 "IoGetStackLimits brackets the stack", "IoGetRemainingStackSize", "IoGetInitialStack",
+                "a fault beside an IRQL read reaches __except",
                 "KeExpandKernelStackAndCallout", "KeExpandKernelStackAndCallout beyond the maximum",
                 "KeExpandKernelStackAndCalloutEx", "ExAllocatePoolWithQuotaTag", "ExAllocatePoolWithQuota",
                 "ExAllocatePoolWithQuotaTag fails instead of raising", "ExAllocatePoolWithQuotaTag raises on failure",

@@ -140,6 +140,8 @@ INSTANTIATE_TEST_SUITE_P(
     Load, MisbehaveTest,
     testing::Values(
         Misbehaviour{"null_write", 4, "*** STOP: 0x0000007E (0xFFFFFFFFC0000005,"},
+        // A write moved into a cr8 read's trampoline faults: the report names its own place.
+        Misbehaviour{"fault_after_irql_read", 4, "FAULTING_IP:\nmisbehave!DriverEntry+0x"},
         Misbehaviour{"kernel_address", 4, "*** STOP: 0x00000050 (0x00001F0000000000,0x0000000000000000,"},
         Misbehaviour{"noncanonical", 4, "*** STOP: 0x0000007E (0xFFFFFFFFC0000005,"},
         Misbehaviour{"null_at_dispatch", 4, "*** STOP: 0x000000D1 (0x0000000000000000,0x0000000000000002,"},

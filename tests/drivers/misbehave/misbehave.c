@@ -517,6 +517,11 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)
         DbgPrint("cpu state: FS nulled\n");
         __asm__ __volatile__("mov %0, %%fs" : : "r"(0) : "memory");
         return STATUS_SUCCESS;
+    } else if (Is(RegistryPath, L"fault_after_irql_read")) {
+        /* The IRQL read and the write after it share the rewriter's window: the write runs in the
+           trampoline, and its fault must be reported at its place in this function. */
+        volatile ULONG *nowhere = (volatile ULONG *)(ULONG_PTR)0x10;
+        __asm__ __volatile__("movq %%cr8, %%rax\n\tmovl %%eax, (%0)" : : "r"(nowhere) : "rax", "memory");
     } else if (Is(RegistryPath, L"load_gs")) {
         __asm__ __volatile__("mov %0, %%gs" : : "r"(0x2b) : "memory"); /* the KPCR is gone */
         DbgPrint("cpu state: GS loaded, IRQL %u\n", (unsigned)KeGetCurrentIrql());

@@ -33,6 +33,11 @@ static void Check(const char *name, int ok, ULONG_PTR detail) {
   }
 }
 
+/* An IRQL read and a write in one rewriter window (clang's __try covers calls, so this is one). */
+static __declspec(noinline) void WriteAfterIrqlRead(volatile ULONG *where) {
+  __asm__ __volatile__("movq %%cr8, %%rax\n\tmovl %%eax, (%0)" : : "r"(where) : "rax", "memory");
+}
+
 /* ---- affinity ---- */
 static void CheckAffinity(KAFFINITY active) {
   ULONG home = KeGetCurrentProcessorNumberEx(NULL), i, moved = 0, wanted = 0;
@@ -165,6 +170,15 @@ static void CheckQuotaPool(void) {
     caught = GetExceptionCode();
   }
   Check("ExAllocatePool2 with POOL_FLAG_RAISE_ON_FAILURE raises", caught == STATUS_INSUFFICIENT_RESOURCES, caught);
+  /* A fault in a write the load-time rewriter moved next to an IRQL read (into its trampoline)
+     reaches this function's __except, at the write's own address. */
+  caught = STATUS_SUCCESS;
+  __try {
+    WriteAfterIrqlRead((volatile ULONG *)(ULONG_PTR)0x10);
+  } __except (EXCEPTION_EXECUTE_HANDLER) {
+    caught = GetExceptionCode();
+  }
+  Check("a fault beside an IRQL read reaches __except", caught == STATUS_ACCESS_VIOLATION, caught);
 }
 
 /* ---- timers the system allocates ---- */
