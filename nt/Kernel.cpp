@@ -120,6 +120,8 @@ Kernel::Kernel(KernelConfig config)
   const vf::SpecialPool& pagedSpecial = pool_.pagedSpecialPool();
   pageable_.Add({pagedSpecial.base(), pagedSpecial.base() + pagedSpecial.size(), PROT_READ | PROT_WRITE,
                  &pagedSpecial});
+  // A new special pool block is mapped in without a page-in: the next raise must trim it.
+  pool_.OnPagedSpecialBlock([this] { pageable_.MarkResident(); });
 }
 
 void mm::TrimPageableMemory() {

@@ -19,6 +19,7 @@ void* PoolTracker::Allocate(int type, SIZE_T size, ULONG tag, std::uint64_t call
   PoolArena& arena = arena_[KindOf(type)];
   void* p = special && size <= PoolArena::kReserve ? specialPool.Allocate(size) : nullptr;
   const bool inSpecial = p != nullptr;
+  if (inSpecial && KindOf(type) == kPaged && pagedSpecialHook_) pagedSpecialHook_();
   if (!p) {
     bool fresh = false;
     p = size <= PoolArena::kReserve ? arena.Allocate(PoolArena::BlockSize(size), &fresh) : nullptr;

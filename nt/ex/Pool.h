@@ -5,6 +5,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <unordered_map>
@@ -43,6 +44,8 @@ class PoolTracker {
 
   // Returns nullptr when memory is exhausted. special: from special pool while it has room.
   void* Allocate(int type, SIZE_T size, ULONG tag, std::uint64_t caller, bool zero, bool special = false);
+  // Called after special pool maps a paged block's pages in (pageable memory must know).
+  void OnPagedSpecialBlock(std::function<void()> hook) { pagedSpecialHook_ = std::move(hook); }
 
   enum class FreeResult { Freed, AlreadyFreed, WrongTag, NotPool, Corrupted };
   struct FreeOutcome {
@@ -87,6 +90,7 @@ class PoolTracker {
 
   mutable std::timed_mutex mutex_;
   PoolStatistics statistics_;
+  std::function<void()> pagedSpecialHook_;
   std::array<PoolArena, kKinds> arena_{PoolArena{PoolArena::kHint}, PoolArena{PoolArena::kPagedHint},
                                        PoolArena{PoolArena::kExecutableHint, PoolArena::kReserve, true}};
   std::array<vf::SpecialPool, kKinds> special_{vf::SpecialPool{vf::SpecialPool::kHint},

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -177,13 +178,60 @@ void CheckPendingMarked(DEVICE_OBJECT* device, PDRIVER_DISPATCH dispatch, IRP* i
 
 namespace io {
 
+namespace {
+
+// A thread's last freed IRP blocks of the common sizes, as Windows' per-processor IRP lookaside
+// lists: the next request of that size takes one without the pool's lock. Blocks up to 1 KiB
+// (an IRP with a few stack locations and a small system buffer); the rest go back to the pool.
+class IrpCache {
+ public:
+  static constexpr std::size_t kMaxBytes = 1024;
+  ~IrpCache() {
+    for (const auto& e : entries_) {
+      if (e.block) FreeSystemBlock(e.block, e.bytes);
+    }
+  }
+  void* Take(std::size_t bytes) {
+    for (auto& e : entries_) {
+      if (e.block && e.bytes == bytes) return std::exchange(e.block, nullptr);
+    }
+    return nullptr;
+  }
+  bool Keep(void* block, std::size_t bytes) {
+    if (bytes > kMaxBytes) return false;
+    for (auto& e : entries_) {
+      if (!e.block) {
+        e = {block, bytes};
+        return true;
+      }
+    }
+    return false;
+  }
+
+ private:
+  struct Entry {
+    void* block = nullptr;
+    std::size_t bytes = 0;
+  };
+  Entry entries_[4];
+};
+
+thread_local IrpCache t_irpCache;
+
+}  // namespace
+
 IrpBlock* AllocateIrpBlock(CCHAR stackSize, IrpOrigin origin, ULONG bufferSize) {
   if (stackSize < 1) stackSize = 1;
   const std::size_t irpBytes = (sizeof(IRP) + StackBytes(stackSize) + 15) & ~std::size_t{15};
   const std::size_t total = offsetof(IrpBlock, irp) + irpBytes + ((bufferSize + 15) & ~15u);
   // In pool, not the host heap: a driver writing past its system buffer damages pool only.
   const std::size_t bytes = (total + 15) & ~std::size_t{15};
-  void* memory = AllocateSystemBlock(bytes);
+  void* memory = t_irpCache.Take(bytes);
+  if (memory) {
+    std::memset(memory, 0, bytes);  // as the pool gives it
+  } else {
+    memory = AllocateSystemBlock(bytes);
+  }
   if (!memory) return nullptr;
   auto* block = static_cast<IrpBlock*>(memory);
   block->magic = kIrpMagic;
@@ -213,7 +261,7 @@ IrpBlock* BlockOf(IRP* irp) {
 void FreeIrpBlock(IrpBlock* block) {
   block->magic = 0;
   block->irp.Type = 0;
-  FreeSystemBlock(block, block->bytes);
+  if (!t_irpCache.Keep(block, block->bytes)) FreeSystemBlock(block, block->bytes);
 }
 
 void WaitForCompletion(IrpBlock* block) {

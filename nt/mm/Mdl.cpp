@@ -163,15 +163,11 @@ bool WriteCaller(void* to, const void* from, std::size_t size) {
 // Touches every page of [va, va+length): reading, and for writes writing the byte back.
 bool TouchPages(std::uint64_t va, std::uint64_t length, bool write) {
   if (length == 0) return true;
+  // A byte of each page the range spans (its first in the range): protection is per page.
   for (std::uint64_t p = va; p < va + length; p = (p & ~(kPage - 1)) + kPage) {
-    std::uint8_t byte;
-    if (!cpu::SafeCopy(&byte, reinterpret_cast<const void*>(p), 1)) return false;
-    if (write && !cpu::SafeCopy(reinterpret_cast<void*>(p), &byte, 1)) return false;
+    if (!cpu::SafeTouch(reinterpret_cast<const void*>(p), write)) return false;
   }
-  const std::uint64_t last = va + length - 1;
-  std::uint8_t byte;
-  if (!cpu::SafeCopy(&byte, reinterpret_cast<const void*>(last), 1)) return false;
-  return !write || cpu::SafeCopy(reinterpret_cast<void*>(last), &byte, 1);
+  return true;
 }
 
 bool LockPages(MDL* mdl, bool write) {

@@ -35,6 +35,9 @@ class PageableMemory {
 
   // Makes everything inaccessible, if anything was paged in since the last trim.
   void Trim();
+  // Something became accessible without a page-in (special pool's new block): the next trim
+  // must not be skipped.
+  void MarkResident() { resident_.store(true, std::memory_order_release); }
   // The trap handler, for a fault below DISPATCH_LEVEL: brings the page at address back when it
   // is pageable memory; false otherwise (a real fault). Async-signal-safe.
   bool PageIn(std::uint64_t address);

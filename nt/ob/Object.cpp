@@ -86,7 +86,7 @@ ObjectHeader* HeaderOf(const void* body) {
   auto* header = reinterpret_cast<ObjectHeader*>(address - kHeaderSize);
   // A driver hands in wild pointers: the magic is read without faulting.
   std::uint64_t magic = 0;
-  if (!cpu::SafeCopy(&magic, &header->magic, sizeof magic)) return nullptr;
+  if (!cpu::SafeRead64(&header->magic, magic)) return nullptr;
   return magic == kHeaderMagic ? header : nullptr;
 }
 
