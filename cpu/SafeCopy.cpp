@@ -27,6 +27,10 @@ ntbox_safe_read64:
   mov %rax, (%rsi)
   mov $1, %eax
   ret
+ntbox_safe_write64:
+  mov %rsi, (%rdi)
+  mov $1, %eax
+  ret
 ntbox_safe_copy_fault:
   xor %eax, %eax
   ret
@@ -38,6 +42,7 @@ int ntbox_safe_copy_begin(void* destination, const void* source, std::size_t siz
 int ntbox_safe_touch_read(const void* address);
 int ntbox_safe_touch_write(const void* address);
 int ntbox_safe_read64(const void* address, std::uint64_t* value);
+int ntbox_safe_write64(void* address, std::uint64_t value);
 void ntbox_safe_copy_fault();
 void ntbox_safe_copy_end();
 }
@@ -54,6 +59,7 @@ bool SafeTouch(const void* address, bool write) {
 }
 
 bool SafeRead64(const void* address, std::uint64_t& value) { return ntbox_safe_read64(address, &value) != 0; }
+bool SafeWrite64(void* address, std::uint64_t value) { return ntbox_safe_write64(address, value) != 0; }
 
 bool RecoverSafeCopyFault(std::uint64_t& rip, std::uint64_t& rax) {
   const auto begin = reinterpret_cast<std::uint64_t>(&ntbox_safe_copy_begin);

@@ -13,6 +13,7 @@ bool SafeCopy(void* destination, const void* source, std::size_t size);
 bool SafeTouch(const void* address, bool write);
 // The 8 bytes at address, read in one load when they can be (a pointer a driver handed in).
 bool SafeRead64(const void* address, std::uint64_t& value);
+bool SafeWrite64(void* address, std::uint64_t value);
 // True (and rip moved to the recovery point) when rip faulted inside SafeCopy.
 bool RecoverSafeCopyFault(std::uint64_t& rip, std::uint64_t& rax);
 

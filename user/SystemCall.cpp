@@ -188,7 +188,9 @@ bool EnterKernel(SystemCallFrame& f, nt::ke::KernelThread& t) {
   const std::uint8_t* pcr = t.kpcr();
   for (int i = 0; i < 7; ++i) {
     const auto field = reinterpret_cast<void*>(f.teb + kSwappedFields[i]);
-    if (!cpu::SafeCopy(&f.savedTeb[i], field, 8) || !cpu::SafeCopy(field, pcr + kSwappedFields[i], 8)) return false;
+    std::uint64_t kernelValue;
+    std::memcpy(&kernelValue, pcr + kSwappedFields[i], 8);
+    if (!cpu::SafeRead64(field, f.savedTeb[i]) || !cpu::SafeWrite64(field, kernelValue)) return false;
   }
   t.gsIrql = reinterpret_cast<std::uint8_t*>(f.teb + kTebIrql);
   return true;
@@ -197,7 +199,7 @@ bool EnterKernel(SystemCallFrame& f, nt::ke::KernelThread& t) {
 void LeaveKernel(SystemCallFrame& f, nt::ke::KernelThread& t) {
   t.gsIrql = nullptr;
   for (int i = 0; i < 7; ++i) {
-    (void)cpu::SafeCopy(reinterpret_cast<void*>(f.teb + kSwappedFields[i]), &f.savedTeb[i], 8);
+    (void)cpu::SafeWrite64(reinterpret_cast<void*>(f.teb + kSwappedFields[i]), f.savedTeb[i]);
   }
 }
 
