@@ -22,6 +22,8 @@ struct Fixture {
   std::unique_ptr<ntbox::nt::Driver> driver;
   Loop readIrql = nullptr;
   Loop trappedReadIrql = nullptr;  // the same loop in a copy of the image loaded without rewriting
+  Loop readTicks = nullptr;
+  Loop trappedReadTicks = nullptr;
   Loop empty = nullptr;
   Loop inlineRaiseLower = nullptr;
   Loop exportedRaiseLower = nullptr;
@@ -45,6 +47,8 @@ struct Fixture {
       std::exit(1);
     }
     trappedReadIrql = reinterpret_cast<Loop>(*(*trapped)->image->FindExport("ReadIrqlLoop"));
+    readTicks = reinterpret_cast<Loop>(*driver->module().image->FindExport("ReadTickCountLoop"));
+    trappedReadTicks = reinterpret_cast<Loop>(*(*trapped)->image->FindExport("ReadTickCountLoop"));
     empty = reinterpret_cast<Loop>(*driver->module().image->FindExport("EmptyLoop"));
     inlineRaiseLower = reinterpret_cast<Loop>(*driver->module().image->FindExport("InlineRaiseLowerLoop"));
     exportedRaiseLower = reinterpret_cast<Loop>(*driver->module().image->FindExport("ExportedRaiseLowerLoop"));
@@ -79,6 +83,14 @@ BENCHMARK(BM_TrappedCr8Read)->Unit(benchmark::kMicrosecond);
 
 void BM_RewrittenCr8Read(benchmark::State& state) { RunLoop(state, Get().readIrql); }
 BENCHMARK(BM_RewrittenCr8Read)->Unit(benchmark::kMicrosecond);
+
+// KeQueryTickCount inline (a read of KUSER_SHARED_DATA): trapped and emulated, and through the
+// constant rewritten to the host's copy the kernel's clock keeps current.
+void BM_TrappedSharedDataRead(benchmark::State& state) { RunLoop(state, Get().trappedReadTicks); }
+BENCHMARK(BM_TrappedSharedDataRead)->Unit(benchmark::kMicrosecond);
+
+void BM_RewrittenSharedDataRead(benchmark::State& state) { RunLoop(state, Get().readTicks); }
+BENCHMARK(BM_RewrittenSharedDataRead)->Unit(benchmark::kMicrosecond);
 
 void BM_LoopWithoutTrap(benchmark::State& state) { RunLoop(state, Get().empty); }
 BENCHMARK(BM_LoopWithoutTrap)->Unit(benchmark::kMicrosecond);

@@ -361,6 +361,25 @@ bool IsCr8Read(const Insn& d) {
          d.ops[1].reg.value == ZYDIS_REGISTER_CR8 && d.ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER;
 }
 
+constexpr std::uint64_t kSharedDataAddress = 0xFFFFF78000000000ull;
+
+// Where in the instruction a 64-bit KUSER_SHARED_DATA address sits: movabs reg, imm64 (what gcc
+// and clang emit for SharedUserData and KeQueryTickCount), or a load from a 64-bit absolute
+// address (mov al/ax/eax/rax, moffs64). A store to it stays: the trap handler refuses it.
+std::optional<std::uint32_t> SharedDataConstant(const Insn& d) {
+  if (d.insn.mnemonic != ZYDIS_MNEMONIC_MOV) return std::nullopt;
+  auto inPage = [](std::uint64_t v) { return v >= kSharedDataAddress && v < kSharedDataAddress + 0x1000 - 16; };
+  if (d.ops[1].type == ZYDIS_OPERAND_TYPE_IMMEDIATE && d.insn.raw.imm[0].size == 64 && inPage(d.ops[1].imm.value.u)) {
+    return d.insn.raw.imm[0].offset;
+  }
+  if (d.ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER && d.ops[1].type == ZYDIS_OPERAND_TYPE_MEMORY &&
+      d.ops[1].mem.base == ZYDIS_REGISTER_NONE && d.ops[1].mem.index == ZYDIS_REGISTER_NONE &&
+      d.insn.raw.disp.size == 64 && inPage(static_cast<std::uint64_t>(d.ops[1].mem.disp.value))) {
+    return d.insn.raw.disp.offset;
+  }
+  return std::nullopt;
+}
+
 bool EndsPath(const Insn& d) {
   const auto c = d.insn.meta.category;
   return c == ZYDIS_CATEGORY_RET || c == ZYDIS_CATEGORY_UNCOND_BR;
@@ -421,9 +440,10 @@ void EmitRel32(std::vector<std::uint8_t>& out, std::vector<std::uint8_t> opcode,
 
 }  // namespace
 
-ImageRewrite ImageRewrite::Plan(const pe::PeImage& image, std::uint32_t kpcrIrql) {
+ImageRewrite ImageRewrite::Plan(const pe::PeImage& image, std::uint32_t kpcrIrql, std::uint64_t sharedData) {
   ImageRewrite plan;
   plan.kpcrIrql_ = kpcrIrql;
+  plan.sharedData_ = sharedData;
   plan.trailerRva_ = (image.sizeOfImage() + kPage - 1) & ~(kPage - 1);
   Analysis a(image, Layout(image));
   a.Run();
@@ -431,7 +451,21 @@ ImageRewrite ImageRewrite::Plan(const pe::PeImage& image, std::uint32_t kpcrIrql
   std::uint32_t claimedUntil = 0;  // windows do not overlap
   for (const std::uint32_t site : a.Instructions()) {
     Insn first;
-    if (!a.Decode(site, first) || !IsCr8Read(first)) continue;
+    if (!a.Decode(site, first)) continue;
+    if (const auto field = SharedDataConstant(first)) {
+      ++plan.stats_.sharedDataSites;
+      const std::uint32_t at = site + *field;
+      std::uint64_t value = 0;
+      std::memcpy(&value, view.data() + at, 8);
+      bool relocated = false;
+      for (std::uint32_t b = 0; b < 8; ++b) relocated |= a.Relocated(at + b);
+      if (sharedData && a.Strong(site) && !relocated) {
+        plan.constants_.push_back({at, value, sharedData + (value - kSharedDataAddress)});
+        ++plan.stats_.sharedDataRewritten;
+      }
+      continue;
+    }
+    if (!IsCr8Read(first)) continue;
     ++plan.stats_.sites;
     if (!a.Strong(site)) {
       ++plan.stats_.unreached;
@@ -539,6 +573,7 @@ ImageRewrite ImageRewrite::Plan(const pe::PeImage& image, std::uint32_t kpcrIrql
 }
 
 void ImageRewrite::Apply(std::uint8_t* base) const {
+  for (const Constant& c : constants_) std::memcpy(base + c.rva, &c.rewritten, 8);
   if (trailer_.empty()) return;
   std::memcpy(base + trailerRva_, trailer_.data(), trailer_.size());
   for (const Window& w : windows_) {
@@ -586,6 +621,13 @@ void ImageRewrite::RestoreOriginal(std::uint64_t base, std::uint64_t address, st
       bytes[a - address] = w.original[a - from];
     }
   }
+  for (const Constant& c : constants_) {
+    const std::uint64_t from = base + c.rva, to = from + 8;
+    if (to <= address || from >= address + size) continue;
+    for (std::uint64_t a = std::max(from, address); a < std::min(to, address + size); ++a) {
+      bytes[a - address] = static_cast<std::uint8_t>(c.original >> (8 * (a - from)));
+    }
+  }
 }
 
 Result<void> ImageRewrite::Verify(std::uint64_t base) const {
@@ -595,6 +637,13 @@ Result<void> ImageRewrite::Verify(std::uint64_t base) const {
     return ZYAN_SUCCESS(ZydisDecoderDecodeFull(&decoder, bytes, size, &d.insn, d.ops));
   };
   const auto* image = reinterpret_cast<const std::uint8_t*>(base);
+  for (const Constant& c : constants_) {
+    std::uint64_t now = 0;
+    std::memcpy(&now, image + c.rva, 8);
+    if (now != c.rewritten || c.rewritten - sharedData_ != c.original - kSharedDataAddress) {
+      return Fail(fmt::format("constant at {:#x}: not the shared data page's copy", c.rva));
+    }
+  }
   for (const Window& w : windows_) {
     const std::uint64_t windowAt = base + w.rva;
     // The window jumps to its trampoline.

@@ -1,6 +1,8 @@
 // Load-time rewriting of the privileged instructions a driver's hot paths execute, so they run at
 // native speed instead of through a trap: each `mov reg, cr8` (KeGetCurrentIrql, PAGED_CODE)
-// becomes a load of the KPCR's IRQL byte. A site is rewritten as a jump from a window of whole
+// becomes a load of the KPCR's IRQL byte, and each 64-bit constant for KUSER_SHARED_DATA
+// (KeQueryTickCount, SharedUserData->...) points at the host's read-only copy the kernel's clock
+// keeps current, rewritten in place. A site is rewritten as a jump from a window of whole
 // instructions (the site first, at least 5 bytes, no branch target inside) to a trampoline in a
 // trailer mapped right after the image: the replacement, the other instructions of the window
 // (relative operands re-aimed), and a jump back. Anything in doubt is left to the trap handler:
@@ -30,6 +32,10 @@ struct RewriteStats {
   unsigned unsafeFunction = 0;   // in a function with an indirect jump, an unknown handler, bad code
   unsigned branchTarget = 0;     // a branch target or a relocation inside the window
   unsigned shortWindow = 0;      // fewer than 5 bytes of movable instructions
+  // KUSER_SHARED_DATA's address as a 64-bit constant (movabs reg, 0xFFFFF780000003xx; mov rax,
+  // [moffs64]) in code reached from the image's functions, and of those rewritten in place.
+  unsigned sharedDataSites = 0;
+  unsigned sharedDataRewritten = 0;
 };
 
 class ImageRewrite {
@@ -50,14 +56,25 @@ class ImageRewrite {
     std::vector<Piece> pieces;
   };
 
-  // The rewriting of image (its file bytes); kpcrIrql: the IRQL byte's offset in the KPCR (gs).
-  static ImageRewrite Plan(const pe::PeImage& image, std::uint32_t kpcrIrql);
+  // One 64-bit constant for KUSER_SHARED_DATA rewritten in place to the host's read-only view of
+  // the page (same length: no trampoline).
+  struct Constant {
+    std::uint32_t rva = 0;  // of the 8 bytes
+    std::uint64_t original = 0, rewritten = 0;
+  };
+
+  // The rewriting of image (its file bytes); kpcrIrql: the IRQL byte's offset in the KPCR (gs);
+  // sharedData: the read-only view drivers' KUSER_SHARED_DATA constants are pointed at (0: none).
+  static ImageRewrite Plan(const pe::PeImage& image, std::uint32_t kpcrIrql, std::uint64_t sharedData = 0);
 
   // Where the trailer goes (its RVA: the image's size, page-aligned) and how big it is (0: none).
   std::uint32_t trailerRva() const { return trailerRva_; }
   std::uint32_t trailerSize() const { return static_cast<std::uint32_t>(trailer_.size()); }
   const RewriteStats& stats() const { return stats_; }
   const std::vector<Window>& windows() const { return windows_; }
+  const std::vector<Constant>& constants() const { return constants_; }
+  // Whether there is anything to write (a window or a constant).
+  bool empty() const { return windows_.empty() && constants_.empty(); }
 
   // Writes the trampolines into the trailer and the jumps into the image, which is mapped at base,
   // writable, with its trailer. Nothing of its code may have run yet.
@@ -84,6 +101,8 @@ class ImageRewrite {
   std::uint32_t kpcrIrql_ = 0;
   std::vector<std::uint8_t> trailer_;
   std::vector<Window> windows_;  // sorted by rva
+  std::vector<Constant> constants_;
+  std::uint64_t sharedData_ = 0;
   RewriteStats stats_;
 };
 

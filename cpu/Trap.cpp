@@ -905,6 +905,9 @@ void OnTrap(int signal, siginfo_t* info, void* context) {
   if (status) Stop(uc, d, t, bc::SYSTEM_THREAD_EXCEPTION_NOT_HANDLED, StatusParameter(status), rip, 0, 0, what);
   // An access violation. Find the address and whether it was a write.
   std::uint64_t address = reinterpret_cast<std::uint64_t>(info->si_addr);
+  // A write through a constant the rewriter pointed at the host's read-only copy of
+  // KUSER_SHARED_DATA: the driver wrote to 0xFFFFF78000000000 + offset.
+  if (kernel) address = kernel->SharedDataAddressOf(address).value_or(address);
   const bool pageFault = info->si_code == SEGV_MAPERR || info->si_code == SEGV_ACCERR;
   bool knownAddress = pageFault;
   if (!knownAddress && d.ok) {

@@ -91,7 +91,7 @@ Kernel::Kernel(KernelConfig config)
   system_ = ps::Process::CreateSystem();
   g_PsInitialSystemProcess = system_->object();
   using namespace shared_data;
-  std::uint8_t* page = sharedData_.data();
+  std::uint8_t* page = sharedData_.writable();
   Put<ULONG>(page, kTickCountMultiplier, 0x0FA00000);  // 15.625 ms tick, as Windows' 2^24 fraction
   Put<std::uint16_t>(page, kImageNumberLow, 0x8664);
   Put<std::uint16_t>(page, kImageNumberHigh, 0x8664);
@@ -250,10 +250,13 @@ Result<Module*> Kernel::LoadModule(pe::PeImage parsed, const std::string& path) 
   const std::uint16_t dllCharacteristics = parsed.dllCharacteristics();
   std::unique_ptr<cpu::ImageRewrite> rewrite;
   if (config_.rewrite && !config_.debuggerEnabled) {
-    rewrite = std::make_unique<cpu::ImageRewrite>(cpu::ImageRewrite::Plan(parsed, ke::kpcr::kIrql));
-    if (rewrite->windows().empty()) {
+    rewrite = std::make_unique<cpu::ImageRewrite>(cpu::ImageRewrite::Plan(
+        parsed, ke::kpcr::kIrql, reinterpret_cast<std::uint64_t>(sharedData_.readOnly())));
+    if (rewrite->empty()) {
       rewrite.reset();
     } else {
+      // Its shared-data reads no longer trap (the trap refreshed the times): the clock does.
+      if (!rewrite->constants().empty()) sharedData_.StartClock([this] { (void)SharedUserData(); });
       options.trailerSize = rewrite->trailerSize();
       options.beforeProtect = [&rewrite](std::uint8_t* base) { rewrite->Apply(base); };
     }
@@ -400,7 +403,7 @@ std::uint64_t Kernel::SystemTime() {
 
 const std::uint8_t* Kernel::SharedUserData() {
   using namespace shared_data;
-  std::uint8_t* page = sharedData_.data();
+  std::uint8_t* page = sharedData_.writable();
   const std::uint64_t interrupt = InterruptTime();
   PutSystemTime(page, kInterruptTime, interrupt);
   PutSystemTime(page, kSystemTime, SystemTime());

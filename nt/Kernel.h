@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "cpu/Rewriter.h"
+#include "nt/SharedDataPage.h"
 #include "nt/Types.h"
 #include "nt/ex/Pool.h"
 #include "nt/ke/BugCheck.h"
@@ -181,6 +182,12 @@ class Kernel {
 
   // The KUSER_SHARED_DATA page as drivers see it at 0xFFFFF78000000000, refreshed on demand.
   const std::uint8_t* SharedUserData();
+  // Whether address is in the read-only view drivers' rewritten constants point at, and the
+  // KUSER_SHARED_DATA address it stands for (reports name that).
+  std::optional<std::uint64_t> SharedDataAddressOf(std::uint64_t address) const {
+    if (!sharedData_.InReadOnlyView(address)) return std::nullopt;
+    return 0xFFFFF78000000000ull + (address - reinterpret_cast<std::uint64_t>(sharedData_.readOnly()));
+  }
 
   // Execution: the virtual processors (DPCs, timers), the system worker threads and the drivers'
   // system threads. They run driver code under the kernel lock (ke/Dispatcher.h).
@@ -239,7 +246,7 @@ class Kernel {
   std::unique_ptr<ps::SystemThreads> systemThreads_;
   std::unique_ptr<ps::NotifyRoutines> notifyRoutines_;
   std::unique_ptr<ke::Watchdog> watchdog_;
-  alignas(4096) std::array<std::uint8_t, 4096> sharedData_{};
+  SharedDataPage sharedData_;
 };
 
 }  // namespace ntbox::nt

@@ -142,6 +142,8 @@ INSTANTIATE_TEST_SUITE_P(
         Misbehaviour{"null_write", 4, "*** STOP: 0x0000007E (0xFFFFFFFFC0000005,"},
         // A write moved into a cr8 read's trampoline faults: the report names its own place.
         Misbehaviour{"fault_after_irql_read", 4, "FAULTING_IP:\nmisbehave!DriverEntry+0x"},
+        // A write through SharedUserData (a constant the rewriter points at the host's read-only copy).
+        Misbehaviour{"write_shared_data", 4, "*** STOP: 0x00000050 (0xFFFFF78000000004,"},
         Misbehaviour{"kernel_address", 4, "*** STOP: 0x00000050 (0x00001F0000000000,0x0000000000000000,"},
         Misbehaviour{"noncanonical", 4, "*** STOP: 0x0000007E (0xFFFFFFFFC0000005,"},
         Misbehaviour{"null_at_dispatch", 4, "*** STOP: 0x000000D1 (0x0000000000000000,0x0000000000000002,"},

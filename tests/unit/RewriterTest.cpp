@@ -16,6 +16,9 @@ namespace {
 
 using namespace ntbox;
 
+// Where the kernel's read-only copy of KUSER_SHARED_DATA would be.
+constexpr std::uint64_t kSharedDataView = 0x00007F0000000000ull;
+
 struct Rewritten {
   std::unique_ptr<pe::LoadedImage> image;
   cpu::ImageRewrite plan;
@@ -24,7 +27,7 @@ struct Rewritten {
 std::optional<Rewritten> Load(const std::filesystem::path& file) {
   auto image = pe::PeImage::ParseFile(file.string());
   if (!image) return std::nullopt;
-  Rewritten r{nullptr, cpu::ImageRewrite::Plan(*image, nt::ke::kpcr::kIrql)};
+  Rewritten r{nullptr, cpu::ImageRewrite::Plan(*image, nt::ke::kpcr::kIrql, kSharedDataView)};
   pe::LoadOptions options;
   options.bindImports = false;
   options.regionStart = 0x0000300000000000ull;
@@ -38,7 +41,7 @@ std::optional<Rewritten> Load(const std::filesystem::path& file) {
 }
 
 TEST(Rewriter, EveryTrampolineMatchesTheCodeItReplaced) {
-  unsigned images = 0, sites = 0, rewritten = 0;
+  unsigned images = 0, sites = 0, rewritten = 0, constants = 0, constantsRewritten = 0;
   for (const auto& entry : std::filesystem::directory_iterator(NTBOX_DRIVER_DIR)) {
     if (entry.path().extension() != ".sys") continue;
     auto r = Load(entry.path());
@@ -47,6 +50,21 @@ TEST(Rewriter, EveryTrampolineMatchesTheCodeItReplaced) {
     const auto& stats = r->plan.stats();
     sites += stats.sites;
     rewritten += stats.rewritten;
+    constants += stats.sharedDataSites;
+    constantsRewritten += stats.sharedDataRewritten;
+    // Each KUSER_SHARED_DATA constant now names the same offset in the kernel's copy, and views
+    // get the original back.
+    for (const auto& c : r->plan.constants()) {
+      std::uint64_t now = 0;
+      std::memcpy(&now, reinterpret_cast<const void*>(r->image->base() + c.rva), 8);
+      EXPECT_EQ(now - kSharedDataView, c.original - 0xFFFFF78000000000ull);
+      std::uint8_t bytes[8];
+      std::memcpy(bytes, &now, 8);
+      r->plan.RestoreOriginal(r->image->base(), r->image->base() + c.rva, bytes, 8);
+      std::uint64_t restored = 0;
+      std::memcpy(&restored, bytes, 8);
+      EXPECT_EQ(restored, c.original);
+    }
     EXPECT_EQ(stats.sites, stats.rewritten + stats.unreached + stats.unsafeFunction + stats.branchTarget +
                                stats.shortWindow)
         << entry.path();
@@ -70,7 +88,9 @@ TEST(Rewriter, EveryTrampolineMatchesTheCodeItReplaced) {
     }
   }
   EXPECT_GT(images, 30u);
-  std::printf("%u images, %u of %u cr8 reads rewritten\n", images, rewritten, sites);
+  std::printf("%u images, %u of %u cr8 reads rewritten, %u of %u KUSER_SHARED_DATA constants\n", images,
+              rewritten, sites, constantsRewritten, constants);
+  EXPECT_GT(constantsRewritten, 0u);
   // Most cr8 reads of the test drivers are rewritten (the rest: leaf code no function reaches, or
   // a function with a switch's jump table).
   EXPECT_GT(sites, 0u);

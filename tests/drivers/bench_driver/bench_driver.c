@@ -11,6 +11,17 @@ __declspec(dllexport) ULONG64 ReadIrqlLoop(ULONG64 count)
     return sum;
 }
 
+__declspec(dllexport) ULONG64 ReadTickCountLoop(ULONG64 count)
+{
+    ULONG64 sum = 0;
+    LARGE_INTEGER ticks;
+    for (ULONG64 i = 0; i < count; ++i) {
+        KeQueryTickCount(&ticks); /* a read of KUSER_SHARED_DATA.TickCount: trapped, or rewritten */
+        sum += ticks.QuadPart;
+    }
+    return sum;
+}
+
 __declspec(dllexport) ULONG64 EmptyLoop(ULONG64 count)
 {
     volatile ULONG64 sum = 0;

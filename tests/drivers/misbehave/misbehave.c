@@ -517,6 +517,9 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)
         DbgPrint("cpu state: FS nulled\n");
         __asm__ __volatile__("mov %0, %%fs" : : "r"(0) : "memory");
         return STATUS_SUCCESS;
+    } else if (Is(RegistryPath, L"write_shared_data")) {
+        /* KUSER_SHARED_DATA is read-only to drivers here: the report names the address written. */
+        ((volatile KUSER_SHARED_DATA *)SharedUserData)->TickCountMultiplier = 1;
     } else if (Is(RegistryPath, L"fault_after_irql_read")) {
         /* The IRQL read and the write after it share the rewriter's window: the write runs in the
            trampoline, and its fault must be reported at its place in this function. */
