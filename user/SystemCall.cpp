@@ -5,7 +5,9 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <atomic>
 #include <cstring>
+#include <ctime>
 #include <mutex>
 #include <set>
 
@@ -174,9 +176,16 @@ constexpr std::uint32_t kTebIrql = 0x50;
 
 std::uint8_t* g_sharedData = nullptr;  // the host's writable view of the two pages
 
-// The kernel's time fields, current at every entry (ntdll reads the tick count and times directly).
+// The kernel's time fields, current at every entry (ntdll reads the tick count and times directly):
+// refreshed once per step of the coarse clock (a few ms; Windows updates them at each 15.6 ms tick),
+// not with two precise clock reads on every system call.
 void RefreshSharedTimes() {
   if (!g_sharedData) return;
+  static std::atomic<std::int64_t> lastStep{-1};
+  timespec coarse{};
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &coarse);
+  const std::int64_t step = static_cast<std::int64_t>(coarse.tv_sec) * 1000000000 + coarse.tv_nsec;
+  if (lastStep.exchange(step, std::memory_order_relaxed) == step) return;
   const std::uint8_t* kernel = nt::Kernel::Current().SharedUserData();
   using namespace nt::shared_data;
   std::memcpy(g_sharedData + kInterruptTime, kernel + kInterruptTime, 12);
