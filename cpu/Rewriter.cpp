@@ -11,6 +11,9 @@ namespace ntbox::cpu {
 namespace {
 
 constexpr std::uint32_t kPage = 4096;
+// The analysis keeps a few bytes of state per byte of image: a larger image (the loader takes up
+// to 512 MiB) is left to the trap handler rather than costing gigabytes.
+constexpr std::uint32_t kMaxAnalysedImage = 64u << 20;
 constexpr std::uint32_t kJumpLength = 5;  // jmp rel32
 constexpr std::uint32_t kScnCode = 0x20, kScnExecute = 0x20000000;
 constexpr std::uint8_t kUnwindExceptionHandler = 1, kUnwindTerminationHandler = 2, kUnwindChained = 4;
@@ -445,6 +448,7 @@ ImageRewrite ImageRewrite::Plan(const pe::PeImage& image, std::uint32_t kpcrIrql
   plan.kpcrIrql_ = kpcrIrql;
   plan.sharedData_ = sharedData;
   plan.trailerRva_ = (image.sizeOfImage() + kPage - 1) & ~(kPage - 1);
+  if (image.sizeOfImage() > kMaxAnalysedImage) return plan;
   Analysis a(image, Layout(image));
   a.Run();
   const auto& view = a.view();
