@@ -147,7 +147,12 @@ int RunLoad(const LoadOptions& options) {
     return kExitRefused;
   }
 
-  const auto status = (*driver)->CallEntry();
+  // Driver code runs under the kernel lock, as in a machine (Machine::StartService): without it
+  // DriverEntry ran beside the processors' DPCs (a KeFlushQueuedDpcs could return before its DPC ran).
+  const auto status = [&] {
+    std::lock_guard lock(nt::ke::TheKernelLock());
+    return (*driver)->CallEntry();
+  }();
   if (!status) return BugChecked(reportOf(status.error()), kernel);
   if (auto stop = stoppedElsewhere()) return BugChecked(*stop, kernel);
   std::fflush(stdout);
@@ -162,7 +167,11 @@ int RunLoad(const LoadOptions& options) {
   } else if (!(*driver)->HasUnload()) {
     outcome = "no DriverUnload: the driver cannot be unloaded (sc stop would fail with 1052)";
   } else {
-    if (auto unloaded = (*driver)->CallUnload(); !unloaded) return BugChecked(reportOf(unloaded.error()), kernel);
+    const auto unloaded = [&] {
+      std::lock_guard lock(nt::ke::TheKernelLock());
+      return (*driver)->CallUnload();
+    }();
+    if (!unloaded) return BugChecked(reportOf(unloaded.error()), kernel);
     if (auto stop = stoppedElsewhere()) return BugChecked(*stop, kernel);
     outcome = "unloaded";
     if (const std::size_t leaks = ReportLeaks(kernel, module)) {
