@@ -321,13 +321,18 @@ std::size_t ReadWithoutFaulting(void* to, std::uint64_t address, std::size_t byt
 
 // Decodes the instruction at rip from the (up to) `available` bytes there that can be read: the
 // code may be unreadable (trimmed pageable code, a section without read access).
-Decoded DecodeBytes(std::uint64_t rip, unsigned available) {
-  Decoded d;
-  d.available = static_cast<unsigned>(ReadWithoutFaulting(d.bytes, rip, available));
-  if (d.available == 0) return d;
+// Decodes what d.bytes holds (d.available of them).
+void DecodeHeld(Decoded& d) {
+  if (d.available == 0) return;
   ZydisDecoder decoder;
   ZydisDecoderInit(&decoder, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
   d.ok = ZYAN_SUCCESS(ZydisDecoderDecodeFull(&decoder, d.bytes, d.available, &d.insn, d.ops));
+}
+
+Decoded DecodeBytes(std::uint64_t rip, unsigned available) {
+  Decoded d;
+  d.available = static_cast<unsigned>(ReadWithoutFaulting(d.bytes, rip, available));
+  DecodeHeld(d);
   return d;
 }
 
@@ -355,9 +360,7 @@ bool MapTrampolineAddress(ucontext_t* uc, Decoded& d) {
   d.available = static_cast<unsigned>(
       ReadWithoutFaulting(d.bytes, *original, static_cast<std::size_t>(std::min<std::uint64_t>(15, m->image->end() - *original))));
   m->rewrite->RestoreOriginal(m->image->base(), *original, d.bytes, d.available);
-  ZydisDecoder decoder;
-  ZydisDecoderInit(&decoder, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
-  d.ok = d.available && ZYAN_SUCCESS(ZydisDecoderDecodeFull(&decoder, d.bytes, d.available, &d.insn, d.ops));
+  DecodeHeld(d);
   return true;
 }
 

@@ -4,7 +4,6 @@
 #include "nt/kd/Debugger.h"
 
 #include <sys/mman.h>
-#include <sys/stat.h>
 
 #include <cctype>
 #include <charconv>
@@ -31,9 +30,9 @@
 #include "nt/mm/AddressSpace.h"
 #include "nt/ob/Object.h"
 #include "nt/ps/Process.h"
+#include "nt/support/SymbolHelper.h"
 #include "nt/support/Symbolize.h"
 #include "pe/PeDebug.h"
-#include "support/HostFiles.h"
 
 namespace ntbox::nt {
 namespace {
@@ -301,17 +300,9 @@ Result<Module*> Kernel::LoadModule(pe::PeImage parsed, const std::string& path) 
 
 void Kernel::OpenPdb(Module& module) {
   const auto reference = pe::FindPdbReference(module.image->pe());
-  if (!reference) return;
-  for (const auto& candidate : pe::PdbCandidates(*reference, module.path)) {
-    auto fd = OpenHostFile(candidate);
-    if (!fd) continue;
-    UniqueFd file(*fd);
-    struct stat st {};
-    // Only a regular file: the name comes from the image, which may point at a FIFO or a device.
-    if (::fstat(file.get(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
-    module.pdb = std::move(file);
-    module.pdbPath = candidate;
-    return;
+  if (auto pdb = reference ? nt::OpenPdb(pe::PdbCandidates(*reference, module.path)) : std::nullopt) {
+    module.pdb = std::move(pdb->file);
+    module.pdbPath = std::move(pdb->path);
   }
 }
 

@@ -1,5 +1,7 @@
 #include "pe/PeDebug.h"
 
+#include "pe/PeTables.h"
+
 #include <cstring>
 #include <filesystem>
 
@@ -23,27 +25,17 @@ constexpr std::uint32_t kDebugTypeCodeView = 2;
 constexpr std::uint32_t kRsdsSignature = 0x53445352;  // "RSDS"
 constexpr std::size_t kRsdsHeader = 4 + 16 + 4;     // signature, GUID, age; the path follows
 
-// The file offset of an RVA, when a section's file data holds it.
-std::optional<std::uint32_t> FileOffset(const PeImage& image, std::uint32_t rva, std::uint32_t size) {
-  for (const auto& s : image.sections()) {
-    if (rva >= s.virtualAddress && rva - s.virtualAddress <= s.rawSize && size <= s.rawSize - (rva - s.virtualAddress)) {
-      return s.rawOffset + (rva - s.virtualAddress);
-    }
-  }
-  return std::nullopt;
-}
-
 }  // namespace
 
 std::optional<PdbReference> FindPdbReference(const PeImage& image) {
   const DataDirectory dir = image.directory(kDirDebug);
   if (!dir.Size || dir.Size > 64 * sizeof(DebugDirectoryEntry)) return std::nullopt;
-  const auto at = FileOffset(image, dir.VirtualAddress, dir.Size);
+  const auto entries = BytesAtRva(image, dir.VirtualAddress, dir.Size);
   const auto& file = image.file();
-  if (!at) return std::nullopt;
+  if (!entries) return std::nullopt;
   for (std::uint32_t i = 0; i + sizeof(DebugDirectoryEntry) <= dir.Size; i += sizeof(DebugDirectoryEntry)) {
     DebugDirectoryEntry entry{};
-    std::memcpy(&entry, file.data() + *at + i, sizeof entry);
+    std::memcpy(&entry, entries->data() + i, sizeof entry);
     if (entry.Type != kDebugTypeCodeView || entry.SizeOfData <= kRsdsHeader || entry.SizeOfData > 4096) continue;
     if (entry.PointerToRawData > file.size() || entry.SizeOfData > file.size() - entry.PointerToRawData) continue;
     const std::uint8_t* data = file.data() + entry.PointerToRawData;
@@ -74,16 +66,19 @@ std::vector<std::string> PdbCandidates(const PdbReference& pdb, const std::strin
   return candidates;
 }
 
-std::optional<std::string> PdbBesideImage(const std::string& imagePath) {
+std::vector<std::string> ImageAndPdb(const std::string& imagePath) {
+  std::vector<std::string> files{imagePath};
   auto image = PeImage::ParseFile(imagePath);
-  if (!image) return std::nullopt;
-  const auto reference = FindPdbReference(*image);
-  if (!reference) return std::nullopt;
+  const auto reference = image ? FindPdbReference(*image) : std::nullopt;
+  if (!reference) return files;
   for (const auto& candidate : PdbCandidates(*reference, imagePath)) {
     std::error_code ec;
-    if (std::filesystem::is_regular_file(candidate, ec)) return candidate;
+    if (std::filesystem::is_regular_file(candidate, ec)) {
+      files.push_back(candidate);
+      break;
+    }
   }
-  return std::nullopt;
+  return files;
 }
 
 }  // namespace ntbox::pe

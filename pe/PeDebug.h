@@ -25,8 +25,8 @@ std::optional<PdbReference> FindPdbReference(const PeImage& image);
 std::vector<std::string> PdbCandidates(const PdbReference& pdb, const std::string& imagePath,
                                        const std::vector<std::string>& searchPath = {});
 
-// For a process about to hand a driver image over: the first candidate of its PDB that is a
-// regular file here (nothing for an image that names none, or is not one).
-std::optional<std::string> PdbBesideImage(const std::string& imagePath);
+// For a process about to hand a driver image over: the image's path, then the first candidate of
+// the PDB it names that is a regular file here (none for an image that names none, or is not one).
+std::vector<std::string> ImageAndPdb(const std::string& imagePath);
 
 }  // namespace ntbox::pe

@@ -184,10 +184,9 @@ std::vector<std::pair<std::string, int>> HostFilesOf(const fs::path& root, const
   } else if (request.command == "sc" && a.size() >= 2 && is(a[0], "start")) {
     if (auto machine = Machine::OpenOffline(root)) {
       if (const auto status = (*machine)->QueryService(a[1])) {
+        // With its PDB: reports and the debugger read source lines from it later.
         if (auto path = (*machine)->HostPath(status->config.imagePath)) {
-          paths.push_back(path->string());
-          // Its PDB: reports and the debugger read source lines from it later.
-          if (auto pdb = pe::PdbBesideImage(path->string())) paths.push_back(*pdb);
+          for (auto& file : pe::ImageAndPdb(path->string())) paths.push_back(std::move(file));
         }
       }
     }

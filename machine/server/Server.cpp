@@ -730,9 +730,7 @@ std::map<std::string, int> BootImages(const fs::path& root) {
     const auto path = (*machine)->HostPath(service.config.imagePath);
     if (!path) continue;
     // The image and the PDB it names (reports and the debugger read its source lines).
-    std::vector<std::string> files{path->string()};
-    if (auto pdb = pe::PdbBesideImage(path->string())) files.push_back(*pdb);
-    for (const auto& file : files) {
+    for (const auto& file : pe::ImageAndPdb(path->string())) {
       if (const int fd = OpenInputFile(file); fd >= 0) {
         if (!images.emplace(HostFileKey(file), fd).second) ::close(fd);
       }

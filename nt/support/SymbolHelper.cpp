@@ -191,24 +191,27 @@ std::string RunOnImage(const std::string& imagePath, const std::vector<std::stri
     reference = pe::FindPdbReference(*image);
   }
   args.insert(args.end(), rest.begin(), rest.end());
-  if (reference) {
-    for (const auto& candidate : pe::PdbCandidates(*reference, imagePath, searchPath)) {
-      auto fd = OpenHostFile(candidate);
-      if (!fd) continue;
-      UniqueFd pdb(*fd);
-      struct stat st {};
-      // Only a regular file: the name comes from the image, which may point at a FIFO or a device.
-      if (::fstat(pdb.get(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
-      args.insert(args.begin(), {"--pdb", "@fd:" + std::to_string(files.size()), "--pdb-name", candidate});
-      files.push_back(pdb.get());
-      owned.push_back(std::move(pdb));
-      break;
-    }
+  if (auto pdb = reference ? OpenPdb(pe::PdbCandidates(*reference, imagePath, searchPath)) : std::nullopt) {
+    args.insert(args.begin(), {"--pdb", "@fd:" + std::to_string(files.size()), "--pdb-name", pdb->path});
+    files.push_back(pdb->file.get());
+    owned.push_back(std::move(pdb->file));
   }
   return Run(args, files);
 }
 
 }  // namespace
+
+std::optional<OpenedPdb> OpenPdb(const std::vector<std::string>& candidates) {
+  for (const auto& candidate : candidates) {
+    auto fd = OpenHostFile(candidate);
+    if (!fd) continue;
+    UniqueFd file(*fd);
+    struct stat st {};
+    if (::fstat(file.get(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    return OpenedPdb{std::move(file), candidate};
+  }
+  return std::nullopt;
+}
 
 std::string DumpDebugInfo(const std::string& imagePath, const std::vector<std::string>& searchPath) {
   return RunOnImage(imagePath, searchPath, {"--dump"}, {});

@@ -3,8 +3,11 @@
 // kernel with it.
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "support/UniqueFd.h"
 
 namespace ntbox::nt {
 
@@ -18,6 +21,15 @@ std::string DumpDebugInfo(const std::string& imagePath, const std::vector<std::s
 std::string LookUpLines(const std::string& imagePath, const std::vector<std::uint64_t>& addresses);
 // Both give the helper's standard output, or empty when it is missing, failed, crashed or ran
 // past its deadline (10 s).
+
+// The first of a PDB's candidate paths (pe::PdbCandidates) that opens, as the calling thread may
+// (support/HostFiles.h), as a regular file (the name comes from the image, which may point at a
+// FIFO or a device); its descriptor and path.
+struct OpenedPdb {
+  UniqueFd file;
+  std::string path;
+};
+std::optional<OpenedPdb> OpenPdb(const std::vector<std::string>& candidates);
 
 // Where the helper is (beside the executable), and the environment it starts with: a sandboxed
 // process allows execve with this very array only (machine/Sandbox.h).

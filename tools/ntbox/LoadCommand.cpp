@@ -84,9 +84,7 @@ int RunLoad(const LoadOptions& options) {
   // writable (its registry is in memory), no helper but the symbol reader runs. Started by root,
   // the process keeps the image open and becomes nobody first.
   std::map<std::string, int> image;
-  std::vector<std::string> files{options.path};
-  if (auto pdb = pe::PdbBesideImage(options.path)) files.push_back(*pdb);
-  for (const auto& file : files) {
+  for (const auto& file : pe::ImageAndPdb(options.path)) {
     if (const int fd = OpenInputFile(file); fd >= 0) image.emplace(HostFileKey(file), fd);
   }
   HostFileScope handed(std::move(image));
