@@ -429,7 +429,7 @@ std::uint64_t FindDriverCaller(std::uint64_t rsp) {
   BugCheck b;
   b.code = code;
   b.parameters = {p1, p2, p3, p4};
-  b.irql = t->irql;
+  b.irql = t->Irql();
   b.processor = t->processor;
   b.threadId = t->id;
   CaptureContext(b, uc, d);
@@ -470,8 +470,8 @@ std::uint64_t FindDriverCaller(std::uint64_t rsp) {
 // dropping below DISPATCH_LEVEL inside a DPC routine (the verifier's 0xC4/0x31 with P4 = 1).
 void CheckCr8Write(ucontext_t* uc, const Decoded& d, nt::ke::KernelThread* t, std::uint64_t rip,
                    std::uint64_t value) {
-  const auto change = value > t->irql ? nt::ke::IrqlChange::kRaise : nt::ke::IrqlChange::kLower;
-  const auto v = nt::ke::CheckIrqlChange(change, t->irql, value, t->inDpcRoutine,
+  const auto change = value > t->Irql() ? nt::ke::IrqlChange::kRaise : nt::ke::IrqlChange::kLower;
+  const auto v = nt::ke::CheckIrqlChange(change, t->Irql(), value, t->inDpcRoutine,
                                          [rip] { return nt::vf::Watches(rip, nt::vf::flags::kIrqlChecking); }, false);
   if (v) Stop(uc, d, t, v->code, v->parameters[0], v->parameters[1], v->parameters[2], v->parameters[3], v->detail);
 }
@@ -491,16 +491,16 @@ bool Emulate(Cpu& cpu, Decoded& d, nt::ke::KernelThread* t, ucontext_t* uc) {
         break;
       }
       if (d.ops[1].type == ZYDIS_OPERAND_TYPE_REGISTER && d.ops[1].reg.value == ZYDIS_REGISTER_CR8) {
-        if (!cpu.Write(d.ops[0].reg.value, t->irql)) return false;
+        if (!cpu.Write(d.ops[0].reg.value, t->Irql())) return false;
         break;
       }
       if (!EmulateSharedDataRead(cpu, insn, d.ops)) return false;
       break;
     case ZYDIS_MNEMONIC_CLI:
-      t->interruptsEnabled = false;
+      t->SetInterruptsEnabled(false);
       break;
     case ZYDIS_MNEMONIC_STI:
-      t->interruptsEnabled = true;
+      t->SetInterruptsEnabled(true);
       break;
     case ZYDIS_MNEMONIC_INT: {
       const auto vector = d.ops[0].imm.value.u;
@@ -682,7 +682,7 @@ bool IsPrivileged(const Decoded& d) {
 bool PageInPageable(int signal, const siginfo_t* info) {
   if (signal != SIGSEGV || info->si_code != SEGV_ACCERR) return false;
   const nt::ke::KernelThread* t = nt::ke::CurrentThread();
-  if (t && (t->irql >= nt::DISPATCH_LEVEL || (t->userGuard && t->guard == t->userGuard))) return false;
+  if (t && (t->Irql() >= nt::DISPATCH_LEVEL || (t->userGuard && t->guard == t->userGuard))) return false;
   nt::Kernel* kernel = nt::Kernel::CurrentOrNull();
   return kernel && kernel->pageable().PageIn(reinterpret_cast<std::uint64_t>(info->si_addr));
 }
@@ -873,7 +873,7 @@ void OnTrap(int signal, siginfo_t* info, void* context) {
   }
 
   Decoded d = inDriver ? DecodeAt(trappedAt) : Decoded{};
-  if (inDriver && d.available == 0 && t->irql < nt::DISPATCH_LEVEL && kernel->pageable().PageIn(trappedAt)) {
+  if (inDriver && d.available == 0 && t->Irql() < nt::DISPATCH_LEVEL && kernel->pageable().PageIn(trappedAt)) {
     return;  // the code was paged out between the fault and the decode: run it again
   }
   if (signal == SIGSEGV && inDriver && Emulate(cpu, d, t, uc)) {
@@ -945,7 +945,7 @@ void OnTrap(int signal, siginfo_t* info, void* context) {
     Stop(uc, d, t, bc::ATTEMPTED_EXECUTE_OF_NOEXECUTE_MEMORY, address, Readable(address) ? 1 : 0, 0, 0,
          "execution of memory that is not executable (data, the stack, NX pool)");
   }
-  if (t->irql >= nt::DISPATCH_LEVEL) {
+  if (t->Irql() >= nt::DISPATCH_LEVEL) {
     const auto pageable = kernel && pageFault ? kernel->pageable().KindAt(address) : nt::mm::PageableMemory::Kind::kNone;
     const char* what = pageable == nt::mm::PageableMemory::Kind::kCode
                            ? "pageable code (a PAGE section) ran at DISPATCH_LEVEL or above; the verifier's IRQL "
@@ -954,7 +954,7 @@ void OnTrap(int signal, siginfo_t* info, void* context) {
                            ? "paged pool touched at DISPATCH_LEVEL or above; the verifier's IRQL checking had paged "
                              "it out, as Windows may"
                            : "invalid memory access at raised IRQL";
-    Stop(uc, d, t, inDriver ? bc::DRIVER_IRQL_NOT_LESS_OR_EQUAL : bc::IRQL_NOT_LESS_OR_EQUAL, address, t->irql,
+    Stop(uc, d, t, inDriver ? bc::DRIVER_IRQL_NOT_LESS_OR_EQUAL : bc::IRQL_NOT_LESS_OR_EQUAL, address, t->Irql(),
          execute ? 8 : write ? 1 : 0, rip, what);
   }
   const auto rsp = static_cast<std::uint64_t>(uc->uc_mcontext.gregs[REG_RSP]);
@@ -993,7 +993,10 @@ void OnPreempt(int, siginfo_t*, void* context) {
   auto* uc = static_cast<ucontext_t*>(context);
   nt::ke::KernelThread* t = nt::ke::CurrentThread();
   const nt::Kernel* kernel = nt::Kernel::CurrentOrNull();
-  if (!t || !kernel || !t->guard || t->guard == t->userGuard || t->irql >= nt::DISPATCH_LEVEL) return;
+  if (!t || !kernel || !t->guard || t->guard == t->userGuard || t->Irql() >= nt::DISPATCH_LEVEL ||
+      !t->InterruptsEnabled()) {
+    return;  // no clock interrupt reaches code that disabled interrupts
+  }
   if (!kernel->ModuleAt(static_cast<std::uint64_t>(uc->uc_mcontext.gregs[REG_RIP]))) return;
   nt::ke::KernelLock& lock = nt::ke::TheKernelLock();
   if (lock.HeldByCaller()) lock.Yield();
@@ -1004,7 +1007,7 @@ void OnWatchdog(int, siginfo_t*, void* context) {
   (void)EnterSignalHandler();
   auto* uc = static_cast<ucontext_t*>(context);
   nt::ke::KernelThread* t = nt::ke::CurrentThread();
-  if (!t || !t->guard || t->irql < nt::DISPATCH_LEVEL) return;
+  if (!t || !t->guard || t->Irql() < nt::DISPATCH_LEVEL) return;
   const auto rip = static_cast<std::uint64_t>(uc->uc_mcontext.gregs[REG_RIP]);
   const Decoded d = DecodeAt(rip);
   const std::uint64_t p1 = g_watchdogP1.load();

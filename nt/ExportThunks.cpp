@@ -180,7 +180,7 @@ extern "C" [[noreturn]] void NTAPI ntbox_IrqlViolation(std::uint64_t index, std:
   using namespace ntbox::nt;
   const Export& e = Exports()[index];
   const ke::KernelThread* t = ke::CurrentThread();
-  const KIRQL irql = t ? t->irql : 0;
+  const KIRQL irql = t ? t->Irql() : 0;
   const auto routine = reinterpret_cast<ULONG64>(e.address);
   // No destructors run past a bugcheck: the text goes on the stack.
   char detail[160];

@@ -155,7 +155,7 @@ void Kernel::StopThreads() {
 bool Kernel::RunGuarded(FunctionRef<void()> call) {
   if (ke::Stopping()) return false;
   ke::KernelThread* t = ke::CurrentThread();
-  const KIRQL irql = t ? t->irql : PASSIVE_LEVEL;
+  const KIRQL irql = t ? t->Irql() : PASSIVE_LEVEL;
   auto result = cpu::CallGuarded([&]() -> std::uint64_t {
     call();
     return 0;

@@ -206,7 +206,7 @@ bool EnterKernel(SystemCallFrame& f, nt::ke::KernelThread& t) {
 }
 
 void LeaveKernel(SystemCallFrame& f, nt::ke::KernelThread& t) {
-  t.gsIrql = nullptr;
+  t.LeaveProgramGsBlock();
   for (int i = 0; i < 7; ++i) {
     (void)cpu::SafeWrite64(reinterpret_cast<void*>(f.teb + kSwappedFields[i]), f.savedTeb[i]);
   }

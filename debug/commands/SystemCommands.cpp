@@ -54,7 +54,7 @@ void CmdIrql(Session& s, std::string_view, std::string_view) {
                  : "The machine is running (Ctrl-C or kd -b breaks in)\n");
     return;
   }
-  const unsigned irql = stop->thread->irql;
+  const unsigned irql = stop->thread->Irql();
   s.Printf("Debugger saved IRQL for processor 0x{:x} -- {} ({})\n", stop->processor, irql, IrqlName(irql));
 }
 
@@ -69,7 +69,7 @@ void CmdPcr(Session& s, std::string_view, std::string_view) {
   s.Printf("KPCR for Processor {} at {:016x}:\n", stop->processor, pcr);
   s.Print("    Major 1 Minor 1\n");
   s.Printf("\tPrcb:              {:016x}\n", pcr + nt::ke::kpcr::kPrcb);
-  s.Printf("\tIrql:              {:016x}\n", t->irql);
+  s.Printf("\tIrql:              {:016x}\n", t->Irql());
   s.Printf("\tCurrentThread:     {:016x}\n", reinterpret_cast<std::uint64_t>(t->kthread()));
   s.Printf("\tDpcRoutineActive:  {}\n", t->inDpcRoutine ? 1 : 0);
 }
@@ -100,7 +100,7 @@ void CmdThread(Session& s, std::string_view, std::string_view) {
   s.Printf("Owning Process            {:016x}       Image:         {}\n",
            t->process ? reinterpret_cast<std::uint64_t>(t->process->object()) : 0,
            t->process ? t->process->imageName() : std::string("System"));
-  s.Printf("Irql                      {} ({})\n", t->irql, IrqlName(t->irql));
+  s.Printf("Irql                      {} ({})\n", t->Irql(), IrqlName(t->Irql()));
   s.Printf("PreviousMode              {}\n", t->previousMode ? "UserMode" : "KernelMode");
   s.Print("\n");
   CmdStack(s, "k", "");

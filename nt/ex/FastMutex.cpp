@@ -71,16 +71,16 @@ void Release(const MutexWord& m, const void* object, ULONG64 caller) {
 void CheckIrql(bool violated, ULONG64 subcode, const void* object, std::string_view what, ULONG64 caller) {
   if (!violated || !vf::Watches(caller, vf::flags::kIrqlChecking)) return;
   const ke::KernelThread* t = ke::CurrentThread();
-  RaiseBugCheck(bugcheck::DRIVER_VERIFIER_DETECTED_VIOLATION, subcode, t->irql,
+  RaiseBugCheck(bugcheck::DRIVER_VERIFIER_DETECTED_VIOLATION, subcode, t->Irql(),
                 subcode >= 0x39 ? static_cast<ULONG64>(static_cast<std::int64_t>(t->kernelApcDisable))
                                 : reinterpret_cast<ULONG64>(object),
-                subcode >= 0x39 ? reinterpret_cast<ULONG64>(object) : 0, fmt::format("{} (IRQL {})", what, t->irql), caller);
+                subcode >= 0x39 ? reinterpret_cast<ULONG64>(object) : 0, fmt::format("{} (IRQL {})", what, t->Irql()), caller);
 }
 
 ULONG64 Caller(void* returnAddress) { return reinterpret_cast<ULONG64>(returnAddress); }
 
 bool ApcsDisabled(const ke::KernelThread* t) {
-  return t->irql == APC_LEVEL || t->kernelApcDisable < 0 || t->specialApcDisable < 0;
+  return t->Irql() == APC_LEVEL || t->kernelApcDisable < 0 || t->specialApcDisable < 0;
 }
 
 }  // namespace
@@ -97,7 +97,7 @@ void NTAPI ExAcquireFastMutex(FAST_MUTEX* FastMutex) {
   const ULONG64 caller = Caller(__builtin_return_address(0));
   CheckIrql(KeGetCurrentIrql() > APC_LEVEL, 0x33, FastMutex, "ExAcquireFastMutex called above APC_LEVEL", caller);
   ke::KernelThread* t = ke::CurrentThread();
-  const KIRQL old = t->irql;
+  const KIRQL old = t->Irql();
   t->SetIrql(APC_LEVEL);
   Acquire(Fields(FastMutex), FastMutex, caller);
   FastMutex->OldIrql = old;
@@ -107,7 +107,7 @@ BOOLEAN NTAPI ExTryToAcquireFastMutex(FAST_MUTEX* FastMutex) {
   const ULONG64 caller = Caller(__builtin_return_address(0));
   CheckIrql(KeGetCurrentIrql() > APC_LEVEL, 0x33, FastMutex, "ExTryToAcquireFastMutex called above APC_LEVEL", caller);
   ke::KernelThread* t = ke::CurrentThread();
-  const KIRQL old = t->irql;
+  const KIRQL old = t->Irql();
   t->SetIrql(APC_LEVEL);
   if (!TryAcquire(Fields(FastMutex))) {
     t->SetIrql(old);

@@ -62,9 +62,9 @@ ResourceState& StateOf(ERESOURCE* r, ULONG64 caller) {
 // while they are held; 0xC4 with the subcode, IRQL, APC disable count and the lock.
 void CheckApcsDisabledFor(ULONG64 subcode, const void* lock, std::string_view what, ULONG64 caller) {
   const ke::KernelThread* t = ke::CurrentThread();
-  if (t->irql >= APC_LEVEL || t->kernelApcDisable < 0 || t->specialApcDisable < 0) return;
+  if (t->Irql() >= APC_LEVEL || t->kernelApcDisable < 0 || t->specialApcDisable < 0) return;
   if (!vf::Watches(caller, vf::flags::kIrqlChecking)) return;
-  RaiseBugCheck(bugcheck::DRIVER_VERIFIER_DETECTED_VIOLATION, subcode, t->irql,
+  RaiseBugCheck(bugcheck::DRIVER_VERIFIER_DETECTED_VIOLATION, subcode, t->Irql(),
                 static_cast<ULONG64>(static_cast<std::int64_t>(t->kernelApcDisable)), Address(lock), what, caller);
 }
 

@@ -26,8 +26,8 @@ bool Within(const void* p, std::uint64_t begin, std::uint64_t end) {
 // Windows' check after every work item: the routine must come back at PASSIVE_LEVEL.
 void CheckReturnIrql(const void* routine, const void* item) {
   const ke::KernelThread* t = ke::CurrentThread();
-  if (t->irql == PASSIVE_LEVEL) return;
-  RaiseBugCheck(WORKER_THREAD_RETURNED_AT_BAD_IRQL, reinterpret_cast<ULONG64>(routine), t->irql,
+  if (t->Irql() == PASSIVE_LEVEL) return;
+  RaiseBugCheck(WORKER_THREAD_RETURNED_AT_BAD_IRQL, reinterpret_cast<ULONG64>(routine), t->Irql(),
                 reinterpret_cast<ULONG64>(item), reinterpret_cast<ULONG64>(item),
                 "a work item routine returned at an IRQL above PASSIVE_LEVEL", reinterpret_cast<ULONG64>(routine));
 }

@@ -153,7 +153,7 @@ KSPIN_LOCK g_cancelSpinLock = 0;  // IoAcquireCancelSpinLock
 // and no spin lock acquired in it still held.
 void CheckDispatchReturn(DEVICE_OBJECT* device, PDRIVER_DISPATCH dispatch, KIRQL before, std::uint32_t held) {
   const auto routine = reinterpret_cast<ULONG64>(dispatch);
-  const KIRQL after = ke::CurrentThread()->irql;
+  const KIRQL after = ke::CurrentThread()->Irql();
   if (after != before && vf::Watches(routine, vf::flags::kIoVerification)) {
     RaiseBugCheck(bugcheck::DRIVER_VERIFIER_IOMANAGER_VIOLATION, 0x05, reinterpret_cast<ULONG64>(device), before, after,
                   fmt::format("the dispatch routine {} returned at IRQL {}; it was called at IRQL {}", Symbolize(routine),
@@ -322,11 +322,11 @@ NTSTATUS NTAPI IofCallDriver(DEVICE_OBJECT* DeviceObject, IRP* Irp) {
   sl->DeviceObject = DeviceObject;
   const PDRIVER_DISPATCH dispatch = DeviceObject->DriverObject->MajorFunction[sl->MajorFunction];
   ke::KernelThread* t = ke::CurrentThread();
-  const KIRQL irql = t->irql;
+  const KIRQL irql = t->Irql();
   const std::uint32_t held = t->spinLocksHeld;
   const std::uint64_t completions = g_completions.load(std::memory_order_relaxed);
   const NTSTATUS status = cpu::CallDriver(dispatch, DeviceObject, Irp);
-  if (t->irql != irql || t->spinLocksHeld != held) CheckDispatchReturn(DeviceObject, dispatch, irql, held);
+  if (t->Irql() != irql || t->spinLocksHeld != held) CheckDispatchReturn(DeviceObject, dispatch, irql, held);
   // STATUS_PENDING for an IRP the routine still holds (not passed down, not completed) must come
   // with IoMarkIrpPending on its stack location.
   if (status == STATUS_PENDING && g_completions.load(std::memory_order_relaxed) == completions &&

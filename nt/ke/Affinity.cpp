@@ -216,17 +216,17 @@ LOGICAL NTAPI KeSignalCallDpcSynchronize(PVOID SystemArgument2) {
 ULONG_PTR NTAPI KeIpiGenericCall(PKIPI_BROADCAST_WORKER BroadcastFunction, ULONG_PTR Context) {
   ke::KernelThread* t = ke::CurrentThread();
   const std::uint32_t home = t->processor;
-  const KIRQL irql = t->irql;
-  const bool interrupts = t->interruptsEnabled;
+  const KIRQL irql = t->Irql();
+  const bool interrupts = t->InterruptsEnabled();
   ULONG_PTR result = 0;
   for (std::uint32_t i = 0; i < Kernel::Current().processors().count(); ++i) {
     t->SetProcessor(i);
     t->SetIrql(IPI_LEVEL);
-    t->interruptsEnabled = false;
+    t->SetInterruptsEnabled(false);
     const ULONG_PTR value = cpu::CallDriver(BroadcastFunction, Context);
     if (i == home) result = value;
   }
-  t->interruptsEnabled = interrupts;
+  t->SetInterruptsEnabled(interrupts);
   t->SetIrql(irql);
   t->SetProcessor(home);
   return result;

@@ -102,7 +102,7 @@ BugCheck MakeBugCheck(ULONG code, ULONG64 p1, ULONG64 p2, ULONG64 p3, ULONG64 p4
   record.parameters = {p1, p2, p3, p4};
   record.address = caller;
   if (const ke::KernelThread* t = ke::CurrentThread()) {
-    record.irql = t->irql;
+    record.irql = t->Irql();
     record.processor = t->processor;
     record.threadId = t->id;
   }

@@ -53,12 +53,12 @@ namespace {
 
 KIRQL NTAPI KeGetCurrentIrql() {
   const ke::KernelThread* t = ke::CurrentThread();
-  return t ? t->irql : PASSIVE_LEVEL;
+  return t ? t->Irql() : PASSIVE_LEVEL;
 }
 
 KIRQL NTAPI KfRaiseIrql(KIRQL NewIrql) {
   ke::KernelThread* t = ke::CurrentThread();
-  const KIRQL old = t->irql;
+  const KIRQL old = t->Irql();
   const auto caller = reinterpret_cast<ULONG64>(__builtin_return_address(0));
   if (auto v = ke::CheckIrqlChange(ke::IrqlChange::kRaise, old, NewIrql, t->inDpcRoutine,
                                    [caller] { return vf::Watches(caller, vf::flags::kIrqlChecking); }, true)) {
@@ -70,7 +70,7 @@ KIRQL NTAPI KfRaiseIrql(KIRQL NewIrql) {
 
 KIRQL NTAPI KeRaiseIrqlToDpcLevel() {
   ke::KernelThread* t = ke::CurrentThread();
-  const KIRQL old = t->irql;
+  const KIRQL old = t->Irql();
   if (old > DISPATCH_LEVEL) {
     RaiseBugCheck(bugcheck::IRQL_NOT_GREATER_OR_EQUAL, old, DISPATCH_LEVEL, 0, 0,
                   "KeRaiseIrqlToDpcLevel above DISPATCH_LEVEL",
@@ -83,7 +83,7 @@ KIRQL NTAPI KeRaiseIrqlToDpcLevel() {
 void NTAPI KeLowerIrql(KIRQL NewIrql) {
   ke::KernelThread* t = ke::CurrentThread();
   const auto caller = reinterpret_cast<ULONG64>(__builtin_return_address(0));
-  if (auto v = ke::CheckIrqlChange(ke::IrqlChange::kLower, t->irql, NewIrql, t->inDpcRoutine,
+  if (auto v = ke::CheckIrqlChange(ke::IrqlChange::kLower, t->Irql(), NewIrql, t->inDpcRoutine,
                                    [caller] { return vf::Watches(caller, vf::flags::kIrqlChecking); }, true)) {
     Raise(*v, caller);
   }

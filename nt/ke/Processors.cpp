@@ -176,8 +176,8 @@ void Processors::RunDpc(KDPC* dpc) {
   (void)Kernel::Current().RunGuarded([&] {
     cpu::CallDriver(routine, dpc, context, a1, a2);
     CheckReturnWithoutSpinLock(held, reinterpret_cast<ULONG64>(routine), "the DPC routine");
-    if (t.irql != DISPATCH_LEVEL) {
-      RaiseBugCheck(bugcheck::IRQL_NOT_GREATER_OR_EQUAL, reinterpret_cast<ULONG64>(routine), t.irql,
+    if (t.Irql() != DISPATCH_LEVEL) {
+      RaiseBugCheck(bugcheck::IRQL_NOT_GREATER_OR_EQUAL, reinterpret_cast<ULONG64>(routine), t.Irql(),
                     reinterpret_cast<ULONG64>(routine), reinterpret_cast<ULONG64>(dpc),
                     "a DPC routine returned at an IRQL other than DISPATCH_LEVEL", reinterpret_cast<ULONG64>(routine));
     }

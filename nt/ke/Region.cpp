@@ -51,12 +51,12 @@ void NTAPI KeLeaveGuardedRegion() {
 
 BOOLEAN NTAPI KeAreApcsDisabled() {
   const ke::KernelThread* t = ke::CurrentThread();
-  return (t->kernelApcDisable || t->specialApcDisable || t->irql >= APC_LEVEL) ? TRUE : FALSE;
+  return (t->kernelApcDisable || t->specialApcDisable || t->Irql() >= APC_LEVEL) ? TRUE : FALSE;
 }
 
 BOOLEAN NTAPI KeAreAllApcsDisabled() {
   const ke::KernelThread* t = ke::CurrentThread();
-  return (t->specialApcDisable || t->irql >= APC_LEVEL) ? TRUE : FALSE;
+  return (t->specialApcDisable || t->Irql() >= APC_LEVEL) ? TRUE : FALSE;
 }
 
 }  // namespace ntbox::nt

@@ -140,7 +140,7 @@ void CheckIrql(bool violated, ULONG64 subcode, KSPIN_LOCK* lock, std::string_vie
 KIRQL RaiseAndAcquire(KSPIN_LOCK* lock, ULONG64 caller) {
   CheckIrql(KeGetCurrentIrql() > DISPATCH_LEVEL, 0x42, lock, "KeAcquireSpinLock called above DISPATCH_LEVEL", caller);
   ke::KernelThread* t = ke::CurrentThread();
-  const KIRQL old = t->irql;
+  const KIRQL old = t->Irql();
   if (old < DISPATCH_LEVEL) t->SetIrql(DISPATCH_LEVEL);
   ke::AcquireSpinLock(lock, caller);
   return old;
@@ -151,8 +151,8 @@ void ReleaseAndLower(KSPIN_LOCK* lock, KIRQL newIrql, ULONG64 caller) {
             caller);
   ke::ReleaseSpinLock(lock, caller);
   ke::KernelThread* t = ke::CurrentThread();
-  if (newIrql > t->irql) {
-    RaiseBugCheck(bugcheck::IRQL_NOT_LESS_OR_EQUAL, 0, t->irql, newIrql, 0,
+  if (newIrql > t->Irql()) {
+    RaiseBugCheck(bugcheck::IRQL_NOT_LESS_OR_EQUAL, 0, t->Irql(), newIrql, 0,
                   "KeReleaseSpinLock to an IRQL above the current one", caller);
   }
   t->SetIrql(newIrql);

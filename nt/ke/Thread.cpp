@@ -4,6 +4,7 @@
 #include "nt/ps/ThreadTable.h"
 
 #include "cpu/HostState.h"
+#include "cpu/SafeCopy.h"
 #include "cpu/UserMode.h"
 
 #include "nt/ke/KeExports.h"
@@ -59,10 +60,21 @@ void* CreateThreadObject() {
 }
 
 void KernelThread::SetIrql(KIRQL value) {
-  if (value >= DISPATCH_LEVEL && irql < DISPATCH_LEVEL) mm::TrimPageableMemory();
-  irql = value;
+  if (value >= DISPATCH_LEVEL && Irql() < DISPATCH_LEVEL) mm::TrimPageableMemory();
   kpcr_[kpcr::kIrql] = value;
   if (gsIrql) *gsIrql = value;
+}
+
+void KernelThread::SetInterruptsEnabled(bool enabled) {
+  kpcr_[kpcr::kInterruptsDisabled] = enabled ? 0 : 1;
+  if (gsIrql) gsIrql[kpcr::kInterruptsDisabled - kpcr::kIrql] = enabled ? 0 : 1;
+}
+
+void KernelThread::LeaveProgramGsBlock() {
+  if (!gsIrql) return;
+  // The TEB is the program's memory: read without faulting.
+  (void)cpu::SafeCopy(kpcr_ + kpcr::kIrql, gsIrql, kpcr::kInterruptsDisabled - kpcr::kIrql + 1);
+  gsIrql = nullptr;
 }
 
 void KernelThread::SetProcessor(std::uint32_t number) {

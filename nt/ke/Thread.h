@@ -23,6 +23,9 @@ namespace kpcr {
 constexpr std::uint32_t kSelf = 0x18;
 constexpr std::uint32_t kCurrentPrcb = 0x20;
 constexpr std::uint32_t kIrql = 0x50;
+// ntbox's own: 1 while the thread's code has interrupts disabled (cli; sti clears it), in a byte
+// Windows leaves unused (Unused0), so rewritten cli/sti store to it with a single instruction.
+constexpr std::uint32_t kInterruptsDisabled = 0x54;
 constexpr std::uint32_t kMajorVersion = 0x60;
 constexpr std::uint32_t kMinorVersion = 0x62;
 constexpr std::uint32_t kPrcb = 0x180;
@@ -40,8 +43,14 @@ constexpr UCHAR kThreadObjectType = 6;
 
 class KernelThread {
  public:
-  KIRQL irql = PASSIVE_LEVEL;
-  bool interruptsEnabled = true;
+  // The IRQL is the GS block's byte (gs:[0x50], what CR8 holds on real hardware): driver code
+  // rewritten at load reads and writes it there directly, so it is the one source of truth.
+  KIRQL Irql() const { return gsIrql ? *gsIrql : kpcr_[kpcr::kIrql]; }
+  // The interrupt flag, likewise (cli/sti).
+  bool InterruptsEnabled() const {
+    return (gsIrql ? gsIrql[kpcr::kInterruptsDisabled - kpcr::kIrql] : kpcr_[kpcr::kInterruptsDisabled]) == 0;
+  }
+  void SetInterruptsEnabled(bool enabled);
   std::uint32_t processor = 0;
   std::uint64_t id = 0;
   // The process the thread runs for (nullptr: System) and the mode its request came from
@@ -96,9 +105,11 @@ class KernelThread {
   // DPC routines this thread has started: the DPC watchdog times each one (ke/Watchdog.h).
   std::atomic<std::uint32_t> dpcsStarted{0};
 
-  // A program thread's GS block (its TEB, which is its KPCR while it is in the kernel: see
-  // user/README.md), or nullptr; SetIrql keeps that block's IRQL byte current while it is.
+  // While a program's thread is in the kernel, the IRQL byte of its GS block (its TEB, which is its
+  // KPCR then: see user/README.md), else nullptr (the KPCR's byte is the thread's IRQL). The
+  // system-call entry copies the KPCR's byte in and LeaveProgramGsBlock copies it back.
   std::uint8_t* gsIrql = nullptr;
+  void LeaveProgramGsBlock();
 
   // KeSetSystemAffinityThread(Ex): the system affinity set (0: none, the thread runs on its own
   // processor) and the processor it goes back to at KeRevertToUserAffinityThread.
@@ -106,6 +117,8 @@ class KernelThread {
   std::uint32_t userProcessor = 0;
 
   std::uint8_t* kpcr() const { return kpcr_; }
+  // Where the KPCR pointer is kept, for a reader on another thread that must not fault.
+  std::uint8_t* const* kpcrSlot() const { return &kpcr_; }
   std::uint8_t* kthread() const { return kthread_; }
   void SetIrql(KIRQL value);
   // Moves the thread to another virtual processor: its number, and the KPCR's that drivers read.

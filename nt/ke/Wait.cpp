@@ -87,9 +87,9 @@ std::int64_t DeadlineOf(const LARGE_INTEGER* timeout) { return timeout ? ke::Due
 void CheckWaitIrql(const void* object, const LARGE_INTEGER* timeout, ULONG64 caller) {
   const ke::KernelThread* t = ke::CurrentThread();
   const bool blocking = !timeout || timeout->QuadPart != 0;
-  if (t->irql > DISPATCH_LEVEL || (blocking && t->irql >= DISPATCH_LEVEL)) {
+  if (t->Irql() > DISPATCH_LEVEL || (blocking && t->Irql() >= DISPATCH_LEVEL)) {
     // A thread at DISPATCH_LEVEL cannot be switched out: only a zero-timeout poll is allowed.
-    RaiseBugCheck(bugcheck::IRQL_NOT_LESS_OR_EQUAL, reinterpret_cast<ULONG64>(object), t->irql, 0, caller,
+    RaiseBugCheck(bugcheck::IRQL_NOT_LESS_OR_EQUAL, reinterpret_cast<ULONG64>(object), t->Irql(), 0, caller,
                   blocking ? "a wait that can block, at DISPATCH_LEVEL or above" : "a wait above DISPATCH_LEVEL",
                   caller);
   }
@@ -186,8 +186,8 @@ NTSTATUS NTAPI ZwWaitForSingleObject(HANDLE Handle, BOOLEAN Alertable, LARGE_INT
 
 NTSTATUS NTAPI KeDelayExecutionThread(KPROCESSOR_MODE, BOOLEAN, LARGE_INTEGER* Interval) {
   const auto caller = reinterpret_cast<ULONG64>(__builtin_return_address(0));
-  if (ke::CurrentThread()->irql > APC_LEVEL) {
-    RaiseBugCheck(bugcheck::IRQL_NOT_LESS_OR_EQUAL, 0, ke::CurrentThread()->irql, 0, caller,
+  if (ke::CurrentThread()->Irql() > APC_LEVEL) {
+    RaiseBugCheck(bugcheck::IRQL_NOT_LESS_OR_EQUAL, 0, ke::CurrentThread()->Irql(), 0, caller,
                   "KeDelayExecutionThread above APC_LEVEL", caller);
   }
   const std::int64_t deadline = DeadlineOf(Interval);

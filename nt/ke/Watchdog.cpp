@@ -21,7 +21,12 @@ struct Sample {
 };
 
 bool Read(const KernelThread& t, Sample& s) {
-  return cpu::SafeCopy(&s.irql, &t.irql, sizeof s.irql) && cpu::SafeCopy(&s.inDpc, &t.inDpcRoutine, sizeof s.inDpc) &&
+  // KernelThread::Irql, read without faulting: the GS block's byte.
+  std::uint8_t* gsIrql = nullptr;
+  std::uint8_t* kpcr = nullptr;
+  if (!cpu::SafeCopy(&gsIrql, &t.gsIrql, sizeof gsIrql) || !cpu::SafeCopy(&kpcr, t.kpcrSlot(), sizeof kpcr)) return false;
+  const std::uint8_t* irql = gsIrql ? gsIrql : kpcr + kpcr::kIrql;
+  return cpu::SafeCopy(&s.irql, irql, sizeof s.irql) && cpu::SafeCopy(&s.inDpc, &t.inDpcRoutine, sizeof s.inDpc) &&
          cpu::SafeCopy(&s.dpcs, &t.dpcsStarted, sizeof s.dpcs);
 }
 

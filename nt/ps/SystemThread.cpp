@@ -65,8 +65,8 @@ void* SystemThreads::Create(PKSTART_ROUTINE routine, PVOID context, std::uint64_
     if (sigsetjmp(exit, 0) == 0) {
       (void)Kernel::Current().RunGuarded([&] {
         cpu::CallDriver(routine, context);
-        if (t.irql != PASSIVE_LEVEL) {
-          RaiseBugCheck(bugcheck::IRQL_NOT_LESS_OR_EQUAL, reinterpret_cast<ULONG64>(routine), t.irql, 0,
+        if (t.Irql() != PASSIVE_LEVEL) {
+          RaiseBugCheck(bugcheck::IRQL_NOT_LESS_OR_EQUAL, reinterpret_cast<ULONG64>(routine), t.Irql(), 0,
                         reinterpret_cast<ULONG64>(routine), "a system thread's routine returned above PASSIVE_LEVEL",
                         reinterpret_cast<ULONG64>(routine));
         }

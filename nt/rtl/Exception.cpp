@@ -489,7 +489,7 @@ using TerminationHandler = void(NTAPI*)(BOOLEAN, ULONG64);
   std::copy(std::begin(regs), std::end(regs), b.registers.begin());
   b.hasContext = true;
   if (t) {
-    b.irql = t->irql;
+    b.irql = t->Irql();
     b.processor = t->processor;
     b.threadId = t->id;
   }
