@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include "cpu/Trap.h"
+
 namespace ntbox::cpu {
 namespace {
 
@@ -268,6 +270,73 @@ class Analysis {
   }
 
  public:
+  // Whether the status flags may be read after rva before all six are written again: along the
+  // code that follows (direct jumps followed), up to 32 instructions. A call or a return ends them
+  // (no routine takes or returns flags); a conditional branch, an indirect jump, or code not
+  // decoded keeps them.
+  bool FlagsLiveAt(std::uint32_t rva) const {
+    constexpr ZydisAccessedFlagsMask kStatus = ZYDIS_CPUFLAG_CF | ZYDIS_CPUFLAG_PF | ZYDIS_CPUFLAG_AF |
+                                               ZYDIS_CPUFLAG_ZF | ZYDIS_CPUFLAG_SF | ZYDIS_CPUFLAG_OF;
+    ZydisAccessedFlagsMask written = 0;
+    for (int n = 0; n < 32; ++n) {
+      Insn d;
+      if (!Decoded(rva) || !Decode(rva, d)) return true;
+      if (const ZydisAccessedFlags* f = d.insn.cpu_flags) {
+        if (f->tested & kStatus & ~written) return true;
+        written |= (f->modified | f->set_0 | f->set_1 | f->undefined) & kStatus;
+        if (written == kStatus) return false;
+      }
+      const auto c = d.insn.meta.category;
+      if (c == ZYDIS_CATEGORY_CALL || c == ZYDIS_CATEGORY_RET) return false;
+      if (c == ZYDIS_CATEGORY_UNCOND_BR && d.ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE && d.ops[0].imm.is_relative) {
+        rva = static_cast<std::uint32_t>(rva + d.insn.length + d.ops[0].imm.value.s);
+        continue;
+      }
+      if (c == ZYDIS_CATEGORY_COND_BR || c == ZYDIS_CATEGORY_UNCOND_BR || d.insn.mnemonic == ZYDIS_MNEMONIC_INT3 ||
+          d.insn.mnemonic == ZYDIS_MNEMONIC_UD2) {
+        return true;
+      }
+      rva += d.insn.length;
+    }
+    return true;
+  }
+
+  // Padding between functions: runs of a code section's bytes that no code reaches and that are
+  // int3 or whole nops (what compilers and linkers align functions with), no relocation or branch
+  // target among them. A jump table inside .text is neither.
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> PaddingRuns() const {
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> runs;
+    auto free = [&](std::uint32_t rva) {
+      return rva < view_.size() && owner_[rva] == kNone && !target_[rva] && !relocated_[rva];
+    };
+    for (const auto& [start, end] : code_) {
+      std::uint32_t rva = start, runStart = start;
+      const std::uint32_t stop = std::min<std::uint32_t>(end, static_cast<std::uint32_t>(view_.size()));
+      auto close = [&] {
+        if (rva - runStart >= kJumpLength) runs.emplace_back(runStart, rva);
+      };
+      while (rva < stop) {
+        std::uint32_t length = 0;
+        if (free(rva) && view_[rva] == 0xCC) {
+          length = 1;
+        } else if (Insn d; free(rva) && Decode(rva, d) && d.insn.mnemonic == ZYDIS_MNEMONIC_NOP && rva + d.insn.length <= stop) {
+          length = d.insn.length;
+          for (std::uint32_t i = 1; i < length; ++i) {
+            if (!free(rva + i)) length = 0;
+          }
+        }
+        if (length == 0) {
+          close();
+          runStart = ++rva;
+          continue;
+        }
+        rva += length;
+      }
+      close();
+    }
+    return runs;
+  }
+
   // Functions whose handler is not understood: no site in them is rewritten.
   bool InUnknownHandlerFunction(std::uint32_t rva) const {
     return std::any_of(unknownHandlers_.begin(), unknownHandlers_.end(),
@@ -364,6 +433,35 @@ bool IsCr8Read(const Insn& d) {
          d.ops[1].reg.value == ZYDIS_REGISTER_CR8 && d.ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER;
 }
 
+enum class SiteKind { kNone, kCr8Read, kCr8Write, kCli, kSti };
+
+SiteKind SiteOf(const Insn& d) {
+  if (IsCr8Read(d)) return SiteKind::kCr8Read;
+  if (d.insn.mnemonic == ZYDIS_MNEMONIC_MOV && d.ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+      d.ops[0].reg.value == ZYDIS_REGISTER_CR8 && d.ops[1].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+      d.ops[1].reg.value >= ZYDIS_REGISTER_RAX && d.ops[1].reg.value <= ZYDIS_REGISTER_R15 &&
+      d.ops[1].reg.value != ZYDIS_REGISTER_RSP) {
+    return SiteKind::kCr8Write;
+  }
+  if (d.insn.mnemonic == ZYDIS_MNEMONIC_CLI) return SiteKind::kCli;
+  if (d.insn.mnemonic == ZYDIS_MNEMONIC_STI) return SiteKind::kSti;
+  return SiteKind::kNone;
+}
+
+SiteCount& CountOf(RewriteStats& stats, SiteKind kind) {
+  switch (kind) {
+    case SiteKind::kCr8Write: return stats.cr8Writes;
+    case SiteKind::kCli:
+    case SiteKind::kSti: return stats.interruptFlag;
+    default: return stats.cr8Reads;
+  }
+}
+
+// A general register's number in instruction encodings (rax 0 ... r15 15).
+unsigned RegisterNumber(ZydisRegister r) {
+  return static_cast<unsigned>(ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LONG_64, r) - ZYDIS_REGISTER_RAX);
+}
+
 constexpr std::uint64_t kSharedDataAddress = 0xFFFFF78000000000ull;
 
 // Where in the instruction a 64-bit KUSER_SHARED_DATA address sits: movabs reg, imm64 (what gcc
@@ -392,8 +490,9 @@ bool EndsPath(const Insn& d) {
 // trampoline's), no branch that cannot reach back (loop, jrcxz: 8-bit only), nothing that reads rip
 // but through a memory operand.
 bool Movable(const Insn& d) {
+  if (SiteOf(d) != SiteKind::kNone) return true;  // replaced
   const auto c = d.insn.meta.category;
-  if (c == ZYDIS_CATEGORY_CALL || c == ZYDIS_CATEGORY_SYSCALL || c == ZYDIS_CATEGORY_SYSTEM) return IsCr8Read(d);
+  if (c == ZYDIS_CATEGORY_CALL || c == ZYDIS_CATEGORY_SYSCALL || c == ZYDIS_CATEGORY_SYSTEM) return false;
   switch (d.insn.mnemonic) {
     case ZYDIS_MNEMONIC_LOOP:
     case ZYDIS_MNEMONIC_LOOPE:
@@ -424,14 +523,88 @@ bool Movable(const Insn& d) {
   return true;
 }
 
+void EmitImm32(std::vector<std::uint8_t>& out, std::uint32_t value) {
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<std::uint8_t>(value >> (8 * i)));
+}
+
 // `movzx r32, byte ptr gs:[irql]` for `mov r64, cr8`: the same register, the IRQL zero-extended.
 void EmitIrqlLoad(std::vector<std::uint8_t>& out, ZydisRegister destination, std::uint32_t irql) {
-  const auto full = ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LONG_64, destination);
-  const unsigned n = static_cast<unsigned>(full - ZYDIS_REGISTER_RAX);
+  const unsigned n = RegisterNumber(destination);
   out.push_back(0x65);  // gs
   if (n >= 8) out.push_back(0x44);  // REX.R
   out.insert(out.end(), {0x0F, 0xB6, static_cast<std::uint8_t>(0x04 | ((n & 7) << 3)), 0x25});
   for (int i = 0; i < 4; ++i) out.push_back(static_cast<std::uint8_t>(irql >> (8 * i)));
+}
+
+// `mov byte ptr gs:[flag], 1` for cli, 0 for sti.
+void EmitInterruptFlag(std::vector<std::uint8_t>& out, bool disable, std::uint32_t flag) {
+  out.insert(out.end(), {0x65, 0xC6, 0x04, 0x25});
+  EmitImm32(out, flag);
+  out.push_back(disable ? 1 : 0);
+}
+
+// `mov cr8, rN`: the store to gs:[irql] when the IRQL stays below DISPATCH_LEVEL or at or above it;
+// a crossing calls the helper through the trailer's slot for rN (rsp as at the original
+// instruction, so its return address stands for the instruction after it); a value above 15 runs
+// the original instruction, which traps (#GP) as unrewritten. Flags saved around the compares when
+// live. here: the RVA out's end is at; slot: the RVA of rN's slot.
+void EmitIrqlStore(std::vector<std::uint8_t>& out, unsigned n, bool flagsLive, std::uint32_t irql,
+                   std::uint64_t here, std::uint64_t slot) {
+  const std::size_t start = out.size();
+  auto compareValue = [&](std::uint8_t imm) {  // cmp rN, imm8
+    out.insert(out.end(), {static_cast<std::uint8_t>(n >= 8 ? 0x49 : 0x48), 0x83,
+                           static_cast<std::uint8_t>(0xF8 | (n & 7)), imm});
+  };
+  auto compareCurrent = [&] {  // cmp byte ptr gs:[irql], DISPATCH_LEVEL
+    out.insert(out.end(), {0x65, 0x80, 0x3C, 0x25});
+    EmitImm32(out, irql);
+    out.push_back(2);
+  };
+  auto store = [&] {  // mov byte ptr gs:[irql], rN's low byte
+    out.push_back(0x65);
+    if (n >= 8) out.push_back(0x44);
+    else if (n >= 4) out.push_back(0x40);  // spl, bpl, sil, dil
+    out.insert(out.end(), {0x88, static_cast<std::uint8_t>(0x04 | ((n & 7) << 3)), 0x25});
+    EmitImm32(out, irql);
+  };
+  auto popFlags = [&] {
+    if (flagsLive) out.push_back(0x9D);
+  };
+  auto jump8 = [&](std::uint8_t opcode) {
+    out.insert(out.end(), {opcode, 0});
+    return out.size() - 1;
+  };
+  auto bind = [&](std::size_t displacement) {
+    out[displacement] = static_cast<std::uint8_t>(out.size() - (displacement + 1));
+  };
+  if (flagsLive) out.push_back(0x9C);  // pushfq
+  compareValue(2);
+  const std::size_t toHigh = jump8(0x73);  // jae
+  compareCurrent();
+  const std::size_t toSlowFromHigh = jump8(0x73);  // jae: from DISPATCH_LEVEL or above to below
+  store();
+  popFlags();
+  const std::size_t done1 = jump8(0xEB);
+  bind(toHigh);
+  compareValue(15);
+  const std::size_t toFault = jump8(0x77);  // ja: reserved bits
+  compareCurrent();
+  const std::size_t toSlowFromLow = jump8(0x72);  // jb: from below DISPATCH_LEVEL to it or above
+  store();
+  popFlags();
+  const std::size_t done2 = jump8(0xEB);
+  bind(toFault);
+  popFlags();
+  out.insert(out.end(), {static_cast<std::uint8_t>(n >= 8 ? 0x45 : 0x44), 0x0F, 0x22,
+                         static_cast<std::uint8_t>(0xC0 | (n & 7))});  // mov cr8, rN
+  const std::size_t done3 = jump8(0xEB);
+  bind(toSlowFromHigh);
+  bind(toSlowFromLow);
+  popFlags();
+  out.insert(out.end(), {0xFF, 0x15});  // call [rip+slot]
+  const std::uint64_t next = here + (out.size() - start) + 4;
+  EmitImm32(out, static_cast<std::uint32_t>(static_cast<std::int32_t>(static_cast<std::int64_t>(slot - next))));
+  for (const std::size_t d : {done1, done2, done3}) bind(d);
 }
 
 void EmitRel32(std::vector<std::uint8_t>& out, std::vector<std::uint8_t> opcode, std::uint64_t from, std::uint64_t to) {
@@ -443,15 +616,18 @@ void EmitRel32(std::vector<std::uint8_t>& out, std::vector<std::uint8_t> opcode,
 
 }  // namespace
 
-ImageRewrite ImageRewrite::Plan(const pe::PeImage& image, std::uint32_t kpcrIrql, std::uint64_t sharedData) {
+ImageRewrite ImageRewrite::Plan(const pe::PeImage& image, GsBytes gs, std::uint64_t sharedData) {
   ImageRewrite plan;
-  plan.kpcrIrql_ = kpcrIrql;
+  plan.gs_ = gs;
   plan.sharedData_ = sharedData;
   plan.trailerRva_ = (image.sizeOfImage() + kPage - 1) & ~(kPage - 1);
   if (image.sizeOfImage() > kMaxAnalysedImage) return plan;
   Analysis a(image, Layout(image));
   a.Run();
   const auto& view = a.view();
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> padding = a.PaddingRuns();  // [next free, end)
+  std::vector<std::uint8_t>& out = plan.trailer_;
+  out.assign(kSlotsSize, 0);
   std::uint32_t claimedUntil = 0;  // windows do not overlap
   for (const std::uint32_t site : a.Instructions()) {
     Insn first;
@@ -469,41 +645,29 @@ ImageRewrite ImageRewrite::Plan(const pe::PeImage& image, std::uint32_t kpcrIrql
       }
       continue;
     }
-    if (!IsCr8Read(first)) continue;
-    ++plan.stats_.sites;
+    const SiteKind kind = SiteOf(first);
+    if (kind == SiteKind::kNone) continue;
+    SiteCount& count = CountOf(plan.stats_, kind);
+    ++count.sites;
+    if (site < claimedUntil) continue;  // rewritten in an earlier site's window
     if (!a.Strong(site)) {
-      ++plan.stats_.unreached;
+      ++count.unreached;
       continue;
     }
     if (!a.SafeAt(site) || a.InUnknownHandlerFunction(site)) {
-      ++plan.stats_.unsafeFunction;
-      continue;
-    }
-    if (site < claimedUntil) {
-      ++plan.stats_.branchTarget;
+      ++count.unsafeFunction;
       continue;
     }
     // The window: the site and the instructions after it, until 5 bytes.
     std::vector<std::pair<std::uint32_t, Insn>> window;
     std::uint32_t at = site;
-    bool ok = true, ended = false;
+    bool ended = false;
     while (at - site < kJumpLength) {
       Insn d;
-      if (!a.Decoded(at) || !a.Strong(at) || !a.Decode(at, d) || !a.SafeAt(at)) {
-        ok = false;
-        break;
-      }
-      if (at != site && a.IsTarget(at)) {
-        ok = false;
-        break;
-      }
-      for (std::uint32_t b = 0; b < d.insn.length; ++b) {
-        if (a.Relocated(at + b)) ok = false;
-      }
-      if (!ok || !Movable(d)) {
-        ok = false;
-        break;
-      }
+      if (!a.Decoded(at) || !a.Strong(at) || !a.Decode(at, d) || !a.SafeAt(at) || (at != site && a.IsTarget(at))) break;
+      bool relocated = false;
+      for (std::uint32_t b = 0; b < d.insn.length; ++b) relocated |= a.Relocated(at + b);
+      if (relocated || !Movable(d)) break;
       window.emplace_back(at, d);
       at += d.insn.length;
       if (EndsPath(d)) {
@@ -511,12 +675,21 @@ ImageRewrite ImageRewrite::Plan(const pe::PeImage& image, std::uint32_t kpcrIrql
         break;
       }
     }
-    if (!ok) {
-      ++(window.empty() || a.IsTarget(at) ? plan.stats_.branchTarget : plan.stats_.shortWindow);
-      continue;
+    // Under 5 bytes: a short jump (2 bytes) to padding in reach, which jumps on.
+    std::uint32_t pad = 0;
+    if (!window.empty() && at - site < kJumpLength && at - site >= 2) {
+      const std::int64_t from = std::int64_t{site} + 2;
+      for (auto& [next, end] : padding) {
+        const std::int64_t offset = std::int64_t{next} - from;
+        if (end - next >= kJumpLength && offset >= -128 && offset <= 127 && (next + kJumpLength <= site || next >= at)) {
+          pad = next;
+          next += kJumpLength;
+          break;
+        }
+      }
     }
-    if (at - site < kJumpLength) {
-      ++plan.stats_.shortWindow;
+    if (window.empty() || (at - site < kJumpLength && !pad)) {
+      ++(window.empty() || a.IsTarget(at) ? count.branchTarget : count.shortWindow);
       continue;
     }
     // The trampoline, at its RVA in the trailer.
@@ -524,15 +697,27 @@ ImageRewrite ImageRewrite::Plan(const pe::PeImage& image, std::uint32_t kpcrIrql
     w.rva = site;
     w.length = static_cast<std::uint8_t>(at - site);
     w.original.assign(view.begin() + site, view.begin() + at);
-    w.trampoline = static_cast<std::uint32_t>(plan.trailer_.size());
-    std::vector<std::uint8_t>& out = plan.trailer_;
+    if (pad) {
+      w.padRva = pad;
+      w.padOriginal.assign(view.begin() + pad, view.begin() + pad + kJumpLength);
+      ++count.throughPadding;
+    }
+    w.trampoline = static_cast<std::uint32_t>(out.size());
     for (const auto& [rva, d] : window) {
       const std::uint64_t here = std::uint64_t{plan.trailerRva_} + out.size();
       w.pieces.push_back({static_cast<std::uint32_t>(out.size()), rva});
       const std::uint64_t next = std::uint64_t{rva} + d.insn.length;
       const auto c = d.insn.meta.category;
-      if (IsCr8Read(d)) {
-        EmitIrqlLoad(out, d.ops[0].reg.value, kpcrIrql);
+      const SiteKind k = SiteOf(d);
+      if (k != SiteKind::kNone) ++CountOf(plan.stats_, k).rewritten;
+      if (k == SiteKind::kCr8Read) {
+        EmitIrqlLoad(out, d.ops[0].reg.value, gs.irql);
+      } else if (k == SiteKind::kCr8Write) {
+        const unsigned n = RegisterNumber(d.ops[1].reg.value);
+        EmitIrqlStore(out, n, a.FlagsLiveAt(static_cast<std::uint32_t>(next)), gs.irql, here,
+                      std::uint64_t{plan.trailerRva_} + 8u * n);
+      } else if (k == SiteKind::kCli || k == SiteKind::kSti) {
+        EmitInterruptFlag(out, k == SiteKind::kCli, gs.interruptsDisabled);
       } else if ((c == ZYDIS_CATEGORY_COND_BR || c == ZYDIS_CATEGORY_UNCOND_BR) &&
                  d.ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE) {
         const std::uint64_t target = next + static_cast<std::uint64_t>(d.ops[0].imm.value.s);
@@ -570,9 +755,12 @@ ImageRewrite ImageRewrite::Plan(const pe::PeImage& image, std::uint32_t kpcrIrql
     while (out.size() % 16) out.push_back(0xCC);
     claimedUntil = at;
     plan.windows_.push_back(std::move(w));
-    ++plan.stats_.rewritten;
   }
-  if (!plan.trailer_.empty()) plan.trailer_.resize((plan.trailer_.size() + kPage - 1) & ~std::size_t{kPage - 1}, 0xCC);
+  if (plan.windows_.empty()) {
+    out.clear();
+  } else {
+    out.resize((out.size() + kPage - 1) & ~std::size_t{kPage - 1}, 0xCC);
+  }
   return plan;
 }
 
@@ -580,9 +768,20 @@ void ImageRewrite::Apply(std::uint8_t* base) const {
   for (const Constant& c : constants_) std::memcpy(base + c.rva, &c.rewritten, 8);
   if (trailer_.empty()) return;
   std::memcpy(base + trailerRva_, trailer_.data(), trailer_.size());
+  for (unsigned n = 0; n < 16; ++n) {
+    const std::uint64_t entry = IrqlWriteEntry(n);
+    std::memcpy(base + trailerRva_ + 8 * n, &entry, 8);
+  }
   for (const Window& w : windows_) {
     std::vector<std::uint8_t> jump;
-    EmitRel32(jump, {0xE9}, w.rva, std::uint64_t{trailerRva_} + w.trampoline);
+    if (w.padRva) {
+      jump = {0xEB, static_cast<std::uint8_t>(static_cast<std::int64_t>(w.padRva) - (std::int64_t{w.rva} + 2))};
+      std::vector<std::uint8_t> onward;
+      EmitRel32(onward, {0xE9}, w.padRva, std::uint64_t{trailerRva_} + w.trampoline);
+      std::memcpy(base + w.padRva, onward.data(), onward.size());
+    } else {
+      EmitRel32(jump, {0xE9}, w.rva, std::uint64_t{trailerRva_} + w.trampoline);
+    }
     jump.resize(w.length, 0xCC);  // never reached: nothing branches inside a window
     std::memcpy(base + w.rva, jump.data(), jump.size());
   }
@@ -625,6 +824,14 @@ void ImageRewrite::RestoreOriginal(std::uint64_t base, std::uint64_t address, st
       bytes[a - address] = w.original[a - from];
     }
   }
+  for (const Window& w : windows_) {
+    if (!w.padRva) continue;
+    const std::uint64_t from = base + w.padRva, to = from + w.padOriginal.size();
+    if (to <= address || from >= address + size) continue;
+    for (std::uint64_t a = std::max(from, address); a < std::min(to, address + size); ++a) {
+      bytes[a - address] = w.padOriginal[a - from];
+    }
+  }
   for (const Constant& c : constants_) {
     const std::uint64_t from = base + c.rva, to = from + 8;
     if (to <= address || from >= address + size) continue;
@@ -637,10 +844,28 @@ void ImageRewrite::RestoreOriginal(std::uint64_t base, std::uint64_t address, st
 Result<void> ImageRewrite::Verify(std::uint64_t base) const {
   ZydisDecoder decoder;
   ZydisDecoderInit(&decoder, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
-  auto decode = [&](const std::uint8_t* bytes, std::size_t size, Insn& d) {
-    return ZYAN_SUCCESS(ZydisDecoderDecodeFull(&decoder, bytes, size, &d.insn, d.ops));
-  };
   const auto* image = reinterpret_cast<const std::uint8_t*>(base);
+  auto decode = [&](std::uint64_t at, std::size_t size, Insn& d) {
+    return ZYAN_SUCCESS(ZydisDecoderDecodeFull(&decoder, reinterpret_cast<const std::uint8_t*>(at), size, &d.insn, d.ops));
+  };
+  // Where a relative operand (branch, rip-relative memory) leads.
+  auto absolute = [](const Insn& d, std::uint64_t ip) -> std::optional<std::uint64_t> {
+    for (int i = 0; i < d.insn.operand_count_visible; ++i) {
+      const auto& op = d.ops[i];
+      if (op.type == ZYDIS_OPERAND_TYPE_IMMEDIATE && op.imm.is_relative) {
+        return ip + d.insn.length + static_cast<std::uint64_t>(op.imm.value.s);
+      }
+      if (op.type == ZYDIS_OPERAND_TYPE_MEMORY && op.mem.base == ZYDIS_REGISTER_RIP) {
+        return ip + d.insn.length + static_cast<std::uint64_t>(op.mem.disp.value);
+      }
+    }
+    return std::nullopt;
+  };
+  auto gsByte = [](const ZydisDecodedOperand& op, std::uint32_t offset) {
+    return op.type == ZYDIS_OPERAND_TYPE_MEMORY && op.mem.segment == ZYDIS_REGISTER_GS &&
+           op.mem.base == ZYDIS_REGISTER_NONE && op.mem.index == ZYDIS_REGISTER_NONE && op.mem.disp.value == offset &&
+           op.size == 8;
+  };
   for (const Constant& c : constants_) {
     std::uint64_t now = 0;
     std::memcpy(&now, image + c.rva, 8);
@@ -648,48 +873,101 @@ Result<void> ImageRewrite::Verify(std::uint64_t base) const {
       return Fail(fmt::format("constant at {:#x}: not the shared data page's copy", c.rva));
     }
   }
+  const std::uint64_t trailer = base + trailerRva_;
   for (const Window& w : windows_) {
-    const std::uint64_t windowAt = base + w.rva;
-    // The window jumps to its trampoline.
+    const std::uint64_t windowAt = base + w.rva, trampolineAt = trailer + w.trampoline;
+    // The window jumps to its trampoline, directly or through its padding.
     Insn jump;
-    if (!decode(image + w.rva, w.length, jump) || jump.insn.mnemonic != ZYDIS_MNEMONIC_JMP ||
-        windowAt + jump.insn.length + static_cast<std::uint64_t>(jump.ops[0].imm.value.s) !=
-            base + trailerRva_ + w.trampoline) {
-      return Fail(fmt::format("window at {:#x}: no jump to its trampoline", w.rva));
+    if (!decode(windowAt, w.length, jump) || jump.insn.mnemonic != ZYDIS_MNEMONIC_JMP) {
+      return Fail(fmt::format("window at {:#x}: no jump", w.rva));
     }
-    std::uint32_t originalAt = 0, trampolineAt = w.trampoline;
-    const std::uint8_t* trampoline = image + trailerRva_;
-    while (originalAt < w.length) {
-      Insn o, t;
-      const std::uint64_t oIp = windowAt + originalAt, tIp = base + trailerRva_ + trampolineAt;
-      if (!decode(w.original.data() + originalAt, w.original.size() - originalAt, o) ||
-          !decode(trampoline + trampolineAt, w.trampoline + w.trampolineLength - trampolineAt, t)) {
-        return Fail(fmt::format("window at {:#x}+{:#x}: does not decode", w.rva, originalAt));
+    std::uint64_t target = *absolute(jump, windowAt);
+    if (w.padRva) {
+      Insn onward;
+      if (target != base + w.padRva || !decode(target, kJumpLength, onward) || onward.insn.mnemonic != ZYDIS_MNEMONIC_JMP) {
+        return Fail(fmt::format("window at {:#x}: no jump through its padding", w.rva));
       }
-      auto absolute = [](const Insn& d, std::uint64_t ip) -> std::optional<std::uint64_t> {
-        for (int i = 0; i < d.insn.operand_count_visible; ++i) {
-          const auto& op = d.ops[i];
-          if (op.type == ZYDIS_OPERAND_TYPE_IMMEDIATE && op.imm.is_relative) {
-            return ip + d.insn.length + static_cast<std::uint64_t>(op.imm.value.s);
-          }
-          if (op.type == ZYDIS_OPERAND_TYPE_MEMORY && op.mem.base == ZYDIS_REGISTER_RIP) {
-            return ip + d.insn.length + static_cast<std::uint64_t>(op.mem.disp.value);
-          }
+      target = *absolute(onward, target);
+    }
+    if (target != trampolineAt) return Fail(fmt::format("window at {:#x}: does not lead to its trampoline", w.rva));
+    // Piece by piece: each original instruction and what stands for it.
+    for (std::size_t p = 0; p < w.pieces.size(); ++p) {
+      const auto& piece = w.pieces[p];
+      const std::uint64_t tIp = trailer + piece.offset;
+      const std::uint32_t end = p + 1 < w.pieces.size() ? w.pieces[p + 1].offset : w.trampoline + w.trampolineLength;
+      const std::size_t size = end - piece.offset;
+      if (OriginalOf(base, tIp) != base + piece.rva) {
+        return Fail(fmt::format("window at {:#x}: {:#x} maps back to the wrong address", w.rva, piece.rva));
+      }
+      if (piece.rva == w.rva + w.length) {  // the jump back
+        Insn back;
+        if (!decode(tIp, size, back) || back.insn.mnemonic != ZYDIS_MNEMONIC_JMP || back.insn.length != size ||
+            absolute(back, tIp) != windowAt + w.length) {
+          return Fail(fmt::format("window at {:#x}: the trampoline does not return to its end", w.rva));
         }
-        return std::nullopt;
-      };
+        continue;
+      }
+      const std::uint64_t oIp = windowAt + (piece.rva - w.rva);
+      Insn o;
+      if (!decode(reinterpret_cast<std::uint64_t>(w.original.data()) + (piece.rva - w.rva), w.length - (piece.rva - w.rva), o)) {
+        return Fail(fmt::format("window at {:#x}+{:#x}: does not decode", w.rva, piece.rva - w.rva));
+      }
+      // The replacement's instructions, in order.
+      std::vector<Insn> t;
+      for (std::size_t off = 0; off < size;) {
+        Insn d;
+        if (!decode(tIp + off, size - off, d)) {
+          return Fail(fmt::format("window at {:#x}+{:#x}: its trampoline does not decode", w.rva, piece.rva - w.rva));
+        }
+        off += d.insn.length;
+        t.push_back(d);
+      }
+      const SiteKind kind = SiteOf(o);
       bool same = false;
-      if (IsCr8Read(o)) {
-        same = t.insn.mnemonic == ZYDIS_MNEMONIC_MOVZX && t.ops[1].type == ZYDIS_OPERAND_TYPE_MEMORY &&
-               t.ops[1].mem.segment == ZYDIS_REGISTER_GS && t.ops[1].mem.base == ZYDIS_REGISTER_NONE &&
-               t.ops[1].mem.disp.value == kpcrIrql_ && t.ops[1].size == 8 &&
-               ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LONG_64, t.ops[0].reg.value) ==
-                   ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LONG_64, o.ops[0].reg.value);
+      if (kind == SiteKind::kCr8Read) {
+        same = t.size() == 1 && t[0].insn.mnemonic == ZYDIS_MNEMONIC_MOVZX && gsByte(t[0].ops[1], gs_.irql) &&
+               RegisterNumber(t[0].ops[0].reg.value) == RegisterNumber(o.ops[0].reg.value);
+      } else if (kind == SiteKind::kCli || kind == SiteKind::kSti) {
+        same = t.size() == 1 && t[0].insn.mnemonic == ZYDIS_MNEMONIC_MOV && gsByte(t[0].ops[0], gs_.interruptsDisabled) &&
+               t[0].ops[1].type == ZYDIS_OPERAND_TYPE_IMMEDIATE && t[0].ops[1].imm.value.u == (kind == SiteKind::kCli ? 1u : 0u);
+      } else if (kind == SiteKind::kCr8Write) {
+        // Stores of the register's low byte to gs:[irql], the original instruction, one call through
+        // the register's slot to its helper entry, and branches only within the replacement or to its end.
+        const unsigned n = RegisterNumber(o.ops[1].reg.value);
+        unsigned stores = 0, originals = 0, calls = 0;
+        bool stray = false;
+        std::uint64_t ip = tIp;
+        for (const Insn& d : t) {
+          const auto c = d.insn.meta.category;
+          if (d.insn.mnemonic == ZYDIS_MNEMONIC_MOV && gsByte(d.ops[0], gs_.irql)) {
+            stray |= d.ops[1].type != ZYDIS_OPERAND_TYPE_REGISTER || RegisterNumber(d.ops[1].reg.value) != n;
+            ++stores;
+          } else if (SiteOf(d) == SiteKind::kCr8Write) {
+            stray |= RegisterNumber(d.ops[1].reg.value) != n;
+            ++originals;
+          } else if (c == ZYDIS_CATEGORY_CALL) {
+            const auto slot = absolute(d, ip);
+            std::uint64_t entry = 0;
+            if (slot && *slot == trailer + 8 * n) std::memcpy(&entry, reinterpret_cast<const void*>(*slot), 8);
+            stray |= entry != IrqlWriteEntry(n);
+            ++calls;
+          } else if (c == ZYDIS_CATEGORY_COND_BR || c == ZYDIS_CATEGORY_UNCOND_BR) {
+            const auto to = absolute(d, ip);
+            stray |= !to || *to <= tIp || *to > tIp + size;
+          } else if (d.insn.mnemonic == ZYDIS_MNEMONIC_CMP) {
+            stray |= !(gsByte(d.ops[0], gs_.irql) ||
+                       (d.ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER && RegisterNumber(d.ops[0].reg.value) == n));
+          } else {
+            stray |= d.insn.mnemonic != ZYDIS_MNEMONIC_PUSHFQ && d.insn.mnemonic != ZYDIS_MNEMONIC_POPFQ;
+          }
+          ip += d.insn.length;
+        }
+        same = !stray && stores == 2 && originals == 1 && calls == 1 && t.back().insn.meta.category == ZYDIS_CATEGORY_CALL;
       } else {
-        same = o.insn.mnemonic == t.insn.mnemonic && o.insn.operand_count_visible == t.insn.operand_count_visible &&
-               absolute(o, oIp) == absolute(t, tIp);
+        same = t.size() == 1 && o.insn.mnemonic == t[0].insn.mnemonic &&
+               o.insn.operand_count_visible == t[0].insn.operand_count_visible && absolute(o, oIp) == absolute(t[0], tIp);
         for (int i = 0; same && i < o.insn.operand_count_visible; ++i) {
-          const auto &a = o.ops[i], &b = t.ops[i];
+          const auto &a = o.ops[i], &b = t[0].ops[i];
           same = a.type == b.type && a.size == b.size;
           if (same && a.type == ZYDIS_OPERAND_TYPE_REGISTER) same = a.reg.value == b.reg.value;
           if (same && a.type == ZYDIS_OPERAND_TYPE_MEMORY && a.mem.base != ZYDIS_REGISTER_RIP) {
@@ -700,23 +978,7 @@ Result<void> ImageRewrite::Verify(std::uint64_t base) const {
         }
       }
       if (!same) {
-        return Fail(fmt::format("window at {:#x}+{:#x}: the trampoline's instruction differs", w.rva, originalAt));
-      }
-      // Each trampoline instruction is mapped back to its original.
-      if (OriginalOf(base, tIp) != oIp) {
-        return Fail(fmt::format("window at {:#x}+{:#x}: maps back to the wrong address", w.rva, originalAt));
-      }
-      originalAt += o.insn.length;
-      trampolineAt += t.insn.length;
-    }
-    // Then the jump back (unless the window ended in a jump or a return).
-    if (trampolineAt < w.trampoline + w.trampolineLength) {
-      Insn back;
-      const std::uint64_t tIp = base + trailerRva_ + trampolineAt;
-      if (!decode(trampoline + trampolineAt, w.trampoline + w.trampolineLength - trampolineAt, back) ||
-          back.insn.mnemonic != ZYDIS_MNEMONIC_JMP ||
-          tIp + back.insn.length + static_cast<std::uint64_t>(back.ops[0].imm.value.s) != windowAt + w.length) {
-        return Fail(fmt::format("window at {:#x}: the trampoline does not return to its end", w.rva));
+        return Fail(fmt::format("window at {:#x}+{:#x}: the trampoline's code differs", w.rva, piece.rva - w.rva));
       }
     }
   }

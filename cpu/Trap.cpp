@@ -880,12 +880,16 @@ void OnTrap(int signal, siginfo_t* info, void* context) {
     if (uc->uc_mcontext.gregs[REG_EFL] & static_cast<greg_t>(eflags::kTf)) nt::kd::Debugger::Get().AfterEmulatedStep(uc, t);
     return;
   }
-  // A trampoline's IRQL load (gs:[irql]) after driver code loaded GS: the handler put the KPCR
-  // back (RestoreHostStateInTrap), so the load runs again, as the trapped cr8 read would be emulated.
-  if ((disturbed & disturbed::kGs) && inDriver && d.ok && d.insn.mnemonic == ZYDIS_MNEMONIC_MOVZX &&
-      d.ops[1].type == ZYDIS_OPERAND_TYPE_MEMORY && d.ops[1].mem.segment == ZYDIS_REGISTER_GS) {
+  // A trampoline's access to the GS block (the IRQL, the interrupt flag) after driver code loaded
+  // GS: the handler put the KPCR back (RestoreHostStateInTrap), so the access runs again, as the
+  // trapped instruction it replaced would be emulated.
+  if ((disturbed & disturbed::kGs) && inDriver && d.ok) {
+    bool gs = false;
+    for (int i = 0; i < d.insn.operand_count_visible; ++i) {
+      gs |= d.ops[i].type == ZYDIS_OPERAND_TYPE_MEMORY && d.ops[i].mem.segment == ZYDIS_REGISTER_GS;
+    }
     const nt::Module* m = kernel->ModuleAt(trappedAt);
-    if (m->rewrite && m->rewrite->OriginalOf(m->image->base(), trappedAt)) return;
+    if (gs && m->rewrite && m->rewrite->OriginalOf(m->image->base(), trappedAt)) return;
   }
   // Not emulated: from here on a trampoline's instruction is the original one.
   const std::uint64_t rip = MapTrampolineAddress(uc, d) ? cpu.rip() : trappedAt;
@@ -1023,6 +1027,158 @@ void OnBreakIn(int, siginfo_t*, void* context) {
   nt::kd::Debugger::Get().OnBreakInSignal(static_cast<ucontext_t*>(context), nt::ke::CurrentThread());
 }
 
+// A rewritten `mov cr8, reg` whose IRQL crosses DISPATCH_LEVEL (cpu/Rewriter.h): the registers as
+// the helper entry saved them (lowest address first), the driver's rbp and the return address
+// into the trampoline above.
+struct IrqlWriteFrame {
+  std::uint64_t r15, r14, r13, r12, r10, r9, r8, rdi, rsi, rbx, rdx, rcx, rax, flags, r11, rbp, ret;
+  std::uint64_t Register(unsigned n) const {
+    const std::uint64_t values[16] = {rax, rcx, rdx, rbx, DriverRsp(), rbp, rsi, rdi,
+                                      r8,  r9,  r10, r11, r12, r13, r14, r15};
+    return values[n & 15];
+  }
+  // rsp at the original instruction: above the return address.
+  std::uint64_t DriverRsp() const { return reinterpret_cast<std::uint64_t>(&ret + 1); }
+};
+constexpr std::uint64_t kSlotCallLength = 6;  // call [rip+slot]
+
+}  // namespace
+}  // namespace ntbox::cpu
+
+// The checks of a trapped IRQL write (Emulate's), for a rewritten one; a violation stops the
+// machine as the trap would, at the original instruction (Stop maps the trampoline's call back).
+extern "C" void ntbox_IrqlWrite(unsigned n, ntbox::cpu::IrqlWriteFrame* f) {
+  using namespace ntbox::cpu;
+  namespace nt = ntbox::nt;
+  nt::ke::KernelThread* t = nt::ke::CurrentThread();
+  const std::uint64_t value = f->Register(n);  // at most HIGH_LEVEL: the trampoline checked
+  const std::uint64_t call = f->ret - kSlotCallLength;
+  const nt::KIRQL current = t->Irql();
+  const auto change = value > current ? nt::ke::IrqlChange::kRaise : nt::ke::IrqlChange::kLower;
+  const auto v = nt::ke::CheckIrqlChange(change, current, value, t->inDpcRoutine,
+                                         [call] { return nt::vf::Watches(call, nt::vf::flags::kIrqlChecking); }, false);
+  if (v) {
+    ucontext_t uc{};
+    auto& g = uc.uc_mcontext.gregs;
+    const std::pair<int, std::uint64_t> registers[] = {
+        {REG_RAX, f->rax}, {REG_RCX, f->rcx}, {REG_RDX, f->rdx}, {REG_RBX, f->rbx}, {REG_RSP, f->DriverRsp()},
+        {REG_RBP, f->rbp}, {REG_RSI, f->rsi}, {REG_RDI, f->rdi}, {REG_R8, f->r8},   {REG_R9, f->r9},
+        {REG_R10, f->r10}, {REG_R11, f->r11}, {REG_R12, f->r12}, {REG_R13, f->r13}, {REG_R14, f->r14},
+        {REG_R15, f->r15}, {REG_EFL, f->flags}, {REG_RIP, call}};
+    for (const auto& [reg, value] : registers) g[reg] = static_cast<greg_t>(value);
+    Stop(&uc, Decoded{}, t, v->code, v->parameters[0], v->parameters[1], v->parameters[2], v->parameters[3], v->detail);
+  }
+  t->SetIrql(static_cast<nt::KIRQL>(value));
+}
+
+// The entries: rbp framed (a stack walk finds the trampoline's return address above it), the
+// register's number in r12, every general register, the flags and xmm0-15 kept (host code is free
+// to use them; the driver's code around a cr8 write assumes nothing changes), the host's flags and
+// FS/GS put right as an export thunk does.
+#define NTBOX_IRQL_WRITE_ENTRY(n)                 \
+  "  .p2align 4\n"                                \
+  "ntbox_irql_write_" #n ":\n"                    \
+  "  push %rbp\n"                                 \
+  "  mov %rsp, %rbp\n"                            \
+  "  push %r11\n"                                 \
+  "  mov $" #n ", %r11d\n"                        \
+  "  jmp ntbox_irql_write_common\n"
+asm(".text\n"
+    NTBOX_IRQL_WRITE_ENTRY(0) NTBOX_IRQL_WRITE_ENTRY(1) NTBOX_IRQL_WRITE_ENTRY(2) NTBOX_IRQL_WRITE_ENTRY(3)
+    NTBOX_IRQL_WRITE_ENTRY(4) NTBOX_IRQL_WRITE_ENTRY(5) NTBOX_IRQL_WRITE_ENTRY(6) NTBOX_IRQL_WRITE_ENTRY(7)
+    NTBOX_IRQL_WRITE_ENTRY(8) NTBOX_IRQL_WRITE_ENTRY(9) NTBOX_IRQL_WRITE_ENTRY(10) NTBOX_IRQL_WRITE_ENTRY(11)
+    NTBOX_IRQL_WRITE_ENTRY(12) NTBOX_IRQL_WRITE_ENTRY(13) NTBOX_IRQL_WRITE_ENTRY(14) NTBOX_IRQL_WRITE_ENTRY(15)
+    R"(
+  .p2align 4
+ntbox_irql_write_common:
+  pushfq
+  push %rax
+  push %rcx
+  push %rdx
+  push %rbx
+  push %rsi
+  push %rdi
+  push %r8
+  push %r9
+  push %r10
+  push %r12
+  push %r13
+  push %r14
+  push %r15
+  mov %rsp, %rbx
+  mov %r11d, %r12d
+  pushq $0x202
+  popfq
+  and $-16, %rsp
+  sub $256, %rsp
+  movdqa %xmm0, 0(%rsp)
+  movdqa %xmm1, 16(%rsp)
+  movdqa %xmm2, 32(%rsp)
+  movdqa %xmm3, 48(%rsp)
+  movdqa %xmm4, 64(%rsp)
+  movdqa %xmm5, 80(%rsp)
+  movdqa %xmm6, 96(%rsp)
+  movdqa %xmm7, 112(%rsp)
+  movdqa %xmm8, 128(%rsp)
+  movdqa %xmm9, 144(%rsp)
+  movdqa %xmm10, 160(%rsp)
+  movdqa %xmm11, 176(%rsp)
+  movdqa %xmm12, 192(%rsp)
+  movdqa %xmm13, 208(%rsp)
+  movdqa %xmm14, 224(%rsp)
+  movdqa %xmm15, 240(%rsp)
+  mov %fs, %eax
+  mov %gs, %ecx
+  or %ecx, %eax
+  jz 1f
+  call ntbox_restore_host_state
+1:
+  mov %r12d, %edi
+  mov %rbx, %rsi
+  call ntbox_IrqlWrite
+  movdqa 0(%rsp), %xmm0
+  movdqa 16(%rsp), %xmm1
+  movdqa 32(%rsp), %xmm2
+  movdqa 48(%rsp), %xmm3
+  movdqa 64(%rsp), %xmm4
+  movdqa 80(%rsp), %xmm5
+  movdqa 96(%rsp), %xmm6
+  movdqa 112(%rsp), %xmm7
+  movdqa 128(%rsp), %xmm8
+  movdqa 144(%rsp), %xmm9
+  movdqa 160(%rsp), %xmm10
+  movdqa 176(%rsp), %xmm11
+  movdqa 192(%rsp), %xmm12
+  movdqa 208(%rsp), %xmm13
+  movdqa 224(%rsp), %xmm14
+  movdqa 240(%rsp), %xmm15
+  mov %rbx, %rsp
+  pop %r15
+  pop %r14
+  pop %r13
+  pop %r12
+  pop %r10
+  pop %r9
+  pop %r8
+  pop %rdi
+  pop %rsi
+  pop %rbx
+  pop %rdx
+  pop %rcx
+  pop %rax
+  popfq
+  pop %r11
+  pop %rbp
+  ret
+)");
+#undef NTBOX_IRQL_WRITE_ENTRY
+extern "C" char ntbox_irql_write_0[], ntbox_irql_write_1[], ntbox_irql_write_2[], ntbox_irql_write_3[],
+    ntbox_irql_write_4[], ntbox_irql_write_5[], ntbox_irql_write_6[], ntbox_irql_write_7[], ntbox_irql_write_8[],
+    ntbox_irql_write_9[], ntbox_irql_write_10[], ntbox_irql_write_11[], ntbox_irql_write_12[], ntbox_irql_write_13[],
+    ntbox_irql_write_14[], ntbox_irql_write_15[];
+
+namespace ntbox::cpu {
+namespace {
 }  // namespace
 
 void RequestBreakIn(unsigned long pthread) { pthread_kill(static_cast<pthread_t>(pthread), BreakInSignal()); }
@@ -1092,6 +1248,15 @@ std::expected<std::uint64_t, nt::BugCheck> CallGuarded(GuardedFunction fn, void*
   pthread_sigmask(SIG_UNBLOCK, &handlers, nullptr);
   t->guard = previous;
   return std::unexpected(t->pendingBugCheck);
+}
+
+std::uint64_t IrqlWriteEntry(unsigned reg) {
+  static const char* const entries[16] = {
+      ntbox_irql_write_0,  ntbox_irql_write_1,  ntbox_irql_write_2,  ntbox_irql_write_3,
+      ntbox_irql_write_4,  ntbox_irql_write_5,  ntbox_irql_write_6,  ntbox_irql_write_7,
+      ntbox_irql_write_8,  ntbox_irql_write_9,  ntbox_irql_write_10, ntbox_irql_write_11,
+      ntbox_irql_write_12, ntbox_irql_write_13, ntbox_irql_write_14, ntbox_irql_write_15};
+  return reinterpret_cast<std::uint64_t>(entries[reg & 15]);
 }
 
 HostFrameKind HostFrameAt(std::uint64_t rip) {

@@ -41,6 +41,12 @@ std::expected<std::uint64_t, nt::BugCheck> CallGuarded(F&& f) {
                      static_cast<void*>(&f));
 }
 
+// Where a rewritten `mov cr8, reg` (cpu/Rewriter.h) calls when the IRQL crosses DISPATCH_LEVEL: an
+// entry per general register (reg: its encoding number, rax 0 ... r15 15) that keeps every
+// register and the flags, runs the checks a trapped write runs (the verifier's IRQL rules, trimming
+// of pageable memory) and sets the IRQL; a violation stops the machine at the original instruction.
+std::uint64_t IrqlWriteEntry(unsigned reg);
+
 // What a return address in host code is, for stack walks (nt/rtl/Exception.cpp's StackTrace).
 enum class HostFrameKind {
   kNone,              // not code of any host module

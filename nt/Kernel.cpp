@@ -250,7 +250,7 @@ Result<Module*> Kernel::LoadModule(pe::PeImage parsed, const std::string& path) 
   std::unique_ptr<cpu::ImageRewrite> rewrite;
   if (config_.rewrite && !config_.debuggerEnabled) {
     rewrite = std::make_unique<cpu::ImageRewrite>(cpu::ImageRewrite::Plan(
-        parsed, ke::kpcr::kIrql, reinterpret_cast<std::uint64_t>(sharedData_.readOnly())));
+        parsed, {ke::kpcr::kIrql, ke::kpcr::kInterruptsDisabled}, reinterpret_cast<std::uint64_t>(sharedData_.readOnly())));
     if (rewrite->empty()) {
       rewrite.reset();
     } else {

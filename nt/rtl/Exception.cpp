@@ -6,6 +6,7 @@
 #include "cpu/Trap.h"
 
 #include "cpu/ContextAsm.h"
+#include "cpu/Rewriter.h"
 #include "cpu/HostState.h"
 #include "cpu/SafeCopy.h"
 #include "nt/ExportThunks.h"
@@ -331,6 +332,9 @@ std::size_t StackWalk(const CONTEXT& start, std::span<StackFrame> out) {
     if (depth > 0 && (c.Rip == 0 || c.Rsp <= lastRsp)) break;  // the stack grows up as it unwinds
     lastRsp = c.Rsp;
     if (const Module* m = DriverAt(c.Rip)) {
+      // In a trampoline of the load-time rewriting (a return address of its IRQL helper's call, or
+      // where it stopped): the original instruction it stands for, whose function unwinds as usual.
+      if (m->rewrite) c.Rip = m->rewrite->OriginalOf(m->image->base(), c.Rip).value_or(c.Rip);
       out[n++] = {c.Rip, c.Rsp};
       RUNTIME_FUNCTION* fn = Lookup(*m, c.Rip);
       if (!fn) {  // a leaf: the return address is at rsp

@@ -100,7 +100,12 @@ function(ntbox_add_driver name)
                                               NTDDI_VERSION=0x0A000000 _WIN32_WINNT=0x0A00)
     target_compile_options(wdmsec PRIVATE -fno-stack-protector -Wno-multichar)
   endif()
-  add_library(${name} SHARED ${ARG_SOURCES} "${NTBOX_SDK_DIR}/src/intrinsics.c")
+  # The intrinsics' out-of-line copies: an archive, linked where a driver takes their address.
+  if(NOT TARGET ntbox_intrinsics)
+    add_library(ntbox_intrinsics STATIC "${NTBOX_SDK_DIR}/src/intrinsics.c")
+    target_compile_options(ntbox_intrinsics PRIVATE -fno-stack-protector)
+  endif()
+  add_library(${name} SHARED ${ARG_SOURCES})
   set_target_properties(${name} PROPERTIES PREFIX "" SUFFIX ".sys")
   if(ARG_MANIFEST)
     _ntbox_add_manifest(${name} "${ARG_MANIFEST}")
@@ -119,7 +124,7 @@ function(ntbox_add_driver name)
     __INTRINSIC_DEFINED_InterlockedBitTestAndSet
     __INTRINSIC_DEFINED_InterlockedBitTestAndReset)
   target_compile_options(${name} PRIVATE
-    -fno-stack-protector -Wno-multichar
+    -fno-stack-protector -Wno-multichar "SHELL:-include ${NTBOX_SDK_DIR}/include/ntbox/intrinsics.h"
     $<$<COMPILE_LANGUAGE:CXX>:-fno-exceptions -fno-rtti -fno-threadsafe-statics>
     ${ARG_COMPILE_OPTIONS})
   target_link_options(${name} PRIVATE
@@ -129,7 +134,7 @@ function(ntbox_add_driver name)
     -Wl,--file-alignment,0x200 -Wl,--section-alignment,0x1000
     -Wl,--exclude-all-symbols)
   add_dependencies(${name} ntbox_ntoskrnl_ext)
-  target_link_libraries(${name} PRIVATE ${ARG_LIBRARIES} ntoskrnl "${_ntbox_ext_lib}" hal gcc)
+  target_link_libraries(${name} PRIVATE ${ARG_LIBRARIES} ntbox_intrinsics ntoskrnl "${_ntbox_ext_lib}" hal gcc)
   if(NOT ARG_UNSIGNED)
     _ntbox_sign_command(${name} "$<TARGET_FILE:${name}>" sign)
     add_custom_command(TARGET ${name} POST_BUILD ${sign} COMMENT "Test-signing ${name}.sys" VERBATIM)
@@ -159,16 +164,24 @@ function(_ntbox_add_clang_driver name sources libraries options)
       -D__USE_MINGW_ANSI_STDIO=0 -DDBG=${dbg} -D_AMD64_ -D_WIN64 -D_KERNEL_MODE=1
       -DNTDDI_VERSION=0x0A000000 -D_WIN32_WINNT=0x0A00 ${options})
   set(objects)
-  foreach(src IN LISTS sources ITEMS "${NTBOX_SDK_DIR}/src/intrinsics.c")
+  set(dir "${CMAKE_CURRENT_BINARY_DIR}/${name}.clang")
+  foreach(src IN LISTS sources)
     get_filename_component(abs "${src}" ABSOLUTE)
     get_filename_component(stem "${src}" NAME_WE)
-    set(obj "${CMAKE_CURRENT_BINARY_DIR}/${name}.clang/${stem}.obj")
+    set(obj "${dir}/${stem}.obj")
     add_custom_command(OUTPUT "${obj}"
-      COMMAND ${CMAKE_COMMAND} -E make_directory "${CMAKE_CURRENT_BINARY_DIR}/${name}.clang"
-      COMMAND ${NTBOX_CLANG} ${flags} -c "${abs}" -o "${obj}"
+      COMMAND ${CMAKE_COMMAND} -E make_directory "${dir}"
+      COMMAND ${NTBOX_CLANG} ${flags} -include "${NTBOX_SDK_DIR}/include/ntbox/intrinsics.h" -c "${abs}" -o "${obj}"
       DEPENDS "${abs}" IMPLICIT_DEPENDS C "${abs}" VERBATIM)
     list(APPEND objects "${obj}")
   endforeach()
+  # The intrinsics' out-of-line copies: an archive, linked where the driver takes their address.
+  set(intrinsics "${dir}/libntbox_intrinsics.a")
+  add_custom_command(OUTPUT "${intrinsics}"
+    COMMAND ${CMAKE_COMMAND} -E make_directory "${dir}"
+    COMMAND ${NTBOX_CLANG} ${flags} -c "${NTBOX_SDK_DIR}/src/intrinsics.c" -o "${dir}/intrinsics.obj"
+    COMMAND ${CMAKE_AR} rcs "${intrinsics}" "${dir}/intrinsics.obj"
+    DEPENDS "${NTBOX_SDK_DIR}/src/intrinsics.c" VERBATIM)
   set(out_dir "${CMAKE_CURRENT_BINARY_DIR}")
   if(CMAKE_RUNTIME_OUTPUT_DIRECTORY)
     set(out_dir "${CMAKE_RUNTIME_OUTPUT_DIRECTORY}")
@@ -181,10 +194,10 @@ function(_ntbox_add_clang_driver name sources libraries options)
   add_custom_command(OUTPUT "${output}"
     COMMAND ${NTBOX_CLANG} --target=x86_64-w64-mingw32 -fuse-ld=lld -nostdlib -shared
             -Wl,--subsystem,native -Wl,--entry,DriverEntry -Wl,--dynamicbase -Wl,--image-base,0x140000000
-            "-Wl,--pdb=${out_dir}/${name}.pdb" -o "${output}" ${objects} ${libraries} -L${CMAKE_FIND_ROOT_PATH}/lib -lntoskrnl "${_ntbox_ext_lib}" -lhal
+            "-Wl,--pdb=${out_dir}/${name}.pdb" -o "${output}" ${objects} ${libraries} "${intrinsics}" -L${CMAKE_FIND_ROOT_PATH}/lib -lntoskrnl "${_ntbox_ext_lib}" -lhal
     ${sign}
     BYPRODUCTS "${out_dir}/${name}.pdb"
-    DEPENDS ${objects} ntbox_ntoskrnl_ext COMMENT "Building ${name}.sys with clang" VERBATIM)
+    DEPENDS ${objects} "${intrinsics}" ntbox_ntoskrnl_ext COMMENT "Building ${name}.sys with clang" VERBATIM)
   add_custom_target(${name} ALL DEPENDS "${output}")
 endfunction()
 

@@ -27,7 +27,7 @@ struct Rewritten {
 std::optional<Rewritten> Load(const std::filesystem::path& file) {
   auto image = pe::PeImage::ParseFile(file.string());
   if (!image) return std::nullopt;
-  Rewritten r{nullptr, cpu::ImageRewrite::Plan(*image, nt::ke::kpcr::kIrql, kSharedDataView)};
+  Rewritten r{nullptr, cpu::ImageRewrite::Plan(*image, {nt::ke::kpcr::kIrql, nt::ke::kpcr::kInterruptsDisabled}, kSharedDataView)};
   pe::LoadOptions options;
   options.bindImports = false;
   options.regionStart = 0x0000300000000000ull;
@@ -41,15 +41,22 @@ std::optional<Rewritten> Load(const std::filesystem::path& file) {
 }
 
 TEST(Rewriter, EveryTrampolineMatchesTheCodeItReplaced) {
-  unsigned images = 0, sites = 0, rewritten = 0, constants = 0, constantsRewritten = 0;
+  unsigned images = 0, constants = 0, constantsRewritten = 0;
+  cpu::SiteCount reads, writes, interruptFlag;
+  auto add = [](cpu::SiteCount& total, const cpu::SiteCount& c) {
+    total.sites += c.sites;
+    total.rewritten += c.rewritten;
+    total.throughPadding += c.throughPadding;
+  };
   for (const auto& entry : std::filesystem::directory_iterator(NTBOX_DRIVER_DIR)) {
     if (entry.path().extension() != ".sys") continue;
     auto r = Load(entry.path());
     ASSERT_TRUE(r) << entry.path();
     ++images;
     const auto& stats = r->plan.stats();
-    sites += stats.sites;
-    rewritten += stats.rewritten;
+    add(reads, stats.cr8Reads);
+    add(writes, stats.cr8Writes);
+    add(interruptFlag, stats.interruptFlag);
     constants += stats.sharedDataSites;
     constantsRewritten += stats.sharedDataRewritten;
     // Each KUSER_SHARED_DATA constant now names the same offset in the kernel's copy, and views
@@ -65,9 +72,9 @@ TEST(Rewriter, EveryTrampolineMatchesTheCodeItReplaced) {
       std::memcpy(&restored, bytes, 8);
       EXPECT_EQ(restored, c.original);
     }
-    EXPECT_EQ(stats.sites, stats.rewritten + stats.unreached + stats.unsafeFunction + stats.branchTarget +
-                               stats.shortWindow)
-        << entry.path();
+    for (const cpu::SiteCount* c : {&stats.cr8Reads, &stats.cr8Writes, &stats.interruptFlag}) {
+      EXPECT_EQ(c->sites, c->rewritten + c->left()) << entry.path();
+    }
     const auto verified = r->plan.Verify(r->image->base());
     EXPECT_TRUE(verified) << entry.path() << ": " << (verified ? "" : verified.error().message);
     // The original bytes come back for views of the code.
@@ -88,20 +95,25 @@ TEST(Rewriter, EveryTrampolineMatchesTheCodeItReplaced) {
     }
   }
   EXPECT_GT(images, 30u);
-  std::printf("%u images, %u of %u cr8 reads rewritten, %u of %u KUSER_SHARED_DATA constants\n", images,
-              rewritten, sites, constantsRewritten, constants);
+  std::printf("%u images; rewritten: %u of %u cr8 reads, %u of %u cr8 writes, %u of %u cli/sti (%u, %u, %u through "
+              "padding), %u of %u KUSER_SHARED_DATA constants\n",
+              images, reads.rewritten, reads.sites, writes.rewritten, writes.sites, interruptFlag.rewritten,
+              interruptFlag.sites, reads.throughPadding, writes.throughPadding, interruptFlag.throughPadding,
+              constantsRewritten, constants);
   EXPECT_GT(constantsRewritten, 0u);
-  // Most cr8 reads of the test drivers are rewritten (the rest: leaf code no function reaches, or
-  // a function with a switch's jump table).
-  EXPECT_GT(sites, 0u);
-  EXPECT_GT(rewritten * 2, sites) << rewritten << " of " << sites;
+  // Most sites of the test drivers are rewritten (the rest: leaf code no function reaches, or a
+  // function with a switch's jump table).
+  for (const cpu::SiteCount* c : {&reads, &writes, &interruptFlag}) {
+    EXPECT_GT(c->sites, 0u);
+    EXPECT_GT(c->rewritten * 2, c->sites) << c->rewritten << " of " << c->sites;
+  }
 }
 
 // Plain images: nothing to rewrite, no trailer.
 TEST(Rewriter, AnImageWithoutCr8ReadsGetsNoTrailer) {
   auto r = Load(std::filesystem::path(NTBOX_DRIVER_DIR) / "FirstDriverSample.sys");
   ASSERT_TRUE(r);
-  EXPECT_EQ(r->plan.stats().sites, 0u);
+  EXPECT_EQ(r->plan.stats().cr8Reads.sites + r->plan.stats().cr8Writes.sites + r->plan.stats().interruptFlag.sites, 0u);
   EXPECT_EQ(r->plan.trailerSize(), 0u);
 }
 
