@@ -74,10 +74,20 @@ class Analysis {
       if (!ReadAt(view_, pdata.VirtualAddress + at, entry)) break;
       if (!InCode(entry[0])) continue;
       seeds.push_back(entry[0]);
+      functions_.emplace_back(entry[0], entry[1]);
       ReadHandler(entry[0], entry[1], entry[2]);
     }
     if (InCode(image_.entryPointRva())) seeds.push_back(image_.entryPointRva());
     ReadExports(seeds);
+    // Functions .pdata does not list (clang emits no entry for a leaf) whose address is stored as a
+    // pointer (a callback table): a relocated pointer to a 16-byte aligned address outside every
+    // listed function, where compilers start functions; a case label or a jump table is inside one.
+    std::sort(functions_.begin(), functions_.end());
+    for (const std::uint32_t p : pointers_) {
+      auto it = std::upper_bound(functions_.begin(), functions_.end(), std::make_pair(p, ~0u));
+      const bool inside = it != functions_.begin() && p < std::prev(it)->second;
+      if (p % 16 == 0 && !inside) seeds.push_back(p);
+    }
     for (const std::uint32_t s : seeds) Target(s);
     for (const std::uint32_t s : seeds) Descend(s, true);
     for (std::size_t i = 0; i < calls_.size(); ++i) Descend(calls_[i], true);
@@ -395,6 +405,7 @@ class Analysis {
           if (InCode(target)) {
             Target(target);
             weak_.push_back(static_cast<std::uint32_t>(target));
+            pointers_.push_back(static_cast<std::uint32_t>(target));
           }
         }
       }
@@ -424,6 +435,8 @@ class Analysis {
   std::vector<std::uint32_t> parent_;
   std::vector<bool> unsafe_;
   std::vector<std::uint32_t> calls_, weak_;
+  std::vector<std::uint32_t> pointers_;  // targets of relocated 64-bit pointers into code
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> functions_;  // .pdata's [begin, end)
   std::vector<std::pair<std::uint64_t, std::string>> imports_;  // IAT slot RVA, name
   std::vector<std::pair<std::uint32_t, std::uint32_t>> unknownHandlers_;
 };

@@ -433,6 +433,8 @@ std::uint64_t FindDriverCaller(std::uint64_t rsp) {
   b.processor = t->processor;
   b.threadId = t->id;
   CaptureContext(b, uc, d);
+  // The flags as the machine has them: IF clear after the driver's cli (user mode always has it set).
+  if (!t->InterruptsEnabled()) b.registers[static_cast<int>(Reg::efl)] &= ~std::uint64_t{0x200};
   const nt::Kernel* kernel = nt::Kernel::CurrentOrNull();
   if (kernel) {
     // The stack as it stands at the fault: driver frames by their .pdata, the kernel's by frame

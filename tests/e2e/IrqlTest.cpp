@@ -155,3 +155,75 @@ TEST_F(IrqlCliTest, BackgroundBugcheckIsReportedAndTheMachineBootsAgain) {
 }
 
 }  // namespace
+
+// Load-time rewriting (cpu/Rewriter.h) changes nothing a driver can see: every inline privileged
+// form (IRQL through each register, flags across a write, cli/sti, KUSER_SHARED_DATA), built by gcc
+// and clang at several levels, prints the same checks and the same trace of IRQLs rewritten and
+// not, and each stop is the same stop at the same original instruction, with the same flags.
+namespace {
+
+using ntbox::test::Driver;
+using ntbox::test::Ntbox;
+using ntbox::test::Outcome;
+
+// The lines of out that start with prefix.
+std::string Lines(const std::string& out, const std::string& prefix) {
+  std::string lines;
+  for (std::size_t at = 0; at < out.size();) {
+    const std::size_t end = std::min(out.find('\n', at), out.size());
+    if (out.compare(at, prefix.size(), prefix) == 0) lines += out.substr(at, end - at + 1);
+    at = end + 1;
+  }
+  return lines;
+}
+
+// A stop both ways: the bugcheck line, where, and the flags' IF (efl is otherwise the trampoline's).
+void ExpectTheSameStop(const std::string& image, const std::string& service) {
+  const Outcome a = Ntbox("load --service " + service + " " + image);
+  const Outcome b = Ntbox("load --no-rewrite --service " + service + " " + image);
+  EXPECT_EQ(a.exit, 4) << service << a.out;
+  const std::string stop = Lines(a.out, "*** STOP: ");
+  EXPECT_NE(stop, "") << service << a.out;
+  EXPECT_EQ(stop, Lines(b.out, "*** STOP: ")) << service;
+  const auto faultingIp = [](const std::string& out) {
+    const std::size_t at = out.find("FAULTING_IP:\n");
+    return at == std::string::npos ? std::string() : out.substr(at, out.find('\n', at + 13) - at);
+  };
+  EXPECT_NE(faultingIp(a.out), "") << service << a.out;
+  EXPECT_EQ(faultingIp(a.out), faultingIp(b.out)) << service;
+  const auto interruptFlag = [](const std::string& out) {
+    const std::size_t at = out.find("efl=");
+    return at == std::string::npos ? -1 : static_cast<int>((std::stoul(out.substr(at + 4, 8), nullptr, 16) >> 9) & 1);
+  };
+  EXPECT_EQ(interruptFlag(a.out), service == "fault_interrupts_off" ? 0 : 1) << service << a.out;
+  EXPECT_EQ(interruptFlag(a.out), interruptFlag(b.out)) << service;
+}
+
+class IrqlFormsTest : public testing::TestWithParam<const char*> {};
+
+TEST_P(IrqlFormsTest, TheSameWithRewritingOnAndOff) {
+  const std::string image = Driver(std::string("irql_forms_") + GetParam() + ".sys");
+  const Outcome on = Ntbox("load " + image);
+  const Outcome off = Ntbox("load --no-rewrite " + image);
+  EXPECT_EQ(on.exit, 0) << on.out << on.err;
+  EXPECT_NE(on.out.find("irql forms: 206 checks, 0 failed\n"), std::string::npos) << on.out;
+  EXPECT_NE(Lines(on.out, "irql forms trace: "), "");
+  EXPECT_EQ(Lines(on.out, "irql forms"), Lines(off.out, "irql forms"));
+  EXPECT_EQ(on.out.find("STOP"), std::string::npos) << on.out;
+
+  for (const char* service : {"reserved_irql", "fault_after_write", "fault_interrupts_off", "lower_in_dpc"}) {
+    ExpectTheSameStop(image, service);
+  }
+}
+
+// misbehave's stops that pass through rewritten code: a raise's trim of paged pool, an IRQL read's
+// window, a write with reserved bits.
+TEST(IrqlForms, MisbehavingTheSameWithRewritingOnAndOff) {
+  for (const char* service : {"paged_pool_at_dispatch", "fault_after_irql_read", "lower_in_dpc", "privileged"}) {
+    ExpectTheSameStop(Driver("misbehave.sys"), service);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Rewriter, IrqlFormsTest, testing::Values("O0", "O2", "Os", "clang_O0", "clang_O2"));
+
+}  // namespace
