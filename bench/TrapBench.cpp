@@ -1,5 +1,6 @@
 // Cost of one CR8 read (KeGetCurrentIrql inline in a mingw-built driver), trapped and rewritten at
-// load, against the same loop without the read, of inline against exported IRQL raise/lower, of spin lock
+// load, against the same loop without the read; of inline raise/lower (cr8 writes, across
+// DISPATCH_LEVEL and below it) and cli/sti, trapped and rewritten; of exported IRQL raise/lower, of spin lock
 // acquire/release, of pageable code between spin locks (trim and page-in), and of a call into the
 // driver through the guard.
 #include <benchmark/benchmark.h>
@@ -7,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "cpu/Rewriter.h"
 #include "cpu/Trap.h"
 #include "nt/Kernel.h"
 #include "nt/io/Driver.h"
@@ -26,6 +28,11 @@ struct Fixture {
   Loop trappedReadTicks = nullptr;
   Loop empty = nullptr;
   Loop inlineRaiseLower = nullptr;
+  Loop trappedInlineRaiseLower = nullptr;
+  Loop inlineRaiseLowerApc = nullptr;
+  Loop trappedInlineRaiseLowerApc = nullptr;
+  Loop cliSti = nullptr;
+  Loop trappedCliSti = nullptr;
   Loop exportedRaiseLower = nullptr;
   Loop spinLock = nullptr;
   Loop queuedSpinLock = nullptr;
@@ -50,7 +57,13 @@ struct Fixture {
     readTicks = reinterpret_cast<Loop>(*driver->module().image->FindExport("ReadTickCountLoop"));
     trappedReadTicks = reinterpret_cast<Loop>(*(*trapped)->image->FindExport("ReadTickCountLoop"));
     empty = reinterpret_cast<Loop>(*driver->module().image->FindExport("EmptyLoop"));
-    inlineRaiseLower = reinterpret_cast<Loop>(*driver->module().image->FindExport("InlineRaiseLowerLoop"));
+    auto both = [&](const char* name, Loop& rewritten, Loop& trappedLoop) {
+      rewritten = reinterpret_cast<Loop>(*driver->module().image->FindExport(name));
+      trappedLoop = reinterpret_cast<Loop>(*(*trapped)->image->FindExport(name));
+    };
+    both("InlineRaiseLowerLoop", inlineRaiseLower, trappedInlineRaiseLower);
+    both("InlineRaiseLowerApcLoop", inlineRaiseLowerApc, trappedInlineRaiseLowerApc);
+    both("CliStiLoop", cliSti, trappedCliSti);
     exportedRaiseLower = reinterpret_cast<Loop>(*driver->module().image->FindExport("ExportedRaiseLowerLoop"));
     spinLock = reinterpret_cast<Loop>(*driver->module().image->FindExport("SpinLockLoop"));
     queuedSpinLock = reinterpret_cast<Loop>(*driver->module().image->FindExport("QueuedSpinLockLoop"));
@@ -95,10 +108,28 @@ BENCHMARK(BM_RewrittenSharedDataRead)->Unit(benchmark::kMicrosecond);
 void BM_LoopWithoutTrap(benchmark::State& state) { RunLoop(state, Get().empty); }
 BENCHMARK(BM_LoopWithoutTrap)->Unit(benchmark::kMicrosecond);
 
-// KeRaiseIrql(DISPATCH_LEVEL) + KeLowerIrql per iteration: inline (two trapped cr8 writes) against
-// the exported KfRaiseIrql/KeLowerIrql.
-void BM_InlineRaiseLower(benchmark::State& state) { RunLoop(state, Get().inlineRaiseLower); }
-BENCHMARK(BM_InlineRaiseLower)->Unit(benchmark::kMicrosecond);
+// KeRaiseIrql(DISPATCH_LEVEL) + KeLowerIrql per iteration, inline: two cr8 writes across
+// DISPATCH_LEVEL, trapped, and rewritten (each a call of the kernel's IRQL helper); against the
+// exported KfRaiseIrql/KeLowerIrql.
+void BM_TrappedInlineRaiseLower(benchmark::State& state) { RunLoop(state, Get().trappedInlineRaiseLower); }
+BENCHMARK(BM_TrappedInlineRaiseLower)->Unit(benchmark::kMicrosecond);
+
+void BM_RewrittenInlineRaiseLower(benchmark::State& state) { RunLoop(state, Get().inlineRaiseLower); }
+BENCHMARK(BM_RewrittenInlineRaiseLower)->Unit(benchmark::kMicrosecond);
+
+// The same to APC_LEVEL: rewritten, two stores to the KPCR's IRQL byte.
+void BM_TrappedInlineRaiseLowerApc(benchmark::State& state) { RunLoop(state, Get().trappedInlineRaiseLowerApc); }
+BENCHMARK(BM_TrappedInlineRaiseLowerApc)->Unit(benchmark::kMicrosecond);
+
+void BM_RewrittenInlineRaiseLowerApc(benchmark::State& state) { RunLoop(state, Get().inlineRaiseLowerApc); }
+BENCHMARK(BM_RewrittenInlineRaiseLowerApc)->Unit(benchmark::kMicrosecond);
+
+// _disable/_enable: cli and sti, trapped, and rewritten to stores to the KPCR's interrupt flag.
+void BM_TrappedCliSti(benchmark::State& state) { RunLoop(state, Get().trappedCliSti); }
+BENCHMARK(BM_TrappedCliSti)->Unit(benchmark::kMicrosecond);
+
+void BM_RewrittenCliSti(benchmark::State& state) { RunLoop(state, Get().cliSti); }
+BENCHMARK(BM_RewrittenCliSti)->Unit(benchmark::kMicrosecond);
 
 void BM_ExportedRaiseLower(benchmark::State& state) { RunLoop(state, Get().exportedRaiseLower); }
 BENCHMARK(BM_ExportedRaiseLower)->Unit(benchmark::kMicrosecond);
@@ -118,6 +149,24 @@ void BM_PagedCodeThenSpinLock(benchmark::State& state) {
   state.counters["page_ins"] = static_cast<double>(Get().kernel.pageable().pageIns());
 }
 BENCHMARK(BM_PagedCodeThenSpinLock)->Unit(benchmark::kMicrosecond);
+
+// The load-time rewriting's analysis and plan of an image (what it adds to a load), for the seed's
+// small driver and the largest test driver.
+void BM_RewritePlan(benchmark::State& state, const char* name) {
+  auto image = ntbox::pe::PeImage::ParseFile(std::string(NTBOX_DRIVER_DIR) + "/" + name);
+  if (!image) {
+    state.SkipWithError("cannot parse the image");
+    return;
+  }
+  for (auto _ : state) {
+    auto plan = ntbox::cpu::ImageRewrite::Plan(*image, {0x50, 0x54}, 0x7F0000000000ull);
+    benchmark::DoNotOptimize(plan);
+  }
+  state.counters["image_kib"] = static_cast<double>(image->sizeOfImage()) / 1024;
+}
+BENCHMARK_CAPTURE(BM_RewritePlan, seed_driver, "FirstDriverSample.sys")->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_RewritePlan, legal_idioms_O0, "legal_idioms_O0.sys")->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_RewritePlan, misbehave, "misbehave.sys")->Unit(benchmark::kMicrosecond);
 
 void BM_GuardedCallIntoDriver(benchmark::State& state) {
   Fixture& f = Get();

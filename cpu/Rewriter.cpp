@@ -46,6 +46,10 @@ struct Insn {
   ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT]{};
 };
 
+// Whether an instruction may be a site: an IRQL access, cli/sti, or a 64-bit constant (the later
+// checks decide).
+bool MaySite(const Insn& d);
+
 // The analysis: recursive descent over the image's code from its functions, the branch targets,
 // and which code is rewritable.
 class Analysis {
@@ -113,12 +117,10 @@ class Analysis {
     return ZYAN_SUCCESS(ZydisDecoderDecodeFull(&decoder_, view_.data() + rva, available, &out.insn, out.ops));
   }
   const std::vector<std::uint8_t>& view() const { return view_; }
-  // Every decoded instruction start, in order.
-  std::vector<std::uint32_t> Instructions() const {
-    std::vector<std::uint32_t> all;
-    for (std::uint32_t rva = 0; rva < length_.size(); ++rva) {
-      if (length_[rva]) all.push_back(rva);
-    }
+  // The decoded instructions that may be sites (MaySite), in order.
+  std::vector<std::uint32_t> Candidates() const {
+    std::vector<std::uint32_t> all = candidates_;
+    std::sort(all.begin(), all.end());
     return all;
   }
 
@@ -188,6 +190,7 @@ class Analysis {
         if (!length_[rva]) {
           length_[rva] = static_cast<std::uint8_t>(length);
           for (std::uint32_t i = 0; i < length && rva + i < owner_.size(); ++i) owner_[rva + i] = region;
+          if (MaySite(d)) candidates_.push_back(rva);
         } else {
           Join(owner_[rva], region);
         }
@@ -311,40 +314,49 @@ class Analysis {
     return true;
   }
 
-  // Padding between functions: runs of a code section's bytes that no code reaches and that are
-  // int3 or whole nops (what compilers and linkers align functions with), no relocation or branch
-  // target among them. A jump table inside .text is neither.
-  std::vector<std::pair<std::uint32_t, std::uint32_t>> PaddingRuns() const {
-    std::vector<std::pair<std::uint32_t, std::uint32_t>> runs;
+  // Padding between functions within reach of a short jump at from (the jump's end): 5 bytes that
+  // no code reaches and that are int3 or whole nops (what compilers and linkers align functions
+  // with), no relocation or branch target among them, clear of the ranges already taken; the
+  // nearest such place, or 0. A jump table inside .text is neither.
+  std::uint32_t FindPadding(std::uint32_t from, const std::vector<std::uint32_t>& taken) const {
     auto free = [&](std::uint32_t rva) {
-      return rva < view_.size() && owner_[rva] == kNone && !target_[rva] && !relocated_[rva];
+      return rva < view_.size() && owner_[rva] == kNone && !target_[rva] && !relocated_[rva] && InCode(rva);
     };
-    for (const auto& [start, end] : code_) {
-      std::uint32_t rva = start, runStart = start;
-      const std::uint32_t stop = std::min<std::uint32_t>(end, static_cast<std::uint32_t>(view_.size()));
-      auto close = [&] {
-        if (rva - runStart >= kJumpLength) runs.emplace_back(runStart, rva);
-      };
-      while (rva < stop) {
-        std::uint32_t length = 0;
-        if (free(rva) && view_[rva] == 0xCC) {
-          length = 1;
-        } else if (Insn d; free(rva) && Decode(rva, d) && d.insn.mnemonic == ZYDIS_MNEMONIC_NOP && rva + d.insn.length <= stop) {
-          length = d.insn.length;
-          for (std::uint32_t i = 1; i < length; ++i) {
-            if (!free(rva + i)) length = 0;
-          }
+    const std::uint32_t low = from > 128 ? from - 128 : 0;
+    const std::uint32_t high = from + 127 + kJumpLength;
+    std::uint32_t best = 0;
+    std::uint64_t bestDistance = ~0ull;
+    for (std::uint32_t rva = low, runStart = low; rva < high;) {
+      std::uint32_t length = 0;
+      const std::uint8_t b = rva < view_.size() ? view_[rva] : 0;
+      if (free(rva) && b == 0xCC) {
+        length = 1;
+      } else if (Insn d; free(rva) && (b == 0x90 || b == 0x66 || b == 0x0F || b == 0x2E) && Decode(rva, d) &&
+                         d.insn.mnemonic == ZYDIS_MNEMONIC_NOP) {
+        length = d.insn.length;
+        for (std::uint32_t k = 1; k < length; ++k) {
+          if (!free(rva + k)) length = 0;
         }
-        if (length == 0) {
-          close();
-          runStart = ++rva;
-          continue;
-        }
-        rva += length;
       }
-      close();
+      if (length == 0) {
+        runStart = ++rva;
+        continue;
+      }
+      rva += length;
+      // Each place of 5 bytes in the run so far that ends here or before.
+      for (std::uint32_t p = runStart; p + kJumpLength <= rva; ++p) {
+        const std::int64_t offset = std::int64_t{p} - from;
+        if (offset < -128 || offset > 127) continue;
+        const bool clear = std::none_of(taken.begin(), taken.end(),
+                                        [&](std::uint32_t t) { return p < t + kJumpLength && t < p + kJumpLength; });
+        const std::uint64_t distance = static_cast<std::uint64_t>(offset < 0 ? -offset : offset);
+        if (clear && distance < bestDistance) {
+          best = p;
+          bestDistance = distance;
+        }
+      }
     }
-    return runs;
+    return best;
   }
 
   // Functions whose handler is not understood: no site in them is rewritten.
@@ -436,6 +448,7 @@ class Analysis {
   std::vector<bool> unsafe_;
   std::vector<std::uint32_t> calls_, weak_;
   std::vector<std::uint32_t> pointers_;  // targets of relocated 64-bit pointers into code
+  std::vector<std::uint32_t> candidates_;
   std::vector<std::pair<std::uint32_t, std::uint32_t>> functions_;  // .pdata's [begin, end)
   std::vector<std::pair<std::uint64_t, std::string>> imports_;  // IAT slot RVA, name
   std::vector<std::pair<std::uint32_t, std::uint32_t>> unknownHandlers_;
@@ -492,6 +505,10 @@ std::optional<std::uint32_t> SharedDataConstant(const Insn& d) {
     return d.insn.raw.disp.offset;
   }
   return std::nullopt;
+}
+
+bool MaySite(const Insn& d) {
+  return SiteOf(d) != SiteKind::kNone || SharedDataConstant(d).has_value();
 }
 
 bool EndsPath(const Insn& d) {
@@ -638,11 +655,11 @@ ImageRewrite ImageRewrite::Plan(const pe::PeImage& image, GsBytes gs, std::uint6
   Analysis a(image, Layout(image));
   a.Run();
   const auto& view = a.view();
-  std::vector<std::pair<std::uint32_t, std::uint32_t>> padding = a.PaddingRuns();  // [next free, end)
+  std::vector<std::uint32_t> padsTaken;
   std::vector<std::uint8_t>& out = plan.trailer_;
   out.assign(kSlotsSize, 0);
   std::uint32_t claimedUntil = 0;  // windows do not overlap
-  for (const std::uint32_t site : a.Instructions()) {
+  for (const std::uint32_t site : a.Candidates()) {
     Insn first;
     if (!a.Decode(site, first)) continue;
     if (const auto field = SharedDataConstant(first)) {
@@ -691,15 +708,8 @@ ImageRewrite ImageRewrite::Plan(const pe::PeImage& image, GsBytes gs, std::uint6
     // Under 5 bytes: a short jump (2 bytes) to padding in reach, which jumps on.
     std::uint32_t pad = 0;
     if (!window.empty() && at - site < kJumpLength && at - site >= 2) {
-      const std::int64_t from = std::int64_t{site} + 2;
-      for (auto& [next, end] : padding) {
-        const std::int64_t offset = std::int64_t{next} - from;
-        if (end - next >= kJumpLength && offset >= -128 && offset <= 127 && (next + kJumpLength <= site || next >= at)) {
-          pad = next;
-          next += kJumpLength;
-          break;
-        }
-      }
+      pad = a.FindPadding(site + 2, padsTaken);
+      if (pad) padsTaken.push_back(pad);
     }
     if (window.empty() || (at - site < kJumpLength && !pad)) {
       ++(window.empty() || a.IsTarget(at) ? count.branchTarget : count.shortWindow);

@@ -63,7 +63,7 @@ struct KernelConfig {
   std::uint32_t processors = 2;
   DebugFilter debugFilter;       // what a kernel debugger would be shown
   bool debuggerEnabled = false;  // bcdedit /debug: KdDebuggerEnabled
-  // Drivers' cr8 reads rewritten at load to run natively (cpu/Rewriter.h); never under a kernel
+  // Drivers' privileged instructions rewritten at load to run natively (cpu/Rewriter.h); never under a kernel
   // debugger, which sees and steps through the code as the driver was built.
   bool rewrite = true;
   ULONG safeBootMode = 0;        // bcdedit /set safeboot: InitSafeBootMode (1 minimal, 2 network)

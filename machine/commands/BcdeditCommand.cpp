@@ -16,7 +16,7 @@ constexpr std::string_view kUsage =
     "       ntbox bcdedit /set [{current}] safeboot minimal|network   (boot without boot/system/auto-start drivers)\n"
     "       ntbox bcdedit /deletevalue [{current}] safeboot\n"
     "       ntbox bcdedit /debug [{current}] on|off\n"
-    "       ntbox bcdedit /set [{current}] rewrite on|off   (drivers' cr8 reads rewritten at load; default on)\n"
+    "       ntbox bcdedit /set [{current}] rewrite on|off   (drivers' privileged instructions rewritten at load; default on)\n"
     "       ntbox bcdedit /enum [{current}|ACTIVE]\n"
     "Changes apply at the next boot: ntbox reboot.\n";
 

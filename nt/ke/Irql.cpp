@@ -1,5 +1,5 @@
-// The exported IRQL routines. Real x64 drivers mostly use the inline CR8 forms, which the trap
-// handler (cpu/) emulates on the same per-thread state.
+// The exported IRQL routines. Real x64 drivers mostly use the inline CR8 forms, which run natively
+// once rewritten at load (cpu/Rewriter.h) or trap (cpu/Trap.cpp), on the same KPCR byte.
 #include "nt/ke/Irql.h"
 
 #include "nt/ke/BugCheck.h"

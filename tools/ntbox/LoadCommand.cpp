@@ -196,7 +196,8 @@ std::function<int()> AddLoadCommand(CLI::App& app) {
   cmd->add_flag("--no-verifier", options->noVerifier,
                 "load without Driver Verifier (on by default: verifier /standard)");
   cmd->add_flag("--no-rewrite", options->noRewrite,
-                "leave the driver's cr8 reads to the trap handler (rewritten at load by default)");
+                "leave the driver's cr8 accesses, cli/sti and KUSER_SHARED_DATA reads to the trap handler "
+                "(rewritten at load by default)");
   cmd->footer(
       "Exit status: 0 loaded (and unloaded), 1 DriverEntry failed, 2 bad arguments, 3 image refused, "
       "4 bugcheck.");

@@ -29,15 +29,33 @@ __declspec(dllexport) ULONG64 EmptyLoop(ULONG64 count)
     return sum;
 }
 
-/* KeRaiseIrql/KeLowerIrql as x64 drivers compile them: inline writes of cr8 (trapped). */
-__declspec(dllexport) ULONG64 InlineRaiseLowerLoop(ULONG64 count)
+/* KeRaiseIrql/KeLowerIrql as x64 drivers compile them: inline writes of cr8. */
+static __inline__ __attribute__((always_inline)) ULONG64 RaiseLowerLoop(KIRQL level, ULONG64 count)
 {
     ULONG64 sum = 0;
     for (ULONG64 i = 0; i < count; ++i) {
         KIRQL old;
-        KeRaiseIrql(DISPATCH_LEVEL, &old);
+        KeRaiseIrql(level, &old);
         KeLowerIrql(old);
         sum += old;
+    }
+    return sum;
+}
+
+/* To DISPATCH_LEVEL: across it, each write checked by the kernel. */
+__declspec(dllexport) ULONG64 InlineRaiseLowerLoop(ULONG64 count) { return RaiseLowerLoop(DISPATCH_LEVEL, count); }
+
+/* To APC_LEVEL: the IRQL stays on one side, no kernel check is due. */
+__declspec(dllexport) ULONG64 InlineRaiseLowerApcLoop(ULONG64 count) { return RaiseLowerLoop(APC_LEVEL, count); }
+
+/* _disable/_enable (cli, sti) around a little work. */
+__declspec(dllexport) ULONG64 CliStiLoop(ULONG64 count)
+{
+    volatile ULONG64 sum = 0;
+    for (ULONG64 i = 0; i < count; ++i) {
+        _disable();
+        sum += i;
+        _enable();
     }
     return sum;
 }
