@@ -61,6 +61,7 @@ class Analysis {
     strong_.assign(view_.size(), false);
     target_.assign(view_.size(), false);
     relocated_.assign(view_.size(), false);
+    table_.assign(view_.size(), false);
     for (const pe::Section& s : image.sections()) {
       if (s.characteristics & (kScnCode | kScnExecute)) code_.emplace_back(s.virtualAddress, s.virtualAddress + s.virtualSize);
     }
@@ -155,12 +156,14 @@ class Analysis {
     if (Decoded(seed) && (!strong || strong_[seed])) return;
     const std::uint32_t region = NewRegion();
     std::vector<std::uint32_t> work{seed};
+    std::vector<std::uint32_t> path;  // the straight line of code just walked
     while (!work.empty()) {
       std::uint32_t rva = work.back();
       work.pop_back();
+      path.clear();
       for (;;) {
-        if (!InCode(rva)) {
-          MarkUnsafe(region);  // ran off the code: data, or a function that does not return
+        if (!InCode(rva) || table_[rva]) {
+          if (strong || !table_[rva]) MarkUnsafe(region);  // ran off the code: data, or a function that does not return
           break;
         }
         if (length_[rva]) {
@@ -195,6 +198,8 @@ class Analysis {
           Join(owner_[rva], region);
         }
         if (strong) strong_[rva] = true;
+        if (path.size() == kPathLength) path.erase(path.begin());
+        path.push_back(rva);
         const std::uint64_t next = std::uint64_t{rva} + length;
         // Operands that name code: rip-relative addresses (a lea of a function, a jump table).
         for (int i = 0; i < d.insn.operand_count_visible; ++i) {
@@ -232,14 +237,26 @@ class Analysis {
           if (relative) {
             Target(branch);
             rva = static_cast<std::uint32_t>(branch);
+            path.clear();
             continue;
           }
-          // jmp [rip+x]: a tail call through the import table; any other indirect jump (a
-          // switch's table, a computed target) leaves the function to the trap handler.
+          // jmp [rip+x]: a tail call through the import table. A switch's jump table is followed
+          // when its shape is understood (JumpTable); any other indirect jump (a computed target)
+          // leaves the function to the trap handler.
           const auto& op = d.ops[0];
-          if (!(op.type == ZYDIS_OPERAND_TYPE_MEMORY && op.mem.base == ZYDIS_REGISTER_RIP &&
-                op.mem.index == ZYDIS_REGISTER_NONE)) {
+          if (op.type == ZYDIS_OPERAND_TYPE_MEMORY && op.mem.base == ZYDIS_REGISTER_RIP &&
+              op.mem.index == ZYDIS_REGISTER_NONE) {
+            break;
+          }
+          const auto cases = strong && op.type == ZYDIS_OPERAND_TYPE_REGISTER ? JumpTable(path, op.reg.value)
+                                                                              : std::nullopt;
+          if (!cases) {
             MarkUnsafe(region);
+            break;
+          }
+          for (const std::uint32_t c : *cases) {
+            Target(c);
+            work.push_back(c);
           }
           break;
         }
@@ -251,6 +268,83 @@ class Analysis {
         rva = static_cast<std::uint32_t>(next);
       }
     }
+  }
+
+  static constexpr std::size_t kPathLength = 24;
+
+  // The cases of a switch's jump table, as gcc and clang emit it for x64 (entries are 32-bit
+  // offsets from the table, which may sit inside .text), from the code walked up to `jmp r`:
+  //   cmp idx, N-1 ; ja default          (jae: N; clang -O0: sub idx, N-1)
+  //   ... lea t, [rip+table] ; movsxd r, dword [t+idx*4] (or mov r32, [...]; cdqe)
+  //   add r, t ; jmp r
+  // The table's bytes are marked as data, never decoded as code. nullopt when the shape differs or
+  // an entry does not lead into code.
+  std::optional<std::vector<std::uint32_t>> JumpTable(const std::vector<std::uint32_t>& walked, ZydisRegister r) {
+    std::vector<std::pair<std::uint32_t, Insn>> path(walked.size());
+    for (std::size_t k = 0; k < walked.size(); ++k) {
+      path[k].first = walked[k];
+      if (!Decode(walked[k], path[k].second)) return std::nullopt;
+    }
+    auto largest = [](ZydisRegister x) { return ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LONG_64, x); };
+    auto writes = [&](const Insn& d, ZydisRegister x) {
+      for (int i = 0; i < d.insn.operand_count; ++i) {
+        const auto& op = d.ops[i];
+        if (op.type == ZYDIS_OPERAND_TYPE_REGISTER && (op.actions & ZYDIS_OPERAND_ACTION_MASK_WRITE) &&
+            largest(op.reg.value) == largest(x)) {
+          return true;
+        }
+      }
+      return false;
+    };
+    std::size_t i = path.size();  // the jmp is not in path yet
+    // add r, t
+    while (i > 0 && !writes(path[i - 1].second, r)) --i;
+    if (i == 0) return std::nullopt;
+    const Insn& add = path[--i].second;
+    if (add.insn.mnemonic != ZYDIS_MNEMONIC_ADD || add.ops[1].type != ZYDIS_OPERAND_TYPE_REGISTER ||
+        largest(add.ops[0].reg.value) != largest(r)) {
+      return std::nullopt;
+    }
+    const ZydisRegister t = add.ops[1].reg.value;
+    // lea t, [rip+table]
+    std::size_t j = i;
+    while (j > 0 && !writes(path[j - 1].second, t)) --j;
+    if (j == 0) return std::nullopt;
+    const auto& [leaAt, lea] = path[--j];
+    if (lea.insn.mnemonic != ZYDIS_MNEMONIC_LEA || lea.ops[1].mem.base != ZYDIS_REGISTER_RIP) return std::nullopt;
+    const std::uint64_t table = leaAt + lea.insn.length + static_cast<std::uint64_t>(lea.ops[1].mem.disp.value);
+    // A 4-byte entry loaded, and before it the bound: cmp reg, imm followed by ja or jae.
+    bool entryLoad = false;
+    std::optional<std::uint64_t> count;
+    for (std::size_t k = i; k-- > 0 && !count;) {
+      const Insn& d = path[k].second;
+      if ((d.insn.mnemonic == ZYDIS_MNEMONIC_MOVSXD || d.insn.mnemonic == ZYDIS_MNEMONIC_MOV) &&
+          d.ops[1].type == ZYDIS_OPERAND_TYPE_MEMORY && d.ops[1].size == 32 && d.ops[1].mem.base != ZYDIS_REGISTER_RIP) {
+        entryLoad = true;
+      }
+      const bool above = d.insn.mnemonic == ZYDIS_MNEMONIC_JNBE, aboveOrEqual = d.insn.mnemonic == ZYDIS_MNEMONIC_JNB;
+      if ((above || aboveOrEqual) && k > 0) {
+        const Insn& cmp = path[k - 1].second;  // cmp or sub (clang -O0), of a register or a variable
+        if ((cmp.insn.mnemonic != ZYDIS_MNEMONIC_CMP && cmp.insn.mnemonic != ZYDIS_MNEMONIC_SUB) ||
+            cmp.ops[1].type != ZYDIS_OPERAND_TYPE_IMMEDIATE || (cmp.ops[1].imm.is_signed && cmp.ops[1].imm.value.s < 0)) {
+          return std::nullopt;
+        }
+        count = cmp.ops[1].imm.value.u + (above ? 1 : 0);
+      } else if (d.insn.meta.category == ZYDIS_CATEGORY_COND_BR || d.insn.meta.category == ZYDIS_CATEGORY_CALL) {
+        return std::nullopt;
+      }
+    }
+    if (!entryLoad || !count || *count == 0 || *count > 4096 || table + 4 * *count > view_.size()) return std::nullopt;
+    std::vector<std::uint32_t> cases;
+    for (std::uint64_t k = 0; k < *count; ++k) {
+      std::int32_t entry = 0;
+      if (!ReadAt(view_, table + 4 * k, entry)) return std::nullopt;
+      const std::uint64_t target = table + static_cast<std::uint64_t>(static_cast<std::int64_t>(entry));
+      if (!InCode(target)) return std::nullopt;
+      cases.push_back(static_cast<std::uint32_t>(target));
+    }
+    for (std::uint64_t b = table; b < table + 4 * *count; ++b) table_[b] = true;
+    return cases;
   }
 
   // A function's exception handler: __C_specific_handler's scope table names the code that runs
@@ -320,7 +414,8 @@ class Analysis {
   // nearest such place, or 0. A jump table inside .text is neither.
   std::uint32_t FindPadding(std::uint32_t from, const std::vector<std::uint32_t>& taken) const {
     auto free = [&](std::uint32_t rva) {
-      return rva < view_.size() && owner_[rva] == kNone && !target_[rva] && !relocated_[rva] && InCode(rva);
+      return rva < view_.size() && owner_[rva] == kNone && !target_[rva] && !relocated_[rva] && !table_[rva] &&
+             InCode(rva);
     };
     const std::uint32_t low = from > 128 ? from - 128 : 0;
     const std::uint32_t high = from + 127 + kJumpLength;
@@ -444,6 +539,7 @@ class Analysis {
   std::vector<std::uint8_t> length_;    // instruction length at its first byte
   std::vector<std::uint32_t> owner_;    // region of each decoded byte
   std::vector<bool> strong_, target_, relocated_;
+  std::vector<bool> table_;  // jump tables' bytes: data
   std::vector<std::uint32_t> parent_;
   std::vector<bool> unsafe_;
   std::vector<std::uint32_t> calls_, weak_;

@@ -118,3 +118,22 @@ TEST(Rewriter, AnImageWithoutCr8ReadsGetsNoTrailer) {
 }
 
 }  // namespace
+
+// A switch's jump table is followed (gcc's in .rdata, clang's inside .text, clang -O0's bound by a
+// sub): the seed's IOCTL dispatch routine built by clang, whose PAGED_CODE sits in a function with
+// a jump table, is rewritten whole, and the table's bytes are never taken for code.
+TEST(Rewriter, SwitchFunctionsAreFollowedThroughTheirJumpTables) {
+  for (const char* name : {"ioctl_sample_seh.sys", "kd_target_pdb.sys", "reg_callbacks.sys", "sync_objects.sys"}) {
+    auto r = Load(std::filesystem::path(NTBOX_DRIVER_DIR) / name);
+    ASSERT_TRUE(r) << name;
+    const auto& stats = r->plan.stats();
+    for (const cpu::SiteCount* c : {&stats.cr8Reads, &stats.cr8Writes, &stats.interruptFlag}) {
+      EXPECT_EQ(c->unsafeFunction, 0u) << name;
+      EXPECT_EQ(c->unreached, 0u) << name;
+    }
+  }
+  auto r = Load(std::filesystem::path(NTBOX_DRIVER_DIR) / "ioctl_sample_seh.sys");
+  ASSERT_TRUE(r);
+  EXPECT_GT(r->plan.stats().cr8Reads.sites, 0u);
+  EXPECT_EQ(r->plan.stats().cr8Reads.rewritten, r->plan.stats().cr8Reads.sites);
+}
