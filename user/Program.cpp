@@ -317,6 +317,7 @@ Result<void> Program::Prepare() {
   void* peb = space->Allocate(kPage);
   void* tls = space->Allocate(kTlsSlots * 8);
   if (!teb || !peb || !tls) return fail();
+  space->Pin(teb);
   teb_ = reinterpret_cast<std::uint64_t>(teb);
   peb_ = reinterpret_cast<std::uint64_t>(peb);
   tlsArray_ = reinterpret_cast<std::uint64_t>(tls);

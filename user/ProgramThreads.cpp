@@ -48,6 +48,7 @@ std::expected<void*, nt::NTSTATUS> Program::CreateThread(const Request& request)
   th.id = nt::ke::NewThreadId();
   th.stack = reinterpret_cast<std::uint64_t>(stack);
   th.stackTop = th.stack + kPage + reserve;
+  space->Pin(teb);
   th.teb = reinterpret_cast<std::uint64_t>(teb);
   InitializeTeb(th.teb, th.stackTop, th.stack + kPage, th.stack);
   std::memcpy(reinterpret_cast<void*>(th.teb + kTebThreadId), &th.id, 8);

@@ -193,12 +193,13 @@ NTSTATUS UserSpace::AllocateVirtual(std::uint64_t& address, std::uint64_t& size,
   return STATUS_SUCCESS;
 }
 
-NTSTATUS UserSpace::FreeVirtual(std::uint64_t& address, std::uint64_t& size, ULONG type) {
+NTSTATUS UserSpace::FreeVirtual(std::uint64_t& address, std::uint64_t& size, ULONG type, bool bySystem) {
   if (type != mem::kRelease && type != mem::kDecommit) return STATUS_INVALID_PARAMETER;
   std::lock_guard lock(mutex_);
   auto it = RegionAt(address);
   if (it == regions_.end()) return STATUS_MEMORY_NOT_ALLOCATED;
   Region& r = it->second;
+  if (r.pinned && !bySystem) return STATUS_UNABLE_TO_FREE_VM;
   if (type == mem::kRelease) {
     if (r.type != mem::kPrivate) return STATUS_UNABLE_TO_FREE_VM;
     if (address != it->first) return STATUS_FREE_VM_NOT_AT_BASE;
@@ -224,7 +225,8 @@ NTSTATUS UserSpace::FreeVirtual(std::uint64_t& address, std::uint64_t& size, ULO
   return STATUS_SUCCESS;
 }
 
-NTSTATUS UserSpace::ProtectVirtual(std::uint64_t& address, std::uint64_t& size, ULONG protect, ULONG& old) {
+NTSTATUS UserSpace::ProtectVirtual(std::uint64_t& address, std::uint64_t& size, ULONG protect, ULONG& old,
+                                   bool bySystem) {
   if (HostProtection(protect) < 0) return STATUS_INVALID_PAGE_PROTECTION;
   std::lock_guard lock(mutex_);
   const std::uint64_t from = address & ~(kPage - 1), to = PageRound(address + size);
@@ -232,6 +234,7 @@ NTSTATUS UserSpace::ProtectVirtual(std::uint64_t& address, std::uint64_t& size, 
   if (it == regions_.end() || to <= from) return STATUS_MEMORY_NOT_ALLOCATED;
   if (to > it->first + it->second.size) return STATUS_CONFLICTING_ADDRESSES;
   Region& r = it->second;
+  if (r.pinned && !bySystem) return STATUS_INVALID_PAGE_PROTECTION;
   for (std::uint64_t p = from; p < to; p += kPage) {
     if (r.pages[(p - it->first) / kPage] == 0) return STATUS_NOT_COMMITTED;
   }
@@ -333,13 +336,18 @@ void* UserSpace::Allocate(std::uint64_t size, Protection protection) {
 
 bool UserSpace::Free(void* address) {
   std::uint64_t at = reinterpret_cast<std::uint64_t>(address), size = 0;
-  return FreeVirtual(at, size, mem::kRelease) == STATUS_SUCCESS;
+  return FreeVirtual(at, size, mem::kRelease, true) == STATUS_SUCCESS;
+}
+
+void UserSpace::Pin(void* address) {
+  std::lock_guard lock(mutex_);
+  if (auto it = RegionAt(reinterpret_cast<std::uint64_t>(address)); it != regions_.end()) it->second.pinned = true;
 }
 
 bool UserSpace::Protect(void* address, std::uint64_t size, Protection protection) {
   std::uint64_t at = reinterpret_cast<std::uint64_t>(address), length = size;
   ULONG old = 0;
-  return ProtectVirtual(at, length, PageProtection(protection), old) == STATUS_SUCCESS;
+  return ProtectVirtual(at, length, PageProtection(protection), old, true) == STATUS_SUCCESS;
 }
 
 bool UserSpace::IsCommitted(std::uint64_t address, std::uint64_t size) const {

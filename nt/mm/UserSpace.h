@@ -68,6 +68,9 @@ class UserSpace {
   void* AllocateAt(std::uint64_t address, std::uint64_t size, Protection protection = kReadWrite);
   bool Free(void* address);
   bool Protect(void* address, std::uint64_t size, Protection protection);
+  // Makes the block at address the kernel's (a thread's TEB, its KPCR while it is in the kernel):
+  // the program's NtFreeVirtualMemory and NtProtectVirtualMemory refuse it; Free and Protect do not.
+  void Pin(void* address);
   // Every page of [address, address+size) committed.
   bool IsCommitted(std::uint64_t address, std::uint64_t size) const;
   std::uint64_t committedBytes() const;
@@ -76,9 +79,10 @@ class UserSpace {
   // the top) and/or commits [address, address+size); in and out are the rounded range.
   NTSTATUS AllocateVirtual(std::uint64_t& address, std::uint64_t& size, ULONG type, ULONG protect);
   // NtFreeVirtualMemory: MEM_RELEASE a whole region (size 0, address its base) or MEM_DECOMMIT pages.
-  NTSTATUS FreeVirtual(std::uint64_t& address, std::uint64_t& size, ULONG type);
+  NTSTATUS FreeVirtual(std::uint64_t& address, std::uint64_t& size, ULONG type, bool bySystem = false);
   // NtProtectVirtualMemory: committed pages only; old is the first page's protection.
-  NTSTATUS ProtectVirtual(std::uint64_t& address, std::uint64_t& size, ULONG protect, ULONG& old);
+  NTSTATUS ProtectVirtual(std::uint64_t& address, std::uint64_t& size, ULONG protect, ULONG& old,
+                          bool bySystem = false);
   // NtQueryVirtualMemory's MemoryBasicInformation: the run of pages like address's.
   std::optional<MEMORY_BASIC_INFORMATION> QueryVirtual(std::uint64_t address) const;
   // An image or view the space did not map itself (the PE loader's): a MEM_IMAGE / MEM_MAPPED
@@ -96,6 +100,7 @@ class UserSpace {
     ULONG allocationProtect = 0;
     ULONG type = mem::kPrivate;
     bool ownMapping = true;        // the space mmapped it (and unmaps it)
+    bool pinned = false;           // the kernel's (Pin): the program may not free or re-protect it
     std::vector<ULONG> pages;      // per page: 0 reserved, else its PAGE_* protection
   };
   UserSpace(std::uint64_t base, int slot) : base_(base), slot_(slot), next_(base + 0x4000'0000ull) {}

@@ -97,6 +97,23 @@ static int Run(void)
     if (NtQueryVirtualMemory(SELF, KERNEL_ADDRESS, 0, &info, sizeof info, NULL) != STATUS_INVALID_PARAMETER)
         return 25;
     if (NtClose((HANDLE)(LONG_PTR)(LONG)0x80000004) != STATUS_INVALID_HANDLE) return 26; /* a kernel handle */
+
+    /* The thread's TEB is the kernel's too (its KPCR while the thread is in the kernel): it cannot be
+       released, decommitted or re-protected, and system calls go on working. */
+    {
+        PVOID teb = NtCurrentTeb();
+        SIZE_T page = 0;
+        at = teb;
+        if (NtFreeVirtualMemory(SELF, &at, &page, MEM_RELEASE) == STATUS_SUCCESS) return 27;
+        at = teb;
+        page = 0x1000;
+        if (NtFreeVirtualMemory(SELF, &at, &page, MEM_DECOMMIT) == STATUS_SUCCESS) return 28;
+        at = teb;
+        page = 0x1000;
+        if (NtProtectVirtualMemory(SELF, &at, &page, PAGE_NOACCESS, &old) == STATUS_SUCCESS) return 29;
+        info = Query(teb);
+        if (info.State != MEM_COMMIT || info.Protect != PAGE_READWRITE) return 30;
+    }
     return 42;
 }
 
