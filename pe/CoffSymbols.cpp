@@ -1,7 +1,11 @@
 #include "pe/CoffSymbols.h"
 
+#include <cxxabi.h>
+
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
+#include <memory>
 
 namespace ntbox::pe {
 namespace {
@@ -18,6 +22,28 @@ T Read(const std::vector<std::uint8_t>& file, std::size_t offset) {
 }
 
 }  // namespace
+
+std::string FunctionName(const std::string& symbol) {
+  if (symbol.rfind("_Z", 0) != 0) return symbol;
+  int status = 0;
+  std::unique_ptr<char, decltype(&std::free)> out(abi::__cxa_demangle(symbol.c_str(), nullptr, nullptr, &status),
+                                                  &std::free);
+  if (status != 0 || !out) return symbol;
+  std::string name(out.get());
+  // The qualified name without its parameters (and cv-qualifiers after them), as WinDbg shows a
+  // C++ function: the parameter list is the last top-level parenthesis.
+  const std::size_t close = name.rfind(')');
+  if (close == std::string::npos) return name;
+  int depth = 0;
+  for (std::size_t i = close + 1; i-- > 0;) {
+    if (name[i] == ')') ++depth;
+    if (name[i] == '(' && --depth == 0) {
+      if (i > 0) name.resize(i);
+      break;
+    }
+  }
+  return name;
+}
 
 std::vector<FunctionSymbol> FunctionSymbols(const PeImage& image) {
   const auto& file = image.file();
@@ -49,7 +75,7 @@ std::vector<FunctionSymbol> FunctionSymbols(const PeImage& image) {
         const char* s = reinterpret_cast<const char*>(file.data() + at);
         name.assign(s, strnlen(s, 8));
       }
-      if (!name.empty()) out.push_back({sections[section - 1].virtualAddress + value, std::move(name)});
+      if (!name.empty()) out.push_back({sections[section - 1].virtualAddress + value, FunctionName(name)});
     }
     i += aux;
   }

@@ -14,7 +14,12 @@ struct FunctionSymbol {
   std::string name;
 };
 
-// Sorted by rva; empty when the image has no (or a malformed) symbol table.
+// A symbol as reports name the function: a C++ (Itanium-mangled) name demangled without its
+// parameters ("_ZL13ReverseBufferPhm" -> "ReverseBuffer"), any other as it is.
+std::string FunctionName(const std::string& symbol);
+
+// Sorted by rva, names as FunctionName gives them; empty when the image has no (or a malformed)
+// symbol table.
 std::vector<FunctionSymbol> FunctionSymbols(const PeImage& image);
 
 // The function containing rva, or nullptr.

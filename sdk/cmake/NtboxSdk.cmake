@@ -110,7 +110,8 @@ function(ntbox_add_driver name)
   if(ARG_MANIFEST)
     _ntbox_add_manifest(${name} "${ARG_MANIFEST}")
   endif()
-  target_include_directories(${name} SYSTEM PRIVATE "${NTBOX_DDK_INCLUDE_DIR}")
+  # The SDK's header layer first (sdk/include: WDK spellings mingw-w64 lacks), then mingw's DDK.
+  target_include_directories(${name} SYSTEM PRIVATE "${NTBOX_SDK_DIR}/include" "${NTBOX_DDK_INCLUDE_DIR}")
   set(dbg 1)
   if(ARG_NO_DBG OR (NOT ARG_DBG AND NOT NTBOX_DRIVER_DBG))
     set(dbg 0)
@@ -124,7 +125,7 @@ function(ntbox_add_driver name)
     __INTRINSIC_DEFINED_InterlockedBitTestAndSet
     __INTRINSIC_DEFINED_InterlockedBitTestAndReset)
   target_compile_options(${name} PRIVATE
-    -fno-stack-protector -Wno-multichar "SHELL:-include ${NTBOX_SDK_DIR}/include/ntbox/intrinsics.h"
+    -g -fno-stack-protector -Wno-multichar -Wno-unknown-pragmas "SHELL:-include ${NTBOX_SDK_DIR}/include/ntbox/prelude.h"
     $<$<COMPILE_LANGUAGE:CXX>:-fno-exceptions -fno-rtti -fno-threadsafe-statics>
     ${ARG_COMPILE_OPTIONS})
   target_link_options(${name} PRIVATE
@@ -160,9 +161,12 @@ function(_ntbox_add_clang_driver name sources libraries options)
     set(dbg 0)
   endif()
   set(flags --target=x86_64-w64-mingw32 -fms-extensions -O1 -g -gcodeview -fno-stack-protector -Wno-pragma-pack
-      -Wno-microsoft-anon-tag -Wno-ignored-pragma-intrinsic -isystem ${NTBOX_DDK_INCLUDE_DIR}
+      -Wno-microsoft-anon-tag -Wno-ignored-pragma-intrinsic -Wno-unknown-pragmas
+      -isystem ${NTBOX_SDK_DIR}/include -isystem ${NTBOX_DDK_INCLUDE_DIR}
       -D__USE_MINGW_ANSI_STDIO=0 -DDBG=${dbg} -D_AMD64_ -D_WIN64 -D_KERNEL_MODE=1
-      -DNTDDI_VERSION=0x0A000000 -D_WIN32_WINNT=0x0A00 ${options})
+      -DNTDDI_VERSION=0x0A000000 -D_WIN32_WINNT=0x0A00
+      # As for gcc: mingw's intrin-impl.h and wdm.h both define these two inline (an error in C++).
+      -D__INTRINSIC_DEFINED_InterlockedBitTestAndSet -D__INTRINSIC_DEFINED_InterlockedBitTestAndReset ${options})
   set(objects)
   set(dir "${CMAKE_CURRENT_BINARY_DIR}/${name}.clang")
   foreach(src IN LISTS sources)
@@ -171,17 +175,28 @@ function(_ntbox_add_clang_driver name sources libraries options)
     set(obj "${dir}/${stem}.obj")
     add_custom_command(OUTPUT "${obj}"
       COMMAND ${CMAKE_COMMAND} -E make_directory "${dir}"
-      COMMAND ${NTBOX_CLANG} ${flags} -include "${NTBOX_SDK_DIR}/include/ntbox/intrinsics.h" -c "${abs}" -o "${obj}"
+      COMMAND ${NTBOX_CLANG} ${flags} -include "${NTBOX_SDK_DIR}/include/ntbox/prelude.h" -c "${abs}" -o "${obj}"
       DEPENDS "${abs}" IMPLICIT_DEPENDS C "${abs}" VERBATIM)
     list(APPEND objects "${obj}")
   endforeach()
-  # The intrinsics' out-of-line copies: an archive, linked where the driver takes their address.
-  set(intrinsics "${dir}/libntbox_intrinsics.a")
-  add_custom_command(OUTPUT "${intrinsics}"
-    COMMAND ${CMAKE_COMMAND} -E make_directory "${dir}"
-    COMMAND ${NTBOX_CLANG} ${flags} -c "${NTBOX_SDK_DIR}/src/intrinsics.c" -o "${dir}/intrinsics.obj"
-    COMMAND ${CMAKE_AR} rcs "${intrinsics}" "${dir}/intrinsics.obj"
-    DEPENDS "${NTBOX_SDK_DIR}/src/intrinsics.c" VERBATIM)
+  # The SDK's libraries, as archives built by clang: the intrinsics' out-of-line copies (linked
+  # where the driver takes their address) and, asked for, wdmsec.
+  set(archives)
+  foreach(lib IN ITEMS intrinsics wdmsec)
+    if(lib STREQUAL "wdmsec")
+      if(NOT "wdmsec" IN_LIST libraries)
+        continue()
+      endif()
+      list(REMOVE_ITEM libraries wdmsec)
+    endif()
+    set(archive "${dir}/libntbox_${lib}.a")
+    add_custom_command(OUTPUT "${archive}"
+      COMMAND ${CMAKE_COMMAND} -E make_directory "${dir}"
+      COMMAND ${NTBOX_CLANG} ${flags} -c "${NTBOX_SDK_DIR}/src/${lib}.c" -o "${dir}/${lib}.obj"
+      COMMAND ${CMAKE_AR} rcs "${archive}" "${dir}/${lib}.obj"
+      DEPENDS "${NTBOX_SDK_DIR}/src/${lib}.c" VERBATIM)
+    list(APPEND archives "${archive}")
+  endforeach()
   set(out_dir "${CMAKE_CURRENT_BINARY_DIR}")
   if(CMAKE_RUNTIME_OUTPUT_DIRECTORY)
     set(out_dir "${CMAKE_RUNTIME_OUTPUT_DIRECTORY}")
@@ -194,10 +209,10 @@ function(_ntbox_add_clang_driver name sources libraries options)
   add_custom_command(OUTPUT "${output}"
     COMMAND ${NTBOX_CLANG} --target=x86_64-w64-mingw32 -fuse-ld=lld -nostdlib -shared
             -Wl,--subsystem,native -Wl,--entry,DriverEntry -Wl,--dynamicbase -Wl,--image-base,0x140000000
-            "-Wl,--pdb=${out_dir}/${name}.pdb" -o "${output}" ${objects} ${libraries} "${intrinsics}" -L${CMAKE_FIND_ROOT_PATH}/lib -lntoskrnl "${_ntbox_ext_lib}" -lhal
+            "-Wl,--pdb=${out_dir}/${name}.pdb" -o "${output}" ${objects} ${libraries} ${archives} -L${CMAKE_FIND_ROOT_PATH}/lib -lntoskrnl "${_ntbox_ext_lib}" -lhal
     ${sign}
     BYPRODUCTS "${out_dir}/${name}.pdb"
-    DEPENDS ${objects} "${intrinsics}" ntbox_ntoskrnl_ext COMMENT "Building ${name}.sys with clang" VERBATIM)
+    DEPENDS ${objects} ${archives} ntbox_ntoskrnl_ext COMMENT "Building ${name}.sys with clang" VERBATIM)
   add_custom_target(${name} ALL DEPENDS "${output}")
 endfunction()
 

@@ -7,6 +7,7 @@
 #include <iterator>
 
 #include "nt/Status.h"
+#include "pe/CoffSymbols.h"
 #include "pe/PeImage.h"
 #include "pe/PeLoader.h"
 
@@ -221,3 +222,15 @@ TEST_F(PeImageTest, UnresolvedImportsAreAllNamed) {
 }
 
 }  // namespace
+
+// C++ functions in a driver's COFF symbol table are named as WinDbg names them: demangled, without
+// their parameters; C names stay as they are.
+TEST(CoffSymbols, CxxNamesDemangledWithoutParameters) {
+  EXPECT_EQ(ntbox::pe::FunctionName("_ZL13ReverseBufferP4_IRPP18_IO_STACK_LOCATION"), "ReverseBuffer");
+  EXPECT_EQ(ntbox::pe::FunctionName("_Z13ReverseBufferPhm"), "ReverseBuffer");
+  EXPECT_EQ(ntbox::pe::FunctionName("_ZN6Device7ControlEP4_IRP"), "Device::Control");
+  EXPECT_EQ(ntbox::pe::FunctionName("_ZNK6Device4NameEv"), "Device::Name");
+  EXPECT_EQ(ntbox::pe::FunctionName("_ZN12_GLOBAL__N_19DpcHelperEPv"), "(anonymous namespace)::DpcHelper");
+  EXPECT_EQ(ntbox::pe::FunctionName("DriverEntry"), "DriverEntry");
+  EXPECT_EQ(ntbox::pe::FunctionName("_Znot_really"), "_Znot_really");
+}

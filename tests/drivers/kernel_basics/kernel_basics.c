@@ -9,10 +9,6 @@
 /* Data exports mingw-w64 does not declare. */
 __declspec(dllimport) extern ULONG NtBuildNumber;
 
-PVOID NTAPI ExAllocatePool2(ULONG64 Flags, SIZE_T NumberOfBytes, ULONG Tag);
-#ifndef POOL_FLAG_NON_PAGED
-#define POOL_FLAG_NON_PAGED 0x40ULL
-#endif
 
 #define CHECK(cond) \
     do { if (!(cond)) { DbgPrint("FAIL %s at line %d\n", #cond, __LINE__); ++g_failures; } } while (0)

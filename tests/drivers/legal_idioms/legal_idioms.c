@@ -5,10 +5,6 @@
 #include <ntddk.h>
 
 /* Newer than mingw-w64's headers. */
-NTKERNELAPI PVOID NTAPI ExAllocatePool2(ULONG64 Flags, SIZE_T NumberOfBytes, ULONG Tag);
-#ifndef POOL_FLAG_NON_PAGED
-#define POOL_FLAG_NON_PAGED 0x40ULL
-#endif
 #ifndef POOL_NX_ALLOCATION
 #define POOL_NX_ALLOCATION 512
 #endif

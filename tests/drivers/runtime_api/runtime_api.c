@@ -9,20 +9,6 @@
 
 #undef ExAllocatePoolWithQuotaTag
 
-/* Not in mingw-w64's headers yet. */
-NTKERNELAPI VOID NTAPI KeGenericCallDpc(PKDEFERRED_ROUTINE Routine, PVOID Context);
-NTKERNELAPI VOID NTAPI KeSignalCallDpcDone(PVOID SystemArgument1);
-NTKERNELAPI LOGICAL NTAPI KeSignalCallDpcSynchronize(PVOID SystemArgument2);
-NTKERNELAPI PVOID NTAPI ExAllocatePool2(ULONG64 Flags, SIZE_T NumberOfBytes, ULONG Tag);
-NTKERNELAPI NTSTATUS NTAPI KeExpandKernelStackAndCalloutEx(PEXPAND_STACK_CALLOUT Callout, PVOID Parameter, SIZE_T Size,
-                                                           BOOLEAN Wait, PVOID Context);
-/* The WDK's inline: a version-0 structure, no callback. */
-static void ExInitializeDeleteTimerParameters(PEXT_DELETE_PARAMETERS Parameters) {
-  RtlZeroMemory(Parameters, sizeof *Parameters);
-}
-#define POOL_FLAG_NON_PAGED 0x40ULL
-#define POOL_FLAG_RAISE_ON_FAILURE 0x20ULL
-
 #define HUGE_POOL ((SIZE_T)1 << 40)
 
 static void Check(const char *name, int ok, ULONG_PTR detail) {
