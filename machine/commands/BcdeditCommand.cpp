@@ -3,27 +3,17 @@
 #include <fmt/format.h>
 
 #include "machine/commands/Command.h"
+#include "machine/commands/Syntax.h"
 #include "support/Text.h"
 
 namespace ntbox::machine {
 namespace {
 
-constexpr std::string_view kUsage =
-    "usage: ntbox bcdedit /set [{current}] testsigning on|off\n"
-    "       ntbox bcdedit /set [{current}] debug on|off\n"
-    "       ntbox bcdedit /set [{current}] numproc N        (1-64 virtual processors; default 2)\n"
-    "       ntbox bcdedit /deletevalue [{current}] numproc\n"
-    "       ntbox bcdedit /set [{current}] safeboot minimal|network   (boot without boot/system/auto-start drivers)\n"
-    "       ntbox bcdedit /deletevalue [{current}] safeboot\n"
-    "       ntbox bcdedit /debug [{current}] on|off\n"
-    "       ntbox bcdedit /set [{current}] rewrite on|off   (drivers' privileged instructions rewritten at load; default on)\n"
-    "       ntbox bcdedit /enum [{current}|ACTIVE]\n"
-    "Changes apply at the next boot: ntbox reboot.\n";
 
 int Invalid(CommandContext& ctx, std::string_view what) {
   ctx.err(fmt::format("The {} command specified is not valid.\nRun \"bcdedit /?\" for command line assistance.\n"
                       "The parameter is incorrect.\n{}",
-                      what, kUsage));
+                      what, UsageOf("bcdedit")));
   return kCommandUsage;
 }
 
@@ -52,7 +42,7 @@ int RunBcdedit(CommandContext& ctx, const std::vector<std::string>& input) {
     if (l != "{current}" && l != "{default}") args.push_back(a);
   }
   if (args.empty() || args[0] == "/?" || args[0] == "-h" || args[0] == "--help") {
-    ctx.out(std::string(kUsage));
+    ctx.out(std::string(UsageOf("bcdedit")));
     return args.empty() ? kCommandUsage : kCommandOk;
   }
   const std::string op = AsciiLower(args[0]);

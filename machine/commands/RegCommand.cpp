@@ -8,23 +8,16 @@
 #include "machine/RegFile.h"
 #include "machine/RegistryViaKernel.h"
 #include "machine/commands/Command.h"
+#include "machine/commands/Syntax.h"
 #include "support/InputFile.h"
 #include "support/Text.h"
 
 namespace ntbox::machine {
 namespace {
 
-constexpr std::string_view kUsage =
-    "usage: ntbox reg query KEY [/v NAME | /ve] [/s]\n"
-    "       ntbox reg add KEY [/v NAME | /ve] [/t TYPE] [/s SEPARATOR] [/d DATA] /f\n"
-    "       ntbox reg delete KEY [/v NAME | /ve | /va] /f\n"
-    "       ntbox reg export KEY FILE.reg [/y]\n"
-    "       ntbox reg import FILE.reg\n"
-    "KEY is HKLM\\..., HKU\\... or HKCU\\...; TYPE is REG_SZ, REG_EXPAND_SZ, REG_MULTI_SZ, REG_DWORD, REG_QWORD,\n"
-    "REG_BINARY or REG_NONE.\n";
 
 int Usage(CommandContext& ctx, std::string_view problem) {
-  ctx.err(fmt::format("ERROR: Invalid syntax. {}\n{}", problem, kUsage));
+  ctx.err(fmt::format("ERROR: Invalid syntax. {}\n{}", problem, UsageOf("reg")));
   return kCommandUsage;
 }
 
@@ -188,7 +181,7 @@ Result<void> Change(CommandContext& ctx, Direct direct, ViaKernel viaKernel) {
 
 int RunReg(CommandContext& ctx, const std::vector<std::string>& args) {
   if (args.empty() || args[0] == "/?" || args[0] == "-h" || args[0] == "--help") {
-    ctx.out(std::string(kUsage));
+    ctx.out(std::string(UsageOf("reg")));
     return args.empty() ? kCommandUsage : kCommandOk;
   }
   const std::string op = AsciiUpper(args[0]);

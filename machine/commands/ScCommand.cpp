@@ -5,23 +5,16 @@
 #include <optional>
 
 #include "machine/commands/Command.h"
+#include "machine/commands/Syntax.h"
 #include "nt/rtl/Win32Error.h"
 #include "support/Text.h"
 
 namespace ntbox::machine {
 namespace {
 
-constexpr std::string_view kUsage =
-    "usage: ntbox sc <command> [service] [key= value ...]\n"
-    "  create NAME type= kernel|filesys binPath= PATH [start= boot|system|auto|demand|disabled]\n"
-    "              [error= normal|ignore|severe|critical] [DisplayName= TEXT] [group= GROUP]\n"
-    "  config NAME [start= ...] [error= ...] [binPath= PATH] [DisplayName= TEXT] [group= GROUP]\n"
-    "  start NAME | stop NAME | delete NAME | qc NAME\n"
-    "  description NAME TEXT | qdescription NAME\n"
-    "  query [NAME] | query [type= driver|all] [state= active|inactive|all]\n";
 
 int Usage(CommandContext& ctx, std::string_view problem) {
-  ctx.err(fmt::format("ntbox sc: {}\n{}", problem, kUsage));
+  ctx.err(fmt::format("ntbox sc: {}\n{}", problem, UsageOf("sc")));
   return kCommandUsage;
 }
 
@@ -295,7 +288,7 @@ int Qc(CommandContext& ctx, const std::vector<std::string>& args) {
 
 int RunSc(CommandContext& ctx, const std::vector<std::string>& args) {
   if (args.empty() || args[0] == "/?" || args[0] == "-h" || args[0] == "--help") {
-    ctx.out(std::string(kUsage));
+    ctx.out(std::string(UsageOf("sc")));
     return args.empty() ? kCommandUsage : kCommandOk;
   }
   const std::string command = AsciiLower(args[0]);

@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "machine/commands/Command.h"
+#include "machine/commands/Syntax.h"
 #include "nt/etw/Etw.h"
 #include "nt/etw/Tmf.h"
 #include "support/HostFiles.h"
@@ -17,11 +18,6 @@
 namespace ntbox::machine {
 namespace {
 
-constexpr std::string_view kTracelogUsage =
-    "usage: ntbox tracelog -start NAME [-rt] [-guid #GUID]... [-level N] [-flag 0xFLAGS] [-matchanykw 0xK] "
-    "[-matchallkw 0xK]\n"
-    "       ntbox tracelog -enable NAME -guid #GUID...    ntbox tracelog -disable NAME -guid #GUID...\n"
-    "       ntbox tracelog -stop NAME    ntbox tracelog -q NAME    ntbox tracelog -l\n";
 
 std::optional<std::uint64_t> Number(const std::string& text) {
   try {
@@ -63,12 +59,12 @@ int Failed(CommandContext& ctx, const Error& e) {
 
 int RunTracelog(CommandContext& ctx, const std::vector<std::string>& args) {
   if (args.empty() || args[0] == "/?" || args[0] == "-?" || args[0] == "-h" || args[0] == "--help") {
-    ctx.out(std::string(kTracelogUsage));
+    ctx.out(std::string(UsageOf("tracelog")));
     return args.empty() ? kCommandUsage : kCommandOk;
   }
   const std::string op = AsciiLower(args[0]);
   auto usage = [&](std::string_view problem) {
-    ctx.err(fmt::format("ntbox tracelog: {}\n{}", problem, kTracelogUsage));
+    ctx.err(fmt::format("ntbox tracelog: {}\n{}", problem, UsageOf("tracelog")));
     return kCommandUsage;
   };
   if (op == "-l") {
@@ -168,8 +164,7 @@ Result<void> AddTmf(nt::etw::TmfSet& set, const std::filesystem::path& file) {
 
 int RunTracefmt(CommandContext& ctx, const std::vector<std::string>& args) {
   auto usage = [&] {
-    ctx.err("usage: ntbox tracefmt SESSION [-tmf FILE.tmf]... [-p TMF-FOLDER]\n"
-            "  the events the running session kept; WPP messages formatted by their TMF files\n");
+    ctx.err(std::string(UsageOf("tracefmt")));
     return kCommandUsage;
   };
   auto cannot = [&](const std::string& why) {

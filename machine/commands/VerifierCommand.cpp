@@ -6,6 +6,7 @@
 
 #include "machine/VerifierSettings.h"
 #include "machine/commands/Command.h"
+#include "machine/commands/Syntax.h"
 #include "support/Text.h"
 
 namespace ntbox::machine {
@@ -13,14 +14,6 @@ namespace {
 
 namespace vff = nt::vf::flags;
 
-constexpr std::string_view kUsage =
-    "usage: ntbox verifier /standard /driver NAME [NAME ...]\n"
-    "       ntbox verifier /standard /all\n"
-    "       ntbox verifier /flags VALUE /driver NAME [NAME ...] | /all\n"
-    "       ntbox verifier /querysettings     the stored settings\n"
-    "       ntbox verifier /query             what the running machine verifies, with pool figures\n"
-    "       ntbox verifier /reset             verify nothing\n"
-    "/standard is /flags 0x209BB. Changes apply at the next boot: ntbox reboot.\n";
 
 struct Option {
   std::uint32_t bit;
@@ -57,7 +50,7 @@ std::string Settings(const nt::vf::VerifierConfig& config) {
 }
 
 int Invalid(CommandContext& ctx, std::string_view why) {
-  ctx.err(fmt::format("ntbox verifier: {}\n{}", why, kUsage));
+  ctx.err(fmt::format("ntbox verifier: {}\n{}", why, UsageOf("verifier")));
   return kCommandUsage;
 }
 
@@ -106,7 +99,7 @@ int Query(CommandContext& ctx) {
 
 int RunVerifier(CommandContext& ctx, const std::vector<std::string>& args) {
   if (args.empty() || args[0] == "/?" || args[0] == "-h" || args[0] == "--help") {
-    ctx.out(std::string(kUsage));
+    ctx.out(std::string(UsageOf("verifier")));
     return args.empty() ? kCommandUsage : kCommandOk;
   }
   auto opt = [](const std::string& a) {

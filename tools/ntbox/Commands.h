@@ -18,6 +18,10 @@ enum ExitCode : int {
   kExitBugCheck = 4,      // the driver stopped the machine (bugcheck report printed)
 };
 
+// After a parse error: names a mistyped subcommand or option with its nearest match on stderr
+// ("did you mean"); false when the mistake is of another kind (CLI11's message then).
+bool SuggestForMistake(CLI::App& app, int argc, char** argv);
+
 // `ntbox load DRIVER.sys`: returns a callback that runs the command once parsed.
 std::function<int()> AddLoadCommand(CLI::App& app);
 // The machine commands (boot, shutdown, reboot, status, sc, reg, bcdedit, lm, dbgview, testsign).

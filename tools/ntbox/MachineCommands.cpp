@@ -18,6 +18,7 @@
 #include "machine/MachineDir.h"
 #include "machine/Signing.h"
 #include "machine/commands/Command.h"
+#include "machine/commands/Syntax.h"
 #include "machine/server/Client.h"
 #include "machine/server/Server.h"
 #include "tools/ntbox/Commands.h"
@@ -165,6 +166,7 @@ CLI::App* Passthrough(CLI::App& app, const char* name, const char* description) 
   cmd->prefix_command();
   cmd->fallthrough(false);  // Windows syntax: every argument is the command's
   cmd->allow_extras();
+  cmd->set_help_flag();  // --help, -h and /? are the command's: its own usage (machine/commands/Syntax)
   return cmd;
 }
 
@@ -217,11 +219,14 @@ std::vector<std::function<int()>> AddMachineCommands(CLI::App& app) {
     CLI::App* cmd = Passthrough(app, name, description);
     runs.push_back([cmd, o, name]() -> int {
       if (!cmd->parsed()) return -1;
-      if (cmd->remaining().empty()) {  // no need to boot a machine to say so
-        std::fprintf(stderr, "ntbox %s: a command is needed; `ntbox %s /?` lists them\n", name, name);
-        return kExitUsage;
-      }
       const std::vector<std::string> args = cmd->remaining();
+      // Help and unknown verbs are answered here: no machine boots for them.
+      std::string out, err;
+      if (const auto code = machine::CheckSyntax(name, args, out, err)) {
+        std::fputs(out.c_str(), stdout);
+        std::fputs(err.c_str(), stderr);
+        return *code;
+      }
       if (machine::RunsOffline(name, args) && !machine::RunningServer(Root(*o))) {
         // A machine that cannot boot (a driver stops or hangs every boot) is still configurable.
         if (auto started = machine::StartServer(Root(*o)); !started) {

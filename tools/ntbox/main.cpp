@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
+    if (ntbox::tools::SuggestForMistake(app, argc, argv)) return ntbox::tools::kExitUsage;
     const int code = app.exit(e);
     return code == 0 ? 0 : ntbox::tools::kExitUsage;
   }

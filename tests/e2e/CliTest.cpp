@@ -1,0 +1,73 @@
+// The CLI's conventions: every Windows-syntax command answers --help, -h, /? and -? (anywhere on
+// its line) with its usage, keywords and an example; mistyped commands, verbs and options get
+// "did you mean"; none of these boots a machine.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <string>
+
+#include "NtboxRun.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using ntbox::test::Contains;
+using ntbox::test::Ntbox;
+using ntbox::test::Outcome;
+
+class CliTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::path(testing::TempDir()) / ("ntbox_cli_" + std::to_string(getpid()));
+    fs::remove_all(dir_);
+  }
+  void TearDown() override {
+    // Nothing here boots a machine: its directory was never made.
+    EXPECT_FALSE(fs::exists(dir_)) << "a machine was booted";
+    Ntbox("--machine " + dir_.string() + " shutdown");
+    fs::remove_all(dir_);
+  }
+  Outcome Run(const std::string& args) { return Ntbox("--machine " + dir_.string() + " " + args); }
+  fs::path dir_;
+};
+
+TEST_F(CliTest, EveryWindowsSyntaxCommandHasHelp) {
+  for (const char* command : {"sc", "reg", "bcdedit", "verifier", "tracelog", "tracefmt"}) {
+    for (const char* help : {"--help", "-h", "/?", "-?"}) {
+      const Outcome r = Run(std::string(command) + " " + help);
+      EXPECT_EQ(r.exit, 0) << command << " " << help << r.err;
+      EXPECT_TRUE(r.out.starts_with(std::string("usage: ntbox ") + command)) << command << " " << help << r.out;
+      EXPECT_TRUE(Contains(r.out, "example: ntbox ")) << command << r.out;
+    }
+  }
+  // After a verb too, as reg.exe and sc.exe take it.
+  const Outcome r = Run("reg query /?");
+  EXPECT_EQ(r.exit, 0) << r.err;
+  EXPECT_TRUE(r.out.starts_with("usage: ntbox reg query KEY")) << r.out;
+  EXPECT_TRUE(Contains(Run("sc create /?").out, "keywords (each followed by a space")) << "sc create /?";
+}
+
+TEST_F(CliTest, MistakesGetTheNearestMatch) {
+  Outcome r = Run("statsu");
+  EXPECT_EQ(r.exit, 2);
+  EXPECT_EQ(r.err, "ntbox: 'statsu' is not an ntbox command. Did you mean 'status'?\n");
+  r = Run("frobnicate");
+  EXPECT_EQ(r.exit, 2);
+  EXPECT_EQ(r.err, "ntbox: 'frobnicate' is not an ntbox command (ntbox --help lists them)\n");
+  r = Run("status --jsn");
+  EXPECT_EQ(r.exit, 2);
+  EXPECT_EQ(r.err, "ntbox status: unknown option '--jsn'; did you mean '--json'?\n");
+  r = Run("sc quer mydrv");
+  EXPECT_EQ(r.exit, 2);
+  EXPECT_TRUE(r.err.starts_with("ntbox sc: unknown command 'quer'; did you mean 'query'?\nusage: ntbox sc")) << r.err;
+  r = Run("bcdedit /sett testsigning on");
+  EXPECT_EQ(r.exit, 2);
+  EXPECT_TRUE(r.err.starts_with("ntbox bcdedit: unknown command '/sett'; did you mean '/set'?")) << r.err;
+  r = Run("reg qeury HKLM");
+  EXPECT_TRUE(r.err.starts_with("ntbox reg: unknown command 'qeury'; did you mean 'query'?")) << r.err;
+  r = Run("sc");
+  EXPECT_EQ(r.exit, 2);
+  EXPECT_TRUE(r.err.starts_with("ntbox sc: a command is needed\nusage: ntbox sc")) << r.err;
+}
+
+}  // namespace
