@@ -7,6 +7,8 @@
 #include <iterator>
 #include <regex>
 
+#include <fmt/format.h>
+
 namespace ntbox::machine {
 
 namespace fs = std::filesystem;
@@ -15,6 +17,42 @@ std::optional<std::string> ReadCrash(const fs::path& file) {
   std::ifstream in(file, std::ios::binary);
   if (!in) return std::nullopt;
   return std::string{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+namespace {
+
+// What a report's last lines say: the stop's code and name, the module and the image it blames.
+struct Fields {
+  std::optional<std::uint32_t> code;
+  std::string name, module, image;
+};
+
+Fields Read(const std::string& text) {
+  static const std::regex kStop(R"(\*\*\* STOP: 0x([0-9A-F]+) \([^)]*\) ?([A-Z0-9_]*))");
+  static const std::regex kModule(R"(\nMODULE_NAME: (\S+))");
+  static const std::regex kImage(R"(\nIMAGE_NAME: +(\S+))");
+  Fields f;
+  std::smatch s;
+  if (std::regex_search(text, s, kStop)) {
+    std::uint32_t code = 0;
+    const std::string hex = s[1].str();
+    if (std::from_chars(hex.data(), hex.data() + hex.size(), code, 16).ptr == hex.data() + hex.size()) f.code = code;
+    f.name = s[2].str();
+  }
+  if (std::regex_search(text, s, kModule)) f.module = s[1].str();
+  if (std::regex_search(text, s, kImage)) f.image = s[1].str();
+  return f;
+}
+
+}  // namespace
+
+std::string CrashSummary(const std::string& report) {
+  const Fields f = Read(report);
+  if (!f.code) return "a bugcheck";
+  std::string out = fmt::format("0x{:08X}", *f.code);
+  if (!f.name.empty()) out += " " + f.name;
+  if (!f.image.empty()) out += " in " + f.image;
+  return out;
 }
 
 std::vector<CrashEntry> ListCrashes(const fs::path& crashes) {
@@ -32,11 +70,9 @@ std::vector<CrashEntry> ListCrashes(const fs::path& crashes) {
     const std::string code = m[7].str();
     if (std::from_chars(code.data(), code.data() + code.size(), c.code, 16).ptr != code.data() + code.size()) continue;
     if (const auto text = ReadCrash(e.path())) {
-      static const std::regex kStop(R"(\*\*\* STOP: 0x[0-9A-F]+ \([^)]*\) ?([A-Z0-9_]*))");
-      static const std::regex kModule(R"(\nMODULE_NAME: (\S+))");
-      std::smatch s;
-      if (std::regex_search(*text, s, kStop)) c.name = s[1].str();
-      if (std::regex_search(*text, s, kModule)) c.module = s[1].str();
+      const Fields f = Read(*text);
+      c.name = f.name;
+      c.module = f.module;
     }
     out.push_back(std::move(c));
   }

@@ -19,6 +19,11 @@ struct CrashEntry {
 
 // Oldest first.
 std::vector<CrashEntry> ListCrashes(const std::filesystem::path& crashes);
+// One line for a report: "0x0000000A IRQL_NOT_LESS_OR_EQUAL in mydrv.sys" (the stop code, its name
+// and the image the report blames, when it blames one).
+std::string CrashSummary(const std::string& report);
+// Left in crashes/ by a stop, taken by the next boot, which says what ended the last run.
+inline constexpr const char* kUnseenCrashMarker = "unseen";
 std::optional<std::string> ReadCrash(const std::filesystem::path& file);
 
 }  // namespace ntbox::machine

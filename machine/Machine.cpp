@@ -1,5 +1,7 @@
 #include "machine/Machine.h"
 
+#include "machine/CrashReports.h"
+
 #include <dlfcn.h>
 
 #include <algorithm>
@@ -109,9 +111,10 @@ Result<std::unique_ptr<Machine>> Machine::OpenOffline(const fs::path& root) {
   return std::unique_ptr<Machine>(new Machine(std::move(*dir), std::move(*registry), *config));
 }
 
-Result<std::unique_ptr<Machine>> Machine::Boot(const fs::path& root) {
+Result<std::unique_ptr<Machine>> Machine::Boot(const fs::path& root, const fs::path& shownRoot) {
   auto dir = MachineDir::Open(root);
   if (!dir) return std::unexpected(dir.error());
+  dir->SetShownRoot(shownRoot);
   dir->ReserveCrashSpace();
   auto registry = Registry::Open(dir->registry().string());
   if (!registry) return std::unexpected(registry.error());
@@ -199,6 +202,14 @@ Result<std::unique_ptr<Machine>> Machine::Boot(const fs::path& root) {
     m->bootNotices_.push_back(text);
     m->Notice(text + "\n");
   };
+  // The last run ended in a bugcheck: said once, by the command that boots the machine again.
+  if (const auto unseen = ReadCrash(machine->dir_.crashes() / kUnseenCrashMarker)) {
+    std::error_code ec;
+    fs::remove(machine->dir_.crashes() / kUnseenCrashMarker, ec);
+    std::string summary = *unseen;
+    while (!summary.empty() && summary.back() == '\n') summary.pop_back();
+    notice(fmt::format("the machine restarted after {} (ntbox crash shows the report)", summary));
+  }
   if (!config->safeboot.empty()) {
     notice(fmt::format("safe mode (bcdedit safeboot {}): boot-, system- and auto-start drivers are not started; "
                        "bcdedit /deletevalue safeboot, then ntbox reboot, boots normally",
@@ -828,6 +839,7 @@ Result<void> Machine::BugChecked(const nt::BugCheck& record) {
     auto written = WriteFileAtomically(file, report);
     if (written) written = WriteFileAtomically(fs::path(file).replace_extension(".json"), json);
     if (written) written = WriteFileAtomically(dir_.crashes() / "last.txt", report);
+    if (written) written = WriteFileAtomically(dir_.crashes() / kUnseenCrashMarker, CrashSummary(report) + "\n");
     if (written) written = WriteFileAtomically(dir_.crashes() / "last.json", json);
     return written;
   };
@@ -868,7 +880,7 @@ std::optional<std::string> Machine::crashReport() const {
 
 std::string Machine::CrashReportWhere() const {
   std::lock_guard lock(crashMutex_);
-  if (crashFile_) return "saved to " + crashFile_->string();
+  if (crashFile_) return "saved to " + dir_.Shown(*crashFile_).string();
   return "not saved (" + crashSaveError_ + "); the whole report reached this command";
 }
 

@@ -80,7 +80,10 @@ class Machine : private user::SystemGate {
   // Boots the machine in root (created when missing): applies the stored boot configuration,
   // reads the Debug Print Filter, deletes services marked for delete, starts boot, system and
   // auto-start drivers.
-  static Result<std::unique_ptr<Machine>> Boot(const std::filesystem::path& root);
+  // shownRoot: the directory as its user names it, for messages, where root is how this process
+  // reaches it (/proc/self/fd/N in a server that gave up root); empty: root itself.
+  static Result<std::unique_ptr<Machine>> Boot(const std::filesystem::path& root,
+                                               const std::filesystem::path& shownRoot = {});
   // The machine's stored configuration without booting it (no kernel, no driver runs): for the
   // configuration commands on a machine that cannot boot. Starting, stopping and I/O fail.
   static Result<std::unique_ptr<Machine>> OpenOffline(const std::filesystem::path& root);

@@ -69,4 +69,11 @@ Result<void> WriteFileAtomically(const fs::path& path, std::string_view contents
   return {};
 }
 
+fs::path MachineDir::Shown(const fs::path& path) const {
+  if (shown_.empty()) return path;
+  const fs::path relative = path.lexically_relative(root_);
+  if (relative.empty() || *relative.begin() == "..") return path;
+  return shown_ / relative;
+}
+
 }  // namespace ntbox::machine

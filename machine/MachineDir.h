@@ -21,6 +21,9 @@ class MachineDir {
   static Result<MachineDir> Open(const std::filesystem::path& root);
 
   const std::filesystem::path& root() const { return root_; }
+  // A path in the directory as its user names it (the root may be reached another way, SetShownRoot).
+  std::filesystem::path Shown(const std::filesystem::path& path) const;
+  void SetShownRoot(std::filesystem::path shown) { shown_ = std::move(shown); }
   std::filesystem::path registry() const { return root_ / "registry.db"; }
   std::filesystem::path bootConfig() const { return root_ / "bcd.json"; }
   std::filesystem::path drive(char letter) const { return root_ / std::string(1, letter); }
@@ -40,6 +43,7 @@ class MachineDir {
  private:
   explicit MachineDir(std::filesystem::path root) : root_(std::move(root)) {}
   std::filesystem::path root_;
+  std::filesystem::path shown_;
 };
 
 // Writes a file so that a crash leaves either the old or the new contents (temp, fsync, rename).

@@ -1,5 +1,7 @@
 #include "machine/server/Server.h"
 
+#include "machine/CrashReports.h"
+
 #include "machine/Sandbox.h"
 #include "machine/server/ClientFiles.h"
 #include "support/HostFiles.h"
@@ -209,7 +211,13 @@ class Server {
 
   // The command's exit frame. After a bugcheck the server goes (Crashed does not return).
   void Answer(int fd, int status) {
-    if (machine_->crashReport()) {
+    if (const auto report = machine_->crashReport()) {
+      // What stopped it, in one line after whatever the command printed (ntbox run says it its way).
+      if (!t_servingRun) {
+        WriteFrame(fd, FrameKind::kStderr,
+                   fmt::format("ntbox: the machine stopped with {} (report {})\n", CrashSummary(*report),
+                               machine_->CrashReportWhere()));
+      }
       WriteFrame(fd, FrameKind::kExit, std::to_string(kCommandBugCheck));
       Crashed();
     }
@@ -343,8 +351,8 @@ class Server {
     const std::string name = path.filename().string();
     switch (result.exit.kind) {
       case cpu::UserExitKind::kMachineStopped:
-        err(fmt::format("ntbox run: {} ended: the machine stopped with a bugcheck during its request (report {})\n",
-                        name, machine_->CrashReportWhere()));
+        err(fmt::format("ntbox run: {} ended: the machine stopped with {} during its request (report {})\n", name,
+                        CrashSummary(machine_->crashReport().value_or("")), machine_->CrashReportWhere()));
         return kCommandBugCheck;
       case cpu::UserExitKind::kRefused:
         err(fmt::format("ntbox run: {}: {}\n", name, result.description));
@@ -605,7 +613,8 @@ class Server {
 
   // A driver bugchecked the machine: no more driver code runs; tell everyone and go.
   [[noreturn]] void Crashed() {
-    TellFollowers("ntbox: the machine stopped with a bugcheck (report " + machine_->CrashReportWhere() + ")\n",
+    TellFollowers(fmt::format("ntbox: the machine stopped with {} (report {})\n",
+                              CrashSummary(machine_->crashReport().value_or("")), machine_->CrashReportWhere()),
                   kCommandBugCheck);
     {
       // The debugger let the bugcheck go on (g at its stop): its session ends with the machine.
@@ -818,7 +827,7 @@ int RunServer(const ServerOptions& options) {
                                starting.empty() ? std::string() : ": the " + starting + " driver never returned from DriverEntry"));
     ::_exit(1);
   }).detach();
-  auto machine = Machine::Boot(root);
+  auto machine = Machine::Boot(root, options.root);
   booted->set_value();
   if (!machine) {
     Ready(options.readyFd, "error: " + machine.error().message + "\n");

@@ -135,7 +135,9 @@ TEST_F(IrqlCliTest, BackgroundBugcheckIsReportedAndTheMachineBootsAgain) {
   std::ifstream errStream(errFile);
   const std::string followErr{std::istreambuf_iterator<char>(errStream), std::istreambuf_iterator<char>()};
   fs::remove(errFile);
-  EXPECT_TRUE(Contains(followErr, "the machine stopped with a bugcheck (report saved to ")) << followErr;
+  EXPECT_TRUE(Contains(followErr, "the machine stopped with 0x0000000A IRQL_NOT_LESS_OR_EQUAL in timer_log_in_dpc.sys "
+                                  "(report saved to " + (dir_ / "crashes").string() + "/"))
+      << followErr;
   EXPECT_TRUE(Contains(seen, "timer_log: timer set")) << seen;
 
   const auto crash = Run("crash");
@@ -148,9 +150,14 @@ TEST_F(IrqlCliTest, BackgroundBugcheckIsReportedAndTheMachineBootsAgain) {
   EXPECT_TRUE(Contains(list.out, "timer_log_in_dpc")) << list.out;
   EXPECT_EQ(Run("crash --show 2").exit, 2);
 
-  // Registry and services are intact on the machine the next command boots.
+  // Registry and services are intact on the machine the next command boots, which says once what
+  // ended the last run.
   const auto query = Run("sc query TimerLogBad");
   EXPECT_EQ(query.exit, 0) << query.err;
+  EXPECT_TRUE(Contains(query.err, "the machine restarted after 0x0000000A IRQL_NOT_LESS_OR_EQUAL in timer_log_in_dpc.sys "
+                                  "(ntbox crash shows the report)"))
+      << query.err;
+  EXPECT_FALSE(Contains(Run("sc query TimerLogBad").err, "restarted")) << "said once";
   EXPECT_TRUE(Contains(query.out, "STATE              : 1  STOPPED")) << query.out;
 }
 

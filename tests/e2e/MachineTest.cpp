@@ -898,3 +898,26 @@ TEST_F(MachineTest, DeviceAndLinkLeftAfterUnload) {
   EXPECT_TRUE(Contains(r.out, "[SC] StartService FAILED 183:")) << r.out;
   EXPECT_TRUE(Contains(r.err, "STATUS_OBJECT_NAME_COLLISION")) << r.err;
 }
+
+namespace {
+
+// A command during which a driver stops the machine ends with one line naming the stop and where
+// its report is; the next command boots a machine that says once what ended the last one.
+TEST_F(MachineTest, AStopIsNamedAndTheNextBootSaysSo) {
+  ASSERT_EQ(Run("bcdedit /set testsigning on").exit, 0);
+  ASSERT_EQ(Run("reboot").exit, 0);
+  ASSERT_EQ(Run("sc create irp_complete_twice type= kernel binPath= " + Driver("misbehave.sys")).exit, 0);
+  ASSERT_EQ(Run("sc start irp_complete_twice").exit, 0);
+  Outcome r = Run("ioctl \\\\\\\\.\\\\Misbehave 0x222000");
+  EXPECT_EQ(r.exit, 4);
+  EXPECT_TRUE(Contains(r.err, "\nntbox: the machine stopped with 0x00000044 MULTIPLE_IRP_COMPLETE_REQUESTS in "
+                              "misbehave.sys (report saved to " + (dir_ / "crashes").string() + "/"))
+      << r.err;
+  r = Run("lm");
+  EXPECT_EQ(r.exit, 0);
+  EXPECT_TRUE(Contains(r.err, "the machine restarted after 0x00000044 MULTIPLE_IRP_COMPLETE_REQUESTS in misbehave.sys "
+                              "(ntbox crash shows the report)"))
+      << r.err;
+}
+
+}  // namespace

@@ -242,7 +242,10 @@ TEST_F(RunTest, DriverFaultDuringTheAppsRequest) {
   EXPECT_EQ(r.exit, 4);
   EXPECT_TRUE(Contains(r.out, "Asking the driver to fault\r\n")) << r.out;
   EXPECT_FALSE(Contains(r.out, "DeviceIoControl returned")) << "the program does not run on";
-  EXPECT_TRUE(Contains(r.err, "ioctl_app.exe ended: the machine stopped with a bugcheck")) << r.err;
+  EXPECT_TRUE(Contains(r.err, "ioctl_app.exe ended: the machine stopped with 0x0000001E KMODE_EXCEPTION_NOT_HANDLED "
+                              "in ioctl_sample.sys during its request (report saved to " +
+                              (dir_ / "crashes").string() + "/"))
+      << r.err;
   const std::string report = Slurp((dir_ / "crashes" / "last.txt").string());
   EXPECT_TRUE(Contains(report, "KMODE_EXCEPTION_NOT_HANDLED (1e)")) << report;
   EXPECT_TRUE(Contains(report, "ioctl_sample!SampleDeviceControl+0x")) << report;
