@@ -187,6 +187,13 @@ Result<std::unique_ptr<Machine>> Machine::Boot(const fs::path& root, const fs::p
     for (const auto& [id, listener] : m->listeners_) listener(logged);
   });
   machine->kernel_->SetBugCheckHandler([m](const nt::BugCheck& record) { (void)m->BugChecked(record); });
+  {
+    // dbgview's time column starts again at each boot: the log says where.
+    const std::time_t now = std::time(nullptr);
+    char stamp[32];
+    std::strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", std::localtime(&now));
+    m->Mark(fmt::format("the machine booted at {}", stamp));
+  }
   machine->scm_ = std::make_unique<ScmDevice>(*m, *machine->kernel_);
   machine->console_ = std::make_unique<user::ConsoleDriver>(*machine->kernel_);
 
@@ -862,8 +869,19 @@ Result<void> Machine::BugChecked(const nt::BugCheck& record) {
     listener = crashListener_;
   }
   crashWritten_.notify_all();
+  Mark(fmt::format("the machine stopped with {}", CrashSummary(report)));
   if (listener) listener();
   return written;
+}
+
+void Machine::Mark(std::string text) {
+  nt::DebugRecord record;
+  record.seconds = static_cast<double>(kernel_->InterruptTime()) / 1e7;
+  record.component = nt::kMarkerComponent;
+  record.text = std::move(text);
+  const LoggedRecord logged = log_->Append(record);
+  std::lock_guard lock(listenersMutex_);
+  for (const auto& [id, listener] : listeners_) listener(logged);
 }
 
 std::string Machine::StopReport() const {

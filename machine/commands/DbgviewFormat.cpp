@@ -10,6 +10,7 @@ std::string FormatDebugLine(const LoggedRecord& r) {
   std::string text = r.text;
   if (!text.empty() && text.back() == '\n') text.pop_back();
   if (r.component == nt::kNtboxComponent) text = "ntbox: " + text;
+  if (r.component == nt::kMarkerComponent) text = "---- " + text + " ----";
   return fmt::format("{:08}\t{:.8f}\t{}\n", r.sequence, r.seconds, text);
 }
 

@@ -9,6 +9,8 @@ constexpr ULONG kDpfltrDefaultId = 101;
 constexpr ULONG kDpfltrInfoLevel = 3;
 // Messages from ntbox itself (breakpoints, assertions) share the stream with this component.
 constexpr ULONG kNtboxComponent = 0xFFFFFFFF;
+// ntbox's markers in a machine's debug log (dbgview shows them as such): a boot, a stop.
+constexpr ULONG kMarkerComponent = 0xFFFFFFFE;
 // Windows truncates one DbgPrint message to 512 bytes including the terminating NUL.
 constexpr std::size_t kDbgPrintMaxLength = 511;
 

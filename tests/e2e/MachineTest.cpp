@@ -918,6 +918,14 @@ TEST_F(MachineTest, AStopIsNamedAndTheNextBootSaysSo) {
   EXPECT_TRUE(Contains(r.err, "the machine restarted after 0x00000044 MULTIPLE_IRP_COMPLETE_REQUESTS in misbehave.sys "
                               "(ntbox crash shows the report)"))
       << r.err;
+  // dbgview marks each boot and the stop: its time column starts again after each boot.
+  r = Run("dbgview");
+  const std::size_t stop =
+      r.out.find("\t---- the machine stopped with 0x00000044 MULTIPLE_IRP_COMPLETE_REQUESTS in misbehave.sys ----\n");
+  EXPECT_NE(stop, std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\t---- the machine booted at ", stop), std::string::npos) << r.out;
+  EXPECT_TRUE(r.out.starts_with("00000001\t")) << r.out;
+  EXPECT_TRUE(Contains(r.out.substr(0, r.out.find('\n')), "---- the machine booted at ")) << r.out;
 }
 
 }  // namespace
