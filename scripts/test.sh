@@ -8,3 +8,5 @@ ctest --test-dir build --output-on-failure -j"$(nproc)"
 # Once more with the load-time rewriter off (cpu/Rewriter.h): drivers' cr8 reads all trap, and
 # every test must give the same results.
 NTBOX_REWRITE=0 ctest --test-dir build --output-on-failure -j"$(nproc)" -E '^Fuzz'
+# The example project, built and tested against a fresh install of this build.
+scripts/example.sh

@@ -44,7 +44,9 @@ endfunction()
 option(NTBOX_DRIVER_DBG "Build drivers with DBG=1 (KdPrint and ASSERT active, as a Debug build)" ON)
 
 # The instrumentation manifest compiler (ntbox-mc, built with ntbox) and windres, for MANIFEST.
-find_program(NTBOX_MC ntbox-mc HINTS "${NTBOX_SDK_DIR}/../build/bin")
+find_program(NTBOX_MC ntbox-mc HINTS "${NTBOX_SDK_DIR}/../build/bin" "${NTBOX_SDK_DIR}/../../../bin")
+# The CLI the driver tests run (ntbox_add_driver_test): the build tree's or the installed one.
+find_program(NTBOX_EXECUTABLE ntbox HINTS "${NTBOX_SDK_DIR}/../build/bin" "${NTBOX_SDK_DIR}/../../../bin")
 find_program(NTBOX_WINDRES ${NTBOX_MINGW_PREFIX}-windres)
 
 # A driver's ETW manifest: ntbox-mc compiles it into <stem>.h (the provider's GUID, its events'
@@ -230,3 +232,46 @@ function(ntbox_add_app name)
   target_link_options(${name} PRIVATE -Wl,--subsystem,console -Wl,--dynamicbase -Wl,--nxcompat)
   target_link_libraries(${name} PRIVATE ${ARG_LIBRARIES})
 endfunction()
+
+# ntbox_add_driver_test(NAME <test> DRIVER <driver target> [SERVICE <name>] [APP <app target> [ARGS <arg>...]]
+#                       [EXPECT_OUTPUT <regex>...] [EXPECT_STOP <code>])
+# A ctest test on a fresh machine of its own (a directory under the build tree, shut down and
+# removed after): without APP, `ntbox load` of the driver (DriverEntry, then DriverUnload, under the
+# verifier's standard checks; SERVICE names its service key, for drivers that act on it); with APP,
+# a machine with test signing on where the driver runs as the service SERVICE (default: the
+# driver's name) and the app runs with ARGS. The test passes when everything exits cleanly and the
+# output matches each EXPECT_OUTPUT; any bugcheck fails it, with its report, unless EXPECT_STOP names
+# its code (0x0000000A), which must then happen.
+function(ntbox_add_driver_test)
+  cmake_parse_arguments(ARG "" "NAME;DRIVER;SERVICE;APP;EXPECT_STOP" "ARGS;EXPECT_OUTPUT" ${ARGN})
+  if(NOT ARG_NAME OR NOT ARG_DRIVER)
+    message(FATAL_ERROR "ntbox_add_driver_test: NAME and DRIVER are required")
+  endif()
+  if(NOT NTBOX_EXECUTABLE)
+    message(FATAL_ERROR "ntbox_add_driver_test(${ARG_NAME}): the ntbox CLI was not found (find_package(ntbox), or "
+                        "-DNTBOX_EXECUTABLE=)")
+  endif()
+  set(app "")
+  if(ARG_APP)
+    set(app "$<TARGET_FILE:${ARG_APP}>")
+  endif()
+  # The driver's image: a gcc-built driver's target file, a clang-built one's output (a custom target).
+  set(driver "$<TARGET_FILE:${ARG_DRIVER}>")
+  get_target_property(type ${ARG_DRIVER} TYPE)
+  if(type STREQUAL "UTILITY")
+    set(out_dir "${CMAKE_CURRENT_BINARY_DIR}")
+    if(CMAKE_RUNTIME_OUTPUT_DIRECTORY)
+      set(out_dir "${CMAKE_RUNTIME_OUTPUT_DIRECTORY}")
+    endif()
+    set(driver "${out_dir}/${ARG_DRIVER}.sys")
+  endif()
+  # Lists cross the command line joined by a separator no argument or pattern uses.
+  string(JOIN "@@" expect ${ARG_EXPECT_OUTPUT})
+  string(JOIN "@@" args ${ARG_ARGS})
+  add_test(NAME ${ARG_NAME}
+    COMMAND ${CMAKE_COMMAND} -DNTBOX=${NTBOX_EXECUTABLE} -DDRIVER=${driver} -DSERVICE=${ARG_SERVICE} -DAPP=${app}
+            "-DARGS=${args}" "-DEXPECT_OUTPUT=${expect}" -DEXPECT_STOP=${ARG_EXPECT_STOP}
+            -DMACHINE=${CMAKE_CURRENT_BINARY_DIR}/ntbox-tests/${ARG_NAME}
+            -P ${NTBOX_SDK_DIR}/cmake/NtboxDriverTest.cmake)
+endfunction()
+
