@@ -31,6 +31,8 @@ struct CommandContext {
   std::filesystem::path cwd;  // the client's working directory, for relative paths
   std::function<void(std::string_view)> out;
   std::function<void(std::string_view)> err;
+  // --json on the command line (taken out of its arguments): sc query/queryex/qc and lm print JSON.
+  bool json = false;
 };
 
 // A path the client named, relative to its working directory.

@@ -1,5 +1,6 @@
 // lm: loaded modules with start, end and name, as WinDbg prints them, then the unloaded ones.
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "machine/commands/Command.h"
 #include "nt/support/Symbolize.h"
@@ -10,6 +11,17 @@ int RunLm(CommandContext& ctx, const std::vector<std::string>& args) {
   if (!args.empty()) {
     ctx.err("usage: ntbox lm\n");
     return kCommandUsage;
+  }
+  if (ctx.json) {
+    nlohmann::json loaded = nlohmann::json::array(), unloaded = nlohmann::json::array();
+    for (const auto& m : ctx.machine.LoadedModules()) {
+      loaded.push_back({{"start", m.start}, {"end", m.end}, {"name", m.name}, {"path", m.path}});
+    }
+    for (const auto& u : ctx.machine.UnloadedModules()) {
+      unloaded.push_back({{"start", u.base}, {"end", u.end}, {"name", u.fileName}});
+    }
+    ctx.out(nlohmann::json{{"modules", loaded}, {"unloaded", unloaded}}.dump() + "\n");
+    return kCommandOk;
   }
   std::string out = "start             end                 module name\n";
   for (const auto& m : ctx.machine.LoadedModules()) {

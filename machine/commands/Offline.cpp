@@ -20,7 +20,23 @@ bool RunsOffline(std::string_view command, const std::vector<std::string>& args)
   return false;
 }
 
-int RunMachineCommand(CommandContext& ctx, std::string_view command, const std::vector<std::string>& args) {
+int RunMachineCommand(CommandContext& ctx, std::string_view command, const std::vector<std::string>& given) {
+  // --json anywhere on the line, for the commands that print it.
+  std::vector<std::string> args;
+  for (const auto& a : given) {
+    if (a == "--json") {
+      ctx.json = true;
+    } else {
+      args.push_back(a);
+    }
+  }
+  const bool jsonCommand =
+      command == "lm" || (command == "sc" && !args.empty() &&
+                          (AsciiLower(args[0]) == "query" || AsciiLower(args[0]) == "queryex" || AsciiLower(args[0]) == "qc"));
+  if (ctx.json && !jsonCommand) {
+    ctx.err("ntbox " + std::string(command) + ": --json is for sc query, sc queryex, sc qc and lm\n");
+    return kCommandUsage;
+  }
   if (command == "sc") return RunSc(ctx, args);
   if (command == "reg") return RunReg(ctx, args);
   if (command == "bcdedit") return RunBcdedit(ctx, args);

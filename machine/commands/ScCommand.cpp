@@ -1,6 +1,7 @@
 // sc.exe for drivers: create, config, start, stop, delete, query, qc, description, qdescription, with sc's `key= value` syntax, its
 // output blocks and its "[SC] <Api> FAILED <code>:" failures.
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include <optional>
 
@@ -73,6 +74,26 @@ std::string_view ErrorControlName(std::uint32_t e) {
   return e < 4 ? names[e] : "UNKNOWN";
 }
 
+// A service as --json prints it: SERVICE_STATUS and the configuration, by sc's names.
+nlohmann::json ServiceJson(const ServiceStatus& s) {
+  const ServiceConfig& c = s.config;
+  return {{"service_name", c.name},
+          {"display_name", c.displayName},
+          {"type", c.type},
+          {"type_name", TypeName(c.type)},
+          {"state", static_cast<std::uint32_t>(s.state)},
+          {"state_name", StateName(s.state)},
+          {"win32_exit_code", s.win32ExitCode},
+          {"service_exit_code", s.serviceExitCode},
+          {"start_type", c.start},
+          {"start_type_name", StartName(c.start)},
+          {"error_control", c.errorControl},
+          {"error_control_name", ErrorControlName(c.errorControl)},
+          {"binary_path_name", c.imagePath},
+          {"load_order_group", c.group},
+          {"description", c.description}};
+}
+
 // The SERVICE_STATUS block; queryEx adds PID and FLAGS (sc start prints them).
 std::string StatusBlock(const ServiceStatus& s, bool enumeration, bool queryEx) {
   std::string out = fmt::format("\nSERVICE_NAME: {}\n", s.config.name);
@@ -98,10 +119,7 @@ std::string StatusBlock(const ServiceStatus& s, bool enumeration, bool queryEx) 
 int Failed(CommandContext& ctx, std::string_view api, const Error& e) {
   if (e.win32 == 0) {  // not a Win32 failure: a bugcheck report or an ntbox error
     if (ctx.machine.crashReport()) {
-      ctx.out(e.message);
-      ctx.err(fmt::format("ntbox: the machine stopped with a bugcheck; report {}; the next command boots it "
-                          "again\n",
-                          ctx.machine.CrashReportWhere()));
+      ctx.out(e.message);  // the report; the server's answer names the stop and where the report is
       return kCommandBugCheck;
     }
     ctx.err("ntbox sc: " + e.message + "\n");
@@ -234,7 +252,7 @@ int Query(CommandContext& ctx, const std::vector<std::string>& args) {
       return Failed(ctx, IsNoSuchService(status.error()) ? "EnumQueryServicesStatus:OpenService" : "QueryService",
                     status.error());
     }
-    ctx.out(StatusBlock(*status, false, false));
+    ctx.out(ctx.json ? ServiceJson(*status).dump() + "\n" : StatusBlock(*status, false, false));
     return kCommandOk;
   }
   std::string problem;
@@ -254,11 +272,17 @@ int Query(CommandContext& ctx, const std::vector<std::string>& args) {
       return Usage(ctx, "unknown option " + key + "=");
     }
   }
+  nlohmann::json list = nlohmann::json::array();
   for (const auto& s : ctx.machine.QueryServices()) {
     const bool running = s.state != ServiceState::kStopped;
     if ((state == "active" && !running) || (state == "inactive" && running)) continue;
-    ctx.out(StatusBlock(s, true, false));
+    if (ctx.json) {
+      list.push_back(ServiceJson(s));
+    } else {
+      ctx.out(StatusBlock(s, true, false));
+    }
   }
+  if (ctx.json) ctx.out(list.dump() + "\n");
   return kCommandOk;
 }
 
@@ -266,6 +290,10 @@ int Qc(CommandContext& ctx, const std::vector<std::string>& args) {
   if (args.size() != 2) return Usage(ctx, "qc needs one service name");
   auto status = ctx.machine.QueryService(args[1]);
   if (!status) return Failed(ctx, "OpenService", status.error());
+  if (ctx.json) {
+    ctx.out(ServiceJson(*status).dump() + "\n");
+    return kCommandOk;
+  }
   const ServiceConfig& c = status->config;
   ctx.out(fmt::format(
       "[SC] QueryServiceConfig SUCCESS\n\n"

@@ -29,6 +29,7 @@ const std::array<Syntax, 6>& Table() {
     "  description NAME TEXT | qdescription NAME\n"
     "  query [NAME] | query [type= driver|all] [state= active|inactive|all]\n"
     "keywords (each followed by a space, as sc.exe wants): type= start= error= binPath= DisplayName= group=\n"
+    "--json after query, queryex or qc prints JSON (a list for query without a name)\n"
     "example: ntbox sc create mydrv type= kernel binPath= build/MyDriver.sys && ntbox sc start mydrv\n",
        {"create", "config", "start", "stop", "delete", "qc", "query", "queryex", "description", "qdescription"}},
       {"reg",

@@ -2,6 +2,8 @@
 // command, sc's error codes, reg and .reg files, the Debug Print Filter, kill -9 of the server,
 // several clients at once, a driver that bugchecks the machine.
 #include <gtest/gtest.h>
+
+#include <algorithm>
 #include <poll.h>
 #include <signal.h>
 #include <sys/syscall.h>
@@ -926,6 +928,36 @@ TEST_F(MachineTest, AStopIsNamedAndTheNextBootSaysSo) {
   EXPECT_NE(r.out.find("\t---- the machine booted at ", stop), std::string::npos) << r.out;
   EXPECT_TRUE(r.out.starts_with("00000001\t")) << r.out;
   EXPECT_TRUE(Contains(r.out.substr(0, r.out.find('\n')), "---- the machine booted at ")) << r.out;
+}
+
+}  // namespace
+
+namespace {
+
+// --json where a script would parse: sc query (one service, or a list), sc qc, lm.
+TEST_F(MachineTest, JsonForScripts) {
+  ASSERT_EQ(Run("sc create 001_sample type= kernel binPath= " + Driver("FirstDriverSample.sys")).exit, 0);
+  Outcome r = Run("sc query 001_sample --json");
+  ASSERT_EQ(r.exit, 0) << r.err;
+  auto one = nlohmann::json::parse(r.out);
+  EXPECT_EQ(one["service_name"], "001_sample");
+  EXPECT_EQ(one["state_name"], "STOPPED");
+  EXPECT_EQ(one["start_type_name"], "DEMAND_START");
+  r = Run("sc query state= all --json");
+  ASSERT_EQ(r.exit, 0) << r.err;
+  auto list = nlohmann::json::parse(r.out);
+  ASSERT_TRUE(list.is_array());
+  EXPECT_TRUE(std::any_of(list.begin(), list.end(), [](const auto& s) { return s["service_name"] == "001_sample"; }));
+  r = Run("sc qc 001_sample --json");
+  EXPECT_TRUE(Contains(nlohmann::json::parse(r.out)["binary_path_name"].get<std::string>(), "FirstDriverSample.sys"));
+  r = Run("lm --json");
+  ASSERT_EQ(r.exit, 0) << r.err;
+  auto modules = nlohmann::json::parse(r.out);
+  EXPECT_EQ(modules["modules"][0]["name"], "nt");
+  EXPECT_TRUE(modules["unloaded"].is_array());
+  r = Run("reg query HKLM --json");
+  EXPECT_EQ(r.exit, 2);
+  EXPECT_EQ(r.err, "ntbox reg: --json is for sc query, sc queryex, sc qc and lm\n");
 }
 
 }  // namespace

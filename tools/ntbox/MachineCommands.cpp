@@ -281,7 +281,14 @@ std::vector<std::function<int()>> AddMachineCommands(CLI::App& app) {
   });
 
   CLI::App* lm = app.add_subcommand("lm", "Loaded modules, as WinDbg's lm");
-  runs.push_back([lm, o] { return lm->parsed() ? machine::Call(Root(*o), ClientRequest{"lm", {}}) : -1; });
+  lm->add_flag("--json", o->json, "one JSON object: the loaded modules and the unloaded ones");
+  lm->footer("example: ntbox lm --json | jq '.modules[].name'");
+  runs.push_back([lm, o] {
+    if (!lm->parsed()) return -1;
+    std::vector<std::string> args;
+    if (o->json) args.push_back("--json");
+    return machine::Call(Root(*o), ClientRequest{"lm", args});
+  });
 
   CLI::App* kd = app.add_subcommand("kd", "The kernel debugger, with WinDbg's commands (lm, x, uf, bp, g, p, k, !drvobj ...)");
   auto kdOptions = std::make_shared<KdOptions>();
