@@ -99,6 +99,11 @@ std::string_view UsageOf(std::string_view command) {
   return s ? s->usage : std::string_view{};
 }
 
+std::vector<std::string_view> VerbsOf(std::string_view command) {
+  const Syntax* s = Find(command);
+  return s ? s->verbs : std::vector<std::string_view>{};
+}
+
 std::optional<int> CheckSyntax(std::string_view command, const std::vector<std::string>& args, std::string& out,
                                std::string& err) {
   const Syntax* s = Find(command);

@@ -12,6 +12,8 @@ namespace ntbox::machine {
 
 // The command's help: its usage, what its keywords are, and an example. Empty for an unknown one.
 std::string_view UsageOf(std::string_view command);
+// The verbs a Windows-syntax command takes first (shell completion), or none.
+std::vector<std::string_view> VerbsOf(std::string_view command);
 
 // What the CLI does for a Windows-syntax command before it reaches the machine: print the help
 // (exit 0) for a help request, refuse an unknown verb with its nearest match (exit 2, on err), or

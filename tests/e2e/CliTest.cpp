@@ -71,3 +71,29 @@ TEST_F(CliTest, MistakesGetTheNearestMatch) {
 }
 
 }  // namespace
+
+namespace {
+
+// The completion script the CLI makes completes commands, a command's options and a
+// Windows-syntax command's verbs.
+TEST(Cli, CompletionCompletesCommandsOptionsAndVerbs) {
+  const std::string script = testing::TempDir() + "/ntbox_completion_" + std::to_string(getpid()) + ".bash";
+  ASSERT_EQ(std::system((std::string(NTBOX_BIN) + " completion bash > " + script).c_str()), 0);
+  auto complete = [&](const std::string& words, int cword) {
+    const std::string out = testing::TempDir() + "/ntbox_completion.out";
+    const std::string command = "bash -c 'source " + script + "; COMP_WORDS=(" + words + "); COMP_CWORD=" +
+                                std::to_string(cword) + "; _ntbox; echo \"${COMPREPLY[*]}\"' > " + out;
+    EXPECT_EQ(std::system(command.c_str()), 0);
+    std::string text = ntbox::test::Slurp(out);
+    std::remove(out.c_str());
+    return text;
+  };
+  EXPECT_EQ(complete("ntbox sta", 1), "status\n");
+  EXPECT_EQ(complete("ntbox sc quer", 2), "query queryex\n");
+  EXPECT_EQ(complete("ntbox --machine /tmp/m lm --j", 4), "--json\n");
+  EXPECT_EQ(complete("ntbox bcdedit /se", 2), "/set\n");
+  std::remove(script.c_str());
+  EXPECT_EQ(Ntbox("completion fish").exit, 2);
+}
+
+}  // namespace

@@ -22,6 +22,9 @@ enum ExitCode : int {
 // ("did you mean"); false when the mistake is of another kind (CLI11's message then).
 bool SuggestForMistake(CLI::App& app, int argc, char** argv);
 
+// `ntbox completion bash|zsh` (add it last: the script lists the commands added before it).
+std::function<int()> AddCompletionCommand(CLI::App& app);
+
 // `ntbox load DRIVER.sys`: returns a callback that runs the command once parsed.
 std::function<int()> AddLoadCommand(CLI::App& app);
 // The machine commands (boot, shutdown, reboot, status, sc, reg, bcdedit, lm, dbgview, testsign).

@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
                         "refuse to run driver or program code where the sandbox is not complete (see ntbox status)");
   std::vector<std::function<int()>> commands{ntbox::tools::AddLoadCommand(app)};
   for (auto& run : ntbox::tools::AddMachineCommands(app)) commands.push_back(std::move(run));
+  commands.push_back(ntbox::tools::AddCompletionCommand(app));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
