@@ -8,5 +8,8 @@
 namespace ntbox::machine {
 
 std::string FormatDebugLine(const LoggedRecord& record);
+// The same record as one line of JSON (dbgview --json): sequence, seconds, component, level, passed,
+// text, and "marker" for a boot or a stop.
+std::string DebugLineJson(const LoggedRecord& record);
 
 }  // namespace ntbox::machine

@@ -148,7 +148,7 @@ class Server {
     }
     HostFileScope hostFiles(std::move(handed));
     if (command == "dbgview") {
-      Dbgview(fd, request.value("follow", false), request.value("filtered", false));
+      Dbgview(fd, request.value("follow", false), request.value("filtered", false), request.value("json", false));
       return;
     }
     if (command == "run") {
@@ -538,7 +538,8 @@ class Server {
     return kCommandOk;
   }
 
-  void Dbgview(int fd, bool follow, bool filtered) {
+  void Dbgview(int fd, bool follow, bool filtered, bool json) {
+    const auto format = [json](const LoggedRecord& r) { return json ? DebugLineJson(r) : FormatDebugLine(r); };
     auto follower = std::make_shared<Follower>();
     std::uint64_t last = 0;
     int listener = 0;
@@ -556,7 +557,7 @@ class Server {
     std::string history;
     for (const auto& r : DebugLog::ReadAll(machine_->dir().debugLog())) {
       last = r.sequence;
-      if (!filtered || r.passed) history += FormatDebugLine(r);
+      if (!filtered || r.passed) history += format(r);
     }
     bool alive = history.empty() || WriteFrame(fd, FrameKind::kStdout, history);
     if (!follow) {
@@ -572,7 +573,7 @@ class Server {
         const LoggedRecord r = std::move(follower->records.front());
         follower->records.pop_front();
         if (r.sequence <= last) continue;  // already sent from the log
-        alive = WriteFrame(fd, FrameKind::kStdout, FormatDebugLine(r));
+        alive = WriteFrame(fd, FrameKind::kStdout, format(r));
       }
       if (follower->closing) {
         if (!follower->closing->first.empty()) WriteFrame(fd, FrameKind::kStderr, follower->closing->first);

@@ -955,6 +955,20 @@ TEST_F(MachineTest, JsonForScripts) {
   auto modules = nlohmann::json::parse(r.out);
   EXPECT_EQ(modules["modules"][0]["name"], "nt");
   EXPECT_TRUE(modules["unloaded"].is_array());
+  // dbgview: one object a line, the boot marked.
+  r = Run("dbgview --json");
+  ASSERT_EQ(r.exit, 0) << r.err;
+  std::size_t lines = 0, markers = 0;
+  for (std::size_t at = 0; at < r.out.size();) {
+    const std::size_t end = r.out.find('\n', at);
+    const auto line = nlohmann::json::parse(r.out.substr(at, end - at));
+    EXPECT_TRUE(line.contains("sequence") && line.contains("seconds") && line["text"].is_string()) << line;
+    markers += line.value("marker", false) ? 1 : 0;
+    ++lines;
+    at = end + 1;
+  }
+  EXPECT_GT(lines, 0u);
+  EXPECT_GT(markers, 0u) << r.out;
   r = Run("reg query HKLM --json");
   EXPECT_EQ(r.exit, 2);
   EXPECT_EQ(r.err, "ntbox reg: --json is for sc query, sc queryex, sc qc and lm\n");

@@ -312,8 +312,10 @@ std::vector<std::function<int()>> AddMachineCommands(CLI::App& app) {
   CLI::App* dbgview = app.add_subcommand("dbgview", "Kernel debug output, as DebugView (Capture Kernel, verbose)");
   dbgview->add_flag("-f,--follow", o->follow, "keep printing new output until interrupted");
   dbgview->add_flag("--filtered", o->filtered, "only what passes the Debug Print Filter");
+  dbgview->add_flag("--json", o->json, "one JSON object a line (sequence, seconds, component, level, text)");
   runs.push_back([dbgview, o] {
-    return dbgview->parsed() ? machine::Call(Root(*o), ClientRequest{"dbgview", {}, o->follow, o->filtered}) : -1;
+    return dbgview->parsed() ? machine::Call(Root(*o), ClientRequest{"dbgview", {}, o->follow, o->filtered, o->json})
+                             : -1;
   });
 
   CLI::App* crash = app.add_subcommand("crash", "The last bugcheck report (!analyze -v style); --list, --show N");
