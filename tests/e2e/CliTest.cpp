@@ -47,6 +47,15 @@ TEST_F(CliTest, EveryWindowsSyntaxCommandHasHelp) {
   EXPECT_TRUE(Contains(Run("sc create /?").out, "keywords (each followed by a space")) << "sc create /?";
 }
 
+TEST_F(CliTest, EveryCommandsHelpHasAnExample) {
+  for (const char* command : {"load", "boot", "shutdown", "reboot", "status", "ioctl", "run", "lm", "kd", "gdbserver",
+                              "dbgview", "crash", "testsign", "completion"}) {
+    const Outcome r = Run(std::string(command) + " --help");
+    EXPECT_EQ(r.exit, 0) << command << r.err;
+    EXPECT_TRUE(Contains(r.out, "example: ")) << command << r.out;
+  }
+}
+
 TEST_F(CliTest, MistakesGetTheNearestMatch) {
   Outcome r = Run("statsu");
   EXPECT_EQ(r.exit, 2);

@@ -200,7 +200,7 @@ std::function<int()> AddLoadCommand(CLI::App& app) {
                 "(rewritten at load by default)");
   cmd->footer(
       "Exit status: 0 loaded (and unloaded), 1 DriverEntry failed, 2 bad arguments, 3 image refused, "
-      "4 bugcheck.");
+      "4 bugcheck.\nexample: ntbox load --service irp_complete_twice build/MyDriver.sys");
   return [cmd, options]() -> int { return cmd->parsed() ? RunLoad(*options) : -1; };
 }
 

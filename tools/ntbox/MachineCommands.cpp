@@ -181,12 +181,15 @@ std::vector<std::function<int()>> AddMachineCommands(CLI::App& app) {
   CLI::App* boot = app.add_subcommand("boot", "Boot the machine (in the background unless --foreground)");
   boot->add_flag("--foreground", o->foreground, "run the machine server in this process until Ctrl-C");
   boot->add_option("--ready-fd", o->readyFd, "(internal) report readiness on this descriptor")->group("");
+  boot->footer("Other commands boot the machine when none runs; boot does it alone.\nexample: ntbox --machine ~/vm1 boot");
   runs.push_back([boot, o] { return boot->parsed() ? Boot(*o) : -1; });
 
   CLI::App* shutdown = app.add_subcommand("shutdown", "Shut the machine down");
+  shutdown->footer("example: ntbox shutdown");
   runs.push_back([shutdown, o] { return shutdown->parsed() ? Shutdown(*o, false) : -1; });
 
   CLI::App* reboot = app.add_subcommand("reboot", "Shut the machine down and boot it again (applies bcdedit)");
+  reboot->footer("example: ntbox bcdedit /set testsigning on && ntbox reboot");
   runs.push_back([reboot, o]() -> int {
     if (!reboot->parsed()) return -1;
     if (const int s = Shutdown(*o, true); s != kExitOk) return s;
@@ -195,6 +198,7 @@ std::vector<std::function<int()>> AddMachineCommands(CLI::App& app) {
 
   CLI::App* status = app.add_subcommand("status", "Is the machine running: pid, uptime, drivers");
   status->add_flag("--json", o->json, "print one JSON object");
+  status->footer("Exit status 3 when the machine is not running.\nexample: ntbox status --json");
   runs.push_back([status, o]() -> int {
     if (!status->parsed()) return -1;
     if (!machine::RunningServer(Root(*o))) {
@@ -244,6 +248,7 @@ std::vector<std::function<int()>> AddMachineCommands(CLI::App& app) {
   ioctl->add_option("code", o->code, "the IOCTL code (0x9C40240C)")->required();
   ioctl->add_option("--in", o->input, "input bytes in hex (48656c6c6f00), or @FILE");
   ioctl->add_option("--out-size", o->outSize, "output buffer size in bytes (default 0)");
+  ioctl->footer("example: ntbox ioctl '\\\\.\\IoctlTest' 0x9C402408 --in 48656c6c6f00 --out-size 64");
   runs.push_back([ioctl, o]() -> int {
     if (!ioctl->parsed()) return -1;
     std::string hex = o->input;
@@ -267,7 +272,7 @@ std::vector<std::function<int()>> AddMachineCommands(CLI::App& app) {
   run->allow_extras();
   run->fallthrough(false);
   run->footer("The program's stdin, stdout and stderr are this terminal's; its exit code is ntbox's "
-              "(255 with a message when it crashed or its code does not fit).");
+              "(255 with a message when it crashed or its code does not fit).\nexample: ntbox run build/myapp.exe hello");
   runs.push_back([run, o]() -> int {
     if (!run->parsed()) return -1;
     const std::vector<std::string> args = run->remaining();
@@ -296,7 +301,8 @@ std::vector<std::function<int()>> AddMachineCommands(CLI::App& app) {
                  "commands to run first, separated by ';' (without a terminal the session then ends)");
   kd->add_flag("-b", kdOptions->breakIn, "break in at once");
   kd->footer("The machine must run with kernel debugging on: ntbox bcdedit /debug on, then ntbox reboot.\n"
-             "Without a terminal, commands are read from standard input (one a line) unless -c is given.");
+             "Without a terminal, commands are read from standard input (one a line) unless -c is given.\n"
+             "example: ntbox kd -c 'lm; x FirstDriverSample!*; uf FirstDriverSample!DriverEntry'");
   runs.push_back([kd, o, kdOptions] { return kd->parsed() ? RunKd(Root(*o), *kdOptions) : -1; });
 
   CLI::App* gdbserver = app.add_subcommand("gdbserver", "gdb's remote protocol for the machine's drivers (gdb, VS Code, CLion, IDA)");
@@ -306,13 +312,15 @@ std::vector<std::function<int()>> AddMachineCommands(CLI::App& app) {
   gdbserver->add_option("--socket", gdbOptions->socketPath, "listen on this Unix socket for one connection");
   gdbserver->footer("The machine must run with kernel debugging on (ntbox bcdedit /debug on, then ntbox reboot).\n"
                     "gdb reads each loaded driver's DWARF from the library list; set breakpoint pending on\n"
-                    "lets a breakpoint wait for its driver.");
+                    "lets a breakpoint wait for its driver.\n"
+                    "example: gdb -ex 'target remote | ntbox gdbserver --stdio'");
   runs.push_back([gdbserver, o, gdbOptions] { return gdbserver->parsed() ? RunGdbServer(Root(*o), *gdbOptions) : -1; });
 
   CLI::App* dbgview = app.add_subcommand("dbgview", "Kernel debug output, as DebugView (Capture Kernel, verbose)");
   dbgview->add_flag("-f,--follow", o->follow, "keep printing new output until interrupted");
   dbgview->add_flag("--filtered", o->filtered, "only what passes the Debug Print Filter");
   dbgview->add_flag("--json", o->json, "one JSON object a line (sequence, seconds, component, level, text)");
+  dbgview->footer("example: ntbox dbgview -f");
   runs.push_back([dbgview, o] {
     return dbgview->parsed() ? machine::Call(Root(*o), ClientRequest{"dbgview", {}, o->follow, o->filtered, o->json})
                              : -1;
@@ -322,12 +330,14 @@ std::vector<std::function<int()>> AddMachineCommands(CLI::App& app) {
   crash->add_flag("--list", o->follow, "every report on record, newest first");
   crash->add_option("--show", o->outSize, "report N of --list (1: the newest)");
   crash->add_flag("--json", o->json, "the report as JSON; with --list: one JSON object per report");
+  crash->footer("Reads the machine directory: no machine is booted.\nexample: ntbox crash --list");
   runs.push_back([crash, o] { return crash->parsed() ? Crash(*o, crash->count("--show") > 0) : -1; });
 
   CLI::App* testsign = app.add_subcommand("testsign", "Test-sign a driver with the machine's test certificate");
   testsign->add_option("driver", o->driver, "the driver image (.sys), signed in place")
       ->required()
       ->check(CLI::ExistingFile);
+  testsign->footer("example: ntbox testsign build/MyDriver.sys");
   runs.push_back([testsign, o] { return testsign->parsed() ? Testsign(*o) : -1; });
   return runs;
 }
