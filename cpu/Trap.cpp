@@ -470,11 +470,18 @@ std::uint64_t FindDriverCaller(std::uint64_t rsp) {
 // lower, as the hardware sees it. Inline code cannot break "raise to a lower IRQL" or "lower to a
 // higher one" (only the exported routines can: KfRaiseIrql, KeLowerIrql); what it can break is
 // dropping below DISPATCH_LEVEL inside a DPC routine (the verifier's 0xC4/0x31 with P4 = 1).
+// The same rules for a trapped write and a rewritten one (ntbox_IrqlWrite); at: the instruction.
+std::optional<nt::ke::IrqlViolation> InlineIrqlWriteViolation(const nt::ke::KernelThread* t, std::uint64_t at,
+                                                              std::uint64_t value) {
+  const nt::KIRQL current = t->Irql();
+  const auto change = value > current ? nt::ke::IrqlChange::kRaise : nt::ke::IrqlChange::kLower;
+  return nt::ke::CheckIrqlChange(change, current, value, t->inDpcRoutine,
+                                 [at] { return nt::vf::Watches(at, nt::vf::flags::kIrqlChecking); }, false);
+}
+
 void CheckCr8Write(ucontext_t* uc, const Decoded& d, nt::ke::KernelThread* t, std::uint64_t rip,
                    std::uint64_t value) {
-  const auto change = value > t->Irql() ? nt::ke::IrqlChange::kRaise : nt::ke::IrqlChange::kLower;
-  const auto v = nt::ke::CheckIrqlChange(change, t->Irql(), value, t->inDpcRoutine,
-                                         [rip] { return nt::vf::Watches(rip, nt::vf::flags::kIrqlChecking); }, false);
+  const auto v = InlineIrqlWriteViolation(t, rip, value);
   if (v) Stop(uc, d, t, v->code, v->parameters[0], v->parameters[1], v->parameters[2], v->parameters[3], v->detail);
 }
 
@@ -1055,11 +1062,7 @@ extern "C" void ntbox_IrqlWrite(unsigned n, ntbox::cpu::IrqlWriteFrame* f) {
   nt::ke::KernelThread* t = nt::ke::CurrentThread();
   const std::uint64_t value = f->Register(n);  // at most HIGH_LEVEL: the trampoline checked
   const std::uint64_t call = f->ret - kSlotCallLength;
-  const nt::KIRQL current = t->Irql();
-  const auto change = value > current ? nt::ke::IrqlChange::kRaise : nt::ke::IrqlChange::kLower;
-  const auto v = nt::ke::CheckIrqlChange(change, current, value, t->inDpcRoutine,
-                                         [call] { return nt::vf::Watches(call, nt::vf::flags::kIrqlChecking); }, false);
-  if (v) {
+  if (const auto v = InlineIrqlWriteViolation(t, call, value)) {
     ucontext_t uc{};
     auto& g = uc.uc_mcontext.gregs;
     const std::pair<int, std::uint64_t> registers[] = {

@@ -181,11 +181,7 @@ Result<std::unique_ptr<Machine>> Machine::Boot(const fs::path& root, const fs::p
     return Fail(std::string("cannot boot: ") + e.what());
   }
   Machine* m = machine.get();
-  machine->kernel_->SetDebugSink([m](const nt::DebugRecord& record) {
-    const LoggedRecord logged = m->log_->Append(record);
-    std::lock_guard lock(m->listenersMutex_);
-    for (const auto& [id, listener] : m->listeners_) listener(logged);
-  });
+  machine->kernel_->SetDebugSink([m](const nt::DebugRecord& record) { m->Publish(record); });
   machine->kernel_->SetBugCheckHandler([m](const nt::BugCheck& record) { (void)m->BugChecked(record); });
   {
     // dbgview's time column starts again at each boot: the log says where.
@@ -874,14 +870,18 @@ Result<void> Machine::BugChecked(const nt::BugCheck& record) {
   return written;
 }
 
+void Machine::Publish(const nt::DebugRecord& record) {
+  const LoggedRecord logged = log_->Append(record);
+  std::lock_guard lock(listenersMutex_);
+  for (const auto& [id, listener] : listeners_) listener(logged);
+}
+
 void Machine::Mark(std::string text) {
   nt::DebugRecord record;
   record.seconds = static_cast<double>(kernel_->InterruptTime()) / 1e7;
   record.component = nt::kMarkerComponent;
   record.text = std::move(text);
-  const LoggedRecord logged = log_->Append(record);
-  std::lock_guard lock(listenersMutex_);
-  for (const auto& [id, listener] : listeners_) listener(logged);
+  Publish(record);
 }
 
 std::string Machine::StopReport() const {

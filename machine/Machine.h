@@ -243,7 +243,8 @@ class Machine : private user::SystemGate {
   BootConfig active_;
   std::chrono::steady_clock::time_point bootTime_;
   std::unique_ptr<DebugLog> log_;
-  // A marker line in the debug log, and to dbgview's followers: a boot, a stop.
+  // A debug record into the log and to dbgview's followers; a marker one (a boot, a stop).
+  void Publish(const nt::DebugRecord& record);
   void Mark(std::string text);
   std::unique_ptr<nt::Kernel> kernel_;
   // \Device\ServiceControlManager: the service API of programs.

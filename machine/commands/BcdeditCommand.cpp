@@ -41,10 +41,6 @@ int RunBcdedit(CommandContext& ctx, const std::vector<std::string>& input) {
     const std::string l = AsciiLower(a);
     if (l != "{current}" && l != "{default}") args.push_back(a);
   }
-  if (args.empty() || args[0] == "/?" || args[0] == "-h" || args[0] == "--help") {
-    ctx.out(std::string(UsageOf("bcdedit")));
-    return args.empty() ? kCommandUsage : kCommandOk;
-  }
   const std::string op = AsciiLower(args[0]);
   auto stored = ctx.machine.storedBootConfig();
   if (!stored) {

@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "machine/commands/Command.h"
+#include "machine/commands/Syntax.h"
 #include "support/Text.h"
 
 namespace ntbox::machine {
@@ -36,6 +37,14 @@ int RunMachineCommand(CommandContext& ctx, std::string_view command, const std::
   if (ctx.json && !jsonCommand) {
     ctx.err("ntbox " + std::string(command) + ": --json is for sc query, sc queryex, sc qc and lm\n");
     return kCommandUsage;
+  }
+  // Help and unknown verbs of the Windows-syntax commands (the CLI answers them before a machine
+  // boots; an in-process caller gets the same answers here): the commands see a known verb.
+  std::string out, err;
+  if (const auto code = CheckSyntax(command, args, out, err)) {
+    ctx.out(out);
+    ctx.err(err);
+    return *code;
   }
   if (command == "sc") return RunSc(ctx, args);
   if (command == "reg") return RunReg(ctx, args);

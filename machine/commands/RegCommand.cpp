@@ -180,10 +180,6 @@ Result<void> Change(CommandContext& ctx, Direct direct, ViaKernel viaKernel) {
 }  // namespace
 
 int RunReg(CommandContext& ctx, const std::vector<std::string>& args) {
-  if (args.empty() || args[0] == "/?" || args[0] == "-h" || args[0] == "--help") {
-    ctx.out(std::string(UsageOf("reg")));
-    return args.empty() ? kCommandUsage : kCommandOk;
-  }
   const std::string op = AsciiUpper(args[0]);
   Registry& reg = ctx.machine.registry();
 

@@ -315,10 +315,6 @@ int Qc(CommandContext& ctx, const std::vector<std::string>& args) {
 }  // namespace
 
 int RunSc(CommandContext& ctx, const std::vector<std::string>& args) {
-  if (args.empty() || args[0] == "/?" || args[0] == "-h" || args[0] == "--help") {
-    ctx.out(std::string(UsageOf("sc")));
-    return args.empty() ? kCommandUsage : kCommandOk;
-  }
   const std::string command = AsciiLower(args[0]);
   if (command == "create") return Create(ctx, args);
   if (command == "query" || command == "queryex") return Query(ctx, args);

@@ -58,10 +58,6 @@ int Failed(CommandContext& ctx, const Error& e) {
 }  // namespace
 
 int RunTracelog(CommandContext& ctx, const std::vector<std::string>& args) {
-  if (args.empty() || args[0] == "/?" || args[0] == "-?" || args[0] == "-h" || args[0] == "--help") {
-    ctx.out(std::string(UsageOf("tracelog")));
-    return args.empty() ? kCommandUsage : kCommandOk;
-  }
   const std::string op = AsciiLower(args[0]);
   auto usage = [&](std::string_view problem) {
     ctx.err(fmt::format("ntbox tracelog: {}\n{}", problem, UsageOf("tracelog")));

@@ -98,10 +98,6 @@ int Query(CommandContext& ctx) {
 }  // namespace
 
 int RunVerifier(CommandContext& ctx, const std::vector<std::string>& args) {
-  if (args.empty() || args[0] == "/?" || args[0] == "-h" || args[0] == "--help") {
-    ctx.out(std::string(UsageOf("verifier")));
-    return args.empty() ? kCommandUsage : kCommandOk;
-  }
   auto opt = [](const std::string& a) {
     std::string l = AsciiLower(a);
     if (!l.empty() && l[0] == '-') l[0] = '/';
