@@ -19,19 +19,11 @@ std::optional<std::string> ReadCrash(const fs::path& file) {
   return std::string{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
-namespace {
-
-// What a report's last lines say: the stop's code and name, the module and the image it blames.
-struct Fields {
-  std::optional<std::uint32_t> code;
-  std::string name, module, image;
-};
-
-Fields Read(const std::string& text) {
+CrashFacts ParseCrash(const std::string& text) {
   static const std::regex kStop(R"(\*\*\* STOP: 0x([0-9A-F]+) \([^)]*\) ?([A-Z0-9_]*))");
   static const std::regex kModule(R"(\nMODULE_NAME: (\S+))");
   static const std::regex kImage(R"(\nIMAGE_NAME: +(\S+))");
-  Fields f;
+  CrashFacts f;
   std::smatch s;
   if (std::regex_search(text, s, kStop)) {
     std::uint32_t code = 0;
@@ -44,10 +36,8 @@ Fields Read(const std::string& text) {
   return f;
 }
 
-}  // namespace
-
 std::string CrashSummary(const std::string& report) {
-  const Fields f = Read(report);
+  const CrashFacts f = ParseCrash(report);
   if (!f.code) return "a bugcheck";
   std::string out = fmt::format("0x{:08X}", *f.code);
   if (!f.name.empty()) out += " " + f.name;
@@ -70,7 +60,7 @@ std::vector<CrashEntry> ListCrashes(const fs::path& crashes) {
     const std::string code = m[7].str();
     if (std::from_chars(code.data(), code.data() + code.size(), c.code, 16).ptr != code.data() + code.size()) continue;
     if (const auto text = ReadCrash(e.path())) {
-      const Fields f = Read(*text);
+      const CrashFacts f = ParseCrash(*text);
       c.name = f.name;
       c.module = f.module;
     }

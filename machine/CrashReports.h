@@ -22,6 +22,12 @@ std::vector<CrashEntry> ListCrashes(const std::filesystem::path& crashes);
 // One line for a report: "0x0000000A IRQL_NOT_LESS_OR_EQUAL in mydrv.sys" (the stop code, its name
 // and the image the report blames, when it blames one).
 std::string CrashSummary(const std::string& report);
+// What a report's last lines say: its stop code (nullopt when it names none), name and image.
+struct CrashFacts {
+  std::optional<std::uint32_t> code;
+  std::string name, module, image;
+};
+CrashFacts ParseCrash(const std::string& report);
 // Left in crashes/ by a stop, taken by the next boot, which says what ended the last run.
 inline constexpr const char* kUnseenCrashMarker = "unseen";
 std::optional<std::string> ReadCrash(const std::filesystem::path& file);

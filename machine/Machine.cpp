@@ -1,4 +1,5 @@
 #include "machine/Machine.h"
+#include "nt/ke/Dispatcher.h"
 
 #include "machine/CrashReports.h"
 
@@ -258,19 +259,21 @@ Machine::~Machine() {
   if (offline()) return;
   EndStartedPrograms();
   Attached attached;
+  nt::ps::Process* abandoned = nullptr;
   {
     std::lock_guard lock(mutex_);
     if (client_ && !kernel_->stopped()) {
       // The client's handles close as a process's do when it ends: drivers see cleanup and close.
       nt::ps::Process* client = client_.get();
-      if (!kernel_->RunGuarded([client] { client->CloseAllHandles(); })) (void)client_.release();
+      if (!kernel_->RunGuarded([client] { client->CloseAllHandles(); })) abandoned = client_.release();
     } else if (client_) {
-      (void)client_.release();  // after a crash no driver code runs again
+      abandoned = client_.release();  // after a crash no driver code runs again
     }
     client_.reset();
   }
   // No DPC, work item or system thread runs once the images go.
   kernel_->StopThreads();
+  if (abandoned) abandoned->DropSpace();
   std::lock_guard lock(mutex_);
   // Windows does not unload drivers at shutdown; their images simply go away.
   std::lock_guard state(stateMutex_);
@@ -627,6 +630,25 @@ Result<void> Machine::RunInKernel(FunctionRef<void()> call) {
   Attached attached;
   if (!Guarded(call)) return std::unexpected(Error{StopReport(), 0, 0});
   return {};
+}
+
+bool Machine::WaitIdle(std::chrono::milliseconds timeout, std::string* pending) {
+  if (offline()) return true;
+  Attached attached;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    std::uint32_t seen = 0;
+    std::string now;
+    {
+      std::lock_guard lock(nt::ke::TheKernelLock());
+      if (kernel_->stopped() || nt::ke::Stopping()) return true;
+      seen = nt::ke::ActivitySequence();
+      now = kernel_->PendingActivity();
+    }
+    if (now.empty()) return true;
+    if (pending) *pending = now;
+    if (!nt::ke::WaitActivityChange(seen, deadline)) return false;
+  }
 }
 
 Result<void> Machine::ChangeRegistry(FunctionRef<nt::NTSTATUS()> change) {

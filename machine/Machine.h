@@ -125,6 +125,11 @@ class Machine : private user::SystemGate {
   // it is not preempted).
   bool BusyFor(std::chrono::milliseconds wait);
 
+  // Waits until the kernel has nothing left to do on its own (no DPC, timer, work item or system
+  // thread activity: Kernel::PendingActivity) or has stopped. false when timeout passed first; then
+  // pending says what was still going on.
+  bool WaitIdle(std::chrono::milliseconds timeout, std::string* pending = nullptr);
+
   // Loaded modules as the debugger lists them.
   struct ModuleRange {
     std::uint64_t start = 0, end = 0;

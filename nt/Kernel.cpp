@@ -365,6 +365,33 @@ std::vector<const Module*> Kernel::Modules() const {
   return out;
 }
 
+std::string Kernel::PendingActivity() {
+  std::vector<std::string> parts;
+  auto count = [](std::size_t n, const char* what) { return fmt::format("{} {}{}", n, what, n == 1 ? "" : "s"); };
+  const auto work = processors().PendingWork();
+  if (work.dpcs) {
+    parts.push_back(fmt::format("{} queued or running ({})", count(work.dpcs, "DPC"),
+                                Symbolize(reinterpret_cast<std::uint64_t>(work.firstDpc->DeferredRoutine))));
+  }
+  if (work.timers) {
+    const KDPC* dpc = work.firstTimer->Dpc;
+    parts.push_back(fmt::format("{} set{}", count(work.timers, "timer"),
+                                dpc ? " (DPC " + Symbolize(reinterpret_cast<std::uint64_t>(dpc->DeferredRoutine)) + ")"
+                                    : std::string()));
+  }
+  std::uint64_t routine = 0;
+  if (const std::size_t n = workQueues().Pending(&routine)) {
+    parts.push_back(fmt::format("{} queued or running ({})", count(n, "work item"), Symbolize(routine)));
+  }
+  if (const std::uint32_t n = ke::UnsettledThreads()) {
+    (void)systemThreads().Running(&routine);
+    parts.push_back(fmt::format("{} not waiting (one started at {})", count(n, "system thread"), Symbolize(routine)));
+  }
+  std::string text;
+  for (const auto& p : parts) text += (text.empty() ? "" : ", ") + p;
+  return text;
+}
+
 std::vector<std::string> Kernel::PoolLeaksOf(const Module& module) const {
   std::vector<std::string> out;
   for (const auto& a : pool_.Outstanding()) {

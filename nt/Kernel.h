@@ -174,6 +174,10 @@ class Kernel {
   ps::Process& systemProcess() { return *system_; }
   // One line per pool allocation the module's code made and has not freed.
   std::vector<std::string> PoolLeaksOf(const Module& module) const;
+  // What the kernel has still to do on its own (under the kernel lock): DPCs queued or running,
+  // timers set (periodic ones until they first fire), work items, system threads not asleep in an
+  // untimed wait. Empty when idle.
+  std::string PendingActivity();
 
   // Time since boot in 100 ns units (the interrupt time), and system time (100 ns since 1601).
   std::uint64_t InterruptTime() const;

@@ -1,5 +1,6 @@
 #include "support/Executable.h"
 
+#include <dlfcn.h>
 #include <fcntl.h>
 
 #include <cerrno>
@@ -16,7 +17,14 @@ std::string g_bin;  // bin/'s own name under it
 fs::path ByName() {
   std::error_code ec;
   const fs::path self = fs::read_symlink("/proc/self/exe", ec);
-  return ec ? fs::path() : self.parent_path();
+  // Inside libntbox-testing.so (a test program of a driver project): PREFIX/lib/ holds the library,
+  // PREFIX/bin/ the helpers, as in the build tree.
+  Dl_info info{};
+  if (::dladdr(reinterpret_cast<const void*>(&ByName), &info) && info.dli_fname) {
+    const fs::path object = fs::weakly_canonical(info.dli_fname, ec);
+    if (!ec && object != self && object.filename().string().find(".so") != std::string::npos) return object.parent_path().parent_path() / "bin";
+  }
+  return self.empty() ? fs::path() : self.parent_path();
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "nt/ex/WorkQueue.h"
 
+#include <algorithm>
+
 #include "cpu/HostState.h"
 
 #include <mutex>
@@ -58,6 +60,16 @@ void WorkQueues::Queue(WORK_QUEUE_ITEM* item, int type) {
   ke::WakeWaiters();
 }
 
+std::size_t WorkQueues::Pending(std::uint64_t* routine) const {
+  std::size_t n = running_.size();
+  if (!running_.empty()) *routine = running_.front();
+  for (const auto& q : queues_) {
+    if (!q.empty() && n == 0) *routine = reinterpret_cast<std::uint64_t>(q.front()->WorkerRoutine);
+    n += q.size();
+  }
+  return n;
+}
+
 std::vector<const WORK_QUEUE_ITEM*> WorkQueues::LiveIn(std::uint64_t begin, std::uint64_t end) const {
   std::vector<const WORK_QUEUE_ITEM*> out;
   for (const auto& q : queues_) {
@@ -83,10 +95,12 @@ void WorkQueues::Run(int type, std::uint32_t processor) {
     const PWORKER_THREAD_ROUTINE routine = item->WorkerRoutine;
     PVOID parameter = item->Parameter;
     ++itemsRun_;
+    running_.push_back(reinterpret_cast<std::uint64_t>(routine));
     (void)Kernel::Current().RunGuarded([&] {
       cpu::CallDriver(routine, parameter);
       CheckReturnIrql(reinterpret_cast<const void*>(routine), item);
     });
+    running_.erase(std::find(running_.begin(), running_.end(), reinterpret_cast<std::uint64_t>(routine)));
     attachment.thread().SetIrql(PASSIVE_LEVEL);
   }
 }

@@ -31,6 +31,8 @@ class WorkQueues {
   // Items queued but not started whose item or routine lies in [begin, end) (the unload check).
   std::vector<const WORK_QUEUE_ITEM*> LiveIn(std::uint64_t begin, std::uint64_t end) const;
   std::uint64_t itemsRun() const { return itemsRun_; }
+  // Items queued or running (WaitIdle), and the routine of one of them.
+  std::size_t Pending(std::uint64_t* routine) const;
 
  private:
   void Run(int type, std::uint32_t processor);
@@ -38,6 +40,7 @@ class WorkQueues {
   std::vector<std::thread> threads_;
   bool done_ = false;
   std::uint64_t itemsRun_ = 0;
+  std::vector<std::uint64_t> running_;  // routines running now (one a worker thread)
 };
 
 }  // namespace ntbox::nt::ex

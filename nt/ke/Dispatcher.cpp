@@ -27,6 +27,34 @@ const void* Me() {
 std::atomic<std::uint32_t> g_generation{0};
 std::atomic<bool> g_stopping{false};
 
+// Idle tracking: counted threads, and how many have settled (slept untimed) at g_settledAt.
+std::uint32_t g_counted = 0;
+std::uint32_t g_settled = 0;
+std::uint32_t g_settledAt = 0;
+thread_local bool t_counted = false;
+thread_local std::uint32_t t_settledAt = ~0u;
+std::atomic<std::uint32_t> g_activity{0};
+std::atomic<int> g_activityWaiters{0};
+
+void NoteActivity() {
+  g_activity.fetch_add(1, std::memory_order_release);
+  if (g_activityWaiters.load(std::memory_order_acquire) > 0) {
+    syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&g_activity), FUTEX_WAKE_PRIVATE, INT_MAX, nullptr, nullptr,
+            0);
+  }
+}
+
+// A counted thread about to sleep untimed at generation seen.
+void Settle(std::uint32_t seen) {
+  if (t_settledAt == seen) return;
+  t_settledAt = seen;
+  if (g_settledAt != seen) {
+    g_settledAt = seen;
+    g_settled = 0;
+  }
+  ++g_settled;
+}
+
 }  // namespace
 
 void KernelLock::Took(unsigned depth) {
@@ -113,6 +141,35 @@ void WakeWaiters() {
   g_generation.fetch_add(1, std::memory_order_release);
   syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&g_generation), FUTEX_WAKE_PRIVATE, INT_MAX, nullptr,
           nullptr, 0);
+  NoteActivity();
+}
+
+void CountThread() { ++g_counted; }
+
+void MarkCountedThread() { t_counted = true; }
+
+void UncountThread() {
+  t_counted = false;
+  --g_counted;
+  NoteActivity();
+}
+
+std::uint32_t UnsettledThreads() {
+  const std::uint32_t settled = g_settledAt == g_generation.load(std::memory_order_acquire) ? g_settled : 0;
+  return g_counted - std::min(settled, g_counted);
+}
+
+std::uint32_t ActivitySequence() { return g_activity.load(std::memory_order_acquire); }
+
+bool WaitActivityChange(std::uint32_t seen, std::chrono::steady_clock::time_point deadline) {
+  const auto left = deadline - std::chrono::steady_clock::now();
+  if (left <= std::chrono::steady_clock::duration::zero()) return false;
+  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
+  timespec relative{static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
+  g_activityWaiters.fetch_add(1, std::memory_order_acq_rel);
+  syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&g_activity), FUTEX_WAIT_PRIVATE, seen, &relative, nullptr, 0);
+  g_activityWaiters.fetch_sub(1, std::memory_order_acq_rel);
+  return true;
 }
 
 WaitOutcome WaitUntil(FunctionRef<bool()> ready, std::int64_t deadline) {
@@ -131,6 +188,8 @@ WaitOutcome WaitUntil(FunctionRef<bool()> ready, std::int64_t deadline) {
       relative.tv_nsec = (left % 10000000) * 100;
       timeout = &relative;
     }
+    if (t_counted && deadline < 0) Settle(seen);
+    NoteActivity();  // an idle waiter may be waiting for this thread to sleep
     const unsigned depth = lock.ReleaseAll();
     syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&g_generation), FUTEX_WAIT_PRIVATE, seen, timeout, nullptr,
             0);

@@ -84,6 +84,18 @@ void SetStopping(bool value);
 // A lock wait inside driver code: until ready() holds, or unwinds the call when the kernel stops.
 void WaitInDriver(FunctionRef<bool()> ready);
 
+// Idle tracking, for WaitIdle (the test kit): counted threads (system threads) are activity except
+// while they sleep in an untimed wait that no change has woken since. All under the kernel lock,
+// except WaitActivityChange.
+void CountThread();         // a counted thread was created (it counts before it first runs)
+void MarkCountedThread();   // on the counted thread, as it starts
+void UncountThread();       // on the counted thread, as it ends
+std::uint32_t UnsettledThreads();
+// Moves when any waiter goes to sleep or anything changes; an idle waiter sleeps on it without the
+// lock. false: the deadline passed.
+std::uint32_t ActivitySequence();
+bool WaitActivityChange(std::uint32_t seen, std::chrono::steady_clock::time_point deadline);
+
 constexpr std::uint32_t kStopUnwindCode = 0xDEAD0000;  // BugCheck::code of that unwinding
 
 }  // namespace ntbox::nt::ke

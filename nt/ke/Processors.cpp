@@ -93,6 +93,7 @@ bool Processors::SetTimer(KTIMER* timer, LONGLONG dueTime, LONG period, KDPC* dp
   timer->Period = static_cast<ULONG>(std::max<LONG>(0, period));
   timer->DueTime.QuadPart = due;
   timerIndex_[timer] = timers_.emplace(due, timer);
+  if (timer->Period != 0) unfired_.insert(timer);
   WakeWaiters();
   return wasSet;
 }
@@ -102,6 +103,7 @@ bool Processors::CancelTimer(KTIMER* timer) {
   if (it == timerIndex_.end()) return false;
   timers_.erase(it->second);
   timerIndex_.erase(it);
+  unfired_.erase(timer);
   WakeWaiters();
   return true;
 }
@@ -141,6 +143,7 @@ void Processors::ExpireTimers() {
     timerIndex_.erase(timer);
     timer->Header.SignalState = 1;
     changed = true;
+    unfired_.erase(timer);
     if (timer->Period != 0) {
       // Periodic: the next expiry keeps the phase; missed periods are not replayed.
       const std::int64_t period = static_cast<std::int64_t>(timer->Period) * 10000;
@@ -156,6 +159,21 @@ void Processors::ExpireTimers() {
     }
   }
   if (changed) WakeWaiters();
+}
+
+Processors::Pending Processors::PendingWork() const {
+  Pending p;
+  for (const auto& cpu : cpus_) {
+    p.dpcs += cpu->dpcs.size() + (cpu->running ? 1 : 0);
+    if (!p.firstDpc) p.firstDpc = cpu->running ? cpu->running : cpu->dpcs.empty() ? nullptr : cpu->dpcs.front();
+  }
+  // A periodic timer that has fired is the driver's steady state, not work that ends: it does not
+  // count (its unload must cancel it: the verifier's check). Its first expiry does.
+  for (const auto& [due, timer] : timers_) {
+    if (timer->Period != 0 && !unfired_.contains(timer)) continue;
+    if (p.timers++ == 0) p.firstTimer = timer;
+  }
+  return p;
 }
 
 void Processors::RunDpc(KDPC* dpc) {

@@ -6,6 +6,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -50,6 +51,16 @@ class Processors {
   };
   Live LiveIn(std::uint64_t begin, std::uint64_t end) const;
 
+  // What the processors have still to do (WaitIdle): DPCs queued or running, one-shot timers set,
+  // periodic timers not yet fired once.
+  struct Pending {
+    std::size_t dpcs = 0;
+    const KDPC* firstDpc = nullptr;
+    std::size_t timers = 0;
+    const KTIMER* firstTimer = nullptr;
+  };
+  Pending PendingWork() const;
+
   // Figures for benchmarks: DPCs and timer expirations so far.
   std::uint64_t dpcsRun() const { return dpcsRun_; }
 
@@ -67,6 +78,7 @@ class Processors {
   std::vector<std::unique_ptr<Cpu>> cpus_;
   std::multimap<std::int64_t, KTIMER*> timers_;  // by due interrupt time
   std::map<const KTIMER*, std::multimap<std::int64_t, KTIMER*>::iterator> timerIndex_;
+  std::set<const KTIMER*> unfired_;  // periodic timers set and not expired since
   int running_ = 0;  // DPCs executing now
   bool done_ = false;
   std::uint64_t dpcsRun_ = 0;

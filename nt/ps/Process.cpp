@@ -152,6 +152,11 @@ Process* ProcessOfHandle(HANDLE handle, ACCESS_MASK access) {
   return Process::FromObject(ref.body());
 }
 
+void Process::DropSpace() {
+  if (space_) kd::Debugger::Get().OnModuleUnload(space_->base(), space_->end());
+  space_.reset();
+}
+
 Process::~Process() {
   Unlist();
   CloseAllHandles();

@@ -71,6 +71,10 @@ class Process {
   void End(NTSTATUS status);
   // Closes every handle now (process exit), newest first.
   void CloseAllHandles();
+  // For a process abandoned when the machine stopped (its handles cannot close: no driver code runs
+  // again): its address space goes, once the kernel's threads have, so the slot serves the next
+  // machine of this host process (a test program boots hundreds).
+  void DropSpace();
   // What the process's creator recorded for NtQueryInformationProcess: its PEB and its image's
   // SECTION_IMAGE_INFORMATION.
   void SetPeb(std::uint64_t peb);

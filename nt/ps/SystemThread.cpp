@@ -56,10 +56,12 @@ void* SystemThreads::Create(PKSTART_ROUTINE routine, PVOID context, std::uint64_
   const std::uint64_t threadId = id;
   // Thread notify routines hear of the new thread on the creating thread, as on Windows.
   NotifyThread(Kernel::Current().systemProcess().id(), threadId, true);
+  ke::CountThread();
   entry->thread = std::thread([entry, object, routine, context, processor, threadId] {
     ke::ThreadAttachment attachment(processor, object, threadId);
     ke::KernelThread& t = attachment.thread();
     std::lock_guard lock(ke::TheKernelLock());
+    ke::MarkCountedThread();
     sigjmp_buf exit;
     t.exitJump = &exit;
     if (sigsetjmp(exit, 0) == 0) {
@@ -81,8 +83,18 @@ void* SystemThreads::Create(PKSTART_ROUTINE routine, PVOID context, std::uint64_
     entry->running = false;
     Signal(object);
     ob::DereferenceObject(object);
+    ke::UncountThread();
   });
   return object;
+}
+
+std::size_t SystemThreads::Running(std::uint64_t* routine) const {
+  std::size_t n = 0;
+  for (const auto& e : threads_) {
+    if (!e.running) continue;
+    if (n++ == 0) *routine = e.routine;
+  }
+  return n;
 }
 
 std::vector<std::uint64_t> SystemThreads::LiveIn(std::uint64_t begin, std::uint64_t end) const {

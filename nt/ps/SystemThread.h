@@ -26,6 +26,8 @@ class SystemThreads {
   void* Create(PKSTART_ROUTINE routine, PVOID context, std::uint64_t& id);
   // Threads whose start routine lies in [begin, end) and that still run (the unload check).
   std::vector<std::uint64_t> LiveIn(std::uint64_t begin, std::uint64_t end) const;  // start routines
+  // Threads still running, and one's start routine.
+  std::size_t Running(std::uint64_t* routine) const;
 
  private:
   struct Entry {

@@ -608,7 +608,9 @@ void NTAPI RaiseException(EXCEPTION_RECORD* record) {
 
 }  // namespace ntbox::nt
 
-// What the capturing entry points continue into.
+// What the capturing entry points continue into. Hidden: the entry points reach them rip-relative,
+// which a shared object (libntbox-testing.so) allows only for symbols it cannot have interposed.
+#pragma GCC visibility push(hidden)
 extern "C" {
 void* ntbox_impl_ExRaiseStatus = reinterpret_cast<void*>(&ntbox::nt::ExRaiseStatus);
 void* ntbox_impl_RtlRaiseStatus = reinterpret_cast<void*>(&ntbox::nt::RtlRaiseStatus);
@@ -622,3 +624,4 @@ void* ntbox_impl_ExAllocatePoolWithQuotaTag = reinterpret_cast<void*>(&ntbox::nt
 void* ntbox_impl_ExAllocatePoolWithQuota = reinterpret_cast<void*>(&ntbox::nt::ExAllocatePoolWithQuota);
 void* ntbox_impl_RaiseException = reinterpret_cast<void*>(&ntbox::nt::RaiseException);
 }
+#pragma GCC visibility pop

@@ -1,7 +1,5 @@
-// Seed 003 end to end, in-process through ntbox::Machine: a periodic timer's DPC runs at
-// DISPATCH_LEVEL on a virtual processor; the fixed driver queues a work item per tick and writes
-// C:\timer_log.txt at PASSIVE_LEVEL; the broken one opens the file in its DPC and the machine stops
-// with IRQL_NOT_LESS_OR_EQUAL, reported from the processor's thread, and boots again intact.
+// Seed 003 from the shell: the broken timer_log's DPC stops the machine on a processor's thread; a
+// follower hears of it and the machine boots again intact (in-process: tests/kit/TimerLogTest).
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -10,90 +8,14 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <future>
 #include <iterator>
 #include <string>
 
-#include "machine/Machine.h"
-#include "tests/e2e/InProcess.h"
 #include "tests/e2e/NtboxRun.h"
 
 namespace {
 
 namespace fs = std::filesystem;
-using ntbox::machine::Machine;
-
-constexpr std::uint32_t kWait = (0x22u << 16) | (0x800 << 2);  // TIMER_LOG_IOCTL_WAIT
-
-struct TimerLogResult {
-  std::uint32_t ticks, dpcIrql, workerIrql, writeStatus;
-};
-
-class IrqlTest : public ntbox::test::InProcessMachine {
- protected:
-  void SetUp() override { Install({"timer_log", "timer_log_in_dpc"}); }
-};
-
-TEST_F(IrqlTest, Seed003WorkItemWritesTheFileAtPassiveLevel) {
-  Boot();
-  ASSERT_TRUE(machine_->StartService("timer_log"));
-  auto h = machine_->OpenDevice("\\\\.\\TimerLog");
-  ASSERT_TRUE(h) << h.error().message;
-  std::vector<std::uint8_t> out;
-  auto r = machine_->DeviceIoControl(*h, kWait, {}, out, sizeof(TimerLogResult));
-  ASSERT_TRUE(r) << r.error().message;
-  ASSERT_EQ(r->status, 0) << std::hex << r->status;
-  ASSERT_EQ(out.size(), sizeof(TimerLogResult));
-  TimerLogResult result;
-  std::memcpy(&result, out.data(), sizeof result);
-  EXPECT_EQ(result.ticks, 3u);
-  EXPECT_EQ(result.dpcIrql, 2u);     // DISPATCH_LEVEL
-  EXPECT_EQ(result.workerIrql, 0u);  // PASSIVE_LEVEL
-  EXPECT_EQ(result.writeStatus, 0u);
-  ASSERT_TRUE(machine_->CloseHandle(*h));
-  ASSERT_TRUE(machine_->StopService("timer_log"));
-
-  std::ifstream file(dir_ / "C" / "timer_log.txt", std::ios::binary);
-  const std::string text{std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
-  EXPECT_EQ(text, "tick 1 at IRQL 0\r\ntick 2 at IRQL 0\r\ntick 3 at IRQL 0\r\n");
-  const std::string output = Output();
-  EXPECT_NE(output.find("timer_log: tick 3 written at IRQL 0 (status 00000000)"), std::string::npos) << output;
-  EXPECT_NE(output.find("timer_log: unloaded"), std::string::npos) << output;
-  EXPECT_FALSE(machine_->crashReport());
-}
-
-TEST_F(IrqlTest, Seed003FileIoInTheDpcBugchecksAndTheMachineBootsAgain) {
-  Boot();
-  std::promise<void> crashed;
-  machine_->SetCrashListener([&] { crashed.set_value(); });
-  ASSERT_TRUE(machine_->StartService("timer_log_in_dpc"));
-  // The DPC runs on a virtual processor's thread; the stop is reported from there.
-  ASSERT_EQ(crashed.get_future().wait_for(std::chrono::seconds(30)), std::future_status::ready);
-  const std::string report = machine_->crashReport().value_or("");
-  EXPECT_NE(report.find("IRQL_NOT_LESS_OR_EQUAL (a)"), std::string::npos) << report;
-  EXPECT_NE(report.find("ZwCreateFile called at DISPATCH_LEVEL; it may be called at PASSIVE_LEVEL at most"),
-            std::string::npos)
-      << report;
-  // The driver's frames by name, from its COFF symbols: the call site and the DPC routine.
-  EXPECT_NE(report.find("CALLER:\ntimer_log_in_dpc!AppendLine+0x"), std::string::npos) << report;
-  EXPECT_NE(report.find("STACK_TEXT:\n"), std::string::npos) << report;
-  EXPECT_NE(report.find(" timer_log_in_dpc!TimerLogDpc+0x"), std::string::npos) << report;
-  EXPECT_NE(report.find("CURRENT_IRQL:  2"), std::string::npos) << report;
-  EXPECT_FALSE(fs::exists(dir_ / "C" / "timer_log.txt"));
-  EXPECT_FALSE(machine_->OpenDevice("\\\\.\\TimerLog"));  // a stopped machine runs no driver code
-  machine_.reset();
-
-  Boot();
-  const auto service = machine_->QueryService("timer_log_in_dpc");
-  ASSERT_TRUE(service);
-  EXPECT_EQ(service->state, ntbox::machine::ServiceState::kStopped);
-  EXPECT_TRUE(fs::exists(dir_ / "crashes" / "last.txt"));
-}
-
-}  // namespace
-
-namespace {
-
 using ntbox::test::Contains;
 using ntbox::test::Driver;
 
