@@ -233,19 +233,46 @@ function(ntbox_add_app name)
   target_link_libraries(${name} PRIVATE ${ARG_LIBRARIES})
 endfunction()
 
+# The path of a driver or app target's image: a gcc-built target's file, a clang-built driver's
+# output (a custom target).
+function(_ntbox_image_of target out_var)
+  get_target_property(type ${target} TYPE)
+  if(type STREQUAL "UTILITY")
+    set(out_dir "${CMAKE_CURRENT_BINARY_DIR}")
+    if(CMAKE_RUNTIME_OUTPUT_DIRECTORY)
+      set(out_dir "${CMAKE_RUNTIME_OUTPUT_DIRECTORY}")
+    endif()
+    set(${out_var} "${out_dir}/${target}.sys" PARENT_SCOPE)
+  else()
+    set(${out_var} "$<TARGET_FILE:${target}>" PARENT_SCOPE)
+  endif()
+endfunction()
+
+# ntbox_add_driver_test(NAME <test> SOURCES <src>... [DRIVERS <target>...] [APPS <target>...])
+#   A GoogleTest program on ntbox::testing (<ntbox/testing.h>): a fresh machine per test, the named
+#   drivers and apps found by their target names (NTBOX_TEST_FILES). The program is built for the
+#   host by a sub-build of its own (this project's compilers make Windows code), and runs as the
+#   ctest test NAME.
 # ntbox_add_driver_test(NAME <test> DRIVER <driver target> [SERVICE <name>] [APP <app target> [ARGS <arg>...]]
 #                       [EXPECT_OUTPUT <regex>...] [EXPECT_STOP <code>])
-# A ctest test on a fresh machine of its own (a directory under the build tree, shut down and
-# removed after): without APP, `ntbox load` of the driver (DriverEntry, then DriverUnload, under the
-# verifier's standard checks; SERVICE names its service key, for drivers that act on it); with APP,
-# a machine with test signing on where the driver runs as the service SERVICE (default: the
-# driver's name) and the app runs with ARGS. The test passes when everything exits cleanly and the
-# output matches each EXPECT_OUTPUT; any bugcheck fails it, with its report, unless EXPECT_STOP names
-# its code (0x0000000A), which must then happen.
+#   A test with no code of its own, on a fresh machine (a directory under the build tree, shut down
+#   and removed after): without APP, `ntbox load` of the driver (DriverEntry, then DriverUnload,
+#   under the verifier's standard checks; SERVICE names its service key, for drivers that act on
+#   it); with APP, a machine with test signing on where the driver runs as the service SERVICE
+#   (default: the driver's name) and the app runs with ARGS. It passes when everything exits
+#   cleanly and the output matches each EXPECT_OUTPUT; any bugcheck fails it, with its report,
+#   unless EXPECT_STOP names its code (0x0000000A), which must then happen.
 function(ntbox_add_driver_test)
-  cmake_parse_arguments(ARG "" "NAME;DRIVER;SERVICE;APP;EXPECT_STOP" "ARGS;EXPECT_OUTPUT" ${ARGN})
-  if(NOT ARG_NAME OR NOT ARG_DRIVER)
-    message(FATAL_ERROR "ntbox_add_driver_test: NAME and DRIVER are required")
+  cmake_parse_arguments(ARG "" "NAME;DRIVER;SERVICE;APP;EXPECT_STOP" "ARGS;EXPECT_OUTPUT;SOURCES;DRIVERS;APPS" ${ARGN})
+  if(NOT ARG_NAME)
+    message(FATAL_ERROR "ntbox_add_driver_test: NAME is required")
+  endif()
+  if(ARG_SOURCES)
+    _ntbox_add_gtest(${ARG_NAME} "${ARG_SOURCES}" "${ARG_DRIVERS};${ARG_APPS}")
+    return()
+  endif()
+  if(NOT ARG_DRIVER)
+    message(FATAL_ERROR "ntbox_add_driver_test(${ARG_NAME}): DRIVER (or SOURCES, for a GoogleTest program) is required")
   endif()
   if(NOT NTBOX_EXECUTABLE)
     message(FATAL_ERROR "ntbox_add_driver_test(${ARG_NAME}): the ntbox CLI was not found (find_package(ntbox), or "
@@ -255,16 +282,7 @@ function(ntbox_add_driver_test)
   if(ARG_APP)
     set(app "$<TARGET_FILE:${ARG_APP}>")
   endif()
-  # The driver's image: a gcc-built driver's target file, a clang-built one's output (a custom target).
-  set(driver "$<TARGET_FILE:${ARG_DRIVER}>")
-  get_target_property(type ${ARG_DRIVER} TYPE)
-  if(type STREQUAL "UTILITY")
-    set(out_dir "${CMAKE_CURRENT_BINARY_DIR}")
-    if(CMAKE_RUNTIME_OUTPUT_DIRECTORY)
-      set(out_dir "${CMAKE_RUNTIME_OUTPUT_DIRECTORY}")
-    endif()
-    set(driver "${out_dir}/${ARG_DRIVER}.sys")
-  endif()
+  _ntbox_image_of(${ARG_DRIVER} driver)
   # Lists cross the command line joined by a separator no argument or pattern uses.
   string(JOIN "@@" expect ${ARG_EXPECT_OUTPUT})
   string(JOIN "@@" args ${ARG_ARGS})
@@ -275,3 +293,56 @@ function(ntbox_add_driver_test)
             -P ${NTBOX_SDK_DIR}/cmake/NtboxDriverTest.cmake)
 endfunction()
 
+# The host sub-build of the project's GoogleTest programs: one CMake project, written as the
+# configure goes (a program per ntbox_add_driver_test), built by an ExternalProject with the
+# host's compilers against the same ntbox.
+set(NTBOX_HOST_CXX "c++" CACHE STRING "the host C++ compiler for ntbox_add_driver_test's GoogleTest programs")
+function(_ntbox_add_gtest name sources files)
+  set(src_dir "${CMAKE_BINARY_DIR}/ntbox-host-tests-src")
+  set(bin_dir "${CMAKE_BINARY_DIR}/ntbox-host-tests")
+  get_property(started GLOBAL PROPERTY _NTBOX_HOST_TESTS)
+  if(NOT started)
+    set_property(GLOBAL PROPERTY _NTBOX_HOST_TESTS ON)
+    get_filename_component(prefix "${NTBOX_SDK_DIR}/../../.." ABSOLUTE)
+    file(WRITE "${src_dir}/CMakeLists.txt.new"
+      "# Generated by ntbox_add_driver_test: the project's GoogleTest programs, built for the host.\n"
+      "cmake_minimum_required(VERSION 3.25)\nproject(ntbox_host_tests CXX)\nset(CMAKE_CXX_STANDARD 20)\n"
+      "find_package(ntbox REQUIRED)\nfind_package(GTest REQUIRED)\n")
+    include(ExternalProject)
+    string(JOIN "|" prefixes "${prefix}" ${CMAKE_PREFIX_PATH})
+    ExternalProject_Add(ntbox_host_tests
+      SOURCE_DIR "${src_dir}"
+      BINARY_DIR "${bin_dir}"
+      CMAKE_GENERATOR "${CMAKE_GENERATOR}"
+      LIST_SEPARATOR |
+      CMAKE_ARGS -DCMAKE_CXX_COMPILER=${NTBOX_HOST_CXX} -DCMAKE_PREFIX_PATH=${prefixes} -DCMAKE_BUILD_TYPE=Debug
+      BUILD_ALWAYS ON
+      INSTALL_COMMAND ""
+      USES_TERMINAL_BUILD ON)
+    # Written whole at the end of the configure, so an unchanged list does not rebuild the sub-build
+    # (the paths go into the deferred call now: its own arguments are read when it runs).
+    cmake_language(EVAL CODE "cmake_language(DEFER DIRECTORY [[${CMAKE_SOURCE_DIR}]] CALL execute_process COMMAND
+      [[${CMAKE_COMMAND}]] -E copy_if_different [[${src_dir}/CMakeLists.txt.new]] [[${src_dir}/CMakeLists.txt]])")
+  endif()
+  set(abs "")
+  foreach(s IN LISTS sources)
+    get_filename_component(a "${s}" ABSOLUTE)
+    list(APPEND abs "${a}")
+  endforeach()
+  string(JOIN " " abs_text ${abs})
+  file(APPEND "${src_dir}/CMakeLists.txt.new"
+    "add_executable(${name} ${abs_text})\n"
+    "target_include_directories(${name} PRIVATE \"${CMAKE_CURRENT_SOURCE_DIR}\")\n"
+    "target_link_libraries(${name} PRIVATE ntbox::testing GTest::gtest_main)\n")
+  # Targets by name, for Machine::StartDriver("hello") and Run("hello_app").
+  set(entries "")
+  foreach(target IN LISTS files)
+    if(target)
+      _ntbox_image_of(${target} image)
+      list(APPEND entries "${target}=${image}")
+    endif()
+  endforeach()
+  string(JOIN ":" entries ${entries})
+  add_test(NAME ${name} COMMAND "${bin_dir}/${name}")
+  set_tests_properties(${name} PROPERTIES ENVIRONMENT "NTBOX_TEST_FILES=${entries}")
+endfunction()

@@ -34,6 +34,20 @@
 #include <type_traits>
 #include <vector>
 
+// The I/O control code macros of the WDK's headers, so the header a driver shares with its app
+// compiles in its test too.
+#ifndef CTL_CODE
+#define CTL_CODE(DeviceType, Function, Method, Access) \
+  ((static_cast<std::uint32_t>(DeviceType) << 16) | ((Access) << 14) | ((Function) << 2) | (Method))
+#define METHOD_BUFFERED 0
+#define METHOD_IN_DIRECT 1
+#define METHOD_OUT_DIRECT 2
+#define METHOD_NEITHER 3
+#define FILE_ANY_ACCESS 0
+#define FILE_READ_ACCESS 1
+#define FILE_WRITE_ACCESS 2
+#endif
+
 namespace ntbox::testing {
 
 // One request's outcome as the app sees it.
