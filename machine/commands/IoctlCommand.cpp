@@ -4,6 +4,7 @@
 #include <charconv>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "machine/commands/Command.h"
 #include "nt/Status.h"
@@ -57,7 +58,7 @@ std::string HexDump(const std::vector<std::uint8_t>& bytes) {
   return out;
 }
 
-constexpr char kUsage[] = "usage: ntbox ioctl DEVICE CODE [--in HEX|@FILE] [--out-size N]\n";
+constexpr char kUsage[] = "usage: ntbox ioctl DEVICE CODE [--in HEX|@FILE] [--out-size N] [--json]\n";
 
 }  // namespace
 
@@ -94,6 +95,19 @@ int RunIoctl(CommandContext& ctx, const std::vector<std::string>& args) {
   }
   (void)ctx.machine.CloseHandle(*handle);
   const auto name = nt::NtStatusName(r->status);
+  if (ctx.json) {
+    // The output as hex, as --in takes it.
+    std::string hex;
+    for (const std::uint8_t b : output) hex += fmt::format("{:02x}", b);
+    ctx.out(nlohmann::json{{"status", static_cast<std::uint32_t>(r->status)},
+                           {"statusName", std::string(name)},
+                           {"information", r->information},
+                           {"win32", r->win32},
+                           {"output", hex}}
+                .dump() +
+            "\n");
+    return r->win32 ? kCommandFailed : kCommandOk;
+  }
   ctx.out(fmt::format("IoStatus.Status       0x{:08X}{}\nIoStatus.Information  {}\n",
                       static_cast<std::uint32_t>(r->status), name.empty() ? "" : " (" + std::string(name) + ")",
                       r->information));

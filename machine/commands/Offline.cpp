@@ -31,11 +31,14 @@ int RunMachineCommand(CommandContext& ctx, std::string_view command, const std::
       args.push_back(a);
     }
   }
-  const bool jsonCommand =
-      command == "lm" || (command == "sc" && !args.empty() &&
-                          (AsciiLower(args[0]) == "query" || AsciiLower(args[0]) == "queryex" || AsciiLower(args[0]) == "qc"));
+  const std::string verb = args.empty() ? std::string() : AsciiLower(args[0]);
+  const bool jsonCommand = command == "lm" || command == "ioctl" ||
+                           (command == "sc" && (verb == "query" || verb == "queryex" || verb == "qc")) ||
+                           (command == "reg" && verb == "query") ||
+                           (command == "verifier" && (verb == "/query" || verb == "-query"));
   if (ctx.json && !jsonCommand) {
-    ctx.err("ntbox " + std::string(command) + ": --json is for sc query, sc queryex, sc qc and lm\n");
+    ctx.err("ntbox " + std::string(command) +
+            ": --json is for sc query, sc queryex, sc qc, reg query, verifier /query, ioctl and lm\n");
     return kCommandUsage;
   }
   // Help and unknown verbs of the Windows-syntax commands (the CLI answers them before a machine

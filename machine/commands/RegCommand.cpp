@@ -1,6 +1,7 @@
 // reg.exe: query, add, delete, export, import, with its switches and output. reg.exe asks before
 // overwriting or deleting; ntbox never prompts, so /f (and /y for export) must be given.
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include <fstream>
 #include <iterator>
@@ -105,6 +106,33 @@ std::string ValueLine(const RegValue& v) {
   const std::string_view type = RegTypeName(v.type);
   return fmt::format("    {}    {}    {}\n", v.name.empty() ? "(Default)" : v.name,
                      type.empty() ? fmt::format("REG_{:#x}", v.type) : std::string(type), DisplayData(v));
+}
+
+// A value as --json prints it: reg's type name, and the data as JSON has it (numbers, strings, a
+// list for REG_MULTI_SZ, hex for the rest).
+nlohmann::json ValueJson(const RegValue& v) {
+  const std::string_view type = RegTypeName(v.type);
+  nlohmann::json data;
+  if ((v.type == REG_DWORD && v.data.size() == 4) || (v.type == REG_QWORD && v.data.size() == 8)) {
+    data = v.type == REG_DWORD ? std::uint64_t{*v.AsDword()} : *v.AsQword();
+  } else if (v.type == REG_MULTI_SZ) {
+    data = v.AsMultiString();
+  } else {
+    data = DisplayData(v);
+  }
+  return {{"name", v.name},
+          {"type", type.empty() ? fmt::format("REG_{:#x}", v.type) : std::string(type)},
+          {"data", data}};
+}
+
+// One key as --json prints it: its values and subkeys (with /s, the subkeys whole).
+nlohmann::json KeyJson(Registry& reg, const std::string& path, const std::string& name, bool recurse) {
+  nlohmann::json values = nlohmann::json::array(), subkeys = nlohmann::json::array();
+  for (const auto& v : reg.Values(path)) values.push_back(ValueJson(v));
+  for (const auto& s : reg.Subkeys(path)) {
+    subkeys.push_back(recurse ? KeyJson(reg, path + "\\" + s, name + "\\" + s, true) : nlohmann::json(name + "\\" + s));
+  }
+  return {{"key", name}, {"values", values}, {"subkeys", subkeys}};
 }
 
 void QueryKey(CommandContext& ctx, Registry& reg, const std::string& path, const std::string& name, bool recurse) {
@@ -230,7 +258,16 @@ int RunReg(CommandContext& ctx, const std::vector<std::string>& args) {
     if (s->value) {
       const auto v = reg.GetValue(*path, *s->value);
       if (!v) return Error(ctx, kNotFound);
-      ctx.out("\n" + name + "\n" + ValueLine(*v) + "\n");
+      if (ctx.json) {
+        ctx.out(nlohmann::json{{"key", name}, {"values", {ValueJson(*v)}}}.dump() + "\n");
+      } else {
+        ctx.out("\n" + name + "\n" + ValueLine(*v) + "\n");
+      }
+      return kCommandOk;
+    }
+    if (ctx.json) {
+      ctx.out(KeyJson(reg, *path, name, s->recurse).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
+              "\n");
       return kCommandOk;
     }
     QueryKey(ctx, reg, *path, name, s->recurse);

@@ -42,6 +42,7 @@ const std::array<Syntax, 6>& Table() {
     "REG_BINARY or REG_NONE.\n"
     "switches: /v value name, /ve the default value, /va all values, /s subkeys (query) or separator (add),\n"
     "/t type, /d data, /f no prompt, /y overwrite\n"
+    "--json after query prints the key as JSON (its values typed, its subkeys; whole with /s)\n"
     "example: ntbox reg query HKLM\\SYSTEM\\CurrentControlSet\\Services\\mydrv /s\n",
        {"query", "add", "delete", "export", "import"}},
       {"bcdedit",
@@ -65,6 +66,7 @@ const std::array<Syntax, 6>& Table() {
     "       ntbox verifier /query             what the running machine verifies, with pool figures\n"
     "       ntbox verifier /reset             verify nothing\n"
     "/standard is /flags 0x209BB. Changes apply at the next boot: ntbox reboot.\n"
+    "--json after /query prints verifier.exe's fields as one JSON object\n"
     "example: ntbox verifier /standard /driver mydrv.sys && ntbox reboot\n",
        {"/standard", "/flags", "/driver", "/adddriver", "/all", "/query", "/querysettings", "/reset"}},
       {"tracelog",

@@ -3,6 +3,7 @@
 #include <ctime>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "machine/VerifierSettings.h"
 #include "machine/commands/Command.h"
@@ -72,6 +73,27 @@ std::optional<std::uint32_t> ParseFlags(std::string_view text) {
 
 int Query(CommandContext& ctx) {
   const auto status = ctx.machine.QueryVerifier();
+  if (ctx.json) {
+    // verifier.exe's names for the fields.
+    nlohmann::json drivers = nlohmann::json::array();
+    for (const auto& d : status.drivers) {
+      drivers.push_back({{"Name", d.fileName},
+                         {"CurrentPagedPoolAllocations", d.pagedAllocations},
+                         {"CurrentNonPagedPoolAllocations", d.nonPagedAllocations},
+                         {"PagedPoolUsageInBytes", d.pagedBytes},
+                         {"NonPagedPoolUsageInBytes", d.nonPagedBytes}});
+    }
+    ctx.out(nlohmann::json{{"Level", status.config.flags},
+                           {"AllocationsAttempted", status.pool.attempted},
+                           {"AllocationsSucceeded", status.pool.succeeded},
+                           {"AllocationsSucceededSpecialPool", status.pool.succeededSpecialPool},
+                           {"AllocationsWithNoTag", status.pool.withNoTag},
+                           {"AllocationsFailed", status.pool.failed},
+                           {"VerifiedDrivers", drivers}}
+                .dump() +
+            "\n");
+    return kCommandOk;
+  }
   const std::time_t now = std::time(nullptr);
   std::tm local{};
   localtime_r(&now, &local);

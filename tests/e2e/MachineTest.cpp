@@ -26,6 +26,7 @@ namespace {
 namespace fs = std::filesystem;
 using ntbox::test::Driver;
 using ntbox::test::Outcome;
+using ntbox::test::Ntbox;
 using ntbox::test::Slurp;
 
 using ntbox::test::Contains;
@@ -969,9 +970,54 @@ TEST_F(MachineTest, JsonForScripts) {
   }
   EXPECT_GT(lines, 0u);
   EXPECT_GT(markers, 0u) << r.out;
-  r = Run("reg query HKLM --json");
+  // reg query: the key's values (typed) and subkeys; /v one value.
+  r = Run("reg query \"HKLM\\SYSTEM\\ControlSet001\\Services\\001_sample\" --json");
+  ASSERT_EQ(r.exit, 0) << r.err;
+  const auto key = nlohmann::json::parse(r.out);
+  EXPECT_EQ(key["key"], "HKEY_LOCAL_MACHINE\\SYSTEM\\ControlSet001\\Services\\001_sample");
+  const auto& values = key["values"];
+  EXPECT_TRUE(std::any_of(values.begin(), values.end(), [](const auto& v) {
+    return v["name"] == "Start" && v["type"] == "REG_DWORD" && v["data"] == 3;
+  })) << values;
+  r = Run("reg query \"HKLM\\SYSTEM\\ControlSet001\\Services\\001_sample\" /v Type --json");
+  EXPECT_EQ(nlohmann::json::parse(r.out)["values"][0]["data"], 1) << r.out;
+  // verifier /query: verifier.exe's fields by name.
+  r = Run("verifier /query --json");
+  ASSERT_EQ(r.exit, 0) << r.err;
+  const auto verifier = nlohmann::json::parse(r.out);
+  EXPECT_TRUE(verifier["Level"].is_number() && verifier["VerifiedDrivers"].is_array()) << r.out;
+  // A command without JSON says which have it, before any machine work.
+  r = Run("bcdedit /enum --json");
   EXPECT_EQ(r.exit, 2);
-  EXPECT_EQ(r.err, "ntbox reg: --json is for sc query, sc queryex, sc qc and lm\n");
+  EXPECT_EQ(r.err, "ntbox bcdedit: --json is for sc query, sc queryex, sc qc, reg query, verifier /query, ioctl and lm\n");
+}
+
+// ioctl --json: the IO_STATUS_BLOCK and the output as hex; load --json: the whole load.
+TEST_F(MachineTest, JsonForIoctlAndLoad) {
+  TestSigningOn();
+  ASSERT_EQ(Run("sc create SIoctl type= kernel binPath= " + Driver("ioctl_sample.sys")).exit, 0);
+  ASSERT_EQ(Run("sc start SIoctl").exit, 0);
+  // IOCTL_SIOCTL_METHOD_BUFFERED: the sample answers with its own text.
+  Outcome r = Run("ioctl '\\\\.\\IoctlTest' 0x9C40240C --in 48656c6c6f00 --out-size 64 --json");
+  ASSERT_EQ(r.exit, 0) << r.err;
+  const auto io = nlohmann::json::parse(r.out);
+  EXPECT_EQ(io["status"], 0);
+  EXPECT_EQ(io["statusName"], "STATUS_SUCCESS");
+  EXPECT_GT(io["information"].get<int>(), 0);
+  EXPECT_EQ(io["output"].get<std::string>().size(), 2 * io["information"].get<std::size_t>());
+
+  r = Ntbox("load --json " + Driver("FirstDriverSample.sys"));
+  ASSERT_EQ(r.exit, 0) << r.err;
+  auto load = nlohmann::json::parse(r.out);
+  EXPECT_EQ(load["outcome"], "unloaded");
+  EXPECT_EQ(load["entryStatusName"], "STATUS_SUCCESS");
+  EXPECT_EQ(load["output"][0], "This is my first sample driver\n");
+  r = Ntbox("load --json --service leak " + Driver("misbehave.sys"));
+  EXPECT_EQ(r.exit, 4);
+  load = nlohmann::json::parse(r.out);
+  EXPECT_EQ(load["exit"], 4);
+  EXPECT_EQ(load["outcome"], "bugcheck");
+  EXPECT_EQ(load["stop"]["code_hex"], "0x000000C4");
 }
 
 }  // namespace

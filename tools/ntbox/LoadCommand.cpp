@@ -12,6 +12,7 @@
 #include <string>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "machine/KernelRegistry.h"
 #include "machine/Sandbox.h"
@@ -41,7 +42,11 @@ struct LoadOptions {
   bool noUnload = false;
   bool noVerifier = false;
   bool noRewrite = false;
+  bool json = false;
 };
+
+// --json: what the load printed, gathered into one object printed at the end.
+nlohmann::json* g_json = nullptr;
 
 std::string StatusText(nt::NTSTATUS status) {
   const std::string_view name = nt::NtStatusName(status);
@@ -50,6 +55,11 @@ std::string StatusText(nt::NTSTATUS status) {
 }
 
 void PrintDebugRecord(const nt::DebugRecord& record) {
+  if (g_json) {
+    (*g_json)[record.component == nt::kNtboxComponent ? "notices" : "output"].push_back(
+        nt::rtl::AnsiToUtf8(record.text));
+    return;
+  }
   if (record.component == nt::kNtboxComponent) {
     std::fflush(stdout);
     std::fputs(("ntbox: " + record.text).c_str(), stderr);
@@ -61,6 +71,11 @@ void PrintDebugRecord(const nt::DebugRecord& record) {
 }
 
 int BugChecked(const nt::BugCheck& record, nt::Kernel& kernel) {
+  if (g_json) {
+    (*g_json)["outcome"] = "bugcheck";
+    (*g_json)["stop"] = nlohmann::json::parse(nt::FormatBugCheckJson(record, kernel), nullptr, false);
+    return kExitBugCheck;
+  }
   std::fflush(stdout);
   std::fputs(("\n" + nt::FormatBugCheckReport(record, kernel)).c_str(), stdout);
   std::fflush(stdout);
@@ -70,7 +85,13 @@ int BugChecked(const nt::BugCheck& record, nt::Kernel& kernel) {
 // Reports pool the driver still holds; returns how many allocations leaked.
 std::size_t ReportLeaks(nt::Kernel& kernel, const nt::Module& module) {
   const auto leaks = kernel.PoolLeaksOf(module);
-  for (const auto& line : leaks) std::fputs(("ntbox: " + line).c_str(), stderr);
+  for (const auto& line : leaks) {
+    if (g_json) {
+      (*g_json)["leaks"].push_back(line);
+    } else {
+      std::fputs(("ntbox: " + line).c_str(), stderr);
+    }
+  }
   return leaks.size();
 }
 
@@ -154,7 +175,15 @@ int RunLoad(const LoadOptions& options) {
   if (!status) return BugChecked(reportOf(status.error()), kernel);
   if (auto stop = stoppedElsewhere()) return BugChecked(*stop, kernel);
   std::fflush(stdout);
+  if (g_json) {
+    (*g_json)["entryStatus"] = static_cast<std::uint32_t>(*status);
+    (*g_json)["entryStatusName"] = std::string(nt::NtStatusName(*status));
+  }
   if (!nt::NT_SUCCESS(*status)) {
+    if (g_json) {
+      (*g_json)["outcome"] = "failed";
+      return kExitDriverFailed;
+    }
     // As on Windows: a failed DriverEntry is not followed by DriverUnload.
     std::printf("DriverEntry returned %s: the driver failed to load\n", StatusText(*status).c_str());
     return kExitDriverFailed;
@@ -177,8 +206,27 @@ int RunLoad(const LoadOptions& options) {
     }
   }
   std::fflush(stdout);
+  if (g_json) {
+    (*g_json)["outcome"] = options.noUnload            ? "loaded"
+                           : !(*driver)->HasUnload() ? "no unload"
+                                                      : "unloaded";
+    return kExitOk;
+  }
   std::printf("DriverEntry returned %s; %s\n", StatusText(*status).c_str(), outcome.c_str());
   return kExitOk;
+}
+
+// --json: one object for the whole load (the driver, DriverEntry's status, the outcome, its debug
+// output and ntbox's notices, leaks, the stop's report) with the exit status; errors stay on stderr.
+int RunLoadJson(const LoadOptions& options) {
+  nlohmann::json j{{"driver", options.path}, {"service", options.service}, {"output", nlohmann::json::array()},
+                   {"notices", nlohmann::json::array()}, {"leaks", nlohmann::json::array()}, {"outcome", "refused"}};
+  g_json = &j;
+  const int code = RunLoad(options);
+  g_json = nullptr;
+  j["exit"] = code;
+  std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+  return code;
 }
 
 }  // namespace
@@ -198,10 +246,15 @@ std::function<int()> AddLoadCommand(CLI::App& app) {
   cmd->add_flag("--no-rewrite", options->noRewrite,
                 "leave the driver's cr8 accesses, cli/sti and KUSER_SHARED_DATA reads to the trap handler "
                 "(rewritten at load by default)");
+  cmd->add_flag("--json", options->json,
+                "one JSON object: driver, service, entryStatus, outcome, output, notices, leaks, stop, exit");
   cmd->footer(
       "Exit status: 0 loaded (and unloaded), 1 DriverEntry failed, 2 bad arguments, 3 image refused, "
       "4 bugcheck.\nexample: ntbox load --service irp_complete_twice build/MyDriver.sys");
-  return [cmd, options]() -> int { return cmd->parsed() ? RunLoad(*options) : -1; };
+  return [cmd, options]() -> int {
+    if (!cmd->parsed()) return -1;
+    return options->json ? RunLoadJson(*options) : RunLoad(*options);
+  };
 }
 
 }  // namespace ntbox::tools

@@ -224,9 +224,12 @@ std::vector<std::function<int()>> AddMachineCommands(CLI::App& app) {
     runs.push_back([cmd, o, name]() -> int {
       if (!cmd->parsed()) return -1;
       const std::vector<std::string> args = cmd->remaining();
-      // Help and unknown verbs are answered here: no machine boots for them.
+      // Help and unknown verbs are answered here: no machine boots for them (--json is the
+      // machine's to accept or refuse, by verb).
+      std::vector<std::string> verbs;
+      std::copy_if(args.begin(), args.end(), std::back_inserter(verbs), [](const auto& a) { return a != "--json"; });
       std::string out, err;
-      if (const auto code = machine::CheckSyntax(name, args, out, err)) {
+      if (const auto code = machine::CheckSyntax(name, verbs, out, err)) {
         std::fputs(out.c_str(), stdout);
         std::fputs(err.c_str(), stderr);
         return *code;
@@ -248,6 +251,7 @@ std::vector<std::function<int()>> AddMachineCommands(CLI::App& app) {
   ioctl->add_option("code", o->code, "the IOCTL code (0x9C40240C)")->required();
   ioctl->add_option("--in", o->input, "input bytes in hex (48656c6c6f00), or @FILE");
   ioctl->add_option("--out-size", o->outSize, "output buffer size in bytes (default 0)");
+  ioctl->add_flag("--json", o->json, "one JSON object: status, statusName, information, win32, output (hex)");
   ioctl->footer("example: ntbox ioctl '\\\\.\\IoctlTest' 0x9C402408 --in 48656c6c6f00 --out-size 64");
   runs.push_back([ioctl, o]() -> int {
     if (!ioctl->parsed()) return -1;
@@ -263,7 +267,9 @@ std::vector<std::function<int()>> AddMachineCommands(CLI::App& app) {
       hex.reserve(bytes->size() * 2);
       for (const std::uint8_t c : *bytes) hex += fmt::format("{:02x}", c);
     }
-    return machine::Call(Root(*o), ClientRequest{"ioctl", {o->device, o->code, hex, std::to_string(o->outSize)}});
+    std::vector<std::string> args{o->device, o->code, hex, std::to_string(o->outSize)};
+    if (o->json) args.push_back("--json");
+    return machine::Call(Root(*o), ClientRequest{"ioctl", args});
   });
 
   CLI::App* run = app.add_subcommand("run", "Run a Win32 console program (.exe) as a process of the machine");
