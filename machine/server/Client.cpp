@@ -15,6 +15,7 @@
 #include <cstring>
 #include <fstream>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "machine/Machine.h"
@@ -22,6 +23,7 @@
 #include "machine/commands/Command.h"
 #include "machine/server/ClientFiles.h"
 #include "machine/server/Protocol.h"
+#include "support/Colour.h"
 #include "support/HostFiles.h"
 #include "pe/PeDebug.h"
 #include "support/InputFile.h"
@@ -266,30 +268,42 @@ int Call(const fs::path& root, const ClientRequest& request, bool autostart) {
   // ntbox run: Ctrl-C goes to the program as a console control event (a frame the server turns into
   // one) rather than ending this client; the program's end says what the shell sees.
   Interrupts interrupts(request.passStdio ? fd : -1);
+  // On a terminal, stops and errors in colour (by whole lines: frames may split them).
+  LineColourer out(STDOUT_FILENO), err(STDERR_FILENO);
+  auto flush = [&] {
+    std::fputs(out.Flush().c_str(), stdout);
+    std::fflush(stdout);
+    std::fputs(err.Flush().c_str(), stderr);
+  };
   for (;;) {
     const auto frame = ReadFrame(fd);
     if (!frame) {
       ::close(fd);
-      std::fflush(stdout);
-      std::fprintf(stderr, "ntbox: the machine server stopped before answering (see %s)\n",
-                   (root / "server.log").c_str());
+      flush();
+      PrintError(fmt::format("ntbox: the machine server stopped before answering (see {})\n",
+                             (root / "server.log").string()));
       return kExitServerLost;
     }
     switch (frame->kind) {
-      case FrameKind::kStdout:
-        std::fwrite(frame->payload.data(), 1, frame->payload.size(), stdout);
+      case FrameKind::kStdout: {
+        const std::string text = out.Feed(frame->payload);
+        std::fwrite(text.data(), 1, text.size(), stdout);
         std::fflush(stdout);
         break;
-      case FrameKind::kStderr:
+      }
+      case FrameKind::kStderr: {
         std::fflush(stdout);
-        std::fwrite(frame->payload.data(), 1, frame->payload.size(), stderr);
+        const std::string text = err.Feed(frame->payload);
+        std::fwrite(text.data(), 1, text.size(), stderr);
         break;
+      }
       case FrameKind::kOpenFile:
         // The program opens a host file: this process opens it, with the user's rights.
         AnswerOpenFile(fd, frame->payload);
         break;
       case FrameKind::kExit: {
         ::close(fd);
+        flush();
         const int status = std::atoi(frame->payload.c_str());
         if (status == kExitInterrupted && interrupts.seen()) interrupts.Die();
         return status;

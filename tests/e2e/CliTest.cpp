@@ -2,7 +2,11 @@
 // its line) with its usage, keywords and an example; mistyped commands, verbs and options get
 // "did you mean"; none of these boots a machine.
 #include <gtest/gtest.h>
+#include <pty.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <filesystem>
 #include <string>
 
@@ -103,6 +107,55 @@ TEST(Cli, CompletionCompletesCommandsOptionsAndVerbs) {
   EXPECT_EQ(complete("ntbox bcdedit /se", 2), "/set\n");
   std::remove(script.c_str());
   EXPECT_EQ(Ntbox("completion fish").exit, 2);
+}
+
+}  // namespace
+
+namespace {
+
+// ntbox ARGS with stdout and stderr on a terminal (a pseudo-terminal of the test's own); noColor
+// sets NO_COLOR. What the terminal showed.
+std::string OnTerminal(const std::string& args, bool noColor) {
+  int master = -1;
+  const pid_t pid = forkpty(&master, nullptr, nullptr, nullptr);
+  if (pid == 0) {
+    if (noColor) {
+      setenv("NO_COLOR", "1", 1);
+    } else {
+      unsetenv("NO_COLOR");
+    }
+    setenv("TERM", "xterm", 1);
+    const std::string cmd = std::string(NTBOX_BIN) + " " + args;
+    execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  std::string seen;
+  char buffer[4096];
+  for (;;) {
+    const ssize_t n = read(master, buffer, sizeof buffer);
+    if (n > 0) {
+      seen.append(buffer, static_cast<std::size_t>(n));
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else {
+      break;  // EIO: the child closed the terminal
+    }
+  }
+  close(master);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return seen;
+}
+
+// On a terminal, errors and stops in colour; in a pipe or with NO_COLOR, none.
+TEST_F(CliTest, ColourOnATerminalOnly) {
+  const std::string typo = "--machine " + dir_.string() + " statsu";
+  EXPECT_TRUE(Contains(OnTerminal(typo, false), "\x1b[31mntbox: 'statsu' is not an ntbox command"));
+  EXPECT_FALSE(Contains(OnTerminal(typo, true), "\x1b["));
+  EXPECT_FALSE(Contains(Run("statsu").err, "\x1b["));
+  const std::string stop = OnTerminal("load --service null_write " + ntbox::test::Driver("misbehave.sys"), false);
+  EXPECT_TRUE(Contains(stop, "\x1b[1;31m*** STOP: 0x0000007E")) << stop;
+  EXPECT_FALSE(Contains(Ntbox("load --service null_write " + ntbox::test::Driver("misbehave.sys")).out, "\x1b["));
 }
 
 }  // namespace

@@ -27,6 +27,7 @@
 #include "nt/rtl/Printf.h"
 #include "nt/support/SymbolHelper.h"
 #include "nt/support/Symbolize.h"
+#include "support/Colour.h"
 #include "support/HostFiles.h"
 #include "pe/PeDebug.h"
 #include "support/InputFile.h"
@@ -77,7 +78,7 @@ int BugChecked(const nt::BugCheck& record, nt::Kernel& kernel) {
     return kExitBugCheck;
   }
   std::fflush(stdout);
-  std::fputs(("\n" + nt::FormatBugCheckReport(record, kernel)).c_str(), stdout);
+  std::fputs(ColourText("\n" + nt::FormatBugCheckReport(record, kernel), STDOUT_FILENO).c_str(), stdout);
   std::fflush(stdout);
   return kExitBugCheck;
 }
@@ -155,7 +156,7 @@ int RunLoad(const LoadOptions& options) {
   auto driver = nt::Driver::Load(kernel, options.path, options.service);
   if (!driver) {
     const auto& e = driver.error();
-    std::fprintf(stderr, "ntbox load: cannot load '%s': %s\n", options.path.c_str(), e.message.c_str());
+    PrintError(fmt::format("ntbox load: cannot load '{}': {}\n", options.path, e.message));
     if (e.win32) std::fprintf(stderr, "ntbox load: (Windows would report error %u)\n", e.win32);
     return kExitRefused;
   }

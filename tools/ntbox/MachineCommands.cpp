@@ -20,6 +20,7 @@
 #include "machine/commands/Command.h"
 #include "machine/commands/Syntax.h"
 #include "machine/server/Client.h"
+#include "support/Colour.h"
 #include "machine/server/Server.h"
 #include "tools/ntbox/Commands.h"
 
@@ -231,7 +232,7 @@ std::vector<std::function<int()>> AddMachineCommands(CLI::App& app) {
       std::string out, err;
       if (const auto code = machine::CheckSyntax(name, verbs, out, err)) {
         std::fputs(out.c_str(), stdout);
-        std::fputs(err.c_str(), stderr);
+        PrintError(err);
         return *code;
       }
       if (machine::RunsOffline(name, args) && !machine::RunningServer(Root(*o))) {

@@ -5,6 +5,9 @@
 #include <string_view>
 #include <vector>
 
+#include <fmt/format.h>
+
+#include "support/Colour.h"
 #include "support/Suggest.h"
 #include "tools/ntbox/Commands.h"
 
@@ -53,18 +56,18 @@ bool SuggestForMistake(CLI::App& app, int argc, char** argv) {
       std::vector<std::string> all = own;
       all.insert(all.end(), globals.begin(), globals.end());
       const auto near = Nearest(name, all);
-      std::fprintf(stderr, "ntbox%s%s: unknown option '%s'%s%s%s\n", chosen ? " " : "",
-                   chosen ? chosen->get_name().c_str() : "", name.c_str(), near ? "; did you mean '" : "",
-                   near ? near->c_str() : "", near ? "'?" : "");
+      PrintError(fmt::format("ntbox{}{}: unknown option '{}'{}{}{}\n", chosen ? " " : "",
+                             chosen ? chosen->get_name() : "", name, near ? "; did you mean '" : "",
+                             near ? *near : "", near ? "'?" : ""));
       return true;
     }
     if (chosen) continue;  // an argument of the command
     if (!Known(commands, arg)) {
       const auto near = Nearest(arg, commands);
       if (near) {
-        std::fprintf(stderr, "ntbox: '%s' is not an ntbox command. Did you mean '%s'?\n", arg.c_str(), near->c_str());
+        PrintError(fmt::format("ntbox: '{}' is not an ntbox command. Did you mean '{}'?\n", arg, *near));
       } else {
-        std::fprintf(stderr, "ntbox: '%s' is not an ntbox command (ntbox --help lists them)\n", arg.c_str());
+        PrintError(fmt::format("ntbox: '{}' is not an ntbox command (ntbox --help lists them)\n", arg));
       }
       return true;
     }
