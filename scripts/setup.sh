@@ -9,6 +9,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   llvm-14-dev libclang-rt-14-dev
   libedit-dev gdb libexpat1-dev libseccomp-dev libcap-dev
+  help2man
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -159,3 +159,45 @@ TEST_F(CliTest, ColourOnATerminalOnly) {
 }
 
 }  // namespace
+
+namespace {
+
+// The man pages (help2man, from the CLI's own help): one per command `ntbox --help` lists, and the
+// exit statuses in ntbox(1) row for row as the README's table has them.
+TEST(Cli, ManPagesForEveryCommandWithTheReadmesExitStatuses) {
+  const fs::path man = fs::path(NTBOX_BIN).parent_path().parent_path() / "share" / "man" / "man1";
+  const std::string help = Ntbox("--help").out;
+  std::size_t commands = 0;
+  for (std::size_t at = help.find("Subcommands:\n"); at != std::string::npos;) {
+    at = help.find("\n  ", at);
+    if (at == std::string::npos) break;
+    at += 3;
+    const std::string name = help.substr(at, help.find(' ', at) - at);
+    const std::string page = ntbox::test::Slurp((man / ("ntbox-" + name + ".1")).string());
+    EXPECT_TRUE(Contains(page, ".SH NAME\nntbox-" + name + " \\- ")) << name;
+    EXPECT_TRUE(Contains(page, "ntbox(1)")) << name;
+    ++commands;
+  }
+  EXPECT_GE(commands, 20u);
+  const std::string ntbox = ntbox::test::Slurp((man / "ntbox.1").string());
+  const std::string readme = ntbox::test::Slurp(NTBOX_SOURCE_DIR "/README.md");
+  const std::size_t table = readme.find("| status | meaning |");
+  ASSERT_NE(table, std::string::npos);
+  std::size_t rows = 0;
+  for (std::size_t at = readme.find("\n| ", table + 1); at != std::string::npos && readme.compare(at, 3, "\n| ") == 0;
+       at = readme.find('\n', at + 1)) {
+    const std::size_t bar = readme.find(" | ", at + 3);
+    const std::string status = readme.substr(at + 3, bar - at - 3);
+    const std::string meaning = readme.substr(bar + 3, readme.find(" |\n", bar) - bar - 3);
+    if (status == "---") continue;
+    std::string plain;  // the man page's text has no Markdown code marks
+    for (const char c : meaning) {
+      if (c != '`') plain += c;
+    }
+    EXPECT_TRUE(Contains(ntbox, ".B " + status + "\n" + plain + "\n")) << status << ": " << plain;
+    ++rows;
+  }
+  EXPECT_EQ(rows, 7u);
+}
+
+}  // namespace

@@ -9,7 +9,8 @@
 #include "tools/ntbox/Commands.h"
 
 int main(int argc, char** argv) {
-  CLI::App app{"ntbox: run Windows x64 kernel-mode drivers natively on Linux"};
+  // Named, not argv[0]: usage lines (and the man pages made from them) say "ntbox".
+  CLI::App app{"ntbox: run Windows x64 kernel-mode drivers natively on Linux", "ntbox"};
   app.require_subcommand(1);
   app.fallthrough();  // global options (--machine) may follow the subcommand
   app.set_version_flag("--version", NTBOX_VERSION);
