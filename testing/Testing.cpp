@@ -159,7 +159,8 @@ bool Machine::StartDriver(std::string_view driver, std::string_view service) {
   if (!started) {
     // A stop during DriverEntry is the report's to say (Finish), once.
     if (!impl_->machine->crashReport()) {
-      impl_->Fail(fmt::format("StartDriver: {} did not start: {}", config.name, started.error().message));
+      impl_->Fail(fmt::format("StartDriver: {} did not start: {} (error {})", config.name, started.error().message,
+                              started.error().win32));
     }
     return false;
   }
@@ -169,20 +170,23 @@ bool Machine::StartDriver(std::string_view driver, std::string_view service) {
 
 bool Machine::StopDriver(std::string_view service) {
   auto stopped = impl_->machine->StopService(service);
-  std::erase(impl_->started, std::string(service));
   if (!stopped) {
     if (!impl_->machine->crashReport()) {
-      impl_->Fail(fmt::format("StopDriver: {} did not stop: {}", service, stopped.error().message));
+      impl_->Fail(fmt::format("StopDriver: {} did not stop: {} (error {})", service, stopped.error().message,
+                              stopped.error().win32));
     }
     return false;
   }
+  std::erase(impl_->started, std::string(service));
   return true;
 }
 
 Device Machine::Open(std::string_view name) {
   auto handle = impl_->machine->OpenDevice(name);
   if (!handle) {
-    if (!impl_->machine->crashReport()) impl_->Fail(fmt::format("Open: {}: {}", name, handle.error().message));
+    if (!impl_->machine->crashReport()) {
+      impl_->Fail(fmt::format("Open: {}: {} (error {})", name, handle.error().message, handle.error().win32));
+    }
     return {};
   }
   impl_->handles.push_back(static_cast<std::uint64_t>(*handle));
@@ -247,6 +251,8 @@ ProgramResult Machine::Run(std::string_view program, const std::vector<std::stri
   return result;
 }
 
+std::span<std::uint8_t> Machine::UserMemory(std::size_t size) { return impl_->machine->AllocateUserBuffer(size); }
+
 std::string Machine::DebugOutput() const {
   std::lock_guard lock(impl_->outputMutex);
   return impl_->output;
@@ -278,7 +284,12 @@ void Machine::Finish() {
     if (!impl_->machine->crashReport()) (void)impl_->machine->CloseHandle(static_cast<machine::Handle>(h));
   }
   impl_->handles.clear();
-  while (!impl_->started.empty() && !impl_->machine->crashReport()) (void)StopDriver(impl_->started.back());
+  // Last started first (a filter before the driver below it); one that will not stop is reported.
+  const std::vector<std::string> started(impl_->started.rbegin(), impl_->started.rend());
+  for (const auto& service : started) {
+    if (impl_->machine->crashReport()) break;
+    (void)StopDriver(service);
+  }
   const auto stop = Stop();
   if (impl_->expectedStop) {
     if (!stop) {
@@ -333,6 +344,7 @@ IoResult From(const Result<machine::IoResult>& r, std::vector<std::uint8_t> outp
   out.delivered = true;
   out.status = static_cast<std::uint32_t>(r->status);
   out.information = r->information;
+  out.win32 = r->win32;
   out.output = std::move(output);
   return out;
 }
@@ -350,6 +362,15 @@ IoResult Device::Ioctl(std::uint32_t code, std::span<const std::uint8_t> input, 
 
 IoResult Device::Ioctl(std::uint32_t code, std::string_view input, std::uint32_t outputSize) {
   return Ioctl(code, std::span(reinterpret_cast<const std::uint8_t*>(input.data()), input.size()), outputSize);
+}
+
+IoResult Device::IoctlRaw(std::uint32_t code, const void* in, std::uint32_t inLength, void* out,
+                          std::uint32_t outLength) {
+  const auto state = machine_.lock();
+  if (!state) return {false, "the device is not open"};
+  return From(state->machine->DeviceIoControl(static_cast<machine::Handle>(handle_), code, const_cast<void*>(in),
+                                              inLength, out, outLength),
+              {});
 }
 
 IoResult Device::Read(std::uint32_t length) {

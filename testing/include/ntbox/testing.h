@@ -56,6 +56,7 @@ struct IoResult {
   std::string error;
   std::uint32_t status = 0;        // the NTSTATUS the driver completed it with
   std::uint64_t information = 0;   // IoStatus.Information
+  std::uint32_t win32 = 0;         // what GetLastError would say (0 on success)
   std::vector<std::uint8_t> output;  // the bytes the driver returned
   bool Succeeded() const { return delivered && static_cast<std::int32_t>(status) >= 0; }
   std::string Text() const { return {output.begin(), output.end()}; }
@@ -103,6 +104,10 @@ class Device {
   IoResult Ioctl(std::uint32_t code, const T& input, std::uint32_t outputSize = 0) {
     return Ioctl(code, std::span(reinterpret_cast<const std::uint8_t*>(&input), sizeof(T)), outputSize);
   }
+  // As DeviceIoControl with the pointers as they are: user memory from Machine::UserMemory, or any
+  // address at all (a kernel one, nullptr, a freed one): the I/O manager probes as Windows does.
+  // output stays empty; the driver wrote to *out.
+  IoResult IoctlRaw(std::uint32_t code, const void* in, std::uint32_t inLength, void* out, std::uint32_t outLength);
   IoResult Read(std::uint32_t length);
   IoResult Write(std::span<const std::uint8_t> data);
   IoResult Write(std::string_view data);
@@ -144,6 +149,9 @@ class Machine {
   Device Open(std::string_view name);
   // Runs a Win32 program (a target name or a path to an .exe) to its end.
   ProgramResult Run(std::string_view program, const std::vector<std::string>& args = {});
+
+  // Zeroed user memory of the process the requests come from, freed with the machine.
+  std::span<std::uint8_t> UserMemory(std::size_t size);
 
   // Debug output (DbgPrint, KdPrint) since boot, one record a line as DebugView shows the text.
   std::string DebugOutput() const;
