@@ -259,21 +259,23 @@ Machine::~Machine() {
   if (offline()) return;
   EndStartedPrograms();
   Attached attached;
-  nt::ps::Process* abandoned = nullptr;
   {
     std::lock_guard lock(mutex_);
     if (client_ && !kernel_->stopped()) {
       // The client's handles close as a process's do when it ends: drivers see cleanup and close.
       nt::ps::Process* client = client_.get();
-      if (!kernel_->RunGuarded([client] { client->CloseAllHandles(); })) abandoned = client_.release();
+      if (!kernel_->RunGuarded([client] { client->CloseAllHandles(); })) Abandon(std::move(client_));
     } else if (client_) {
-      abandoned = client_.release();  // after a crash no driver code runs again
+      Abandon(std::move(client_));  // after a crash no driver code runs again
     }
     client_.reset();
   }
   // No DPC, work item or system thread runs once the images go.
   kernel_->StopThreads();
-  if (abandoned) abandoned->DropSpace();
+  {
+    std::lock_guard lock(abandonedMutex_);
+    for (nt::ps::Process* p : abandoned_) p->DropSpace();
+  }
   std::lock_guard lock(mutex_);
   // Windows does not unload drivers at shutdown; their images simply go away.
   std::lock_guard state(stateMutex_);
@@ -671,6 +673,11 @@ bool Machine::Guarded(FunctionRef<void()> call) {
 bool Machine::Call(nt::ps::Process&, FunctionRef<void()> call) {
   std::lock_guard lock(mutex_);
   return Guarded(call);
+}
+
+void Machine::Abandon(std::unique_ptr<nt::ps::Process> process) {
+  std::lock_guard lock(abandonedMutex_);
+  abandoned_.push_back(process.release());
 }
 
 void Machine::StartProgram(std::unique_ptr<user::Program> program) {

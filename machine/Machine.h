@@ -234,6 +234,7 @@ class Machine : private user::SystemGate {
   bool Guarded(FunctionRef<void()> call);
   bool Call(nt::ps::Process& process, FunctionRef<void()> call) override;
   void StartProgram(std::unique_ptr<user::Program> program) override;
+  void Abandon(std::unique_ptr<nt::ps::Process> process) override;
   // Ends every program a program started and returns once each has (shutdown).
   void EndStartedPrograms();
   std::mutex startedMutex_;
@@ -272,6 +273,10 @@ class Machine : private user::SystemGate {
   std::vector<std::string> bootNotices_;
   mutable std::condition_variable crashWritten_;
   std::function<void()> crashListener_;
+  // Processes left with handles when the machine stopped (Abandon): never destroyed (closing their
+  // handles would run driver code); their address spaces go at shutdown.
+  std::mutex abandonedMutex_;
+  std::vector<nt::ps::Process*> abandoned_;
 
   std::mutex listenersMutex_;
   std::map<int, DebugListener> listeners_;

@@ -581,7 +581,7 @@ Program::~Program() {
   if (process_ && process_->handles().size()) {
     // Handles are only left when the machine stopped before they could close: no driver code
     // may run again, so they are abandoned with the machine.
-    (void)process_.release();
+    gate_.Abandon(std::move(process_));
   }
 }
 

@@ -39,6 +39,9 @@ class SystemGate {
   // Runs a program another program started (NtCreateUserProcess) on a thread of its own until it
   // ends; the machine ends it at shutdown. Called under the kernel lock.
   virtual void StartProgram(std::unique_ptr<Program> program) = 0;
+  // A process whose handles cannot close because the machine stopped (no driver code runs again):
+  // the machine keeps it and frees its address space once the kernel's threads are gone.
+  virtual void Abandon(std::unique_ptr<nt::ps::Process> process) = 0;
 };
 
 // The host file descriptors that are the program's console (not owned).

@@ -64,6 +64,12 @@ Result<std::unique_ptr<UserSpace>> UserSpace::Create() {
   return Fail("too many processes: every user address space slot is taken", STATUS_INSUFFICIENT_RESOURCES, 1450);
 }
 
+std::size_t UserSpace::SlotsTaken() {
+  std::size_t n = 0;
+  for (const auto& t : g_taken) n += t.load() ? 1 : 0;
+  return n;
+}
+
 UserSpace::~UserSpace() {
   for (const auto& [start, r] : regions_) {
     if (r.ownMapping) munmap(reinterpret_cast<void*>(start), r.size);

@@ -52,6 +52,8 @@ class UserSpace {
   static constexpr std::uint64_t kSliceSize = 0x40'0000'0000ull;  // 256 GiB
   static constexpr std::uint64_t kGranularity = 0x10000;          // Windows' allocation granularity
   static Result<std::unique_ptr<UserSpace>> Create();
+  // Slots in use in this host process (every machine's processes): for tests that boot many.
+  static std::size_t SlotsTaken();
   ~UserSpace();
   UserSpace(const UserSpace&) = delete;
   UserSpace& operator=(const UserSpace&) = delete;
