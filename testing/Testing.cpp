@@ -223,11 +223,24 @@ ProgramResult Machine::Run(std::string_view program, const std::vector<std::stri
       (void)!::write(done, &one, sizeof one);
     });
     char buffer[4096];
-    bool ended = false;
+    bool ended = false, terminated = false;
+    const auto deadline = std::chrono::steady_clock::now() + impl_->options.programTimeout;
     for (;;) {
       pollfd p[2] = {{fds[0], POLLIN, 0}, {done, POLLIN, 0}};
-      if (::poll(p, 2, ended ? 0 : -1) <= 0) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      // Once terminated, asked again every 20 ms: a program inside a DLL function ends when it returns.
+      const int n = ::poll(p, 2, ended ? 0 : terminated ? 20 : static_cast<int>(std::max<std::int64_t>(0, left.count())));
+      if (n <= 0) {
         if (ended) break;
+        if (n == 0) {
+          // The program's time is up: it ends as TerminateProcess would end it.
+          if (!terminated) {
+            impl_->Fail(fmt::format("Run: {} did not end in {} ms; it was terminated", program,
+                                    impl_->options.programTimeout.count()));
+          }
+          terminated = true;
+          (*loaded)->Terminate(1);
+        }
         continue;
       }
       if (p[0].revents & (POLLIN | POLLHUP)) {

@@ -140,6 +140,24 @@ TEST_F(KitTest, ProgramsRunToTheirEnd) {
   EXPECT_EQ(r.output, "hello from a Win32 program\r\n");  // the C runtime's text mode
 }
 
+class KitShortProgramTest : public KitTest {
+ protected:
+  ntbox::testing::Options options() const override {
+    ntbox::testing::Options o;
+    o.programTimeout = std::chrono::milliseconds(300);
+    return o;
+  }
+};
+
+// A program that never ends is ended, and the test says so: the test program does not hang.
+TEST_F(KitShortProgramTest, AProgramThatDoesNotEndIsTerminated) {
+  ntbox::testing::ProgramResult r;
+  EXPECT_NONFATAL_FAILURE(r = machine().Run("kd_app", {"spin"}), "Run: kd_app did not end in 300 ms");
+  EXPECT_TRUE(r.ran);
+  EXPECT_EQ(r.exitCode, 1u);
+  EXPECT_TRUE(Contains(r.output, "spinning")) << r.output;
+}
+
 TEST_F(KitTest, BadNamesAreReportedNotCrashed) {
   EXPECT_NONFATAL_FAILURE(machine().StartDriver("no_such_driver"), "no_such_driver: no such driver");
   EXPECT_NONFATAL_FAILURE(machine().Open("\\\\.\\NoSuchDevice"), "Open: \\\\.\\NoSuchDevice:");

@@ -124,6 +124,7 @@ class Device {
 struct Options {
   bool verifier = true;  // Driver Verifier's standard checks (pool tracking: leaks at unload stop)
   std::chrono::milliseconds idleTimeout{10000};  // how long WaitIdle waits before it fails the test
+  std::chrono::milliseconds programTimeout{60000};  // Run ends a program that takes longer (a failure)
 };
 
 // Where a failure goes (the fixture: ADD_FAILURE).
@@ -147,7 +148,8 @@ class Machine {
   bool StopDriver(std::string_view service);
   // \\.\Name, \??\Name or \Device\Name; an empty Device (reported) when it cannot be opened.
   Device Open(std::string_view name);
-  // Runs a Win32 program (a target name or a path to an .exe) to its end.
+  // Runs a Win32 program (a target name or a path to an .exe) to its end (ended, and reported, after
+  // Options::programTimeout).
   ProgramResult Run(std::string_view program, const std::vector<std::string>& args = {});
 
   // Zeroed user memory of the process the requests come from, freed with the machine.
