@@ -94,18 +94,20 @@ TEST_F(KitTest, PoolLeftAtUnloadFailsTheTest) {
   EXPECT_NONFATAL_FAILURE(machine().Finish(), "kit_target.sys unloaded without freeing 1 pool allocation");
 }
 
-class KitShortIdleTest : public KitTest {
+// Short waits, for the tests of what happens when they run out.
+class KitShortTimesTest : public KitTest {
  protected:
   ntbox::testing::Options options() const override {
     ntbox::testing::Options o;
     o.idleTimeout = std::chrono::milliseconds(200);
+    o.programTimeout = std::chrono::milliseconds(300);
     return o;
   }
 };
 
 // A thread that polls keeps the machine busy: WaitIdle says what is still going on, at the end of
 // the test too (the unload then ends the thread).
-TEST_F(KitShortIdleTest, WaitIdleNamesWhatIsStillPending) {
+TEST_F(KitShortTimesTest, WaitIdleNamesWhatIsStillPending) {
   auto device = StartTarget();
   const std::int32_t poll = 1;
   ASSERT_TRUE(device.Ioctl(IOCTL_KIT_THREAD, poll).Succeeded());
@@ -140,17 +142,8 @@ TEST_F(KitTest, ProgramsRunToTheirEnd) {
   EXPECT_EQ(r.output, "hello from a Win32 program\r\n");  // the C runtime's text mode
 }
 
-class KitShortProgramTest : public KitTest {
- protected:
-  ntbox::testing::Options options() const override {
-    ntbox::testing::Options o;
-    o.programTimeout = std::chrono::milliseconds(300);
-    return o;
-  }
-};
-
 // A program that never ends is ended, and the test says so: the test program does not hang.
-TEST_F(KitShortProgramTest, AProgramThatDoesNotEndIsTerminated) {
+TEST_F(KitShortTimesTest, AProgramThatDoesNotEndIsTerminated) {
   ntbox::testing::ProgramResult r;
   EXPECT_NONFATAL_FAILURE(r = machine().Run("kd_app", {"spin"}), "Run: kd_app did not end in 300 ms");
   EXPECT_TRUE(r.ran);
