@@ -1,4 +1,4 @@
-// What the test kit costs a test: a fresh machine (two boots: configuration, then the test's),
+// What the test kit costs a test: a fresh machine (configured offline, booted once),
 // a driver started, one IOCTL, WaitIdle and the finish (driver stopped, machine shut down and its
 // directory removed); and WaitIdle alone on an idle machine and after a timer's DPC and work item.
 #include <benchmark/benchmark.h>

@@ -94,31 +94,24 @@ std::unique_ptr<Machine> Machine::Create(std::string_view name, const Options& o
     impl->Fail(fmt::format("cannot make the machine's directory: {}", std::strerror(errno)));
     return nullptr;
   }
-  // The first boot writes the configuration the second boots with.
+  auto fail = [&](const std::string& message) -> std::unique_ptr<Machine> {
+    impl->Fail(message);
+    std::error_code ec;
+    fs::remove_all(impl->dir, ec);
+    return nullptr;
+  };
+  // The configuration the machine boots with, written offline (no kernel runs for it).
   {
-    auto first = machine::Machine::Boot(impl->dir);
-    if (!first) {
-      impl->Fail("the machine did not boot: " + first.error().message);
-      fs::remove_all(impl->dir);
-      return nullptr;
-    }
+    auto offline = machine::Machine::OpenOffline(impl->dir);
+    if (!offline) return fail("cannot make the machine: " + offline.error().message);
     machine::BootConfig config;
     config.testSigning = true;
-    auto stored = (*first)->StoreBootConfig(config);
-    if (stored && !options.verifier) stored = machine::ResetVerifierSettings((*first)->registry());
-    if (!stored) {
-      impl->Fail("cannot configure the machine: " + stored.error().message);
-      first->reset();
-      fs::remove_all(impl->dir);
-      return nullptr;
-    }
+    auto stored = (*offline)->StoreBootConfig(config);
+    if (stored && !options.verifier) stored = machine::ResetVerifierSettings((*offline)->registry());
+    if (!stored) return fail("cannot configure the machine: " + stored.error().message);
   }
   auto booted = machine::Machine::Boot(impl->dir);
-  if (!booted) {
-    impl->Fail("the machine did not boot: " + booted.error().message);
-    fs::remove_all(impl->dir);
-    return nullptr;
-  }
+  if (!booted) return fail("the machine did not boot: " + booted.error().message);
   impl->machine = std::move(*booted);
   Impl* raw = impl.get();
   impl->listener = impl->machine->AddDebugListener([raw](const machine::LoggedRecord& r) {

@@ -20,7 +20,7 @@ TEST(ProcessSlots, AStoppedMachineGivesBackItsAbandonedProcessesSlots) {
   const fs::path dir = fs::path(testing::TempDir()) / ("ntbox_slots_" + std::to_string(getpid()));
   fs::remove_all(dir);
   {
-    auto m = Machine::Boot(dir);
+    auto m = Machine::OpenOffline(dir);
     ASSERT_TRUE(m) << m.error().message;
     ASSERT_TRUE((*m)->StoreBootConfig(ntbox::machine::BootConfig{true, false}));
     ntbox::machine::ServiceConfig config;

@@ -119,6 +119,25 @@ TEST_F(KitShortTimesTest, WaitIdleNamesWhatIsStillPending) {
   EXPECT_TRUE(Contains(machine().DebugOutput(), "kit_target: unloaded\n"));
 }
 
+class KitNoVerifierTest : public KitTest {
+ protected:
+  ntbox::testing::Options options() const override {
+    ntbox::testing::Options o;
+    o.verifier = false;
+    return o;
+  }
+};
+
+// Without the verifier's pool tracking, pool left at unload is no stop (as on Windows).
+TEST_F(KitNoVerifierTest, PoolLeftAtUnloadIsNoStopWithoutTheVerifier) {
+  auto device = StartTarget();
+  ASSERT_TRUE(device.Query(IOCTL_KIT_LEAK).Succeeded());
+  device.Close();
+  machine().Finish();
+  EXPECT_FALSE(machine().Stop());
+  EXPECT_TRUE(Contains(machine().DebugOutput(), "kit_target: unloaded\n"));
+}
+
 // A periodic timer is the driver's steady state, not pending work; its unload cancels it.
 TEST_F(KitTest, APeriodicTimerDoesNotKeepTheMachineBusy) {
   auto device = StartTarget();
