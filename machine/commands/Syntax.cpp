@@ -4,6 +4,7 @@
 #include <array>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "support/Suggest.h"
 #include "support/Text.h"
@@ -92,6 +93,44 @@ const Syntax* Find(std::string_view command) {
   return nullptr;
 }
 
+// The commands whose output --json turns into JSON: with verbs, only those verbs.
+struct JsonOutput {
+  std::string_view command;
+  std::vector<std::string_view> verbs;
+};
+const std::array<JsonOutput, 5>& JsonOutputs() {
+  static const std::array<JsonOutput, 5> table{{
+      {"sc", {"query", "queryex", "qc"}},
+      {"reg", {"query"}},
+      {"verifier", {"/query", "-query"}},
+      {"ioctl", {}},
+      {"lm", {}},
+  }};
+  return table;
+}
+
+// nullopt when the command (args without --json) prints JSON for --json, else the message that
+// says which commands do.
+std::optional<std::string> JsonRefusal(std::string_view command, const std::vector<std::string>& args) {
+  const std::string verb = args.empty() ? std::string() : AsciiLower(args[0]);
+  std::vector<std::string> names;
+  for (const auto& j : JsonOutputs()) {
+    if (j.command == command && (j.verbs.empty() || std::find(j.verbs.begin(), j.verbs.end(), verb) != j.verbs.end())) {
+      return std::nullopt;
+    }
+    if (j.verbs.empty()) {
+      names.emplace_back(j.command);
+    } else {
+      for (const auto v : j.verbs) {
+        if (!v.starts_with('-')) names.push_back(fmt::format("{} {}", j.command, v));
+      }
+    }
+  }
+  const std::string last = names.back();
+  names.pop_back();
+  return fmt::format("ntbox {}: --json is for {} and {}\n", command, fmt::join(names, ", "), last);
+}
+
 bool IsHelpRequest(std::string_view arg) { return arg == "/?" || arg == "-?" || arg == "-h" || arg == "--help"; }
 
 }  // namespace
@@ -106,10 +145,12 @@ std::vector<std::string_view> VerbsOf(std::string_view command) {
   return s ? s->verbs : std::vector<std::string_view>{};
 }
 
-std::optional<int> CheckSyntax(std::string_view command, const std::vector<std::string>& args, std::string& out,
+std::optional<int> CheckSyntax(std::string_view command, const std::vector<std::string>& given, std::string& out,
                                std::string& err) {
   const Syntax* s = Find(command);
   if (!s) return std::nullopt;
+  std::vector<std::string> args;
+  std::copy_if(given.begin(), given.end(), std::back_inserter(args), [](const std::string& a) { return a != "--json"; });
   if (args.empty()) {
     err = fmt::format("ntbox {}: a command is needed\n{}", command, s->usage);
     return 2;
@@ -118,9 +159,14 @@ std::optional<int> CheckSyntax(std::string_view command, const std::vector<std::
     out = std::string(s->usage);
     return 0;
   }
-  if (s->verbs.empty()) return std::nullopt;
+  const bool json = args.size() != given.size();
+  const auto refusal = json ? JsonRefusal(command, args) : std::nullopt;
   const std::string verb = AsciiLower(args[0]);
-  if (std::find(s->verbs.begin(), s->verbs.end(), verb) != s->verbs.end()) return std::nullopt;
+  if (s->verbs.empty() || std::find(s->verbs.begin(), s->verbs.end(), verb) != s->verbs.end()) {
+    if (!refusal) return std::nullopt;
+    err = *refusal;
+    return 2;
+  }
   const auto near = Closest(verb, s->verbs);
   err = fmt::format("ntbox {}: unknown command '{}'{}\n{}", command, args[0],
                     near ? fmt::format("; did you mean '{}'?", *near) : std::string(), s->usage);

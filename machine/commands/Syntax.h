@@ -17,7 +17,7 @@ std::vector<std::string_view> VerbsOf(std::string_view command);
 
 // What the CLI does for a Windows-syntax command before it reaches the machine: print the help
 // (exit 0) for a help request, refuse an unknown verb with its nearest match (exit 2, on err), or
-// nullopt to go on.
+// nullopt to go on. --json, anywhere on the line, is refused (exit 2) where the verb prints no JSON.
 std::optional<int> CheckSyntax(std::string_view command, const std::vector<std::string>& args, std::string& out,
                                std::string& err);
 

@@ -81,6 +81,10 @@ TEST_F(CliTest, MistakesGetTheNearestMatch) {
   r = Run("sc");
   EXPECT_EQ(r.exit, 2);
   EXPECT_TRUE(r.err.starts_with("ntbox sc: a command is needed\nusage: ntbox sc")) << r.err;
+  // --json where a command prints none is a usage error too, answered before any machine boots.
+  r = Run("bcdedit /enum --json");
+  EXPECT_EQ(r.exit, 2);
+  EXPECT_EQ(r.err, "ntbox bcdedit: --json is for sc query, sc queryex, sc qc, reg query, verifier /query, ioctl and lm\n");
 }
 
 }  // namespace

@@ -225,12 +225,9 @@ std::vector<std::function<int()>> AddMachineCommands(CLI::App& app) {
     runs.push_back([cmd, o, name]() -> int {
       if (!cmd->parsed()) return -1;
       const std::vector<std::string> args = cmd->remaining();
-      // Help and unknown verbs are answered here: no machine boots for them (--json is the
-      // machine's to accept or refuse, by verb).
-      std::vector<std::string> verbs;
-      std::copy_if(args.begin(), args.end(), std::back_inserter(verbs), [](const auto& a) { return a != "--json"; });
+      // Help and unknown verbs are answered here: no machine boots for them.
       std::string out, err;
-      if (const auto code = machine::CheckSyntax(name, verbs, out, err)) {
+      if (const auto code = machine::CheckSyntax(name, args, out, err)) {
         std::fputs(out.c_str(), stdout);
         PrintError(err);
         return *code;
