@@ -46,57 +46,117 @@ struct LoadOptions {
   bool json = false;
 };
 
-// --json: what the load printed, gathered into one object printed at the end.
-nlohmann::json* g_json = nullptr;
-
 std::string StatusText(nt::NTSTATUS status) {
   const std::string_view name = nt::NtStatusName(status);
   return name.empty() ? fmt::format("0x{:08X}", static_cast<std::uint32_t>(status))
                       : fmt::format("0x{:08X} ({})", static_cast<std::uint32_t>(status), name);
 }
 
-void PrintDebugRecord(const nt::DebugRecord& record) {
-  if (g_json) {
-    (*g_json)[record.component == nt::kNtboxComponent ? "notices" : "output"].push_back(
-        nt::rtl::AnsiToUtf8(record.text));
-    return;
+// What a load says: as it happens, on the terminal; or with --json gathered into one object (the
+// driver, DriverEntry's status, the outcome, its debug output and ntbox's notices, leaks, the
+// stop's report) printed at the end with the exit status. Errors stay on stderr either way. Debug
+// records come from any thread (a DPC's), so the object changes under a lock.
+class LoadReport {
+ public:
+  explicit LoadReport(const LoadOptions& options) {
+    if (!options.json) return;
+    json_ = nlohmann::json{{"driver", options.path},
+                           {"service", options.service},
+                           {"output", nlohmann::json::array()},
+                           {"notices", nlohmann::json::array()},
+                           {"leaks", nlohmann::json::array()},
+                           {"outcome", "refused"}};
   }
-  if (record.component == nt::kNtboxComponent) {
-    std::fflush(stdout);
-    std::fputs(("ntbox: " + record.text).c_str(), stderr);
-    std::fflush(stderr);
-    return;
-  }
-  std::fputs(nt::rtl::AnsiToUtf8(record.text).c_str(), stdout);
-  std::fflush(stdout);
-}
 
-int BugChecked(const nt::BugCheck& record, nt::Kernel& kernel) {
-  if (g_json) {
-    (*g_json)["outcome"] = "bugcheck";
-    (*g_json)["stop"] = nlohmann::json::parse(nt::FormatBugCheckJson(record, kernel), nullptr, false);
+  void Debug(const nt::DebugRecord& record) {
+    if (json_) {
+      Set(record.component == nt::kNtboxComponent ? "notices" : "output", nt::rtl::AnsiToUtf8(record.text), true);
+      return;
+    }
+    if (record.component == nt::kNtboxComponent) {
+      std::fflush(stdout);
+      std::fputs(("ntbox: " + record.text).c_str(), stderr);
+      std::fflush(stderr);
+      return;
+    }
+    std::fputs(nt::rtl::AnsiToUtf8(record.text).c_str(), stdout);
+    std::fflush(stdout);
+  }
+
+  int Stop(const nt::BugCheck& record, nt::Kernel& kernel) {
+    if (json_) {
+      Set("outcome", "bugcheck");
+      Set("stop", nlohmann::json::parse(nt::FormatBugCheckJson(record, kernel), nullptr, false));
+      return kExitBugCheck;
+    }
+    std::fflush(stdout);
+    std::fputs(ColourText("\n" + nt::FormatBugCheckReport(record, kernel), STDOUT_FILENO).c_str(), stdout);
+    std::fflush(stdout);
     return kExitBugCheck;
   }
-  std::fflush(stdout);
-  std::fputs(ColourText("\n" + nt::FormatBugCheckReport(record, kernel), STDOUT_FILENO).c_str(), stdout);
-  std::fflush(stdout);
-  return kExitBugCheck;
-}
 
-// Reports pool the driver still holds; returns how many allocations leaked.
-std::size_t ReportLeaks(nt::Kernel& kernel, const nt::Module& module) {
-  const auto leaks = kernel.PoolLeaksOf(module);
-  for (const auto& line : leaks) {
-    if (g_json) {
-      (*g_json)["leaks"].push_back(line);
+  // Reports pool the driver still holds; returns how many allocations leaked.
+  std::size_t Leaks(nt::Kernel& kernel, const nt::Module& module) {
+    const auto leaks = kernel.PoolLeaksOf(module);
+    for (const auto& line : leaks) {
+      if (json_) {
+        Set("leaks", line, true);
+      } else {
+        std::fputs(("ntbox: " + line).c_str(), stderr);
+      }
+    }
+    return leaks.size();
+  }
+
+  // DriverEntry's status; a failure ends the load (as on Windows, DriverUnload does not follow).
+  std::optional<int> Entry(nt::NTSTATUS status) {
+    std::fflush(stdout);
+    if (json_) {
+      Set("entryStatus", static_cast<std::uint32_t>(status));
+      Set("entryStatusName", std::string(nt::NtStatusName(status)));
+      if (!nt::NT_SUCCESS(status)) Set("outcome", "failed");
+    } else if (!nt::NT_SUCCESS(status)) {
+      std::printf("DriverEntry returned %s: the driver failed to load\n", StatusText(status).c_str());
+    }
+    if (!nt::NT_SUCCESS(status)) return kExitDriverFailed;
+    return std::nullopt;
+  }
+
+  // The end of a load that went through: outcome names it for --json, text for the terminal.
+  int Done(nt::NTSTATUS status, std::string_view outcome, const std::string& text) {
+    std::fflush(stdout);
+    if (json_) {
+      Set("outcome", std::string(outcome));
     } else {
-      std::fputs(("ntbox: " + line).c_str(), stderr);
+      std::printf("DriverEntry returned %s; %s\n", StatusText(status).c_str(), text.c_str());
+    }
+    return kExitOk;
+  }
+
+  // The exit status, after the object with --json.
+  int Finish(int code) {
+    if (!json_) return code;
+    std::lock_guard lock(mutex_);
+    (*json_)["exit"] = code;
+    std::printf("%s\n", json_->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+    return code;
+  }
+
+ private:
+  void Set(const char* key, nlohmann::json value, bool append = false) {
+    std::lock_guard lock(mutex_);
+    if (append) {
+      (*json_)[key].push_back(std::move(value));
+    } else {
+      (*json_)[key] = std::move(value);
     }
   }
-  return leaks.size();
-}
 
-int RunLoad(const LoadOptions& options) {
+  std::mutex mutex_;
+  std::optional<nlohmann::json> json_;
+};
+
+int RunLoad(const LoadOptions& options, LoadReport& report) {
   const auto version = nt::ParseOsVersion(options.osVersion);
   if (!version) {
     std::fprintf(stderr, "ntbox load: --os-version must look like 10.0.19045, not '%s'\n", options.osVersion.c_str());
@@ -140,7 +200,7 @@ int RunLoad(const LoadOptions& options) {
   config.registry = &kernelRegistry;
   nt::Kernel kernel(config);
   nt::ke::ThreadAttachment attach;
-  kernel.SetDebugSink(PrintDebugRecord);
+  kernel.SetDebugSink([&report](const nt::DebugRecord& record) { report.Debug(record); });
   // A stop on another thread (a DPC's processor, a system thread, a work item) while DriverEntry
   // or DriverUnload runs or waits: reported once that call returns. A wait the stop ended comes
   // back as the stop's own unwinding; the report is the stop's.
@@ -173,22 +233,9 @@ int RunLoad(const LoadOptions& options) {
     std::lock_guard lock(nt::ke::TheKernelLock());
     return (*driver)->CallEntry();
   }();
-  if (!status) return BugChecked(reportOf(status.error()), kernel);
-  if (auto stop = stoppedElsewhere()) return BugChecked(*stop, kernel);
-  std::fflush(stdout);
-  if (g_json) {
-    (*g_json)["entryStatus"] = static_cast<std::uint32_t>(*status);
-    (*g_json)["entryStatusName"] = std::string(nt::NtStatusName(*status));
-  }
-  if (!nt::NT_SUCCESS(*status)) {
-    if (g_json) {
-      (*g_json)["outcome"] = "failed";
-      return kExitDriverFailed;
-    }
-    // As on Windows: a failed DriverEntry is not followed by DriverUnload.
-    std::printf("DriverEntry returned %s: the driver failed to load\n", StatusText(*status).c_str());
-    return kExitDriverFailed;
-  }
+  if (!status) return report.Stop(reportOf(status.error()), kernel);
+  if (auto stop = stoppedElsewhere()) return report.Stop(*stop, kernel);
+  if (const auto failed = report.Entry(*status)) return *failed;
   std::string outcome;
   if (options.noUnload) {
     outcome = "left loaded (--no-unload)";
@@ -199,35 +246,15 @@ int RunLoad(const LoadOptions& options) {
       std::lock_guard lock(nt::ke::TheKernelLock());
       return (*driver)->CallUnload();
     }();
-    if (!unloaded) return BugChecked(reportOf(unloaded.error()), kernel);
-    if (auto stop = stoppedElsewhere()) return BugChecked(*stop, kernel);
+    if (!unloaded) return report.Stop(reportOf(unloaded.error()), kernel);
+    if (auto stop = stoppedElsewhere()) return report.Stop(*stop, kernel);
     outcome = "unloaded";
-    if (const std::size_t leaks = ReportLeaks(kernel, module)) {
+    if (const std::size_t leaks = report.Leaks(kernel, module)) {
       outcome += fmt::format(", {} pool allocation{} leaked", leaks, leaks == 1 ? "" : "s");
     }
   }
-  std::fflush(stdout);
-  if (g_json) {
-    (*g_json)["outcome"] = options.noUnload            ? "loaded"
-                           : !(*driver)->HasUnload() ? "no unload"
-                                                      : "unloaded";
-    return kExitOk;
-  }
-  std::printf("DriverEntry returned %s; %s\n", StatusText(*status).c_str(), outcome.c_str());
-  return kExitOk;
-}
-
-// --json: one object for the whole load (the driver, DriverEntry's status, the outcome, its debug
-// output and ntbox's notices, leaks, the stop's report) with the exit status; errors stay on stderr.
-int RunLoadJson(const LoadOptions& options) {
-  nlohmann::json j{{"driver", options.path}, {"service", options.service}, {"output", nlohmann::json::array()},
-                   {"notices", nlohmann::json::array()}, {"leaks", nlohmann::json::array()}, {"outcome", "refused"}};
-  g_json = &j;
-  const int code = RunLoad(options);
-  g_json = nullptr;
-  j["exit"] = code;
-  std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
-  return code;
+  const std::string_view key = options.noUnload ? "loaded" : !(*driver)->HasUnload() ? "no unload" : "unloaded";
+  return report.Done(*status, key, outcome);
 }
 
 }  // namespace
@@ -254,7 +281,8 @@ std::function<int()> AddLoadCommand(CLI::App& app) {
       "4 bugcheck.\nexample: ntbox load --service irp_complete_twice build/MyDriver.sys");
   return [cmd, options]() -> int {
     if (!cmd->parsed()) return -1;
-    return options->json ? RunLoadJson(*options) : RunLoad(*options);
+    LoadReport report(*options);
+    return report.Finish(RunLoad(*options, report));
   };
 }
 
