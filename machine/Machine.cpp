@@ -1,7 +1,4 @@
 #include "machine/Machine.h"
-#include "nt/ke/Dispatcher.h"
-
-#include "machine/CrashReports.h"
 
 #include <dlfcn.h>
 
@@ -14,6 +11,7 @@
 
 #include "cpu/Trap.h"
 #include "debug/Symbols.h"
+#include "machine/CrashReports.h"
 #include "machine/Signing.h"
 #include "support/HostFiles.h"
 #include "nt/support/Symbolize.h"
@@ -643,7 +641,7 @@ bool Machine::WaitIdle(std::chrono::milliseconds timeout, std::string* pending) 
     std::string now;
     {
       std::lock_guard lock(nt::ke::TheKernelLock());
-      if (kernel_->stopped() || nt::ke::Stopping()) return true;
+      if (kernel_->stopped()) return true;
       seen = nt::ke::ActivitySequence();
       now = kernel_->PendingActivity();
     }

@@ -1,7 +1,6 @@
 #include "machine/server/Server.h"
 
 #include "machine/CrashReports.h"
-
 #include "machine/Sandbox.h"
 #include "machine/server/ClientFiles.h"
 #include "support/HostFiles.h"
